@@ -1,0 +1,139 @@
+// Boxes: a live disk (an overlay on the image or on the current snapshot) plus settings.
+import fs from 'node:fs';
+import { alreadyExists, invalidArgument, invalidState, notFound } from '../../shared/errors.js';
+import type { ChannelInput } from '../../shared/channels.js';
+import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../shared/types.js';
+import type { Core } from './core.js';
+import { crashPoint } from './crash.js';
+import { walkChain } from './disk/chain.js';
+import { createOverlay } from './disk/qemu-img.js';
+import { mkdirDurable, removeDurable, sizeOnDisk } from './fsutil.js';
+import { newId } from './ids.js';
+import { HOME_KEY } from './images.js';
+import { clearIntent, writeIntent } from './journal.js';
+
+export interface BoxCreateIntent { id: string; op: 'box-create'; startedAt: number; boxId: string }
+export interface BoxRemoveIntent { id: string; op: 'box-remove'; startedAt: number; boxId: string }
+
+const GiB = 1024 ** 3;
+export const DEFAULT_MEMORY_MIB = 256;
+export const DEFAULT_CPUS = 1;
+
+export class BoxService {
+  constructor(private readonly core: Core) {}
+
+  list(): Box[] {
+    return this.core.store.listBoxes();
+  }
+
+  resolve(ref: string): Box {
+    const box = this.core.store.findBox(ref);
+    if (!box) throw notFound(`No box is called ${JSON.stringify(ref)}. See your boxes with "boxkeep box list".`);
+    return box;
+  }
+
+  async detail(ref: string): Promise<BoxDetail> {
+    const box = this.resolve(ref);
+    const { store } = this.core;
+    const image = store.getImage(box.imageId)!;
+    const snapshots = store.listSnapshots(box.id);
+    const byPath = new Map(snapshots.map((s) => [s.diskPath, s.id]));
+    const layers = await walkChain(box.liveDiskPath);
+    const chain: DiskLayer[] = layers.map((layer, i) => {
+      const snapshotId = byPath.get(layer.path) ?? null;
+      const kind = i === 0 ? 'live' : snapshotId ? 'snapshot' : 'image';
+      return {
+        kind, path: layer.path, snapshotId, imageId: kind === 'image' ? image.id : null,
+        virtualSize: layer.header.virtualSize, sizeOnDisk: layer.sizeOnDisk, backingFile: layer.header.backingFile,
+      };
+    });
+    const spaceUsed = sizeOnDisk(box.liveDiskPath) + snapshots.reduce((sum, s) => sum + sizeOnDisk(s.diskPath), 0);
+    return { ...box, image, chain, snapshotCount: snapshots.length, spaceUsed };
+  }
+
+  create(input: ChannelInput<'boxes:create'>): Promise<Box> {
+    return this.core.boxLocks.run(HOME_KEY, async () => {
+      const { store, paths } = this.core;
+      if (store.findBox(input.name)?.name === input.name) {
+        throw alreadyExists(`A box called ${JSON.stringify(input.name)} already exists; choose another name.`);
+      }
+      const image = this.core.images.resolve(input.image);
+      const diskSize = input.diskSizeGiB === undefined ? image.virtualSize : input.diskSizeGiB * GiB;
+      if (diskSize < image.virtualSize) {
+        throw invalidArgument(`The disk size ${input.diskSizeGiB} GiB is smaller than the image ${JSON.stringify(image.name)} (${(image.virtualSize / GiB).toFixed(2)} GiB); use at least ${Math.ceil(image.virtualSize / GiB)} GiB.`);
+      }
+      const boxId = newId();
+      const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
+      writeIntent(paths.homeJournal, intent);
+      crashPoint('box-create:after-intent');
+      for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
+      await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
+      crashPoint('box-create:after-overlay');
+      const box = {
+        id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
+        cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
+        currentSnapshotId: null, createdAt: Date.now(),
+      };
+      store.insertBox(box);
+      crashPoint('box-create:after-row');
+      clearIntent(paths.homeJournal, intent.id);
+      this.core.logger.info('box created', { op: 'box-create', boxId, imageId: image.id });
+      this.core.events.emit('boxes:changed', { boxId });
+      return store.getBox(boxId)!;
+    });
+  }
+
+  async rename(ref: string, name: string): Promise<Box> {
+    const box = this.resolve(ref);
+    return this.core.boxLocks.run(box.id, async () => {
+      const other = this.core.store.findBox(name);
+      if (other && other.id !== box.id && other.name === name) {
+        throw alreadyExists(`A box called ${JSON.stringify(name)} already exists; choose another name.`);
+      }
+      this.core.store.renameBox(box.id, name);
+      this.core.events.emit('boxes:changed', { boxId: box.id });
+      return this.core.store.getBox(box.id)!;
+    });
+  }
+
+  async remove(ref: string): Promise<{ removedId: string; freedBytes: number }> {
+    const box = this.resolve(ref);
+    return this.core.boxLocks.run(HOME_KEY, () => this.core.boxLocks.run(box.id, async () => {
+      const { store, paths } = this.core;
+      const fresh = store.getBox(box.id);
+      if (!fresh) throw notFound(`The box ${JSON.stringify(box.name)} was removed meanwhile.`);
+      if (isActive(fresh.status) || fresh.status === 'stopping') {
+        throw invalidState(`The box ${JSON.stringify(fresh.name)} is ${fresh.status}; stop it first ("boxkeep box stop ${fresh.name}").`);
+      }
+      const freedBytes = folderSize(paths.boxDir(box.id));
+      const intent: BoxRemoveIntent = { id: newId(), op: 'box-remove', startedAt: Date.now(), boxId: box.id };
+      writeIntent(paths.homeJournal, intent);
+      crashPoint('box-remove:after-intent');
+      store.deleteBox(box.id);
+      crashPoint('box-remove:after-row');
+      removeDurable(paths.boxDir(box.id));
+      crashPoint('box-remove:after-delete');
+      clearIntent(paths.homeJournal, intent.id);
+      this.core.logger.info('box removed', { op: 'box-remove', boxId: box.id });
+      this.core.events.emit('boxes:changed', { boxId: box.id });
+      return { removedId: box.id, freedBytes };
+    }));
+  }
+}
+
+function folderSize(dir: string): number {
+  let total = 0;
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = `${d}/${entry.name}`;
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) total += sizeOnDisk(full);
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    /* a folder that vanished frees nothing */
+  }
+  return total;
+}

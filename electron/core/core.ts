@@ -1,0 +1,133 @@
+// Composition root: builds the services for one home directory. Taking the home runs
+// recovery before anything else can touch a disk.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { Emitter } from '../../shared/events.js';
+import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
+import { BoxService } from './boxes.js';
+import { ImageService } from './images.js';
+import { HomeLock, type OwnerKind } from './lock.js';
+import { silentLogger, type Logger } from './logger.js';
+import { KeyedMutex } from './mutex.js';
+import { HomePaths } from './paths.js';
+import { runRecovery } from './recovery/recovery.js';
+import type { ReportBuilder } from './recovery/report.js';
+import { SnapshotEngine } from './snapshots/engine.js';
+import { Store } from './store/store.js';
+import { Tasks } from './tasks.js';
+
+/** Running boxes: implemented by the VM supervisor. */
+export interface VmControl {
+  start(box: string): Promise<Box>;
+  stop(box: string, opts: { force: boolean }): Promise<Box>;
+  pause(box: string): Promise<Box>;
+  resume(box: string): Promise<Box>;
+  console(box: string, lines: number): Promise<ConsoleOutput>;
+  accelerator(): 'kvm' | 'tcg' | 'unknown';
+  qemuVersion(): string | null;
+  /** Called by recovery: reattach to running QEMUs or mark their boxes stopped/failed. */
+  adopt(report: ReportBuilder): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  home: string;
+  owner?: OwnerKind;
+  logger?: Logger;
+}
+
+export class Core {
+  readonly paths: HomePaths;
+  readonly events = new Emitter();
+  readonly boxLocks = new KeyedMutex();
+  readonly store: Store;
+  readonly tasks: Tasks;
+  readonly images: ImageService;
+  readonly boxes: BoxService;
+  readonly snapshots: SnapshotEngine;
+  vms: VmControl;
+  lastRecovery: RecoveryReport | null = null;
+  private readonly lock: HomeLock;
+
+  private constructor(opts: Required<CoreOptions>) {
+    // Canonical from the start: backing paths written into qcow2 headers must be canonical,
+    // and recovery compares them with the paths derived here.
+    fs.mkdirSync(opts.home, { recursive: true });
+    this.paths = new HomePaths(fs.realpathSync(opts.home));
+    this.lock = HomeLock.acquire(this.paths.lock, opts.owner);
+    try {
+      this.store = new Store(this.paths.db, (id) => this.paths.liveDisk(id));
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
+    this.logger = opts.logger;
+    this.tasks = new Tasks(this.events);
+    this.images = new ImageService(this);
+    this.boxes = new BoxService(this);
+    this.snapshots = new SnapshotEngine(this);
+    this.vms = unavailableVms;
+  }
+
+  readonly logger: Logger;
+
+  /** Takes the home, runs recovery, and returns the services. */
+  static async open(opts: CoreOptions): Promise<Core> {
+    const core = new Core({ owner: 'cli', logger: silentLogger, ...opts });
+    try {
+      await core.recover();
+    } catch (err) {
+      await core.close();
+      throw err;
+    }
+    return core;
+  }
+
+  async recover(): Promise<RecoveryReport> {
+    const report = await runRecovery(this);
+    this.lastRecovery = report;
+    if (report.items.length > 0) this.events.emit('recovery:report', report);
+    return report;
+  }
+
+  info(): SystemInfo {
+    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: this.vms.qemuVersion() };
+  }
+
+  async close(): Promise<void> {
+    await this.vms.close();
+    this.store.close();
+    this.lock.release();
+  }
+}
+
+export const openCore = (opts: CoreOptions) => Core.open(opts);
+
+const VERSION: string = (() => {
+  try {
+    const require = createRequire(import.meta.url);
+    for (const rel of ['../../package.json', '../../../package.json']) {
+      try {
+        return (require(rel) as { version: string }).version;
+      } catch {
+        /* try the next layout (source vs dist) */
+      }
+    }
+  } catch {
+    /* fall through */
+  }
+  return '0.0.0';
+})();
+
+const notYet = async (): Promise<never> => {
+  const { vmError } = await import('../../shared/errors.js');
+  throw vmError('This build cannot run boxes: the VM supervisor is not wired in.');
+};
+
+const unavailableVms: VmControl = {
+  start: notYet, stop: notYet, pause: notYet, resume: notYet, console: notYet,
+  accelerator: () => 'unknown',
+  qemuVersion: () => null,
+  adopt: async () => {},
+  close: async () => {},
+};

@@ -1,0 +1,150 @@
+// Images: imported base disks, read-only once imported. An image file is untrusted input:
+// its format is decided by us (never probed by qemu-img), and one that names a backing file
+// or an external data file is refused, since either would pull a host file into the guest.
+import fs from 'node:fs';
+import path from 'node:path';
+import { alreadyExists, invalidArgument, invalidState, notFound } from '../../shared/errors.js';
+import { nameProblem } from '../../shared/names.js';
+import type { ChannelInput } from '../../shared/channels.js';
+import type { Image } from '../../shared/types.js';
+import type { Core } from './core.js';
+import { crashPoint } from './crash.js';
+import { isQcow2, readQcow2Header } from './disk/qcow2.js';
+import { convert } from './disk/qemu-img.js';
+import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from './fsutil.js';
+import { newId } from './ids.js';
+import { clearIntent, writeIntent } from './journal.js';
+
+export interface ImageImportIntent { id: string; op: 'image-import'; startedAt: number; imageId: string }
+export interface ImageRemoveIntent { id: string; op: 'image-remove'; startedAt: number; imageId: string }
+
+const MAX_BOOT_FILE = 512 * 1024 * 1024;
+/** Home-wide operations share one queue so a box cannot be created on an image being removed. */
+export const HOME_KEY = '#home';
+
+export class ImageService {
+  constructor(private readonly core: Core) {}
+
+  list(): Image[] {
+    return this.core.store.listImages();
+  }
+
+  resolve(ref: string): Image {
+    const image = this.core.store.findImage(ref);
+    if (!image) throw notFound(`No image is called ${JSON.stringify(ref)}. See the imported images with "boxkeep image list".`);
+    return image;
+  }
+
+  import(input: ChannelInput<'images:import'>): Promise<Image> {
+    return this.core.boxLocks.run(HOME_KEY, () => this.importLocked(input));
+  }
+
+  private async importLocked(input: ChannelInput<'images:import'>): Promise<Image> {
+    const { store, paths } = this.core;
+    const source = checkedFile(input.path, 'image file');
+    const name = input.name ?? defaultImageName(input.path);
+    const problem = nameProblem(name, 'image name');
+    if (problem) throw invalidArgument(problem + ' Pass a name with --name.');
+    if (store.findImage(name)?.name === name) throw alreadyExists(`An image called ${JSON.stringify(name)} already exists; choose another name with --name.`);
+    const kernel = input.kernelPath ? checkedFile(input.kernelPath, 'kernel', MAX_BOOT_FILE) : null;
+    const initrd = input.initrdPath ? checkedFile(input.initrdPath, 'initrd', MAX_BOOT_FILE) : null;
+    if (initrd && !kernel) throw invalidArgument('An initrd was given without a kernel; pass --kernel too, or neither.');
+    const format = await untrustedFormat(source);
+
+    const imageId = newId();
+    const intent: ImageImportIntent = { id: newId(), op: 'image-import', startedAt: Date.now(), imageId };
+    return this.core.tasks.run('image-import', null, `Importing ${name}`, async (task) => {
+      writeIntent(paths.homeJournal, intent);
+      crashPoint('image-import:after-intent');
+      mkdirDurable(paths.imageDir(imageId));
+      const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
+      await convert(source, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
+      crashPoint('image-import:after-convert');
+      // The copy is ours now, but check again: the converted file must be self-contained.
+      const header = await readQcow2Header(staging);
+      if (header.backingFile || header.hasExternalDataFile) throw invalidArgument('The converted image still references another file; it was not imported.');
+      if (kernel) fs.copyFileSync(kernel, paths.imageKernel(imageId));
+      if (initrd) fs.copyFileSync(initrd, paths.imageInitrd(imageId));
+      renameDurable(staging, paths.imageDisk(imageId));
+      for (const f of [paths.imageDisk(imageId), kernel && paths.imageKernel(imageId), initrd && paths.imageInitrd(imageId)]) {
+        if (f) fs.chmodSync(f, 0o444);
+      }
+      crashPoint('image-import:after-install');
+      const image: Image = {
+        id: imageId, name, path: paths.imageDisk(imageId), format: 'qcow2', virtualSize: header.virtualSize,
+        sizeOnDisk: sizeOnDisk(paths.imageDisk(imageId)), kernelPath: kernel ? paths.imageKernel(imageId) : null,
+        initrdPath: initrd ? paths.imageInitrd(imageId) : null, append: input.append ?? null, createdAt: Date.now(),
+      };
+      store.insertImage(image);
+      crashPoint('image-import:after-row');
+      clearIntent(paths.homeJournal, intent.id);
+      this.core.logger.info('image imported', { op: 'image-import', imageId, name, format });
+      return image;
+    }).catch((err) => {
+      // Nothing of a failed import is kept: the row was never written, the folder goes.
+      if (!store.getImage(imageId)) {
+        removeDurable(paths.imageDir(imageId));
+        clearIntent(paths.homeJournal, intent.id);
+      }
+      throw err;
+    });
+  }
+
+  remove(ref: string): Promise<{ removedId: string }> {
+    return this.core.boxLocks.run(HOME_KEY, async () => {
+      const { store, paths } = this.core;
+      const image = this.resolve(ref);
+      const users = store.boxesUsingImage(image.id);
+      if (users.length > 0) {
+        const names = users.slice(0, 5).map((b) => JSON.stringify(b.name)).join(', ');
+        throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${users.length === 1 ? 'the box' : 'the boxes'} ${names}; remove ${users.length === 1 ? 'that box' : 'those boxes'} first.`);
+      }
+      const intent: ImageRemoveIntent = { id: newId(), op: 'image-remove', startedAt: Date.now(), imageId: image.id };
+      writeIntent(paths.homeJournal, intent);
+      crashPoint('image-remove:after-intent');
+      store.deleteImage(image.id);
+      crashPoint('image-remove:after-row');
+      removeDurable(paths.imageDir(image.id));
+      crashPoint('image-remove:after-delete');
+      clearIntent(paths.homeJournal, intent.id);
+      this.core.logger.info('image removed', { op: 'image-remove', imageId: image.id });
+      return { removedId: image.id };
+    });
+  }
+}
+
+function checkedFile(file: string, what: string, maxBytes = Number.MAX_SAFE_INTEGER): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    throw notFound(`The ${what} ${file} does not exist or cannot be read; check the path.`);
+  }
+  if (!stat.isFile()) throw invalidArgument(`The ${what} ${file} is not a regular file.`);
+  if (stat.size === 0) throw invalidArgument(`The ${what} ${file} is empty.`);
+  if (stat.size > maxBytes) throw invalidArgument(`The ${what} ${file} is larger than ${Math.round(maxBytes / 1048576)} MiB; that is not a ${what}.`);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw invalidArgument(`The ${what} ${file} is not readable by this user; check its permissions.`);
+  }
+  return path.resolve(file);
+}
+
+/** qcow2 by its magic (and then its header must be safe), anything else is raw bytes. */
+async function untrustedFormat(file: string): Promise<'qcow2' | 'raw'> {
+  if (!(await isQcow2(file))) return 'raw';
+  const header = await readQcow2Header(file);
+  if (header.backingFile) {
+    throw invalidArgument(`The image ${file} names a backing file (${JSON.stringify(header.backingFile.slice(0, 200))}); Boxkeep only imports self-contained images, since a backing file could expose a host file to the guest. Flatten it first: qemu-img convert -O qcow2 <in> <out>.`);
+  }
+  if (header.hasExternalDataFile) {
+    throw invalidArgument(`The image ${file} keeps its data in an external file; Boxkeep only imports self-contained images. Flatten it first: qemu-img convert -O qcow2 <in> <out>.`);
+  }
+  return 'qcow2';
+}
+
+function defaultImageName(file: string): string {
+  const base = path.basename(file).replace(/\.(qcow2|img|raw)$/i, '');
+  return base.replace(/^\.+/, '') || 'image';
+}

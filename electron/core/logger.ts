@@ -1,0 +1,34 @@
+// A small structured logger interface. The Electron shell passes electron-log; the CLI and
+// tests pass a JSON-lines logger or the silent one.
+
+export type LogFields = Record<string, unknown> & { op?: string; boxId?: string; snapshotId?: string; elapsed_ms?: number };
+
+export interface Logger {
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/** JSON lines to a writable (stderr by default), for BOXKEEP_LOG=1 in the CLI. */
+export function jsonLogger(write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const log = (level: string) => (message: string, fields: LogFields = {}) =>
+    write(JSON.stringify({ t: new Date().toISOString(), level, message, ...fields }) + '\n');
+  return { info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/** Times an async step and logs it with elapsed_ms. */
+export async function timed<T>(logger: Logger, message: string, fields: LogFields, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    const value = await run();
+    logger.info(message, { ...fields, elapsed_ms: round(performance.now() - started) });
+    return value;
+  } catch (err) {
+    logger.error(message + ' failed', { ...fields, elapsed_ms: round(performance.now() - started), error: String((err as Error)?.message ?? err) });
+    throw err;
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;

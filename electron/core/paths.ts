@@ -1,0 +1,38 @@
+import path from 'node:path';
+
+/** Every path of the home layout in one place (see DESIGN.md, "The home directory"). */
+export class HomePaths {
+  readonly root: string;
+
+  constructor(home: string) {
+    this.root = path.resolve(home);
+  }
+
+  get db() { return path.join(this.root, 'boxkeep.db'); }
+  get lock() { return path.join(this.root, 'home.lock'); }
+  get imagesDir() { return path.join(this.root, 'images'); }
+  get boxesDir() { return path.join(this.root, 'boxes'); }
+  /** Intent records of operations that are not tied to one existing box (imports, box create/remove). */
+  get homeJournal() { return path.join(this.root, 'journal'); }
+  /** Files recovery could not place: moved here, never deleted. */
+  get orphansDir() { return path.join(this.root, 'orphans'); }
+  /** The app's local socket, for the CLI talking to a running app. */
+  get controlSocket() { return path.join(this.root, 'control.sock'); }
+
+  imageDir(imageId: string) { return path.join(this.imagesDir, imageId); }
+  imageDisk(imageId: string) { return path.join(this.imageDir(imageId), 'disk.qcow2'); }
+  imageKernel(imageId: string) { return path.join(this.imageDir(imageId), 'kernel'); }
+  imageInitrd(imageId: string) { return path.join(this.imageDir(imageId), 'initrd'); }
+
+  boxDir(boxId: string) { return path.join(this.boxesDir, boxId); }
+  disksDir(boxId: string) { return path.join(this.boxDir(boxId), 'disks'); }
+  liveDisk(boxId: string) { return path.join(this.disksDir(boxId), 'container.qcow2'); }
+  /** The overlay being prepared; becomes the live disk by an atomic rename. */
+  nextDisk(boxId: string) { return path.join(this.disksDir(boxId), '.next.qcow2'); }
+  snapshotsDir(boxId: string) { return path.join(this.boxDir(boxId), 'snapshots'); }
+  snapshotDir(boxId: string, snapshotId: string) { return path.join(this.snapshotsDir(boxId), snapshotId); }
+  snapshotDisk(boxId: string, snapshotId: string) { return path.join(this.snapshotDir(boxId, snapshotId), 'container.qcow2'); }
+  boxJournal(boxId: string) { return path.join(this.boxDir(boxId), 'journal'); }
+  runDir(boxId: string) { return path.join(this.boxDir(boxId), 'run'); }
+  logsDir(boxId: string) { return path.join(this.boxDir(boxId), 'logs'); }
+}

@@ -1,0 +1,170 @@
+// Rolls each interrupted operation forward or back from what reached the disk. Every branch
+// leaves every snapshot intact and the box as before or as after the operation.
+import fs from 'node:fs';
+import type { Core } from '../core.js';
+import { backingPathOf } from '../disk/backing.js';
+import { removeDurable, renameDurable } from '../fsutil.js';
+import { clearIntent } from '../journal.js';
+import type { BoxCreateIntent, BoxRemoveIntent } from '../boxes.js';
+import type { ImageImportIntent, ImageRemoveIntent } from '../images.js';
+import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, removeRowReparenting, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
+import type { ReportBuilder } from './report.js';
+
+export type AnyIntent =
+  | ImageImportIntent | ImageRemoveIntent | BoxCreateIntent | BoxRemoveIntent
+  | SnapshotCreateIntent | SnapshotRestoreIntent | SnapshotRemoveIntent;
+
+/** Returns true when the intent was settled and may be cleared. */
+export async function settleIntent(core: Core, intent: AnyIntent, report: ReportBuilder): Promise<boolean> {
+  switch (intent.op) {
+    case 'image-import': return settleImageImport(core, intent, report);
+    case 'image-remove': return settleImageRemove(core, intent, report);
+    case 'box-create': return settleBoxCreate(core, intent, report);
+    case 'box-remove': return settleBoxRemove(core, intent, report);
+    case 'snapshot-create': return settleSnapshotCreate(core, intent, report);
+    case 'snapshot-restore': return settleSnapshotRestore(core, intent, report);
+    case 'snapshot-remove': return settleSnapshotRemove(core, intent, report);
+  }
+  report.kept(null, `An intent record for an operation this build does not know (${String((intent as { op: unknown }).op)}) was kept for a newer Boxkeep.`);
+  return false;
+}
+
+function settleImageImport(core: Core, intent: ImageImportIntent, report: ReportBuilder): boolean {
+  if (core.store.getImage(intent.imageId)) {
+    report.info(null, `An image import had finished except for its bookkeeping; it is complete.`);
+    return true;
+  }
+  removeDurable(core.paths.imageDir(intent.imageId));
+  report.repaired(null, `An image import was interrupted; its partial copy was removed. Import the image again.`);
+  return true;
+}
+
+function settleImageRemove(core: Core, intent: ImageRemoveIntent, report: ReportBuilder): boolean {
+  if (core.store.boxesUsingImage(intent.imageId).length > 0) {
+    report.kept(null, `An interrupted image removal was abandoned because a box uses the image.`);
+    return true;
+  }
+  core.store.deleteImage(intent.imageId);
+  removeDurable(core.paths.imageDir(intent.imageId));
+  report.repaired(null, `An interrupted image removal was completed.`);
+  return true;
+}
+
+function settleBoxCreate(core: Core, intent: BoxCreateIntent, report: ReportBuilder): boolean {
+  const box = core.store.getBox(intent.boxId);
+  if (box && fs.existsSync(core.paths.liveDisk(box.id))) {
+    report.info(box.id, `Creating the box "${box.name}" had finished; it is ready.`);
+    return true;
+  }
+  if (box) core.store.deleteBox(box.id);
+  removeDurable(core.paths.boxDir(intent.boxId));
+  report.repaired(null, `Creating a box was interrupted; its partial files were removed. Create it again.`);
+  return true;
+}
+
+function settleBoxRemove(core: Core, intent: BoxRemoveIntent, report: ReportBuilder): boolean {
+  core.store.deleteBox(intent.boxId);
+  removeDurable(core.paths.boxDir(intent.boxId));
+  report.repaired(null, `Removing a box was interrupted; the removal was completed.`);
+  return true;
+}
+
+/**
+ * Create: the row is the commit point. Before it, the steps are undone unless the new
+ * overlay is already installed on top of the frozen disk, in which case the snapshot is
+ * complete but for its row, and the row is written.
+ */
+async function settleSnapshotCreate(core: Core, intent: SnapshotCreateIntent, report: ReportBuilder): Promise<boolean> {
+  const { boxId, snapshot } = intent;
+  const live = core.paths.liveDisk(boxId);
+  const next = core.paths.nextDisk(boxId);
+  const frozen = snapshot.diskPath;
+  const name = JSON.stringify(snapshot.name);
+  if (core.store.getSnapshot(snapshot.id)) {
+    removeDurable(next);
+    report.info(boxId, `Snapshot ${name} had been taken; its bookkeeping is complete.`);
+    return true;
+  }
+  const hasLive = fs.existsSync(live);
+  const hasFrozen = fs.existsSync(frozen);
+  if (!core.store.getBox(boxId)) {
+    report.kept(boxId, `An interrupted snapshot ${name} belongs to a box that no longer exists; nothing was changed.`);
+    return true;
+  }
+  if (hasLive && hasFrozen) {
+    if ((await backingPathOf(live)) === frozen) {
+      commitCreateRow(core, snapshot);
+      removeDurable(next);
+      report.repaired(boxId, `Snapshot ${name} was interrupted after its disks were in place; it was completed.`);
+    } else {
+      report.kept(boxId, `Snapshot ${name} was interrupted and left two disks that do not belong together; both were kept (${frozen}).`);
+    }
+    return true;
+  }
+  if (!hasLive && hasFrozen) {
+    // The live disk had been moved into the snapshot folder: move it back.
+    renameDurable(frozen, live);
+    removeDurable(next);
+    removeDurable(core.paths.snapshotDir(boxId, snapshot.id));
+    report.repaired(boxId, `Snapshot ${name} was interrupted; the box was put back as it was before. Take the snapshot again.`);
+    return true;
+  }
+  if (hasLive && !hasFrozen) {
+    removeDurable(next);
+    removeDurable(core.paths.snapshotDir(boxId, snapshot.id));
+    report.repaired(boxId, `Snapshot ${name} was interrupted before it changed anything; it was cleaned up. Take the snapshot again.`);
+    return true;
+  }
+  removeDurable(next);
+  removeDurable(core.paths.snapshotDir(boxId, snapshot.id));
+  report.kept(boxId, `Snapshot ${name} was interrupted and neither the live disk nor the snapshot disk was found; the leftovers were cleaned up.`);
+  return true;
+}
+
+/** Restore: the rename of the new overlay over the live disk is the point of no return. */
+async function settleSnapshotRestore(core: Core, intent: SnapshotRestoreIntent, report: ReportBuilder): Promise<boolean> {
+  const { boxId } = intent;
+  const next = core.paths.nextDisk(boxId);
+  const target = core.store.getSnapshot(intent.snapshotId);
+  const name = JSON.stringify(target?.name ?? intent.snapshotId);
+  if (fs.existsSync(next)) {
+    removeDurable(next);
+    report.repaired(boxId, `Restoring snapshot ${name} was interrupted before the box changed; the box is as it was.`);
+    return true;
+  }
+  const live = core.paths.liveDisk(boxId);
+  const box = core.store.getBox(boxId);
+  if (box && target && fs.existsSync(live) && (await backingPathOf(live)) === intent.snapshotPath && box.currentSnapshotId !== target.id) {
+    core.store.setCurrentSnapshot(boxId, target.id);
+    report.repaired(boxId, `Restoring snapshot ${name} was interrupted after the disk was replaced; the restore was completed.`);
+    return true;
+  }
+  report.info(boxId, `A restore of snapshot ${name} had finished or had not begun; nothing needed changing.`);
+  return true;
+}
+
+/** Remove always rolls forward: a half-merged snapshot cannot be put back, but can be finished. */
+async function settleSnapshotRemove(core: Core, intent: SnapshotRemoveIntent, report: ReportBuilder): Promise<boolean> {
+  const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
+  const missing = intent.dependents.filter((d) => !fs.existsSync(d.path));
+  if (missing.length > 0) {
+    report.kept(intent.boxId, `Deleting snapshot ${name} was interrupted and ${missing.map((d) => d.path).join(', ')} is missing; nothing more was changed.`);
+    return false;
+  }
+  if (intent.mode === 'rebase') {
+    // Rebase again only what still backs onto the removed snapshot; the others are done.
+    const pending = [];
+    for (const d of intent.dependents) if ((await backingPathOf(d.path)) !== intent.parentPath) pending.push(d);
+    await mergeIntoDependents({ ...intent, dependents: pending }, () => {});
+  } else {
+    await mergeIntoDependents(intent, () => {});
+  }
+  removeRowReparenting(core, intent);
+  deleteSnapshotFiles(core, intent);
+  report.repaired(intent.boxId, `Deleting snapshot ${name} was interrupted; it was completed and the snapshots that depended on it read exactly as before.`);
+  return true;
+}
+
+export function clearSettled(dir: string, id: string): void {
+  clearIntent(dir, id);
+}

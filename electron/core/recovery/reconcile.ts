@@ -1,0 +1,160 @@
+// After the journals: make the rows and the files agree. Never deletes a file a backing
+// chain references; what it cannot place it moves to <home>/orphans and reports.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Box } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { backingPathOf } from '../disk/backing.js';
+import { createOverlay } from '../disk/qemu-img.js';
+import { mkdirDurable, removeDurable, renameDurable } from '../fsutil.js';
+import { isId } from '../ids.js';
+import type { ReportBuilder } from './report.js';
+
+export async function reconcile(core: Core, report: ReportBuilder): Promise<void> {
+  const { store, paths } = core;
+  const boxes = store.listBoxes();
+  const boxIds = new Set(boxes.map((b) => b.id));
+  const images = store.listImages();
+  const imageIds = new Set(images.map((i) => i.id));
+
+  for (const box of boxes) await reconcileBox(core, box, report);
+
+  // Box folders no row knows: a box's files are referenced only by that box, so none of
+  // them can be in another chain; still, they are user data: moved aside, not deleted.
+  for (const name of listDir(paths.boxesDir)) {
+    if (!boxIds.has(name)) moveToOrphans(core, path.join(paths.boxesDir, name), `box-${name}`, report, 'a box folder no record knows');
+  }
+  let referenced: Set<string> | null = null;
+  for (const name of listDir(paths.imagesDir)) {
+    if (imageIds.has(name)) continue;
+    referenced ??= await referencedImagePaths(core, boxes);
+    const dir = path.join(paths.imagesDir, name);
+    if ([...referenced].some((p) => p.startsWith(dir + path.sep))) {
+      report.kept(null, `The image folder ${dir} has no record but a box's disk backs onto it; it was kept.`);
+    } else {
+      moveToOrphans(core, dir, `image-${name}`, report, 'an image folder no record knows');
+    }
+  }
+  for (const image of images) {
+    if (fs.existsSync(image.path)) continue;
+    if (store.boxesUsingImage(image.id).length === 0) {
+      store.deleteImage(image.id);
+      report.repaired(null, `The image "${image.name}" had lost its disk file and no box used it; its record was removed.`);
+    } else {
+      report.kept(null, `The image "${image.name}" has lost its disk file (${image.path}); the boxes made from it cannot start.`);
+    }
+  }
+}
+
+async function reconcileBox(core: Core, box: Box, report: ReportBuilder): Promise<void> {
+  const { store, paths } = core;
+  const label = JSON.stringify(box.name);
+  if (!fs.existsSync(paths.boxDir(box.id))) {
+    store.deleteBox(box.id);
+    report.repaired(box.id, `The box ${label} had lost its whole folder; its record was removed.`);
+    return;
+  }
+  const next = paths.nextDisk(box.id);
+  if (fs.existsSync(next)) {
+    // A prepared overlay with no intent left: empty by construction, safe to drop.
+    removeDurable(next);
+    report.repaired(box.id, `A leftover temporary disk of the box ${label} was removed.`);
+  }
+
+  const snapshots = store.listSnapshots(box.id);
+  const byPath = new Map(snapshots.map((s) => [s.diskPath, s]));
+  const image = store.getImage(box.imageId);
+  const current = box.currentSnapshotId ? store.getSnapshot(box.currentSnapshotId) : null;
+  const expected = current ? current.diskPath : image?.path ?? null;
+
+  const live = paths.liveDisk(box.id);
+  if (!fs.existsSync(live)) {
+    if (expected && fs.existsSync(expected)) {
+      await createOverlay(live, expected, box.diskSize);
+      report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh one was made on ${current ? `snapshot "${current.name}"` : 'its image'}. Changes since then were lost.`);
+    } else {
+      report.kept(box.id, `The live disk of the box ${label} is missing and so is what it was based on; the box cannot start.`);
+    }
+  } else {
+    const actual = await backingPathOf(live).catch(() => null);
+    if (actual !== expected) {
+      const snapshot = actual ? byPath.get(actual) : undefined;
+      if (snapshot) {
+        store.setCurrentSnapshot(box.id, snapshot.id);
+        report.repaired(box.id, `The box ${label} was recorded under the wrong snapshot; "Now" was moved under "${snapshot.name}" to match its disk.`);
+      } else if (actual === null && !expected) {
+        /* a box on an image with no backing cannot happen; nothing to compare */
+      } else {
+        report.kept(box.id, `The live disk of the box ${label} backs onto ${actual ?? 'nothing'}, which Boxkeep does not know; it was left as it is.`);
+      }
+    }
+  }
+
+  // Rows whose frozen disk is gone: a leaf nothing reads from can go; others are reported.
+  for (const s of snapshots) {
+    if (fs.existsSync(s.diskPath)) continue;
+    const hasChildren = snapshots.some((c) => c.parentId === s.id);
+    const isCurrent = store.getBox(box.id)?.currentSnapshotId === s.id;
+    if (!hasChildren && !isCurrent) {
+      store.deleteSnapshotReparenting(s);
+      report.repaired(box.id, `Snapshot "${s.name}" of the box ${label} had lost its disk file; nothing depended on it and its record was removed.`);
+    } else {
+      report.kept(box.id, `Snapshot "${s.name}" of the box ${label} has lost its disk file (${s.diskPath}); what depends on it cannot be read.`);
+    }
+  }
+
+  // Snapshot folders no row knows: kept where a disk of this box still backs onto them.
+  const known = new Set(snapshots.map((s) => s.id));
+  const strays = listDir(paths.snapshotsDir(box.id)).filter((name) => !known.has(name));
+  if (strays.length === 0) return;
+  const refs = new Set<string>();
+  for (const file of [live, ...snapshots.map((s) => s.diskPath)]) {
+    const b = fs.existsSync(file) ? await backingPathOf(file).catch(() => null) : null;
+    if (b) refs.add(b);
+  }
+  for (const name of strays) {
+    const dir = paths.snapshotDir(box.id, name);
+    if (refs.has(path.join(dir, 'container.qcow2'))) {
+      report.kept(box.id, `The snapshot folder ${dir} has no record but a disk of the box ${label} backs onto it; it was kept.`);
+    } else if (listDir(dir).length === 0) {
+      removeDurable(dir);
+    } else {
+      moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `a snapshot folder of the box ${label} no record knows`);
+    }
+  }
+}
+
+async function referencedImagePaths(core: Core, boxes: Box[]): Promise<Set<string>> {
+  const refs = new Set<string>();
+  for (const box of boxes) {
+    for (const s of core.store.listSnapshots(box.id).filter((x) => x.parentId === null)) {
+      const b = fs.existsSync(s.diskPath) ? await backingPathOf(s.diskPath).catch(() => null) : null;
+      if (b) refs.add(b);
+    }
+    const live = core.paths.liveDisk(box.id);
+    const b = fs.existsSync(live) ? await backingPathOf(live).catch(() => null) : null;
+    if (b) refs.add(b);
+  }
+  return refs;
+}
+
+function moveToOrphans(core: Core, from: string, label: string, report: ReportBuilder, what: string): void {
+  const base = path.basename(from);
+  if (!isId(base) && !base.startsWith('.')) {
+    // Not a folder Boxkeep made: leave foreign files alone.
+    report.kept(null, `${from} is not a Boxkeep folder; it was left where it is.`);
+    return;
+  }
+  mkdirDurable(core.paths.orphansDir);
+  const to = path.join(core.paths.orphansDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${label}`);
+  renameDurable(from, to);
+  report.kept(null, `Found ${what}; it was moved to ${to} rather than deleted. Remove it when you are sure it is not needed.`);
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir).filter((n) => !n.startsWith('.'));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,51 @@
+// Startup recovery: runs whenever a process takes the home, before anything else touches a
+// disk. Settles every intent record, then reconciles rows with files, then lets the VM
+// supervisor adopt or retire boxes recorded as running.
+import fs from 'node:fs';
+import type { RecoveryReport } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { fsyncDir } from '../fsutil.js';
+import { clearIntent, readIntents } from '../journal.js';
+import { settleIntent, type AnyIntent } from './intents.js';
+import { reconcile } from './reconcile.js';
+import { ReportBuilder } from './report.js';
+
+export type IntentHandler = (core: Core, intent: AnyIntent & Record<string, unknown>, report: ReportBuilder) => Promise<boolean>;
+
+/** Live operations (owned by the supervisor) register here, so recovery stays one place. */
+export const extraIntentHandlers = new Map<string, IntentHandler>();
+
+export async function runRecovery(core: Core): Promise<RecoveryReport> {
+  const started = performance.now();
+  const report = new ReportBuilder();
+  const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
+  for (const dir of journals) await settleJournal(core, dir, report);
+  await reconcile(core, report);
+  await core.vms.adopt(report);
+  const elapsedMs = Math.round((performance.now() - started) * 100) / 100;
+  if (report.items.length > 0) core.logger.info('recovery', { op: 'recovery', items: report.items.length, elapsed_ms: elapsedMs });
+  return { at: Date.now(), elapsedMs, items: report.items };
+}
+
+async function settleJournal(core: Core, dir: string, report: ReportBuilder): Promise<void> {
+  if (!fs.existsSync(dir)) return;
+  const { intents, corrupt } = readIntents(dir);
+  for (const bad of corrupt) {
+    fs.rmSync(bad.file, { force: true });
+    report.kept(null, `An unreadable intent record ${bad.file} (${bad.reason}) was deleted; the checks that follow repair what it covered.`);
+  }
+  if (corrupt.length) fsyncDir(dir);
+  // Oldest first: a restore's "snapshot first" record precedes the restore's own.
+  intents.sort((a, b) => a.intent.startedAt - b.intent.startedAt);
+  for (const { intent } of intents) {
+    const extra = extraIntentHandlers.get(intent.op);
+    let settled: boolean;
+    try {
+      settled = extra ? await extra(core, intent as never, report) : await settleIntent(core, intent as unknown as AnyIntent, report);
+    } catch (err) {
+      report.kept(null, `Could not finish recovering an interrupted ${intent.op}: ${(err as Error).message}. It will be tried again at the next start.`);
+      settled = false;
+    }
+    if (settled) clearIntent(dir, intent.id);
+  }
+}

@@ -1,0 +1,183 @@
+// The snapshot engine: the public verbs on a box's snapshot tree. Each verb validates,
+// takes the box's queue, and runs the steps in steps.ts (stopped box) or the supervisor's
+// live variants (running box).
+import path from 'node:path';
+import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
+import { timestampName } from '../../../shared/names.js';
+import type { ChannelInput } from '../../../shared/channels.js';
+import { isActive, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotTree } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { sizeOnDisk } from '../fsutil.js';
+import { newId } from '../ids.js';
+import { treeOrder } from '../store/store.js';
+import { commitCreateRow, createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
+
+/** Live variants, provided by the VM supervisor for a running or paused box. */
+export interface LiveSnapshotOps {
+  create(box: Box, snapshot: Snapshot): Promise<Snapshot>;
+  /** Removes a snapshot the running box's live disk depends on, by block-stream. */
+  remove(box: Box, intent: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void>;
+}
+
+export class SnapshotEngine {
+  live: LiveSnapshotOps | null = null;
+
+  constructor(private readonly core: Core) {}
+
+  tree(boxRef: string): SnapshotTree {
+    const box = this.core.boxes.resolve(boxRef);
+    return { boxId: box.id, currentId: box.currentSnapshotId, snapshots: treeOrder(this.core.store.listSnapshots(box.id)) };
+  }
+
+  get(boxRef: string, snapshotRef: string): Snapshot {
+    return this.resolve(this.core.boxes.resolve(boxRef), snapshotRef);
+  }
+
+  private resolve(box: Box, ref: string): Snapshot {
+    const snapshot = this.core.store.findSnapshot(box.id, ref);
+    if (!snapshot) throw notFound(`The box ${JSON.stringify(box.name)} has no snapshot called ${JSON.stringify(ref)}. See its snapshots with "boxkeep snapshot list ${box.name}".`);
+    return snapshot;
+  }
+
+  /** Runs work on the box's queue with a fresh copy of the box row, then announces the change. */
+  private locked<T>(boxRef: string, work: (box: Box) => Promise<T>): Promise<T> {
+    const { id } = this.core.boxes.resolve(boxRef);
+    return this.core.boxLocks.run(id, async () => {
+      const box = this.core.store.getBox(id);
+      if (!box) throw notFound(`The box was removed meanwhile.`);
+      try {
+        return await work(box);
+      } finally {
+        this.core.events.emit('snapshots:changed', { boxId: id });
+        this.core.events.emit('boxes:changed', { boxId: id });
+      }
+    });
+  }
+
+  create(input: ChannelInput<'snapshots:create'>): Promise<Snapshot> {
+    return this.locked(input.box, (box) => this.createLocked(box, input.name, input.description ?? ''));
+  }
+
+  private async createLocked(box: Box, name: string | undefined, description: string): Promise<Snapshot> {
+    const chosen = name ?? this.freeName(box.id, timestampName());
+    if (this.core.store.snapshotNameTaken(box.id, chosen)) {
+      throw alreadyExists(`The box ${JSON.stringify(box.name)} already has a snapshot called ${JSON.stringify(chosen)}; choose another name.`);
+    }
+    const id = newId();
+    const live = isActive(box.status);
+    if (live && !this.live) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status} and this build cannot snapshot a running box; stop it first.`);
+    if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    const snapshot: Snapshot = {
+      id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
+      sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id),
+    };
+    const started = performance.now();
+    const result = live ? await this.live!.create(box, snapshot) : await createStopped(this.core, box, snapshot);
+    this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: ms(started) });
+    return result;
+  }
+
+  /** "2026-11-30 18:22:05", or "… (2)" when two snapshots are taken within a second. */
+  private freeName(boxId: string, base: string): string {
+    let name = base;
+    for (let n = 2; this.core.store.snapshotNameTaken(boxId, name); n++) name = `${base} (${n})`;
+    return name;
+  }
+
+  update(input: ChannelInput<'snapshots:update'>): Promise<Snapshot> {
+    return this.locked(input.box, async (box) => {
+      const snapshot = this.resolve(box, input.snapshot);
+      if (input.name !== undefined && this.core.store.snapshotNameTaken(box.id, input.name, snapshot.id)) {
+        throw alreadyExists(`The box ${JSON.stringify(box.name)} already has a snapshot called ${JSON.stringify(input.name)}; choose another name.`);
+      }
+      this.core.store.updateSnapshot(snapshot.id, { name: input.name, description: input.description });
+      return this.core.store.getSnapshot(snapshot.id)!;
+    });
+  }
+
+  async restore(input: ChannelInput<'snapshots:restore'>): Promise<RestoreResult> {
+    const before = this.core.boxes.resolve(input.box);
+    const wasActive = isActive(before.status);
+    if (wasActive) {
+      if (!input.stopFirst) {
+        throw invalidState(`The box ${JSON.stringify(before.name)} is ${before.status}; stop it first ("boxkeep box stop ${before.name}"), or pass --stop-first to stop it as part of the restore.`);
+      }
+      await this.core.vms.stop(before.id, { force: false });
+    }
+    const result = await this.locked(input.box, async (box) => {
+      if (isActive(box.status) || box.status === 'stopping') {
+        throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}").`);
+      }
+      const target = this.resolve(box, input.snapshot);
+      let savedSnapshot: Snapshot | null = null;
+      if (input.snapshotCurrentFirst) {
+        savedSnapshot = await this.createLocked(box, undefined, `State before restoring "${target.name}"`);
+        box = this.core.store.getBox(box.id)!;
+      }
+      const started = performance.now();
+      await this.core.tasks.run('snapshot-restore', box.id, `Restoring ${target.name}`, () => restoreStopped(this.core, box, target));
+      this.core.logger.info('snapshot restored', { op: 'snapshot-restore', boxId: box.id, snapshotId: target.id, elapsed_ms: ms(started) });
+      return { box: this.core.store.getBox(box.id)!, snapshot: target, savedSnapshot };
+    });
+    if (wasActive && input.startAfter) result.box = await this.core.vms.start(result.box.id);
+    return result;
+  }
+
+  remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
+    return this.locked(boxRef, async (box) => {
+      const snapshot = this.resolve(box, snapshotRef);
+      const intent = this.planRemove(box, snapshot);
+      const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
+      if (runningDependsOnIt && !this.live) {
+        throw invalidState(`The running box ${JSON.stringify(box.name)} reads from the snapshot ${JSON.stringify(snapshot.name)}; stop the box first.`);
+      }
+      if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
+      const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
+      const started = performance.now();
+      await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
+        runningDependsOnIt
+          ? this.live!.remove(box, intent, (f) => task.progress(f))
+          : removeOffline(this.core, intent, (f) => task.progress(f)));
+      const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
+      this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: ms(started) });
+      return {
+        removedId: snapshot.id,
+        freedBytes: Math.max(0, bytesBefore - bytesAfter),
+        reparentedIds: intent.dependents.flatMap((d) => (d.snapshotId ? [d.snapshotId] : [])),
+      };
+    });
+  }
+
+  /** Is this snapshot the current one or one of its ancestors (i.e. read by the live disk)? */
+  private inLiveChain(box: Box, snapshot: Snapshot): boolean {
+    for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) {
+      if (id === snapshot.id) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Chooses how to merge: with one dependent, commit it into the removed snapshot and move
+   * that file into its place when the dependent holds less data than the snapshot (commit
+   * costs what the dependent holds, rebase what the snapshot holds); otherwise rebase.
+   */
+  private planRemove(box: Box, snapshot: Snapshot): SnapshotRemoveIntent {
+    const { store } = this.core;
+    const dependents: Dependent[] = store.children(snapshot.id).map((c) => ({ path: c.diskPath, snapshotId: c.id }));
+    if (box.currentSnapshotId === snapshot.id) dependents.push({ path: box.liveDiskPath, snapshotId: null });
+    const parent = snapshot.parentId ? store.getSnapshot(snapshot.parentId) : null;
+    const parentPath = parent ? parent.diskPath : path.resolve(store.getImage(box.imageId)!.path);
+    let mode: RemoveMode = 'rebase';
+    if (dependents.length === 0) mode = 'delete';
+    else if (dependents.length === 1 && !isActive(box.status) && sizeOnDisk(dependents[0]!.path) <= sizeOnDisk(snapshot.diskPath)) mode = 'commit';
+    return {
+      id: newId(), op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: snapshot.id,
+      snapshotPath: snapshot.diskPath, parentPath, mode, dependents,
+    };
+  }
+}
+
+export { commitCreateRow };
+
+const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;

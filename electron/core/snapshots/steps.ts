@@ -1,0 +1,156 @@
+// The steps of the offline snapshot operations, one function per step, each followed by a
+// named crash point. Recovery (recovery/snapshots.ts) completes or undoes an operation
+// from whatever prefix of these steps reached the disk.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Box, Snapshot } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { crashPoint } from '../crash.js';
+import { commit, createOverlay, rebase, type OnProgress } from '../disk/qemu-img.js';
+import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
+import { newId } from '../ids.js';
+import { clearIntent, writeIntent } from '../journal.js';
+
+export interface SnapshotCreateIntent {
+  id: string; op: 'snapshot-create'; startedAt: number;
+  boxId: string; snapshot: Snapshot;
+}
+
+export interface SnapshotRestoreIntent {
+  id: string; op: 'snapshot-restore'; startedAt: number;
+  boxId: string; snapshotId: string; snapshotPath: string; previousCurrentId: string | null;
+}
+
+export type RemoveMode = 'delete' | 'commit' | 'rebase';
+
+export interface Dependent { path: string; snapshotId: string | null }
+
+export interface SnapshotRemoveIntent {
+  id: string; op: 'snapshot-remove'; startedAt: number;
+  boxId: string; snapshotId: string; snapshotPath: string;
+  /** What the removed snapshot backed onto: its parent's disk, or the image. */
+  parentPath: string;
+  mode: RemoveMode;
+  dependents: Dependent[];
+}
+
+
+// ---- create (stopped box)
+
+export async function createStopped(core: Core, box: Box, snapshot: Snapshot): Promise<Snapshot> {
+  const journal = core.paths.boxJournal(box.id);
+  const intent: SnapshotCreateIntent = { id: newId(), op: 'snapshot-create', startedAt: Date.now(), boxId: box.id, snapshot };
+  writeIntent(journal, intent);
+  crashPoint('snapshot-create:after-intent');
+  mkdirDurable(path.dirname(snapshot.diskPath));
+  await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
+  crashPoint('snapshot-create:after-overlay');
+  freezeLiveDisk(core, box, snapshot.diskPath);
+  crashPoint('snapshot-create:after-freeze');
+  installNextOverlay(core, box);
+  crashPoint('snapshot-create:after-install');
+  const committed = commitCreateRow(core, snapshot);
+  crashPoint('snapshot-create:after-row');
+  clearIntent(journal, intent.id);
+  return committed;
+}
+
+export async function writeNextOverlay(core: Core, box: Box, backing: string, opts: { backingMayNotExistYet?: boolean } = {}): Promise<void> {
+  const next = core.paths.nextDisk(box.id);
+  fs.rmSync(next, { force: true });
+  await createOverlay(next, backing, box.diskSize, { unsafe: opts.backingMayNotExistYet ?? false });
+}
+
+/** The live disk becomes the snapshot's frozen disk; no data is copied. */
+export function freezeLiveDisk(core: Core, box: Box, frozenPath: string): void {
+  renameDurable(core.paths.liveDisk(box.id), frozenPath);
+}
+
+/** The prepared overlay takes the live path in one atomic rename (replacing any old live disk). */
+export function installNextOverlay(core: Core, box: Box): void {
+  renameDurable(core.paths.nextDisk(box.id), core.paths.liveDisk(box.id));
+}
+
+export function commitCreateRow(core: Core, snapshot: Snapshot): Snapshot {
+  const row = { ...snapshot, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
+  core.store.transaction(() => {
+    core.store.insertSnapshot(row);
+    core.store.setCurrentSnapshot(snapshot.boxId, snapshot.id);
+  });
+  return row;
+}
+
+// ---- restore (stopped box)
+
+export async function restoreStopped(core: Core, box: Box, target: Snapshot): Promise<void> {
+  const journal = core.paths.boxJournal(box.id);
+  const intent: SnapshotRestoreIntent = {
+    id: newId(), op: 'snapshot-restore', startedAt: Date.now(), boxId: box.id,
+    snapshotId: target.id, snapshotPath: target.diskPath, previousCurrentId: box.currentSnapshotId,
+  };
+  writeIntent(journal, intent);
+  crashPoint('snapshot-restore:after-intent');
+  await writeNextOverlay(core, box, target.diskPath);
+  crashPoint('snapshot-restore:after-overlay');
+  // Replacing the live disk discards the work since the last snapshot: the point of no return.
+  installNextOverlay(core, box);
+  crashPoint('snapshot-restore:after-install');
+  core.store.setCurrentSnapshot(box.id, target.id);
+  crashPoint('snapshot-restore:after-row');
+  clearIntent(journal, intent.id);
+}
+
+// ---- remove
+
+export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
+  const journal = core.paths.boxJournal(intent.boxId);
+  writeIntent(journal, intent);
+  crashPoint('snapshot-remove:after-intent');
+  await mergeIntoDependents(intent, onProgress);
+  removeRowReparenting(core, intent);
+  crashPoint('snapshot-remove:after-row');
+  deleteSnapshotFiles(core, intent);
+  crashPoint('snapshot-remove:after-delete');
+  clearIntent(journal, intent.id);
+}
+
+/**
+ * Moves the removed snapshot's data into what depends on it, so every dependent reads back
+ * exactly what it read before. Safe to run again after a crash at any point inside it.
+ */
+export async function mergeIntoDependents(intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
+  if (intent.mode === 'commit') {
+    const dependent = intent.dependents[0]!;
+    if (fs.existsSync(intent.snapshotPath)) {
+      // Writes the dependent's clusters into the removed snapshot's file and leaves the
+      // dependent untouched; until the swap below, nothing anyone reads has changed.
+      await commit(dependent.path, { onProgress });
+      crashPoint('snapshot-remove:after-merge');
+      renameDurable(intent.snapshotPath, dependent.path);
+    }
+    crashPoint('snapshot-remove:after-swap');
+    return;
+  }
+  if (intent.mode === 'rebase') {
+    const n = intent.dependents.length;
+    for (const [i, dependent] of intent.dependents.entries()) {
+      await rebase(dependent.path, intent.parentPath, { onProgress: (f) => onProgress((i + f) / n) });
+      crashPoint('snapshot-remove:after-merge');
+    }
+  }
+  onProgress(1);
+}
+
+export function removeRowReparenting(core: Core, intent: SnapshotRemoveIntent): void {
+  const snapshot = core.store.getSnapshot(intent.snapshotId);
+  core.store.transaction(() => {
+    if (snapshot) core.store.deleteSnapshotReparenting(snapshot);
+    for (const d of intent.dependents) {
+      if (d.snapshotId) core.store.updateSnapshot(d.snapshotId, { sizeOnDisk: sizeOnDisk(d.path) });
+    }
+  });
+}
+
+export function deleteSnapshotFiles(core: Core, intent: SnapshotRemoveIntent): void {
+  removeDurable(core.paths.snapshotDir(intent.boxId, intent.snapshotId));
+}

@@ -1,0 +1,44 @@
+// Migrations by PRAGMA user_version: each entry upgrades from its index to index+1.
+// Never edit a shipped migration; append a new one.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE images (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    path         TEXT NOT NULL,
+    virtual_size INTEGER NOT NULL,
+    size_on_disk INTEGER NOT NULL,
+    kernel_path  TEXT,
+    initrd_path  TEXT,
+    append       TEXT,
+    created_at   INTEGER NOT NULL
+  );
+  CREATE TABLE boxes (
+    id                  TEXT PRIMARY KEY,
+    name                TEXT NOT NULL UNIQUE,
+    image_id            TEXT NOT NULL REFERENCES images(id),
+    status              TEXT NOT NULL,
+    failure_reason      TEXT,
+    cpus                INTEGER NOT NULL,
+    memory_mib          INTEGER NOT NULL,
+    disk_size           INTEGER NOT NULL,
+    current_snapshot_id TEXT,
+    created_at          INTEGER NOT NULL
+  );
+  CREATE TABLE snapshots (
+    id           TEXT PRIMARY KEY,
+    box_id       TEXT NOT NULL REFERENCES boxes(id) ON DELETE CASCADE,
+    parent_id    TEXT,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    size_on_disk INTEGER NOT NULL,
+    virtual_size INTEGER NOT NULL,
+    live         INTEGER NOT NULL DEFAULT 0,
+    disk_path    TEXT NOT NULL,
+    UNIQUE (box_id, name)
+  );
+  CREATE INDEX snapshots_by_box ON snapshots (box_id, created_at);
+  CREATE INDEX boxes_by_image ON boxes (image_id);
+  `,
+];

@@ -1,0 +1,219 @@
+// The SQLite store: images, boxes, snapshots and each box's current pointer.
+// Rows are the index of what exists; files on disk are the truth recovery reconciles against.
+import Database from 'better-sqlite3';
+import { BoxkeepError } from '../../../shared/errors.js';
+import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
+import { MIGRATIONS } from './schema.js';
+
+interface ImageRow { id: string; name: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
+interface BoxRow { id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number }
+interface SnapshotRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
+
+export type NewBox = Omit<Box, 'liveDiskPath'>;
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly liveDiskPath: (boxId: string) => string;
+
+  constructor(file: string, liveDiskPath: (boxId: string) => string) {
+    this.liveDiskPath = liveDiskPath;
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (err) {
+      if (err instanceof BoxkeepError) throw err;
+      throw new BoxkeepError('Storage', `Cannot open the database ${file}: ${(err as Error).message}. If the file is damaged, move it aside; recovery rebuilds nothing from it.`, { cause: err });
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new BoxkeepError('Storage', `The database was written by a newer Boxkeep (schema ${version}, this one knows ${MIGRATIONS.length}); update Boxkeep.`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  // ---- images
+
+  insertImage(image: Image): void {
+    this.db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, kernel_path, initrd_path, append, created_at)
+      VALUES (@id, @name, @path, @virtualSize, @sizeOnDisk, @kernelPath, @initrdPath, @append, @createdAt)`).run(image);
+  }
+
+  listImages(): Image[] {
+    return (this.db.prepare('SELECT * FROM images ORDER BY created_at, rowid').all() as ImageRow[]).map(toImage);
+  }
+
+  getImage(id: string): Image | null {
+    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+    return row ? toImage(row) : null;
+  }
+
+  findImage(idOrName: string): Image | null {
+    const row = (this.db.prepare('SELECT * FROM images WHERE id = ?').get(idOrName) ??
+      this.db.prepare('SELECT * FROM images WHERE name = ?').get(idOrName)) as ImageRow | undefined;
+    return row ? toImage(row) : null;
+  }
+
+  deleteImage(id: string): void {
+    this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+  }
+
+  boxesUsingImage(imageId: string): Box[] {
+    return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? ORDER BY created_at').all(imageId) as BoxRow[]).map((r) => this.toBox(r));
+  }
+
+  // ---- boxes
+
+  insertBox(box: NewBox): void {
+    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at)
+      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt)`).run(box);
+  }
+
+  listBoxes(): Box[] {
+    return (this.db.prepare('SELECT * FROM boxes ORDER BY created_at, rowid').all() as BoxRow[]).map((r) => this.toBox(r));
+  }
+
+  getBox(id: string): Box | null {
+    const row = this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(id) as BoxRow | undefined;
+    return row ? this.toBox(row) : null;
+  }
+
+  findBox(idOrName: string): Box | null {
+    const row = (this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(idOrName) ??
+      this.db.prepare('SELECT * FROM boxes WHERE name = ?').get(idOrName)) as BoxRow | undefined;
+    return row ? this.toBox(row) : null;
+  }
+
+  renameBox(id: string, name: string): void {
+    this.db.prepare('UPDATE boxes SET name = ? WHERE id = ?').run(name, id);
+  }
+
+  setBoxStatus(id: string, status: BoxStatus, failureReason: string | null = null): void {
+    this.db.prepare('UPDATE boxes SET status = ?, failure_reason = ? WHERE id = ?').run(status, failureReason, id);
+  }
+
+  setCurrentSnapshot(boxId: string, snapshotId: string | null): void {
+    this.db.prepare('UPDATE boxes SET current_snapshot_id = ? WHERE id = ?').run(snapshotId, boxId);
+  }
+
+  deleteBox(id: string): void {
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM snapshots WHERE box_id = ?').run(id);
+      this.db.prepare('DELETE FROM boxes WHERE id = ?').run(id);
+    });
+  }
+
+  // ---- snapshots
+
+  insertSnapshot(s: Snapshot): void {
+    this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, disk_path)
+      VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @diskPath)`)
+      .run({ ...s, live: s.live ? 1 : 0 });
+  }
+
+  /** All snapshots of a box, oldest first: one query on the (box_id, created_at) index. */
+  listSnapshots(boxId: string): Snapshot[] {
+    return (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? ORDER BY created_at, rowid').all(boxId) as SnapshotRow[]).map(toSnapshot);
+  }
+
+  countSnapshots(boxId: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM snapshots WHERE box_id = ?').get(boxId) as { n: number }).n;
+  }
+
+  getSnapshot(id: string): Snapshot | null {
+    const row = this.db.prepare('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotRow | undefined;
+    return row ? toSnapshot(row) : null;
+  }
+
+  findSnapshot(boxId: string, idOrName: string): Snapshot | null {
+    const row = (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND id = ?').get(boxId, idOrName) ??
+      this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, idOrName)) as SnapshotRow | undefined;
+    return row ? toSnapshot(row) : null;
+  }
+
+  snapshotNameTaken(boxId: string, name: string, exceptId?: string): boolean {
+    const row = this.db.prepare('SELECT id FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, name) as { id: string } | undefined;
+    return !!row && row.id !== exceptId;
+  }
+
+  children(snapshotId: string): Snapshot[] {
+    return (this.db.prepare('SELECT * FROM snapshots WHERE parent_id = ? ORDER BY created_at, rowid').all(snapshotId) as SnapshotRow[]).map(toSnapshot);
+  }
+
+  updateSnapshot(id: string, fields: { name?: string; description?: string; sizeOnDisk?: number }): void {
+    if (fields.name !== undefined) this.db.prepare('UPDATE snapshots SET name = ? WHERE id = ?').run(fields.name, id);
+    if (fields.description !== undefined) this.db.prepare('UPDATE snapshots SET description = ? WHERE id = ?').run(fields.description, id);
+    if (fields.sizeOnDisk !== undefined) this.db.prepare('UPDATE snapshots SET size_on_disk = ? WHERE id = ?').run(fields.sizeOnDisk, id);
+  }
+
+  /** Removes a snapshot row: children move under its parent, "Now" too if it hung under it. */
+  deleteSnapshotReparenting(snapshot: Snapshot): void {
+    this.transaction(() => {
+      this.db.prepare('UPDATE snapshots SET parent_id = ? WHERE parent_id = ?').run(snapshot.parentId, snapshot.id);
+      this.db.prepare('UPDATE boxes SET current_snapshot_id = ? WHERE id = ? AND current_snapshot_id = ?').run(snapshot.parentId, snapshot.boxId, snapshot.id);
+      this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(snapshot.id);
+    });
+  }
+
+  private toBox(r: BoxRow): Box {
+    return {
+      id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,
+      cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
+      liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at,
+    };
+  }
+}
+
+function toImage(r: ImageRow): Image {
+  return {
+    id: r.id, name: r.name, path: r.path, format: 'qcow2', virtualSize: r.virtual_size, sizeOnDisk: r.size_on_disk,
+    kernelPath: r.kernel_path, initrdPath: r.initrd_path, append: r.append, createdAt: r.created_at,
+  };
+}
+
+function toSnapshot(r: SnapshotRow): Snapshot {
+  return {
+    id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
+    sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,
+  };
+}
+
+/** Depth-first order, siblings oldest first: every parent before its children. */
+export function treeOrder(snapshots: Snapshot[]): Snapshot[] {
+  const byParent = new Map<string | null, Snapshot[]>();
+  const ids = new Set(snapshots.map((s) => s.id));
+  for (const s of snapshots) {
+    const key = s.parentId !== null && ids.has(s.parentId) ? s.parentId : null;
+    let list = byParent.get(key);
+    if (!list) byParent.set(key, (list = []));
+    list.push(s);
+  }
+  const out: Snapshot[] = [];
+  const stack = [...(byParent.get(null) ?? [])].reverse();
+  while (stack.length) {
+    const s = stack.pop()!;
+    out.push(s);
+    const kids = byParent.get(s.id);
+    if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+// The contract: one declaration per channel (`area:verb`) with its input schema and result
+// type. The router, the preload bridge, the typed client, the web host and the CLI are all
+// derived from this map; nothing re-declares a channel.
+import * as v from 'valibot';
+import { nameProblem } from './names.js';
+import type {
+  Box,
+  BoxDetail,
+  ConsoleOutput,
+  Image,
+  RecoveryReport,
+  RemoveSnapshotResult,
+  RestoreResult,
+  Snapshot,
+  SnapshotTree,
+  SystemInfo,
+} from './types.js';
+
+/** Carries a result type through the map without a runtime value. */
+const result = <T>() => undefined as unknown as T;
+
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+
+/** A box, image or snapshot given by id or by name. */
+const ref = (what: string) =>
+  v.pipe(
+    v.string(`The ${what} must be given as text (its id or name).`),
+    v.minLength(1, `The ${what} must not be empty: give its id or name.`),
+    v.maxLength(255, `The ${what} reference is longer than 255 characters; give its id or name.`),
+    v.regex(NO_CONTROL, `The ${what} reference contains a control character; give its id or name.`),
+  );
+
+const name = (what: string) =>
+  v.pipe(
+    v.string(`The ${what} name must be text.`),
+    v.maxLength(1024, `The ${what} name is far too long; at most 255 bytes are allowed.`),
+    v.check((n) => nameProblem(n, `${what} name`) === null, (issue) => nameProblem(String(issue.input), `${what} name`) ?? 'Bad name.'),
+  );
+
+const description = v.pipe(
+  v.string('The description must be text.'),
+  v.maxLength(4096, 'The description is longer than 4096 characters; shorten it.'),
+);
+
+const absolutePath = (what: string) =>
+  v.pipe(
+    v.string(`The ${what} must be a path.`),
+    v.minLength(1, `The ${what} must not be empty.`),
+    v.maxLength(4096, `The ${what} is longer than 4096 characters.`),
+    v.regex(NO_CONTROL, `The ${what} contains a control character.`),
+    v.check((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), `The ${what} must be an absolute path.`),
+  );
+
+const int = (what: string, min: number, max: number, unit = '') =>
+  v.pipe(
+    v.number(`${what} must be a number.`),
+    v.integer(`${what} must be a whole number.`),
+    v.minValue(min, `${what} must be at least ${min}${unit}.`),
+    v.maxValue(max, `${what} must be at most ${max}${unit}.`),
+  );
+
+const empty = v.strictObject({});
+const boxInput = v.strictObject({ box: ref('box') });
+const snapshotRef = v.strictObject({ box: ref('box'), snapshot: ref('snapshot') });
+
+export const channels = {
+  'system:info': { input: empty, result: result<SystemInfo>() },
+
+  'images:list': { input: empty, result: result<Image[]>() },
+  'images:import': {
+    input: v.strictObject({
+      path: absolutePath('image file path'),
+      name: v.optional(name('image')),
+      kernelPath: v.optional(absolutePath('kernel path')),
+      initrdPath: v.optional(absolutePath('initrd path')),
+      append: v.optional(v.pipe(v.string('The kernel command line must be text.'), v.maxLength(4096, 'The kernel command line is longer than 4096 characters.'), v.regex(NO_CONTROL, 'The kernel command line contains a control character.'))),
+    }),
+    result: result<Image>(),
+  },
+  'images:remove': { input: v.strictObject({ image: ref('image') }), result: result<{ removedId: string }>() },
+
+  'boxes:list': { input: empty, result: result<Box[]>() },
+  'boxes:get': { input: boxInput, result: result<BoxDetail>() },
+  'boxes:create': {
+    input: v.strictObject({
+      name: name('box'),
+      image: ref('image'),
+      diskSizeGiB: v.optional(int('The disk size', 1, 16384, ' GiB')),
+      memoryMib: v.optional(int('The memory', 16, 1048576, ' MiB')),
+      cpus: v.optional(int('The CPU count', 1, 64)),
+    }),
+    result: result<Box>(),
+  },
+  'boxes:rename': { input: v.strictObject({ box: ref('box'), name: name('box') }), result: result<Box>() },
+  'boxes:remove': { input: boxInput, result: result<{ removedId: string; freedBytes: number }>() },
+  'boxes:start': { input: boxInput, result: result<Box>() },
+  'boxes:stop': { input: v.strictObject({ box: ref('box'), force: v.optional(v.boolean('force must be true or false.')) }), result: result<Box>() },
+  'boxes:pause': { input: boxInput, result: result<Box>() },
+  'boxes:resume': { input: boxInput, result: result<Box>() },
+  'boxes:console': {
+    input: v.strictObject({ box: ref('box'), lines: v.optional(int('The line count', 1, 10000)) }),
+    result: result<ConsoleOutput>(),
+  },
+
+  'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
+  'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },
+  'snapshots:create': {
+    input: v.strictObject({ box: ref('box'), name: v.optional(name('snapshot')), description: v.optional(description) }),
+    result: result<Snapshot>(),
+  },
+  'snapshots:update': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), name: v.optional(name('snapshot')), description: v.optional(description) }),
+    result: result<Snapshot>(),
+  },
+  'snapshots:restore': {
+    input: v.strictObject({
+      box: ref('box'),
+      snapshot: ref('snapshot'),
+      snapshotCurrentFirst: v.optional(v.boolean('snapshotCurrentFirst must be true or false.')),
+      stopFirst: v.optional(v.boolean('stopFirst must be true or false.')),
+      startAfter: v.optional(v.boolean('startAfter must be true or false.')),
+    }),
+    result: result<RestoreResult>(),
+  },
+  'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
+
+  'recovery:run': { input: empty, result: result<RecoveryReport>() },
+  'recovery:last': { input: empty, result: result<RecoveryReport | null>() },
+  'debug:crashPoints': { input: empty, result: result<string[]>() },
+} as const;
+
+export type ChannelMap = typeof channels;
+export type Channel = keyof ChannelMap;
+export type ChannelInput<C extends Channel> = v.InferOutput<ChannelMap[C]['input']>;
+export type ChannelResult<C extends Channel> = ChannelMap[C]['result'];
+export const CHANNELS = Object.keys(channels) as Channel[];
+
+export function isChannel(value: unknown): value is Channel {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(channels, value);
+}

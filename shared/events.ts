@@ -1,0 +1,38 @@
+// Events pushed from the main process to every window, the tray and the web host's clients.
+import type { RecoveryReport, TaskProgress } from './types.js';
+
+export interface EventMap {
+  /** A box was created, removed, renamed or changed state; boxId null means "reload all". */
+  'boxes:changed': { boxId: string | null };
+  /** A box's snapshot tree or current pointer changed. */
+  'snapshots:changed': { boxId: string };
+  'tasks:progress': TaskProgress;
+  'recovery:report': RecoveryReport;
+}
+
+export type EventName = keyof EventMap;
+export const EVENT_NAMES: EventName[] = ['boxes:changed', 'snapshots:changed', 'tasks:progress', 'recovery:report'];
+
+export type Listener<E extends EventName> = (payload: EventMap[E]) => void;
+
+/** A tiny typed emitter usable in Node and the browser. */
+export class Emitter {
+  private listeners = new Map<EventName, Set<(payload: never) => void>>();
+
+  on<E extends EventName>(event: E, listener: Listener<E>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (payload: never) => void);
+    return () => set!.delete(listener as (payload: never) => void);
+  }
+
+  emit<E extends EventName>(event: E, payload: EventMap[E]): void {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        (listener as Listener<E>)(payload);
+      } catch {
+        // A faulty listener must not stop the others or the operation that emitted.
+      }
+    }
+  }
+}

@@ -1,0 +1,137 @@
+// Domain types shared by every process. Sizes are bytes, times are epoch milliseconds.
+
+export type BoxStatus = 'configured' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
+
+/** Running or paused: QEMU holds the box's disks. */
+export const ACTIVE_STATUSES: readonly BoxStatus[] = ['running', 'paused'];
+export const isActive = (status: BoxStatus) => ACTIVE_STATUSES.includes(status);
+
+export interface Image {
+  id: string;
+  name: string;
+  /** The imported disk, inside the home; read-only after import. */
+  path: string;
+  format: 'qcow2';
+  virtualSize: number;
+  sizeOnDisk: number;
+  /** Direct boot: kernel, initrd and command line, copied into the home at import. */
+  kernelPath: string | null;
+  initrdPath: string | null;
+  append: string | null;
+  createdAt: number;
+}
+
+export interface Box {
+  id: string;
+  name: string;
+  imageId: string;
+  status: BoxStatus;
+  /** Why the box failed (QEMU exit status, last console lines); null unless failed. */
+  failureReason: string | null;
+  cpus: number;
+  memoryMib: number;
+  /** Virtual size of the box's disk. */
+  diskSize: number;
+  /** The snapshot "Now" hangs under; null before the first snapshot. */
+  currentSnapshotId: string | null;
+  /** Always <home>/boxes/<id>/disks/container.qcow2. */
+  liveDiskPath: string;
+  createdAt: number;
+}
+
+export type DiskLayerKind = 'live' | 'snapshot' | 'image';
+
+/** One file of a box's backing chain, top (live disk) first. */
+export interface DiskLayer {
+  kind: DiskLayerKind;
+  path: string;
+  snapshotId: string | null;
+  imageId: string | null;
+  virtualSize: number;
+  sizeOnDisk: number;
+  backingFile: string | null;
+}
+
+export interface BoxDetail extends Box {
+  image: Image;
+  chain: DiskLayer[];
+  snapshotCount: number;
+  /** Bytes on disk used by the live disk and every snapshot of this box (not the image). */
+  spaceUsed: number;
+}
+
+export interface Snapshot {
+  id: string;
+  boxId: string;
+  /** The snapshot this one descended from; null for a root. */
+  parentId: string | null;
+  name: string;
+  description: string;
+  createdAt: number;
+  /** Bytes its frozen disk file takes. */
+  sizeOnDisk: number;
+  virtualSize: number;
+  /** Taken while the box was running. */
+  live: boolean;
+  diskPath: string;
+}
+
+export interface SnapshotTree {
+  boxId: string;
+  currentId: string | null;
+  /** Depth-first order: every parent before its children, siblings oldest first. */
+  snapshots: Snapshot[];
+}
+
+export interface RestoreResult {
+  box: Box;
+  snapshot: Snapshot;
+  /** The snapshot of the state before the restore, when one was asked for. */
+  savedSnapshot: Snapshot | null;
+}
+
+export interface RemoveSnapshotResult {
+  removedId: string;
+  freedBytes: number;
+  /** Children that now hang under the removed snapshot's parent. */
+  reparentedIds: string[];
+}
+
+export type RecoveryLevel = 'repaired' | 'kept' | 'info';
+
+export interface RecoveryItem {
+  level: RecoveryLevel;
+  boxId: string | null;
+  message: string;
+}
+
+export interface RecoveryReport {
+  at: number;
+  elapsedMs: number;
+  items: RecoveryItem[];
+}
+
+export type TaskKind = 'snapshot-create' | 'snapshot-restore' | 'snapshot-remove' | 'image-import' | 'box-create' | 'box-remove';
+
+export interface TaskProgress {
+  taskId: string;
+  kind: TaskKind;
+  boxId: string | null;
+  /** 0..1 */
+  fraction: number;
+  message: string;
+  done: boolean;
+  error: { code: string; message: string } | null;
+}
+
+export interface ConsoleOutput {
+  boxId: string;
+  lines: string[];
+}
+
+export interface SystemInfo {
+  home: string;
+  version: string;
+  accelerator: 'kvm' | 'tcg' | 'unknown';
+  qemuVersion: string | null;
+}

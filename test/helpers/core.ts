@@ -1,0 +1,44 @@
+// A real core on a temporary home, with a small imported image: what engine tests start from.
+import fs from 'node:fs';
+import path from 'node:path';
+import { openCore, type Core } from '../../electron/core/core.js';
+import { createRouter, type Router } from '../../electron/core/router.js';
+import { diskDigest, makeQcow2, requireTools, tempHome } from './disk.js';
+
+export const MiB = 1024 * 1024;
+
+export interface TestHome {
+  dir: string;
+  core: Core;
+  router: Router;
+  imageId: string;
+  cleanup(): Promise<void>;
+}
+
+/** Opens a core on a fresh home and imports a 16 MiB image whose first MiB holds 0x11. */
+export async function openTestHome(opts: { imageSize?: number } = {}): Promise<TestHome> {
+  requireTools('qemu-img', 'qemu-io');
+  const home = tempHome('bkt');
+  const seed = path.join(home.dir, 'seed.qcow2');
+  makeQcow2(seed, opts.imageSize ?? 16 * MiB);
+  const { writePattern } = await import('./disk.js');
+  writePattern(seed, 0, MiB, 0x11);
+  const core = await openCore({ home: path.join(home.dir, 'home'), owner: 'test' });
+  const router = createRouter(core);
+  const image = await core.images.import({ path: seed, name: 'seed' });
+  fs.rmSync(seed);
+  return {
+    dir: core.paths.root, core, router, imageId: image.id,
+    async cleanup() {
+      await core.close().catch(() => {});
+      home.cleanup();
+    },
+  };
+}
+
+/** Digest of every snapshot of a box, by snapshot name. */
+export function snapshotDigests(core: Core, boxId: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of core.store.listSnapshots(boxId)) out[s.name] = diskDigest(s.diskPath);
+  return out;
+}
