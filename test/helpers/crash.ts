@@ -1,0 +1,86 @@
+// Crash-injection harness: builds a home with a snapshot chain, runs one channel in a child
+// process that SIGKILLs itself at a named point, then reopens the home (recovery runs).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, expect } from 'vitest';
+import { openCore, type Core } from '../../electron/core/core.js';
+import { CRASH_POINTS, type CrashPoint } from '../../electron/core/crash.js';
+import { diskDigest, makeQcow2, requireTools, tempHome, writePattern } from './disk.js';
+
+const MiB = 1024 * 1024;
+const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
+
+export interface World {
+  home: string;
+  boxId: string;
+  snapshots: Record<string, string>; // name → digest
+  live: string;
+}
+
+const cleanups: (() => void)[] = [];
+/** Call once per test file. */
+export function cleanUpWorldsAfterEach() {
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+}
+
+/** image ← a ← b ← c ← Now (and b ← d, when branched), each with its own bytes. */
+export async function makeWorld(opts: { branch?: boolean } = {}): Promise<World> {
+  requireTools('qemu-img', 'qemu-io');
+  if (!fs.existsSync('dist/electron/core/core.js')) throw new Error('dist/ is missing: run "npm run build:node" first (the test setup normally does).');
+  const tmp = tempHome('bkc');
+  cleanups.push(tmp.cleanup);
+  const seed = path.join(tmp.dir, 'seed.qcow2');
+  makeQcow2(seed, 8 * MiB);
+  writePattern(seed, 0, MiB, 0x11);
+  const core = await openCore({ home: path.join(tmp.dir, 'h'), owner: 'test' });
+  try {
+    await core.images.import({ path: seed, name: 'seed' });
+    const box = await core.boxes.create({ name: 'dev', image: 'seed' });
+    const steps: [string, number, number][] = [['a', 1, 0xa1], ['b', 2, 0xb2], ['c', 3, 0xc3]];
+    for (const [name, slot, byte] of steps) {
+      writePattern(box.liveDiskPath, slot * MiB, MiB, byte);
+      await core.snapshots.create({ box: 'dev', name });
+    }
+    if (opts.branch) {
+      await core.snapshots.restore({ box: 'dev', snapshot: 'b' });
+      writePattern(box.liveDiskPath, 4 * MiB, MiB, 0xd4);
+      await core.snapshots.create({ box: 'dev', name: 'd' });
+    }
+    writePattern(box.liveDiskPath, 5 * MiB, MiB, 0x55);
+    return { home: core.paths.root, boxId: box.id, snapshots: digests(core, box.id), live: diskDigest(box.liveDiskPath) };
+  } finally {
+    await core.close();
+  }
+}
+
+export function digests(core: Core, boxId: string): Record<string, string> {
+  return Object.fromEntries(core.store.listSnapshots(boxId).map((s) => [s.name, diskDigest(s.diskPath)]));
+}
+
+/** Runs the channel in a child process that kills itself at `point`; asserts it got there. */
+export function crashAt(world: World, point: CrashPoint | null, channel: string, input: unknown) {
+  const r = spawnSync(process.execPath, [DRIVER, world.home, channel, JSON.stringify(input)], {
+    encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point ?? '' }, timeout: 60_000,
+  });
+  return r;
+}
+
+export async function recovered(world: World, check: (core: Core) => void | Promise<void>) {
+  const core = await openCore({ home: world.home, owner: 'test' });
+  try {
+    const report = core.lastRecovery!;
+    expect(report.items.length).toBeGreaterThan(0);
+    const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
+    for (const j of journals) expect(fs.existsSync(j) ? fs.readdirSync(j) : []).toEqual([]);
+    await check(core);
+    return report;
+  } finally {
+    await core.close();
+  }
+}
+
+export const points = (prefix: string) => CRASH_POINTS.filter((p) => p.startsWith(prefix + ':'));
+

@@ -1,0 +1,108 @@
+// Kills each offline operation at each crash point (SIGKILL, in a separate process), then
+// recovers and checks what a user would: every snapshot reads back its exact bytes, the
+// live disk reads back the before or the after content, and no intent is left behind.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openCore } from '../../electron/core/core.js';
+import { diskDigest, makeQcow2, writePattern } from '../helpers/disk.js';
+import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered } from '../helpers/crash.js';
+
+const MiB = 1024 * 1024;
+cleanUpWorldsAfterEach();
+
+describe('snapshot create killed at each step', () => {
+  it.each(points('snapshot-create'))('%s: snapshots intact, live disk unchanged', async (point) => {
+    const w = await makeWorld();
+    const r = crashAt(w, point, 'snapshots:create', { box: 'dev', name: 'new' });
+    expect(r.signal).toBe('SIGKILL');
+    await recovered(w, (core) => {
+      const now = digests(core, w.boxId);
+      const made = 'new' in now;
+      for (const [name, digest] of Object.entries(w.snapshots)) expect(now[name]).toBe(digest);
+      if (made) expect(now.new).toBe(w.live);
+      expect(Object.keys(now).length).toBe(Object.keys(w.snapshots).length + (made ? 1 : 0));
+      const box = core.store.getBox(w.boxId)!;
+      expect(diskDigest(box.liveDiskPath)).toBe(w.live);
+      if (made) expect(box.currentSnapshotId).toBe(core.store.findSnapshot(w.boxId, 'new')!.id);
+    });
+    // After recovery the operation can simply be done (again).
+    const again = crashAt(w, null, 'snapshots:create', { box: 'dev', name: 'again' });
+    expect(again.status, again.stderr).toBe(0);
+  });
+});
+
+describe('snapshot restore killed at each step', () => {
+  it.each(points('snapshot-restore'))('%s: snapshots intact, live disk as before or as after', async (point) => {
+    const w = await makeWorld();
+    const r = crashAt(w, point, 'snapshots:restore', { box: 'dev', snapshot: 'a' });
+    expect(r.signal).toBe('SIGKILL');
+    await recovered(w, (core) => {
+      expect(digests(core, w.boxId)).toEqual(w.snapshots);
+      const box = core.store.getBox(w.boxId)!;
+      const live = diskDigest(box.liveDiskPath);
+      const current = core.store.getSnapshot(box.currentSnapshotId!)!;
+      if (live === w.live) expect(current.name).toBe('c');
+      else {
+        expect(live).toBe(w.snapshots.a);
+        expect(current.name).toBe('a');
+      }
+    });
+  });
+});
+
+describe('box and image operations killed at each step', () => {
+  it.each(points('box-create'))('%s: the box exists whole or not at all', async (point) => {
+    const w = await makeWorld();
+    const r = crashAt(w, point, 'boxes:create', { name: 'second', image: 'seed' });
+    expect(r.signal).toBe('SIGKILL');
+    await recovered(w, (core) => {
+      const box = core.store.findBox('second');
+      if (box) expect(diskDigest(box.liveDiskPath)).toBe(diskDigest(core.images.resolve('seed').path));
+      const dirs = fs.readdirSync(core.paths.boxesDir);
+      expect(dirs.length).toBe(box ? 2 : 1);
+      expect(digests(core, w.boxId)).toEqual(w.snapshots);
+    });
+  });
+
+  it.each(points('box-remove'))('%s: the box is whole or gone, never half', async (point) => {
+    const w = await makeWorld();
+    const r = crashAt(w, point, 'boxes:remove', { box: 'dev' });
+    expect(r.signal).toBe('SIGKILL');
+    await recovered(w, (core) => {
+      const box = core.store.getBox(w.boxId);
+      if (box) expect(digests(core, w.boxId)).toEqual(w.snapshots);
+      else expect(fs.existsSync(core.paths.boxDir(w.boxId))).toBe(false);
+    });
+  });
+
+  it.each(points('image-import'))('%s: the image is imported whole or not at all', async (point) => {
+    const w = await makeWorld();
+    const src = path.join(path.dirname(w.home), 'other.qcow2');
+    makeQcow2(src, 4 * MiB);
+    writePattern(src, 0, MiB, 0x77);
+    const r = crashAt(w, point, 'images:import', { path: src, name: 'other' });
+    expect(r.signal).toBe('SIGKILL');
+    await recovered(w, (core) => {
+      const image = core.store.findImage('other');
+      if (image) expect(diskDigest(image.path)).toBe(diskDigest(src));
+      expect(fs.readdirSync(core.paths.imagesDir).length).toBe(image ? 2 : 1);
+    });
+  });
+
+  it.each(points('image-remove'))('%s: an unused image is removed whole or kept whole', async (point) => {
+    const w = await makeWorld();
+    const src = path.join(path.dirname(w.home), 'spare.qcow2');
+    makeQcow2(src, 4 * MiB);
+    const c = await openCore({ home: w.home, owner: 'test' });
+    const spare = await c.images.import({ path: src, name: 'spare' });
+    await c.close();
+    const r = crashAt(w, point, 'images:remove', { image: 'spare' });
+    expect(r.signal).toBe('SIGKILL');
+    await recovered(w, (core) => {
+      const image = core.store.getImage(spare.id);
+      if (image) expect(diskDigest(image.path)).toBe(diskDigest(src));
+      else expect(fs.existsSync(core.paths.imageDir(spare.id))).toBe(false);
+    });
+  });
+});

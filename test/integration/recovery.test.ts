@@ -1,0 +1,141 @@
+// Recovery of states a crash (or a user's hands) can leave that no intent record explains,
+// and of intent records that cannot be read.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openCore } from '../../electron/core/core.js';
+import { writeIntent } from '../../electron/core/journal.js';
+import { createOverlay } from '../../electron/core/disk/qemu-img.js';
+import { backingOf, diskDigest, writePattern } from '../helpers/disk.js';
+import { MiB, openTestHome, snapshotDigests, type TestHome } from '../helpers/core.js';
+
+let t: TestHome;
+beforeEach(async () => { t = await openTestHome(); });
+afterEach(async () => { await t.cleanup(); });
+
+/** Closes the core, lets the test damage the home, reopens it; returns the new core's report. */
+async function reopen(damage: () => void | Promise<void>) {
+  await t.core.close();
+  await damage();
+  const core = await openCore({ home: t.dir, owner: 'test' });
+  t.core = core;
+  return core.lastRecovery!;
+}
+
+async function boxWithSnapshots() {
+  const box = await t.core.boxes.create({ name: 'dev', image: 'seed' });
+  writePattern(box.liveDiskPath, MiB, MiB, 0xa1);
+  const a = await t.core.snapshots.create({ box: 'dev', name: 'a' });
+  writePattern(box.liveDiskPath, 2 * MiB, MiB, 0xb2);
+  const b = await t.core.snapshots.create({ box: 'dev', name: 'b' });
+  writePattern(box.liveDiskPath, 3 * MiB, MiB, 0xc3);
+  return { box, a, b };
+}
+
+describe('recovery', () => {
+  it('does nothing and reports nothing on a healthy home', async () => {
+    await boxWithSnapshots();
+    const report = await reopen(() => {});
+    expect(report.items).toEqual([]);
+  });
+
+  it('deletes and reports a corrupt intent record', async () => {
+    const { box } = await boxWithSnapshots();
+    const before = snapshotDigests(t.core, box.id);
+    const journal = t.core.paths.boxJournal(box.id);
+    const report = await reopen(() => {
+      fs.writeFileSync(path.join(journal, 'garbage.json'), '{"op": "snapshot-cre');
+      fs.writeFileSync(path.join(journal, 'half.json.tmp-123'), '');
+    });
+    expect(fs.readdirSync(journal)).toEqual([]);
+    expect(report.items.filter((i) => /unreadable intent record/.test(i.message))).toHaveLength(2);
+    expect(snapshotDigests(t.core, box.id)).toEqual(before);
+  });
+
+  it('pending snapshot with both disks present but the live disk not on top of the frozen one: keeps both and reports it', async () => {
+    const { box } = await boxWithSnapshots();
+    const live = diskDigest(box.liveDiskPath);
+    const frozen = t.core.paths.snapshotDisk(box.id, 'aaaaaaaaaaaa');
+    const imagePath = t.core.images.resolve('seed').path;
+    const report = await reopen(async () => {
+      fs.mkdirSync(path.dirname(frozen), { recursive: true });
+      await createOverlay(frozen, imagePath, 16 * MiB);
+      writeIntent(t.core.paths.boxJournal(box.id), {
+        id: 'i1', op: 'snapshot-create', startedAt: Date.now(), boxId: box.id,
+        snapshot: { id: 'aaaaaaaaaaaa', boxId: box.id, parentId: null, name: 'odd', description: '', createdAt: Date.now(), sizeOnDisk: 0, virtualSize: 16 * MiB, live: false, diskPath: frozen },
+      });
+    });
+    expect(report.items.some((i) => i.level === "kept" && /do not belong together/.test(i.message)), JSON.stringify(report.items)).toBe(true);
+    // Kept, not deleted: the stray frozen disk now waits in orphans/ for the user to decide.
+    const kept = fs.readdirSync(t.core.paths.orphansDir).find((o) => o.endsWith('aaaaaaaaaaaa'))!;
+    expect(fs.existsSync(path.join(t.core.paths.orphansDir, kept, 'container.qcow2'))).toBe(true);
+    expect(diskDigest(box.liveDiskPath)).toBe(live);
+  });
+
+  it('a live disk that vanished is remade on the current snapshot, and the report says changes were lost', async () => {
+    const { box, b } = await boxWithSnapshots();
+    const report = await reopen(() => fs.rmSync(box.liveDiskPath));
+    expect(backingOf(box.liveDiskPath)).toBe(b.diskPath);
+    expect(diskDigest(box.liveDiskPath)).toBe(diskDigest(b.diskPath));
+    expect(report.items.some((i) => i.level === 'repaired' && /Changes since then were lost/.test(i.message))).toBe(true);
+  });
+
+  it('moves "Now" to match the disk when the row and the live disk disagree', async () => {
+    const { box, a } = await boxWithSnapshots();
+    const report = await reopen(() => { /* the row says b; make the disk say a */ });
+    expect(report.items).toEqual([]);
+    await t.core.close();
+    const { spawnSync } = await import('node:child_process');
+    spawnSync('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', a.diskPath, '-F', 'qcow2', box.liveDiskPath]);
+    const core = await openCore({ home: t.dir, owner: 'test' });
+    t.core = core;
+    expect(core.store.getBox(box.id)!.currentSnapshotId).toBe(a.id);
+    expect(core.lastRecovery!.items.some((i) => /"Now" was moved under "a"/.test(i.message))).toBe(true);
+  });
+
+  it('a snapshot row whose leaf disk is gone is removed; one that others depend on is kept and reported', async () => {
+    const { box, a, b } = await boxWithSnapshots();
+    await t.core.snapshots.restore({ box: 'dev', snapshot: 'a' });
+    const side = await t.core.snapshots.create({ box: 'dev', name: 'side' });
+    await t.core.snapshots.restore({ box: 'dev', snapshot: 'b' });
+    const report = await reopen(() => {
+      fs.rmSync(side.diskPath);
+      fs.rmSync(a.diskPath);
+    });
+    expect(t.core.store.getSnapshot(side.id)).toBeNull();
+    expect(t.core.store.getSnapshot(a.id)).not.toBeNull();
+    expect(report.items.some((i) => i.level === 'kept' && /"a".*lost its disk file/.test(i.message))).toBe(true);
+    expect(t.core.store.getBox(box.id)!.currentSnapshotId).toBe(b.id);
+  });
+
+  it('moves folders no record knows into orphans/, never deleting them, and keeps one a chain references', async () => {
+    const { box } = await boxWithSnapshots();
+    const strayBox = path.join(t.core.paths.boxesDir, 'bbbbbbbbbbbb');
+    const strayImage = path.join(t.core.paths.imagesDir, 'cccccccccccc');
+    const report = await reopen(() => {
+      fs.mkdirSync(path.join(strayBox, 'disks'), { recursive: true });
+      fs.writeFileSync(path.join(strayBox, 'disks', 'container.qcow2'), 'data');
+      fs.mkdirSync(strayImage, { recursive: true });
+      fs.writeFileSync(path.join(strayImage, 'disk.qcow2'), 'img');
+    });
+    expect(fs.existsSync(strayBox)).toBe(false);
+    expect(fs.existsSync(strayImage)).toBe(false);
+    const orphans = fs.readdirSync(t.core.paths.orphansDir);
+    expect(orphans.some((o) => o.endsWith('box-bbbbbbbbbbbb'))).toBe(true);
+    expect(orphans.some((o) => o.endsWith('image-cccccccccccc'))).toBe(true);
+    expect(report.items.filter((i) => /moved to .*orphans/.test(i.message))).toHaveLength(2);
+    expect(snapshotDigests(t.core, box.id)).toBeTruthy();
+  });
+
+  it('a second owner of the home is refused while the first lives, and takes over a stale lock', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const other = spawnSync(process.execPath, ['test/helpers/crash-driver.mjs', t.dir, 'boxes:list', '{}'], { encoding: 'utf8' });
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toMatch(/InvalidState/);
+    expect(other.stderr).toMatch(/in use by another/);
+    await t.core.close();
+    fs.writeFileSync(t.core.paths.lock, JSON.stringify({ pid: 999999, startTime: '1', bootId: 'x', kind: 'app', takenAt: 1 }));
+    t.core = await openCore({ home: t.dir, owner: 'test' });
+    expect(JSON.parse(fs.readFileSync(t.core.paths.lock, 'utf8')).pid).toBe(process.pid);
+  });
+});
