@@ -1,0 +1,58 @@
+// Shared bench helpers: medians, a floor to compare with, and one output format.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export function requireBuilt() {
+  if (!fs.existsSync(new URL('../dist/electron/core/core.js', import.meta.url))) {
+    console.error('bench: dist/ is missing; run "npm run build:node" first.');
+    process.exit(1);
+  }
+}
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function sh(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export async function timeIt(fn) {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+export const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
+
+/** One result row: {name, median_ms, floor_ms, ratio, target}. */
+export function row(name, samples, floorSamples, target, extra = {}) {
+  const m = median(samples);
+  const f = floorSamples ? median(floorSamples) : null;
+  return { name, median_ms: round(m), floor_ms: round(f), ratio: f ? round(m / f) : null, target, ...extra };
+}
+
+export function print(rows, json) {
+  if (json) {
+    process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
+    return;
+  }
+  const w = Math.max(...rows.map((r) => r.name.length));
+  console.log(`${'benchmark'.padEnd(w)}  ${'median ms'.padStart(10)}  ${'floor ms'.padStart(9)}  ${'ratio'.padStart(6)}  target`);
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(w)}  ${String(r.median_ms).padStart(10)}  ${String(r.floor_ms ?? '-').padStart(9)}  ${String(r.ratio ?? '-').padStart(6)}  ${r.target}`);
+  }
+}

@@ -1,0 +1,19 @@
+// npm run bench [-- --json]: every benchmark, each figure printed beside its floor.
+import { print } from './lib.mjs';
+import { engineBenchmarks } from './engine.mjs';
+
+const json = process.argv.includes('--json');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const suites = { engine: engineBenchmarks };
+try {
+  const { vmBenchmarks } = await import('./vm.mjs');
+  suites.vm = vmBenchmarks;
+} catch (err) {
+  if (err.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+}
+const rows = [];
+for (const [name, run] of Object.entries(suites)) {
+  if (only && only !== name) continue;
+  rows.push(...(await run()));
+}
+print(rows, json);
