@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// npm test: the whole suite. Checks the system tools first (a missing one fails loudly with the
+// command that installs it), builds, runs vitest, then prints one plain closing line.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+process.chdir(root);
+
+const tools = [
+  ['qemu-img', 'qemu-utils'],
+  ['qemu-io', 'qemu-utils'],
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['mkfs.ext4', 'e2fsprogs'],
+  ['cpio', 'cpio'],
+  ['busybox', 'busybox-static'],
+];
+const missing = tools.filter(([bin]) => !onPath(bin));
+if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);
+if (missing.length) {
+  const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
+  console.error(`npm test: missing ${missing.map(([b]) => b).join(', ')}.\nInstall with: sudo apt-get install -y --no-install-recommends ${pkgs}`);
+  process.exit(1);
+}
+
+run('npm', ['run', '--silent', 'build']);
+fs.mkdirSync('test-artifacts', { recursive: true });
+const report = path.join('test-artifacts', 'vitest.json');
+fs.rmSync(report, { force: true });
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const status = spawnSync('npx', args, { stdio: 'inherit' }).status ?? 1;
+try {
+  const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+  console.log(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  if (r.numTotalTests === 0) {
+    console.error('npm test: no test ran');
+    process.exit(1);
+  }
+} catch {
+  console.error('npm test: vitest wrote no report');
+  process.exit(status || 1);
+}
+process.exit(status);
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`npm test: ${cmd} ${args.join(' ')} failed`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function onPath(bin) {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => {
+    try {
+      fs.accessSync(path.join(d, bin), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
