@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    globalSetup: ['test/setup/build.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 120_000,

@@ -1,0 +1,126 @@
+// boxkeep box …: create, inspect, rename and remove boxes, and run them.
+import type { Box, BoxDetail } from '../../../shared/types.js';
+import { arg, given, num, on, outcome, type Command, type CommandGroup } from '../command.js';
+import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** start / pause / resume: one box in, the box in its new state out. */
+const stateChange = (verb: 'start' | 'pause' | 'resume', summary: string): Command => ({
+  usage: `box ${verb} <box>`,
+  summary,
+  async run({ args, api }) {
+    const box = await api.boxes[verb]({ box: arg(args, 'box') });
+    return outcome(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
+  },
+});
+
+export const boxCommands: CommandGroup = {
+  name: 'box',
+  title: 'Boxes',
+  commands: [
+    {
+      usage: 'box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N]',
+      summary: 'Create a box on top of an imported image.',
+      details:
+        'The disk starts as the image and only the box\'s own changes take space. --disk-size grows the\n' +
+        'virtual disk (never below the image\'s size); --memory and --cpus set what the box runs with.',
+      kinds: { 'disk-size': 'int', memory: 'int', cpus: 'int' },
+      async run({ args, api }) {
+        const box = await api.boxes.create(
+          given({ name: arg(args, 'name'), image: args.flags.image as string, diskSizeGiB: num(args, 'disk-size'), memoryMib: num(args, 'memory'), cpus: num(args, 'cpus') }),
+        );
+        return outcome(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${plural(box.cpus, 'CPU')}, ${box.memoryMib} MiB memory, ${humanBytes(box.diskSize)} disk.`);
+      },
+    },
+    {
+      usage: 'box list',
+      summary: 'List the boxes and their state.',
+      async run({ api, now, width }) {
+        const boxes = await api.boxes.list();
+        return outcome(boxes, () => (boxes.length ? boxTable(boxes, now, width) : 'No boxes yet. Create one with: boxkeep box create <name> --image <image>'));
+      },
+    },
+    {
+      usage: 'box show <box>',
+      summary: 'Show one box: its state, settings, space used and the chain of disk files under it.',
+      async run({ args, api, now }) {
+        const detail = await api.boxes.get({ box: arg(args, 'box') });
+        return outcome(detail, async () => {
+          // The detail names snapshots by id; people know them by name.
+          const tree = await api.snapshots.list({ box: detail.id });
+          return showBox(detail, new Map(tree.snapshots.map((s) => [s.id, s.name])), now);
+        });
+      },
+    },
+    {
+      usage: 'box rename <box> <name>',
+      summary: 'Give a box a new name.',
+      async run({ args, api }) {
+        const box = await api.boxes.rename({ box: arg(args, 'box'), name: arg(args, 'name') });
+        return outcome(box, () => `Renamed box ${box.id} to ${JSON.stringify(box.name)}.`);
+      },
+    },
+    {
+      usage: 'box remove <box>',
+      summary: 'Remove a stopped box with all its snapshots. This cannot be undone.',
+      async run({ args, api }) {
+        const ref = arg(args, 'box');
+        const result = await api.boxes.remove({ box: ref });
+        return outcome(result, () => `Removed box ${JSON.stringify(ref)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
+      },
+    },
+    stateChange('start', 'Start a box.'),
+    {
+      usage: 'box stop <box> [--force]',
+      summary: 'Stop a running box: the guest shuts down cleanly, or with --force it is cut off at once.',
+      async run({ args, api }) {
+        const box = await api.boxes.stop(given({ box: arg(args, 'box'), force: on(args, 'force') || undefined }));
+        return outcome(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
+      },
+    },
+    stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),
+    stateChange('resume', 'Resume a paused box.'),
+    {
+      usage: 'box console <box> [--lines N]',
+      summary: 'Print the last lines the box wrote to its serial console (200 unless --lines says).',
+      kinds: { lines: 'int' },
+      async run({ args, api }) {
+        const out = await api.boxes.console(given({ box: arg(args, 'box'), lines: num(args, 'lines') }));
+        // Guest output is untrusted: escape sequences in it must not drive the user's terminal.
+        return outcome(out, () => out.lines.map(clean).join('\n'));
+      },
+    },
+  ],
+};
+
+function boxTable(boxes: Box[], now: number, width: number | undefined): string {
+  return table(
+    ['ID', 'NAME', 'STATUS', 'CPUS', 'MEMORY', 'DISK', 'CREATED'],
+    boxes.map((b) => [b.id, b.name, b.status, String(b.cpus), `${b.memoryMib} MiB`, humanBytes(b.diskSize), relativeTime(b.createdAt, now)]),
+    { align: ['left', 'left', 'left', 'right', 'right', 'right'], maxWidth: width, flex: 1 },
+  );
+}
+
+function showBox(d: BoxDetail, names: Map<string, string>, now: number): string {
+  const named = (id: string) => `${JSON.stringify(names.get(id) ?? '?')} (${id})`;
+  const head = keyValues([
+    ['Box', `${d.name} (${d.id})`],
+    ['Status', d.status],
+    ['Failure', d.failureReason],
+    ['Image', `${d.image.name} (${d.image.id})`],
+    ['CPUs', String(d.cpus)],
+    ['Memory', `${d.memoryMib} MiB`],
+    ['Disk', `${humanBytes(d.diskSize)} virtual, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
+    ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : 'the image itself'}` : 'none yet'],
+    ['Live disk', d.liveDiskPath],
+    ['Created', `${localTime(d.createdAt)} (${relativeTime(d.createdAt, now)})`],
+  ]);
+  // Paths are left whole: they are what people copy out of this view.
+  const chain = table(
+    ['LAYER', 'NAME', 'ON DISK', 'FILE'],
+    d.chain.map((l) => [l.kind, l.snapshotId ? (names.get(l.snapshotId) ?? l.snapshotId) : l.kind === 'image' ? d.image.name : '', humanBytes(l.sizeOnDisk), l.path]),
+    { align: ['left', 'left', 'right', 'left'] },
+  );
+  return `${head}\n\nDisk chain, live disk first:\n${chain}`;
+}

@@ -1,0 +1,71 @@
+// boxkeep serve: the Boxkeep UI in a browser, from this machine's 127.0.0.1. Unlike the other
+// commands it runs until stopped and takes the home itself (or forwards to the running app),
+// so main() hands it the home instead of opening the engine for it.
+import log from 'electron-log/node';
+import { BoxkeepError } from '../../../shared/errors.js';
+import { jsonLogger, type Logger } from '../../core/logger.js';
+import { serve } from '../../host/serve.js';
+import { configureFileLog, structuredLogger } from '../../shell/logging.js';
+import { num, type CommandGroup, type StandaloneCtx } from '../command.js';
+import type { Io } from '../io.js';
+
+export async function runServe(ctx: StandaloneCtx): Promise<number> {
+  const logger = serveLogger(ctx.env, ctx.io);
+  const serving = await serve({ home: ctx.home, port: num(ctx.args, 'port') ?? 0, logger });
+  const stopped = ctx.until ?? untilSignal();
+  if (ctx.json) {
+    ctx.io.stdout(JSON.stringify({ url: serving.url, port: serving.port, mode: serving.mode }) + '\n');
+  } else {
+    const how = serving.mode === 'forwarding' ? 'The Boxkeep app owns this home; the page works through it.' : `Serving the home ${ctx.home}.`;
+    ctx.io.stdout(`Boxkeep is at ${serving.url}\n${how}\nOpen the address in a browser on this machine (it carries the access token). Press Ctrl+C to stop.\n`);
+  }
+  logger.info('serve started', { op: 'serve', port: serving.port, mode: serving.mode });
+  await stopped;
+  await serving.close();
+  logger.info('serve stopped', { op: 'serve' });
+  return 0;
+}
+
+function serveLogger(env: Record<string, string | undefined>, io: Io): Logger {
+  // BOXKEEP_LOG=1 mirrors the CLI's switch: JSON lines on stderr, for scripts and debugging.
+  if (env.BOXKEEP_LOG) return jsonLogger(io.stderr);
+  configureFileLog(log as never, 'serve.log');
+  return structuredLogger(log, 'serve');
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export const serveCommands: CommandGroup = {
+  name: '',
+  title: 'The browser UI',
+  commands: [
+    {
+      usage: 'serve [--port P]',
+      summary: 'Serve the Boxkeep UI to a browser on this machine, at a 127.0.0.1 address carrying an access token.',
+      details:
+        'Prints the address to open; only this machine can reach it, and only with its token (a new one each run).\n' +
+        'Without --port any free port is used. If the Boxkeep app is running, the page works through it;\n' +
+        'otherwise this command owns the home until stopped with Ctrl+C, and other boxkeep commands go through it.',
+      kinds: { port: 'int' },
+      check(args) {
+        const port = num(args, 'port');
+        if (port !== undefined && (port < 1 || port > 65535)) return `The port must be between 1 and 65535 (got ${port}); leave --port out to use any free port.`;
+        return null;
+      },
+      standalone: runServe,
+      run() {
+        return Promise.reject(new BoxkeepError('Internal', '`serve` runs on its own; this build dispatched it like a one-shot command.'));
+      },
+    },
+  ],
+};

@@ -1,0 +1,108 @@
+// boxkeep snapshot …: take, browse, rename, restore and remove snapshots of a box.
+import { isActive, type Box, type Snapshot } from '../../../shared/types.js';
+import { arg, given, on, opt, optArg, outcome, type CommandGroup } from '../command.js';
+import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
+
+const q = (text: string) => JSON.stringify(text);
+
+export const snapshotCommands: CommandGroup = {
+  name: 'snapshot',
+  title: 'Snapshots',
+  commands: [
+    {
+      usage: 'snapshot create <box> [<name>] [--description D]',
+      summary: 'Take a snapshot of a box, running or stopped. Without a name it is named after the time.',
+      async run({ args, api }) {
+        const s = await api.snapshots.create(given({ box: arg(args, 'box'), name: optArg(args, 'name'), description: opt(args, 'description') }));
+        return outcome(s, () => `Took snapshot ${q(s.name)} (${s.id})${s.live ? ' while the box ran' : ''}.`);
+      },
+    },
+    {
+      usage: 'snapshot list <box>',
+      summary: 'Draw the snapshot tree of a box, with "Now" under the snapshot the box continues from.',
+      async run({ args, api, now, width }) {
+        const tree = await api.snapshots.list({ box: arg(args, 'box') });
+        return outcome(tree, async () => {
+          const box = await api.boxes.get({ box: tree.boxId });
+          const drawn = snapshotTree(tree, { now, base: `${box.image.name} (image)`, maxWidth: width });
+          return tree.snapshots.length ? drawn : `${drawn}\n\nNo snapshots yet. Take one with: boxkeep snapshot create ${q(box.name)}`;
+        });
+      },
+    },
+    {
+      usage: 'snapshot show <box> <snapshot>',
+      summary: 'Show one snapshot: when it was taken, its description, its size and disk file.',
+      async run({ args, api, now }) {
+        const s = await api.snapshots.get({ box: arg(args, 'box'), snapshot: arg(args, 'snapshot') });
+        return outcome(s, async () => {
+          const parent = s.parentId ? await api.snapshots.get({ box: s.boxId, snapshot: s.parentId }) : null;
+          const box = (await api.boxes.list()).find((b) => b.id === s.boxId);
+          return showSnapshot(s, parent, box, now);
+        });
+      },
+    },
+    {
+      usage: 'snapshot update <box> <snapshot> [--name N] [--description D]',
+      summary: 'Rename a snapshot or change its description. Its disk is not touched.',
+      check: (args) =>
+        args.flags.name === undefined && args.flags.description === undefined ? 'Nothing to change: give --name, --description or both.' : null,
+      async run({ args, api }) {
+        const s = await api.snapshots.update(given({ box: arg(args, 'box'), snapshot: arg(args, 'snapshot'), name: opt(args, 'name'), description: opt(args, 'description') }));
+        return outcome(s, () => `Updated snapshot ${q(s.name)} (${s.id}).`);
+      },
+    },
+    {
+      usage: 'snapshot restore <box> <snapshot> [--snapshot-current-first] [--stop-first] [--start-after]',
+      summary: 'Put a box back to a snapshot. What changed since the last snapshot is lost unless --snapshot-current-first.',
+      details:
+        'The box must be stopped: --stop-first stops it (cleanly), --start-after starts it again once\n' +
+        'restored. --snapshot-current-first takes a snapshot of the current state before restoring, so\n' +
+        'nothing is lost. A snapshot taken after a restore starts a new branch of the tree.',
+      async run({ args, api }) {
+        const r = await api.snapshots.restore(
+          given({
+            box: arg(args, 'box'),
+            snapshot: arg(args, 'snapshot'),
+            snapshotCurrentFirst: on(args, 'snapshot-current-first') || undefined,
+            stopFirst: on(args, 'stop-first') || undefined,
+            startAfter: on(args, 'start-after') || undefined,
+          }),
+        );
+        return outcome(r, () =>
+          [
+            r.savedSnapshot ? `Saved the state before the restore as snapshot ${q(r.savedSnapshot.name)} (${r.savedSnapshot.id}).` : null,
+            `Restored box ${q(r.box.name)} to snapshot ${q(r.snapshot.name)} (${r.snapshot.id})${isActive(r.box.status) ? `; it is ${r.box.status}` : ''}.`,
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        );
+      },
+    },
+    {
+      usage: 'snapshot remove <box> <snapshot>',
+      summary: 'Remove a snapshot. Its data is merged into what depends on it; no other snapshot changes.',
+      async run({ args, api }) {
+        const ref = arg(args, 'snapshot');
+        const r = await api.snapshots.remove({ box: arg(args, 'box'), snapshot: ref });
+        const moved = r.reparentedIds.length;
+        return outcome(r, () =>
+          `Removed snapshot ${q(ref)} (${r.removedId}); freed ${humanBytes(r.freedBytes)}.` +
+          (moved ? ` ${moved === 1 ? '1 snapshot now hangs' : `${moved} snapshots now hang`} from its parent.` : ''),
+        );
+      },
+    },
+  ],
+};
+
+function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined, now: number): string {
+  return keyValues([
+    ['Snapshot', `${s.name} (${s.id})`],
+    ['Box', box ? `${box.name} (${box.id})` : s.boxId],
+    ['Taken', `${localTime(s.createdAt)} (${relativeTime(s.createdAt, now)})${s.live ? ', while the box ran' : ''}`],
+    ['After', parent ? `${parent.name} (${parent.id})` : 'the image (a root snapshot)'],
+    ['Description', s.description || '(none)'],
+    ['On disk', humanBytes(s.sizeOnDisk)],
+    ['Virtual size', humanBytes(s.virtualSize)],
+    ['Disk file', s.diskPath],
+  ]);
+}

@@ -1,0 +1,101 @@
+// The CLI side of the control socket: when an app (or `boxkeep serve`) owns the home, calls go
+// to it over <home>/control.sock and come back with the owner's results and errors.
+import net from 'node:net';
+import { BoxkeepError } from '../../shared/errors.js';
+import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
+import { isServerMessage, MAX_MESSAGE_BYTES, type ServerMessage } from '../../shared/wire.js';
+import { controlEndpoint } from './control-endpoint.js';
+
+export interface ControlClient {
+  invoke(channel: string, input: unknown): Promise<unknown>;
+  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
+  close(): void;
+}
+
+/** Error codes meaning "nobody is listening": the caller owns the home itself instead. */
+const NOBODY_HOME = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+
+/**
+ * Connects to the owner of the home whose control socket is `socketPath`. Resolves to null
+ * when no owner is listening (no socket, or one left by a process that died).
+ */
+export function connectControl(socketPath: string, opts: { timeoutMs?: number } = {}): Promise<ControlClient | null> {
+  const endpoint = controlEndpoint(socketPath);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(endpoint);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new BoxkeepError('InvalidState', `The Boxkeep app owning this home does not answer on ${endpoint}. If it hangs, close it (or end it) and try again.`));
+    }, opts.timeoutMs ?? 3000);
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (err.code && NOBODY_HOME.has(err.code)) resolve(null);
+      else reject(new BoxkeepError('InvalidState', `Could not reach the Boxkeep app on ${endpoint}: ${err.message}`));
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(wrap(socket, endpoint));
+    });
+  });
+}
+
+function wrap(socket: net.Socket, endpoint: string): ControlClient {
+  const events = new Emitter();
+  const pending = new Map<number, { resolve(value: unknown): void; reject(err: BoxkeepError): void }>();
+  let nextId = 1;
+  let buffer = '';
+  let closedBy: BoxkeepError | null = null;
+
+  const deliver = (message: ServerMessage) => {
+    if (message.type === 'event') return events.emit(message.event, message.payload as never);
+    const call = pending.get(message.id);
+    if (!call) return;
+    pending.delete(message.id);
+    if (message.ok) call.resolve(message.value);
+    else call.reject(BoxkeepError.fromWire(message.error));
+  };
+
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    let newline: number;
+    while ((newline = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      try {
+        const parsed: unknown = JSON.parse(line);
+        if (isServerMessage(parsed)) deliver(parsed);
+      } catch {
+        /* a line we cannot read is skipped; its call fails when the socket closes */
+      }
+    }
+  });
+  const fail = () => {
+    closedBy ??= new BoxkeepError('InvalidState', `The Boxkeep app closed the connection (${endpoint}); it may have quit. Run the command again.`);
+    for (const call of pending.values()) call.reject(closedBy);
+    pending.clear();
+  };
+  socket.on('close', fail);
+  socket.on('error', fail);
+
+  return {
+    invoke(channel, input) {
+      if (closedBy || socket.destroyed) return Promise.reject(closedBy ?? new BoxkeepError('InvalidState', 'The connection to the Boxkeep app is closed.'));
+      const id = nextId++;
+      const text = JSON.stringify({ type: 'invoke', id, channel, input: input ?? {} });
+      if (Buffer.byteLength(text) > MAX_MESSAGE_BYTES) {
+        return Promise.reject(new BoxkeepError('InvalidArgument', 'The request is larger than 1 MB; shorten its text fields.'));
+      }
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        socket.write(text + '\n');
+      });
+    },
+    on: (event, listener) => events.on(event, listener),
+    close() {
+      closedBy ??= new BoxkeepError('InvalidState', 'The connection to the Boxkeep app was closed by this process.');
+      socket.end();
+      socket.destroy();
+    },
+  };
+}

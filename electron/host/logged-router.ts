@@ -1,0 +1,47 @@
+// Wraps the router so every operation leaves one structured log line: the channel, the box
+// and snapshot it touched (ids from the result when the input named them by name), and
+// elapsed_ms. Reads that succeed are not logged: the UI polls them and they would drown
+// the operations people look for after something went wrong.
+import { BoxkeepError } from '../../shared/errors.js';
+import type { Logger, LogFields } from '../core/logger.js';
+import type { RouterLike } from './session.js';
+
+const QUIET_READS = /:(list|get|info|last|console|crashPoints)$/;
+
+export function loggedRouter(router: RouterLike, logger: Logger, via: string): RouterLike {
+  return {
+    on: router.on,
+    async invoke(channel, raw) {
+      const started = performance.now();
+      try {
+        const value = await router.invoke(channel, raw);
+        if (!QUIET_READS.test(channel)) logger.info(channel, { ...fieldsOf(channel, raw, value), via, elapsed_ms: elapsed(started) });
+        return value;
+      } catch (err) {
+        const e = BoxkeepError.from(err);
+        const fields = { ...fieldsOf(channel, raw, null), via, elapsed_ms: elapsed(started), code: e.code, error: e.message };
+        // Refused input is the caller's mistake, not a fault of the app.
+        if (e.code === 'Internal' || e.code === 'Storage' || e.code === 'Vm') logger.error(channel + ' failed', fields);
+        else logger.warn(channel + ' refused', fields);
+        throw e;
+      }
+    },
+  };
+}
+
+export function fieldsOf(channel: string, raw: unknown, value: unknown): LogFields {
+  const input = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const out = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 100) : undefined);
+  const fields: LogFields = { op: channel };
+  const area = channel.split(':')[0];
+  const box = area === 'boxes' ? text(out.id) : text(out.boxId) ?? text((out.box as Record<string, unknown> | undefined)?.id);
+  const snapshot = area === 'snapshots' ? text(out.id) ?? text((out.snapshot as Record<string, unknown> | undefined)?.id) ?? text(out.removedId) : undefined;
+  const boxId = box ?? text(input.box);
+  const snapshotId = snapshot ?? text(input.snapshot);
+  if (boxId) fields.boxId = boxId;
+  if (snapshotId) fields.snapshotId = snapshotId;
+  return fields;
+}
+
+const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;

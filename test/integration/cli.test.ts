@@ -1,0 +1,327 @@
+// The real `boxkeep` bin (built by test/setup/build.ts) against real qemu-img on a temp home:
+// what a user or a script sees on stdout, stderr and in the exit code.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../electron/cli/main.js';
+import type { Box, BoxDetail, Image, RemoveSnapshotResult, RestoreResult, Snapshot, SnapshotTree } from '../../shared/types.js';
+import { backingOf, makeQcow2, readPattern, requireTools, tempHome, writePattern } from '../helpers/disk.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(ROOT, 'bin', 'boxkeep.mjs');
+const MiB = 1024 * 1024;
+
+let tmp: { dir: string; cleanup(): void };
+let home: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function boxkeep(args: string[], opts: { json?: boolean; cwd?: string; env?: NodeJS.ProcessEnv; noHome?: boolean } = {}): Run {
+  const argv = [BIN, ...(opts.noHome ? [] : ['--home', home]), ...(opts.json === false ? [] : ['--json']), ...args];
+  const r = spawnSync(process.execPath, argv, { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: 60_000, env: opts.env ?? process.env });
+  if (r.error) throw r.error;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** --json and success expected: the parsed stdout, with nothing on stderr. */
+function ok<T>(args: string[], cwd?: string): T {
+  const r = boxkeep(args, { cwd });
+  if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout) as T;
+}
+
+/** --json and failure expected: the exit code and the {"error"} object from stderr; stdout stays empty. */
+function fails(...args: string[]): { code: number | null; error: { code: string; message: string } } {
+  const r = boxkeep(args);
+  expect(r.code, `boxkeep ${args.join(' ')} should fail`).not.toBe(0);
+  expect(r.stdout).toBe('');
+  return { code: r.code, error: (JSON.parse(r.stderr) as { error: { code: string; message: string } }).error };
+}
+
+const human = (...args: string[]) => boxkeep(args, { json: false });
+
+/** main() in this process, with a terminal-like or pipe-like stderr. */
+async function inProcess(argv: string[], opts: { tty?: boolean; cwd?: string } = {}): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { ...process.env, BOXKEEP_HOME: undefined }, {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    stderrIsTTY: opts.tty ?? false,
+    stderrColumns: opts.tty ? 100 : undefined,
+    cwd: opts.cwd ?? ROOT,
+    now: () => Date.now(),
+  });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+beforeAll(() => {
+  requireTools('qemu-img', 'qemu-io');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'electron', 'cli', 'main.js'))) {
+    throw new Error('dist/electron/cli/main.js is missing: run through vitest (test/setup/build.ts builds it) or run `npm run build:node`.');
+  }
+  tmp = tempHome('bkcli');
+  home = path.join(tmp.dir, 'home');
+  makeQcow2(path.join(tmp.dir, 'seed.qcow2'), 32 * MiB);
+  writePattern(path.join(tmp.dir, 'seed.qcow2'), 0, MiB, 0x11);
+});
+
+afterAll(() => tmp?.cleanup());
+
+// One box's life, in order: each step builds on the state the previous one left.
+describe('boxkeep drives a box through its snapshot life with --json', () => {
+  let image: Image;
+  let box: Box;
+  let one: Snapshot;
+  let auto: Snapshot;
+  const live = () => box.liveDiskPath;
+  const at1M = (file: string, byte: number) => readPattern(file, MiB, MiB, byte);
+
+  it('imports an image named by a path relative to where the command runs', () => {
+    image = ok<Image>(['image', 'import', 'seed.qcow2', '--name', 'seed'], tmp.dir);
+    expect(image).toMatchObject({ name: 'seed', format: 'qcow2', virtualSize: 32 * MiB, kernelPath: null });
+    expect(image.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(image.path.startsWith(home + path.sep)).toBe(true);
+    expect(readPattern(image.path, 0, MiB, 0x11)).toBe(true);
+    expect(ok<Image[]>(['image', 'list']).map((i) => i.name)).toEqual(['seed']);
+  });
+
+  it('creates a box whose live disk backs onto the image', () => {
+    box = ok<Box>(['box', 'create', 'web', '--image', 'seed', '--memory', '128', '--cpus', '2']);
+    expect(box).toMatchObject({ name: 'web', imageId: image.id, status: 'configured', cpus: 2, memoryMib: 128, diskSize: 32 * MiB, currentSnapshotId: null });
+    expect(backingOf(live())).toBe(image.path);
+    expect(ok<Box[]>(['box', 'list']).map((b) => b.id)).toEqual([box.id]);
+  });
+
+  it('takes a named snapshot that freezes what the disk held', () => {
+    writePattern(live(), MiB, MiB, 0x22);
+    one = ok<Snapshot>(['snapshot', 'create', 'web', 'one', '--description', 'first']);
+    expect(one).toMatchObject({ boxId: box.id, parentId: null, name: 'one', description: 'first', live: false });
+    expect(at1M(one.diskPath, 0x22)).toBe(true);
+    expect(backingOf(live())).toBe(one.diskPath);
+  });
+
+  it('names a snapshot taken without a name after the time', () => {
+    writePattern(live(), MiB, MiB, 0x33);
+    auto = ok<Snapshot>(['snapshot', 'create', 'web']);
+    expect(auto.name).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(auto.parentId).toBe(one.id);
+  });
+
+  it('lists the tree and shows one snapshot by name or id, exactly as the engine returns them', () => {
+    const tree = ok<SnapshotTree>(['snapshot', 'list', 'web']);
+    expect(tree).toEqual({ boxId: box.id, currentId: auto.id, snapshots: [expect.objectContaining({ id: one.id }), expect.objectContaining({ id: auto.id })] });
+    expect(ok<Snapshot>(['snapshot', 'show', 'web', 'one'])).toEqual(tree.snapshots[0]);
+    expect(ok<Snapshot>(['snapshot', 'show', box.id, one.id])).toEqual(tree.snapshots[0]);
+  });
+
+  it('renames a snapshot and changes its description', () => {
+    one = ok<Snapshot>(['snapshot', 'update', 'web', 'one', '--name', 'base', '--description', 'clean install']);
+    expect(one).toMatchObject({ name: 'base', description: 'clean install' });
+    expect(ok<Snapshot>(['snapshot', 'show', 'web', 'base']).id).toBe(one.id);
+  });
+
+  it('restores a snapshot, saving the state before it when asked', () => {
+    writePattern(live(), MiB, MiB, 0x44);
+    const r = ok<RestoreResult>(['snapshot', 'restore', 'web', 'base', '--snapshot-current-first']);
+    expect(r.box.currentSnapshotId).toBe(one.id);
+    expect(r.snapshot.id).toBe(one.id);
+    expect(r.savedSnapshot).not.toBeNull();
+    expect(at1M(r.savedSnapshot!.diskPath, 0x44)).toBe(true);
+    expect(at1M(live(), 0x22)).toBe(true);
+  });
+
+  it('shows the box with its live disk and the chain down to the image', () => {
+    const d = ok<BoxDetail>(['box', 'show', 'web']);
+    expect(d.liveDiskPath).toBe(live());
+    expect(d.chain.map((l) => l.kind)).toEqual(['live', 'snapshot', 'image']);
+    expect(d.chain.map((l) => l.path)).toEqual([live(), one.diskPath, image.path]);
+    expect(d.snapshotCount).toBe(3);
+  });
+
+  it('prints the drawn tree, tables and humanized sizes for people', () => {
+    const list = human('snapshot', 'list', 'web');
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^SNAPSHOT +ID +SIZE +TAKEN +DESCRIPTION$/);
+    expect(lines[1]).toBe('◇ seed (image)');
+    expect(lines[2]).toMatch(new RegExp(`^● base +${one.id} +\\d+(\\.\\d)? (KiB|MiB) +(just now|\\d+ seconds ago) +clean install$`));
+    expect(lines[3]).toMatch(/^├─● \d{4}-\d\d-\d\d \d\d:\d\d:\d\d /);
+    expect(lines[4]).toMatch(/^│ ● \d{4}-/);
+    expect(lines[5]).toMatch(/^○ Now +the live disk$/);
+    expect(lines).toHaveLength(6);
+
+    const boxes = human('box', 'list').stdout.split('\n');
+    expect(boxes[0]).toMatch(/^ID +NAME +STATUS +CPUS +MEMORY +DISK +CREATED$/);
+    expect(boxes[1]).toMatch(new RegExp(`^${box.id} +web +configured +2 +128 MiB +32 MiB +(just now|\\d+ seconds ago)$`));
+    const show = human('box', 'show', 'web').stdout;
+    expect(show).toContain('Live disk:  ' + live());
+    expect(show).toMatch(/Snapshots: +3; now after "base"/);
+    expect(human('snapshot', 'create', 'web', 'later').stdout).toMatch(/^Took snapshot "later" \([0-9a-f]{12}\)\.\n$/);
+  });
+
+  it('removes a snapshot others depend on without changing them', () => {
+    const before = ok<SnapshotTree>(['snapshot', 'list', 'web']);
+    const r = ok<RemoveSnapshotResult>(['snapshot', 'remove', 'web', 'base']);
+    expect(r.removedId).toBe(one.id);
+    expect(r.reparentedIds.sort()).toEqual(before.snapshots.filter((s) => s.parentId === one.id).map((s) => s.id).sort());
+    const after = ok<SnapshotTree>(['snapshot', 'list', 'web']);
+    expect(after.snapshots.map((s) => s.id)).not.toContain(one.id);
+    expect(at1M(after.snapshots.find((s) => s.id === auto.id)!.diskPath, 0x33)).toBe(true);
+    expect(fs.existsSync(one.diskPath)).toBe(false);
+  });
+});
+
+describe('boxkeep exit codes and errors', () => {
+  it('2: a bad snapshot name, with the broken rule in the message', () => {
+    const { code, error } = fails('snapshot', 'create', 'web', 'a/b');
+    expect(code).toBe(2);
+    expect(error).toEqual({ code: 'InvalidArgument', message: 'The snapshot name "a/b" contains "/"; slashes are not allowed.' });
+    const h = human('snapshot', 'create', 'web', 'a/b');
+    expect([h.code, h.stdout, h.stderr]).toEqual([2, '', 'boxkeep: The snapshot name "a/b" contains "/"; slashes are not allowed.\n']);
+  });
+
+  it('3: a snapshot that does not exist', () => {
+    const { code, error } = fails('snapshot', 'show', 'web', 'nope');
+    expect([code, error.code]).toEqual([3, 'NotFound']);
+    expect(error.message).toContain('"nope"');
+    expect(human('box', 'show', 'ghost').stderr).toMatch(/^boxkeep: No box is called "ghost"\..*\n$/);
+  });
+
+  it('4: a duplicate name', () => {
+    const { code, error } = fails('snapshot', 'create', 'web', 'later');
+    expect([code, error.code]).toEqual([4, 'AlreadyExists']);
+    expect(fails('box', 'create', 'web', '--image', 'seed').code).toBe(4);
+  });
+
+  it('5: removing an image a box still uses; it goes once the box is gone', () => {
+    const { code, error } = fails('image', 'remove', 'seed');
+    expect([code, error.code]).toEqual([5, 'InvalidState']);
+    expect(error.message).toContain('"web"');
+    const removed = ok<{ removedId: string; freedBytes: number }>(['box', 'remove', 'web']);
+    expect(removed.freedBytes).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(home, 'boxes', removed.removedId))).toBe(false);
+    expect(ok<{ removedId: string }>(['image', 'remove', 'seed']).removedId).toMatch(/^[0-9a-f]{12}$/);
+    expect(ok<Image[]>(['image', 'list'])).toEqual([]);
+  });
+
+  it('2: unknown commands and flags, missing values, bad numbers and extra words, each with the usage line', async () => {
+    const cases: [string[], RegExp, string][] = [
+      [['frobnicate'], /^Unknown command "frobnicate"/, 'boxkeep [--home DIR] [--json] <command>'],
+      [['snapshto', 'list', 'web'], /did you mean "snapshot"/, 'boxkeep [--home DIR] [--json] <command>'],
+      [['box', 'list', '--frob'], /^Unknown option "--frob"\.$/, 'boxkeep box list'],
+      [['box', 'create', 'x', '--image'], /^The option --image needs a value/, 'boxkeep box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N]'],
+      [['box', 'create', 'x', '--image', 'seed', '--disk-size', 'big'], /^--disk-size must be a whole number, not "big"\.$/, 'boxkeep box create'],
+      [['snapshot', 'show', 'web', 'one', 'two'], /^Unexpected argument "two"/, 'boxkeep snapshot show <box> <snapshot>'],
+      [['snapshot', 'update', 'web', 'one'], /^Nothing to change/, 'boxkeep snapshot update <box> <snapshot>'],
+      [['snapshot'], /^"snapshot" needs a command: create, list/, 'boxkeep snapshot <command>'],
+    ];
+    // In-process: the same main() the bin runs, without paying a process start per case.
+    for (const [args, problem, usage] of cases) {
+      const j = await inProcess(['--home', home, '--json', ...args]);
+      expect([j.code, j.stdout], args.join(' ')).toEqual([2, '']);
+      const error = (JSON.parse(j.stderr) as { error: { code: string; message: string } }).error;
+      expect(error.code, args.join(' ')).toBe('InvalidArgument');
+      expect(error.message, args.join(' ')).toContain(`Usage: ${usage}`);
+      const h = await inProcess(['--home', home, ...args]);
+      const [first, second, rest] = h.stderr.split('\n');
+      expect(first.replace(/^boxkeep: /, ''), args.join(' ')).toMatch(problem);
+      expect(second.startsWith(`usage: ${usage}`), args.join(' ')).toBe(true);
+      expect([h.code, h.stdout, rest]).toEqual([2, '', '']);
+    }
+  });
+
+  it('exits 2 from the bin too, and creates no home for a command line it refuses', () => {
+    const fresh = path.join(tmp.dir, 'untouched');
+    const r = spawnSync(process.execPath, [BIN, '--home', fresh, 'box', 'list', '--frob'], { encoding: 'utf8' });
+    expect([r.status, r.stdout, r.stderr]).toEqual([2, '', 'boxkeep: Unknown option "--frob".\nusage: boxkeep box list\n']);
+    expect(fs.existsSync(fresh)).toBe(false);
+  });
+});
+
+describe('boxkeep around the commands', () => {
+  it('recover reports a consistent home, and debug crash-points lists the points', () => {
+    expect(ok<{ items: unknown[] }>(['recover']).items).toEqual([]);
+    expect(human('recover').stdout).toMatch(/^Nothing to recover: the home is consistent/);
+    const points = ok<string[]>(['debug', 'crash-points']);
+    expect(points).toContain('snapshot-create:after-intent');
+    expect(points).toContain('snapshot-remove:after-merge');
+  });
+
+  it('after a crash mid-snapshot, tells what recovery did: `recover` lists it, any other command mentions it', () => {
+    const own = tempHome('bkcr');
+    try {
+      const at = (args: string[], opts: { json?: boolean; crash?: string } = {}) =>
+        spawnSync(process.execPath, [BIN, '--home', path.join(own.dir, 'h'), ...(opts.json === false ? [] : ['--json']), ...args], {
+          cwd: tmp.dir, encoding: 'utf8', env: { ...process.env, ...(opts.crash ? { BOXKEEP_CRASH_AT: opts.crash } : {}) },
+        });
+      expect(at(['image', 'import', 'seed.qcow2']).status).toBe(0);
+      expect(at(['box', 'create', 'c', '--image', 'seed']).status).toBe(0);
+      const crashed = at(['snapshot', 'create', 'c', 'x'], { crash: 'snapshot-create:after-freeze' });
+      expect(crashed.signal).toBe('SIGKILL');
+      const report = JSON.parse(at(['recover']).stdout) as { items: { level: string; message: string }[] };
+      expect(report.items).toEqual([expect.objectContaining({ level: 'repaired', message: expect.stringContaining('"x"') })]);
+
+      at(['snapshot', 'create', 'c', 'y'], { crash: 'snapshot-create:after-freeze' });
+      const list = at(['snapshot', 'list', 'c'], { json: false });
+      expect(list.status).toBe(0);
+      expect(list.stderr).toMatch(/^boxkeep: recovery repaired: .*"y".*\n$/);
+      expect(list.stdout).toContain('No snapshots yet.');
+    } finally {
+      own.cleanup();
+    }
+  });
+
+  it('uses BOXKEEP_HOME when --home is not given', () => {
+    const other = path.join(tmp.dir, 'from-env');
+    const r = boxkeep(['info'], { noHome: true, env: { ...process.env, BOXKEEP_HOME: other } });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { home: string }).home).toBe(other);
+  });
+
+  it('prints help for every command, and for the whole CLI', () => {
+    const all = human('--help');
+    expect(all.code).toBe(0);
+    for (const usage of ['image import <file>', 'box create <name> --image <image>', 'snapshot restore <box> <snapshot>', 'recover', 'debug crash-points']) {
+      expect(all.stdout).toContain(`boxkeep ${usage}`);
+    }
+    const one = human('help', 'snapshot', 'restore');
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/^Usage: boxkeep snapshot restore <box> <snapshot> \[--snapshot-current-first\] \[--stop-first\] \[--start-after\]\n/);
+    expect(human('box', 'stop', '--help').stdout).toMatch(/^Usage: boxkeep box stop <box> \[--force\]/);
+    expect(human('help', 'nothing').code).toBe(2);
+  });
+
+  it('draws progress on a terminal stderr as one redrawn line, and never with --json', async () => {
+    makeQcow2(path.join(tmp.dir, 'big.qcow2'), 64 * MiB);
+    writePattern(path.join(tmp.dir, 'big.qcow2'), 0, 48 * MiB, 0x5a);
+    const r = await inProcess(['--home', home, 'image', 'import', 'big.qcow2', '--name', 'big'], { tty: true, cwd: tmp.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Imported image "big" \([0-9a-f]{12}\): 64 MiB virtual, \d+ MiB on disk\.\n$/);
+    const redraws = r.stderr.split('\r\x1b[K').filter(Boolean);
+    expect(redraws.length).toBeGreaterThan(0);
+    for (const line of redraws) expect(line).toMatch(/^Importing big \[[█░]{20}\] \d{1,3}%$/);
+    // The line is wiped before the result is printed: nothing is left half-drawn.
+    expect(r.stderr.endsWith('\r\x1b[K')).toBe(true);
+
+    const j = await inProcess(['--home', home, '--json', 'image', 'import', 'big.qcow2', '--name', 'big2'], { tty: true, cwd: tmp.dir });
+    expect([j.code, j.stderr]).toEqual([0, '']);
+    expect((JSON.parse(j.stdout) as Image).name).toBe('big2');
+  });
+
+  it('says to build when dist/ is missing', () => {
+    const copy = path.join(tmp.dir, 'unbuilt', 'bin');
+    fs.mkdirSync(copy, { recursive: true });
+    fs.copyFileSync(BIN, path.join(copy, 'boxkeep.mjs'));
+    const r = spawnSync(process.execPath, [path.join(copy, 'boxkeep.mjs'), 'box', 'list'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^boxkeep: not built yet: run `npm run build` in .*unbuilt\/ first\.\n$/);
+  });
+});
