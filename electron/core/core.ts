@@ -15,6 +15,9 @@ import type { ReportBuilder } from './recovery/report.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
+import { LiveSnapshots } from './vm/live.js';
+import { settleLiveCreate, settleLiveRemove } from './vm/live-recovery.js';
+import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
 
 /** Running boxes: implemented by the VM supervisor. */
 export interface VmControl {
@@ -34,6 +37,7 @@ export interface CoreOptions {
   home: string;
   owner?: OwnerKind;
   logger?: Logger;
+  supervisor?: SupervisorOptions;
 }
 
 export class Core {
@@ -66,14 +70,21 @@ export class Core {
     this.images = new ImageService(this);
     this.boxes = new BoxService(this);
     this.snapshots = new SnapshotEngine(this);
-    this.vms = unavailableVms;
+    const supervisor = new Supervisor(this, opts.supervisor);
+    this.vms = supervisor;
+    this.snapshots.live = new LiveSnapshots(this, supervisor);
+    this.intentHandlers.set('live-create', (intent, report) => settleLiveCreate(this, supervisor, intent as never, report));
+    this.intentHandlers.set('live-remove', (intent, report) => settleLiveRemove(this, supervisor, intent as never, report));
   }
+
+  /** Settlers for intents of operations outside the offline engine (live snapshots). */
+  readonly intentHandlers = new Map<string, (intent: Record<string, unknown>, report: ReportBuilder) => Promise<boolean>>();
 
   readonly logger: Logger;
 
   /** Takes the home, runs recovery, and returns the services. */
   static async open(opts: CoreOptions): Promise<Core> {
-    const core = new Core({ owner: 'cli', logger: silentLogger, ...opts });
+    const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, ...opts });
     try {
       await core.recover();
     } catch (err) {
@@ -118,16 +129,3 @@ const VERSION: string = (() => {
   }
   return '0.0.0';
 })();
-
-const notYet = async (): Promise<never> => {
-  const { vmError } = await import('../../shared/errors.js');
-  throw vmError('This build cannot run boxes: the VM supervisor is not wired in.');
-};
-
-const unavailableVms: VmControl = {
-  start: notYet, stop: notYet, pause: notYet, resume: notYet, console: notYet,
-  accelerator: () => 'unknown',
-  qemuVersion: () => null,
-  adopt: async () => {},
-  close: async () => {},
-};

@@ -10,11 +10,6 @@ import { settleIntent, type AnyIntent } from './intents.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
 
-export type IntentHandler = (core: Core, intent: AnyIntent & Record<string, unknown>, report: ReportBuilder) => Promise<boolean>;
-
-/** Live operations (owned by the supervisor) register here, so recovery stays one place. */
-export const extraIntentHandlers = new Map<string, IntentHandler>();
-
 export async function runRecovery(core: Core): Promise<RecoveryReport> {
   const started = performance.now();
   const report = new ReportBuilder();
@@ -38,10 +33,10 @@ async function settleJournal(core: Core, dir: string, report: ReportBuilder): Pr
   // Oldest first: a restore's "snapshot first" record precedes the restore's own.
   intents.sort((a, b) => a.intent.startedAt - b.intent.startedAt);
   for (const { intent } of intents) {
-    const extra = extraIntentHandlers.get(intent.op);
+    const extra = core.intentHandlers.get(intent.op);
     let settled: boolean;
     try {
-      settled = extra ? await extra(core, intent as never, report) : await settleIntent(core, intent as unknown as AnyIntent, report);
+      settled = extra ? await extra(intent, report) : await settleIntent(core, intent as unknown as AnyIntent, report);
     } catch (err) {
       report.kept(null, `Could not finish recovering an interrupted ${intent.op}: ${(err as Error).message}. It will be tried again at the next start.`);
       settled = false;

@@ -1,0 +1,167 @@
+// KVM or TCG. /dev/kvm existing proves little: on a host that is itself a VM with nested
+// "pvm" KVM, `-accel kvm` initialises and the guest dies tens of seconds later with a KVM
+// internal error, and `-accel kvm -accel tcg` does not fall back because KVM did start.
+// So: cheap checks first, then a real smoke boot, and the verdict cached per host boot.
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { silentLogger, type Logger } from '../logger.js';
+import { writeFileDurable, mkdirDurable } from '../fsutil.js';
+import { buildQemuArgs, qemuVersion, readBootId, qmpSocketPath, QEMU_BINARY, type Accel } from './qemu.js';
+import { QmpClient } from './qmp.js';
+
+/** What the tiny guest's /init prints once it is up (scripts/build-guest.mjs). */
+export const GUEST_READY_LINE = 'BOXKEEP-GUEST-READY';
+
+export interface DetectAcceleratorOptions {
+  kernel: string;
+  initrd: string;
+  /** Where the verdict is kept, keyed by host boot id + QEMU version. */
+  cacheFile: string;
+  logger?: Logger;
+  /** The whole smoke boot, spawn to verdict (default 30 s; a TCG-speed boot takes ~2.5 s). */
+  timeoutMs?: number;
+  /** How long the guest must stay up after its ready line (default 3 s). */
+  stayUpMs?: number;
+  binary?: string;
+  /** Overridable for tests; default /dev/kvm and /proc/cpuinfo. */
+  devKvm?: string;
+  cpuinfo?: string;
+}
+
+export interface AccelDecision {
+  accel: Accel;
+  reason: string;
+  /** The verdict came from cacheFile rather than a smoke boot. */
+  cached: boolean;
+}
+
+interface CachedVerdict {
+  key: string;
+  accel: Accel;
+  reason: string;
+  decidedAt: number;
+}
+
+export async function detectAccelerator(options: DetectAcceleratorOptions): Promise<AccelDecision> {
+  const logger = options.logger ?? silentLogger;
+  const started = performance.now();
+  const decide = (decision: AccelDecision) => {
+    logger.info('accelerator chosen', { op: 'accel', ...decision, elapsed_ms: Math.round(performance.now() - started) });
+    return decision;
+  };
+  const precheck = kvmPrecheck(options.devKvm ?? '/dev/kvm', options.cpuinfo ?? '/proc/cpuinfo');
+  if (precheck) return decide({ accel: 'tcg', reason: precheck, cached: false });
+
+  const key = `${readBootId()}|qemu-${await qemuVersion(options.binary)}`;
+  const cached = readCache(options.cacheFile);
+  if (cached?.key === key) return decide({ accel: cached.accel, reason: cached.reason, cached: true });
+
+  const smoke = await kvmSmokeBoot(options);
+  const decision: AccelDecision = smoke.ok
+    ? { accel: 'kvm', reason: `KVM smoke boot stayed up: ${smoke.detail}`, cached: false }
+    : { accel: 'tcg', reason: `KVM smoke boot failed: ${smoke.detail}`, cached: false };
+  mkdirDurable(path.dirname(options.cacheFile));
+  const record: CachedVerdict = { key, accel: decision.accel, reason: decision.reason, decidedAt: Date.now() };
+  writeFileDurable(options.cacheFile, JSON.stringify(record, null, 2));
+  return decide(decision);
+}
+
+/** A reason to use TCG without trying KVM, or null when KVM is worth a smoke boot. */
+function kvmPrecheck(devKvm: string, cpuinfo: string): string | null {
+  if (!fs.existsSync(devKvm)) return `${devKvm} does not exist (KVM is not available on this host)`;
+  try {
+    fs.accessSync(devKvm, fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    return `${devKvm} is not readable and writable by this user (add the user to the kvm group)`;
+  }
+  let text = '';
+  try {
+    text = fs.readFileSync(cpuinfo, 'utf8');
+  } catch {
+    return `${cpuinfo} is unreadable, so hardware virtualisation cannot be confirmed`;
+  }
+  if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(text)) {
+    return 'the CPU reports no vmx/svm flag (a nested or paravirtual KVM that cannot run guests reliably)';
+  }
+  return null;
+}
+
+function readCache(file: string): CachedVerdict | null {
+  try {
+    const value = JSON.parse(fs.readFileSync(file, 'utf8')) as CachedVerdict;
+    return (value.accel === 'kvm' || value.accel === 'tcg') && typeof value.key === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Boots the tiny guest under KVM: it must print its ready line, stay up stayUpMs, and still
+ * be `running` (a KVM emulation failure leaves it `internal-error`). QEMU is always killed
+ * afterwards; it runs attached, as it is ours alone.
+ */
+async function kvmSmokeBoot(options: DetectAcceleratorOptions): Promise<{ ok: boolean; detail: string }> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const stayUpMs = options.stayUpMs ?? 3_000;
+  const deadline = Date.now() + timeoutMs;
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-accel-'));
+  const disk = path.join(runDir, 'disk.qcow2');
+  const logFile = path.join(runDir, 'serial.log');
+  let stderr = '';
+  let exited = false;
+  let child: ReturnType<typeof spawn> | null = null;
+  let qmp: QmpClient | null = null;
+  try {
+    await createDisk(disk);
+    const args = buildQemuArgs({
+      name: 'boxkeep-kvm-probe', cpus: 1, memoryMib: 128, accel: 'kvm',
+      kernel: options.kernel, initrd: options.initrd, liveDisk: disk, runDir, logFile,
+    });
+    child = spawn(options.binary ?? QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-2000); });
+    const exit = new Promise<void>((resolve) => child!.once('close', () => { exited = true; resolve(); }));
+    child.once('error', () => { exited = true; });
+    const why = () => stderr.trim().split('\n').slice(-2).join(' | ') || 'no message';
+    try {
+      qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: Math.max(deadline - Date.now(), 1), isAlive: () => !exited });
+    } catch (err) {
+      await Promise.race([exit, sleep(200)]);
+      return { ok: false, detail: exited ? `QEMU exited: ${why()}` : (err as Error).message };
+    }
+    while (!readText(logFile).includes(GUEST_READY_LINE)) {
+      if (exited) return { ok: false, detail: `QEMU exited before the guest was ready: ${why()}` };
+      if (Date.now() > deadline) return { ok: false, detail: `the guest was not ready within ${timeoutMs} ms` };
+      await sleep(100);
+    }
+    await Promise.race([exit, sleep(stayUpMs)]);
+    if (exited) return { ok: false, detail: `QEMU exited ${stayUpMs} ms after boot: ${why()}` };
+    const status = await qmp.execute<{ status: string }>('query-status', undefined, { timeoutMs: 5_000 });
+    if (status.status !== 'running') return { ok: false, detail: `the guest is ${status.status} after ${stayUpMs} ms` };
+    return { ok: true, detail: `running ${stayUpMs} ms after its ready line` };
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  } finally {
+    qmp?.close();
+    if (child && !exited) child.kill('SIGKILL');
+    fs.rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+function createDisk(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('qemu-img', ['create', '-q', '-f', 'qcow2', file, '16M'], (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

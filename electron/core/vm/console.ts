@@ -1,0 +1,73 @@
+// The serial console log as people read it: the last lines, without terminal control codes.
+// Logs grow for as long as a box lives (QEMU appends across boots), so reads start from the
+// end and stop after a bounded number of bytes whatever the file size.
+import fs from 'node:fs';
+
+const CHUNK = 64 * 1024;
+/** A console line longer than this is cut; it keeps a 100 MB log with no newline cheap. */
+export const DEFAULT_MAX_TAIL_BYTES = 1024 * 1024;
+
+export interface TailOptions {
+  /** Read at most this many bytes from the end of the file. */
+  maxBytes?: number;
+}
+
+/**
+ * The last `n` lines of a log, oldest first, with ANSI sequences and control characters
+ * (except tab) removed. A missing file has no lines. An unterminated last line counts: it
+ * is often the very prompt or panic the user needs to see.
+ */
+export async function tailLines(logFile: string, n: number, options: TailOptions = {}): Promise<string[]> {
+  if (n <= 0) return [];
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_TAIL_BYTES;
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(logFile, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const floor = Math.max(0, size - maxBytes);
+    const chunks: Buffer[] = [];
+    let position = size;
+    let newlines = 0;
+    // n lines need n newlines in view besides the one that ends the file, if any.
+    while (position > floor && newlines <= n) {
+      const length = Math.min(CHUNK, position - floor);
+      position -= length;
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buf, 0, length, position);
+      const chunk = buf.subarray(0, bytesRead);
+      for (const byte of chunk) if (byte === 0x0a) newlines++;
+      chunks.unshift(chunk);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    const lines = text.split('\n');
+    // Unless we read from the very start, the first piece is the tail of an earlier line;
+    // with no newline at all in view it is all there is of one huge line, cut.
+    if (position > 0 && lines.length > 1) lines.shift();
+    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    return lines.slice(-n).map(cleanLine);
+  } finally {
+    await handle.close();
+  }
+}
+
+// CSI (ESC [ … final), OSC (ESC ] … BEL or ESC \), charset selection (ESC ( B) and the
+// remaining two-byte escapes; then any control character but tab, C1 included.
+const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f\x80-\x9f]/g;
+
+/**
+ * A carriage return sends the cursor back to the line start, so progress counters rewrite
+ * one line many times: keep what was written after the last one, as a terminal mostly shows.
+ */
+export function cleanLine(raw: string): string {
+  let line = raw.replace(ANSI, '');
+  const trimmed = line.replace(/\r+$/, '');
+  const lastCr = trimmed.lastIndexOf('\r');
+  line = lastCr >= 0 ? trimmed.slice(lastCr + 1) : trimmed;
+  return line.replace(CONTROL, '');
+}

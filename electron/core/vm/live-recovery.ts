@@ -1,0 +1,113 @@
+// Recovery of live operations. The owner may have died while QEMU kept running — possibly
+// paused by us, possibly mid block job — so each handler first reattaches to QEMU, then
+// settles the files, the QEMU block graph and the rows together.
+import fs from 'node:fs';
+import type { Core } from '../core.js';
+import { backingPathOf } from '../disk/backing.js';
+import { rebase } from '../disk/qemu-img.js';
+import { removeDurable, renameDurable } from '../fsutil.js';
+import type { ReportBuilder } from '../recovery/report.js';
+import { commitCreateRow, deleteSnapshotFiles, removeRowReparenting } from '../snapshots/steps.js';
+import { finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './live.js';
+import { writeNodes } from './nodes.js';
+import type { Session, Supervisor } from './supervisor.js';
+
+export async function settleLiveCreate(core: Core, sup: Supervisor, intent: LiveCreateIntent, report: ReportBuilder): Promise<boolean> {
+  const { boxId, snapshot } = intent;
+  const box = core.store.getBox(boxId);
+  const name = JSON.stringify(snapshot.name);
+  if (!box) {
+    report.kept(boxId, `An interrupted live snapshot ${name} belongs to a box that no longer exists; nothing was changed.`);
+    return true;
+  }
+  const session = await sup.adoptOne(box, report);
+  const live = box.liveDiskPath;
+  const frozen = snapshot.diskPath;
+  const resume = async () => {
+    if (!session || intent.wasPaused) return;
+    const s = await session.qmp.execute<{ status: string }>('query-status');
+    if (s.status === 'paused') {
+      await session.qmp.execute('cont');
+      core.store.setBoxStatus(boxId, 'running');
+    }
+  };
+  if (core.store.getSnapshot(snapshot.id)) {
+    await resume();
+    removeDurable(core.paths.nextDisk(boxId));
+    report.info(boxId, `Live snapshot ${name} had been taken; its bookkeeping is complete.`);
+    return true;
+  }
+  const hasLive = fs.existsSync(live);
+  const hasFrozen = fs.existsSync(frozen);
+  if (!hasLive && hasFrozen) {
+    // QEMU's fd still points at this file: renaming it back changes nothing for the guest.
+    renameDurable(frozen, live);
+    cleanUp(core, intent);
+    await resume();
+    report.repaired(boxId, `Live snapshot ${name} was interrupted; the box was put back as it was before (and resumed). Take the snapshot again.`);
+    return true;
+  }
+  if (hasLive && hasFrozen) {
+    if ((await backingPathOf(live)) !== frozen) {
+      report.kept(boxId, `Live snapshot ${name} was interrupted and left two disks that do not belong together; both were kept (${frozen}).`);
+      return true;
+    }
+    if (session) await completeSwitch(session, live, intent);
+    commitCreateRow(core, { ...snapshot, live: true });
+    removeDurable(core.paths.nextDisk(boxId));
+    await resume();
+    report.repaired(boxId, `Live snapshot ${name} was interrupted after its disks were in place; it was completed${session ? ' and the box resumed' : ''}.`);
+    return true;
+  }
+  cleanUp(core, intent);
+  await resume();
+  if (hasLive) report.repaired(boxId, `Live snapshot ${name} was interrupted before it changed anything; it was cleaned up${session ? ' and the box resumed' : ''}. Take the snapshot again.`);
+  else report.kept(boxId, `Live snapshot ${name} was interrupted and neither the live disk nor the snapshot disk was found.`);
+  return true;
+}
+
+/** The overlay is the live disk on disk; make it QEMU's top too if it is not yet. */
+async function completeSwitch(session: Session, live: string, intent: LiveCreateIntent): Promise<void> {
+  const nodes = await session.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
+  if (!nodes.some((n) => n['node-name'] === intent.newTop.format)) {
+    await switchToOverlay(session, live, intent);
+  } else if (session.nodes.top.format !== intent.newTop.format) {
+    session.nodes = { ...session.nodes, generation: intent.generation, top: intent.newTop, snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop } };
+    writeNodes(session.runDir, session.nodes);
+  }
+}
+
+function cleanUp(core: Core, intent: LiveCreateIntent): void {
+  removeDurable(core.paths.nextDisk(intent.boxId));
+  removeDurable(core.paths.snapshotDir(intent.boxId, intent.snapshot.id));
+}
+
+/** Live remove always rolls forward: in QEMU when it still runs, with qemu-img when not. */
+export async function settleLiveRemove(core: Core, sup: Supervisor, intent: LiveRemoveIntent, report: ReportBuilder): Promise<boolean> {
+  const box = core.store.getBox(intent.boxId);
+  const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
+  const session = box ? await sup.adoptOne(box, report) : null;
+  const merged = async (file: string) => (await backingPathOf(file)) === intent.parentPath;
+  if (!(await merged(intent.streamInto.path))) {
+    if (session) {
+      const jobId = `rm-${intent.snapshotId}`;
+      const jobs = await session.qmp.execute<{ device: string }[]>('query-block-jobs');
+      if (jobs.some((j) => j.device === jobId)) {
+        await waitForJob(session, jobId, () => {});
+        await finishStream(session, intent);
+      } else {
+        await streamLayer(session, intent, () => {});
+      }
+    } else {
+      await rebase(intent.streamInto.path, intent.parentPath);
+    }
+  } else if (session && session.nodes.snapshots[intent.snapshotId]) {
+    await finishStream(session, intent);
+  }
+  for (const d of intent.others) if (fs.existsSync(d.path) && !(await merged(d.path))) await rebase(d.path, intent.parentPath);
+  const plan = { id: intent.id, op: 'snapshot-remove' as const, startedAt: intent.startedAt, boxId: intent.boxId, snapshotId: intent.snapshotId, snapshotPath: intent.snapshotPath, parentPath: intent.parentPath, mode: 'rebase' as const, dependents: [intent.streamInto, ...intent.others] };
+  removeRowReparenting(core, plan);
+  deleteSnapshotFiles(core, plan);
+  report.repaired(intent.boxId, `Deleting snapshot ${name} of a running box was interrupted; it was completed and everything that depended on it reads exactly as before.`);
+  return true;
+}

@@ -1,0 +1,193 @@
+// Snapshots of a running box. Create: the overlay is made before the pause, so the guest is
+// paused only for two renames and three QMP commands. Remove: the dependent layer QEMU
+// reads through is merged by a block-stream job; the guest keeps running.
+import fs from 'node:fs';
+import path from 'node:path';
+import { invalidState, vmError } from '../../../shared/errors.js';
+import type { Box, Snapshot } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { crashPoint } from '../crash.js';
+import { rebase } from '../disk/qemu-img.js';
+import { mkdirDurable } from '../fsutil.js';
+import { newId } from '../ids.js';
+import { clearIntent, writeIntent } from '../journal.js';
+import type { LiveSnapshotOps } from '../snapshots/engine.js';
+import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, removeRowReparenting, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../snapshots/steps.js';
+import { writeNodes, type NodePair } from './nodes.js';
+import type { Session, Supervisor } from './supervisor.js';
+
+export interface LiveCreateIntent {
+  id: string; op: 'live-create'; startedAt: number;
+  boxId: string; snapshot: Snapshot;
+  generation: number; oldTop: NodePair; newTop: NodePair; wasPaused: boolean;
+}
+
+export interface LiveRemoveIntent {
+  id: string; op: 'live-remove'; startedAt: number;
+  boxId: string; snapshotId: string; snapshotPath: string; parentPath: string;
+  /** The layer QEMU reads through that backs onto the removed snapshot (the live disk or a snapshot). */
+  streamInto: Dependent;
+  /** Dependents QEMU does not read (other branches): rebased with qemu-img. */
+  others: Dependent[];
+}
+
+export class LiveSnapshots implements LiveSnapshotOps {
+  constructor(private readonly core: Core, private readonly supervisor: Supervisor) {}
+
+  async create(box: Box, snapshot: Snapshot): Promise<Snapshot> {
+    const session = this.supervisor.session(box.id);
+    const generation = session.nodes.generation + 1;
+    const intent: LiveCreateIntent = {
+      id: newId(), op: 'live-create', startedAt: Date.now(), boxId: box.id, snapshot, generation,
+      oldTop: session.nodes.top, newTop: { format: `q${generation}`, file: `f${generation}` }, wasPaused: box.status === 'paused',
+    };
+    const journal = this.core.paths.boxJournal(box.id);
+    writeIntent(journal, intent);
+    crashPoint('live-create:after-intent');
+    mkdirDurable(path.dirname(snapshot.diskPath));
+    // Made before the pause: creating it inside the pause would triple the pause window.
+    await writeNextOverlay(this.core, box, snapshot.diskPath, { backingMayNotExistYet: true });
+    crashPoint('live-create:after-overlay');
+    session.quiescing = true;
+    const paused = performance.now();
+    let pauseMs = 0;
+    try {
+      if (!intent.wasPaused) await session.qmp.execute('stop');
+      crashPoint('live-create:after-pause');
+      // QEMU keeps its fd on the renamed file: the guest's disk does not move under it.
+      freezeLiveDisk(this.core, box, snapshot.diskPath);
+      crashPoint('live-create:after-freeze');
+      installNextOverlay(this.core, box);
+      crashPoint('live-create:after-install');
+      await switchToOverlay(session, box.liveDiskPath, intent);
+      crashPoint('live-create:after-switch');
+      if (!intent.wasPaused) await session.qmp.execute('cont');
+      pauseMs = performance.now() - paused;
+      crashPoint('live-create:after-resume');
+    } catch (err) {
+      await this.undoCreate(session, box, intent);
+      throw err;
+    } finally {
+      session.quiescing = false;
+    }
+    const row = commitCreateRow(this.core, { ...snapshot, live: true });
+    crashPoint('live-create:after-row');
+    clearIntent(journal, intent.id);
+    this.core.logger.info('live snapshot pause window', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: Math.round(pauseMs * 100) / 100 });
+    return row;
+  }
+
+  /** A failed QMP step before the switch: put the live disk back where QEMU's fd is. */
+  private async undoCreate(session: Session, box: Box, intent: LiveCreateIntent): Promise<void> {
+    if (session.nodes.top.format !== intent.newTop.format && fs.existsSync(intent.snapshot.diskPath)) {
+      fs.rmSync(box.liveDiskPath, { force: true });
+      fs.renameSync(intent.snapshot.diskPath, box.liveDiskPath);
+    }
+    fs.rmSync(this.core.paths.nextDisk(box.id), { force: true });
+    fs.rmSync(path.dirname(intent.snapshot.diskPath), { recursive: true, force: true });
+    if (!intent.wasPaused) await session.qmp.execute('cont').catch(() => undefined);
+    clearIntent(this.core.paths.boxJournal(box.id), intent.id);
+  }
+
+  async remove(box: Box, plan: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void> {
+    const session = this.supervisor.session(box.id);
+    const readByQemu = new Set([box.liveDiskPath, ...Object.keys(session.nodes.snapshots).map((id) => this.core.store.getSnapshot(id)?.diskPath)]);
+    const streamInto = plan.dependents.find((d) => readByQemu.has(d.path));
+    if (!streamInto) throw invalidState('The running box does not read from this snapshot; it can be removed offline.');
+    const intent: LiveRemoveIntent = {
+      id: newId(), op: 'live-remove', startedAt: Date.now(), boxId: box.id, snapshotId: plan.snapshotId,
+      snapshotPath: plan.snapshotPath, parentPath: plan.parentPath, streamInto, others: plan.dependents.filter((d) => d !== streamInto),
+    };
+    const journal = this.core.paths.boxJournal(box.id);
+    writeIntent(journal, intent);
+    crashPoint('live-remove:after-intent');
+    for (const d of intent.others) await rebase(d.path, intent.parentPath);
+    await streamLayer(session, intent, onProgress);
+    crashPoint('live-remove:after-stream');
+    removeRowReparenting(this.core, { ...plan, dependents: [intent.streamInto, ...intent.others] });
+    crashPoint('live-remove:after-row');
+    deleteSnapshotFiles(this.core, plan);
+    crashPoint('live-remove:after-delete');
+    clearIntent(journal, intent.id);
+  }
+}
+
+/** Adds the new overlay as two separate nodes and makes it the top QEMU writes to. */
+export async function switchToOverlay(session: Session, liveDisk: string, intent: LiveCreateIntent): Promise<void> {
+  const { qmp } = session;
+  // Never an inline file child: blockdev-snapshot would later reopen it by path, which by then
+  // names the new overlay, and from the second snapshot on the guest would read empty data.
+  await qmp.execute('blockdev-add', { driver: 'file', 'node-name': intent.newTop.file, filename: liveDisk });
+  await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': intent.newTop.format, file: intent.newTop.file, backing: null });
+  await qmp.execute('blockdev-snapshot', { node: intent.oldTop.format, overlay: intent.newTop.format });
+  session.nodes = {
+    ...session.nodes, generation: intent.generation, top: intent.newTop,
+    snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop },
+  };
+  writeNodes(session.runDir, session.nodes);
+}
+
+/**
+ * Streams the removed snapshot's data into the layer above it, which then backs onto the
+ * removed snapshot's parent. An intermediate layer is reopened read-write for the job and
+ * read-only after it. Then the removed layer's nodes are dropped, closing its file.
+ */
+export async function streamLayer(session: Session, intent: LiveRemoveIntent, onProgress: (f: number) => void): Promise<void> {
+  const { target, removed, base } = layersOf(session, intent);
+  if (target !== session.nodes.top) await reopen(session, target, removed.format, false);
+  const jobId = `rm-${intent.snapshotId}`;
+  const finished = waitForJob(session, jobId, onProgress);
+  // QEMU's own filenames are stale after the renames of live snapshots: name the backing file.
+  await session.qmp.execute('block-stream', { 'job-id': jobId, device: target.format, 'base-node': base.format, 'backing-file': intent.parentPath });
+  await finished;
+  await finishStream(session, intent);
+  onProgress(1);
+}
+
+export function layersOf(session: Session, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair } {
+  const { nodes } = session;
+  const target = intent.streamInto.snapshotId ? nodes.snapshots[intent.streamInto.snapshotId] : nodes.top;
+  const removed = nodes.snapshots[intent.snapshotId];
+  const base = nodes.snapshots[path.basename(path.dirname(intent.parentPath))] ?? nodes.image;
+  if (!target || !removed || !base) throw invalidState('The running QEMU does not hold the layers this removal needs; stop the box and remove the snapshot offline.');
+  return { target, removed, base };
+}
+
+/** Resolves when the job completes (progress polled meanwhile); rejects when it fails. */
+export function waitForJob(session: Session, jobId: string, onProgress: (f: number) => void): Promise<void> {
+  const { qmp } = session;
+  const completed = qmp.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === jobId, 24 * 3_600_000);
+  const failed = qmp.waitForEvent('BLOCK_JOB_ERROR', (e) => e.data?.device === jobId, 24 * 3_600_000);
+  failed.catch(() => undefined);
+  completed.catch(() => undefined);
+  const poll = setInterval(() => {
+    qmp.execute<{ device: string; offset: number; len: number }[]>('query-block-jobs').then((jobs) => {
+      const job = jobs.find((j) => j.device === jobId);
+      if (job && job.len > 0) onProgress(job.offset / job.len);
+    }, () => undefined);
+  }, 200);
+  return Promise.race([
+    completed.then((e) => {
+      if (typeof e.data?.error === 'string') throw vmError(`Merging the snapshot failed: ${e.data.error}`);
+    }),
+    failed.then((e) => {
+      throw vmError(`Merging the snapshot failed: ${JSON.stringify(e.data)}`);
+    }),
+  ]).finally(() => clearInterval(poll));
+}
+
+/** After the stream: the merged layer read-only again, the removed layer's nodes dropped. Idempotent. */
+export async function finishStream(session: Session, intent: LiveRemoveIntent): Promise<void> {
+  const { target, removed, base } = layersOf(session, intent);
+  if (target !== session.nodes.top) await reopen(session, target, base.format, true).catch(() => undefined);
+  await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
+  await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
+  const snapshots = { ...session.nodes.snapshots };
+  delete snapshots[intent.snapshotId];
+  session.nodes = { ...session.nodes, snapshots };
+  writeNodes(session.runDir, session.nodes);
+}
+
+async function reopen(session: Session, node: NodePair, backing: string | null, readOnly: boolean): Promise<void> {
+  await session.qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': node.format, file: node.file, 'read-only': readOnly, backing }] });
+}

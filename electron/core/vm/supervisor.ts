@@ -1,0 +1,303 @@
+// The VM supervisor: runs boxes on QEMU, one detached QEMU per box, controlled over QMP.
+// QEMU outlives the process that started it; any later owner of the home adopts it through
+// its fingerprint and QMP socket. Box states are persisted and pushed as events.
+import fs from 'node:fs';
+import path from 'node:path';
+import { BoxkeepError, invalidState, vmError } from '../../../shared/errors.js';
+import { isActive, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
+import type { Core, VmControl } from '../core.js';
+import { walkChain } from '../disk/chain.js';
+import { sizeOnDisk } from '../fsutil.js';
+import type { ReportBuilder } from '../recovery/report.js';
+import { detectAccelerator, type AccelDecision } from './accel.js';
+import { tailLines } from './console.js';
+import { chainBlockdevs, readNodes, writeNodes, type NodeMap } from './nodes.js';
+import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel } from './qemu.js';
+import { QmpClient } from './qmp.js';
+
+export interface SupervisorOptions {
+  /** How long a graceful stop waits for the guest before forcing (default 20 s). */
+  stopTimeoutMs?: number;
+  qemuBinary?: string;
+}
+
+/** One running QEMU we hold a QMP connection to. */
+export interface Session {
+  boxId: string;
+  qmp: QmpClient;
+  runDir: string;
+  pid: number;
+  nodes: NodeMap;
+  stopRequested: boolean;
+  guestShutdown: boolean;
+  /** Set while we pause the guest ourselves (live snapshot), so STOP/RESUME are not state changes. */
+  quiescing: boolean;
+  /** The exit status, known only in the process that spawned QEMU. */
+  exitStatus: Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
+  closed: Promise<void>;
+}
+
+export class Supervisor implements VmControl {
+  readonly sessions = new Map<string, Session>();
+  private accel: AccelDecision | null = null;
+  private version: string | null = null;
+  private readonly stopTimeoutMs: number;
+
+  constructor(private readonly core: Core, private readonly options: SupervisorOptions = {}) {
+    this.stopTimeoutMs = options.stopTimeoutMs ?? Number(process.env.BOXKEEP_STOP_TIMEOUT_MS ?? 20_000);
+  }
+
+  accelerator(): 'kvm' | 'tcg' | 'unknown' {
+    return this.accel?.accel ?? 'unknown';
+  }
+
+  qemuVersion(): string | null {
+    return this.version;
+  }
+
+  logFile(boxId: string): string {
+    return path.join(this.core.paths.logsDir(boxId), 'serial.log');
+  }
+
+  private qemuLog(boxId: string): string {
+    return path.join(this.core.paths.logsDir(boxId), 'qemu.log');
+  }
+
+  session(boxId: string): Session {
+    const s = this.sessions.get(boxId);
+    if (!s) throw invalidState('This box has no running QEMU that Boxkeep controls; start it first.');
+    return s;
+  }
+
+  private setStatus(boxId: string, status: BoxStatus, reason: string | null = null): void {
+    if (!this.core.store.getBox(boxId)) return;
+    this.core.store.setBoxStatus(boxId, status, reason);
+    this.core.events.emit('boxes:changed', { boxId });
+  }
+
+  private onBox<T>(ref: string, work: (box: Box) => Promise<T>): Promise<T> {
+    const { id } = this.core.boxes.resolve(ref);
+    return this.core.boxLocks.run(id, async () => work(this.core.store.getBox(id)!));
+  }
+
+  async start(ref: string): Promise<Box> {
+    return this.onBox(ref, async (box) => {
+      if (isActive(box.status) || box.status === 'stopping') {
+        throw invalidState(`The box ${JSON.stringify(box.name)} is already ${box.status}.`);
+      }
+      const image = this.core.store.getImage(box.imageId)!;
+      const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
+      const runDir = runDirFor(this.core.paths, box.id, { create: true });
+      const snapshotsByPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
+      const layers = await walkChain(box.liveDiskPath);
+      const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
+      const started = performance.now();
+      const spawned = await spawnQemu({
+        name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
+        kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
+        liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
+        blockdevs, binary: this.options.qemuBinary,
+      });
+      writeNodes(runDir, nodes);
+      let qmp: QmpClient;
+      try {
+        qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
+      } catch (err) {
+        const why = await lastWords(this.qemuLog(box.id));
+        this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
+        throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
+      }
+      this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) });
+      this.setStatus(box.id, 'running');
+      this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: Math.round(performance.now() - started) });
+      return this.core.store.getBox(box.id)!;
+    });
+  }
+
+  private async chooseAccelerator(kernel: string | null, initrd: string | null): Promise<Accel> {
+    this.version ??= await qemuVersion(this.options.qemuBinary);
+    if (this.accel) return this.accel.accel;
+    if (kernel && initrd) {
+      this.accel = await detectAccelerator({ kernel, initrd, cacheFile: path.join(this.core.paths.root, 'accel.json'), logger: this.core.logger, binary: this.options.qemuBinary });
+      return this.accel.accel;
+    }
+    // Booting from a disk: no kernel to smoke-test KVM with, so TCG unless a verdict exists.
+    return 'tcg';
+  }
+
+  /** Starts watching a QEMU: state events and its exit. */
+  private attach(init: Omit<Session, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed'>): Session {
+    let resolveClosed!: () => void;
+    const session: Session = { ...init, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
+    this.sessions.set(session.boxId, session);
+    const { qmp, boxId } = session;
+    qmp.on('SHUTDOWN', (e) => {
+      if (e.data?.guest === true) session.guestShutdown = true;
+    });
+    qmp.on('STOP', () => {
+      if (!session.quiescing && !session.stopRequested) this.setStatus(boxId, 'paused');
+    });
+    qmp.on('RESUME', () => {
+      if (!session.quiescing && !session.stopRequested) this.setStatus(boxId, 'running');
+    });
+    qmp.onClose(() => {
+      void this.onExit(session).finally(resolveClosed);
+    });
+    return session;
+  }
+
+  private async onExit(session: Session): Promise<void> {
+    if (this.sessions.get(session.boxId) !== session) return;
+    this.sessions.delete(session.boxId);
+    if (this.closing) return; // our own connection closed at shutdown: QEMU keeps running
+    if (session.stopRequested || session.guestShutdown) {
+      this.setStatus(session.boxId, 'stopped');
+      this.core.logger.info('box stopped', { op: 'box-stop', boxId: session.boxId });
+      return;
+    }
+    const status = await Promise.race([session.exitStatus, new Promise<null>((r) => setTimeout(() => r(null), 300))]);
+    const reason = await this.failureReason(session.boxId, status);
+    this.setStatus(session.boxId, 'failed', reason);
+    this.core.logger.error('box failed', { op: 'box-exit', boxId: session.boxId, reason });
+  }
+
+  async failureReason(boxId: string, status: { code: number | null; signal: NodeJS.Signals | null } | null): Promise<string> {
+    const how = status?.signal ? `QEMU was killed (${status.signal})` : status && status.code !== null ? `QEMU exited with status ${status.code}` : 'QEMU exited unexpectedly';
+    const qemuSaid = await lastWords(this.qemuLog(boxId), 3).catch(() => '');
+    const console = (await tailLines(this.logFile(boxId), 5).catch(() => [])).filter(Boolean);
+    const parts = [how + '.'];
+    if (qemuSaid && !qemuSaid.startsWith('(QEMU printed nothing)')) parts.push(`QEMU said: ${qemuSaid}`);
+    if (console.length) parts.push(`Last console lines: ${console.join(' | ')}`);
+    return parts.join(' ').slice(0, 2000);
+  }
+
+  async stop(ref: string, opts: { force: boolean }): Promise<Box> {
+    return this.onBox(ref, async (box) => {
+      const session = this.sessions.get(box.id);
+      if (!session) {
+        if (isActive(box.status) || box.status === 'stopping') this.setStatus(box.id, 'stopped');
+        else throw invalidState(`The box ${JSON.stringify(box.name)} is not running.`);
+        return this.core.store.getBox(box.id)!;
+      }
+      session.stopRequested = true;
+      this.setStatus(box.id, 'stopping');
+      const started = performance.now();
+      if (!opts.force) {
+        await session.qmp.execute('system_powerdown').catch(() => undefined);
+        await waitFor(session.closed, this.stopTimeoutMs);
+      }
+      if (this.sessions.get(box.id) === session) {
+        // quit flushes QEMU's block layer before it exits: the disks stay consistent.
+        await session.qmp.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
+        if (!(await waitFor(session.closed, 5000))) {
+          try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
+          await waitFor(session.closed, 5000);
+        }
+      }
+      this.setStatus(box.id, 'stopped');
+      this.core.logger.info('box stop', { op: 'box-stop', boxId: box.id, force: opts.force, elapsed_ms: Math.round(performance.now() - started) });
+      return this.core.store.getBox(box.id)!;
+    });
+  }
+
+  pause(ref: string): Promise<Box> {
+    return this.onBox(ref, async (box) => {
+      if (box.status !== 'running') throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a running box can be paused.`);
+      await this.session(box.id).qmp.execute('stop');
+      this.setStatus(box.id, 'paused');
+      return this.core.store.getBox(box.id)!;
+    });
+  }
+
+  resume(ref: string): Promise<Box> {
+    return this.onBox(ref, async (box) => {
+      if (box.status !== 'paused') throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a paused box can be resumed.`);
+      await this.session(box.id).qmp.execute('cont');
+      this.setStatus(box.id, 'running');
+      return this.core.store.getBox(box.id)!;
+    });
+  }
+
+  async console(ref: string, lines: number): Promise<ConsoleOutput> {
+    const box = this.core.boxes.resolve(ref);
+    return { boxId: box.id, lines: await tailLines(this.logFile(box.id), lines) };
+  }
+
+  /** Recovery: reattach to each box recorded as active, or record why it is not running. */
+  async adopt(report: ReportBuilder): Promise<void> {
+    for (const box of this.core.store.listBoxes()) {
+      if (!isActive(box.status) && box.status !== 'stopping') continue;
+      if (this.sessions.has(box.id)) continue;
+      await this.adoptOne(box, report);
+    }
+  }
+
+  /** Reattaches to a box's QEMU if it still runs; returns the session, or null. */
+  async adoptOne(box: Box, report: ReportBuilder): Promise<Session | null> {
+    const existing = this.sessions.get(box.id);
+    if (existing) return existing;
+    const runDir = runDirFor(this.core.paths, box.id, { create: false });
+    const fp = readFingerprint(runDir);
+    const label = JSON.stringify(box.name);
+    if (fp && isSameProcess(fp)) {
+      try {
+        const qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
+        const nodes = readNodes(runDir);
+        if (!nodes) throw vmError('its block node map (nodes.json) is missing');
+        const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) });
+        const status = await qmp.execute<{ status: string }>('query-status');
+        const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
+        if (now !== box.status) this.setStatus(box.id, now);
+        report.info(box.id, `The box ${label} kept running while Boxkeep was closed (QEMU pid ${fp.pid}); it was reattached.`);
+        return session;
+      } catch (err) {
+        report.kept(box.id, `The box ${label} has a running QEMU (pid ${fp.pid}) that does not answer on its control socket (${(err as Error).message}); it was left running. Stop it with "boxkeep box stop ${box.name} --force".`);
+        return null;
+      }
+    }
+    if (fp && fp.bootId !== readBootIdSafe()) {
+      this.setStatus(box.id, 'stopped');
+      report.repaired(box.id, `The computer restarted while the box ${label} was running; it is now stopped.`);
+    } else if (box.status === 'stopping') {
+      this.setStatus(box.id, 'stopped');
+      report.repaired(box.id, `The box ${label} finished stopping while Boxkeep was closed.`);
+    } else {
+      const reason = await this.failureReason(box.id, null);
+      this.setStatus(box.id, 'failed', `${reason} (noticed at the next start of Boxkeep)`);
+      report.repaired(box.id, `The box ${label} stopped unexpectedly while Boxkeep was closed: ${reason}`);
+    }
+    return null;
+  }
+
+  private closing = false;
+
+  /** Lets go of every QEMU without stopping it: the next owner adopts them. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.sessions.values()) s.qmp.close();
+    await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));
+    this.sessions.clear();
+  }
+
+  /** Bytes the live disk uses, for status displays. */
+  liveUsage(box: Box): number {
+    return sizeOnDisk(box.liveDiskPath);
+  }
+}
+
+function readBootIdSafe(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function waitFor(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([p.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+  clearTimeout(timer);
+  return done;
+}
+
+export { BoxkeepError };

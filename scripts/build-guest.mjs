@@ -1,0 +1,428 @@
+#!/usr/bin/env node
+// Builds the tiny test guest (Debian cloud kernel + busybox initramfs) from Debian packages
+// only, and makes ext4 data disks for it. Tests drive real QEMU with this guest, so it must
+// build offline from what apt already knows and be instant once cached.
+//
+//   node scripts/build-guest.mjs                         → {"kernel": …, "initrd": …} on stdout
+//   node scripts/build-guest.mjs --data-disk <out.qcow2> --size 64M [--from <dir>]
+//
+// Cache: <repo>/.cache/guest/. The key is the kernel package and version plus a hash of the
+// init text and module list below, so editing either rebuilds the initramfs.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CACHE = path.join(ROOT, '.cache', 'guest');
+const KERNELS = path.join(CACHE, 'kernels');
+const META_PACKAGE = 'linux-image-cloud-amd64';
+// Load order matters: each module needs the symbols of the ones before it.
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk'];
+const READY_LINE = 'BOXKEEP-GUEST-READY';
+const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' };
+
+// PID 1. The command loop checks syntax with `sh -n` first because a syntax error inside
+// `eval` kills a non-interactive ash, and PID 1 exiting panics the guest.
+const INIT = `#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+dmesg -n 1
+for m in ${MODULES.join(' ')}; do
+  if [ -f /lib/boxkeep/$m.ko ]; then insmod /lib/boxkeep/$m.ko || echo "BOXKEEP-GUEST: insmod $m failed"; fi
+done
+has_blk=0
+for d in /sys/bus/pci/devices/*; do
+  [ "$(cat $d/vendor 2>/dev/null)" = 0x1af4 ] || continue
+  case "$(cat $d/device 2>/dev/null)" in 0x1001|0x1042) has_blk=1;; esac
+done
+disk=none
+if [ $has_blk = 1 ]; then
+  i=0
+  while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  if [ -b /dev/vda ]; then
+    if mount -t ext4 /dev/vda /mnt; then disk=mounted; else disk=unmountable; fi
+  fi
+fi
+stty -echo
+echo "${READY_LINE} disk=$disk"
+while IFS= read -r line; do
+  if sh -n -c "$line" 2>/dev/null; then eval "$line"; else echo "BOXKEEP-SYNTAX-ERROR"; fi
+done
+`;
+const INIT_HASH = createHash('sha256').update(INIT).update(MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
+
+function main(argv) {
+  const args = parseArgs(argv);
+  if (args['data-disk']) {
+    const out = makeDataDisk(path.resolve(args['data-disk']), parseSize(args.size ?? '64M'), args.from ? path.resolve(args.from) : null);
+    process.stdout.write(JSON.stringify({ dataDisk: out }) + '\n');
+    return;
+  }
+  const started = Date.now();
+  const result = withLock(() => buildGuest());
+  process.stdout.write(JSON.stringify({ ...result, elapsedMs: Date.now() - started }) + '\n');
+}
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) fail(`unexpected argument: ${a}`);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) fail(`${a} needs a value`);
+    args[a.slice(2)] = next;
+    i++;
+  }
+  return args;
+}
+
+function parseSize(text) {
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (!m) fail(`--size must look like 64M, got ${text}`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase()];
+  return Number(m[1]) * unit;
+}
+
+// --- the guest ------------------------------------------------------------------------------
+
+function buildGuest() {
+  const outputs = { kernel: path.join(CACHE, 'vmlinuz'), initrd: path.join(CACHE, 'initrd.gz') };
+  const stampFile = path.join(CACHE, 'stamp.json');
+  const built = (stamp) => ({ ...outputs, kernelPackage: stamp.kernelPackage, release: stamp.release });
+  const isCurrent = (stamp, key) => stamp?.key === key && fs.existsSync(outputs.kernel) && fs.existsSync(outputs.initrd);
+  const lists = aptListsFingerprint();
+  let stamp = readJson(stampFile);
+  const wanted = resolveKernelPackage(stamp, lists);
+  if (wanted && isCurrent(stamp, `${wanted.pkg}=${wanted.version}|${INIT_HASH}`)) {
+    if (stamp.aptLists !== lists) writeAtomic(stampFile, JSON.stringify({ ...stamp, resolved: wanted, aptLists: lists }, null, 2));
+    return { ...built(stamp), cached: true };
+  }
+  const kernel = obtainKernel(wanted);
+  const key = `${kernel.pkg}=${kernel.version}|${INIT_HASH}`;
+  if (!isCurrent(stamp, key)) {
+    fs.mkdirSync(CACHE, { recursive: true });
+    copyAtomic(kernel.vmlinuz, outputs.kernel);
+    writeAtomic(outputs.initrd, buildInitramfs(kernel.modulesDir));
+  }
+  // The stamp goes last: a crash before it means the next run rebuilds, never trusts half.
+  stamp = { key, kernelPackage: `${kernel.pkg}=${kernel.version}`, release: kernel.release, source: kernel.source, resolved: wanted, aptLists: wanted ? lists : null };
+  writeAtomic(stampFile, JSON.stringify(stamp, null, 2));
+  return { ...built(stamp), cached: false };
+}
+
+/**
+ * The versioned kernel package the meta package points at, or null when apt can't say.
+ * apt-cache takes ~1 s here (no pkgcache.bin in containers), so the answer is reused for as
+ * long as the package lists are unchanged: that is what keeps a cached run instant.
+ */
+function resolveKernelPackage(stamp, lists) {
+  if (lists && stamp?.aptLists === lists && stamp.resolved) return stamp.resolved;
+  const show = run('apt-cache', ['show', '--no-all-versions', META_PACKAGE], { allowFail: true });
+  const dep = /^Depends:.*?(linux-image-[^\s,()]+)\s*\(=\s*([^)\s]+)\)/m.exec(show.stdout);
+  if (show.status !== 0 || !dep) return null;
+  return { pkg: dep[1], version: dep[2] };
+}
+
+function aptListsFingerprint() {
+  const dir = '/var/lib/apt/lists';
+  const hash = createHash('sha256');
+  try {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const st = fs.statSync(path.join(dir, name));
+      if (st.isFile()) hash.update(`${name}:${st.size}:${st.mtimeMs}\n`);
+    }
+  } catch {
+    return null;
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * A kernel with its virtio modules, from (in order) the cache of an earlier download, a fresh
+ * `apt-get download`, an installed /boot/vmlinuz-*, or any cached kernel at all.
+ */
+function obtainKernel(wanted) {
+  const problems = [];
+  if (wanted) {
+    const dir = path.join(KERNELS, `${wanted.pkg}_${wanted.version}`);
+    const cached = readKernelDir(dir);
+    if (cached) return cached;
+    try {
+      return downloadKernel(wanted, dir);
+    } catch (err) {
+      problems.push(err.message);
+    }
+  } else {
+    problems.push(`apt-cache could not resolve ${META_PACKAGE} (no package lists?)`);
+  }
+  const installed = installedKernel();
+  if (installed) {
+    log(`using the installed kernel ${installed.release}`);
+    return installed;
+  }
+  const anyCached = listDirs(KERNELS).map((d) => readKernelDir(path.join(KERNELS, d))).filter(Boolean)
+    .sort((a, b) => fs.statSync(b.vmlinuz).mtimeMs - fs.statSync(a.vmlinuz).mtimeMs)[0];
+  if (anyCached) {
+    log(`using the cached kernel ${anyCached.pkg}=${anyCached.version}`);
+    return anyCached;
+  }
+  const pkg = wanted?.pkg ?? META_PACKAGE;
+  fail(`no guest kernel available: ${problems.join('; ')}.\n` +
+    `Run \`sudo apt-get update\` and check that \`apt-get download ${pkg}\` succeeds, or install a kernel ` +
+    `with \`sudo apt-get install ${META_PACKAGE}\`; then run this script again.`);
+}
+
+function downloadKernel(wanted, dir) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-guest-'));
+  try {
+    // apt drops to the _apt user for downloads; it needs to write into the folder.
+    fs.chmodSync(tmp, 0o777);
+    const dl = run('apt-get', ['download', '-q', `${wanted.pkg}=${wanted.version}`], { cwd: tmp, allowFail: true });
+    const deb = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
+    if (dl.status !== 0 || !deb) {
+      throw new Error(`\`apt-get download ${wanted.pkg}=${wanted.version}\` failed: ${(dl.stderr || dl.stdout).trim().split('\n').slice(-2).join(' ')}`);
+    }
+    const root = path.join(tmp, 'x');
+    run('dpkg-deb', ['-x', path.join(tmp, deb), root]);
+    const vmlinuz = listFiles(path.join(root, 'boot')).find((f) => path.basename(f).startsWith('vmlinuz-'));
+    if (!vmlinuz) throw new Error(`${deb} has no boot/vmlinuz-*`);
+    const release = path.basename(vmlinuz).slice('vmlinuz-'.length);
+    const staged = `${dir}.tmp-${process.pid}`;
+    fs.rmSync(staged, { recursive: true, force: true });
+    installKernel({ vmlinuz, modulesRoot: path.join(root, 'lib', 'modules', release) }, staged);
+    fs.writeFileSync(path.join(staged, 'kernel.json'), JSON.stringify({ pkg: wanted.pkg, version: wanted.version, release, source: 'apt-get download' }));
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(staged, dir);
+    log(`downloaded ${wanted.pkg}=${wanted.version}`);
+    return readKernelDir(dir);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function installedKernel() {
+  const images = listDirs('/boot', true).filter((f) => f.startsWith('vmlinuz-')).sort().reverse();
+  for (const image of images) {
+    const release = image.slice('vmlinuz-'.length);
+    const modulesRoot = path.join('/lib/modules', release);
+    if (!fs.existsSync(modulesRoot)) continue;
+    try {
+      fs.accessSync(path.join('/boot', image), fs.constants.R_OK);
+    } catch {
+      continue; // Ubuntu keeps /boot/vmlinuz-* root-only.
+    }
+    const dir = path.join(KERNELS, `installed_${release}`);
+    if (!readKernelDir(dir)) {
+      const staged = `${dir}.tmp-${process.pid}`;
+      fs.rmSync(staged, { recursive: true, force: true });
+      installKernel({ vmlinuz: path.join('/boot', image), modulesRoot }, staged);
+      fs.writeFileSync(path.join(staged, 'kernel.json'), JSON.stringify({ pkg: 'installed', version: release, release, source: '/boot' }));
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(staged, dir);
+    }
+    return readKernelDir(dir);
+  }
+  return null;
+}
+
+/** Copies the kernel and the virtio modules (decompressed) into a cache folder. */
+function installKernel({ vmlinuz, modulesRoot }, dir) {
+  const modulesDir = path.join(dir, 'modules');
+  fs.mkdirSync(modulesDir, { recursive: true });
+  fs.copyFileSync(vmlinuz, path.join(dir, 'vmlinuz'));
+  const builtin = readText(path.join(modulesRoot, 'modules.builtin'));
+  const found = new Map();
+  for (const file of listFiles(path.join(modulesRoot, 'kernel'))) {
+    const m = /^(.+)\.ko(\.xz|\.zst|\.gz)?$/.exec(path.basename(file));
+    if (m && MODULES.includes(m[1].replaceAll('-', '_'))) found.set(m[1].replaceAll('-', '_'), { file, compression: m[2] ?? '' });
+  }
+  for (const name of MODULES) {
+    const hit = found.get(name);
+    if (!hit) {
+      // Built into this kernel: nothing to load. Anything else means the guest can't see its disk.
+      if (new RegExp(`/${name.replaceAll('_', '[_-]')}\\.ko$`, 'm').test(builtin)) continue;
+      throw new Error(`kernel module ${name} is neither in ${modulesRoot} nor built in`);
+    }
+    const target = path.join(modulesDir, `${name}.ko`);
+    if (hit.compression === '') fs.copyFileSync(hit.file, target);
+    else if (hit.compression === '.gz') fs.writeFileSync(target, zlib.gunzipSync(fs.readFileSync(hit.file)));
+    else {
+      const tool = hit.compression === '.xz' ? 'xz' : 'zstd';
+      fs.writeFileSync(target, run(tool, ['-dc', hit.file], { binary: true }).stdout);
+    }
+  }
+}
+
+function readKernelDir(dir) {
+  const meta = readJson(path.join(dir, 'kernel.json'));
+  const vmlinuz = path.join(dir, 'vmlinuz');
+  if (!meta || !fs.existsSync(vmlinuz)) return null;
+  return { ...meta, vmlinuz, modulesDir: path.join(dir, 'modules') };
+}
+
+/** busybox + applet symlinks + modules + /init, as a gzipped newc cpio archive. */
+function buildInitramfs(modulesDir) {
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((f) => fs.existsSync(f));
+  if (!busybox) fail('busybox was not found; install it with: sudo apt-get install busybox-static');
+  const bbFile = run('file', ['-b', busybox], { allowFail: true }).stdout;
+  if (bbFile && /dynamically linked/.test(bbFile)) fail(`${busybox} is dynamically linked; install busybox-static: sudo apt-get install busybox-static`);
+  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-initramfs-'));
+  try {
+    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'proc', 'sys', 'dev', 'mnt', 'tmp', 'lib/boxkeep', 'etc', 'root']) {
+      fs.mkdirSync(path.join(stage, d), { recursive: true });
+    }
+    fs.copyFileSync(busybox, path.join(stage, 'bin/busybox'));
+    fs.chmodSync(path.join(stage, 'bin/busybox'), 0o755);
+    for (const applet of run(busybox, ['--list-full']).stdout.split('\n').filter(Boolean)) {
+      const link = path.join(stage, applet);
+      if (applet === 'bin/busybox' || fs.existsSync(link)) continue;
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      fs.symlinkSync('/bin/busybox', link);
+    }
+    for (const m of fs.readdirSync(modulesDir)) fs.copyFileSync(path.join(modulesDir, m), path.join(stage, 'lib/boxkeep', m));
+    fs.writeFileSync(path.join(stage, 'init'), INIT, { mode: 0o755 });
+    // Without /dev/console in the archive the kernel starts init with no stdio; init also
+    // reopens the console after mounting devtmpfs, so this is only a nicety for root.
+    if (process.getuid?.() === 0) run('mknod', ['-m', '600', path.join(stage, 'dev/console'), 'c', '5', '1'], { allowFail: true });
+    const list = run('find', ['.', '-print0'], { cwd: stage }).stdout.split('\0').filter(Boolean).sort().join('\0') + '\0';
+    const cpio = run('cpio', ['--null', '--quiet', '-o', '-H', 'newc', '-R', '0:0'], { cwd: stage, input: list, binary: true }).stdout;
+    return zlib.gzipSync(cpio, { level: 9 });
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+// --- data disks -----------------------------------------------------------------------------
+
+function makeDataDisk(out, size, fromDir) {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const raw = `${out}.raw-${process.pid}`;
+  const empty = fromDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'bk-empty-'));
+  try {
+    fs.closeSync(fs.openSync(raw, 'w'));
+    fs.truncateSync(raw, size);
+    // Initialise the inode tables now: otherwise the guest's ext4lazyinit thread keeps
+    // writing in the background and the disk changes under tests that compare contents.
+    run('mkfs.ext4', ['-q', '-F', '-L', 'boxkeep', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-d', fromDir ?? empty, raw]);
+    run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, out]);
+    return out;
+  } finally {
+    fs.rmSync(raw, { force: true });
+    if (empty) fs.rmSync(empty, { recursive: true, force: true });
+  }
+}
+
+// --- small helpers --------------------------------------------------------------------------
+
+/** Two test workers may build at once: one builds, the other waits and then finds the cache. */
+function withLock(fn) {
+  fs.mkdirSync(CACHE, { recursive: true });
+  const lock = path.join(CACHE, '.lock');
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const owner = Number(readText(path.join(lock, 'pid')));
+      if (owner && !isAlive(owner)) fs.rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) fail(`${lock} is held by pid ${owner}; remove it if that process is gone`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+function run(cmd, args, { cwd, input, allowFail = false, binary = false } = {}) {
+  const r = spawnSync(cmd, args, { cwd, input: typeof input === 'string' ? Buffer.from(input) : input, env: ENV, maxBuffer: 256 * 1024 * 1024, encoding: binary ? 'buffer' : 'utf8' });
+  if (r.error?.code === 'ENOENT') {
+    if (allowFail) return { status: 127, stdout: binary ? Buffer.alloc(0) : '', stderr: `${cmd} not found` };
+    fail(`${cmd} was not found; install it with: sudo apt-get install ${PACKAGE_OF[cmd] ?? cmd}`);
+  }
+  if (r.error) throw r.error;
+  if (r.status !== 0 && !allowFail) fail(`${cmd} ${args.join(' ')} exited with ${r.status}: ${String(r.stderr).trim()}`);
+  return { status: r.status, stdout: r.stdout, stderr: binary ? String(r.stderr) : r.stderr };
+}
+
+const PACKAGE_OF = { 'mkfs.ext4': 'e2fsprogs', 'qemu-img': 'qemu-utils', cpio: 'cpio', 'dpkg-deb': 'dpkg', 'apt-get': 'apt', 'apt-cache': 'apt', xz: 'xz-utils', zstd: 'zstd' };
+
+function copyAtomic(from, to) {
+  writeAtomic(to, fs.readFileSync(from));
+}
+
+function writeAtomic(file, data) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function readText(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function listDirs(dir, files = false) {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => (files ? e.isFile() : e.isDirectory()) && !e.name.includes('.tmp-')).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+function listFiles(dir) {
+  try {
+    return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? e.path, e.name));
+  } catch {
+    return [];
+  }
+}
+
+function log(message) {
+  process.stderr.write(`build-guest: ${message}\n`);
+}
+
+function fail(message) {
+  throw new ScriptError(message);
+}
+
+class ScriptError extends Error {}
+
+try {
+  main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`build-guest: ${err instanceof ScriptError ? err.message : err.stack}\n`);
+  process.exit(1);
+}

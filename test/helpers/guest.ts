@@ -1,0 +1,201 @@
+// The tiny test guest (scripts/build-guest.mjs) and a driver for its serial console.
+// The guest's /init runs `eval` on each line it reads; we send `CMD; echo DONE_<n>_$?`
+// and read everything up to that marker as the command's output.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SCRIPT = path.join(REPO, 'scripts', 'build-guest.mjs');
+
+export const GUEST_READY = 'BOXKEEP-GUEST-READY';
+
+export interface Guest {
+  kernel: string;
+  initrd: string;
+}
+
+function runScript(args: string[]): Record<string, unknown> {
+  try {
+    const out = execFileSync(process.execPath, [SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10 * 60_000 });
+    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(`scripts/build-guest.mjs ${args.join(' ')} failed: ${stderr || (err as Error).message}`);
+  }
+}
+
+/** Kernel and initramfs of the test guest; built once, then served from .cache/guest. */
+export function buildGuest(): Guest {
+  const out = runScript([]);
+  return { kernel: String(out.kernel), initrd: String(out.initrd) };
+}
+
+/** An ext4 disk as qcow2, holding `files` (path relative to the disk root → content). */
+export function makeDataDisk(file: string, sizeMiB: number, files: Record<string, string> = {}): string {
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-dd-'));
+  try {
+    for (const [name, content] of Object.entries(files)) {
+      const target = path.join(src, name);
+      if (!target.startsWith(src + path.sep)) throw new Error(`makeDataDisk: ${name} is outside the disk`);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, content);
+    }
+    runScript(['--data-disk', path.resolve(file), '--size', `${sizeMiB}M`, '--from', src]);
+    return path.resolve(file);
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+  }
+}
+
+export interface RunResult {
+  status: number;
+  output: string;
+}
+
+/** Drives the guest's command loop over QEMU's serial unix socket. */
+export class SerialDriver {
+  /** Everything received and not yet consumed by waitFor/run, with \r\n turned into \n. */
+  private buffer = '';
+  private waiters = new Set<() => void>();
+  private closed = false;
+  private seq = 0;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      this.buffer = (this.buffer + chunk).replace(/\r\n/g, '\n');
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  /** Connects, retrying until the socket exists (QEMU creates it shortly after spawn). */
+  static async connect(socketPath: string, timeoutMs = 10_000): Promise<SerialDriver> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.createConnection(socketPath);
+          s.once('connect', () => resolve(s));
+          s.once('error', reject);
+        });
+        return new SerialDriver(socket);
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`serial socket ${socketPath} did not accept within ${timeoutMs} ms: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+
+  /**
+   * Waits for the guest's ready line and returns it (`BOXKEEP-GUEST-READY disk=mounted`).
+   * QEMU drops serial output while no client is connected, so the serial log is checked as
+   * well, after connecting: what came before we connected is there, the rest arrives on the
+   * socket. The log is appended across boots, so only bytes past `log.fromOffset` (its size
+   * before this spawn) count.
+   */
+  async ready(timeoutMs = 60_000, log?: { file: string; fromOffset: number }): Promise<string> {
+    if (log && fs.existsSync(log.file)) {
+      const fd = fs.openSync(log.file, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const buf = Buffer.alloc(Math.max(0, size - log.fromOffset));
+        fs.readSync(fd, buf, 0, buf.length, log.fromOffset);
+        const line = /BOXKEEP-GUEST-READY[^\r\n]*\r?\n/.exec(buf.toString('utf8'));
+        if (line) {
+          this.buffer = '';
+          return line[0].trim();
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return (await this.waitFor(/BOXKEEP-GUEST-READY[^\n]*\n/, timeoutMs)).trim();
+  }
+
+  /** Resolves with the matched text once it arrives; consumes the buffer up to its end. */
+  async waitFor(pattern: string | RegExp, timeoutMs = 10_000): Promise<string> {
+    return (await this.consumeUntil(pattern, timeoutMs)).match;
+  }
+
+  /** Runs one shell line in the guest and returns its exit status and output. */
+  async run(cmd: string, timeoutMs = 10_000): Promise<RunResult> {
+    if (cmd.includes('\n')) throw new Error('SerialDriver.run takes one line; join commands with ;');
+    const n = ++this.seq;
+    this.buffer = '';
+    this.send(`${cmd}; echo "DONE_${n}_$?"`);
+    let result: { before: string; match: string };
+    try {
+      result = await this.consumeUntil(new RegExp(`DONE_${n}_(\\d+)\n|BOXKEEP-SYNTAX-ERROR\n`), timeoutMs);
+    } catch (err) {
+      throw new Error(`${cmd}: ${(err as Error).message}`);
+    }
+    if (result.match.startsWith('BOXKEEP-SYNTAX-ERROR')) throw new Error(`the guest shell rejected the syntax of: ${cmd}`);
+    const status = Number(/DONE_\d+_(\d+)/.exec(result.match)?.[1]);
+    // A command whose output lacks a final newline leaves the marker on the same line.
+    return { status, output: result.before.replace(/\n$/, '') };
+  }
+
+  private consumeUntil(pattern: string | RegExp, timeoutMs: number): Promise<{ before: string; match: string }> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        let index = -1;
+        let match = '';
+        if (typeof pattern === 'string') {
+          index = this.buffer.indexOf(pattern);
+          match = pattern;
+        } else {
+          const m = pattern.exec(this.buffer);
+          if (m) {
+            index = m.index;
+            match = m[0];
+          }
+        }
+        if (index >= 0) {
+          finish();
+          const before = this.buffer.slice(0, index);
+          this.buffer = this.buffer.slice(index + match.length);
+          resolve({ before, match });
+        } else if (this.closed) {
+          finish();
+          reject(new Error(`serial console closed while waiting for ${String(pattern)}; last output: ${this.tail()}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${String(pattern)} did not appear on the serial console within ${timeoutMs} ms; last output: ${this.tail()}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Sends a line without waiting for anything (for commands that never return, e.g. poweroff). */
+  send(line: string): void {
+    this.socket.write(line + '\n');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  private tail(): string {
+    return JSON.stringify(this.buffer.slice(-300));
+  }
+}
