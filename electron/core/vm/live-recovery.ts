@@ -8,7 +8,7 @@ import { rebase } from '../disk/qemu-img.js';
 import { removeDurable, renameDurable } from '../fsutil.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { commitCreateRow, deleteSnapshotFiles, removeRowReparenting } from '../snapshots/steps.js';
-import { finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './live.js';
+import { addOverlayNodes, dropOverlayNodes, finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './live.js';
 import { writeNodes } from './nodes.js';
 import type { Session, Supervisor } from './supervisor.js';
 
@@ -44,6 +44,7 @@ export async function settleLiveCreate(core: Core, sup: Supervisor, intent: Live
     renameDurable(frozen, live);
     cleanUp(core, intent);
     await resume();
+    await dropAbandonedNodes(session, intent);
     report.repaired(boxId, `Live snapshot ${name} was interrupted; the box was put back as it was before (and resumed). Take the snapshot again.`);
     return true;
   }
@@ -61,6 +62,7 @@ export async function settleLiveCreate(core: Core, sup: Supervisor, intent: Live
   }
   cleanUp(core, intent);
   await resume();
+  await dropAbandonedNodes(session, intent);
   if (hasLive) report.repaired(boxId, `Live snapshot ${name} was interrupted before it changed anything; it was cleaned up${session ? ' and the box resumed' : ''}. Take the snapshot again.`);
   else report.kept(boxId, `Live snapshot ${name} was interrupted and neither the live disk nor the snapshot disk was found.`);
   return true;
@@ -68,13 +70,27 @@ export async function settleLiveCreate(core: Core, sup: Supervisor, intent: Live
 
 /** The overlay is the live disk on disk; make it QEMU's top too if it is not yet. */
 async function completeSwitch(session: Session, live: string, intent: LiveCreateIntent): Promise<void> {
-  const nodes = await session.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
-  if (!nodes.some((n) => n['node-name'] === intent.newTop.format)) {
-    await switchToOverlay(session, live, intent);
-  } else if (session.nodes.top.format !== intent.newTop.format) {
+  const devices = await session.qmp.execute<{ qdev?: string; inserted?: { 'node-name'?: string } }[]>('query-block');
+  const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
+  if (top !== intent.newTop.format) {
+    const names = await nodeNames(session);
+    if (!names.has(intent.newTop.format)) await addOverlayNodes(session, live, intent);
+    await switchToOverlay(session, intent);
+  } else {
     session.nodes = { ...session.nodes, generation: intent.generation, top: intent.newTop, snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop } };
-    writeNodes(session.runDir, session.nodes);
   }
+  writeNodes(session.runDir, session.nodes);
+}
+
+async function nodeNames(session: Session): Promise<Set<string>> {
+  const nodes = await session.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
+  return new Set(nodes.map((n) => n['node-name']));
+}
+
+/** Overlay nodes added before the pause of an abandoned snapshot would block the next one's names. */
+async function dropAbandonedNodes(session: Session | null, intent: LiveCreateIntent): Promise<void> {
+  if (!session) return;
+  if ((await nodeNames(session)).has(intent.newTop.format)) await dropOverlayNodes(session, intent);
 }
 
 function cleanUp(core: Core, intent: LiveCreateIntent): void {

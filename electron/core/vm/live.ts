@@ -12,7 +12,7 @@ import { mkdirDurable } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import type { LiveSnapshotOps } from '../snapshots/engine.js';
-import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, removeRowReparenting, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../snapshots/steps.js';
+import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, removeRowReparenting, syncDisks, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../snapshots/steps.js';
 import { writeNodes, type NodePair } from './nodes.js';
 import type { Session, Supervisor } from './supervisor.js';
 
@@ -47,22 +47,30 @@ export class LiveSnapshots implements LiveSnapshotOps {
     mkdirDurable(path.dirname(snapshot.diskPath));
     // Made before the pause: creating it inside the pause would triple the pause window.
     await writeNextOverlay(this.core, box, snapshot.diskPath, { backingMayNotExistYet: true });
+    await addOverlayNodes(session, this.core.paths.nextDisk(box.id), intent);
     crashPoint('live-create:after-overlay');
     session.quiescing = true;
     const paused = performance.now();
     let pauseMs = 0;
+    const marks: number[] = [];
     try {
       if (!intent.wasPaused) await session.qmp.execute('stop');
+      marks.push(performance.now());
       crashPoint('live-create:after-pause');
       // QEMU keeps its fd on the renamed file: the guest's disk does not move under it.
-      freezeLiveDisk(this.core, box, snapshot.diskPath);
+      freezeLiveDisk(this.core, box, snapshot.diskPath, { sync: false });
       crashPoint('live-create:after-freeze');
-      installNextOverlay(this.core, box);
+      installNextOverlay(this.core, box, { sync: false });
+      syncDisks(this.core, box, snapshot.diskPath);
+      marks.push(performance.now());
       crashPoint('live-create:after-install');
-      await switchToOverlay(session, box.liveDiskPath, intent);
+      await switchToOverlay(session, intent);
+      marks.push(performance.now());
       crashPoint('live-create:after-switch');
       if (!intent.wasPaused) await session.qmp.execute('cont');
       pauseMs = performance.now() - paused;
+      // Outside the pause: recovery rebuilds the map from QEMU's own node list if we die first.
+      writeNodes(session.runDir, session.nodes);
       crashPoint('live-create:after-resume');
     } catch (err) {
       await this.undoCreate(session, box, intent);
@@ -73,7 +81,12 @@ export class LiveSnapshots implements LiveSnapshotOps {
     const row = commitCreateRow(this.core, { ...snapshot, live: true });
     crashPoint('live-create:after-row');
     clearIntent(journal, intent.id);
-    this.core.logger.info('live snapshot pause window', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: Math.round(pauseMs * 100) / 100 });
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    const [stopped = paused, renamed = paused, switched = paused] = marks;
+    this.core.logger.info('live snapshot pause window', {
+      op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: r2(pauseMs),
+      stop_ms: r2(stopped - paused), rename_ms: r2(renamed - stopped), switch_ms: r2(switched - renamed), cont_ms: r2(paused + pauseMs - switched),
+    });
     return row;
   }
 
@@ -83,9 +96,10 @@ export class LiveSnapshots implements LiveSnapshotOps {
       fs.rmSync(box.liveDiskPath, { force: true });
       fs.renameSync(intent.snapshot.diskPath, box.liveDiskPath);
     }
+    if (!intent.wasPaused) await session.qmp.execute('cont').catch(() => undefined);
+    await dropOverlayNodes(session, intent);
     fs.rmSync(this.core.paths.nextDisk(box.id), { force: true });
     fs.rmSync(path.dirname(intent.snapshot.diskPath), { recursive: true, force: true });
-    if (!intent.wasPaused) await session.qmp.execute('cont').catch(() => undefined);
     clearIntent(this.core.paths.boxJournal(box.id), intent.id);
   }
 
@@ -112,19 +126,34 @@ export class LiveSnapshots implements LiveSnapshotOps {
   }
 }
 
-/** Adds the new overlay as two separate nodes and makes it the top QEMU writes to. */
-export async function switchToOverlay(session: Session, liveDisk: string, intent: LiveCreateIntent): Promise<void> {
+/**
+ * Opens the prepared overlay in QEMU as two separate nodes, before the pause: opening a qcow2
+ * node reads its header, which need not hold the guest up. The file node keeps its fd across
+ * the rename that follows, and being opened read-write it is never reopened by its (then
+ * stale) path: QEMU only reopens a file by name to gain write access. Never an inline file
+ * child: blockdev-snapshot would reopen that by path, which by then names the new overlay,
+ * and from the second snapshot on the guest would read empty data.
+ */
+export async function addOverlayNodes(session: Session, file: string, intent: LiveCreateIntent): Promise<void> {
   const { qmp } = session;
-  // Never an inline file child: blockdev-snapshot would later reopen it by path, which by then
-  // names the new overlay, and from the second snapshot on the guest would read empty data.
-  await qmp.execute('blockdev-add', { driver: 'file', 'node-name': intent.newTop.file, filename: liveDisk });
+  await qmp.execute('blockdev-add', { driver: 'file', 'node-name': intent.newTop.file, filename: file });
   await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': intent.newTop.format, file: intent.newTop.file, backing: null });
-  await qmp.execute('blockdev-snapshot', { node: intent.oldTop.format, overlay: intent.newTop.format });
+}
+
+/** Drops overlay nodes that were added but never made the top (an abandoned snapshot). */
+export async function dropOverlayNodes(session: Session, intent: LiveCreateIntent): Promise<void> {
+  if (session.nodes.top.format === intent.newTop.format) return;
+  await session.qmp.execute('blockdev-del', { 'node-name': intent.newTop.format }).catch(() => undefined);
+  await session.qmp.execute('blockdev-del', { 'node-name': intent.newTop.file }).catch(() => undefined);
+}
+
+/** Makes the added overlay the top QEMU writes to (the caller persists the node map). */
+export async function switchToOverlay(session: Session, intent: LiveCreateIntent): Promise<void> {
+  await session.qmp.execute('blockdev-snapshot', { node: intent.oldTop.format, overlay: intent.newTop.format });
   session.nodes = {
     ...session.nodes, generation: intent.generation, top: intent.newTop,
     snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop },
   };
-  writeNodes(session.runDir, session.nodes);
 }
 
 /**

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tailLines, cleanLine } from '../../electron/core/vm/console.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bkc-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+let counter = 0;
+const logWith = (content: string | Buffer) => {
+  const file = path.join(dir, `serial-${++counter}.log`);
+  fs.writeFileSync(file, content);
+  return file;
+};
+
+describe('tailLines', () => {
+  it('returns the last lines, oldest first', async () => {
+    const file = logWith('one\ntwo\nthree\nfour\n');
+    expect(await tailLines(file, 2)).toEqual(['three', 'four']);
+    expect(await tailLines(file, 10)).toEqual(['one', 'two', 'three', 'four']);
+    expect(await tailLines(file, 0)).toEqual([]);
+  });
+
+  it('counts an unterminated last line, like a prompt or a panic cut short', async () => {
+    expect(await tailLines(logWith('a\nb\n~ # '), 2)).toEqual(['b', '~ # ']);
+  });
+
+  it('has no lines for a missing or empty log', async () => {
+    expect(await tailLines(path.join(dir, 'never-started.log'), 5)).toEqual([]);
+    expect(await tailLines(logWith(''), 5)).toEqual([]);
+  });
+
+  it('strips colours, cursor movement, OSC titles and control characters but keeps tabs', async () => {
+    const file = logWith('\x1b[1;31mred\x1b[0m\tcell\r\n\x1b]0;title\x07pro\x07mpt\x1b[2K\x1b(B\x00\r\n');
+    expect(await tailLines(file, 2)).toEqual(['red\tcell', 'prompt']);
+  });
+
+  it('keeps what a progress counter finally shows after carriage returns', () => {
+    expect(cleanLine('10%\r50%\r100%')).toBe('100%');
+    expect(cleanLine('done\r\r')).toBe('done');
+  });
+
+  it('reads a 100 MB log from its end in bounded reads', async () => {
+    const file = path.join(dir, 'big.log');
+    const line = 'x'.repeat(99) + '\n';
+    const block = Buffer.from(line.repeat(10_000)); // 1 MB
+    const fd = fs.openSync(file, 'w');
+    for (let i = 0; i < 100; i++) fs.writeSync(fd, block);
+    fs.writeSync(fd, 'second to last\nlast line\n');
+    fs.closeSync(fd);
+    expect(fs.statSync(file).size).toBeGreaterThan(100_000_000);
+
+    const readSpy = { bytes: 0 };
+    const originalOpen = fs.promises.open;
+    // Count bytes actually read to prove the file is not read whole.
+    fs.promises.open = (async (...args: Parameters<typeof originalOpen>) => {
+      const handle = await originalOpen(...args);
+      const read = handle.read.bind(handle);
+      (handle as unknown as { read: unknown }).read = async (buf: Buffer, off: number, len: number, pos: number) => {
+        const r = await read(buf, off, len, pos);
+        readSpy.bytes += r.bytesRead;
+        return r;
+      };
+      return handle;
+    }) as typeof originalOpen;
+    const started = performance.now();
+    let lines: string[];
+    try {
+      lines = await tailLines(file, 3);
+    } finally {
+      fs.promises.open = originalOpen;
+    }
+    expect(lines).toEqual(['x'.repeat(99), 'second to last', 'last line']);
+    expect(readSpy.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(performance.now() - started).toBeLessThan(200);
+    fs.rmSync(file);
+  });
+
+  it('cuts a huge line with no newline at maxBytes instead of reading it all', async () => {
+    const file = logWith('z'.repeat(300_000));
+    const [only] = await tailLines(file, 5, { maxBytes: 1000 });
+    expect(only).toBe('z'.repeat(1000));
+  });
+
+  it('does not split a multi-byte character into garbage at line starts', async () => {
+    const file = logWith('héllo\nwörld ✓\n');
+    expect(await tailLines(file, 2)).toEqual(['héllo', 'wörld ✓']);
+  });
+});
