@@ -9,16 +9,22 @@ export function bootId(): string {
   }
 }
 
-/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or null if gone. */
-export function processStartTime(pid: number): string | null {
+interface ProcStat { state: string; startTime: string }
+
+/** Null when there is no such process. The command name (field 2) may hold spaces and ')'. */
+function readProcStat(pid: number): ProcStat | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19] ?? null;
+    return { state: rest[0] ?? '', startTime: rest[19] ?? '' };
   } catch {
     return null;
   }
+}
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or null if gone. */
+export function processStartTime(pid: number): string | null {
+  return readProcStat(pid)?.startTime ?? null;
 }
 
 export interface ProcessFingerprint {
@@ -31,10 +37,14 @@ export function fingerprintOf(pid: number): ProcessFingerprint {
   return { pid, startTime: processStartTime(pid), bootId: bootId() };
 }
 
-/** True only when the same process (not a recycled pid, not from before a reboot) still runs. */
+/**
+ * True only when the same process (not a recycled pid, not from before a reboot) still runs.
+ * A zombie counts as gone: it has exited and only waits for its parent to reap it.
+ */
 export function isSameProcess(fp: ProcessFingerprint): boolean {
   if (!Number.isInteger(fp.pid) || fp.pid <= 0) return false;
   if (fp.bootId !== bootId()) return false;
-  const now = processStartTime(fp.pid);
-  return now !== null && now === fp.startTime;
+  const stat = readProcStat(fp.pid);
+  if (!stat || stat.state === 'Z' || stat.state === 'X') return false;
+  return stat.startTime === fp.startTime;
 }

@@ -9,6 +9,7 @@ import { BoxkeepError, vmError, invalidArgument } from '../../../shared/errors.j
 import type { HomePaths } from '../paths.js';
 import { writeFileDurable, mkdirDurable } from '../fsutil.js';
 import { tailLines } from './console.js';
+import { bootId as readBootId, isSameProcess, processStartTime } from '../proc.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -161,46 +162,7 @@ export interface QemuFingerprint {
   serialSocket: string;
 }
 
-export function readBootId(): string {
-  return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-}
-
-interface ProcStat { state: string; startTime: string }
-
-/** Null when there is no such process. The command name may hold spaces and ')'. */
-function readProcStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field 22 is fields[19].
-  return { state: fields[0], startTime: fields[19] };
-}
-
-export function processStartTime(pid: number): string | null {
-  return readProcStat(pid)?.startTime ?? null;
-}
-
-/**
- * True only for the very process the fingerprint recorded: same pid, same start time, same
- * boot. A zombie counts as gone: it has exited and only waits for its parent to reap it.
- */
-export function isSameProcess(fp: QemuFingerprint): boolean {
-  if (!Number.isInteger(fp.pid) || fp.pid <= 0) return false;
-  let bootId: string;
-  try {
-    bootId = readBootId();
-  } catch {
-    return false;
-  }
-  if (bootId !== fp.bootId) return false;
-  const stat = readProcStat(fp.pid);
-  if (!stat || stat.state === 'Z' || stat.state === 'X') return false;
-  return stat.startTime === fp.startTime;
-}
+export { bootId as readBootId, isSameProcess, processStartTime } from '../proc.js';
 
 export function fingerprintPath(runDir: string) { return path.join(runDir, FINGERPRINT_FILE); }
 

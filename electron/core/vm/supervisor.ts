@@ -1,13 +1,12 @@
 // The VM supervisor: runs boxes on QEMU, one detached QEMU per box, controlled over QMP.
 // QEMU outlives the process that started it; any later owner of the home adopts it through
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
-import fs from 'node:fs';
 import path from 'node:path';
-import { BoxkeepError, invalidState, vmError } from '../../../shared/errors.js';
+import { invalidState, vmError } from '../../../shared/errors.js';
 import { isActive, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
 import type { Core, VmControl } from '../core.js';
 import { walkChain } from '../disk/chain.js';
-import { sizeOnDisk } from '../fsutil.js';
+import { bootId } from '../proc.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
@@ -255,7 +254,7 @@ export class Supervisor implements VmControl {
         return null;
       }
     }
-    if (fp && fp.bootId !== readBootIdSafe()) {
+    if (fp && fp.bootId !== bootId()) {
       this.setStatus(box.id, 'stopped');
       report.repaired(box.id, `The computer restarted while the box ${label} was running; it is now stopped.`);
     } else if (box.status === 'stopping') {
@@ -278,19 +277,6 @@ export class Supervisor implements VmControl {
     await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));
     this.sessions.clear();
   }
-
-  /** Bytes the live disk uses, for status displays. */
-  liveUsage(box: Box): number {
-    return sizeOnDisk(box.liveDiskPath);
-  }
-}
-
-function readBootIdSafe(): string {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 async function waitFor(p: Promise<unknown>, ms: number): Promise<boolean> {
@@ -300,4 +286,3 @@ async function waitFor(p: Promise<unknown>, ms: number): Promise<boolean> {
   return done;
 }
 
-export { BoxkeepError };
