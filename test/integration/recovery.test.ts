@@ -138,4 +138,27 @@ describe('recovery', () => {
     t.core = await openCore({ home: t.dir, owner: 'test' });
     expect(JSON.parse(fs.readFileSync(t.core.paths.lock, 'utf8')).pid).toBe(process.pid);
   });
+
+  it('a box recorded as running whose QEMU is gone is marked failed with the reason; after a host reboot, stopped', async () => {
+    const a = await t.core.boxes.create({ name: 'gone', image: 'seed' });
+    const b = await t.core.boxes.create({ name: 'rebooted', image: 'seed' });
+    {
+      for (const [box, bootId] of [[a, fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()], [b, 'an-older-boot']] as const) {
+        t.core.store.setBoxStatus(box.id, 'running');
+        const run = t.core.paths.runDir(box.id);
+        fs.mkdirSync(run, { recursive: true });
+        fs.mkdirSync(t.core.paths.logsDir(box.id), { recursive: true });
+        fs.writeFileSync(path.join(t.core.paths.logsDir(box.id), 'serial.log'), 'booting\nkernel panic: out of memory\n');
+        // A pid that is not running (or not with that start time): QEMU is gone.
+        fs.writeFileSync(path.join(run, 'qemu.json'), JSON.stringify({ pid: 999999, startTime: '1', bootId, startedAt: 1, qmpSocket: '', serialSocket: '' }));
+      }
+    }
+    const report = await reopen(() => {});
+    const gone = t.core.store.getBox(a.id)!;
+    expect(gone.status).toBe('failed');
+    expect(gone.failureReason).toMatch(/QEMU exited unexpectedly.*kernel panic: out of memory/);
+    expect(t.core.store.getBox(b.id)!.status).toBe('stopped');
+    expect(report.items.some((i) => i.boxId === b.id && /computer restarted/.test(i.message))).toBe(true);
+    expect(report.items.some((i) => i.boxId === a.id && /stopped unexpectedly/.test(i.message))).toBe(true);
+  });
 });
