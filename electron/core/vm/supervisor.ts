@@ -43,7 +43,8 @@ export class Supervisor implements VmControl {
   private readonly stopTimeoutMs: number;
 
   constructor(private readonly core: Core, private readonly options: SupervisorOptions = {}) {
-    this.stopTimeoutMs = options.stopTimeoutMs ?? Number(process.env.BOXKEEP_STOP_TIMEOUT_MS ?? 20_000);
+    const fromEnv = Number(process.env.BOXKEEP_STOP_TIMEOUT_MS);
+    this.stopTimeoutMs = options.stopTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 20_000);
   }
 
   accelerator(): 'kvm' | 'tcg' | 'unknown' {
