@@ -1,4 +1,6 @@
 // Boxes run on real QEMU (TCG) with the tiny guest: boot, write, stop, start again, states.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
@@ -52,6 +54,26 @@ describe('running a box', () => {
     const con = await boot(h.core, 'life');
     expect(await sh(con, 'cat /mnt/note.txt')).toContain('kept-across-boots');
     await h.core.vms.stop('life', { force: true });
+  });
+});
+
+describe('booting from the disk', () => {
+  it('an image without a kernel boots through the firmware from its own disk', async () => {
+    // A 512-byte boot sector that writes a line to COM1 and halts.
+    const code = [0x31, 0xc0, 0x8e, 0xd8, 0xfc, 0xbe, 0x17, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x08, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xfa, 0xf4, 0xeb, 0xfc];
+    const disk = Buffer.alloc(1024 * 1024);
+    Buffer.from(code).copy(disk, 0);
+    Buffer.from('BOXKEEP-DISK-BOOT\r\n\0', 'latin1').copy(disk, code.length);
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    const raw = path.join(path.dirname(h.dir), 'boot.img');
+    fs.writeFileSync(raw, disk);
+    await h.core.images.import({ path: raw, name: 'bootable' });
+    const box = await h.core.boxes.create({ name: 'fromdisk', image: 'bootable', memoryMib: 64 });
+    await h.core.vms.start('fromdisk');
+    await waitUntil(() => fs.existsSync((h.core.vms as Supervisor).logFile(box.id)) && fs.readFileSync((h.core.vms as Supervisor).logFile(box.id), 'utf8').includes('BOXKEEP-DISK-BOOT'), 30_000);
+    expect((await h.core.vms.console('fromdisk', 5)).lines).toContain('BOXKEEP-DISK-BOOT');
+    await h.core.vms.stop('fromdisk', { force: true });
   });
 });
 
