@@ -10,6 +10,10 @@ export function parseInput<C extends Channel>(channel: C, raw: unknown): Channel
   if (!isChannel(channel)) {
     throw new BoxkeepError('InvalidArgument', `Unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}.`);
   }
+  // JSON.parse makes "__proto__" an own key, which an object schema would silently skip.
+  if (typeof raw === 'object' && raw !== null && Object.prototype.hasOwnProperty.call(raw, '__proto__')) {
+    throw new BoxkeepError('InvalidArgument', `Unknown field "__proto__": it is not part of ${channel}.`);
+  }
   const parsed = v.safeParse(channels[channel].input, raw ?? {});
   if (parsed.success) return parsed.output as ChannelInput<C>;
   const problems = parsed.issues.slice(0, 3).map((issue) => {

@@ -35,7 +35,7 @@ export function fieldsOf(channel: string, raw: unknown, value: unknown): LogFiel
   const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 100) : undefined);
   const fields: LogFields = { op: channel };
   const area = channel.split(':')[0];
-  const box = area === 'boxes' ? text(out.id) : text(out.boxId) ?? text((out.box as Record<string, unknown> | undefined)?.id);
+  const box = area === 'boxes' ? text(out.id) ?? text(out.removedId) : text(out.boxId) ?? text((out.box as Record<string, unknown> | undefined)?.id);
   const snapshot = area === 'snapshots' ? text(out.id) ?? text((out.snapshot as Record<string, unknown> | undefined)?.id) ?? text(out.removedId) : undefined;
   const boxId = box ?? text(input.box);
   const snapshotId = snapshot ?? text(input.snapshot);

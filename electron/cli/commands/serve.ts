@@ -5,6 +5,7 @@ import log from 'electron-log/node';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { jsonLogger, type Logger } from '../../core/logger.js';
 import { serve } from '../../host/serve.js';
+import { rendererBuilt } from '../../host/static-files.js';
 import { configureFileLog, structuredLogger } from '../../shell/logging.js';
 import { num, type CommandGroup, type StandaloneCtx } from '../command.js';
 import type { Io } from '../io.js';
@@ -18,6 +19,7 @@ export async function runServe(ctx: StandaloneCtx): Promise<number> {
   } else {
     const how = serving.mode === 'forwarding' ? 'The Boxkeep app owns this home; the page works through it.' : `Serving the home ${ctx.home}.`;
     ctx.io.stdout(`Boxkeep is at ${serving.url}\n${how}\nOpen the address in a browser on this machine (it carries the access token). Press Ctrl+C to stop.\n`);
+    if (!rendererBuilt(serving.staticDir)) ctx.io.stderr(`boxkeep: the UI is not built yet (no ${serving.staticDir}/index.html): run \`npm run build:renderer\`, then reload the page.\n`);
   }
   logger.info('serve started', { op: 'serve', port: serving.port, mode: serving.mode });
   await stopped;

@@ -1,0 +1,53 @@
+// The Electron IPC transport, minus Electron: who may call (our own window's main frame on
+// our own origin), then the router, with the reply settled into {ok, value | error} because
+// an Error loses its code crossing IPC. main/ipc.main.ts binds this to ipcMain.handle.
+import { CHANNELS, type Channel } from '../../shared/channels.js';
+import { BoxkeepError } from '../../shared/errors.js';
+import type { RouterLike } from '../host/session.js';
+import { settle, type Settled } from './preload-api.js';
+import { isOwnOrigin } from './security.js';
+
+/** What the check needs from an IPC event: event.sender.id and event.senderFrame. */
+export interface SenderInfo {
+  webContentsId: number;
+  /** Null when the frame is gone (navigated away or destroyed) before the call arrived. */
+  frame: { url: string; isMainFrame: boolean } | null;
+}
+
+export interface TrustedSenders {
+  /** The webContents ids of windows we created. */
+  webContentsIds: ReadonlySet<number>;
+  /** The dev server we loaded the renderer from, if any (development only). */
+  devServerUrl: string | null;
+}
+
+export function senderProblem(sender: SenderInfo, trusted: TrustedSenders): string | null {
+  if (!trusted.webContentsIds.has(sender.webContentsId)) return 'The call came from a window Boxkeep did not open.';
+  if (!sender.frame) return 'The calling frame is gone.';
+  if (!sender.frame.isMainFrame) return 'The call came from a sub-frame; only the Boxkeep page itself may call.';
+  if (!isOwnOrigin(sender.frame.url, trusted.devServerUrl)) return 'The call came from a page that is not Boxkeep\'s own.';
+  return null;
+}
+
+export type IpcHandler = (sender: SenderInfo, input: unknown) => Promise<Settled<unknown>>;
+
+/**
+ * One handler per channel, all from the channel map. An untrusted sender gets the same
+ * refusal shape as any other error, and its input is never parsed.
+ */
+export function ipcHandlers(router: RouterLike, trusted: () => TrustedSenders, onRefused?: (channel: Channel, reason: string) => void): Map<Channel, IpcHandler> {
+  const handlers = new Map<Channel, IpcHandler>();
+  for (const channel of CHANNELS) {
+    handlers.set(channel, (sender, input) =>
+      settle(async () => {
+        const problem = senderProblem(sender, trusted());
+        if (problem) {
+          onRefused?.(channel, problem);
+          throw new BoxkeepError('InvalidState', `Refused ${channel}: ${problem}`);
+        }
+        return router.invoke(channel, input);
+      }),
+    );
+  }
+  return handlers;
+}

@@ -1,0 +1,89 @@
+// What the preload exposes as `window.boxkeep`: one named verb per channel, generated from the
+// channel map, plus `on` for events. Never a raw invoke, never ipcRenderer.
+//
+// Errors cannot cross Electron's contextBridge with their code (only the message survives),
+// so each verb resolves to a settled envelope and the renderer's transport rebuilds the
+// BoxkeepError from it. Plain Node: the Electron preload only supplies `invoke` and `subscribe`.
+import { CHANNELS, type Channel, type ChannelInput, type ChannelResult } from '../../shared/channels.js';
+import { BoxkeepError, type WireError } from '../../shared/errors.js';
+import { EVENT_NAMES, type EventMap, type EventName } from '../../shared/events.js';
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+type AreaOf<C> = C extends `${infer A}:${string}` ? A : never;
+type VerbOf<C, A extends string> = C extends `${A}:${infer V}` ? V : never;
+
+type PreloadMethod<C extends Channel> = {} extends ChannelInput<C>
+  ? (input?: ChannelInput<C>) => Promise<Settled<ChannelResult<C>>>
+  : (input: ChannelInput<C>) => Promise<Settled<ChannelResult<C>>>;
+
+export type PreloadApi = { [A in AreaOf<Channel>]: { [C in Channel as VerbOf<C, A>]: PreloadMethod<C> } };
+
+export type PreloadBridge = PreloadApi & {
+  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
+};
+
+/** The single IPC channel main uses to push events to windows. */
+export const EVENT_CHANNEL = 'boxkeep:event';
+
+/**
+ * What only the desktop shell can do, exposed as `window.boxkeepShell` (renderer/src/platform.ts
+ * treats every member as optional: the browser UI has none of them).
+ */
+export const SHELL_CHANNELS = { pickImageFile: 'shell:pick-image-file' } as const;
+
+export interface ShellBridge {
+  /** The system file picker for a disk image: its absolute path, or null when cancelled. */
+  pickImageFile(): Promise<string | null>;
+}
+
+export function buildShellBridge(invoke: (channel: string) => Promise<unknown>): ShellBridge {
+  return Object.freeze({
+    async pickImageFile() {
+      const picked = await invoke(SHELL_CHANNELS.pickImageFile);
+      return typeof picked === 'string' && picked.length > 0 ? picked : null;
+    },
+  });
+}
+
+/** Sends one channel over IPC and resolves to main's settled reply. */
+export type PreloadInvoke = (channel: Channel, input: unknown) => Promise<unknown>;
+/** Listens to EVENT_CHANNEL; returns the unsubscribe. */
+export type PreloadSubscribe = (listener: (message: unknown) => void) => () => void;
+
+export function buildPreloadBridge(invoke: PreloadInvoke, subscribe: PreloadSubscribe): PreloadBridge {
+  const api: Record<string, Record<string, (input?: unknown) => Promise<Settled<unknown>>>> = {};
+  for (const channel of CHANNELS) {
+    const [area, verb] = channel.split(':') as [string, string];
+    (api[area] ??= {})[verb] = async (input?: unknown) => asSettled(await invoke(channel, input ?? {}).catch(settleThrown));
+  }
+  const on = (event: EventName, listener: (payload: unknown) => void) => {
+    if (!EVENT_NAMES.includes(event)) throw new TypeError(`Unknown event ${JSON.stringify(String(event))}; use one of ${EVENT_NAMES.join(', ')}.`);
+    if (typeof listener !== 'function') throw new TypeError('The listener must be a function.');
+    return subscribe((message) => {
+      const m = message as { event?: unknown; payload?: unknown } | null;
+      if (m && m.event === event) listener(m.payload);
+    });
+  };
+  return Object.freeze({ ...api, on }) as unknown as PreloadBridge;
+}
+
+/** What the main process replies for one call: the result, or the error as {code, message}. */
+export async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: BoxkeepError.from(err).toWire() };
+  }
+}
+
+function settleThrown(err: unknown): Settled<never> {
+  return { ok: false, error: BoxkeepError.from(err).toWire() };
+}
+
+function asSettled(reply: unknown): Settled<unknown> {
+  const r = reply as Settled<unknown> | null;
+  if (r && r.ok === true && 'value' in r) return r;
+  if (r && r.ok === false && r.error) return { ok: false, error: BoxkeepError.fromWire(r.error).toWire() };
+  return { ok: false, error: { code: 'Internal', message: 'The main process replied in an unknown shape.' } };
+}

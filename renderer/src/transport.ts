@@ -1,0 +1,176 @@
+// How the renderer reaches the engine. Inside Electron the preload exposes `window.boxkeep`
+// (named verbs resolving to settled envelopes); in a plain browser the page was served by
+// `boxkeep serve` and talks to it over a WebSocket, with the token from the page URL. Either
+// way the screens get the same typed BoxkeepBridge, and errors arrive as BoxkeepError with
+// their code intact.
+//
+// Written against small structural types instead of the DOM lib so it also runs (and is
+// tested) under Node with the `ws` client.
+import type { Channel } from '../../shared/channels.js';
+import { createApi, type BoxkeepBridge, type Invoke } from '../../shared/client.js';
+import { BoxkeepError, type WireError } from '../../shared/errors.js';
+import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
+import { isServerMessage, type InvokeMessage, type ServerMessage } from '../../shared/wire.js';
+
+/** The shape of window.boxkeep this file relies on (kept in step by a type test). */
+export type PreloadLike = Record<string, unknown> & {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each event has its own payload type
+  on(event: EventName, listener: (payload: any) => void): () => void;
+};
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+}
+export type SocketFactory = new (url: string) => SocketLike;
+
+export type ConnectionStatus = 'connected' | 'reconnecting';
+
+export interface ConnectOptions {
+  /** Defaults to globalThis.boxkeep (the preload); pass null to force the WebSocket. */
+  preload?: PreloadLike | null;
+  /** The page URL, carrying ?token=...; defaults to location.href. */
+  pageUrl?: string;
+  /** Defaults to globalThis.WebSocket. */
+  WebSocket?: SocketFactory;
+  onStatus?: (status: ConnectionStatus) => void;
+  /** Reconnect backoff bounds in milliseconds. */
+  retry?: { minMs: number; maxMs: number };
+}
+
+const OPEN = 1;
+/** How long a call made while disconnected waits for the link to come back. */
+const QUEUE_WAIT_MS = 30_000;
+
+export async function connectBridge(options: ConnectOptions = {}): Promise<BoxkeepBridge> {
+  const g = globalThis as { boxkeep?: PreloadLike; location?: { href: string }; WebSocket?: SocketFactory };
+  const preload = options.preload === undefined ? g.boxkeep : options.preload;
+  if (preload) return fromPreload(preload);
+  const pageUrl = options.pageUrl ?? g.location?.href;
+  const Socket = options.WebSocket ?? g.WebSocket;
+  if (!pageUrl || !Socket) {
+    throw new BoxkeepError('Internal', 'Boxkeep cannot reach its engine: open this page from the Boxkeep app, or from the URL that `boxkeep serve` printed.');
+  }
+  return connectWebSocket(socketUrl(pageUrl), Socket, options);
+}
+
+/** ws://host/ws?token=..., from the page's own address. */
+export function socketUrl(pageUrl: string): string {
+  const page = new URL(pageUrl);
+  const token = page.searchParams.get('token') ?? new URLSearchParams(page.hash.slice(1)).get('token');
+  const url = new URL('/ws', page);
+  url.protocol = page.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.hash = '';
+  url.search = token ? `?token=${encodeURIComponent(token)}` : '';
+  return url.toString();
+}
+
+function fromPreload(preload: PreloadLike): BoxkeepBridge {
+  const invoke: Invoke = async (channel: Channel, input: unknown) => {
+    const [area, verb] = channel.split(':') as [string, string];
+    const method = (preload[area] as Record<string, (input: unknown) => Promise<Settled>> | undefined)?.[verb];
+    if (typeof method !== 'function') throw new BoxkeepError('Internal', `This app's preload does not offer ${channel}; reinstall Boxkeep.`);
+    const reply = await method(input);
+    if (reply?.ok === true) return reply.value;
+    throw BoxkeepError.fromWire(reply?.error);
+  };
+  const on = <E extends EventName>(event: E, listener: (payload: EventMap[E]) => void) => preload.on(event, listener);
+  return Object.assign(createApi(invoke), { on });
+}
+
+interface Pending {
+  channel: string;
+  resolve(value: unknown): void;
+  reject(err: BoxkeepError): void;
+}
+
+function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOptions): Promise<BoxkeepBridge> {
+  const events = new Emitter();
+  const pending = new Map<number, Pending>();
+  const queued: Array<{ message: InvokeMessage; timer: ReturnType<typeof setTimeout> }> = [];
+  const { minMs, maxMs } = options.retry ?? { minMs: 250, maxMs: 5000 };
+  let socket: SocketLike | null = null;
+  let nextId = 1;
+  let everConnected = false;
+  let delay = minMs;
+
+  const deliver = (message: ServerMessage) => {
+    if (message.type === 'event') return events.emit(message.event, message.payload as never);
+    const call = pending.get(message.id);
+    if (!call) return;
+    pending.delete(message.id);
+    if (message.ok) call.resolve(message.value);
+    else call.reject(BoxkeepError.fromWire(message.error));
+  };
+
+  const invoke: Invoke = (channel, input) =>
+    new Promise((resolve, reject) => {
+      const message: InvokeMessage = { type: 'invoke', id: nextId++, channel, input };
+      pending.set(message.id, { channel, resolve, reject });
+      if (socket?.readyState === OPEN) return socket.send(JSON.stringify(message));
+      const timer = setTimeout(() => {
+        const at = queued.findIndex((q) => q.message.id === message.id);
+        if (at >= 0) queued.splice(at, 1);
+        pending.delete(message.id);
+        reject(new BoxkeepError('Internal', `Boxkeep is unreachable, so ${channel} was not sent. Check that \`boxkeep serve\` (or the app) is still running, then try again.`));
+      }, QUEUE_WAIT_MS);
+      queued.push({ message, timer });
+    });
+
+  return new Promise((resolveBridge, rejectBridge) => {
+    const open = () => {
+      const ws = new Socket(url);
+      socket = ws;
+      ws.onmessage = (ev) => {
+        if (typeof ev.data !== 'string') return;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
+        if (isServerMessage(parsed)) deliver(parsed);
+      };
+      ws.onopen = () => {
+        delay = minMs;
+        for (const q of queued.splice(0)) {
+          clearTimeout(q.timer);
+          ws.send(JSON.stringify(q.message));
+        }
+        options.onStatus?.('connected');
+        if (everConnected) {
+          // Events sent while we were away are lost: tell every view to reload.
+          events.emit('boxes:changed', { boxId: null });
+        } else {
+          everConnected = true;
+          resolveBridge(Object.assign(createApi(invoke), { on: events.on.bind(events) }) as BoxkeepBridge);
+        }
+      };
+      ws.onerror = () => {};
+      ws.onclose = () => {
+        if (socket !== ws) return;
+        socket = null;
+        for (const [id, call] of pending) {
+          if (queued.some((q) => q.message.id === id)) continue;
+          pending.delete(id);
+          call.reject(new BoxkeepError('Internal', `The connection to Boxkeep dropped while ${call.channel} was running; it may have finished. Check the view once it reloads.`));
+        }
+        if (!everConnected) {
+          rejectBridge(new BoxkeepError('Internal', 'Could not connect to Boxkeep. Check that `boxkeep serve` is still running and open the full URL it printed (with ?token=...).'));
+          return;
+        }
+        options.onStatus?.('reconnecting');
+        setTimeout(open, delay);
+        delay = Math.min(maxMs, delay * 2);
+      };
+    };
+    open();
+  });
+}

@@ -1,0 +1,240 @@
+// The router over each transport, with the real core on a temporary home: in-process, the
+// Electron IPC path (sender check + preload bridge + renderer transport, minus Electron), the
+// WebSocket host, and the control socket. Every channel gets bad input of every kind; each
+// must come back InvalidArgument and leave the database rows and the home's files as they were.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { channels, CHANNELS, type Channel } from '../../shared/channels.js';
+import { BoxkeepError } from '../../shared/errors.js';
+import { connectControl, type ControlClient } from '../../electron/host/control-client.js';
+import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
+import { ipcHandlers, type SenderInfo } from '../../electron/shell/ipc.js';
+import { buildPreloadBridge } from '../../electron/shell/preload-api.js';
+import { APP_ORIGIN } from '../../electron/shell/security.js';
+import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
+import { ownedHome, type OwnedHome } from './host-fixtures.js';
+
+type Call = (channel: Channel, raw: unknown) => Promise<unknown>;
+
+interface Transport {
+  name: string;
+  call: Call;
+  /** Stream transports refuse frames over 1 MB before parsing; see host-web and host-control tests. */
+  framed: boolean;
+  /** Takes any channel name; the typed bridges only have verbs for real channels. */
+  raw: boolean;
+}
+
+/** Calls a verb of a typed bridge by channel name, with whatever input the test wants. */
+function viaBridge(bridge: Record<string, unknown>): Call {
+  return (channel, raw) => {
+    const [area, verb] = channel.split(':') as [string, string];
+    return (bridge[area] as Record<string, (input: unknown) => Promise<unknown>>)[verb]!(raw);
+  };
+}
+
+const VALID: Record<string, unknown> = {
+  box: 'alpha', snapshot: 'first', image: 'seed', name: 'fresh-name', description: 'words', path: '/nonexistent/disk.qcow2',
+  kernelPath: '/nonexistent/vmlinuz', initrdPath: '/nonexistent/initrd', append: 'console=ttyS0',
+  diskSizeGiB: 1, memoryMib: 64, cpus: 1, lines: 10, force: false, snapshotCurrentFirst: false, stopFirst: false, startAfter: false,
+};
+
+interface FieldInfo { key: string; type: 'string' | 'number' | 'boolean'; required: boolean }
+
+function fieldsOf(channel: Channel): FieldInfo[] {
+  const entries = (channels[channel].input as unknown as { entries: Record<string, { type: string; wrapped?: { type: string } }> }).entries;
+  return Object.entries(entries).map(([key, e]) => ({
+    key, required: e.type !== 'optional', type: (e.type === 'optional' ? e.wrapped!.type : e.type) as FieldInfo['type'],
+  }));
+}
+
+function validInput(channel: Channel): Record<string, unknown> {
+  return Object.fromEntries(fieldsOf(channel).map((f) => [f.key, VALID[f.key]]));
+}
+
+const NAME_FIELDS = new Set(['name']);
+const REF_FIELDS = new Set(['box', 'snapshot', 'image']);
+const PATH_FIELDS = new Set(['path', 'kernelPath', 'initrdPath']);
+
+/** Every bad input for a channel, each with a label saying what is wrong with it. */
+export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<[string, unknown]> {
+  const valid = validInput(channel);
+  const out: Array<[string, unknown]> = [
+    ['a string instead of an object', 'alpha'],
+    ['a number instead of an object', 42],
+    ['an array instead of an object', [valid]],
+    ['true instead of an object', true],
+    ['an unknown field', { ...valid, sneaky: 1 }],
+  ];
+  const huge = 'x'.repeat(opts.hugeBytes);
+  for (const f of fieldsOf(channel)) {
+    const with_ = (value: unknown) => ({ ...valid, [f.key]: value });
+    if (f.required) {
+      const { [f.key]: _dropped, ...rest } = valid;
+      out.push([`${f.key} missing`, rest]);
+    }
+    out.push([`${f.key} null`, with_(null)], [`${f.key} an object`, with_({ id: 'alpha' })], [`${f.key} an array`, with_(['alpha'])]);
+    if (f.type === 'string') {
+      out.push([`${f.key} a number`, with_(123)], [`${f.key} a boolean`, with_(true)], [`${f.key} huge`, with_(huge)]);
+    }
+    if (f.type === 'number') {
+      out.push([`${f.key} a string`, with_('1')], [`${f.key} fractional`, with_(1.5)], [`${f.key} negative`, with_(-1)], [`${f.key} enormous`, with_(1e15)]);
+    }
+    if (f.type === 'boolean') out.push([`${f.key} a string`, with_('yes')], [`${f.key} a number`, with_(1)]);
+    if (NAME_FIELDS.has(f.key)) {
+      for (const bad of ['../../etc/passwd', '..', '.', '.hidden', 'a/b', '/abs', 'back\\slash', 'nul\u0000byte', 'tab\there', 'new\nline', '', '   ', 'é'.repeat(200)]) {
+        out.push([`${f.key} ${JSON.stringify(bad.slice(0, 20))}`, with_(bad)]);
+      }
+    }
+    if (REF_FIELDS.has(f.key)) out.push([`${f.key} empty`, with_('')], [`${f.key} with a newline`, with_('al\npha')], [`${f.key} of 256 chars`, with_('a'.repeat(256))]);
+    if (PATH_FIELDS.has(f.key)) {
+      for (const bad of ['disk.qcow2', '../../etc/passwd', '~/disk.qcow2', '/tmp/a\nb']) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
+    }
+  }
+  return out;
+}
+
+/** Every table's rows, and every file of the home with its size, times and content hash. */
+function fingerprint(h: OwnedHome): string {
+  const db = h.owner.core.store.db;
+  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map((t) => t.name);
+  const rows = Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all()]));
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else {
+        const st = fs.lstatSync(full);
+        const hash = st.isFile() ? crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex') : 'socket';
+        files.push(`${path.relative(h.home, full)} ${st.size} ${st.mtimeMs} ${hash}`);
+      }
+    }
+  };
+  walk(h.home);
+  return JSON.stringify({ rows, files }, null, 1);
+}
+
+describe('the router over every transport', () => {
+  let h: OwnedHome;
+  let host: WebHost;
+  let control: ControlClient;
+  const transports: Transport[] = [];
+
+  beforeAll(async () => {
+    h = await ownedHome({ kind: 'app' });
+    await h.owner.core.snapshots.create({ box: 'alpha', name: 'first' });
+    const router = h.owner.router;
+
+    transports.push({ name: 'in-process', call: (c, raw) => router.invoke(c, raw), framed: false, raw: true });
+
+    const ours: SenderInfo = { webContentsId: 7, frame: { url: `${APP_ORIGIN}/index.html`, isMainFrame: true } };
+    const handlers = ipcHandlers(router, () => ({ webContentsIds: new Set([7]), devServerUrl: null }));
+    const preload = buildPreloadBridge((channel, input) => handlers.get(channel)!(ours, input), () => () => {});
+    const ipcBridge = await connectBridge({ preload });
+    transports.push({ name: 'electron ipc (preload + transport)', call: viaBridge(ipcBridge as never), framed: false, raw: false });
+
+    host = await startWebHost({ router, staticDir: path.join(h.dir, 'none') });
+    const origin = `http://127.0.0.1:${host.port}`;
+    const Browser = class extends WebSocket { constructor(url: string) { super(url, { origin }); } } as unknown as SocketFactory;
+    const wsBridge = await connectBridge({ preload: null, pageUrl: host.url, WebSocket: Browser });
+    transports.push({ name: 'websocket', call: viaBridge(wsBridge as never), framed: true, raw: false });
+
+    control = (await connectControl(h.owner.control!.endpoint))!;
+    transports.push({ name: 'control socket', call: (c, raw) => control.invoke(c, raw), framed: true, raw: true });
+  });
+  afterAll(async () => {
+    control?.close();
+    await host?.close();
+    await h?.cleanup();
+  });
+
+  it('lists what the core holds, identically over every transport', async () => {
+    const answers = await Promise.all(transports.map((t) => t.call('snapshots:list', { box: 'alpha' })));
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ boxId: h.boxId, snapshots: [{ name: 'first' }] });
+      expect(answer).toEqual(answers[0]);
+    }
+  });
+
+  it('carries each error code and message intact over every transport', async () => {
+    for (const [channel, input, code] of [
+      ['boxes:get', { box: 'ghost' }, 'NotFound'],
+      ['snapshots:create', { box: 'alpha', name: 'first' }, 'AlreadyExists'],
+      ['boxes:create', { name: 'x/y', image: 'seed' }, 'InvalidArgument'],
+      ['no:such' as Channel, {}, 'InvalidArgument'],
+    ] as const) {
+      const able = transports.filter((t) => t.raw || (CHANNELS as string[]).includes(channel));
+      const errors = await Promise.all(able.map((t) => t.call(channel as Channel, input).then(() => null, (e: unknown) => e)));
+      for (const [i, err] of errors.entries()) {
+        expect(err, `${able[i]!.name} ${channel}`).toBeInstanceOf(BoxkeepError);
+        expect(err, `${able[i]!.name} ${channel}`).toMatchObject({ code, message: (errors[0] as Error).message });
+      }
+    }
+  });
+
+  it('refuses bad input on every channel with InvalidArgument and changes nothing', async () => {
+    const before = fingerprint(h);
+    let checked = 0;
+    for (const t of transports) {
+      for (const channel of CHANNELS) {
+        const cases = badInputs(channel, { hugeBytes: t.framed ? 200_000 : 2_000_000 });
+        for (const [label, raw] of cases) {
+          const outcome = await t.call(channel, raw).then((value) => ({ value }), (err: unknown) => ({ err }));
+          const what = `${t.name} ${channel} with ${label}`;
+          expect('err' in outcome, `${what} was accepted`).toBe(true);
+          const err = (outcome as { err: unknown }).err;
+          expect(err, what).toBeInstanceOf(BoxkeepError);
+          expect((err as BoxkeepError).code, `${what}: ${(err as Error).message}`).toBe('InvalidArgument');
+          expect((err as Error).message.length, what).toBeGreaterThan(10);
+          expect((err as Error).message.length, `${what}: the message echoes the whole input`).toBeLessThan(600);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+    expect(fingerprint(h)).toBe(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('explains what is wrong: the field, the rule, and what to do', async () => {
+    const call = transports[2]!.call;
+    await expect(call('snapshots:create', { box: 'alpha', name: '../../etc/passwd' })).rejects.toThrow('"../../etc/passwd" starts with "."; snapshot names may not start with a dot.');
+    await expect(call('snapshots:create', { box: 'alpha', name: 'etc/../passwd' })).rejects.toThrow('contains "/"; slashes are not allowed');
+    await expect(call('snapshots:create', { box: 'alpha', nmae: 'typo' })).rejects.toThrow('Unknown field "nmae"');
+    await expect(call('boxes:create', { name: 'b', image: 'seed', cpus: 1.5 })).rejects.toThrow('The CPU count must be a whole number');
+    await expect(call('images:import', { path: 'disk.qcow2' })).rejects.toThrow('must be an absolute path');
+    await expect(call('boxes:get', {})).rejects.toThrow(/box/);
+  });
+
+  it('lets no __proto__ key reach an object or the prototype', async () => {
+    for (const t of transports) {
+      const raw = JSON.parse('{"__proto__": {"polluted": true}, "box": "alpha", "description": "after proto"}');
+      const outcome = await t.call('snapshots:update', { ...raw, snapshot: 'first' }).then((v) => v, (e: unknown) => e);
+      // Refused or ignored are both safe; what must never happen is the key landing anywhere.
+      if (outcome instanceof BoxkeepError) expect(outcome.code).toBe('InvalidArgument');
+      else expect(Object.keys(outcome as object)).not.toContain('polluted');
+      expect(({} as Record<string, unknown>).polluted, t.name).toBeUndefined();
+    }
+  });
+
+  it('treats a path-like reference as a name that is not there, and changes nothing', async () => {
+    const before = fingerprint(h);
+    for (const t of transports) {
+      for (const [channel, input] of [
+        ['boxes:remove', { box: '../../..' }],
+        ['snapshots:remove', { box: 'alpha', snapshot: '../../boxkeep.db' }],
+        ['images:remove', { image: '/etc/passwd' }],
+      ] as const) {
+        await expect(t.call(channel, input), `${t.name} ${channel}`).rejects.toMatchObject({ code: 'NotFound' });
+      }
+    }
+    expect(fingerprint(h)).toBe(before);
+    // The fingerprint does see a real change: one valid call moves it.
+    await transports[0]!.call('snapshots:create', { box: 'alpha', name: 'second' });
+    expect(fingerprint(h)).not.toBe(before);
+  });
+});

@@ -1,0 +1,122 @@
+// The tray: its menu as a pure function of state, and the controller against the real core
+// (a box created or snapshotted elsewhere shows up; a quick snapshot lands and is announced).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../../shared/client.js';
+import type { Box, BoxStatus } from '../../shared/types.js';
+import { QUICK_DESCRIPTION, type Notice } from '../../electron/shell/quick-snapshot.js';
+import { startTray, type TrayController } from '../../electron/shell/tray-controller.js';
+import { MAX_TRAY_BOXES, trayTemplate, type TrayItem } from '../../electron/shell/tray-menu.js';
+import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
+
+const box = (name: string, status: BoxStatus, id = `id-${name}`): Box => ({
+  id, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0,
+});
+const labels = (items: TrayItem[]) => items.map((i) => (i.kind === 'separator' ? '---' : i.label));
+
+describe('tray menu template', () => {
+  it('lists running boxes first, then the rest by name, then Open and Quit', () => {
+    const items = trayTemplate({ boxes: [box('zeta', 'stopped'), box('build', 'running'), box('alpha', 'configured'), box('web', 'paused')], busy: new Set() });
+    expect(labels(items)).toEqual([
+      'Quick snapshot', 'build — running', 'web — paused', 'alpha — not started yet', 'zeta — stopped', '---', 'Open Boxkeep', '---', 'Quit Boxkeep',
+    ]);
+    expect(items[1]).toMatchObject({ kind: 'action', enabled: true, action: { type: 'quick-snapshot', boxId: 'id-build', boxName: 'build' } });
+    expect(items.at(-1)).toMatchObject({ action: { type: 'quit' } });
+    expect(items.at(-3)).toMatchObject({ action: { type: 'open' } });
+  });
+
+  it('shows a box with a snapshot in flight as busy and not clickable, and a stopping box disabled', () => {
+    const items = trayTemplate({ boxes: [box('web', 'running'), box('db', 'stopping')], busy: new Set(['id-web']) });
+    expect(items[1]).toMatchObject({ label: 'web — taking snapshot…', enabled: false });
+    expect(items[2]).toMatchObject({ label: 'db — stopping', enabled: false });
+  });
+
+  it('says so when there are no boxes, or when they could not be listed', () => {
+    expect(labels(trayTemplate({ boxes: [], busy: new Set() }))).toEqual(['No boxes yet', '---', 'Open Boxkeep', '---', 'Quit Boxkeep']);
+    expect(labels(trayTemplate({ boxes: [], busy: new Set(), loadError: 'The database is locked.' }))[0]).toBe('Cannot list boxes: The database is locked.');
+  });
+
+  it('keeps long menus short, escapes "&" and clips long names', () => {
+    const many = Array.from({ length: MAX_TRAY_BOXES + 3 }, (_, i) => box(`box${i + 1}`, 'stopped'));
+    const items = trayTemplate({ boxes: many, busy: new Set() });
+    expect(labels(items)).toContain('3 more in Boxkeep…');
+    expect(labels(items).filter((l) => l.startsWith('box'))).toHaveLength(MAX_TRAY_BOXES);
+    expect(labels(items)[1]).toBe('box1 — stopped');
+    expect(labels(items)[2]).toBe('box2 — stopped');
+    const odd = trayTemplate({ boxes: [box('R&D', 'running'), box('x'.repeat(80), 'stopped')], busy: new Set() });
+    expect(labels(odd)[1]).toBe('R&&D — running');
+    expect(labels(odd)[2]).toBe('x'.repeat(39) + '… — stopped');
+  });
+});
+
+describe('tray controller on the real core', () => {
+  let h: OwnedHome;
+  let tray: TrayController;
+  const menus: TrayItem[][] = [];
+  const tips: string[] = [];
+  const notices: Notice[] = [];
+  let opened = 0;
+
+  beforeAll(async () => {
+    h = await ownedHome();
+    const router = h.owner.router;
+    tray = startTray({
+      api: createApi((c, i) => router.invoke(c, i)),
+      on: (e, l) => router.on(e, l),
+      view: { setMenu: (m) => menus.push(m), setToolTip: (t) => tips.push(t) },
+      notify: (n) => notices.push(n),
+      openWindow: () => opened++,
+      quit: () => {},
+      debounceMs: 20,
+    });
+    await tray.refresh();
+  });
+  afterAll(async () => {
+    tray?.dispose();
+    await h?.cleanup();
+  });
+
+  it('rebuilds the menu when a box appears, without being asked', async () => {
+    const before = menus.length;
+    await h.owner.router.invoke('boxes:create', { name: 'second', image: 'seed' });
+    const until = Date.now() + 1000;
+    while (!labels(menus.at(-1) ?? []).includes('second — not started yet') && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(menus.length).toBeGreaterThan(before);
+    expect(labels(menus.at(-1)!)).toEqual(['Quick snapshot', 'alpha — not started yet', 'second — not started yet', '---', 'Open Boxkeep', '---', 'Quit Boxkeep']);
+    expect(tips.at(-1)).toBe('Boxkeep');
+  });
+
+  it('takes a quick snapshot with a timestamp name and the tray description, showing it busy meanwhile', async () => {
+    const item = menus.at(-1)!.find((i) => i.kind === 'action' && i.label.startsWith('alpha'));
+    if (!item || item.kind !== 'action') throw new Error('no alpha item');
+    const from = menus.length;
+    await tray.dispatch(item.action);
+    expect(menus.slice(from).some((m) => labels(m).includes('alpha — taking snapshot…'))).toBe(true);
+    expect(labels(menus.at(-1)!)).toContain('alpha — not started yet');
+    const snaps = h.owner.core.store.listSnapshots(h.boxId);
+    expect(snaps).toHaveLength(1);
+    expect(snaps[0]!.name).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(snaps[0]!.description).toBe(QUICK_DESCRIPTION);
+    expect(notices.at(-1)).toEqual({ kind: 'success', title: 'Snapshot of alpha taken', body: `"${snaps[0]!.name}" is in alpha's history; restore it from Boxkeep.` });
+  });
+
+  it('ignores a second click on a box whose snapshot is still being taken', async () => {
+    const action = { type: 'quick-snapshot' as const, boxId: h.boxId, boxName: 'alpha' };
+    const before = h.owner.core.store.listSnapshots(h.boxId).length;
+    await Promise.all([tray.dispatch(action), tray.dispatch({ ...action })]);
+    expect(h.owner.core.store.listSnapshots(h.boxId)).toHaveLength(before + 1);
+    await tray.dispatch(action);
+    const names = h.owner.core.store.listSnapshots(h.boxId).map((s) => s.name);
+    expect(names).toHaveLength(before + 2);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('announces a failed quick snapshot with the engine\'s reason', async () => {
+    await tray.dispatch({ type: 'quick-snapshot', boxId: 'no-such-box', boxName: 'ghost' });
+    expect(notices.at(-1)).toMatchObject({ kind: 'failure', title: 'Snapshot of ghost failed', body: expect.stringContaining('No box is called "no-such-box"') });
+  });
+
+  it('opens the window from "Open Boxkeep"', async () => {
+    await tray.dispatch({ type: 'open' });
+    expect(opened).toBe(1);
+  });
+});
