@@ -13,7 +13,7 @@ import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../shared/channels.js';
 // @ts-expect-error -- a plain .mjs CI script without type declarations
-import { evaluate, runScan } from '../../.ci/electronegativity.mjs';
+import { scanAndEvaluate } from '../../.ci/electronegativity.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONFIG = path.join(ROOT, 'build', 'electron-builder.json');
@@ -137,7 +137,7 @@ describe('an unpacked Linux build', () => {
 
 describe('electronegativity', () => {
   it('finds no unreviewed medium or high issue in electron/', () => {
-    const result = evaluate(runScan(ROOT));
+    const { result } = scanAndEvaluate(ROOT);
     expect(result.problems, JSON.stringify(result, null, 1)).toEqual([]);
     expect(result.ok).toBe(true);
   });

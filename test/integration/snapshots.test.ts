@@ -198,10 +198,10 @@ describe('snapshot remove', () => {
     expect(r.freedBytes).toBe(0);
   });
 
-  it('refuses to remove a snapshot a running box reads from', async () => {
+  it('refuses to remove a snapshot a box recorded as running reads from when Boxkeep does not control its QEMU', async () => {
     const box = await chain();
     t.core.store.setBoxStatus(box.id, 'running');
-    await expectError(t.core.snapshots.remove('dev', 'b'), 'InvalidState', /stop the box first/);
+    await expectError(t.core.snapshots.remove('dev', 'b'), 'InvalidState', /no running QEMU that Boxkeep controls/);
     expect(t.core.snapshots.tree('dev').snapshots).toHaveLength(3);
   });
 });

@@ -65,7 +65,14 @@ export class Supervisor implements VmControl {
 
   session(boxId: string): Session {
     const s = this.sessions.get(boxId);
-    if (!s) throw invalidState('This box has no running QEMU that Boxkeep controls; start it first.');
+    if (!s) {
+      const box = this.core.store.getBox(boxId);
+      const name = box?.name ?? boxId;
+      if (box && (isActive(box.status) || box.status === 'stopping')) {
+        throw invalidState(`The box ${JSON.stringify(name)} is recorded as ${box.status}, but there is no running QEMU that Boxkeep controls for it; run "boxkeep box stop ${name} --force", then start it again.`);
+      }
+      throw invalidState(`The box ${JSON.stringify(name)} is not running; start it first.`);
+    }
     return s;
   }
 
