@@ -1,0 +1,166 @@
+// One box: what it is (status, resources, space), what you can do with it, and below either
+// its snapshot tree or its console.
+import { useShallow } from 'zustand/react/shallow';
+import type { Box, BoxDetail } from '../../../shared/types.js';
+import { isActive } from '../../../shared/types.js';
+import { useActions, useApp, useSession } from '../context.js';
+import { formatBytes, formatMemory, plural } from '../format.js';
+import { ariaShortcut, shortcutLabel } from '../keyboard.js';
+import { ConsoleView } from './ConsoleView.js';
+import { Icon } from './icons.js';
+import { SnapshotPane } from './SnapshotPane.js';
+import { StatusBadge } from './StatusBadge.js';
+
+export function BoxView({ box }: { box: Box }) {
+  const detail = useApp((s) => s.details[box.id] ?? null);
+  const view = useApp((s) => s.view);
+  const actions = useActions();
+  const { isMac } = useSession();
+  return (
+    <main className="box-view" aria-labelledby="box-title">
+      <header className="box-header">
+        <div className="box-title-row">
+          <h1 id="box-title">{box.name}</h1>
+          <StatusBadge status={box.status} />
+        </div>
+        <Resources box={box} detail={detail} />
+        <BoxActions box={box} />
+      </header>
+      {box.status === 'failed' && (
+        <div className="failure" role="alert">
+          <Icon name="alert" />
+          <div>
+            <strong>This box stopped unexpectedly.</strong>
+            <p className="failure-reason">{box.failureReason ?? 'QEMU gave no reason.'}</p>
+            <p className="hint">Its disk and snapshots are intact. Start it again, or restore a snapshot if the guest is damaged.</p>
+          </div>
+        </div>
+      )}
+      <div className="tabs" role="tablist" aria-label="Box views">
+        <button
+          type="button"
+          role="tab"
+          id="tab-snapshots"
+          aria-selected={view === 'snapshots'}
+          aria-controls="panel-snapshots"
+          tabIndex={view === 'snapshots' ? 0 : -1}
+          onClick={() => actions.setView('snapshots')}
+          onKeyDown={(e) => e.key === 'ArrowRight' && (actions.setView('console'), focusTab('tab-console'))}
+        >
+          Snapshots{detail ? ` (${detail.snapshotCount.toLocaleString('en-US')})` : ''}
+        </button>
+        <button
+          type="button"
+          role="tab"
+          id="tab-console"
+          aria-selected={view === 'console'}
+          aria-controls="panel-console"
+          tabIndex={view === 'console' ? 0 : -1}
+          title={`Console (${shortcutLabel('toggleConsole', isMac)})`}
+          aria-keyshortcuts={ariaShortcut('toggleConsole', isMac)}
+          onClick={() => actions.setView('console')}
+          onKeyDown={(e) => e.key === 'ArrowLeft' && (actions.setView('snapshots'), focusTab('tab-snapshots'))}
+        >
+          Console
+        </button>
+      </div>
+      {view === 'snapshots' ? (
+        <section id="panel-snapshots" role="tabpanel" aria-labelledby="tab-snapshots" className="panel">
+          <SnapshotPane box={box} detail={detail} />
+        </section>
+      ) : (
+        <section id="panel-console" role="tabpanel" aria-labelledby="tab-console" className="panel">
+          <ConsoleView box={box} />
+        </section>
+      )}
+    </main>
+  );
+}
+
+function focusTab(id: string) {
+  requestAnimationFrame(() => document.getElementById(id)?.focus());
+}
+
+function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
+  return (
+    <dl className="resources">
+      <div>
+        <dt>CPUs</dt>
+        <dd>{box.cpus}</dd>
+      </div>
+      <div>
+        <dt>Memory</dt>
+        <dd>{formatMemory(box.memoryMib)}</dd>
+      </div>
+      <div>
+        <dt>Disk size</dt>
+        <dd>{formatBytes(box.diskSize)}</dd>
+      </div>
+      <div>
+        <dt>Space used</dt>
+        <dd data-testid="space-used">{detail ? formatBytes(detail.spaceUsed) : '…'}</dd>
+      </div>
+      <div>
+        <dt>Image</dt>
+        <dd>{detail ? detail.image.name : '…'}</dd>
+      </div>
+      <div>
+        <dt>Snapshots</dt>
+        <dd>{detail ? plural(detail.snapshotCount, 'snapshot') : '…'}</dd>
+      </div>
+    </dl>
+  );
+}
+
+function BoxActions({ box }: { box: Box }) {
+  const actions = useActions();
+  const { isMac } = useSession();
+  const pending = useApp(useShallow((s) => ['start', 'stop', 'pause', 'resume', 'snapshot', 'restore', 'delete'].filter((k) => s.pending[`${k}:${box.id}`])));
+  const busy = pending.length > 0 || box.status === 'stopping';
+  const active = isActive(box.status);
+  return (
+    <div className="toolbar" role="toolbar" aria-label={`Actions for ${box.name}`}>
+      {active ? (
+        <button type="button" className="button" disabled={busy} onClick={() => void actions.stopBox(box.id)}>
+          <Icon name="stop" /> {pending.includes('stop') ? 'Stopping…' : 'Stop'}
+        </button>
+      ) : (
+        <button type="button" className="button" disabled={busy} onClick={() => void actions.startBox(box.id)}>
+          <Icon name="play" /> {pending.includes('start') ? 'Starting…' : box.status === 'failed' ? 'Start again' : 'Start'}
+        </button>
+      )}
+      {box.status === 'paused' ? (
+        <button type="button" className="button" disabled={busy} onClick={() => void actions.resumeBox(box.id)}>
+          <Icon name="play" /> Resume
+        </button>
+      ) : (
+        <button
+          type="button"
+          className="button"
+          disabled={busy || box.status !== 'running'}
+          title={box.status === 'running' ? 'Pause the guest; its memory is kept' : 'Only a running box can be paused'}
+          onClick={() => void actions.pauseBox(box.id)}
+        >
+          <Icon name="pause" /> Pause
+        </button>
+      )}
+      <button
+        type="button"
+        className="button primary"
+        disabled={busy}
+        title={`Take snapshot (${shortcutLabel('takeSnapshot', isMac)})`}
+        aria-keyshortcuts={ariaShortcut('takeSnapshot', isMac)}
+        onClick={() => actions.openDialog({ kind: 'takeSnapshot', boxId: box.id })}
+      >
+        <Icon name="camera" /> Take snapshot
+      </button>
+      <span className="toolbar-spacer" />
+      <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'renameBox', boxId: box.id })}>
+        <Icon name="edit" /> Rename
+      </button>
+      <button type="button" className="button danger-outline" onClick={() => actions.openDialog({ kind: 'removeBox', boxId: box.id })}>
+        <Icon name="trash" /> Remove box
+      </button>
+    </div>
+  );
+}

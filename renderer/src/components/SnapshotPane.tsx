@@ -1,0 +1,152 @@
+// The snapshot tab: the tree on the left, the selected row's details and actions on the right.
+import { useEffect, useMemo, useRef } from 'react';
+import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
+import { useActions, useApp, useSession } from '../context.js';
+import { exactTime, formatBytes, plural, relativeTime } from '../format.js';
+import { useNow } from '../hooks.js';
+import { ariaShortcut, shortcutLabel } from '../keyboard.js';
+import { layoutTree, NOW_KEY, type TreeLayout } from '../tree/layout.js';
+import { SnapshotTree } from '../tree/SnapshotTree.js';
+import { Icon } from './icons.js';
+
+export function SnapshotPane({ box, detail }: { box: Box; detail: BoxDetail | null }) {
+  const tree = useApp((s) => s.trees[box.id] ?? null);
+  // The previous layout lets unchanged rows keep their objects (and skip redrawing).
+  const previous = useRef<TreeLayout | null>(null);
+  const layout = useMemo(() => (tree ? layoutTree(tree, previous.current) : null), [tree]);
+  useEffect(() => {
+    previous.current = layout;
+  }, [layout]);
+  if (!tree || !layout) return <p className="loading" role="status">Loading snapshots…</p>;
+  return (
+    <div className="snapshot-pane">
+      <SnapshotTree box={box} detail={detail} tree={tree} layout={layout} />
+      <Details box={box} detail={detail} tree={tree} layout={layout} />
+    </div>
+  );
+}
+
+function Details({ box, detail, tree, layout }: { box: Box; detail: BoxDetail | null; tree: Tree; layout: TreeLayout }) {
+  const selectedKey = useApp((s) => s.selectedRow[box.id] ?? NOW_KEY);
+  const index = layout.indexByKey.get(selectedKey) ?? layout.rows.length - 1;
+  const row = layout.rows[index]!;
+  return (
+    <aside className="details" aria-label="Selected item">
+      {row.kind === 'snapshot' ? (
+        <SnapshotDetails box={box} tree={tree} snapshot={row.snapshot} childIds={row.childIds} isCurrent={row.isCurrent} />
+      ) : row.kind === 'now' ? (
+        <NowDetails box={box} tree={tree} parentId={row.parentId} />
+      ) : (
+        <BaseDetails detail={detail} />
+      )}
+    </aside>
+  );
+}
+
+function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box: Box; tree: Tree; snapshot: Snapshot; childIds: string[]; isCurrent: boolean }) {
+  const actions = useActions();
+  const { isMac } = useSession();
+  const now = useNow(30_000);
+  const parent = tree.snapshots.find((x) => x.id === s.parentId);
+  const children = childIds.map((id) => tree.snapshots.find((x) => x.id === id)!).filter(Boolean);
+  return (
+    <>
+      <h2 className="details-title">{s.name}</h2>
+      <p className={s.description ? 'details-desc' : 'details-desc muted'}>{s.description || 'No description.'}</p>
+      <dl className="facts">
+        <dt>Taken</dt>
+        <dd>
+          {exactTime(s.createdAt)} <span className="muted">({relativeTime(s.createdAt, now)})</span>
+        </dd>
+        <dt>How</dt>
+        <dd>{s.live ? 'Live, while the box was running' : 'While the box was stopped'}</dd>
+        <dt>Space it uses</dt>
+        <dd>{formatBytes(s.sizeOnDisk)}</dd>
+        <dt>Comes after</dt>
+        <dd>{parent ? parent.name : 'the base image'}</dd>
+        <dt>Depend on it</dt>
+        <dd>{children.length ? children.map((c) => c.name).join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
+      </dl>
+      {isCurrent && <p className="hint">“Now” hangs under this snapshot: the box’s current disk builds on it.</p>}
+      <div className="details-actions">
+        <button
+          type="button"
+          className="button primary"
+          title={`Restore (${shortcutLabel('restore', isMac)})`}
+          aria-keyshortcuts={ariaShortcut('restore', isMac)}
+          onClick={() => actions.openDialog({ kind: 'restore', boxId: box.id, snapshotId: s.id })}
+        >
+          <Icon name="restore" /> Restore…
+        </button>
+        <button
+          type="button"
+          className="button"
+          title={`Rename or describe (${shortcutLabel('editSnapshot', isMac)})`}
+          aria-keyshortcuts={ariaShortcut('editSnapshot', isMac)}
+          onClick={() => actions.openDialog({ kind: 'editSnapshot', boxId: box.id, snapshotId: s.id })}
+        >
+          <Icon name="edit" /> Edit…
+        </button>
+        <button
+          type="button"
+          className="button danger-outline"
+          title={`Delete (${shortcutLabel('deleteSnapshot', isMac)})`}
+          aria-keyshortcuts={ariaShortcut('deleteSnapshot', isMac)}
+          onClick={() => actions.openDialog({ kind: 'deleteSnapshot', boxId: box.id, snapshotId: s.id })}
+        >
+          <Icon name="trash" /> Delete…
+        </button>
+      </div>
+    </>
+  );
+}
+
+function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: string | null }) {
+  const actions = useActions();
+  const { isMac } = useSession();
+  const parent = tree.snapshots.find((x) => x.id === parentId);
+  return (
+    <>
+      <h2 className="details-title">Now</h2>
+      <p className="details-desc">
+        The current state of {box.name}
+        {parent ? `: the snapshot “${parent.name}” plus every change made since.` : ': the base image plus every change made since.'}
+      </p>
+      {tree.snapshots.length === 0 ? (
+        <p className="hint">No snapshots yet. Take one before you try something risky; you can come back to it at any time.</p>
+      ) : (
+        <p className="hint">{plural(tree.snapshots.length, 'snapshot')} in this box. Select one to restore, rename or delete it.</p>
+      )}
+      <div className="details-actions">
+        <button
+          type="button"
+          className="button primary"
+          title={`Take snapshot (${shortcutLabel('takeSnapshot', isMac)})`}
+          aria-keyshortcuts={ariaShortcut('takeSnapshot', isMac)}
+          onClick={() => actions.openDialog({ kind: 'takeSnapshot', boxId: box.id })}
+        >
+          <Icon name="camera" /> Take snapshot
+        </button>
+      </div>
+    </>
+  );
+}
+
+function BaseDetails({ detail }: { detail: BoxDetail | null }) {
+  return (
+    <>
+      <h2 className="details-title">Base image</h2>
+      <p className="details-desc">Every snapshot of this box builds on this image. It is never changed.</p>
+      {detail && (
+        <dl className="facts">
+          <dt>Image</dt>
+          <dd>{detail.image.name}</dd>
+          <dt>Disk size</dt>
+          <dd>{formatBytes(detail.image.virtualSize)}</dd>
+          <dt>Space it uses</dt>
+          <dd>{formatBytes(detail.image.sizeOnDisk)}</dd>
+        </dl>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,98 @@
+// Import image: the system file picker in the app, a path field in the browser (a web page
+// cannot learn a file's path). The file is copied into Boxkeep's home and never changed.
+import { useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { useActions, useApp } from '../context.js';
+import { Progress } from '../components/Progress.js';
+import { shellBridge } from '../platform.js';
+import { fieldProblems } from '../validation.js';
+import { Dialog, DialogError } from './Dialog.js';
+import { Field } from './Field.js';
+import { useSubmit } from './useSubmit.js';
+
+export function ImportImageDialog() {
+  const actions = useActions();
+  const task = useApp(useShallow((s) => Object.values(s.tasks).find((t) => t.kind === 'image-import') ?? null));
+  const [path, setPath] = useState('');
+  const [name, setName] = useState('');
+  const [kernelPath, setKernelPath] = useState('');
+  const [initrdPath, setInitrdPath] = useState('');
+  const [append, setAppend] = useState('');
+  const [touched, setTouched] = useState(false);
+  const pick = shellBridge().pickImageFile;
+
+  const input = Object.fromEntries(
+    Object.entries({ path: path.trim(), name, kernelPath: kernelPath.trim(), initrdPath: initrdPath.trim(), append }).filter(([k, v]) => k === 'path' || v !== ''),
+  ) as { path: string; name?: string; kernelPath?: string; initrdPath?: string; append?: string };
+  const problems = fieldProblems('images:import', input);
+  const invalid = Object.keys(problems).length > 0;
+  const { busy, error, submit } = useSubmit(() => actions.importImage(input), actions.closeDialog);
+
+  return (
+    <Dialog
+      title="Import a disk image"
+      description={
+        <p>
+          Boxkeep copies a qcow2 disk image into its own folder, checks it, and keeps it read-only; the file you pick is left as it is. Images that point
+          to other files (a backing file or an external data file) are refused.
+        </p>
+      }
+      busy={busy}
+      onClose={actions.closeDialog}
+      onSubmit={() => {
+        setTouched(true);
+        if (!invalid) void submit();
+      }}
+      footer={
+        <>
+          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={busy || (touched && invalid)}>
+            {busy ? 'Importing…' : 'Import'}
+          </button>
+        </>
+      }
+    >
+      <div className="field-with-button">
+        <Field
+          label="Image file (absolute path)"
+          value={path}
+          onChange={(v) => {
+            setPath(v);
+            setTouched(true);
+          }}
+          problem={touched ? problems.path : null}
+          autoFocus
+          name="image-path"
+          placeholder="/home/me/images/debian.qcow2"
+        />
+        {pick && (
+          <button
+            type="button"
+            className="button"
+            disabled={busy}
+            onClick={async () => {
+              const chosen = await pick();
+              if (chosen) {
+                setPath(chosen);
+                setTouched(true);
+              }
+            }}
+          >
+            Choose file…
+          </button>
+        )}
+      </div>
+      <Field label="Name (optional)" value={name} onChange={setName} problem={problems.name} name="image-name" hint="Empty: the file’s name." />
+      <details className="advanced">
+        <summary>Direct kernel boot (optional)</summary>
+        <Field label="Kernel (absolute path)" value={kernelPath} onChange={setKernelPath} problem={problems.kernelPath} name="image-kernel" />
+        <Field label="Initrd (absolute path)" value={initrdPath} onChange={setInitrdPath} problem={problems.initrdPath} name="image-initrd" />
+        <Field label="Kernel command line" value={append} onChange={setAppend} problem={problems.append} name="image-append" placeholder="console=ttyS0" />
+      </details>
+      {busy && <Progress task={task} label="Importing the image" />}
+      <DialogError message={error} />
+    </Dialog>
+  );
+}

@@ -1,0 +1,129 @@
+// New box: which image, a name, and its resources, each checked as typed by the contract's
+// own schema. The image is never changed: the box gets its own disk on top of it.
+import { useId, useState } from 'react';
+import { useActions, useApp } from '../context.js';
+import { formatBytes } from '../format.js';
+import { fieldProblems, numberField } from '../validation.js';
+import { Dialog, DialogError } from './Dialog.js';
+import { Field } from './Field.js';
+import { useSubmit } from './useSubmit.js';
+
+const GiB = 1024 ** 3;
+
+export function NewBoxDialog() {
+  const actions = useActions();
+  const images = useApp((s) => s.images);
+  const boxes = useApp((s) => s.boxes);
+  const selectId = useId();
+  const [imageId, setImageId] = useState(images.at(-1)?.id ?? '');
+  const [name, setName] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [cpus, setCpus] = useState('1');
+  const [memory, setMemory] = useState('512');
+  const [disk, setDisk] = useState('');
+  const image = images.find((i) => i.id === imageId);
+  const minGiB = image ? Math.ceil(image.virtualSize / GiB) : 1;
+
+  const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
+  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
+  if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
+  if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && input.diskSizeGiB * GiB < image.virtualSize) {
+    problems.diskSizeGiB = `The disk cannot be smaller than the image (${formatBytes(image.virtualSize)}); use at least ${minGiB} GiB.`;
+  }
+  if (!image) problems.image = 'Choose the image to build the box on.';
+  const invalid = Object.keys(problems).length > 0;
+
+  const { busy, error, submit } = useSubmit(
+    () =>
+      actions.createBox({
+        name,
+        image: imageId,
+        cpus: input.cpus as number,
+        memoryMib: input.memoryMib as number,
+        ...(typeof input.diskSizeGiB === 'number' ? { diskSizeGiB: input.diskSizeGiB } : {}),
+      }),
+    actions.closeDialog,
+  );
+
+  if (images.length === 0) {
+    return (
+      <Dialog
+        title="New box"
+        description={<p>A box is made from a disk image, and there is none yet. Import one first.</p>}
+        onClose={actions.closeDialog}
+        onSubmit={() => actions.openDialog({ kind: 'importImage' })}
+        footer={
+          <>
+            <button type="button" className="button" onClick={actions.closeDialog}>
+              Cancel
+            </button>
+            <button type="submit" className="button primary">
+              Import image…
+            </button>
+          </>
+        }
+      />
+    );
+  }
+
+  return (
+    <Dialog
+      title="New box"
+      description={<p>The box gets its own disk on top of the image; the image itself is never changed and can be shared by many boxes.</p>}
+      busy={busy}
+      onClose={actions.closeDialog}
+      onSubmit={() => {
+        setTouched(true);
+        if (!invalid) void submit();
+      }}
+      footer={
+        <>
+          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={busy || (touched && invalid)}>
+            {busy ? 'Creating…' : 'Create box'}
+          </button>
+        </>
+      }
+    >
+      <div className="field">
+        <label htmlFor={selectId}>Image</label>
+        <select id={selectId} value={imageId} onChange={(e) => setImageId(e.target.value)} disabled={busy}>
+          {images.map((i) => (
+            <option key={i.id} value={i.id}>
+              {i.name} ({formatBytes(i.virtualSize)} disk)
+            </option>
+          ))}
+        </select>
+      </div>
+      <Field
+        label="Name"
+        value={name}
+        onChange={(v) => {
+          setName(v);
+          setTouched(true);
+        }}
+        problem={touched ? problems.name : null}
+        autoFocus
+        name="box-name"
+        placeholder="e.g. scratch"
+      />
+      <div className="field-row">
+        <Field label="CPUs" type="number" value={cpus} onChange={setCpus} problem={problems.cpus} min={1} max={64} name="box-cpus" />
+        <Field label="Memory (MiB)" type="number" value={memory} onChange={setMemory} problem={problems.memoryMib} min={16} name="box-memory" />
+        <Field
+          label="Disk size (GiB)"
+          type="number"
+          value={disk}
+          onChange={setDisk}
+          problem={problems.diskSizeGiB}
+          min={minGiB}
+          name="box-disk"
+          hint={image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined}
+        />
+      </div>
+      <DialogError message={error} />
+    </Dialog>
+  );
+}

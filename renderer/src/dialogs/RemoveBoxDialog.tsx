@@ -1,0 +1,71 @@
+// Remove box: lists exactly what goes (its disk, every snapshot, the space), and what stays
+// (the image it was made from).
+import { useEffect } from 'react';
+import { isActive } from '../../../shared/types.js';
+import { useActions, useApp, useSession } from '../context.js';
+import { formatBytes, plural } from '../format.js';
+import { Dialog, DialogError } from './Dialog.js';
+import { useSubmit } from './useSubmit.js';
+
+const SHOWN = 8;
+
+export function RemoveBoxDialog({ boxId }: { boxId: string }) {
+  const actions = useActions();
+  const { sync } = useSession();
+  const box = useApp((s) => s.boxes.find((b) => b.id === boxId));
+  const detail = useApp((s) => s.details[boxId]);
+  const tree = useApp((s) => s.trees[boxId]);
+  const { busy, error, submit } = useSubmit(() => actions.removeBox(boxId), actions.closeDialog);
+  useEffect(() => {
+    if (!detail || !tree) void sync.loadBox(boxId).catch(() => {});
+  }, [boxId, detail, tree, sync]);
+  if (!box) return null;
+  const active = isActive(box.status) || box.status === 'stopping';
+  const snapshots = tree?.snapshots ?? [];
+  return (
+    <Dialog
+      title={`Remove ${box.name}?`}
+      description={
+        <>
+          <p>This deletes, for good:</p>
+          <ul className="consequences">
+            <li>the box’s disk and settings</li>
+            <li>{tree ? plural(snapshots.length, 'snapshot') : 'its snapshots'}{snapshots.length > 0 ? ':' : ''}
+              {snapshots.length > 0 && (
+                <span className="muted">
+                  {' '}
+                  {snapshots.slice(0, SHOWN).map((s) => `“${s.name}”`).join(', ')}
+                  {snapshots.length > SHOWN ? ` and ${snapshots.length - SHOWN} more` : ''}
+                </span>
+              )}
+            </li>
+          </ul>
+          <p>
+            It frees <strong>{detail ? formatBytes(detail.spaceUsed) : '…'}</strong>. The image {detail ? `“${detail.image.name}”` : ''} is kept.
+          </p>
+          {active && <p className="inline-error">The box is {box.status}. Stop it before removing it.</p>}
+        </>
+      }
+      busy={busy}
+      onClose={actions.closeDialog}
+      onSubmit={() => void (!active && submit())}
+      footer={
+        <>
+          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
+            Cancel
+          </button>
+          {active && (
+            <button type="button" className="button" onClick={() => void actions.stopBox(boxId)}>
+              Stop box
+            </button>
+          )}
+          <button type="submit" className="button danger" disabled={busy || active}>
+            {busy ? 'Removing…' : `Remove box and ${plural(snapshots.length, 'snapshot')}`}
+          </button>
+        </>
+      }
+    >
+      <DialogError message={error} />
+    </Dialog>
+  );
+}

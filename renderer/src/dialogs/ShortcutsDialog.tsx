@@ -1,0 +1,39 @@
+import { useActions, useSession } from '../context.js';
+import { allShortcuts } from '../keyboard.js';
+import { Dialog } from './Dialog.js';
+
+export function ShortcutsDialog() {
+  const actions = useActions();
+  const { isMac } = useSession();
+  return (
+    <Dialog
+      title="Keyboard shortcuts"
+      onClose={actions.closeDialog}
+      onSubmit={actions.closeDialog}
+      footer={
+        <button type="submit" className="button primary" autoFocus>
+          Close
+        </button>
+      }
+    >
+      <table className="shortcuts">
+        <tbody>
+          {allShortcuts(isMac).map((s) => (
+            <tr key={s.action}>
+              <th scope="row">{s.label}</th>
+              <td>
+                <kbd>{s.keys}</kbd>
+              </td>
+            </tr>
+          ))}
+          <tr>
+            <th scope="row">Move in the snapshot tree</th>
+            <td>
+              <kbd>↑</kbd> <kbd>↓</kbd> <kbd>Home</kbd> <kbd>End</kbd>
+            </td>
+          </tr>
+        </tbody>
+      </table>
+    </Dialog>
+  );
+}

@@ -1,0 +1,64 @@
+// Take snapshot: a readable name already filled in, an optional description, and the same
+// name rules as the main process checked while typing.
+import { useState } from 'react';
+import { timestampName } from '../../../shared/names.js';
+import { useActions, useApp } from '../context.js';
+import { fieldProblems, snapshotNameProblem } from '../validation.js';
+import { Dialog, DialogError } from './Dialog.js';
+import { Field } from './Field.js';
+import { useSubmit } from './useSubmit.js';
+
+const NO_SNAPSHOTS: never[] = [];
+
+export function TakeSnapshotDialog({ boxId }: { boxId: string }) {
+  const actions = useActions();
+  const box = useApp((s) => s.boxes.find((b) => b.id === boxId));
+  const siblings = useApp((s) => s.trees[boxId]?.snapshots ?? NO_SNAPSHOTS);
+  const [name, setName] = useState(() => timestampName());
+  const [description, setDescription] = useState('');
+  const nameProblem = snapshotNameProblem(name, siblings);
+  const descProblem = fieldProblems('snapshots:create', { box: boxId, name, description }).description ?? null;
+  const { busy, error, submit } = useSubmit(() => actions.takeSnapshot(boxId, name, description.trim()), actions.closeDialog);
+  if (!box) return null;
+  const running = box.status === 'running' || box.status === 'paused';
+  return (
+    <Dialog
+      title={`Take a snapshot of ${box.name}`}
+      description={
+        running ? (
+          <p>
+            The box is running: it pauses for a moment while its disk is frozen, then carries on. Only the disk is saved, not the memory: restoring this
+            snapshot later starts the box from this disk as if it had been switched off here.
+          </p>
+        ) : (
+          <p>Saves the box’s disk exactly as it is now. This takes a moment whatever the disk size; later changes go on top of it.</p>
+        )
+      }
+      busy={busy}
+      onClose={actions.closeDialog}
+      onSubmit={() => void (!nameProblem && !descProblem && submit())}
+      footer={
+        <>
+          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={busy || !!nameProblem || !!descProblem}>
+            {busy ? 'Taking snapshot…' : 'Take snapshot'}
+          </button>
+        </>
+      }
+    >
+      <Field label="Name" value={name} onChange={setName} problem={nameProblem} autoFocus selectOnFocus name="snapshot-name" />
+      <Field
+        label="Description (optional)"
+        value={description}
+        onChange={setDescription}
+        problem={descProblem}
+        multiline
+        name="snapshot-description"
+        placeholder="What is in this state, e.g. “before upgrading the database”"
+      />
+      <DialogError message={error} />
+    </Dialog>
+  );
+}

@@ -1,0 +1,24 @@
+import { useCallback, useRef, useState } from 'react';
+import type { Outcome } from '../store/actions.js';
+
+/** Runs a dialog's action once at a time; keeps its error for the dialog to show inline. */
+export function useSubmit<T>(run: () => Promise<Outcome<T>>, onDone: (value: T) => void) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const running = useRef(false);
+  const submit = useCallback(async () => {
+    if (running.current) return;
+    running.current = true;
+    setBusy(true);
+    setError(null);
+    try {
+      const out = await run();
+      if (out.ok) onDone(out.value);
+      else setError(out.error.message);
+    } finally {
+      running.current = false;
+      setBusy(false);
+    }
+  }, [run, onDone]);
+  return { busy, error, submit, setError };
+}

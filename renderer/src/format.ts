@@ -1,0 +1,101 @@
+// How sizes and times read on screen. Pure functions (no DOM) so they are unit-tested in Node
+// and give the same text everywhere: sidebar, tree rows, dialogs, toasts.
+import type { BoxStatus } from '../../shared/types.js';
+
+const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** "0 bytes", "512 bytes", "1.5 MiB", "20 GiB": IEC units, because disk tools speak them. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return 'unknown size';
+  if (bytes < 1024) return bytes === 1 ? '1 byte' : `${Math.round(bytes)} bytes`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  // Three significant figures at most: "1.46 GiB", "14.6 GiB", "146 GiB".
+  const digits = value < 10 ? 2 : value < 100 ? 1 : 0;
+  const text = value.toFixed(digits).replace(/\.?0+$/, '');
+  return `${text} ${UNITS[unit]}`;
+}
+
+/** Memory is configured in MiB; show whole GiB when it is a whole number of them. */
+export function formatMemory(mib: number): string {
+  if (mib >= 1024 && mib % 1024 === 0) return `${mib / 1024} GiB`;
+  return `${mib} MiB`;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** "just now", "5 minutes ago", "yesterday", "3 days ago", then the date itself. */
+export function relativeTime(at: number, now: number): string {
+  const diff = now - at;
+  if (diff < -MINUTE) return `on ${shortDate(at, now)}`; // a clock moved backwards: say the date, not "in 5 minutes"
+  if (diff < 45_000) return 'just now';
+  if (diff < HOUR) {
+    const m = Math.max(1, Math.round(diff / MINUTE));
+    return m === 1 ? '1 minute ago' : `${m} minutes ago`;
+  }
+  if (diff < DAY) {
+    const h = Math.round(diff / HOUR);
+    return h === 1 ? '1 hour ago' : `${h} hours ago`;
+  }
+  const days = calendarDaysBetween(at, now);
+  if (days <= 1) return 'yesterday';
+  if (days < 7) return `${days} days ago`;
+  return `on ${shortDate(at, now)}`;
+}
+
+/** The exact time for hover text and details: "2026-11-30 18:22:05". */
+export function exactTime(at: number): string {
+  const d = new Date(at);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** A machine-readable timestamp for <time dateTime>. */
+export function isoTime(at: number): string {
+  return new Date(at).toISOString();
+}
+
+function calendarDaysBetween(a: number, b: number): number {
+  const da = new Date(a);
+  const db = new Date(b);
+  const startA = new Date(da.getFullYear(), da.getMonth(), da.getDate()).getTime();
+  const startB = new Date(db.getFullYear(), db.getMonth(), db.getDate()).getTime();
+  return Math.round((startB - startA) / DAY);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function shortDate(at: number, now: number): string {
+  const d = new Date(at);
+  const sameYear = d.getFullYear() === new Date(now).getFullYear();
+  return `${MONTHS[d.getMonth()]} ${d.getDate()}${sameYear ? '' : `, ${d.getFullYear()}`}`;
+}
+
+/** The word a person reads next to the status colour. */
+export function statusLabel(status: BoxStatus): string {
+  switch (status) {
+    case 'configured':
+      return 'Never started';
+    case 'running':
+      return 'Running';
+    case 'paused':
+      return 'Paused';
+    case 'stopping':
+      return 'Stopping…';
+    case 'stopped':
+      return 'Stopped';
+    case 'failed':
+      return 'Failed';
+  }
+}
+
+/** "1 snapshot", "3 snapshots". */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
+}

@@ -1,0 +1,191 @@
+// What a person can do, as store actions. Each one marks itself pending (buttons show it at
+// once), calls the typed client, and ends in a toast saying what happened, or in an error that
+// says what to do next. The store itself is refreshed by the events the call causes.
+import type { BoxkeepBridge } from '../../../shared/client.js';
+import type { BoxkeepError } from '../../../shared/errors.js';
+import type { ChannelInput } from '../../../shared/channels.js';
+import type { Box, Image, RemoveSnapshotResult, RestoreResult, Snapshot } from '../../../shared/types.js';
+import { formatBytes, plural } from '../format.js';
+import { asBoxkeepError } from './errors.js';
+import { without, type AppStore, type DialogState, type View } from './state.js';
+import { NOW_ROW, type Sync } from './sync.js';
+import { dismissToast, pushToast } from './toasts.js';
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: BoxkeepError };
+
+export interface RestoreOptions {
+  snapshotCurrentFirst: boolean;
+  /** The box is active: stop it first (the dialog's "Stop and restore"). */
+  stopFirst: boolean;
+  startAfter: boolean;
+}
+
+export interface Actions {
+  selectBox(boxId: string): void;
+  selectRow(boxId: string, key: string): void;
+  setView(view: View): void;
+  openDialog(dialog: DialogState): void;
+  closeDialog(): void;
+  dismissRecovery(): void;
+  dismissToast(id: number): void;
+  startBox(boxId: string): Promise<Outcome<Box>>;
+  stopBox(boxId: string, force?: boolean): Promise<Outcome<Box>>;
+  pauseBox(boxId: string): Promise<Outcome<Box>>;
+  resumeBox(boxId: string): Promise<Outcome<Box>>;
+  /** Dialog actions leave errors to the dialog (shown inline, next to what to fix). */
+  takeSnapshot(boxId: string, name: string, description: string): Promise<Outcome<Snapshot>>;
+  restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<Outcome<RestoreResult>>;
+  deleteSnapshot(boxId: string, snapshotId: string): Promise<Outcome<RemoveSnapshotResult>>;
+  updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<Outcome<Snapshot>>;
+  createBox(input: ChannelInput<'boxes:create'>): Promise<Outcome<Box>>;
+  importImage(input: ChannelInput<'images:import'>): Promise<Outcome<Image>>;
+  renameBox(boxId: string, name: string): Promise<Outcome<Box>>;
+  removeBox(boxId: string): Promise<Outcome<{ removedId: string; freedBytes: number }>>;
+  refreshConsole(boxId: string): Promise<void>;
+}
+
+export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
+  const boxName = (id: string) => store.getState().boxes.find((b) => b.id === id)?.name ?? 'The box';
+  const snapshotOf = (boxId: string, id: string | null) =>
+    id === null ? null : store.getState().trees[boxId]?.snapshots.find((s) => s.id === id) ?? null;
+
+  async function perform<T>(key: string, call: () => Promise<T>, opts: { success: (value: T) => string; toastErrors: boolean }): Promise<Outcome<T>> {
+    store.setState((s) => ({ pending: { ...s.pending, [key]: true } }));
+    try {
+      const value = await call();
+      pushToast(store, 'success', opts.success(value));
+      return { ok: true, value };
+    } catch (err) {
+      const error = asBoxkeepError(err);
+      if (opts.toastErrors) pushToast(store, 'error', error.message);
+      return { ok: false, error };
+    } finally {
+      store.setState((s) => ({ pending: without(s.pending, key) }));
+    }
+  }
+
+  /** A box call answers with the box's new state: show it now, before the event's reload. */
+  const showBox = (box: Box) => store.setState((s) => ({ boxes: s.boxes.map((b) => (b.id === box.id ? { ...b, ...box } : b)) }));
+
+  const boxVerb = (verb: 'start' | 'pause' | 'resume', said: (name: string) => string) => async (boxId: string) => {
+    const out = await perform(`${verb}:${boxId}`, () => bridge.boxes[verb]({ box: boxId }), { success: (b) => said(b.name), toastErrors: true });
+    if (out.ok) showBox(out.value);
+    return out;
+  };
+
+  return {
+    selectBox(boxId) {
+      store.setState({ selectedBoxId: boxId });
+      if (!store.getState().trees[boxId]) void sync.loadBox(boxId).catch((err) => pushToast(store, 'error', asBoxkeepError(err).message));
+    },
+    selectRow: (boxId, key) => store.setState((s) => ({ selectedRow: { ...s.selectedRow, [boxId]: key } })),
+    setView: (view) => store.setState({ view }),
+    openDialog: (dialog) => store.setState({ dialog }),
+    closeDialog: () => store.setState({ dialog: null }),
+    dismissRecovery: () => store.setState({ recovery: null }),
+    dismissToast: (id) => dismissToast(store, id),
+
+    startBox: boxVerb('start', (n) => `${n} is running.`),
+    pauseBox: boxVerb('pause', (n) => `${n} is paused.`),
+    resumeBox: boxVerb('resume', (n) => `${n} is running again.`),
+    async stopBox(boxId, force = false) {
+      const out = await perform(`stop:${boxId}`, () => bridge.boxes.stop({ box: boxId, force }), {
+        success: (b) => `${b.name} ${force ? 'was forced off' : 'stopped'}.`,
+        toastErrors: true,
+      });
+      if (out.ok) showBox(out.value);
+      return out;
+    },
+
+    async takeSnapshot(boxId, name, description) {
+      const out = await perform(`snapshot:${boxId}`, () => bridge.snapshots.create({ box: boxId, name, ...(description ? { description } : {}) }), {
+        success: (s) => `Took snapshot “${s.name}”${s.live ? ' while the box was running' : ''}.`,
+        toastErrors: false,
+      });
+      if (out.ok) store.setState((s) => ({ selectedRow: { ...s.selectedRow, [boxId]: out.value.id } }));
+      return out;
+    },
+
+    async restoreSnapshot(boxId, snapshotId, o) {
+      const out = await perform(
+        `restore:${boxId}`,
+        () => bridge.snapshots.restore({ box: boxId, snapshot: snapshotId, snapshotCurrentFirst: o.snapshotCurrentFirst, stopFirst: o.stopFirst, startAfter: o.startAfter }),
+        {
+          success: (r) =>
+            `${r.box.name} is back at “${r.snapshot.name}”.` +
+            (r.savedSnapshot ? ` The state before was saved as “${r.savedSnapshot.name}”.` : '') +
+            (o.startAfter && o.stopFirst ? ' It is starting again.' : ''),
+          toastErrors: false,
+        },
+      );
+      if (out.ok) {
+        showBox(out.value.box);
+        store.setState((s) => ({ selectedRow: { ...s.selectedRow, [boxId]: NOW_ROW } }));
+      }
+      return out;
+    },
+
+    async deleteSnapshot(boxId, snapshotId) {
+      const doomed = snapshotOf(boxId, snapshotId);
+      const parent = snapshotOf(boxId, doomed?.parentId ?? null);
+      // Decided now: the event's reload may land (and reset a vanished selection) before we resume.
+      const wasSelected = store.getState().selectedRow[boxId] === snapshotId;
+      const out = await perform(`delete:${boxId}`, () => bridge.snapshots.remove({ box: boxId, snapshot: snapshotId }), {
+        success: (r) =>
+          `Deleted “${doomed?.name ?? 'the snapshot'}” and freed ${formatBytes(r.freedBytes)}.` +
+          (r.reparentedIds.length > 0 ? ` ${plural(r.reparentedIds.length, 'snapshot')} now follow${r.reparentedIds.length === 1 ? 's' : ''} ${parent ? `“${parent.name}”` : 'the base image'}.` : ''),
+        toastErrors: false,
+      });
+      if (out.ok && wasSelected) {
+        // Keep the selection near where it was rather than jumping to the end of the tree.
+        store.setState((s) => ({ selectedRow: { ...s.selectedRow, [boxId]: parent?.id ?? NOW_ROW } }));
+      }
+      return out;
+    },
+
+    updateSnapshot: (boxId, snapshotId, fields) =>
+      perform(`edit:${boxId}`, () => bridge.snapshots.update({ box: boxId, snapshot: snapshotId, ...fields }), {
+        success: (s) => `Saved snapshot “${s.name}”.`,
+        toastErrors: false,
+      }),
+
+    async createBox(input) {
+      const out = await perform('box:create', () => bridge.boxes.create(input), { success: (b) => `Created box ${b.name}.`, toastErrors: false });
+      if (out.ok) {
+        const box = out.value;
+        // Show and select it now; the boxes:changed reload confirms it.
+        store.setState((s) => ({ boxes: s.boxes.some((b) => b.id === box.id) ? s.boxes : [...s.boxes, box], selectedBoxId: box.id, view: 'snapshots' }));
+        void sync.loadBox(box.id).catch(() => {});
+      }
+      return out;
+    },
+
+    async importImage(input) {
+      const out = await perform('image:import', () => bridge.images.import(input), {
+        success: (i) => `Imported image ${i.name} (${formatBytes(i.virtualSize)} disk).`,
+        toastErrors: false,
+      });
+      // images:import has no event of its own: this window asked, so this window reloads.
+      if (out.ok) await sync.loadImages().catch(() => {});
+      return out;
+    },
+
+    renameBox: (boxId, name) =>
+      perform(`rename:${boxId}`, () => bridge.boxes.rename({ box: boxId, name }), { success: (b) => `Renamed the box to ${b.name}.`, toastErrors: false }).then(
+        (out) => {
+          if (out.ok) showBox(out.value);
+          return out;
+        },
+      ),
+
+    async removeBox(boxId) {
+      const name = boxName(boxId);
+      return perform(`remove:${boxId}`, () => bridge.boxes.remove({ box: boxId }), {
+        success: (r) => `Removed ${name} and freed ${formatBytes(r.freedBytes)}.`,
+        toastErrors: false,
+      });
+    },
+
+    refreshConsole: (boxId) => sync.loadConsole(boxId),
+  };
+}

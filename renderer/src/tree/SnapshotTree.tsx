@@ -1,0 +1,235 @@
+// The snapshot tree as a virtualized listbox: only the rows in view exist in the DOM, so a
+// box with thousands of snapshots opens as fast as one with three. Arrow keys move the
+// selection; the selected row is announced through aria-activedescendant.
+//
+// Opening a big box is on the clock (100 ms for 1,000 snapshots, data to paint), so the first
+// frame is built once, right: the viewport is measured before any row is rendered, the list
+// starts scrolled to the selection, and rows are memoized so later store updates (the box's
+// detail landing, the clock ticking) redraw only what changed.
+import { defaultRangeExtractor, useVirtualizer, type Range } from '@tanstack/react-virtual';
+import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
+import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
+import { useActions, useApp } from '../context.js';
+import { exactTime, formatBytes, isoTime, relativeTime } from '../format.js';
+import { useNow } from '../hooks.js';
+import { treePainted } from '../perf.js';
+import { NOW_KEY, type TreeLayout, type TreeRow } from './layout.js';
+import { ROW_HEIGHT, TreeGraph } from './TreeGraph.js';
+
+interface Props {
+  box: Box;
+  detail: BoxDetail | null;
+  tree: Tree;
+  layout: TreeLayout;
+}
+
+export function SnapshotTree({ box, detail, tree, layout }: Props) {
+  const actions = useActions();
+  const selectedKey = useApp((s) => s.selectedRow[box.id] ?? NOW_KEY);
+  const scrollRef = useRef<HTMLDivElement | null>(null);
+  const [viewport, setViewport] = useState<number | null>(null);
+  const rows = layout.rows;
+  const selectedIndex = layout.indexByKey.get(selectedKey) ?? rows.length - 1;
+
+  useLayoutEffect(() => setViewport(scrollRef.current!.getBoundingClientRect().height), []);
+  useEffect(() => treePainted(tree), [tree]);
+
+  const select = useCallback((index: number) => actions.selectRow(box.id, rows[index]!.key), [actions, box.id, rows]);
+
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const page = Math.max(1, Math.floor((viewport ?? 480) / ROW_HEIGHT) - 1);
+    const to = { ArrowDown: selectedIndex + 1, ArrowUp: selectedIndex - 1, Home: 0, End: rows.length - 1, PageDown: selectedIndex + page, PageUp: selectedIndex - page }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    select(Math.max(0, Math.min(rows.length - 1, to)));
+  };
+
+  return (
+    <div
+      ref={scrollRef}
+      className="tree-scroll"
+      role="listbox"
+      tabIndex={0}
+      aria-label={`Snapshots of ${box.name}`}
+      // The selected row is always rendered (see the range below), so this id always exists.
+      aria-activedescendant={viewport !== null ? rowId(selectedIndex) : undefined}
+      onKeyDown={onKeyDown}
+      data-testid="snapshot-tree"
+    >
+      {viewport !== null && (
+        <Rows scrollRef={scrollRef} viewport={viewport} layout={layout} tree={tree} box={box} detail={detail} selectedIndex={selectedIndex} onSelect={select} />
+      )}
+    </div>
+  );
+}
+
+interface RowsProps {
+  scrollRef: RefObject<HTMLDivElement | null>;
+  viewport: number;
+  layout: TreeLayout;
+  tree: Tree;
+  box: Box;
+  detail: BoxDetail | null;
+  selectedIndex: number;
+  onSelect(index: number): void;
+}
+
+function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, onSelect }: RowsProps) {
+  const rows = layout.rows;
+  const now = useNow(30_000);
+  const [initialOffset] = useState(() => Math.max(0, Math.min(rows.length * ROW_HEIGHT - viewport, (selectedIndex + 1) * ROW_HEIGHT - viewport)));
+  // Before the virtualizer (declared below) reads the scroll position in its own effect.
+  useLayoutEffect(() => {
+    scrollRef.current!.scrollTop = initialOffset;
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 6,
+    getItemKey: (i) => rows[i]!.key,
+    initialRect: { width: 800, height: viewport },
+    initialOffset,
+    rangeExtractor: useCallback((range: Range) => withSelected(defaultRangeExtractor(range), selectedIndex), [selectedIndex]),
+  });
+
+  // Bring the selection into view when it changes (the first frame already shows it).
+  const shown = useRef(selectedIndex);
+  useLayoutEffect(() => {
+    if (shown.current === selectedIndex) return;
+    shown.current = selectedIndex;
+    virtualizer.scrollToIndex(selectedIndex, { align: 'auto' });
+  }, [selectedIndex, virtualizer]);
+
+  const parentName = (id: string | null) => (id === null ? null : tree.snapshots.find((s) => s.id === id)?.name ?? null);
+  return (
+    <div className="tree-inner" style={{ height: virtualizer.getTotalSize() }}>
+      {virtualizer.getVirtualItems().map((item) => {
+        const row = rows[item.index]!;
+        return (
+          <Row
+            key={item.key}
+            index={item.index}
+            start={item.start}
+            row={row}
+            lanes={layout.lanes}
+            setSize={rows.length}
+            selected={item.index === selectedIndex}
+            now={now}
+            onSelect={onSelect}
+            imageName={row.kind === 'base' ? detail?.image.name ?? '' : ''}
+            imageSize={row.kind === 'base' ? detail?.image.sizeOnDisk ?? null : null}
+            nowState={row.kind === 'now' ? (box.status === 'running' ? 'running' : box.status === 'paused' ? 'paused' : 'current state') : ''}
+            nowParent={row.kind === 'now' ? parentName(row.parentId) : null}
+          />
+        );
+      })}
+    </div>
+  );
+}
+
+function withSelected(indexes: number[], selected: number): number[] {
+  if (indexes.includes(selected)) return indexes;
+  return [...indexes, selected].sort((a, b) => a - b);
+}
+
+const rowId = (index: number) => `tree-row-${index}`;
+
+interface RowProps {
+  index: number;
+  start: number;
+  row: TreeRow;
+  lanes: number;
+  setSize: number;
+  selected: boolean;
+  now: number;
+  onSelect(index: number): void;
+  imageName: string;
+  imageSize: number | null;
+  nowState: string;
+  nowParent: string | null;
+}
+
+// Two layers: the option element carries the position and ARIA numbers, which change for
+// every row when a snapshot is added (set size, offset); its content (graph, texts) is memoized
+// on the layout row, which the layout keeps identical when nothing about that row changed.
+const Row = memo(function Row(p: RowProps) {
+  const { row } = p;
+  return (
+    <div
+      id={rowId(p.index)}
+      role="option"
+      aria-selected={p.selected}
+      aria-setsize={p.setSize}
+      aria-posinset={p.index + 1}
+      className={`tree-row kind-${row.kind}${p.selected ? ' selected' : ''}`}
+      data-key={row.key}
+      style={{ transform: `translateY(${p.start}px)` }}
+      onClick={() => p.onSelect(p.index)}
+    >
+      <RowBody row={row} lanes={p.lanes} now={p.now} imageName={p.imageName} imageSize={p.imageSize} nowState={p.nowState} nowParent={p.nowParent} />
+    </div>
+  );
+});
+
+type RowBodyProps = Pick<RowProps, 'row' | 'lanes' | 'now' | 'imageName' | 'imageSize' | 'nowState' | 'nowParent'>;
+
+const RowBody = memo(function RowBody(p: RowBodyProps) {
+  const { row } = p;
+  return (
+    <>
+      <TreeGraph row={row} lanes={p.lanes} />
+      {row.kind === 'snapshot' ? (
+        <SnapshotText s={row.snapshot} isCurrent={row.isCurrent} now={p.now} />
+      ) : row.kind === 'now' ? (
+        <div className="row-text">
+          <div className="row-title">
+            <span className="row-name now-name">Now</span>
+            <span className="badge badge-now">{p.nowState}</span>
+          </div>
+          <div className="row-desc">{p.nowParent !== null ? `Changes since “${p.nowParent}”` : 'Changes since the base image'}</div>
+        </div>
+      ) : (
+        <div className="row-text">
+          <div className="row-title">
+            <span className="row-name">Base image</span>
+            <span className="row-sub">{p.imageName}</span>
+            {p.imageSize !== null && (
+              <span className="row-meta">
+                <span className="row-size">
+                  <span className="sr-only">, uses </span>
+                  {formatBytes(p.imageSize)}
+                </span>
+              </span>
+            )}
+          </div>
+          <div className="row-desc">Read-only; every snapshot builds on it</div>
+        </div>
+      )}
+    </>
+  );
+});
+
+function SnapshotText({ s, isCurrent, now }: { s: Snapshot; isCurrent: boolean; now: number }) {
+  return (
+    <div className="row-text">
+      <div className="row-title">
+        <span className="row-name">{s.name}</span>
+        {s.live && <span className="badge badge-live">live</span>}
+        {isCurrent && <span className="badge badge-current">current</span>}
+        <span className="row-meta">
+          <span className="sr-only">, taken </span>
+          <time dateTime={isoTime(s.createdAt)} title={exactTime(s.createdAt)}>
+            {relativeTime(s.createdAt, now)}
+          </time>
+          <span className="row-size">
+            <span className="sr-only">, uses </span>
+            {formatBytes(s.sizeOnDisk)}
+          </span>
+        </span>
+      </div>
+      {s.description && <div className="row-desc">{s.description}</div>}
+    </div>
+  );
+}

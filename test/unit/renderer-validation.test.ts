@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { BoxkeepError } from '../../shared/errors.js';
+import type { Snapshot } from '../../shared/types.js';
+import { parseInput } from '../../shared/validate.js';
+import { fieldProblems, numberField, snapshotNameProblem } from '../../renderer/src/validation.js';
+
+const snapshot = (id: string, name: string) => ({ id, name }) as Snapshot;
+
+function mainProcessSays(channel: Parameters<typeof parseInput>[0], input: unknown): string {
+  try {
+    parseInput(channel, input);
+  } catch (err) {
+    return (err as BoxkeepError).message;
+  }
+  return '';
+}
+
+describe('inline validation', () => {
+  it('says exactly what the main process would say about a bad box name', () => {
+    for (const name of ['', '   ', '.hidden', 'a/b', 'tab\there', 'x'.repeat(300)]) {
+      const inline = fieldProblems('boxes:create', { name, image: 'img' });
+      expect(inline.name).toBeTruthy();
+      expect(mainProcessSays('boxes:create', { name, image: 'img' })).toContain(inline.name);
+    }
+    expect(fieldProblems('boxes:create', { name: 'dev box', image: 'img' })).toEqual({});
+  });
+
+  it('reports each bad field of the new-box form once, with its limit', () => {
+    const p = fieldProblems('boxes:create', { name: 'ok', image: 'img', cpus: 0, memoryMib: 8, diskSizeGiB: 1.5 });
+    expect(p.cpus).toBe('The CPU count must be at least 1.');
+    expect(p.memoryMib).toBe('The memory must be at least 16 MiB.');
+    expect(p.diskSizeGiB).toBe('The disk size must be a whole number.');
+    expect(fieldProblems('boxes:create', { name: 'ok', image: 'img', cpus: numberField('two') }).cpus).toBe('The CPU count must be a number.');
+  });
+
+  it('snapshot names follow the shared rule and must be unique in the box', () => {
+    const siblings = [snapshot('1', 'before upgrade')];
+    expect(snapshotNameProblem('ok', siblings)).toBeNull();
+    expect(snapshotNameProblem('', siblings)).toBe('The snapshot name must not be empty.');
+    expect(snapshotNameProblem('a/b', siblings)).toContain('slashes are not allowed');
+    expect(snapshotNameProblem('before upgrade', siblings)).toBe('This box already has a snapshot named "before upgrade"; pick another name.');
+    // Renaming a snapshot to its own name is fine.
+    expect(snapshotNameProblem('before upgrade', siblings, '1')).toBeNull();
+  });
+
+  it('number fields keep non-numbers as text so the schema names the problem', () => {
+    expect(numberField('')).toBeUndefined();
+    expect(numberField(' 4 ')).toBe(4);
+    expect(numberField('4x')).toBe('4x');
+  });
+});
