@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { Emitter } from '../../shared/events.js';
 import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { BoxService } from './boxes.js';
-import { ImageService } from './images.js';
+import { HOME_KEY, ImageService } from './images.js';
 import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { KeyedMutex } from './mutex.js';
@@ -94,8 +94,15 @@ export class Core {
     return core;
   }
 
+  /**
+   * Runs recovery holding the home-wide queue and every box's queue, so a recovery asked for
+   * while the app runs never settles the intent of an operation still in flight.
+   */
   async recover(): Promise<RecoveryReport> {
-    const report = await runRecovery(this);
+    const ids = this.store.listBoxes().map((b) => b.id).sort();
+    const underBoxLocks = (i: number): Promise<RecoveryReport> =>
+      i === ids.length ? runRecovery(this) : this.boxLocks.run(ids[i]!, () => underBoxLocks(i + 1));
+    const report = await this.boxLocks.run(HOME_KEY, () => underBoxLocks(0));
     this.lastRecovery = report;
     if (report.items.length > 0) this.events.emit('recovery:report', report);
     return report;

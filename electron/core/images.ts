@@ -58,7 +58,9 @@ export class ImageService {
       crashPoint('image-import:after-intent');
       mkdirDurable(paths.imageDir(imageId));
       const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
-      await convert(source, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
+      const from = format === 'qcow2' ? await privateCopy(source, paths.imageDir(imageId)) : source;
+      await convert(from, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
+      if (from !== source) fs.rmSync(from);
       crashPoint('image-import:after-convert');
       // The copy is ours now, but check again: the converted file must be self-contained.
       const header = await readQcow2Header(staging);
@@ -79,6 +81,7 @@ export class ImageService {
       crashPoint('image-import:after-row');
       clearIntent(paths.homeJournal, intent.id);
       this.core.logger.info('image imported', { op: 'image-import', imageId, name, format });
+      this.core.events.emit('images:changed', { imageId });
       return image;
     }).catch((err) => {
       // Nothing of a failed import is kept: the row was never written, the folder goes.
@@ -108,6 +111,7 @@ export class ImageService {
       crashPoint('image-remove:after-delete');
       clearIntent(paths.homeJournal, intent.id);
       this.core.logger.info('image removed', { op: 'image-remove', imageId: image.id });
+      this.core.events.emit('images:changed', { imageId: image.id });
       return { removedId: image.id };
     });
   }
@@ -142,6 +146,21 @@ async function untrustedFormat(file: string): Promise<'qcow2' | 'raw'> {
     throw invalidArgument(`The image ${file} keeps its data in an external file; Boxkeep only imports self-contained images. Flatten it first: qemu-img convert -O qcow2 <in> <out>.`);
   }
   return 'qcow2';
+}
+
+/**
+ * A qcow2 source is copied into the home and checked again there before qemu-img reads it:
+ * checking the user's path and then letting qemu-img open that path again would leave a
+ * window in which the file could be swapped for one naming a host file as its backing file.
+ * Nobody else can change our copy. (A raw source needs none of this: read as raw, any bytes
+ * are only bytes.)
+ */
+async function privateCopy(source: string, dir: string): Promise<string> {
+  const copy = path.join(dir, '.source.qcow2');
+  fs.copyFileSync(source, copy, fs.constants.COPYFILE_FICLONE);
+  fs.chmodSync(copy, 0o600);
+  if ((await untrustedFormat(copy)) !== 'qcow2') throw invalidArgument(`The image ${source} changed while it was being imported; import it again.`);
+  return copy;
 }
 
 function defaultImageName(file: string): string {

@@ -7,7 +7,7 @@ import { removeDurable, renameDurable } from '../fsutil.js';
 import { clearIntent } from '../journal.js';
 import type { BoxCreateIntent, BoxRemoveIntent } from '../boxes.js';
 import type { ImageImportIntent, ImageRemoveIntent } from '../images.js';
-import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, removeRowReparenting, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
+import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting, strayDependents, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
 import type { ReportBuilder } from './report.js';
 
 export type AnyIntent =
@@ -154,10 +154,19 @@ async function settleSnapshotRemove(core: Core, intent: SnapshotRemoveIntent, re
   if (intent.mode === 'rebase') {
     // Rebase again only what still backs onto the removed snapshot; the others are done.
     const pending = [];
-    for (const d of intent.dependents) if ((await backingPathOf(d.path)) !== intent.parentPath) pending.push(d);
-    await mergeIntoDependents({ ...intent, dependents: pending }, () => {});
+    for (const d of intent.dependents) {
+      if ((await backingPathOf(d.path)) !== intent.parentPath) pending.push(d);
+      else moveDependentRow(core, intent, d);
+    }
+    await mergeIntoDependents(core, { ...intent, dependents: pending }, () => {});
   } else {
-    await mergeIntoDependents(intent, () => {});
+    await mergeIntoDependents(core, intent, () => {});
+  }
+  const strays = await strayDependents(core, intent);
+  if (strays.length > 0) {
+    // Never delete a file a chain still references: keep the snapshot, report what reads it.
+    report.kept(intent.boxId, `Deleting snapshot ${name} was interrupted; its data was merged into the snapshots that depended on it, but ${strays.join(', ')} still backs onto it, so it was kept.`);
+    return true;
   }
   removeRowReparenting(core, intent);
   deleteSnapshotFiles(core, intent);

@@ -10,6 +10,7 @@ import type { Core } from '../core.js';
 import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
+import { readIntents } from '../journal.js';
 import { commitCreateRow, createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
 
 /** Live variants, provided by the VM supervisor for a running or paused box. */
@@ -45,6 +46,7 @@ export class SnapshotEngine {
     return this.core.boxLocks.run(id, async () => {
       const box = this.core.store.getBox(id);
       if (!box) throw notFound(`The box was removed meanwhile.`);
+      assertNoUnfinishedWork(this.core, box);
       try {
         return await work(box);
       } finally {
@@ -173,11 +175,23 @@ export class SnapshotEngine {
     else if (dependents.length === 1 && !isActive(box.status) && sizeOnDisk(dependents[0]!.path) <= sizeOnDisk(snapshot.diskPath)) mode = 'commit';
     return {
       id: newId(), op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: snapshot.id,
-      snapshotPath: snapshot.diskPath, parentPath, mode, dependents,
+      snapshotPath: snapshot.diskPath, parentPath, parentId: snapshot.parentId, mode, dependents,
     };
   }
 }
 
 export { commitCreateRow };
+
+/**
+ * An intent left behind by a failed (not crashed) operation means the box's files are
+ * mid-change: nothing else may touch them until recovery has finished that operation.
+ */
+export function assertNoUnfinishedWork(core: Core, box: Box): void {
+  const pending = readIntents(core.paths.boxJournal(box.id)).intents;
+  if (pending.length > 0) {
+    const ops = [...new Set(pending.map((p) => p.intent.op))].join(', ');
+    throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);
+  }
+}
 
 const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;

@@ -10,6 +10,8 @@ import { commit, createOverlay, rebase, type OnProgress } from '../disk/qemu-img
 import { fsyncDir, mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
+import { backingPathOf } from '../disk/backing.js';
+import { BoxkeepError } from '../../../shared/errors.js';
 
 export interface SnapshotCreateIntent {
   id: string; op: 'snapshot-create'; startedAt: number;
@@ -25,11 +27,16 @@ export type RemoveMode = 'delete' | 'commit' | 'rebase';
 
 export interface Dependent { path: string; snapshotId: string | null }
 
+/** What the row and file steps of a removal need, shared by the offline and live variants. */
+export type RemoveFacts = Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'parentPath' | 'parentId' | 'dependents'>;
+
 export interface SnapshotRemoveIntent {
   id: string; op: 'snapshot-remove'; startedAt: number;
   boxId: string; snapshotId: string; snapshotPath: string;
   /** What the removed snapshot backed onto: its parent's disk, or the image. */
   parentPath: string;
+  /** The removed snapshot's parent (null: the image), where its dependents move. */
+  parentId: string | null;
   mode: RemoveMode;
   dependents: Dependent[];
 }
@@ -118,19 +125,40 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
   const journal = core.paths.boxJournal(intent.boxId);
   writeIntent(journal, intent);
   crashPoint('snapshot-remove:after-intent');
-  await mergeIntoDependents(intent, onProgress);
-  removeRowReparenting(core, intent);
-  crashPoint('snapshot-remove:after-row');
-  deleteSnapshotFiles(core, intent);
-  crashPoint('snapshot-remove:after-delete');
+  try {
+    await mergeIntoDependents(core, intent, onProgress);
+  } catch (err) {
+    if (intent.mode !== 'commit') {
+      // Each rebased dependent was moved in the rows as it was merged, so rows and chains
+      // agree and the snapshot is still whole: the removal simply did not happen (for the
+      // dependents it did not reach). Nothing is left for recovery to replay.
+      clearIntent(journal, intent.id);
+      throw err;
+    }
+    throw unfinished(err);
+  }
+  try {
+    removeRowReparenting(core, intent);
+    crashPoint('snapshot-remove:after-row');
+    deleteSnapshotFiles(core, intent);
+    crashPoint('snapshot-remove:after-delete');
+  } catch (err) {
+    throw unfinished(err);
+  }
   clearIntent(journal, intent.id);
+}
+
+/** A removal that cannot be undone and did not finish: its intent stays for recovery. */
+function unfinished(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; Boxkeep finishes the removal at its next start, or now with "boxkeep recover". Until then this box accepts no other changes.`, { cause: err });
 }
 
 /**
  * Moves the removed snapshot's data into what depends on it, so every dependent reads back
  * exactly what it read before. Safe to run again after a crash at any point inside it.
  */
-export async function mergeIntoDependents(intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
+export async function mergeIntoDependents(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
   if (intent.mode === 'commit') {
     const dependent = intent.dependents[0]!;
     if (fs.existsSync(intent.snapshotPath)) {
@@ -147,13 +175,35 @@ export async function mergeIntoDependents(intent: SnapshotRemoveIntent, onProgre
     const n = intent.dependents.length;
     for (const [i, dependent] of intent.dependents.entries()) {
       await rebase(dependent.path, intent.parentPath, { onProgress: (f) => onProgress((i + f) / n) });
+      moveDependentRow(core, intent, dependent);
       crashPoint('snapshot-remove:after-merge');
     }
   }
   onProgress(1);
 }
 
-export function removeRowReparenting(core: Core, intent: SnapshotRemoveIntent): void {
+/** Rows follow the chain one dependent at a time: a child now hangs under the removed snapshot's parent, or Now does. */
+export function moveDependentRow(core: Core, intent: RemoveFacts, dependent: Dependent): void {
+  if (dependent.snapshotId) core.store.setSnapshotParent(dependent.snapshotId, intent.parentId);
+  else core.store.setCurrentSnapshot(intent.boxId, intent.parentId);
+}
+
+/**
+ * Before a removed snapshot's file goes: nothing may still back onto it but the dependents
+ * the removal merged. Returns the unexpected ones (then the file must stay).
+ */
+export async function strayDependents(core: Core, intent: { boxId: string; snapshotId: string; snapshotPath: string }): Promise<string[]> {
+  const box = core.store.getBox(intent.boxId);
+  if (!box) return [];
+  const files = [box.liveDiskPath, ...core.store.listSnapshots(box.id).filter((s) => s.id !== intent.snapshotId).map((s) => s.diskPath)];
+  const strays: string[] = [];
+  for (const file of files) {
+    if (fs.existsSync(file) && (await backingPathOf(file).catch(() => null)) === intent.snapshotPath) strays.push(file);
+  }
+  return strays;
+}
+
+export function removeRowReparenting(core: Core, intent: RemoveFacts): void {
   const snapshot = core.store.getSnapshot(intent.snapshotId);
   core.store.transaction(() => {
     if (snapshot) core.store.deleteSnapshotReparenting(snapshot);
@@ -163,6 +213,6 @@ export function removeRowReparenting(core: Core, intent: SnapshotRemoveIntent): 
   });
 }
 
-export function deleteSnapshotFiles(core: Core, intent: SnapshotRemoveIntent): void {
+export function deleteSnapshotFiles(core: Core, intent: RemoveFacts): void {
   removeDurable(core.paths.snapshotDir(intent.boxId, intent.snapshotId));
 }

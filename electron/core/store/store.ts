@@ -159,6 +159,10 @@ export class Store {
     return (this.db.prepare('SELECT * FROM snapshots WHERE parent_id = ? ORDER BY created_at, rowid').all(snapshotId) as SnapshotRow[]).map(toSnapshot);
   }
 
+  setSnapshotParent(id: string, parentId: string | null): void {
+    this.db.prepare('UPDATE snapshots SET parent_id = ? WHERE id = ?').run(parentId, id);
+  }
+
   updateSnapshot(id: string, fields: { name?: string; description?: string; sizeOnDisk?: number }): void {
     if (fields.name !== undefined) this.db.prepare('UPDATE snapshots SET name = ? WHERE id = ?').run(fields.name, id);
     if (fields.description !== undefined) this.db.prepare('UPDATE snapshots SET description = ? WHERE id = ?').run(fields.description, id);

@@ -7,7 +7,7 @@ import { backingPathOf } from '../disk/backing.js';
 import { rebase } from '../disk/qemu-img.js';
 import { removeDurable, renameDurable } from '../fsutil.js';
 import type { ReportBuilder } from '../recovery/report.js';
-import { commitCreateRow, deleteSnapshotFiles, removeRowReparenting } from '../snapshots/steps.js';
+import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting, strayDependents } from '../snapshots/steps.js';
 import { addOverlayNodes, dropOverlayNodes, finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './live.js';
 import { writeNodes } from './nodes.js';
 import type { Session, Supervisor } from './supervisor.js';
@@ -120,10 +120,18 @@ export async function settleLiveRemove(core: Core, sup: Supervisor, intent: Live
   } else if (session && session.nodes.snapshots[intent.snapshotId]) {
     await finishStream(session, intent);
   }
-  for (const d of intent.others) if (fs.existsSync(d.path) && !(await merged(d.path))) await rebase(d.path, intent.parentPath);
-  const plan = { id: intent.id, op: 'snapshot-remove' as const, startedAt: intent.startedAt, boxId: intent.boxId, snapshotId: intent.snapshotId, snapshotPath: intent.snapshotPath, parentPath: intent.parentPath, mode: 'rebase' as const, dependents: [intent.streamInto, ...intent.others] };
-  removeRowReparenting(core, plan);
-  deleteSnapshotFiles(core, plan);
+  for (const d of intent.others) {
+    if (fs.existsSync(d.path) && !(await merged(d.path))) await rebase(d.path, intent.parentPath);
+    moveDependentRow(core, intent, d);
+  }
+  moveDependentRow(core, intent, intent.streamInto);
+  const strays = await strayDependents(core, intent);
+  if (strays.length > 0) {
+    report.kept(intent.boxId, `Deleting snapshot ${name} was interrupted; its data was merged into what depended on it, but ${strays.join(', ')} still backs onto it, so it was kept.`);
+    return true;
+  }
+  removeRowReparenting(core, intent);
+  deleteSnapshotFiles(core, intent);
   report.repaired(intent.boxId, `Deleting snapshot ${name} of a running box was interrupted; it was completed and everything that depended on it reads exactly as before.`);
   return true;
 }

@@ -8,11 +8,12 @@ import type { Box, Snapshot } from '../../../shared/types.js';
 import type { Core } from '../core.js';
 import { crashPoint } from '../crash.js';
 import { rebase } from '../disk/qemu-img.js';
+import { backingPathOf } from '../disk/backing.js';
 import { mkdirDurable } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import type { LiveSnapshotOps } from '../snapshots/engine.js';
-import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, removeRowReparenting, syncDisks, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../snapshots/steps.js';
+import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, moveDependentRow, removeRowReparenting, syncDisks, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../snapshots/steps.js';
 import { writeNodes, type NodePair } from './nodes.js';
 import type { Session, Supervisor } from './supervisor.js';
 
@@ -22,9 +23,8 @@ export interface LiveCreateIntent {
   generation: number; oldTop: NodePair; newTop: NodePair; wasPaused: boolean;
 }
 
-export interface LiveRemoveIntent {
-  id: string; op: 'live-remove'; startedAt: number;
-  boxId: string; snapshotId: string; snapshotPath: string; parentPath: string;
+export interface LiveRemoveIntent extends Omit<SnapshotRemoveIntent, 'op'> {
+  op: 'live-remove';
   /** The layer QEMU reads through that backs onto the removed snapshot (the live disk or a snapshot). */
   streamInto: Dependent;
   /** Dependents QEMU does not read (other branches): rebased with qemu-img. */
@@ -73,8 +73,20 @@ export class LiveSnapshots implements LiveSnapshotOps {
       writeNodes(session.runDir, session.nodes);
       crashPoint('live-create:after-resume');
     } catch (err) {
-      await this.undoCreate(session, box, intent);
-      throw err;
+      session.quiescing = false;
+      if (!(await this.pastPointOfNoReturn(session, box, intent))) {
+        await this.undoCreate(session, box, intent);
+        throw err;
+      }
+      // QEMU writes to the new overlay (or is gone with the disks complete): the frozen disk
+      // is the snapshot now, and undoing would delete what the live disk backs onto.
+      if (!intent.wasPaused) await session.qmp.execute('cont').catch(() => undefined);
+      try {
+        writeNodes(session.runDir, session.nodes);
+      } catch (writeErr) {
+        this.core.logger.warn('node map not written', { op: 'live-create', boxId: box.id, error: String(writeErr) });
+      }
+      this.core.logger.warn('live snapshot finished despite an error after the switch', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, error: String((err as Error).message ?? err) });
     } finally {
       session.quiescing = false;
     }
@@ -88,6 +100,23 @@ export class LiveSnapshots implements LiveSnapshotOps {
       stop_ms: r2(stopped - paused), rename_ms: r2(renamed - stopped), switch_ms: r2(switched - renamed), cont_ms: r2(paused + pauseMs - switched),
     });
     return row;
+  }
+
+  /** Does QEMU already write to the new overlay, or is it gone with both renames done? */
+  private async pastPointOfNoReturn(session: Session, box: Box, intent: LiveCreateIntent): Promise<boolean> {
+    if (session.nodes.top.format === intent.newTop.format) return true;
+    const installed = !fs.existsSync(this.core.paths.nextDisk(box.id)) && fs.existsSync(intent.snapshot.diskPath);
+    try {
+      const devices = await session.qmp.execute<{ inserted?: { 'node-name'?: string } }[]>('query-block', undefined, { timeoutMs: 3000 });
+      const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
+      if (top === intent.newTop.format) {
+        session.nodes = { ...session.nodes, generation: intent.generation, top: intent.newTop, snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop } };
+        return true;
+      }
+      return false;
+    } catch {
+      return session.qmp.closed && installed;
+    }
   }
 
   /** A failed QMP step before the switch: put the live disk back where QEMU's fd is. */
@@ -108,19 +137,28 @@ export class LiveSnapshots implements LiveSnapshotOps {
     const readByQemu = new Set([box.liveDiskPath, ...Object.keys(session.nodes.snapshots).map((id) => this.core.store.getSnapshot(id)?.diskPath)]);
     const streamInto = plan.dependents.find((d) => readByQemu.has(d.path));
     if (!streamInto) throw invalidState('The running box does not read from this snapshot; it can be removed offline.');
-    const intent: LiveRemoveIntent = {
-      id: newId(), op: 'live-remove', startedAt: Date.now(), boxId: box.id, snapshotId: plan.snapshotId,
-      snapshotPath: plan.snapshotPath, parentPath: plan.parentPath, streamInto, others: plan.dependents.filter((d) => d !== streamInto),
-    };
+    const intent: LiveRemoveIntent = { ...plan, id: newId(), op: 'live-remove', streamInto, others: plan.dependents.filter((d) => d !== streamInto) };
     const journal = this.core.paths.boxJournal(box.id);
     writeIntent(journal, intent);
     crashPoint('live-remove:after-intent');
-    for (const d of intent.others) await rebase(d.path, intent.parentPath);
-    await streamLayer(session, intent, onProgress);
+    try {
+      for (const d of intent.others) {
+        await rebase(d.path, intent.parentPath);
+        moveDependentRow(this.core, intent, d);
+      }
+      await streamLayer(session, intent, onProgress);
+    } catch (err) {
+      // A failed stream leaves its target backing onto the removed snapshot, content unchanged;
+      // whatever did merge was moved in the rows. The snapshot stays, whole: nothing to replay.
+      if ((await backingPathOf(streamInto.path).catch(() => null)) === intent.parentPath) moveDependentRow(this.core, intent, streamInto);
+      clearIntent(journal, intent.id);
+      throw err;
+    }
+    moveDependentRow(this.core, intent, streamInto);
     crashPoint('live-remove:after-stream');
-    removeRowReparenting(this.core, { ...plan, dependents: [intent.streamInto, ...intent.others] });
+    removeRowReparenting(this.core, intent);
     crashPoint('live-remove:after-row');
-    deleteSnapshotFiles(this.core, plan);
+    deleteSnapshotFiles(this.core, intent);
     crashPoint('live-remove:after-delete');
     clearIntent(journal, intent.id);
   }
@@ -165,10 +203,16 @@ export async function streamLayer(session: Session, intent: LiveRemoveIntent, on
   const { target, removed, base } = layersOf(session, intent);
   if (target !== session.nodes.top) await reopen(session, target, removed.format, false);
   const jobId = `rm-${intent.snapshotId}`;
-  const finished = waitForJob(session, jobId, onProgress);
-  // QEMU's own filenames are stale after the renames of live snapshots: name the backing file.
-  await session.qmp.execute('block-stream', { 'job-id': jobId, device: target.format, 'base-node': base.format, 'backing-file': intent.parentPath });
-  await finished;
+  const job = watchJob(session, jobId, onProgress);
+  try {
+    // QEMU's own filenames are stale after the renames of live snapshots: name the backing file.
+    await session.qmp.execute('block-stream', { 'job-id': jobId, device: target.format, 'base-node': base.format, 'backing-file': intent.parentPath });
+  } catch (err) {
+    job.cancel();
+    if (target !== session.nodes.top) await reopen(session, target, removed.format, true).catch(() => undefined);
+    throw err;
+  }
+  await job.done;
   await finishStream(session, intent);
   onProgress(1);
 }
@@ -184,7 +228,15 @@ export function layersOf(session: Session, intent: LiveRemoveIntent): { target: 
 
 /** Resolves when the job completes (progress polled meanwhile); rejects when it fails. */
 export function waitForJob(session: Session, jobId: string, onProgress: (f: number) => void): Promise<void> {
+  return watchJob(session, jobId, onProgress).done;
+}
+
+/** Watches a block job from before it starts (its events may come at once); cancel() if it never does. */
+function watchJob(session: Session, jobId: string, onProgress: (f: number) => void): { done: Promise<void>; cancel(): void } {
   const { qmp } = session;
+  let stop!: () => void;
+  const cancelled = new Promise<never>((_, reject) => (stop = () => reject(vmError(`block job ${jobId} was not started`))));
+  cancelled.catch(() => undefined);
   const completed = qmp.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === jobId, 24 * 3_600_000);
   const failed = qmp.waitForEvent('BLOCK_JOB_ERROR', (e) => e.data?.device === jobId, 24 * 3_600_000);
   failed.catch(() => undefined);
@@ -195,14 +247,17 @@ export function waitForJob(session: Session, jobId: string, onProgress: (f: numb
       if (job && job.len > 0) onProgress(job.offset / job.len);
     }, () => undefined);
   }, 200);
-  return Promise.race([
+  const done = Promise.race([
     completed.then((e) => {
       if (typeof e.data?.error === 'string') throw vmError(`Merging the snapshot failed: ${e.data.error}`);
     }),
     failed.then((e) => {
       throw vmError(`Merging the snapshot failed: ${JSON.stringify(e.data)}`);
     }),
+    cancelled,
   ]).finally(() => clearInterval(poll));
+  done.catch(() => undefined);
+  return { done, cancel: stop };
 }
 
 /** After the stream: the merged layer read-only again, the removed layer's nodes dropped. Idempotent. */

@@ -11,7 +11,7 @@ import type { ReportBuilder } from '../recovery/report.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
 import { chainBlockdevs, readNodes, writeNodes, type NodeMap } from './nodes.js';
-import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel } from './qemu.js';
+import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
 import { QmpClient } from './qmp.js';
 
 export interface SupervisorOptions {
@@ -99,17 +99,20 @@ export class Supervisor implements VmControl {
       const layers = await walkChain(box.liveDiskPath);
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
+      // Written before QEMU exists, so a later owner always finds the map of what it runs.
+      writeNodes(runDir, nodes);
       const spawned = await spawnQemu({
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
         blockdevs, binary: this.options.qemuBinary,
       });
-      writeNodes(runDir, nodes);
       let qmp: QmpClient;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
       } catch (err) {
+        // A QEMU we cannot control must not keep running behind a box marked failed.
+        await killQemu(spawned.fingerprint);
         const why = await lastWords(this.qemuLog(box.id));
         this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
@@ -182,8 +185,15 @@ export class Supervisor implements VmControl {
     return this.onBox(ref, async (box) => {
       const session = this.sessions.get(box.id);
       if (!session) {
-        if (isActive(box.status) || box.status === 'stopping') this.setStatus(box.id, 'stopped');
-        else throw invalidState(`The box ${JSON.stringify(box.name)} is not running.`);
+        if (!isActive(box.status) && box.status !== 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is not running.`);
+        // Recorded as running with no QEMU we control (it did not answer at adoption): stop
+        // the process itself, and only then call the box stopped, or offline work would
+        // rename disks it still writes.
+        const fp = readFingerprint(runDirFor(this.core.paths, box.id, { create: false }));
+        if (fp && !(await killQemu(fp))) {
+          throw vmError(`QEMU (pid ${fp.pid}) of the box ${JSON.stringify(box.name)} did not exit when told to; stop it by hand (kill -9 ${fp.pid}).`);
+        }
+        this.setStatus(box.id, 'stopped');
         return this.core.store.getBox(box.id)!;
       }
       session.stopRequested = true;
@@ -247,18 +257,20 @@ export class Supervisor implements VmControl {
     const fp = readFingerprint(runDir);
     const label = JSON.stringify(box.name);
     if (fp && isSameProcess(fp)) {
+      let qmp: QmpClient | null = null;
       try {
-        const qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
-        const nodes = readNodes(runDir);
-        if (!nodes) throw vmError('its block node map (nodes.json) is missing');
-        const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) });
+        qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
+        const nodes = await this.nodeMapFor(box, runDir, qmp);
         const status = await qmp.execute<{ status: string }>('query-status');
+        const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) });
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
         if (now !== box.status) this.setStatus(box.id, now);
         report.info(box.id, `The box ${label} kept running while Boxkeep was closed (QEMU pid ${fp.pid}); it was reattached.`);
         return session;
       } catch (err) {
-        report.kept(box.id, `The box ${label} has a running QEMU (pid ${fp.pid}) that does not answer on its control socket (${(err as Error).message}); it was left running. Stop it with "boxkeep box stop ${box.name} --force".`);
+        // QEMU serves one monitor client at a time: never keep one we gave up on.
+        qmp?.close();
+        report.kept(box.id, `The box ${label} has a running QEMU (pid ${fp.pid}) that Boxkeep could not take control of (${(err as Error).message}); it was left running. Stop it with "boxkeep box stop ${box.name} --force".`);
         return null;
       }
     }
@@ -276,6 +288,28 @@ export class Supervisor implements VmControl {
     return null;
   }
 
+  /**
+   * The node map of a running QEMU: run/nodes.json, or, when that is gone, the names start()
+   * gives the chain as it is on disk — accepted only if QEMU has exactly those nodes.
+   */
+  private async nodeMapFor(box: Box, runDir: string, qmp: QmpClient): Promise<NodeMap> {
+    const names = new Set((await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']));
+    const saved = readNodes(runDir);
+    const candidates: NodeMap[] = saved ? [saved] : [];
+    if (!saved) {
+      const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
+      candidates.push(chainBlockdevs(await walkChain(box.liveDiskPath), (p) => byPath.get(p) ?? null).nodes);
+    }
+    for (const map of candidates) {
+      const wanted = [map.top, ...(map.image ? [map.image] : []), ...Object.values(map.snapshots)].flatMap((p) => [p.format, p.file]);
+      if (wanted.every((n) => names.has(n))) {
+        if (!saved) writeNodes(runDir, map);
+        return map;
+      }
+    }
+    throw vmError(saved ? 'its block node map (run/nodes.json) does not match the running QEMU' : 'its block node map (run/nodes.json) is missing and the chain on disk does not match the running QEMU');
+  }
+
   private closing = false;
 
   /** Lets go of every QEMU without stopping it: the next owner adopts them. */
@@ -285,6 +319,21 @@ export class Supervisor implements VmControl {
     await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));
     this.sessions.clear();
   }
+}
+
+/** Ends a QEMU by its fingerprint: SIGTERM (QEMU flushes its disks and exits), then SIGKILL. */
+async function killQemu(fp: QemuFingerprint): Promise<boolean> {
+  for (const [signal, waitMs] of [['SIGTERM', 5000], ['SIGKILL', 5000]] as const) {
+    if (!isSameProcess(fp)) return true;
+    try {
+      process.kill(fp.pid, signal);
+    } catch {
+      return !isSameProcess(fp);
+    }
+    const end = Date.now() + waitMs;
+    while (isSameProcess(fp) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+  }
+  return !isSameProcess(fp);
 }
 
 async function waitFor(p: Promise<unknown>, ms: number): Promise<boolean> {
