@@ -6,12 +6,14 @@ export interface EventMap {
   'boxes:changed': { boxId: string | null };
   /** A box's snapshot tree or current pointer changed. */
   'snapshots:changed': { boxId: string };
+  /** An image was imported or removed; imageId null means "reload all". */
+  'images:changed': { imageId: string | null };
   'tasks:progress': TaskProgress;
   'recovery:report': RecoveryReport;
 }
 
 export type EventName = keyof EventMap;
-export const EVENT_NAMES: EventName[] = ['boxes:changed', 'snapshots:changed', 'tasks:progress', 'recovery:report'];
+export const EVENT_NAMES: EventName[] = ['boxes:changed', 'snapshots:changed', 'images:changed', 'tasks:progress', 'recovery:report'];
 
 export type Listener<E extends EventName> = (payload: EventMap[E]) => void;
 
