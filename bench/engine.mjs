@@ -28,6 +28,7 @@ async function importImage(core, dir, size) {
 
 /** Bare floor: one `qemu-img create` of an overlay on the same backing, median of N. */
 function overlayFloor(dir, backing, size) {
+  sh('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', 'qcow2', path.join(dir, 'warm.qcow2'), String(size)]);
   const samples = [];
   for (let i = 0; i < N; i++) {
     const f = path.join(dir, `floor-${i}.qcow2`);
@@ -44,6 +45,7 @@ async function createAndRestore(size, label) {
     const image = await importImage(core, dir, size);
     const box = await core.boxes.create({ name: 'b', image: image.name });
     sh('qemu-io', ['-f', 'qcow2', '-c', `write -P 0x5a 0 ${64 * MiB}`, box.liveDiskPath]);
+    await core.snapshots.create({ box: 'b', name: 'warm-up' });
     const create = [];
     for (let i = 0; i < N; i++) create.push(await timeIt(() => core.snapshots.create({ box: 'b', name: `s${i}` })));
     const restore = [];

@@ -52,9 +52,10 @@ export async function createStopped(core: Core, box: Box, snapshot: Snapshot): P
   mkdirDurable(path.dirname(snapshot.diskPath));
   await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
   crashPoint('snapshot-create:after-overlay');
-  freezeLiveDisk(core, box, snapshot.diskPath);
+  freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
   crashPoint('snapshot-create:after-freeze');
-  installNextOverlay(core, box);
+  installNextOverlay(core, box, { sync: false });
+  syncDisks(core, box, snapshot.diskPath);
   crashPoint('snapshot-create:after-install');
   const committed = commitCreateRow(core, snapshot);
   crashPoint('snapshot-create:after-row');
