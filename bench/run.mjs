@@ -4,7 +4,11 @@ import { engineBenchmarks } from './engine.mjs';
 
 const json = process.argv.includes('--json');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-const suites = { engine: engineBenchmarks };
+const suites = {
+  engine: engineBenchmarks,
+  // Loaded only when run: it drives Chromium, which the other suites do not need.
+  render: async () => (await import('./render.mjs')).renderBenchmarks(),
+};
 try {
   const { vmBenchmarks } = await import('./vm.mjs');
   suites.vm = vmBenchmarks;

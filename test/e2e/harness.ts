@@ -16,6 +16,8 @@ export const CHROMIUM = '/usr/lib/chromium/chromium';
 export const ARTIFACTS = path.join(REPO, 'test-artifacts');
 const RENDERER_OUT = path.join(REPO, '.cache', 'e2e', 'renderer');
 const RENDERER_LOCK = path.join(REPO, '.cache', 'e2e', 'renderer.lock');
+/** Written after a production build; a cache without it predates that and is rebuilt. */
+const BUILD_MODE = path.join(RENDERER_OUT, '.production');
 
 /** Call in beforeAll: the binaries every e2e test drives. */
 export function requireE2eTools(): void {
@@ -41,15 +43,19 @@ export async function buildRenderer(): Promise<string> {
     const r = spawnSync(process.execPath, [vite, 'build', '--config', 'renderer/vite.config.mts', '--outDir', RENDERER_OUT, '--emptyOutDir', '--logLevel', 'warn'], {
       cwd: REPO,
       encoding: 'utf8',
+      // vitest sets NODE_ENV=test, and vite builds whatever NODE_ENV says: without this the
+      // tests would drive React's development build (StrictMode effects run twice), not the app.
+      env: { ...process.env, NODE_ENV: 'production' },
     });
     if (r.status !== 0) throw new Error(`The renderer build failed:\n${r.stderr || r.stdout}`);
+    fs.writeFileSync(BUILD_MODE, 'production\n');
   });
   return RENDERER_OUT;
 }
 
 function rendererStale(): boolean {
   const built = mtime(path.join(RENDERER_OUT, 'index.html'));
-  if (built === null) return true;
+  if (built === null || !fs.existsSync(BUILD_MODE)) return true;
   const inputs = [...walk(path.join(REPO, 'renderer')), ...walk(path.join(REPO, 'shared')), path.join(REPO, 'package.json')];
   return inputs.some((f) => (mtime(f) ?? 0) > built);
 }
@@ -131,7 +137,7 @@ export async function importGuestImage(core: Core, t: TestHome, name = 'guest'):
   requireTools('qemu-system-x86_64', 'busybox', 'mkfs.ext4', 'cpio');
   const guest = buildGuest();
   const disk = makeDataDisk(path.join(t.dir, `${name}.qcow2`), 64, { 'hello.txt': 'hello from the guest\n' });
-  const image = await core.images.import({ path: disk, name, kernelPath: guest.kernel, initrdPath: guest.initrd });
+  const image = await core.images.import({ path: disk, name, kernelPath: guest.kernel, initrdPath: guest.initrd, append: 'console=ttyS0 panic=-1 quiet' });
   return image.id;
 }
 
@@ -143,10 +149,17 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-export async function serve(home: string, rendererDir: string): Promise<Served> {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'boxkeep.mjs'), 'serve'], {
+export interface ServeOptions {
+  /** Extra environment for the serve process (e.g. BOXKEEP_STOP_TIMEOUT_MS). */
+  env?: Record<string, string>;
+  /** Extra arguments after `serve` (e.g. ['--port', '0']). */
+  args?: string[];
+}
+
+export async function serve(home: string, rendererDir: string, opts: ServeOptions = {}): Promise<Served> {
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'boxkeep.mjs'), 'serve', ...(opts.args ?? [])], {
     cwd: REPO,
-    env: { ...process.env, BOXKEEP_HOME: home, BOXKEEP_RENDERER_DIR: rendererDir, BOXKEEP_LOG: '1' },
+    env: { ...process.env, BOXKEEP_HOME: home, BOXKEEP_RENDERER_DIR: rendererDir, BOXKEEP_LOG: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -192,7 +205,10 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function openBrowser(url: string, opts: { colorScheme?: 'light' | 'dark'; width?: number; height?: number } = {}): Promise<Browser> {
+export async function openBrowser(
+  url: string,
+  opts: { colorScheme?: 'light' | 'dark'; width?: number; height?: number; /** Runs before the page loads (to watch its traffic from the start). */ beforeLoad?: (page: Page) => void } = {},
+): Promise<Browser> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'bke-chrome-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -208,6 +224,7 @@ export async function openBrowser(url: string, opts: { colorScheme?: 'light' | '
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
   });
+  opts.beforeLoad?.(page);
   await page.goto(url);
   return {
     context,

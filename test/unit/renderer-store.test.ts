@@ -111,6 +111,20 @@ describe('renderer store on the real engine', () => {
     expect(r.calls.length).toBe(before);
   });
 
+  it('an image imported or removed elsewhere (the CLI through the router) shows up by event', async () => {
+    const file = path.join(path.dirname(r.core.paths.root), 'other.qcow2');
+    makeQcow2(file, 16 * 1024 * 1024);
+    const before = r.calls.filter((c) => c === 'images:list').length;
+    await r.router.invoke('images:import', { path: file, name: 'other' });
+    await r.app.sync.idle();
+    expect(state().images.map((i) => i.name)).toEqual(['seed', 'other']);
+    await r.router.invoke('images:remove', { image: 'other' });
+    await r.app.sync.idle();
+    expect(state().images.map((i) => i.name)).toEqual(['seed']);
+    // One reload per change, asked for by nobody but the event.
+    expect(r.calls.filter((c) => c === 'images:list').length - before).toBe(2);
+  });
+
   it('a bad name comes back as the main process worded it, for the dialog to show, without a toast', async () => {
     const toasts = state().toasts.length;
     const out = await r.app.actions.takeSnapshot(r.boxId, '.hidden', '');

@@ -56,12 +56,14 @@ export const serveCommands: CommandGroup = {
       summary: 'Serve the Boxkeep UI to a browser on this machine, at a 127.0.0.1 address carrying an access token.',
       details:
         'Prints the address to open; only this machine can reach it, and only with its token (a new one each run).\n' +
-        'Without --port any free port is used. If the Boxkeep app is running, the page works through it;\n' +
-        'otherwise this command owns the home until stopped with Ctrl+C, and other boxkeep commands go through it.',
+        'Without --port, or with --port 0, any free port is used; the printed address names it.\n' +
+        'If the Boxkeep app is running, the page works through it; otherwise this command owns the home\n' +
+        'until stopped with Ctrl+C, and other boxkeep commands go through it.',
       kinds: { port: 'int' },
       check(args) {
         const port = num(args, 'port');
-        if (port !== undefined && (port < 1 || port > 65535)) return `The port must be between 1 and 65535 (got ${port}); leave --port out to use any free port.`;
+        // 0 is the system's "any free port", as for listen(2); the real one is in the printed URL.
+        if (port !== undefined && (port < 0 || port > 65535)) return `The port must be between 1 and 65535, or 0 for any free port (got ${port}).`;
         return null;
       },
       standalone: runServe,

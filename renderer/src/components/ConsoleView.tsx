@@ -1,11 +1,14 @@
-// The box's recent serial output. The contract has no console event, so while this tab is
-// open on an active box it asks the main process for the tail once a second (the main process
-// reads its own log; the UI never touches a file). It follows new lines unless the reader has
-// scrolled up to look at older ones.
+// The box's recent serial output. The contract has no console event, so it asks the main
+// process for the tail (the main process reads its own log; the UI never touches a file): once
+// when the tab opens or the box changes state, and once a second only while all of these hold:
+// this tab is shown (the component is mounted only then), the box is running (a paused or
+// stopped guest writes nothing), and the page is on screen. It follows new lines unless the
+// reader has scrolled up to look at older ones.
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { Box } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
 import { useActions, useApp } from '../context.js';
+import { usePageVisible } from '../hooks.js';
 import { errorText } from '../store/errors.js';
 
 const FOLLOW_MS = 1000;
@@ -18,9 +21,12 @@ export function ConsoleView({ box }: { box: Box }) {
   const ref = useRef<HTMLPreElement>(null);
   const following = useRef(true);
   const active = isActive(box.status);
+  const running = box.status === 'running';
+  const visible = usePageVisible();
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
+    if (!visible) return;
     let stopped = false;
     const tick = () =>
       void actions.refreshConsole(box.id).then(
@@ -28,13 +34,12 @@ export function ConsoleView({ box }: { box: Box }) {
         (err) => !stopped && setError(errorText(err)),
       );
     tick();
-    if (!active) return () => void (stopped = true);
-    const timer = setInterval(() => !stopped && tick(), FOLLOW_MS);
+    const timer = running ? setInterval(() => !stopped && tick(), FOLLOW_MS) : null;
     return () => {
       stopped = true;
-      clearInterval(timer);
+      if (timer !== null) clearInterval(timer);
     };
-  }, [box.id, active, actions]);
+  }, [box.id, box.status, running, visible, actions]);
 
   useLayoutEffect(() => {
     const el = ref.current;
@@ -49,7 +54,11 @@ export function ConsoleView({ box }: { box: Box }) {
   return (
     <div className="console">
       <p className="console-note">
-        {active ? 'Serial console, following new output.' : `The box is ${box.status === 'failed' ? 'failed' : 'not running'}; this is its last output.`}
+        {running
+          ? 'Serial console, following new output.'
+          : active
+            ? `The box is ${box.status}; the console follows again when it resumes.`
+            : `The box is ${box.status === 'failed' ? 'failed' : 'not running'}; this is its last output.`}
       </p>
       {error && (
         <p className="inline-error" role="alert">

@@ -165,7 +165,8 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
         success: (i) => `Imported image ${i.name} (${formatBytes(i.virtualSize)} disk).`,
         toastErrors: false,
       });
-      // images:import has no event of its own: this window asked, so this window reloads.
+      // Every window reloads on images:changed; this one also waits for that list before the
+      // dialog closes, so the next screen (the empty state's "create a box") already has it.
       if (out.ok) await sync.loadImages().catch(() => {});
       return out;
     },

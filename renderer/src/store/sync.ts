@@ -86,6 +86,8 @@ export function createSync(store: AppStore, bridge: BoxkeepBridge): Sync {
     return what === 'detail' ? loadDetail(boxId) : treeThenDetail(boxId);
   };
 
+  const loadInfo = () => loads.run('info', async () => store.setState({ info: await bridge.system.info() }));
+
   const quietly = (p: Promise<unknown>) => {
     p.catch((err) => pushToast(store, 'error', `Could not refresh the view: ${errorText(err)}`));
   };
@@ -97,10 +99,15 @@ export function createSync(store: AppStore, bridge: BoxkeepBridge): Sync {
         // only with snapshots:changed, which always comes too when it does.
         bridge.on('boxes:changed', ({ boxId }) => {
           quietly(sync.loadBoxes());
+          // "Reload all" (a reconnect, a change made outside the owner) may hide image changes too.
+          if (boxId === null) quietly(sync.loadImages());
+          // The main process picks the accelerator (and learns QEMU's version) at the first start.
+          if (store.getState().info?.accelerator === 'unknown') quietly(loadInfo());
           const ids = boxId !== null ? [boxId] : [...new Set([...Object.keys(store.getState().details), ...Object.keys(store.getState().trees)])];
           for (const id of ids) quietly(refresh(id, boxId === null ? 'both' : 'detail'));
         }),
         bridge.on('snapshots:changed', ({ boxId }) => quietly(refresh(boxId, 'both'))),
+        bridge.on('images:changed', () => quietly(sync.loadImages())),
         bridge.on('tasks:progress', (task) =>
           store.setState((s) => ({ tasks: task.done ? without(s.tasks, task.taskId) : { ...s.tasks, [task.taskId]: task } })),
         ),

@@ -1,0 +1,236 @@
+// A running box as a person drives it, in Debian's Chromium against `boxkeep serve`: the tiny
+// test guest (kernel + busybox, an ext4 disk) started from the sidebar's quick start, its
+// console followed, a live snapshot, pause and resume, "Stop and restore" with a restart, and
+// a stop. What the UI says is checked against the guest itself: a file written before the
+// snapshot is what the guest reads after the restore.
+//
+// The guest ignores ACPI power-off, so a graceful stop waits BOXKEEP_STOP_TIMEOUT_MS and then
+// quits QEMU. Every QEMU this file starts is stopped at the end through the served API; one
+// that outlived its owner is killed by the pid in its own fingerprint, never by name.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { SerialDriver } from '../helpers/guest.js';
+import { sh } from '../helpers/vm.js';
+import {
+  buildRenderer, expectAccessible, expectNoPageProblems, importGuestImage, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
+  type Browser, type Served, type TestHome,
+} from './harness.js';
+import { countInvokes, guestConsole, killLeftoverQemu, serialLogSize, stopActiveBoxes, type InvokeCounter } from './vm-rig.js';
+
+const STOP_TIMEOUT_MS = 1500;
+/** No KVM here: the guest boots under TCG on shared cores. */
+const BOOT_MS = 120_000;
+// The light theme's status colours (renderer/src/styles/theme.css).
+const RUNNING_RGB = 'rgb(23, 114, 58)';
+const PAUSED_RGB = 'rgb(135, 91, 0)';
+const STOPPED_RGB = 'rgb(89, 99, 110)';
+
+let t: TestHome;
+let served: Served;
+let b: Browser;
+let page: Page;
+let boxId: string;
+let invokes: InvokeCounter;
+let con: SerialDriver | null = null;
+
+beforeAll(async () => {
+  requireE2eTools();
+  const rendererDir = await buildRenderer();
+  t = newHome();
+  await withCore(t.home, async (core) => {
+    const imageId = await importGuestImage(core, t, 'tiny');
+    boxId = (await core.boxes.create({ name: 'vm', image: imageId, cpus: 1, memoryMib: 256 })).id;
+  });
+  served = await serve(t.home, rendererDir, { env: { BOXKEEP_STOP_TIMEOUT_MS: String(STOP_TIMEOUT_MS) } });
+  b = await openBrowser(served.url, { beforeLoad: (p) => (invokes = countInvokes(p)) });
+  page = b.page;
+  await page.getByRole('heading', { level: 1, name: 'vm' }).waitFor();
+}, 300_000);
+
+afterAll(async () => {
+  con?.close();
+  if (served) {
+    const stopped = await stopActiveBoxes(served.url).catch((err: Error) => {
+      console.error(`afterAll: stopping the boxes through the API failed: ${err.message}`);
+      return [];
+    });
+    if (stopped.length) console.log(`afterAll: forced off ${stopped.join(', ')}`);
+  }
+  await b?.close();
+  await served?.stop();
+  if (t && boxId) {
+    const killed = killLeftoverQemu(t.home, [boxId]);
+    if (killed.length) console.error(`afterAll: killed a QEMU left running by its owner: pid ${killed.join(', ')}`);
+  }
+  t?.cleanup();
+}, 60_000);
+
+const sidebar = () => page.getByRole('navigation', { name: 'Boxes' });
+const header = () => page.locator('.box-header');
+const toolbar = () => page.getByRole('toolbar', { name: 'Actions for vm' });
+const tree = () => page.getByRole('listbox', { name: 'Snapshots of vm' });
+const option = (name: string) => tree().getByRole('option', { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`) });
+const consoleText = () => page.getByRole('log', { name: 'Serial console of vm' }).innerText();
+const toast = (text: string | RegExp) => page.getByTestId('toast-success').filter({ hasText: text });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The status badge's words and its dot's colour, in the sidebar and in the header. */
+async function expectStatus(words: string, rgb: string, timeout = 30_000) {
+  for (const where of [sidebar(), header()]) {
+    const badge = where.locator('.status').first();
+    await expect.poll(() => badge.innerText(), { timeout }).toBe(words);
+    // Page-side functions (serialized, no closures); the Node typecheck has no DOM lib.
+    expect(await badge.locator('.status-dot').evaluate((el) => (globalThis as any).getComputedStyle(el).backgroundColor)).toBe(rgb);
+    expect(await badge.evaluate((el) => (globalThis as any).getComputedStyle(el).color)).toBe(rgb);
+  }
+}
+
+/** How many times the page asks for the console in `ms` from now (a request in flight may land first). */
+async function consolePollsIn(ms: number): Promise<number> {
+  await sleep(300);
+  const from = performance.now();
+  await sleep(ms);
+  return invokes.count('boxes:console', from);
+}
+
+describe('a running box in the browser', () => {
+  it('starts from the sidebar’s quick start: "Running" in colour and words, and the console follows the guest', async () => {
+    await expectStatus('Never started', STOPPED_RGB);
+    const offset = serialLogSize(t.home, boxId);
+    await sidebar().getByRole('button', { name: 'Start vm' }).click();
+    await expect.poll(() => toast('vm is running.').isVisible()).toBe(true);
+    await expectStatus('Running', RUNNING_RGB);
+    // The quick button turned into its opposite.
+    await expect.poll(() => sidebar().getByRole('button', { name: 'Stop vm' }).isEnabled()).toBe(true);
+    expect(await option('Now').innerText()).toContain('running');
+    // The accelerator is known once a box has started (no /dev/kvm on CI: software emulation).
+    await expect.poll(() => sidebar().locator('.sidebar-foot').innerText()).toMatch(/(KVM acceleration|Software emulation \(no KVM\)) · QEMU \d+\.\d+/);
+
+    await page.getByRole('tab', { name: 'Console' }).click();
+    await expect.poll(() => page.getByText('Serial console, following new output.').isVisible()).toBe(true);
+    await expect.poll(consoleText, { timeout: BOOT_MS, interval: 500 }).toContain('BOXKEEP-GUEST-READY disk=mounted');
+
+    // New output shows up with nobody touching the page: the guest computes it, so the echo of
+    // the command line alone ("$((6*7))") would not match.
+    con = await guestConsole(t.home, boxId, offset);
+    await sh(con, 'echo "follow-me-$((6*7))"');
+    await expect.poll(consoleText, { timeout: 10_000 }).toContain('follow-me-42');
+    await screenshot(page, 'running-console');
+    await expectAccessible(page, 'running box, console');
+
+    // While the Console tab is shown on a running box, it asks about once a second...
+    expect(await consolePollsIn(3000)).toBeGreaterThanOrEqual(2);
+    // ...and not at all once another tab is shown.
+    await page.getByRole('tab', { name: /Snapshots/ }).click();
+    expect(await consolePollsIn(2500)).toBe(0);
+    expectNoPageProblems(b);
+  });
+
+  it('takes a live snapshot; the tree marks it as taken live', async () => {
+    await sh(con!, 'echo before > /mnt/marker; sync');
+    await toolbar().getByRole('button', { name: 'Take snapshot' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Take a snapshot of vm' });
+    await dialog.getByLabel('Name').fill('live one');
+    await dialog.getByRole('button', { name: 'Take snapshot' }).click();
+    await expect.poll(() => toast('Took snapshot “live one” while the box was running.').isVisible()).toBe(true);
+    await expect.poll(() => option('live one').isVisible()).toBe(true);
+    await expect.poll(() => option('live one').locator('.badge-live').innerText()).toBe('live');
+    await expectStatus('Running', RUNNING_RGB);
+
+    await option('live one').click();
+    const details = page.getByRole('complementary', { name: 'Selected item' });
+    await expect.poll(() => details.getByRole('heading', { name: 'live one' }).isVisible()).toBe(true);
+    expect(await details.innerText()).toContain('Live, while the box was running');
+    // The guest kept running through it and writes on; this change is after the snapshot.
+    await sh(con!, 'echo after > /mnt/marker; sync');
+    expect(await sh(con!, 'cat /mnt/marker')).toBe('after');
+    await screenshot(page, 'running-live-snapshot');
+    await expectAccessible(page, 'running box, snapshot tree');
+  });
+
+  it('pauses and resumes; a paused box’s console is read once, not polled', async () => {
+    await toolbar().getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => toast('vm is paused.').isVisible()).toBe(true);
+    await expectStatus('Paused', PAUSED_RGB);
+    expect(await option('Now').innerText()).toContain('paused');
+    await screenshot(page, 'running-paused');
+
+    const opened = performance.now();
+    await page.getByRole('tab', { name: 'Console' }).click();
+    await expect.poll(() => page.getByText('The box is paused; the console follows again when it resumes.').isVisible()).toBe(true);
+    expect(await consoleText()).toContain('follow-me-42');
+    await expect.poll(() => invokes.count('boxes:console', opened)).toBe(1);
+    expect(await consolePollsIn(2500)).toBe(0);
+
+    await toolbar().getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => toast('vm is running again.').isVisible()).toBe(true);
+    await expectStatus('Running', RUNNING_RGB);
+    expect(await consolePollsIn(3000)).toBeGreaterThanOrEqual(2);
+    // The guest really runs again: it answers.
+    expect(await sh(con!, 'echo awake')).toBe('awake');
+    await page.getByRole('tab', { name: /Snapshots/ }).click();
+  });
+
+  it('restores the running box: "Stop and restore", started again after, back at the snapshot', async () => {
+    await option('live one').click();
+    await page.getByRole('complementary', { name: 'Selected item' }).getByRole('button', { name: 'Restore…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Restore vm to “live one”?' });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.innerText()).toContain('The box is running and has to be stopped first; unsaved work inside the guest is lost.');
+    const startAgain = dialog.getByRole('checkbox', { name: 'Start the box again after restoring' });
+    expect(await startAgain.isChecked()).toBe(true);
+    expect(await dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
+    const primary = dialog.getByRole('button', { name: 'Stop and restore' });
+    expect(await primary.isVisible()).toBe(true);
+    await screenshot(page, 'running-restore-dialog');
+    await expectAccessible(page, 'restore dialog on a running box');
+
+    con!.close();
+    con = null;
+    const offset = serialLogSize(t.home, boxId);
+    const started = performance.now();
+    await primary.click();
+    const done = toast(/^vm is back at “live one”\. The state before was saved as “(.+)”\. It is starting again\.$/);
+    await expect.poll(() => done.isVisible(), { timeout: 60_000 }).toBe(true);
+    console.log(`stop and restore with restart: ${Math.round(performance.now() - started)} ms (graceful stop waits ${STOP_TIMEOUT_MS} ms for a guest that ignores ACPI)`);
+    const saved = /saved as “(.+)”/.exec(await done.innerText())![1]!;
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    await expectStatus('Running', RUNNING_RGB);
+
+    // The tree: Now hangs under "live one" again, and the state before was kept on its own branch.
+    await expect.poll(() => option('Now').innerText()).toContain('Changes since “live one”');
+    expect(await option('Now').innerText()).toContain('running');
+    expect(await option('live one').locator('.badge-current').innerText()).toBe('current');
+    await expect.poll(() => option(saved).isVisible()).toBe(true);
+
+    // The guest came back from the snapshot's disk: it reads what was there when it was taken.
+    con = await guestConsole(t.home, boxId, offset);
+    expect(await sh(con, 'cat /mnt/marker')).toBe('before');
+    await screenshot(page, 'running-restored');
+    await expectAccessible(page, 'running box after restore');
+    expectNoPageProblems(b);
+  });
+
+  it('stops from the toolbar; the console shows the last output and stops asking', async () => {
+    con!.close();
+    con = null;
+    const started = performance.now();
+    await toolbar().getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => toast('vm stopped.').isVisible(), { timeout: 30_000 }).toBe(true);
+    console.log(`graceful stop of a guest that ignores ACPI: ${Math.round(performance.now() - started)} ms (timeout ${STOP_TIMEOUT_MS} ms)`);
+    await expectStatus('Stopped', STOPPED_RGB);
+    await expect.poll(() => sidebar().getByRole('button', { name: 'Start vm' }).isEnabled()).toBe(true);
+    expect(await option('Now').innerText()).toContain('current state');
+
+    const opened = performance.now();
+    await page.getByRole('tab', { name: 'Console' }).click();
+    await expect.poll(() => page.getByText('The box is not running; this is its last output.').isVisible()).toBe(true);
+    // Both boots are in the log; the second one read the restored file.
+    await expect.poll(consoleText).toMatch(/BOXKEEP-GUEST-READY[\s\S]*BOXKEEP-GUEST-READY[\s\S]*\nbefore\n/);
+    expect(invokes.count('boxes:console', opened)).toBe(1);
+    expect(await consolePollsIn(2000)).toBe(0);
+    await screenshot(page, 'running-stopped');
+    expect(await stopActiveBoxes(served.url)).toEqual([]);
+    expectNoPageProblems(b);
+  });
+});

@@ -1,0 +1,125 @@
+// What the running-guest e2e test needs beyond the harness: the served API from Node (the same
+// WebSocket the page uses, to stop boxes at the end whatever state the UI was left in), a
+// last-resort stop for a QEMU that outlived its owner (by its recorded pid and start time,
+// never by name: other people's QEMUs run on this machine), the guest's serial console, and a
+// count of the channels the page invokes.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { createApi, type Api } from '../../shared/client.js';
+import { BoxkeepError } from '../../shared/errors.js';
+import { isActive } from '../../shared/types.js';
+import { HomePaths } from '../../electron/core/paths.js';
+import { isSameProcess } from '../../electron/core/proc.js';
+import { readFingerprint, runDirFor, serialSocketPath } from '../../electron/core/vm/qemu.js';
+import { SerialDriver } from '../helpers/guest.js';
+
+export interface WsApi {
+  api: Api;
+  close(): void;
+}
+
+/** The typed API over the served WebSocket, authenticated by the URL's token. */
+export async function connectApi(url: string): Promise<WsApi> {
+  const u = new URL(url);
+  const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { origin: u.origin });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let next = 1;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  ws.on('message', (data) => {
+    const m = JSON.parse(data.toString()) as { type: string; id?: number; ok?: boolean; value?: unknown; error?: { code: string; message: string } };
+    if (m.type !== 'result' || m.id === undefined) return;
+    const call = pending.get(m.id);
+    pending.delete(m.id);
+    if (m.ok) call?.resolve(m.value);
+    else call?.reject(BoxkeepError.fromWire(m.error!));
+  });
+  ws.on('close', () => {
+    for (const call of pending.values()) call.reject(new Error('the WebSocket closed'));
+    pending.clear();
+  });
+  const api = createApi(
+    (channel, input) =>
+      new Promise((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ type: 'invoke', id, channel, input }));
+      }),
+  );
+  return { api, close: () => ws.close() };
+}
+
+/** Forces off every active box through the API. Returns what it stopped. */
+export async function stopActiveBoxes(url: string): Promise<string[]> {
+  const { api, close } = await connectApi(url);
+  try {
+    const stopped: string[] = [];
+    for (const box of await api.boxes.list()) {
+      if (!isActive(box.status) && box.status !== 'stopping') continue;
+      await api.boxes.stop({ box: box.id, force: true });
+      stopped.push(box.name);
+    }
+    return stopped;
+  } finally {
+    close();
+  }
+}
+
+/**
+ * A QEMU of this home still alive after its owner went (the API stop failed or serve died):
+ * killed by the pid in its own fingerprint, only if that pid is still the same process.
+ */
+export function killLeftoverQemu(home: string, boxIds: string[]): number[] {
+  const paths = new HomePaths(home);
+  const killed: number[] = [];
+  for (const id of boxIds) {
+    const fp = readFingerprint(runDirFor(paths, id, { create: false }));
+    if (fp && isSameProcess(fp)) {
+      process.kill(fp.pid, 'SIGKILL');
+      killed.push(fp.pid);
+    }
+  }
+  return killed;
+}
+
+/** The serial console of a running box, once the boot whose log starts at `fromOffset` is ready. */
+export async function guestConsole(home: string, boxId: string, fromOffset: number): Promise<SerialDriver> {
+  const paths = new HomePaths(home);
+  const driver = await SerialDriver.connect(serialSocketPath(runDirFor(paths, boxId, { create: false })), 30_000);
+  await driver.ready(120_000, { file: serialLog(home, boxId), fromOffset });
+  return driver;
+}
+
+export const serialLog = (home: string, boxId: string) => path.join(new HomePaths(home).logsDir(boxId), 'serial.log');
+export const serialLogSize = (home: string, boxId: string) => {
+  try {
+    return fs.statSync(serialLog(home, boxId)).size;
+  } catch {
+    return 0;
+  }
+};
+
+export interface InvokeCounter {
+  /** Invocations of `channel` the page sent since `since` (a performance.now() in this process). */
+  count(channel: string, since?: number): number;
+}
+
+/** Watches the page's WebSocket frames: what the UI asks the main process, and when. */
+export function countInvokes(page: Page): InvokeCounter {
+  const sent: { channel: string; at: number }[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (frame) => {
+      try {
+        const m = JSON.parse(String(frame.payload)) as { type?: string; channel?: string };
+        if (m.type === 'invoke' && m.channel) sent.push({ channel: m.channel, at: performance.now() });
+      } catch {
+        /* not ours */
+      }
+    });
+  });
+  return { count: (channel, since = 0) => sent.filter((s) => s.channel === channel && s.at >= since).length };
+}
