@@ -56,9 +56,10 @@ export function exists(target: string): boolean {
   return fs.existsSync(target);
 }
 
+/** Bytes a file takes on disk (its allocated blocks), 0 when it is not there. */
 export function sizeOnDisk(file: string): number {
   try {
-    return fs.statSync(file).blocks * 512;
+    return (fs.statSync(file, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
   } catch {
     return 0;
   }

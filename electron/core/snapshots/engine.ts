@@ -27,11 +27,11 @@ export class SnapshotEngine {
 
   tree(boxRef: string): SnapshotTree {
     const box = this.core.boxes.resolve(boxRef);
-    return { boxId: box.id, currentId: box.currentSnapshotId, snapshots: treeOrder(this.core.store.listSnapshots(box.id)) };
+    return { boxId: box.id, currentId: box.currentSnapshotId, snapshots: treeOrder(this.core.store.listSnapshots(box.id).map(withSizeNow)) };
   }
 
   get(boxRef: string, snapshotRef: string): Snapshot {
-    return this.resolve(this.core.boxes.resolve(boxRef), snapshotRef);
+    return withSizeNow(this.resolve(this.core.boxes.resolve(boxRef), snapshotRef));
   }
 
   private resolve(box: Box, ref: string): Snapshot {
@@ -181,6 +181,15 @@ export class SnapshotEngine {
 }
 
 export { commitCreateRow };
+
+/**
+ * A frozen disk's blocks settle after it is frozen (a live snapshot's file was being written
+ * with delayed allocation a moment before): the size shown is read from the file each time.
+ */
+function withSizeNow(snapshot: Snapshot): Snapshot {
+  const now = sizeOnDisk(snapshot.diskPath);
+  return now > 0 ? { ...snapshot, sizeOnDisk: now } : snapshot;
+}
 
 /**
  * An intent left behind by a failed (not crashed) operation means the box's files are
