@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm test: the whole suite. Checks the system tools first (a missing one fails loudly with the
-// command that installs it), builds, runs vitest, then prints one plain closing line.
+// command that installs it), builds, typechecks, runs vitest, then prints one plain closing line.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +25,9 @@ if (missing.length) {
 }
 
 run('npm', ['run', '--silent', 'build']);
+// The type tests (expectTypeOf: preload, router and client in step with the channel map) are
+// checked by the compiler, not at run time.
+run('npm', ['run', '--silent', 'typecheck']);
 fs.mkdirSync('test-artifacts', { recursive: true });
 const report = path.join('test-artifacts', 'vitest.json');
 fs.rmSync(report, { force: true });
