@@ -1,7 +1,7 @@
 // Messages on the stream transports (WebSocket for the browser, the local control socket for
 // the CLI). One JSON object per WebSocket text frame, or per line on the control socket.
-import type { WireError } from './errors.js';
-import { EVENT_NAMES, type EventMap, type EventName } from './events.js';
+import { BoxkeepError, type WireError } from './errors.js';
+import { EVENT_NAMES, type Emitter, type EventMap, type EventName } from './events.js';
 
 export interface InvokeMessage {
   type: 'invoke';
@@ -49,4 +49,24 @@ export function isServerMessage(value: unknown): value is ServerMessage {
   if (m.type === 'result') return typeof m.id === 'number' && typeof m.ok === 'boolean';
   if (m.type === 'event') return (EVENT_NAMES as unknown[]).includes(m.event);
   return false;
+}
+
+/** A call the client has sent and is waiting on, keyed by its message id. */
+export interface PendingCall {
+  resolve(value: unknown): void;
+  reject(err: BoxkeepError): void;
+}
+
+/**
+ * The client side of a server message: an event goes to the emitter, a result settles (and
+ * forgets) the call with its id. A result for an unknown id is dropped: that call has already
+ * been failed, e.g. when the connection dropped or the call timed out.
+ */
+export function deliverServerMessage(message: ServerMessage, pending: Map<number, PendingCall>, events: Emitter): void {
+  if (message.type === 'event') return events.emit(message.event, message.payload as never);
+  const call = pending.get(message.id);
+  if (!call) return;
+  pending.delete(message.id);
+  if (message.ok) call.resolve(message.value);
+  else call.reject(BoxkeepError.fromWire(message.error));
 }

@@ -3,8 +3,9 @@
 import net from 'node:net';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
-import { isServerMessage, MAX_MESSAGE_BYTES, type ServerMessage } from '../../shared/wire.js';
+import { deliverServerMessage, isServerMessage, MAX_MESSAGE_BYTES, type PendingCall } from '../../shared/wire.js';
 import { controlEndpoint } from './control-endpoint.js';
+import { onLines } from './lines.js';
 
 export interface ControlClient {
   invoke(channel: string, input: unknown): Promise<unknown>;
@@ -41,33 +42,16 @@ export function connectControl(socketPath: string, opts: { timeoutMs?: number } 
 
 function wrap(socket: net.Socket, endpoint: string): ControlClient {
   const events = new Emitter();
-  const pending = new Map<number, { resolve(value: unknown): void; reject(err: BoxkeepError): void }>();
+  const pending = new Map<number, PendingCall>();
   let nextId = 1;
-  let buffer = '';
   let closedBy: BoxkeepError | null = null;
 
-  const deliver = (message: ServerMessage) => {
-    if (message.type === 'event') return events.emit(message.event, message.payload as never);
-    const call = pending.get(message.id);
-    if (!call) return;
-    pending.delete(message.id);
-    if (message.ok) call.resolve(message.value);
-    else call.reject(BoxkeepError.fromWire(message.error));
-  };
-
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffer += chunk;
-    let newline: number;
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      try {
-        const parsed: unknown = JSON.parse(line);
-        if (isServerMessage(parsed)) deliver(parsed);
-      } catch {
-        /* a line we cannot read is skipped; its call fails when the socket closes */
-      }
+  onLines(socket, (line) => {
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (isServerMessage(parsed)) deliverServerMessage(parsed, pending, events);
+    } catch {
+      /* a line we cannot read is skipped; its call fails when the socket closes */
     }
   });
   const fail = () => {

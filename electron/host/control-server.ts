@@ -7,6 +7,7 @@ import { BoxkeepError } from '../../shared/errors.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { controlEndpoint } from './control-endpoint.js';
+import { onLines } from './lines.js';
 import { openSession, UNATTRIBUTED_ID, type RouterLike } from './session.js';
 
 export interface ControlServer {
@@ -27,22 +28,13 @@ export async function startControlServer(opts: { router: RouterLike; socketPath:
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.setEncoding('utf8');
     const session = openSession(opts.router, { send: (text) => !socket.destroyed && socket.write(text + '\n') });
-    let buffer = '';
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        if (line.trim()) session.receive(line);
-      }
-      if (buffer.length > MAX_MESSAGE_BYTES) {
+    onLines(socket, (line) => session.receive(line), {
+      maxChars: MAX_MESSAGE_BYTES,
+      onOverflow() {
         const error = new BoxkeepError('InvalidArgument', 'The message is larger than 1 MB; the connection is closed.').toWire();
         socket.end(JSON.stringify({ type: 'result', id: UNATTRIBUTED_ID, ok: false, error }) + '\n');
-        buffer = '';
-      }
+      },
     });
     const done = () => {
       session.close();

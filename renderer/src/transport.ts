@@ -10,7 +10,7 @@ import type { Channel } from '../../shared/channels.js';
 import { createApi, type BoxkeepBridge, type Invoke } from '../../shared/client.js';
 import { BoxkeepError, type WireError } from '../../shared/errors.js';
 import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
-import { isServerMessage, type InvokeMessage, type ServerMessage } from '../../shared/wire.js';
+import { deliverServerMessage, isServerMessage, type InvokeMessage, type PendingCall } from '../../shared/wire.js';
 
 /** The shape of window.boxkeep this file relies on (kept in step by a type test). */
 export type PreloadLike = Record<string, unknown> & {
@@ -85,10 +85,8 @@ function fromPreload(preload: PreloadLike): BoxkeepBridge {
   return Object.assign(createApi(invoke), { on });
 }
 
-interface Pending {
+interface Pending extends PendingCall {
   channel: string;
-  resolve(value: unknown): void;
-  reject(err: BoxkeepError): void;
 }
 
 function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOptions): Promise<BoxkeepBridge> {
@@ -100,15 +98,6 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
   let nextId = 1;
   let everConnected = false;
   let delay = minMs;
-
-  const deliver = (message: ServerMessage) => {
-    if (message.type === 'event') return events.emit(message.event, message.payload as never);
-    const call = pending.get(message.id);
-    if (!call) return;
-    pending.delete(message.id);
-    if (message.ok) call.resolve(message.value);
-    else call.reject(BoxkeepError.fromWire(message.error));
-  };
 
   const invoke: Invoke = (channel, input) =>
     new Promise((resolve, reject) => {
@@ -136,7 +125,7 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
         } catch {
           return;
         }
-        if (isServerMessage(parsed)) deliver(parsed);
+        if (isServerMessage(parsed)) deliverServerMessage(parsed, pending, events);
       };
       ws.onopen = () => {
         delay = minMs;

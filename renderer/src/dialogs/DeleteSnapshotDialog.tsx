@@ -4,7 +4,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { Progress } from '../components/Progress.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
 
 export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; snapshotId: string }) {
@@ -45,14 +45,7 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
       onClose={actions.closeDialog}
       onSubmit={() => void submit()}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button danger" disabled={busy}>
-            {busy ? (dependents.length ? 'Merging…' : 'Deleting…') : 'Delete snapshot'}
-          </button>
-        </>
+        <DialogButtons busy={busy} label="Delete snapshot" busyLabel={dependents.length ? 'Merging…' : 'Deleting…'} tone="danger" onCancel={actions.closeDialog} />
       }
     >
       {busy && <Progress task={task} label={`Merging “${doomed.name}”`} />}

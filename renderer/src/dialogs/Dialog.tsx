@@ -74,3 +74,32 @@ export function DialogError({ message }: { message: string | null }) {
     </p>
   );
 }
+
+interface ButtonsProps {
+  /** While true both buttons are disabled and the submit button shows busyLabel. */
+  busy?: boolean;
+  /** Further reasons the submit button is off (invalid or unchanged input). */
+  disabled?: boolean;
+  label: ReactNode;
+  busyLabel?: ReactNode;
+  /** primary for a safe action, danger for one that destroys data. */
+  tone: 'primary' | 'danger';
+  onCancel(): void;
+  /** Extra buttons, shown between Cancel and the submit button. */
+  children?: ReactNode;
+}
+
+/** The usual footer: Cancel, any extra buttons, then the button that submits the dialog. */
+export function DialogButtons({ busy = false, disabled = false, label, busyLabel = label, tone, onCancel, children }: ButtonsProps) {
+  return (
+    <>
+      <button type="button" className="button" onClick={onCancel} disabled={busy}>
+        Cancel
+      </button>
+      {children}
+      <button type="submit" className={`button ${tone}`} disabled={busy || disabled}>
+        {busy ? busyLabel : label}
+      </button>
+    </>
+  );
+}

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { useActions, useApp } from '../context.js';
 import { fieldProblems, snapshotNameProblem } from '../validation.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -33,14 +33,7 @@ export function EditSnapshotDialog({ boxId, snapshotId }: { boxId: string; snaps
       onClose={actions.closeDialog}
       onSubmit={() => void (!invalid && changed && submit())}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy || invalid || !changed}>
-            {busy ? 'Saving…' : 'Save'}
-          </button>
-        </>
+        <DialogButtons busy={busy} disabled={invalid || !changed} label="Save" busyLabel="Saving…" tone="primary" onCancel={actions.closeDialog} />
       }
     >
       <Field label="Name" value={name} onChange={setName} problem={nameProblem} autoFocus selectOnFocus name="snapshot-name" />

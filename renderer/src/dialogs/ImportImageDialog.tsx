@@ -6,7 +6,7 @@ import { useActions, useApp } from '../context.js';
 import { Progress } from '../components/Progress.js';
 import { shellBridge } from '../platform.js';
 import { fieldProblems } from '../validation.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -44,14 +44,7 @@ export function ImportImageDialog() {
         if (!invalid) void submit();
       }}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy || (touched && invalid)}>
-            {busy ? 'Importing…' : 'Import'}
-          </button>
-        </>
+        <DialogButtons busy={busy} disabled={touched && invalid} label="Import" busyLabel="Importing…" tone="primary" onCancel={actions.closeDialog} />
       }
     >
       <div className="field-with-button">

@@ -4,7 +4,7 @@ import { useId, useState } from 'react';
 import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -52,16 +52,7 @@ export function NewBoxDialog() {
         description={<p>A box is made from a disk image, and there is none yet. Import one first.</p>}
         onClose={actions.closeDialog}
         onSubmit={() => actions.openDialog({ kind: 'importImage' })}
-        footer={
-          <>
-            <button type="button" className="button" onClick={actions.closeDialog}>
-              Cancel
-            </button>
-            <button type="submit" className="button primary">
-              Import image…
-            </button>
-          </>
-        }
+        footer={<DialogButtons label="Import image…" tone="primary" onCancel={actions.closeDialog} />}
       />
     );
   }
@@ -77,14 +68,7 @@ export function NewBoxDialog() {
         if (!invalid) void submit();
       }}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy || (touched && invalid)}>
-            {busy ? 'Creating…' : 'Create box'}
-          </button>
-        </>
+        <DialogButtons busy={busy} disabled={touched && invalid} label="Create box" busyLabel="Creating…" tone="primary" onCancel={actions.closeDialog} />
       }
     >
       <div className="field">

@@ -4,7 +4,7 @@ import { useEffect } from 'react';
 import { isActive } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { formatBytes, plural } from '../format.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
 
 const SHOWN = 8;
@@ -50,19 +50,20 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
       onClose={actions.closeDialog}
       onSubmit={() => void (!active && submit())}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
+        <DialogButtons
+          busy={busy}
+          disabled={active}
+          label={`Remove box and ${plural(snapshots.length, 'snapshot')}`}
+          busyLabel="Removing…"
+          tone="danger"
+          onCancel={actions.closeDialog}
+        >
           {active && (
             <button type="button" className="button" onClick={() => void actions.stopBox(boxId)}>
               Stop box
             </button>
           )}
-          <button type="submit" className="button danger" disabled={busy || active}>
-            {busy ? 'Removing…' : `Remove box and ${plural(snapshots.length, 'snapshot')}`}
-          </button>
-        </>
+        </DialogButtons>
       }
     >
       <DialogError message={error} />

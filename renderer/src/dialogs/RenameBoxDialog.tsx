@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useActions, useApp } from '../context.js';
 import { fieldProblems } from '../validation.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -24,14 +24,7 @@ export function RenameBoxDialog({ boxId }: { boxId: string }) {
       onClose={actions.closeDialog}
       onSubmit={() => void (!problem && !unchanged && submit())}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy || !!problem || unchanged}>
-            {busy ? 'Renaming…' : 'Rename'}
-          </button>
-        </>
+        <DialogButtons busy={busy} disabled={!!problem || unchanged} label="Rename" busyLabel="Renaming…" tone="primary" onCancel={actions.closeDialog} />
       }
     >
       <Field label="Name" value={name} onChange={setName} problem={problem} autoFocus selectOnFocus name="box-name" />

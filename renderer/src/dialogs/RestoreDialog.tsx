@@ -3,7 +3,7 @@
 import { useState } from 'react';
 import { isActive } from '../../../shared/types.js';
 import { useActions, useApp } from '../context.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
 
 export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId: string }) {
@@ -38,14 +38,13 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
       onClose={actions.closeDialog}
       onSubmit={() => void submit()}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className={`button ${saveFirst ? 'primary' : 'danger'}`} disabled={busy}>
-            {busy ? 'Restoring…' : running ? 'Stop and restore' : 'Restore'}
-          </button>
-        </>
+        <DialogButtons
+          busy={busy}
+          label={running ? 'Stop and restore' : 'Restore'}
+          busyLabel="Restoring…"
+          tone={saveFirst ? 'primary' : 'danger'}
+          onCancel={actions.closeDialog}
+        />
       }
     >
       <label className="check">

@@ -4,7 +4,7 @@ import { useState } from 'react';
 import { timestampName } from '../../../shared/names.js';
 import { useActions, useApp } from '../context.js';
 import { fieldProblems, freeSnapshotName, snapshotNameProblem } from '../validation.js';
-import { Dialog, DialogError } from './Dialog.js';
+import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -38,14 +38,14 @@ export function TakeSnapshotDialog({ boxId }: { boxId: string }) {
       onClose={actions.closeDialog}
       onSubmit={() => void (!nameProblem && !descProblem && submit())}
       footer={
-        <>
-          <button type="button" className="button" onClick={actions.closeDialog} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button primary" disabled={busy || !!nameProblem || !!descProblem}>
-            {busy ? 'Taking snapshot…' : 'Take snapshot'}
-          </button>
-        </>
+        <DialogButtons
+          busy={busy}
+          disabled={!!nameProblem || !!descProblem}
+          label="Take snapshot"
+          busyLabel="Taking snapshot…"
+          tone="primary"
+          onCancel={actions.closeDialog}
+        />
       }
     >
       <Field label="Name" value={name} onChange={setName} problem={nameProblem} autoFocus selectOnFocus name="snapshot-name" />
