@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BoxkeepError } from '../../shared/errors.js';
 import { walkChain } from '../../electron/core/disk/chain.js';
 import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
+import { rejection } from '../helpers/errors.js';
 
 let home: ReturnType<typeof tempHome>;
 const p = (...parts: string[]) => path.join(home.dir, ...parts);
@@ -32,14 +32,6 @@ function buildChain(dir: string, depth: number): string[] {
   return files.reverse();
 }
 
-async function rejection(promise: Promise<unknown>): Promise<BoxkeepError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BoxkeepError);
-  return err as BoxkeepError;
-}
 
 let deep: string[];
 

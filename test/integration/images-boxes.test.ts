@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BoxkeepError } from '../../shared/errors.js';
+import { rejection } from '../helpers/errors.js';
 import { diskDigest, makeQcow2, readPattern, writePattern } from '../helpers/disk.js';
 import { MiB, openTestHome, type TestHome } from '../helpers/core.js';
 
@@ -10,12 +10,7 @@ let t: TestHome;
 beforeEach(async () => { t = await openTestHome(); });
 afterEach(async () => { await t.cleanup(); });
 
-async function errorOf(p: Promise<unknown> | (() => unknown)) {
-  const run = typeof p === 'function' ? Promise.resolve().then(p) : p;
-  const err = await run.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(BoxkeepError);
-  return err as BoxkeepError;
-}
+const errorOf = rejection;
 
 const scratch = (name: string) => path.join(path.dirname(t.dir), name);
 

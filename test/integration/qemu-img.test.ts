@@ -2,10 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BoxkeepError } from '../../shared/errors.js';
 import * as qemuImg from '../../electron/core/disk/qemu-img.js';
 import { walkChain } from '../../electron/core/disk/chain.js';
 import { backingOf, diskDigest, makeQcow2, readPattern, requireTools, tempHome, writePattern } from '../helpers/disk.js';
+import { rejection } from '../helpers/errors.js';
 
 const MiB = 1024 * 1024;
 let home: ReturnType<typeof tempHome>;
@@ -17,14 +17,6 @@ function dir(): (name: string) => string {
   return (name) => path.join(d, name);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<BoxkeepError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BoxkeepError);
-  return err as BoxkeepError;
-}
 
 function progressRecorder() {
   const seen: number[] = [];

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BoxkeepError } from '../../shared/errors.js';
+import { rejection } from '../helpers/errors.js';
 import { backingOf, diskDigest, readPattern, writePattern } from '../helpers/disk.js';
 import { MiB, openTestHome, snapshotDigests, type TestHome } from '../helpers/core.js';
 
@@ -18,10 +18,9 @@ function write(boxLive: string, slot: number, byte: number) {
 }
 
 async function expectError(p: Promise<unknown>, code: string, text?: RegExp) {
-  const err = await p.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(BoxkeepError);
-  expect((err as BoxkeepError).code).toBe(code);
-  if (text) expect((err as BoxkeepError).message).toMatch(text);
+  const err = await rejection(p);
+  expect(err.code).toBe(code);
+  if (text) expect(err.message).toMatch(text);
 }
 
 describe('snapshot create', () => {
