@@ -17,18 +17,3 @@ export function jsonLogger(write: (line: string) => void = (l) => process.stderr
     write(JSON.stringify({ t: new Date().toISOString(), level, message, ...fields }) + '\n');
   return { info: log('info'), warn: log('warn'), error: log('error') };
 }
-
-/** Times an async step and logs it with elapsed_ms. */
-export async function timed<T>(logger: Logger, message: string, fields: LogFields, run: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  try {
-    const value = await run();
-    logger.info(message, { ...fields, elapsed_ms: round(performance.now() - started) });
-    return value;
-  } catch (err) {
-    logger.error(message + ' failed', { ...fields, elapsed_ms: round(performance.now() - started), error: String((err as Error)?.message ?? err) });
-    throw err;
-  }
-}
-
-const round = (ms: number) => Math.round(ms * 100) / 100;

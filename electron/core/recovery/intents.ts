@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import type { Core } from '../core.js';
 import { backingPathOf } from '../disk/backing.js';
 import { removeDurable, renameDurable } from '../fsutil.js';
-import { clearIntent } from '../journal.js';
 import type { BoxCreateIntent, BoxRemoveIntent } from '../boxes.js';
 import type { ImageImportIntent, ImageRemoveIntent } from '../images.js';
 import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting, strayDependents, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
@@ -172,8 +171,4 @@ async function settleSnapshotRemove(core: Core, intent: SnapshotRemoveIntent, re
   deleteSnapshotFiles(core, intent);
   report.repaired(intent.boxId, `Deleting snapshot ${name} was interrupted; it was completed and the snapshots that depended on it read exactly as before.`);
   return true;
-}
-
-export function clearSettled(dir: string, id: string): void {
-  clearIntent(dir, id);
 }

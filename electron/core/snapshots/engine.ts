@@ -11,7 +11,7 @@ import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { readIntents } from '../journal.js';
-import { commitCreateRow, createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
+import { createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
 
 /** Live variants, provided by the VM supervisor for a running or paused box. */
 export interface LiveSnapshotOps {
@@ -180,7 +180,6 @@ export class SnapshotEngine {
   }
 }
 
-export { commitCreateRow };
 
 /**
  * A frozen disk's blocks settle after it is frozen (a live snapshot's file was being written
