@@ -2,6 +2,7 @@
 // recovery before anything else can touch a disk.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { BoxService } from './boxes.js';
@@ -56,8 +57,7 @@ export class Core {
   private constructor(opts: Required<CoreOptions>) {
     // Canonical from the start: backing paths written into qcow2 headers must be canonical,
     // and recovery compares them with the paths derived here.
-    fs.mkdirSync(opts.home, { recursive: true });
-    this.paths = new HomePaths(fs.realpathSync(opts.home));
+    this.paths = new HomePaths(fs.realpathSync(privateHome(opts.home)));
     this.lock = HomeLock.acquire(this.paths.lock, opts.owner);
     try {
       this.store = new Store(this.paths.db, (id) => this.paths.liveDisk(id));
@@ -120,6 +120,22 @@ export class Core {
 }
 
 export const openCore = (opts: CoreOptions) => Core.open(opts);
+
+/**
+ * The home holds every guest's disks: it is created 0700, an existing one is made 0700, and
+ * one that belongs to another user is refused (someone could have made it first in /tmp).
+ */
+function privateHome(home: string): string {
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const st = fs.statSync(home);
+  const uid = process.getuid?.();
+  if (!st.isDirectory()) throw new BoxkeepError('InvalidArgument', `The Boxkeep home ${home} is not a folder; pick another with --home or BOXKEEP_HOME.`);
+  if (uid !== undefined && st.uid !== uid) {
+    throw new BoxkeepError('InvalidState', `The Boxkeep home ${home} belongs to another user (uid ${st.uid}); pick a folder of your own with --home or BOXKEEP_HOME.`);
+  }
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(home, 0o700);
+  return home;
+}
 
 const VERSION: string = (() => {
   try {

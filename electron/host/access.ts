@@ -1,6 +1,8 @@
-// Who may talk to the web host: a request must come to our own loopback host name (no DNS
-// rebinding), from our own origin when a browser says where it comes from, and carry the
-// random token printed with the URL (in the query, or in the cookie set when the page loaded).
+// Who may talk to the web host: every request must come to our own loopback host name (no
+// DNS rebinding) and from our own origin when a browser says where it comes from. The
+// WebSocket, which is the whole API, also needs the random token printed with the URL. The
+// page and its assets are the public UI build and need no token, so no cookie carries it:
+// cookies ignore ports, and one would be sent to every other server on 127.0.0.1.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
@@ -10,22 +12,16 @@ export function newToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** Cookies ignore ports, so two hosts on one machine need two cookie names. */
-export const cookieName = (port: number) => `boxkeep_${port}`;
-
-export function sessionCookie(port: number, token: string): string {
-  return `${cookieName(port)}=${token}; Path=/; HttpOnly; SameSite=Strict`;
-}
-
 export type AccessDecision =
-  | { ok: true; tokenInQuery: boolean }
+  | { ok: true }
   | { ok: false; status: 401 | 403 | 421; message: string };
 
 export function allowedOrigins(port: number): string[] {
   return [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
 }
 
-export function checkAccess(req: Pick<IncomingMessage, 'headers' | 'url'>, port: number, token: string): AccessDecision {
+/** Host and Origin: for every request, page, asset or WebSocket. */
+export function checkOrigin(req: Pick<IncomingMessage, 'headers'>, port: number): AccessDecision {
   const host = req.headers.host ?? '';
   if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) {
     return { ok: false, status: 421, message: `This Boxkeep host answers only at http://127.0.0.1:${port}/ (the request named host ${JSON.stringify(host.slice(0, 100))}).` };
@@ -36,16 +32,21 @@ export function checkAccess(req: Pick<IncomingMessage, 'headers' | 'url'>, port:
   if (origin !== undefined && !allowedOrigins(port).includes(origin)) {
     return { ok: false, status: 403, message: `Requests from the origin ${JSON.stringify(origin.slice(0, 100))} are refused: only pages served by this Boxkeep host may use it.` };
   }
-  const query = tokenFromUrl(req.url ?? '/');
-  const cookie = tokenFromCookie(req.headers.cookie, port);
-  const given = query ?? cookie;
+  return { ok: true };
+}
+
+/** Host, Origin and the token in the query: for the WebSocket. */
+export function checkAccess(req: Pick<IncomingMessage, 'headers' | 'url'>, port: number, token: string): AccessDecision {
+  const origin = checkOrigin(req, port);
+  if (!origin.ok) return origin;
+  const given = tokenFromUrl(req.url ?? '/');
   if (given === null) {
     return { ok: false, status: 401, message: 'This Boxkeep host needs its access token: open the full URL that `boxkeep serve` printed (it ends in ?token=...).' };
   }
   if (!sameSecret(given, token)) {
     return { ok: false, status: 403, message: 'The access token is wrong (each `boxkeep serve` run prints a new one): open the URL it printed this time.' };
   }
-  return { ok: true, tokenInQuery: query !== null };
+  return { ok: true };
 }
 
 function tokenFromUrl(url: string): string | null {
@@ -54,16 +55,6 @@ function tokenFromUrl(url: string): string | null {
   } catch {
     return null;
   }
-}
-
-function tokenFromCookie(header: string | undefined, port: number): string | null {
-  if (!header) return null;
-  const prefix = cookieName(port) + '=';
-  for (const part of header.split(';')) {
-    const trimmed = part.trim();
-    if (trimmed.startsWith(prefix)) return trimmed.slice(prefix.length);
-  }
-  return null;
 }
 
 function sameSecret(given: string, token: string): boolean {

@@ -7,12 +7,15 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { SECURITY_HEADERS } from '../shell/security.js';
-import { checkAccess, newToken, sessionCookie, TOKEN_PARAM } from './access.js';
+import { SECURITY_HEADERS, webHostCsp } from '../shell/security.js';
+import { checkAccess, checkOrigin, newToken, TOKEN_PARAM } from './access.js';
 import { openSession, type RouterLike } from './session.js';
 import { lookupStatic, rendererBuilt } from './static-files.js';
 
 export const WS_PATH = '/ws';
+
+/** The page may open a WebSocket to this host's own port and nowhere else. */
+const headersFor = (port: number): Record<string, string> => ({ ...SECURITY_HEADERS, 'Content-Security-Policy': webHostCsp(port) });
 /** A browser tab that stops reading events is cut off rather than growing our memory. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
@@ -51,7 +54,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   });
 
   function serveHttp(req: IncomingMessage, res: ServerResponse) {
-    const access = checkAccess(req, port, token);
+    const access = checkOrigin(req, port);
     if (!access.ok) return plain(res, access.status, access.message);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -67,14 +70,12 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     if (found.kind === 'refused') return plain(res, 400, found.reason);
     if (found.kind === 'missing') {
       // Browsers ask for a favicon on their own; a build without one should not log an error.
-      if (pathname === '/favicon.ico') return res.writeHead(204, SECURITY_HEADERS).end();
+      if (pathname === '/favicon.ico') return res.writeHead(204, headersFor(port)).end();
       return plain(res, 404, `No such file: ${pathname.slice(0, 200)}`);
     }
-    const headers: Record<string, string> = { ...SECURITY_HEADERS, 'Content-Type': found.contentType };
+    const headers: Record<string, string> = { ...headersFor(port), 'Content-Type': found.contentType };
     // index.html must never be cached: it names the hashed assets of the current build.
     headers['Cache-Control'] = found.isIndex ? 'no-store' : 'private, max-age=3600';
-    // Assets the page loads do not carry ?token=; the cookie covers them.
-    if (access.tokenInQuery) headers['Set-Cookie'] = sessionCookie(port, token);
     const size = fs.statSync(found.file).size;
     res.writeHead(200, { ...headers, 'Content-Length': String(size) });
     if (req.method === 'HEAD') return res.end();

@@ -8,23 +8,30 @@ export const APP_HOST = 'boxkeep';
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
 
 /**
- * No inline script, no remote origin. connect-src allows the web host's WebSocket on
- * 127.0.0.1 (any port: `boxkeep serve --port P`), nothing else off the page's own origin.
- * style-src stays 'self': React's style props go through the CSSOM, which CSP does not gate.
+ * No inline script, no remote origin. The Electron window talks over IPC, so it may connect
+ * nowhere but its own origin; a page of the web host may open one WebSocket: its own host's
+ * (webHostCsp), never another local port. style-src stays 'self': React's style props go
+ * through the CSSOM, which CSP does not gate.
  */
-export const CSP = [
+const cspWith = (connect: string) => [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
   "font-src 'self'",
-  "connect-src 'self' ws://127.0.0.1:* ws://localhost:*",
+  `connect-src ${connect}`,
   "manifest-src 'self'",
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",
   "object-src 'none'",
 ].join('; ');
+
+export const CSP = cspWith("'self'");
+
+export function webHostCsp(port: number): string {
+  return cspWith(`'self' ws://127.0.0.1:${port} ws://localhost:${port}`);
+}
 
 /** Headers sent with every page and asset, by the web host and by the app:// handler. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

@@ -58,13 +58,37 @@ export async function connectBridge(options: ConnectOptions = {}): Promise<Boxke
   if (!pageUrl || !Socket) {
     throw new BoxkeepError('Internal', 'Boxkeep cannot reach its engine: open this page from the Boxkeep app, or from the URL that `boxkeep serve` printed.');
   }
-  return connectWebSocket(socketUrl(pageUrl), Socket, options);
+  return connectWebSocket(socketUrl(pageUrl, rememberToken(pageUrl)), Socket, options);
 }
 
-/** ws://host/ws?token=..., from the page's own address. */
-export function socketUrl(pageUrl: string): string {
+const TOKEN_KEY = 'boxkeep.token';
+
+/**
+ * The token arrives once, in the address `boxkeep serve` printed. It is kept in this tab's
+ * sessionStorage (per origin, so per port) and taken out of the address bar, so it does not
+ * linger in history, and a reload still connects.
+ */
+function rememberToken(pageUrl: string): string | null {
   const page = new URL(pageUrl);
-  const token = page.searchParams.get('token') ?? new URLSearchParams(page.hash.slice(1)).get('token');
+  const fromUrl = page.searchParams.get('token') ?? new URLSearchParams(page.hash.slice(1)).get('token');
+  const storage = (globalThis as { sessionStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).sessionStorage;
+  try {
+    if (fromUrl) {
+      storage?.setItem(TOKEN_KEY, fromUrl);
+      page.searchParams.delete('token');
+      const history = (globalThis as { history?: { state: unknown; replaceState(state: unknown, unused: string, url: string): void } }).history;
+      history?.replaceState(history.state, '', page.pathname + page.search + (page.hash.includes('token=') ? '' : page.hash));
+    }
+    return fromUrl ?? storage?.getItem(TOKEN_KEY) ?? null;
+  } catch {
+    return fromUrl;
+  }
+}
+
+/** ws://host/ws?token=..., from the page's own address (or the token remembered for it). */
+export function socketUrl(pageUrl: string, remembered: string | null = null): string {
+  const page = new URL(pageUrl);
+  const token = page.searchParams.get('token') ?? new URLSearchParams(page.hash.slice(1)).get('token') ?? remembered;
   const url = new URL('/ws', page);
   url.protocol = page.protocol === 'https:' ? 'wss:' : 'ws:';
   url.hash = '';

@@ -124,8 +124,9 @@ describe('boxkeep serve', () => {
     expect(readLock(path.join(home, 'home.lock'))).toMatchObject({ pid: child.pid, kind: 'host' });
 
     const status = (url: string) => new Promise<number>((resolve, reject) => http.get(url, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject));
-    expect(await status(`http://127.0.0.1:${printed.port}/`)).toBe(401);
-    // No renderer build is needed for this: the token is accepted and the page explains what is missing.
+    // The API needs the token; the page itself is the public UI build (no renderer build is
+    // needed here: without one the page explains what is missing).
+    expect(await status(`http://127.0.0.1:${printed.port}/ws`)).toBe(426);
     expect([200, 503]).toContain(await status(printed.url));
 
     const image = await cli(home, ['image', 'import', seed, '--name', 'seed']);

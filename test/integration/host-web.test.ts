@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CSP } from '../../electron/shell/security.js';
+import { webHostCsp } from '../../electron/shell/security.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { nextEvent, ownedHome, type OwnedHome } from './host-fixtures.js';
 
@@ -89,28 +89,27 @@ describe('web host', () => {
     expect(host.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${host.port}/\\?token=[A-Za-z0-9_-]{32}$`));
   });
 
-  it('serves the page with the token, with the CSP and a cookie that lets its assets load', async () => {
+  it('serves the page under a CSP that allows only its own WebSocket, and never sets a cookie', async () => {
     const page = await get(host, `/?token=${host.token}`);
     expect(page.status).toBe(200);
     expect(page.body).toContain('<title>Boxkeep</title>');
-    expect(page.headers['content-security-policy']).toBe(CSP);
+    expect(page.headers['content-security-policy']).toBe(webHostCsp(host.port));
     expect(page.headers['referrer-policy']).toBe('no-referrer');
-    const cookie = String(page.headers['set-cookie']).split(';')[0]!;
-    expect(String(page.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict/);
-    const asset = await get(host, '/assets/app.js', { cookie });
+    // Cookies ignore ports: one holding the token would reach every other server on 127.0.0.1.
+    expect(page.headers['set-cookie']).toBeUndefined();
+    const asset = await get(host, '/assets/app.js');
     expect(asset.status).toBe(200);
     expect(asset.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(asset.body).toBe('console.log("boxkeep")');
   });
 
-  it('refuses the page without the token and says which URL to open', async () => {
+  it('serves the public UI files without the token, while the API (the WebSocket) refuses it', async () => {
     const bare = await get(host, '/');
-    expect(bare.status).toBe(401);
-    expect(bare.body).toContain('open the full URL that `boxkeep serve` printed');
-    expect((await get(host, '/assets/app.js')).status).toBe(401);
-    const wrong = await get(host, '/?token=' + 'x'.repeat(32));
-    expect(wrong.status).toBe(403);
-    expect(wrong.body).toContain('The access token is wrong');
+    expect(bare.status).toBe(200);
+    expect(bare.body).not.toContain(host.token);
+    const noToken = await openWs(`ws://127.0.0.1:${host.port}/ws`, origin);
+    expect(noToken).toMatchObject({ status: 401 });
+    expect((noToken as { body: string }).body).toContain('open the full URL that `boxkeep serve` printed');
   });
 
   it('refuses a foreign Origin and a foreign Host name, even with the right token', async () => {
