@@ -61,7 +61,7 @@ describe('recovery', () => {
       fs.mkdirSync(path.dirname(frozen), { recursive: true });
       await createOverlay(frozen, imagePath, 16 * MiB);
       writeIntent(t.core.paths.boxJournal(box.id), {
-        id: 'i1', op: 'snapshot-create', startedAt: Date.now(), boxId: box.id,
+        id: 'dddddddddddd', op: 'snapshot-create', startedAt: Date.now(), boxId: box.id,
         snapshot: { id: 'aaaaaaaaaaaa', boxId: box.id, parentId: null, name: 'odd', description: '', createdAt: Date.now(), sizeOnDisk: 0, virtualSize: 16 * MiB, live: false, diskPath: frozen },
       });
     });
@@ -160,5 +160,28 @@ describe('recovery', () => {
     expect(t.core.store.getBox(b.id)!.status).toBe('stopped');
     expect(report.items.some((i) => i.boxId === b.id && /computer restarted/.test(i.message))).toBe(true);
     expect(report.items.some((i) => i.boxId === a.id && /stopped unexpectedly/.test(i.message))).toBe(true);
+  });
+
+  it('never acts on an intent record whose ids or paths point outside the home: deletes and reports it', async () => {
+    const { box } = await boxWithSnapshots();
+    const victim = path.join(path.dirname(t.dir), 'victim');
+    fs.mkdirSync(path.join(victim, 'keep'), { recursive: true });
+    fs.writeFileSync(path.join(victim, 'keep', 'file'), 'precious');
+    const journal = t.core.paths.boxJournal(box.id);
+    const rel = path.relative(t.core.paths.snapshotsDir(box.id), victim);
+    const report = await reopen(() => {
+      writeIntent(journal, {
+        id: 'aaaaaaaaaaaa', op: 'snapshot-create', startedAt: Date.now(), boxId: box.id,
+        snapshot: { id: rel, boxId: box.id, parentId: null, name: 'x', description: '', createdAt: 1, sizeOnDisk: 0, virtualSize: 1, live: false, diskPath: path.join(victim, 'keep', 'file') },
+      });
+      writeIntent(journal, {
+        id: 'bbbbbbbbbbbb', op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: 'cccccccccccc',
+        snapshotPath: '/etc/passwd', parentPath: '/etc/hostname', parentId: null, mode: 'delete', dependents: [],
+      });
+    });
+    expect(fs.readFileSync(path.join(victim, 'keep', 'file'), 'utf8')).toBe('precious');
+    expect(fs.readdirSync(journal)).toEqual([]);
+    expect(report.items.filter((i) => /malformed/.test(i.message))).toHaveLength(2);
+    expect(report.items.some((i) => /outside the home/.test(i.message))).toBe(true);
   });
 });

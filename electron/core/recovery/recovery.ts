@@ -7,6 +7,7 @@ import type { Core } from '../core.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
 import { settleIntent, type AnyIntent } from './intents.js';
+import { intentProblem } from './intent-schema.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
 
@@ -32,7 +33,13 @@ async function settleJournal(core: Core, dir: string, report: ReportBuilder): Pr
   if (corrupt.length) fsyncDir(dir);
   // Oldest first: a restore's "snapshot first" record precedes the restore's own.
   intents.sort((a, b) => a.intent.startedAt - b.intent.startedAt);
-  for (const { intent } of intents) {
+  for (const { file, intent } of intents) {
+    const problem = intentProblem(core.paths.root, intent);
+    if (problem) {
+      fs.rmSync(file, { force: true });
+      report.kept(null, `An intent record ${file} was malformed (${problem}) and was deleted without acting on it; the checks that follow repair what it covered.`);
+      continue;
+    }
     const extra = core.intentHandlers.get(intent.op);
     let settled: boolean;
     try {
