@@ -156,6 +156,10 @@ export async function vmBenchmarks() {
     rows.push({ name: 'guest sequential read, chain depth 1 (MiB/s)', median_ms: round(depth1), floor_ms: null, ratio: null, target: 'report (MiB/s, not ms)' });
     rows.push({ name: 'guest sequential read, chain depth 32 (MiB/s)', median_ms: round(depth32), floor_ms: round(depth1), ratio: round(depth32 / depth1), target: 'report: ratio below ~0.7 means suggest consolidation' });
   } finally {
+    // A failed run must not leave guests behind: the core lets QEMUs outlive it by design.
+    for (const b of core.boxes.list()) {
+      if (['running', 'paused', 'stopping'].includes(b.status)) await core.vms.stop(b.id, { force: true }).catch(() => undefined);
+    }
     await core.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
