@@ -33,8 +33,10 @@ it('an image swapped for one with a host backing file after the check does not p
   let image;
   try {
     image = await t.core.images.import({ path: offered, name: 'offered' });
-  } catch {
-    return; // refusing is fine
+  } catch (err) {
+    // Refusing is the right outcome, for the right reason: the swapped-in file was checked.
+    expect(err).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/backing file|changed while/) });
+    return;
   } finally {
     off();
   }

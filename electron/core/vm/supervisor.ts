@@ -218,19 +218,19 @@ export class Supervisor implements VmControl {
   }
 
   pause(ref: string): Promise<Box> {
-    return this.onBox(ref, async (box) => {
-      if (box.status !== 'running') throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a running box can be paused.`);
-      await this.session(box.id).qmp.execute('stop');
-      this.setStatus(box.id, 'paused');
-      return this.core.store.getBox(box.id)!;
-    });
+    return this.switchRunState(ref, 'running', 'stop', 'paused', 'paused');
   }
 
   resume(ref: string): Promise<Box> {
+    return this.switchRunState(ref, 'paused', 'cont', 'running', 'resumed');
+  }
+
+  /** Pause and resume: one QMP command between two states. */
+  private switchRunState(ref: string, from: BoxStatus, command: 'stop' | 'cont', to: BoxStatus, done: string): Promise<Box> {
     return this.onBox(ref, async (box) => {
-      if (box.status !== 'paused') throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a paused box can be resumed.`);
-      await this.session(box.id).qmp.execute('cont');
-      this.setStatus(box.id, 'running');
+      if (box.status !== from) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a ${from} box can be ${done}.`);
+      await this.session(box.id).qmp.execute(command);
+      this.setStatus(box.id, to);
       return this.core.store.getBox(box.id)!;
     });
   }
