@@ -1,17 +1,16 @@
 // boxkeep serve: the Boxkeep UI in a browser, from this machine's 127.0.0.1. Unlike the other
 // commands it runs until stopped and takes the home itself (or forwards to the running app),
 // so main() hands it the home instead of opening the engine for it.
-import log from 'electron-log/node';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { jsonLogger, type Logger } from '../../core/logger.js';
-import { serve } from '../../host/serve.js';
-import { rendererBuilt } from '../../host/static-files.js';
-import { configureFileLog, structuredLogger } from '../../shell/logging.js';
 import { num, type CommandGroup, type StandaloneCtx } from '../command.js';
 import type { Io } from '../io.js';
 
 export async function runServe(ctx: StandaloneCtx): Promise<number> {
-  const logger = serveLogger(ctx.env, ctx.io);
+  // Loaded here, not at the top: every other command (even --help) would pay for the web
+  // host, ws and electron-log at start-up (about 200 ms measured).
+  const [{ serve }, { rendererBuilt }] = await Promise.all([import('../../host/serve.js'), import('../../host/static-files.js')]);
+  const logger = await serveLogger(ctx.env, ctx.io);
   const serving = await serve({ home: ctx.home, port: num(ctx.args, 'port') ?? 0, logger });
   const stopped = ctx.until ?? untilSignal();
   if (ctx.json) {
@@ -28,9 +27,10 @@ export async function runServe(ctx: StandaloneCtx): Promise<number> {
   return 0;
 }
 
-function serveLogger(env: Record<string, string | undefined>, io: Io): Logger {
+async function serveLogger(env: Record<string, string | undefined>, io: Io): Promise<Logger> {
   // BOXKEEP_LOG=1 mirrors the CLI's switch: JSON lines on stderr, for scripts and debugging.
   if (env.BOXKEEP_LOG) return jsonLogger(io.stderr);
+  const [{ default: log }, { configureFileLog, structuredLogger }] = await Promise.all([import('electron-log/node'), import('../../shell/logging.js')]);
   configureFileLog(log as never, 'serve.log');
   return structuredLogger(log, 'serve');
 }
@@ -55,7 +55,8 @@ export const serveCommands: CommandGroup = {
       usage: 'serve [--port P]',
       summary: 'Serve the Boxkeep UI to a browser on this machine, at a 127.0.0.1 address carrying an access token.',
       details:
-        'Prints the address to open; only this machine can reach it, and only with its token (a new one each run).\n' +
+        'Prints the address to open; only this machine can reach it, and only the page opened from that address\n' +
+        '(it carries a token, new each run) can use Boxkeep.\n' +
         'Without --port, or with --port 0, any free port is used; the printed address names it.\n' +
         'If the Boxkeep app is running, the page works through it; otherwise this command owns the home\n' +
         'until stopped with Ctrl+C, and other boxkeep commands go through it.',
