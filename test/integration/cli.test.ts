@@ -188,6 +188,23 @@ describe('boxkeep exit codes and errors', () => {
     expect([h.code, h.stdout, h.stderr]).toEqual([2, '', 'boxkeep: The snapshot name "a/b" contains "/"; slashes are not allowed.\n']);
   });
 
+  it('2: a value the contract refuses names the flag the user typed, never the internal field', () => {
+    expect(fails('box', 'create', 'x', '--image', 'y', '--memory', '5')).toEqual({ code: 2, error: { code: 'InvalidArgument', message: '--memory must be at least 16 MiB.' } });
+    expect(human('box', 'create', 'x', '--image', 'y', '--memory', '5').stderr).toBe('boxkeep: --memory must be at least 16 MiB.\n');
+    expect(fails('box', 'create', 'x', '--image', 'y', '--disk-size', '0').error.message).toBe('--disk-size must be at least 1 GiB.');
+    expect(fails('box', 'console', 'web', '--lines', '0').error.message).toBe('--lines must be at least 1.');
+    expect(fails('snapshot', 'create', 'web', 'ok', '--description', 'see \u202Ehere').error.message).toBe(
+      '--description contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible formatting character; it would reorder the text around it. Remove it.',
+    );
+    expect(fails('snapshot', 'update', 'web', 'later', '--name', 'a\u200Bb').error.message).toBe(
+      '--name: The snapshot name "a\\u200Bb" contains U+200B ZERO WIDTH SPACE, an invisible formatting character; remove it.',
+    );
+    for (const r of [human('box', 'create', 'x', '--image', 'y', '--memory', '5'), human('box', 'console', 'web', '--lines', '0')]) {
+      expect(r.stderr).not.toMatch(/memoryMib|lines:/);
+    }
+    expect(ok<Box[]>(['box', 'list']).map((b) => b.name)).toEqual(['web']);
+  });
+
   it('3: a snapshot that does not exist', () => {
     const { code, error } = fails('snapshot', 'show', 'web', 'nope');
     expect([code, error.code]).toEqual([3, 'NotFound']);
