@@ -10,7 +10,8 @@ import { bootId } from '../proc.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
-import { chainBlockdevs, readNodes, writeNodes, type NodeMap } from './nodes.js';
+import { detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, type ExpectedLayer } from './node-graph.js';
+import { chainBlockdevs, writeNodes, type NodeMap } from './nodes.js';
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
 import { QmpClient } from './qmp.js';
 
@@ -289,25 +290,44 @@ export class Supervisor implements VmControl {
   }
 
   /**
-   * The node map of a running QEMU: run/nodes.json, or, when that is gone, the names start()
-   * gives the chain as it is on disk — accepted only if QEMU has exactly those nodes.
+   * The node map of a running QEMU, rebuilt from QEMU's own block graph (run/nodes.json may be
+   * stale: see node-graph.ts) and checked against the chain on disk, or, where an interrupted
+   * live snapshot left the disk a step ahead of (or mid-way to) QEMU, against the rows.
+   * Nodes left over from an interrupted operation are dropped so their files close.
    */
   private async nodeMapFor(box: Box, runDir: string, qmp: QmpClient): Promise<NodeMap> {
-    const names = new Set((await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']));
-    const saved = readNodes(runDir);
-    const candidates: NodeMap[] = saved ? [saved] : [];
-    if (!saved) {
-      const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
-      candidates.push(chainBlockdevs(await walkChain(box.liveDiskPath), (p) => byPath.get(p) ?? null).nodes);
-    }
-    for (const map of candidates) {
-      const wanted = [map.top, ...(map.image ? [map.image] : []), ...Object.values(map.snapshots)].flatMap((p) => [p.format, p.file]);
-      if (wanted.every((n) => names.has(n))) {
-        if (!saved) writeNodes(runDir, map);
-        return map;
+    const graph = await readBlockGraph(qmp);
+    const chain = qemuChain(graph);
+    if (typeof chain === 'string') throw vmError(chain);
+    const problems: string[] = [];
+    for (const [source, expected] of [['the chain on disk', () => this.chainOnDisk(box)], ['the snapshot records', () => this.chainInRows(box)]] as const) {
+      const layers = await expected().catch((err: Error) => err.message);
+      const map = typeof layers === 'string' ? layers : nodeMapFromGraph(graph, chain, layers);
+      if (typeof map === 'string') {
+        problems.push(`against ${source}: ${map}`);
+        continue;
       }
+      for (const name of detachedNodes(graph)) await qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
+      writeNodes(runDir, map);
+      return map;
     }
-    throw vmError(saved ? 'its block node map (run/nodes.json) does not match the running QEMU' : 'its block node map (run/nodes.json) is missing and the chain on disk does not match the running QEMU');
+    throw vmError(`its block nodes do not match the box's disks (${problems.join('; ')})`);
+  }
+
+  private async chainOnDisk(box: Box): Promise<ExpectedLayer[]> {
+    const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
+    const layers = await walkChain(box.liveDiskPath);
+    return layers.map((l, i) => {
+      const snapshotId = i === 0 ? null : byPath.get(l.path) ?? null;
+      return { snapshotId, image: i > 0 && i === layers.length - 1 && snapshotId === null };
+    });
+  }
+
+  private async chainInRows(box: Box): Promise<ExpectedLayer[]> {
+    const layers: ExpectedLayer[] = [{ snapshotId: null, image: false }];
+    for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) layers.push({ snapshotId: id, image: false });
+    layers.push({ snapshotId: null, image: true });
+    return layers;
   }
 
   private closing = false;
