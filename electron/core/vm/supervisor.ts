@@ -308,7 +308,12 @@ export class Supervisor implements VmControl {
         continue;
       }
       for (const name of detachedNodes(graph)) await qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
-      writeNodes(runDir, map);
+      try {
+        writeNodes(runDir, map);
+      } catch (err) {
+        // Only a record for people: failing to write it must not cost control of the box.
+        this.core.logger.warn('node map not written', { op: 'box-adopt', boxId: box.id, error: String(err) });
+      }
       return map;
     }
     throw vmError(`its block nodes do not match the box's disks (${problems.join('; ')})`);
