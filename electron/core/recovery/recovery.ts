@@ -2,12 +2,14 @@
 // disk. Settles every intent record, then reconciles rows with files, then lets the VM
 // supervisor adopt or retire boxes recorded as running.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import type { Core } from '../core.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
 import { settleIntent, type AnyIntent } from './intents.js';
 import { intentProblem } from './intent-schema.js';
+import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
 
@@ -25,7 +27,11 @@ export async function runRecovery(core: Core): Promise<RecoveryReport> {
 
 async function settleJournal(core: Core, dir: string, report: ReportBuilder): Promise<void> {
   if (!fs.existsSync(dir)) return;
-  const { intents, corrupt } = readIntents(dir);
+  const { intents, corrupt, foreign } = readIntents(dir);
+  for (const odd of foreign) {
+    const to = intoOrphans(core, odd.file, `journal-${path.basename(odd.file)}`);
+    report.kept(null, `${odd.file} is ${odd.what}, not an intent record; it was moved to ${to}. Remove it when you are sure it is not needed.`);
+  }
   for (const bad of corrupt) {
     fs.rmSync(bad.file, { force: true });
     report.kept(null, `An unreadable intent record ${bad.file} (${bad.reason}) was deleted; the checks that follow repair what it covered.`);
