@@ -7,15 +7,23 @@ import type { RecoveryReport } from '../../../shared/types.js';
 import type { Core } from '../core.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
+import { discardIntent } from './discard.js';
 import { settleIntent, type AnyIntent } from './intents.js';
 import { intentProblem } from './intent-schema.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
 
-export async function runRecovery(core: Core): Promise<RecoveryReport> {
+export interface RecoveryOptions {
+  /** An intent record to delete first (see discard.ts). */
+  discard?: string;
+  force?: boolean;
+}
+
+export async function runRecovery(core: Core, opts: RecoveryOptions = {}): Promise<RecoveryReport> {
   const started = performance.now();
   const report = new ReportBuilder();
+  if (opts.discard) discardIntent(core, opts.discard, { force: opts.force ?? false }, report);
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
   for (const dir of journals) await settleJournal(core, dir, report);
   await reconcile(core, report);
