@@ -8,6 +8,7 @@ import type { Core, VmControl } from '../core.js';
 import { walkChain } from '../disk/chain.js';
 import { bootId } from '../proc.js';
 import type { ReportBuilder } from '../recovery/report.js';
+import { assertNoUnfinishedWork } from '../snapshots/engine.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
 import { detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, type ExpectedLayer } from './node-graph.js';
@@ -93,6 +94,9 @@ export class Supervisor implements VmControl {
       if (isActive(box.status) || box.status === 'stopping') {
         throw invalidState(`The box ${JSON.stringify(box.name)} is already ${box.status}.`);
       }
+      // A failed operation left the disks mid-change: booting them would let the guest write
+      // into a chain recovery has yet to finish.
+      assertNoUnfinishedWork(this.core, box);
       const image = this.core.store.getImage(box.imageId)!;
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
