@@ -270,7 +270,9 @@ export class Supervisor implements VmControl {
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) });
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
         if (now !== box.status) this.setStatus(box.id, now);
-        report.info(box.id, `The box ${label} kept running while Boxkeep was closed (QEMU pid ${fp.pid}); it was reattached.`);
+        // Routine, not a repair: every command while a box runs gets here, and a report line
+        // each time would drown the ones that matter.
+        this.core.logger.info('box reattached', { op: 'box-adopt', boxId: box.id, pid: fp.pid });
         return session;
       } catch (err) {
         // QEMU serves one monitor client at a time: never keep one we gave up on.
