@@ -64,24 +64,30 @@ describe('live operations killed at each step', () => {
   let marker = 0;
 
   /** After recovery: the guest runs (not paused), answers, and can write; snapshots as before. */
-  async function checkAfter(before: Record<string, string>, point: string, removed?: string) {
+  async function checkAfter(before: Record<string, string>, point: string, removed?: { name: string; diskPath: string }) {
     const core = await h.reopen();
     const box = core.boxes.resolve('vm');
     expect(box.status, point).toBe('running');
     const journal = core.paths.boxJournal(box.id);
     expect(fs.readdirSync(journal), point).toEqual([]);
-    const status = await (core.vms as Supervisor).session(box.id).qmp.execute<{ status: string }>('query-status');
+    const session = (core.vms as Supervisor).session(box.id);
+    const status = await session.qmp.execute<{ status: string }>('query-status');
     expect(status.status, point).toBe('running');
+    if (removed) {
+      // A removed snapshot's file must be closed, or its space never comes back.
+      const fds = fs.readdirSync(`/proc/${session.pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${session.pid}/fd/${fd}`); } catch { return ''; } });
+      expect(fds.filter((f) => f.startsWith(removed.diskPath)), point).toEqual([]);
+    }
     con?.close();
     con = await attach(core, 'vm', 0);
     const n = ++marker;
     await sh(con, `echo m${n} > /mnt/k${n}; sync`);
     const now = digests();
     for (const [name, digest] of Object.entries(before)) {
-      if (name === removed) continue;
+      if (name === removed?.name) continue;
       expect(now[name], `${point}: snapshot ${name}`).toBe(digest);
     }
-    if (removed) expect(now[removed], point).toBeUndefined();
+    if (removed) expect(now[removed.name], point).toBeUndefined();
     await h.core.close();
   }
 
@@ -108,7 +114,7 @@ describe('live operations killed at each step', () => {
     expect(r.signal, r.stderr).toBe('SIGKILL');
     // The owner may die between a QMP step and writing the map: the next one must not need it.
     fs.writeFileSync(nodes, mapBefore);
-    await checkAfter(before, point, target.name);
+    await checkAfter(before, point, target);
     h.core = await h.reopen();
   });
 
