@@ -143,7 +143,13 @@ export const channels = {
   },
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
 
-  'recovery:run': { input: empty, result: result<RecoveryReport>() },
+  'recovery:run': {
+    input: v.strictObject({
+      discard: v.optional(ref('intent record')),
+      force: v.optional(v.boolean('force must be true or false.')),
+    }),
+    result: result<RecoveryReport>(),
+  },
   'recovery:last': { input: empty, result: result<RecoveryReport | null>() },
   'debug:crashPoints': { input: empty, result: result<string[]>() },
 } as const;

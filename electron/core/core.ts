@@ -11,7 +11,7 @@ import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { KeyedMutex } from './mutex.js';
 import { HomePaths } from './paths.js';
-import { runRecovery } from './recovery/recovery.js';
+import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
 import type { ReportBuilder } from './recovery/report.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { Store } from './store/store.js';
@@ -98,10 +98,10 @@ export class Core {
    * Runs recovery holding the home-wide queue and every box's queue, so a recovery asked for
    * while the app runs never settles the intent of an operation still in flight.
    */
-  async recover(): Promise<RecoveryReport> {
+  async recover(opts: RecoveryOptions = {}): Promise<RecoveryReport> {
     const ids = this.store.listBoxes().map((b) => b.id).sort();
     const underBoxLocks = (i: number): Promise<RecoveryReport> =>
-      i === ids.length ? runRecovery(this) : this.boxLocks.run(ids[i]!, () => underBoxLocks(i + 1));
+      i === ids.length ? runRecovery(this, opts) : this.boxLocks.run(ids[i]!, () => underBoxLocks(i + 1));
     const report = await this.boxLocks.run(HOME_KEY, () => underBoxLocks(0));
     this.lastRecovery = report;
     if (report.items.length > 0) this.events.emit('recovery:report', report);

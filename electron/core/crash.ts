@@ -40,6 +40,7 @@ export const CRASH_POINTS = [
   'live-create:after-resume',
   'live-create:after-row',
   'live-remove:after-intent',
+  'live-remove:after-job',
   'live-remove:after-stream',
   'live-remove:after-row',
   'live-remove:after-delete',

@@ -23,10 +23,22 @@ export interface JournalRead {
   intents: { file: string; intent: IntentBase & Record<string, unknown> }[];
   /** Files that could not be parsed as an intent: recovery deletes and reports them. */
   corrupt: { file: string; reason: string }[];
+  /** Entries that are not files at all (a folder, a FIFO, a link): recovery moves them to orphans/. */
+  foreign: { file: string; what: string }[];
 }
 
+const MAX_RECORD = 1_000_000;
+// O_NONBLOCK: a FIFO swapped in after the lstat opens at once instead of waiting for a
+// writer forever; O_NOFOLLOW: a link swapped in is refused rather than followed.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
+
+/**
+ * Every record in a journal. A home can be edited by hand: an entry is opened only if it is
+ * a regular file, and checked again once open, so nothing in a journal can hang or crash
+ * every command.
+ */
 export function readIntents(dir: string): JournalRead {
-  const out: JournalRead = { intents: [], corrupt: [] };
+  const out: JournalRead = { intents: [], corrupt: [], foreign: [] };
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -35,15 +47,35 @@ export function readIntents(dir: string): JournalRead {
   }
   for (const name of names.sort()) {
     const file = path.join(dir, name);
-    if (name.includes('.tmp-')) {
+    const unfinished = name.includes('.tmp-');
+    if (!unfinished && !name.endsWith('.json')) continue;
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (!st.isFile()) {
+      out.foreign.push({ file, what: kindOf(st) });
+      continue;
+    }
+    if (unfinished) {
       // A record whose write never finished: the operation never started its first step.
       out.corrupt.push({ file, reason: 'an unfinished write of an intent record' });
       continue;
     }
-    if (!name.endsWith('.json')) continue;
+    let text: string;
     try {
-      const text = fs.readFileSync(file, 'utf8');
-      if (text.length > 1_000_000) throw new Error('record is larger than 1 MB');
+      const read = readRegularFile(file);
+      if (typeof read !== 'string') {
+        out.foreign.push({ file, what: read.what });
+        continue;
+      }
+      text = read;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      if (code === 'ELOOP') out.foreign.push({ file, what: 'a symbolic link' });
+      else out.corrupt.push({ file, reason: (err as Error).message });
+      continue;
+    }
+    try {
       const parsed = JSON.parse(text) as unknown;
       if (typeof parsed !== 'object' || parsed === null) throw new Error('not a JSON object');
       const { id, op, startedAt } = parsed as Record<string, unknown>;
@@ -54,4 +86,33 @@ export function readIntents(dir: string): JournalRead {
     }
   }
   return out;
+}
+
+/** The file's text, or what it turned out to be once open (it was swapped after the lstat). */
+function readRegularFile(file: string): string | { what: string } {
+  const fd = fs.openSync(file, OPEN_FLAGS);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return { what: kindOf(st) };
+    if (st.size > MAX_RECORD) throw new Error('record is larger than 1 MB');
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = fs.readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isSocket()) return 'a socket';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
 }

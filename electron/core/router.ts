@@ -42,7 +42,7 @@ export function createRouter(core: Core): Router {
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
 
-    'recovery:run': () => core.recover(),
+    'recovery:run': (i) => core.recover(i),
     'recovery:last': () => core.lastRecovery,
     'debug:crashPoints': () => [...CRASH_POINTS],
   };

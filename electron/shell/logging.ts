@@ -15,7 +15,7 @@ export interface ElectronLogLike {
   warn(...params: unknown[]): void;
   error(...params: unknown[]): void;
   transports: {
-    file: { maxSize: number; fileName: string; level: string | false; resolvePathFn: (...args: never[]) => string; getFile(): { path: string } };
+    file: { maxSize: number; fileName: string; level: string | false; resolvePathFn: (...args: never[]) => string; getFile(): { path: string }; setAppName?(name: string): void };
     console: { level: string | false };
   };
 }
@@ -35,6 +35,10 @@ export function logDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Pl
 export function configureFileLog(log: ElectronLogLike, fileName: string, opts: { dir?: string; console?: boolean } = {}): string {
   const dir = opts.dir ?? logDir();
   const file = path.join(dir, fileName);
+  // electron-log asks for the app name before it asks resolvePathFn, and outside Electron it
+  // guesses it from the package.json above the working directory: run from any other folder,
+  // `boxkeep serve` printed its stack trace on every line logged.
+  log.transports.file.setAppName?.(APP_NAME);
   log.transports.file.fileName = fileName;
   log.transports.file.maxSize = LOG_MAX_BYTES;
   log.transports.file.level = 'info';

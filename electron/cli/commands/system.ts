@@ -1,6 +1,6 @@
 // Top-level commands about the home itself: recovery, diagnostics, versions.
 import type { RecoveryReport } from '../../../shared/types.js';
-import { outcome, type CommandGroup } from '../command.js';
+import { given, on, opt, outcome, type CommandGroup } from '../command.js';
 import { keyValues, table } from '../format.js';
 
 export const systemCommands: CommandGroup = {
@@ -8,14 +8,22 @@ export const systemCommands: CommandGroup = {
   title: 'The home',
   commands: [
     {
-      usage: 'recover',
+      usage: 'recover [--discard ID] [--force]',
       summary: 'Finish or undo operations a crash interrupted, and check the home against its disks.',
       details:
         'Every command already does this when it opens the home; `recover` reports what was done,\n' +
-        'including what opening the home for this command repaired.',
+        'including what opening the home for this command repaired.\n\n' +
+        'An operation recovery cannot settle (one a newer Boxkeep wrote) keeps its box from\n' +
+        'changing; the report names its record. --discard ID deletes that record and nothing\n' +
+        'else: the operation is neither finished nor undone and its files stay as they are;\n' +
+        'recovery\'s checks, which run whenever the home is opened, move what no record knows\n' +
+        '(a snapshot folder without a snapshot) into <home>/orphans/ unless a disk needs it.\n' +
+        'A record this build knows how to settle is refused without --force: discarding one\n' +
+        'halfway through (a half-merged snapshot) can leave a disk chain nothing repairs.',
+      check: (args) => (on(args, 'force') && !opt(args, 'discard') ? '--force only goes with --discard ID.' : null),
       showsRecovery: true,
-      async run({ api, openedWith }) {
-        const ran = await api.recovery.run();
+      async run({ args, api, openedWith }) {
+        const ran = await api.recovery.run(given({ discard: opt(args, 'discard'), force: on(args, 'force') || undefined }));
         // Opening the home in this process already ran recovery; what it did belongs to the answer.
         const report = openedWith && openedWith.items.length ? merge(openedWith, ran) : ran;
         return outcome(report, () => recoveryText(report));

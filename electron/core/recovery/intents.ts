@@ -24,7 +24,9 @@ export async function settleIntent(core: Core, intent: AnyIntent, report: Report
     case 'snapshot-restore': return settleSnapshotRestore(core, intent, report);
     case 'snapshot-remove': return settleSnapshotRemove(core, intent, report);
   }
-  report.kept(null, `An intent record for an operation this build does not know (${String((intent as { op: unknown }).op)}) was kept for a newer Boxkeep.`);
+  const { id, op, boxId } = intent as { id: string; op: unknown; boxId?: unknown };
+  const locks = typeof boxId === 'string' ? ' Until it is settled, its box accepts no changes.' : '';
+  report.kept(null, `An intent record ${id} for an operation this build does not know (${String(op)}) was kept for a newer Boxkeep.${locks} If no newer Boxkeep will open this home, "boxkeep recover --discard ${id}" deletes the record (the operation's files stay as they are; see "boxkeep help recover").`);
   return false;
 }
 

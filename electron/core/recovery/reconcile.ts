@@ -6,8 +6,9 @@ import type { Box } from '../../../shared/types.js';
 import type { Core } from '../core.js';
 import { backingPathOf } from '../disk/backing.js';
 import { createOverlay } from '../disk/qemu-img.js';
-import { mkdirDurable, removeDurable, renameDurable } from '../fsutil.js';
+import { removeDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
+import { intoOrphans } from './orphans.js';
 import type { ReportBuilder } from './report.js';
 
 export async function reconcile(core: Core, report: ReportBuilder): Promise<void> {
@@ -145,9 +146,7 @@ function moveToOrphans(core: Core, from: string, label: string, report: ReportBu
     report.kept(null, `${from} is not a Boxkeep folder; it was left where it is.`);
     return;
   }
-  mkdirDurable(core.paths.orphansDir);
-  const to = path.join(core.paths.orphansDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${label}`);
-  renameDurable(from, to);
+  const to = intoOrphans(core, from, label);
   report.kept(null, `Found ${what}; it was moved to ${to} rather than deleted. Remove it when you are sure it is not needed.`);
 }
 

@@ -2,18 +2,28 @@
 // disk. Settles every intent record, then reconciles rows with files, then lets the VM
 // supervisor adopt or retire boxes recorded as running.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import type { Core } from '../core.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
+import { discardIntent } from './discard.js';
 import { settleIntent, type AnyIntent } from './intents.js';
 import { intentProblem } from './intent-schema.js';
+import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
 
-export async function runRecovery(core: Core): Promise<RecoveryReport> {
+export interface RecoveryOptions {
+  /** An intent record to delete first (see discard.ts). */
+  discard?: string;
+  force?: boolean;
+}
+
+export async function runRecovery(core: Core, opts: RecoveryOptions = {}): Promise<RecoveryReport> {
   const started = performance.now();
   const report = new ReportBuilder();
+  if (opts.discard) discardIntent(core, opts.discard, { force: opts.force ?? false }, report);
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
   for (const dir of journals) await settleJournal(core, dir, report);
   await reconcile(core, report);
@@ -25,7 +35,11 @@ export async function runRecovery(core: Core): Promise<RecoveryReport> {
 
 async function settleJournal(core: Core, dir: string, report: ReportBuilder): Promise<void> {
   if (!fs.existsSync(dir)) return;
-  const { intents, corrupt } = readIntents(dir);
+  const { intents, corrupt, foreign } = readIntents(dir);
+  for (const odd of foreign) {
+    const to = intoOrphans(core, odd.file, `journal-${path.basename(odd.file)}`);
+    report.kept(null, `${odd.file} is ${odd.what}, not an intent record; it was moved to ${to}. Remove it when you are sure it is not needed.`);
+  }
   for (const bad of corrupt) {
     fs.rmSync(bad.file, { force: true });
     report.kept(null, `An unreadable intent record ${bad.file} (${bad.reason}) was deleted; the checks that follow repair what it covered.`);

@@ -197,7 +197,7 @@ function withSizeNow(snapshot: Snapshot): Snapshot {
 export function assertNoUnfinishedWork(core: Core, box: Box): void {
   const pending = readIntents(core.paths.boxJournal(box.id)).intents;
   if (pending.length > 0) {
-    const ops = [...new Set(pending.map((p) => p.intent.op))].join(', ');
+    const ops = pending.map((p) => `${p.intent.op} ${p.intent.id}`).join(', ');
     throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);
   }
 }

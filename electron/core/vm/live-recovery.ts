@@ -117,7 +117,7 @@ export async function settleLiveRemove(core: Core, sup: Supervisor, intent: Live
     } else {
       await rebase(intent.streamInto.path, intent.parentPath);
     }
-  } else if (session && session.nodes.snapshots[intent.snapshotId]) {
+  } else if (session) {
     await finishStream(session, intent);
   }
   for (const d of intent.others) {

@@ -213,17 +213,30 @@ export async function streamLayer(session: Session, intent: LiveRemoveIntent, on
     throw err;
   }
   await job.done;
+  // QEMU has detached the removed layer; its nodes and the map still name it.
+  crashPoint('live-remove:after-job');
   await finishStream(session, intent);
   onProgress(1);
 }
 
 export function layersOf(session: Session, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair } {
+  const { target, base } = mergeEnds(session, intent);
+  const removed = session.nodes.snapshots[intent.snapshotId];
+  if (!removed) throw missingLayers();
+  return { target, removed, base };
+}
+
+/** The layer merged into and the layer it then backs onto. */
+function mergeEnds(session: Session, intent: LiveRemoveIntent): { target: NodePair; base: NodePair } {
   const { nodes } = session;
   const target = intent.streamInto.snapshotId ? nodes.snapshots[intent.streamInto.snapshotId] : nodes.top;
-  const removed = nodes.snapshots[intent.snapshotId];
   const base = nodes.snapshots[path.basename(path.dirname(intent.parentPath))] ?? nodes.image;
-  if (!target || !removed || !base) throw invalidState('The running QEMU does not hold the layers this removal needs; stop the box and remove the snapshot offline.');
-  return { target, removed, base };
+  if (!target || !base) throw missingLayers();
+  return { target, base };
+}
+
+function missingLayers() {
+  return invalidState('The running QEMU does not hold the layers this removal needs; stop the box and remove the snapshot offline.');
 }
 
 /** Resolves when the job completes (progress polled meanwhile); rejects when it fails. */
@@ -260,12 +273,19 @@ function watchJob(session: Session, jobId: string, onProgress: (f: number) => vo
   return { done, cancel: stop };
 }
 
-/** After the stream: the merged layer read-only again, the removed layer's nodes dropped. Idempotent. */
+/**
+ * After the stream: the merged layer read-only again, the removed layer's nodes dropped.
+ * Idempotent, and safe after adoption, whose map no longer holds a removed layer that QEMU
+ * had already detached (adoption drops such nodes itself).
+ */
 export async function finishStream(session: Session, intent: LiveRemoveIntent): Promise<void> {
-  const { target, removed, base } = layersOf(session, intent);
+  const removed = session.nodes.snapshots[intent.snapshotId];
+  const { target, base } = removed ? layersOf(session, intent) : mergeEnds(session, intent);
   if (target !== session.nodes.top) await reopen(session, target, base.format, true).catch(() => undefined);
-  await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
-  await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
+  if (removed) {
+    await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
+    await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
+  }
   const snapshots = { ...session.nodes.snapshots };
   delete snapshots[intent.snapshotId];
   session.nodes = { ...session.nodes, snapshots };

@@ -1,11 +1,11 @@
-// QEMU block node names for a box's chain, kept in <runDir>/nodes.json so any later owner of
-// the home can address every layer (block jobs need node names: QEMU's own filenames go
-// stale after the renames a live snapshot does).
+// QEMU block node names for a box's chain (block jobs need node names: QEMU's own filenames go
+// stale after the renames a live snapshot does). The map is written to <runDir>/nodes.json for
+// people looking into a box, but never read back: a later owner rebuilds it from QEMU itself
+// (node-graph.ts), since an owner killed between a QMP step and the write leaves it stale.
 //
 // At start every layer is its own pair of -blockdev nodes: the live disk `f0`/`q0`, each
 // snapshot `fs<id>`/`qs<id>`, the image `fimg`/`qimg`. A live snapshot adds `f<n>`/`q<n>` as
 // the new top and the old top becomes that snapshot's layer.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ChainLayer } from '../disk/chain.js';
 import { writeFileDurable } from '../fsutil.js';
@@ -21,16 +21,6 @@ export interface NodeMap {
 }
 
 export const nodesFile = (runDir: string) => path.join(runDir, 'nodes.json');
-
-export function readNodes(runDir: string): NodeMap | null {
-  try {
-    const map = JSON.parse(fs.readFileSync(nodesFile(runDir), 'utf8')) as NodeMap;
-    if (typeof map.generation !== 'number' || typeof map.top?.format !== 'string') return null;
-    return map;
-  } catch {
-    return null;
-  }
-}
 
 export function writeNodes(runDir: string, map: NodeMap): void {
   writeFileDurable(nodesFile(runDir), JSON.stringify(map));

@@ -8,9 +8,11 @@ import type { Core, VmControl } from '../core.js';
 import { walkChain } from '../disk/chain.js';
 import { bootId } from '../proc.js';
 import type { ReportBuilder } from '../recovery/report.js';
+import { assertNoUnfinishedWork } from '../snapshots/engine.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
-import { chainBlockdevs, readNodes, writeNodes, type NodeMap } from './nodes.js';
+import { detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, type ExpectedLayer } from './node-graph.js';
+import { chainBlockdevs, writeNodes, type NodeMap } from './nodes.js';
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
 import { QmpClient } from './qmp.js';
 
@@ -92,6 +94,9 @@ export class Supervisor implements VmControl {
       if (isActive(box.status) || box.status === 'stopping') {
         throw invalidState(`The box ${JSON.stringify(box.name)} is already ${box.status}.`);
       }
+      // A failed operation left the disks mid-change: booting them would let the guest write
+      // into a chain recovery has yet to finish.
+      assertNoUnfinishedWork(this.core, box);
       const image = this.core.store.getImage(box.imageId)!;
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
@@ -265,7 +270,9 @@ export class Supervisor implements VmControl {
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) });
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
         if (now !== box.status) this.setStatus(box.id, now);
-        report.info(box.id, `The box ${label} kept running while Boxkeep was closed (QEMU pid ${fp.pid}); it was reattached.`);
+        // Routine, not a repair: every command while a box runs gets here, and a report line
+        // each time would drown the ones that matter.
+        this.core.logger.info('box reattached', { op: 'box-adopt', boxId: box.id, pid: fp.pid });
         return session;
       } catch (err) {
         // QEMU serves one monitor client at a time: never keep one we gave up on.
@@ -289,25 +296,49 @@ export class Supervisor implements VmControl {
   }
 
   /**
-   * The node map of a running QEMU: run/nodes.json, or, when that is gone, the names start()
-   * gives the chain as it is on disk — accepted only if QEMU has exactly those nodes.
+   * The node map of a running QEMU, rebuilt from QEMU's own block graph (run/nodes.json may be
+   * stale: see node-graph.ts) and checked against the chain on disk, or, where an interrupted
+   * live snapshot left the disk a step ahead of (or mid-way to) QEMU, against the rows.
+   * Nodes left over from an interrupted operation are dropped so their files close.
    */
   private async nodeMapFor(box: Box, runDir: string, qmp: QmpClient): Promise<NodeMap> {
-    const names = new Set((await qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']));
-    const saved = readNodes(runDir);
-    const candidates: NodeMap[] = saved ? [saved] : [];
-    if (!saved) {
-      const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
-      candidates.push(chainBlockdevs(await walkChain(box.liveDiskPath), (p) => byPath.get(p) ?? null).nodes);
-    }
-    for (const map of candidates) {
-      const wanted = [map.top, ...(map.image ? [map.image] : []), ...Object.values(map.snapshots)].flatMap((p) => [p.format, p.file]);
-      if (wanted.every((n) => names.has(n))) {
-        if (!saved) writeNodes(runDir, map);
-        return map;
+    const graph = await readBlockGraph(qmp);
+    const chain = qemuChain(graph);
+    if (typeof chain === 'string') throw vmError(chain);
+    const problems: string[] = [];
+    for (const [source, expected] of [['the chain on disk', () => this.chainOnDisk(box)], ['the snapshot records', () => this.chainInRows(box)]] as const) {
+      const layers = await expected().catch((err: Error) => err.message);
+      const map = typeof layers === 'string' ? layers : nodeMapFromGraph(graph, chain, layers);
+      if (typeof map === 'string') {
+        problems.push(`against ${source}: ${map}`);
+        continue;
       }
+      for (const name of detachedNodes(graph)) await qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
+      try {
+        writeNodes(runDir, map);
+      } catch (err) {
+        // Only a record for people: failing to write it must not cost control of the box.
+        this.core.logger.warn('node map not written', { op: 'box-adopt', boxId: box.id, error: String(err) });
+      }
+      return map;
     }
-    throw vmError(saved ? 'its block node map (run/nodes.json) does not match the running QEMU' : 'its block node map (run/nodes.json) is missing and the chain on disk does not match the running QEMU');
+    throw vmError(`its block nodes do not match the box's disks (${problems.join('; ')})`);
+  }
+
+  private async chainOnDisk(box: Box): Promise<ExpectedLayer[]> {
+    const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
+    const layers = await walkChain(box.liveDiskPath);
+    return layers.map((l, i) => {
+      const snapshotId = i === 0 ? null : byPath.get(l.path) ?? null;
+      return { snapshotId, image: i > 0 && i === layers.length - 1 && snapshotId === null };
+    });
+  }
+
+  private async chainInRows(box: Box): Promise<ExpectedLayer[]> {
+    const layers: ExpectedLayer[] = [{ snapshotId: null, image: false }];
+    for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) layers.push({ snapshotId: id, image: false });
+    layers.push({ snapshotId: null, image: true });
+    return layers;
   }
 
   private closing = false;

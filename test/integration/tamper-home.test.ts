@@ -1,0 +1,161 @@
+// A home edited by hand: things in a journal that are not records, a record of an operation
+// this build does not know, a record recovery cannot settle. Every command goes on working
+// (nothing hangs), the user gets a way out, and a box with an unfinished operation never starts.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Box, RecoveryReport } from '../../shared/types.js';
+import { diskDigest, makeQcow2, requireTools, tempHome, writePattern } from '../helpers/disk.js';
+
+const BIN = path.resolve('bin/boxkeep.mjs');
+const MiB = 1024 * 1024;
+let tmp: { dir: string; cleanup(): void };
+let home: string;
+let box: Box;
+
+/** One CLI run; a command that hangs (a FIFO opened for reading) is killed after 20 s. */
+function boxkeep(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, BOXKEEP_STOP_TIMEOUT_MS: '1000' } });
+  return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+}
+
+function ok<T>(...args: string[]): T {
+  const r = boxkeep(...args);
+  if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code ?? r.signal}: ${r.err}`);
+  return JSON.parse(r.out) as T;
+}
+
+const errorOf = (r: { err: string }) => (JSON.parse(r.err) as { error: { code: string; message: string } }).error;
+
+beforeEach(() => {
+  requireTools('qemu-img', 'qemu-io', 'mkfifo');
+  tmp = tempHome('bkth');
+  home = path.join(tmp.dir, 'h');
+  const seed = path.join(tmp.dir, 'seed.qcow2');
+  makeQcow2(seed, 8 * MiB);
+  writePattern(seed, 0, MiB, 0x11);
+  ok('image', 'import', seed, '--name', 'seed');
+  box = ok<Box>('box', 'create', 'dev', '--image', 'seed');
+  ok('snapshot', 'create', 'dev', 'a');
+});
+afterEach(() => {
+  boxkeep('box', 'stop', 'dev', '--force');
+  tmp.cleanup();
+});
+
+const boxJournal = () => path.join(home, 'boxes', box.id, 'journal');
+const homeJournal = () => path.join(home, 'journal');
+const orphans = () => (fs.existsSync(path.join(home, 'orphans')) ? fs.readdirSync(path.join(home, 'orphans')) : []);
+
+/** A record of an operation this build does not know, with the partial folder it made. */
+function unknownOperation(): string {
+  const id = 'feedfacecafe';
+  fs.mkdirSync(boxJournal(), { recursive: true });
+  fs.writeFileSync(path.join(boxJournal(), `${id}.json`), JSON.stringify({ id, op: 'snapshot-clone', startedAt: Date.now(), boxId: box.id }));
+  const partial = path.join(home, 'boxes', box.id, 'snapshots', 'abcdefabcdef');
+  fs.mkdirSync(partial, { recursive: true });
+  fs.writeFileSync(path.join(partial, 'container.qcow2'), 'half a clone');
+  return id;
+}
+
+/** A snapshot removal recovery keeps: the dependent it would merge into is missing. */
+function stuckRemoval(): string {
+  const id = 'deadbeef0001';
+  const a = ok<{ snapshots: { id: string; diskPath: string }[] }>('snapshot', 'list', 'dev').snapshots[0]!;
+  fs.mkdirSync(boxJournal(), { recursive: true });
+  fs.writeFileSync(path.join(boxJournal(), `${id}.json`), JSON.stringify({
+    id, op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: a.id, snapshotPath: a.diskPath,
+    parentPath: path.join(home, 'images', 'x', 'disk.qcow2'), parentId: null, mode: 'rebase',
+    dependents: [{ path: path.join(home, 'boxes', box.id, 'snapshots', 'aaaaaaaaaaaa', 'container.qcow2'), snapshotId: 'aaaaaaaaaaaa' }],
+  }));
+  return id;
+}
+
+describe('a journal holding things that are not records', () => {
+  it('a folder, a FIFO and a link named *.json neither hang nor break any command: they are moved to orphans/ and reported', () => {
+    fs.mkdirSync(path.join(boxJournal(), 'folder.json', 'inside'), { recursive: true });
+    fs.writeFileSync(path.join(boxJournal(), 'folder.json', 'inside', 'keep.txt'), 'mine');
+    fs.mkdirSync(homeJournal(), { recursive: true });
+    expect(spawnSync('mkfifo', [path.join(homeJournal(), 'pipe.json')]).status).toBe(0);
+    fs.symlinkSync('/etc/passwd', path.join(homeJournal(), 'link.json'));
+    fs.mkdirSync(path.join(homeJournal(), 'half.json.tmp-1'));
+
+    const r = boxkeep('recover');
+    expect(r.signal, 'recover hung').toBeNull();
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as RecoveryReport;
+    const moved = report.items.filter((i) => /not an intent record; it was moved to .*orphans/.test(i.message)).map((i) => i.message);
+    expect(moved).toHaveLength(4);
+    expect(moved.join('\n')).toMatch(/folder\.json is a folder/);
+    expect(moved.join('\n')).toMatch(/pipe\.json is a FIFO/);
+    expect(moved.join('\n')).toMatch(/link\.json is a symbolic link/);
+
+    expect(fs.readdirSync(homeJournal())).toEqual([]);
+    expect(fs.readdirSync(boxJournal())).toEqual([]);
+    const folder = orphans().find((n) => n.endsWith('journal-folder.json'))!;
+    expect(fs.readFileSync(path.join(home, 'orphans', folder, 'inside', 'keep.txt'), 'utf8')).toBe('mine');
+    expect(fs.readFileSync('/etc/passwd', 'utf8').length).toBeGreaterThan(0); // the link target is untouched
+    // And the box takes changes again.
+    ok('snapshot', 'create', 'dev', 'b');
+    expect(ok<Box[]>('box', 'list')).toHaveLength(1);
+  });
+});
+
+describe('recover --discard', () => {
+  it('a record of an unknown operation names itself and the way out; discarding it frees the box and moves its leftovers to orphans/', () => {
+    const id = unknownOperation();
+    const refused = boxkeep('snapshot', 'create', 'dev', 'b');
+    expect(refused.code).toBe(5);
+    expect(errorOf(refused).message).toMatch(new RegExp(`snapshot-clone ${id}.*did not finish.*boxkeep recover`));
+
+    const kept = ok<RecoveryReport>('recover');
+    expect(kept.items.map((i) => i.message).join('\n')).toContain(`"boxkeep recover --discard ${id}"`);
+
+    const discarded = ok<RecoveryReport>('recover', '--discard', id);
+    const text = discarded.items.map((i) => i.message).join('\n');
+    expect(text).toMatch(new RegExp(`unfinished snapshot-clone ${id} of the box "dev" was discarded.*neither finished nor undone.*files were left as they were`));
+    expect(fs.existsSync(path.join(boxJournal(), `${id}.json`))).toBe(false);
+    // Its partial folder: no row knows it, so the checks at every opening moved it aside.
+    const leftover = orphans().find((n) => n.endsWith('abcdefabcdef'))!;
+    expect(fs.readFileSync(path.join(home, 'orphans', leftover, 'container.qcow2'), 'utf8')).toBe('half a clone');
+
+    ok('snapshot', 'create', 'dev', 'b');
+    expect(ok<RecoveryReport>('recover').items).toEqual([]);
+  });
+
+  it('refuses a record recovery knows how to settle unless --force, and an id no record has', () => {
+    const id = stuckRemoval();
+    const a = ok<{ snapshots: { diskPath: string }[] }>('snapshot', 'list', 'dev').snapshots[0]!;
+    const digest = diskDigest(a.diskPath);
+
+    const refused = boxkeep('recover', '--discard', id);
+    expect(refused.code).toBe(5);
+    expect(errorOf(refused).message).toMatch(/snapshot-remove, which recovery finishes by itself.*add --force/);
+    expect(fs.existsSync(path.join(boxJournal(), `${id}.json`))).toBe(true);
+
+    const missing = boxkeep('recover', '--discard', 'nosuchrecord');
+    expect(missing.code).toBe(3);
+
+    ok('recover', '--discard', id, '--force');
+    expect(fs.existsSync(path.join(boxJournal(), `${id}.json`))).toBe(false);
+    expect(diskDigest(a.diskPath)).toBe(digest);
+    ok('snapshot', 'create', 'dev', 'b');
+  });
+
+  it('--force alone is a usage error', () => {
+    const r = boxkeep('recover', '--force');
+    expect(r.code).toBe(2);
+    expect(errorOf(r).message).toMatch(/--force only goes with --discard/);
+  });
+});
+
+describe('box start with an unfinished operation', () => {
+  it('is refused like every other change, saying what is unfinished and to run recover', () => {
+    const id = stuckRemoval();
+    const r = boxkeep('box', 'start', 'dev');
+    expect(r.code, r.out).toBe(5);
+    expect(errorOf(r)).toMatchObject({ code: 'InvalidState', message: expect.stringMatching(new RegExp(`snapshot-remove ${id}.*did not finish.*boxkeep recover`)) });
+    expect(ok<Box>('box', 'show', 'dev').status).toBe(box.status);
+  });
+});
