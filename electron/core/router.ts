@@ -3,18 +3,12 @@
 // re-declares a channel. Input is parsed here, at the edge, before any service sees it.
 import type { Channel, ChannelInput, ChannelResult } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
-import type { EventMap, EventName } from '../../shared/events.js';
+import type { Router } from '../../shared/transport.js';
 import { parseInput } from '../../shared/validate.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
 
 type Handlers = { [C in Channel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
-
-export interface Router {
-  /** Parses `raw` for `channel` and runs it; rejects with a BoxkeepError only. */
-  invoke(channel: string, raw: unknown): Promise<unknown>;
-  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
-}
 
 export function createRouter(core: Core): Router {
   const h: Handlers = {

@@ -3,12 +3,12 @@
 // elapsed_ms. Reads that succeed are not logged: the UI polls them and they would drown
 // the operations people look for after something went wrong.
 import { BoxkeepError } from '../../shared/errors.js';
+import type { Router } from '../../shared/transport.js';
 import type { Logger, LogFields } from '../core/logger.js';
-import type { RouterLike } from './session.js';
 
 const QUIET_READS = /:(list|get|info|last|console|crashPoints)$/;
 
-export function loggedRouter(router: RouterLike, logger: Logger, via: string): RouterLike {
+export function loggedRouter(router: Router, logger: Logger, via: string): Router {
   return {
     on: router.on,
     async invoke(channel, raw) {

@@ -2,13 +2,13 @@
 // shell/ipc.ts; events pushed to every window we own.
 import { dialog, ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
 import type { EventMap, EventName } from '../../shared/events.js';
+import type { Router } from '../../shared/transport.js';
 import type { Logger } from '../core/logger.js';
-import type { RouterLike } from '../host/session.js';
 import { ipcHandlers, senderProblem, type SenderInfo } from '../shell/ipc.js';
 import { EVENT_CHANNEL, SHELL_CHANNELS } from '../shell/preload-api.js';
 import { IMAGE_FILE_FILTERS } from '../shell/security.js';
 
-export function bindIpc(router: RouterLike, windows: () => BrowserWindow[], devServerUrl: string | null, logger: Logger): void {
+export function bindIpc(router: Router, windows: () => BrowserWindow[], devServerUrl: string | null, logger: Logger): void {
   const trusted = () => ({ webContentsIds: new Set(windows().map((w) => w.webContents.id)), devServerUrl });
   const handlers = ipcHandlers(router, trusted, (channel, reason) => logger.warn('ipc call refused', { op: channel, reason }));
   for (const [channel, handler] of handlers) {

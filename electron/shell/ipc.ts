@@ -3,7 +3,7 @@
 // an Error loses its code crossing IPC. main/ipc.main.ts binds this to ipcMain.handle.
 import { CHANNELS, type Channel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
-import type { RouterLike } from '../host/session.js';
+import type { Router } from '../../shared/transport.js';
 import { settle, type Settled } from './preload-api.js';
 import { isOwnOrigin } from './security.js';
 
@@ -35,7 +35,7 @@ export type IpcHandler = (sender: SenderInfo, input: unknown) => Promise<Settled
  * One handler per channel, all from the channel map. An untrusted sender gets the same
  * refusal shape as any other error, and its input is never parsed.
  */
-export function ipcHandlers(router: RouterLike, trusted: () => TrustedSenders, onRefused?: (channel: Channel, reason: string) => void): Map<Channel, IpcHandler> {
+export function ipcHandlers(router: Router, trusted: () => TrustedSenders, onRefused?: (channel: Channel, reason: string) => void): Map<Channel, IpcHandler> {
   const handlers = new Map<Channel, IpcHandler>();
   for (const channel of CHANNELS) {
     handlers.set(channel, (sender, input) =>

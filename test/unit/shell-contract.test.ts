@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { CHANNELS, type Channel, type ChannelInput, type ChannelResult } from '../../shared/channels.js';
 import type { Api, BoxkeepBridge, Invoke } from '../../shared/client.js';
-import type { Router } from '../../electron/core/router.js';
+import type { Router } from '../../shared/transport.js';
+import type { createRouter } from '../../electron/core/router.js';
 import type { ControlClient } from '../../electron/host/control-client.js';
-import type { RouterLike } from '../../electron/host/session.js';
 import type { IpcHandler } from '../../electron/shell/ipc.js';
 import { ipcHandlers } from '../../electron/shell/ipc.js';
 import type { PreloadApi, PreloadBridge, Settled } from '../../electron/shell/preload-api.js';
@@ -35,10 +35,10 @@ describe('contract type test', () => {
   });
 
   it('the router, the control socket client and the IPC handlers all speak Channel', () => {
-    expectTypeOf<Router>().toMatchTypeOf<RouterLike>();
-    expectTypeOf<ControlClient>().toMatchTypeOf<RouterLike>();
+    expectTypeOf<ReturnType<typeof createRouter>>().toEqualTypeOf<Router>();
+    expectTypeOf<ControlClient>().toMatchTypeOf<Router>();
     expectTypeOf<ControlClient['invoke']>().toMatchTypeOf<Invoke>();
-    expectTypeOf<RouterLike['invoke']>().toMatchTypeOf<Invoke>();
+    expectTypeOf<Router['invoke']>().toMatchTypeOf<Invoke>();
     expectTypeOf(ipcHandlers).returns.toEqualTypeOf<Map<Channel, IpcHandler>>();
   });
 });

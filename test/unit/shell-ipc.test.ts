@@ -6,7 +6,7 @@ import { EVENT_NAMES } from '../../shared/events.js';
 import { ipcHandlers, senderProblem, type SenderInfo } from '../../electron/shell/ipc.js';
 import { buildPreloadBridge, buildShellBridge, EVENT_CHANNEL, SHELL_CHANNELS } from '../../electron/shell/preload-api.js';
 import { APP_ORIGIN } from '../../electron/shell/security.js';
-import type { RouterLike } from '../../electron/host/session.js';
+import type { Router } from '../../shared/transport.js';
 import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 
 const trusted = { webContentsIds: new Set([3]), devServerUrl: null };
@@ -27,7 +27,7 @@ describe('IPC sender check', () => {
 describe('IPC handlers on the real core', () => {
   let h: OwnedHome;
   const seen: string[] = [];
-  let router: RouterLike;
+  let router: Router;
 
   beforeAll(async () => {
     h = await ownedHome();
