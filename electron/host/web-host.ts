@@ -8,10 +8,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Router } from '../../shared/transport.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { SECURITY_HEADERS, webHostCsp } from '../shell/security.js';
 import { checkAccess, checkOrigin, newToken, TOKEN_PARAM } from './access.js';
 import { openSession } from './session.js';
 import { lookupStatic, rendererBuilt } from './static-files.js';
+import { SECURITY_HEADERS, webHostCsp } from './ui-policy.js';
 
 export const WS_PATH = '/ws';
 

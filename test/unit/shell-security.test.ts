@@ -4,10 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  webHostCsp,
-  CSP, decideNavigation, decidePermission, decideWindowOpen, isOwnedExternalLink, isOwnOrigin, SECURITY_HEADERS, WEB_PREFERENCES,
-} from '../../electron/shell/security.js';
+import { CSP, SECURITY_HEADERS, webHostCsp } from '../../electron/host/ui-policy.js';
+import { decideNavigation, decidePermission, decideWindowOpen, isOwnedExternalLink, isOwnOrigin, WEB_PREFERENCES } from '../../electron/shell/security.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (rel: string) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
