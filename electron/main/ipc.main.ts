@@ -2,10 +2,10 @@
 // shell/ipc.ts; events pushed to every window we own.
 import { dialog, ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
 import type { EventMap, EventName } from '../../shared/events.js';
+import { EVENT_CHANNEL, SHELL_CHANNELS } from '../../shared/ipc.js';
 import type { Router } from '../../shared/transport.js';
 import type { Logger } from '../core/logger.js';
 import { ipcHandlers, senderProblem, type SenderInfo } from '../shell/ipc.js';
-import { EVENT_CHANNEL, SHELL_CHANNELS } from '../shell/preload-api.js';
 import { IMAGE_FILE_FILTERS } from '../shell/security.js';
 
 export function bindIpc(router: Router, windows: () => BrowserWindow[], devServerUrl: string | null, logger: Logger): void {

@@ -3,8 +3,8 @@
 // an Error loses its code crossing IPC. main/ipc.main.ts binds this to ipcMain.handle.
 import { CHANNELS, type Channel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
+import type { Settled } from '../../shared/ipc.js';
 import type { Router } from '../../shared/transport.js';
-import { settle, type Settled } from './preload-api.js';
 import { isOwnOrigin } from './security.js';
 
 /** What the check needs from an IPC event: event.sender.id and event.senderFrame. */
@@ -27,6 +27,15 @@ export function senderProblem(sender: SenderInfo, trusted: TrustedSenders): stri
   if (!sender.frame.isMainFrame) return 'The call came from a sub-frame; only the Boxkeep page itself may call.';
   if (!isOwnOrigin(sender.frame.url, trusted.devServerUrl)) return 'The call came from a page that is not Boxkeep\'s own.';
   return null;
+}
+
+/** What the main process replies for one call: the result, or the error as {code, message}. */
+export async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: BoxkeepError.from(err).toWire() };
+  }
 }
 
 export type IpcHandler = (sender: SenderInfo, input: unknown) => Promise<Settled<unknown>>;

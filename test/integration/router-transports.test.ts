@@ -12,7 +12,7 @@ import { BoxkeepError } from '../../shared/errors.js';
 import { connectControl, type ControlClient } from '../../electron/host/control-client.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { ipcHandlers, type SenderInfo } from '../../electron/shell/ipc.js';
-import { buildPreloadBridge } from '../../electron/shell/preload-api.js';
+import { buildPreloadBridge } from '../../electron/preload/bridge.js';
 import { APP_ORIGIN } from '../../electron/shell/security.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';

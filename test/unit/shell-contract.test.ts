@@ -10,7 +10,8 @@ import type { createRouter } from '../../electron/core/router.js';
 import type { ControlClient } from '../../electron/host/control-client.js';
 import type { IpcHandler } from '../../electron/shell/ipc.js';
 import { ipcHandlers } from '../../electron/shell/ipc.js';
-import type { PreloadApi, PreloadBridge, Settled } from '../../electron/shell/preload-api.js';
+import type { Settled } from '../../shared/ipc.js';
+import type { PreloadApi, PreloadBridge } from '../../electron/preload/bridge.js';
 import { connectBridge, type PreloadLike } from '../../renderer/src/transport.js';
 import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 

@@ -5,10 +5,9 @@
 // so each verb resolves to a settled envelope and the renderer's transport rebuilds the
 // BoxkeepError from it. Plain Node: the Electron preload only supplies `invoke` and `subscribe`.
 import { CHANNELS, type Channel, type ChannelInput, type ChannelResult } from '../../shared/channels.js';
-import { BoxkeepError, type WireError } from '../../shared/errors.js';
+import { BoxkeepError } from '../../shared/errors.js';
 import { EVENT_NAMES, type EventMap, type EventName } from '../../shared/events.js';
-
-export type Settled<T> = { ok: true; value: T } | { ok: false; error: WireError };
+import { SHELL_CHANNELS, type Settled } from '../../shared/ipc.js';
 
 type AreaOf<C> = C extends `${infer A}:${string}` ? A : never;
 type VerbOf<C, A extends string> = C extends `${A}:${infer V}` ? V : never;
@@ -22,15 +21,6 @@ export type PreloadApi = { [A in AreaOf<Channel>]: { [C in Channel as VerbOf<C, 
 export type PreloadBridge = PreloadApi & {
   on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
 };
-
-/** The single IPC channel main uses to push events to windows. */
-export const EVENT_CHANNEL = 'boxkeep:event';
-
-/**
- * What only the desktop shell can do, exposed as `window.boxkeepShell` (renderer/src/platform.ts
- * treats every member as optional: the browser UI has none of them).
- */
-export const SHELL_CHANNELS = { pickImageFile: 'shell:pick-image-file' } as const;
 
 export interface ShellBridge {
   /** The system file picker for a disk image: its absolute path, or null when cancelled. */
@@ -66,15 +56,6 @@ export function buildPreloadBridge(invoke: PreloadInvoke, subscribe: PreloadSubs
     });
   };
   return Object.freeze({ ...api, on }) as unknown as PreloadBridge;
-}
-
-/** What the main process replies for one call: the result, or the error as {code, message}. */
-export async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
-  try {
-    return { ok: true, value: await work() };
-  } catch (err) {
-    return { ok: false, error: BoxkeepError.from(err).toWire() };
-  }
 }
 
 function settleThrown(err: unknown): Settled<never> {

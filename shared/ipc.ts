@@ -1,0 +1,18 @@
+// What crosses Electron IPC between the main process and the preload, beyond the channel map:
+// the reply envelope and the names of the two channels that are not engine calls.
+import type { WireError } from './errors.js';
+
+/**
+ * Main's reply to one call. Errors cannot cross Electron's contextBridge with their code (only
+ * the message survives), so every call resolves to this envelope instead of rejecting.
+ */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+/** The single IPC channel main uses to push events to windows. */
+export const EVENT_CHANNEL = 'boxkeep:event';
+
+/**
+ * What only the desktop shell can do, exposed as `window.boxkeepShell` (renderer/src/platform.ts
+ * treats every member as optional: the browser UI has none of them).
+ */
+export const SHELL_CHANNELS = { pickImageFile: 'shell:pick-image-file' } as const;
