@@ -4,23 +4,10 @@
 // Errors cannot cross Electron's contextBridge with their code (only the message survives),
 // so each verb resolves to a settled envelope and the renderer's transport rebuilds the
 // BoxkeepError from it. Plain Node: the Electron preload only supplies `invoke` and `subscribe`.
-import { CHANNELS, type Channel, type ChannelInput, type ChannelResult } from '../../shared/channels.js';
+import { CHANNELS, type Channel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
-import { EVENT_NAMES, type EventMap, type EventName } from '../../shared/events.js';
-import { SHELL_CHANNELS, type Settled } from '../../shared/ipc.js';
-
-type AreaOf<C> = C extends `${infer A}:${string}` ? A : never;
-type VerbOf<C, A extends string> = C extends `${A}:${infer V}` ? V : never;
-
-type PreloadMethod<C extends Channel> = {} extends ChannelInput<C>
-  ? (input?: ChannelInput<C>) => Promise<Settled<ChannelResult<C>>>
-  : (input: ChannelInput<C>) => Promise<Settled<ChannelResult<C>>>;
-
-export type PreloadApi = { [A in AreaOf<Channel>]: { [C in Channel as VerbOf<C, A>]: PreloadMethod<C> } };
-
-export type PreloadBridge = PreloadApi & {
-  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
-};
+import { EVENT_NAMES, type EventName } from '../../shared/events.js';
+import { SHELL_CHANNELS, type PreloadBridge, type Settled } from '../../shared/ipc.js';
 
 export interface ShellBridge {
   /** The system file picker for a disk image: its absolute path, or null when cancelled. */
