@@ -1,6 +1,5 @@
 // What crosses Electron IPC between the main process and the preload, beyond the channel map:
-// the reply envelope, the shape of window.boxkeep built on it, and the names of the two
-// channels that are not engine calls.
+// the reply envelope, the shape of window.boxkeep built on it, and the channel events use.
 import type { Api, Subscribe } from './client.js';
 import type { WireError } from './errors.js';
 
@@ -20,9 +19,3 @@ export type PreloadBridge = SettledApi & { on: Subscribe };
 
 /** The single IPC channel main uses to push events to windows. */
 export const EVENT_CHANNEL = 'boxkeep:event';
-
-/**
- * What only the desktop shell can do, exposed as `window.boxkeepShell` (renderer/src/platform.ts
- * treats every member as optional: the browser UI has none of them).
- */
-export const SHELL_CHANNELS = { pickImageFile: 'shell:pick-image-file' } as const;

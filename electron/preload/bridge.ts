@@ -7,21 +7,7 @@
 import { CHANNELS, type Channel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
 import { EVENT_NAMES, type EventName } from '../../shared/events.js';
-import { SHELL_CHANNELS, type PreloadBridge, type Settled } from '../../shared/ipc.js';
-
-export interface ShellBridge {
-  /** The system file picker for a disk image: its absolute path, or null when cancelled. */
-  pickImageFile(): Promise<string | null>;
-}
-
-export function buildShellBridge(invoke: (channel: string) => Promise<unknown>): ShellBridge {
-  return Object.freeze({
-    async pickImageFile() {
-      const picked = await invoke(SHELL_CHANNELS.pickImageFile);
-      return typeof picked === 'string' && picked.length > 0 ? picked : null;
-    },
-  });
-}
+import type { PreloadBridge, Settled } from '../../shared/ipc.js';
 
 /** Sends one channel over IPC and resolves to main's settled reply. */
 export type PreloadInvoke = (channel: Channel, input: unknown) => Promise<unknown>;

@@ -100,7 +100,7 @@ function fromPreload(preload: PreloadBridge): BoxkeepBridge {
     throw BoxkeepError.fromWire(reply?.error);
   };
   const on = <E extends EventName>(event: E, listener: (payload: EventMap[E]) => void) => preload.on(event, listener);
-  return Object.assign(createApi(invoke), { on });
+  return Object.assign(createApi(invoke), { on, desktop: true });
 }
 
 interface Pending extends PendingCall {
@@ -157,7 +157,7 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
           events.emit('boxes:changed', { boxId: null });
         } else {
           everConnected = true;
-          resolveBridge(Object.assign(createApi(invoke), { on: events.on.bind(events) }) as BoxkeepBridge);
+          resolveBridge(Object.assign(createApi(invoke), { on: events.on.bind(events), desktop: false }));
         }
       };
       ws.onerror = () => {};

@@ -34,7 +34,7 @@ async function rig(): Promise<Rig> {
       calls.push(channel);
       return router.invoke(channel, input);
     }),
-    { on: router.on },
+    { on: router.on, desktop: false },
   );
   const app = createApp(bridge);
   return {

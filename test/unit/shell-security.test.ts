@@ -108,8 +108,7 @@ describe('the Electron wiring uses those settings', () => {
 
   it('exposes only the built bridge from the preload, never ipcRenderer itself', () => {
     expect(preload).toMatch(/contextBridge\.exposeInMainWorld\('boxkeep', bridge\)/);
-    expect(preload).toMatch(/contextBridge\.exposeInMainWorld\('boxkeepShell', buildShellBridge\(/);
-    expect(preload.match(/exposeInMainWorld/g)).toHaveLength(2);
+    expect(preload.match(/exposeInMainWorld/g)).toHaveLength(1);
     expect(preload).not.toMatch(/exposeInMainWorld\([^)]*ipcRenderer/);
   });
 });

@@ -42,6 +42,8 @@ export interface Actions {
   renameBox(boxId: string, name: string): Promise<Outcome<Box>>;
   removeBox(boxId: string): Promise<Outcome<{ removedId: string; freedBytes: number }>>;
   refreshConsole(boxId: string): Promise<void>;
+  /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
+  pickImageFile?(): Promise<string | null>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -188,5 +190,6 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     },
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
+    ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
   };
 }
