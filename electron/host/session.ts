@@ -1,7 +1,7 @@
 // One client session of a stream transport (a WebSocket, or a connection on the control
 // socket): frames in, results and events out, following shared/wire.ts. The transports only
 // move text; everything about the protocol lives here so both behave the same.
-import { BoxkeepError } from '../../shared/errors.js';
+import { toWireError } from '../../shared/errors.js';
 import { EVENT_NAMES } from '../../shared/events.js';
 import { parseInvoke, type ServerMessage } from '../../shared/wire.js';
 import type { Router } from '../../shared/transport.js';
@@ -39,7 +39,7 @@ export function openSession(router: Router, io: SessionIo): Session {
       const { id, channel, input } = parsed.message;
       router.invoke(channel, input).then(
         (value) => send({ type: 'result', id, ok: true, value: value ?? null }),
-        (err: unknown) => send({ type: 'result', id, ok: false, error: BoxkeepError.from(err).toWire() }),
+        (err: unknown) => send({ type: 'result', id, ok: false, error: toWireError(err) }),
       );
     },
     close() {

@@ -2,10 +2,10 @@
 // channel map, plus `on` for events. Never a raw invoke, never ipcRenderer.
 //
 // Errors cannot cross Electron's contextBridge with their code (only the message survives),
-// so each verb resolves to a settled envelope and the renderer's transport rebuilds the
-// BoxkeepError from it. Plain Node: the Electron preload only supplies `invoke` and `subscribe`.
+// so each verb resolves to main's settled envelope, passed on as it came, and the renderer's
+// transport rebuilds the BoxkeepError from it. Plain Node: the Electron preload only supplies `invoke` and `subscribe`.
 import { CHANNELS, type Channel } from '../../shared/channels.js';
-import { BoxkeepError } from '../../shared/errors.js';
+import { isWireError, toWireError } from '../../shared/errors.js';
 import { EVENT_NAMES, type EventName } from '../../shared/events.js';
 import type { PreloadBridge, Settled } from '../../shared/ipc.js';
 
@@ -31,13 +31,14 @@ export function buildPreloadBridge(invoke: PreloadInvoke, subscribe: PreloadSubs
   return Object.freeze({ ...api, on }) as unknown as PreloadBridge;
 }
 
+/** IPC itself failed (main never replied): the call settles as Internal, not as a rejection. */
 function settleThrown(err: unknown): Settled<never> {
-  return { ok: false, error: BoxkeepError.from(err).toWire() };
+  return { ok: false, error: toWireError(err) };
 }
 
 function asSettled(reply: unknown): Settled<unknown> {
   const r = reply as Settled<unknown> | null;
   if (r && r.ok === true && 'value' in r) return r;
-  if (r && r.ok === false && r.error) return { ok: false, error: BoxkeepError.fromWire(r.error).toWire() };
+  if (r && r.ok === false && isWireError(r.error)) return r;
   return { ok: false, error: { code: 'Internal', message: 'The main process replied in an unknown shape.' } };
 }

@@ -3,7 +3,7 @@
 // the reply settled into {ok, value | error} because an Error loses its code crossing IPC.
 // main/ipc.main.ts binds this to ipcMain.handle.
 import { CHANNELS, isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, type DesktopChannel } from '../../shared/channels.js';
-import { BoxkeepError } from '../../shared/errors.js';
+import { BoxkeepError, toWireError } from '../../shared/errors.js';
 import type { Settled } from '../../shared/ipc.js';
 import type { Router } from '../../shared/transport.js';
 import { parseInput } from '../../shared/validate.js';
@@ -36,7 +36,7 @@ export async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
   try {
     return { ok: true, value: await work() };
   } catch (err) {
-    return { ok: false, error: BoxkeepError.from(err).toWire() };
+    return { ok: false, error: toWireError(err) };
   }
 }
 
