@@ -19,7 +19,7 @@ export const REVIEWED = [
     check: 'PRELOAD_JS_CHECK',
     file: 'main/window.main.ts',
     sample: 'preload: opts.preload,',
-    reason: 'The preload exposes only the verbs built from the channel map (electron/shell/preload-api.ts), never ipcRenderer; contextIsolation and sandbox are on.',
+    reason: 'The preload exposes only the verbs built from the channel map (electron/preload/bridge.ts), never ipcRenderer; contextIsolation and sandbox are on.',
     coveredBy: 'test/unit/shell-ipc.test.ts, test/unit/shell-security.test.ts, test/integration/packaging.test.ts (built preload)',
   },
   {

@@ -1,6 +1,8 @@
 // The contract: one declaration per channel (`area:verb`) with its input schema and result
 // type. The router, the preload bridge, the typed client, the web host and the CLI are all
-// derived from this map; nothing re-declares a channel.
+// derived from this map; nothing re-declares a channel. A channel marked `desktopOnly` is
+// something only the Electron shell can do (a native dialog): the shell's IPC binding answers
+// it, and the engine's router refuses it on every other transport.
 import * as v from 'valibot';
 import { descriptionProblem, nameProblem } from './names.js';
 import type {
@@ -152,6 +154,9 @@ export const channels = {
   },
   'recovery:last': { input: empty, result: result<RecoveryReport | null>() },
   'debug:crashPoints': { input: empty, result: result<string[]>() },
+
+  /** The system file picker for a disk image: its absolute path, or null when cancelled. */
+  'shell:pickImageFile': { input: empty, result: result<string | null>(), desktopOnly: true },
 } as const;
 
 export type ChannelMap = typeof channels;
@@ -159,6 +164,16 @@ export type Channel = keyof ChannelMap;
 export type ChannelInput<C extends Channel> = v.InferOutput<ChannelMap[C]['input']>;
 export type ChannelResult<C extends Channel> = ChannelMap[C]['result'];
 export const CHANNELS = Object.keys(channels) as Channel[];
+
+/** Channels only the Electron shell answers; the router refuses them. */
+export type DesktopChannel = { [C in Channel]: ChannelMap[C] extends { desktopOnly: true } ? C : never }[Channel];
+/** Channels the engine's router answers, over every transport. */
+export type EngineChannel = Exclude<Channel, DesktopChannel>;
+export const DESKTOP_CHANNELS = CHANNELS.filter((c) => 'desktopOnly' in channels[c]) as DesktopChannel[];
+
+export function isDesktopOnly(channel: string): channel is DesktopChannel {
+  return (DESKTOP_CHANNELS as string[]).includes(channel);
+}
 
 export function isChannel(value: unknown): value is Channel {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(channels, value);

@@ -19,8 +19,12 @@ export type Api = {
 export type Invoke = (channel: Channel, input: unknown) => Promise<unknown>;
 export type Subscribe = <E extends EventName>(event: E, listener: (payload: EventMap[E]) => void) => () => void;
 
-/** What window.boxkeep exposes, and what the renderer gets from either transport. */
-export type BoxkeepBridge = Api & { on: Subscribe };
+/** What the renderer gets from either transport (over IPC it is built from window.boxkeep). */
+export type BoxkeepBridge = Api & {
+  on: Subscribe;
+  /** Inside the Electron app: the desktop-only channels (a file picker) answer; elsewhere they are refused. */
+  desktop: boolean;
+};
 
 export function createApi(invoke: Invoke): Api {
   const api: Record<string, Record<string, (input?: unknown) => Promise<unknown>>> = {};

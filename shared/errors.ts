@@ -1,5 +1,7 @@
-// One error type for every process and transport. It crosses IPC, WebSocket, the local
-// socket and the CLI as {code, message} and is rebuilt on the other side with fromWire().
+// One error type for every process and transport. The router turns whatever a call throws
+// into a BoxkeepError (from(), there and nowhere else on the way); it crosses IPC, WebSocket
+// and the local socket as {code, message} (toWireError) and is rebuilt once, on the receiving
+// side, with fromWire().
 
 export const ERROR_CODES = [
   'InvalidArgument',
@@ -53,6 +55,16 @@ export class BoxkeepError extends Error {
     const message = err instanceof Error ? err.message : String(err);
     return new BoxkeepError('Internal', message, { cause: err });
   }
+}
+
+/**
+ * The {code, message} a failed call crosses a transport as. Routers reject with BoxkeepError
+ * only, so its fields go as they are; anything else (Electron IPC itself failing, a fault in a
+ * native dialog) goes as Internal with its text.
+ */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof BoxkeepError) return err.toWire();
+  return { code: 'Internal', message: err instanceof Error ? err.message : String(err) };
 }
 
 export function isWireError(value: unknown): value is WireError {

@@ -5,3 +5,4 @@ export * from './events.js';
 export * from './names.js';
 export * from './types.js';
 export * from './validate.js';
+export * from './transport.js';

@@ -27,7 +27,8 @@ export interface StandaloneCtx {
   until?: Promise<unknown>;
 }
 
-export interface Outcome {
+/** What a command prints: its result as JSON with --json, or as text for people. */
+export interface CommandOutput {
   /** Printed as-is with --json: the channel's result. */
   value: unknown;
   /** Printed for people; may fetch more (names for ids) since it only runs without --json. */
@@ -44,7 +45,7 @@ export interface Command {
   kinds?: Record<string, ValueKind>;
   /** Rules that span several arguments; runs before the home is opened. Returns the problem, or null. */
   check?(args: ParsedArgs): string | null;
-  run(ctx: Ctx): Promise<Outcome>;
+  run(ctx: Ctx): Promise<CommandOutput>;
   /** The command reports what recovery did itself, so main() does not announce it first. */
   showsRecovery?: boolean;
   /**
@@ -61,7 +62,7 @@ export interface CommandGroup {
   commands: Command[];
 }
 
-export const outcome = (value: unknown, text: () => string | Promise<string>): Outcome => ({ value, text });
+export const output = (value: unknown, text: () => string | Promise<string>): CommandOutput => ({ value, text });
 
 /** Leaves out keys whose value is undefined, so inputs carry only what the user gave. */
 export function given<T extends Record<string, unknown>>(input: T): T {

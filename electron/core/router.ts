@@ -1,20 +1,14 @@
 // The router: every channel of the contract mapped to one core call. Bound to Electron IPC,
 // the WebSocket host, the local control socket and in-process callers; none of them
 // re-declares a channel. Input is parsed here, at the edge, before any service sees it.
-import type { Channel, ChannelInput, ChannelResult } from '../../shared/channels.js';
+import { isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, type EngineChannel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
-import type { EventMap, EventName } from '../../shared/events.js';
+import type { Router } from '../../shared/transport.js';
 import { parseInput } from '../../shared/validate.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
 
-type Handlers = { [C in Channel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
-
-export interface Router {
-  /** Parses `raw` for `channel` and runs it; rejects with a BoxkeepError only. */
-  invoke(channel: string, raw: unknown): Promise<unknown>;
-  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
-}
+type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 
 export function createRouter(core: Core): Router {
   const h: Handlers = {
@@ -50,8 +44,11 @@ export function createRouter(core: Core): Router {
   return {
     async invoke(channel, raw) {
       try {
+        if (isDesktopOnly(channel)) {
+          throw new BoxkeepError('InvalidArgument', `${channel} is part of the Boxkeep desktop app only; a web page or the command line cannot use it.`);
+        }
         const input = parseInput(channel as Channel, raw);
-        const handler = h[channel as Channel] as (input: unknown) => unknown;
+        const handler = h[channel as EngineChannel] as (input: unknown) => unknown;
         return await handler(input);
       } catch (err) {
         throw BoxkeepError.from(err);

@@ -2,14 +2,13 @@
 // to it over <home>/control.sock and come back with the owner's results and errors.
 import net from 'node:net';
 import { BoxkeepError } from '../../shared/errors.js';
-import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
+import { Emitter } from '../../shared/events.js';
+import type { Router } from '../../shared/transport.js';
 import { deliverServerMessage, isServerMessage, MAX_MESSAGE_BYTES, type PendingCall } from '../../shared/wire.js';
 import { controlEndpoint } from './control-endpoint.js';
 import { onLines } from './lines.js';
 
-export interface ControlClient {
-  invoke(channel: string, input: unknown): Promise<unknown>;
-  on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
+export interface ControlClient extends Router {
   close(): void;
 }
 

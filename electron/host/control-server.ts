@@ -4,11 +4,12 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { BoxkeepError } from '../../shared/errors.js';
+import type { Router } from '../../shared/transport.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { controlEndpoint } from './control-endpoint.js';
 import { onLines } from './lines.js';
-import { openSession, UNATTRIBUTED_ID, type RouterLike } from './session.js';
+import { openSession, UNATTRIBUTED_ID } from './session.js';
 
 export interface ControlServer {
   /** Where clients connect: the socket file, or the named pipe on Windows. */
@@ -20,7 +21,7 @@ export interface ControlServer {
  * Listens on the home's control socket. Call only while holding the home lock: a socket file
  * left by a crashed owner is removed, which would cut off a live owner.
  */
-export async function startControlServer(opts: { router: RouterLike; socketPath: string; logger?: Logger }): Promise<ControlServer> {
+export async function startControlServer(opts: { router: Router; socketPath: string; logger?: Logger }): Promise<ControlServer> {
   const logger = opts.logger ?? silentLogger;
   const endpoint = controlEndpoint(opts.socketPath);
   const isFile = process.platform !== 'win32';

@@ -2,13 +2,13 @@
 // and snapshot it touched (ids from the result when the input named them by name), and
 // elapsed_ms. Reads that succeed are not logged: the UI polls them and they would drown
 // the operations people look for after something went wrong.
-import { BoxkeepError } from '../../shared/errors.js';
+import type { BoxkeepError } from '../../shared/errors.js';
+import type { Router } from '../../shared/transport.js';
 import type { Logger, LogFields } from '../core/logger.js';
-import type { RouterLike } from './session.js';
 
 const QUIET_READS = /:(list|get|info|last|console|crashPoints)$/;
 
-export function loggedRouter(router: RouterLike, logger: Logger, via: string): RouterLike {
+export function loggedRouter(router: Router, logger: Logger, via: string): Router {
   return {
     on: router.on,
     async invoke(channel, raw) {
@@ -18,12 +18,13 @@ export function loggedRouter(router: RouterLike, logger: Logger, via: string): R
         if (!QUIET_READS.test(channel)) logger.info(channel, { ...fieldsOf(channel, raw, value), via, elapsed_ms: elapsed(started) });
         return value;
       } catch (err) {
-        const e = BoxkeepError.from(err);
+        // The router rejects with BoxkeepError only: log its code and pass it on untouched.
+        const e = err as BoxkeepError;
         const fields = { ...fieldsOf(channel, raw, null), via, elapsed_ms: elapsed(started), code: e.code, error: e.message };
         // Refused input is the caller's mistake, not a fault of the app.
         if (e.code === 'Internal' || e.code === 'Storage' || e.code === 'Vm') logger.error(channel + ' failed', fields);
         else logger.warn(channel + ' refused', fields);
-        throw e;
+        throw err;
       }
     },
   };

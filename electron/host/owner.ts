@@ -1,18 +1,18 @@
 // The process that owns a home: the Electron app or `boxkeep serve`. Order matters and is the
 // one the design states: take the home and run recovery (which adopts running boxes) before
 // anything can reach the router, then open the control socket so the CLI forwards here.
+import type { Router } from '../../shared/transport.js';
 import type { Logger } from '../core/logger.js';
 import { openCore, type Core } from '../core/core.js';
 import { createRouter } from '../core/router.js';
 import { startControlServer, type ControlServer } from './control-server.js';
 import { watchForeignChanges } from './foreign-changes.js';
 import { loggedRouter } from './logged-router.js';
-import type { RouterLike } from './session.js';
 
 export interface Owner {
   core: Core;
   /** The router with operation logging; bind every transport to this one. */
-  router: RouterLike;
+  router: Router;
   /** Null when the socket could not be opened (the reason is logged); the owner still works. */
   control: ControlServer | null;
   close(): Promise<void>;

@@ -1,12 +1,10 @@
 // One client session of a stream transport (a WebSocket, or a connection on the control
 // socket): frames in, results and events out, following shared/wire.ts. The transports only
 // move text; everything about the protocol lives here so both behave the same.
-import { BoxkeepError } from '../../shared/errors.js';
+import { toWireError } from '../../shared/errors.js';
 import { EVENT_NAMES } from '../../shared/events.js';
 import { parseInvoke, type ServerMessage } from '../../shared/wire.js';
-import type { Router } from '../core/router.js';
-
-export type RouterLike = Pick<Router, 'invoke' | 'on'>;
+import type { Router } from '../../shared/transport.js';
 
 export interface SessionIo {
   /** Sends one serialized message; returns false when the peer is gone. */
@@ -23,7 +21,7 @@ export interface Session {
 /** A frame too broken to name its id is answered with this id, so the client can still log it. */
 export const UNATTRIBUTED_ID = -1;
 
-export function openSession(router: RouterLike, io: SessionIo): Session {
+export function openSession(router: Router, io: SessionIo): Session {
   let open = true;
   const send = (message: ServerMessage) => {
     if (open) io.send(JSON.stringify(message));
@@ -41,7 +39,7 @@ export function openSession(router: RouterLike, io: SessionIo): Session {
       const { id, channel, input } = parsed.message;
       router.invoke(channel, input).then(
         (value) => send({ type: 'result', id, ok: true, value: value ?? null }),
-        (err: unknown) => send({ type: 'result', id, ok: false, error: BoxkeepError.from(err).toWire() }),
+        (err: unknown) => send({ type: 'result', id, ok: false, error: toWireError(err) }),
       );
     },
     close() {

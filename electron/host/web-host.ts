@@ -5,12 +5,13 @@ import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Router } from '../../shared/transport.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { SECURITY_HEADERS, webHostCsp } from '../shell/security.js';
 import { checkAccess, checkOrigin, newToken, TOKEN_PARAM } from './access.js';
-import { openSession, type RouterLike } from './session.js';
+import { openSession } from './session.js';
 import { lookupStatic, rendererBuilt } from './static-files.js';
+import { SECURITY_HEADERS, webHostCsp } from './ui-policy.js';
 
 export const WS_PATH = '/ws';
 
@@ -20,7 +21,7 @@ const headersFor = (port: number): Record<string, string> => ({ ...SECURITY_HEAD
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 export interface WebHostOptions {
-  router: RouterLike;
+  router: Router;
   /** The built renderer: dist/renderer. */
   staticDir: string;
   /** 0 (the default) lets the system pick a free port. */

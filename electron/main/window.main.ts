@@ -3,7 +3,8 @@
 import { BrowserWindow, screen, session, shell, type WebContents } from 'electron';
 import type { Logger } from '../core/logger.js';
 import { rendererLevel } from '../shell/logging.js';
-import { CSP, decideNavigation, decidePermission, decideWindowOpen, isOwnedExternalLink } from '../shell/security.js';
+import { CSP } from '../host/ui-policy.js';
+import { decideNavigation, decidePermission, decideWindowOpen, isOwnedExternalLink } from '../shell/security.js';
 import { loadWindowState, MIN_SIZE, trackWindowState } from '../shell/window-state.js';
 
 export interface WindowOptions {

@@ -1,8 +1,9 @@
 // The preload: exposes window.boxkeep, one named verb per channel (built from the contract in
-// shell/preload-api.ts), and `on` for events; and window.boxkeepShell, what only the desktop
-// can do (a file picker). No ipcRenderer, no generic invoke reaches the page.
+// preload/bridge.ts, the desktop-only ones such as the file picker included), and `on` for
+// events. No ipcRenderer, no generic invoke reaches the page.
 import { contextBridge, ipcRenderer } from 'electron';
-import { buildPreloadBridge, buildShellBridge, EVENT_CHANNEL } from '../shell/preload-api.js';
+import { EVENT_CHANNEL } from '../../shared/ipc.js';
+import { buildPreloadBridge } from './bridge.js';
 
 const bridge = buildPreloadBridge(
   (channel, input) => ipcRenderer.invoke(channel, input),
@@ -14,4 +15,3 @@ const bridge = buildPreloadBridge(
 );
 
 contextBridge.exposeInMainWorld('boxkeep', bridge);
-contextBridge.exposeInMainWorld('boxkeepShell', buildShellBridge((channel) => ipcRenderer.invoke(channel)));

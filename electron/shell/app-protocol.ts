@@ -2,7 +2,8 @@
 // gives the page a real origin, so 'self' in the CSP means the app and nothing else on disk.
 import fs from 'node:fs';
 import { lookupStatic } from '../host/static-files.js';
-import { APP_HOST, APP_SCHEME, SECURITY_HEADERS } from './security.js';
+import { SECURITY_HEADERS } from '../host/ui-policy.js';
+import { APP_HOST, APP_SCHEME } from './security.js';
 
 export const APP_INDEX_URL = `${APP_SCHEME}://${APP_HOST}/index.html`;
 

@@ -1,10 +1,12 @@
 // The Electron IPC transport, minus Electron: who may call (our own window's main frame on
-// our own origin), then the router, with the reply settled into {ok, value | error} because
-// an Error loses its code crossing IPC. main/ipc.main.ts binds this to ipcMain.handle.
-import { CHANNELS, type Channel } from '../../shared/channels.js';
-import { BoxkeepError } from '../../shared/errors.js';
-import type { RouterLike } from '../host/session.js';
-import { settle, type Settled } from './preload-api.js';
+// our own origin), then the router (or, for a desktop-only channel, main's own handler), with
+// the reply settled into {ok, value | error} because an Error loses its code crossing IPC.
+// main/ipc.main.ts binds this to ipcMain.handle.
+import { CHANNELS, isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, type DesktopChannel } from '../../shared/channels.js';
+import { BoxkeepError, toWireError } from '../../shared/errors.js';
+import type { Settled } from '../../shared/ipc.js';
+import type { Router } from '../../shared/transport.js';
+import { parseInput } from '../../shared/validate.js';
 import { isOwnOrigin } from './security.js';
 
 /** What the check needs from an IPC event: event.sender.id and event.senderFrame. */
@@ -29,21 +31,43 @@ export function senderProblem(sender: SenderInfo, trusted: TrustedSenders): stri
   return null;
 }
 
+/** What the main process replies for one call: the result, or the error as {code, message}. */
+export async function settle<T>(work: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (err) {
+    return { ok: false, error: toWireError(err) };
+  }
+}
+
 export type IpcHandler = (sender: SenderInfo, input: unknown) => Promise<Settled<unknown>>;
+
+/** What only the desktop can do, one handler per desktop-only channel; input arrives parsed. */
+export type DesktopHandlers = { [C in DesktopChannel]: (input: ChannelInput<C>, sender: SenderInfo) => Promise<ChannelResult<C>> };
+
+export interface IpcOptions {
+  /** Without them, desktop-only channels go to the router, which refuses them. */
+  desktop?: DesktopHandlers;
+  onRefused?: (channel: Channel, reason: string) => void;
+}
 
 /**
  * One handler per channel, all from the channel map. An untrusted sender gets the same
  * refusal shape as any other error, and its input is never parsed.
  */
-export function ipcHandlers(router: RouterLike, trusted: () => TrustedSenders, onRefused?: (channel: Channel, reason: string) => void): Map<Channel, IpcHandler> {
+export function ipcHandlers(router: Router, trusted: () => TrustedSenders, opts: IpcOptions = {}): Map<Channel, IpcHandler> {
   const handlers = new Map<Channel, IpcHandler>();
   for (const channel of CHANNELS) {
     handlers.set(channel, (sender, input) =>
       settle(async () => {
         const problem = senderProblem(sender, trusted());
         if (problem) {
-          onRefused?.(channel, problem);
+          opts.onRefused?.(channel, problem);
           throw new BoxkeepError('InvalidState', `Refused ${channel}: ${problem}`);
+        }
+        if (opts.desktop && isDesktopOnly(channel)) {
+          const run = opts.desktop[channel] as (input: unknown, sender: SenderInfo) => Promise<unknown>;
+          return run(parseInput(channel, input), sender);
         }
         return router.invoke(channel, input);
       }),

@@ -1,48 +1,11 @@
-// The security settings of every Boxkeep window and page, in one place, so a test can hold
-// them and the Electron wiring cannot drift from them. Plain data and pure predicates: no
-// 'electron' import here.
+// The security settings of the Electron window, in one place, so a test can hold them and the
+// Electron wiring cannot drift from them. Plain data and pure predicates: no 'electron' import
+// here. The CSP and headers every served page carries are host/ui-policy.ts's.
 
 /** The scheme the packaged renderer is served from inside Electron (registered as secure). */
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'boxkeep';
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
-
-/**
- * No inline script, no remote origin. The Electron window talks over IPC, so it may connect
- * nowhere but its own origin; a page of the web host may open one WebSocket: its own host's
- * (webHostCsp), never another local port. style-src stays 'self': React's style props go
- * through the CSSOM, which CSP does not gate.
- */
-const cspWith = (connect: string) => [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  `connect-src ${connect}`,
-  "manifest-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
-
-export const CSP = cspWith("'self'");
-
-export function webHostCsp(port: number): string {
-  return cspWith(`'self' ws://127.0.0.1:${port} ws://localhost:${port}`);
-}
-
-/** Headers sent with every page and asset, by the web host and by the app:// handler. */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy': CSP,
-  'X-Content-Type-Options': 'nosniff',
-  // The web host's URL carries its access token: never send it on as a referrer.
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
 
 /** BrowserWindow webPreferences; `preload` is added by the wiring (its path is known there). */
 export const WEB_PREFERENCES = {

@@ -5,12 +5,12 @@
 import { createApi, type Api, type Subscribe } from '../../shared/client.js';
 import { BoxkeepError } from '../../shared/errors.js';
 import { EVENT_NAMES, type EventMap, type EventName } from '../../shared/events.js';
+import type { Router } from '../../shared/transport.js';
 import type { RecoveryReport } from '../../shared/types.js';
 import type { Logger } from '../core/logger.js';
 import { HomePaths } from '../core/paths.js';
 import { connectControl } from '../host/control-client.js';
 import { startOwner, type Owner } from '../host/owner.js';
-import type { RouterLike } from '../host/session.js';
 
 export interface AppPlatform {
   home: string;
@@ -19,7 +19,7 @@ export interface AppPlatform {
   claimSingleInstance(): boolean;
   whenReady(): Promise<void>;
   /** Binds every channel to ipcMain, with the sender check. */
-  bindIpc(router: RouterLike): void;
+  bindIpc(router: Router): void;
   /** Sends an event to every window. */
   broadcast<E extends EventName>(event: E, payload: EventMap[E]): void;
   openMainWindow(): void;
@@ -31,7 +31,7 @@ export interface AppPlatform {
 
 export interface AppRuntime {
   mode: 'owner' | 'forwarding';
-  router: RouterLike;
+  router: Router;
   api: Api;
   on: Subscribe;
   /** Null when forwarding: the other process owns the home and its boxes. */
@@ -46,7 +46,7 @@ export async function startApp(p: AppPlatform): Promise<AppRuntime | null> {
   }
   await p.whenReady();
   let owner: Owner | null = null;
-  let router: RouterLike;
+  let router: Router;
   let closeLink = async () => {};
   try {
     const forward = await connectControl(new HomePaths(p.home).controlSocket);

@@ -8,17 +8,10 @@
 // tested) under Node with the `ws` client.
 import type { Channel } from '../../shared/channels.js';
 import { createApi, type BoxkeepBridge, type Invoke } from '../../shared/client.js';
-import { BoxkeepError, type WireError } from '../../shared/errors.js';
+import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
+import type { PreloadBridge, Settled } from '../../shared/ipc.js';
 import { deliverServerMessage, isServerMessage, type InvokeMessage, type PendingCall } from '../../shared/wire.js';
-
-/** The shape of window.boxkeep this file relies on (kept in step by a type test). */
-export type PreloadLike = Record<string, unknown> & {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each event has its own payload type
-  on(event: EventName, listener: (payload: any) => void): () => void;
-};
-
-type Settled = { ok: true; value: unknown } | { ok: false; error: WireError };
 
 export interface SocketLike {
   readonly readyState: number;
@@ -35,7 +28,7 @@ export type ConnectionStatus = 'connected' | 'reconnecting';
 
 export interface ConnectOptions {
   /** Defaults to globalThis.boxkeep (the preload); pass null to force the WebSocket. */
-  preload?: PreloadLike | null;
+  preload?: PreloadBridge | null;
   /** The page URL, carrying ?token=...; defaults to location.href. */
   pageUrl?: string;
   /** Defaults to globalThis.WebSocket. */
@@ -50,7 +43,7 @@ const OPEN = 1;
 const QUEUE_WAIT_MS = 30_000;
 
 export async function connectBridge(options: ConnectOptions = {}): Promise<BoxkeepBridge> {
-  const g = globalThis as { boxkeep?: PreloadLike; location?: { href: string }; WebSocket?: SocketFactory };
+  const g = globalThis as { boxkeep?: PreloadBridge; location?: { href: string }; WebSocket?: SocketFactory };
   const preload = options.preload === undefined ? g.boxkeep : options.preload;
   if (preload) return fromPreload(preload);
   const pageUrl = options.pageUrl ?? g.location?.href;
@@ -96,17 +89,18 @@ export function socketUrl(pageUrl: string, remembered: string | null = null): st
   return url.toString();
 }
 
-function fromPreload(preload: PreloadLike): BoxkeepBridge {
+function fromPreload(preload: PreloadBridge): BoxkeepBridge {
   const invoke: Invoke = async (channel: Channel, input: unknown) => {
     const [area, verb] = channel.split(':') as [string, string];
-    const method = (preload[area] as Record<string, (input: unknown) => Promise<Settled>> | undefined)?.[verb];
+    const verbs = (preload as unknown as Record<string, Record<string, (input: unknown) => Promise<Settled<unknown>>> | undefined>)[area];
+    const method = verbs?.[verb];
     if (typeof method !== 'function') throw new BoxkeepError('Internal', `This app's preload does not offer ${channel}; reinstall Boxkeep.`);
     const reply = await method(input);
     if (reply?.ok === true) return reply.value;
     throw BoxkeepError.fromWire(reply?.error);
   };
   const on = <E extends EventName>(event: E, listener: (payload: EventMap[E]) => void) => preload.on(event, listener);
-  return Object.assign(createApi(invoke), { on });
+  return Object.assign(createApi(invoke), { on, desktop: true });
 }
 
 interface Pending extends PendingCall {
@@ -163,7 +157,7 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
           events.emit('boxes:changed', { boxId: null });
         } else {
           everConnected = true;
-          resolveBridge(Object.assign(createApi(invoke), { on: events.on.bind(events) }) as BoxkeepBridge);
+          resolveBridge(Object.assign(createApi(invoke), { on: events.on.bind(events), desktop: false }));
         }
       };
       ws.onerror = () => {};

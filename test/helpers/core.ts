@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openCore, type Core } from '../../electron/core/core.js';
-import { createRouter, type Router } from '../../electron/core/router.js';
+import type { Router } from '../../shared/transport.js';
+import { createRouter } from '../../electron/core/router.js';
 import { diskDigest, makeQcow2, requireTools, tempHome } from './disk.js';
 
 export const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { webHostCsp } from '../../electron/shell/security.js';
+import { webHostCsp } from '../../electron/host/ui-policy.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { nextEvent, ownedHome, type OwnedHome } from './host-fixtures.js';
 

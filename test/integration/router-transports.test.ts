@@ -12,7 +12,7 @@ import { BoxkeepError } from '../../shared/errors.js';
 import { connectControl, type ControlClient } from '../../electron/host/control-client.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { ipcHandlers, type SenderInfo } from '../../electron/shell/ipc.js';
-import { buildPreloadBridge } from '../../electron/shell/preload-api.js';
+import { buildPreloadBridge } from '../../electron/preload/bridge.js';
 import { APP_ORIGIN } from '../../electron/shell/security.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';
@@ -149,7 +149,9 @@ describe('the router over every transport', () => {
     transports.push({ name: 'in-process', call: (c, raw) => router.invoke(c, raw), framed: false, raw: true });
 
     const ours: SenderInfo = { webContentsId: 7, frame: { url: `${APP_ORIGIN}/index.html`, isMainFrame: true } };
-    const handlers = ipcHandlers(router, () => ({ webContentsIds: new Set([7]), devServerUrl: null }));
+    // As the Electron shell binds them: desktop-only channels to main's own handlers (a dialog there).
+    const desktop = { 'shell:pickImageFile': async () => '/picked/disk.qcow2' };
+    const handlers = ipcHandlers(router, () => ({ webContentsIds: new Set([7]), devServerUrl: null }), { desktop });
     const preload = buildPreloadBridge((channel, input) => handlers.get(channel)!(ours, input), () => () => {});
     const ipcBridge = await connectBridge({ preload });
     transports.push({ name: 'electron ipc (preload + transport)', call: viaBridge(ipcBridge as never), framed: false, raw: false });
@@ -190,6 +192,20 @@ describe('the router over every transport', () => {
         expect(err, `${able[i]!.name} ${channel}`).toBeInstanceOf(BoxkeepError);
         expect(err, `${able[i]!.name} ${channel}`).toMatchObject({ code, message: (errors[0] as Error).message });
       }
+    }
+  });
+
+  it('answers a desktop-only channel over Electron IPC alone; every other transport refuses it, saying so', async () => {
+    expect(channels['shell:pickImageFile'].desktopOnly).toBe(true);
+    for (const t of transports) {
+      const outcome = await t.call('shell:pickImageFile', {}).then((value) => ({ value }), (err: unknown) => ({ err }));
+      if (t.name.startsWith('electron ipc')) {
+        expect(outcome, t.name).toEqual({ value: '/picked/disk.qcow2' });
+        continue;
+      }
+      const err = (outcome as { err: unknown }).err;
+      expect(err, t.name).toBeInstanceOf(BoxkeepError);
+      expect(err, t.name).toMatchObject({ code: 'InvalidArgument', message: 'shell:pickImageFile is part of the Boxkeep desktop app only; a web page or the command line cannot use it.' });
     }
   });
 

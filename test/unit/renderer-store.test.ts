@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApi, type BoxkeepBridge } from '../../shared/client.js';
 import { openCore, type Core } from '../../electron/core/core.js';
-import { createRouter, type Router } from '../../electron/core/router.js';
+import type { Router } from '../../shared/transport.js';
+import { createRouter } from '../../electron/core/router.js';
 import { createApp, type App } from '../../renderer/src/store/app.js';
 import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
 
@@ -33,7 +34,7 @@ async function rig(): Promise<Rig> {
       calls.push(channel);
       return router.invoke(channel, input);
     }),
-    { on: router.on },
+    { on: router.on, desktop: false },
   );
   const app = createApp(bridge);
   return {

@@ -5,13 +5,14 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { CHANNELS, type Channel, type ChannelInput, type ChannelResult } from '../../shared/channels.js';
 import type { Api, BoxkeepBridge, Invoke } from '../../shared/client.js';
-import type { Router } from '../../electron/core/router.js';
+import type { Router } from '../../shared/transport.js';
+import type { createRouter } from '../../electron/core/router.js';
 import type { ControlClient } from '../../electron/host/control-client.js';
-import type { RouterLike } from '../../electron/host/session.js';
 import type { IpcHandler } from '../../electron/shell/ipc.js';
 import { ipcHandlers } from '../../electron/shell/ipc.js';
-import type { PreloadApi, PreloadBridge, Settled } from '../../electron/shell/preload-api.js';
-import { connectBridge, type PreloadLike } from '../../renderer/src/transport.js';
+import type { PreloadBridge, Settled, SettledApi } from '../../shared/ipc.js';
+import { buildPreloadBridge } from '../../electron/preload/bridge.js';
+import { connectBridge, type ConnectOptions } from '../../renderer/src/transport.js';
 import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 
 /** The preload's verbs with the settled envelope taken off: must be exactly the client's Api. */
@@ -21,24 +22,25 @@ type Unsettled<P> = {
 
 describe('contract type test', () => {
   it('the preload offers exactly the client verbs, with the same inputs and results', () => {
-    expectTypeOf<Unsettled<PreloadApi>>().toEqualTypeOf<Api>();
-    expectTypeOf<keyof PreloadApi>().toEqualTypeOf<keyof Api>();
+    expectTypeOf<Unsettled<SettledApi>>().toEqualTypeOf<Api>();
+    expectTypeOf<keyof SettledApi>().toEqualTypeOf<keyof Api>();
     expectTypeOf<PreloadBridge['snapshots']['create']>().parameter(0).toEqualTypeOf<ChannelInput<'snapshots:create'>>();
     expectTypeOf<ReturnType<PreloadBridge['snapshots']['create']>>().resolves.toEqualTypeOf<Settled<ChannelResult<'snapshots:create'>>>();
     expectTypeOf<PreloadBridge['on']>().toEqualTypeOf<BoxkeepBridge['on']>();
   });
 
   it('the renderer transport accepts what the preload builds and yields the typed bridge', () => {
-    expectTypeOf<PreloadBridge>().toMatchTypeOf<PreloadLike>();
+    expectTypeOf(buildPreloadBridge).returns.toEqualTypeOf<PreloadBridge>();
+    expectTypeOf<PreloadBridge>().toMatchTypeOf<NonNullable<ConnectOptions['preload']>>();
     expectTypeOf(connectBridge).returns.resolves.toEqualTypeOf<BoxkeepBridge>();
     expectTypeOf<BoxkeepBridge['boxes']['list']>().returns.resolves.toEqualTypeOf<ChannelResult<'boxes:list'>>();
   });
 
   it('the router, the control socket client and the IPC handlers all speak Channel', () => {
-    expectTypeOf<Router>().toMatchTypeOf<RouterLike>();
-    expectTypeOf<ControlClient>().toMatchTypeOf<RouterLike>();
+    expectTypeOf<ReturnType<typeof createRouter>>().toEqualTypeOf<Router>();
+    expectTypeOf<ControlClient>().toMatchTypeOf<Router>();
     expectTypeOf<ControlClient['invoke']>().toMatchTypeOf<Invoke>();
-    expectTypeOf<RouterLike['invoke']>().toMatchTypeOf<Invoke>();
+    expectTypeOf<Router['invoke']>().toMatchTypeOf<Invoke>();
     expectTypeOf(ipcHandlers).returns.toEqualTypeOf<Map<Channel, IpcHandler>>();
   });
 });

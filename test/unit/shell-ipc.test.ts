@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../shared/channels.js';
 import { EVENT_NAMES } from '../../shared/events.js';
 import { ipcHandlers, senderProblem, type SenderInfo } from '../../electron/shell/ipc.js';
-import { buildPreloadBridge, buildShellBridge, EVENT_CHANNEL, SHELL_CHANNELS } from '../../electron/shell/preload-api.js';
+import { EVENT_CHANNEL } from '../../shared/ipc.js';
+import { buildPreloadBridge } from '../../electron/preload/bridge.js';
 import { APP_ORIGIN } from '../../electron/shell/security.js';
-import type { RouterLike } from '../../electron/host/session.js';
+import type { Router } from '../../shared/transport.js';
 import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 
 const trusted = { webContentsIds: new Set([3]), devServerUrl: null };
@@ -27,7 +28,7 @@ describe('IPC sender check', () => {
 describe('IPC handlers on the real core', () => {
   let h: OwnedHome;
   const seen: string[] = [];
-  let router: RouterLike;
+  let router: Router;
 
   beforeAll(async () => {
     h = await ownedHome();
@@ -44,7 +45,7 @@ describe('IPC handlers on the real core', () => {
   it('refuses a foreign sender before the router or any parser sees the input', async () => {
     const handlers = ipcHandlers(router, () => trusted);
     const refused: string[] = [];
-    const withLog = ipcHandlers(router, () => trusted, (c, reason) => refused.push(`${c}: ${reason}`));
+    const withLog = ipcHandlers(router, () => trusted, { onRefused: (c, reason) => refused.push(`${c}: ${reason}`) });
     const foreign: SenderInfo = { webContentsId: 3, frame: { url: 'https://evil.example/', isMainFrame: true } };
     seen.length = 0;
     const reply = await handlers.get('boxes:remove')!(foreign, { box: 'alpha' });
@@ -97,15 +98,18 @@ describe('IPC handlers on the real core', () => {
     expect(await bridge.boxes.list()).toEqual({ ok: false, error: { code: 'Internal', message: "Error invoking remote method 'boxes:list': reply was never sent" } });
   });
 
-  it('offers the desktop file picker as window.boxkeepShell, on a channel outside the contract', async () => {
-    expect((CHANNELS as string[]).includes(SHELL_CHANNELS.pickImageFile)).toBe(false);
-    const asked: string[] = [];
-    const answer = (value: unknown) => buildShellBridge(async (channel) => (asked.push(channel), value));
-    expect(await answer('/home/u/disk.qcow2').pickImageFile()).toBe('/home/u/disk.qcow2');
-    expect(await answer(null).pickImageFile()).toBeNull();
-    expect(await answer({ path: '/etc/passwd' }).pickImageFile()).toBeNull();
-    expect(await answer('').pickImageFile()).toBeNull();
-    expect(asked).toEqual(Array(4).fill('shell:pick-image-file'));
-    expect(Object.keys(answer(null))).toEqual(['pickImageFile']);
+  it('offers the desktop file picker as a desktop-only verb, answered by main after the sender check', async () => {
+    const opened: number[] = [];
+    const desktop = { 'shell:pickImageFile': async (_input: object, sender: SenderInfo) => (opened.push(sender.webContentsId), '/home/u/disk.qcow2') };
+    const handlers = ipcHandlers(router, () => trusted, { desktop });
+    const bridge = buildPreloadBridge((channel, input) => handlers.get(channel)!(ours, input), () => () => {});
+    expect(await bridge.shell.pickImageFile()).toEqual({ ok: true, value: '/home/u/disk.qcow2' });
+    expect(await handlers.get('shell:pickImageFile')!({ ...ours, webContentsId: 99 }, {})).toMatchObject({ ok: false, error: { code: 'InvalidState' } });
+    expect(await handlers.get('shell:pickImageFile')!(ours, { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'InvalidArgument', message: expect.stringContaining('Unknown field "path"') } });
+    expect(opened).toEqual([3]);
+    // Bound without main's handlers (as the web host and the control socket are), the router refuses it.
+    expect(await ipcHandlers(router, () => trusted).get('shell:pickImageFile')!(ours, {})).toEqual({
+      ok: false, error: { code: 'InvalidArgument', message: 'shell:pickImageFile is part of the Boxkeep desktop app only; a web page or the command line cannot use it.' },
+    });
   });
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appResponse, APP_INDEX_URL } from '../../electron/shell/app-protocol.js';
-import { CSP } from '../../electron/shell/security.js';
+import { CSP } from '../../electron/host/ui-policy.js';
 
 describe('app:// protocol', () => {
   let dir: string;

@@ -4,10 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  webHostCsp,
-  CSP, decideNavigation, decidePermission, decideWindowOpen, isOwnedExternalLink, isOwnOrigin, SECURITY_HEADERS, WEB_PREFERENCES,
-} from '../../electron/shell/security.js';
+import { CSP, SECURITY_HEADERS, webHostCsp } from '../../electron/host/ui-policy.js';
+import { decideNavigation, decidePermission, decideWindowOpen, isOwnedExternalLink, isOwnOrigin, WEB_PREFERENCES } from '../../electron/shell/security.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (rel: string) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
@@ -110,8 +108,7 @@ describe('the Electron wiring uses those settings', () => {
 
   it('exposes only the built bridge from the preload, never ipcRenderer itself', () => {
     expect(preload).toMatch(/contextBridge\.exposeInMainWorld\('boxkeep', bridge\)/);
-    expect(preload).toMatch(/contextBridge\.exposeInMainWorld\('boxkeepShell', buildShellBridge\(/);
-    expect(preload.match(/exposeInMainWorld/g)).toHaveLength(2);
+    expect(preload.match(/exposeInMainWorld/g)).toHaveLength(1);
     expect(preload).not.toMatch(/exposeInMainWorld\([^)]*ipcRenderer/);
   });
 });

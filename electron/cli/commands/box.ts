@@ -1,6 +1,6 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
 import type { Box, BoxDetail } from '../../../shared/types.js';
-import { arg, given, num, on, outcome, type Command, type CommandGroup } from '../command.js';
+import { arg, given, num, on, output, type Command, type CommandGroup } from '../command.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -11,7 +11,7 @@ const stateChange = (verb: 'start' | 'pause' | 'resume', summary: string): Comma
   summary,
   async run({ args, api }) {
     const box = await api.boxes[verb]({ box: arg(args, 'box') });
-    return outcome(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
+    return output(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
   },
 });
 
@@ -30,7 +30,7 @@ export const boxCommands: CommandGroup = {
         const box = await api.boxes.create(
           given({ name: arg(args, 'name'), image: args.flags.image as string, diskSizeGiB: num(args, 'disk-size'), memoryMib: num(args, 'memory'), cpus: num(args, 'cpus') }),
         );
-        return outcome(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${plural(box.cpus, 'CPU')}, ${box.memoryMib} MiB memory, ${humanBytes(box.diskSize)} disk.`);
+        return output(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${plural(box.cpus, 'CPU')}, ${box.memoryMib} MiB memory, ${humanBytes(box.diskSize)} disk.`);
       },
     },
     {
@@ -38,7 +38,7 @@ export const boxCommands: CommandGroup = {
       summary: 'List the boxes and their state.',
       async run({ api, now, width }) {
         const boxes = await api.boxes.list();
-        return outcome(boxes, () => (boxes.length ? boxTable(boxes, now, width) : 'No boxes yet. Create one with: boxkeep box create <name> --image <image>'));
+        return output(boxes, () => (boxes.length ? boxTable(boxes, now, width) : 'No boxes yet. Create one with: boxkeep box create <name> --image <image>'));
       },
     },
     {
@@ -46,7 +46,7 @@ export const boxCommands: CommandGroup = {
       summary: 'Show one box: its state, settings, space used and the chain of disk files under it.',
       async run({ args, api, now }) {
         const detail = await api.boxes.get({ box: arg(args, 'box') });
-        return outcome(detail, async () => {
+        return output(detail, async () => {
           // The detail names snapshots by id; people know them by name.
           const tree = await api.snapshots.list({ box: detail.id });
           return showBox(detail, new Map(tree.snapshots.map((s) => [s.id, s.name])), now);
@@ -58,7 +58,7 @@ export const boxCommands: CommandGroup = {
       summary: 'Give a box a new name.',
       async run({ args, api }) {
         const box = await api.boxes.rename({ box: arg(args, 'box'), name: arg(args, 'name') });
-        return outcome(box, () => `Renamed box ${box.id} to ${JSON.stringify(box.name)}.`);
+        return output(box, () => `Renamed box ${box.id} to ${JSON.stringify(box.name)}.`);
       },
     },
     {
@@ -67,7 +67,7 @@ export const boxCommands: CommandGroup = {
       async run({ args, api }) {
         const ref = arg(args, 'box');
         const result = await api.boxes.remove({ box: ref });
-        return outcome(result, () => `Removed box ${JSON.stringify(ref)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
+        return output(result, () => `Removed box ${JSON.stringify(ref)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
       },
     },
     stateChange('start', 'Start a box.'),
@@ -76,7 +76,7 @@ export const boxCommands: CommandGroup = {
       summary: 'Stop a running box: the guest shuts down cleanly, or with --force it is cut off at once.',
       async run({ args, api }) {
         const box = await api.boxes.stop(given({ box: arg(args, 'box'), force: on(args, 'force') || undefined }));
-        return outcome(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
+        return output(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
       },
     },
     stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),
@@ -88,7 +88,7 @@ export const boxCommands: CommandGroup = {
       async run({ args, api }) {
         const out = await api.boxes.console(given({ box: arg(args, 'box'), lines: num(args, 'lines') }));
         // Guest output is untrusted: escape sequences in it must not drive the user's terminal.
-        return outcome(out, () => out.lines.map(clean).join('\n'));
+        return output(out, () => out.lines.map(clean).join('\n'));
       },
     },
   ],

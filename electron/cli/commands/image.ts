@@ -1,6 +1,6 @@
 // boxkeep image …: import, list and remove base images.
 import type { Image } from '../../../shared/types.js';
-import { arg, given, opt, outcome, type CommandGroup } from '../command.js';
+import { arg, given, opt, output, type CommandGroup } from '../command.js';
 import { humanBytes, relativeTime, table } from '../format.js';
 
 export const imageCommands: CommandGroup = {
@@ -19,7 +19,7 @@ export const imageCommands: CommandGroup = {
         const image = await api.images.import(
           given({ path: arg(args, 'file'), name: opt(args, 'name'), kernelPath: opt(args, 'kernel'), initrdPath: opt(args, 'initrd'), append: opt(args, 'append') }),
         );
-        return outcome(image, () => `Imported image ${JSON.stringify(image.name)} (${image.id}): ${humanBytes(image.virtualSize)} virtual, ${humanBytes(image.sizeOnDisk)} on disk.` + (image.kernelPath ? '\nBoots its own kernel directly.' : ''));
+        return output(image, () => `Imported image ${JSON.stringify(image.name)} (${image.id}): ${humanBytes(image.virtualSize)} virtual, ${humanBytes(image.sizeOnDisk)} on disk.` + (image.kernelPath ? '\nBoots its own kernel directly.' : ''));
       },
     },
     {
@@ -27,7 +27,7 @@ export const imageCommands: CommandGroup = {
       summary: 'List the imported images.',
       async run({ api, now, width }) {
         const images = await api.images.list();
-        return outcome(images, () => (images.length ? imageTable(images, now, width) : 'No images yet. Import one with: boxkeep image import <file>'));
+        return output(images, () => (images.length ? imageTable(images, now, width) : 'No images yet. Import one with: boxkeep image import <file>'));
       },
     },
     {
@@ -36,7 +36,7 @@ export const imageCommands: CommandGroup = {
       async run({ args, api }) {
         const ref = arg(args, 'image');
         const result = await api.images.remove({ image: ref });
-        return outcome(result, () => `Removed image ${JSON.stringify(ref)} (${result.removedId}).`);
+        return output(result, () => `Removed image ${JSON.stringify(ref)} (${result.removedId}).`);
       },
     },
   ],

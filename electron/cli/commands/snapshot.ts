@@ -1,6 +1,6 @@
 // boxkeep snapshot …: take, browse, rename, restore and remove snapshots of a box.
 import { isActive, type Box, type Snapshot } from '../../../shared/types.js';
-import { arg, given, on, opt, optArg, outcome, type CommandGroup } from '../command.js';
+import { arg, given, on, opt, optArg, output, type CommandGroup } from '../command.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
 
 const q = (text: string) => JSON.stringify(text);
@@ -14,7 +14,7 @@ export const snapshotCommands: CommandGroup = {
       summary: 'Take a snapshot of a box, running or stopped. Without a name it is named after the time.',
       async run({ args, api }) {
         const s = await api.snapshots.create(given({ box: arg(args, 'box'), name: optArg(args, 'name'), description: opt(args, 'description') }));
-        return outcome(s, () => `Took snapshot ${q(s.name)} (${s.id})${s.live ? ' while the box ran' : ''}.`);
+        return output(s, () => `Took snapshot ${q(s.name)} (${s.id})${s.live ? ' while the box ran' : ''}.`);
       },
     },
     {
@@ -22,7 +22,7 @@ export const snapshotCommands: CommandGroup = {
       summary: 'Draw the snapshot tree of a box, with "Now" under the snapshot the box continues from.',
       async run({ args, api, now, width }) {
         const tree = await api.snapshots.list({ box: arg(args, 'box') });
-        return outcome(tree, async () => {
+        return output(tree, async () => {
           const box = await api.boxes.get({ box: tree.boxId });
           const drawn = snapshotTree(tree, { now, base: `${box.image.name} (image)`, maxWidth: width });
           return tree.snapshots.length ? drawn : `${drawn}\n\nNo snapshots yet. Take one with: boxkeep snapshot create ${q(box.name)}`;
@@ -34,7 +34,7 @@ export const snapshotCommands: CommandGroup = {
       summary: 'Show one snapshot: when it was taken, its description, its size and disk file.',
       async run({ args, api, now }) {
         const s = await api.snapshots.get({ box: arg(args, 'box'), snapshot: arg(args, 'snapshot') });
-        return outcome(s, async () => {
+        return output(s, async () => {
           const parent = s.parentId ? await api.snapshots.get({ box: s.boxId, snapshot: s.parentId }) : null;
           const box = (await api.boxes.list()).find((b) => b.id === s.boxId);
           return showSnapshot(s, parent, box, now);
@@ -48,7 +48,7 @@ export const snapshotCommands: CommandGroup = {
         args.flags.name === undefined && args.flags.description === undefined ? 'Nothing to change: give --name, --description or both.' : null,
       async run({ args, api }) {
         const s = await api.snapshots.update(given({ box: arg(args, 'box'), snapshot: arg(args, 'snapshot'), name: opt(args, 'name'), description: opt(args, 'description') }));
-        return outcome(s, () => `Updated snapshot ${q(s.name)} (${s.id}).`);
+        return output(s, () => `Updated snapshot ${q(s.name)} (${s.id}).`);
       },
     },
     {
@@ -68,7 +68,7 @@ export const snapshotCommands: CommandGroup = {
             startAfter: on(args, 'start-after') || undefined,
           }),
         );
-        return outcome(r, () =>
+        return output(r, () =>
           [
             r.savedSnapshot ? `Saved the state before the restore as snapshot ${q(r.savedSnapshot.name)} (${r.savedSnapshot.id}).` : null,
             `Restored box ${q(r.box.name)} to snapshot ${q(r.snapshot.name)} (${r.snapshot.id})${isActive(r.box.status) ? `; it is ${r.box.status}` : ''}.`,
@@ -85,7 +85,7 @@ export const snapshotCommands: CommandGroup = {
         const ref = arg(args, 'snapshot');
         const r = await api.snapshots.remove({ box: arg(args, 'box'), snapshot: ref });
         const moved = r.reparentedIds.length;
-        return outcome(r, () =>
+        return output(r, () =>
           `Removed snapshot ${q(ref)} (${r.removedId}); freed ${humanBytes(r.freedBytes)}.` +
           (moved ? ` ${moved === 1 ? '1 snapshot now hangs' : `${moved} snapshots now hang`} from its parent.` : ''),
         );

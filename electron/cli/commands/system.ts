@@ -1,6 +1,6 @@
 // Top-level commands about the home itself: recovery, diagnostics, versions.
 import type { RecoveryReport } from '../../../shared/types.js';
-import { given, on, opt, outcome, type CommandGroup } from '../command.js';
+import { given, on, opt, output, type CommandGroup } from '../command.js';
 import { keyValues, table } from '../format.js';
 
 export const systemCommands: CommandGroup = {
@@ -26,7 +26,7 @@ export const systemCommands: CommandGroup = {
         const ran = await api.recovery.run(given({ discard: opt(args, 'discard'), force: on(args, 'force') || undefined }));
         // Opening the home in this process already ran recovery; what it did belongs to the answer.
         const report = openedWith && openedWith.items.length ? merge(openedWith, ran) : ran;
-        return outcome(report, () => recoveryText(report));
+        return output(report, () => recoveryText(report));
       },
     },
     {
@@ -34,7 +34,7 @@ export const systemCommands: CommandGroup = {
       summary: 'Show the home, the version, and how boxes will run (accelerator, QEMU version).',
       async run({ api }) {
         const info = await api.system.info();
-        return outcome(info, () =>
+        return output(info, () =>
           keyValues([
             ['Home', info.home],
             ['Boxkeep', info.version],
@@ -49,7 +49,7 @@ export const systemCommands: CommandGroup = {
       summary: 'List the points where BOXKEEP_CRASH_AT=<point> kills the process, for crash tests.',
       async run({ api }) {
         const points = await api.debug.crashPoints();
-        return outcome(points, () => points.join('\n'));
+        return output(points, () => points.join('\n'));
       },
     },
   ],

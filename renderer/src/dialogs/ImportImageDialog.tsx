@@ -4,7 +4,6 @@ import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useActions, useApp } from '../context.js';
 import { Progress } from '../components/Progress.js';
-import { shellBridge } from '../platform.js';
 import { fieldProblems } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
@@ -19,7 +18,7 @@ export function ImportImageDialog() {
   const [initrdPath, setInitrdPath] = useState('');
   const [append, setAppend] = useState('');
   const [touched, setTouched] = useState(false);
-  const pick = shellBridge().pickImageFile;
+  const pick = actions.pickImageFile;
 
   const input = Object.fromEntries(
     Object.entries({ path: path.trim(), name, kernelPath: kernelPath.trim(), initrdPath: initrdPath.trim(), append }).filter(([k, v]) => k === 'path' || v !== ''),

@@ -1,8 +1,8 @@
 import { useCallback, useRef, useState } from 'react';
-import type { Outcome } from '../store/actions.js';
+import type { ActionResult } from '../store/actions.js';
 
 /** Runs a dialog's action once at a time; keeps its error for the dialog to show inline. */
-export function useSubmit<T>(run: () => Promise<Outcome<T>>, onDone: (value: T) => void) {
+export function useSubmit<T>(run: () => Promise<ActionResult<T>>, onDone: (value: T) => void) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const running = useRef(false);

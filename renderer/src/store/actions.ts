@@ -11,7 +11,8 @@ import { without, type AppStore, type DialogState, type View } from './state.js'
 import { NOW_ROW, type Sync } from './sync.js';
 import { dismissToast, pushToast } from './toasts.js';
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: BoxkeepError };
+/** How a store action ended: its value, or the error for the dialog that asked to show inline. */
+export type ActionResult<T> = { ok: true; value: T } | { ok: false; error: BoxkeepError };
 
 export interface RestoreOptions {
   snapshotCurrentFirst: boolean;
@@ -28,20 +29,22 @@ export interface Actions {
   closeDialog(): void;
   dismissRecovery(): void;
   dismissToast(id: number): void;
-  startBox(boxId: string): Promise<Outcome<Box>>;
-  stopBox(boxId: string, force?: boolean): Promise<Outcome<Box>>;
-  pauseBox(boxId: string): Promise<Outcome<Box>>;
-  resumeBox(boxId: string): Promise<Outcome<Box>>;
+  startBox(boxId: string): Promise<ActionResult<Box>>;
+  stopBox(boxId: string, force?: boolean): Promise<ActionResult<Box>>;
+  pauseBox(boxId: string): Promise<ActionResult<Box>>;
+  resumeBox(boxId: string): Promise<ActionResult<Box>>;
   /** Dialog actions leave errors to the dialog (shown inline, next to what to fix). */
-  takeSnapshot(boxId: string, name: string, description: string): Promise<Outcome<Snapshot>>;
-  restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<Outcome<RestoreResult>>;
-  deleteSnapshot(boxId: string, snapshotId: string): Promise<Outcome<RemoveSnapshotResult>>;
-  updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<Outcome<Snapshot>>;
-  createBox(input: ChannelInput<'boxes:create'>): Promise<Outcome<Box>>;
-  importImage(input: ChannelInput<'images:import'>): Promise<Outcome<Image>>;
-  renameBox(boxId: string, name: string): Promise<Outcome<Box>>;
-  removeBox(boxId: string): Promise<Outcome<{ removedId: string; freedBytes: number }>>;
+  takeSnapshot(boxId: string, name: string, description: string): Promise<ActionResult<Snapshot>>;
+  restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<ActionResult<RestoreResult>>;
+  deleteSnapshot(boxId: string, snapshotId: string): Promise<ActionResult<RemoveSnapshotResult>>;
+  updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<ActionResult<Snapshot>>;
+  createBox(input: ChannelInput<'boxes:create'>): Promise<ActionResult<Box>>;
+  importImage(input: ChannelInput<'images:import'>): Promise<ActionResult<Image>>;
+  renameBox(boxId: string, name: string): Promise<ActionResult<Box>>;
+  removeBox(boxId: string): Promise<ActionResult<{ removedId: string; freedBytes: number }>>;
   refreshConsole(boxId: string): Promise<void>;
+  /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
+  pickImageFile?(): Promise<string | null>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -49,7 +52,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
   const snapshotOf = (boxId: string, id: string | null) =>
     id === null ? null : store.getState().trees[boxId]?.snapshots.find((s) => s.id === id) ?? null;
 
-  async function perform<T>(key: string, call: () => Promise<T>, opts: { success: (value: T) => string; toastErrors: boolean }): Promise<Outcome<T>> {
+  async function perform<T>(key: string, call: () => Promise<T>, opts: { success: (value: T) => string; toastErrors: boolean }): Promise<ActionResult<T>> {
     store.setState((s) => ({ pending: { ...s.pending, [key]: true } }));
     try {
       const value = await call();
@@ -188,5 +191,6 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     },
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
+    ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
   };
 }
