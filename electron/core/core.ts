@@ -121,9 +121,18 @@ export class Core {
 
 export const openCore = (opts: CoreOptions) => Core.open(opts);
 
+/** What only a folder Boxkeep made holds; its presence is what makes a folder a Boxkeep home. */
+const HOME_MARKER = 'boxkeep.db';
+/** What an interrupted first open leaves before the database exists (see HomeLock). */
+const LOCK_FILES = new Set(['home.lock', 'home.lock.db']);
+
 /**
- * The home holds every guest's disks: it is created 0700, an existing one is made 0700, and
- * one that belongs to another user is refused (someone could have made it first in /tmp).
+ * The home holds every guest's disks, so it is private (0700). But --home may name any folder,
+ * and Boxkeep only changes one it made: a missing folder is created 0700; a Boxkeep home (it has
+ * boxkeep.db) is tightened to 0700 if loosened; an empty folder is adopted as a new home and
+ * tightened (the user made it for this), unless it has the sticky bit, which marks a shared
+ * folder such as /tmp; any other folder is refused untouched. A folder of another user is
+ * refused too: someone could have made it first in /tmp.
  */
 function privateHome(home: string): string {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -133,7 +142,13 @@ function privateHome(home: string): string {
   if (uid !== undefined && st.uid !== uid) {
     throw new BoxkeepError('InvalidState', `The Boxkeep home ${home} belongs to another user (uid ${st.uid}); pick a folder of your own with --home or BOXKEEP_HOME.`);
   }
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(home, 0o700);
+  const entries = fs.readdirSync(home);
+  const ours = entries.includes(HOME_MARKER);
+  const empty = entries.every((e) => LOCK_FILES.has(e));
+  if (!ours && (!empty || (st.mode & 0o1000) !== 0)) {
+    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home (it has no ${HOME_MARKER}) and is ${empty ? 'a shared folder' : 'not empty'}; Boxkeep will not take it over. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
+  }
+  if ((st.mode & 0o7077) !== 0) fs.chmodSync(home, 0o700);
   return home;
 }
 
