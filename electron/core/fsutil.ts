@@ -2,6 +2,7 @@
 // fsynced; every multi-file operation is built from these so a power cut cannot reorder steps.
 import fs from 'node:fs';
 import path from 'node:path';
+import { BoxkeepError } from '../../shared/errors.js';
 
 export function fsyncPath(target: string): void {
   const fd = fs.openSync(target, 'r');
@@ -30,14 +31,20 @@ export function renameDurable(from: string, to: string): void {
 /** Writes through a temporary file and an atomic rename: readers see the old or the new content. */
 export function writeFileDurable(target: string, data: string | Uint8Array): void {
   const tmp = `${target}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o644);
   try {
-    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    renameDurable(tmp, target);
+  } catch (err) {
+    // A full disk fails the write after the create: leave no half-written temporary behind.
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  renameDurable(tmp, target);
 }
 
 export function mkdirDurable(dir: string): void {
@@ -63,4 +70,15 @@ export function sizeOnDisk(file: string): number {
   } catch {
     return 0;
   }
+}
+
+/** ENOSPC/EDQUOT from the OS, SQLITE_FULL from SQLite: the filesystem has no room left. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/** What a user can do about a full disk: nothing in the home is damaged, it needs room. */
+export function diskFullError(home: string, cause?: unknown): BoxkeepError {
+  return new BoxkeepError('Storage', `The disk holding ${home} is full. Free space in the filesystem of ${home} (delete or move files you do not need) and try again.`, { cause });
 }
