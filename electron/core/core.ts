@@ -1,6 +1,7 @@
 // Composition root: builds the services for one home directory. Taking the home runs
 // recovery before anything else can touch a disk.
 import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
@@ -123,16 +124,22 @@ export const openCore = (opts: CoreOptions) => Core.open(opts);
 
 /** What only a folder Boxkeep made holds; its presence is what makes a folder a Boxkeep home. */
 const HOME_MARKER = 'boxkeep.db';
-/** What an interrupted first open leaves before the database exists (see HomeLock). */
-const LOCK_FILES = new Set(['home.lock', 'home.lock.db']);
+
+/** Every name Boxkeep puts at the top of a home (the database may be missing: moved aside). */
+function homeEntries(home: string): Set<string> {
+  const p = new HomePaths(home);
+  const files = [p.db, `${p.db}-wal`, `${p.db}-shm`, p.lock, `${p.lock}.db`, p.imagesDir, p.boxesDir, p.homeJournal, p.orphansDir, p.controlSocket];
+  return new Set(files.map((f) => path.basename(f)));
+}
 
 /**
  * The home holds every guest's disks, so it is private (0700). But --home may name any folder,
- * and Boxkeep only changes one it made: a missing folder is created 0700; a Boxkeep home (it has
- * boxkeep.db) is tightened to 0700 if loosened; an empty folder is adopted as a new home and
- * tightened (the user made it for this), unless it has the sticky bit, which marks a shared
- * folder such as /tmp; any other folder is refused untouched. A folder of another user is
- * refused too: someone could have made it first in /tmp.
+ * and Boxkeep only changes one it made. A Boxkeep home is a folder with boxkeep.db, or one that
+ * holds nothing but names Boxkeep puts there (an empty folder among them: adopted as a new
+ * home, since the user made it for this). It is tightened to 0700 if loosened; except that an
+ * empty folder with the sticky bit is a shared folder such as /tmp and is left alone. Any other
+ * folder is refused untouched, and so is a folder of another user (someone could have made it
+ * first in /tmp).
  */
 function privateHome(home: string): string {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -143,10 +150,14 @@ function privateHome(home: string): string {
     throw new BoxkeepError('InvalidState', `The Boxkeep home ${home} belongs to another user (uid ${st.uid}); pick a folder of your own with --home or BOXKEEP_HOME.`);
   }
   const entries = fs.readdirSync(home);
-  const ours = entries.includes(HOME_MARKER);
-  const empty = entries.every((e) => LOCK_FILES.has(e));
-  if (!ours && (!empty || (st.mode & 0o1000) !== 0)) {
-    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home (it has no ${HOME_MARKER}) and is ${empty ? 'a shared folder' : 'not empty'}; Boxkeep will not take it over. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
+  const ours = homeEntries(home);
+  const foreign = entries.includes(HOME_MARKER) ? [] : entries.filter((e) => !ours.has(e));
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '');
+    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home: it has no ${HOME_MARKER} and holds other files (${shown}); Boxkeep will not take it over. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
+  }
+  if (entries.length === 0 && (st.mode & 0o1000) !== 0) {
+    throw new BoxkeepError('InvalidArgument', `${home} is a shared folder (it has the sticky bit, like /tmp); Boxkeep will not make it private. Pick a folder of your own with --home or BOXKEEP_HOME.`);
   }
   if ((st.mode & 0o7077) !== 0) fs.chmodSync(home, 0o700);
   return home;

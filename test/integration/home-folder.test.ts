@@ -39,6 +39,7 @@ describe('--home on an existing folder', () => {
     expect(r.code).toBe(2);
     expect(r.error?.code).toBe('InvalidArgument');
     expect(r.error?.message).toContain(`${shared} is not a Boxkeep home`);
+    expect(r.error?.message).toContain('someone-elses.txt');
     expect(r.error?.message).toContain('--home');
     expect(mode(shared)).toBe('1777');
     expect(fs.readdirSync(shared)).toEqual(['someone-elses.txt']);
