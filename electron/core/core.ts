@@ -7,6 +7,7 @@ import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { BoxService } from './boxes.js';
+import { diskFullError, isDiskFull } from './fsutil.js';
 import { HOME_KEY, ImageService } from './images.js';
 import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -85,14 +86,19 @@ export class Core {
 
   /** Takes the home, runs recovery, and returns the services. */
   static async open(opts: CoreOptions): Promise<Core> {
-    const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, ...opts });
     try {
-      await core.recover();
+      const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, ...opts });
+      try {
+        await core.recover();
+      } catch (err) {
+        await core.close();
+        throw err;
+      }
+      return core;
     } catch (err) {
-      await core.close();
-      throw err;
+      // Making the home or a recovery step can hit a full disk before the router could say so.
+      throw isDiskFull(err) ? diskFullError(path.resolve(opts.home), err) : err;
     }
-    return core;
   }
 
   /**

@@ -52,6 +52,17 @@ beforeAll(() => {
 afterAll(() => lfs?.release());
 
 describe('a home on a full disk', () => {
+  it('answers reads with one 4 KiB block left, too little for the database\'s shared-memory index', () => {
+    lfs!.fill(4096);
+    expect(lfs!.free()).toBe(4096);
+    try {
+      expect(ok<Box[]>('box', 'list').map((b) => b.name)).toEqual(['b']);
+      expect(ok<SnapshotTree>('snapshot', 'list', 'b').snapshots.map((s) => s.name)).toEqual(['one', 'two']);
+    } finally {
+      lfs!.unfill();
+    }
+  });
+
   it('answers box list, snapshot list and info, leaves nothing behind, and a write says the disk is full', () => {
     const before = listing(home);
     lfs!.fill(0);
@@ -73,6 +84,11 @@ describe('a home on a full disk', () => {
     expect(error.message).toContain(`Free space in the filesystem of ${home}`);
     expect(error.message).not.toMatch(/move it aside|damaged/);
     expect(listing(home)).toEqual(before);
+
+    // A new home cannot even be made: the same message, not an internal error.
+    const fresh = spawnSync(process.execPath, [BIN, '--home', path.join(lfs!.dir, 'fresh'), '--json', 'box', 'list'], { encoding: 'utf8' });
+    expect(fresh.status).toBe(1);
+    expect(JSON.parse(fresh.stderr).error).toMatchObject({ code: 'Storage', message: expect.stringContaining('is full. Free space in the filesystem of') });
 
     // With room again, the home works as before and the refused write never happened.
     lfs!.unfill();
