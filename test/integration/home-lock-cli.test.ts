@@ -1,39 +1,24 @@
 // End to end through the real `boxkeep` bin: two commands that change the same box, started at
 // the same moment, never lose a snapshot. Each one either runs or is refused as busy (exit 5).
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotTree } from '../../shared/types.js';
+import { cli } from '../helpers/cli.js';
 import { makeQcow2, requireTools, tempHome, writePattern } from '../helpers/disk.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'boxkeep.mjs');
 const CHUNK = 64 * 1024;
 const ROUNDS = 24;
 
 let tmp: { dir: string; cleanup(): void };
 let home: string;
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function boxkeep(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const boxkeep = (...args: string[]) => cli(home, args);
 
 async function ok<T>(...args: string[]): Promise<T> {
   const r = await boxkeep(...args);
   if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
+  return r.data as T;
 }
 
 /** qemu-img check passes and every chunk reads back its byte: one qemu-io for all of them. */
@@ -78,8 +63,7 @@ describe('two CLI commands racing on one box', () => {
       const [removed, created] = await Promise.all([boxkeep('snapshot', 'remove', 'b', `x${i}`), boxkeep('snapshot', 'create', 'b', `y${i}`)]);
       for (const [what, r] of [['remove', removed], ['create', created]] as const) {
         if (r.code === 0) continue;
-        const code = (JSON.parse(r.stderr) as { error: { code: string } }).error.code;
-        if (r.code !== 5 || code !== 'InvalidState') problems.push(`round ${i}: ${what} exited ${r.code}: ${r.stderr.trim()}`);
+        if (r.code !== 5 || r.error?.code !== 'InvalidState') problems.push(`round ${i}: ${what} exited ${r.code}: ${r.stderr.trim()}`);
       }
       if (created.code === 0) expected.set(`y${i}`, [...written]);
       outcomes.push(`${removed.code}/${created.code}`);
