@@ -82,3 +82,13 @@ export function isDiskFull(err: unknown): boolean {
 export function diskFullError(home: string, cause?: unknown): BoxkeepError {
   return new BoxkeepError('Storage', `The disk holding ${home} is full. Free space in the filesystem of ${home} (delete or move files you do not need) and try again.`, { cause });
 }
+
+/** Bytes an unprivileged writer may still use on the filesystem holding `dir`; Infinity if unknown. */
+export function freeBytes(dir: string): number {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}

@@ -1,10 +1,9 @@
 // The SQLite store: images, boxes, snapshots and each box's current pointer.
 // Rows are the index of what exists; files on disk are the truth recovery reconciles against.
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
-import { diskFullError, isDiskFull } from '../fsutil.js';
+import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
 import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -254,13 +253,4 @@ function openError(file: string, err: unknown): BoxkeepError {
   // SHMSIZE: the -shm file could not be grown (the disk filled after freeBytes looked).
   if (isDiskFull(err) || (err as { code?: string }).code === 'SQLITE_IOERR_SHMSIZE') return diskFullError(path.dirname(file), err);
   return new BoxkeepError('Storage', `Cannot open the database ${file}: ${(err as Error).message}. If the file is damaged, move it aside; recovery rebuilds nothing from it.`, { cause: err });
-}
-
-function freeBytes(dir: string): number {
-  try {
-    const st = fs.statfsSync(dir);
-    return st.bavail * st.bsize;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
 }
