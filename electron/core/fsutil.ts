@@ -72,15 +72,23 @@ export function sizeOnDisk(file: string): number {
   }
 }
 
-/** ENOSPC/EDQUOT from the OS, SQLITE_FULL from SQLite: the filesystem has no room left. */
+/**
+ * ENOSPC/EDQUOT from the OS, SQLITE_FULL from SQLite, or a tool's words for them (qemu-img
+ * failures arrive as Storage errors quoting its stderr): the filesystem has no room left.
+ */
 export function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+  return err instanceof BoxkeepError && err.code === 'Storage' && /No space left on device|Disk quota exceeded/.test(err.message);
 }
+
+const DISK_FULL = 'The disk holding ';
 
 /** What a user can do about a full disk: nothing in the home is damaged, it needs room. */
 export function diskFullError(home: string, cause?: unknown): BoxkeepError {
-  return new BoxkeepError('Storage', `The disk holding ${home} is full. Free space in the filesystem of ${home} (delete or move files you do not need) and try again.`, { cause });
+  if (cause instanceof BoxkeepError && cause.message.startsWith(DISK_FULL)) return cause;
+  const detail = cause instanceof BoxkeepError ? ` (What failed: ${cause.message})` : '';
+  return new BoxkeepError('Storage', `${DISK_FULL}${home} is full. Free space in the filesystem of ${home} (delete or move files you do not need) and try again.${detail}`, { cause });
 }
 
 /** Bytes an unprivileged writer may still use on the filesystem holding `dir`; Infinity if unknown. */

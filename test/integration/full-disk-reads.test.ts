@@ -63,6 +63,22 @@ describe('a home on a full disk', () => {
     }
   });
 
+  it('says the disk is full when a write runs out of room part way (qemu-img), and the next command cleans up', () => {
+    const before = listing(home);
+    lfs!.fill(64 * 1024);
+    try {
+      const write = boxkeep('snapshot', 'create', 'b', 'late');
+      expect(write.code).toBe(1);
+      const error = (JSON.parse(write.stderr) as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('Storage');
+      expect(error.message).toContain(`The disk holding ${home} is full. Free space in the filesystem of ${home}`);
+    } finally {
+      lfs!.unfill();
+    }
+    expect(ok<SnapshotTree>('snapshot', 'list', 'b').snapshots.map((s) => s.name)).toEqual(['one', 'two']);
+    expect(listing(home)).toEqual(before);
+  });
+
   it('answers box list, snapshot list and info, leaves nothing behind, and a write says the disk is full', () => {
     const before = listing(home);
     lfs!.fill(0);
