@@ -1,11 +1,13 @@
 // Composition root: builds the services for one home directory. Taking the home runs
 // recovery before anything else can touch a disk.
 import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { BoxService } from './boxes.js';
+import { diskFullError, isDiskFull } from './fsutil.js';
 import { HOME_KEY, ImageService } from './images.js';
 import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -84,14 +86,19 @@ export class Core {
 
   /** Takes the home, runs recovery, and returns the services. */
   static async open(opts: CoreOptions): Promise<Core> {
-    const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, ...opts });
     try {
-      await core.recover();
+      const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, ...opts });
+      try {
+        await core.recover();
+      } catch (err) {
+        await core.close();
+        throw err;
+      }
+      return core;
     } catch (err) {
-      await core.close();
-      throw err;
+      // Making the home or a recovery step can hit a full disk before the router could say so.
+      throw isDiskFull(err) ? diskFullError(path.resolve(opts.home), err) : err;
     }
-    return core;
   }
 
   /**
@@ -121,9 +128,24 @@ export class Core {
 
 export const openCore = (opts: CoreOptions) => Core.open(opts);
 
+/** What only a folder Boxkeep made holds; its presence is what makes a folder a Boxkeep home. */
+const HOME_MARKER = 'boxkeep.db';
+
+/** Every name Boxkeep puts at the top of a home (the database may be missing: moved aside). */
+function homeEntries(home: string): Set<string> {
+  const p = new HomePaths(home);
+  const files = [p.db, `${p.db}-wal`, `${p.db}-shm`, p.lock, `${p.lock}.db`, p.imagesDir, p.boxesDir, p.homeJournal, p.orphansDir, p.controlSocket];
+  return new Set(files.map((f) => path.basename(f)));
+}
+
 /**
- * The home holds every guest's disks: it is created 0700, an existing one is made 0700, and
- * one that belongs to another user is refused (someone could have made it first in /tmp).
+ * The home holds every guest's disks, so it is private (0700). But --home may name any folder,
+ * and Boxkeep only changes one it made. A Boxkeep home is a folder with boxkeep.db, or one that
+ * holds nothing but names Boxkeep puts there (an empty folder among them: adopted as a new
+ * home, since the user made it for this). It is tightened to 0700 if loosened; except that an
+ * empty folder with the sticky bit is a shared folder such as /tmp and is left alone. Any other
+ * folder is refused untouched, and so is a folder of another user (someone could have made it
+ * first in /tmp).
  */
 function privateHome(home: string): string {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -133,7 +155,17 @@ function privateHome(home: string): string {
   if (uid !== undefined && st.uid !== uid) {
     throw new BoxkeepError('InvalidState', `The Boxkeep home ${home} belongs to another user (uid ${st.uid}); pick a folder of your own with --home or BOXKEEP_HOME.`);
   }
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(home, 0o700);
+  const entries = fs.readdirSync(home);
+  const ours = homeEntries(home);
+  const foreign = entries.includes(HOME_MARKER) ? [] : entries.filter((e) => !ours.has(e));
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '');
+    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home: it has no ${HOME_MARKER} and holds other files (${shown}); Boxkeep will not take it over. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
+  }
+  if (entries.length === 0 && (st.mode & 0o1000) !== 0) {
+    throw new BoxkeepError('InvalidArgument', `${home} is a shared folder (it has the sticky bit, like /tmp); Boxkeep will not make it private. Pick a folder of your own with --home or BOXKEEP_HOME.`);
+  }
+  if ((st.mode & 0o7077) !== 0) fs.chmodSync(home, 0o700);
   return home;
 }
 

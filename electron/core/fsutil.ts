@@ -2,6 +2,7 @@
 // fsynced; every multi-file operation is built from these so a power cut cannot reorder steps.
 import fs from 'node:fs';
 import path from 'node:path';
+import { BoxkeepError } from '../../shared/errors.js';
 
 export function fsyncPath(target: string): void {
   const fd = fs.openSync(target, 'r');
@@ -30,14 +31,20 @@ export function renameDurable(from: string, to: string): void {
 /** Writes through a temporary file and an atomic rename: readers see the old or the new content. */
 export function writeFileDurable(target: string, data: string | Uint8Array): void {
   const tmp = `${target}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o644);
   try {
-    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    renameDurable(tmp, target);
+  } catch (err) {
+    // A full disk fails the write after the create: leave no half-written temporary behind.
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  renameDurable(tmp, target);
 }
 
 export function mkdirDurable(dir: string): void {
@@ -62,5 +69,34 @@ export function sizeOnDisk(file: string): number {
     return (fs.statSync(file, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * ENOSPC/EDQUOT from the OS, SQLITE_FULL from SQLite, or a tool's words for them (qemu-img
+ * failures arrive as Storage errors quoting its stderr): the filesystem has no room left.
+ */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+  return err instanceof BoxkeepError && err.code === 'Storage' && /No space left on device|Disk quota exceeded/.test(err.message);
+}
+
+const DISK_FULL = 'The disk holding ';
+
+/** What a user can do about a full disk: nothing in the home is damaged, it needs room. */
+export function diskFullError(home: string, cause?: unknown): BoxkeepError {
+  if (cause instanceof BoxkeepError && cause.message.startsWith(DISK_FULL)) return cause;
+  const detail = cause instanceof BoxkeepError ? ` (What failed: ${cause.message})` : '';
+  return new BoxkeepError('Storage', `${DISK_FULL}${home} is full. Free space in the filesystem of ${home} (delete or move files you do not need) and try again.${detail}`, { cause });
+}
+
+/** Bytes an unprivileged writer may still use on the filesystem holding `dir`; Infinity if unknown. */
+export function freeBytes(dir: string): number {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }

@@ -1,6 +1,26 @@
-// One owner per home: the app or one CLI process. The lock file names its owner by
-// fingerprint, so a lock left by a dead process (or from before a reboot) is taken over.
+// One owner per home: the app or one CLI process.
+//
+// The exclusion is a lock the kernel holds for us: an open SQLite connection to home.lock.db
+// inside `BEGIN EXCLUSIVE`. SQLite takes a POSIX fcntl write lock on the file, which the kernel
+// drops the moment the holder exits, however it exits (kill -9, power cut: the lock never
+// outlives its process, so there is no stale owner to take over and no takeover race), and its
+// own per-inode table refuses a second connection of the same process too (tests and the app
+// may open several cores in one process). Reading a file, writing one's own and reading it back,
+// as before, lets two processes that read before either writes both "hold" the home.
+//
+// Rules that keep it a lock:
+// - home.lock.db is never deleted or replaced: a process that opened the old inode would hold a
+//   lock nobody else looks at.
+// - Nothing else in a process may open home.lock.db: closing ANY descriptor of a file drops
+//   that process's fcntl locks on it.
+// - No page is ever written (journal in memory): taking the lock needs no disk space and leaves
+//   no journal behind, so read-only commands work on a full disk.
+//
+// home.lock is only a note saying who holds the home, so a refused command can name the app and
+// its pid. It is written after the lock is taken and removed before it is let go; a note left by
+// a dead holder is ignored (fingerprint check), and on a full disk there may be none.
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../shared/errors.js';
 import { writeFileDurable } from './fsutil.js';
 import { fingerprintOf, isSameProcess, type ProcessFingerprint } from './proc.js';
@@ -11,6 +31,13 @@ export interface LockInfo extends ProcessFingerprint {
   kind: OwnerKind;
   takenAt: number;
 }
+
+/**
+ * Waiting this long lets two takers that started together settle on one: SQLite first takes a
+ * shared lock, so without a wait both could see the other's and give up. Short, because a
+ * refused command should say so promptly.
+ */
+const SETTLE_MS = 250;
 
 export function readLock(file: string): LockInfo | null {
   try {
@@ -23,27 +50,64 @@ export function readLock(file: string): LockInfo | null {
 }
 
 export class HomeLock {
-  private constructor(readonly file: string, readonly info: LockInfo) {}
+  private constructor(
+    private readonly conn: Database.Database,
+    /** The owner note (home.lock). */
+    readonly file: string,
+    readonly info: LockInfo,
+  ) {}
 
+  /** `file` is the owner note; the kernel lock is held on `${file}.db` next to it. */
   static acquire(file: string, kind: OwnerKind): HomeLock {
+    const conn = takeKernelLock(`${file}.db`, file);
     const mine: LockInfo = { ...fingerprintOf(process.pid), kind, takenAt: Date.now() };
-    const holder = readLock(file);
-    if (holder && holder.pid !== process.pid && isSameProcess(holder)) {
-      throw new BoxkeepError('InvalidState', `This Boxkeep home is in use by another ${holder.kind === 'app' ? 'Boxkeep app' : 'boxkeep process'} (pid ${holder.pid}). Close it, or run this command while the app is running so it is forwarded to it.`);
+    try {
+      writeFileDurable(file, JSON.stringify(mine));
+    } catch (err) {
+      // Only the note is lost: the lock is held. A full disk must not stop read-only commands.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' && (err as NodeJS.ErrnoException).code !== 'EDQUOT') {
+        conn.close();
+        throw err;
+      }
     }
-    // Free or stale: take it. Write-then-verify settles a race between two takers.
-    writeFileDurable(file, JSON.stringify(mine));
-    const after = readLock(file);
-    if (!after || after.pid !== mine.pid || after.takenAt !== mine.takenAt) {
-      throw new BoxkeepError('InvalidState', `Another process took this Boxkeep home at the same moment (pid ${after?.pid ?? '?'}); try again.`);
-    }
-    return new HomeLock(file, mine);
+    return new HomeLock(conn, file, mine);
   }
 
   release(): void {
-    const holder = readLock(this.file);
-    if (holder && holder.pid === this.info.pid && holder.takenAt === this.info.takenAt) {
+    if (!this.conn.open) return;
+    // Still holding the lock, so the note we may delete can only be ours (or a dead holder's).
+    const note = readLock(this.file);
+    if (!note || (note.pid === this.info.pid && note.takenAt === this.info.takenAt) || !isSameProcess(note)) {
       fs.rmSync(this.file, { force: true });
     }
+    this.conn.close();
   }
+}
+
+function takeKernelLock(lockFile: string, noteFile: string): Database.Database {
+  let conn: Database.Database;
+  try {
+    conn = new Database(lockFile);
+  } catch (err) {
+    throw new BoxkeepError('Storage', `Cannot open the home's lock file ${lockFile}: ${(err as Error).message}.`, { cause: err });
+  }
+  try {
+    conn.pragma(`busy_timeout = ${SETTLE_MS}`);
+    conn.pragma('journal_mode = MEMORY');
+    conn.exec('BEGIN EXCLUSIVE');
+    return conn;
+  } catch (err) {
+    conn.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(readLock(noteFile));
+    throw new BoxkeepError('Storage', `Cannot lock the home's lock file ${lockFile}: ${(err as Error).message}.`, { cause: err });
+  }
+}
+
+function inUse(holder: LockInfo | null): BoxkeepError {
+  if (holder && isSameProcess(holder)) {
+    const who = holder.kind === 'app' ? 'the Boxkeep app' : holder.kind === 'host' ? '`boxkeep serve`' : 'another boxkeep process';
+    return new BoxkeepError('InvalidState', `This Boxkeep home is in use by ${who} (pid ${holder.pid}). Close it, or run this command while the app is running so it is forwarded to it.`);
+  }
+  // The holder has not written its note yet (or could not: full disk): a command racing ours.
+  return new BoxkeepError('InvalidState', 'Another command is changing this Boxkeep home right now; try again when it has finished.');
 }

@@ -7,6 +7,7 @@ import type { Router } from '../../shared/transport.js';
 import { parseInput } from '../../shared/validate.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
+import { diskFullError, isDiskFull } from './fsutil.js';
 
 type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 
@@ -51,7 +52,8 @@ export function createRouter(core: Core): Router {
         const handler = h[channel as EngineChannel] as (input: unknown) => unknown;
         return await handler(input);
       } catch (err) {
-        throw BoxkeepError.from(err);
+        // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.
+        throw isDiskFull(err) ? diskFullError(core.paths.root, err) : BoxkeepError.from(err);
       }
     },
     on: (event, listener) => core.events.on(event, listener),

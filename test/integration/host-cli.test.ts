@@ -10,40 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { readLock } from '../../electron/core/lock.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
+import { cli } from '../helpers/cli.js';
 import { makeQcow2, tempHome } from '../helpers/disk.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin', 'boxkeep.mjs');
 
-/** Runs the real command. Never spawnSync: the owner under test lives in this process's event loop. */
-function cli(home: string, args: string[]): Promise<{ code: number | null; data: unknown; error: { code?: string; message?: string } | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      let data: unknown = null;
-      let error: { code?: string; message?: string } | null = null;
-      try {
-        data = JSON.parse(stdout);
-      } catch {
-        /* not JSON: the assertion on data shows it */
-      }
-      try {
-        error = (JSON.parse(stderr.trim().split('\n').pop() ?? '') as { error: { code: string; message: string } }).error;
-      } catch {
-        /* no JSON error */
-      }
-      resolve({ code, data, error, stderr });
-    });
-  });
-}
 
 describe('boxkeep next to a running owner', () => {
   let h: OwnedHome;

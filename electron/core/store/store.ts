@@ -1,7 +1,9 @@
 // The SQLite store: images, boxes, snapshots and each box's current pointer.
 // Rows are the index of what exists; files on disk are the truth recovery reconciles against.
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
+import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
 import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -11,35 +13,24 @@ interface SnapshotRow { id: string; box_id: string; parent_id: string | null; na
 
 export type NewBox = Omit<Box, 'liveDiskPath'>;
 
+/** The -shm index (32 KiB) and a few WAL pages, with room to spare. */
+const ROOM_FOR_WAL = 1024 * 1024;
+
 export class Store {
   readonly db: Database.Database;
   private readonly liveDiskPath: (boxId: string) => string;
 
   constructor(file: string, liveDiskPath: (boxId: string) => string) {
     this.liveDiskPath = liveDiskPath;
+    // WAL keeps its index in a -shm file that must be created and grown: on a full disk it
+    // cannot be, and the failed open leaves -wal and -shm behind. This process holds the home
+    // lock, so no other Boxkeep opens the database: exclusive locking keeps the index in memory
+    // instead, and reads work. Writes then fail with SQLITE_FULL, which says the disk is full.
+    const locking = freeBytes(path.dirname(file)) < ROOM_FOR_WAL ? 'exclusive' : 'shared';
     try {
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
-      this.migrate();
+      this.db = openDatabase(file, locking);
     } catch (err) {
-      if (err instanceof BoxkeepError) throw err;
-      throw new BoxkeepError('Storage', `Cannot open the database ${file}: ${(err as Error).message}. If the file is damaged, move it aside; recovery rebuilds nothing from it.`, { cause: err });
-    }
-  }
-
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new BoxkeepError('Storage', `The database was written by a newer Boxkeep (schema ${version}, this one knows ${MIGRATIONS.length}); update Boxkeep.`);
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
+      throw openError(file, err);
     }
   }
 
@@ -220,4 +211,46 @@ export function treeOrder(snapshots: Snapshot[]): Snapshot[] {
     if (kids) for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
   }
   return out;
+}
+
+/**
+ * Opens and migrates the database. 'exclusive' is only for a full disk (see the constructor);
+ * on failure the connection is closed, so SQLite removes the -wal and -shm files it made.
+ */
+function openDatabase(file: string, locking: 'shared' | 'exclusive'): Database.Database {
+  const db = new Database(file);
+  try {
+    if (locking === 'exclusive') db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new BoxkeepError('Storage', `The database was written by a newer Boxkeep (schema ${version}, this one knows ${MIGRATIONS.length}); update Boxkeep.`);
+  }
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+/** The error for a database that would not open; its cause is what SQLite said. */
+function openError(file: string, err: unknown): BoxkeepError {
+  if (err instanceof BoxkeepError) return err;
+  // Never the "damaged" advice for a full disk: moving the database aside orphans every box.
+  // SHMSIZE: the -shm file could not be grown (the disk filled after freeBytes looked).
+  if (isDiskFull(err) || (err as { code?: string }).code === 'SQLITE_IOERR_SHMSIZE') return diskFullError(path.dirname(file), err);
+  return new BoxkeepError('Storage', `Cannot open the database ${file}: ${(err as Error).message}. If the file is damaged, move it aside; recovery rebuilds nothing from it.`, { cause: err });
 }

@@ -1,0 +1,37 @@
+// The real `boxkeep` bin (bin/boxkeep.mjs, running dist/) as a child process, with --json.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'bin', 'boxkeep.mjs');
+
+export interface CliRun { code: number | null; data: unknown; error: { code?: string; message?: string } | null; stdout: string; stderr: string }
+
+/** Runs the real command. Never spawnSync: the owner under test lives in this process's event loop. */
+export function cli(home: string, args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      let data: unknown = null;
+      let error: { code?: string; message?: string } | null = null;
+      try {
+        data = JSON.parse(stdout);
+      } catch {
+        /* not JSON: the assertion on data shows it */
+      }
+      try {
+        error = (JSON.parse(stderr.trim().split('\n').pop() ?? '') as { error: { code: string; message: string } }).error;
+      } catch {
+        /* no JSON error */
+      }
+      resolve({ code, data, error, stdout, stderr });
+    });
+  });
+}
