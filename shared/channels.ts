@@ -11,6 +11,7 @@ import type {
   RecoveryReport,
   RemoveSnapshotResult,
   RestoreResult,
+  Settings,
   Snapshot,
   SnapshotTree,
   SystemInfo,
@@ -123,6 +124,13 @@ export const channels = {
     result: result<RestoreResult>(),
   },
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
+
+  'settings:get': { input: empty, result: result<Settings>() },
+  'settings:update': {
+    // null: back to the default reserve. 0 is allowed: refuse only what would not fit at all.
+    input: v.strictObject({ diskReserve: v.optional(v.nullable(int('The disk reserve', 0, Number.MAX_SAFE_INTEGER, ' bytes'))) }),
+    result: result<Settings>(),
+  },
 
   'recovery:run': { input: empty, result: result<RecoveryReport>() },
   'recovery:last': { input: empty, result: result<RecoveryReport | null>() },

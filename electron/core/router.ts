@@ -7,6 +7,7 @@ import type { EventMap, EventName } from '../../shared/events.js';
 import { parseInput } from '../../shared/validate.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
+import { getSettings, updateSettings } from './space.js';
 
 type Handlers = { [C in Channel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 
@@ -41,6 +42,9 @@ export function createRouter(core: Core): Router {
     'snapshots:update': (i) => core.snapshots.update(i),
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
+
+    'settings:get': () => getSettings(core),
+    'settings:update': (i) => updateSettings(core, i),
 
     'recovery:run': () => core.recover(),
     'recovery:last': () => core.lastRecovery,

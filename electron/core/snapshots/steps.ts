@@ -12,6 +12,8 @@ import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import { backingPathOf } from '../disk/backing.js';
 import { BoxkeepError } from '../../../shared/errors.js';
+import { humanBytes } from '../../../shared/bytes.js';
+import { isDiskFull } from '../space.js';
 
 export interface SnapshotCreateIntent {
   id: string; op: 'snapshot-create'; startedAt: number;
@@ -124,6 +126,7 @@ export async function restoreStopped(core: Core, box: Box, target: Snapshot): Pr
 
 export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
   const journal = core.paths.boxJournal(intent.boxId);
+  const sizesBefore = intent.dependents.map((d) => sizeOnDisk(d.path));
   writeIntent(journal, intent);
   crashPoint('snapshot-remove:after-intent');
   try {
@@ -134,7 +137,7 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
       // agree and the snapshot is still whole: the removal simply did not happen (for the
       // dependents it did not reach). Nothing is left for recovery to replay.
       clearIntent(journal, intent.id);
-      throw err;
+      throw await notRemoved(err, intent, sizesBefore);
     }
     throw unfinished(err);
   }
@@ -149,10 +152,37 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
   clearIntent(journal, intent.id);
 }
 
-/** A removal that cannot be undone and did not finish: its intent stays for recovery. */
+/**
+ * A commit that did not finish cannot be undone (some clusters are already in the removed
+ * snapshot's file): its intent stays and the merge waits (waiting-merge.ts). Recovery finishes
+ * it, but only once it fits, so a full disk is not filled again at every start.
+ */
 function unfinished(err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
-  return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; Boxkeep finishes the removal at its next start, or now with "boxkeep recover". Until then this box accepts no other changes.`, { cause: err });
+  const cause = isDiskFull(err)
+    ? 'The disk holding the Boxkeep home is full. Free space: delete other snapshots of this box or boxes you no longer need (the merge needs about as much as the snapshot after this one holds), then run "boxkeep recover".'
+    : 'Boxkeep finishes the removal at its next start, or now with "boxkeep recover".';
+  return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; every other snapshot is intact. ${cause} Until it is finished this box only accepts deleting its other snapshots.`, { cause: err });
+}
+
+/**
+ * A rebase that failed leaves its dependent backing onto the snapshot, reading exactly as
+ * before, but holding the clusters qemu-img had copied (the same bytes the snapshot has).
+ * Giving them back would need a copy of the whole dependent (`qemu-img convert -B`), the very
+ * space that is missing, so they stay, counted here: they are not lost either, since a later
+ * rebase of the same dependent finds them allocated and does not copy them again.
+ */
+async function notRemoved(err: unknown, intent: SnapshotRemoveIntent, sizesBefore: number[]): Promise<Error> {
+  if (!isDiskFull(err)) return err as Error;
+  let grown = 0;
+  for (const [i, d] of intent.dependents.entries()) {
+    // Only those still on the snapshot: the ones rebased before the failure are simply done.
+    if ((await backingPathOf(d.path).catch(() => null)) === intent.snapshotPath) grown += Math.max(0, sizeOnDisk(d.path) - sizesBefore[i]!);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new BoxkeepError('Storage', `${message} The disk holding the Boxkeep home is full, so the snapshot was not deleted; every snapshot reads exactly as before. ` +
+    `${humanBytes(grown)} already copied into the snapshots after it stays there (the same bytes, so nothing reads differently; deleting it again will not copy them twice). ` +
+    'Free space (delete other snapshots or boxes you no longer need) and delete it again.', { cause: err });
 }
 
 /**
