@@ -158,11 +158,17 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
  * it, but only once it fits, so a full disk is not filled again at every start.
  */
 function unfinished(err: unknown): Error {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = sentence(err);
   const cause = isDiskFull(err)
     ? 'The disk holding the Boxkeep home is full. Free space: delete other snapshots of this box or boxes you no longer need (the merge needs about as much as the snapshot after this one holds), then run "boxkeep recover".'
     : 'Boxkeep finishes the removal at its next start, or now with "boxkeep recover".';
   return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; every other snapshot is intact. ${cause} Until it is finished this box only accepts deleting its other snapshots.`, { cause: err });
+}
+
+/** qemu-img's last line, ended as a sentence so more can follow it. */
+function sentence(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).trim();
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
 /**
@@ -179,7 +185,7 @@ async function notRemoved(err: unknown, intent: SnapshotRemoveIntent, sizesBefor
     // Only those still on the snapshot: the ones rebased before the failure are simply done.
     if ((await backingPathOf(d.path).catch(() => null)) === intent.snapshotPath) grown += Math.max(0, sizeOnDisk(d.path) - sizesBefore[i]!);
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = sentence(err);
   return new BoxkeepError('Storage', `${message} The disk holding the Boxkeep home is full, so the snapshot was not deleted; every snapshot reads exactly as before. ` +
     `${humanBytes(grown)} already copied into the snapshots after it stays there (the same bytes, so nothing reads differently; deleting it again will not copy them twice). ` +
     'Free space (delete other snapshots or boxes you no longer need) and delete it again.', { cause: err });
