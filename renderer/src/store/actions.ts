@@ -4,7 +4,7 @@
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import type { Box, Image, RemoveSnapshotResult, RestoreResult, Snapshot } from '../../../shared/types.js';
+import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot } from '../../../shared/types.js';
 import { formatBytes, plural } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
@@ -42,6 +42,8 @@ export interface Actions {
   renameBox(boxId: string, name: string): Promise<Outcome<Box>>;
   removeBox(boxId: string): Promise<Outcome<{ removedId: string; freedBytes: number }>>;
   refreshConsole(boxId: string): Promise<void>;
+  /** null: back to the default reserve. */
+  setDiskReserve(bytes: number | null): Promise<Outcome<Settings>>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -188,5 +190,14 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     },
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
+
+    async setDiskReserve(bytes) {
+      const out = await perform('settings', () => bridge.settings.update({ diskReserve: bytes }), {
+        success: (s) => `The disk reserve is now ${formatBytes(s.space.reserve)}${s.diskReserve === null ? ' (the default)' : ''}.`,
+        toastErrors: false,
+      });
+      if (out.ok) await sync.loadInfo().catch(() => {});
+      return out;
+    },
   };
 }
