@@ -127,8 +127,10 @@ export const channels = {
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {
-    // null: back to the default reserve. 0 is allowed: refuse only what would not fit at all.
-    input: v.strictObject({ diskReserve: v.optional(v.nullable(int('The disk reserve', 0, Number.MAX_SAFE_INTEGER, ' bytes'))) }),
+    // Bytes, or 'default' to go back to the default. 0 is allowed: refuse only what would not fit at all.
+    input: v.strictObject({
+      diskReserve: v.optional(v.union([int('The disk reserve', 0, Number.MAX_SAFE_INTEGER, ' bytes'), v.literal('default')], 'The disk reserve must be a number of bytes or "default".')),
+    }),
     result: result<Settings>(),
   },
 

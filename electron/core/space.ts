@@ -50,13 +50,13 @@ export function getSettings(core: Core): Settings {
  * 0 is allowed: the guard then only refuses what would not fit at all. A reserve larger than
  * the whole filesystem would refuse every write, so it is a mistake, not a setting.
  */
-export function updateSettings(core: Core, input: { diskReserve?: number | null }): Settings {
+export function updateSettings(core: Core, input: { diskReserve?: number | 'default' }): Settings {
   if (input.diskReserve !== undefined) {
     const { total } = diskSpace(core);
-    if (input.diskReserve !== null && input.diskReserve > total) {
+    if (input.diskReserve !== 'default' && input.diskReserve > total) {
       throw invalidArgument(`A disk reserve of ${humanBytes(input.diskReserve)} is larger than the whole filesystem holding the home (${humanBytes(total)}); every change would be refused. Choose less, or 0 for no reserve.`);
     }
-    core.store.setSetting(RESERVE_KEY, input.diskReserve === null ? null : String(input.diskReserve));
+    core.store.setSetting(RESERVE_KEY, input.diskReserve === 'default' ? null : String(input.diskReserve));
   }
   return getSettings(core);
 }

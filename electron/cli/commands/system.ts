@@ -51,7 +51,7 @@ export const systemCommands: CommandGroup = {
       },
       async run({ args, api }) {
         const reserve = opt(args, 'disk-reserve');
-        const settings = reserve === undefined ? await api.settings.get() : await api.settings.update({ diskReserve: reserve === 'default' ? null : parseSize(reserve) });
+        const settings = reserve === undefined ? await api.settings.get() : await api.settings.update({ diskReserve: reserve === 'default' ? 'default' : parseSize(reserve)! });
         return outcome(settings, () => settingsText(settings));
       },
     },

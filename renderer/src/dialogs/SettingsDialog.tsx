@@ -12,9 +12,9 @@ export function SettingsDialog() {
   const actions = useActions();
   const space = useApp((s) => s.info?.space);
   const [text, setText] = useState('');
-  const bytes = text.trim() === '' ? null : parseSize(text);
-  const problem = text.trim() !== '' && bytes === null ? 'Type a size like 2G, 500M or 0, or leave it empty for the default.' : null;
-  const { busy, error, submit } = useSubmit(() => actions.setDiskReserve(bytes), actions.closeDialog);
+  const bytes = text.trim() === '' ? 'default' : parseSize(text);
+  const problem = bytes === null ? 'Type a size like 2G, 500M or 0, or leave it empty for the default.' : null;
+  const { busy, error, submit } = useSubmit(() => actions.setDiskReserve(bytes ?? 'default'), actions.closeDialog);
   return (
     <Dialog
       title="Settings"

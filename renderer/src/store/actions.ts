@@ -42,8 +42,7 @@ export interface Actions {
   renameBox(boxId: string, name: string): Promise<Outcome<Box>>;
   removeBox(boxId: string): Promise<Outcome<{ removedId: string; freedBytes: number }>>;
   refreshConsole(boxId: string): Promise<void>;
-  /** null: back to the default reserve. */
-  setDiskReserve(bytes: number | null): Promise<Outcome<Settings>>;
+  setDiskReserve(bytes: number | 'default'): Promise<Outcome<Settings>>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
