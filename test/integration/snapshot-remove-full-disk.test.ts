@@ -83,7 +83,7 @@ it('a commit that runs out of space leaves the box open for deleting other snaps
   stop();
   expect(err.code).toBe('Storage');
   expect(err.message).toMatch(/No space left on device/);
-  expect(err.message).toMatch(/The disk holding the Boxkeep home is full/);
+  expect(err.message).toMatch(/The disk holding the Boxkeep home is full\. Finishing the removal needs about 2 MiB .* Free at least \d(\.\d)? MiB/);
   expect(err.message).toMatch(/only accepts deleting its other snapshots/);
   // Every snapshot but the one being deleted reads exactly as before; b is half-merged and
   // can no longer be restored, nor can anything else change the merge's layers.
@@ -133,6 +133,7 @@ it('a rebase that runs out of space says the disk is full and what it left behin
   const copied = fs.statSync(live).blocks * 512 - liveSize;
   expect(copied).toBeGreaterThan(MiB); // the partial copy is real: it is what the message accounts for
   expect(err.message).toMatch(/(\d+(\.\d)?) MiB already copied into the snapshots after it stays there/);
+  expect(err.message).toMatch(/Deleting it needs about 17 MiB .* Free at least \d+(\.\d)? MiB/);
   expect(contents(c)).toEqual(before);
   expect(c.snapshots.get('dev', 'b').name).toBe('b');
   // Nothing waits: the box takes any change (here: deleting another snapshot), and no start retries anything.

@@ -156,14 +156,15 @@ export class SnapshotEngine {
         throw invalidState(`The running box ${JSON.stringify(box.name)} reads from the snapshot ${JSON.stringify(snapshot.name)}; stop the box first.`);
       }
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
-      requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, await removalNeeds(intent));
+      const needed = await removalNeeds(intent);
+      requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
       const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
       const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
       const started = performance.now();
       await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
         runningDependsOnIt
           ? this.live!.remove(box, intent, (f) => task.progress(f))
-          : removeOffline(this.core, intent, (f) => task.progress(f)));
+          : removeOffline(this.core, intent, (f) => task.progress(f), needed));
       const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
       this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: ms(started) });
       return {

@@ -13,7 +13,7 @@ import { clearIntent, writeIntent } from '../journal.js';
 import { backingPathOf } from '../disk/backing.js';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { humanBytes } from '../../../shared/bytes.js';
-import { isDiskFull } from '../space.js';
+import { isDiskFull, shortfall, spaceMessage } from '../space.js';
 
 export interface SnapshotCreateIntent {
   id: string; op: 'snapshot-create'; startedAt: number;
@@ -124,7 +124,8 @@ export async function restoreStopped(core: Core, box: Box, target: Snapshot): Pr
 
 // ---- remove
 
-export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
+/** `needed`: what the space guard estimated the merge writes, for the advice when the disk fills anyway. */
+export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress, needed = 0): Promise<void> {
   const journal = core.paths.boxJournal(intent.boxId);
   const sizesBefore = intent.dependents.map((d) => sizeOnDisk(d.path));
   writeIntent(journal, intent);
@@ -137,9 +138,9 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
       // agree and the snapshot is still whole: the removal simply did not happen (for the
       // dependents it did not reach). Nothing is left for recovery to replay.
       clearIntent(journal, intent.id);
-      throw await notRemoved(err, intent, sizesBefore);
+      throw await notRemoved(core, err, intent, sizesBefore, needed);
     }
-    throw unfinished(err);
+    throw unfinished(core, err, needed);
   }
   try {
     removeRowReparenting(core, intent);
@@ -147,7 +148,7 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
     deleteSnapshotFiles(core, intent);
     crashPoint('snapshot-remove:after-delete');
   } catch (err) {
-    throw unfinished(err);
+    throw unfinished(core, err, needed);
   }
   clearIntent(journal, intent.id);
 }
@@ -157,10 +158,10 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
  * snapshot's file): its intent stays and the merge waits (waiting-merge.ts). Recovery finishes
  * it, but only once it fits, so a full disk is not filled again at every start.
  */
-function unfinished(err: unknown): Error {
+function unfinished(core: Core, err: unknown, needed: number): Error {
   const message = sentence(err);
   const cause = isDiskFull(err)
-    ? 'The disk holding the Boxkeep home is full. Free space: delete other snapshots of this box or boxes you no longer need (the merge needs about as much as the snapshot after this one holds), then run "boxkeep recover".'
+    ? `The disk holding the Boxkeep home is full. ${whatToFree(core, 'Finishing the removal', needed)} Then run "boxkeep recover".`
     : 'Boxkeep finishes the removal at its next start, or now with "boxkeep recover".';
   return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; every other snapshot is intact. ${cause} Until it is finished this box only accepts deleting its other snapshots.`, { cause: err });
 }
@@ -178,7 +179,7 @@ function sentence(err: unknown): string {
  * space that is missing, so they stay, counted here: they are not lost either, since a later
  * rebase of the same dependent finds them allocated and does not copy them again.
  */
-async function notRemoved(err: unknown, intent: SnapshotRemoveIntent, sizesBefore: number[]): Promise<Error> {
+async function notRemoved(core: Core, err: unknown, intent: SnapshotRemoveIntent, sizesBefore: number[], needed: number): Promise<Error> {
   if (!isDiskFull(err)) return err as Error;
   let grown = 0;
   for (const [i, d] of intent.dependents.entries()) {
@@ -188,7 +189,13 @@ async function notRemoved(err: unknown, intent: SnapshotRemoveIntent, sizesBefor
   const message = sentence(err);
   return new BoxkeepError('Storage', `${message} The disk holding the Boxkeep home is full, so the snapshot was not deleted; every snapshot reads exactly as before. ` +
     `${humanBytes(grown)} already copied into the snapshots after it stays there (the same bytes, so nothing reads differently; deleting it again will not copy them twice). ` +
-    'Free space (delete other snapshots or boxes you no longer need) and delete it again.', { cause: err });
+    `${whatToFree(core, 'Deleting it', needed)} Then delete it again.`, { cause: err });
+}
+
+/** The guard's own words for how much to free, measured now that the disk filled. */
+function whatToFree(core: Core, what: string, needed: number): string {
+  const short = shortfall(core, needed);
+  return short ? spaceMessage(what, needed, short.space, short.missing) : 'Free space: delete other snapshots or boxes you no longer need.';
 }
 
 /**
