@@ -121,6 +121,8 @@ export class SnapshotEngine {
 
   async restore(input: ChannelInput<'snapshots:restore'>): Promise<RestoreResult> {
     const before = this.core.boxes.resolve(input.box);
+    // Before stopping the box: a restore refused for space must not have stopped it first.
+    requireSpace(this.core, `Restoring ${JSON.stringify(this.resolve(before, input.snapshot).name)}`, OVERLAY_BYTES * (input.snapshotCurrentFirst ? 2 : 1));
     const wasActive = isActive(before.status);
     if (wasActive) {
       if (!input.stopFirst) {
@@ -133,7 +135,6 @@ export class SnapshotEngine {
         throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}").`);
       }
       const target = this.resolve(box, input.snapshot);
-      requireSpace(this.core, `Restoring ${JSON.stringify(target.name)}`, OVERLAY_BYTES * (input.snapshotCurrentFirst ? 2 : 1));
       let savedSnapshot: Snapshot | null = null;
       if (input.snapshotCurrentFirst) {
         savedSnapshot = await this.createLocked(box, undefined, `State before restoring "${target.name}"`);
