@@ -2,7 +2,7 @@
 // type. The router, the preload bridge, the typed client, the web host and the CLI are all
 // derived from this map; nothing re-declares a channel.
 import * as v from 'valibot';
-import { nameProblem } from './names.js';
+import { descriptionProblem, nameProblem } from './names.js';
 import type {
   Box,
   BoxDetail,
@@ -19,6 +19,24 @@ import type {
 
 /** Carries a result type through the map without a runtime value. */
 const result = <T>() => undefined as unknown as T;
+
+/**
+ * What messages call a field whose messages start with its name. A client that shows the field
+ * under another name (the CLI's flags, a form's labels) swaps this subject for its own, see
+ * shared/validate.ts; a field not listed here gets the client's name in front of the message.
+ */
+export const FIELD_SUBJECTS = {
+  diskSizeGiB: 'The disk size',
+  memoryMib: 'The memory',
+  cpus: 'The CPU count',
+  lines: 'The line count',
+  description: 'The description',
+  force: 'The force choice',
+  snapshotCurrentFirst: 'The choice to snapshot the current state first',
+  stopFirst: 'The choice to stop the box first',
+  startAfter: 'The choice to start the box after',
+} as const;
+const S = FIELD_SUBJECTS;
 
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 
@@ -39,8 +57,9 @@ const name = (what: string) =>
   );
 
 const description = v.pipe(
-  v.string('The description must be text.'),
-  v.maxLength(4096, 'The description is longer than 4096 characters; shorten it.'),
+  v.string(`${S.description} must be text.`),
+  v.maxLength(4096, `${S.description} is longer than 4096 characters; shorten it.`),
+  v.check((d) => descriptionProblem(d) === null, (issue) => descriptionProblem(String(issue.input)) ?? 'Bad description.'),
 );
 
 const absolutePath = (what: string) =>
@@ -86,20 +105,20 @@ export const channels = {
     input: v.strictObject({
       name: name('box'),
       image: ref('image'),
-      diskSizeGiB: v.optional(int('The disk size', 1, 16384, ' GiB')),
-      memoryMib: v.optional(int('The memory', 16, 1048576, ' MiB')),
-      cpus: v.optional(int('The CPU count', 1, 64)),
+      diskSizeGiB: v.optional(int(S.diskSizeGiB, 1, 16384, ' GiB')),
+      memoryMib: v.optional(int(S.memoryMib, 16, 1048576, ' MiB')),
+      cpus: v.optional(int(S.cpus, 1, 64)),
     }),
     result: result<Box>(),
   },
   'boxes:rename': { input: v.strictObject({ box: ref('box'), name: name('box') }), result: result<Box>() },
   'boxes:remove': { input: boxInput, result: result<{ removedId: string; freedBytes: number }>() },
   'boxes:start': { input: boxInput, result: result<Box>() },
-  'boxes:stop': { input: v.strictObject({ box: ref('box'), force: v.optional(v.boolean('force must be true or false.')) }), result: result<Box>() },
+  'boxes:stop': { input: v.strictObject({ box: ref('box'), force: v.optional(v.boolean(`${S.force} must be true or false.`)) }), result: result<Box>() },
   'boxes:pause': { input: boxInput, result: result<Box>() },
   'boxes:resume': { input: boxInput, result: result<Box>() },
   'boxes:console': {
-    input: v.strictObject({ box: ref('box'), lines: v.optional(int('The line count', 1, 10000)) }),
+    input: v.strictObject({ box: ref('box'), lines: v.optional(int(S.lines, 1, 10000)) }),
     result: result<ConsoleOutput>(),
   },
 
@@ -117,9 +136,9 @@ export const channels = {
     input: v.strictObject({
       box: ref('box'),
       snapshot: ref('snapshot'),
-      snapshotCurrentFirst: v.optional(v.boolean('snapshotCurrentFirst must be true or false.')),
-      stopFirst: v.optional(v.boolean('stopFirst must be true or false.')),
-      startAfter: v.optional(v.boolean('startAfter must be true or false.')),
+      snapshotCurrentFirst: v.optional(v.boolean(`${S.snapshotCurrentFirst} must be true or false.`)),
+      stopFirst: v.optional(v.boolean(`${S.stopFirst} must be true or false.`)),
+      startAfter: v.optional(v.boolean(`${S.startAfter} must be true or false.`)),
     }),
     result: result<RestoreResult>(),
   },

@@ -6,6 +6,7 @@
 //   [--force]        switch                     [--a A --b B]     several optional flags
 import path from 'node:path';
 import { BoxkeepError } from '../../shared/errors.js';
+import type { FieldLabel } from '../../shared/validate.js';
 
 export interface PositionalSpec {
   name: string;
@@ -164,6 +165,28 @@ function convert(raw: string, kind: ValueKind, what: string, opts: ParseOptions,
     return path.resolve(opts.cwd, raw);
   }
   return raw;
+}
+
+/** Channel fields whose flag is not spelled like the field. */
+const FIELD_FLAGS: Record<string, string> = {
+  diskSizeGiB: 'disk-size',
+  memoryMib: 'memory',
+  kernelPath: 'kernel',
+  initrdPath: 'initrd',
+  snapshotCurrentFirst: 'snapshot-current-first',
+  stopFirst: 'stop-first',
+  startAfter: 'start-after',
+};
+
+/**
+ * How this command names a channel field in messages: by its flag (`--memory`, not memoryMib).
+ * Positionals keep the contract's words ("The box name …"), which already say what they are.
+ */
+export function flagLabels(sig: Signature): FieldLabel {
+  return (field) => {
+    const flag = FIELD_FLAGS[field] ?? field;
+    return sig.flags.some((f) => f.name === flag) ? `--${flag}` : undefined;
+  };
 }
 
 export const quote = (text: string) => JSON.stringify(text.length > 60 ? text.slice(0, 60) + '…' : text);

@@ -3,9 +3,10 @@
 import { createRequire } from 'node:module';
 import { createApi } from '../../shared/client.js';
 import { BoxkeepError, EXIT_CODES } from '../../shared/errors.js';
+import { parseInput } from '../../shared/validate.js';
 import { defaultHome } from '../core/home.js';
 import { jsonLogger } from '../core/logger.js';
-import { UsageError, parseArgs, parseGlobal, wantsJson } from './args.js';
+import { UsageError, flagLabels, parseArgs, parseGlobal, wantsJson } from './args.js';
 import { resolve } from './help.js';
 import { processIo, type Io } from './io.js';
 import { connect, type Invoker } from './invoker.js';
@@ -43,7 +44,13 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
     const { value, text } = await withInvoker(invoker, async () => {
       const off = progress ? invoker.on('tasks:progress', (p) => progress.update(p)) : () => {};
       try {
-        const api = createApi((channel, input) => invoker.invoke(channel, input));
+        const labels = flagLabels(entry.sig);
+        const api = createApi((channel, input) => {
+          // Checked here too, so a refusal names the flag the user typed (--memory), which the
+          // engine, knowing only the channel's fields, cannot.
+          parseInput(channel, input, labels);
+          return invoker.invoke(channel, input);
+        });
         const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith });
         // The human text may look names up, so it is made while the engine is still open.
         return { value: result.value, text: json ? '' : await result.text() };

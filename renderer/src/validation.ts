@@ -1,18 +1,22 @@
 // Inline validation runs the contract's own schema, so a form says exactly what the main
 // process would say, as the user types, and can never disagree with it.
-import * as v from 'valibot';
-import { channels, type Channel } from '../../shared/channels.js';
+import type { Channel } from '../../shared/channels.js';
 import { nameProblem } from '../../shared/names.js';
 import type { Snapshot } from '../../shared/types.js';
+import { checkInput } from '../../shared/validate.js';
 
-/** First problem per top-level field, e.g. { name: 'The box name must not be empty.' }. */
-export function fieldProblems(channel: Channel, input: Record<string, unknown>): Record<string, string> {
-  const parsed = v.safeParse(channels[channel].input, input);
-  if (parsed.success) return {};
+/**
+ * First problem per top-level field, e.g. { name: 'The box name must not be empty.' }. `labels`
+ * are the form's own labels for its fields, so a message says "Memory (MiB) must be at least
+ * 16 MiB." under the field the user sees, never the contract's key (memoryMib).
+ */
+export function fieldProblems(channel: Channel, input: Record<string, unknown>, labels: Record<string, string> = {}): Record<string, string> {
+  const checked = checkInput(channel, input, (field) => labels[field]);
+  if (checked.ok) return {};
   const out: Record<string, string> = {};
-  for (const issue of parsed.issues) {
-    const field = v.getDotPath(issue)?.split('.')[0] ?? '';
-    if (!(field in out)) out[field] = issue.message;
+  for (const { field, message } of checked.problems) {
+    const key = field ?? '';
+    if (!(key in out)) out[key] = message;
   }
   return out;
 }

@@ -62,7 +62,7 @@ describe('first run in the browser', () => {
     await expect.poll(() => nb.getByText('may not start with a dot').isVisible()).toBe(true);
     expect(await nb.getByRole('button', { name: 'Create box' }).isDisabled()).toBe(true);
     await nb.getByLabel('Disk size (GiB)').fill('0');
-    await expect.poll(() => nb.getByText('The disk size must be at least 1 GiB.').isVisible()).toBe(true);
+    await expect.poll(() => nb.getByText('Disk size (GiB) must be at least 1 GiB.').isVisible()).toBe(true);
     await name.fill('scratch');
     await nb.getByLabel('Disk size (GiB)').fill('');
     await nb.getByLabel('Memory (MiB)').fill('128');

@@ -188,6 +188,45 @@ describe('boxkeep exit codes and errors', () => {
     expect([h.code, h.stdout, h.stderr]).toEqual([2, '', 'boxkeep: The snapshot name "a/b" contains "/"; slashes are not allowed.\n']);
   });
 
+  it('2: a value the contract refuses names the flag the user typed, never the internal field', () => {
+    expect(fails('box', 'create', 'x', '--image', 'y', '--memory', '5')).toEqual({ code: 2, error: { code: 'InvalidArgument', message: '--memory must be at least 16 MiB.' } });
+    expect(human('box', 'create', 'x', '--image', 'y', '--memory', '5').stderr).toBe('boxkeep: --memory must be at least 16 MiB.\n');
+    expect(fails('box', 'create', 'x', '--image', 'y', '--disk-size', '0').error.message).toBe('--disk-size must be at least 1 GiB.');
+    expect(fails('box', 'console', 'web', '--lines', '0').error.message).toBe('--lines must be at least 1.');
+    expect(fails('snapshot', 'create', 'web', 'ok', '--description', 'see \u202Ehere').error.message).toBe(
+      '--description contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible formatting character; it would reorder the text around it. Remove it.',
+    );
+    expect(fails('snapshot', 'update', 'web', 'later', '--name', 'a\u200Bb').error.message).toBe(
+      '--name: The snapshot name "a\\u200Bb" contains U+200B ZERO WIDTH SPACE, an invisible formatting character; remove it.',
+    );
+    for (const r of [human('box', 'create', 'x', '--image', 'y', '--memory', '5'), human('box', 'console', 'web', '--lines', '0')]) {
+      expect(r.stderr).not.toMatch(/memoryMib|lines:/);
+    }
+    expect(ok<Box[]>(['box', 'list']).map((b) => b.name)).toEqual(['web']);
+  });
+
+  it('2: image import refuses a qcow2 whose table sizes are absurd, naming the header field; nothing is kept', () => {
+    const before = ok<Image[]>(['image', 'list']);
+    const cases: Array<[string, (b: Buffer) => void, RegExp]> = [
+      ['l1-huge', (b) => b.writeUInt32BE(0x7fffffff, 36), /L1 table size \(l1_size\) is 2147483647 entries; QEMU allows at most 4194304/],
+      ['l1-small', (b) => b.writeUInt32BE(0, 36), /L1 table size \(l1_size\) is 0 entries, too few for the virtual size of 33554432 bytes/],
+      ['l1-far', (b) => b.writeBigUInt64BE(1n << 40n, 40), /L1 table \(l1_table_offset 1099511627776, 8 bytes\) runs past the end of the file/],
+      ['rt-huge', (b) => b.writeUInt32BE(0xffffff, 56), /refcount table size \(refcount_table_clusters\) is 16777215 clusters; QEMU allows at most 128/],
+    ];
+    for (const [name, mutate, problem] of cases) {
+      const file = path.join(tmp.dir, `${name}.qcow2`);
+      makeQcow2(file, 32 * MiB);
+      const bytes = fs.readFileSync(file);
+      mutate(bytes);
+      fs.writeFileSync(file, bytes);
+      const { code, error } = fails('image', 'import', file, '--name', name);
+      expect([code, error.code], `${name}: ${error.message}`).toEqual([2, 'InvalidArgument']);
+      expect(error.message).toMatch(problem);
+      expect(error.message).toContain(file);
+    }
+    expect(ok<Image[]>(['image', 'list'])).toEqual(before);
+  });
+
   it('3: a snapshot that does not exist', () => {
     const { code, error } = fails('snapshot', 'show', 'web', 'nope');
     expect([code, error.code]).toEqual([3, 'NotFound']);

@@ -58,6 +58,17 @@ function validInput(channel: Channel): Record<string, unknown> {
 const NAME_FIELDS = new Set(['name']);
 const REF_FIELDS = new Set(['box', 'snapshot', 'image']);
 const PATH_FIELDS = new Set(['path', 'kernelPath', 'initrdPath']);
+const DESCRIPTION_FIELDS = new Set(['description']);
+
+/** Keys that an `in` check finds on Object.prototype; each must be refused as unknown. */
+export const PROTOTYPE_KEYS = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__proto__'];
+/** Invisible characters that make a name display as something else ("\u202Eexe.txt" shows as "txt.exe"). */
+export const INVISIBLE_NAMES = [
+  '\u202Eexe.txt', 'line\u2028sep', 'para\u2029sep', 'zero\u200Bwidth', 'non\u200Cjoiner', 'joi\u200Dner', 'word\u2060joiner',
+  '\uFEFFbom', 'soft\u00ADhyphen', '\u2066isolate\u2069', '\u2067rtl', '\u2068first', 'ltr\u202Doverride', 'mark\u200F', 'tag\u{E0001}',
+];
+/** What a description may not carry even though it may span lines. */
+export const BAD_DESCRIPTIONS = ['\u202Ereversed', 'iso\u2066late', 'line\u2028sep', 'para\u2029sep', 'carriage\rreturn', 'escape\u001b[2J', 'nul\u0000'];
 
 /** Every bad input for a channel, each with a label saying what is wrong with it. */
 export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<[string, unknown]> {
@@ -68,7 +79,11 @@ export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<
     ['an array instead of an object', [valid]],
     ['true instead of an object', true],
     ['an unknown field', { ...valid, sneaky: 1 }],
+    ['an empty array instead of an object', []],
+    ['an array carrying the fields', Object.assign([], valid)],
+    ['a Date instead of an object', new Date(0)],
   ];
+  for (const key of PROTOTYPE_KEYS) out.push([`an own key named ${key}`, { ...valid, ...JSON.parse(`{${JSON.stringify(key)}: 1}`) }]);
   const huge = 'x'.repeat(opts.hugeBytes);
   for (const f of fieldsOf(channel)) {
     const with_ = (value: unknown) => ({ ...valid, [f.key]: value });
@@ -89,6 +104,8 @@ export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<
         out.push([`${f.key} ${JSON.stringify(bad.slice(0, 20))}`, with_(bad)]);
       }
     }
+    if (NAME_FIELDS.has(f.key)) for (const bad of INVISIBLE_NAMES) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
+    if (DESCRIPTION_FIELDS.has(f.key)) for (const bad of BAD_DESCRIPTIONS) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
     if (REF_FIELDS.has(f.key)) out.push([`${f.key} empty`, with_('')], [`${f.key} with a newline`, with_('al\npha')], [`${f.key} of 256 chars`, with_('a'.repeat(256))]);
     if (PATH_FIELDS.has(f.key)) {
       for (const bad of ['disk.qcow2', '../../etc/passwd', '~/disk.qcow2', '/tmp/a\nb']) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
@@ -208,6 +225,38 @@ describe('the router over every transport', () => {
     await expect(call('boxes:create', { name: 'b', image: 'seed', cpus: 1.5 })).rejects.toThrow('The CPU count must be a whole number');
     await expect(call('images:import', { path: 'disk.qcow2' })).rejects.toThrow('must be an absolute path');
     await expect(call('boxes:get', {})).rejects.toThrow(/box/);
+  });
+
+  it('refuses keys named like Object.prototype members and arrays, naming what is wrong', async () => {
+    for (const t of transports) {
+      for (const key of PROTOTYPE_KEYS) {
+        const raw = { box: 'alpha', name: 'c', ...JSON.parse(`{${JSON.stringify(key)}: 1}`) };
+        await expect(t.call('snapshots:create', raw), `${t.name} ${key}`).rejects.toMatchObject({
+          code: 'InvalidArgument', message: `Unknown field "${key}": it is not part of snapshots:create.`,
+        });
+      }
+      await expect(t.call('boxes:list', []), t.name).rejects.toMatchObject({
+        code: 'InvalidArgument', message: 'The input of boxes:list must be an object of named fields, not an array.',
+      });
+    }
+    const tree = (await transports[0]!.call('snapshots:list', { box: 'alpha' })) as { snapshots: Array<{ name: string }> };
+    expect(tree.snapshots.map((s) => s.name)).not.toContain('c');
+  });
+
+  it('refuses invisible characters in names by code point, and reordering ones in descriptions', async () => {
+    const call = transports[3]!.call;
+    await expect(call('snapshots:create', { box: 'alpha', name: '\u202Eexe.txt' })).rejects.toThrow(
+      'The snapshot name "\\u202Eexe.txt" contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible formatting character; remove it.',
+    );
+    await expect(call('boxes:rename', { box: 'alpha', name: 'a\u2028b' })).rejects.toThrow('contains U+2028 LINE SEPARATOR, an invisible line or paragraph separator');
+    await expect(call('snapshots:create', { box: 'alpha', name: 'x', description: 'safe \u202Eevil' })).rejects.toThrow(
+      'The description contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible formatting character; it would reorder the text around it.',
+    );
+    await expect(call('snapshots:create', { box: 'alpha', name: 'x', description: 'a\u2029b' })).rejects.toThrow('use a newline instead');
+    // Prose keeps what prose needs: lines, tabs, and the zero-width non-joiner Persian is written with.
+    const prose = 'line one\nline two\twith a tab: \u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645';
+    await call('snapshots:update', { box: 'alpha', snapshot: 'first', description: prose });
+    expect(await call('snapshots:get', { box: 'alpha', snapshot: 'first' })).toMatchObject({ description: prose });
   });
 
   it('lets no __proto__ key reach an object or the prototype', async () => {

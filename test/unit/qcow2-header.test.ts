@@ -16,6 +16,11 @@ function qemuImg(...args: string[]): string {
   return r.stdout;
 }
 
+function qemuIo(file: string, command: string): void {
+  const r = spawnSync('qemu-io', ['-f', 'qcow2', '-c', command, file], { encoding: 'utf8' });
+  if (r.status !== 0 || /error|failed/i.test(r.stdout + r.stderr)) throw new Error(`qemu-io ${command} ${file}: ${r.stdout}${r.stderr}`);
+}
+
 function qemuInfo(file: string): Record<string, any> {
   return JSON.parse(qemuImg('info', '-f', 'qcow2', '--output=json', file));
 }
@@ -134,8 +139,9 @@ describe('readQcow2Header on hostile files', () => {
         fs.writeFileSync(p('cut'), full.subarray(0, len));
         await expectInvalid(p('cut'), /too short|truncated|runs past|beyond the end|outside/);
       }
+      // The whole header, but the tables in the clusters after it are gone.
       fs.writeFileSync(p('cut'), full.subarray(0, nameEnd));
-      expect((await readQcow2Header(p('cut'))).backingFile).toBe(h.backingFile);
+      await expectInvalid(p('cut'), /the refcount table \(refcount_table_offset \d+, \d+ bytes\) runs past the end of the file/);
     }
   });
 
@@ -210,8 +216,83 @@ describe('readQcow2Header on hostile files', () => {
     await expectInvalid(hostile('name-nul', 'v3-over.qcow2', (b) => void b.writeUInt8(0, nameAt + 2)), /NUL byte/);
   });
 
+  it('refuses an L1 table QEMU would refuse or read past the end of the file, naming the field', async () => {
+    // v3.qcow2: 64 MiB, 64 KiB clusters: one L1 entry covers 512 MiB, so l1_size is 1.
+    const l1 = (name: string, size: number, offset?: bigint) =>
+      hostile(name, 'v3.qcow2', (b) => {
+        b.writeUInt32BE(size, 36);
+        if (offset !== undefined) b.writeBigUInt64BE(offset, 40);
+      });
+    await expectInvalid(l1('l1-huge', 0xffffffff), /L1 table size \(l1_size\) is 4294967295 entries; QEMU allows at most 4194304 \(32 MiB\), and 1 cover the virtual size/);
+    await expectInvalid(l1('l1-max', 4194304), /the L1 table \(l1_table_offset 196608, 33554432 bytes\) runs past the end of the file \(196616 bytes\)/);
+    await expectInvalid(l1('l1-zero', 0), /L1 table size \(l1_size\) is 0 entries, too few for the virtual size of 67108864 bytes, which needs 1/);
+    await expectInvalid(l1('l1-odd', 1, 196608n + 8n), /L1 table offset \(l1_table_offset\) 196616 is not a multiple of the cluster size 65536/);
+    await expectInvalid(l1('l1-header', 1, 0n), /L1 table offset \(l1_table_offset\) 0 lies in the header cluster/);
+    await expectInvalid(l1('l1-far', 1, 1n << 50n), /the L1 table \(l1_table_offset 1125899906842624, 8 bytes\) runs past the end of the file/);
+    // A 3 GiB disk of 4 KiB clusters needs 1536 entries (2 MiB each).
+    await expectInvalid(hostile('l1-short', 'small-clusters.qcow2', (b) => void b.writeUInt32BE(1535, 36)), /l1_size\) is 1535 entries, too few .* which needs 1536/);
+  });
+
+  it('refuses a refcount table QEMU would refuse or read past the end of the file, naming the field', async () => {
+    const rt = (name: string, clusters: number, offset?: bigint) =>
+      hostile(name, 'v3.qcow2', (b) => {
+        b.writeUInt32BE(clusters, 56);
+        if (offset !== undefined) b.writeBigUInt64BE(offset, 48);
+      });
+    await expectInvalid(rt('rt-zero', 0), /refcount table size \(refcount_table_clusters\) is 0: the image has no refcount table/);
+    await expectInvalid(rt('rt-huge', 0xffffffff), /refcount_table_clusters\) is 4294967295 clusters; QEMU allows at most 128 \(8 MiB\) with 65536-byte clusters/);
+    await expectInvalid(rt('rt-long', 100), /the refcount table \(refcount_table_offset 65536, 6553600 bytes\) runs past the end of the file/);
+    await expectInvalid(rt('rt-odd', 1, 65536n + 512n), /refcount table offset \(refcount_table_offset\) 66048 is not a multiple of the cluster size/);
+    await expectInvalid(rt('rt-far', 1, 1n << 62n), /refcount table \(refcount_table_offset 4611686018427387904, 65536 bytes\) runs past the end/);
+  });
+
+  it('accepts the tables of every kind of image qemu-img makes: sizes, cluster sizes, features, shrunk, grown, snapshotted', async () => {
+    const made: Array<[string, string[]]> = [
+      ['empty', ['-o', 'cluster_size=65536', '0']],
+      ['tiny', ['1']],
+      ['c512', ['-o', 'cluster_size=512', '100M']],
+      ['c512-big', ['-o', 'cluster_size=512', '32G']],
+      ['c2m', ['-o', 'cluster_size=2M', '5T']],
+      ['c4k-odd', ['-o', 'cluster_size=4096', '1234567k']],
+      ['v2-big', ['-o', 'compat=0.10', '2T']],
+      ['ext-l2', ['-o', 'extended_l2=on,cluster_size=128k', '10G']],
+      ['ext-l2-c16k', ['-o', 'extended_l2=on,cluster_size=16k', '3G']],
+      ['refcount1', ['-o', 'refcount_bits=1', '8G']],
+      ['refcount64', ['-o', 'refcount_bits=64', '8G']],
+      ['lazy', ['-o', 'lazy_refcounts=on', '1G']],
+      ['prealloc', ['-o', 'preallocation=metadata', '256M']],
+      ['huge', ['-o', 'cluster_size=2M', '256T']],
+    ];
+    const files: string[] = [];
+    for (const [name, args] of made) {
+      qemuImg('create', '-q', '-f', 'qcow2', ...args.slice(0, -1), p(`ok-${name}.qcow2`), args.at(-1)!);
+      files.push(p(`ok-${name}.qcow2`));
+    }
+    qemuImg('create', '-q', '-f', 'qcow2', p('ok-shrunk.qcow2'), '100G');
+    qemuImg('resize', '-q', '--shrink', p('ok-shrunk.qcow2'), '1G');
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', p('ok-grown.qcow2'), '64M');
+    qemuImg('resize', '-q', p('ok-grown.qcow2'), '500G');
+    qemuImg('create', '-q', '-f', 'qcow2', p('ok-snap.qcow2'), '64M');
+    qemuIo(p('ok-snap.qcow2'), 'write -P 0x5a 0 1M');
+    qemuImg('snapshot', '-c', 'one', p('ok-snap.qcow2'));
+    // A huge refcount table: many small clusters written with 512-byte refcount blocks.
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512,refcount_bits=64', p('ok-refs.qcow2'), '64M');
+    qemuIo(p('ok-refs.qcow2'), 'write -P 0x11 0 16M');
+    files.push(p('ok-shrunk.qcow2'), p('ok-grown.qcow2'), p('ok-snap.qcow2'), p('ok-refs.qcow2'));
+    for (const file of files) {
+      const info = qemuInfo(file); // qemu opens it: a valid image
+      const h = await readQcow2Header(file).catch((err: unknown) => err);
+      expect(h, `${path.basename(file)}: ${(h as Error).message}`).not.toBeInstanceOf(Error);
+      expect((h as { virtualSize: number }).virtualSize, path.basename(file)).toBe(info['virtual-size']);
+    }
+    // The shrunk image really keeps a larger L1 table than its size needs.
+    expect(fs.readFileSync(p('ok-shrunk.qcow2')).readUInt32BE(36)).toBeGreaterThan(2);
+    expect(fs.readFileSync(p('ok-refs.qcow2')).readUInt32BE(56)).toBeGreaterThan(1);
+  });
+
   it('fails any random corruption of a real header with InvalidArgument or parses it, never anything else', () => {
     const real = fs.readFileSync(p('v3-over.qcow2')).subarray(0, PREFIX_BYTES);
+    const fileSize = fs.statSync(p('v3-over.qcow2')).size;
     const nameEnd = real.readUInt32BE(12) + real.readUInt32BE(16);
     let seed = 42;
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
@@ -219,7 +300,7 @@ describe('readQcow2Header on hostile files', () => {
       const b = Buffer.from(real);
       for (let k = 0; k <= rand(4); k++) b[rand(nameEnd + 8)] = rand(256);
       try {
-        const h = parseQcow2Header(b, b.length, 'fuzz');
+        const h = parseQcow2Header(b, fileSize, 'fuzz');
         expect(h.virtualSize).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
       } catch (err) {
         expect(err).toBeInstanceOf(BoxkeepError);

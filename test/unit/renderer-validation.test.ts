@@ -33,6 +33,35 @@ describe('inline validation', () => {
     expect(fieldProblems('boxes:create', { name: 'ok', image: 'img', cpus: numberField('two') }).cpus).toBe('The CPU count must be a number.');
   });
 
+  it('names each field by the form\'s label, and the main process never by its internal key', () => {
+    const labels = { cpus: 'CPUs', memoryMib: 'Memory (MiB)', diskSizeGiB: 'Disk size (GiB)' };
+    const bad = { name: 'ok', image: 'img', cpus: 0, memoryMib: 8, diskSizeGiB: 1.5 };
+    expect(fieldProblems('boxes:create', bad, labels)).toEqual({
+      cpus: 'CPUs must be at least 1.',
+      memoryMib: 'Memory (MiB) must be at least 16 MiB.',
+      diskSizeGiB: 'Disk size (GiB) must be a whole number.',
+    });
+    for (const [channel, input] of [
+      ['boxes:create', { name: 'ok', image: 'img', memoryMib: 8 }],
+      ['boxes:create', { name: 'ok', image: 'img', diskSizeGiB: 'big' }],
+      ['boxes:console', { box: 'b', lines: 0 }],
+      ['boxes:stop', { box: 'b', force: 'yes' }],
+      ['snapshots:restore', { box: 'b', snapshot: 's', snapshotCurrentFirst: 1 }],
+    ] as const) {
+      const said = mainProcessSays(channel, input);
+      expect(said, channel).toMatch(/^The /);
+      expect(said, channel).not.toMatch(/memoryMib|diskSizeGiB|snapshotCurrentFirst|lines:|force:/);
+    }
+  });
+
+  it('says which invisible character a name holds, as the main process does', () => {
+    const inline = fieldProblems('boxes:create', { name: 'report\u202Eexe.txt', image: 'img' });
+    expect(inline.name).toBe('The box name "report\\u202Eexe.txt" contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible formatting character; remove it.');
+    expect(mainProcessSays('boxes:create', { name: 'report\u202Eexe.txt', image: 'img' })).toBe(inline.name);
+    expect(snapshotNameProblem('soft\u00ADhyphen', [])).toContain('U+00AD SOFT HYPHEN, an invisible formatting character');
+    expect(snapshotNameProblem('\uFEFFbom', [])).toContain('U+FEFF ZERO WIDTH NO-BREAK SPACE (BYTE ORDER MARK)');
+  });
+
   it('snapshot names follow the shared rule and must be unique in the box', () => {
     const siblings = [snapshot('1', 'before upgrade')];
     expect(snapshotNameProblem('ok', siblings)).toBeNull();

@@ -4,6 +4,7 @@
 // taken from the file, so a hostile header costs at most PREFIX_BYTES of memory.
 import fs, { type Stats } from 'node:fs';
 import { BoxkeepError, storageError } from '../../../shared/errors.js';
+import { checkTableBounds } from './qcow2-tables.js';
 
 export interface Qcow2Header {
   version: 2 | 3;
@@ -144,6 +145,8 @@ export function parseQcow2Header(buf: Buffer, fileSize: number, file: string): Q
     if (headerLength > clusterSize) throw bad(`header length ${headerLength} is larger than a cluster (${clusterSize})`);
     if (headerLength > buf.length) throw bad(`header length ${headerLength} runs past the end of the file or of the bytes read (${buf.length})`);
   }
+
+  checkTableBounds(buf, { clusterBits, virtualSize, incompatible, fileSize }, bad);
 
   const backing = readBackingName(buf, fileSize, clusterSize, headerLength, bad);
   // Extensions sit between the header and the backing name (or the end of the first cluster).

@@ -9,6 +9,8 @@ import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
 
 const GiB = 1024 ** 3;
+/** The form's labels, shown above each field and in its inline messages. */
+const LABELS = { cpus: 'CPUs', memoryMib: 'Memory (MiB)', diskSizeGiB: 'Disk size (GiB)' };
 
 export function NewBoxDialog() {
   const actions = useActions();
@@ -25,7 +27,7 @@ export function NewBoxDialog() {
   const minGiB = image ? Math.ceil(image.virtualSize / GiB) : 1;
 
   const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
-  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
+  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), LABELS);
   if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
   if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && input.diskSizeGiB * GiB < image.virtualSize) {
     problems.diskSizeGiB = `The disk cannot be smaller than the image (${formatBytes(image.virtualSize)}); use at least ${minGiB} GiB.`;
@@ -94,10 +96,10 @@ export function NewBoxDialog() {
         placeholder="e.g. scratch"
       />
       <div className="field-row">
-        <Field label="CPUs" type="number" value={cpus} onChange={setCpus} problem={problems.cpus} min={1} max={64} name="box-cpus" />
-        <Field label="Memory (MiB)" type="number" value={memory} onChange={setMemory} problem={problems.memoryMib} min={16} name="box-memory" />
+        <Field label={LABELS.cpus} type="number" value={cpus} onChange={setCpus} problem={problems.cpus} min={1} max={64} name="box-cpus" />
+        <Field label={LABELS.memoryMib} type="number" value={memory} onChange={setMemory} problem={problems.memoryMib} min={16} name="box-memory" />
         <Field
-          label="Disk size (GiB)"
+          label={LABELS.diskSizeGiB}
           type="number"
           value={disk}
           onChange={setDisk}
