@@ -35,6 +35,7 @@ export const FIELD_SUBJECTS = {
   snapshotCurrentFirst: 'The choice to snapshot the current state first',
   stopFirst: 'The choice to stop the box first',
   startAfter: 'The choice to start the box after',
+  diskReserve: 'The disk reserve',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -148,7 +149,7 @@ export const channels = {
   'settings:update': {
     // Bytes, or 'default' to go back to the default. 0 is allowed: refuse only what would not fit at all.
     input: v.strictObject({
-      diskReserve: v.optional(v.union([int('The disk reserve', 0, Number.MAX_SAFE_INTEGER, ' bytes'), v.literal('default')], 'The disk reserve must be a number of bytes or "default".')),
+      diskReserve: v.optional(v.union([int(S.diskReserve, 0, Number.MAX_SAFE_INTEGER, ' bytes'), v.literal('default')], `${S.diskReserve} must be a number of bytes or "default".`)),
     }),
     result: result<Settings>(),
   },

@@ -121,7 +121,9 @@ export class SnapshotEngine {
 
   async restore(input: ChannelInput<'snapshots:restore'>): Promise<RestoreResult> {
     const before = this.core.boxes.resolve(input.box);
-    // Before stopping the box: a restore refused for space must not have stopped it first.
+    // Before stopping the box: a restore refused (for unfinished work, for space) must not
+    // have stopped it first. The queue checks the unfinished work again.
+    assertNoUnfinishedWork(this.core, before);
     requireSpace(this.core, `Restoring ${JSON.stringify(this.resolve(before, input.snapshot).name)}`, OVERLAY_BYTES * (input.snapshotCurrentFirst ? 2 : 1));
     const wasActive = isActive(before.status);
     if (wasActive) {
