@@ -119,6 +119,21 @@ it('a commit that runs out of space leaves the box open for deleting other snaps
   await c.snapshots.create({ box: 'dev', name: 'after' });
 });
 
+it('a box whose merge waits for space can be removed whole, and nothing is left to retry', async () => {
+  let c = await build([['a', 0, 1, 0xa1], ['b', 16, 4, 0xb2], ['now', 24, 1, 0x55]]);
+  const stop = fillWhenRemovalStarts(c, 256 * 1024);
+  await failure(c.snapshots.remove('dev', 'b'));
+  stop();
+  const freeBefore = loop.free();
+  const removed = await c.boxes.remove('dev');
+  expect(removed.freedBytes).toBeGreaterThan(5 * MiB);
+  expect(loop.free()).toBeGreaterThan(freeBefore + 5 * MiB);
+  await c.close();
+  c = await open();
+  expect(c.lastRecovery!.items).toEqual([]);
+  expect(c.store.listBoxes()).toEqual([]);
+});
+
 it('a rebase that runs out of space says the disk is full and what it left behind, and every snapshot reads exactly as before', async () => {
   // image ← a ← b (16 MiB) ← Now (24 MiB), and a ← z: removing b rebases Now onto a, copying b's 16 MiB.
   const c = await build([['a', 0, 1, 0xa1], ['z', 40, 1, 0x7a], ['restore', 'a'], ['b', 8, 16, 0xb2], ['now', 32, 24, 0x55]]);
