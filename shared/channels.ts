@@ -13,6 +13,7 @@ import type {
   RecoveryReport,
   RemoveSnapshotResult,
   RestoreResult,
+  Settings,
   Snapshot,
   SnapshotTree,
   SystemInfo,
@@ -36,6 +37,7 @@ export const FIELD_SUBJECTS = {
   snapshotCurrentFirst: 'The choice to snapshot the current state first',
   stopFirst: 'The choice to stop the box first',
   startAfter: 'The choice to start the box after',
+  diskReserve: 'The disk reserve',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -144,6 +146,15 @@ export const channels = {
     result: result<RestoreResult>(),
   },
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
+
+  'settings:get': { input: empty, result: result<Settings>() },
+  'settings:update': {
+    // Bytes, or 'default' to go back to the default. 0 is allowed: refuse only what would not fit at all.
+    input: v.strictObject({
+      diskReserve: v.optional(v.union([int(S.diskReserve, 0, Number.MAX_SAFE_INTEGER, ' bytes'), v.literal('default')], `${S.diskReserve} must be a number of bytes or "default".`)),
+    }),
+    result: result<Settings>(),
+  },
 
   'recovery:run': {
     input: v.strictObject({

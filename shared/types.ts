@@ -134,4 +134,21 @@ export interface SystemInfo {
   version: string;
   accelerator: 'kvm' | 'tcg' | 'unknown';
   qemuVersion: string | null;
+  /** The filesystem holding the home, as the space guard sees it now. */
+  space: DiskSpace;
+}
+
+export interface DiskSpace {
+  /** Bytes this user may still write on the home's filesystem. */
+  free: number;
+  total: number;
+  /** Free space operations leave untouched: the setting, or the default when none is set. */
+  reserve: number;
+}
+
+export interface Settings {
+  /** The disk reserve in bytes; null: the default (the larger of 2 GiB and 5 % of the filesystem). */
+  diskReserve: number | null;
+  /** What the guard applies now, and the free space it compares with. */
+  space: DiskSpace;
 }

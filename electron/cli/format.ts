@@ -2,26 +2,10 @@
 // functions of their arguments (the clock is passed in) so every shape is unit-tested.
 import type { Snapshot, SnapshotTree } from '../../shared/types.js';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+// Sizes are formatted in shared/ so core errors and the CLI say them the same way.
+import { humanBytes } from '../../shared/bytes.js';
 
-/** 0 B, 512 B, 1.5 KiB, 196 KiB, 32 MiB, 1.2 GiB: one decimal below 10, none above. */
-export function humanBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '?';
-  if (bytes < 1024) return `${Math.round(bytes)} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  let shown = value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
-  // 1023.7 KiB rounds to 1024 KiB: carry it into the next unit instead.
-  if (shown >= 1024 && unit < UNITS.length - 1) {
-    unit++;
-    shown = Math.round((shown / 1024) * 10) / 10;
-  }
-  return `${Number.isInteger(shown) ? shown : shown.toFixed(1)} ${UNITS[unit]}`;
-}
+export { humanBytes };
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

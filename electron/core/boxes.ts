@@ -11,6 +11,7 @@ import { mkdirDurable, removeDurable, sizeOnDisk } from './fsutil.js';
 import { newId } from './ids.js';
 import { HOME_KEY } from './images.js';
 import { clearIntent, writeIntent } from './journal.js';
+import { OVERLAY_BYTES, requireSpace } from './space.js';
 
 export interface BoxCreateIntent { id: string; op: 'box-create'; startedAt: number; boxId: string }
 export interface BoxRemoveIntent { id: string; op: 'box-remove'; startedAt: number; boxId: string }
@@ -62,6 +63,7 @@ export class BoxService {
       if (diskSize < image.virtualSize) {
         throw invalidArgument(`The disk size ${input.diskSizeGiB} GiB is smaller than the image ${JSON.stringify(image.name)} (${(image.virtualSize / GiB).toFixed(2)} GiB); use at least ${Math.ceil(image.virtualSize / GiB)} GiB.`);
       }
+      requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES);
       const boxId = newId();
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
       writeIntent(paths.homeJournal, intent);

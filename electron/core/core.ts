@@ -16,6 +16,7 @@ import { HomePaths } from './paths.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
 import type { ReportBuilder } from './recovery/report.js';
 import { SnapshotEngine } from './snapshots/engine.js';
+import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
 import { LiveSnapshots } from './vm/live.js';
@@ -116,7 +117,7 @@ export class Core {
   }
 
   info(): SystemInfo {
-    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: this.vms.qemuVersion() };
+    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: this.vms.qemuVersion(), space: diskSpace(this) };
   }
 
   async close(): Promise<void> {

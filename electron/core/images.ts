@@ -10,7 +10,8 @@ import type { Image } from '../../shared/types.js';
 import type { Core } from './core.js';
 import { crashPoint } from './crash.js';
 import { isQcow2, readQcow2Header } from './disk/qcow2.js';
-import { convert } from './disk/qemu-img.js';
+import { convert, measureConvert } from './disk/qemu-img.js';
+import { OVERLAY_BYTES, requireSpace } from './space.js';
 import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from './fsutil.js';
 import { newId } from './ids.js';
 import { clearIntent, writeIntent } from './journal.js';
@@ -50,6 +51,12 @@ export class ImageService {
     const initrd = input.initrdPath ? checkedFile(input.initrdPath, 'initrd', MAX_BOOT_FILE) : null;
     if (initrd && !kernel) throw invalidArgument('An initrd was given without a kernel; pass --kernel too, or neither.');
     const format = await untrustedFormat(source);
+    const bootFiles = (kernel ? fs.statSync(kernel).size : 0) + (initrd ? fs.statSync(initrd).size : 0);
+    // A raw source is measured where it is (read as raw, any bytes are only bytes). A qcow2 one
+    // is measured only once our private copy exists (see privateCopy): here it is counted as
+    // the copy plus a conversion at least its size, and measured exactly before converting.
+    const firstEstimate = format === 'raw' ? await measureConvert(source, 'raw') : 2 * fs.statSync(source).size;
+    requireSpace(this.core, `Importing the image ${JSON.stringify(name)}`, firstEstimate + bootFiles + OVERLAY_BYTES);
 
     const imageId = newId();
     const intent: ImageImportIntent = { id: newId(), op: 'image-import', startedAt: Date.now(), imageId };
@@ -59,6 +66,7 @@ export class ImageService {
       mkdirDurable(paths.imageDir(imageId));
       const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
       const from = format === 'qcow2' ? await privateCopy(source, paths.imageDir(imageId)) : source;
+      if (from !== source) requireSpace(this.core, `Importing the image ${JSON.stringify(name)}`, (await measureConvert(from, 'qcow2')) + bootFiles);
       await convert(from, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
       if (from !== source) fs.rmSync(from);
       crashPoint('image-import:after-convert');

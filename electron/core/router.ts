@@ -8,6 +8,7 @@ import { parseInput } from '../../shared/validate.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
+import { getSettings, updateSettings } from './space.js';
 
 type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 
@@ -36,6 +37,9 @@ export function createRouter(core: Core): Router {
     'snapshots:update': (i) => core.snapshots.update(i),
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
+
+    'settings:get': () => getSettings(core),
+    'settings:update': (i) => updateSettings(core, i),
 
     'recovery:run': (i) => core.recover(i),
     'recovery:last': () => core.lastRecovery,

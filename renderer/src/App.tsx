@@ -5,6 +5,7 @@ import { BoxView } from './components/BoxView.js';
 import { EmptyState } from './components/EmptyState.js';
 import { RecoveryBanner } from './components/RecoveryBanner.js';
 import { Sidebar } from './components/Sidebar.js';
+import { SpaceBanner } from './components/SpaceBanner.js';
 import { TaskBar } from './components/TaskBar.js';
 import { Toasts } from './components/Toasts.js';
 import { useApp, useSession } from './context.js';
@@ -50,7 +51,10 @@ export function App() {
           Lost the connection to Boxkeep; reconnecting… Actions wait until it is back.
         </div>
       )}
-      <RecoveryBanner />
+      <div className="banners">
+        <RecoveryBanner />
+        <SpaceBanner />
+      </div>
       <div className="layout">
         <Sidebar />
         {!boxesLoaded ? (

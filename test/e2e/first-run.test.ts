@@ -1,9 +1,10 @@
 // A new user's first minutes, in Debian's Chromium against `boxkeep serve`: the empty state,
 // importing an image by path, creating a box; and the screens that say no (bad names, a
-// failed box).
+// failed box, a disk below the reserve).
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { makeQcow2 } from '../helpers/disk.js';
+import { diskSpace, updateSettings } from '../../electron/core/space.js';
 import { buildRenderer, expectAccessible, expectNoPageProblems, imageFile, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore, type Browser, type Served, type TestHome } from './harness.js';
 
 let rendererDir: string;
@@ -184,5 +185,34 @@ describe('first run in the browser', () => {
     await screenshot(page, 'dark-theme');
     await expectAccessible(page, 'box view (dark)');
     expectNoPageProblems(b);
+  });
+
+  it('a disk below the reserve shows a banner; the free space is in the sidebar; lowering the reserve in Settings clears the banner', async () => {
+    // A reserve just under the whole filesystem: whatever this machine has free is below it.
+    const { page } = await start((t) =>
+      withCore(t.home, async (core) => {
+        updateSettings(core, { diskReserve: diskSpace(core).total - 1024 ** 3 });
+      }),
+    );
+
+    const banner = page.getByRole('alert').filter({ hasText: 'nearly full' });
+    await expect.poll(() => banner.isVisible()).toBe(true);
+    expect(await banner.innerText()).toMatch(/The disk holding your boxes is nearly full: [\d.]+ [GT]iB free, below the [\d.]+ [GT]iB Boxkeep keeps in reserve\./);
+    expect(await page.getByTestId('free-space').innerText()).toMatch(/^[\d.]+ [GT]iB free of [\d.]+ [GT]iB$/);
+    await expectAccessible(page, 'space banner');
+    await screenshot(page, 'disk-space-banner');
+
+    await banner.getByRole('button', { name: 'Disk reserve…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Settings' });
+    const field = dialog.getByLabel('Disk reserve');
+    await field.fill('lots');
+    await expect.poll(() => dialog.getByText('Type a size like 2G, 500M or 0').isVisible()).toBe(true);
+    expect(await dialog.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+    await field.fill('0');
+    await expectAccessible(page, 'settings dialog');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    await expect.poll(() => page.getByText('The disk reserve is now 0 bytes.').isVisible()).toBe(true);
+    await expect.poll(() => banner.count()).toBe(0);
   });
 });

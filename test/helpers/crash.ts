@@ -27,10 +27,11 @@ export function cleanUpWorldsAfterEach() {
 }
 
 /** image ← a ← b ← c ← Now (and b ← d, when branched), each with its own bytes. */
-export async function makeWorld(opts: { branch?: boolean } = {}): Promise<World> {
+export async function makeWorld(opts: { branch?: boolean; under?: string } = {}): Promise<World> {
   requireTools('qemu-img', 'qemu-io');
   if (!fs.existsSync('dist/electron/core/core.js')) throw new Error('dist/ is missing: run "npm run build:node" first (the test setup normally does).');
-  const tmp = tempHome('bkc');
+  // `under`: a folder the caller owns (a small filesystem), home at <under>/h.
+  const tmp = opts.under ? { dir: opts.under, cleanup: () => {} } : tempHome('bkc');
   cleanups.push(tmp.cleanup);
   const seed = path.join(tmp.dir, 'seed.qcow2');
   makeQcow2(seed, 8 * MiB);

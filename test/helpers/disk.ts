@@ -99,7 +99,7 @@ function scratchDir(): string {
   return scratch;
 }
 
-function hashFile(file: string): string {
+export function hashFile(file: string): string {
   const hash = crypto.createHash('sha256');
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.allocUnsafe(4 * 1024 * 1024);

@@ -7,6 +7,7 @@ import { removeDurable, renameDurable } from '../fsutil.js';
 import type { BoxCreateIntent, BoxRemoveIntent } from '../boxes.js';
 import type { ImageImportIntent, ImageRemoveIntent } from '../images.js';
 import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting, strayDependents, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
+import { removalNeeds, shortfall, spaceMessage } from '../space.js';
 import type { ReportBuilder } from './report.js';
 
 export type AnyIntent =
@@ -152,17 +153,27 @@ async function settleSnapshotRemove(core: Core, intent: SnapshotRemoveIntent, re
     report.kept(intent.boxId, `Deleting snapshot ${name} was interrupted and ${missing.map((d) => d.path).join(', ')} is missing; nothing more was changed.`);
     return false;
   }
+  // What is left to merge: for a rebase, only what still backs onto the removed snapshot;
+  // for a commit, nothing once the merged file has taken the dependent's place.
+  let rest = intent;
   if (intent.mode === 'rebase') {
-    // Rebase again only what still backs onto the removed snapshot; the others are done.
     const pending = [];
     for (const d of intent.dependents) {
       if ((await backingPathOf(d.path)) !== intent.parentPath) pending.push(d);
       else moveDependentRow(core, intent, d);
     }
-    await mergeIntoDependents(core, { ...intent, dependents: pending }, () => {});
-  } else {
-    await mergeIntoDependents(core, intent, () => {});
+    rest = { ...intent, dependents: pending };
   }
+  // A merge that failed on a full disk would fill it again at every start: retry only once
+  // it fits. Until then the intent stays and the box takes only removals (waiting-merge.ts).
+  const needed = intent.mode === 'commit' && !fs.existsSync(intent.snapshotPath) ? 0 : await removalNeeds(rest);
+  const short = shortfall(core, needed);
+  if (short) {
+    report.kept(intent.boxId, `Deleting snapshot ${name} is waiting for disk space and was not retried. ${spaceMessage('Finishing it', needed, short.space, short.missing)} ` +
+      `Then run "boxkeep recover". Until then the box only accepts deleting its other snapshots; every other snapshot is intact.`);
+    return false;
+  }
+  await mergeIntoDependents(core, rest, () => {});
   const strays = await strayDependents(core, intent);
   if (strays.length > 0) {
     // Never delete a file a chain still references: keep the snapshot, report what reads it.

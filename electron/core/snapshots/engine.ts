@@ -11,6 +11,8 @@ import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { readIntents } from '../journal.js';
+import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
+import { removalMayRunBesideWaitingMerges, waitingMergeProblem } from './waiting-merge.js';
 import { createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
 
 /** Live variants, provided by the VM supervisor for a running or paused box. */
@@ -42,11 +44,30 @@ export class SnapshotEngine {
 
   /** Runs work on the box's queue with a fresh copy of the box row, then announces the change. */
   private locked<T>(boxRef: string, work: (box: Box) => Promise<T>): Promise<T> {
+    return this.lockedBox(boxRef, (box) => {
+      assertNoUnfinishedWork(this.core, box);
+      return work(box);
+    });
+  }
+
+  /**
+   * A removal may run beside a merge that is waiting for disk space (see waiting-merge.ts):
+   * deleting other snapshots is how the user makes that space. Every other unfinished
+   * operation, and a removal that touches the waiting merge's layers, is refused as usual.
+   */
+  private lockedForRemoval<T>(boxRef: string, snapshotRef: string, work: (box: Box, snapshot: Snapshot) => Promise<T>): Promise<T> {
+    return this.lockedBox(boxRef, (box) => {
+      const snapshot = this.resolve(box, snapshotRef);
+      if (!removalMayRunBesideWaitingMerges(this.core, box, snapshot)) assertNoUnfinishedWork(this.core, box);
+      return work(box, snapshot);
+    });
+  }
+
+  private lockedBox<T>(boxRef: string, work: (box: Box) => Promise<T>): Promise<T> {
     const { id } = this.core.boxes.resolve(boxRef);
     return this.core.boxLocks.run(id, async () => {
       const box = this.core.store.getBox(id);
       if (!box) throw notFound(`The box was removed meanwhile.`);
-      assertNoUnfinishedWork(this.core, box);
       try {
         return await work(box);
       } finally {
@@ -69,6 +90,7 @@ export class SnapshotEngine {
     const live = isActive(box.status);
     if (live && !this.live) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status} and this build cannot snapshot a running box; stop it first.`);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES);
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
       sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id),
@@ -99,6 +121,10 @@ export class SnapshotEngine {
 
   async restore(input: ChannelInput<'snapshots:restore'>): Promise<RestoreResult> {
     const before = this.core.boxes.resolve(input.box);
+    // Before stopping the box: a restore refused (for unfinished work, for space) must not
+    // have stopped it first. The queue checks the unfinished work again.
+    assertNoUnfinishedWork(this.core, before);
+    requireSpace(this.core, `Restoring ${JSON.stringify(this.resolve(before, input.snapshot).name)}`, OVERLAY_BYTES * (input.snapshotCurrentFirst ? 2 : 1));
     const wasActive = isActive(before.status);
     if (wasActive) {
       if (!input.stopFirst) {
@@ -126,21 +152,22 @@ export class SnapshotEngine {
   }
 
   remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
-    return this.locked(boxRef, async (box) => {
-      const snapshot = this.resolve(box, snapshotRef);
+    return this.lockedForRemoval(boxRef, snapshotRef, async (box, snapshot) => {
       const intent = this.planRemove(box, snapshot);
       const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
       if (runningDependsOnIt && !this.live) {
         throw invalidState(`The running box ${JSON.stringify(box.name)} reads from the snapshot ${JSON.stringify(snapshot.name)}; stop the box first.`);
       }
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      const needed = await removalNeeds(intent);
+      requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
       const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
       const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
       const started = performance.now();
       await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
         runningDependsOnIt
           ? this.live!.remove(box, intent, (f) => task.progress(f))
-          : removeOffline(this.core, intent, (f) => task.progress(f)));
+          : removeOffline(this.core, intent, (f) => task.progress(f), needed));
       const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
       this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: ms(started) });
       return {
@@ -196,6 +223,8 @@ function withSizeNow(snapshot: Snapshot): Snapshot {
  */
 export function assertNoUnfinishedWork(core: Core, box: Box): void {
   const pending = readIntents(core.paths.boxJournal(box.id)).intents;
+  const waiting = waitingMergeProblem(core, box, pending);
+  if (waiting) throw invalidState(waiting);
   if (pending.length > 0) {
     const ops = pending.map((p) => `${p.intent.op} ${p.intent.id}`).join(', ');
     throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);

@@ -12,6 +12,8 @@ import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import { backingPathOf } from '../disk/backing.js';
 import { BoxkeepError } from '../../../shared/errors.js';
+import { humanBytes } from '../../../shared/bytes.js';
+import { isDiskFull, shortfall, spaceMessage } from '../space.js';
 
 export interface SnapshotCreateIntent {
   id: string; op: 'snapshot-create'; startedAt: number;
@@ -122,8 +124,10 @@ export async function restoreStopped(core: Core, box: Box, target: Snapshot): Pr
 
 // ---- remove
 
-export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
+/** `needed`: what the space guard estimated the merge writes, for the advice when the disk fills anyway. */
+export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress, needed = 0): Promise<void> {
   const journal = core.paths.boxJournal(intent.boxId);
+  const sizesBefore = intent.dependents.map((d) => sizeOnDisk(d.path));
   writeIntent(journal, intent);
   crashPoint('snapshot-remove:after-intent');
   try {
@@ -134,9 +138,9 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
       // agree and the snapshot is still whole: the removal simply did not happen (for the
       // dependents it did not reach). Nothing is left for recovery to replay.
       clearIntent(journal, intent.id);
-      throw err;
+      throw await notRemoved(core, err, intent, sizesBefore, needed);
     }
-    throw unfinished(err);
+    throw unfinished(core, err, needed);
   }
   try {
     removeRowReparenting(core, intent);
@@ -144,15 +148,54 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
     deleteSnapshotFiles(core, intent);
     crashPoint('snapshot-remove:after-delete');
   } catch (err) {
-    throw unfinished(err);
+    throw unfinished(core, err, needed);
   }
   clearIntent(journal, intent.id);
 }
 
-/** A removal that cannot be undone and did not finish: its intent stays for recovery. */
-function unfinished(err: unknown): Error {
-  const message = err instanceof Error ? err.message : String(err);
-  return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; Boxkeep finishes the removal at its next start, or now with "boxkeep recover". Until then this box accepts no other changes.`, { cause: err });
+/**
+ * A commit that did not finish cannot be undone (some clusters are already in the removed
+ * snapshot's file): its intent stays and the merge waits (waiting-merge.ts). Recovery finishes
+ * it, but only once it fits, so a full disk is not filled again at every start.
+ */
+function unfinished(core: Core, err: unknown, needed: number): Error {
+  const message = sentence(err);
+  const cause = isDiskFull(err)
+    ? `The disk holding the Boxkeep home is full. ${whatToFree(core, 'Finishing the removal', needed)} Then run "boxkeep recover".`
+    : 'Boxkeep finishes the removal at its next start, or now with "boxkeep recover".';
+  return new BoxkeepError('Storage', `${message} The snapshot was partly merged and cannot be put back; every other snapshot is intact. ${cause} Until it is finished this box only accepts deleting its other snapshots.`, { cause: err });
+}
+
+/** qemu-img's last line, ended as a sentence so more can follow it. */
+function sentence(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).trim();
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+/**
+ * A rebase that failed leaves its dependent backing onto the snapshot, reading exactly as
+ * before, but holding the clusters qemu-img had copied (the same bytes the snapshot has).
+ * Giving them back would need a copy of the whole dependent (`qemu-img convert -B`), the very
+ * space that is missing, so they stay, counted here: they are not lost either, since a later
+ * rebase of the same dependent finds them allocated and does not copy them again.
+ */
+async function notRemoved(core: Core, err: unknown, intent: SnapshotRemoveIntent, sizesBefore: number[], needed: number): Promise<Error> {
+  if (!isDiskFull(err)) return err as Error;
+  let grown = 0;
+  for (const [i, d] of intent.dependents.entries()) {
+    // Only those still on the snapshot: the ones rebased before the failure are simply done.
+    if ((await backingPathOf(d.path).catch(() => null)) === intent.snapshotPath) grown += Math.max(0, sizeOnDisk(d.path) - sizesBefore[i]!);
+  }
+  const message = sentence(err);
+  return new BoxkeepError('Storage', `${message} The disk holding the Boxkeep home is full, so the snapshot was not deleted; every snapshot reads exactly as before. ` +
+    `${humanBytes(grown)} already copied into the snapshots after it stays there (the same bytes, so nothing reads differently; deleting it again will not copy them twice). ` +
+    `${whatToFree(core, 'Deleting it', needed)} Then delete it again.`, { cause: err });
+}
+
+/** The guard's own words for how much to free, measured now that the disk filled. */
+function whatToFree(core: Core, what: string, needed: number): string {
+  const short = shortfall(core, needed);
+  return short ? spaceMessage(what, needed, short.space, short.missing) : 'Free space: delete other snapshots or boxes you no longer need.';
 }
 
 /**

@@ -41,4 +41,11 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX snapshots_by_box ON snapshots (box_id, created_at);
   CREATE INDEX boxes_by_image ON boxes (image_id);
   `,
+  // 2: user settings (the disk reserve), one row per key; a missing row means the default.
+  `
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];

@@ -169,6 +169,19 @@ export class Store {
     });
   }
 
+  // ---- settings (text values; the setting's owner parses them)
+
+  getSetting(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return row ? row.value : null;
+  }
+
+  /** null removes the row: the setting goes back to its default. */
+  setSetting(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+    else this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
   private toBox(r: BoxRow): Box {
     return {
       id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,

@@ -5,6 +5,7 @@ import type { Box } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { isActive } from '../../../shared/types.js';
 import { shortcutLabel } from '../keyboard.js';
+import { formatBytes } from '../format.js';
 import { Icon } from './icons.js';
 import { StatusBadge } from './StatusBadge.js';
 
@@ -52,6 +53,11 @@ export function Sidebar() {
         <button type="button" className="link-button" onClick={() => actions.openDialog({ kind: 'shortcuts' })}>
           Keyboard shortcuts
         </button>
+        {info && (
+          <button type="button" className="link-button" data-testid="free-space" onClick={() => actions.openDialog({ kind: 'settings' })} title="Disk reserve…">
+            {formatBytes(info.space.free)} free of {formatBytes(info.space.total)}
+          </button>
+        )}
         {info && (
           <span title={info.home}>
             {info.accelerator === 'kvm' ? 'KVM acceleration' : info.accelerator === 'tcg' ? 'Software emulation (no KVM)' : 'Accelerator unknown'}

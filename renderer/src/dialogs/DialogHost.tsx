@@ -8,6 +8,7 @@ import { NewBoxDialog } from './NewBoxDialog.js';
 import { RemoveBoxDialog } from './RemoveBoxDialog.js';
 import { RenameBoxDialog } from './RenameBoxDialog.js';
 import { RestoreDialog } from './RestoreDialog.js';
+import { SettingsDialog } from './SettingsDialog.js';
 import { ShortcutsDialog } from './ShortcutsDialog.js';
 import { TakeSnapshotDialog } from './TakeSnapshotDialog.js';
 
@@ -35,5 +36,7 @@ export function DialogHost() {
       return <ImportImageDialog key={key} />;
     case 'shortcuts':
       return <ShortcutsDialog key={key} />;
+    case 'settings':
+      return <SettingsDialog key={key} />;
   }
 }

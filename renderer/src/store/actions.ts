@@ -4,7 +4,7 @@
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import type { Box, Image, RemoveSnapshotResult, RestoreResult, Snapshot } from '../../../shared/types.js';
+import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot } from '../../../shared/types.js';
 import { formatBytes, plural } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
@@ -45,6 +45,7 @@ export interface Actions {
   refreshConsole(boxId: string): Promise<void>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
+  setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -192,5 +193,14 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
+
+    async setDiskReserve(bytes) {
+      const out = await perform('settings', () => bridge.settings.update({ diskReserve: bytes }), {
+        success: (s) => `The disk reserve is now ${formatBytes(s.space.reserve)}${s.diskReserve === null ? ' (the default)' : ''}.`,
+        toastErrors: false,
+      });
+      if (out.ok) await sync.loadInfo().catch(() => {});
+      return out;
+    },
   };
 }

@@ -20,7 +20,8 @@ export type DialogState =
   | { kind: 'removeBox'; boxId: string }
   | { kind: 'newBox' }
   | { kind: 'importImage' }
-  | { kind: 'shortcuts' };
+  | { kind: 'shortcuts' }
+  | { kind: 'settings' };
 
 export type View = 'snapshots' | 'console';
 

@@ -18,6 +18,8 @@ export interface Sync {
   /** Detail and snapshot tree of one box. */
   loadBox(boxId: string): Promise<void>;
   loadConsole(boxId: string, lines?: number): Promise<void>;
+  /** The system info, with the home's free space. */
+  loadInfo(): Promise<void>;
   /** Resolves once every load in flight has landed. */
   idle(): Promise<void>;
   dispose(): void;
@@ -102,12 +104,19 @@ export function createSync(store: AppStore, bridge: BoxkeepBridge): Sync {
           // "Reload all" (a reconnect, a change made outside the owner) may hide image changes too.
           if (boxId === null) quietly(sync.loadImages());
           // The main process picks the accelerator (and learns QEMU's version) at the first start.
-          if (store.getState().info?.accelerator === 'unknown') quietly(loadInfo());
+          quietly(loadInfo());
           const ids = boxId !== null ? [boxId] : [...new Set([...Object.keys(store.getState().details), ...Object.keys(store.getState().trees)])];
           for (const id of ids) quietly(refresh(id, boxId === null ? 'both' : 'detail'));
         }),
-        bridge.on('snapshots:changed', ({ boxId }) => quietly(refresh(boxId, 'both'))),
-        bridge.on('images:changed', () => quietly(sync.loadImages())),
+        // Every change of disks changes the free space shown (and its below-the-reserve banner).
+        bridge.on('snapshots:changed', ({ boxId }) => {
+          quietly(refresh(boxId, 'both'));
+          quietly(loadInfo());
+        }),
+        bridge.on('images:changed', () => {
+          quietly(sync.loadImages());
+          quietly(loadInfo());
+        }),
         bridge.on('tasks:progress', (task) =>
           store.setState((s) => ({ tasks: task.done ? without(s.tasks, task.taskId) : { ...s.tasks, [task.taskId]: task } })),
         ),
@@ -156,6 +165,8 @@ export function createSync(store: AppStore, bridge: BoxkeepBridge): Sync {
           return { consoles: { ...s.consoles, [boxId]: out.lines } };
         });
       }),
+
+    loadInfo,
 
     idle: () => loads.idle(),
 

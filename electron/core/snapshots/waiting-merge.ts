@@ -1,0 +1,60 @@
+// A waiting merge: a "commit" removal that failed part-way (most often because the disk
+// filled up). `qemu-img commit` had already written some of the dependent's clusters into the
+// removed snapshot's file, so the removal cannot be undone, only finished; its intent stays in
+// the box's journal and recovery finishes it once the space is there (see recovery/intents.ts).
+//
+// Meanwhile the box must not be locked whole: deleting OTHER snapshots is the obvious way to
+// make the space. What stays refused, and why:
+// - restoring, creating, starting (h/tamper's rule): a restore of the removed snapshot would
+//   read the half-merged file as a snapshot; the others change the live disk the merge may
+//   be about to replace;
+// - removing the snapshot being removed, or its dependent: both files are the merge's
+//   operands (the dependent's path is where the merged file goes);
+// - removing the removed snapshot's parent: that merge would rewrite (rebase) or replace
+//   (commit) the half-merged file itself and change what it backs onto, which the intent
+//   recorded as `parentPath`.
+// Any other removal only writes into files the waiting merge never opens: a child of the
+// dependent is rebased onto the dependent's path, which after the swap holds the merged file
+// with exactly the dependent's content; ancestors further up and other branches are layers
+// the half-merged file reads through (their content is preserved by any removal) or does not
+// read at all.
+import type { Box, Snapshot } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { readIntents, type JournalRead } from '../journal.js';
+import { intentProblem } from '../recovery/intent-schema.js';
+import type { SnapshotRemoveIntent } from './steps.js';
+
+type Pending = JournalRead['intents'];
+
+function asWaitingMerge(core: Core, record: Pending[number]['intent']): SnapshotRemoveIntent | null {
+  if (record.op !== 'snapshot-remove' || record.mode !== 'commit') return null;
+  return intentProblem(core.paths.root, record) === null ? (record as unknown as SnapshotRemoveIntent) : null;
+}
+
+/** Snapshots whose removal would change the layers a waiting merge works on. */
+function operands(merge: SnapshotRemoveIntent): Set<string> {
+  const ids = [merge.snapshotId, merge.parentId, ...merge.dependents.map((d) => d.snapshotId)];
+  return new Set(ids.filter((id): id is string => id !== null));
+}
+
+/** True when every unfinished operation of the box is a waiting merge this removal leaves alone. */
+export function removalMayRunBesideWaitingMerges(core: Core, box: Box, snapshot: Snapshot): boolean {
+  const pending = readIntents(core.paths.boxJournal(box.id)).intents;
+  if (pending.length === 0) return false;
+  return pending.every(({ intent }) => {
+    const merge = asWaitingMerge(core, intent);
+    return merge !== null && !operands(merge).has(snapshot.id);
+  });
+}
+
+/** What to tell a user whose change was refused because of a waiting merge; null when there is none. */
+export function waitingMergeProblem(core: Core, box: Box, pending: Pending): string | null {
+  const merges = pending.map(({ intent }) => asWaitingMerge(core, intent)).filter((m): m is SnapshotRemoveIntent => m !== null);
+  if (merges.length === 0) return null;
+  const name = (id: string | null) => (id ? JSON.stringify(core.store.getSnapshot(id)?.name ?? id) : null);
+  const merge = merges[0]!;
+  const blocked = [...operands(merge)].map(name).join(', ');
+  return `Deleting the snapshot ${name(merge.snapshotId)} of the box ${JSON.stringify(box.name)} stopped part-way through merging its data ` +
+    `(usually because the disk filled up) and must be finished first; every other snapshot is intact. Until then the box only accepts ` +
+    `deleting its other snapshots (not ${blocked}) and removing the whole box. Free disk space, then run "boxkeep recover" to finish it.`;
+}
