@@ -6,9 +6,9 @@ import { createRequire } from 'node:module';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
-import { BoxService } from './boxes.js';
+import { BoxService } from './boxes/service.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
-import { HOME_KEY, ImageService } from './images.js';
+import { HOME_KEY, ImageService } from './images/service.js';
 import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { KeyedMutex } from './mutex.js';
@@ -19,8 +19,8 @@ import { SnapshotEngine } from './snapshots/engine.js';
 import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
-import { LiveSnapshots } from './vm/live.js';
-import { settleLiveCreate, settleLiveRemove } from './vm/live-recovery.js';
+import { LiveSnapshots } from './snapshots/live/create.js';
+import { settleLiveCreate, settleLiveRemove } from './snapshots/live/settle.js';
 import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
 
 /** Running boxes: implemented by the VM supervisor. */

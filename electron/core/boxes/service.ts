@@ -1,17 +1,17 @@
 // Boxes: a live disk (an overlay on the image or on the current snapshot) plus settings.
 import fs from 'node:fs';
-import { alreadyExists, invalidArgument, invalidState, notFound } from '../../shared/errors.js';
-import type { ChannelInput } from '../../shared/channels.js';
-import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../shared/types.js';
-import type { Core } from './core.js';
-import { crashPoint } from './crash.js';
-import { walkChain } from './disk/chain.js';
-import { createOverlay } from './disk/qemu-img.js';
-import { mkdirDurable, removeDurable, sizeOnDisk } from './fsutil.js';
-import { newId } from './ids.js';
-import { HOME_KEY } from './images.js';
-import { clearIntent, writeIntent } from './journal.js';
-import { OVERLAY_BYTES, requireSpace } from './space.js';
+import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
+import type { ChannelInput } from '../../../shared/channels.js';
+import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { crashPoint } from '../crash.js';
+import { walkChain } from '../disk/chain.js';
+import { createOverlay } from '../disk/qemu-img.js';
+import { mkdirDurable, removeDurable, sizeOnDisk } from '../fsutil.js';
+import { newId } from '../ids.js';
+import { HOME_KEY } from '../images/service.js';
+import { clearIntent, writeIntent } from '../journal.js';
+import { OVERLAY_BYTES, requireSpace } from '../space.js';
 
 export interface BoxCreateIntent { id: string; op: 'box-create'; startedAt: number; boxId: string }
 export interface BoxRemoveIntent { id: string; op: 'box-remove'; startedAt: number; boxId: string }

@@ -2,15 +2,15 @@
 // paused by us, possibly mid block job — so each handler first reattaches to QEMU, then
 // settles the files, the QEMU block graph and the rows together.
 import fs from 'node:fs';
-import type { Core } from '../core.js';
-import { backingPathOf } from '../disk/backing.js';
-import { rebase } from '../disk/qemu-img.js';
-import { removeDurable, renameDurable } from '../fsutil.js';
-import type { ReportBuilder } from '../recovery/report.js';
-import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting, strayDependents } from '../snapshots/steps.js';
-import { addOverlayNodes, dropOverlayNodes, finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './live.js';
-import { writeNodes } from './nodes.js';
-import type { Session, Supervisor } from './supervisor.js';
+import type { Core } from '../../core.js';
+import { backingPathOf } from '../../disk/backing.js';
+import { rebase } from '../../disk/qemu-img.js';
+import { removeDurable, renameDurable } from '../../fsutil.js';
+import type { ReportBuilder } from '../../recovery/report.js';
+import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting, strayDependents } from '../steps.js';
+import { addOverlayNodes, dropOverlayNodes, finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './create.js';
+import { writeNodes } from '../../vm/nodes.js';
+import type { Session, Supervisor } from '../../vm/supervisor.js';
 
 export async function settleLiveCreate(core: Core, sup: Supervisor, intent: LiveCreateIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId, snapshot } = intent;

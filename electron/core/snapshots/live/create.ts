@@ -3,19 +3,19 @@
 // reads through is merged by a block-stream job; the guest keeps running.
 import fs from 'node:fs';
 import path from 'node:path';
-import { invalidState, vmError } from '../../../shared/errors.js';
-import type { Box, Snapshot } from '../../../shared/types.js';
-import type { Core } from '../core.js';
-import { crashPoint } from '../crash.js';
-import { rebase } from '../disk/qemu-img.js';
-import { backingPathOf } from '../disk/backing.js';
-import { mkdirDurable } from '../fsutil.js';
-import { newId } from '../ids.js';
-import { clearIntent, writeIntent } from '../journal.js';
-import type { LiveSnapshotOps } from '../snapshots/engine.js';
-import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, moveDependentRow, removeRowReparenting, syncDisks, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../snapshots/steps.js';
-import { writeNodes, type NodePair } from './nodes.js';
-import type { Session, Supervisor } from './supervisor.js';
+import { invalidState, vmError } from '../../../../shared/errors.js';
+import type { Box, Snapshot } from '../../../../shared/types.js';
+import type { Core } from '../../core.js';
+import { crashPoint } from '../../crash.js';
+import { rebase } from '../../disk/qemu-img.js';
+import { backingPathOf } from '../../disk/backing.js';
+import { mkdirDurable } from '../../fsutil.js';
+import { newId } from '../../ids.js';
+import { clearIntent, writeIntent } from '../../journal.js';
+import type { LiveSnapshotOps } from '../engine.js';
+import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, moveDependentRow, removeRowReparenting, syncDisks, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../steps.js';
+import { writeNodes, type NodePair } from '../../vm/nodes.js';
+import type { Session, Supervisor } from '../../vm/supervisor.js';
 
 export interface LiveCreateIntent {
   id: string; op: 'live-create'; startedAt: number;

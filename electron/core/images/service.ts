@@ -3,18 +3,18 @@
 // or an external data file is refused, since either would pull a host file into the guest.
 import fs from 'node:fs';
 import path from 'node:path';
-import { alreadyExists, invalidArgument, invalidState, notFound } from '../../shared/errors.js';
-import { nameProblem } from '../../shared/names.js';
-import type { ChannelInput } from '../../shared/channels.js';
-import type { Image } from '../../shared/types.js';
-import type { Core } from './core.js';
-import { crashPoint } from './crash.js';
-import { isQcow2, readQcow2Header } from './disk/qcow2.js';
-import { convert, measureConvert } from './disk/qemu-img.js';
-import { OVERLAY_BYTES, requireSpace } from './space.js';
-import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from './fsutil.js';
-import { newId } from './ids.js';
-import { clearIntent, writeIntent } from './journal.js';
+import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
+import { nameProblem } from '../../../shared/names.js';
+import type { ChannelInput } from '../../../shared/channels.js';
+import type { Image } from '../../../shared/types.js';
+import type { Core } from '../core.js';
+import { crashPoint } from '../crash.js';
+import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
+import { convert, measureConvert } from '../disk/qemu-img.js';
+import { OVERLAY_BYTES, requireSpace } from '../space.js';
+import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
+import { newId } from '../ids.js';
+import { clearIntent, writeIntent } from '../journal.js';
 
 export interface ImageImportIntent { id: string; op: 'image-import'; startedAt: number; imageId: string }
 export interface ImageRemoveIntent { id: string; op: 'image-remove'; startedAt: number; imageId: string }
