@@ -6,12 +6,12 @@ import { EVENT_NAMES } from '../../shared/events.js';
 import { parseInvoke, type ServerMessage } from '../../shared/wire.js';
 import type { Router } from '../../shared/transport.js';
 
-export interface SessionIo {
+export interface ClientSessionIo {
   /** Sends one serialized message; returns false when the peer is gone. */
   send(text: string): boolean;
 }
 
-export interface Session {
+export interface ClientSession {
   /** Handles one client frame (a WebSocket text message or one line of the control socket). */
   receive(text: string): void;
   /** Stops event delivery; in-flight calls still finish but their results are dropped. */
@@ -21,7 +21,7 @@ export interface Session {
 /** A frame too broken to name its id is answered with this id, so the client can still log it. */
 export const UNATTRIBUTED_ID = -1;
 
-export function openSession(router: Router, io: SessionIo): Session {
+export function openSession(router: Router, io: ClientSessionIo): ClientSession {
   let open = true;
   const send = (message: ServerMessage) => {
     if (open) io.send(JSON.stringify(message));

@@ -11,7 +11,7 @@ import { Toasts } from './components/Toasts.js';
 import { useApp, useSession } from './context.js';
 import { DialogHost } from './dialogs/DialogHost.js';
 import { shortcutFor, type ShortcutAction } from './keyboard.js';
-import type { Session } from './context.js';
+import type { RendererSession } from './context.js';
 import { NOW_ROW } from './store/sync.js';
 
 export function App() {
@@ -75,7 +75,7 @@ export function App() {
 }
 
 /** Returns whether the shortcut did something (and so its key press is consumed). */
-function runShortcut({ store, actions }: Session, action: ShortcutAction): boolean {
+function runShortcut({ store, actions }: RendererSession, action: ShortcutAction): boolean {
   const s = store.getState();
   if (s.dialog) return false;
   const boxId = s.selectedBoxId;

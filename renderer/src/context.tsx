@@ -4,14 +4,14 @@ import { useStore } from 'zustand';
 import type { App } from './store/app.js';
 import type { AppState } from './store/state.js';
 
-export interface Session extends App {
+export interface RendererSession extends App {
   isMac: boolean;
 }
 
-const SessionContext = createContext<Session | null>(null);
+const SessionContext = createContext<RendererSession | null>(null);
 export const SessionProvider = SessionContext.Provider;
 
-export function useSession(): Session {
+export function useSession(): RendererSession {
   const session = useContext(SessionContext);
   if (!session) throw new Error('useSession must be used inside <SessionProvider>.');
   return session;

@@ -7,9 +7,9 @@ import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
 import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
 import { MIGRATIONS } from './schema.js';
 
-interface ImageRow { id: string; name: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
-interface BoxRow { id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number }
-interface SnapshotRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
+interface ImageDbRow { id: string; name: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
+interface BoxDbRow { id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number }
+interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
 export type NewBox = Omit<Box, 'liveDiskPath'>;
 
@@ -50,17 +50,17 @@ export class Store {
   }
 
   listImages(): Image[] {
-    return (this.db.prepare('SELECT * FROM images ORDER BY created_at, rowid').all() as ImageRow[]).map(toImage);
+    return (this.db.prepare('SELECT * FROM images ORDER BY created_at, rowid').all() as ImageDbRow[]).map(toImage);
   }
 
   getImage(id: string): Image | null {
-    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageRow | undefined;
+    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageDbRow | undefined;
     return row ? toImage(row) : null;
   }
 
   findImage(idOrName: string): Image | null {
     const row = (this.db.prepare('SELECT * FROM images WHERE id = ?').get(idOrName) ??
-      this.db.prepare('SELECT * FROM images WHERE name = ?').get(idOrName)) as ImageRow | undefined;
+      this.db.prepare('SELECT * FROM images WHERE name = ?').get(idOrName)) as ImageDbRow | undefined;
     return row ? toImage(row) : null;
   }
 
@@ -69,7 +69,7 @@ export class Store {
   }
 
   boxesUsingImage(imageId: string): Box[] {
-    return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? ORDER BY created_at').all(imageId) as BoxRow[]).map((r) => this.toBox(r));
+    return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? ORDER BY created_at').all(imageId) as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   // ---- boxes
@@ -80,17 +80,17 @@ export class Store {
   }
 
   listBoxes(): Box[] {
-    return (this.db.prepare('SELECT * FROM boxes ORDER BY created_at, rowid').all() as BoxRow[]).map((r) => this.toBox(r));
+    return (this.db.prepare('SELECT * FROM boxes ORDER BY created_at, rowid').all() as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   getBox(id: string): Box | null {
-    const row = this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(id) as BoxRow | undefined;
+    const row = this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(id) as BoxDbRow | undefined;
     return row ? this.toBox(row) : null;
   }
 
   findBox(idOrName: string): Box | null {
     const row = (this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(idOrName) ??
-      this.db.prepare('SELECT * FROM boxes WHERE name = ?').get(idOrName)) as BoxRow | undefined;
+      this.db.prepare('SELECT * FROM boxes WHERE name = ?').get(idOrName)) as BoxDbRow | undefined;
     return row ? this.toBox(row) : null;
   }
 
@@ -123,7 +123,7 @@ export class Store {
 
   /** All snapshots of a box, oldest first: one query on the (box_id, created_at) index. */
   listSnapshots(boxId: string): Snapshot[] {
-    return (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? ORDER BY created_at, rowid').all(boxId) as SnapshotRow[]).map(toSnapshot);
+    return (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? ORDER BY created_at, rowid').all(boxId) as SnapshotDbRow[]).map(toSnapshot);
   }
 
   countSnapshots(boxId: string): number {
@@ -131,13 +131,13 @@ export class Store {
   }
 
   getSnapshot(id: string): Snapshot | null {
-    const row = this.db.prepare('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotRow | undefined;
+    const row = this.db.prepare('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotDbRow | undefined;
     return row ? toSnapshot(row) : null;
   }
 
   findSnapshot(boxId: string, idOrName: string): Snapshot | null {
     const row = (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND id = ?').get(boxId, idOrName) ??
-      this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, idOrName)) as SnapshotRow | undefined;
+      this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, idOrName)) as SnapshotDbRow | undefined;
     return row ? toSnapshot(row) : null;
   }
 
@@ -147,7 +147,7 @@ export class Store {
   }
 
   children(snapshotId: string): Snapshot[] {
-    return (this.db.prepare('SELECT * FROM snapshots WHERE parent_id = ? ORDER BY created_at, rowid').all(snapshotId) as SnapshotRow[]).map(toSnapshot);
+    return (this.db.prepare('SELECT * FROM snapshots WHERE parent_id = ? ORDER BY created_at, rowid').all(snapshotId) as SnapshotDbRow[]).map(toSnapshot);
   }
 
   setSnapshotParent(id: string, parentId: string | null): void {
@@ -182,7 +182,7 @@ export class Store {
     else this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
-  private toBox(r: BoxRow): Box {
+  private toBox(r: BoxDbRow): Box {
     return {
       id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,
       cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
@@ -191,14 +191,14 @@ export class Store {
   }
 }
 
-function toImage(r: ImageRow): Image {
+function toImage(r: ImageDbRow): Image {
   return {
     id: r.id, name: r.name, path: r.path, format: 'qcow2', virtualSize: r.virtual_size, sizeOnDisk: r.size_on_disk,
     kernelPath: r.kernel_path, initrdPath: r.initrd_path, append: r.append, createdAt: r.created_at,
   };
 }
 
-function toSnapshot(r: SnapshotRow): Snapshot {
+function toSnapshot(r: SnapshotDbRow): Snapshot {
   return {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,

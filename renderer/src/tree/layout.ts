@@ -27,7 +27,7 @@ export interface BaseRow extends RowBase {
   kind: 'base';
 }
 
-export interface SnapshotRow extends RowBase {
+export interface SnapshotTreeRow extends RowBase {
   kind: 'snapshot';
   snapshot: Snapshot;
   /** "Now" hangs under this snapshot. */
@@ -42,7 +42,7 @@ export interface NowRow extends RowBase {
   parentId: string | null;
 }
 
-export type TreeRow = BaseRow | SnapshotRow | NowRow;
+export type TreeRow = BaseRow | SnapshotTreeRow | NowRow;
 
 export interface TreeLayout {
   rows: TreeRow[];
@@ -210,7 +210,7 @@ function sameRow(a: TreeRow, b: TreeRow): boolean {
   if (a.kind !== b.kind || a.lane !== b.lane || a.up !== b.up || a.down !== b.down || !sameList(a.forks, b.forks) || !sameList(a.pass, b.pass)) return false;
   if (a.kind === 'now') return a.parentId === (b as NowRow).parentId;
   if (a.kind === 'snapshot') {
-    const o = b as SnapshotRow;
+    const o = b as SnapshotTreeRow;
     // Snapshot objects are kept across reloads when unchanged (store/sync.ts): identity suffices.
     return a.snapshot === o.snapshot && a.isCurrent === o.isCurrent && sameList(a.childIds, o.childIds);
   }
