@@ -1,41 +1,27 @@
-// Composition root: builds the services for one home directory. Taking the home runs
-// recovery before anything else can touch a disk.
+// Composition root: builds the services for one home directory, each from the small
+// dependencies type declared beside it. It imports every service; nothing in electron/core
+// imports it back. Taking the home runs recovery before anything else can touch a disk.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
-import type { Box, ConsoleOutput, RecoveryReport, SystemInfo } from '../../shared/types.js';
+import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { BoxService } from './boxes/service.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
-import { HOME_KEY, ImageService } from './images/service.js';
+import { ImageService } from './images/service.js';
 import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
-import { KeyedMutex } from './mutex.js';
+import { HOME_KEY, KeyedMutex } from './mutex.js';
 import { HomePaths } from './paths.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
-import type { ReportBuilder } from './recovery/report.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
 import { LiveSnapshots } from './snapshots/live/create.js';
-import { settleLiveCreate, settleLiveRemove } from './snapshots/live/settle.js';
+import type { VmControl } from './vm/control.js';
 import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
-
-/** Running boxes: implemented by the VM supervisor. */
-export interface VmControl {
-  start(box: string): Promise<Box>;
-  stop(box: string, opts: { force: boolean }): Promise<Box>;
-  pause(box: string): Promise<Box>;
-  resume(box: string): Promise<Box>;
-  console(box: string, lines: number): Promise<ConsoleOutput>;
-  accelerator(): 'kvm' | 'tcg' | 'unknown';
-  qemuVersion(): string | null;
-  /** Called by recovery: reattach to running QEMUs or mark their boxes stopped/failed. */
-  adopt(report: ReportBuilder): Promise<void>;
-  close(): Promise<void>;
-}
 
 export interface CoreOptions {
   home: string;
@@ -53,9 +39,11 @@ export class Core {
   readonly images: ImageService;
   readonly boxes: BoxService;
   readonly snapshots: SnapshotEngine;
-  vms: VmControl;
+  readonly vms: VmControl;
+  readonly logger: Logger;
   lastRecovery: RecoveryReport | null = null;
   private readonly lock: HomeLock;
+  private readonly supervisor: Supervisor;
 
   private constructor(opts: Required<CoreOptions>) {
     // Canonical from the start: backing paths written into qcow2 headers must be canonical,
@@ -70,20 +58,15 @@ export class Core {
     }
     this.logger = opts.logger;
     this.tasks = new Tasks(this.events);
-    this.images = new ImageService(this);
-    this.boxes = new BoxService(this);
-    this.snapshots = new SnapshotEngine(this);
-    const supervisor = new Supervisor(this, opts.supervisor);
-    this.vms = supervisor;
-    this.snapshots.live = new LiveSnapshots(this, supervisor);
-    this.intentHandlers.set('live-create', (intent, report) => settleLiveCreate(this, supervisor, intent as never, report));
-    this.intentHandlers.set('live-remove', (intent, report) => settleLiveRemove(this, supervisor, intent as never, report));
+    const home = { paths: this.paths, store: this.store };
+    const effects = { ...home, locks: this.boxLocks, events: this.events, logger: this.logger };
+    this.images = new ImageService({ ...effects, tasks: this.tasks });
+    this.boxes = new BoxService({ ...effects, images: this.images });
+    this.supervisor = new Supervisor({ ...effects, boxes: this.boxes }, opts.supervisor);
+    this.vms = this.supervisor;
+    const live = new LiveSnapshots({ ...home, logger: this.logger, sessions: this.supervisor });
+    this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, live });
   }
-
-  /** Settlers for intents of operations outside the offline engine (live snapshots). */
-  readonly intentHandlers = new Map<string, (intent: Record<string, unknown>, report: ReportBuilder) => Promise<boolean>>();
-
-  readonly logger: Logger;
 
   /** Takes the home, runs recovery, and returns the services. */
   static async open(opts: CoreOptions): Promise<Core> {
@@ -109,7 +92,7 @@ export class Core {
   async recover(opts: RecoveryOptions = {}): Promise<RecoveryReport> {
     const ids = this.store.listBoxes().map((b) => b.id).sort();
     const underBoxLocks = (i: number): Promise<RecoveryReport> =>
-      i === ids.length ? runRecovery(this, opts) : this.boxLocks.run(ids[i]!, () => underBoxLocks(i + 1));
+      i === ids.length ? runRecovery({ paths: this.paths, store: this.store, logger: this.logger, sessions: this.supervisor, vms: this.vms }, opts) : this.boxLocks.run(ids[i]!, () => underBoxLocks(i + 1));
     const report = await this.boxLocks.run(HOME_KEY, () => underBoxLocks(0));
     this.lastRecovery = report;
     if (report.items.length > 0) this.events.emit('recovery:report', report);

@@ -1,4 +1,7 @@
 /** Serializes work per key: operations on one box queue, different boxes run in parallel. */
+/** Home-wide operations share one queue so a box cannot be created on an image being removed. */
+export const HOME_KEY = '#home';
+
 export class KeyedMutex {
   private tails = new Map<string, Promise<unknown>>();
 

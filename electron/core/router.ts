@@ -3,16 +3,35 @@
 // re-declares a channel. Input is parsed here, at the edge, before any service sees it.
 import { isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, type EngineChannel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
+import type { Emitter } from '../../shared/events.js';
 import type { Router } from '../../shared/transport.js';
+import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
 import { CRASH_POINTS } from './crash.js';
-import type { Core } from './core.js';
+import type { BoxService } from './boxes/service.js';
+import type { HomeData } from './deps.js';
+import type { ImageService } from './images/service.js';
+import type { RecoveryOptions } from './recovery/recovery.js';
+import type { SnapshotEngine } from './snapshots/engine.js';
+import type { VmControl } from './vm/control.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
 
 type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 
-export function createRouter(core: Core): Router {
+/** What the channels are bound to: the services, recovery, and the home (settings, error advice). */
+export interface RouterDeps extends HomeData {
+  events: Emitter;
+  images: ImageService;
+  boxes: BoxService;
+  vms: VmControl;
+  snapshots: SnapshotEngine;
+  info(): SystemInfo;
+  recover(opts: RecoveryOptions): Promise<RecoveryReport>;
+  readonly lastRecovery: RecoveryReport | null;
+}
+
+export function createRouter(core: RouterDeps): Router {
   const h: Handlers = {
     'system:info': () => core.info(),
 

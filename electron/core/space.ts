@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { humanBytes } from '../../shared/bytes.js';
 import { BoxkeepError, invalidArgument } from '../../shared/errors.js';
 import type { DiskSpace, Settings } from '../../shared/types.js';
-import type { Core } from './core.js';
+import type { HomeData } from './deps.js';
 import { ownDataBytes } from './disk/qemu-img.js';
 
 const MiB = 1024 * 1024;
@@ -34,14 +34,14 @@ export function defaultReserve(total: number): number {
   return Math.max(2 * GiB, Math.ceil(total * 0.05));
 }
 
-export function diskSpace(core: Core): DiskSpace {
+export function diskSpace(core: HomeData): DiskSpace {
   const st = fs.statfsSync(core.paths.root);
   const total = st.blocks * st.bsize;
   const setting = core.store.getSetting(RESERVE_KEY);
   return { free: st.bavail * st.bsize, total, reserve: setting === null ? defaultReserve(total) : Number(setting) };
 }
 
-export function getSettings(core: Core): Settings {
+export function getSettings(core: HomeData): Settings {
   const setting = core.store.getSetting(RESERVE_KEY);
   return { diskReserve: setting === null ? null : Number(setting), space: diskSpace(core) };
 }
@@ -50,7 +50,7 @@ export function getSettings(core: Core): Settings {
  * 0 is allowed: the guard then only refuses what would not fit at all. A reserve larger than
  * the whole filesystem would refuse every write, so it is a mistake, not a setting.
  */
-export function updateSettings(core: Core, input: { diskReserve?: number | 'default' }): Settings {
+export function updateSettings(core: HomeData, input: { diskReserve?: number | 'default' }): Settings {
   if (input.diskReserve !== undefined) {
     const { total } = diskSpace(core);
     if (input.diskReserve !== 'default' && input.diskReserve > total) {
@@ -62,7 +62,7 @@ export function updateSettings(core: Core, input: { diskReserve?: number | 'defa
 }
 
 /** How far `needed` more bytes would take the disk below the reserve; null when it fits. */
-export function shortfall(core: Core, needed: number): { space: DiskSpace; missing: number } | null {
+export function shortfall(core: HomeData, needed: number): { space: DiskSpace; missing: number } | null {
   const space = diskSpace(core);
   const missing = needed + space.reserve - space.free;
   return needed > 0 && missing > 0 ? { space, missing } : null;
@@ -79,7 +79,7 @@ export function spaceMessage(what: string, needed: number, space: DiskSpace, mis
  * The guard: throws Storage (the code every disk-full error has, whether foreseen here or hit
  * by qemu-img) when writing `needed` bytes would leave less than the reserve free.
  */
-export function requireSpace(core: Core, what: string, needed: number): void {
+export function requireSpace(core: HomeData, what: string, needed: number): void {
   const short = shortfall(core, needed);
   if (short) throw new BoxkeepError('Storage', spaceMessage(what, needed, short.space, short.missing));
 }

@@ -32,6 +32,7 @@ export const RULES: Rule[] = [
   { rule: 'renderer/ does not import electron/ (it talks to it through shared/ only)', from: /^renderer\//, to: /^electron\// },
   { rule: 'electron/core does not import the layers above it', from: /^electron\/core\//, to: /^electron\/(shell|host|main|cli|preload)\// },
   { rule: "electron/core, shared/ and renderer/ never import 'electron' (their logic runs under plain Node)", from: /^(electron\/core|shared|renderer)\//, to: /^pkg:electron(\/|$)/ },
+  { rule: 'nothing in electron/core imports core.ts (the composition root)', from: /^electron\/core\/(?!core\.ts$)/, to: /^electron\/core\/core\.ts$/ },
 ];
 
 interface Edge {
@@ -108,14 +109,14 @@ export function layerEdges(edges: readonly Edge[]): Edge[] {
 }
 
 /**
- * Every cycle through runtime imports, each once, as "a.ts → b.ts → a.ts". Type-only imports
- * are left out: they are erased, and core's services still name the Core type (issue 9 item 1).
+ * Every import cycle, each once, as "a.ts → b.ts → a.ts". Type-only imports count: erased at
+ * run time, they still tie two files together for a reader and for every change.
  */
 export function cycles(edges: readonly Edge[]): string[] {
   const next = new Map<string, string[]>();
   for (const e of edges) {
     const known = next.get(e.from) ?? [];
-    if (!e.typeOnly && !e.to.startsWith('pkg:') && !known.includes(e.to)) next.set(e.from, [...known, e.to]);
+    if (!e.to.startsWith('pkg:') && !known.includes(e.to)) next.set(e.from, [...known, e.to]);
   }
   const found = new Set<string>();
   const state = new Map<string, 'open' | 'done'>();
@@ -159,7 +160,10 @@ describe('import graph', () => {
     ];
     expect(violations(bad)[0]).toBe('electron/host/x.ts → electron/shell/y.ts: ' + RULES[0]!.rule);
     expect(cycles(bad)).toEqual(['electron/host/x.ts → electron/shell/y.ts → electron/host/x.ts']);
-    expect(cycles(bad.slice(0, 2))).toEqual([]);
+    // A cycle closed by a type-only import is a cycle too.
+    expect(cycles(bad.slice(0, 2))).toEqual(['electron/host/x.ts → electron/shell/y.ts → electron/host/x.ts']);
+    expect(cycles(bad.slice(1))).toEqual(['electron/host/x.ts → electron/shell/y.ts → electron/host/x.ts']);
+    expect(cycles(bad.slice(0, 1))).toEqual([]);
   });
 
   it('follows the layer directions', () => {

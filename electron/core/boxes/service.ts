@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { Effects, HomeData } from '../deps.js';
 import { crashPoint } from '../crash.js';
 import { walkChain } from '../disk/chain.js';
 import { createOverlay } from '../disk/qemu-img.js';
 import { mkdirDurable, removeDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
-import { HOME_KEY } from '../images/service.js';
+import type { ImageService } from '../images/service.js';
+import { HOME_KEY } from '../mutex.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
 
@@ -20,8 +21,11 @@ const GiB = 1024 ** 3;
 export const DEFAULT_MEMORY_MIB = 256;
 export const DEFAULT_CPUS = 1;
 
+/** What the box service needs: the home, its queues and events, and image lookup. */
+export type BoxDeps = HomeData & Effects & { images: Pick<ImageService, 'resolve'> };
+
 export class BoxService {
-  constructor(private readonly core: Core) {}
+  constructor(private readonly core: BoxDeps) {}
 
   list(): Box[] {
     return this.core.store.listBoxes();
@@ -53,7 +57,7 @@ export class BoxService {
   }
 
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {
-    return this.core.boxLocks.run(HOME_KEY, async () => {
+    return this.core.locks.run(HOME_KEY, async () => {
       const { store, paths } = this.core;
       if (store.findBox(input.name)?.name === input.name) {
         throw alreadyExists(`A box called ${JSON.stringify(input.name)} already exists; choose another name.`);
@@ -87,7 +91,7 @@ export class BoxService {
 
   async rename(ref: string, name: string): Promise<Box> {
     const box = this.resolve(ref);
-    return this.core.boxLocks.run(box.id, async () => {
+    return this.core.locks.run(box.id, async () => {
       const other = this.core.store.findBox(name);
       if (other && other.id !== box.id && other.name === name) {
         throw alreadyExists(`A box called ${JSON.stringify(name)} already exists; choose another name.`);
@@ -100,7 +104,7 @@ export class BoxService {
 
   async remove(ref: string): Promise<{ removedId: string; freedBytes: number }> {
     const box = this.resolve(ref);
-    return this.core.boxLocks.run(HOME_KEY, () => this.core.boxLocks.run(box.id, async () => {
+    return this.core.locks.run(HOME_KEY, () => this.core.locks.run(box.id, async () => {
       const { store, paths } = this.core;
       const fresh = store.getBox(box.id);
       if (!fresh) throw notFound(`The box ${JSON.stringify(box.name)} was removed meanwhile.`);

@@ -7,7 +7,7 @@ import { alreadyExists, invalidArgument, invalidState, notFound } from '../../..
 import { nameProblem } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { Effects, HomeData } from '../deps.js';
 import { crashPoint } from '../crash.js';
 import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
 import { convert, measureConvert } from '../disk/qemu-img.js';
@@ -15,16 +15,19 @@ import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
+import { HOME_KEY } from '../mutex.js';
+import type { Tasks } from '../tasks.js';
 
 export interface ImageImportIntent { id: string; op: 'image-import'; startedAt: number; imageId: string }
 export interface ImageRemoveIntent { id: string; op: 'image-remove'; startedAt: number; imageId: string }
 
 const MAX_BOOT_FILE = 512 * 1024 * 1024;
-/** Home-wide operations share one queue so a box cannot be created on an image being removed. */
-export const HOME_KEY = '#home';
+
+/** What the image service needs: the home, its queues and events, and the task reporter for imports. */
+export type ImageDeps = HomeData & Effects & { tasks: Tasks };
 
 export class ImageService {
-  constructor(private readonly core: Core) {}
+  constructor(private readonly core: ImageDeps) {}
 
   list(): Image[] {
     return this.core.store.listImages();
@@ -37,7 +40,7 @@ export class ImageService {
   }
 
   import(input: ChannelInput<'images:import'>): Promise<Image> {
-    return this.core.boxLocks.run(HOME_KEY, () => this.importLocked(input));
+    return this.core.locks.run(HOME_KEY, () => this.importLocked(input));
   }
 
   private async importLocked(input: ChannelInput<'images:import'>): Promise<Image> {
@@ -102,7 +105,7 @@ export class ImageService {
   }
 
   remove(ref: string): Promise<{ removedId: string }> {
-    return this.core.boxLocks.run(HOME_KEY, async () => {
+    return this.core.locks.run(HOME_KEY, async () => {
       const { store, paths } = this.core;
       const image = this.resolve(ref);
       const users = store.boxesUsingImage(image.id);

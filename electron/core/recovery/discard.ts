@@ -6,13 +6,13 @@
 // row knows goes to orphans/ unless a disk backs onto it, a leftover temporary disk is removed,
 // and what they cannot place is reported.
 import { invalidState, notFound } from '../../../shared/errors.js';
-import type { Core } from '../core.js';
+import type { HomeData } from '../deps.js';
 import { removeDurable } from '../fsutil.js';
 import { readIntents } from '../journal.js';
 import { intentSchemas } from './intent-schema.js';
 import type { ReportBuilder } from './report.js';
 
-export function discardIntent(core: Core, id: string, opts: { force: boolean }, report: ReportBuilder): void {
+export function discardIntent(core: HomeData, id: string, opts: { force: boolean }, report: ReportBuilder): void {
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
   for (const dir of journals) {
     const found = readIntents(dir).intents.find((i) => i.intent.id === id);

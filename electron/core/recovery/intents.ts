@@ -1,21 +1,23 @@
 // Rolls each interrupted operation forward or back from what reached the disk. Every branch
 // leaves every snapshot intact and the box as before or as after the operation.
 import fs from 'node:fs';
-import type { Core } from '../core.js';
+import type { HomeData } from '../deps.js';
 import { backingPathOf } from '../disk/backing.js';
 import { removeDurable, renameDurable } from '../fsutil.js';
 import type { BoxCreateIntent, BoxRemoveIntent } from '../boxes/service.js';
 import type { ImageImportIntent, ImageRemoveIntent } from '../images/service.js';
 import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting, strayDependents, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
 import { removalNeeds, shortfall, spaceMessage } from '../space.js';
+import { settleLiveCreate, settleLiveRemove, type LiveSettleDeps } from '../snapshots/live/settle.js';
+import type { LiveCreateIntent, LiveRemoveIntent } from '../snapshots/live/create.js';
 import type { ReportBuilder } from './report.js';
 
 export type AnyIntent =
   | ImageImportIntent | ImageRemoveIntent | BoxCreateIntent | BoxRemoveIntent
-  | SnapshotCreateIntent | SnapshotRestoreIntent | SnapshotRemoveIntent;
+  | SnapshotCreateIntent | SnapshotRestoreIntent | SnapshotRemoveIntent | LiveCreateIntent | LiveRemoveIntent;
 
 /** Returns true when the intent was settled and may be cleared. */
-export async function settleIntent(core: Core, intent: AnyIntent, report: ReportBuilder): Promise<boolean> {
+export async function settleIntent(core: LiveSettleDeps, intent: AnyIntent, report: ReportBuilder): Promise<boolean> {
   switch (intent.op) {
     case 'image-import': return settleImageImport(core, intent, report);
     case 'image-remove': return settleImageRemove(core, intent, report);
@@ -24,6 +26,8 @@ export async function settleIntent(core: Core, intent: AnyIntent, report: Report
     case 'snapshot-create': return settleSnapshotCreate(core, intent, report);
     case 'snapshot-restore': return settleSnapshotRestore(core, intent, report);
     case 'snapshot-remove': return settleSnapshotRemove(core, intent, report);
+    case 'live-create': return settleLiveCreate(core, intent, report);
+    case 'live-remove': return settleLiveRemove(core, intent, report);
   }
   const { id, op, boxId } = intent as { id: string; op: unknown; boxId?: unknown };
   const locks = typeof boxId === 'string' ? ' Until it is settled, its box accepts no changes.' : '';
@@ -31,7 +35,7 @@ export async function settleIntent(core: Core, intent: AnyIntent, report: Report
   return false;
 }
 
-function settleImageImport(core: Core, intent: ImageImportIntent, report: ReportBuilder): boolean {
+function settleImageImport(core: HomeData, intent: ImageImportIntent, report: ReportBuilder): boolean {
   if (core.store.getImage(intent.imageId)) {
     report.info(null, `An image import had finished except for its bookkeeping; it is complete.`);
     return true;
@@ -41,7 +45,7 @@ function settleImageImport(core: Core, intent: ImageImportIntent, report: Report
   return true;
 }
 
-function settleImageRemove(core: Core, intent: ImageRemoveIntent, report: ReportBuilder): boolean {
+function settleImageRemove(core: HomeData, intent: ImageRemoveIntent, report: ReportBuilder): boolean {
   if (core.store.boxesUsingImage(intent.imageId).length > 0) {
     report.kept(null, `An interrupted image removal was abandoned because a box uses the image.`);
     return true;
@@ -52,7 +56,7 @@ function settleImageRemove(core: Core, intent: ImageRemoveIntent, report: Report
   return true;
 }
 
-function settleBoxCreate(core: Core, intent: BoxCreateIntent, report: ReportBuilder): boolean {
+function settleBoxCreate(core: HomeData, intent: BoxCreateIntent, report: ReportBuilder): boolean {
   const box = core.store.getBox(intent.boxId);
   if (box && fs.existsSync(core.paths.liveDisk(box.id))) {
     report.info(box.id, `Creating the box "${box.name}" had finished; it is ready.`);
@@ -64,7 +68,7 @@ function settleBoxCreate(core: Core, intent: BoxCreateIntent, report: ReportBuil
   return true;
 }
 
-function settleBoxRemove(core: Core, intent: BoxRemoveIntent, report: ReportBuilder): boolean {
+function settleBoxRemove(core: HomeData, intent: BoxRemoveIntent, report: ReportBuilder): boolean {
   core.store.deleteBox(intent.boxId);
   removeDurable(core.paths.boxDir(intent.boxId));
   report.repaired(null, `Removing a box was interrupted; the removal was completed.`);
@@ -76,7 +80,7 @@ function settleBoxRemove(core: Core, intent: BoxRemoveIntent, report: ReportBuil
  * overlay is already installed on top of the frozen disk, in which case the snapshot is
  * complete but for its row, and the row is written.
  */
-async function settleSnapshotCreate(core: Core, intent: SnapshotCreateIntent, report: ReportBuilder): Promise<boolean> {
+async function settleSnapshotCreate(core: HomeData, intent: SnapshotCreateIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId, snapshot } = intent;
   const live = core.paths.liveDisk(boxId);
   const next = core.paths.nextDisk(boxId);
@@ -124,7 +128,7 @@ async function settleSnapshotCreate(core: Core, intent: SnapshotCreateIntent, re
 }
 
 /** Restore: the rename of the new overlay over the live disk is the point of no return. */
-async function settleSnapshotRestore(core: Core, intent: SnapshotRestoreIntent, report: ReportBuilder): Promise<boolean> {
+async function settleSnapshotRestore(core: HomeData, intent: SnapshotRestoreIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId } = intent;
   const next = core.paths.nextDisk(boxId);
   const target = core.store.getSnapshot(intent.snapshotId);
@@ -146,7 +150,7 @@ async function settleSnapshotRestore(core: Core, intent: SnapshotRestoreIntent, 
 }
 
 /** Remove always rolls forward: a half-merged snapshot cannot be put back, but can be finished. */
-async function settleSnapshotRemove(core: Core, intent: SnapshotRemoveIntent, report: ReportBuilder): Promise<boolean> {
+async function settleSnapshotRemove(core: HomeData, intent: SnapshotRemoveIntent, report: ReportBuilder): Promise<boolean> {
   const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
   const missing = intent.dependents.filter((d) => !fs.existsSync(d.path));
   if (missing.length > 0) {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { HomeData } from '../deps.js';
 import { backingPathOf } from '../disk/backing.js';
 import { createOverlay } from '../disk/qemu-img.js';
 import { removeDurable } from '../fsutil.js';
@@ -11,7 +11,7 @@ import { isId } from '../ids.js';
 import { intoOrphans } from './orphans.js';
 import type { ReportBuilder } from './report.js';
 
-export async function reconcile(core: Core, report: ReportBuilder): Promise<void> {
+export async function reconcile(core: HomeData, report: ReportBuilder): Promise<void> {
   const { store, paths } = core;
   const boxes = store.listBoxes();
   const boxIds = new Set(boxes.map((b) => b.id));
@@ -47,7 +47,7 @@ export async function reconcile(core: Core, report: ReportBuilder): Promise<void
   }
 }
 
-async function reconcileBox(core: Core, box: Box, report: ReportBuilder): Promise<void> {
+async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Promise<void> {
   const { store, paths } = core;
   const label = JSON.stringify(box.name);
   if (!fs.existsSync(paths.boxDir(box.id))) {
@@ -125,7 +125,7 @@ async function reconcileBox(core: Core, box: Box, report: ReportBuilder): Promis
   }
 }
 
-async function referencedImagePaths(core: Core, boxes: Box[]): Promise<Set<string>> {
+async function referencedImagePaths(core: HomeData, boxes: Box[]): Promise<Set<string>> {
   const refs = new Set<string>();
   for (const box of boxes) {
     for (const s of core.store.listSnapshots(box.id).filter((x) => x.parentId === null)) {
@@ -139,7 +139,7 @@ async function referencedImagePaths(core: Core, boxes: Box[]): Promise<Set<strin
   return refs;
 }
 
-function moveToOrphans(core: Core, from: string, label: string, report: ReportBuilder, what: string): void {
+function moveToOrphans(core: HomeData, from: string, label: string, report: ReportBuilder, what: string): void {
   const base = path.basename(from);
   if (!isId(base) && !base.startsWith('.')) {
     // Not a folder Boxkeep made: leave foreign files alone.

@@ -4,11 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { Logger } from '../logger.js';
+import type { VmControl } from '../vm/control.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
 import { discardIntent } from './discard.js';
 import { settleIntent, type AnyIntent } from './intents.js';
+import type { LiveSettleDeps } from '../snapshots/live/settle.js';
 import { intentProblem } from './intent-schema.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
@@ -20,7 +22,10 @@ export interface RecoveryOptions {
   force?: boolean;
 }
 
-export async function runRecovery(core: Core, opts: RecoveryOptions = {}): Promise<RecoveryReport> {
+/** What recovery needs: the home and the log, reattaching to QEMUs, and adopting the running boxes. */
+export type RecoveryDeps = LiveSettleDeps & { logger: Logger; vms: Pick<VmControl, 'adopt'> };
+
+export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}): Promise<RecoveryReport> {
   const started = performance.now();
   const report = new ReportBuilder();
   if (opts.discard) discardIntent(core, opts.discard, { force: opts.force ?? false }, report);
@@ -33,7 +38,7 @@ export async function runRecovery(core: Core, opts: RecoveryOptions = {}): Promi
   return { at: Date.now(), elapsedMs, items: report.items };
 }
 
-async function settleJournal(core: Core, dir: string, report: ReportBuilder): Promise<void> {
+async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder): Promise<void> {
   if (!fs.existsSync(dir)) return;
   const { intents, corrupt, foreign } = readIntents(dir);
   for (const odd of foreign) {
@@ -54,10 +59,9 @@ async function settleJournal(core: Core, dir: string, report: ReportBuilder): Pr
       report.kept(null, `An intent record ${file} was malformed (${problem}) and was deleted without acting on it; the checks that follow repair what it covered.`);
       continue;
     }
-    const extra = core.intentHandlers.get(intent.op);
     let settled: boolean;
     try {
-      settled = extra ? await extra(intent, report) : await settleIntent(core, intent as unknown as AnyIntent, report);
+      settled = await settleIntent(core, intent as unknown as AnyIntent, report);
     } catch (err) {
       report.kept(null, `Could not finish recovering an interrupted ${intent.op}: ${(err as Error).message}. It will be tried again at the next start.`);
       settled = false;

@@ -6,7 +6,10 @@ import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js
 import { timestampName } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import { isActive, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotTree } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { BoxService } from '../boxes/service.js';
+import type { Effects, HomeData } from '../deps.js';
+import type { Tasks } from '../tasks.js';
+import type { VmControl } from '../vm/control.js';
 import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
@@ -22,10 +25,19 @@ export interface LiveSnapshotOps {
   remove(box: Box, intent: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void>;
 }
 
-export class SnapshotEngine {
-  live: LiveSnapshotOps | null = null;
+/**
+ * What the snapshot engine needs: the home, its queues and events, the task reporter, box
+ * lookup, stopping and starting a box (restore --stop-first), and the live variants.
+ */
+export type SnapshotDeps = HomeData & Effects & {
+  tasks: Tasks;
+  boxes: Pick<BoxService, 'resolve'>;
+  vms: Pick<VmControl, 'start' | 'stop'>;
+  live: LiveSnapshotOps;
+};
 
-  constructor(private readonly core: Core) {}
+export class SnapshotEngine {
+  constructor(private readonly core: SnapshotDeps) {}
 
   tree(boxRef: string): SnapshotTree {
     const box = this.core.boxes.resolve(boxRef);
@@ -65,7 +77,7 @@ export class SnapshotEngine {
 
   private lockedBox<T>(boxRef: string, work: (box: Box) => Promise<T>): Promise<T> {
     const { id } = this.core.boxes.resolve(boxRef);
-    return this.core.boxLocks.run(id, async () => {
+    return this.core.locks.run(id, async () => {
       const box = this.core.store.getBox(id);
       if (!box) throw notFound(`The box was removed meanwhile.`);
       try {
@@ -88,7 +100,6 @@ export class SnapshotEngine {
     }
     const id = newId();
     const live = isActive(box.status);
-    if (live && !this.live) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status} and this build cannot snapshot a running box; stop it first.`);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES);
     const snapshot: Snapshot = {
@@ -96,7 +107,7 @@ export class SnapshotEngine {
       sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id),
     };
     const started = performance.now();
-    const result = live ? await this.live!.create(box, snapshot) : await createStopped(this.core, box, snapshot);
+    const result = live ? await this.core.live.create(box, snapshot) : await createStopped(this.core, box, snapshot);
     this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: ms(started) });
     return result;
   }
@@ -155,9 +166,6 @@ export class SnapshotEngine {
     return this.lockedForRemoval(boxRef, snapshotRef, async (box, snapshot) => {
       const intent = this.planRemove(box, snapshot);
       const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
-      if (runningDependsOnIt && !this.live) {
-        throw invalidState(`The running box ${JSON.stringify(box.name)} reads from the snapshot ${JSON.stringify(snapshot.name)}; stop the box first.`);
-      }
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
       const needed = await removalNeeds(intent);
       requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
@@ -166,7 +174,7 @@ export class SnapshotEngine {
       const started = performance.now();
       await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
         runningDependsOnIt
-          ? this.live!.remove(box, intent, (f) => task.progress(f))
+          ? this.core.live.remove(box, intent, (f) => task.progress(f))
           : removeOffline(this.core, intent, (f) => task.progress(f), needed));
       const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
       this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: ms(started) });
@@ -221,7 +229,7 @@ function withSizeNow(snapshot: Snapshot): Snapshot {
  * An intent left behind by a failed (not crashed) operation means the box's files are
  * mid-change: nothing else may touch them until recovery has finished that operation.
  */
-export function assertNoUnfinishedWork(core: Core, box: Box): void {
+export function assertNoUnfinishedWork(core: HomeData, box: Box): void {
   const pending = readIntents(core.paths.boxJournal(box.id)).intents;
   const waiting = waitingMergeProblem(core, box, pending);
   if (waiting) throw invalidState(waiting);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Box, Snapshot } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { HomeData } from '../deps.js';
 import { crashPoint } from '../crash.js';
 import { commit, createOverlay, rebase, type OnProgress } from '../disk/qemu-img.js';
 import { fsyncDir, mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
@@ -46,7 +46,7 @@ export interface SnapshotRemoveIntent {
 
 // ---- create (stopped box)
 
-export async function createStopped(core: Core, box: Box, snapshot: Snapshot): Promise<Snapshot> {
+export async function createStopped(core: HomeData, box: Box, snapshot: Snapshot): Promise<Snapshot> {
   const journal = core.paths.boxJournal(box.id);
   const intent: SnapshotCreateIntent = { id: newId(), op: 'snapshot-create', startedAt: Date.now(), boxId: box.id, snapshot };
   writeIntent(journal, intent);
@@ -65,7 +65,7 @@ export async function createStopped(core: Core, box: Box, snapshot: Snapshot): P
   return committed;
 }
 
-export async function writeNextOverlay(core: Core, box: Box, backing: string, opts: { backingMayNotExistYet?: boolean } = {}): Promise<void> {
+export async function writeNextOverlay(core: HomeData, box: Box, backing: string, opts: { backingMayNotExistYet?: boolean } = {}): Promise<void> {
   const next = core.paths.nextDisk(box.id);
   fs.rmSync(next, { force: true });
   await createOverlay(next, backing, box.diskSize, { unsafe: opts.backingMayNotExistYet ?? false });
@@ -76,24 +76,24 @@ export async function writeNextOverlay(core: Core, box: Box, backing: string, op
  * the directory fsyncs to syncDisks() once both renames are done (the live path saves three
  * fsyncs' worth of guest pause that way; recovery handles either rename being lost).
  */
-export function freezeLiveDisk(core: Core, box: Box, frozenPath: string, opts: { sync?: boolean } = {}): void {
+export function freezeLiveDisk(core: HomeData, box: Box, frozenPath: string, opts: { sync?: boolean } = {}): void {
   if (opts.sync === false) fs.renameSync(core.paths.liveDisk(box.id), frozenPath);
   else renameDurable(core.paths.liveDisk(box.id), frozenPath);
 }
 
 /** The prepared overlay takes the live path in one atomic rename (replacing any old live disk). */
-export function installNextOverlay(core: Core, box: Box, opts: { sync?: boolean } = {}): void {
+export function installNextOverlay(core: HomeData, box: Box, opts: { sync?: boolean } = {}): void {
   if (opts.sync === false) fs.renameSync(core.paths.nextDisk(box.id), core.paths.liveDisk(box.id));
   else renameDurable(core.paths.nextDisk(box.id), core.paths.liveDisk(box.id));
 }
 
 /** Makes both renames of a snapshot durable. */
-export function syncDisks(core: Core, box: Box, frozenPath: string): void {
+export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
   fsyncDir(core.paths.disksDir(box.id));
   fsyncDir(path.dirname(frozenPath));
 }
 
-export function commitCreateRow(core: Core, snapshot: Snapshot): Snapshot {
+export function commitCreateRow(core: HomeData, snapshot: Snapshot): Snapshot {
   const row = { ...snapshot, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
   core.store.transaction(() => {
     core.store.insertSnapshot(row);
@@ -104,7 +104,7 @@ export function commitCreateRow(core: Core, snapshot: Snapshot): Snapshot {
 
 // ---- restore (stopped box)
 
-export async function restoreStopped(core: Core, box: Box, target: Snapshot): Promise<void> {
+export async function restoreStopped(core: HomeData, box: Box, target: Snapshot): Promise<void> {
   const journal = core.paths.boxJournal(box.id);
   const intent: SnapshotRestoreIntent = {
     id: newId(), op: 'snapshot-restore', startedAt: Date.now(), boxId: box.id,
@@ -125,7 +125,7 @@ export async function restoreStopped(core: Core, box: Box, target: Snapshot): Pr
 // ---- remove
 
 /** `needed`: what the space guard estimated the merge writes, for the advice when the disk fills anyway. */
-export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress, needed = 0): Promise<void> {
+export async function removeOffline(core: HomeData, intent: SnapshotRemoveIntent, onProgress: OnProgress, needed = 0): Promise<void> {
   const journal = core.paths.boxJournal(intent.boxId);
   const sizesBefore = intent.dependents.map((d) => sizeOnDisk(d.path));
   writeIntent(journal, intent);
@@ -158,7 +158,7 @@ export async function removeOffline(core: Core, intent: SnapshotRemoveIntent, on
  * snapshot's file): its intent stays and the merge waits (waiting-merge.ts). Recovery finishes
  * it, but only once it fits, so a full disk is not filled again at every start.
  */
-function unfinished(core: Core, err: unknown, needed: number): Error {
+function unfinished(core: HomeData, err: unknown, needed: number): Error {
   const message = sentence(err);
   const cause = isDiskFull(err)
     ? `The disk holding the Boxkeep home is full. ${whatToFree(core, 'Finishing the removal', needed)} Then run "boxkeep recover".`
@@ -179,7 +179,7 @@ function sentence(err: unknown): string {
  * space that is missing, so they stay, counted here: they are not lost either, since a later
  * rebase of the same dependent finds them allocated and does not copy them again.
  */
-async function notRemoved(core: Core, err: unknown, intent: SnapshotRemoveIntent, sizesBefore: number[], needed: number): Promise<Error> {
+async function notRemoved(core: HomeData, err: unknown, intent: SnapshotRemoveIntent, sizesBefore: number[], needed: number): Promise<Error> {
   if (!isDiskFull(err)) return err as Error;
   let grown = 0;
   for (const [i, d] of intent.dependents.entries()) {
@@ -193,7 +193,7 @@ async function notRemoved(core: Core, err: unknown, intent: SnapshotRemoveIntent
 }
 
 /** The guard's own words for how much to free, measured now that the disk filled. */
-function whatToFree(core: Core, what: string, needed: number): string {
+function whatToFree(core: HomeData, what: string, needed: number): string {
   const short = shortfall(core, needed);
   return short ? spaceMessage(what, needed, short.space, short.missing) : 'Free space: delete other snapshots or boxes you no longer need.';
 }
@@ -202,7 +202,7 @@ function whatToFree(core: Core, what: string, needed: number): string {
  * Moves the removed snapshot's data into what depends on it, so every dependent reads back
  * exactly what it read before. Safe to run again after a crash at any point inside it.
  */
-export async function mergeIntoDependents(core: Core, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
+export async function mergeIntoDependents(core: HomeData, intent: SnapshotRemoveIntent, onProgress: OnProgress): Promise<void> {
   if (intent.mode === 'commit') {
     const dependent = intent.dependents[0]!;
     if (fs.existsSync(intent.snapshotPath)) {
@@ -227,7 +227,7 @@ export async function mergeIntoDependents(core: Core, intent: SnapshotRemoveInte
 }
 
 /** Rows follow the chain one dependent at a time: a child now hangs under the removed snapshot's parent, or Now does. */
-export function moveDependentRow(core: Core, intent: RemoveFacts, dependent: Dependent): void {
+export function moveDependentRow(core: HomeData, intent: RemoveFacts, dependent: Dependent): void {
   if (dependent.snapshotId) core.store.setSnapshotParent(dependent.snapshotId, intent.parentId);
   else core.store.setCurrentSnapshot(intent.boxId, intent.parentId);
 }
@@ -236,7 +236,7 @@ export function moveDependentRow(core: Core, intent: RemoveFacts, dependent: Dep
  * Before a removed snapshot's file goes: nothing may still back onto it but the dependents
  * the removal merged. Returns the unexpected ones (then the file must stay).
  */
-export async function strayDependents(core: Core, intent: { boxId: string; snapshotId: string; snapshotPath: string }): Promise<string[]> {
+export async function strayDependents(core: HomeData, intent: { boxId: string; snapshotId: string; snapshotPath: string }): Promise<string[]> {
   const box = core.store.getBox(intent.boxId);
   if (!box) return [];
   const files = [box.liveDiskPath, ...core.store.listSnapshots(box.id).filter((s) => s.id !== intent.snapshotId).map((s) => s.diskPath)];
@@ -247,7 +247,7 @@ export async function strayDependents(core: Core, intent: { boxId: string; snaps
   return strays;
 }
 
-export function removeRowReparenting(core: Core, intent: RemoveFacts): void {
+export function removeRowReparenting(core: HomeData, intent: RemoveFacts): void {
   const snapshot = core.store.getSnapshot(intent.snapshotId);
   core.store.transaction(() => {
     if (snapshot) core.store.deleteSnapshotReparenting(snapshot);
@@ -257,6 +257,6 @@ export function removeRowReparenting(core: Core, intent: RemoveFacts): void {
   });
 }
 
-export function deleteSnapshotFiles(core: Core, intent: RemoveFacts): void {
+export function deleteSnapshotFiles(core: HomeData, intent: RemoveFacts): void {
   removeDurable(core.paths.snapshotDir(intent.boxId, intent.snapshotId));
 }

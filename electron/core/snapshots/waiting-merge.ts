@@ -19,14 +19,14 @@
 // the half-merged file reads through (their content is preserved by any removal) or does not
 // read at all.
 import type { Box, Snapshot } from '../../../shared/types.js';
-import type { Core } from '../core.js';
+import type { HomeData } from '../deps.js';
 import { readIntents, type JournalRead } from '../journal.js';
 import { intentProblem } from '../recovery/intent-schema.js';
 import type { SnapshotRemoveIntent } from './steps.js';
 
 type Pending = JournalRead['intents'];
 
-function asWaitingMerge(core: Core, record: Pending[number]['intent']): SnapshotRemoveIntent | null {
+function asWaitingMerge(core: HomeData, record: Pending[number]['intent']): SnapshotRemoveIntent | null {
   if (record.op !== 'snapshot-remove' || record.mode !== 'commit') return null;
   return intentProblem(core.paths.root, record) === null ? (record as unknown as SnapshotRemoveIntent) : null;
 }
@@ -38,7 +38,7 @@ function operands(merge: SnapshotRemoveIntent): Set<string> {
 }
 
 /** True when every unfinished operation of the box is a waiting merge this removal leaves alone. */
-export function removalMayRunBesideWaitingMerges(core: Core, box: Box, snapshot: Snapshot): boolean {
+export function removalMayRunBesideWaitingMerges(core: HomeData, box: Box, snapshot: Snapshot): boolean {
   const pending = readIntents(core.paths.boxJournal(box.id)).intents;
   if (pending.length === 0) return false;
   return pending.every(({ intent }) => {
@@ -48,7 +48,7 @@ export function removalMayRunBesideWaitingMerges(core: Core, box: Box, snapshot:
 }
 
 /** What to tell a user whose change was refused because of a waiting merge; null when there is none. */
-export function waitingMergeProblem(core: Core, box: Box, pending: Pending): string | null {
+export function waitingMergeProblem(core: HomeData, box: Box, pending: Pending): string | null {
   const merges = pending.map(({ intent }) => asWaitingMerge(core, intent)).filter((m): m is SnapshotRemoveIntent => m !== null);
   if (merges.length === 0) return null;
   const name = (id: string | null) => (id ? JSON.stringify(core.store.getSnapshot(id)?.name ?? id) : null);

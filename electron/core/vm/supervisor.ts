@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { invalidState, vmError } from '../../../shared/errors.js';
 import { isActive, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
-import type { Core, VmControl } from '../core.js';
+import type { BoxService } from '../boxes/service.js';
+import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import { bootId } from '../proc.js';
 import type { ReportBuilder } from '../recovery/report.js';
@@ -15,6 +16,7 @@ import { detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, type Expect
 import { chainBlockdevs, writeNodes, type NodeMap } from './nodes.js';
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
 import { QmpClient } from './qmp.js';
+import type { VmControl } from './control.js';
 
 export interface SupervisorOptions {
   /** How long a graceful stop waits for the guest before forcing (default 20 s). */
@@ -23,7 +25,7 @@ export interface SupervisorOptions {
 }
 
 /** One running QEMU we hold a QMP connection to. */
-export interface Session {
+export interface QemuSession {
   boxId: string;
   qmp: QmpClient;
   runDir: string;
@@ -38,13 +40,16 @@ export interface Session {
   closed: Promise<void>;
 }
 
+/** What the supervisor needs: the home, its queues and events, and box lookup. */
+export type SupervisorDeps = HomeData & Effects & { boxes: Pick<BoxService, 'resolve'> };
+
 export class Supervisor implements VmControl {
-  readonly sessions = new Map<string, Session>();
+  readonly sessions = new Map<string, QemuSession>();
   private accel: AccelDecision | null = null;
   private version: string | null = null;
   private readonly stopTimeoutMs: number;
 
-  constructor(private readonly core: Core, private readonly options: SupervisorOptions = {}) {
+  constructor(private readonly core: SupervisorDeps, private readonly options: SupervisorOptions = {}) {
     const fromEnv = Number(process.env.BOXKEEP_STOP_TIMEOUT_MS);
     this.stopTimeoutMs = options.stopTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 20_000);
   }
@@ -65,7 +70,7 @@ export class Supervisor implements VmControl {
     return path.join(this.core.paths.logsDir(boxId), 'qemu.log');
   }
 
-  session(boxId: string): Session {
+  session(boxId: string): QemuSession {
     const s = this.sessions.get(boxId);
     if (!s) {
       const box = this.core.store.getBox(boxId);
@@ -86,7 +91,7 @@ export class Supervisor implements VmControl {
 
   private onBox<T>(ref: string, work: (box: Box) => Promise<T>): Promise<T> {
     const { id } = this.core.boxes.resolve(ref);
-    return this.core.boxLocks.run(id, async () => work(this.core.store.getBox(id)!));
+    return this.core.locks.run(id, async () => work(this.core.store.getBox(id)!));
   }
 
   async start(ref: string): Promise<Box> {
@@ -141,9 +146,9 @@ export class Supervisor implements VmControl {
   }
 
   /** Starts watching a QEMU: state events and its exit. */
-  private attach(init: Omit<Session, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed'>): Session {
+  private attach(init: Omit<QemuSession, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed'>): QemuSession {
     let resolveClosed!: () => void;
-    const session: Session = { ...init, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
+    const session: QemuSession = { ...init, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
     this.sessions.set(session.boxId, session);
     const { qmp, boxId } = session;
     qmp.on('SHUTDOWN', (e) => {
@@ -161,7 +166,7 @@ export class Supervisor implements VmControl {
     return session;
   }
 
-  private async onExit(session: Session): Promise<void> {
+  private async onExit(session: QemuSession): Promise<void> {
     if (this.sessions.get(session.boxId) !== session) return;
     this.sessions.delete(session.boxId);
     if (this.closing) return; // our own connection closed at shutdown: QEMU keeps running
@@ -255,7 +260,7 @@ export class Supervisor implements VmControl {
   }
 
   /** Reattaches to a box's QEMU if it still runs; returns the session, or null. */
-  async adoptOne(box: Box, report: ReportBuilder): Promise<Session | null> {
+  async adoptOne(box: Box, report: ReportBuilder): Promise<QemuSession | null> {
     const existing = this.sessions.get(box.id);
     if (existing) return existing;
     const runDir = runDirFor(this.core.paths, box.id, { create: false });

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invalidState, vmError } from '../../../../shared/errors.js';
 import type { Box, Snapshot } from '../../../../shared/types.js';
-import type { Core } from '../../core.js';
+import type { HomeData } from '../../deps.js';
+import type { Logger } from '../../logger.js';
 import { crashPoint } from '../../crash.js';
 import { rebase } from '../../disk/qemu-img.js';
 import { backingPathOf } from '../../disk/backing.js';
@@ -15,7 +16,7 @@ import { clearIntent, writeIntent } from '../../journal.js';
 import type { LiveSnapshotOps } from '../engine.js';
 import { commitCreateRow, deleteSnapshotFiles, freezeLiveDisk, installNextOverlay, moveDependentRow, removeRowReparenting, syncDisks, writeNextOverlay, type Dependent, type SnapshotRemoveIntent } from '../steps.js';
 import { writeNodes, type NodePair } from '../../vm/nodes.js';
-import type { Session, Supervisor } from '../../vm/supervisor.js';
+import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
 export interface LiveCreateIntent {
   id: string; op: 'live-create'; startedAt: number;
@@ -31,11 +32,14 @@ export interface LiveRemoveIntent extends Omit<SnapshotRemoveIntent, 'op'> {
   others: Dependent[];
 }
 
+/** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
+export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
+
 export class LiveSnapshots implements LiveSnapshotOps {
-  constructor(private readonly core: Core, private readonly supervisor: Supervisor) {}
+  constructor(private readonly core: LiveDeps) {}
 
   async create(box: Box, snapshot: Snapshot): Promise<Snapshot> {
-    const session = this.supervisor.session(box.id);
+    const session = this.core.sessions.session(box.id);
     const generation = session.nodes.generation + 1;
     const intent: LiveCreateIntent = {
       id: newId(), op: 'live-create', startedAt: Date.now(), boxId: box.id, snapshot, generation,
@@ -103,7 +107,7 @@ export class LiveSnapshots implements LiveSnapshotOps {
   }
 
   /** Does QEMU already write to the new overlay, or is it gone with both renames done? */
-  private async pastPointOfNoReturn(session: Session, box: Box, intent: LiveCreateIntent): Promise<boolean> {
+  private async pastPointOfNoReturn(session: QemuSession, box: Box, intent: LiveCreateIntent): Promise<boolean> {
     if (session.nodes.top.format === intent.newTop.format) return true;
     const installed = !fs.existsSync(this.core.paths.nextDisk(box.id)) && fs.existsSync(intent.snapshot.diskPath);
     try {
@@ -120,7 +124,7 @@ export class LiveSnapshots implements LiveSnapshotOps {
   }
 
   /** A failed QMP step before the switch: put the live disk back where QEMU's fd is. */
-  private async undoCreate(session: Session, box: Box, intent: LiveCreateIntent): Promise<void> {
+  private async undoCreate(session: QemuSession, box: Box, intent: LiveCreateIntent): Promise<void> {
     if (session.nodes.top.format !== intent.newTop.format && fs.existsSync(intent.snapshot.diskPath)) {
       fs.rmSync(box.liveDiskPath, { force: true });
       fs.renameSync(intent.snapshot.diskPath, box.liveDiskPath);
@@ -133,7 +137,7 @@ export class LiveSnapshots implements LiveSnapshotOps {
   }
 
   async remove(box: Box, plan: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void> {
-    const session = this.supervisor.session(box.id);
+    const session = this.core.sessions.session(box.id);
     const readByQemu = new Set([box.liveDiskPath, ...Object.keys(session.nodes.snapshots).map((id) => this.core.store.getSnapshot(id)?.diskPath)]);
     const streamInto = plan.dependents.find((d) => readByQemu.has(d.path));
     if (!streamInto) throw invalidState('The running box does not read from this snapshot; it can be removed offline.');
@@ -172,21 +176,21 @@ export class LiveSnapshots implements LiveSnapshotOps {
  * child: blockdev-snapshot would reopen that by path, which by then names the new overlay,
  * and from the second snapshot on the guest would read empty data.
  */
-export async function addOverlayNodes(session: Session, file: string, intent: LiveCreateIntent): Promise<void> {
+export async function addOverlayNodes(session: QemuSession, file: string, intent: LiveCreateIntent): Promise<void> {
   const { qmp } = session;
   await qmp.execute('blockdev-add', { driver: 'file', 'node-name': intent.newTop.file, filename: file });
   await qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': intent.newTop.format, file: intent.newTop.file, backing: null });
 }
 
 /** Drops overlay nodes that were added but never made the top (an abandoned snapshot). */
-export async function dropOverlayNodes(session: Session, intent: LiveCreateIntent): Promise<void> {
+export async function dropOverlayNodes(session: QemuSession, intent: LiveCreateIntent): Promise<void> {
   if (session.nodes.top.format === intent.newTop.format) return;
   await session.qmp.execute('blockdev-del', { 'node-name': intent.newTop.format }).catch(() => undefined);
   await session.qmp.execute('blockdev-del', { 'node-name': intent.newTop.file }).catch(() => undefined);
 }
 
 /** Makes the added overlay the top QEMU writes to (the caller persists the node map). */
-export async function switchToOverlay(session: Session, intent: LiveCreateIntent): Promise<void> {
+export async function switchToOverlay(session: QemuSession, intent: LiveCreateIntent): Promise<void> {
   await session.qmp.execute('blockdev-snapshot', { node: intent.oldTop.format, overlay: intent.newTop.format });
   session.nodes = {
     ...session.nodes, generation: intent.generation, top: intent.newTop,
@@ -199,7 +203,7 @@ export async function switchToOverlay(session: Session, intent: LiveCreateIntent
  * removed snapshot's parent. An intermediate layer is reopened read-write for the job and
  * read-only after it. Then the removed layer's nodes are dropped, closing its file.
  */
-export async function streamLayer(session: Session, intent: LiveRemoveIntent, onProgress: (f: number) => void): Promise<void> {
+export async function streamLayer(session: QemuSession, intent: LiveRemoveIntent, onProgress: (f: number) => void): Promise<void> {
   const { target, removed, base } = layersOf(session, intent);
   if (target !== session.nodes.top) await reopen(session, target, removed.format, false);
   const jobId = `rm-${intent.snapshotId}`;
@@ -219,7 +223,7 @@ export async function streamLayer(session: Session, intent: LiveRemoveIntent, on
   onProgress(1);
 }
 
-export function layersOf(session: Session, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair } {
+export function layersOf(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair } {
   const { target, base } = mergeEnds(session, intent);
   const removed = session.nodes.snapshots[intent.snapshotId];
   if (!removed) throw missingLayers();
@@ -227,7 +231,7 @@ export function layersOf(session: Session, intent: LiveRemoveIntent): { target: 
 }
 
 /** The layer merged into and the layer it then backs onto. */
-function mergeEnds(session: Session, intent: LiveRemoveIntent): { target: NodePair; base: NodePair } {
+function mergeEnds(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; base: NodePair } {
   const { nodes } = session;
   const target = intent.streamInto.snapshotId ? nodes.snapshots[intent.streamInto.snapshotId] : nodes.top;
   const base = nodes.snapshots[path.basename(path.dirname(intent.parentPath))] ?? nodes.image;
@@ -240,12 +244,12 @@ function missingLayers() {
 }
 
 /** Resolves when the job completes (progress polled meanwhile); rejects when it fails. */
-export function waitForJob(session: Session, jobId: string, onProgress: (f: number) => void): Promise<void> {
+export function waitForJob(session: QemuSession, jobId: string, onProgress: (f: number) => void): Promise<void> {
   return watchJob(session, jobId, onProgress).done;
 }
 
 /** Watches a block job from before it starts (its events may come at once); cancel() if it never does. */
-function watchJob(session: Session, jobId: string, onProgress: (f: number) => void): { done: Promise<void>; cancel(): void } {
+function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) => void): { done: Promise<void>; cancel(): void } {
   const { qmp } = session;
   let stop!: () => void;
   const cancelled = new Promise<never>((_, reject) => (stop = () => reject(vmError(`block job ${jobId} was not started`))));
@@ -278,7 +282,7 @@ function watchJob(session: Session, jobId: string, onProgress: (f: number) => vo
  * Idempotent, and safe after adoption, whose map no longer holds a removed layer that QEMU
  * had already detached (adoption drops such nodes itself).
  */
-export async function finishStream(session: Session, intent: LiveRemoveIntent): Promise<void> {
+export async function finishStream(session: QemuSession, intent: LiveRemoveIntent): Promise<void> {
   const removed = session.nodes.snapshots[intent.snapshotId];
   const { target, base } = removed ? layersOf(session, intent) : mergeEnds(session, intent);
   if (target !== session.nodes.top) await reopen(session, target, base.format, true).catch(() => undefined);
@@ -292,6 +296,6 @@ export async function finishStream(session: Session, intent: LiveRemoveIntent): 
   writeNodes(session.runDir, session.nodes);
 }
 
-async function reopen(session: Session, node: NodePair, backing: string | null, readOnly: boolean): Promise<void> {
+async function reopen(session: QemuSession, node: NodePair, backing: string | null, readOnly: boolean): Promise<void> {
   await session.qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': node.format, file: node.file, 'read-only': readOnly, backing }] });
 }

@@ -2,7 +2,7 @@
 // paused by us, possibly mid block job — so each handler first reattaches to QEMU, then
 // settles the files, the QEMU block graph and the rows together.
 import fs from 'node:fs';
-import type { Core } from '../../core.js';
+import type { HomeData } from '../../deps.js';
 import { backingPathOf } from '../../disk/backing.js';
 import { rebase } from '../../disk/qemu-img.js';
 import { removeDurable, renameDurable } from '../../fsutil.js';
@@ -10,9 +10,12 @@ import type { ReportBuilder } from '../../recovery/report.js';
 import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting, strayDependents } from '../steps.js';
 import { addOverlayNodes, dropOverlayNodes, finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './create.js';
 import { writeNodes } from '../../vm/nodes.js';
-import type { Session, Supervisor } from '../../vm/supervisor.js';
+import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
-export async function settleLiveCreate(core: Core, sup: Supervisor, intent: LiveCreateIntent, report: ReportBuilder): Promise<boolean> {
+/** What settling a live operation needs: the home, and reattaching to the box's QEMU. */
+export type LiveSettleDeps = HomeData & { sessions: Pick<Supervisor, 'adoptOne'> };
+
+export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId, snapshot } = intent;
   const box = core.store.getBox(boxId);
   const name = JSON.stringify(snapshot.name);
@@ -20,7 +23,7 @@ export async function settleLiveCreate(core: Core, sup: Supervisor, intent: Live
     report.kept(boxId, `An interrupted live snapshot ${name} belongs to a box that no longer exists; nothing was changed.`);
     return true;
   }
-  const session = await sup.adoptOne(box, report);
+  const session = await core.sessions.adoptOne(box, report);
   const live = box.liveDiskPath;
   const frozen = snapshot.diskPath;
   const resume = async () => {
@@ -69,7 +72,7 @@ export async function settleLiveCreate(core: Core, sup: Supervisor, intent: Live
 }
 
 /** The overlay is the live disk on disk; make it QEMU's top too if it is not yet. */
-async function completeSwitch(session: Session, live: string, intent: LiveCreateIntent): Promise<void> {
+async function completeSwitch(session: QemuSession, live: string, intent: LiveCreateIntent): Promise<void> {
   const devices = await session.qmp.execute<{ qdev?: string; inserted?: { 'node-name'?: string } }[]>('query-block');
   const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
   if (top !== intent.newTop.format) {
@@ -82,27 +85,27 @@ async function completeSwitch(session: Session, live: string, intent: LiveCreate
   writeNodes(session.runDir, session.nodes);
 }
 
-async function nodeNames(session: Session): Promise<Set<string>> {
+async function nodeNames(session: QemuSession): Promise<Set<string>> {
   const nodes = await session.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true });
   return new Set(nodes.map((n) => n['node-name']));
 }
 
 /** Overlay nodes added before the pause of an abandoned snapshot would block the next one's names. */
-async function dropAbandonedNodes(session: Session | null, intent: LiveCreateIntent): Promise<void> {
+async function dropAbandonedNodes(session: QemuSession | null, intent: LiveCreateIntent): Promise<void> {
   if (!session) return;
   if ((await nodeNames(session)).has(intent.newTop.format)) await dropOverlayNodes(session, intent);
 }
 
-function cleanUp(core: Core, intent: LiveCreateIntent): void {
+function cleanUp(core: HomeData, intent: LiveCreateIntent): void {
   removeDurable(core.paths.nextDisk(intent.boxId));
   removeDurable(core.paths.snapshotDir(intent.boxId, intent.snapshot.id));
 }
 
 /** Live remove always rolls forward: in QEMU when it still runs, with qemu-img when not. */
-export async function settleLiveRemove(core: Core, sup: Supervisor, intent: LiveRemoveIntent, report: ReportBuilder): Promise<boolean> {
+export async function settleLiveRemove(core: LiveSettleDeps, intent: LiveRemoveIntent, report: ReportBuilder): Promise<boolean> {
   const box = core.store.getBox(intent.boxId);
   const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
-  const session = box ? await sup.adoptOne(box, report) : null;
+  const session = box ? await core.sessions.adoptOne(box, report) : null;
   const merged = async (file: string) => (await backingPathOf(file)) === intent.parentPath;
   if (!(await merged(intent.streamInto.path))) {
     if (session) {

@@ -1,0 +1,16 @@
+// Running boxes as the rest of the engine sees them: implemented by the VM supervisor.
+import type { Box, ConsoleOutput } from '../../../shared/types.js';
+import type { ReportBuilder } from '../recovery/report.js';
+
+export interface VmControl {
+  start(box: string): Promise<Box>;
+  stop(box: string, opts: { force: boolean }): Promise<Box>;
+  pause(box: string): Promise<Box>;
+  resume(box: string): Promise<Box>;
+  console(box: string, lines: number): Promise<ConsoleOutput>;
+  accelerator(): 'kvm' | 'tcg' | 'unknown';
+  qemuVersion(): string | null;
+  /** Called by recovery: reattach to running QEMUs or mark their boxes stopped/failed. */
+  adopt(report: ReportBuilder): Promise<void>;
+  close(): Promise<void>;
+}
