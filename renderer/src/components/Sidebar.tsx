@@ -54,8 +54,9 @@ export function Sidebar() {
         </button>
         {info && (
           <span title={info.home}>
-            {info.accelerator === 'kvm' ? 'KVM acceleration' : info.accelerator === 'tcg' ? 'Software emulation (no KVM)' : 'Accelerator unknown'}
-            {info.qemuVersion ? ` · QEMU ${info.qemuVersion}` : ''}
+            {info.qemuVersion ? `QEMU ${info.qemuVersion}` : 'QEMU not found'}
+            {' · '}
+            {info.accelerator === 'kvm' ? 'KVM acceleration' : info.accelerator === 'tcg' ? 'Software emulation (no KVM)' : 'Accelerator: decided when the first box starts'}
           </span>
         )}
       </div>
