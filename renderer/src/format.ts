@@ -102,6 +102,13 @@ export function statusLabel(status: BoxStatus): string {
   }
 }
 
+/** "a", "a and b", "a, b and c", "a, b, c and 2 more". */
+export function joinWords(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  if (items.length > 4) return `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
 /** "1 snapshot", "3 snapshots". */
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
