@@ -85,6 +85,8 @@ describe('boxkeep serve restarted under an open page', () => {
     b = await openBrowser(served!.url);
     page = b.page;
     await page.getByRole('heading', { level: 1, name: 'work2' }).waitFor();
+    // The first load has landed (the footer comes with its last answer) before the restart.
+    await expect.poll(() => page.locator('.sidebar-foot').innerText()).toContain('QEMU');
     const before = served!.url;
     const fresh = await restart(['--new-token']);
     expect(new URL(fresh.url).port).toBe(new URL(before).port);
