@@ -15,6 +15,8 @@ export interface Ctx {
   width: number | undefined;
   /** What recovery did when this process opened the home; null when the home was already open elsewhere. */
   openedWith: RecoveryReport | null;
+  /** Asks the person at the terminal; absent without one and with --json (see Io.ask). */
+  ask?: (question: string) => Promise<string | null>;
 }
 
 export interface StandaloneCtx {

@@ -51,7 +51,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
           parseInput(channel, input, labels);
           return invoker.invoke(channel, input);
         });
-        const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith });
+        const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith, ask: json ? undefined : io.ask });
         // The human text may look names up, so it is made while the engine is still open.
         return { value: result.value, text: json ? '' : await result.text() };
       } finally {

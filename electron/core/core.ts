@@ -31,7 +31,8 @@ export interface VmControl {
   resume(box: string): Promise<Box>;
   console(box: string, lines: number): Promise<ConsoleOutput>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
-  qemuVersion(): string | null;
+  /** QEMU's version, asked of the binary the first time (null while it is not installed). */
+  qemuVersion(): Promise<string | null>;
   /** Called by recovery: reattach to running QEMUs or mark their boxes stopped/failed. */
   adopt(report: ReportBuilder): Promise<void>;
   close(): Promise<void>;
@@ -116,8 +117,8 @@ export class Core {
     return report;
   }
 
-  info(): SystemInfo {
-    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: this.vms.qemuVersion(), space: diskSpace(this) };
+  async info(): Promise<SystemInfo> {
+    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: await this.vms.qemuVersion(), space: diskSpace(this) };
   }
 
   async close(): Promise<void> {

@@ -39,8 +39,8 @@ export const systemCommands: CommandGroup = {
           keyValues([
             ['Home', info.home],
             ['Boxkeep', info.version],
-            ['QEMU', info.qemuVersion ?? 'not found'],
-            ['Accelerator', info.accelerator],
+            ['QEMU', info.qemuVersion ?? 'not found (install qemu-system-x86, e.g. "sudo apt-get install qemu-system-x86")'],
+            ['Accelerator', info.accelerator === 'unknown' ? 'decided when the first box starts (KVM if it works here, else software emulation)' : info.accelerator],
             ['Free space', spaceText(info.space)],
           ]),
         );

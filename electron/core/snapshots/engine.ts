@@ -139,7 +139,9 @@ export class SnapshotEngine {
       const target = this.resolve(box, input.snapshot);
       let savedSnapshot: Snapshot | null = null;
       if (input.snapshotCurrentFirst) {
-        savedSnapshot = await this.createLocked(box, undefined, `State before restoring "${target.name}"`);
+        // Said without naming the target: that snapshot may be renamed or deleted later, and the
+        // saved one's place in the tree already shows where it came from.
+        savedSnapshot = await this.createLocked(box, undefined, 'Saved automatically before a restore.');
         box = this.core.store.getBox(box.id)!;
       }
       const started = performance.now();
@@ -174,6 +176,7 @@ export class SnapshotEngine {
         removedId: snapshot.id,
         freedBytes: Math.max(0, bytesBefore - bytesAfter),
         reparentedIds: intent.dependents.flatMap((d) => (d.snapshotId ? [d.snapshotId] : [])),
+        nowReparented: intent.dependents.some((d) => d.snapshotId === null),
       };
     });
   }

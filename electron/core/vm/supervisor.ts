@@ -53,7 +53,13 @@ export class Supervisor implements VmControl {
     return this.accel?.accel ?? 'unknown';
   }
 
-  qemuVersion(): string | null {
+  /**
+   * Asked of the binary (`--version`, ~10 ms) the first time someone wants to know, not when
+   * the home opens: most CLI commands never need it. A missing QEMU is asked again next time,
+   * so installing it while the app runs shows up without a restart.
+   */
+  async qemuVersion(): Promise<string | null> {
+    this.version ??= await qemuVersion(this.options.qemuBinary).catch(() => null);
     return this.version;
   }
 
