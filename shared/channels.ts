@@ -6,6 +6,7 @@ import { nameProblem } from './names.js';
 import type {
   Box,
   BoxDetail,
+  CheckReport,
   ConsoleOutput,
   Image,
   RecoveryReport,
@@ -65,6 +66,7 @@ const snapshotRef = v.strictObject({ box: ref('box'), snapshot: ref('snapshot') 
 
 export const channels = {
   'system:info': { input: empty, result: result<SystemInfo>() },
+  'system:check': { input: v.strictObject({ box: v.optional(ref('box')) }), result: result<CheckReport>() },
 
   'images:list': { input: empty, result: result<Image[]>() },
   'images:import': {

@@ -40,13 +40,13 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
       // Recovery ran because this command opened the home; say so, or it would go unnoticed.
       io.stderr(opened.items.map((item) => `boxkeep: recovery ${item.level === 'repaired' ? 'repaired' : item.level === 'kept' ? 'kept' : 'noted'}: ${item.message}\n`).join(''));
     }
-    const { value, text } = await withInvoker(invoker, async () => {
+    const { value, text, exitCode } = await withInvoker(invoker, async () => {
       const off = progress ? invoker.on('tasks:progress', (p) => progress.update(p)) : () => {};
       try {
         const api = createApi((channel, input) => invoker.invoke(channel, input));
         const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith });
         // The human text may look names up, so it is made while the engine is still open.
-        return { value: result.value, text: json ? '' : await result.text() };
+        return { value: result.value, text: json ? '' : await result.text(), exitCode: result.exitCode ?? 0 };
       } finally {
         off();
         progress?.clear();
@@ -54,7 +54,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
     });
     if (json) io.stdout(JSON.stringify(value ?? null, null, 2) + '\n');
     else if (text) io.stdout(text + '\n');
-    return 0;
+    return exitCode;
   } catch (err) {
     progress?.clear();
     const e = BoxkeepError.from(err);

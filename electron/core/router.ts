@@ -5,6 +5,7 @@ import type { Channel, ChannelInput, ChannelResult } from '../../shared/channels
 import { BoxkeepError } from '../../shared/errors.js';
 import type { EventMap, EventName } from '../../shared/events.js';
 import { parseInput } from '../../shared/validate.js';
+import { checkHome } from './check.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
 
@@ -19,6 +20,7 @@ export interface Router {
 export function createRouter(core: Core): Router {
   const h: Handlers = {
     'system:info': () => core.info(),
+    'system:check': (i) => checkHome(core, i.box),
 
     'images:list': () => core.images.list(),
     'images:import': (i) => core.images.import(i),

@@ -11,6 +11,7 @@ import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { readIntents } from '../journal.js';
+import { verifyBoxChain, type ChainTop } from './box-chain.js';
 import { createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
 
 /** Live variants, provided by the VM supervisor for a running or paused box. */
@@ -69,6 +70,8 @@ export class SnapshotEngine {
     const live = isActive(box.status);
     if (live && !this.live) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status} and this build cannot snapshot a running box; stop it first.`);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    // Freezing a tampered live disk would record it as a good snapshot.
+    verifyBoxChain(this.core, box, 'live');
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
       sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id),
@@ -111,6 +114,7 @@ export class SnapshotEngine {
         throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}").`);
       }
       const target = this.resolve(box, input.snapshot);
+      verifyBoxChain(this.core, box, { snapshotId: target.id });
       let savedSnapshot: Snapshot | null = null;
       if (input.snapshotCurrentFirst) {
         savedSnapshot = await this.createLocked(box, undefined, `State before restoring "${target.name}"`);
@@ -134,6 +138,10 @@ export class SnapshotEngine {
         throw invalidState(`The running box ${JSON.stringify(box.name)} reads from the snapshot ${JSON.stringify(snapshot.name)}; stop the box first.`);
       }
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      // Every chain the merge reads or writes, down to the image: a truncated or swapped layer
+      // would otherwise be merged (zeros, or a host file) into what survives.
+      const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
+      for (const top of tops) verifyBoxChain(this.core, box, top);
       const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
       const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
       const started = performance.now();

@@ -41,4 +41,12 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX snapshots_by_box ON snapshots (box_id, created_at);
   CREATE INDEX boxes_by_image ON boxes (image_id);
   `,
+  // Facts of each frozen layer (disk/confine.ts, LayerFacts), checked before every merge,
+  // restore and start. NULL: frozen before they were kept; such a layer is confined, not compared.
+  `
+  ALTER TABLE snapshots ADD COLUMN file_size INTEGER;
+  ALTER TABLE snapshots ADD COLUMN header_digest TEXT;
+  ALTER TABLE images ADD COLUMN file_size INTEGER;
+  ALTER TABLE images ADD COLUMN header_digest TEXT;
+  `,
 ];

@@ -2,10 +2,13 @@
 // QEMU outlives the process that started it; any later owner of the home adopts it through
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
-import { invalidState, vmError } from '../../../shared/errors.js';
+import { invalidState, storageError, vmError } from '../../../shared/errors.js';
 import { isActive, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
 import type { Core, VmControl } from '../core.js';
 import { walkChain } from '../disk/chain.js';
+import type { VerifiedLayer } from '../disk/confine.js';
+import { openInodes } from '../proc.js';
+import { verifyBoxChain } from '../snapshots/box-chain.js';
 import { bootId } from '../proc.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
@@ -96,7 +99,11 @@ export class Supervisor implements VmControl {
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
-      const layers = await walkChain(box.liveDiskPath);
+      // Each layer checked (no symlink anywhere below the home, the exact file and backing
+      // Boxkeep recorded) right before QEMU opens it. QEMU opens by path: a swap in the
+      // moment between this check and QEMU's open() is the window left, and it is closed
+      // after the fact: assertHoldsLayers() compares the inodes QEMU holds with these.
+      const layers = verifyBoxChain(this.core, box, 'live');
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
@@ -116,6 +123,13 @@ export class Supervisor implements VmControl {
         const why = await lastWords(this.qemuLog(box.id));
         this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
+      }
+      const notHeld = layersNotHeld(spawned.pid, layers);
+      if (notHeld.length > 0) {
+        // A layer was swapped between the check and QEMU's open: it reads some other file.
+        qmp.close();
+        await killQemu(spawned.fingerprint);
+        throw storageError(`The box ${JSON.stringify(box.name)} was stopped right after it started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
       }
       this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) });
       this.setStatus(box.id, 'running');
@@ -319,6 +333,15 @@ export class Supervisor implements VmControl {
     await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));
     this.sessions.clear();
   }
+}
+
+/**
+ * The checked layers QEMU does not hold open. QEMU opens every -blockdev before its monitor
+ * answers, so once QMP is connected the set is complete.
+ */
+function layersNotHeld(pid: number, layers: VerifiedLayer[]): string[] {
+  const held = openInodes(pid);
+  return layers.filter((l) => !held.has(`${l.dev}:${l.ino}`)).map((l) => l.path);
 }
 
 /** Ends a QEMU by its fingerprint: SIGTERM (QEMU flushes its disks and exits), then SIGKILL. */
