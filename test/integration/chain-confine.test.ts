@@ -9,6 +9,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Box, Snapshot } from '../../shared/types.js';
 import { checkHome } from '../../electron/core/check.js';
+import { newId } from '../../electron/core/ids.js';
+import { writeIntent } from '../../electron/core/journal.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { rejection } from '../helpers/errors.js';
 import { readPattern, requireTools, writePattern } from '../helpers/disk.js';
@@ -146,6 +148,25 @@ describe('the disk chain stays inside the home', () => {
     } finally {
       await t.core.vms.stop('dev', { force: true });
     }
+  });
+});
+
+describe('recovery never finishes a merge through a tampered layer', () => {
+  it('an interrupted removal whose snapshot now backs onto /etc/shadow is kept, and nothing is merged into its child', async () => {
+    const { box, s1, s2 } = await boxWithTwoSnapshots();
+    // What removeOffline writes first: the intent of a rebase-mode removal of s1 (s2 onto the image).
+    writeIntent(t.core.paths.boxJournal(box.id), {
+      id: newId(), op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: s1.id, snapshotPath: s1.diskPath,
+      parentPath: t.core.store.getImage(t.imageId)!.path, parentId: null, mode: 'rebase', dependents: [{ path: s2.diskPath, snapshotId: s2.id }],
+    });
+    fs.rmSync(s1.diskPath);
+    qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', s1.diskPath, String(16 * MiB));
+    const child = sha(s2.diskPath);
+    const report = await t.core.recover();
+    expect(report.items.map((i) => `${i.level}: ${i.message}`).join('\n')).toMatch(/kept: Deleting snapshot "s1" was interrupted and cannot be finished: .*backs onto "\/etc\/shadow"/i);
+    expect(sha(s2.diskPath)).toBe(child);
+    expect(t.core.store.getSnapshot(s2.id)!.parentId).toBe(s1.id);
+    expect(fs.readdirSync(t.core.paths.boxJournal(box.id))).toHaveLength(1);
   });
 });
 

@@ -61,6 +61,8 @@ export interface InspectOptions {
 
 const MISSING = 'the file is missing';
 
+export type Backing = string | null | readonly string[];
+
 /**
  * Checks `layers` (top first; each backs onto the next, the last onto nothing) and returns
  * every problem found, one per layer at most: `boxkeep check` and recovery report them all.
@@ -69,8 +71,11 @@ export function inspectChain(root: string, layers: ExpectedLayer[], opts: Inspec
   return inspectLayers(root, layers.map((layer, i) => ({ layer, backing: layers[i + 1]?.path ?? null })), opts);
 }
 
-/** Layers each with the path it must back onto (null: none), in any order: a whole tree at once. */
-export function inspectLayers(root: string, entries: { layer: ExpectedLayer; backing: string | null }[], opts: InspectOptions = {}): { verified: (VerifiedLayer | null)[]; problems: LayerProblem[] } {
+/**
+ * Layers each with the path it must back onto (null: none; a list: any one of them, for a
+ * layer a merge was interrupted on), in any order: a whole tree at once.
+ */
+export function inspectLayers(root: string, entries: { layer: ExpectedLayer; backing: Backing }[], opts: InspectOptions = {}): { verified: (VerifiedLayer | null)[]; problems: LayerProblem[] } {
   const verified: (VerifiedLayer | null)[] = [];
   const problems: LayerProblem[] = [];
   const inodes = new Map<string, number>();
@@ -117,7 +122,7 @@ export function readLayerFacts(file: string): LayerFacts {
 }
 
 /** The layer as found, or what is wrong with it. */
-function inspectLayer(root: string, layer: ExpectedLayer, backing: string | null, opts: InspectOptions): VerifiedLayer | string {
+function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts: InspectOptions): VerifiedLayer | string {
   if (layer.recordedPath !== undefined && layer.recordedPath !== layer.path) {
     return `its record names ${layer.recordedPath} instead`;
   }
@@ -138,8 +143,9 @@ function inspectLayer(root: string, layer: ExpectedLayer, backing: string | null
   if (backing === null) {
     if (header.backingFile !== null) return `it names the backing file "${header.backingFile}" but should stand alone`;
   } else {
-    if (header.backingFile !== backing) {
-      return `it backs onto "${header.backingFile ?? '(nothing)'}" instead of ${backing}`;
+    const allowed = typeof backing === 'string' ? [backing] : backing;
+    if (header.backingFile === null || !allowed.includes(header.backingFile)) {
+      return `it backs onto "${header.backingFile ?? '(nothing)'}" instead of ${allowed.join(' or ')}`;
     }
     if (header.backingFormat !== 'qcow2') {
       return `its backing file is declared as format "${header.backingFormat ?? '(none: QEMU would guess)'}" instead of qcow2`;

@@ -1,9 +1,11 @@
 // What a box's chain must be, from the records: the layers disk/confine.ts compares the disk
 // against. Paths come from paths.ts, never from a header, so a hand-edited header cannot
 // steer a restore, a merge or a start anywhere else.
+import fs from 'node:fs';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { Core } from '../core.js';
-import { inspectLayers, readLayerFacts, verifyChain, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
+import { inspectLayers, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
+import type { SnapshotRemoveIntent } from './steps.js';
 
 /** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
 export type ChainTop = 'live' | { snapshotId: string };
@@ -84,6 +86,30 @@ function treeEntries(core: Core, box: Box): TreeEntry[] {
   for (const s of store.listSnapshots(box.id)) entries.push({ layer: snapshotLayer(core, box, s), backing: below(s.parentId), snapshotId: s.id, kind: 'snapshot' });
   entries.push({ layer: imageLayer(core, box, true), backing: null, snapshotId: null, kind: 'image' });
   return entries;
+}
+
+/**
+ * Before recovery re-runs an interrupted removal's merge: the chain under the removed
+ * snapshot must be intact (it is read, never written), and the removed snapshot and its
+ * dependents must be Boxkeep's files inside the home, backing onto the removed snapshot or,
+ * where the merge already got to them, onto its parent. Their facts are not compared: the
+ * interrupted step may have rewritten them. Returns the first problem, or null.
+ */
+export function interruptedMergeProblem(core: Core, intent: Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'parentId' | 'parentPath' | 'dependents'>): LayerProblem | null {
+  const box = core.store.getBox(intent.boxId);
+  if (!box) return null;
+  const below = intent.parentId ? expectedChain(core, box, { snapshotId: intent.parentId }) : [imageLayer(core, box, true)];
+  const entries: { layer: ExpectedLayer; backing: Backing }[] = below.map((layer, i) => ({ layer, backing: below[i + 1]?.path ?? null }));
+  const removed = core.store.getSnapshot(intent.snapshotId);
+  const onto = [intent.snapshotPath, intent.parentPath];
+  // Commit mode moves the removed snapshot's file onto its dependent: once moved, it is gone.
+  if (removed && fs.existsSync(intent.snapshotPath)) entries.push({ layer: snapshotLayer(core, box, removed, false), backing: onto });
+  for (const d of intent.dependents) {
+    const s = d.snapshotId ? core.store.getSnapshot(d.snapshotId) : null;
+    const layer = s ? snapshotLayer(core, box, s, false) : d.snapshotId ? null : liveLayer(core, box);
+    if (layer) entries.push({ layer: { ...layer, recordedPath: d.path }, backing: onto });
+  }
+  return inspectLayers(core.paths.root, entries).problems[0] ?? null;
 }
 
 /** Records what a snapshot's file is now: when it is frozen, and when a merge rewrote it. */
