@@ -16,7 +16,7 @@ import { readQcow2LayerSync } from './qcow2.js';
 /**
  * What is cheap to record when a layer is frozen and still catches truncation or replacement:
  * the apparent size (a truncated file shrinks), the header's virtual size, and a sha256 of the
- * header cluster (backing name and format, L1 and refcount table offsets: another image, or
+ * first 4 KiB of the header (backing name and format, L1 and refcount table offsets: another image, or
  * a rewritten header, differs). Not mtime: backup tools and `touch` change it harmlessly, and
  * a false alarm here would lock the user out of their own snapshots. Not a content hash: a
  * full read of a big disk at every restore and start is not cheap. `boxkeep check` adds
