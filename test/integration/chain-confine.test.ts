@@ -201,6 +201,18 @@ describe('frozen layers keep the facts recorded when they were frozen', () => {
     expect(recovered.items.map((i) => i.message).join('\n')).toMatch(/snapshot "s1" of the box "dev".*truncated/i);
   });
 
+  it('snapshots frozen before facts were kept get them at the next recovery, and a later truncation is caught', async () => {
+    const { s1 } = await boxWithTwoSnapshots();
+    t.core.store.db.prepare('UPDATE snapshots SET file_size = NULL, header_digest = NULL').run();
+    t.core.store.db.prepare('UPDATE images SET file_size = NULL, header_digest = NULL').run();
+    expect(t.core.store.snapshotFacts(s1.id)).toBeNull();
+    expect((await t.core.recover()).items).toEqual([]);
+    expect(t.core.store.snapshotFacts(s1.id)).toMatchObject({ fileSize: fs.statSync(s1.diskPath).size });
+    expect(t.core.store.imageFacts(t.imageId)).not.toBeNull();
+    fs.truncateSync(s1.diskPath, 100 * 1024);
+    expect((await rejection(t.core.snapshots.restore({ box: 'dev', snapshot: 's1' }))).message).toMatch(/truncated/);
+  });
+
   it('a remove that merges rewrites the surviving layer and records its new facts: the next remove and check still pass', async () => {
     await boxWithTwoSnapshots();
     writePattern(t.core.store.getBox(t.core.boxes.resolve('dev').id)!.liveDiskPath, 3 * MiB, MiB, 0x44);

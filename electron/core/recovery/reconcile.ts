@@ -7,7 +7,7 @@ import type { Core } from '../core.js';
 import { backingPathOf } from '../disk/backing.js';
 import { chainError } from '../disk/confine.js';
 import { createOverlay } from '../disk/qemu-img.js';
-import { boxProblems } from '../snapshots/box-chain.js';
+import { boxProblems, recordMissingFacts } from '../snapshots/box-chain.js';
 import { mkdirDurable, removeDurable, renameDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
 import type { ReportBuilder } from './report.js';
@@ -137,9 +137,11 @@ async function reconcileBox(core: Core, box: Box, report: ReportBuilder): Promis
  * start; the operations and `boxkeep check` compare them.
  */
 function reportTamperedLayers(core: Core, box: Box, report: ReportBuilder): void {
-  for (const p of boxProblems(core, box, { digest: false }).problems) {
+  const found = boxProblems(core, box, { digest: false });
+  for (const p of found.problems) {
     if (!p.missing) report.kept(box.id, chainError(p).message);
   }
+  recordMissingFacts(core, box, found);
 }
 
 async function referencedImagePaths(core: Core, boxes: Box[]): Promise<Set<string>> {

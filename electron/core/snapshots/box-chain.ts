@@ -112,6 +112,19 @@ export function interruptedMergeProblem(core: Core, intent: Pick<SnapshotRemoveI
   return inspectLayers(core.paths.root, entries).problems[0] ?? null;
 }
 
+/**
+ * Layers frozen before facts were kept (a home from an older Boxkeep) get them the first time
+ * they are found confined: trust on first use, so from then on truncation is caught for them too.
+ */
+export function recordMissingFacts(core: Core, box: Box, found: { entries: TreeEntry[]; verified: (VerifiedLayer | null)[] }): void {
+  found.entries.forEach((entry, i) => {
+    if (!found.verified[i] || entry.layer.facts !== null || entry.kind === 'live') return;
+    const facts = readLayerFacts(entry.layer.path);
+    if (entry.kind === 'snapshot') core.store.setSnapshotFacts(entry.snapshotId!, facts);
+    else if (core.store.getImage(box.imageId)) core.store.setImageFacts(box.imageId, facts);
+  });
+}
+
 /** Records what a snapshot's file is now: when it is frozen, and when a merge rewrote it. */
 export function recordSnapshotFacts(core: Core, snapshotId: string, file: string): void {
   core.store.setSnapshotFacts(snapshotId, readLayerFacts(file));
