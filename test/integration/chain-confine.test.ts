@@ -7,11 +7,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BoxkeepError } from '../../shared/errors.js';
 import type { Box, Snapshot } from '../../shared/types.js';
 import { checkHome } from '../../electron/core/check.js';
 import { newId } from '../../electron/core/ids.js';
 import { writeIntent } from '../../electron/core/journal.js';
-import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { rejection } from '../helpers/errors.js';
 import { readPattern, requireTools, writePattern } from '../helpers/disk.js';
 import { MiB, openTestHome, type TestHome } from '../helpers/core.js';
@@ -135,6 +136,30 @@ describe('the disk chain stays inside the home', () => {
     } finally {
       if (started) await t.core.vms.stop('dev', { force: true });
     }
+  });
+
+  it('a layer swapped after the check, just before QEMU opens it: the guest never runs and QEMU is stopped', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    // Stands in for the race: a wrapper that swaps s1 for a symlink after Boxkeep checked the
+    // chain and before QEMU opens it (only on the real start, not on `--version`).
+    const wrapper = path.join(outside, 'qemu-swap.sh');
+    fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-blockdev*) rm -f '${s1.diskPath}'; ln -s '${host}' '${s1.diskPath}';; esac\nexec qemu-system-x86_64 "$@"\n`, { mode: 0o755 });
+    const supervisor = new Supervisor(t.core, { qemuBinary: wrapper });
+    t.core.vms = supervisor;
+    const outcome = await supervisor.start('dev').then(() => null, (e: BoxkeepError) => e);
+    // Without the check QEMU would be running on the host file: stop it before failing.
+    if (supervisor.sessions.has(box.id)) await supervisor.stop('dev', { force: true });
+    const err = outcome!;
+    expect(err, 'the start must be refused').toBeInstanceOf(BoxkeepError);
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/QEMU opened a different file than the one Boxkeep checked at .*snapshots.*container\.qcow2/);
+    expect(supervisor.sessions.has(box.id)).toBe(false);
+    const fp = JSON.parse(fs.readFileSync(path.join(t.core.paths.runDir(box.id), 'qemu.json'), 'utf8')) as { pid: number };
+    expect(fs.existsSync(`/proc/${fp.pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${fp.pid}/stat`, 'utf8')), 'QEMU must be stopped').toBe(false);
+    expect(t.core.store.getBox(box.id)!.status).not.toBe('running');
   });
 
   it('a healthy box starts under real QEMU holding exactly its own layers', async () => {
