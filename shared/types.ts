@@ -160,3 +160,23 @@ export interface Settings {
   /** What the guard applies now, and the free space it compares with. */
   space: DiskSpace;
 }
+
+/** One layer as `boxkeep check` found it. */
+export interface CheckedLayer {
+  kind: 'live' | 'snapshot' | 'image';
+  snapshotId: string | null;
+  /** The snapshot's or image's name; "Now" for the live disk. */
+  name: string;
+  path: string;
+  ok: boolean;
+  /** Empty when ok; else what is wrong, in words. */
+  problems: string[];
+}
+
+export interface CheckReport {
+  /** True when no layer of any checked box is damaged. */
+  ok: boolean;
+  damaged: number;
+  boxes: { boxId: string; box: string; ok: boolean; layers: CheckedLayer[] }[];
+  elapsedMs: number;
+}

@@ -35,6 +35,8 @@ export interface CommandOutput {
   value: unknown;
   /** Printed for people; may fetch more (names for ids) since it only runs without --json. */
   text: () => string | Promise<string>;
+  /** The process's exit code when the command ran but found something wrong (`check`); default 0. */
+  exitCode?: number;
 }
 
 export interface Command {

@@ -5,6 +5,7 @@ import { isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, typ
 import { BoxkeepError } from '../../shared/errors.js';
 import type { Router } from '../../shared/transport.js';
 import { parseInput } from '../../shared/validate.js';
+import { checkHome } from './check.js';
 import { CRASH_POINTS } from './crash.js';
 import type { Core } from './core.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
@@ -15,6 +16,7 @@ type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<Chan
 export function createRouter(core: Core): Router {
   const h: Handlers = {
     'system:info': () => core.info(),
+    'system:check': (i) => checkHome(core, i.box),
 
     'images:list': () => core.images.list(),
     'images:import': (i) => core.images.import(i),

@@ -12,6 +12,7 @@ import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { readIntents } from '../journal.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
+import { verifyBoxChain, type ChainTop } from './box-chain.js';
 import { removalMayRunBesideWaitingMerges, waitingMergeProblem } from './waiting-merge.js';
 import { createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
 
@@ -90,6 +91,8 @@ export class SnapshotEngine {
     const live = isActive(box.status);
     if (live && !this.live) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status} and this build cannot snapshot a running box; stop it first.`);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    // Freezing a tampered live disk would record it as a good snapshot.
+    verifyBoxChain(this.core, box, 'live');
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES);
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
@@ -137,6 +140,7 @@ export class SnapshotEngine {
         throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}").`);
       }
       const target = this.resolve(box, input.snapshot);
+      verifyBoxChain(this.core, box, { snapshotId: target.id });
       let savedSnapshot: Snapshot | null = null;
       if (input.snapshotCurrentFirst) {
         // Said without naming the target: that snapshot may be renamed or deleted later, and the
@@ -161,6 +165,10 @@ export class SnapshotEngine {
         throw invalidState(`The running box ${JSON.stringify(box.name)} reads from the snapshot ${JSON.stringify(snapshot.name)}; stop the box first.`);
       }
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      // Every chain the merge reads or writes, down to the image: a truncated or swapped layer
+      // would otherwise be merged (zeros, or a host file) into what survives.
+      const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
+      for (const top of tops) verifyBoxChain(this.core, box, top);
       const needed = await removalNeeds(intent);
       requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
       const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
