@@ -7,6 +7,7 @@
 // `boxkeep`, `boxkeep serve` and the tests. This script switches it when needed and only then,
 // by reading which ABI the built binary registers (node_register_module_v<N>):
 //   node scripts/start.mjs                    the app (or the browser UI)
+//   node scripts/start.mjs --retry-download   try again to download Electron after a failed attempt
 //   node scripts/start.mjs --native node      make better-sqlite3 load in this Node (pretest)
 //   node scripts/start.mjs --native electron  make it load in Electron (prestart does it itself)
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,8 +80,16 @@ export function ensureNative(target) {
 
 const npmCommand = () => (process.platform === 'win32' ? 'npm.cmd' : 'npm');
 
-/** The Electron executable, downloading it once if needed; null (with the reason) when it cannot be had. */
-export function findElectron() {
+/** Where a failed download of Electron's runtime is remembered, per Electron version. */
+export const DOWNLOAD_MEMO = at('.cache', 'electron-download.json');
+
+/**
+ * The Electron executable, downloading it once if needed; null (with the reason) when it cannot
+ * be had. A failed download is remembered for this Electron version, so an offline machine is
+ * not told "downloading it" (and made to wait for the attempt) at every start; `--retry-download`
+ * (or deleting the memo) tries again.
+ */
+export function findElectron({ memo = DOWNLOAD_MEMO, retry = false, version = electronVersion() } = {}) {
   const located = () => {
     try {
       const rel = fs.readFileSync(at('node_modules', 'electron', 'path.txt'), 'utf8').trim();
@@ -91,15 +100,37 @@ export function findElectron() {
     }
   };
   const found = located();
-  if (found) return { exe: found, reason: null };
-  say("Electron's runtime is not installed yet; downloading it (once)...");
+  if (found) return { exe: found, reason: null, remembered: false };
+  const failed = retry ? null : readMemo(memo, version);
+  if (failed) return { exe: null, reason: failed, remembered: true };
+  say(`Electron's runtime (${version}) is not installed yet; downloading it (once)...`);
   const r = spawnSync(process.execPath, [at('node_modules', 'electron', 'install.js')], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
   const exe = located();
-  if (exe) return { exe, reason: null };
+  if (exe) return { exe, reason: null, remembered: false };
   const lines = `${r.stderr ?? ''}\n${r.stdout ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
   const line = lines.find((l) => /error|fail|ENOTFOUND|EAI_AGAIN|ECONN|timed? ?out/i.test(l)) ?? lines.at(-1) ?? `the installer exited with ${r.status}`;
   const offline = /fetch failed|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|timed? ?out/i.test(line);
-  return { exe: null, reason: `its download failed: ${line.slice(0, 200)}${offline ? ' — this machine seems to have no internet access' : ''}` };
+  const reason = `its download failed: ${line.slice(0, 200)}${offline ? ' — this machine seems to have no internet access' : ''}`;
+  writeMemo(memo, version, reason);
+  return { exe: null, reason, remembered: false };
+}
+
+function readMemo(file, version) {
+  try {
+    const memo = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return memo.version === version && typeof memo.reason === 'string' ? memo.reason : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeMemo(file, version, reason) {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ version, reason, at: new Date().toISOString() }, null, 2) + '\n');
+  } catch {
+    /* not remembering only costs another attempt next time */
+  }
 }
 
 // ---- builds, each skipped when its output is newer than every input
@@ -157,20 +188,23 @@ function main(argv) {
     ensureNative(target);
     return;
   }
-  const electron = findElectron();
+  const retry = argv.includes('--retry-download');
+  const rest = argv.filter((a) => a !== '--retry-download');
+  const electron = findElectron({ retry });
   if (electron.exe) {
     ensureNative('electron');
     buildApp();
-    launch(electron.exe, ['.', ...argv]);
+    launch(electron.exe, ['.', ...rest]);
     return;
   }
   say(
     `Electron's runtime is not available on this machine, so the desktop window cannot open (${electron.reason}).\n` +
-      'Boxkeep serves the same UI to a browser on this machine instead; open the address below.',
+      (electron.remembered ? 'That was the last attempt for this Electron version; `npm start -- --retry-download` tries again.\n' : '') +
+      'So Boxkeep serves the same UI to a browser instead: open the address printed below in a browser on this machine.',
   );
   ensureNative('node');
   buildForBrowser();
-  launch(process.execPath, [at('bin', 'boxkeep.mjs'), 'serve', ...argv]);
+  launch(process.execPath, [at('bin', 'boxkeep.mjs'), 'serve', ...rest]);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -8,6 +8,7 @@ import { descriptionProblem, nameProblem } from './names.js';
 import type {
   Box,
   BoxDetail,
+  CheckReport,
   ConsoleOutput,
   Image,
   RecoveryReport,
@@ -88,6 +89,7 @@ const snapshotRef = v.strictObject({ box: ref('box'), snapshot: ref('snapshot') 
 
 export const channels = {
   'system:info': { input: empty, result: result<SystemInfo>() },
+  'system:check': { input: v.strictObject({ box: v.optional(ref('box')) }), result: result<CheckReport>() },
 
   'images:list': { input: empty, result: result<Image[]>() },
   'images:import': {

@@ -56,8 +56,14 @@ export interface BoxDetail extends Box {
   image: Image;
   chain: DiskLayer[];
   snapshotCount: number;
-  /** Bytes on disk used by the live disk and every snapshot of this box (not the image). */
+  /** Bytes on disk in the box's folder: the live disk, every snapshot, its logs (not the image). Removing the box frees this. */
   spaceUsed: number;
+  /**
+   * Now (the live disk) holds changes since the current snapshot (or since the image): a
+   * restore would lose them. False only when the live overlay maps no cluster at all; a
+   * running or paused box always counts as changed.
+   */
+  nowChanged: boolean;
 }
 
 export interface Snapshot {
@@ -95,6 +101,8 @@ export interface RemoveSnapshotResult {
   freedBytes: number;
   /** Children that now hang under the removed snapshot's parent. */
   reparentedIds: string[];
+  /** Now (the live disk) depended on the removed snapshot and now follows its parent too. */
+  nowReparented: boolean;
 }
 
 export type RecoveryLevel = 'repaired' | 'kept' | 'info';
@@ -151,4 +159,24 @@ export interface Settings {
   diskReserve: number | null;
   /** What the guard applies now, and the free space it compares with. */
   space: DiskSpace;
+}
+
+/** One layer as `boxkeep check` found it. */
+export interface CheckedLayer {
+  kind: 'live' | 'snapshot' | 'image';
+  snapshotId: string | null;
+  /** The snapshot's or image's name; "Now" for the live disk. */
+  name: string;
+  path: string;
+  ok: boolean;
+  /** Empty when ok; else what is wrong, in words. */
+  problems: string[];
+}
+
+export interface CheckReport {
+  /** True when no layer of any checked box is damaged. */
+  ok: boolean;
+  damaged: number;
+  boxes: { boxId: string; box: string; ok: boolean; layers: CheckedLayer[] }[];
+  elapsedMs: number;
 }

@@ -15,6 +15,8 @@ export interface Ctx {
   width: number | undefined;
   /** What recovery did when this process opened the home; null when the home was already open elsewhere. */
   openedWith: RecoveryReport | null;
+  /** Asks the person at the terminal; absent without one and with --json (see Io.ask). */
+  ask?: (question: string) => Promise<string | null>;
 }
 
 export interface StandaloneCtx {
@@ -33,6 +35,8 @@ export interface CommandOutput {
   value: unknown;
   /** Printed for people; may fetch more (names for ids) since it only runs without --json. */
   text: () => string | Promise<string>;
+  /** The process's exit code when the command ran but found something wrong (`check`); default 0. */
+  exitCode?: number;
 }
 
 export interface Command {

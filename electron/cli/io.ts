@@ -1,5 +1,7 @@
 // Where the CLI's output goes. main() takes this instead of touching process.*, so tests run
 // it in-process and read exactly what a user would see.
+import { createInterface } from 'node:readline';
+
 export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
@@ -11,6 +13,11 @@ export interface Io {
   /** Relative paths on the command line are relative to this. */
   cwd: string;
   now(): number;
+  /**
+   * Asks a person a question and resolves to their answer line, or null when input ended
+   * (Ctrl+D). Absent unless stdin and stderr are both a terminal: scripts are never asked.
+   */
+  ask?(question: string): Promise<string | null>;
 }
 
 export function processIo(): Io {
@@ -22,5 +29,24 @@ export function processIo(): Io {
     stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined,
     cwd: process.cwd(),
     now: () => Date.now(),
+    ask: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
   };
+}
+
+function askOnTerminal(question: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    let answered = false;
+    rl.question(question, (answer) => {
+      answered = true;
+      rl.close();
+      resolve(answer);
+    });
+    rl.once('close', () => {
+      if (!answered) {
+        process.stderr.write('\n');
+        resolve(null);
+      }
+    });
+  });
 }

@@ -41,7 +41,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
       // Recovery ran because this command opened the home; say so, or it would go unnoticed.
       io.stderr(opened.items.map((item) => `boxkeep: recovery ${item.level === 'repaired' ? 'repaired' : item.level === 'kept' ? 'kept' : 'noted'}: ${item.message}\n`).join(''));
     }
-    const { value, text } = await withInvoker(invoker, async () => {
+    const { value, text, exitCode } = await withInvoker(invoker, async () => {
       const off = progress ? invoker.on('tasks:progress', (p) => progress.update(p)) : () => {};
       try {
         const labels = flagLabels(entry.sig);
@@ -51,9 +51,9 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
           parseInput(channel, input, labels);
           return invoker.invoke(channel, input);
         });
-        const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith });
+        const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith, ask: json ? undefined : io.ask });
         // The human text may look names up, so it is made while the engine is still open.
-        return { value: result.value, text: json ? '' : await result.text() };
+        return { value: result.value, text: json ? '' : await result.text(), exitCode: result.exitCode ?? 0 };
       } finally {
         off();
         progress?.clear();
@@ -61,7 +61,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
     });
     if (json) io.stdout(JSON.stringify(value ?? null, null, 2) + '\n');
     else if (text) io.stdout(text + '\n');
-    return 0;
+    return exitCode;
   } catch (err) {
     progress?.clear();
     const e = BoxkeepError.from(err);

@@ -33,13 +33,14 @@ export interface CoreOptions {
 export class Core {
   readonly paths: HomePaths;
   readonly events = new Emitter();
-  readonly boxLocks = new KeyedMutex();
+  /** The queues: one per box, and HOME_KEY for home-wide operations. */
+  readonly locks = new KeyedMutex();
   readonly store: Store;
   readonly tasks: Tasks;
   readonly images: ImageService;
   readonly boxes: BoxService;
   readonly snapshots: SnapshotEngine;
-  readonly vms: VmControl;
+  vms: VmControl;
   readonly logger: Logger;
   lastRecovery: RecoveryReport | null = null;
   private readonly lock: HomeLock;
@@ -59,7 +60,7 @@ export class Core {
     this.logger = opts.logger;
     this.tasks = new Tasks(this.events);
     const home = { paths: this.paths, store: this.store };
-    const effects = { ...home, locks: this.boxLocks, events: this.events, logger: this.logger };
+    const effects = { ...home, locks: this.locks, events: this.events, logger: this.logger };
     this.images = new ImageService({ ...effects, tasks: this.tasks });
     this.boxes = new BoxService({ ...effects, images: this.images });
     this.supervisor = new Supervisor({ ...effects, boxes: this.boxes }, opts.supervisor);
@@ -92,15 +93,15 @@ export class Core {
   async recover(opts: RecoveryOptions = {}): Promise<RecoveryReport> {
     const ids = this.store.listBoxes().map((b) => b.id).sort();
     const underBoxLocks = (i: number): Promise<RecoveryReport> =>
-      i === ids.length ? runRecovery({ paths: this.paths, store: this.store, logger: this.logger, sessions: this.supervisor, vms: this.vms }, opts) : this.boxLocks.run(ids[i]!, () => underBoxLocks(i + 1));
-    const report = await this.boxLocks.run(HOME_KEY, () => underBoxLocks(0));
+      i === ids.length ? runRecovery({ paths: this.paths, store: this.store, logger: this.logger, sessions: this.supervisor, vms: this.vms }, opts) : this.locks.run(ids[i]!, () => underBoxLocks(i + 1));
+    const report = await this.locks.run(HOME_KEY, () => underBoxLocks(0));
     this.lastRecovery = report;
     if (report.items.length > 0) this.events.emit('recovery:report', report);
     return report;
   }
 
-  info(): SystemInfo {
-    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: this.vms.qemuVersion(), space: diskSpace(this) };
+  async info(): Promise<SystemInfo> {
+    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: await this.vms.qemuVersion(), space: diskSpace(this) };
   }
 
   async close(): Promise<void> {

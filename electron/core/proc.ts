@@ -48,3 +48,23 @@ export function isSameProcess(fp: ProcessFingerprint): boolean {
   if (!stat || stat.state === 'Z' || stat.state === 'X') return false;
   return stat.startTime === fp.startTime;
 }
+
+/** "dev:ino" of every file a process has open (its /proc/<pid>/fd entries, followed). */
+export function openInodes(pid: number): Set<string> {
+  const held = new Set<string>();
+  let fds: string[] = [];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return held;
+  }
+  for (const fd of fds) {
+    try {
+      const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
+      held.add(`${st.dev}:${st.ino}`);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return held;
+}

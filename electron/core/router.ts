@@ -7,10 +7,12 @@ import type { Emitter } from '../../shared/events.js';
 import type { Router } from '../../shared/transport.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
+import { checkHome } from './check.js';
 import { CRASH_POINTS } from './crash.js';
 import type { BoxService } from './boxes/service.js';
 import type { HomeData } from './deps.js';
 import type { ImageService } from './images/service.js';
+import type { KeyedMutex } from './mutex.js';
 import type { RecoveryOptions } from './recovery/recovery.js';
 import type { SnapshotEngine } from './snapshots/engine.js';
 import type { VmControl } from './vm/control.js';
@@ -22,11 +24,12 @@ type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<Chan
 /** What the channels are bound to: the services, recovery, and the home (settings, error advice). */
 export interface RouterDeps extends HomeData {
   events: Emitter;
+  locks: KeyedMutex;
   images: ImageService;
   boxes: BoxService;
   vms: VmControl;
   snapshots: SnapshotEngine;
-  info(): SystemInfo;
+  info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
   readonly lastRecovery: RecoveryReport | null;
 }
@@ -34,6 +37,7 @@ export interface RouterDeps extends HomeData {
 export function createRouter(core: RouterDeps): Router {
   const h: Handlers = {
     'system:info': () => core.info(),
+    'system:check': (i) => checkHome(core, i.box),
 
     'images:list': () => core.images.list(),
     'images:import': (i) => core.images.import(i),

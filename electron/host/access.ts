@@ -44,7 +44,7 @@ export function checkAccess(req: Pick<IncomingMessage, 'headers' | 'url'>, port:
     return { ok: false, status: 401, message: 'This Boxkeep host needs its access token: open the full URL that `boxkeep serve` printed (it ends in ?token=...).' };
   }
   if (!sameSecret(given, token)) {
-    return { ok: false, status: 403, message: 'The access token is wrong (each `boxkeep serve` run prints a new one): open the URL it printed this time.' };
+    return { ok: false, status: 403, message: 'The access token is wrong (it changes with `boxkeep serve --new-token`): open the URL `boxkeep serve` printed last.' };
   }
   return { ok: true };
 }

@@ -8,28 +8,41 @@ import type { Logger } from '../core/logger.js';
 import { HomePaths } from '../core/paths.js';
 import { connectControl } from './control-client.js';
 import { startOwner } from './owner.js';
-import { startWebHost } from './web-host.js';
+import { readServeMemo, writeServeMemo } from './serve-memo.js';
+import { startWebHost, type WebHost, type WebHostOptions } from './web-host.js';
 
 export interface Serving {
   url: string;
   port: number;
+  /** The port of the last run was taken, so this one differs: pages open at the old address cannot come back. */
+  movedFrom: number | null;
   /** 'owner': this process holds the home; 'forwarding': the running app does. */
   mode: 'owner' | 'forwarding';
   staticDir: string;
   close(): Promise<void>;
 }
 
-export async function serve(opts: { home: string; port?: number; staticDir?: string; logger: Logger }): Promise<Serving> {
+export interface ServeOptions {
+  home: string;
+  /** Undefined: the port of the last run when it is free, else any free port. 0: any free port. */
+  port?: number;
+  /** Retire the remembered token (a leaked address stops working). */
+  newToken?: boolean;
+  staticDir?: string;
+  logger: Logger;
+}
+
+export async function serve(opts: ServeOptions): Promise<Serving> {
   const staticDir = opts.staticDir ?? rendererDir();
   const paths = new HomePaths(opts.home);
   const forward = await connectControl(paths.controlSocket);
   if (forward) {
-    const host = await startWebHost({ router: forward, staticDir, port: opts.port, logger: opts.logger }).catch((err: unknown) => {
+    const host = await listen(opts, { router: forward, staticDir, logger: opts.logger }).catch((err: unknown) => {
       forward.close();
       throw err;
     });
     return {
-      url: host.url, port: host.port, mode: 'forwarding', staticDir,
+      url: host.url, port: host.port, movedFrom: host.movedFrom, mode: 'forwarding', staticDir,
       async close() {
         await host.close();
         forward.close();
@@ -38,9 +51,9 @@ export async function serve(opts: { home: string; port?: number; staticDir?: str
   }
   const owner = await startOwner({ home: opts.home, kind: 'host', logger: opts.logger, via: 'web' });
   try {
-    const host = await startWebHost({ router: owner.router, staticDir, port: opts.port, logger: opts.logger });
+    const host = await listen(opts, { router: owner.router, staticDir, logger: opts.logger });
     return {
-      url: host.url, port: host.port, mode: 'owner', staticDir,
+      url: host.url, port: host.port, movedFrom: host.movedFrom, mode: 'owner', staticDir,
       async close() {
         await host.close();
         await owner.close();
@@ -50,6 +63,30 @@ export async function serve(opts: { home: string; port?: number; staticDir?: str
     await owner.close();
     throw err;
   }
+}
+
+/**
+ * Listens where the last run did, with its token, so an open page reconnects by itself; when
+ * that port is taken meanwhile, on any free one (the caller says the address changed).
+ */
+async function listen(opts: ServeOptions, base: Omit<WebHostOptions, 'port' | 'token'>): Promise<WebHost & { movedFrom: number | null }> {
+  const memo = readServeMemo(opts.home);
+  const token = opts.newToken ? undefined : memo?.token;
+  let host: WebHost;
+  let movedFrom: number | null = null;
+  if (opts.port === undefined && memo) {
+    try {
+      host = await startWebHost({ ...base, port: memo.port, token });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      host = await startWebHost({ ...base, port: 0, token });
+      movedFrom = memo.port;
+    }
+  } else {
+    host = await startWebHost({ ...base, port: opts.port ?? 0, token });
+  }
+  writeServeMemo(opts.home, { port: host.port, token: host.token });
+  return { ...host, movedFrom };
 }
 
 /**

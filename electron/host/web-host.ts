@@ -118,7 +118,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new Error(`Port ${opts.port} on 127.0.0.1 is already in use: pick another with --port, or leave it out to use any free port.`));
+      if (err.code === 'EADDRINUSE') reject(Object.assign(new Error(`Port ${opts.port} on 127.0.0.1 is already in use: pick another with --port, or leave it out to use any free port.`), { code: err.code }));
       else if (err.code === 'EACCES') reject(new Error(`Port ${opts.port} needs privileges this user does not have: pick a port above 1023.`));
       else reject(err);
     });

@@ -25,7 +25,7 @@ export function App() {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       const inTextField = !!t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
-      const action = shortcutFor({ key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField }, session.isMac);
+      const action = shortcutFor({ key: e.key, code: e.code, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField }, session.keys);
       if (action && runShortcut(session, action)) e.preventDefault();
     };
     window.addEventListener('keydown', onKey);
@@ -49,6 +49,11 @@ export function App() {
       {connection === 'reconnecting' && (
         <div className="banner reconnecting" role="status">
           Lost the connection to Boxkeep; reconnecting… Actions wait until it is back.
+        </div>
+      )}
+      {connection === 'lost' && (
+        <div className="banner reconnecting" role="alert" data-testid="connection-lost">
+          {connectionError}
         </div>
       )}
       <div className="banners">

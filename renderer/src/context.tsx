@@ -1,11 +1,13 @@
 // Gives every component the session (store + actions) without prop drilling.
 import { createContext, useContext } from 'react';
 import { useStore } from 'zustand';
+import type { KeyHost } from './keyboard.js';
 import type { App } from './store/app.js';
 import type { AppState } from './store/state.js';
 
 export interface RendererSession extends App {
-  isMac: boolean;
+  /** Which shortcuts work here: the platform, and Electron or a browser tab. */
+  keys: KeyHost;
 }
 
 const SessionContext = createContext<RendererSession | null>(null);

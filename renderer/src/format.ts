@@ -16,7 +16,14 @@ export function formatBytes(bytes: number): string {
   }
   // Three significant figures at most: "1.46 GiB", "14.6 GiB", "146 GiB".
   const digits = value < 10 ? 2 : value < 100 ? 1 : 0;
-  const text = value.toFixed(digits).replace(/\.?0+$/, '');
+  let text = value.toFixed(digits);
+  // 1023.7 KiB rounds to "1024": carry it into the next unit instead.
+  if (Number(text) >= 1024 && unit < UNITS.length - 1) {
+    unit++;
+    text = (Number(text) / 1024).toFixed(2);
+  }
+  // Only zeros after a decimal point go ("1.50" -> "1.5", "2.00" -> "2"); "580" keeps its zero.
+  if (text.includes('.')) text = text.replace(/\.?0+$/, '');
   return `${text} ${UNITS[unit]}`;
 }
 
@@ -93,6 +100,13 @@ export function statusLabel(status: BoxStatus): string {
     case 'failed':
       return 'Failed';
   }
+}
+
+/** "a", "a and b", "a, b and c", "a, b, c and 2 more". */
+export function joinWords(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  if (items.length > 4) return `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /** "1 snapshot", "3 snapshots". */

@@ -1,10 +1,23 @@
 // Keyboard shortcuts: one table, used by the global key handler and by every tooltip and menu
 // that shows a shortcut, so what is advertised is what works. DOM-free for unit tests.
+//
+// The same UI runs in Electron and in a browser tab (`boxkeep serve`). A browser keeps some
+// chords for itself and never hands them to the page (Ctrl+Shift+N opens a private window,
+// Ctrl+Shift+R reloads, Ctrl+Shift+C inspects), so in a browser those actions use Alt+Shift
+// (Ctrl+Shift on macOS, where the browser's chords use Cmd). Electron has no such chords.
 
 export type ShortcutAction = 'takeSnapshot' | 'restore' | 'deleteSnapshot' | 'editSnapshot' | 'newBox' | 'toggleConsole';
 
+/** Where the UI runs: the platform's modifier and whether a browser takes some chords. */
+export interface KeyHost {
+  mac: boolean;
+  browser: boolean;
+}
+
 export interface KeyPress {
   key: string;
+  /** The physical key ("KeyN"): with Alt on macOS, `key` is a symbol ("˜"), not the letter. */
+  code?: string;
   ctrlKey: boolean;
   metaKey: boolean;
   shiftKey: boolean;
@@ -13,54 +26,67 @@ export interface KeyPress {
   inTextField: boolean;
 }
 
+interface Chord {
+  ctrl: boolean;
+  meta: boolean;
+  shift: boolean;
+  alt: boolean;
+  key: string;
+}
+
 interface Shortcut {
   action: ShortcutAction;
-  /** Ctrl on Linux/Windows, Cmd on macOS. */
+  /** Ctrl on Linux/Windows, Cmd on macOS, with Shift. false: the key alone. */
   mod: boolean;
-  shift: boolean;
-  keys: string[];
+  /** A browser keeps mod+Shift+key for itself: use its browser chord there. */
+  browserTakes: boolean;
+  key: string;
   label: string;
 }
 
 const SHORTCUTS: Shortcut[] = [
-  { action: 'takeSnapshot', mod: true, shift: true, keys: ['s', 'S'], label: 'Take snapshot' },
-  { action: 'restore', mod: true, shift: true, keys: ['r', 'R'], label: 'Restore selected snapshot' },
-  { action: 'deleteSnapshot', mod: false, shift: false, keys: ['Delete'], label: 'Delete selected snapshot' },
-  { action: 'editSnapshot', mod: false, shift: false, keys: ['F2'], label: 'Rename selected snapshot' },
-  { action: 'newBox', mod: true, shift: true, keys: ['n', 'N'], label: 'New box' },
-  { action: 'toggleConsole', mod: true, shift: true, keys: ['c', 'C'], label: 'Show snapshots / console' },
+  { action: 'takeSnapshot', mod: true, browserTakes: false, key: 'S', label: 'Take snapshot' },
+  { action: 'restore', mod: true, browserTakes: true, key: 'R', label: 'Restore selected snapshot' },
+  { action: 'deleteSnapshot', mod: false, browserTakes: false, key: 'Delete', label: 'Delete selected snapshot' },
+  { action: 'editSnapshot', mod: false, browserTakes: false, key: 'F2', label: 'Rename selected snapshot' },
+  { action: 'newBox', mod: true, browserTakes: true, key: 'N', label: 'New box' },
+  { action: 'toggleConsole', mod: true, browserTakes: true, key: 'C', label: 'Show snapshots / console' },
 ];
 
-export function shortcutFor(press: KeyPress, isMac: boolean): ShortcutAction | null {
-  const mod = isMac ? press.metaKey : press.ctrlKey;
-  // The other platform's modifier held too means a different, unrelated chord.
-  const otherMod = isMac ? press.ctrlKey : press.metaKey;
-  if (press.altKey || otherMod) return null;
+function chordOf(s: Shortcut, host: KeyHost): Chord {
+  const none = { ctrl: false, meta: false, shift: false, alt: false, key: s.key };
+  if (!s.mod) return none;
+  if (s.browserTakes && host.browser) return host.mac ? { ...none, ctrl: true, shift: true } : { ...none, alt: true, shift: true };
+  return host.mac ? { ...none, meta: true, shift: true } : { ...none, ctrl: true, shift: true };
+}
+
+export function shortcutFor(press: KeyPress, host: KeyHost): ShortcutAction | null {
   // A Mac keyboard's "delete" key reports Backspace.
-  const key = isMac && press.key === 'Backspace' ? 'Delete' : press.key;
+  const key = host.mac && press.key === 'Backspace' ? 'Delete' : press.key;
   for (const s of SHORTCUTS) {
-    if (s.mod !== mod || s.shift !== press.shiftKey || !s.keys.includes(key)) continue;
+    const c = chordOf(s, host);
+    if (c.ctrl !== press.ctrlKey || c.meta !== press.metaKey || c.shift !== press.shiftKey || c.alt !== press.altKey) continue;
+    const letter = c.key.length === 1;
+    if (!(letter ? key.toUpperCase() === c.key || press.code === `Key${c.key}` : key === c.key)) continue;
     if (!s.mod && press.inTextField) return null;
     return s.action;
   }
   return null;
 }
 
-/** "Ctrl+Shift+S" or "⇧⌘S": what tooltips and menus print next to an action. */
-export function shortcutLabel(action: ShortcutAction, isMac: boolean): string {
-  const s = SHORTCUTS.find((x) => x.action === action)!;
-  const key = s.keys[s.keys.length - 1]!;
-  if (isMac) return `${s.shift ? '⇧' : ''}${s.mod ? '⌘' : ''}${key === 'Delete' ? '⌫' : key}`;
-  return [s.mod ? 'Ctrl' : null, s.shift ? 'Shift' : null, key].filter(Boolean).join('+');
+/** "Ctrl+Shift+S", "Alt+Shift+N" or "⇧⌘S": what tooltips and menus print next to an action. */
+export function shortcutLabel(action: ShortcutAction, host: KeyHost): string {
+  const c = chordOf(SHORTCUTS.find((x) => x.action === action)!, host);
+  if (host.mac) return `${c.ctrl ? '⌃' : ''}${c.alt ? '⌥' : ''}${c.shift ? '⇧' : ''}${c.meta ? '⌘' : ''}${c.key === 'Delete' ? '⌫' : c.key}`;
+  return [c.ctrl ? 'Ctrl' : null, c.alt ? 'Alt' : null, c.shift ? 'Shift' : null, c.key].filter(Boolean).join('+');
 }
 
 /** For the aria-keyshortcuts attribute, which uses its own spelling ("Control+Shift+S"). */
-export function ariaShortcut(action: ShortcutAction, isMac: boolean): string {
-  const s = SHORTCUTS.find((x) => x.action === action)!;
-  const key = s.keys[s.keys.length - 1]!;
-  return [s.mod ? (isMac ? 'Meta' : 'Control') : null, s.shift ? 'Shift' : null, key].filter(Boolean).join('+');
+export function ariaShortcut(action: ShortcutAction, host: KeyHost): string {
+  const c = chordOf(SHORTCUTS.find((x) => x.action === action)!, host);
+  return [c.ctrl ? 'Control' : null, c.alt ? 'Alt' : null, c.shift ? 'Shift' : null, c.meta ? 'Meta' : null, c.key].filter(Boolean).join('+');
 }
 
-export function allShortcuts(isMac: boolean): { action: ShortcutAction; label: string; keys: string }[] {
-  return SHORTCUTS.map((s) => ({ action: s.action, label: s.label, keys: shortcutLabel(s.action, isMac) }));
+export function allShortcuts(host: KeyHost): { action: ShortcutAction; label: string; keys: string }[] {
+  return SHORTCUTS.map((s) => ({ action: s.action, label: s.label, keys: shortcutLabel(s.action, host) }));
 }

@@ -5,7 +5,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import { SessionProvider } from './context.js';
 import { watchTreeTiming } from './perf.js';
-import { isMacPlatform } from './platform.js';
+import { keyHost } from './platform.js';
 import { createApp } from './store/app.js';
 import { errorText } from './store/errors.js';
 import type { AppStore } from './store/state.js';
@@ -26,7 +26,8 @@ root.render(
 
 let store: AppStore | null = null;
 connectBridge({
-  onStatus: (status) => store?.setState({ connection: status === 'connected' ? 'ready' : 'reconnecting' }),
+  onStatus: (status, detail) =>
+    store?.setState(status === 'connected' ? { connection: 'ready', connectionError: null } : status === 'lost' ? { connection: 'lost', connectionError: detail ?? null } : { connection: 'reconnecting' }),
 })
   .then((bridge) => {
     const app = createApp(bridge);
@@ -34,7 +35,7 @@ connectBridge({
     watchTreeTiming(app.store);
     root.render(
       <StrictMode>
-        <SessionProvider value={{ ...app, isMac: isMacPlatform() }}>
+        <SessionProvider value={{ ...app, keys: keyHost() }}>
           <App />
         </SessionProvider>
       </StrictMode>,

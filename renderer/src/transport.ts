@@ -24,7 +24,11 @@ export interface SocketLike {
 }
 export type SocketFactory = new (url: string) => SocketLike;
 
-export type ConnectionStatus = 'connected' | 'reconnecting';
+/** 'lost': reconnecting has failed long enough to say why and what to do (the detail). */
+export type ConnectionStatus = 'connected' | 'reconnecting' | 'lost';
+
+/** How long a dropped connection retries quietly before the page says what it found. */
+export const LOST_AFTER_MS = 4000;
 
 export interface ConnectOptions {
   /** Defaults to globalThis.boxkeep (the preload); pass null to force the WebSocket. */
@@ -33,7 +37,13 @@ export interface ConnectOptions {
   pageUrl?: string;
   /** Defaults to globalThis.WebSocket. */
   WebSocket?: SocketFactory;
-  onStatus?: (status: ConnectionStatus) => void;
+  onStatus?: (status: ConnectionStatus, detail?: string) => void;
+  /**
+   * Asked once per outage, after LOST_AFTER_MS: does this address still serve the page? If
+   * it does while the WebSocket keeps failing, the server refuses this page's token.
+   * Defaults to a HEAD request for the page (which needs no token).
+   */
+  pageServed?: () => Promise<boolean>;
   /** Reconnect backoff bounds in milliseconds. */
   retry?: { minMs: number; maxMs: number };
 }
@@ -51,7 +61,15 @@ export async function connectBridge(options: ConnectOptions = {}): Promise<Boxke
   if (!pageUrl || !Socket) {
     throw new BoxkeepError('Internal', 'Boxkeep cannot reach its engine: open this page from the Boxkeep app, or from the URL that `boxkeep serve` printed.');
   }
-  return connectWebSocket(socketUrl(pageUrl, rememberToken(pageUrl)), Socket, options);
+  const pageServed = options.pageServed ?? (() => fetch(new URL('/', pageUrl), { method: 'HEAD' }).then((r) => r.ok, () => false));
+  return connectWebSocket(socketUrl(pageUrl, rememberToken(pageUrl)), Socket, { ...options, pageServed });
+}
+
+/** What a page that cannot get back in tells the person: why, and where to go instead. */
+export function lostConnectionText(served: boolean, port: string): string {
+  return served
+    ? 'Boxkeep was restarted and no longer accepts this page’s access token. Open the address “boxkeep serve” printed when it started again (it ends in ?token=…); this page cannot get back in.'
+    : `Boxkeep is not answering at this address (port ${port}). If “boxkeep serve” was restarted, its port was taken and it now listens elsewhere: open the address it printed (it ends in ?token=…). This page keeps trying here.`;
 }
 
 const TOKEN_KEY = 'boxkeep.token';
@@ -116,6 +134,9 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
   let nextId = 1;
   let everConnected = false;
   let delay = minMs;
+  /** When the connection dropped (null while connected), and whether this outage was diagnosed. */
+  let droppedAt: number | null = null;
+  let diagnosed = false;
 
   const invoke: Invoke = (channel, input) =>
     new Promise((resolve, reject) => {
@@ -147,6 +168,8 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
       };
       ws.onopen = () => {
         delay = minMs;
+        droppedAt = null;
+        diagnosed = false;
         for (const q of queued.splice(0)) {
           clearTimeout(q.timer);
           ws.send(JSON.stringify(q.message));
@@ -173,7 +196,16 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
           rejectBridge(new BoxkeepError('Internal', 'Could not connect to Boxkeep. Check that `boxkeep serve` is still running and open the full URL it printed (with ?token=...).'));
           return;
         }
-        options.onStatus?.('reconnecting');
+        droppedAt ??= Date.now();
+        if (!diagnosed && Date.now() - droppedAt >= LOST_AFTER_MS && options.pageServed) {
+          diagnosed = true;
+          const port = new URL(url).port;
+          void options.pageServed().then((served) => {
+            if (droppedAt !== null) options.onStatus?.('lost', lostConnectionText(served, port));
+          });
+        } else if (!diagnosed) {
+          options.onStatus?.('reconnecting');
+        }
         setTimeout(open, delay);
         delay = Math.min(maxMs, delay * 2);
       };

@@ -104,7 +104,7 @@ describe('a running box in the browser', () => {
     await expect.poll(() => sidebar().getByRole('button', { name: 'Stop vm' }).isEnabled()).toBe(true);
     expect(await option('Now').innerText()).toContain('running');
     // The accelerator is known once a box has started (no /dev/kvm on CI: software emulation).
-    await expect.poll(() => sidebar().locator('.sidebar-foot').innerText()).toMatch(/(KVM acceleration|Software emulation \(no KVM\)) · QEMU \d+\.\d+/);
+    await expect.poll(() => sidebar().locator(".sidebar-foot").innerText()).toMatch(/QEMU \d+\.\d+(\.\d+)? · (KVM acceleration|Software emulation \(no KVM\))/);
 
     await page.getByRole('tab', { name: 'Console' }).click();
     await expect.poll(() => page.getByText('Serial console, following new output.').isVisible()).toBe(true);
@@ -189,7 +189,18 @@ describe('a running box in the browser', () => {
     con = null;
     const offset = serialLogSize(t.home, boxId);
     const started = performance.now();
+    const before = await dialog.boundingBox();
     await primary.click();
+    // While it runs (the graceful stop alone takes seconds): the same dialog, the same size, both
+    // choices still there (disabled), and the progress in the room kept for it.
+    await expect.poll(() => dialog.getByRole('button', { name: 'Restoring…' }).isVisible()).toBe(true);
+    expect(await dialog.getByTestId('progress').innerText()).toContain('Stopping vm, then restoring “live one”');
+    expect(await startAgain.isVisible()).toBe(true);
+    expect(await startAgain.isDisabled()).toBe(true);
+    expect(await dialog.innerText()).toContain('The box is running and has to be stopped first');
+    const during = await dialog.boundingBox();
+    expect(during).toEqual(before);
+    await screenshot(page, 'running-restore-in-progress');
     const done = toast(/^vm is back at “live one”\. The state before was saved as “(.+)”\. It is starting again\.$/);
     await expect.poll(() => done.isVisible(), { timeout: 60_000 }).toBe(true);
     console.log(`stop and restore with restart: ${Math.round(performance.now() - started)} ms (graceful stop waits ${STOP_TIMEOUT_MS} ms for a guest that ignores ACPI)`);

@@ -325,6 +325,20 @@ describe('boxkeep around the commands', () => {
     expect((JSON.parse(r.stdout) as { home: string }).home).toBe(other);
   });
 
+  it('info finds QEMU before any box has run, and says when the accelerator gets decided', () => {
+    requireTools('qemu-system-x86_64');
+    const version = /version (\d+\.\d+(?:\.\d+)?)/.exec(spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout)![1]!;
+    const fresh = path.join(tmp.dir, 'fresh-info');
+    const json = boxkeep(['info'], { noHome: true, env: { ...process.env, BOXKEEP_HOME: fresh } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ qemuVersion: version, accelerator: 'unknown' });
+    const text = boxkeep(['--home', fresh, 'info'], { noHome: true, json: false });
+    expect(text.stdout).toMatch(new RegExp(`^QEMU: +${version.replace(/\./g, '\\.')}$`, 'm'));
+    expect(text.stdout).toMatch(/^Accelerator: +decided when the first box starts/m);
+    // Without QEMU on the PATH it says so, and how to install it.
+    const bare = boxkeep(['--home', fresh, 'info'], { noHome: true, json: false, env: { ...process.env, PATH: '/nonexistent' } });
+    expect(bare.stdout).toMatch(/^QEMU: +not found \(install qemu-system-x86/m);
+  });
+
   it('prints help for every command, and for the whole CLI', () => {
     const all = human('--help');
     expect(all.code).toBe(0);
@@ -333,7 +347,7 @@ describe('boxkeep around the commands', () => {
     }
     const one = human('help', 'snapshot', 'restore');
     expect(one.code).toBe(0);
-    expect(one.stdout).toMatch(/^Usage: boxkeep snapshot restore <box> <snapshot> \[--snapshot-current-first\] \[--stop-first\] \[--start-after\]\n/);
+    expect(one.stdout).toMatch(/^Usage: boxkeep snapshot restore <box> <snapshot> \[--snapshot-current-first\] \[--discard-current\] \[--stop-first\] \[--start-after\]\n/);
     expect(human('box', 'stop', '--help').stdout).toMatch(/^Usage: boxkeep box stop <box> \[--force\]/);
     expect(human('help', 'nothing').code).toBe(2);
   });

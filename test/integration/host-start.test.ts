@@ -1,6 +1,6 @@
 // `npm start` on this machine, which cannot download Electron's runtime: it must say so
 // plainly and serve the same UI to a browser; and the better-sqlite3 ABI switch it makes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -29,7 +29,7 @@ describe('npm start without an Electron runtime', () => {
       const until = Date.now() + 90_000;
       while (!/Boxkeep is at http/.test(out) && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       expect(out).toContain("Electron's runtime is not available on this machine, so the desktop window cannot open (its download failed:");
-      expect(out).toContain('Boxkeep serves the same UI to a browser on this machine instead; open the address below.');
+      expect(out).toContain('So Boxkeep serves the same UI to a browser instead: open the address printed below in a browser on this machine.');
       const url = /Boxkeep is at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out)?.[1];
       expect(url, out).toBeDefined();
       const page = await new Promise<{ status: number; body: string }>((resolve, reject) =>
@@ -49,6 +49,37 @@ describe('npm start without an Electron runtime', () => {
     }
     // start.mjs passed the signal on: serve released the home.
     expect(fs.existsSync(path.join(tmp.dir, 'home', 'home.lock'))).toBe(false);
+  });
+});
+
+describe('a failed Electron download', () => {
+  const tmp = tempHome('bkdl');
+  afterAll(() => tmp.cleanup());
+
+  /** findElectron in a fresh Node, as `npm start` runs it: what it prints and what it answers. */
+  const find = (memo: string, version: string, retry = false) => {
+    const code = `const m = await import(${JSON.stringify(path.join(ROOT, 'scripts', 'start.mjs'))}); const r = m.findElectron({ memo: ${JSON.stringify(memo)}, version: ${JSON.stringify(version)}, retry: ${retry} }); console.log('RESULT ' + JSON.stringify(r));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    const result = JSON.parse(/^RESULT (.*)$/m.exec(r.stdout)?.[1] ?? 'null') as { exe: string | null; reason: string | null; remembered: boolean } | null;
+    return { said: r.stdout.replace(/^RESULT .*$/m, '').trim(), result };
+  };
+
+  it('is remembered per Electron version, so the next start neither says "downloading" nor tries again', () => {
+    const memo = path.join(tmp.dir, 'electron-download.json');
+    const first = find(memo, '45.5.0');
+    expect(first.said).toContain('downloading it (once)');
+    expect(first.result?.exe).toBeNull();
+    expect(first.result?.remembered).toBe(false);
+    expect(first.result?.reason).toMatch(/^its download failed: /);
+    expect(JSON.parse(fs.readFileSync(memo, 'utf8'))).toMatchObject({ version: '45.5.0', reason: first.result?.reason });
+
+    const second = find(memo, '45.5.0');
+    expect(second.said).toBe('');
+    expect(second.result).toEqual({ exe: null, reason: first.result?.reason, remembered: true });
+
+    // Another Electron version (after an upgrade) is worth one new attempt; so is --retry-download.
+    expect(find(memo, '46.0.0').said).toContain('downloading it (once)');
+    expect(find(memo, '46.0.0', true).said).toContain('downloading it (once)');
   });
 });
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkHome } from '../../electron/core/check.js';
 import { diskDigest } from '../helpers/disk.js';
 import { attach, boot, logSize, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 import type { SerialDriver } from '../helpers/guest.js';
@@ -75,6 +76,9 @@ describe('live snapshots', () => {
     const files = [box.liveDiskPath, ...['s1', 's2', 's4'].map((n) => h.core.snapshots.get('live', n).diskPath)];
     for (const f of files) checkClean(f);
     for (const n of ['s1', 's2', 's4']) fsckSnapshot(h.core.snapshots.get('live', n).diskPath);
+    // The facts recorded at each live freeze and after the stream still match: no false alarm.
+    const report = await checkHome(h.core);
+    expect(report.ok, JSON.stringify(report.boxes[0]?.layers.filter((l) => !l.ok))).toBe(true);
   });
 
   it('restoring each snapshot in turn shows exactly the files written before it', async () => {

@@ -27,6 +27,14 @@ describe('sizes', () => {
     expect(humanBytes(3 * 1024 ** 4)).toBe('3 TiB');
   });
 
+  it('keep the zeros of whole numbers (10, 100, 1000, 1020) in every unit', () => {
+    for (const [n, unit] of [[1, 'B'], [1024, 'KiB'], [1024 ** 2, 'MiB'], [1024 ** 3, 'GiB']] as const) {
+      for (const v of [10, 100, 1000, 1020]) expect(humanBytes(v * n)).toBe(`${v} ${unit}`);
+    }
+    expect(humanBytes(593_920)).toBe('580 KiB');
+    expect(humanBytes(0.5 * 1024 ** 2)).toBe('512 KiB');
+  });
+
   it('carry into the next unit instead of showing 1024', () => {
     expect(humanBytes(1024 * 1024 - 100)).toBe('1 MiB');
     expect(humanBytes(1024 ** 3 - 1)).toBe('1 GiB');

@@ -16,6 +16,32 @@ describe('renderer formatting', () => {
     expect(formatBytes(Number.NaN)).toBe('unknown size');
   });
 
+  it('whole numbers keep their zeros and every unit boundary reads right', () => {
+    expect(formatBytes(593_920)).toBe('580 KiB');
+    expect(formatBytes(100 * 1024 ** 3)).toBe('100 GiB');
+    expect(formatBytes(120 * 1024 ** 2)).toBe('120 MiB');
+    expect(formatBytes(10)).toBe('10 bytes');
+    expect(formatBytes(100)).toBe('100 bytes');
+    expect(formatBytes(1000)).toBe('1000 bytes');
+    expect(formatBytes(1020)).toBe('1020 bytes');
+    expect(formatBytes(10 * 1024)).toBe('10 KiB');
+    expect(formatBytes(100 * 1024)).toBe('100 KiB');
+    expect(formatBytes(1000 * 1024)).toBe('1000 KiB');
+    expect(formatBytes(1020 * 1024)).toBe('1020 KiB');
+    expect(formatBytes(0.5 * 1024 ** 2)).toBe('512 KiB');
+    expect(formatBytes(0.5 * 1024 ** 3)).toBe('512 MiB');
+    expect(formatBytes(1.5 * 1024 ** 2)).toBe('1.5 MiB');
+    expect(formatBytes(2.5 * 1024)).toBe('2.5 KiB');
+    // Unit boundaries: just under rounds up into the next unit, never "1024 KiB".
+    expect(formatBytes(1024 ** 2 - 1)).toBe('1 MiB');
+    expect(formatBytes(1024 ** 2)).toBe('1 MiB');
+    expect(formatBytes(1024 ** 3 - 1)).toBe('1 GiB');
+    expect(formatBytes(1024 ** 3)).toBe('1 GiB');
+    expect(formatBytes(1024 ** 4)).toBe('1 TiB');
+    expect(formatBytes(1024 ** 5)).toBe('1 PiB');
+    expect(formatBytes(2048 * 1024 ** 5)).toBe('2048 PiB');
+  });
+
   it('memory shows whole GiB when it is one', () => {
     expect(formatMemory(512)).toBe('512 MiB');
     expect(formatMemory(2048)).toBe('2 GiB');

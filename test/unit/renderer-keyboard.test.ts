@@ -1,46 +1,70 @@
 import { describe, expect, it } from 'vitest';
-import { allShortcuts, ariaShortcut, shortcutFor, shortcutLabel, type KeyPress } from '../../renderer/src/keyboard.js';
+import { allShortcuts, ariaShortcut, shortcutFor, shortcutLabel, type KeyHost, type KeyPress } from '../../renderer/src/keyboard.js';
 
 const press = (key: string, mods: Partial<KeyPress> = {}): KeyPress => ({
   key, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, inTextField: false, ...mods,
 });
+const LINUX_APP: KeyHost = { mac: false, browser: false };
+const MAC_APP: KeyHost = { mac: true, browser: false };
+const LINUX_TAB: KeyHost = { mac: false, browser: true };
+const MAC_TAB: KeyHost = { mac: true, browser: true };
 
 describe('keyboard shortcuts', () => {
-  it('Ctrl+Shift+S takes a snapshot on Linux, Cmd+Shift+S on macOS', () => {
-    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true }), false)).toBe('takeSnapshot');
-    expect(shortcutFor(press('S', { metaKey: true, shiftKey: true }), true)).toBe('takeSnapshot');
-    expect(shortcutFor(press('S', { metaKey: true, shiftKey: true }), false)).toBeNull();
-    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true }), true)).toBeNull();
+  it('Ctrl+Shift+S takes a snapshot on Linux, Cmd+Shift+S on macOS, in the app and in a browser', () => {
+    for (const host of [LINUX_APP, LINUX_TAB]) expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true }), host)).toBe('takeSnapshot');
+    for (const host of [MAC_APP, MAC_TAB]) expect(shortcutFor(press('S', { metaKey: true, shiftKey: true }), host)).toBe('takeSnapshot');
+    expect(shortcutFor(press('S', { metaKey: true, shiftKey: true }), LINUX_APP)).toBeNull();
+    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true }), MAC_APP)).toBeNull();
   });
 
   it('restore and delete act on the selection; Delete is left to text fields', () => {
-    expect(shortcutFor(press('R', { ctrlKey: true, shiftKey: true }), false)).toBe('restore');
-    expect(shortcutFor(press('Delete'), false)).toBe('deleteSnapshot');
-    expect(shortcutFor(press('Delete', { inTextField: true }), false)).toBeNull();
-    expect(shortcutFor(press('Backspace'), true)).toBe('deleteSnapshot');
-    expect(shortcutFor(press('Backspace'), false)).toBeNull();
+    expect(shortcutFor(press('R', { ctrlKey: true, shiftKey: true }), LINUX_APP)).toBe('restore');
+    expect(shortcutFor(press('Delete'), LINUX_APP)).toBe('deleteSnapshot');
+    expect(shortcutFor(press('Delete', { inTextField: true }), LINUX_APP)).toBeNull();
+    expect(shortcutFor(press('Backspace'), MAC_APP)).toBe('deleteSnapshot');
+    expect(shortcutFor(press('Backspace'), LINUX_APP)).toBeNull();
     // Chords with modifiers still work from a text field: they cannot be typed text.
-    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true, inTextField: true }), false)).toBe('takeSnapshot');
+    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true, inTextField: true }), LINUX_APP)).toBe('takeSnapshot');
+  });
+
+  it('in a browser, the chords the browser keeps (Ctrl+Shift+N/R/C) are Alt+Shift, or Ctrl+Shift on macOS', () => {
+    expect(shortcutFor(press('N', { altKey: true, shiftKey: true }), LINUX_TAB)).toBe('newBox');
+    expect(shortcutFor(press('R', { altKey: true, shiftKey: true }), LINUX_TAB)).toBe('restore');
+    expect(shortcutFor(press('C', { altKey: true, shiftKey: true }), LINUX_TAB)).toBe('toggleConsole');
+    // The browser's own chords are not claimed there (the page never sees them anyway).
+    expect(shortcutFor(press('N', { ctrlKey: true, shiftKey: true }), LINUX_TAB)).toBeNull();
+    expect(shortcutFor(press('N', { ctrlKey: true, shiftKey: true }), LINUX_APP)).toBe('newBox');
+    // macOS: Ctrl+Shift in a browser; Option changes `key` into a symbol, so the physical key counts.
+    expect(shortcutFor(press('N', { ctrlKey: true, shiftKey: true, code: 'KeyN' }), MAC_TAB)).toBe('newBox');
+    expect(shortcutFor(press('N', { metaKey: true, shiftKey: true }), MAC_TAB)).toBeNull();
+    expect(shortcutFor(press('N', { metaKey: true, shiftKey: true }), MAC_APP)).toBe('newBox');
+    expect(shortcutFor(press('˜', { altKey: true, shiftKey: true, code: 'KeyN' }), LINUX_TAB)).toBe('newBox');
   });
 
   it('plain letters and extra modifiers do nothing', () => {
-    expect(shortcutFor(press('s'), false)).toBeNull();
-    expect(shortcutFor(press('S', { ctrlKey: true }), false)).toBeNull();
-    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true, altKey: true }), false)).toBeNull();
+    expect(shortcutFor(press('s'), LINUX_APP)).toBeNull();
+    expect(shortcutFor(press('S', { ctrlKey: true }), LINUX_APP)).toBeNull();
+    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true, altKey: true }), LINUX_APP)).toBeNull();
+    expect(shortcutFor(press('N', { altKey: true, shiftKey: true, ctrlKey: true }), LINUX_TAB)).toBeNull();
   });
 
-  it('labels print what works on each platform', () => {
-    expect(shortcutLabel('takeSnapshot', false)).toBe('Ctrl+Shift+S');
-    expect(shortcutLabel('takeSnapshot', true)).toBe('⇧⌘S');
-    expect(shortcutLabel('deleteSnapshot', false)).toBe('Delete');
-    expect(ariaShortcut('restore', false)).toBe('Control+Shift+R');
-    expect(ariaShortcut('restore', true)).toBe('Meta+Shift+R');
+  it('labels print what works on each platform and host', () => {
+    expect(shortcutLabel('takeSnapshot', LINUX_APP)).toBe('Ctrl+Shift+S');
+    expect(shortcutLabel('takeSnapshot', MAC_APP)).toBe('⇧⌘S');
+    expect(shortcutLabel('deleteSnapshot', LINUX_APP)).toBe('Delete');
+    expect(shortcutLabel('newBox', LINUX_TAB)).toBe('Alt+Shift+N');
+    expect(shortcutLabel('newBox', MAC_TAB)).toBe('⌃⇧N');
+    expect(ariaShortcut('restore', LINUX_APP)).toBe('Control+Shift+R');
+    expect(ariaShortcut('restore', MAC_APP)).toBe('Shift+Meta+R');
+    expect(ariaShortcut('restore', LINUX_TAB)).toBe('Alt+Shift+R');
     // Every advertised shortcut is recognised by the handler (what is shown is what works).
-    for (const s of allShortcuts(false)) {
-      const parts = s.keys.split('+');
-      const key = parts.at(-1)!;
-      const p = press(key, { ctrlKey: parts.includes('Ctrl'), shiftKey: parts.includes('Shift') });
-      expect(shortcutFor(p, false)).toBe(s.action);
+    for (const host of [LINUX_APP, LINUX_TAB]) {
+      for (const s of allShortcuts(host)) {
+        const parts = s.keys.split('+');
+        const key = parts.at(-1)!;
+        const p = press(key, { ctrlKey: parts.includes('Ctrl'), shiftKey: parts.includes('Shift'), altKey: parts.includes('Alt') });
+        expect(shortcutFor(p, host)).toBe(s.action);
+      }
     }
   });
 });

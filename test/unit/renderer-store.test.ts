@@ -149,7 +149,7 @@ describe('renderer store on the real engine', () => {
     await r.app.sync.idle();
     expect(names()).toEqual(['a', 'c']);
     expect(tree().snapshots[1]!.parentId).toBe(a!.id);
-    expect(lastToast()!.message).toMatch(/^Deleted “b” and freed [\d.]+ (bytes|KiB|MiB)\. 1 snapshot now follows “a”\.$/);
+    expect(lastToast()!.message).toMatch(/^Deleted “b” and freed [\d.]+ (bytes|KiB|MiB)\. “c” now follows “a”\.$/);
     // The selection moves to the deleted snapshot's parent instead of vanishing.
     expect(state().selectedRow[r.boxId]).toBe(a!.id);
   });

@@ -3,7 +3,7 @@
 // so main() hands it the home instead of opening the engine for it.
 import { BoxkeepError } from '../../../shared/errors.js';
 import { jsonLogger, type Logger } from '../../core/logger.js';
-import { num, type CommandGroup, type StandaloneCtx } from '../command.js';
+import { num, on, type CommandGroup, type StandaloneCtx } from '../command.js';
 import type { Io } from '../io.js';
 
 export async function runServe(ctx: StandaloneCtx): Promise<number> {
@@ -11,13 +11,16 @@ export async function runServe(ctx: StandaloneCtx): Promise<number> {
   // host, ws and electron-log at start-up (about 200 ms measured).
   const [{ serve }, { rendererBuilt }] = await Promise.all([import('../../host/serve.js'), import('../../host/static-files.js')]);
   const logger = await serveLogger(ctx.env, ctx.io);
-  const serving = await serve({ home: ctx.home, port: num(ctx.args, 'port') ?? 0, logger });
+  const serving = await serve({ home: ctx.home, port: num(ctx.args, 'port'), newToken: on(ctx.args, 'new-token'), logger });
   const stopped = ctx.until ?? untilSignal();
   if (ctx.json) {
     ctx.io.stdout(JSON.stringify({ url: serving.url, port: serving.port, mode: serving.mode }) + '\n');
   } else {
     const how = serving.mode === 'forwarding' ? 'The Boxkeep app owns this home; the page works through it.' : `Serving the home ${ctx.home}.`;
-    ctx.io.stdout(`Boxkeep is at ${serving.url}\n${how}\nOpen the address in a browser on this machine (it carries the access token). Press Ctrl+C to stop.\n`);
+    const moved = serving.movedFrom
+      ? `Port ${serving.movedFrom}, used last time, is taken now, so the address changed: a page still open at the old one cannot reconnect; open this one.\n`
+      : '';
+    ctx.io.stdout(`Boxkeep is at ${serving.url}\n${moved}${how}\nOpen the address in a browser on this machine (it carries the access token). Press Ctrl+C to stop.\n`);
     if (!rendererBuilt(serving.staticDir)) ctx.io.stderr(`boxkeep: the UI is not built yet (no ${serving.staticDir}/index.html): run \`npm run build:renderer\`, then reload the page.\n`);
   }
   logger.info('serve started', { op: 'serve', port: serving.port, mode: serving.mode });
@@ -52,12 +55,15 @@ export const serveCommands: CommandGroup = {
   title: 'The browser UI',
   commands: [
     {
-      usage: 'serve [--port P]',
+      usage: 'serve [--port P] [--new-token]',
       summary: 'Serve the Boxkeep UI to a browser on this machine, at a 127.0.0.1 address carrying an access token.',
       details:
         'Prints the address to open; only this machine can reach it, and only the page opened from that address\n' +
-        '(it carries a token, new each run) can use Boxkeep.\n' +
-        'Without --port, or with --port 0, any free port is used; the printed address names it.\n' +
+        '(it carries an access token) can use Boxkeep.\n' +
+        'The port and the token are remembered in the home (serve.json, readable only by you), so a page left\n' +
+        'open across a restart reconnects; --new-token retires the token (pages opened before stop working).\n' +
+        'Without --port the last port is used again when it is free, else any free port; --port 0 means any\n' +
+        'free port. The printed address names the port.\n' +
         'If the Boxkeep app is running, the page works through it; otherwise this command owns the home\n' +
         'until stopped with Ctrl+C, and other boxkeep commands go through it.',
       kinds: { port: 'int' },

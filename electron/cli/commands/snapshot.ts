@@ -1,4 +1,6 @@
 // boxkeep snapshot …: take, browse, rename, restore and remove snapshots of a box.
+import type { Api } from '../../../shared/client.js';
+import { BoxkeepError } from '../../../shared/errors.js';
 import { isActive, type Box, type Snapshot } from '../../../shared/types.js';
 import { arg, given, on, opt, optArg, output, type CommandGroup } from '../command.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
@@ -52,18 +54,25 @@ export const snapshotCommands: CommandGroup = {
       },
     },
     {
-      usage: 'snapshot restore <box> <snapshot> [--snapshot-current-first] [--stop-first] [--start-after]',
+      usage: 'snapshot restore <box> <snapshot> [--snapshot-current-first] [--discard-current] [--stop-first] [--start-after]',
       summary: 'Put a box back to a snapshot. What changed since the last snapshot is lost unless --snapshot-current-first.',
       details:
         'The box must be stopped: --stop-first stops it (cleanly), --start-after starts it again once\n' +
         'restored. --snapshot-current-first takes a snapshot of the current state before restoring, so\n' +
-        'nothing is lost. A snapshot taken after a restore starts a new branch of the tree.',
-      async run({ args, api }) {
+        'nothing is lost; --discard-current drops it. With neither, on a terminal, you are asked when\n' +
+        'the box has changes since its snapshot; without a terminal (a script) they are discarded.\n' +
+        'A snapshot taken after a restore starts a new branch of the tree.',
+      check: (args) =>
+        on(args, 'snapshot-current-first') && on(args, 'discard-current') ? 'Give --snapshot-current-first or --discard-current, not both.' : null,
+      async run({ args, api, ask }) {
+        const box = arg(args, 'box');
+        let saveFirst = on(args, 'snapshot-current-first');
+        if (!saveFirst && !on(args, 'discard-current') && ask) saveFirst = await askToSave(api, box, ask);
         const r = await api.snapshots.restore(
           given({
-            box: arg(args, 'box'),
+            box,
             snapshot: arg(args, 'snapshot'),
-            snapshotCurrentFirst: on(args, 'snapshot-current-first') || undefined,
+            snapshotCurrentFirst: saveFirst || undefined,
             stopFirst: on(args, 'stop-first') || undefined,
             startAfter: on(args, 'start-after') || undefined,
           }),
@@ -84,15 +93,34 @@ export const snapshotCommands: CommandGroup = {
       async run({ args, api }) {
         const ref = arg(args, 'snapshot');
         const r = await api.snapshots.remove({ box: arg(args, 'box'), snapshot: ref });
-        const moved = r.reparentedIds.length;
+        const moved = [
+          ...(r.reparentedIds.length ? [r.reparentedIds.length === 1 ? '1 snapshot' : `${r.reparentedIds.length} snapshots`] : []),
+          ...(r.nowReparented ? ['the live disk (Now)'] : []),
+        ];
         return output(r, () =>
           `Removed snapshot ${q(ref)} (${r.removedId}); freed ${humanBytes(r.freedBytes)}.` +
-          (moved ? ` ${moved === 1 ? '1 snapshot now hangs' : `${moved} snapshots now hang`} from its parent.` : ''),
+          (moved.length ? ` ${moved.join(' and ')} now ${r.reparentedIds.length + Number(r.nowReparented) === 1 ? 'hangs' : 'hang'} from its parent.` : ''),
         );
       },
     },
   ],
 };
+
+/**
+ * On a terminal, before changes would be lost: ask, as Multipass does. Enter means yes (the
+ * answer that loses nothing); Ctrl+D or anything but yes/no cancels with nothing changed.
+ */
+async function askToSave(api: Api, box: string, ask: (question: string) => Promise<string | null>): Promise<boolean> {
+  const d = await api.boxes.get({ box });
+  if (!d.nowChanged) return false;
+  const current = d.currentSnapshotId ? await api.snapshots.get({ box: d.id, snapshot: d.currentSnapshotId }) : null;
+  const since = current ? `since the snapshot ${q(current.name)}` : 'since it was created';
+  const answer = await ask(`The box ${q(d.name)} has changes ${since} that the restore would discard.\nSave them as a snapshot first? [Y/n] `);
+  const word = answer?.trim().toLowerCase();
+  if (word === '' || word === 'y' || word === 'yes') return true;
+  if (word === 'n' || word === 'no') return false;
+  throw new BoxkeepError('InvalidState', 'Restore cancelled; nothing was changed. Pass --snapshot-current-first or --discard-current to decide without being asked.');
+}
 
 function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined, now: number): string {
   return keyValues([

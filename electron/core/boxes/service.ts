@@ -5,6 +5,7 @@ import type { ChannelInput } from '../../../shared/channels.js';
 import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { crashPoint } from '../crash.js';
+import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
 import { createOverlay } from '../disk/qemu-img.js';
 import { mkdirDurable, removeDurable, sizeOnDisk } from '../fsutil.js';
@@ -52,8 +53,10 @@ export class BoxService {
         virtualSize: layer.header.virtualSize, sizeOnDisk: layer.sizeOnDisk, backingFile: layer.header.backingFile,
       };
     });
-    const spaceUsed = sizeOnDisk(box.liveDiskPath) + snapshots.reduce((sum, s) => sum + sizeOnDisk(s.diskPath), 0);
-    return { ...box, image, chain, snapshotCount: snapshots.length, spaceUsed };
+    // The same measure as remove()'s freedBytes, so "frees about X" and "freed X" agree.
+    const spaceUsed = folderSize(this.core.paths.boxDir(box.id));
+    const nowChanged = isActive(box.status) || box.status === 'stopping' || holdsData(box.liveDiskPath);
+    return { ...box, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
   }
 
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {

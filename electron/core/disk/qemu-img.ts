@@ -89,10 +89,13 @@ export async function commit(file: string, opts?: { onProgress?: OnProgress }): 
   await runWithProgress(['commit', '-f', 'qcow2', '-d', '-p', target], what, opts?.onProgress);
 }
 
-export async function check(file: string, opts?: { shareLocked?: boolean }): Promise<{ ok: boolean; corruptions: number; leaks: number; output: string }> {
+/** `layerOnly`: checks the one file without opening its backing chain (which a tampered
+ *  header could point anywhere), the file node named explicitly as QEMU's start does. */
+export async function check(file: string, opts?: { shareLocked?: boolean; layerOnly?: boolean }): Promise<{ ok: boolean; corruptions: number; leaks: number; output: string }> {
   const target = absolute(file);
   const what = `Checking ${target}`;
-  const args = ['check', '-f', 'qcow2', '--output=json', ...(opts?.shareLocked ? ['-U'] : []), target];
+  const image = opts?.layerOnly ? ['json:' + JSON.stringify({ driver: 'qcow2', backing: null, file: { driver: 'file', filename: target } })] : ['-f', 'qcow2', target];
+  const args = ['check', '--output=json', ...(opts?.shareLocked ? ['-U'] : []), ...image];
   const r = await run(args, what);
   // 0 clean, 2 corruptions, 3 leaks only. 1 means the check itself could not run, 63 that the
   // format cannot be checked: those are failures, not findings.

@@ -9,6 +9,7 @@ import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { crashPoint } from '../crash.js';
+import { readLayerFacts } from '../disk/confine.js';
 import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
 import { convert, measureConvert } from '../disk/qemu-img.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
@@ -88,7 +89,11 @@ export class ImageService {
         sizeOnDisk: sizeOnDisk(paths.imageDisk(imageId)), kernelPath: kernel ? paths.imageKernel(imageId) : null,
         initrdPath: initrd ? paths.imageInitrd(imageId) : null, append: input.append ?? null, createdAt: Date.now(),
       };
-      store.insertImage(image);
+      const facts = readLayerFacts(image.path);
+      store.transaction(() => {
+        store.insertImage(image);
+        store.setImageFacts(image.id, facts);
+      });
       crashPoint('image-import:after-row');
       clearIntent(paths.homeJournal, intent.id);
       this.core.logger.info('image imported', { op: 'image-import', imageId, name, format });

@@ -10,6 +10,8 @@ import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependen
 import { removalNeeds, shortfall, spaceMessage } from '../space.js';
 import { settleLiveCreate, settleLiveRemove, type LiveSettleDeps } from '../snapshots/live/settle.js';
 import type { LiveCreateIntent, LiveRemoveIntent } from '../snapshots/live/create.js';
+import { chainError } from '../disk/confine.js';
+import { interruptedMergeProblem } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from './report.js';
 
 export type AnyIntent =
@@ -155,6 +157,12 @@ async function settleSnapshotRemove(core: HomeData, intent: SnapshotRemoveIntent
   const missing = intent.dependents.filter((d) => !fs.existsSync(d.path));
   if (missing.length > 0) {
     report.kept(intent.boxId, `Deleting snapshot ${name} was interrupted and ${missing.map((d) => d.path).join(', ')} is missing; nothing more was changed.`);
+    return false;
+  }
+  const tampered = interruptedMergeProblem(core, intent);
+  if (tampered) {
+    // Never merge through a layer that is not Boxkeep's: it could pour a host file into the guest's disk.
+    report.kept(intent.boxId, `Deleting snapshot ${name} was interrupted and cannot be finished: ${chainError(tampered).message}`);
     return false;
   }
   // What is left to merge: for a rebase, only what still backs onto the removed snapshot;

@@ -5,7 +5,9 @@ import path from 'node:path';
 import type { Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { backingPathOf } from '../disk/backing.js';
+import { chainError } from '../disk/confine.js';
 import { createOverlay } from '../disk/qemu-img.js';
+import { boxProblems, recordMissingFacts } from '../snapshots/box-chain.js';
 import { removeDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
 import { intoOrphans } from './orphans.js';
@@ -18,7 +20,11 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
   const images = store.listImages();
   const imageIds = new Set(images.map((i) => i.id));
 
-  for (const box of boxes) await reconcileBox(core, box, report);
+  for (const box of boxes) {
+    await reconcileBox(core, box, report);
+    const now = store.getBox(box.id);
+    if (now) reportTamperedLayers(core, now, report);
+  }
 
   // Box folders no row knows: a box's files are referenced only by that box, so none of
   // them can be in another chain; still, they are user data: moved aside, not deleted.
@@ -123,6 +129,20 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
       moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `a snapshot folder of the box ${label} no record knows`);
     }
   }
+}
+
+/**
+ * Layers that are not what Boxkeep made (a symlink, a chain leaving the home, a truncated
+ * file): never repaired by guesswork, only reported, and refused by every operation. Missing
+ * files are reported above in their own words. No header digests here: this runs at every
+ * start; the operations and `boxkeep check` compare them.
+ */
+function reportTamperedLayers(core: HomeData, box: Box, report: ReportBuilder): void {
+  const found = boxProblems(core, box, { digest: false });
+  for (const p of found.problems) {
+    if (!p.missing) report.kept(box.id, chainError(p).message);
+  }
+  recordMissingFacts(core, box, found);
 }
 
 async function referencedImagePaths(core: HomeData, boxes: Box[]): Promise<Set<string>> {

@@ -15,6 +15,7 @@ import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { readIntents } from '../journal.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
+import { verifyBoxChain, type ChainTop } from './box-chain.js';
 import { removalMayRunBesideWaitingMerges, waitingMergeProblem } from './waiting-merge.js';
 import { createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
 
@@ -101,6 +102,8 @@ export class SnapshotEngine {
     const id = newId();
     const live = isActive(box.status);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    // Freezing a tampered live disk would record it as a good snapshot.
+    verifyBoxChain(this.core, box, 'live');
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES);
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
@@ -148,9 +151,12 @@ export class SnapshotEngine {
         throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}").`);
       }
       const target = this.resolve(box, input.snapshot);
+      verifyBoxChain(this.core, box, { snapshotId: target.id });
       let savedSnapshot: Snapshot | null = null;
       if (input.snapshotCurrentFirst) {
-        savedSnapshot = await this.createLocked(box, undefined, `State before restoring "${target.name}"`);
+        // Said without naming the target: that snapshot may be renamed or deleted later, and the
+        // saved one's place in the tree already shows where it came from.
+        savedSnapshot = await this.createLocked(box, undefined, 'Saved automatically before a restore.');
         box = this.core.store.getBox(box.id)!;
       }
       const started = performance.now();
@@ -167,6 +173,10 @@ export class SnapshotEngine {
       const intent = this.planRemove(box, snapshot);
       const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      // Every chain the merge reads or writes, down to the image: a truncated or swapped layer
+      // would otherwise be merged (zeros, or a host file) into what survives.
+      const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
+      for (const top of tops) verifyBoxChain(this.core, box, top);
       const needed = await removalNeeds(intent);
       requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
       const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
@@ -182,6 +192,7 @@ export class SnapshotEngine {
         removedId: snapshot.id,
         freedBytes: Math.max(0, bytesBefore - bytesAfter),
         reparentedIds: intent.dependents.flatMap((d) => (d.snapshotId ? [d.snapshotId] : [])),
+        nowReparented: intent.dependents.some((d) => d.snapshotId === null),
       };
     });
   }

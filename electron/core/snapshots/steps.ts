@@ -11,6 +11,7 @@ import { fsyncDir, mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from
 import { newId } from '../ids.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import { backingPathOf } from '../disk/backing.js';
+import { readLayerFacts } from '../disk/confine.js';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { humanBytes } from '../../../shared/bytes.js';
 import { isDiskFull, shortfall, spaceMessage } from '../space.js';
@@ -95,8 +96,11 @@ export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
 
 export function commitCreateRow(core: HomeData, snapshot: Snapshot): Snapshot {
   const row = { ...snapshot, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
+  // The layer is frozen from here on: what it is now is what every later use must find.
+  const facts = readLayerFacts(snapshot.diskPath);
   core.store.transaction(() => {
     core.store.insertSnapshot(row);
+    core.store.setSnapshotFacts(snapshot.id, facts);
     core.store.setCurrentSnapshot(snapshot.boxId, snapshot.id);
   });
   return row;
@@ -228,8 +232,17 @@ export async function mergeIntoDependents(core: HomeData, intent: SnapshotRemove
 
 /** Rows follow the chain one dependent at a time: a child now hangs under the removed snapshot's parent, or Now does. */
 export function moveDependentRow(core: HomeData, intent: RemoveFacts, dependent: Dependent): void {
-  if (dependent.snapshotId) core.store.setSnapshotParent(dependent.snapshotId, intent.parentId);
-  else core.store.setCurrentSnapshot(intent.boxId, intent.parentId);
+  if (dependent.snapshotId) {
+    // The merge rewrote this frozen layer; its record follows in the same transaction as the move.
+    const facts = readLayerFacts(dependent.path);
+    const id = dependent.snapshotId;
+    core.store.transaction(() => {
+      core.store.setSnapshotParent(id, intent.parentId);
+      core.store.setSnapshotFacts(id, facts);
+    });
+  } else {
+    core.store.setCurrentSnapshot(intent.boxId, intent.parentId);
+  }
 }
 
 /**
@@ -249,11 +262,14 @@ export async function strayDependents(core: HomeData, intent: { boxId: string; s
 
 export function removeRowReparenting(core: HomeData, intent: RemoveFacts): void {
   const snapshot = core.store.getSnapshot(intent.snapshotId);
+  // A commit-mode removal moved the merged file onto the dependent's path: record what it is now.
+  const rewritten = intent.dependents.flatMap((d) => (d.snapshotId && fs.existsSync(d.path) ? [{ id: d.snapshotId, facts: readLayerFacts(d.path) }] : []));
   core.store.transaction(() => {
     if (snapshot) core.store.deleteSnapshotReparenting(snapshot);
     for (const d of intent.dependents) {
       if (d.snapshotId) core.store.updateSnapshot(d.snapshotId, { sizeOnDisk: sizeOnDisk(d.path) });
     }
+    for (const r of rewritten) core.store.setSnapshotFacts(r.id, r.facts);
   });
 }
 

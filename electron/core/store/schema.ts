@@ -48,4 +48,12 @@ export const MIGRATIONS: string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 3: facts of each frozen layer (disk/confine.ts, LayerFacts), checked before every merge,
+  // restore and start. NULL: frozen before they were kept; such a layer is confined, not compared.
+  `
+  ALTER TABLE snapshots ADD COLUMN file_size INTEGER;
+  ALTER TABLE snapshots ADD COLUMN header_digest TEXT;
+  ALTER TABLE images ADD COLUMN file_size INTEGER;
+  ALTER TABLE images ADD COLUMN header_digest TEXT;
+  `,
 ];

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
 import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
+import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
 
 interface ImageDbRow { id: string; name: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
@@ -160,6 +161,25 @@ export class Store {
     if (fields.sizeOnDisk !== undefined) this.db.prepare('UPDATE snapshots SET size_on_disk = ? WHERE id = ?').run(fields.sizeOnDisk, id);
   }
 
+  // ---- layer facts (disk/confine.ts): kept apart from the rows the contract sends
+
+  snapshotFacts(id: string): LayerFacts | null {
+    return factsOf(this.db.prepare('SELECT file_size, virtual_size, header_digest FROM snapshots WHERE id = ?').get(id) as FactsRow | undefined);
+  }
+
+  /** The snapshot's recorded virtual size stays what the box's disk was; the header's is the fact. */
+  setSnapshotFacts(id: string, facts: LayerFacts): void {
+    this.db.prepare('UPDATE snapshots SET file_size = ?, virtual_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.virtualSize, facts.headerDigest, id);
+  }
+
+  imageFacts(id: string): LayerFacts | null {
+    return factsOf(this.db.prepare('SELECT file_size, virtual_size, header_digest FROM images WHERE id = ?').get(id) as FactsRow | undefined);
+  }
+
+  setImageFacts(id: string, facts: LayerFacts): void {
+    this.db.prepare('UPDATE images SET file_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.headerDigest, id);
+  }
+
   /** Removes a snapshot row: children move under its parent, "Now" too if it hung under it. */
   deleteSnapshotReparenting(snapshot: Snapshot): void {
     this.transaction(() => {
@@ -189,6 +209,13 @@ export class Store {
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at,
     };
   }
+}
+
+interface FactsRow { file_size: number | null; virtual_size: number; header_digest: string | null }
+
+function factsOf(r: FactsRow | undefined): LayerFacts | null {
+  if (!r || r.file_size === null || r.header_digest === null) return null;
+  return { fileSize: r.file_size, virtualSize: r.virtual_size, headerDigest: r.header_digest };
 }
 
 function toImage(r: ImageDbRow): Image {

@@ -9,7 +9,8 @@ export interface VmControl {
   resume(box: string): Promise<Box>;
   console(box: string, lines: number): Promise<ConsoleOutput>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
-  qemuVersion(): string | null;
+  /** QEMU's version, asked of the binary the first time (null while it is not installed). */
+  qemuVersion(): Promise<string | null>;
   /** Called by recovery: reattach to running QEMUs or mark their boxes stopped/failed. */
   adopt(report: ReportBuilder): Promise<void>;
   close(): Promise<void>;

@@ -37,6 +37,8 @@ export interface QemuSpec {
    * Without it only the live disk gets named nodes and QEMU opens its backing files itself.
    */
   blockdevs?: string[];
+  /** `-S`: the guest's CPUs wait for a QMP `cont`, so the caller can check what QEMU opened first. */
+  startPaused?: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : ',bootindex=0'}`,
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
+  if (spec.startPaused) args.push('-S');
   return args;
 }
 

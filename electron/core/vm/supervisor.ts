@@ -2,12 +2,14 @@
 // QEMU outlives the process that started it; any later owner of the home adopts it through
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
-import { invalidState, vmError } from '../../../shared/errors.js';
+import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
 import { isActive, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
 import type { BoxService } from '../boxes/service.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
-import { bootId } from '../proc.js';
+import type { VerifiedLayer } from '../disk/confine.js';
+import { bootId, openInodes } from '../proc.js';
+import { verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork } from '../snapshots/engine.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
@@ -58,7 +60,13 @@ export class Supervisor implements VmControl {
     return this.accel?.accel ?? 'unknown';
   }
 
-  qemuVersion(): string | null {
+  /**
+   * Asked of the binary (`--version`, ~10 ms) the first time someone wants to know, not when
+   * the home opens: most CLI commands never need it. A missing QEMU is asked again next time,
+   * so installing it while the app runs shows up without a restart.
+   */
+  async qemuVersion(): Promise<string | null> {
+    this.version ??= await qemuVersion(this.options.qemuBinary).catch(() => null);
     return this.version;
   }
 
@@ -106,7 +114,13 @@ export class Supervisor implements VmControl {
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
-      const layers = await walkChain(box.liveDiskPath);
+      // Each layer checked (no symlink anywhere below the home, the exact file and backing
+      // Boxkeep recorded) right before QEMU opens it. QEMU opens by path, so a file swapped in
+      // the moment between this check and QEMU's open() would still be opened: that window
+      // remains. QEMU starts with its CPUs stopped (-S) and runs the guest only after
+      // layersNotHeld() found every checked inode among its open files, so a swapped-in host
+      // file is opened (its header read) but never shown to the guest.
+      const layers = verifyBoxChain(this.core, box, 'live');
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
@@ -115,14 +129,22 @@ export class Supervisor implements VmControl {
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
-        blockdevs, binary: this.options.qemuBinary,
+        blockdevs, binary: this.options.qemuBinary, startPaused: true,
       });
-      let qmp: QmpClient;
+      let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
+        const notHeld = layersNotHeld(spawned.pid, layers);
+        if (notHeld.length > 0) {
+          // A layer was swapped between the check and QEMU's open: it holds some other file.
+          throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
+        }
+        await qmp.execute('cont');
       } catch (err) {
-        // A QEMU we cannot control must not keep running behind a box marked failed.
+        // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
+        qmp?.close();
         await killQemu(spawned.fingerprint);
+        if (err instanceof BoxkeepError && err.code === 'Storage') throw err;
         const why = await lastWords(this.qemuLog(box.id));
         this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
@@ -355,6 +377,15 @@ export class Supervisor implements VmControl {
     await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));
     this.sessions.clear();
   }
+}
+
+/**
+ * The checked layers QEMU does not hold open. QEMU opens every -blockdev before its monitor
+ * answers, so once QMP is connected the set is complete.
+ */
+function layersNotHeld(pid: number, layers: VerifiedLayer[]): string[] {
+  const held = openInodes(pid);
+  return layers.filter((l) => !held.has(`${l.dev}:${l.ino}`)).map((l) => l.path);
 }
 
 /** Ends a QEMU by its fingerprint: SIGTERM (QEMU flushes its disks and exits), then SIGKILL. */

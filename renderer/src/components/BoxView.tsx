@@ -15,7 +15,7 @@ export function BoxView({ box }: { box: Box }) {
   const detail = useApp((s) => s.details[box.id] ?? null);
   const view = useApp((s) => s.view);
   const actions = useActions();
-  const { isMac } = useSession();
+  const { keys } = useSession();
   return (
     <main className="box-view" aria-labelledby="box-title">
       <header className="box-header">
@@ -56,8 +56,8 @@ export function BoxView({ box }: { box: Box }) {
           aria-selected={view === 'console'}
           aria-controls="panel-console"
           tabIndex={view === 'console' ? 0 : -1}
-          title={`Console (${shortcutLabel('toggleConsole', isMac)})`}
-          aria-keyshortcuts={ariaShortcut('toggleConsole', isMac)}
+          title={`Console (${shortcutLabel('toggleConsole', keys)})`}
+          aria-keyshortcuts={ariaShortcut('toggleConsole', keys)}
           onClick={() => actions.setView('console')}
           onKeyDown={(e) => e.key === 'ArrowLeft' && (actions.setView('snapshots'), focusTab('tab-snapshots'))}
         >
@@ -114,7 +114,7 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
 
 function BoxActions({ box }: { box: Box }) {
   const actions = useActions();
-  const { isMac } = useSession();
+  const { keys } = useSession();
   const pending = useApp(useShallow((s) => ['start', 'stop', 'pause', 'resume', 'snapshot', 'restore', 'delete'].filter((k) => s.pending[`${k}:${box.id}`])));
   const busy = pending.length > 0 || box.status === 'stopping';
   const active = isActive(box.status);
@@ -148,8 +148,8 @@ function BoxActions({ box }: { box: Box }) {
         type="button"
         className="button primary"
         disabled={busy}
-        title={`Take snapshot (${shortcutLabel('takeSnapshot', isMac)})`}
-        aria-keyshortcuts={ariaShortcut('takeSnapshot', isMac)}
+        title={`Take snapshot (${shortcutLabel('takeSnapshot', keys)})`}
+        aria-keyshortcuts={ariaShortcut('takeSnapshot', keys)}
         onClick={() => actions.openDialog({ kind: 'takeSnapshot', boxId: box.id })}
       >
         <Icon name="camera" /> Take snapshot

@@ -10,7 +10,7 @@ import { Icon } from './icons.js';
 import { StatusBadge } from './StatusBadge.js';
 
 export function Sidebar() {
-  const { isMac } = useSession();
+  const { keys } = useSession();
   const actions = useActions();
   const boxes = useApp((s) => s.boxes);
   const hasImages = useApp((s) => s.images.length > 0);
@@ -24,7 +24,7 @@ export function Sidebar() {
             type="button"
             className="button primary small"
             onClick={() => actions.openDialog({ kind: 'newBox' })}
-            title={`New box (${shortcutLabel('newBox', isMac)})`}
+            title={`New box (${shortcutLabel('newBox', keys)})`}
             disabled={!hasImages}
             aria-describedby={hasImages ? undefined : 'new-box-needs-image'}
           >
@@ -33,6 +33,11 @@ export function Sidebar() {
           <button type="button" className="button small" onClick={() => actions.openDialog({ kind: 'importImage' })}>
             <Icon name="import" /> Import image
           </button>
+          {hasImages && (
+            <button type="button" className="button small" onClick={() => actions.openDialog({ kind: 'images' })}>
+              Images…
+            </button>
+          )}
         </div>
         {!hasImages && (
           <p id="new-box-needs-image" className="hint">
@@ -60,8 +65,9 @@ export function Sidebar() {
         )}
         {info && (
           <span title={info.home}>
-            {info.accelerator === 'kvm' ? 'KVM acceleration' : info.accelerator === 'tcg' ? 'Software emulation (no KVM)' : 'Accelerator unknown'}
-            {info.qemuVersion ? ` · QEMU ${info.qemuVersion}` : ''}
+            {info.qemuVersion ? `QEMU ${info.qemuVersion}` : 'QEMU not found'}
+            {' · '}
+            {info.accelerator === 'kvm' ? 'KVM acceleration' : info.accelerator === 'tcg' ? 'Software emulation (no KVM)' : 'Accelerator: decided when the first box starts'}
           </span>
         )}
       </div>

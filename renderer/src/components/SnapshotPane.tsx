@@ -45,7 +45,7 @@ function Details({ box, detail, tree, layout }: { box: Box; detail: BoxDetail | 
 
 function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box: Box; tree: Tree; snapshot: Snapshot; childIds: string[]; isCurrent: boolean }) {
   const actions = useActions();
-  const { isMac } = useSession();
+  const { keys } = useSession();
   const now = useNow(30_000);
   const parent = tree.snapshots.find((x) => x.id === s.parentId);
   const children = childIds.map((id) => tree.snapshots.find((x) => x.id === id)!).filter(Boolean);
@@ -72,8 +72,8 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <button
           type="button"
           className="button primary"
-          title={`Restore (${shortcutLabel('restore', isMac)})`}
-          aria-keyshortcuts={ariaShortcut('restore', isMac)}
+          title={`Restore (${shortcutLabel('restore', keys)})`}
+          aria-keyshortcuts={ariaShortcut('restore', keys)}
           onClick={() => actions.openDialog({ kind: 'restore', boxId: box.id, snapshotId: s.id })}
         >
           <Icon name="restore" /> Restore…
@@ -81,8 +81,8 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <button
           type="button"
           className="button"
-          title={`Rename or describe (${shortcutLabel('editSnapshot', isMac)})`}
-          aria-keyshortcuts={ariaShortcut('editSnapshot', isMac)}
+          title={`Rename or describe (${shortcutLabel('editSnapshot', keys)})`}
+          aria-keyshortcuts={ariaShortcut('editSnapshot', keys)}
           onClick={() => actions.openDialog({ kind: 'editSnapshot', boxId: box.id, snapshotId: s.id })}
         >
           <Icon name="edit" /> Edit…
@@ -90,8 +90,8 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <button
           type="button"
           className="button danger-outline"
-          title={`Delete (${shortcutLabel('deleteSnapshot', isMac)})`}
-          aria-keyshortcuts={ariaShortcut('deleteSnapshot', isMac)}
+          title={`Delete (${shortcutLabel('deleteSnapshot', keys)})`}
+          aria-keyshortcuts={ariaShortcut('deleteSnapshot', keys)}
           onClick={() => actions.openDialog({ kind: 'deleteSnapshot', boxId: box.id, snapshotId: s.id })}
         >
           <Icon name="trash" /> Delete…
@@ -103,7 +103,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
 
 function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: string | null }) {
   const actions = useActions();
-  const { isMac } = useSession();
+  const { keys } = useSession();
   const parent = tree.snapshots.find((x) => x.id === parentId);
   return (
     <>
@@ -121,8 +121,8 @@ function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: s
         <button
           type="button"
           className="button primary"
-          title={`Take snapshot (${shortcutLabel('takeSnapshot', isMac)})`}
-          aria-keyshortcuts={ariaShortcut('takeSnapshot', isMac)}
+          title={`Take snapshot (${shortcutLabel('takeSnapshot', keys)})`}
+          aria-keyshortcuts={ariaShortcut('takeSnapshot', keys)}
           onClick={() => actions.openDialog({ kind: 'takeSnapshot', boxId: box.id })}
         >
           <Icon name="camera" /> Take snapshot

@@ -2,8 +2,8 @@
 // snapshot unchanged), how much space it frees, and a progress bar while the merge runs.
 import { useShallow } from 'zustand/react/shallow';
 import { useActions, useApp } from '../context.js';
-import { formatBytes } from '../format.js';
-import { Progress } from '../components/Progress.js';
+import { formatBytes, joinWords } from '../format.js';
+import { ProgressSlot } from '../components/Progress.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -36,8 +36,15 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
           )}
           <p>All other snapshots are unchanged. You cannot go back to “{doomed.name}” afterwards.</p>
           <p>
-            Frees up to <strong>{formatBytes(doomed.sizeOnDisk)}</strong>
-            {dependents.length > 0 ? ' (less if the merge copies data into the snapshots that depend on it).' : '.'}
+            {dependents.length > 0 ? (
+              <>
+                Frees up to <strong>{formatBytes(doomed.sizeOnDisk)}</strong>, an estimate: less when the merge copies data into what depends on it.
+              </>
+            ) : (
+              <>
+                Frees about <strong>{formatBytes(doomed.sizeOnDisk)}</strong>.
+              </>
+            )}
           </p>
         </>
       }
@@ -48,14 +55,10 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
         <DialogButtons busy={busy} label="Delete snapshot" busyLabel={dependents.length ? 'Merging…' : 'Deleting…'} tone="danger" onCancel={actions.closeDialog} />
       }
     >
-      {busy && <Progress task={task} label={`Merging “${doomed.name}”`} />}
+      <ProgressSlot busy={busy} task={task} label={dependents.length ? `Merging “${doomed.name}”` : `Deleting “${doomed.name}”`} />
       <DialogError message={error} />
     </Dialog>
   );
 }
 
-function joinWords(items: string[]): string {
-  if (items.length <= 1) return items.join('');
-  if (items.length > 4) return `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
-  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
-}
+

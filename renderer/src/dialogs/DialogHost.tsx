@@ -3,6 +3,7 @@
 import { useApp } from '../context.js';
 import { DeleteSnapshotDialog } from './DeleteSnapshotDialog.js';
 import { EditSnapshotDialog } from './EditSnapshotDialog.js';
+import { ImagesDialog } from './ImagesDialog.js';
 import { ImportImageDialog } from './ImportImageDialog.js';
 import { NewBoxDialog } from './NewBoxDialog.js';
 import { RemoveBoxDialog } from './RemoveBoxDialog.js';
@@ -34,6 +35,8 @@ export function DialogHost() {
       return <NewBoxDialog key={key} />;
     case 'importImage':
       return <ImportImageDialog key={key} />;
+    case 'images':
+      return <ImagesDialog key={key} />;
     case 'shortcuts':
       return <ShortcutsDialog key={key} />;
     case 'settings':

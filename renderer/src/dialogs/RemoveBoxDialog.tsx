@@ -30,18 +30,23 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
           <p>This deletes, for good:</p>
           <ul className="consequences">
             <li>the box’s disk and settings</li>
-            <li>{tree ? plural(snapshots.length, 'snapshot') : 'its snapshots'}{snapshots.length > 0 ? ':' : ''}
-              {snapshots.length > 0 && (
-                <span className="muted">
-                  {' '}
-                  {snapshots.slice(0, SHOWN).map((s) => `“${s.name}”`).join(', ')}
-                  {snapshots.length > SHOWN ? ` and ${snapshots.length - SHOWN} more` : ''}
-                </span>
-              )}
-            </li>
+            {!tree ? (
+              <li>its snapshots</li>
+            ) : (
+              snapshots.length > 0 && (
+                <li>
+                  {plural(snapshots.length, 'snapshot')}:
+                  <span className="muted">
+                    {' '}
+                    {snapshots.slice(0, SHOWN).map((s) => `“${s.name}”`).join(', ')}
+                    {snapshots.length > SHOWN ? ` and ${snapshots.length - SHOWN} more` : ''}
+                  </span>
+                </li>
+              )
+            )}
           </ul>
           <p>
-            It frees <strong>{detail ? formatBytes(detail.spaceUsed) : '…'}</strong>. The image {detail ? `“${detail.image.name}”` : ''} is kept.
+            It frees about <strong>{detail ? formatBytes(detail.spaceUsed) : '…'}</strong>. The image {detail ? `“${detail.image.name}”` : ''} is kept.
           </p>
           {active && <p className="inline-error">The box is {box.status}. Stop it before removing it.</p>}
         </>
@@ -53,7 +58,7 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
         <DialogButtons
           busy={busy}
           disabled={active}
-          label={`Remove box and ${plural(snapshots.length, 'snapshot')}`}
+          label={snapshots.length > 0 ? `Remove box and ${plural(snapshots.length, 'snapshot')}` : 'Remove box'}
           busyLabel="Removing…"
           tone="danger"
           onCancel={actions.closeDialog}

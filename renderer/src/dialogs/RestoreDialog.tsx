@@ -1,18 +1,36 @@
 // Restore: says plainly what is lost (changes since the current snapshot), offers to keep them
-// as a snapshot first (on by default), and for a running box says it will be stopped.
-import { useState } from 'react';
+// as a snapshot first (on by default; nothing to keep when Now holds no changes), and for a
+// running box says it will be stopped. What it shows is fixed when it opens: the box stops
+// during the restore, and the dialog must not re-lay itself out under the person's eyes.
+import { useEffect, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import { isActive } from '../../../shared/types.js';
-import { useActions, useApp } from '../context.js';
+import { ProgressSlot } from '../components/Progress.js';
+import { useActions, useApp, useSession } from '../context.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
 
 export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId: string }) {
   const actions = useActions();
+  const { sync } = useSession();
   const box = useApp((s) => s.boxes.find((b) => b.id === boxId));
   const tree = useApp((s) => s.trees[boxId]);
-  const [saveFirst, setSaveFirst] = useState(true);
+  const detail = useApp((s) => s.details[boxId]);
+  const task = useApp(useShallow((s) => Object.values(s.tasks).find((t) => t.kind === 'snapshot-restore' && t.boxId === boxId) ?? null));
+  const [openedStatus] = useState(box?.status);
+  const running = openedStatus ? isActive(openedStatus) : false;
+  // Whether Now holds changes is asked again on opening: the disk may have been written since
+  // the detail was loaded (a stopped box's disk, by a tool outside Boxkeep).
+  const [checked, setChecked] = useState(false);
+  useEffect(() => {
+    let live = true;
+    void sync.loadBox(boxId).catch(() => {}).finally(() => live && setChecked(true));
+    return () => void (live = false);
+  }, [boxId, sync]);
+  const nothingToSave = checked && !running && detail?.nowChanged === false;
+  const [saveChosen, setSaveFirst] = useState(true);
+  const saveFirst = saveChosen && !nothingToSave;
   const [startAfter, setStartAfter] = useState(true);
-  const running = box ? isActive(box.status) : false;
   const { busy, error, submit } = useSubmit(
     () => actions.restoreSnapshot(boxId, snapshotId, { snapshotCurrentFirst: saveFirst, stopFirst: running, startAfter: running && startAfter }),
     actions.closeDialog,
@@ -28,9 +46,16 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
       description={
         <>
           <p>
-            The box’s disk goes back to how it was in “{target.name}”. {saveFirst ? 'Changes made ' + since + ' are first saved as a new snapshot, so nothing is lost.' : <strong>Changes made {since} will be lost for good.</strong>}
+            The box’s disk goes back to how it was in “{target.name}”.{' '}
+            {nothingToSave ? (
+              `Nothing changed ${since}, so there is nothing to save and nothing is lost.`
+            ) : saveFirst ? (
+              'Changes made ' + since + ' are first saved as a new snapshot, so nothing is lost.'
+            ) : (
+              <strong>Changes made {since} will be lost for good.</strong>
+            )}
           </p>
-          {running && <p>The box is {box.status} and has to be stopped first; unsaved work inside the guest is lost.</p>}
+          {running && <p>The box is {openedStatus} and has to be stopped first; unsaved work inside the guest is lost.</p>}
           <p className="muted">Other snapshots are not changed. New snapshots taken after this restore start a new branch.</p>
         </>
       }
@@ -42,13 +67,13 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
           busy={busy}
           label={running ? 'Stop and restore' : 'Restore'}
           busyLabel="Restoring…"
-          tone={saveFirst ? 'primary' : 'danger'}
+          tone={saveFirst || nothingToSave ? 'primary' : 'danger'}
           onCancel={actions.closeDialog}
         />
       }
     >
       <label className="check">
-        <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} disabled={busy} />
+        <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} disabled={busy || nothingToSave} />
         Take a snapshot of the current state first
       </label>
       {running && (
@@ -57,6 +82,7 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
           Start the box again after restoring
         </label>
       )}
+      <ProgressSlot busy={busy} task={task} label={running ? `Stopping ${box.name}, then restoring “${target.name}”` : `Restoring “${target.name}”`} />
       <DialogError message={error} />
     </Dialog>
   );

@@ -4,7 +4,7 @@ import { Dialog } from './Dialog.js';
 
 export function ShortcutsDialog() {
   const actions = useActions();
-  const { isMac } = useSession();
+  const { keys } = useSession();
   return (
     <Dialog
       title="Keyboard shortcuts"
@@ -18,7 +18,7 @@ export function ShortcutsDialog() {
     >
       <table className="shortcuts">
         <tbody>
-          {allShortcuts(isMac).map((s) => (
+          {allShortcuts(keys).map((s) => (
             <tr key={s.action}>
               <th scope="row">{s.label}</th>
               <td>

@@ -5,7 +5,7 @@ import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot } from '../../../shared/types.js';
-import { formatBytes, plural } from '../format.js';
+import { formatBytes, joinWords, plural } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
 import { NOW_ROW, type Sync } from './sync.js';
@@ -42,6 +42,8 @@ export interface Actions {
   importImage(input: ChannelInput<'images:import'>): Promise<ActionResult<Image>>;
   renameBox(boxId: string, name: string): Promise<ActionResult<Box>>;
   removeBox(boxId: string): Promise<ActionResult<{ removedId: string; freedBytes: number }>>;
+  /** Errors stay with the image manager's row (a used image's refusal names its boxes). */
+  removeImage(imageId: string): Promise<ActionResult<{ removedId: string }>>;
   refreshConsole(boxId: string): Promise<void>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
@@ -132,12 +134,19 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     async deleteSnapshot(boxId, snapshotId) {
       const doomed = snapshotOf(boxId, snapshotId);
       const parent = snapshotOf(boxId, doomed?.parentId ?? null);
+      // Names as they were before the removal: the answer's ids are looked up in this tree.
+      const nameOf = new Map((store.getState().trees[boxId]?.snapshots ?? []).map((s) => [s.id, s.name]));
       // Decided now: the event's reload may land (and reset a vanished selection) before we resume.
       const wasSelected = store.getState().selectedRow[boxId] === snapshotId;
       const out = await perform(`delete:${boxId}`, () => bridge.snapshots.remove({ box: boxId, snapshot: snapshotId }), {
-        success: (r) =>
-          `Deleted “${doomed?.name ?? 'the snapshot'}” and freed ${formatBytes(r.freedBytes)}.` +
-          (r.reparentedIds.length > 0 ? ` ${plural(r.reparentedIds.length, 'snapshot')} now follow${r.reparentedIds.length === 1 ? 's' : ''} ${parent ? `“${parent.name}”` : 'the base image'}.` : ''),
+        success: (r) => {
+          const moved = [...r.reparentedIds.map((id) => `“${nameOf.get(id) ?? id}”`), ...(r.nowReparented ? ['the current state (Now)'] : [])];
+          if (moved[0]) moved[0] = moved[0].charAt(0).toUpperCase() + moved[0].slice(1);
+          return (
+            `Deleted “${doomed?.name ?? 'the snapshot'}” and freed ${formatBytes(r.freedBytes)}.` +
+            (moved.length > 0 ? ` ${joinWords(moved)} now follow${moved.length === 1 ? 's' : ''} ${parent ? `“${parent.name}”` : 'the base image'}.` : '')
+          );
+        },
         toastErrors: false,
       });
       if (out.ok && wasSelected) {
@@ -189,6 +198,16 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
         success: (r) => `Removed ${name} and freed ${formatBytes(r.freedBytes)}.`,
         toastErrors: false,
       });
+    },
+
+    async removeImage(imageId) {
+      const name = store.getState().images.find((i) => i.id === imageId)?.name ?? 'the image';
+      const out = await perform(`image-remove:${imageId}`, () => bridge.images.remove({ image: imageId }), {
+        success: () => `Removed image ${name}.`,
+        toastErrors: false,
+      });
+      if (out.ok) await sync.loadImages().catch(() => {});
+      return out;
     },
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),

@@ -20,14 +20,18 @@ export type DialogState =
   | { kind: 'removeBox'; boxId: string }
   | { kind: 'newBox' }
   | { kind: 'importImage' }
+  | { kind: 'images' }
   | { kind: 'shortcuts' }
   | { kind: 'settings' };
 
 export type View = 'snapshots' | 'console';
 
 export interface AppState {
-  /** 'reconnecting': the web host's socket dropped; calls wait for it to come back. */
-  connection: 'connecting' | 'ready' | 'reconnecting' | 'failed';
+  /**
+   * 'reconnecting': the web host's socket dropped; calls wait for it to come back. 'lost': it
+   * stayed away, and connectionError says why and which address to open instead.
+   */
+  connection: 'connecting' | 'ready' | 'reconnecting' | 'lost' | 'failed';
   /** Why the first load failed, worded for the person at the screen. */
   connectionError: string | null;
   info: SystemInfo | null;

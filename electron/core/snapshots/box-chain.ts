@@ -1,0 +1,131 @@
+// What a box's chain must be, from the records: the layers disk/confine.ts compares the disk
+// against. Paths come from paths.ts, never from a header, so a hand-edited header cannot
+// steer a restore, a merge or a start anywhere else.
+import fs from 'node:fs';
+import type { Box, Snapshot } from '../../../shared/types.js';
+import type { HomeData } from '../deps.js';
+import { inspectLayers, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
+import type { SnapshotRemoveIntent } from './steps.js';
+
+/** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
+export type ChainTop = 'live' | { snapshotId: string };
+
+/** Top first, down to the image; `facts: false` only confines (recovery replaying a merge,
+ *  where a layer half-rewritten by the interrupted step legitimately differs from its record). */
+export function expectedChain(core: HomeData, box: Box, top: ChainTop, opts: { facts?: boolean } = {}): ExpectedLayer[] {
+  const { store, paths } = core;
+  const withFacts = opts.facts ?? true;
+  const label = JSON.stringify(box.name);
+  const layers: ExpectedLayer[] = [];
+  let snapshotId: string | null;
+  if (top === 'live') {
+    layers.push(liveLayer(core, box));
+    snapshotId = box.currentSnapshotId;
+  } else {
+    snapshotId = top.snapshotId;
+  }
+  // Bounded by the row count: a parent loop in a hand-edited database cannot spin here.
+  const limit = store.countSnapshots(box.id) + 1;
+  for (let n = 0; snapshotId !== null; n++) {
+    const s = n < limit ? store.getSnapshot(snapshotId) : null;
+    if (!s || s.boxId !== box.id) {
+      layers.push({ path: paths.snapshotDisk(box.id, snapshotId), what: `a snapshot of the box ${label} that its records lost (${snapshotId})`, recordedPath: '(no record)', facts: null });
+      return layers;
+    }
+    layers.push(snapshotLayer(core, box, s, withFacts));
+    snapshotId = s.parentId;
+  }
+  layers.push(imageLayer(core, box, withFacts));
+  return layers;
+}
+
+function liveLayer(core: HomeData, box: Box): ExpectedLayer {
+  return { path: core.paths.liveDisk(box.id), what: `the live disk of the box ${JSON.stringify(box.name)}`, recordedPath: box.liveDiskPath, facts: null };
+}
+
+function imageLayer(core: HomeData, box: Box, withFacts: boolean): ExpectedLayer {
+  const image = core.store.getImage(box.imageId);
+  return {
+    path: core.paths.imageDisk(box.imageId),
+    what: image ? `the image ${JSON.stringify(image.name)}` : `the image of the box ${JSON.stringify(box.name)}`,
+    recordedPath: image?.path ?? '(no record)',
+    facts: withFacts && image ? core.store.imageFacts(image.id) : null,
+  };
+}
+
+export function snapshotLayer(core: HomeData, box: Box, s: Snapshot, withFacts = true): ExpectedLayer {
+  return {
+    path: core.paths.snapshotDisk(box.id, s.id),
+    what: `snapshot ${JSON.stringify(s.name)} of the box ${JSON.stringify(box.name)}`,
+    recordedPath: s.diskPath,
+    facts: withFacts ? core.store.snapshotFacts(s.id) : null,
+  };
+}
+
+/** Throws a Storage error naming the first layer that is not what Boxkeep made. */
+export function verifyBoxChain(core: HomeData, box: Box, top: ChainTop, opts: { facts?: boolean } = {}): VerifiedLayer[] {
+  return verifyChain(core.paths.root, expectedChain(core, box, top, opts));
+}
+
+/**
+ * Every layer of a box's tree, each inspected once against the layer its record puts under
+ * it: the live disk, every snapshot, the image. For recovery and `boxkeep check`.
+ */
+export function boxProblems(core: HomeData, box: Box, opts: InspectOptions = {}): { entries: TreeEntry[]; problems: LayerProblem[]; verified: (VerifiedLayer | null)[] } {
+  const entries = treeEntries(core, box);
+  return { entries, ...inspectLayers(core.paths.root, entries, opts) };
+}
+
+export interface TreeEntry { layer: ExpectedLayer; backing: string | null; snapshotId: string | null; kind: 'live' | 'snapshot' | 'image' }
+
+function treeEntries(core: HomeData, box: Box): TreeEntry[] {
+  const { store, paths } = core;
+  const below = (id: string | null) => (id === null ? paths.imageDisk(box.imageId) : paths.snapshotDisk(box.id, id));
+  const live = liveLayer(core, box);
+  const entries: TreeEntry[] = [{ layer: live, backing: below(box.currentSnapshotId), snapshotId: null, kind: 'live' }];
+  for (const s of store.listSnapshots(box.id)) entries.push({ layer: snapshotLayer(core, box, s), backing: below(s.parentId), snapshotId: s.id, kind: 'snapshot' });
+  entries.push({ layer: imageLayer(core, box, true), backing: null, snapshotId: null, kind: 'image' });
+  return entries;
+}
+
+/**
+ * Before recovery re-runs an interrupted removal's merge: the chain under the removed
+ * snapshot must be intact (it is read, never written), and the removed snapshot and its
+ * dependents must be Boxkeep's files inside the home, backing onto the removed snapshot or,
+ * where the merge already got to them, onto its parent. Their facts are not compared: the
+ * interrupted step may have rewritten them. Returns the first problem, or null.
+ */
+export function interruptedMergeProblem(core: HomeData, intent: Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'parentId' | 'parentPath' | 'dependents'>): LayerProblem | null {
+  const box = core.store.getBox(intent.boxId);
+  if (!box) return null;
+  const below = intent.parentId ? expectedChain(core, box, { snapshotId: intent.parentId }) : [imageLayer(core, box, true)];
+  const entries: { layer: ExpectedLayer; backing: Backing }[] = below.map((layer, i) => ({ layer, backing: below[i + 1]?.path ?? null }));
+  const removed = core.store.getSnapshot(intent.snapshotId);
+  const onto = [intent.snapshotPath, intent.parentPath];
+  // Commit mode moves the removed snapshot's file onto its dependent: once moved, it is gone.
+  if (removed && fs.existsSync(intent.snapshotPath)) entries.push({ layer: snapshotLayer(core, box, removed, false), backing: onto });
+  for (const d of intent.dependents) {
+    const s = d.snapshotId ? core.store.getSnapshot(d.snapshotId) : null;
+    const layer = s ? snapshotLayer(core, box, s, false) : d.snapshotId ? null : liveLayer(core, box);
+    if (layer) entries.push({ layer: { ...layer, recordedPath: d.path }, backing: onto });
+  }
+  return inspectLayers(core.paths.root, entries).problems[0] ?? null;
+}
+
+/**
+ * Layers frozen before facts were kept (a home from an older Boxkeep) get them the first time
+ * they are found confined: trust on first use, so from then on truncation is caught for them too.
+ */
+export function recordMissingFacts(core: HomeData, box: Box, found: { entries: TreeEntry[]; verified: (VerifiedLayer | null)[] }): void {
+  found.entries.forEach((entry, i) => {
+    if (!found.verified[i] || entry.layer.facts !== null || entry.kind === 'live') return;
+    const facts = readLayerFacts(entry.layer.path);
+    if (entry.kind === 'snapshot') core.store.setSnapshotFacts(entry.snapshotId!, facts);
+    else if (core.store.getImage(box.imageId)) core.store.setImageFacts(box.imageId, facts);
+  });
+}
+
+/** Records what a snapshot's file is now: when it is frozen, and when a merge rewrote it. */
+export function recordSnapshotFacts(core: HomeData, snapshotId: string, file: string): void {
+  core.store.setSnapshotFacts(snapshotId, readLayerFacts(file));
+}

@@ -1,0 +1,255 @@
+// A home edited by hand (issue 8, items 2 and 5c): a snapshot's file swapped for a symlink, a
+// qcow2 backing onto a host file, a truncated layer. Real files, real qemu-img, real QEMU: every
+// operation that would read through such a layer refuses before touching anything, recovery
+// reports it, and `check` names it.
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BoxkeepError } from '../../shared/errors.js';
+import type { Box, Snapshot } from '../../shared/types.js';
+import { checkHome } from '../../electron/core/check.js';
+import { newId } from '../../electron/core/ids.js';
+import { writeIntent } from '../../electron/core/journal.js';
+import { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { rejection } from '../helpers/errors.js';
+import { readPattern, requireTools, writePattern } from '../helpers/disk.js';
+import { MiB, openTestHome, type TestHome } from '../helpers/core.js';
+
+let t: TestHome;
+let outside: string;
+beforeEach(async () => {
+  t = await openTestHome();
+  // A host file a tampered chain would lead QEMU to; a valid qcow2, so only the path gives it away.
+  outside = fs.mkdtempSync('/tmp/bk-host-');
+});
+afterEach(async () => {
+  await t.core.close().catch(() => {});
+  await t.cleanup();
+  fs.rmSync(outside, { recursive: true, force: true });
+});
+
+function qemuImg(...args: string[]): void {
+  const r = spawnSync('qemu-img', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`qemu-img ${args.join(' ')}: ${r.stderr}`);
+}
+
+const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** Box "dev": image ← s1 (0x22 at MiB 1) ← s2 (0x33 at MiB 2) ← live. */
+async function boxWithTwoSnapshots(name = 'dev'): Promise<{ box: Box; s1: Snapshot; s2: Snapshot }> {
+  const box = await t.core.boxes.create({ name, image: 'seed' });
+  writePattern(box.liveDiskPath, MiB, MiB, 0x22);
+  const s1 = await t.core.snapshots.create({ box: name, name: 's1' });
+  writePattern(box.liveDiskPath, 2 * MiB, MiB, 0x33);
+  const s2 = await t.core.snapshots.create({ box: name, name: 's2' });
+  return { box, s1, s2 };
+}
+
+/** Every way in: restore, remove and start refuse with a Storage error naming the layer. */
+async function expectRefusedEverywhere(box: Box, snapshot: Snapshot, problem: RegExp, removeTarget = 's2') {
+  const layer = new RegExp(`snapshot "${snapshot.name}" of the box "${box.name}"`, 'i');
+  for (const attempt of [
+    () => t.core.snapshots.restore({ box: box.name, snapshot: snapshot.name }),
+    () => t.core.snapshots.restore({ box: box.name, snapshot: 's2' }),
+    () => t.core.snapshots.remove(box.name, removeTarget),
+    () => t.core.vms.start(box.name),
+  ]) {
+    const err = await rejection(attempt());
+    expect(err.code, err.message).toBe('Storage');
+    expect(err.message).toMatch(layer);
+    expect(err.message).toMatch(problem);
+    expect(err.message).toMatch(/boxkeep check/);
+  }
+  expect(t.core.store.getBox(box.id)!.status).not.toBe('running');
+  const report = await t.core.recover();
+  const said = report.items.filter((i) => i.level === 'kept' && layer.test(i.message)).map((i) => i.message);
+  expect(said.join('\n')).toMatch(problem);
+}
+
+describe('the disk chain stays inside the home', () => {
+  it('a snapshot file replaced by a symlink to a host file: restore, remove and start refuse, recover reports it', async () => {
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'host.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    fs.rmSync(s1.diskPath);
+    fs.symlinkSync(host, s1.diskPath);
+    await expectRefusedEverywhere(box, s1, /symbolic link/);
+    expect(fs.readlinkSync(s1.diskPath)).toBe(host);
+  });
+
+  it('a snapshot rewritten as a qcow2 backing onto /etc/shadow is refused and reported', async () => {
+    const { box, s1 } = await boxWithTwoSnapshots();
+    fs.rmSync(s1.diskPath);
+    qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', s1.diskPath, String(16 * MiB));
+    await expectRefusedEverywhere(box, s1, /backs onto "\/etc\/shadow"/);
+  });
+
+  it("a snapshot backing onto another box's snapshot is refused", async () => {
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const other = await boxWithTwoSnapshots('other');
+    qemuImg('rebase', '-u', '-f', 'qcow2', '-b', other.s1.diskPath, '-F', 'qcow2', s1.diskPath);
+    await expectRefusedEverywhere(box, s1, new RegExp(`backs onto "${other.s1.diskPath}"`));
+  });
+
+  it('a backing file declared raw instead of qcow2 is refused', async () => {
+    const { box, s1, s2 } = await boxWithTwoSnapshots();
+    qemuImg('rebase', '-u', '-f', 'qcow2', '-b', s1.diskPath, '-F', 'raw', s2.diskPath);
+    const err = await rejection(t.core.snapshots.restore({ box: 'dev', snapshot: 's2' }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/snapshot "s2" of the box "dev".*format "raw" instead of qcow2/i);
+    expect((await rejection(t.core.vms.start('dev'))).message).toMatch(/format "raw"/);
+    expect((await rejection(t.core.snapshots.remove('dev', 's1'))).message).toMatch(/format "raw"/);
+    expect((await t.core.recover()).items.map((i) => i.message).join('\n')).toMatch(/snapshot "s2".*format "raw"/i);
+  });
+
+  it('a symlinked snapshot folder (snapshots/<id> a symlink) is refused', async () => {
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const dir = path.dirname(s1.diskPath);
+    const moved = path.join(outside, 'moved');
+    fs.cpSync(dir, moved, { recursive: true });
+    fs.rmSync(dir, { recursive: true });
+    fs.symlinkSync(moved, dir);
+    await expectRefusedEverywhere(box, s1, /the folder .*snapshots\/.* is a symbolic link/);
+  });
+
+  it('a start through a tampered chain never gives QEMU a host file (real QEMU, /proc/<pid>/fd)', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    fs.rmSync(s1.diskPath);
+    fs.symlinkSync(host, s1.diskPath);
+    const hostIno = fs.statSync(host).ino;
+    let started: Box | null = null;
+    try {
+      started = await t.core.vms.start('dev');
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('Storage');
+    }
+    try {
+      const pid = (t.core.vms as Supervisor).sessions.get(box.id)?.pid;
+      const held = pid ? fs.readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return fs.statSync(`/proc/${pid}/fd/${fd}`).ino; } catch { return -1; } }) : [];
+      expect(held).not.toContain(hostIno);
+      expect(started, 'the start must be refused before QEMU is spawned').toBeNull();
+    } finally {
+      if (started) await t.core.vms.stop('dev', { force: true });
+    }
+  });
+
+  it('a layer swapped after the check, just before QEMU opens it: the guest never runs and QEMU is stopped', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    // Stands in for the race: a wrapper that swaps s1 for a symlink after Boxkeep checked the
+    // chain and before QEMU opens it (only on the real start, not on `--version`).
+    const wrapper = path.join(outside, 'qemu-swap.sh');
+    fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-blockdev*) rm -f '${s1.diskPath}'; ln -s '${host}' '${s1.diskPath}';; esac\nexec qemu-system-x86_64 "$@"\n`, { mode: 0o755 });
+    const supervisor = new Supervisor(t.core, { qemuBinary: wrapper });
+    t.core.vms = supervisor;
+    const outcome = await supervisor.start('dev').then(() => null, (e: BoxkeepError) => e);
+    // Without the check QEMU would be running on the host file: stop it before failing.
+    if (supervisor.sessions.has(box.id)) await supervisor.stop('dev', { force: true });
+    const err = outcome!;
+    expect(err, 'the start must be refused').toBeInstanceOf(BoxkeepError);
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/QEMU opened a different file than the one Boxkeep checked at .*snapshots.*container\.qcow2/);
+    expect(supervisor.sessions.has(box.id)).toBe(false);
+    const fp = JSON.parse(fs.readFileSync(path.join(t.core.paths.runDir(box.id), 'qemu.json'), 'utf8')) as { pid: number };
+    expect(fs.existsSync(`/proc/${fp.pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${fp.pid}/stat`, 'utf8')), 'QEMU must be stopped').toBe(false);
+    expect(t.core.store.getBox(box.id)!.status).not.toBe('running');
+  });
+
+  it('a healthy box starts under real QEMU holding exactly its own layers', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1, s2 } = await boxWithTwoSnapshots();
+    await t.core.vms.start('dev');
+    try {
+      const pid = (t.core.vms as Supervisor).sessions.get(box.id)!.pid;
+      const held = new Set(fs.readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return fs.statSync(`/proc/${pid}/fd/${fd}`).ino; } catch { return -1; } }));
+      for (const f of [box.liveDiskPath, s2.diskPath, s1.diskPath, t.core.store.getImage(t.imageId)!.path]) expect(held.has(fs.statSync(f).ino), f).toBe(true);
+    } finally {
+      await t.core.vms.stop('dev', { force: true });
+    }
+  });
+});
+
+describe('recovery never finishes a merge through a tampered layer', () => {
+  it('an interrupted removal whose snapshot now backs onto /etc/shadow is kept, and nothing is merged into its child', async () => {
+    const { box, s1, s2 } = await boxWithTwoSnapshots();
+    // What removeOffline writes first: the intent of a rebase-mode removal of s1 (s2 onto the image).
+    writeIntent(t.core.paths.boxJournal(box.id), {
+      id: newId(), op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: s1.id, snapshotPath: s1.diskPath,
+      parentPath: t.core.store.getImage(t.imageId)!.path, parentId: null, mode: 'rebase', dependents: [{ path: s2.diskPath, snapshotId: s2.id }],
+    });
+    fs.rmSync(s1.diskPath);
+    qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', s1.diskPath, String(16 * MiB));
+    const child = sha(s2.diskPath);
+    const report = await t.core.recover();
+    expect(report.items.map((i) => `${i.level}: ${i.message}`).join('\n')).toMatch(/kept: Deleting snapshot "s1" was interrupted and cannot be finished: .*backs onto "\/etc\/shadow"/i);
+    expect(sha(s2.diskPath)).toBe(child);
+    expect(t.core.store.getSnapshot(s2.id)!.parentId).toBe(s1.id);
+    expect(fs.readdirSync(t.core.paths.boxJournal(box.id))).toHaveLength(1);
+  });
+});
+
+describe('frozen layers keep the facts recorded when they were frozen', () => {
+  it('a snapshot truncated to 100 KiB: check names it, remove/restore/start refuse, nothing is merged, recover reports it', async () => {
+    const { box, s1, s2 } = await boxWithTwoSnapshots();
+    const healthy = await checkHome(t.core);
+    expect(healthy.ok).toBe(true);
+    fs.truncateSync(s1.diskPath, 100 * 1024);
+    const childBefore = sha(s2.diskPath);
+
+    const report = await checkHome(t.core, 'dev');
+    expect(report.ok).toBe(false);
+    expect(report.damaged).toBeGreaterThanOrEqual(1);
+    const bad = report.boxes[0]!.layers.filter((l) => !l.ok);
+    expect(bad.map((l) => l.name)).toContain('s1');
+    expect(bad.find((l) => l.name === 's1')!.problems.join(' ')).toMatch(/102400 bytes long.*\(truncated\)/);
+
+    for (const attempt of [
+      () => t.core.snapshots.remove('dev', 's1'),
+      () => t.core.snapshots.restore({ box: 'dev', snapshot: 's1' }),
+      () => t.core.vms.start('dev'),
+    ]) {
+      const err = await rejection(attempt());
+      expect(err.code).toBe('Storage');
+      expect(err.message).toMatch(/snapshot "s1" of the box "dev" .*truncated/i);
+    }
+    expect(sha(s2.diskPath)).toBe(childBefore);
+    expect(t.core.store.getSnapshot(s1.id)).not.toBeNull();
+    expect(fs.readdirSync(t.core.paths.boxJournal(box.id))).toEqual([]);
+    const recovered = await t.core.recover();
+    expect(recovered.items.map((i) => i.message).join('\n')).toMatch(/snapshot "s1" of the box "dev".*truncated/i);
+  });
+
+  it('snapshots frozen before facts were kept get them at the next recovery, and a later truncation is caught', async () => {
+    const { s1 } = await boxWithTwoSnapshots();
+    t.core.store.db.prepare('UPDATE snapshots SET file_size = NULL, header_digest = NULL').run();
+    t.core.store.db.prepare('UPDATE images SET file_size = NULL, header_digest = NULL').run();
+    expect(t.core.store.snapshotFacts(s1.id)).toBeNull();
+    expect((await t.core.recover()).items).toEqual([]);
+    expect(t.core.store.snapshotFacts(s1.id)).toMatchObject({ fileSize: fs.statSync(s1.diskPath).size });
+    expect(t.core.store.imageFacts(t.imageId)).not.toBeNull();
+    fs.truncateSync(s1.diskPath, 100 * 1024);
+    expect((await rejection(t.core.snapshots.restore({ box: 'dev', snapshot: 's1' }))).message).toMatch(/truncated/);
+  });
+
+  it('a remove that merges rewrites the surviving layer and records its new facts: the next remove and check still pass', async () => {
+    await boxWithTwoSnapshots();
+    writePattern(t.core.store.getBox(t.core.boxes.resolve('dev').id)!.liveDiskPath, 3 * MiB, MiB, 0x44);
+    await t.core.snapshots.create({ box: 'dev', name: 's3' });
+    await t.core.snapshots.remove('dev', 's2');
+    expect((await checkHome(t.core)).ok).toBe(true);
+    await t.core.snapshots.remove('dev', 's1');
+    const report = await checkHome(t.core);
+    expect(report.ok, JSON.stringify(report)).toBe(true);
+    const s3 = t.core.snapshots.get('dev', 's3');
+    expect(readPattern(s3.diskPath, MiB, MiB, 0x22)).toBe(true);
+    expect(readPattern(s3.diskPath, 2 * MiB, MiB, 0x33)).toBe(true);
+    await t.core.snapshots.restore({ box: 'dev', snapshot: 's3' });
+  });
+});
