@@ -19,7 +19,6 @@ import { SnapshotEngine } from './snapshots/engine.js';
 import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
-import { LiveSnapshots } from './snapshots/live/create.js';
 import type { VmControl } from './vm/control.js';
 import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
 
@@ -65,8 +64,7 @@ export class Core {
     this.boxes = new BoxService({ ...effects, images: this.images });
     this.supervisor = new Supervisor({ ...effects, boxes: this.boxes }, opts.supervisor);
     this.vms = this.supervisor;
-    const live = new LiveSnapshots({ ...home, logger: this.logger, sessions: this.supervisor });
-    this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, live });
+    this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, sessions: this.supervisor });
   }
 
   /** Takes the home, runs recovery, and returns the services. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
-import { CRASH_POINTS, type CrashPoint } from '../../electron/core/crash.js';
+import { CRASH_POINTS, type CrashPoint } from '../../electron/core/operations.js';
 import { diskDigest, makeQcow2, requireTools, tempHome, writePattern } from './disk.js';
 
 const MiB = 1024 * 1024;

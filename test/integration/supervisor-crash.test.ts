@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRASH_POINTS } from '../../electron/core/crash.js';
+import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { nodesFile } from '../../electron/core/vm/nodes.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';

@@ -4,7 +4,6 @@ import { alreadyExists, invalidArgument, invalidState, notFound } from '../../..
 import type { ChannelInput } from '../../../shared/channels.js';
 import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
-import { crashPoint } from '../crash.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
 import { createOverlay } from '../disk/qemu-img.js';
@@ -12,11 +11,9 @@ import { mkdirDurable, removeDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import type { ImageService } from '../images/service.js';
 import { HOME_KEY } from '../mutex.js';
-import { clearIntent, writeIntent } from '../journal.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
+import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from './intents.js';
 
-export interface BoxCreateIntent { id: string; op: 'box-create'; startedAt: number; boxId: string }
-export interface BoxRemoveIntent { id: string; op: 'box-remove'; startedAt: number; boxId: string }
 
 const GiB = 1024 ** 3;
 export const DEFAULT_MEMORY_MIB = 256;
@@ -73,22 +70,22 @@ export class BoxService {
       requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES);
       const boxId = newId();
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
-      writeIntent(paths.homeJournal, intent);
-      crashPoint('box-create:after-intent');
-      for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
-      await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
-      crashPoint('box-create:after-overlay');
-      const box = {
-        id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
-        cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
-        currentSnapshotId: null, createdAt: Date.now(),
-      };
-      store.insertBox(box);
-      crashPoint('box-create:after-row');
-      clearIntent(paths.homeJournal, intent.id);
+      const box = await boxCreate.journaled(paths.homeJournal, intent, async () => {
+        for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
+        await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
+        boxCreate.crash('after-overlay');
+        const row = {
+          id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
+          cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
+          currentSnapshotId: null, createdAt: Date.now(),
+        };
+        store.insertBox(row);
+        boxCreate.crash('after-row');
+        return store.getBox(boxId)!;
+      });
       this.core.logger.info('box created', { op: 'box-create', boxId, imageId: image.id });
       this.core.events.emit('boxes:changed', { boxId });
-      return store.getBox(boxId)!;
+      return box;
     });
   }
 
@@ -116,13 +113,12 @@ export class BoxService {
       }
       const freedBytes = folderSize(paths.boxDir(box.id));
       const intent: BoxRemoveIntent = { id: newId(), op: 'box-remove', startedAt: Date.now(), boxId: box.id };
-      writeIntent(paths.homeJournal, intent);
-      crashPoint('box-remove:after-intent');
-      store.deleteBox(box.id);
-      crashPoint('box-remove:after-row');
-      removeDurable(paths.boxDir(box.id));
-      crashPoint('box-remove:after-delete');
-      clearIntent(paths.homeJournal, intent.id);
+      await boxRemove.journaled(paths.homeJournal, intent, async () => {
+        store.deleteBox(box.id);
+        boxRemove.crash('after-row');
+        removeDurable(paths.boxDir(box.id));
+        boxRemove.crash('after-delete');
+      });
       this.core.logger.info('box removed', { op: 'box-remove', boxId: box.id });
       this.core.events.emit('boxes:changed', { boxId: box.id });
       return { removedId: box.id, freedBytes };

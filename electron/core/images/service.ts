@@ -8,19 +8,17 @@ import { nameProblem } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
-import { crashPoint } from '../crash.js';
 import { readLayerFacts } from '../disk/confine.js';
 import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
 import { convert, measureConvert } from '../disk/qemu-img.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
-import { clearIntent, writeIntent } from '../journal.js';
+import { clearIntent } from '../journal.js';
 import { HOME_KEY } from '../mutex.js';
 import type { Tasks } from '../tasks.js';
+import { imageImport, imageRemove, type ImageImportIntent, type ImageRemoveIntent } from './intents.js';
 
-export interface ImageImportIntent { id: string; op: 'image-import'; startedAt: number; imageId: string }
-export interface ImageRemoveIntent { id: string; op: 'image-remove'; startedAt: number; imageId: string }
 
 const MAX_BOOT_FILE = 512 * 1024 * 1024;
 
@@ -64,48 +62,48 @@ export class ImageService {
 
     const imageId = newId();
     const intent: ImageImportIntent = { id: newId(), op: 'image-import', startedAt: Date.now(), imageId };
-    return this.core.tasks.run('image-import', null, `Importing ${name}`, async (task) => {
-      writeIntent(paths.homeJournal, intent);
-      crashPoint('image-import:after-intent');
-      mkdirDurable(paths.imageDir(imageId));
-      const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
-      const from = format === 'qcow2' ? await privateCopy(source, paths.imageDir(imageId)) : source;
-      if (from !== source) requireSpace(this.core, `Importing the image ${JSON.stringify(name)}`, (await measureConvert(from, 'qcow2')) + bootFiles);
-      await convert(from, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
-      if (from !== source) fs.rmSync(from);
-      crashPoint('image-import:after-convert');
-      // The copy is ours now, but check again: the converted file must be self-contained.
-      const header = await readQcow2Header(staging);
-      if (header.backingFile || header.hasExternalDataFile) throw invalidArgument('The converted image still references another file; it was not imported.');
-      if (kernel) fs.copyFileSync(kernel, paths.imageKernel(imageId));
-      if (initrd) fs.copyFileSync(initrd, paths.imageInitrd(imageId));
-      renameDurable(staging, paths.imageDisk(imageId));
-      for (const f of [paths.imageDisk(imageId), kernel && paths.imageKernel(imageId), initrd && paths.imageInitrd(imageId)]) {
-        if (f) fs.chmodSync(f, 0o444);
-      }
-      crashPoint('image-import:after-install');
-      const image: Image = {
-        id: imageId, name, path: paths.imageDisk(imageId), format: 'qcow2', virtualSize: header.virtualSize,
-        sizeOnDisk: sizeOnDisk(paths.imageDisk(imageId)), kernelPath: kernel ? paths.imageKernel(imageId) : null,
-        initrdPath: initrd ? paths.imageInitrd(imageId) : null, append: input.append ?? null, createdAt: Date.now(),
-      };
-      const facts = readLayerFacts(image.path);
-      store.transaction(() => {
-        store.insertImage(image);
-        store.setImageFacts(image.id, facts);
-      });
-      crashPoint('image-import:after-row');
-      clearIntent(paths.homeJournal, intent.id);
-      this.core.logger.info('image imported', { op: 'image-import', imageId, name, format });
-      this.core.events.emit('images:changed', { imageId });
-      return image;
-    }).catch((err) => {
-      // Nothing of a failed import is kept: the row was never written, the folder goes.
+    // Nothing of a failed import is kept: the row was never written, the folder goes.
+    const onFailure = () => {
       if (!store.getImage(imageId)) {
         removeDurable(paths.imageDir(imageId));
         clearIntent(paths.homeJournal, intent.id);
       }
-      throw err;
+    };
+    return this.core.tasks.run('image-import', null, `Importing ${name}`, async (task) => {
+      const image = await imageImport.journaled(paths.homeJournal, intent, async () => {
+        mkdirDurable(paths.imageDir(imageId));
+        const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
+        const from = format === 'qcow2' ? await privateCopy(source, paths.imageDir(imageId)) : source;
+        if (from !== source) requireSpace(this.core, `Importing the image ${JSON.stringify(name)}`, (await measureConvert(from, 'qcow2')) + bootFiles);
+        await convert(from, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
+        if (from !== source) fs.rmSync(from);
+        imageImport.crash('after-convert');
+        // The copy is ours now, but check again: the converted file must be self-contained.
+        const header = await readQcow2Header(staging);
+        if (header.backingFile || header.hasExternalDataFile) throw invalidArgument('The converted image still references another file; it was not imported.');
+        if (kernel) fs.copyFileSync(kernel, paths.imageKernel(imageId));
+        if (initrd) fs.copyFileSync(initrd, paths.imageInitrd(imageId));
+        renameDurable(staging, paths.imageDisk(imageId));
+        for (const f of [paths.imageDisk(imageId), kernel && paths.imageKernel(imageId), initrd && paths.imageInitrd(imageId)]) {
+          if (f) fs.chmodSync(f, 0o444);
+        }
+        imageImport.crash('after-install');
+        const image: Image = {
+          id: imageId, name, path: paths.imageDisk(imageId), format: 'qcow2', virtualSize: header.virtualSize,
+          sizeOnDisk: sizeOnDisk(paths.imageDisk(imageId)), kernelPath: kernel ? paths.imageKernel(imageId) : null,
+          initrdPath: initrd ? paths.imageInitrd(imageId) : null, append: input.append ?? null, createdAt: Date.now(),
+        };
+        const facts = readLayerFacts(image.path);
+        store.transaction(() => {
+          store.insertImage(image);
+          store.setImageFacts(image.id, facts);
+        });
+        imageImport.crash('after-row');
+        return image;
+      }, { onFailure });
+      this.core.logger.info('image imported', { op: 'image-import', imageId, name, format });
+      this.core.events.emit('images:changed', { imageId });
+      return image;
     });
   }
 
@@ -119,13 +117,12 @@ export class ImageService {
         throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${users.length === 1 ? 'the box' : 'the boxes'} ${names}; remove ${users.length === 1 ? 'that box' : 'those boxes'} first.`);
       }
       const intent: ImageRemoveIntent = { id: newId(), op: 'image-remove', startedAt: Date.now(), imageId: image.id };
-      writeIntent(paths.homeJournal, intent);
-      crashPoint('image-remove:after-intent');
-      store.deleteImage(image.id);
-      crashPoint('image-remove:after-row');
-      removeDurable(paths.imageDir(image.id));
-      crashPoint('image-remove:after-delete');
-      clearIntent(paths.homeJournal, intent.id);
+      await imageRemove.journaled(paths.homeJournal, intent, async () => {
+        store.deleteImage(image.id);
+        imageRemove.crash('after-row');
+        removeDurable(paths.imageDir(image.id));
+        imageRemove.crash('after-delete');
+      });
       this.core.logger.info('image removed', { op: 'image-remove', imageId: image.id });
       this.core.events.emit('images:changed', { imageId: image.id });
       return { removedId: image.id };

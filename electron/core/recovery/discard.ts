@@ -9,7 +9,7 @@ import { invalidState, notFound } from '../../../shared/errors.js';
 import type { HomeData } from '../deps.js';
 import { removeDurable } from '../fsutil.js';
 import { readIntents } from '../journal.js';
-import { intentSchemas } from './intent-schema.js';
+import { knownOperation } from '../operations.js';
 import type { ReportBuilder } from './report.js';
 
 export function discardIntent(core: HomeData, id: string, opts: { force: boolean }, report: ReportBuilder): void {
@@ -20,7 +20,7 @@ export function discardIntent(core: HomeData, id: string, opts: { force: boolean
     const { op } = found.intent;
     // A record this build knows is finished or undone by recovery itself: discarding it halfway
     // (a half-merged snapshot) can leave a chain nothing repairs, so it takes --force.
-    const known = Object.prototype.hasOwnProperty.call(intentSchemas(core.paths.root), op);
+    const known = knownOperation(op);
     if (known && !opts.force) {
       throw invalidState(`The unfinished operation ${id} is a ${op}, which recovery finishes by itself: run "boxkeep recover" and read what it reports. Discarding it could leave a snapshot half merged; if you are sure, add --force.`);
     }

@@ -9,9 +9,7 @@ import type { VmControl } from '../vm/control.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
 import { discardIntent } from './discard.js';
-import { settleIntent, type AnyIntent } from './intents.js';
-import type { LiveSettleDeps } from '../snapshots/live/settle.js';
-import { intentProblem } from './intent-schema.js';
+import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
@@ -23,7 +21,7 @@ export interface RecoveryOptions {
 }
 
 /** What recovery needs: the home and the log, reattaching to QEMUs, and adopting the running boxes. */
-export type RecoveryDeps = LiveSettleDeps & { logger: Logger; vms: Pick<VmControl, 'adopt'> };
+export type RecoveryDeps = SettleDeps & { logger: Logger; vms: Pick<VmControl, 'adopt'> };
 
 export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}): Promise<RecoveryReport> {
   const started = performance.now();
@@ -61,7 +59,7 @@ async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuil
     }
     let settled: boolean;
     try {
-      settled = await settleIntent(core, intent as unknown as AnyIntent, report);
+      settled = await settleIntent(core, intent, report);
     } catch (err) {
       report.kept(null, `Could not finish recovering an interrupted ${intent.op}: ${(err as Error).message}. It will be tried again at the next start.`);
       settled = false;

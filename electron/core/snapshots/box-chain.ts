@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { inspectLayers, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
-import type { SnapshotRemoveIntent } from './steps.js';
+import type { SnapshotRemoveIntent } from './intents.js';
 
 /** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
 export type ChainTop = 'live' | { snapshotId: string };

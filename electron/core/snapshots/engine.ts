@@ -1,6 +1,6 @@
 // The snapshot engine: the public verbs on a box's snapshot tree. Each verb validates,
-// takes the box's queue, and runs the steps in steps.ts (stopped box) or the supervisor's
-// live variants (running box).
+// takes the box's queue, and runs the steps in steps.ts (stopped box) or their live
+// variants in live/ (running box).
 import path from 'node:path';
 import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
 import { timestampName } from '../../../shared/names.js';
@@ -13,28 +13,23 @@ import type { VmControl } from '../vm/control.js';
 import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
-import { readIntents } from '../journal.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
 import { verifyBoxChain, type ChainTop } from './box-chain.js';
-import { removalMayRunBesideWaitingMerges, waitingMergeProblem } from './waiting-merge.js';
-import { createStopped, removeOffline, restoreStopped, type Dependent, type RemoveMode, type SnapshotRemoveIntent } from './steps.js';
-
-/** Live variants, provided by the VM supervisor for a running or paused box. */
-export interface LiveSnapshotOps {
-  create(box: Box, snapshot: Snapshot): Promise<Snapshot>;
-  /** Removes a snapshot the running box's live disk depends on, by block-stream. */
-  remove(box: Box, intent: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void>;
-}
+import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
+import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
+import { createLive, type LiveDeps } from './live/create.js';
+import { removeLive } from './live/remove.js';
+import { createStopped, removeOffline, restoreStopped } from './steps.js';
 
 /**
  * What the snapshot engine needs: the home, its queues and events, the task reporter, box
- * lookup, stopping and starting a box (restore --stop-first), and the live variants.
+ * lookup, stopping and starting a box (restore --stop-first), and the running QEMUs' sessions
+ * for the live variants (live/).
  */
-export type SnapshotDeps = HomeData & Effects & {
+export type SnapshotDeps = HomeData & Effects & LiveDeps & {
   tasks: Tasks;
   boxes: Pick<BoxService, 'resolve'>;
   vms: Pick<VmControl, 'start' | 'stop'>;
-  live: LiveSnapshotOps;
 };
 
 export class SnapshotEngine {
@@ -110,7 +105,7 @@ export class SnapshotEngine {
       sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id),
     };
     const started = performance.now();
-    const result = live ? await this.core.live.create(box, snapshot) : await createStopped(this.core, box, snapshot);
+    const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);
     this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: ms(started) });
     return result;
   }
@@ -184,7 +179,7 @@ export class SnapshotEngine {
       const started = performance.now();
       await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
         runningDependsOnIt
-          ? this.core.live.remove(box, intent, (f) => task.progress(f))
+          ? removeLive(this.core, box, intent, (f) => task.progress(f))
           : removeOffline(this.core, intent, (f) => task.progress(f), needed));
       const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
       this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: ms(started) });
@@ -234,20 +229,6 @@ export class SnapshotEngine {
 function withSizeNow(snapshot: Snapshot): Snapshot {
   const now = sizeOnDisk(snapshot.diskPath);
   return now > 0 ? { ...snapshot, sizeOnDisk: now } : snapshot;
-}
-
-/**
- * An intent left behind by a failed (not crashed) operation means the box's files are
- * mid-change: nothing else may touch them until recovery has finished that operation.
- */
-export function assertNoUnfinishedWork(core: HomeData, box: Box): void {
-  const pending = readIntents(core.paths.boxJournal(box.id)).intents;
-  const waiting = waitingMergeProblem(core, box, pending);
-  if (waiting) throw invalidState(waiting);
-  if (pending.length > 0) {
-    const ops = pending.map((p) => `${p.intent.op} ${p.intent.id}`).join(', ');
-    throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);
-  }
 }
 
 const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;

@@ -1,69 +1,39 @@
 // The steps of the offline snapshot operations, one function per step, each followed by a
-// named crash point. Recovery (recovery/snapshots.ts) completes or undoes an operation
+// named crash point (intents.ts). Recovery (settle.ts) completes or undoes an operation
 // from whatever prefix of these steps reached the disk.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
-import { crashPoint } from '../crash.js';
 import { commit, createOverlay, rebase, type OnProgress } from '../disk/qemu-img.js';
 import { fsyncDir, mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
-import { clearIntent, writeIntent } from '../journal.js';
+import { clearIntent } from '../journal.js';
+import { snapshotCreate, snapshotRemove, snapshotRestore, type Dependent, type RemoveFacts, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from './intents.js';
 import { backingPathOf } from '../disk/backing.js';
 import { readLayerFacts } from '../disk/confine.js';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { humanBytes } from '../../../shared/bytes.js';
 import { isDiskFull, shortfall, spaceMessage } from '../space.js';
 
-export interface SnapshotCreateIntent {
-  id: string; op: 'snapshot-create'; startedAt: number;
-  boxId: string; snapshot: Snapshot;
-}
-
-export interface SnapshotRestoreIntent {
-  id: string; op: 'snapshot-restore'; startedAt: number;
-  boxId: string; snapshotId: string; snapshotPath: string; previousCurrentId: string | null;
-}
-
-export type RemoveMode = 'delete' | 'commit' | 'rebase';
-
-export interface Dependent { path: string; snapshotId: string | null }
-
-/** What the row and file steps of a removal need, shared by the offline and live variants. */
-export type RemoveFacts = Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'parentPath' | 'parentId' | 'dependents'>;
-
-export interface SnapshotRemoveIntent {
-  id: string; op: 'snapshot-remove'; startedAt: number;
-  boxId: string; snapshotId: string; snapshotPath: string;
-  /** What the removed snapshot backed onto: its parent's disk, or the image. */
-  parentPath: string;
-  /** The removed snapshot's parent (null: the image), where its dependents move. */
-  parentId: string | null;
-  mode: RemoveMode;
-  dependents: Dependent[];
-}
-
-
 // ---- create (stopped box)
 
 export async function createStopped(core: HomeData, box: Box, snapshot: Snapshot): Promise<Snapshot> {
   const journal = core.paths.boxJournal(box.id);
   const intent: SnapshotCreateIntent = { id: newId(), op: 'snapshot-create', startedAt: Date.now(), boxId: box.id, snapshot };
-  writeIntent(journal, intent);
-  crashPoint('snapshot-create:after-intent');
-  mkdirDurable(path.dirname(snapshot.diskPath));
-  await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
-  crashPoint('snapshot-create:after-overlay');
-  freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
-  crashPoint('snapshot-create:after-freeze');
-  installNextOverlay(core, box, { sync: false });
-  syncDisks(core, box, snapshot.diskPath);
-  crashPoint('snapshot-create:after-install');
-  const committed = commitCreateRow(core, snapshot);
-  crashPoint('snapshot-create:after-row');
-  clearIntent(journal, intent.id);
-  return committed;
+  return snapshotCreate.journaled(journal, intent, async () => {
+    mkdirDurable(path.dirname(snapshot.diskPath));
+    await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
+    snapshotCreate.crash('after-overlay');
+    freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
+    snapshotCreate.crash('after-freeze');
+    installNextOverlay(core, box, { sync: false });
+    syncDisks(core, box, snapshot.diskPath);
+    snapshotCreate.crash('after-install');
+    const committed = commitCreateRow(core, snapshot);
+    snapshotCreate.crash('after-row');
+    return committed;
+  });
 }
 
 export async function writeNextOverlay(core: HomeData, box: Box, backing: string, opts: { backingMayNotExistYet?: boolean } = {}): Promise<void> {
@@ -114,16 +84,15 @@ export async function restoreStopped(core: HomeData, box: Box, target: Snapshot)
     id: newId(), op: 'snapshot-restore', startedAt: Date.now(), boxId: box.id,
     snapshotId: target.id, snapshotPath: target.diskPath, previousCurrentId: box.currentSnapshotId,
   };
-  writeIntent(journal, intent);
-  crashPoint('snapshot-restore:after-intent');
-  await writeNextOverlay(core, box, target.diskPath);
-  crashPoint('snapshot-restore:after-overlay');
-  // Replacing the live disk discards the work since the last snapshot: the point of no return.
-  installNextOverlay(core, box);
-  crashPoint('snapshot-restore:after-install');
-  core.store.setCurrentSnapshot(box.id, target.id);
-  crashPoint('snapshot-restore:after-row');
-  clearIntent(journal, intent.id);
+  await snapshotRestore.journaled(journal, intent, async () => {
+    await writeNextOverlay(core, box, target.diskPath);
+    snapshotRestore.crash('after-overlay');
+    // Replacing the live disk discards the work since the last snapshot: the point of no return.
+    installNextOverlay(core, box);
+    snapshotRestore.crash('after-install');
+    core.store.setCurrentSnapshot(box.id, target.id);
+    snapshotRestore.crash('after-row');
+  });
 }
 
 // ---- remove
@@ -132,29 +101,28 @@ export async function restoreStopped(core: HomeData, box: Box, target: Snapshot)
 export async function removeOffline(core: HomeData, intent: SnapshotRemoveIntent, onProgress: OnProgress, needed = 0): Promise<void> {
   const journal = core.paths.boxJournal(intent.boxId);
   const sizesBefore = intent.dependents.map((d) => sizeOnDisk(d.path));
-  writeIntent(journal, intent);
-  crashPoint('snapshot-remove:after-intent');
-  try {
-    await mergeIntoDependents(core, intent, onProgress);
-  } catch (err) {
-    if (intent.mode !== 'commit') {
-      // Each rebased dependent was moved in the rows as it was merged, so rows and chains
-      // agree and the snapshot is still whole: the removal simply did not happen (for the
-      // dependents it did not reach). Nothing is left for recovery to replay.
-      clearIntent(journal, intent.id);
-      throw await notRemoved(core, err, intent, sizesBefore, needed);
+  await snapshotRemove.journaled(journal, intent, async () => {
+    try {
+      await mergeIntoDependents(core, intent, onProgress);
+    } catch (err) {
+      if (intent.mode !== 'commit') {
+        // Each rebased dependent was moved in the rows as it was merged, so rows and chains
+        // agree and the snapshot is still whole: the removal simply did not happen (for the
+        // dependents it did not reach). Nothing is left for recovery to replay.
+        clearIntent(journal, intent.id);
+        throw await notRemoved(core, err, intent, sizesBefore, needed);
+      }
+      throw unfinished(core, err, needed);
     }
-    throw unfinished(core, err, needed);
-  }
-  try {
-    removeRowReparenting(core, intent);
-    crashPoint('snapshot-remove:after-row');
-    deleteSnapshotFiles(core, intent);
-    crashPoint('snapshot-remove:after-delete');
-  } catch (err) {
-    throw unfinished(core, err, needed);
-  }
-  clearIntent(journal, intent.id);
+    try {
+      removeRowReparenting(core, intent);
+      snapshotRemove.crash('after-row');
+      deleteSnapshotFiles(core, intent);
+      snapshotRemove.crash('after-delete');
+    } catch (err) {
+      throw unfinished(core, err, needed);
+    }
+  });
 }
 
 /**
@@ -213,10 +181,10 @@ export async function mergeIntoDependents(core: HomeData, intent: SnapshotRemove
       // Writes the dependent's clusters into the removed snapshot's file and leaves the
       // dependent untouched; until the swap below, nothing anyone reads has changed.
       await commit(dependent.path, { onProgress });
-      crashPoint('snapshot-remove:after-merge');
+      snapshotRemove.crash('after-merge');
       renameDurable(intent.snapshotPath, dependent.path);
     }
-    crashPoint('snapshot-remove:after-swap');
+    snapshotRemove.crash('after-swap');
     return;
   }
   if (intent.mode === 'rebase') {
@@ -224,7 +192,7 @@ export async function mergeIntoDependents(core: HomeData, intent: SnapshotRemove
     for (const [i, dependent] of intent.dependents.entries()) {
       await rebase(dependent.path, intent.parentPath, { onProgress: (f) => onProgress((i + f) / n) });
       moveDependentRow(core, intent, dependent);
-      crashPoint('snapshot-remove:after-merge');
+      snapshotRemove.crash('after-merge');
     }
   }
   onProgress(1);
@@ -243,21 +211,6 @@ export function moveDependentRow(core: HomeData, intent: RemoveFacts, dependent:
   } else {
     core.store.setCurrentSnapshot(intent.boxId, intent.parentId);
   }
-}
-
-/**
- * Before a removed snapshot's file goes: nothing may still back onto it but the dependents
- * the removal merged. Returns the unexpected ones (then the file must stay).
- */
-export async function strayDependents(core: HomeData, intent: { boxId: string; snapshotId: string; snapshotPath: string }): Promise<string[]> {
-  const box = core.store.getBox(intent.boxId);
-  if (!box) return [];
-  const files = [box.liveDiskPath, ...core.store.listSnapshots(box.id).filter((s) => s.id !== intent.snapshotId).map((s) => s.diskPath)];
-  const strays: string[] = [];
-  for (const file of files) {
-    if (fs.existsSync(file) && (await backingPathOf(file).catch(() => null)) === intent.snapshotPath) strays.push(file);
-  }
-  return strays;
 }
 
 export function removeRowReparenting(core: HomeData, intent: RemoveFacts): void {

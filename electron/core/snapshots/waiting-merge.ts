@@ -1,7 +1,7 @@
 // A waiting merge: a "commit" removal that failed part-way (most often because the disk
 // filled up). `qemu-img commit` had already written some of the dependent's clusters into the
 // removed snapshot's file, so the removal cannot be undone, only finished; its intent stays in
-// the box's journal and recovery finishes it once the space is there (see recovery/intents.ts).
+// the box's journal and recovery finishes it once the space is there (see settle.ts).
 //
 // Meanwhile the box must not be locked whole: deleting OTHER snapshots is the obvious way to
 // make the space. What stays refused, and why:
@@ -18,17 +18,19 @@
 // with exactly the dependent's content; ancestors further up and other branches are layers
 // the half-merged file reads through (their content is preserved by any removal) or does not
 // read at all.
+import { invalidState } from '../../../shared/errors.js';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { readIntents, type JournalRead } from '../journal.js';
-import { intentProblem } from '../recovery/intent-schema.js';
-import type { SnapshotRemoveIntent } from './steps.js';
+import * as v from 'valibot';
+import { intentParts } from '../operation-kind.js';
+import { snapshotRemove, type SnapshotRemoveIntent } from './intents.js';
 
 type Pending = JournalRead['intents'];
 
 function asWaitingMerge(core: HomeData, record: Pending[number]['intent']): SnapshotRemoveIntent | null {
   if (record.op !== 'snapshot-remove' || record.mode !== 'commit') return null;
-  return intentProblem(core.paths.root, record) === null ? (record as unknown as SnapshotRemoveIntent) : null;
+  return v.is(snapshotRemove.schema(intentParts(core.paths.root)), record) ? record : null;
 }
 
 /** Snapshots whose removal would change the layers a waiting merge works on. */
@@ -57,4 +59,18 @@ export function waitingMergeProblem(core: HomeData, box: Box, pending: Pending):
   return `Deleting the snapshot ${name(merge.snapshotId)} of the box ${JSON.stringify(box.name)} stopped part-way through merging its data ` +
     `(usually because the disk filled up) and must be finished first; every other snapshot is intact. Until then the box only accepts ` +
     `deleting its other snapshots (not ${blocked}) and removing the whole box. Free disk space, then run "boxkeep recover" to finish it.`;
+}
+
+/**
+ * An intent left behind by a failed (not crashed) operation means the box's files are
+ * mid-change: nothing else may touch them until recovery has finished that operation.
+ */
+export function assertNoUnfinishedWork(core: HomeData, box: Box): void {
+  const pending = readIntents(core.paths.boxJournal(box.id)).intents;
+  const waiting = waitingMergeProblem(core, box, pending);
+  if (waiting) throw invalidState(waiting);
+  if (pending.length > 0) {
+    const ops = pending.map((p) => `${p.intent.op} ${p.intent.id}`).join(', ');
+    throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);
+  }
 }

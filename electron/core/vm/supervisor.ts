@@ -11,7 +11,7 @@ import type { VerifiedLayer } from '../disk/confine.js';
 import { bootId, openInodes } from '../proc.js';
 import { verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
-import { assertNoUnfinishedWork } from '../snapshots/engine.js';
+import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
 import { detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, type ExpectedLayer } from './node-graph.js';

@@ -7,8 +7,11 @@ import { backingPathOf } from '../../disk/backing.js';
 import { rebase } from '../../disk/qemu-img.js';
 import { removeDurable, renameDurable } from '../../fsutil.js';
 import type { ReportBuilder } from '../../recovery/report.js';
-import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting, strayDependents } from '../steps.js';
-import { addOverlayNodes, dropOverlayNodes, finishStream, streamLayer, switchToOverlay, waitForJob, type LiveCreateIntent, type LiveRemoveIntent } from './create.js';
+import { strayDependents } from '../settle.js';
+import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
+import { addOverlayNodes, dropOverlayNodes, switchToOverlay } from './create.js';
+import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
+import { finishStream, streamLayer, waitForJob } from './remove.js';
 import { writeNodes } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 

@@ -1,88 +1,23 @@
-// Rolls each interrupted operation forward or back from what reached the disk. Every branch
-// leaves every snapshot intact and the box as before or as after the operation.
+// Recovery of the offline snapshot operations: each is rolled forward or back from whatever
+// prefix of its steps (steps.ts) reached the disk, leaving every snapshot intact and the box
+// as before or as after the operation.
 import fs from 'node:fs';
 import type { HomeData } from '../deps.js';
+import { chainError } from '../disk/confine.js';
 import { backingPathOf } from '../disk/backing.js';
 import { removeDurable, renameDurable } from '../fsutil.js';
-import type { BoxCreateIntent, BoxRemoveIntent } from '../boxes/service.js';
-import type { ImageImportIntent, ImageRemoveIntent } from '../images/service.js';
-import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting, strayDependents, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from '../snapshots/steps.js';
+import type { ReportBuilder } from '../recovery/report.js';
 import { removalNeeds, shortfall, spaceMessage } from '../space.js';
-import { settleLiveCreate, settleLiveRemove, type LiveSettleDeps } from '../snapshots/live/settle.js';
-import type { LiveCreateIntent, LiveRemoveIntent } from '../snapshots/live/create.js';
-import { chainError } from '../disk/confine.js';
-import { interruptedMergeProblem } from '../snapshots/box-chain.js';
-import type { ReportBuilder } from './report.js';
-
-export type AnyIntent =
-  | ImageImportIntent | ImageRemoveIntent | BoxCreateIntent | BoxRemoveIntent
-  | SnapshotCreateIntent | SnapshotRestoreIntent | SnapshotRemoveIntent | LiveCreateIntent | LiveRemoveIntent;
-
-/** Returns true when the intent was settled and may be cleared. */
-export async function settleIntent(core: LiveSettleDeps, intent: AnyIntent, report: ReportBuilder): Promise<boolean> {
-  switch (intent.op) {
-    case 'image-import': return settleImageImport(core, intent, report);
-    case 'image-remove': return settleImageRemove(core, intent, report);
-    case 'box-create': return settleBoxCreate(core, intent, report);
-    case 'box-remove': return settleBoxRemove(core, intent, report);
-    case 'snapshot-create': return settleSnapshotCreate(core, intent, report);
-    case 'snapshot-restore': return settleSnapshotRestore(core, intent, report);
-    case 'snapshot-remove': return settleSnapshotRemove(core, intent, report);
-    case 'live-create': return settleLiveCreate(core, intent, report);
-    case 'live-remove': return settleLiveRemove(core, intent, report);
-  }
-  const { id, op, boxId } = intent as { id: string; op: unknown; boxId?: unknown };
-  const locks = typeof boxId === 'string' ? ' Until it is settled, its box accepts no changes.' : '';
-  report.kept(null, `An intent record ${id} for an operation this build does not know (${String(op)}) was kept for a newer Boxkeep.${locks} If no newer Boxkeep will open this home, "boxkeep recover --discard ${id}" deletes the record (the operation's files stay as they are; see "boxkeep help recover").`);
-  return false;
-}
-
-function settleImageImport(core: HomeData, intent: ImageImportIntent, report: ReportBuilder): boolean {
-  if (core.store.getImage(intent.imageId)) {
-    report.info(null, `An image import had finished except for its bookkeeping; it is complete.`);
-    return true;
-  }
-  removeDurable(core.paths.imageDir(intent.imageId));
-  report.repaired(null, `An image import was interrupted; its partial copy was removed. Import the image again.`);
-  return true;
-}
-
-function settleImageRemove(core: HomeData, intent: ImageRemoveIntent, report: ReportBuilder): boolean {
-  if (core.store.boxesUsingImage(intent.imageId).length > 0) {
-    report.kept(null, `An interrupted image removal was abandoned because a box uses the image.`);
-    return true;
-  }
-  core.store.deleteImage(intent.imageId);
-  removeDurable(core.paths.imageDir(intent.imageId));
-  report.repaired(null, `An interrupted image removal was completed.`);
-  return true;
-}
-
-function settleBoxCreate(core: HomeData, intent: BoxCreateIntent, report: ReportBuilder): boolean {
-  const box = core.store.getBox(intent.boxId);
-  if (box && fs.existsSync(core.paths.liveDisk(box.id))) {
-    report.info(box.id, `Creating the box "${box.name}" had finished; it is ready.`);
-    return true;
-  }
-  if (box) core.store.deleteBox(box.id);
-  removeDurable(core.paths.boxDir(intent.boxId));
-  report.repaired(null, `Creating a box was interrupted; its partial files were removed. Create it again.`);
-  return true;
-}
-
-function settleBoxRemove(core: HomeData, intent: BoxRemoveIntent, report: ReportBuilder): boolean {
-  core.store.deleteBox(intent.boxId);
-  removeDurable(core.paths.boxDir(intent.boxId));
-  report.repaired(null, `Removing a box was interrupted; the removal was completed.`);
-  return true;
-}
+import { interruptedMergeProblem } from './box-chain.js';
+import type { SnapshotCreateIntent, SnapshotRemoveIntent, SnapshotRestoreIntent } from './intents.js';
+import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting } from './steps.js';
 
 /**
  * Create: the row is the commit point. Before it, the steps are undone unless the new
  * overlay is already installed on top of the frozen disk, in which case the snapshot is
  * complete but for its row, and the row is written.
  */
-async function settleSnapshotCreate(core: HomeData, intent: SnapshotCreateIntent, report: ReportBuilder): Promise<boolean> {
+export async function settleSnapshotCreate(core: HomeData, intent: SnapshotCreateIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId, snapshot } = intent;
   const live = core.paths.liveDisk(boxId);
   const next = core.paths.nextDisk(boxId);
@@ -130,7 +65,7 @@ async function settleSnapshotCreate(core: HomeData, intent: SnapshotCreateIntent
 }
 
 /** Restore: the rename of the new overlay over the live disk is the point of no return. */
-async function settleSnapshotRestore(core: HomeData, intent: SnapshotRestoreIntent, report: ReportBuilder): Promise<boolean> {
+export async function settleSnapshotRestore(core: HomeData, intent: SnapshotRestoreIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId } = intent;
   const next = core.paths.nextDisk(boxId);
   const target = core.store.getSnapshot(intent.snapshotId);
@@ -152,7 +87,7 @@ async function settleSnapshotRestore(core: HomeData, intent: SnapshotRestoreInte
 }
 
 /** Remove always rolls forward: a half-merged snapshot cannot be put back, but can be finished. */
-async function settleSnapshotRemove(core: HomeData, intent: SnapshotRemoveIntent, report: ReportBuilder): Promise<boolean> {
+export async function settleSnapshotRemove(core: HomeData, intent: SnapshotRemoveIntent, report: ReportBuilder): Promise<boolean> {
   const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
   const missing = intent.dependents.filter((d) => !fs.existsSync(d.path));
   if (missing.length > 0) {
@@ -196,4 +131,19 @@ async function settleSnapshotRemove(core: HomeData, intent: SnapshotRemoveIntent
   deleteSnapshotFiles(core, intent);
   report.repaired(intent.boxId, `Deleting snapshot ${name} was interrupted; it was completed and the snapshots that depended on it read exactly as before.`);
   return true;
+}
+
+/**
+ * Before a removed snapshot's file goes: nothing may still back onto it but the dependents
+ * the removal merged. Returns the unexpected ones (then the file must stay).
+ */
+export async function strayDependents(core: HomeData, intent: { boxId: string; snapshotId: string; snapshotPath: string }): Promise<string[]> {
+  const box = core.store.getBox(intent.boxId);
+  if (!box) return [];
+  const files = [box.liveDiskPath, ...core.store.listSnapshots(box.id).filter((s) => s.id !== intent.snapshotId).map((s) => s.diskPath)];
+  const strays: string[] = [];
+  for (const file of files) {
+    if (fs.existsSync(file) && (await backingPathOf(file).catch(() => null)) === intent.snapshotPath) strays.push(file);
+  }
+  return strays;
 }

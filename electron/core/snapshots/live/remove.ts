@@ -1,0 +1,149 @@
+// Removing a snapshot a running box reads through: the dependent layer QEMU reads is merged
+// by a block-stream job while the guest keeps running; other dependents are rebased with
+// qemu-img. Recovery: settle.ts.
+import path from 'node:path';
+import { invalidState, vmError } from '../../../../shared/errors.js';
+import type { Box } from '../../../../shared/types.js';
+import { backingPathOf } from '../../disk/backing.js';
+import { rebase } from '../../disk/qemu-img.js';
+import { newId } from '../../ids.js';
+import { clearIntent, writeIntent } from '../../journal.js';
+import type { SnapshotRemoveIntent } from '../intents.js';
+import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
+import { writeNodes, type NodePair } from '../../vm/nodes.js';
+import type { QemuSession } from '../../vm/supervisor.js';
+import type { LiveDeps } from './create.js';
+import { liveRemove, type LiveRemoveIntent } from './intents.js';
+
+export async function removeLive(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void> {
+  const session = core.sessions.session(box.id);
+  const readByQemu = new Set([box.liveDiskPath, ...Object.keys(session.nodes.snapshots).map((id) => core.store.getSnapshot(id)?.diskPath)]);
+  const streamInto = plan.dependents.find((d) => readByQemu.has(d.path));
+  if (!streamInto) throw invalidState('The running box does not read from this snapshot; it can be removed offline.');
+  const intent: LiveRemoveIntent = { ...plan, id: newId(), op: 'live-remove', streamInto, others: plan.dependents.filter((d) => d !== streamInto) };
+  const journal = core.paths.boxJournal(box.id);
+  writeIntent(journal, intent);
+  liveRemove.crash('after-intent');
+  try {
+    for (const d of intent.others) {
+      await rebase(d.path, intent.parentPath);
+      moveDependentRow(core, intent, d);
+    }
+    await streamLayer(session, intent, onProgress);
+  } catch (err) {
+    // A failed stream leaves its target backing onto the removed snapshot, content unchanged;
+    // whatever did merge was moved in the rows. The snapshot stays, whole: nothing to replay.
+    if ((await backingPathOf(streamInto.path).catch(() => null)) === intent.parentPath) moveDependentRow(core, intent, streamInto);
+    clearIntent(journal, intent.id);
+    throw err;
+  }
+  moveDependentRow(core, intent, streamInto);
+  liveRemove.crash('after-stream');
+  removeRowReparenting(core, intent);
+  liveRemove.crash('after-row');
+  deleteSnapshotFiles(core, intent);
+  liveRemove.crash('after-delete');
+  clearIntent(journal, intent.id);
+}
+
+/**
+ * Streams the removed snapshot's data into the layer above it, which then backs onto the
+ * removed snapshot's parent. An intermediate layer is reopened read-write for the job and
+ * read-only after it. Then the removed layer's nodes are dropped, closing its file.
+ */
+export async function streamLayer(session: QemuSession, intent: LiveRemoveIntent, onProgress: (f: number) => void): Promise<void> {
+  const { target, removed, base } = layersOf(session, intent);
+  if (target !== session.nodes.top) await reopen(session, target, removed.format, false);
+  const jobId = `rm-${intent.snapshotId}`;
+  const job = watchJob(session, jobId, onProgress);
+  try {
+    // QEMU's own filenames are stale after the renames of live snapshots: name the backing file.
+    await session.qmp.execute('block-stream', { 'job-id': jobId, device: target.format, 'base-node': base.format, 'backing-file': intent.parentPath });
+  } catch (err) {
+    job.cancel();
+    if (target !== session.nodes.top) await reopen(session, target, removed.format, true).catch(() => undefined);
+    throw err;
+  }
+  await job.done;
+  // QEMU has detached the removed layer; its nodes and the map still name it.
+  liveRemove.crash('after-job');
+  await finishStream(session, intent);
+  onProgress(1);
+}
+
+export function layersOf(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair } {
+  const { target, base } = mergeEnds(session, intent);
+  const removed = session.nodes.snapshots[intent.snapshotId];
+  if (!removed) throw missingLayers();
+  return { target, removed, base };
+}
+
+/** The layer merged into and the layer it then backs onto. */
+function mergeEnds(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; base: NodePair } {
+  const { nodes } = session;
+  const target = intent.streamInto.snapshotId ? nodes.snapshots[intent.streamInto.snapshotId] : nodes.top;
+  const base = nodes.snapshots[path.basename(path.dirname(intent.parentPath))] ?? nodes.image;
+  if (!target || !base) throw missingLayers();
+  return { target, base };
+}
+
+function missingLayers() {
+  return invalidState('The running QEMU does not hold the layers this removal needs; stop the box and remove the snapshot offline.');
+}
+
+/** Resolves when the job completes (progress polled meanwhile); rejects when it fails. */
+export function waitForJob(session: QemuSession, jobId: string, onProgress: (f: number) => void): Promise<void> {
+  return watchJob(session, jobId, onProgress).done;
+}
+
+/** Watches a block job from before it starts (its events may come at once); cancel() if it never does. */
+function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) => void): { done: Promise<void>; cancel(): void } {
+  const { qmp } = session;
+  let stop!: () => void;
+  const cancelled = new Promise<never>((_, reject) => (stop = () => reject(vmError(`block job ${jobId} was not started`))));
+  cancelled.catch(() => undefined);
+  const completed = qmp.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === jobId, 24 * 3_600_000);
+  const failed = qmp.waitForEvent('BLOCK_JOB_ERROR', (e) => e.data?.device === jobId, 24 * 3_600_000);
+  failed.catch(() => undefined);
+  completed.catch(() => undefined);
+  const poll = setInterval(() => {
+    qmp.execute<{ device: string; offset: number; len: number }[]>('query-block-jobs').then((jobs) => {
+      const job = jobs.find((j) => j.device === jobId);
+      if (job && job.len > 0) onProgress(job.offset / job.len);
+    }, () => undefined);
+  }, 200);
+  const done = Promise.race([
+    completed.then((e) => {
+      if (typeof e.data?.error === 'string') throw vmError(`Merging the snapshot failed: ${e.data.error}`);
+    }),
+    failed.then((e) => {
+      throw vmError(`Merging the snapshot failed: ${JSON.stringify(e.data)}`);
+    }),
+    cancelled,
+  ]).finally(() => clearInterval(poll));
+  done.catch(() => undefined);
+  return { done, cancel: stop };
+}
+
+/**
+ * After the stream: the merged layer read-only again, the removed layer's nodes dropped.
+ * Idempotent, and safe after adoption, whose map no longer holds a removed layer that QEMU
+ * had already detached (adoption drops such nodes itself).
+ */
+export async function finishStream(session: QemuSession, intent: LiveRemoveIntent): Promise<void> {
+  const removed = session.nodes.snapshots[intent.snapshotId];
+  const { target, base } = removed ? layersOf(session, intent) : mergeEnds(session, intent);
+  if (target !== session.nodes.top) await reopen(session, target, base.format, true).catch(() => undefined);
+  if (removed) {
+    await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
+    await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
+  }
+  const snapshots = { ...session.nodes.snapshots };
+  delete snapshots[intent.snapshotId];
+  session.nodes = { ...session.nodes, snapshots };
+  writeNodes(session.runDir, session.nodes);
+}
+
+async function reopen(session: QemuSession, node: NodePair, backing: string | null, readOnly: boolean): Promise<void> {
+  await session.qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': node.format, file: node.file, 'read-only': readOnly, backing }] });
+}
