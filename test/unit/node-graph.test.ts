@@ -2,7 +2,7 @@
 // x-debug-query-block-graph returns (ids, node names, "root"/"file"/"backing" edges): the
 // states a killed owner leaves that the VM tests reach only by chance.
 import { describe, expect, it } from 'vitest';
-import { detachedNodes, nodeMapFromGraph, qemuChain, type BlockGraph, type ExpectedLayer } from '../../electron/core/vm/node-graph.js';
+import { detachedNodes, nodeMapFromGraph, qemuChain, type BlockGraph, type ExpectedLayer } from '../../electron/core/vm/nodes.js';
 
 /** A graph from pairs top first; `extra` adds nodes (and edges) outside or inside the chain. */
 function graph(pairs: [string, string][], extra: { nodes?: BlockGraph['nodes']; edges?: BlockGraph['edges'] } = {}): BlockGraph {

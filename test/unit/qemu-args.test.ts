@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HomePaths } from '../../electron/core/paths.js';
 import {
   buildQemuArgs, runDirFor, isSameProcess, readBootId, processStartTime, qemuVersion,
-  MAX_SOCKET_PATH, nodeNames, type QemuSpec, type QemuFingerprint,
+  MAX_SOCKET_PATH, type QemuSpec, type QemuFingerprint,
 } from '../../electron/core/vm/qemu.js';
+import { generationNodes } from '../../electron/core/vm/nodes.js';
 
 const spec = (over: Partial<QemuSpec> = {}): QemuSpec => ({
   name: 'box-1',
@@ -62,7 +63,7 @@ describe('buildQemuArgs', () => {
     // reopened by path after a live snapshot renames the disk.
     expect(format).toEqual({ driver: 'qcow2', file: 'f0', 'node-name': 'q0' });
     expect(valueOf(args, '-device')).toBe('virtio-blk-pci,drive=q0,id=vd0');
-    expect(nodeNames(3)).toEqual({ file: 'f3', format: 'q3' });
+    expect(generationNodes(3)).toEqual({ file: 'f3', format: 'q3' });
   });
 
   it('boots the kernel with a serial console command line, or the disk when there is no kernel', () => {

@@ -10,6 +10,7 @@ import type { HomePaths } from '../paths.js';
 import { writeFileDurable, mkdirDurable } from '../fsutil.js';
 import { tailLines } from './console.js';
 import { bootId as readBootId, isSameProcess, processStartTime } from '../proc.js';
+import { BOOT_DEVICE_ID, generationNodes } from './nodes.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -41,14 +42,6 @@ export interface QemuSpec {
   startPaused?: boolean;
 }
 
-/**
- * Block node names. The boot disk is file node `f0` under format node `q0`, attached to
- * device `vd0`. Every layer added later (live snapshot overlays) takes the next generation:
- * `f1`/`q1`, `f2`/`q2`… so names never collide within one QEMU process, and the format node
- * of the highest generation is the top of the chain the device reads.
- */
-export const BOOT_DEVICE_ID = 'vd0';
-export const nodeNames = (generation: number) => ({ file: `f${generation}`, format: `q${generation}` });
 
 export const DEFAULT_APPEND = 'console=ttyS0 panic=-1 quiet';
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -74,7 +67,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
       throw invalidArgument(`The socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; use runDirFor() to pick the run folder`);
     }
   }
-  const boot = nodeNames(0);
+  const boot = generationNodes(0);
   const args = [
     '-name', `guest=${opt(spec.name)}`,
     '-nodefaults', '-display', 'none', '-no-reboot',

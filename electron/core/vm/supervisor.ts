@@ -14,8 +14,7 @@ import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
-import { detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, type ExpectedLayer } from './node-graph.js';
-import { chainBlockdevs, writeNodes, type NodeMap } from './nodes.js';
+import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
@@ -324,7 +323,7 @@ export class Supervisor implements VmControl {
 
   /**
    * The node map of a running QEMU, rebuilt from QEMU's own block graph (run/nodes.json may be
-   * stale: see node-graph.ts) and checked against the chain on disk, or, where an interrupted
+   * stale: see nodes.ts) and checked against the chain on disk, or, where an interrupted
    * live snapshot left the disk a step ahead of (or mid-way to) QEMU, against the rows.
    * Nodes left over from an interrupted operation are dropped so their files close.
    */

@@ -9,7 +9,7 @@ import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNextOverlay } from '../steps.js';
-import { writeNodes } from '../../vm/nodes.js';
+import { afterSwitch, nextTop, writeNodes } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
 
@@ -18,10 +18,9 @@ export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, '
 
 export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): Promise<Snapshot> {
   const session = core.sessions.session(box.id);
-  const generation = session.nodes.generation + 1;
   const intent: LiveCreateIntent = {
-    id: newId(), op: 'live-create', startedAt: Date.now(), boxId: box.id, snapshot, generation,
-    oldTop: session.nodes.top, newTop: { format: `q${generation}`, file: `f${generation}` }, wasPaused: box.status === 'paused',
+    id: newId(), op: 'live-create', startedAt: Date.now(), boxId: box.id, snapshot,
+    ...nextTop(session.nodes), oldTop: session.nodes.top, wasPaused: box.status === 'paused',
   };
   const journal = core.paths.boxJournal(box.id);
   writeIntent(journal, intent);
@@ -92,7 +91,7 @@ async function pastPointOfNoReturn(core: HomeData, session: QemuSession, box: Bo
     const devices = await session.qmp.execute<{ inserted?: { 'node-name'?: string } }[]>('query-block', undefined, { timeoutMs: 3000 });
     const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
     if (top === intent.newTop.format) {
-      session.nodes = { ...session.nodes, generation: intent.generation, top: intent.newTop, snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop } };
+      session.nodes = afterSwitch(session.nodes, switched(intent));
       return true;
     }
     return false;
@@ -138,8 +137,8 @@ export async function dropOverlayNodes(session: QemuSession, intent: LiveCreateI
 /** Makes the added overlay the top QEMU writes to (the caller persists the node map). */
 export async function switchToOverlay(session: QemuSession, intent: LiveCreateIntent): Promise<void> {
   await session.qmp.execute('blockdev-snapshot', { node: intent.oldTop.format, overlay: intent.newTop.format });
-  session.nodes = {
-    ...session.nodes, generation: intent.generation, top: intent.newTop,
-    snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop },
-  };
+  session.nodes = afterSwitch(session.nodes, switched(intent));
 }
+
+/** The node-map transition a live snapshot's intent describes. */
+export const switched = (intent: LiveCreateIntent) => ({ generation: intent.generation, newTop: intent.newTop, oldTop: intent.oldTop, snapshotId: intent.snapshot.id });

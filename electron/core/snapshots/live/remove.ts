@@ -10,7 +10,7 @@ import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import type { SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
-import { writeNodes, type NodePair } from '../../vm/nodes.js';
+import { withoutSnapshot, writeNodes, type NodePair } from '../../vm/nodes.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { LiveDeps } from './create.js';
 import { liveRemove, type LiveRemoveIntent } from './intents.js';
@@ -138,9 +138,7 @@ export async function finishStream(session: QemuSession, intent: LiveRemoveInten
     await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
     await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
   }
-  const snapshots = { ...session.nodes.snapshots };
-  delete snapshots[intent.snapshotId];
-  session.nodes = { ...session.nodes, snapshots };
+  session.nodes = withoutSnapshot(session.nodes, intent.snapshotId);
   writeNodes(session.runDir, session.nodes);
 }
 

@@ -9,10 +9,10 @@ import { removeDurable, renameDurable } from '../../fsutil.js';
 import type { ReportBuilder } from '../../recovery/report.js';
 import { strayDependents } from '../settle.js';
 import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
-import { addOverlayNodes, dropOverlayNodes, switchToOverlay } from './create.js';
+import { addOverlayNodes, dropOverlayNodes, switched, switchToOverlay } from './create.js';
 import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
 import { finishStream, streamLayer, waitForJob } from './remove.js';
-import { writeNodes } from '../../vm/nodes.js';
+import { afterSwitch, writeNodes } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
 /** What settling a live operation needs: the home, and reattaching to the box's QEMU. */
@@ -83,7 +83,7 @@ async function completeSwitch(session: QemuSession, live: string, intent: LiveCr
     if (!names.has(intent.newTop.format)) await addOverlayNodes(session, live, intent);
     await switchToOverlay(session, intent);
   } else {
-    session.nodes = { ...session.nodes, generation: intent.generation, top: intent.newTop, snapshots: { ...session.nodes.snapshots, [intent.snapshot.id]: intent.oldTop } };
+    session.nodes = afterSwitch(session.nodes, switched(intent));
   }
   writeNodes(session.runDir, session.nodes);
 }
