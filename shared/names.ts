@@ -108,6 +108,13 @@ export function utf8Length(text: string): number {
   return new TextEncoder().encode(text).length;
 }
 
+/** `base`, or `base (2)`, `base (3)`…: the first name not taken (two snapshots in one second). */
+export function freeSnapshotName(base: string, taken: (name: string) => boolean): string {
+  let name = base;
+  for (let n = 2; taken(name); n++) name = `${base} (${n})`;
+  return name;
+}
+
 /** A readable default name for a snapshot taken at `at`: "2026-11-30 18:22:05". */
 export function timestampName(at: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');

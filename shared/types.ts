@@ -5,6 +5,8 @@ export type BoxStatus = 'configured' | 'running' | 'paused' | 'stopping' | 'stop
 /** Running or paused: QEMU holds the box's disks. */
 export const ACTIVE_STATUSES: readonly BoxStatus[] = ['running', 'paused'];
 export const isActive = (status: BoxStatus) => ACTIVE_STATUSES.includes(status);
+/** Active or stopping: QEMU may still hold the box's disks, so nothing offline may touch them. */
+export const isBusy = (status: BoxStatus) => isActive(status) || status === 'stopping';
 
 export interface Image {
   id: string;

@@ -1,6 +1,5 @@
 // The `boxkeep` command line: parse, open the engine, run one command, print, exit code.
 // main() is the whole program minus the process; runProcess() binds it to the real one.
-import { createRequire } from 'node:module';
 import { createApi } from '../../shared/client.js';
 import { BoxkeepError, EXIT_CODES } from '../../shared/errors.js';
 import { parseInput } from '../../shared/validate.js';
@@ -11,6 +10,7 @@ import { resolve } from './help.js';
 import { processIo, type Io } from './io.js';
 import { connect, type Invoker } from './invoker.js';
 import { ProgressLine } from './progress.js';
+import { VERSION } from '../core/version.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -91,19 +91,6 @@ function humanError(e: BoxkeepError): string {
   return `boxkeep: ${oneLine(e.message)}\n`;
 }
 
-const VERSION: string = (() => {
-  const require = createRequire(import.meta.url);
-  // Source (electron/cli) and build (dist/electron/cli) sit at different depths.
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = require(rel) as { name?: string; version?: string };
-      if (pkg.name === 'boxkeep' && pkg.version) return pkg.version;
-    } catch {
-      /* try the next layout */
-    }
-  }
-  return '0.0.0';
-})();
 
 /** The bin's entry: real argv, env and streams; exits once the output is flushed. */
 export async function runProcess(): Promise<void> {

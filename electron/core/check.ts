@@ -1,12 +1,13 @@
 // `boxkeep check [box]`: every layer of every chain, against the confinement rule and the
 // facts recorded when it was frozen (disk/confine.ts), then `qemu-img check` of its metadata.
 // Reads only; it says which snapshots are damaged and leaves repairing to the user.
-import { isActive, type Box, type CheckReport, type CheckedLayer } from '../../shared/types.js';
+import { isBusy, type Box, type CheckReport, type CheckedLayer } from '../../shared/types.js';
 import type { BoxService } from './boxes/service.js';
 import type { HomeData } from './deps.js';
 import type { KeyedMutex } from './mutex.js';
 import { check as qemuImgCheck } from './disk/qemu-img.js';
 import { boxProblems } from './snapshots/box-chain.js';
+import { elapsedMs } from './logger.js';
 
 /** What the check needs: the home, box lookup, and the box queues (it reads between operations). */
 export type CheckDeps = HomeData & { locks: KeyedMutex; boxes: Pick<BoxService, 'resolve'> };
@@ -23,14 +24,14 @@ export async function checkHome(core: CheckDeps, boxRef?: string): Promise<Check
     report.boxes.push({ boxId: box.id, box: box.name, ok: damaged === 0, layers });
   }
   report.ok = report.damaged === 0;
-  report.elapsedMs = Math.round((performance.now() - started) * 100) / 100;
+  report.elapsedMs = elapsedMs(started);
   return report;
 }
 
 async function checkBox(core: HomeData, box: Box): Promise<CheckedLayer[]> {
   const { entries, problems } = boxProblems(core, box);
   const problemAt = new Map(problems.map((p) => [p.index, p.problem]));
-  const running = isActive(box.status) || box.status === 'stopping';
+  const running = isBusy(box.status);
   const out: CheckedLayer[] = [];
   for (const [i, entry] of entries.entries()) {
     const found: string[] = [];

@@ -3,7 +3,6 @@
 // imports it back. Taking the home runs recovery before anything else can touch a disk.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
@@ -21,6 +20,7 @@ import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
 import type { VmControl } from './vm/control.js';
 import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
+import { VERSION } from './version.js';
 
 export interface CoreOptions {
   home: string;
@@ -152,18 +152,3 @@ function privateHome(home: string): string {
   return home;
 }
 
-const VERSION: string = (() => {
-  try {
-    const require = createRequire(import.meta.url);
-    for (const rel of ['../../package.json', '../../../package.json']) {
-      try {
-        return (require(rel) as { version: string }).version;
-      } catch {
-        /* try the next layout (source vs dist) */
-      }
-    }
-  } catch {
-    /* fall through */
-  }
-  return '0.0.0';
-})();

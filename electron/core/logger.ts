@@ -9,6 +9,12 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
+/** Milliseconds to 0.01 ms, as every elapsed_ms and elapsedMs reports them. */
+export const roundMs = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Milliseconds since `started` (a performance.now() reading), rounded. */
+export const elapsedMs = (started: number) => roundMs(performance.now() - started);
+
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /** JSON lines to a writable (stderr by default), for BOXKEEP_LOG=1 in the CLI. */

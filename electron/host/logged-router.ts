@@ -4,7 +4,7 @@
 // the operations people look for after something went wrong.
 import type { BoxkeepError } from '../../shared/errors.js';
 import type { Router } from '../../shared/transport.js';
-import type { Logger, LogFields } from '../core/logger.js';
+import { elapsedMs, type LogFields, type Logger } from '../core/logger.js';
 
 const QUIET_READS = /:(list|get|info|last|console|crashPoints)$/;
 
@@ -15,12 +15,12 @@ export function loggedRouter(router: Router, logger: Logger, via: string): Route
       const started = performance.now();
       try {
         const value = await router.invoke(channel, raw);
-        if (!QUIET_READS.test(channel)) logger.info(channel, { ...fieldsOf(channel, raw, value), via, elapsed_ms: elapsed(started) });
+        if (!QUIET_READS.test(channel)) logger.info(channel, { ...fieldsOf(channel, raw, value), via, elapsed_ms: elapsedMs(started) });
         return value;
       } catch (err) {
         // The router rejects with BoxkeepError only: log its code and pass it on untouched.
         const e = err as BoxkeepError;
-        const fields = { ...fieldsOf(channel, raw, null), via, elapsed_ms: elapsed(started), code: e.code, error: e.message };
+        const fields = { ...fieldsOf(channel, raw, null), via, elapsed_ms: elapsedMs(started), code: e.code, error: e.message };
         // Refused input is the caller's mistake, not a fault of the app.
         if (e.code === 'Internal' || e.code === 'Storage' || e.code === 'Vm') logger.error(channel + ' failed', fields);
         else logger.warn(channel + ' refused', fields);
@@ -45,4 +45,3 @@ export function fieldsOf(channel: string, raw: unknown, value: unknown): LogFiel
   return fields;
 }
 
-const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;

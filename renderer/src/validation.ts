@@ -31,14 +31,6 @@ export function snapshotNameProblem(name: string, siblings: readonly Snapshot[],
   return null;
 }
 
-/** `base`, or `base (2)`, `base (3)`…: the first no sibling has (two snapshots in one second). */
-export function freeSnapshotName(base: string, siblings: readonly { name: string }[]): string {
-  const taken = new Set(siblings.map((s) => s.name));
-  let name = base;
-  for (let n = 2; taken.has(name); n++) name = `${base} (${n})`;
-  return name;
-}
-
 /** Parses a whole-number field; anything else stays text so the schema reports it plainly. */
 export function numberField(text: string): number | string | undefined {
   const trimmed = text.trim();

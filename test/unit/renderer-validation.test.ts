@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
 import type { Snapshot } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
-import { fieldProblems, freeSnapshotName, numberField, snapshotNameProblem } from '../../renderer/src/validation.js';
+import { freeSnapshotName } from '../../shared/names.js';
+import { fieldProblems, numberField, snapshotNameProblem } from '../../renderer/src/validation.js';
 
 const snapshot = (id: string, name: string) => ({ id, name }) as Snapshot;
 
@@ -80,10 +81,11 @@ describe('inline validation', () => {
 
   it('prefills a snapshot name no sibling has: a second snapshot within one second is numbered', () => {
     const base = '2026-11-30 19:40:50';
-    expect(freeSnapshotName(base, [snapshot('a', 'other')])).toBe(base);
-    expect(freeSnapshotName(base, [snapshot('a', base)])).toBe(`${base} (2)`);
+    const among = (siblings: { name: string }[]) => (name: string) => siblings.some((s) => s.name === name);
+    expect(freeSnapshotName(base, among([snapshot('a', 'other')]))).toBe(base);
+    expect(freeSnapshotName(base, among([snapshot('a', base)]))).toBe(`${base} (2)`);
     const taken = [snapshot('a', base), snapshot('b', `${base} (2)`)];
-    expect(freeSnapshotName(base, taken)).toBe(`${base} (3)`);
-    expect(snapshotNameProblem(freeSnapshotName(base, taken), taken)).toBeNull();
+    expect(freeSnapshotName(base, among(taken))).toBe(`${base} (3)`);
+    expect(snapshotNameProblem(freeSnapshotName(base, among(taken)), taken)).toBeNull();
   });
 });

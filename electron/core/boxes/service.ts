@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isActive, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
+import { isBusy, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
@@ -52,7 +52,7 @@ export class BoxService {
     });
     // The same measure as remove()'s freedBytes, so "frees about X" and "freed X" agree.
     const spaceUsed = folderSize(this.core.paths.boxDir(box.id));
-    const nowChanged = isActive(box.status) || box.status === 'stopping' || holdsData(box.liveDiskPath);
+    const nowChanged = isBusy(box.status) || holdsData(box.liveDiskPath);
     return { ...box, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
   }
 
@@ -108,7 +108,7 @@ export class BoxService {
       const { store, paths } = this.core;
       const fresh = store.getBox(box.id);
       if (!fresh) throw notFound(`The box ${JSON.stringify(box.name)} was removed meanwhile.`);
-      if (isActive(fresh.status) || fresh.status === 'stopping') {
+      if (isBusy(fresh.status)) {
         throw invalidState(`The box ${JSON.stringify(fresh.name)} is ${fresh.status}; stop it first ("boxkeep box stop ${fresh.name}").`);
       }
       const freedBytes = folderSize(paths.boxDir(box.id));

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
-import type { Logger } from '../logger.js';
+import { elapsedMs, type Logger } from '../logger.js';
 import type { VmControl } from '../vm/control.js';
 import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
@@ -31,9 +31,9 @@ export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}
   for (const dir of journals) await settleJournal(core, dir, report);
   await reconcile(core, report);
   await core.vms.adopt(report);
-  const elapsedMs = Math.round((performance.now() - started) * 100) / 100;
-  if (report.items.length > 0) core.logger.info('recovery', { op: 'recovery', items: report.items.length, elapsed_ms: elapsedMs });
-  return { at: Date.now(), elapsedMs, items: report.items };
+  const elapsed = elapsedMs(started);
+  if (report.items.length > 0) core.logger.info('recovery', { op: 'recovery', items: report.items.length, elapsed_ms: elapsed });
+  return { at: Date.now(), elapsedMs: elapsed, items: report.items };
 }
 
 async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder): Promise<void> {

@@ -3,9 +3,9 @@
 // variants in live/ (running box).
 import path from 'node:path';
 import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
-import { timestampName } from '../../../shared/names.js';
+import { freeSnapshotName, timestampName } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isActive, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotTree } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotTree } from '../../../shared/types.js';
 import type { BoxService } from '../boxes/service.js';
 import type { Effects, HomeData } from '../deps.js';
 import type { Tasks } from '../tasks.js';
@@ -20,6 +20,7 @@ import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
 import { removeLive } from './live/remove.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
+import { elapsedMs } from '../logger.js';
 
 /**
  * What the snapshot engine needs: the home, its queues and events, the task reporter, box
@@ -90,7 +91,7 @@ export class SnapshotEngine {
   }
 
   private async createLocked(box: Box, name: string | undefined, description: string): Promise<Snapshot> {
-    const chosen = name ?? this.freeName(box.id, timestampName());
+    const chosen = name ?? freeSnapshotName(timestampName(), (n) => this.core.store.snapshotNameTaken(box.id, n));
     if (this.core.store.snapshotNameTaken(box.id, chosen)) {
       throw alreadyExists(`The box ${JSON.stringify(box.name)} already has a snapshot called ${JSON.stringify(chosen)}; choose another name.`);
     }
@@ -106,15 +107,8 @@ export class SnapshotEngine {
     };
     const started = performance.now();
     const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);
-    this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: ms(started) });
+    this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: elapsedMs(started) });
     return result;
-  }
-
-  /** "2026-11-30 18:22:05", or "… (2)" when two snapshots are taken within a second. */
-  private freeName(boxId: string, base: string): string {
-    let name = base;
-    for (let n = 2; this.core.store.snapshotNameTaken(boxId, name); n++) name = `${base} (${n})`;
-    return name;
   }
 
   update(input: ChannelInput<'snapshots:update'>): Promise<Snapshot> {
@@ -142,7 +136,7 @@ export class SnapshotEngine {
       await this.core.vms.stop(before.id, { force: false });
     }
     const result = await this.locked(input.box, async (box) => {
-      if (isActive(box.status) || box.status === 'stopping') {
+      if (isBusy(box.status)) {
         throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}").`);
       }
       const target = this.resolve(box, input.snapshot);
@@ -156,7 +150,7 @@ export class SnapshotEngine {
       }
       const started = performance.now();
       await this.core.tasks.run('snapshot-restore', box.id, `Restoring ${target.name}`, () => restoreStopped(this.core, box, target));
-      this.core.logger.info('snapshot restored', { op: 'snapshot-restore', boxId: box.id, snapshotId: target.id, elapsed_ms: ms(started) });
+      this.core.logger.info('snapshot restored', { op: 'snapshot-restore', boxId: box.id, snapshotId: target.id, elapsed_ms: elapsedMs(started) });
       return { box: this.core.store.getBox(box.id)!, snapshot: target, savedSnapshot };
     });
     if (wasActive && input.startAfter) result.box = await this.core.vms.start(result.box.id);
@@ -182,7 +176,7 @@ export class SnapshotEngine {
           ? removeLive(this.core, box, intent, (f) => task.progress(f))
           : removeOffline(this.core, intent, (f) => task.progress(f), needed));
       const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
-      this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: ms(started) });
+      this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: elapsedMs(started) });
       return {
         removedId: snapshot.id,
         freedBytes: Math.max(0, bytesBefore - bytesAfter),
@@ -230,5 +224,3 @@ function withSizeNow(snapshot: Snapshot): Snapshot {
   const now = sizeOnDisk(snapshot.diskPath);
   return now > 0 ? { ...snapshot, sizeOnDisk: now } : snapshot;
 }
-
-const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;

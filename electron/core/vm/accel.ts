@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { silentLogger, type Logger } from '../logger.js';
+import { elapsedMs, silentLogger, type Logger } from '../logger.js';
 import { writeFileDurable, mkdirDurable } from '../fsutil.js';
 import { buildQemuArgs, qemuVersion, readBootId, qmpSocketPath, QEMU_BINARY, type Accel } from './qemu.js';
 import { QmpClient } from './qmp.js';
@@ -48,7 +48,7 @@ export async function detectAccelerator(options: DetectAcceleratorOptions): Prom
   const logger = options.logger ?? silentLogger;
   const started = performance.now();
   const decide = (decision: AccelDecision) => {
-    logger.info('accelerator chosen', { op: 'accel', ...decision, elapsed_ms: Math.round(performance.now() - started) });
+    logger.info('accelerator chosen', { op: 'accel', ...decision, elapsed_ms: elapsedMs(started) });
     return decision;
   };
   const precheck = kvmPrecheck(options.devKvm ?? '/dev/kvm', options.cpuinfo ?? '/proc/cpuinfo');

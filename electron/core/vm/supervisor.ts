@@ -3,7 +3,7 @@
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
-import { isActive, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
+import { isBusy, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
 import type { BoxService } from '../boxes/service.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
@@ -18,6 +18,7 @@ import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGr
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
+import { elapsedMs } from '../logger.js';
 
 export interface SupervisorOptions {
   /** How long a graceful stop waits for the guest before forcing (default 20 s). */
@@ -82,7 +83,7 @@ export class Supervisor implements VmControl {
     if (!s) {
       const box = this.core.store.getBox(boxId);
       const name = box?.name ?? boxId;
-      if (box && (isActive(box.status) || box.status === 'stopping')) {
+      if (box && isBusy(box.status)) {
         throw invalidState(`The box ${JSON.stringify(name)} is recorded as ${box.status}, but there is no running QEMU that Boxkeep controls for it; run "boxkeep box stop ${name} --force", then start it again.`);
       }
       throw invalidState(`The box ${JSON.stringify(name)} is not running; start it first.`);
@@ -103,7 +104,7 @@ export class Supervisor implements VmControl {
 
   async start(ref: string): Promise<Box> {
     return this.onBox(ref, async (box) => {
-      if (isActive(box.status) || box.status === 'stopping') {
+      if (isBusy(box.status)) {
         throw invalidState(`The box ${JSON.stringify(box.name)} is already ${box.status}.`);
       }
       // A failed operation left the disks mid-change: booting them would let the guest write
@@ -150,7 +151,7 @@ export class Supervisor implements VmControl {
       }
       this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) });
       this.setStatus(box.id, 'running');
-      this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: Math.round(performance.now() - started) });
+      this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: elapsedMs(started) });
       return this.core.store.getBox(box.id)!;
     });
   }
@@ -216,7 +217,7 @@ export class Supervisor implements VmControl {
     return this.onBox(ref, async (box) => {
       const session = this.sessions.get(box.id);
       if (!session) {
-        if (!isActive(box.status) && box.status !== 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is not running.`);
+        if (!isBusy(box.status)) throw invalidState(`The box ${JSON.stringify(box.name)} is not running.`);
         // Recorded as running with no QEMU we control (it did not answer at adoption): stop
         // the process itself, and only then call the box stopped, or offline work would
         // rename disks it still writes.
@@ -243,7 +244,7 @@ export class Supervisor implements VmControl {
         }
       }
       this.setStatus(box.id, 'stopped');
-      this.core.logger.info('box stop', { op: 'box-stop', boxId: box.id, force: opts.force, elapsed_ms: Math.round(performance.now() - started) });
+      this.core.logger.info('box stop', { op: 'box-stop', boxId: box.id, force: opts.force, elapsed_ms: elapsedMs(started) });
       return this.core.store.getBox(box.id)!;
     });
   }
@@ -274,7 +275,7 @@ export class Supervisor implements VmControl {
   /** Recovery: reattach to each box recorded as active, or record why it is not running. */
   async adopt(report: ReportBuilder): Promise<void> {
     for (const box of this.core.store.listBoxes()) {
-      if (!isActive(box.status) && box.status !== 'stopping') continue;
+      if (!isBusy(box.status)) continue;
       if (this.sessions.has(box.id)) continue;
       await this.adoptOne(box, report);
     }

@@ -7,7 +7,7 @@ import { Progress } from '../components/Progress.js';
 import { fieldProblems } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
-import { useSubmit } from './useSubmit.js';
+import { useFormSubmit } from './useSubmit.js';
 
 export function ImportImageDialog() {
   const actions = useActions();
@@ -17,7 +17,6 @@ export function ImportImageDialog() {
   const [kernelPath, setKernelPath] = useState('');
   const [initrdPath, setInitrdPath] = useState('');
   const [append, setAppend] = useState('');
-  const [touched, setTouched] = useState(false);
   const pick = actions.pickImageFile;
 
   const input = Object.fromEntries(
@@ -25,7 +24,7 @@ export function ImportImageDialog() {
   ) as { path: string; name?: string; kernelPath?: string; initrdPath?: string; append?: string };
   const problems = fieldProblems('images:import', input);
   const invalid = Object.keys(problems).length > 0;
-  const { busy, error, submit } = useSubmit(() => actions.importImage(input), actions.closeDialog);
+  const { busy, error, touched, touch, onSubmit, blocked } = useFormSubmit(invalid, () => actions.importImage(input), actions.closeDialog);
 
   return (
     <Dialog
@@ -38,12 +37,9 @@ export function ImportImageDialog() {
       }
       busy={busy}
       onClose={actions.closeDialog}
-      onSubmit={() => {
-        setTouched(true);
-        if (!invalid) void submit();
-      }}
+      onSubmit={onSubmit}
       footer={
-        <DialogButtons busy={busy} disabled={touched && invalid} label="Import" busyLabel="Importing…" tone="primary" onCancel={actions.closeDialog} />
+        <DialogButtons busy={busy} disabled={blocked} label="Import" busyLabel="Importing…" tone="primary" onCancel={actions.closeDialog} />
       }
     >
       <div className="field-with-button">
@@ -52,7 +48,7 @@ export function ImportImageDialog() {
           value={path}
           onChange={(v) => {
             setPath(v);
-            setTouched(true);
+            touch();
           }}
           problem={touched ? problems.path : null}
           autoFocus
@@ -68,7 +64,7 @@ export function ImportImageDialog() {
               const chosen = await pick();
               if (chosen) {
                 setPath(chosen);
-                setTouched(true);
+                touch();
               }
             }}
           >

@@ -6,7 +6,7 @@ import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
-import { useSubmit } from './useSubmit.js';
+import { useFormSubmit } from './useSubmit.js';
 
 const GiB = 1024 ** 3;
 /** The form's labels, shown above each field and in its inline messages. */
@@ -19,7 +19,6 @@ export function NewBoxDialog() {
   const selectId = useId();
   const [imageId, setImageId] = useState(images.at(-1)?.id ?? '');
   const [name, setName] = useState('');
-  const [touched, setTouched] = useState(false);
   const [cpus, setCpus] = useState('1');
   const [memory, setMemory] = useState('512');
   const [disk, setDisk] = useState('');
@@ -35,7 +34,8 @@ export function NewBoxDialog() {
   if (!image) problems.image = 'Choose the image to build the box on.';
   const invalid = Object.keys(problems).length > 0;
 
-  const { busy, error, submit } = useSubmit(
+  const { busy, error, touched, touch, onSubmit, blocked } = useFormSubmit(
+    invalid,
     () =>
       actions.createBox({
         name,
@@ -65,12 +65,9 @@ export function NewBoxDialog() {
       description={<p>The box gets its own disk on top of the image; the image itself is never changed and can be shared by many boxes.</p>}
       busy={busy}
       onClose={actions.closeDialog}
-      onSubmit={() => {
-        setTouched(true);
-        if (!invalid) void submit();
-      }}
+      onSubmit={onSubmit}
       footer={
-        <DialogButtons busy={busy} disabled={touched && invalid} label="Create box" busyLabel="Creating…" tone="primary" onCancel={actions.closeDialog} />
+        <DialogButtons busy={busy} disabled={blocked} label="Create box" busyLabel="Creating…" tone="primary" onCancel={actions.closeDialog} />
       }
     >
       <div className="field">
@@ -88,7 +85,7 @@ export function NewBoxDialog() {
         value={name}
         onChange={(v) => {
           setName(v);
-          setTouched(true);
+          touch();
         }}
         problem={touched ? problems.name : null}
         autoFocus

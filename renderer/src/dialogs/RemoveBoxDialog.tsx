@@ -1,7 +1,7 @@
 // Remove box: lists exactly what goes (its disk, every snapshot, the space), and what stays
 // (the image it was made from).
 import { useEffect } from 'react';
-import { isActive } from '../../../shared/types.js';
+import { isBusy } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { formatBytes, plural } from '../format.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
@@ -20,7 +20,7 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
     if (!detail || !tree) void sync.loadBox(boxId).catch(() => {});
   }, [boxId, detail, tree, sync]);
   if (!box) return null;
-  const active = isActive(box.status) || box.status === 'stopping';
+  const active = isBusy(box.status);
   const snapshots = tree?.snapshots ?? [];
   return (
     <Dialog

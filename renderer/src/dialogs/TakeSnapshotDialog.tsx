@@ -1,9 +1,9 @@
 // Take snapshot: a readable name already filled in, an optional description, and the same
 // name rules as the main process checked while typing.
 import { useState } from 'react';
-import { timestampName } from '../../../shared/names.js';
+import { freeSnapshotName, timestampName } from '../../../shared/names.js';
 import { useActions, useApp } from '../context.js';
-import { fieldProblems, freeSnapshotName, snapshotNameProblem } from '../validation.js';
+import { fieldProblems, snapshotNameProblem } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { useSubmit } from './useSubmit.js';
@@ -14,7 +14,7 @@ export function TakeSnapshotDialog({ boxId }: { boxId: string }) {
   const actions = useActions();
   const box = useApp((s) => s.boxes.find((b) => b.id === boxId));
   const siblings = useApp((s) => s.trees[boxId]?.snapshots ?? NO_SNAPSHOTS);
-  const [name, setName] = useState(() => freeSnapshotName(timestampName(), siblings));
+  const [name, setName] = useState(() => freeSnapshotName(timestampName(), (name) => siblings.some((s) => s.name === name)));
   const [description, setDescription] = useState('');
   const nameProblem = snapshotNameProblem(name, siblings);
   const descProblem = fieldProblems('snapshots:create', { box: boxId, name, description }).description ?? null;

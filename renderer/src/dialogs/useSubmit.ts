@@ -22,3 +22,17 @@ export function useSubmit<T>(run: () => Promise<ActionResult<T>>, onDone: (value
   }, [run, onDone]);
   return { busy, error, submit, setError };
 }
+
+/**
+ * A form dialog's submit (import image, new box): the first attempt marks the form touched,
+ * so every problem shows, and the action runs only when nothing is wrong.
+ */
+export function useFormSubmit<T>(invalid: boolean, run: () => Promise<ActionResult<T>>, onDone: (value: T) => void) {
+  const [touched, setTouched] = useState(false);
+  const { busy, error, submit } = useSubmit(run, onDone);
+  const onSubmit = () => {
+    setTouched(true);
+    if (!invalid) void submit();
+  };
+  return { busy, error, touched, touch: () => setTouched(true), onSubmit, blocked: touched && invalid };
+}

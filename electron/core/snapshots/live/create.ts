@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Box, Snapshot } from '../../../../shared/types.js';
 import type { HomeData } from '../../deps.js';
-import type { Logger } from '../../logger.js';
+import { roundMs, type Logger } from '../../logger.js';
 import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
@@ -74,11 +74,10 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   const row = commitCreateRow(core, { ...snapshot, live: true });
   liveCreate.crash('after-row');
   clearIntent(journal, intent.id);
-  const r2 = (x: number) => Math.round(x * 100) / 100;
   const [stopped = paused, renamed = paused, switched = paused] = marks;
   core.logger.info('live snapshot pause window', {
-    op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: r2(pauseMs),
-    stop_ms: r2(stopped - paused), rename_ms: r2(renamed - stopped), switch_ms: r2(switched - renamed), cont_ms: r2(paused + pauseMs - switched),
+    op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: roundMs(pauseMs),
+    stop_ms: roundMs(stopped - paused), rename_ms: roundMs(renamed - stopped), switch_ms: roundMs(switched - renamed), cont_ms: roundMs(paused + pauseMs - switched),
   });
   return row;
 }
