@@ -14,11 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MiB, print, requireBuilt, round, row, sh, tempDir } from './lib.mjs';
+import { seedSnapshots } from './seed-tree.mjs';
 
 requireBuilt();
 const { openCore } = await import('../dist/electron/core/core.js');
-const { createOverlay } = await import('../dist/electron/core/disk/qemu-img.js');
-const { newId } = await import('../dist/electron/core/ids.js');
 const { chromium } = await import('playwright-core');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,33 +40,6 @@ function buildRenderer(outDir) {
   sh(process.execPath, [vite, 'build', '--config', path.join(ROOT, 'renderer', 'vite.config.mts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error']);
 }
 
-/** `count` snapshot rows on a stopped box, branching every 100 (back 30); the last one real. */
-async function seedSnapshots(core, boxName, count) {
-  const box = core.boxes.resolve(boxName);
-  const image = core.store.getImage(box.imageId);
-  const template = path.join(core.paths.boxDir(box.id), 'seed-template.qcow2');
-  await createOverlay(template, image.path, box.diskSize);
-  const size = fs.statSync(template).blocks * 512;
-  const ids = [];
-  const start = Date.now() - count * 60_000;
-  core.store.db.transaction(() => {
-    for (let i = 1; i < count; i++) {
-      const id = newId();
-      const diskPath = core.paths.snapshotDisk(box.id, id);
-      fs.mkdirSync(path.dirname(diskPath), { recursive: true });
-      fs.linkSync(template, diskPath);
-      core.store.insertSnapshot({
-        id, boxId: box.id, parentId: i === 1 ? null : i % 100 === 0 ? ids[i - 31] : ids[i - 2], name: `step ${String(i).padStart(4, '0')}`,
-        description: i % 7 === 0 ? `checkpoint ${i}` : '', createdAt: start + i * 60_000, sizeOnDisk: size, virtualSize: box.diskSize, live: i % 5 === 0, diskPath,
-      });
-      ids.push(id);
-    }
-    core.store.setCurrentSnapshot(box.id, ids.at(-1));
-  })();
-  fs.rmSync(template);
-  await core.snapshots.create({ box: box.id, name: `step ${count}` });
-  return box.id;
-}
 
 async function prepareHome(dir) {
   const home = path.join(dir, 'home');
@@ -78,7 +50,8 @@ async function prepareHome(dir) {
     const image = await core.images.import({ path: seed, name: 'base' });
     // Created first, so a fresh page shows it first.
     await core.boxes.create({ name: 'big', image: image.id });
-    const big = await seedSnapshots(core, 'big', COUNT);
+    await seedSnapshots(core, 'big', COUNT);
+    const big = core.boxes.resolve('big').id;
     const small = (await core.boxes.create({ name: 'small', image: image.id })).id;
     for (const name of ['installed', 'configured']) await core.snapshots.create({ box: small, name });
     return { home, big, small };

@@ -6,6 +6,7 @@ const json = process.argv.includes('--json');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const suites = {
   engine: engineBenchmarks,
+  cli: async () => (await import('./cli.mjs')).cliBenchmarks(),
   // Loaded only when run: it drives Chromium, which the other suites do not need.
   render: async () => (await import('./render.mjs')).renderBenchmarks(),
 };

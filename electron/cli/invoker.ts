@@ -40,7 +40,7 @@ function forwarded(client: ControlClient): Invoker {
 async function inProcess(home: string, opts: ConnectOptions): Promise<Invoker> {
   // Loaded here, not at the top: help and usage errors must not pay for SQLite and the engine.
   const [{ openCore }, { createRouter }] = await Promise.all([import('../core/core.js'), import('../core/router.js')]);
-  const core = await openCore({ home, owner: 'cli', ...(opts.logger ? { logger: opts.logger } : {}) });
+  const core = await openCore({ home, owner: 'cli', recovery: 'when-needed', ...(opts.logger ? { logger: opts.logger } : {}) });
   const router = createRouter(core);
   return {
     invoke: (channel, input) => router.invoke(channel, input),

@@ -13,6 +13,7 @@ import { HomeLock, type OwnerKind } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { HOME_KEY, KeyedMutex } from './mutex.js';
 import { HomePaths } from './paths.js';
+import { recoveryNeeded } from './recovery/needed.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { diskSpace } from './space.js';
@@ -27,6 +28,13 @@ export interface CoreOptions {
   owner?: OwnerKind;
   logger?: Logger;
   supervisor?: SupervisorOptions;
+  /**
+   * 'full' (the default: the app, serve, tests) settles intents, reconciles rows with files and
+   * adopts QEMUs. 'when-needed' (one CLI command) does all that only when an intent record or a
+   * box recorded as running exists; the full check of rows against files then waits for the
+   * next full open or `boxkeep recover`, and every operation still checks the chain it touches.
+   */
+  recovery?: 'full' | 'when-needed';
 }
 
 export class Core {
@@ -70,9 +78,13 @@ export class Core {
   /** Takes the home, runs recovery, and returns the services. */
   static async open(opts: CoreOptions): Promise<Core> {
     try {
-      const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, ...opts });
+      const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, recovery: 'full', ...opts });
       try {
-        await core.recover();
+        if (opts.recovery === 'when-needed' && !recoveryNeeded(core.paths, core.store.listBoxes())) {
+          core.lastRecovery = { at: Date.now(), elapsedMs: 0, items: [] };
+        } else {
+          await core.recover();
+        }
       } catch (err) {
         await core.close();
         throw err;

@@ -30,16 +30,29 @@ export function renameDurable(from: string, to: string): void {
 
 /** Writes through a temporary file and an atomic rename: readers see the old or the new content. */
 export function writeFileDurable(target: string, data: string | Uint8Array): void {
+  writeReplacing(target, data, true);
+}
+
+/**
+ * Replaces the file in one rename, but without the fsyncs: for notes that may be lost with a
+ * power cut (the home's owner note: the kernel lock, not the note, is what excludes).
+ */
+export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+  writeReplacing(target, data, false);
+}
+
+function writeReplacing(target: string, data: string | Uint8Array, durable: boolean): void {
   const tmp = `${target}.tmp-${process.pid}`;
   try {
     const fd = fs.openSync(tmp, 'w', 0o644);
     try {
       fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
-    renameDurable(tmp, target);
+    if (durable) renameDurable(tmp, target);
+    else fs.renameSync(tmp, target);
   } catch (err) {
     // A full disk fails the write after the create: leave no half-written temporary behind.
     fs.rmSync(tmp, { force: true });

@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../shared/errors.js';
-import { writeFileDurable } from './fsutil.js';
+import { writeFileAtomic } from './fsutil.js';
 import { fingerprintOf, isSameProcess, type ProcessFingerprint } from './proc.js';
 
 export type OwnerKind = 'app' | 'cli' | 'host' | 'test';
@@ -62,7 +62,9 @@ export class HomeLock {
     const conn = takeKernelLock(`${file}.db`, file);
     const mine: LockInfo = { ...fingerprintOf(process.pid), kind, takenAt: Date.now() };
     try {
-      writeFileDurable(file, JSON.stringify(mine));
+      // Not fsynced: every command takes the home, and a note lost to a power cut only makes a
+      // refusal less specific ("another command is changing this home").
+      writeFileAtomic(file, JSON.stringify(mine));
     } catch (err) {
       // Only the note is lost: the lock is held. A full disk must not stop read-only commands.
       if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' && (err as NodeJS.ErrnoException).code !== 'EDQUOT') {

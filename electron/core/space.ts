@@ -70,7 +70,8 @@ export function shortfall(core: HomeData, needed: number): { space: DiskSpace; m
 
 /** The words every refusal and every "waiting for space" report uses. */
 export function spaceMessage(what: string, needed: number, space: DiskSpace, missing: number): string {
-  return `${what} needs about ${humanBytes(needed)} of disk space, but the disk holding the Boxkeep home has ${humanBytes(space.free)} free ` +
+  const state = needed > space.free ? `is full (${humanBytes(space.free)} free)` : `has ${humanBytes(space.free)} free`;
+  return `${what} needs about ${humanBytes(needed)} of disk space, but the disk holding the Boxkeep home ${state} ` +
     `and Boxkeep keeps ${humanBytes(space.reserve)} in reserve. Free at least ${humanBytes(missing)} (delete snapshots or boxes you no longer need, ` +
     `or other files on that disk), or lower the reserve with "boxkeep settings --disk-reserve SIZE".`;
 }

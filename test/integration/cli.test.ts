@@ -64,8 +64,8 @@ async function inProcess(argv: string[], opts: { tty?: boolean; cwd?: string } =
 
 beforeAll(() => {
   requireTools('qemu-img', 'qemu-io');
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'electron', 'cli', 'main.js'))) {
-    throw new Error('dist/electron/cli/main.js is missing: run through vitest (test/setup/build.ts builds it) or run `npm run build:node`.');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+    throw new Error('dist/cli/main.js is missing: run through vitest (test/setup/build.ts builds it) or run `npm run build:node`.');
   }
   tmp = tempHome('bkcli');
   home = path.join(tmp.dir, 'home');

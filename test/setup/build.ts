@@ -77,6 +77,9 @@ function build(): void {
   if (r.status !== 0) {
     process.stderr.write(`\n[build] tsc -p tsconfig.node.json reported type errors; tests run the JavaScript it emitted anyway:\n${output}\n\n`);
   }
+  // bin/boxkeep.mjs runs the bundle made from that output.
+  const bundle = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'bundle-cli.mjs')], { cwd: ROOT, encoding: 'utf8' });
+  if (bundle.status !== 0) throw new Error(`Bundling the CLI (scripts/bundle-cli.mjs) failed:\n${bundle.stdout}${bundle.stderr}`);
   fs.writeFileSync(STAMP, `built ${new Date(started).toISOString()}\n`);
   // Stamp the start, not the end: a file saved during the build is newer and triggers the next one.
   fs.utimesSync(STAMP, new Date(started), new Date(started));

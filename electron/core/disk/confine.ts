@@ -133,6 +133,8 @@ function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts
   try {
     read = readQcow2LayerSync(layer.path, { digest: opts.digest ?? true });
   } catch (err) {
+    // A truncated layer also fails the header's table checks; its recorded size says it plainer.
+    if (layer.facts && placed.size !== layer.facts.fileSize) return factsProblem(layer.facts, { fileSize: placed.size, virtualSize: layer.facts.virtualSize, headerDigest: null })!;
     return err instanceof BoxkeepError ? stripPath(err.message, layer.path) : String(err);
   }
   const { header, stat, prefixDigest } = read;

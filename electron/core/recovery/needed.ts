@@ -1,0 +1,19 @@
+// Whether opening the home has anything to recover. Every operation that touches more than one
+// file writes an intent record first, and only a box recorded as running (or stopping) has a
+// QEMU to adopt or retire; with neither, the settle and adopt steps have nothing to do.
+import fs from 'node:fs';
+import { isActive, type Box } from '../../../shared/types.js';
+import type { HomePaths } from '../paths.js';
+
+export function recoveryNeeded(paths: HomePaths, boxes: Box[]): boolean {
+  if (boxes.some((b) => isActive(b.status) || b.status === 'stopping')) return true;
+  return [paths.homeJournal, ...boxes.map((b) => paths.boxJournal(b.id))].some(hasEntries);
+}
+
+function hasEntries(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}
