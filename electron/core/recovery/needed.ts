@@ -2,11 +2,11 @@
 // file writes an intent record first, and only a box recorded as running (or stopping) has a
 // QEMU to adopt or retire; with neither, the settle and adopt steps have nothing to do.
 import fs from 'node:fs';
-import { isActive, type Box } from '../../../shared/types.js';
+import { isBusy, type Box } from '../../../shared/types.js';
 import type { HomePaths } from '../paths.js';
 
 export function recoveryNeeded(paths: HomePaths, boxes: Box[]): boolean {
-  if (boxes.some((b) => isActive(b.status) || b.status === 'stopping')) return true;
+  if (boxes.some((b) => isBusy(b.status))) return true;
   return [paths.homeJournal, ...boxes.map((b) => paths.boxJournal(b.id))].some(hasEntries);
 }
 
