@@ -5,7 +5,8 @@ import type { EventMap, EventName } from '../../shared/events.js';
 import type { RecoveryReport } from '../../shared/types.js';
 import type { Logger } from '../core/logger.js';
 import { HomePaths } from '../core/paths.js';
-import { connectControl, type ControlClient } from '../host/control-client.js';
+import fs from 'node:fs';
+import type { ControlClient } from '../host/control-client.js';
 
 export interface Invoker {
   /** Runs a channel; rejects with a BoxkeepError only. */
@@ -23,8 +24,13 @@ export interface ConnectOptions {
 export async function connect(home: string, opts: ConnectOptions = {}): Promise<Invoker> {
   // While the app (or `boxkeep serve`) runs it owns the home (home.lock) and listens on
   // <home>/control.sock speaking shared/wire.ts: forward to it rather than fight over the home.
-  const owner = await connectControl(new HomePaths(home).controlSocket);
-  if (owner) return forwarded(owner);
+  // No socket file, no owner: the client (and node:net) is loaded only when there may be one.
+  const socket = new HomePaths(home).controlSocket;
+  if (process.platform === 'win32' || fs.existsSync(socket)) {
+    const { connectControl } = await import('../host/control-client.js');
+    const owner = await connectControl(socket);
+    if (owner) return forwarded(owner);
+  }
   return inProcess(home, opts);
 }
 

@@ -1,6 +1,5 @@
 // Where the CLI's output goes. main() takes this instead of touching process.*, so tests run
 // it in-process and read exactly what a user would see.
-import { createInterface } from 'node:readline';
 
 export interface Io {
   stdout(text: string): void;
@@ -33,7 +32,9 @@ export function processIo(): Io {
   };
 }
 
-function askOnTerminal(question: string): Promise<string | null> {
+// readline is loaded only when a question is asked: every command would pay for it otherwise.
+async function askOnTerminal(question: string): Promise<string | null> {
+  const { createInterface } = await import('node:readline');
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     let answered = false;

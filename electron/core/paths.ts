@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-/** Every path of the home layout in one place (see DESIGN.md, "The home directory"). */
+/** Every path of the home layout in one place (docs/ARCHITECTURE.md, "The home"). */
 export class HomePaths {
   readonly root: string;
 

@@ -1,6 +1,6 @@
 // The confinement check: every layer of a chain is exactly the file Boxkeep made, where
 // Boxkeep put it, and names exactly the layer Boxkeep put under it. A home is edited by hand
-// sometimes (DESIGN.md, "Untrusted files"): a snapshot swapped for a symlink to a host file,
+// sometimes (docs/ARCHITECTURE.md, "Snapshots are a tree"): a snapshot swapped for a symlink to a host file,
 // or for a qcow2 backing onto /etc/shadow, must never reach QEMU or a merge. One verifier for
 // every caller (snapshot engine, VM start, recovery, `boxkeep check`, later archive import):
 // the caller says what it expects, this file says whether the disk agrees.

@@ -1,4 +1,4 @@
-// Native qcow2 header reader. Every image file is untrusted (DESIGN.md, "Untrusted files"):
+// Native qcow2 header reader. Every image file is untrusted (docs/ARCHITECTURE.md, "Snapshots are a tree"):
 // we read one bounded prefix with a single read, then check every offset and length against
 // both the file size and that prefix before touching it. Nothing is allocated by a length
 // taken from the file, so a hostile header costs at most PREFIX_BYTES of memory.
