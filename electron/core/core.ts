@@ -138,9 +138,9 @@ function homeEntries(home: string): Set<string> {
  * and Boxkeep only changes one it made. A Boxkeep home is a folder with boxkeep.db, or one that
  * holds nothing but names Boxkeep puts there (an empty folder among them: adopted as a new
  * home, since the user made it for this). It is tightened to 0700 if loosened; except that an
- * empty folder with the sticky bit is a shared folder such as /tmp and is left alone. Any other
- * folder is refused untouched, and so is a folder of another user (someone could have made it
- * first in /tmp).
+ * empty folder with the sticky bit is a shared folder such as /tmp and is left alone. A private
+ * folder of the user's own holding other files is used without changing it. Any other folder is
+ * refused untouched, and so is a folder of another user (someone could have made it first in /tmp).
  */
 function privateHome(home: string): string {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -153,9 +153,12 @@ function privateHome(home: string): string {
   const entries = fs.readdirSync(home);
   const ours = homeEntries(home);
   const foreign = entries.includes(HOME_MARKER) ? [] : entries.filter((e) => !ours.has(e));
-  if (foreign.length > 0) {
+  // A folder of the user's own that is already private (0700 or tighter, no special bits) is
+  // used as it is: Boxkeep changes nothing of it but the files it adds. Anything looser would
+  // have to be changed, and that is only done to a folder Boxkeep made.
+  if (foreign.length > 0 && (st.mode & 0o7077) !== 0) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '');
-    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home: it has no ${HOME_MARKER} and holds other files (${shown}); Boxkeep will not take it over. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
+    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home: it has no ${HOME_MARKER}, holds other files (${shown}) and is not private; Boxkeep will not change it. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
   }
   if (entries.length === 0 && (st.mode & 0o1000) !== 0) {
     throw new BoxkeepError('InvalidArgument', `${home} is a shared folder (it has the sticky bit, like /tmp); Boxkeep will not make it private. Pick a folder of your own with --home or BOXKEEP_HOME.`);

@@ -66,6 +66,18 @@ describe('--home on an existing folder', () => {
     expect(mode(home)).toBe('700');
   });
 
+  it('uses a private folder of the user\'s own holding other files without changing its mode or files', () => {
+    const own = folder('own-private', 0o700, { 'seed.qcow2': 'mine' });
+    const r = boxkeep(own, 'box', 'list');
+    expect(r.code, r.error?.message).toBe(0);
+    expect(mode(own)).toBe('700');
+    expect(fs.readFileSync(path.join(own, 'seed.qcow2'), 'utf8')).toBe('mine');
+    const loose = folder('own-loose', 0o755, { 'notes.txt': 'mine' });
+    expect(boxkeep(loose, 'box', 'list').error?.message).toContain(`${loose} is not a Boxkeep home`);
+    expect(mode(loose)).toBe('755');
+    expect(fs.readdirSync(loose)).toEqual(['notes.txt']);
+  });
+
   it('adopts an empty folder the user made for it, as a private home', () => {
     const home = folder('empty', 0o755);
     expect(boxkeep(home, 'box', 'list').code).toBe(0);
