@@ -156,9 +156,12 @@ function privateHome(home: string): string {
   // A folder of the user's own that is already private (0700 or tighter, no special bits) is
   // used as it is: Boxkeep changes nothing of it but the files it adds. Anything looser would
   // have to be changed, and that is only done to a folder Boxkeep made.
-  if (foreign.length > 0 && (st.mode & 0o7077) !== 0) {
+  // …unless it already holds names Boxkeep uses (a journal/, boxes/ of the user's own): those
+  // would be read as Boxkeep's records and files.
+  const claimed = entries.filter((e) => ours.has(e));
+  if (foreign.length > 0 && ((st.mode & 0o7077) !== 0 || claimed.length > 0)) {
     const shown = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? ', …' : '');
-    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home: it has no ${HOME_MARKER}, holds other files (${shown}) and is not private; Boxkeep will not change it. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
+    throw new BoxkeepError('InvalidArgument', `${home} is not a Boxkeep home: it has no ${HOME_MARKER} and holds other files (${shown})${claimed.length ? ` beside names Boxkeep uses (${claimed.join(', ')})` : ' and is not private'}; Boxkeep will not use it. Pick a new or empty folder with --home or BOXKEEP_HOME.`);
   }
   if (entries.length === 0 && (st.mode & 0o1000) !== 0) {
     throw new BoxkeepError('InvalidArgument', `${home} is a shared folder (it has the sticky bit, like /tmp); Boxkeep will not make it private. Pick a folder of your own with --home or BOXKEEP_HOME.`);

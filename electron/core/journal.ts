@@ -39,6 +39,14 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.
  */
 export function readIntents(dir: string): JournalRead {
   const out: JournalRead = { intents: [], corrupt: [], foreign: [] };
+  // The folder itself must be a real folder of the home: a symlink would let records be read
+  // (and moved) wherever it points. It is reported like any other thing that is not a record.
+  const folder = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (!folder) return out;
+  if (!folder.isDirectory()) {
+    out.foreign.push({ file: dir, what: kindOf(folder) });
+    return out;
+  }
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -76,6 +76,12 @@ describe('--home on an existing folder', () => {
     expect(boxkeep(loose, 'box', 'list').error?.message).toContain(`${loose} is not a Boxkeep home`);
     expect(mode(loose)).toBe('755');
     expect(fs.readdirSync(loose)).toEqual(['notes.txt']);
+    // A journal/ of the user's own would be read as Boxkeep's records: refused, nothing moved.
+    const diary = folder('own-diary', 0o700, { 'readme.txt': 'mine' });
+    fs.mkdirSync(path.join(diary, 'journal'));
+    fs.writeFileSync(path.join(diary, 'journal', 'today.json'), '{"mood":"good"}');
+    expect(boxkeep(diary, 'box', 'list').error?.message).toContain('beside names Boxkeep uses (journal)');
+    expect(fs.readFileSync(path.join(diary, 'journal', 'today.json'), 'utf8')).toBe('{"mood":"good"}');
   });
 
   it('adopts an empty folder the user made for it, as a private home', () => {

@@ -102,6 +102,31 @@ describe('a journal holding things that are not records', () => {
   });
 });
 
+describe('a journal that is not what Boxkeep wrote', () => {
+  it('a journal folder replaced by a symlink is moved aside, and nothing it points at is touched', () => {
+    const outside = path.join(tmp.dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'notes.json'), 'not a record, and not Boxkeep\'s');
+    fs.rmSync(homeJournal(), { recursive: true, force: true });
+    fs.symlinkSync(outside, homeJournal());
+    const report = ok<RecoveryReport>('recover');
+    expect(report.items.map((i) => i.message).join('\n')).toMatch(/journal is a symbolic link.*moved to/);
+    expect(fs.readFileSync(path.join(outside, 'notes.json'), 'utf8')).toBe('not a record, and not Boxkeep\'s');
+    expect(fs.lstatSync(homeJournal(), { throwIfNoEntry: false })?.isSymbolicLink() ?? false).toBe(false);
+    expect(ok<Box[]>('box', 'list').map((b) => b.name)).toEqual(['dev']);
+  });
+
+  it('an unreadable record is moved to orphans/, never deleted', () => {
+    fs.mkdirSync(boxJournal(), { recursive: true });
+    fs.writeFileSync(path.join(boxJournal(), 'diary.json'), '{"mood":"good"}');
+    const report = ok<RecoveryReport>('recover');
+    expect(report.items.map((i) => i.message).join('\n')).toMatch(/diary\.json .*was moved to/);
+    const moved = orphans().find((n) => n.endsWith('journal-diary.json'));
+    expect(moved).toBeDefined();
+    expect(fs.readFileSync(path.join(home, 'orphans', moved!), 'utf8')).toBe('{"mood":"good"}');
+  });
+});
+
 describe('recover --discard', () => {
   it('a record of an unknown operation names itself and the way out; discarding it frees the box and moves its leftovers to orphans/', () => {
     const id = unknownOperation();

@@ -12,6 +12,8 @@ export function recoveryNeeded(paths: HomePaths, boxes: Box[]): boolean {
 
 function hasEntries(dir: string): boolean {
   try {
+    // A journal that is not a real folder (a symlink) is for recovery to move aside.
+    if (!fs.lstatSync(dir).isDirectory()) return true;
     return fs.readdirSync(dir).length > 0;
   } catch {
     return false;

@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import { elapsedMs, type Logger } from '../logger.js';
 import type { VmControl } from '../vm/control.js';
-import { fsyncDir } from '../fsutil.js';
 import { clearIntent, readIntents } from '../journal.js';
 import { discardIntent } from './discard.js';
 import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
@@ -37,24 +36,24 @@ export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}
 }
 
 async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder): Promise<void> {
-  if (!fs.existsSync(dir)) return;
   const { intents, corrupt, foreign } = readIntents(dir);
   for (const odd of foreign) {
     const to = intoOrphans(core, odd.file, `journal-${path.basename(odd.file)}`);
     report.kept(null, `${odd.file} is ${odd.what}, not an intent record; it was moved to ${to}. Remove it when you are sure it is not needed.`);
   }
+  // Never deleted: a file that is not a record Boxkeep wrote may be somebody's (a journal/ in a
+  // folder the user pointed --home at); moved aside, it stops blocking the box and loses nothing.
   for (const bad of corrupt) {
-    fs.rmSync(bad.file, { force: true });
-    report.kept(null, `An unreadable intent record ${bad.file} (${bad.reason}) was deleted; the checks that follow repair what it covered.`);
+    const to = intoOrphans(core, bad.file, `journal-${path.basename(bad.file)}`);
+    report.kept(null, `An unreadable intent record ${bad.file} (${bad.reason}) was moved to ${to}; the checks that follow repair what it covered.`);
   }
-  if (corrupt.length) fsyncDir(dir);
   // Oldest first: a restore's "snapshot first" record precedes the restore's own.
   intents.sort((a, b) => a.intent.startedAt - b.intent.startedAt);
   for (const { file, intent } of intents) {
     const problem = intentProblem(core.paths.root, intent);
     if (problem) {
-      fs.rmSync(file, { force: true });
-      report.kept(null, `An intent record ${file} was malformed (${problem}) and was deleted without acting on it; the checks that follow repair what it covered.`);
+      const to = intoOrphans(core, file, `journal-${path.basename(file)}`);
+      report.kept(null, `An intent record ${file} was malformed (${problem}) and was moved to ${to} without acting on it; the checks that follow repair what it covered.`);
       continue;
     }
     let settled: boolean;
