@@ -125,12 +125,23 @@ export class Supervisor implements VmControl {
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
       writeNodes(runDir, nodes);
-      const spawned = await spawnQemu({
+      // Recorded as running before QEMU exists: should this process die from here on, the next
+      // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
+      // nothing knows of while offline operations freeze the disks it writes.
+      const before = box.status;
+      this.setStatus(box.id, 'running');
+      let spawned: Awaited<ReturnType<typeof spawnQemu>>;
+      try {
+        spawned = await spawnQemu({
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
         blockdevs, binary: this.options.qemuBinary, startPaused: true,
-      });
+        });
+      } catch (err) {
+        this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
+        throw err;
+      }
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
@@ -143,8 +154,15 @@ export class Supervisor implements VmControl {
       } catch (err) {
         // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
         qmp?.close();
-        await killQemu(spawned.fingerprint);
-        if (err instanceof BoxkeepError && err.code === 'Storage') throw err;
+        if (!(await killQemu(spawned.fingerprint))) {
+          // Still holding the disks: the box stays busy, so nothing offline touches them.
+          this.setStatus(box.id, 'stopping', `QEMU (pid ${spawned.pid}) did not start properly and could not be stopped`);
+          throw vmError(`The box ${JSON.stringify(box.name)} did not start, and its QEMU (pid ${spawned.pid}) could not be stopped; run "boxkeep box stop ${box.name} --force".`, err);
+        }
+        if (err instanceof BoxkeepError && err.code === 'Storage') {
+          this.setStatus(box.id, before, box.failureReason);
+          throw err;
+        }
         const why = await lastWords(this.qemuLog(box.id));
         this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
