@@ -80,7 +80,7 @@ export class Core {
     try {
       const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, recovery: 'full', ...opts });
       try {
-        if (opts.recovery === 'when-needed' && !recoveryNeeded(core.paths, core.store.listBoxes())) {
+        if (opts.recovery === 'when-needed' && !recoveryNeeded(core)) {
           core.lastRecovery = { at: Date.now(), elapsedMs: 0, items: [] };
         } else {
           await core.recover();

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport, Snapshot } from '../../shared/types.js';
 import { makeQcow2, requireTools, tempHome, writePattern } from '../helpers/disk.js';
@@ -52,6 +53,25 @@ describe('boxkeep check', () => {
     const report = json<CheckReport>('check', 'dev');
     expect(report).toMatchObject({ ok: true, damaged: 0 });
     expect(report.boxes[0]!.layers.map((l) => `${l.kind}:${l.name}`)).toEqual(['live:Now', 'snapshot:s1', 'snapshot:s2', 'image:seed']);
+  });
+
+  it('a layer frozen before facts were kept gets them from the next command, not only from recover', () => {
+    const dbFile = path.join(home, 'boxkeep.db');
+    const facts = () => {
+      const db = new Database(dbFile, { readonly: true });
+      try {
+        return db.prepare("SELECT file_size, header_digest FROM snapshots WHERE name = 's2'").get() as { file_size: number | null; header_digest: string | null };
+      } finally {
+        db.close();
+      }
+    };
+    const recorded = facts();
+    expect(recorded.file_size).not.toBeNull();
+    const db = new Database(dbFile);
+    db.prepare("UPDATE snapshots SET file_size = NULL, header_digest = NULL WHERE name = 's2'").run();
+    db.close();
+    expect(boxkeep('box', 'list').code).toBe(0);
+    expect(facts()).toEqual(recorded);
   });
 
   it('names a snapshot truncated to 100 KiB, exits 1, and the other commands refuse it', () => {

@@ -1,12 +1,15 @@
 // Whether opening the home has anything to recover. Every operation that touches more than one
 // file writes an intent record first, and only a box recorded as running (or stopping) has a
-// QEMU to adopt or retire; with neither, the settle and adopt steps have nothing to do.
+// QEMU to adopt or retire; with neither, the settle and adopt steps have nothing to do. A layer
+// frozen before its facts were kept (an older Boxkeep) gets them from reconcile: that needs it too.
 import fs from 'node:fs';
 import { isBusy, type Box } from '../../../shared/types.js';
-import type { HomePaths } from '../paths.js';
+import type { HomeData } from '../deps.js';
 
-export function recoveryNeeded(paths: HomePaths, boxes: Box[]): boolean {
+export function recoveryNeeded({ paths, store }: HomeData): boolean {
+  const boxes: Box[] = store.listBoxes();
   if (boxes.some((b) => isBusy(b.status))) return true;
+  if (store.layersWithoutFacts() > 0) return true;
   return [paths.homeJournal, ...boxes.map((b) => paths.boxJournal(b.id))].some(hasEntries);
 }
 

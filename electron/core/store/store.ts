@@ -167,6 +167,12 @@ export class Store {
     return factsOf(this.db.prepare('SELECT file_size, virtual_size, header_digest FROM snapshots WHERE id = ?').get(id) as FactsRow | undefined);
   }
 
+  /** Frozen layers (snapshots, images) whose facts were never recorded (an older Boxkeep froze them). */
+  layersWithoutFacts(): number {
+    const q = (table: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE file_size IS NULL OR header_digest IS NULL`).get() as { n: number }).n;
+    return q('snapshots') + q('images');
+  }
+
   /** The snapshot's recorded virtual size stays what the box's disk was; the header's is the fact. */
   setSnapshotFacts(id: string, facts: LayerFacts): void {
     this.db.prepare('UPDATE snapshots SET file_size = ?, virtual_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.virtualSize, facts.headerDigest, id);
