@@ -105,6 +105,12 @@ export function diskFullError(home: string, cause?: unknown): BoxkeepError {
 }
 
 /** Bytes an unprivileged writer may still use on the filesystem holding `dir`; Infinity if unknown. */
+/**
+ * Below this, an intent record may not fit. Removals that need no record to be crash-safe
+ * (nothing depends on what goes) then run without one, so a full disk can always be freed.
+ */
+export const JOURNAL_ROOM = 64 * 1024;
+
 export function freeBytes(dir: string): number {
   try {
     const st = fs.statfsSync(dir);
