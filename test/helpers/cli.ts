@@ -1,5 +1,5 @@
 // The real `boxkeep` bin (bin/boxkeep.mjs, running dist/) as a child process, with --json.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,4 +34,17 @@ export function cli(home: string, args: string[]): Promise<CliRun> {
       resolve({ code, data, error, stdout, stderr });
     });
   });
+}
+
+/** The same, synchronously, for tests with no owner in this process. */
+export function cliSync(home: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** cliSync that must succeed; its JSON result. */
+export function cliOk<T>(home: string, args: string[], env: NodeJS.ProcessEnv = {}): T {
+  const r = cliSync(home, args, env);
+  if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.err}`);
+  return JSON.parse(r.out) as T;
 }

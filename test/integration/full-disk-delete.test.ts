@@ -1,29 +1,18 @@
 // At 0 bytes free the way out is deleting something: a snapshot nothing depends on, or a whole
 // box, must go even though not even an intent record fits any more (a real full ext4).
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box, SnapshotTree } from '../../shared/types.js';
+import { cliOk, cliSync } from '../helpers/cli.js';
 import { makeQcow2, requireTools, writePattern } from '../helpers/disk.js';
 import { makeLoopFs, type LoopFs } from '../helpers/loopfs.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'boxkeep.mjs');
 const MiB = 1024 * 1024;
 let lfs: LoopFs | undefined;
 let home: string;
-
-function boxkeep(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-function ok<T>(...args: string[]): T {
-  const r = boxkeep(...args);
-  if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
+const boxkeep = (...args: string[]) => cliSync(home, args);
+const ok = <T>(...args: string[]) => cliOk<T>(home, args);
 
 beforeAll(() => {
   requireTools('qemu-img', 'qemu-io');

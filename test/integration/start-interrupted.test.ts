@@ -1,31 +1,21 @@
 // `box start` killed after it spawned QEMU and before it finished: the QEMU it left behind is
 // known to every later command (adopted or stopped), never a process nothing controls while
 // offline operations freeze the disks it holds open.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box } from '../../shared/types.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
+import { BIN, cliOk, cliSync } from '../helpers/cli.js';
 import { buildGuest, makeDataDisk } from '../helpers/guest.js';
 
-const BIN = path.resolve('bin/boxkeep.mjs');
 let tmp: { dir: string; cleanup(): void };
 let home: string;
 let box: Box;
-
-function boxkeep(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', ...args], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, BOXKEEP_STOP_TIMEOUT_MS: '1500' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function ok<T>(...args: string[]): T {
-  const r = boxkeep(...args);
-  if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
+const ENV = { BOXKEEP_STOP_TIMEOUT_MS: '1500' };
+const boxkeep = (...args: string[]) => cliSync(home, args, ENV);
+const ok = <T>(...args: string[]) => cliOk<T>(home, args, ENV);
 
 const alive = (pid: number) => {
   try {
