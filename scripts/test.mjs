@@ -15,6 +15,7 @@ const tools = [
   ['mkfs.ext4', 'e2fsprogs'],
   ['cpio', 'cpio'],
   ['busybox', 'busybox-static'],
+  ['python3', 'python3'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);
