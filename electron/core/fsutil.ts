@@ -109,7 +109,9 @@ export function diskFullError(home: string, cause?: unknown): BoxkeepError {
  * Below this, an intent record may not fit. Removals that need no record to be crash-safe
  * (nothing depends on what goes) then run without one, so a full disk can always be freed.
  */
-export const JOURNAL_ROOM = 64 * 1024;
+const JOURNAL_ROOM = 64 * 1024;
+
+export const noRoomForRecord = (dir: string) => freeBytes(dir) < JOURNAL_ROOM;
 
 export function freeBytes(dir: string): number {
   try {

@@ -199,3 +199,14 @@ export class SerialDriver {
     return JSON.stringify(this.buffer.slice(-300));
   }
 }
+
+/**
+ * Through the real CLI (`ok` runs one command and returns its JSON): the tiny guest imported as
+ * the image "tiny" (its kernel and initrd boot it) and a box `name` of 128 MiB made from it.
+ */
+export function createTinyGuestBox<B>(ok: <T>(...args: string[]) => T, dir: string, name: string): B {
+  const g = buildGuest();
+  const disk = makeDataDisk(path.join(dir, 'd.qcow2'), 32);
+  ok('image', 'import', disk, '--name', 'tiny', '--kernel', g.kernel, '--initrd', g.initrd, '--append', 'console=ttyS0 panic=-1 quiet');
+  return ok<B>('box', 'create', name, '--image', 'tiny', '--memory', '128');
+}

@@ -1,37 +1,23 @@
 // The CLI running a real box: each command is its own process, so `box start` leaves QEMU
 // running detached and every later command adopts it through its fingerprint.
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box, ConsoleOutput, Snapshot } from '../../shared/types.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
-import { buildGuest, makeDataDisk } from '../helpers/guest.js';
+import { cliOk, cliSync } from '../helpers/cli.js';
+import { createTinyGuestBox } from '../helpers/guest.js';
 
-const BIN = path.resolve('bin/boxkeep.mjs');
 let tmp: { dir: string; cleanup(): void };
 let home: string;
-
-function boxkeep(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, '--home', home, '--json', ...args], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, BOXKEEP_STOP_TIMEOUT_MS: '1500' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function ok<T>(...args: string[]): T {
-  const r = boxkeep(...args);
-  if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
+const ENV = { BOXKEEP_STOP_TIMEOUT_MS: '1500' };
+const boxkeep = (...args: string[]) => cliSync(home, args, ENV);
+const ok = <T>(...args: string[]) => cliOk<T>(home, args, ENV);
 
 beforeAll(() => {
   requireTools('qemu-system-x86_64', 'qemu-img', 'mkfs.ext4', 'cpio', 'busybox');
   tmp = tempHome('bkcv');
   home = path.join(tmp.dir, 'h');
-  const g = buildGuest();
-  const disk = makeDataDisk(path.join(tmp.dir, 'd.qcow2'), 32);
-  ok('image', 'import', disk, '--name', 'tiny', '--kernel', g.kernel, '--initrd', g.initrd, '--append', 'console=ttyS0 panic=-1 quiet');
-  ok('box', 'create', 'vm', '--image', 'tiny', '--memory', '128');
+  createTinyGuestBox(ok, tmp.dir, 'vm');
 });
 afterAll(() => {
   boxkeep('box', 'stop', 'vm', '--force');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box } from '../../shared/types.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { BIN, cliOk, cliSync } from '../helpers/cli.js';
-import { buildGuest, makeDataDisk } from '../helpers/guest.js';
+import { createTinyGuestBox } from '../helpers/guest.js';
 
 let tmp: { dir: string; cleanup(): void };
 let home: string;
@@ -30,10 +30,7 @@ beforeAll(() => {
   requireTools('qemu-system-x86_64', 'qemu-img', 'mkfs.ext4', 'cpio', 'busybox');
   tmp = tempHome('bksi');
   home = path.join(tmp.dir, 'h');
-  const g = buildGuest();
-  const disk = makeDataDisk(path.join(tmp.dir, 'd.qcow2'), 32);
-  ok('image', 'import', disk, '--name', 'tiny', '--kernel', g.kernel, '--initrd', g.initrd, '--append', 'console=ttyS0 panic=-1 quiet');
-  box = ok<Box>('box', 'create', 'vm', '--image', 'tiny', '--memory', '128');
+  box = createTinyGuestBox<Box>(ok, tmp.dir, 'vm');
 });
 afterAll(() => {
   boxkeep('box', 'stop', 'vm', '--force');

@@ -7,7 +7,7 @@ import type { Effects, HomeData } from '../deps.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
 import { createOverlay } from '../disk/qemu-img.js';
-import { freeBytes, JOURNAL_ROOM, mkdirDurable, removeDurable, sizeOnDisk } from '../fsutil.js';
+import { mkdirDurable, noRoomForRecord, removeDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import type { ImageService } from '../images/service.js';
 import { HOME_KEY } from '../mutex.js';
@@ -113,7 +113,7 @@ export class BoxService {
       }
       const freedBytes = folderSize(paths.boxDir(box.id));
       const intent: BoxRemoveIntent = { id: newId(), op: 'box-remove', startedAt: Date.now(), boxId: box.id };
-      if (freeBytes(paths.root) < JOURNAL_ROOM) {
+      if (noRoomForRecord(paths.root)) {
         // A full disk: the files go first (freeing space), then the row. A crash between leaves
         // a row whose folder is gone, which recovery's reconcile removes; no record is needed.
         removeDurable(paths.boxDir(box.id));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { commit, createOverlay, rebase, type OnProgress } from '../disk/qemu-img.js';
-import { freeBytes, fsyncDir, JOURNAL_ROOM, mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
+import { fsyncDir, mkdirDurable, noRoomForRecord, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { clearIntent } from '../journal.js';
 import { snapshotCreate, snapshotRemove, snapshotRestore, type Dependent, type RemoveFacts, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from './intents.js';
@@ -100,7 +100,7 @@ export async function restoreStopped(core: HomeData, box: Box, target: Snapshot)
 /** `needed`: what the space guard estimated the merge writes, for the advice when the disk fills anyway. */
 export async function removeOffline(core: HomeData, intent: SnapshotRemoveIntent, onProgress: OnProgress, needed = 0): Promise<void> {
   const journal = core.paths.boxJournal(intent.boxId);
-  if (intent.mode === 'delete' && freeBytes(core.paths.root) < JOURNAL_ROOM) {
+  if (intent.mode === 'delete' && noRoomForRecord(core.paths.root)) {
     // A full disk, and nothing backs onto this snapshot: the file goes first (freeing space),
     // then the row. A crash between leaves a row without a file and without dependents, which
     // recovery's reconcile removes; so no record is needed, and none could be written.
