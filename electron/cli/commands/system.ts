@@ -1,6 +1,6 @@
 // Top-level commands about the home itself: recovery, diagnostics, versions.
 import { parseSize } from '../../../shared/bytes.js';
-import type { CheckReport, DiskSpace, RecoveryReport, Settings } from '../../../shared/types.js';
+import type { CheckReport, DiskSpace, RecoveryItem, RecoveryReport, Settings } from '../../../shared/types.js';
 import { given, on, opt, optArg, output, type CommandGroup } from '../command.js';
 import { humanBytes, keyValues, table } from '../format.js';
 
@@ -99,8 +99,14 @@ export function checkText(report: CheckReport): string {
     '\nBoxkeep refuses to start, restore or merge through these. Put back the files Boxkeep made (from a backup) and run "boxkeep check" again.';
 }
 
+/**
+ * The opening's report and the command's. What neither run could settle (a record kept for a
+ * newer build) is found by both: say it once.
+ */
 function merge(first: RecoveryReport, second: RecoveryReport): RecoveryReport {
-  return { at: first.at, elapsedMs: first.elapsedMs + second.elapsedMs, items: [...first.items, ...second.items] };
+  const key = (i: RecoveryItem) => `${i.level}\0${i.boxId ?? ''}\0${i.message}`;
+  const seen = new Set(first.items.map(key));
+  return { at: first.at, elapsedMs: first.elapsedMs + second.elapsedMs, items: [...first.items, ...second.items.filter((i) => !seen.has(key(i)))] };
 }
 
 export function recoveryText(report: RecoveryReport): string {
