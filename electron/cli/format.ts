@@ -52,6 +52,11 @@ export function displayWidth(text: string): number {
   let width = 0;
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
+    // Below U+0300 nothing is a mark or wide: most text never builds the Unicode classes below.
+    if (cp < 0x300) {
+      width += 1;
+      continue;
+    }
     if (/\p{Mn}|\p{Me}|\u200d|[\ufe00-\ufe0f]/u.test(ch)) continue;
     width += isWide(cp) ? 2 : 1;
   }
