@@ -47,6 +47,8 @@ export function cliLoader(dir) {
     main: () => load(path.join(dir, 'main.cjs')),
     /** Every chunk, run or not: the build caches them all. */
     loadAll: () => fs.readdirSync(dir).filter((f) => f.endsWith('.cjs')).forEach((f) => load(path.join(dir, f))),
+    /** The chunks loaded so far that had no cache, or one V8 refused. */
+    cacheMisses: () => [...scripts].filter(([, script]) => script.cachedDataRejected !== false).map(([file]) => path.basename(file)),
     /** Writes each loaded chunk's cache: after a run it holds the functions the run compiled. */
     writeCaches: () => {
       for (const [file, script] of scripts) fs.writeFileSync(file + CACHE_SUFFIX, script.createCachedData());
