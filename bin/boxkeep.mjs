@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // The `boxkeep` command. The CLI is TypeScript built into dist/ by `npm run build` and bundled
-// into dist/cli/ (scripts/bundle-cli.mjs: a few files load much faster than a hundred); this
-// file only finds that build and hands over to it.
-import { existsSync } from 'node:fs';
+// into dist/cli/ (scripts/bundle-cli.mjs: a few files with a code cache load much faster than a
+// hundred modules); this file only finds that build and hands over to it.
 import { fileURLToPath } from 'node:url';
+import { cliLoader } from './cli-loader.mjs';
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(entry))) {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  process.stderr.write(`boxkeep: not built yet: run \`npm run build\` in ${root} first.\n`);
+const dir = fileURLToPath(new URL('../dist/cli', import.meta.url));
+let cli;
+try {
+  cli = cliLoader(dir).main();
+} catch (err) {
+  if (err.code !== 'ENOENT' || !err.path?.endsWith('main.cjs')) throw err;
+  process.stderr.write(`boxkeep: not built yet: run \`npm run build\` in ${fileURLToPath(new URL('..', import.meta.url))} first.\n`);
   process.exit(1);
 }
-const { runProcess } = await import(entry.href);
-await runProcess();
+await cli.runProcess();

@@ -52,6 +52,12 @@ export function displayWidth(text: string): number {
   let width = 0;
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
+    // Neither marks nor wide: Latin text, and the arrows, box drawing and shapes of the tree
+    // (U+2100–U+2CEE). Most lines never build the Unicode classes below.
+    if (cp < 0x300 || (cp >= 0x2100 && cp < 0x2cef)) {
+      width += 1;
+      continue;
+    }
     if (/\p{Mn}|\p{Me}|\u200d|[\ufe00-\ufe0f]/u.test(ch)) continue;
     width += isWide(cp) ? 2 : 1;
   }

@@ -1,5 +1,7 @@
 // Where the CLI's output goes. main() takes this instead of touching process.*, so tests run
 // it in-process and read exactly what a user would see.
+import fs from 'node:fs';
+import { tty } from '../core/builtins.js';
 
 export interface Io {
   stdout(text: string): void;
@@ -20,16 +22,72 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // Not process.stdin.isTTY and friends: touching those builds the stream objects.
+  const stderrIsTTY = isTerminal(2);
   return {
-    stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
-    stderrIsTTY: process.stderr.isTTY === true,
-    stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
-    stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined,
+    stdout: (text) => write(stdout, text),
+    stderr: (text) => write(stderr, text),
+    stderrIsTTY,
+    stdoutColumns: isTerminal(1) ? process.stdout.columns : undefined,
+    stderrColumns: stderrIsTTY ? process.stderr.columns : undefined,
     cwd: process.cwd(),
     now: () => Date.now(),
-    ask: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
+    ask: isTerminal(0) && stderrIsTTY ? askOnTerminal : undefined,
   };
+}
+
+/** tty.isatty(), without loading node:tty (and with it node:net and node:stream) for a pipe or a file. */
+function isTerminal(fd: number): boolean {
+  try {
+    if (!fs.fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return tty().isatty(fd);
+}
+
+/** Resolves once everything written through processIo() has reached the kernel. */
+export async function flushProcessIo(): Promise<void> {
+  for (const out of [stdout, stderr]) {
+    if (out.stream) await new Promise<void>((done) => out.stream!.write('', () => done()));
+  }
+}
+
+// A command prints a few lines and exits, so they are written with write(2) as they come:
+// process.stdout would load node:stream and build a socket or a stream for the pipe first,
+// a good part of a short command's start-up. Should write(2) not take them all (a pipe
+// someone else made non-blocking and that is full, a closed descriptor), that and everything
+// after goes through the stream as before, in order.
+interface Out {
+  fd: number;
+  open: () => NodeJS.WriteStream;
+  stream: NodeJS.WriteStream | null;
+}
+const stdout: Out = { fd: 1, open: () => process.stdout, stream: null };
+const stderr: Out = { fd: 2, open: () => process.stderr, stream: null };
+
+function write(out: Out, text: string): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  if (!out.stream) {
+    try {
+      while (done < bytes.length) done += fs.writeSync(out.fd, bytes, done);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') closedEarly();
+    }
+    out.stream = out.open();
+    out.stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') closedEarly();
+      throw err;
+    });
+  }
+  out.stream.write(bytes.subarray(done));
+}
+
+// `boxkeep box list | head -1` closes the pipe early; that is not an error worth a trace.
+function closedEarly(): never {
+  process.exit(process.exitCode ?? 0);
 }
 
 // readline is loaded only when a question is asked: every command would pay for it otherwise.

@@ -7,7 +7,7 @@ import { defaultHome } from '../core/home.js';
 import { jsonLogger } from '../core/logger.js';
 import { UsageError, flagLabels, parseArgs, parseGlobal, wantsJson } from './args.js';
 import { resolve } from './help.js';
-import { processIo, type Io } from './io.js';
+import { flushProcessIo, processIo, type Io } from './io.js';
 import { connect, type Invoker } from './invoker.js';
 import { ProgressLine } from './progress.js';
 import { VERSION } from '../core/version.js';
@@ -94,17 +94,9 @@ function humanError(e: BoxkeepError): string {
 
 /** The bin's entry: real argv, env and streams; exits once the output is flushed. */
 export async function runProcess(): Promise<void> {
-  // `boxkeep box list | head -1` closes the pipe early; that is not an error worth a trace.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw err;
-    });
-  }
   const code = await main(process.argv.slice(2), process.env, processIo());
   process.exitCode = code;
-  await new Promise<void>((done) => process.stdout.write('', () => done()));
-  await new Promise<void>((done) => process.stderr.write('', () => done()));
+  await flushProcessIo();
   // The engine is closed; anything still holding the loop (a stray timer) must not keep a
   // finished command alive.
   process.exit(code);

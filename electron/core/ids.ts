@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { crypto } from './builtins.js';
 
 /** Ids name folders, so they are short lowercase hex: safe in paths and in 108-byte socket paths. */
 export function newId(): string {
-  return randomBytes(6).toString('hex');
+  return crypto().randomBytes(6).toString('hex');
 }
 
 export const ID_PATTERN = /^[0-9a-f]{12}$/;

@@ -80,7 +80,12 @@ export class HomeLock {
     // Still holding the lock, so the note we may delete can only be ours (or a dead holder's).
     const note = readLock(this.file);
     if (!note || (note.pid === this.info.pid && note.takenAt === this.info.takenAt) || !isSameProcess(note)) {
-      fs.rmSync(this.file, { force: true });
+      // unlinkSync, not rmSync: Node 20's rmSync loads its whole recursive remover first.
+      try {
+        fs.unlinkSync(this.file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
     this.conn.close();
   }

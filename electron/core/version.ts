@@ -1,12 +1,12 @@
 // Boxkeep's version, read once from package.json (the CLI prints it, system:info reports it).
-import { createRequire } from 'node:module';
+import fs from 'node:fs';
 
 export const VERSION: string = (() => {
-  const require = createRequire(import.meta.url);
-  // Source (electron/core) and build (dist/electron/core) sit at different depths.
+  // Source (electron/core) and build (dist/electron/core) sit at different depths. Read, not
+  // require()d: Node's require of a JSON file walks package scopes first, a few ms per command.
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
-      const pkg = require(rel) as { name?: string; version?: string };
+      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'boxkeep' && pkg.version) return pkg.version;
     } catch {
       /* try the next layout */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { crypto } from '../core/builtins.js';
 import path from 'node:path';
 
 /**
@@ -7,6 +7,6 @@ import path from 'node:path';
  */
 export function controlEndpoint(socketPath: string, platform: NodeJS.Platform = process.platform): string {
   if (platform !== 'win32') return socketPath;
-  const digest = createHash('sha256').update(path.resolve(socketPath).toLowerCase()).digest('hex').slice(0, 32);
+  const digest = crypto().createHash('sha256').update(path.resolve(socketPath).toLowerCase()).digest('hex').slice(0, 32);
   return `\\\\?\\pipe\\boxkeep-${digest}`;
 }

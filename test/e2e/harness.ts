@@ -27,8 +27,8 @@ export function requireE2eTools(): void {
   } catch {
     throw new Error(`Chromium is required for the e2e tests but ${CHROMIUM} is missing; install it with: sudo apt-get install chromium`);
   }
-  if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) {
-    throw new Error('The boxkeep CLI is not built (dist/cli/main.js); the vitest global setup builds it: run the tests through vitest, or `npm run build:node`.');
+  if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.cjs'))) {
+    throw new Error('The boxkeep CLI is not built (dist/cli/main.cjs); the vitest global setup builds it: run the tests through vitest, or `npm run build:node`.');
   }
 }
 

@@ -64,8 +64,8 @@ async function inProcess(argv: string[], opts: { tty?: boolean; cwd?: string } =
 
 beforeAll(() => {
   requireTools('qemu-img', 'qemu-io');
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
-    throw new Error('dist/cli/main.js is missing: run through vitest (test/setup/build.ts builds it) or run `npm run build:node`.');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.cjs'))) {
+    throw new Error('dist/cli/main.cjs is missing: run through vitest (test/setup/build.ts builds it) or run `npm run build:node`.');
   }
   tmp = tempHome('bkcli');
   home = path.join(tmp.dir, 'home');
@@ -371,8 +371,7 @@ describe('boxkeep around the commands', () => {
 
   it('says to build when dist/ is missing', () => {
     const copy = path.join(tmp.dir, 'unbuilt', 'bin');
-    fs.mkdirSync(copy, { recursive: true });
-    fs.copyFileSync(BIN, path.join(copy, 'boxkeep.mjs'));
+    fs.cpSync(path.dirname(BIN), copy, { recursive: true });
     const r = spawnSync(process.execPath, [path.join(copy, 'boxkeep.mjs'), 'box', 'list'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^boxkeep: not built yet: run `npm run build` in .*unbuilt\/ first\.\n$/);

@@ -84,6 +84,9 @@ describe('tables', () => {
   it('count wide characters as two columns', () => {
     expect(displayWidth('日本')).toBe(4);
     expect(displayWidth('e\u0301')).toBe(1);
+    // The tree's own characters, and marks just outside the ranges counted without a lookup.
+    expect(displayWidth('├─● ◇ ○ ⚡')).toBe(9);
+    expect(displayWidth('x\u20d0 \u2cef\u2cf1')).toBe(2);
     expect(table(['NAME', 'X'], [['日本', '1'], ['ab', '2']])).toBe('NAME  X\n日本  1\nab    2');
     expect(truncate('日本語のテキスト', 7)).toBe('日本語…');
   });

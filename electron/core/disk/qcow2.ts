@@ -2,7 +2,7 @@
 // we read one bounded prefix with a single read, then check every offset and length against
 // both the file size and that prefix before touching it. Nothing is allocated by a length
 // taken from the file, so a hostile header costs at most PREFIX_BYTES of memory.
-import crypto from 'node:crypto';
+import { crypto } from '../builtins.js';
 import fs, { type Stats } from 'node:fs';
 import { BoxkeepError, storageError } from '../../../shared/errors.js';
 import { checkTableBounds } from './qcow2-tables.js';
@@ -87,7 +87,7 @@ export function readQcow2LayerSync(file: string, opts: { digest?: boolean } = {}
     const want = Math.min(PREFIX_BYTES, stat.size);
     const got = want > 0 ? fs.readSync(fd, scratch, 0, want, 0) : 0;
     const prefix = scratch.subarray(0, got);
-    const prefixDigest = opts.digest === false ? null : crypto.createHash('sha256').update(prefix.subarray(0, DIGEST_BYTES)).digest('hex');
+    const prefixDigest = opts.digest === false ? null : crypto().createHash('sha256').update(prefix.subarray(0, DIGEST_BYTES)).digest('hex');
     return { header: parseQcow2Header(prefix, stat.size, file), stat, prefixDigest };
   }, fs.constants.O_NOFOLLOW);
 }

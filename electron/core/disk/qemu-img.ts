@@ -8,7 +8,7 @@
 // Progress: measured on QEMU 7.2, `-p` prints "    (NN.NN/100%)\r" updates for convert, commit
 // and rebase even when stdout is a pipe, so we parse them. We still always report 0 at the
 // start and 1 at the end, because small or unsafe operations may print nothing between.
-import { spawn } from 'node:child_process';
+import { childProcess } from '../builtins.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { BoxkeepError, alreadyExists, invalidArgument, storageError } from '../../../shared/errors.js';
@@ -261,7 +261,7 @@ async function runWithProgress(args: string[], what: string, onProgress?: OnProg
 function run(args: string[], what: string, onProgress?: OnProgress): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     // LC_ALL=C keeps messages in English, which we show and tests match on.
-    const child = spawn(QEMU_IMG, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = childProcess().spawn(QEMU_IMG, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     let stdout = '';
     let stderr = '';
     let pending = ''; // progress text after the last '\r', may be a split update

@@ -2,7 +2,8 @@
 // "pvm" KVM, `-accel kvm` initialises and the guest dies tens of seconds later with a KVM
 // internal error, and `-accel kvm -accel tcg` does not fall back because KVM did start.
 // So: cheap checks first, then a real smoke boot, and the verdict cached per host boot.
-import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../builtins.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,7 +112,7 @@ async function kvmSmokeBoot(options: DetectAcceleratorOptions): Promise<{ ok: bo
   const logFile = path.join(runDir, 'serial.log');
   let stderr = '';
   let exited = false;
-  let child: ReturnType<typeof spawn> | null = null;
+  let child: ChildProcess | null = null;
   let qmp: QmpClient | null = null;
   try {
     await createDisk(disk);
@@ -119,7 +120,7 @@ async function kvmSmokeBoot(options: DetectAcceleratorOptions): Promise<{ ok: bo
       name: 'boxkeep-kvm-probe', cpus: 1, memoryMib: 128, accel: 'kvm',
       kernel: options.kernel, initrd: options.initrd, liveDisk: disk, runDir, logFile,
     });
-    child = spawn(options.binary ?? QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = childProcess().spawn(options.binary ?? QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-2000); });
     const exit = new Promise<void>((resolve) => child!.once('close', () => { exited = true; resolve(); }));
@@ -152,7 +153,7 @@ async function kvmSmokeBoot(options: DetectAcceleratorOptions): Promise<{ ok: bo
 
 function createDisk(file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('qemu-img', ['create', '-q', '-f', 'qcow2', file, '16M'], (err) => (err ? reject(err) : resolve()));
+    childProcess().execFile('qemu-img', ['create', '-q', '-f', 'qcow2', file, '16M'], (err) => (err ? reject(err) : resolve()));
   });
 }
 

@@ -1,7 +1,7 @@
 // Launching and finding QEMU. QEMU runs detached so a box outlives the app (or CLI) that
 // started it; a fingerprint file lets a later process tell whether the QEMU it recorded is
 // still the same process, across pid reuse and host reboots.
-import { spawn, execFile } from 'node:child_process';
+import { childProcess } from '../builtins.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -208,7 +208,7 @@ export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   let child;
   try {
     fs.writeSync(out, `--- ${new Date().toISOString()} starting ${binary}\n`);
-    child = spawn(binary, buildQemuArgs(spec), { detached: true, stdio: ['ignore', out, out] });
+    child = childProcess().spawn(binary, buildQemuArgs(spec), { detached: true, stdio: ['ignore', out, out] });
   } finally {
     fs.closeSync(out);
   }
@@ -251,7 +251,7 @@ function qemuMissing(binary: string): BoxkeepError {
 /** `7.2.22` for QEMU 7.2.22; throws a clear error when QEMU is not installed. */
 export function qemuVersion(binary: string = QEMU_BINARY): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(binary, ['--version'], { timeout: 10_000 }, (err, stdout) => {
+    childProcess().execFile(binary, ['--version'], { timeout: 10_000 }, (err, stdout) => {
       if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') return reject(qemuMissing(binary));
       if (err) return reject(vmError(`${binary} --version failed: ${err.message}`, err));
       const version = /version\s+(\d+\.\d+(?:\.\d+)?)/.exec(stdout)?.[1];

@@ -1,7 +1,8 @@
 // Our own QMP client: JSON lines over QEMU's unix socket. One client per QEMU (its QMP
 // monitor serves one connection at a time), commands matched to replies by id, events
 // fanned out to listeners, and a deadline on everything so a wedged QEMU never hangs a caller.
-import net from 'node:net';
+import type { Socket } from 'node:net';
+import { net } from '../builtins.js';
 import { vmError } from '../../../shared/errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -55,7 +56,7 @@ export class QmpClient {
   greeting: QmpGreeting | null = null;
 
   private constructor(
-    private readonly socket: net.Socket,
+    private readonly socket: Socket,
     readonly socketPath: string,
     private readonly commandTimeoutMs: number,
     private readonly logger: Logger,
@@ -274,9 +275,9 @@ export class QmpClient {
   }
 }
 
-function openSocket(socketPath: string): Promise<net.Socket> {
+function openSocket(socketPath: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection(socketPath);
+    const socket = net().createConnection(socketPath);
     const onError = (err: Error) => {
       socket.destroy();
       reject(err);

@@ -1,0 +1,91 @@
+// What the CLI's start-up work (bin/cli-loader.mjs, electron/cli/io.ts) must not change: the
+// bundle runs from the code cache the build wrote, and output reaches a pipe whole, in order,
+// however the pipe behaves. The speed itself is measured in bench/cli.mjs, never here.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cliOk } from '../helpers/cli.js';
+import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+// Runs the bin with stdout on a pipe of one page (4 KiB) that python3 reads only after
+// `delay` seconds, or of which it reads `readBytes` and then closes. `nonblocking` sets
+// O_NONBLOCK on the writing end, as a parent process sharing it may have done.
+const PIPE_DRIVER = `
+import fcntl, json, os, subprocess, sys, time
+argv, nonblocking, delay, read_bytes = json.loads(sys.argv[1])
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe, full after one page
+if nonblocking:
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+child = subprocess.Popen(argv, stdout=w, stderr=subprocess.PIPE)
+os.close(w)
+time.sleep(delay)
+out = b''
+if read_bytes is not None:
+    out = os.read(r, read_bytes)
+    os.close(r)
+else:
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        out += chunk
+err = child.stderr.read()
+code = child.wait()
+print(json.dumps({'code': code, 'out': out.decode('utf8', 'replace'), 'err': err.decode('utf8', 'replace')}))
+`;
+
+function throughPipe(args: string[], opts: { nonblocking?: boolean; delay?: number; readBytes?: number } = {}): { code: number; out: string; err: string } {
+  const spec = [[process.execPath, BIN, ...args], opts.nonblocking ?? false, opts.delay ?? 0, opts.readBytes ?? null];
+  const r = spawnSync('python3', ['-c', PIPE_DRIVER, JSON.stringify(spec)], { encoding: 'utf8', timeout: 120_000 });
+  if (r.error) throw new Error(`python3 is needed to drive a pipe: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`the pipe driver failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { code: number; out: string; err: string };
+}
+
+let tmp: { dir: string; cleanup(): void };
+let home: string;
+
+beforeAll(() => {
+  requireTools('qemu-img', 'qemu-io', 'python3');
+  tmp = tempHome('bkstart');
+  home = path.join(tmp.dir, 'home');
+  makeQcow2(path.join(tmp.dir, 'seed.qcow2'), '16M');
+  cliOk(home, ['image', 'import', path.join(tmp.dir, 'seed.qcow2'), '--name', 'seed']);
+  cliOk(home, ['box', 'create', 'b', '--image', 'seed']);
+  // Three long descriptions: a listing of several pages, more than the pipe holds.
+  for (const n of [1, 2, 3]) cliOk(home, ['snapshot', 'create', 'b', `s${n}`, '--description', `${n}`.repeat(4000)]);
+});
+
+afterAll(() => tmp?.cleanup());
+
+describe('the bundled CLI', () => {
+  it('runs every chunk from a code cache the running Node accepts', async () => {
+    const { cliLoader } = (await import(path.join(ROOT, 'bin', 'cli-loader.mjs'))) as { cliLoader(dir: string): { loadAll(): void; cacheMisses(): string[] } };
+    const loader = cliLoader(path.join(ROOT, 'dist', 'cli'));
+    loader.loadAll();
+    expect(loader.cacheMisses()).toEqual([]);
+  });
+});
+
+describe('output on a pipe', () => {
+  const args = () => ['--home', home, '--json', 'snapshot', 'list', 'b'];
+
+  it('arrives whole and in order when the pipe is full and non-blocking', () => {
+    const expected = spawnSync(process.execPath, [BIN, ...args()], { encoding: 'utf8' }).stdout;
+    expect(expected.length).toBeGreaterThan(12_000);
+    const r = throughPipe(args(), { nonblocking: true, delay: 1 });
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(r.out).toBe(expected);
+  });
+
+  it('ends the command quietly, exit 0, when the reader stops early', () => {
+    const expected = spawnSync(process.execPath, [BIN, ...args()], { encoding: 'utf8' }).stdout;
+    const r = throughPipe(args(), { readBytes: 10, delay: 0.5 });
+    expect(r.out).toBe(expected.slice(0, 10));
+    expect([r.code, r.err]).toEqual([0, '']);
+  });
+});
