@@ -3,7 +3,7 @@
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
-import { isBusy, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
 import type { BoxService } from '../boxes/service.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
@@ -19,6 +19,7 @@ import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, 
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
+import { ejectFromQemu, installerFor } from './installer.js';
 
 export interface SupervisorOptions {
   /** How long a graceful stop waits for the guest before forcing (default 20 s). */
@@ -121,6 +122,7 @@ export class Supervisor implements VmControl {
       // layersNotHeld() found every checked inode among its open files, so a swapped-in host
       // file is opened (its header read) but never shown to the guest.
       const layers = verifyBoxChain(this.core, box, 'live');
+      const installer = installerFor(this.core, box);
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
@@ -136,7 +138,7 @@ export class Supervisor implements VmControl {
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
-        blockdevs, binary: this.options.qemuBinary, startPaused: true,
+        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer ?? undefined,
         });
       } catch (err) {
         this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
@@ -384,6 +386,19 @@ export class Supervisor implements VmControl {
     for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) layers.push({ snapshotId: id, image: false });
     layers.push({ snapshotId: null, image: true });
     return layers;
+  }
+
+  /** Detaches the installer: from the running QEMU first (if any), then from the record. */
+  async ejectInstaller(ref: string): Promise<Box> {
+    return this.onBox(ref, async (box) => {
+      if (box.installerImageId === null) throw invalidState(`The box ${JSON.stringify(box.name)} has no installer attached.`);
+      if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      if (isActive(box.status)) await ejectFromQemu(this.session(box.id).qmp);
+      this.core.store.setInstaller(box.id, null);
+      this.core.logger.info('installer ejected', { op: 'box-eject', boxId: box.id, imageId: box.installerImageId });
+      this.core.events.emit('boxes:changed', { boxId: box.id });
+      return this.core.store.getBox(box.id)!;
+    });
   }
 
   private closing = false;
