@@ -133,6 +133,14 @@ function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: s
 }
 
 function BaseDetails({ detail }: { detail: BoxDetail | null }) {
+  if (detail?.image.kind === 'installer') {
+    return (
+      <>
+        <h2 className="details-title">Blank disk</h2>
+        <p className="details-desc">This box’s disk started blank and was installed from “{detail.image.name}”, which is not part of its disk: every snapshot builds on what was installed.</p>
+      </>
+    );
+  }
   return (
     <>
       <h2 className="details-title">Base image</h2>

@@ -118,8 +118,8 @@ function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, o
             selected={item.index === selectedIndex}
             now={now}
             onSelect={onSelect}
-            imageName={row.kind === 'base' ? detail?.image.name ?? '' : ''}
-            imageSize={row.kind === 'base' ? detail?.image.sizeOnDisk ?? null : null}
+            imageName={row.kind === 'base' ? baseName(detail) : ''}
+            imageSize={row.kind === 'base' && detail?.image.kind !== 'installer' ? detail?.image.sizeOnDisk ?? null : null}
             nowState={row.kind === 'now' ? (box.status === 'running' ? 'running' : box.status === 'paused' ? 'paused' : 'current state') : ''}
             nowParent={row.kind === 'now' ? parentName(row.parentId) : null}
           />
@@ -232,4 +232,10 @@ function SnapshotText({ s, isCurrent, now }: { s: Snapshot; isCurrent: boolean; 
       {s.description && <div className="row-desc">{s.description}</div>}
     </div>
   );
+}
+
+/** A box from installer media has no base image under its disk: it started blank. */
+function baseName(detail: BoxDetail | null): string {
+  if (!detail) return '';
+  return detail.image.kind === 'installer' ? `blank disk, installed from ${detail.image.name}` : detail.image.name;
 }
