@@ -178,7 +178,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     async importImage(input) {
       const out = await perform('image:import', () => bridge.images.import(input), {
-        success: (i) => `Imported image ${i.name} (${formatBytes(i.virtualSize)} disk).`,
+        success: (i) => (i.kind === 'installer' ? `Imported installer ${i.name} (${formatBytes(i.virtualSize)} ISO).` : `Imported image ${i.name} (${formatBytes(i.virtualSize)} disk).`),
         toastErrors: false,
       });
       // Every window reloads on images:changed; this one also waits for that list before the
