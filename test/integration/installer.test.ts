@@ -210,6 +210,17 @@ describe('a box from installer media', () => {
     expect(err.message).toMatch(/no installer attached/);
   });
 
+  it('refuses to start a box whose installer file was swapped for a symlink, before QEMU is spawned', async () => {
+    const box = await installerBox();
+    const iso = t.core.paths.imageInstaller(box.installerImageId!);
+    fs.rmSync(iso);
+    fs.symlinkSync('/etc/passwd', iso);
+    const err = await rejection(t.core.vms.start('fresh'));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/installer of the box "fresh" is not the file Boxkeep imported.*symbolic link.*box eject fresh/);
+    expect(t.core.store.getBox(box.id)!.status).toBe('configured');
+  });
+
   it('recovery makes a fresh blank disk for an installer box that lost its live disk and has no snapshot', async () => {
     const box = await installerBox();
     fs.rmSync(box.liveDiskPath);
