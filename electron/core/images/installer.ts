@@ -17,8 +17,8 @@ export interface Installed {
   facts: LayerFacts;
 }
 
+/** `source` was already recognised as an ISO (images/service.ts, untrustedFormat). */
 export async function installInstaller(paths: HomePaths, imageId: string, source: string): Promise<Installed> {
-  readIsoFacts(source);
   const staging = path.join(paths.imageDir(imageId), '.importing.iso');
   // Asynchronous: an installer is gigabytes, and a synchronous copy would stall the app.
   await fs.promises.copyFile(source, staging, fs.constants.COPYFILE_FICLONE);

@@ -9,7 +9,7 @@ import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { readLayerFacts } from '../disk/confine.js';
-import { looksLikeIso } from '../disk/iso.js';
+import { looksLikeIso, readIsoFacts } from '../disk/iso.js';
 import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
 import { convert, measureConvert } from '../disk/qemu-img.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
@@ -168,7 +168,11 @@ function checkedFile(file: string, what: string, maxBytes = Number.MAX_SAFE_INTE
  */
 async function untrustedFormat(file: string): Promise<'qcow2' | 'raw' | 'iso'> {
   if (!(await isQcow2(file))) {
-    if (looksLikeIso(file)) return 'iso';
+    if (looksLikeIso(file)) {
+      // A truncated or malformed ISO is refused here, before anything is written to the home.
+      readIsoFacts(file);
+      return 'iso';
+    }
     const problem = notADisk(file);
     if (problem) throw invalidArgument(`The file ${file} is neither a disk image nor installer media: ${problem}. Boxkeep imports qcow2 and raw disks, and ISO 9660 installers.`);
     return 'raw';
