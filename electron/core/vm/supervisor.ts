@@ -9,7 +9,7 @@ import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import type { VerifiedLayer } from '../disk/confine.js';
 import { bootId, openInodes } from '../proc.js';
-import { verifyBoxChain } from '../snapshots/box-chain.js';
+import { chainRoot, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
@@ -375,16 +375,18 @@ export class Supervisor implements VmControl {
   private async chainOnDisk(box: Box): Promise<ExpectedLayer[]> {
     const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
     const layers = await walkChain(box.liveDiskPath);
+    // A box made from installer media has no image under its tree: its bottom layer is a disk of its own.
+    const hasImage = chainRoot(this.core, box) !== null;
     return layers.map((l, i) => {
       const snapshotId = i === 0 ? null : byPath.get(l.path) ?? null;
-      return { snapshotId, image: i > 0 && i === layers.length - 1 && snapshotId === null };
+      return { snapshotId, image: hasImage && i > 0 && i === layers.length - 1 && snapshotId === null };
     });
   }
 
   private async chainInRows(box: Box): Promise<ExpectedLayer[]> {
     const layers: ExpectedLayer[] = [{ snapshotId: null, image: false }];
     for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) layers.push({ snapshotId: id, image: false });
-    layers.push({ snapshotId: null, image: true });
+    if (chainRoot(this.core, box) !== null) layers.push({ snapshotId: null, image: true });
     return layers;
   }
 
