@@ -96,3 +96,29 @@ describe('installer media killed at each step', () => {
     });
   });
 });
+
+describe('an interrupted removal whose record was edited', () => {
+  it('a record saying a snapshot of a box on an image backs onto nothing is not replayed: nothing is flattened off the image', async () => {
+    const w = await makeWorld({ branch: true });
+    // b has two dependents (c and d): a rebase, the mode that would flatten them onto "nothing".
+    const r = crashAt(w, 'snapshot-remove:after-intent', 'snapshots:remove', { box: 'dev', snapshot: 'b' });
+    expect(r.signal).toBe('SIGKILL');
+    const journal = path.join(w.home, 'boxes', w.boxId, 'journal');
+    const [file] = fs.readdirSync(journal);
+    const record = JSON.parse(fs.readFileSync(path.join(journal, file!), 'utf8')) as { parentPath: string | null };
+    expect(record.parentPath).toMatch(/snapshots/);
+    fs.writeFileSync(path.join(journal, file!), JSON.stringify({ ...record, parentPath: null }));
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      const messages = core.lastRecovery!.items.map((i) => i.message).join('\n');
+      expect(messages).toMatch(/cannot be finished/);
+      for (const name of ['c', 'd']) {
+        const s = core.store.findSnapshot(w.boxId, name)!;
+        expect(backingOf(s.diskPath), name).toBe(core.store.findSnapshot(w.boxId, 'b')!.diskPath);
+      }
+      expect(core.store.findSnapshot(w.boxId, 'b')).not.toBeNull();
+    } finally {
+      await core.close();
+    }
+  });
+});

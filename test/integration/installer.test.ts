@@ -221,6 +221,24 @@ describe('a box from installer media', () => {
     expect(t.core.store.getBox(box.id)!.status).toBe('configured');
   });
 
+  it('refuses to start a box whose installer file was replaced by another regular file (another box\'s disk, an edited ISO), before QEMU is spawned', async () => {
+    const box = await installerBox();
+    const other = await t.core.boxes.create({ name: 'other', image: 'seed' });
+    writePattern(other.liveDiskPath, 0, MiB, 0x21);
+    const iso = t.core.paths.imageInstaller(box.installerImageId!);
+    const original = fs.readFileSync(iso);
+    const edited = Buffer.from(original);
+    edited.write('SWAPPEDVOLUME', 16 * 2048 + 40, 'latin1');
+    for (const [what, bytes] of [['another box\'s disk', fs.readFileSync(other.liveDiskPath)], ['an edited ISO of the same size', edited]] as const) {
+      fs.rmSync(iso);
+      fs.writeFileSync(iso, bytes);
+      const err = await rejection(t.core.vms.start('fresh').finally(() => t.core.vms.stop('fresh', { force: true }).catch(() => {})));
+      expect(err.code, what).toBe('Storage');
+      expect(err.message, what).toMatch(/installer of the box "fresh" is not the file Boxkeep imported/);
+      expect(t.core.store.getBox(box.id)!.status, what).toBe('configured');
+    }
+  });
+
   it('recovery makes a fresh blank disk for an installer box that lost its live disk and has no snapshot', async () => {
     const box = await installerBox();
     fs.rmSync(box.liveDiskPath);

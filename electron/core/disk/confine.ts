@@ -173,10 +173,10 @@ function factsProblem(recorded: LayerFacts | null, now: Omit<LayerFacts, 'header
   return null;
 }
 
-/** The same placement rule for a file that is not a chain layer (installer media): what is wrong, or null. */
-export function placementProblem(root: string, file: string): string | null {
+/** The same placement rule for a file that is not a chain layer (installer media): its inode, or what is wrong. */
+export function placedFile(root: string, file: string): { dev: number; ino: number; size: number } | string {
   const placed = confinedFile(root, file);
-  return typeof placed === 'string' ? placed : null;
+  return typeof placed === 'string' ? placed : { dev: placed.dev, ino: placed.ino, size: placed.size };
 }
 
 /**

@@ -35,8 +35,8 @@ export async function installInstaller(paths: HomePaths, imageId: string, source
   };
 }
 
-/** The volume descriptors say what the ISO is (boot catalogue, size, volume id). */
-function descriptorDigest(file: string): string {
+/** The volume descriptors say what the ISO is (boot catalogue, size, volume id): recorded at import, compared at each start. */
+export function descriptorDigest(file: string): string {
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.alloc(4 * 2048);

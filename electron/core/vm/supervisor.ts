@@ -138,7 +138,7 @@ export class Supervisor implements VmControl {
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
-        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer ?? undefined,
+        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path,
         });
       } catch (err) {
         this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
@@ -147,7 +147,7 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
-        const notHeld = layersNotHeld(spawned.pid, layers);
+        const notHeld = layersNotHeld(spawned.pid, installer ? [...layers, installer] : layers);
         if (notHeld.length > 0) {
           // A layer was swapped between the check and QEMU's open: it holds some other file.
           throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
@@ -415,10 +415,10 @@ export class Supervisor implements VmControl {
 }
 
 /**
- * The checked layers QEMU does not hold open. QEMU opens every -blockdev before its monitor
+ * The checked layers (and installer ISO) QEMU does not hold open. QEMU opens every -blockdev before its monitor
  * answers, so once QMP is connected the set is complete.
  */
-function layersNotHeld(pid: number, layers: VerifiedLayer[]): string[] {
+function layersNotHeld(pid: number, layers: Pick<VerifiedLayer, 'path' | 'dev' | 'ino'>[]): string[] {
   const held = openInodes(pid);
   return layers.filter((l) => !held.has(`${l.dev}:${l.ino}`)).map((l) => l.path);
 }
