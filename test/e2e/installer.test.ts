@@ -70,4 +70,14 @@ describe('installer media in the app', () => {
     await expect.poll(() => eject.count()).toBe(0);
     expectNoPageProblems(b);
   });
+
+  it('the tree of the installer box stands on its blank disk, naming the ISO it was installed from, never a base image', async () => {
+    const tree = page.getByRole('listbox', { name: 'Snapshots of fresh' });
+    await expect.poll(() => tree.locator('[role=option] .row-name').allInnerTexts()).toEqual(['Blank disk', 'Now']);
+    expect(await tree.locator('.kind-base .row-sub').innerText()).toBe('installed from netinst');
+    expect(await tree.locator('.kind-now .row-desc').innerText()).toBe('Changes since the blank disk');
+    expect(await page.getByRole('complementary', { name: 'Selected item' }).innerText()).toContain('the blank disk plus every change made since');
+    expect(await page.locator('body').innerText()).not.toContain('Base image');
+    expectNoPageProblems(b);
+  });
 });

@@ -52,6 +52,15 @@ describe('boxkeep with installer media', () => {
     expect(human(['box', 'show', 'vm']).out).toMatch(/Installer:\s+attached as a CD-ROM, booted first/);
   });
 
+  it('snapshot list draws the tree of an installer box on its blank disk, naming the ISO it was installed from, not as an image', () => {
+    cliOk(home, ['snapshot', 'create', 'vm', 'installed']);
+    const tree = human(['snapshot', 'list', 'vm']);
+    expect(tree.code, tree.err).toBe(0);
+    expect(tree.out).toContain('blank disk (installed from debian-netinst)');
+    expect(tree.out).not.toMatch(/\(image\)/);
+    expect(tree.out).toMatch(/installed/);
+  });
+
   it('image remove refuses an installer a box uses', () => {
     const r = cliSync(home, ['image', 'remove', 'debian-netinst']);
     expect(r.code).toBe(5);

@@ -26,7 +26,7 @@ export const snapshotCommands: CommandGroup = {
         const tree = await api.snapshots.list({ box: arg(args, 'box') });
         return output(tree, async () => {
           const box = await api.boxes.get({ box: tree.boxId });
-          const drawn = snapshotTree(tree, { now, base: box.image.kind === 'installer' ? `blank disk (for ${box.image.name})` : `${box.image.name} (image)`, maxWidth: width });
+          const drawn = snapshotTree(tree, { now, base: box.image.kind === 'installer' ? `blank disk (installed from ${box.image.name})` : `${box.image.name} (image)`, maxWidth: width });
           return tree.snapshots.length ? drawn : `${drawn}\n\nNo snapshots yet. Take one with: boxkeep snapshot create ${q(box.name)}`;
         });
       },
