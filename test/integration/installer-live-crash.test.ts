@@ -33,6 +33,13 @@ afterAll(async () => {
     for (const id of [...(core.vms as Supervisor).sessions.keys()]) await core.vms.stop(id, { force: true }).catch(() => {});
     await core.close().catch(() => {});
   }
+  // A QEMU no owner took control of (the failure this file tests for) is still ours to end.
+  for (const id of home && fs.existsSync(path.join(home, 'boxes')) ? fs.readdirSync(path.join(home, 'boxes')) : []) {
+    const pidFile = path.join(home, 'boxes', id, 'run', 'qemu.pid');
+    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+    const ours = pid > 0 && fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(home);
+    if (ours) process.kill(pid, 'SIGKILL');
+  }
   tmp?.cleanup();
 });
 
