@@ -16,6 +16,7 @@ const tools = [
   ['cpio', 'cpio'],
   ['busybox', 'busybox-static'],
   ['python3', 'python3'],
+  ['genisoimage', 'genisoimage'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);

@@ -127,6 +127,9 @@ export const channels = {
     result: result<ConsoleOutput>(),
   },
 
+  /** Detaches the box's installer media; the next boot goes to the disk. */
+  'boxes:ejectInstaller': { input: boxInput, result: result<Box>() },
+
   'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
   'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },
   'snapshots:create': {

@@ -8,12 +8,18 @@ export const isActive = (status: BoxStatus) => ACTIVE_STATUSES.includes(status);
 /** Active or stopping: QEMU may still hold the box's disks, so nothing offline may touch them. */
 export const isBusy = (status: BoxStatus) => isActive(status) || status === 'stopping';
 
+/** A disk a box's chain is built on, or installer media (an ISO 9660 image) a box boots from once. */
+export type ImageKind = 'disk' | 'installer';
+
 export interface Image {
   id: string;
   name: string;
-  /** The imported disk, inside the home; read-only after import. */
+  kind: ImageKind;
+  /** The imported file, inside the home; read-only after import. */
   path: string;
-  format: 'qcow2';
+  /** qcow2 for a disk, iso for installer media (attached as a read-only CD-ROM, never part of a chain). */
+  format: 'qcow2' | 'iso';
+  /** A disk's virtual size; for installer media the size of the ISO. */
   virtualSize: number;
   sizeOnDisk: number;
   /** Direct boot: kernel, initrd and command line, copied into the home at import. */
@@ -26,7 +32,10 @@ export interface Image {
 export interface Box {
   id: string;
   name: string;
+  /** The image the box was made from: its chain's base disk, or the installer its blank disk was made for. */
   imageId: string;
+  /** Installer media attached as a CD-ROM the box boots from first; null when none (or after Eject). */
+  installerImageId: string | null;
   status: BoxStatus;
   /** Why the box failed (QEMU exit status, last console lines); null unless failed. */
   failureReason: string | null;

@@ -21,6 +21,8 @@ export class HomePaths {
 
   imageDir(imageId: string) { return path.join(this.imagesDir, imageId); }
   imageDisk(imageId: string) { return path.join(this.imageDir(imageId), 'disk.qcow2'); }
+  /** Installer media: the ISO 9660 image, attached read-only as a CD-ROM. */
+  imageInstaller(imageId: string) { return path.join(this.imageDir(imageId), 'installer.iso'); }
   imageKernel(imageId: string) { return path.join(this.imageDir(imageId), 'kernel'); }
   imageInitrd(imageId: string) { return path.join(this.imageDir(imageId), 'initrd'); }
 

@@ -53,6 +53,7 @@ export function createRouter(core: RouterDeps): Router {
     'boxes:pause': (i) => core.vms.pause(i.box),
     'boxes:resume': (i) => core.vms.resume(i.box),
     'boxes:console': (i) => core.vms.console(i.box, i.lines ?? 200),
+    'boxes:ejectInstaller': (i) => core.vms.ejectInstaller(i.box),
 
     'snapshots:list': (i) => core.snapshots.tree(i.box),
     'snapshots:get': (i) => core.snapshots.get(i.box, i.snapshot),

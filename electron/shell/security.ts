@@ -27,7 +27,7 @@ export const WEB_PREFERENCES = {
 
 /** The file picker for image import offers disk images first; any file can still be chosen. */
 export const IMAGE_FILE_FILTERS = [
-  { name: 'Disk images', extensions: ['qcow2', 'img', 'raw'] },
+  { name: 'Disk images and installers', extensions: ['qcow2', 'img', 'raw', 'iso'] },
   { name: 'All files', extensions: ['*'] },
 ];
 

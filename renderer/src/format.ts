@@ -1,6 +1,6 @@
 // How sizes and times read on screen. Pure functions (no DOM) so they are unit-tested in Node
 // and give the same text everywhere: sidebar, tree rows, dialogs, toasts.
-import type { BoxStatus } from '../../shared/types.js';
+import type { BoxDetail, BoxStatus } from '../../shared/types.js';
 
 const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -112,4 +112,14 @@ export function joinWords(items: string[]): string {
 /** "1 snapshot", "3 snapshots". */
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
+}
+
+/**
+ * What a box's snapshot tree stands on, in words: its base image, or, for a box made from
+ * installer media, the blank disk it started as (the ISO is no part of its disk). The detail
+ * may still be loading: the base image's words then.
+ */
+export function treeBase(detail: BoxDetail | null): { title: string; the: string; sub: string } {
+  if (detail?.image.kind === 'installer') return { title: 'Blank disk', the: 'the blank disk', sub: `installed from ${detail.image.name}` };
+  return { title: 'Base image', the: 'the base image', sub: detail?.image.name ?? '' };
 }

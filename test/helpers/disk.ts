@@ -15,6 +15,7 @@ const PACKAGE_OF: Record<string, string> = {
   'mkfs.ext4': 'e2fsprogs',
   mke2fs: 'e2fsprogs',
   cpio: 'cpio',
+  genisoimage: 'genisoimage',
 };
 
 /** Call in beforeAll. A missing tool fails the test loudly: a skipped disk test proves nothing. */

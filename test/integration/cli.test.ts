@@ -357,7 +357,7 @@ describe('boxkeep around the commands', () => {
     writePattern(path.join(tmp.dir, 'big.qcow2'), 0, 48 * MiB, 0x5a);
     const r = await inProcess(['--home', home, 'image', 'import', 'big.qcow2', '--name', 'big'], { tty: true, cwd: tmp.dir });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Imported image "big" \([0-9a-f]{12}\): 64 MiB virtual, \d+ MiB on disk\.\n$/);
+    expect(r.stdout).toMatch(/^Imported disk image "big" \([0-9a-f]{12}\): 64 MiB virtual, \d+ MiB on disk\.\n$/);
     const redraws = r.stderr.split('\r\x1b[K').filter(Boolean);
     expect(redraws.length).toBeGreaterThan(0);
     for (const line of redraws) expect(line).toMatch(/^Importing big \[[█░]{20}\] \d{1,3}%$/);

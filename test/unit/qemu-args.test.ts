@@ -79,6 +79,17 @@ describe('buildQemuArgs', () => {
     expect(valueOf(fromDisk, '-device')).toBe('virtio-blk-pci,drive=q0,id=vd0,bootindex=0');
   });
 
+  it('attaches installer media as a read-only raw CD-ROM booted before the disk, and nothing without one', () => {
+    const iso = '/home/u/images/cd12/installer.iso';
+    const args = buildQemuArgs(spec({ kernel: undefined, initrd: undefined, installer: iso }));
+    const nodes = valuesOf(args, '-blockdev').map((b) => JSON.parse(b!) as Record<string, unknown>);
+    expect(nodes).toContainEqual({ driver: 'file', filename: iso, 'node-name': 'installer-file', 'read-only': true });
+    expect(nodes).toContainEqual({ driver: 'raw', file: 'installer-file', 'node-name': 'installer', 'read-only': true });
+    expect(valuesOf(args, '-device')).toEqual(['virtio-blk-pci,drive=q0,id=vd0,bootindex=1', 'ide-cd,drive=installer,id=cd0,bootindex=0']);
+    expect(buildQemuArgs(spec({ kernel: undefined, initrd: undefined })).join(' ')).not.toMatch(/ide-cd|installer/);
+    expect(() => buildQemuArgs(spec({ installer: 'installer.iso' }))).toThrow(/absolute/);
+  });
+
   it('doubles commas in option values and keeps paths with quotes intact in JSON', () => {
     const args = buildQemuArgs(spec({ runDir: '/r,x', logFile: '/l,og/serial.log', liveDisk: '/d"i,sk.qcow2', name: 'a,b' }));
     expect(valueOf(args, '-chardev')).toContain('path=/r,,x/serial.sock');

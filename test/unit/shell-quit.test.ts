@@ -5,7 +5,7 @@ import type { Box, BoxStatus } from '../../shared/types.js';
 import { decideQuit, quitQuestion, type QuitChoice, type QuitQuestion } from '../../electron/shell/quit.js';
 
 const box = (name: string, status: BoxStatus): Box => ({
-  id: `id-${name}`, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0,
+  id: `id-${name}`, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0, installerImageId: null,
 });
 
 /** The engine's boxes verbs over a fixed list; stop() fails for the names in `refuse`. */

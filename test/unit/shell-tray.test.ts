@@ -9,7 +9,7 @@ import { MAX_TRAY_BOXES, trayTemplate, type TrayItem } from '../../electron/shel
 import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 
 const box = (name: string, status: BoxStatus, id = `id-${name}`): Box => ({
-  id, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0,
+  id, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0, installerImageId: null,
 });
 const labels = (items: TrayItem[]) => items.map((i) => (i.kind === 'separator' ? '---' : i.label));
 

@@ -21,10 +21,12 @@ export const boxCommands: CommandGroup = {
   commands: [
     {
       usage: 'box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N]',
-      summary: 'Create a box on top of an imported image.',
+      summary: 'Create a box on top of an imported image, or on a blank disk for installer media.',
       details:
         'The disk starts as the image and only the box\'s own changes take space. --disk-size grows the\n' +
-        'virtual disk (never below the image\'s size); --memory and --cpus set what the box runs with.',
+        'virtual disk (never below the image\'s size); --memory and --cpus set what the box runs with.\n' +
+        'From installer media (an imported ISO) the box gets a blank disk of --disk-size GiB (required)\n' +
+        'and boots from the ISO first, until "boxkeep box eject" takes it out.',
       kinds: { 'disk-size': 'int', memory: 'int', cpus: 'int' },
       async run({ args, api }) {
         const box = await api.boxes.create(
@@ -79,6 +81,14 @@ export const boxCommands: CommandGroup = {
         return output(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
       },
     },
+    {
+      usage: 'box eject <box>',
+      summary: 'Take the installer media out of a box (at once if it runs); it then boots from its disk.',
+      async run({ args, api }) {
+        const box = await api.boxes.ejectInstaller({ box: arg(args, 'box') });
+        return output(box, () => `Ejected the installer of box ${JSON.stringify(box.name)}; it boots from its disk from now on.`);
+      },
+    },
     stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),
     stateChange('resume', 'Resume a paused box.'),
     {
@@ -108,11 +118,12 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Box', `${d.name} (${d.id})`],
     ['Status', d.status],
     ['Failure', d.failureReason],
-    ['Image', `${d.image.name} (${d.image.id})`],
+    ['Image', `${d.image.name} (${d.image.id})${d.image.kind === 'installer' ? ', installer media: the disk started blank' : ''}`],
+    ['Installer', d.installerImageId ? `attached as a CD-ROM, booted first (eject it with "boxkeep box eject ${d.name}")` : null],
     ['CPUs', String(d.cpus)],
     ['Memory', `${d.memoryMib} MiB`],
     ['Disk', `${humanBytes(d.diskSize)} virtual, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
-    ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : 'the image itself'}` : 'none yet'],
+    ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image.kind === 'installer' ? 'the blank disk' : 'the image itself'}` : 'none yet'],
     ['Live disk', d.liveDiskPath],
     ['Created', `${localTime(d.createdAt)} (${relativeTime(d.createdAt, now)})`],
   ]);

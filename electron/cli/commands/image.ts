@@ -1,4 +1,4 @@
-// boxkeep image …: import, list and remove base images.
+// boxkeep image …: import, list and remove base images and installer media.
 import type { Image } from '../../../shared/types.js';
 import { arg, given, opt, output, type CommandGroup } from '../command.js';
 import { humanBytes, relativeTime, table } from '../format.js';
@@ -9,9 +9,11 @@ export const imageCommands: CommandGroup = {
   commands: [
     {
       usage: 'image import <file> [--name N] [--kernel F --initrd F --append S]',
-      summary: 'Import a disk image (qcow2 or raw) into the home, optionally with a kernel to boot it directly.',
+      summary: 'Import a disk image (qcow2 or raw), or installer media (an ISO 9660 image), into the home.',
       details:
         'The file is copied into the home and never changed afterwards; boxes are created on top of it.\n' +
+        'An ISO is kept as installer media: a box made from it gets a blank disk (--disk-size) and\n' +
+        'boots from the ISO as a read-only CD-ROM until it is ejected ("boxkeep box eject").\n' +
         'Without --name the image is named after the file. --kernel, --initrd and --append give a\n' +
         'kernel, initramfs and kernel command line for direct boot; they are copied into the home too.',
       kinds: { file: 'path', kernel: 'path', initrd: 'path' },
@@ -19,7 +21,9 @@ export const imageCommands: CommandGroup = {
         const image = await api.images.import(
           given({ path: arg(args, 'file'), name: opt(args, 'name'), kernelPath: opt(args, 'kernel'), initrdPath: opt(args, 'initrd'), append: opt(args, 'append') }),
         );
-        return output(image, () => `Imported image ${JSON.stringify(image.name)} (${image.id}): ${humanBytes(image.virtualSize)} virtual, ${humanBytes(image.sizeOnDisk)} on disk.` + (image.kernelPath ? '\nBoots its own kernel directly.' : ''));
+        return output(image, () => (image.kind === 'installer'
+          ? `Imported installer media ${JSON.stringify(image.name)} (${image.id}): an ISO of ${humanBytes(image.virtualSize)}. Make a box from it with: boxkeep box create <name> --image ${image.name} --disk-size GiB`
+          : `Imported disk image ${JSON.stringify(image.name)} (${image.id}): ${humanBytes(image.virtualSize)} virtual, ${humanBytes(image.sizeOnDisk)} on disk.` + (image.kernelPath ? '\nBoots its own kernel directly.' : '')));
       },
     },
     {
@@ -44,8 +48,8 @@ export const imageCommands: CommandGroup = {
 
 function imageTable(images: Image[], now: number, width: number | undefined): string {
   return table(
-    ['ID', 'NAME', 'VIRTUAL', 'ON DISK', 'BOOT', 'IMPORTED'],
-    images.map((i) => [i.id, i.name, humanBytes(i.virtualSize), humanBytes(i.sizeOnDisk), i.kernelPath ? 'kernel' : 'disk', relativeTime(i.createdAt, now)]),
-    { align: ['left', 'left', 'right', 'right'], maxWidth: width, flex: 1 },
+    ['ID', 'NAME', 'KIND', 'VIRTUAL', 'ON DISK', 'BOOT', 'IMPORTED'],
+    images.map((i) => [i.id, i.name, i.kind === 'installer' ? 'installer (iso)' : 'disk', humanBytes(i.virtualSize), humanBytes(i.sizeOnDisk), i.kind === 'installer' ? 'cd-rom' : i.kernelPath ? 'kernel' : 'disk', relativeTime(i.createdAt, now)]),
+    { align: ['left', 'left', 'left', 'right', 'right'], maxWidth: width, flex: 1 },
   );
 }

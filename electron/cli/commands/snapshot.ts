@@ -29,7 +29,8 @@ export const snapshotCommands: CommandGroup = {
           // chain, which the tree does not show (and which doubled the command's time).
           const box = (await api.boxes.list()).find((b) => b.id === tree.boxId)!;
           const image = (await api.images.list()).find((i) => i.id === box.imageId)!;
-          const drawn = snapshotTree(tree, { now, base: `${image.name} (image)`, maxWidth: width });
+          const base = image.kind === 'installer' ? `blank disk (installed from ${image.name})` : `${image.name} (image)`;
+          const drawn = snapshotTree(tree, { now, base, maxWidth: width });
           return tree.snapshots.length ? drawn : `${drawn}\n\nNo snapshots yet. Take one with: boxkeep snapshot create ${q(box.name)}`;
         });
       },

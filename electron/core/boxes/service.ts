@@ -2,11 +2,11 @@
 import fs from 'node:fs';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isBusy, type Box, type BoxDetail, type DiskLayer } from '../../../shared/types.js';
+import { isBusy, type Box, type BoxDetail, type DiskLayer, type Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
-import { createOverlay } from '../disk/qemu-img.js';
+import { createDisk, createOverlay } from '../disk/qemu-img.js';
 import { mkdirDurable, noRoomForRecord, removeDurable, sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import type { ImageService } from '../images/service.js';
@@ -63,21 +63,21 @@ export class BoxService {
         throw alreadyExists(`A box called ${JSON.stringify(input.name)} already exists; choose another name.`);
       }
       const image = this.core.images.resolve(input.image);
-      const diskSize = input.diskSizeGiB === undefined ? image.virtualSize : input.diskSizeGiB * GiB;
-      if (diskSize < image.virtualSize) {
-        throw invalidArgument(`The disk size ${input.diskSizeGiB} GiB is smaller than the image ${JSON.stringify(image.name)} (${(image.virtualSize / GiB).toFixed(2)} GiB); use at least ${Math.ceil(image.virtualSize / GiB)} GiB.`);
-      }
+      const installer = image.kind === 'installer';
+      const diskSize = boxDiskSize(image, input.diskSizeGiB);
       requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES);
       const boxId = newId();
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
       const box = await boxCreate.journaled(paths.homeJournal, intent, async () => {
         for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
-        await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
+        // From installer media: a blank disk that stands alone, the root of the box's tree.
+        if (installer) await createDisk(paths.liveDisk(boxId), diskSize);
+        else await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
         boxCreate.crash('after-overlay');
         const row = {
           id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
           cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
-          currentSnapshotId: null, createdAt: Date.now(),
+          currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
         };
         store.insertBox(row);
         boxCreate.crash('after-row');
@@ -129,6 +129,21 @@ export class BoxService {
       return { removedId: box.id, freedBytes };
     }));
   }
+}
+
+/** The box's disk size in bytes: at least its image's; a box from installer media must be told. */
+function boxDiskSize(image: Image, giB: number | undefined): number {
+  if (image.kind === 'installer') {
+    if (giB === undefined) {
+      throw invalidArgument(`The image ${JSON.stringify(image.name)} is installer media (an ISO), not a disk: a box made from it gets a blank disk, so give its size, e.g. --disk-size 20 (GiB).`);
+    }
+    return giB * GiB;
+  }
+  const diskSize = giB === undefined ? image.virtualSize : giB * GiB;
+  if (diskSize < image.virtualSize) {
+    throw invalidArgument(`The disk size ${giB} GiB is smaller than the image ${JSON.stringify(image.name)} (${(image.virtualSize / GiB).toFixed(2)} GiB); use at least ${Math.ceil(image.virtualSize / GiB)} GiB.`);
+  }
+  return diskSize;
 }
 
 function folderSize(dir: string): number {

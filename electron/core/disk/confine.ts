@@ -61,7 +61,8 @@ export interface InspectOptions {
 
 const MISSING = 'the file is missing';
 
-export type Backing = string | null | readonly string[];
+/** What a layer must back onto: one path, nothing (null), or any of a list (null in it: or nothing). */
+export type Backing = string | null | readonly (string | null)[];
 
 /**
  * Checks `layers` (top first; each backs onto the next, the last onto nothing) and returns
@@ -142,13 +143,15 @@ function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts
   if (stat.dev !== placed.dev || stat.ino !== placed.ino) return 'it was replaced while being checked';
   if (header.hasExternalDataFile) return 'it keeps its data in an external data file, which could be any file on this computer';
 
-  if (backing === null) {
-    if (header.backingFile !== null) return `it names the backing file "${header.backingFile}" but should stand alone`;
+  // A list may hold null: standing alone is one of the allowed outcomes (a blank root merged away).
+  const allowed = backing === null || typeof backing === 'string' ? [backing] : backing;
+  const strings = allowed.filter((b): b is string => b !== null);
+  if (header.backingFile === null) {
+    if (!allowed.includes(null)) return `it backs onto "(nothing)" instead of ${strings.join(' or ')}`;
+  } else if (strings.length === 0) {
+    return `it names the backing file "${header.backingFile}" but should stand alone`;
   } else {
-    const allowed = typeof backing === 'string' ? [backing] : backing;
-    if (header.backingFile === null || !allowed.includes(header.backingFile)) {
-      return `it backs onto "${header.backingFile ?? '(nothing)'}" instead of ${allowed.join(' or ')}`;
-    }
+    if (!strings.includes(header.backingFile)) return `it backs onto "${header.backingFile}" instead of ${strings.join(' or ')}${allowed.includes(null) ? ' or nothing' : ''}`;
     if (header.backingFormat !== 'qcow2') {
       return `its backing file is declared as format "${header.backingFormat ?? '(none: QEMU would guess)'}" instead of qcow2`;
     }
@@ -168,6 +171,12 @@ function factsProblem(recorded: LayerFacts | null, now: Omit<LayerFacts, 'header
   if (now.virtualSize !== recorded.virtualSize) return `its disk size is ${now.virtualSize} bytes but was ${recorded.virtualSize} when it was frozen`;
   if (now.headerDigest !== null && now.headerDigest !== recorded.headerDigest) return 'its qcow2 header changed since it was frozen (the file was rewritten or replaced)';
   return null;
+}
+
+/** The same placement rule for a file that is not a chain layer (installer media): its inode, or what is wrong. */
+export function placedFile(root: string, file: string): { dev: number; ino: number; size: number } | string {
+  const placed = confinedFile(root, file);
+  return typeof placed === 'string' ? placed : { dev: placed.dev, ino: placed.ino, size: placed.size };
 }
 
 /**

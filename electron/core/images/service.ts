@@ -9,6 +9,7 @@ import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { readLayerFacts } from '../disk/confine.js';
+import { looksLikeIso, readIsoFacts } from '../disk/iso.js';
 import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
 import { convert, measureConvert } from '../disk/qemu-img.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
@@ -18,6 +19,7 @@ import { clearIntent } from '../journal.js';
 import { HOME_KEY } from '../mutex.js';
 import type { Tasks } from '../tasks.js';
 import { imageImport, imageRemove, type ImageImportIntent, type ImageRemoveIntent } from './intents.js';
+import { installInstaller, notADisk, type Installed } from './installer.js';
 
 
 const MAX_BOOT_FILE = 512 * 1024 * 1024;
@@ -53,11 +55,16 @@ export class ImageService {
     const initrd = input.initrdPath ? checkedFile(input.initrdPath, 'initrd', MAX_BOOT_FILE) : null;
     if (initrd && !kernel) throw invalidArgument('An initrd was given without a kernel; pass --kernel too, or neither.');
     const format = await untrustedFormat(source);
+    if (format === 'iso' && (kernel || initrd || input.append !== undefined)) {
+      throw invalidArgument(`The image ${input.path} is installer media (an ISO 9660 image), which boots by itself; it takes no --kernel, --initrd or --append.`);
+    }
     const bootFiles = (kernel ? fs.statSync(kernel).size : 0) + (initrd ? fs.statSync(initrd).size : 0);
     // A raw source is measured where it is (read as raw, any bytes are only bytes). A qcow2 one
     // is measured only once our private copy exists (see privateCopy): here it is counted as
     // the copy plus a conversion at least its size, and measured exactly before converting.
-    const firstEstimate = format === 'raw' ? await measureConvert(source, 'raw') : 2 * fs.statSync(source).size;
+    // An ISO is copied as it is.
+    const size = fs.statSync(source).size;
+    const firstEstimate = format === 'iso' ? size : format === 'raw' ? await measureConvert(source, 'raw') : 2 * size;
     requireSpace(this.core, `Importing the image ${JSON.stringify(name)}`, firstEstimate + bootFiles + OVERLAY_BYTES);
 
     const imageId = newId();
@@ -69,34 +76,18 @@ export class ImageService {
         clearIntent(paths.homeJournal, intent.id);
       }
     };
+    const base = { id: imageId, name, kernelPath: kernel ? paths.imageKernel(imageId) : null, initrdPath: initrd ? paths.imageInitrd(imageId) : null, append: input.append ?? null };
     return this.core.tasks.run('image-import', null, `Importing ${name}`, async (task) => {
       const image = await imageImport.journaled(paths.homeJournal, intent, async () => {
         mkdirDurable(paths.imageDir(imageId));
-        const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
-        const from = format === 'qcow2' ? await privateCopy(source, paths.imageDir(imageId)) : source;
-        if (from !== source) requireSpace(this.core, `Importing the image ${JSON.stringify(name)}`, (await measureConvert(from, 'qcow2')) + bootFiles);
-        await convert(from, format, staging, { onProgress: (f) => task.progress(f * 0.95) });
-        if (from !== source) fs.rmSync(from);
-        imageImport.crash('after-convert');
-        // The copy is ours now, but check again: the converted file must be self-contained.
-        const header = await readQcow2Header(staging);
-        if (header.backingFile || header.hasExternalDataFile) throw invalidArgument('The converted image still references another file; it was not imported.');
-        if (kernel) fs.copyFileSync(kernel, paths.imageKernel(imageId));
-        if (initrd) fs.copyFileSync(initrd, paths.imageInitrd(imageId));
-        renameDurable(staging, paths.imageDisk(imageId));
-        for (const f of [paths.imageDisk(imageId), kernel && paths.imageKernel(imageId), initrd && paths.imageInitrd(imageId)]) {
-          if (f) fs.chmodSync(f, 0o444);
-        }
+        const installed = format === 'iso'
+          ? await installInstaller(paths, imageId, source)
+          : await this.installDisk(imageId, source, format, { kernel, initrd, name, bootFiles, onProgress: (f) => task.progress(f * 0.95) });
         imageImport.crash('after-install');
-        const image: Image = {
-          id: imageId, name, path: paths.imageDisk(imageId), format: 'qcow2', virtualSize: header.virtualSize,
-          sizeOnDisk: sizeOnDisk(paths.imageDisk(imageId)), kernelPath: kernel ? paths.imageKernel(imageId) : null,
-          initrdPath: initrd ? paths.imageInitrd(imageId) : null, append: input.append ?? null, createdAt: Date.now(),
-        };
-        const facts = readLayerFacts(image.path);
+        const image: Image = { ...base, ...installed.image, sizeOnDisk: sizeOnDisk(installed.image.path), createdAt: Date.now() };
         store.transaction(() => {
           store.insertImage(image);
-          store.setImageFacts(image.id, facts);
+          store.setImageFacts(image.id, installed.facts);
         });
         imageImport.crash('after-row');
         return image;
@@ -107,6 +98,28 @@ export class ImageService {
     });
   }
 
+  /** A disk: converted to a self-contained qcow2 in the image's folder, with its boot files. */
+  private async installDisk(imageId: string, source: string, format: 'qcow2' | 'raw', o: { kernel: string | null; initrd: string | null; name: string; bootFiles: number; onProgress: (f: number) => void }): Promise<Installed> {
+    const { paths } = this.core;
+    const staging = path.join(paths.imageDir(imageId), '.importing.qcow2');
+    const from = format === 'qcow2' ? await privateCopy(source, paths.imageDir(imageId)) : source;
+    if (from !== source) requireSpace(this.core, `Importing the image ${JSON.stringify(o.name)}`, (await measureConvert(from, 'qcow2')) + o.bootFiles);
+    await convert(from, format, staging, { onProgress: o.onProgress });
+    if (from !== source) fs.rmSync(from);
+    imageImport.crash('after-convert');
+    // The copy is ours now, but check again: the converted file must be self-contained.
+    const header = await readQcow2Header(staging);
+    if (header.backingFile || header.hasExternalDataFile) throw invalidArgument('The converted image still references another file; it was not imported.');
+    if (o.kernel) fs.copyFileSync(o.kernel, paths.imageKernel(imageId));
+    if (o.initrd) fs.copyFileSync(o.initrd, paths.imageInitrd(imageId));
+    renameDurable(staging, paths.imageDisk(imageId));
+    for (const f of [paths.imageDisk(imageId), o.kernel && paths.imageKernel(imageId), o.initrd && paths.imageInitrd(imageId)]) {
+      if (f) fs.chmodSync(f, 0o444);
+    }
+    const image = { kind: 'disk' as const, format: 'qcow2' as const, path: paths.imageDisk(imageId), virtualSize: header.virtualSize };
+    return { image, facts: readLayerFacts(image.path) };
+  }
+
   remove(ref: string): Promise<{ removedId: string }> {
     return this.core.locks.run(HOME_KEY, async () => {
       const { store, paths } = this.core;
@@ -114,7 +127,8 @@ export class ImageService {
       const users = store.boxesUsingImage(image.id);
       if (users.length > 0) {
         const names = users.slice(0, 5).map((b) => JSON.stringify(b.name)).join(', ');
-        throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${users.length === 1 ? 'the box' : 'the boxes'} ${names}; remove ${users.length === 1 ? 'that box' : 'those boxes'} first.`);
+        const how = image.kind === 'installer' && users.some((b) => b.installerImageId === image.id) ? ' (as its installer CD-ROM; ejecting does not free it: the box keeps the record of what it was made from)' : '';
+        throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${users.length === 1 ? 'the box' : 'the boxes'} ${names}${how}; remove ${users.length === 1 ? 'that box' : 'those boxes'} first.`);
       }
       const intent: ImageRemoveIntent = { id: newId(), op: 'image-remove', startedAt: Date.now(), imageId: image.id };
       await imageRemove.journaled(paths.homeJournal, intent, async () => {
@@ -148,9 +162,21 @@ function checkedFile(file: string, what: string, maxBytes = Number.MAX_SAFE_INTE
   return path.resolve(file);
 }
 
-/** qcow2 by its magic (and then its header must be safe), anything else is raw bytes. */
-async function untrustedFormat(file: string): Promise<'qcow2' | 'raw'> {
-  if (!(await isQcow2(file))) return 'raw';
+/**
+ * qcow2 by its magic (and then its header must be safe), an ISO 9660 image by "CD001" at
+ * 0x8001 (installer media), a file that is plainly something else refused, the rest raw bytes.
+ */
+async function untrustedFormat(file: string): Promise<'qcow2' | 'raw' | 'iso'> {
+  if (!(await isQcow2(file))) {
+    if (looksLikeIso(file)) {
+      // A truncated or malformed ISO is refused here, before anything is written to the home.
+      readIsoFacts(file);
+      return 'iso';
+    }
+    const problem = notADisk(file);
+    if (problem) throw invalidArgument(`The file ${file} is neither a disk image nor installer media: ${problem}. Boxkeep imports qcow2 and raw disks, and ISO 9660 installers.`);
+    return 'raw';
+  }
   const header = await readQcow2Header(file);
   if (header.backingFile) {
     throw invalidArgument(`The image ${file} names a backing file (${JSON.stringify(header.backingFile.slice(0, 200))}); Boxkeep only imports self-contained images, since a backing file could expose a host file to the guest. Flatten it first: qemu-img convert -O qcow2 <in> <out>.`);
@@ -177,6 +203,6 @@ async function privateCopy(source: string, dir: string): Promise<string> {
 }
 
 function defaultImageName(file: string): string {
-  const base = path.basename(file).replace(/\.(qcow2|img|raw)$/i, '');
+  const base = path.basename(file).replace(/\.(qcow2|img|raw|iso)$/i, '');
   return base.replace(/^\.+/, '') || 'image';
 }

@@ -6,8 +6,8 @@ import type { Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { backingPathOf } from '../disk/backing.js';
 import { chainError } from '../disk/confine.js';
-import { createOverlay } from '../disk/qemu-img.js';
-import { boxProblems, recordMissingFacts } from '../snapshots/box-chain.js';
+import { createDisk, createOverlay } from '../disk/qemu-img.js';
+import { boxProblems, chainRoot, recordMissingFacts } from '../snapshots/box-chain.js';
 import { removeDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
 import { intoOrphans } from './orphans.js';
@@ -72,11 +72,16 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   const byPath = new Map(snapshots.map((s) => [s.diskPath, s]));
   const image = store.getImage(box.imageId);
   const current = box.currentSnapshotId ? store.getSnapshot(box.currentSnapshotId) : null;
-  const expected = current ? current.diskPath : image?.path ?? null;
+  // A box from installer media has no image under its tree: its first disk stood alone.
+  const blankRoot = !current && chainRoot(core, box) === null;
+  const expected = current ? current.diskPath : blankRoot ? null : image?.path ?? null;
 
   const live = paths.liveDisk(box.id);
   if (!fs.existsSync(live)) {
-    if (expected && fs.existsSync(expected)) {
+    if (blankRoot) {
+      await createDisk(live, box.diskSize);
+      report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh blank one was made (the box has no snapshot to go back to). What was installed on it was lost.`);
+    } else if (expected && fs.existsSync(expected)) {
       await createOverlay(live, expected, box.diskSize);
       report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh one was made on ${current ? `snapshot "${current.name}"` : 'its image'}. Changes since then were lost.`);
     } else {
@@ -90,7 +95,7 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
         store.setCurrentSnapshot(box.id, snapshot.id);
         report.repaired(box.id, `The box ${label} was recorded under the wrong snapshot; "Now" was moved under "${snapshot.name}" to match its disk.`);
       } else if (actual === null && !expected) {
-        /* a box on an image with no backing cannot happen; nothing to compare */
+        /* a blank root: nothing under it, as expected */
       } else {
         report.kept(box.id, `The live disk of the box ${label} backs onto ${actual ?? 'nothing'}, which Boxkeep does not know; it was left as it is.`);
       }

@@ -10,7 +10,16 @@ import type { SnapshotRemoveIntent } from './intents.js';
 /** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
 export type ChainTop = 'live' | { snapshotId: string };
 
-/** Top first, down to the image; `facts: false` only confines (recovery replaying a merge,
+/**
+ * The file the bottom of a box's tree backs onto: its image's disk; null for a box made for
+ * installer media, whose first disk was blank and stands alone (no backing file at all).
+ * A box whose image record is lost still expects the image: refusing is the safe side.
+ */
+export function chainRoot(core: HomeData, box: Box): string | null {
+  return core.store.getImage(box.imageId)?.kind === 'installer' ? null : core.paths.imageDisk(box.imageId);
+}
+
+/** Top first, down to the image (if the box has one); `facts: false` only confines (recovery replaying a merge,
  *  where a layer half-rewritten by the interrupted step legitimately differs from its record). */
 export function expectedChain(core: HomeData, box: Box, top: ChainTop, opts: { facts?: boolean } = {}): ExpectedLayer[] {
   const { store, paths } = core;
@@ -35,7 +44,7 @@ export function expectedChain(core: HomeData, box: Box, top: ChainTop, opts: { f
     layers.push(snapshotLayer(core, box, s, withFacts));
     snapshotId = s.parentId;
   }
-  layers.push(imageLayer(core, box, withFacts));
+  if (chainRoot(core, box) !== null) layers.push(imageLayer(core, box, withFacts));
   return layers;
 }
 
@@ -80,11 +89,12 @@ export interface TreeEntry { layer: ExpectedLayer; backing: string | null; snaps
 
 function treeEntries(core: HomeData, box: Box): TreeEntry[] {
   const { store, paths } = core;
-  const below = (id: string | null) => (id === null ? paths.imageDisk(box.imageId) : paths.snapshotDisk(box.id, id));
+  const root = chainRoot(core, box);
+  const below = (id: string | null) => (id === null ? root : paths.snapshotDisk(box.id, id));
   const live = liveLayer(core, box);
   const entries: TreeEntry[] = [{ layer: live, backing: below(box.currentSnapshotId), snapshotId: null, kind: 'live' }];
   for (const s of store.listSnapshots(box.id)) entries.push({ layer: snapshotLayer(core, box, s), backing: below(s.parentId), snapshotId: s.id, kind: 'snapshot' });
-  entries.push({ layer: imageLayer(core, box, true), backing: null, snapshotId: null, kind: 'image' });
+  if (root !== null) entries.push({ layer: imageLayer(core, box, true), backing: null, snapshotId: null, kind: 'image' });
   return entries;
 }
 
@@ -98,10 +108,11 @@ function treeEntries(core: HomeData, box: Box): TreeEntry[] {
 export function interruptedMergeProblem(core: HomeData, intent: Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'parentId' | 'parentPath' | 'dependents'>): LayerProblem | null {
   const box = core.store.getBox(intent.boxId);
   if (!box) return null;
-  const below = intent.parentId ? expectedChain(core, box, { snapshotId: intent.parentId }) : [imageLayer(core, box, true)];
+  const below = intent.parentId ? expectedChain(core, box, { snapshotId: intent.parentId }) : chainRoot(core, box) !== null ? [imageLayer(core, box, true)] : [];
   const entries: { layer: ExpectedLayer; backing: Backing }[] = below.map((layer, i) => ({ layer, backing: below[i + 1]?.path ?? null }));
   const removed = core.store.getSnapshot(intent.snapshotId);
-  const onto = [intent.snapshotPath, intent.parentPath];
+  // parentPath null: the removed snapshot was a blank root, and what it is merged into stands alone.
+  const onto = intent.parentPath === null ? [intent.snapshotPath, null] : [intent.snapshotPath, intent.parentPath];
   // Commit mode moves the removed snapshot's file onto its dependent: once moved, it is gone.
   if (removed && fs.existsSync(intent.snapshotPath)) entries.push({ layer: snapshotLayer(core, box, removed, false), backing: onto });
   for (const d of intent.dependents) {

@@ -14,7 +14,7 @@ import { sizeOnDisk } from '../fsutil.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
-import { verifyBoxChain, type ChainTop } from './box-chain.js';
+import { chainRoot, verifyBoxChain, type ChainTop } from './box-chain.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
@@ -204,7 +204,7 @@ export class SnapshotEngine {
     const dependents: Dependent[] = store.children(snapshot.id).map((c) => ({ path: c.diskPath, snapshotId: c.id }));
     if (box.currentSnapshotId === snapshot.id) dependents.push({ path: box.liveDiskPath, snapshotId: null });
     const parent = snapshot.parentId ? store.getSnapshot(snapshot.parentId) : null;
-    const parentPath = parent ? parent.diskPath : path.resolve(store.getImage(box.imageId)!.path);
+    const parentPath = parent ? parent.diskPath : chainRoot(this.core, box);
     let mode: RemoveMode = 'rebase';
     if (dependents.length === 0) mode = 'delete';
     else if (dependents.length === 1 && !isActive(box.status) && sizeOnDisk(dependents[0]!.path) <= sizeOnDisk(snapshot.diskPath)) mode = 'commit';

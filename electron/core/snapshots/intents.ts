@@ -20,8 +20,9 @@ export type SnapshotRestoreIntent = IntentOf<typeof snapshotRestore>;
 export function removeFacts(p: IntentParts) {
   return {
     ...p.base, boxId: p.id, snapshotId: p.id, snapshotPath: p.inHome,
-    /** What the removed snapshot backed onto: its parent's disk, or the image. */
-    parentPath: p.inHome,
+    /** What the removed snapshot backed onto: its parent's disk, or the image; null: nothing
+     *  (a blank root, whose dependents then stand alone). */
+    parentPath: v.nullable(p.inHome),
     /** The removed snapshot's parent (null: the image), where its dependents move. */
     parentId: p.nullableId,
     mode: v.picklist(['delete', 'commit', 'rebase']),

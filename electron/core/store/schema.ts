@@ -56,4 +56,11 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE images ADD COLUMN file_size INTEGER;
   ALTER TABLE images ADD COLUMN header_digest TEXT;
   `,
+  // 4 here; meant as 5, after the box network migration of another branch (renumber at merge):
+  // installer media. An image is a disk (its chain's base) or an installer ISO; a box may
+  // have one attached as a CD-ROM until it is ejected (NULL: none).
+  `
+  ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'disk';
+  ALTER TABLE boxes ADD COLUMN installer_image_id TEXT REFERENCES images(id);
+  `,
 ];

@@ -8,8 +8,8 @@ import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
 
-interface ImageDbRow { id: string; name: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
-interface BoxDbRow { id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number }
+interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
+interface BoxDbRow { id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number; installer_image_id: string | null }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
 export type NewBox = Omit<Box, 'liveDiskPath'>;
@@ -46,8 +46,8 @@ export class Store {
   // ---- images
 
   insertImage(image: Image): void {
-    this.db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, kernel_path, initrd_path, append, created_at)
-      VALUES (@id, @name, @path, @virtualSize, @sizeOnDisk, @kernelPath, @initrdPath, @append, @createdAt)`).run(image);
+    this.db.prepare(`INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, kernel_path, initrd_path, append, created_at)
+      VALUES (@id, @name, @kind, @path, @virtualSize, @sizeOnDisk, @kernelPath, @initrdPath, @append, @createdAt)`).run(image);
   }
 
   listImages(): Image[] {
@@ -69,15 +69,16 @@ export class Store {
     this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
   }
 
+  /** Boxes made from the image, or with it attached as their installer. */
   boxesUsingImage(imageId: string): Box[] {
-    return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? ORDER BY created_at').all(imageId) as BoxDbRow[]).map((r) => this.toBox(r));
+    return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? OR installer_image_id = ? ORDER BY created_at').all(imageId, imageId) as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   // ---- boxes
 
   insertBox(box: NewBox): void {
-    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at)
-      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt)`).run(box);
+    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id)
+      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId)`).run(box);
   }
 
   listBoxes(): Box[] {
@@ -101,6 +102,11 @@ export class Store {
 
   setBoxStatus(id: string, status: BoxStatus, failureReason: string | null = null): void {
     this.db.prepare('UPDATE boxes SET status = ?, failure_reason = ? WHERE id = ?').run(status, failureReason, id);
+  }
+
+  /** null: the installer was ejected; the next start has no CD-ROM. */
+  setInstaller(boxId: string, imageId: string | null): void {
+    this.db.prepare('UPDATE boxes SET installer_image_id = ? WHERE id = ?').run(imageId, boxId);
   }
 
   setCurrentSnapshot(boxId: string, snapshotId: string | null): void {
@@ -212,7 +218,7 @@ export class Store {
     return {
       id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,
       cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
-      liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at,
+      liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at, installerImageId: r.installer_image_id,
     };
   }
 }
@@ -226,7 +232,7 @@ function factsOf(r: FactsRow | undefined): LayerFacts | null {
 
 function toImage(r: ImageDbRow): Image {
   return {
-    id: r.id, name: r.name, path: r.path, format: 'qcow2', virtualSize: r.virtual_size, sizeOnDisk: r.size_on_disk,
+    id: r.id, name: r.name, kind: r.kind === 'installer' ? 'installer' : 'disk', format: r.kind === 'installer' ? 'iso' : 'qcow2', path: r.path, virtualSize: r.virtual_size, sizeOnDisk: r.size_on_disk,
     kernelPath: r.kernel_path, initrdPath: r.initrd_path, append: r.append, createdAt: r.created_at,
   };
 }

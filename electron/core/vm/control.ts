@@ -8,6 +8,8 @@ export interface VmControl {
   pause(box: string): Promise<Box>;
   resume(box: string): Promise<Box>;
   console(box: string, lines: number): Promise<ConsoleOutput>;
+  /** Detaches the box's installer media (at once if it runs); the next start boots from the disk. */
+  ejectInstaller(box: string): Promise<Box>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;

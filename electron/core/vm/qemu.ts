@@ -38,6 +38,8 @@ export interface QemuSpec {
    * Without it only the live disk gets named nodes and QEMU opens its backing files itself.
    */
   blockdevs?: string[];
+  /** Installer media: an ISO on a read-only CD-ROM (`INSTALLER_DEVICE_ID`), booted before the disk. */
+  installer?: string;
   /** `-S`: the guest's CPUs wait for a QMP `cont`, so the caller can check what QEMU opened first. */
   startPaused?: boolean;
 }
@@ -92,11 +94,30 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
       '-blockdev', JSON.stringify({ driver: 'file', filename: spec.liveDisk, 'node-name': boot.file }),
       '-blockdev', JSON.stringify({ driver: 'qcow2', file: boot.file, 'node-name': boot.format }),
     ]),
-    '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : ',bootindex=0'}`,
+    '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : `,bootindex=${spec.installer ? 1 : 0}`}`,
+    ...(spec.installer ? installerArgs(spec.installer) : []),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
   return args;
+}
+
+/** The CD-ROM's device and its nodes (no `q`/`f` names: those are the disk chain's, see nodes.ts). */
+export const INSTALLER_DEVICE_ID = 'cd0';
+export const INSTALLER_NODES = { format: 'installer', file: 'installer-file' };
+
+/**
+ * Installer media as a read-only CD-ROM on the built-in IDE controller, first in the boot
+ * order. Its format is stated (raw), never probed: an ISO is untrusted bytes, and a probe
+ * could read a qcow2 header in it naming a host file.
+ */
+function installerArgs(iso: string): string[] {
+  if (!path.isAbsolute(iso)) throw invalidArgument(`The installer path must be absolute, got ${iso}`);
+  return [
+    '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': INSTALLER_NODES.file, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: INSTALLER_NODES.file, 'node-name': INSTALLER_NODES.format, 'read-only': true }),
+    '-device', `ide-cd,drive=${INSTALLER_NODES.format},id=${INSTALLER_DEVICE_ID},bootindex=0`,
+  ];
 }
 
 /** QEMU's option syntax separates with commas; a literal comma is written twice. */

@@ -3,13 +3,13 @@
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
-import { isBusy, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
 import type { BoxService } from '../boxes/service.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import type { VerifiedLayer } from '../disk/confine.js';
 import { bootId, openInodes } from '../proc.js';
-import { verifyBoxChain } from '../snapshots/box-chain.js';
+import { chainRoot, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
@@ -19,6 +19,7 @@ import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, 
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
+import { ejectFromQemu, installerFor } from './installer.js';
 
 export interface SupervisorOptions {
   /** How long a graceful stop waits for the guest before forcing (default 20 s). */
@@ -121,6 +122,7 @@ export class Supervisor implements VmControl {
       // layersNotHeld() found every checked inode among its open files, so a swapped-in host
       // file is opened (its header read) but never shown to the guest.
       const layers = verifyBoxChain(this.core, box, 'live');
+      const installer = installerFor(this.core, box);
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
@@ -136,7 +138,7 @@ export class Supervisor implements VmControl {
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
-        blockdevs, binary: this.options.qemuBinary, startPaused: true,
+        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path,
         });
       } catch (err) {
         this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
@@ -145,7 +147,7 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
-        const notHeld = layersNotHeld(spawned.pid, layers);
+        const notHeld = layersNotHeld(spawned.pid, installer ? [...layers, installer] : layers);
         if (notHeld.length > 0) {
           // A layer was swapped between the check and QEMU's open: it holds some other file.
           throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
@@ -373,17 +375,32 @@ export class Supervisor implements VmControl {
   private async chainOnDisk(box: Box): Promise<ExpectedLayer[]> {
     const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
     const layers = await walkChain(box.liveDiskPath);
+    // A box made from installer media has no image under its tree: its bottom layer is a disk of its own.
+    const hasImage = chainRoot(this.core, box) !== null;
     return layers.map((l, i) => {
       const snapshotId = i === 0 ? null : byPath.get(l.path) ?? null;
-      return { snapshotId, image: i > 0 && i === layers.length - 1 && snapshotId === null };
+      return { snapshotId, image: hasImage && i > 0 && i === layers.length - 1 && snapshotId === null };
     });
   }
 
   private async chainInRows(box: Box): Promise<ExpectedLayer[]> {
     const layers: ExpectedLayer[] = [{ snapshotId: null, image: false }];
     for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) layers.push({ snapshotId: id, image: false });
-    layers.push({ snapshotId: null, image: true });
+    if (chainRoot(this.core, box) !== null) layers.push({ snapshotId: null, image: true });
     return layers;
+  }
+
+  /** Detaches the installer: from the running QEMU first (if any), then from the record. */
+  async ejectInstaller(ref: string): Promise<Box> {
+    return this.onBox(ref, async (box) => {
+      if (box.installerImageId === null) throw invalidState(`The box ${JSON.stringify(box.name)} has no installer attached.`);
+      if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+      if (isActive(box.status)) await ejectFromQemu(this.session(box.id).qmp);
+      this.core.store.setInstaller(box.id, null);
+      this.core.logger.info('installer ejected', { op: 'box-eject', boxId: box.id, imageId: box.installerImageId });
+      this.core.events.emit('boxes:changed', { boxId: box.id });
+      return this.core.store.getBox(box.id)!;
+    });
   }
 
   private closing = false;
@@ -398,10 +415,10 @@ export class Supervisor implements VmControl {
 }
 
 /**
- * The checked layers QEMU does not hold open. QEMU opens every -blockdev before its monitor
+ * The checked layers (and installer ISO) QEMU does not hold open. QEMU opens every -blockdev before its monitor
  * answers, so once QMP is connected the set is complete.
  */
-function layersNotHeld(pid: number, layers: VerifiedLayer[]): string[] {
+function layersNotHeld(pid: number, layers: Pick<VerifiedLayer, 'path' | 'dev' | 'ino'>[]): string[] {
   const held = openInodes(pid);
   return layers.filter((l) => !held.has(`${l.dev}:${l.ino}`)).map((l) => l.path);
 }

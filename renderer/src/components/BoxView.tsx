@@ -101,8 +101,8 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
         <dd data-testid="space-used">{detail ? formatBytes(detail.spaceUsed) : '…'}</dd>
       </div>
       <div>
-        <dt>Image</dt>
-        <dd>{detail ? detail.image.name : '…'}</dd>
+        <dt>{detail?.image.kind === 'installer' ? 'Installed from' : 'Image'}</dt>
+        <dd>{detail ? `${detail.image.name}${box.installerImageId ? ' (attached as a CD-ROM)' : ''}` : '…'}</dd>
       </div>
       <div>
         <dt>Snapshots</dt>
@@ -115,7 +115,7 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
 function BoxActions({ box }: { box: Box }) {
   const actions = useActions();
   const { keys } = useSession();
-  const pending = useApp(useShallow((s) => ['start', 'stop', 'pause', 'resume', 'snapshot', 'restore', 'delete'].filter((k) => s.pending[`${k}:${box.id}`])));
+  const pending = useApp(useShallow((s) => ['start', 'stop', 'pause', 'resume', 'snapshot', 'restore', 'delete', 'ejectInstaller'].filter((k) => s.pending[`${k}:${box.id}`])));
   const busy = pending.length > 0 || box.status === 'stopping';
   const active = isActive(box.status);
   return (
@@ -154,6 +154,17 @@ function BoxActions({ box }: { box: Box }) {
       >
         <Icon name="camera" /> Take snapshot
       </button>
+      {box.installerImageId && (
+        <button
+          type="button"
+          className="button"
+          disabled={busy}
+          title="Take the installer CD out; the box then boots from its disk"
+          onClick={() => void actions.ejectInstaller(box.id)}
+        >
+          {pending.includes('ejectInstaller') ? 'Ejecting…' : 'Eject installer'}
+        </button>
+      )}
       <span className="toolbar-spacer" />
       <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'renameBox', boxId: box.id })}>
         <Icon name="edit" /> Rename

@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
-import { exactTime, formatBytes, plural, relativeTime } from '../format.js';
+import { exactTime, formatBytes, plural, relativeTime, treeBase } from '../format.js';
 import { useNow } from '../hooks.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
 import { layoutTree, NOW_KEY, type TreeLayout } from '../tree/layout.js';
@@ -44,6 +44,7 @@ function Details({ box, detail, tree, layout }: { box: Box; detail: BoxDetail | 
 }
 
 function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box: Box; tree: Tree; snapshot: Snapshot; childIds: string[]; isCurrent: boolean }) {
+  const base = treeBase(useApp((st) => st.details[box.id] ?? null));
   const actions = useActions();
   const { keys } = useSession();
   const now = useNow(30_000);
@@ -63,7 +64,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <dt>Space it uses</dt>
         <dd>{formatBytes(s.sizeOnDisk)}</dd>
         <dt>Comes after</dt>
-        <dd>{parent ? parent.name : 'the base image'}</dd>
+        <dd>{parent ? parent.name : base.the}</dd>
         <dt>Depend on it</dt>
         <dd>{children.length ? children.map((c) => c.name).join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
       </dl>
@@ -102,6 +103,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
 }
 
 function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: string | null }) {
+  const base = treeBase(useApp((st) => st.details[box.id] ?? null));
   const actions = useActions();
   const { keys } = useSession();
   const parent = tree.snapshots.find((x) => x.id === parentId);
@@ -110,7 +112,7 @@ function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: s
       <h2 className="details-title">Now</h2>
       <p className="details-desc">
         The current state of {box.name}
-        {parent ? `: the snapshot “${parent.name}” plus every change made since.` : ': the base image plus every change made since.'}
+        {parent ? `: the snapshot “${parent.name}” plus every change made since.` : `: ${base.the} plus every change made since.`}
       </p>
       {tree.snapshots.length === 0 ? (
         <p className="hint">No snapshots yet. Take one before you try something risky; you can come back to it at any time.</p>
@@ -133,6 +135,14 @@ function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: s
 }
 
 function BaseDetails({ detail }: { detail: BoxDetail | null }) {
+  if (detail?.image.kind === 'installer') {
+    return (
+      <>
+        <h2 className="details-title">Blank disk</h2>
+        <p className="details-desc">This box’s disk started blank and was installed from “{detail.image.name}”, which is not part of its disk: every snapshot builds on what was installed.</p>
+      </>
+    );
+  }
   return (
     <>
       <h2 className="details-title">Base image</h2>

@@ -2,7 +2,7 @@
 // snapshot unchanged), how much space it frees, and a progress bar while the merge runs.
 import { useShallow } from 'zustand/react/shallow';
 import { useActions, useApp } from '../context.js';
-import { formatBytes, joinWords } from '../format.js';
+import { formatBytes, joinWords, treeBase } from '../format.js';
 import { ProgressSlot } from '../components/Progress.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
@@ -11,6 +11,7 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
   const actions = useActions();
   const box = useApp((s) => s.boxes.find((b) => b.id === boxId));
   const tree = useApp((s) => s.trees[boxId]);
+  const base = treeBase(useApp((s) => s.details[boxId] ?? null));
   const task = useApp(useShallow((s) => Object.values(s.tasks).find((t) => t.kind === 'snapshot-remove' && t.boxId === boxId) ?? null));
   const { busy, error, submit } = useSubmit(() => actions.deleteSnapshot(boxId, snapshotId), actions.closeDialog);
   const doomed = tree?.snapshots.find((s) => s.id === snapshotId);
@@ -29,7 +30,7 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
           {dependents.length > 0 ? (
             <p>
               Its data is merged into what depends on it: {joinWords(dependents)}. They keep exactly the contents they have now and will follow{' '}
-              {parent ? `“${parent.name}”` : 'the base image'} instead.
+              {parent ? `“${parent.name}”` : base.the} instead.
             </p>
           ) : (
             <p>Nothing depends on it, so its file is simply removed.</p>

@@ -15,7 +15,7 @@ export function ImagesDialog() {
     <Dialog
       title="Images"
       className="wide"
-      description={<p>Boxes are made from these images. An image stays unchanged while boxes use it; remove the boxes first to remove it.</p>}
+      description={<p>Boxes are made from these images: a disk image is the start of a box’s disk, an installer (ISO) boots a box with a blank disk to install a system on it. An image stays unchanged while boxes use it; remove the boxes first to remove it.</p>}
       onClose={actions.closeDialog}
       onSubmit={actions.closeDialog}
       footer={
@@ -47,7 +47,7 @@ export function ImagesDialog() {
           </thead>
           <tbody>
             {images.map((image) => (
-              <ImageRow key={image.id} image={image} users={boxes.filter((b) => b.imageId === image.id)} />
+              <ImageRow key={image.id} image={image} users={boxes.filter((b) => b.imageId === image.id || b.installerImageId === image.id)} />
             ))}
           </tbody>
         </table>
@@ -74,7 +74,7 @@ function ImageRow({ image, users }: { image: Image; users: Box[] }) {
     <>
       <tr data-testid="image-row" data-name={image.name}>
         <th scope="row">{image.name}</th>
-        <td>{image.kernelPath ? 'Boots its own kernel' : 'Disk image'}</td>
+        <td data-testid="image-kind">{image.kind === 'installer' ? 'Installer (ISO)' : image.kernelPath ? 'Boots its own kernel' : 'Disk image'}</td>
         <td className="num">{formatBytes(image.virtualSize)}</td>
         <td className="num">{formatBytes(image.sizeOnDisk)}</td>
         <td>{users.length ? joinWords(users.map((b) => b.name)) : <span className="muted">No box</span>}</td>

@@ -31,8 +31,8 @@ export function ImportImageDialog() {
       title="Import a disk image"
       description={
         <p>
-          Boxkeep copies a qcow2 disk image into its own folder, checks it, and keeps it read-only; the file you pick is left as it is. Images that point
-          to other files (a backing file or an external data file) are refused.
+          Boxkeep copies a disk image (qcow2 or raw) or an installer (an ISO 9660 image) into its own folder, checks it, and keeps it read-only; the file
+          you pick is left as it is. Images that point to other files (a backing file or an external data file) are refused.
         </p>
       }
       busy={busy}

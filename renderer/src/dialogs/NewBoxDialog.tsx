@@ -23,12 +23,15 @@ export function NewBoxDialog() {
   const [memory, setMemory] = useState('512');
   const [disk, setDisk] = useState('');
   const image = images.find((i) => i.id === imageId);
-  const minGiB = image ? Math.ceil(image.virtualSize / GiB) : 1;
+  const installer = image?.kind === 'installer';
+  // An installer's size is the ISO's, not a disk's: its box gets a blank disk of any size.
+  const minGiB = image && !installer ? Math.ceil(image.virtualSize / GiB) : 1;
 
   const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
   const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), LABELS);
   if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
-  if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && input.diskSizeGiB * GiB < image.virtualSize) {
+  if (!problems.diskSizeGiB && installer && input.diskSizeGiB === undefined) problems.diskSizeGiB = 'An installer needs a blank disk to install onto: give its size.';
+  if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && !installer && input.diskSizeGiB * GiB < image.virtualSize) {
     problems.diskSizeGiB = `The disk cannot be smaller than the image (${formatBytes(image.virtualSize)}); use at least ${minGiB} GiB.`;
   }
   if (!image) problems.image = 'Choose the image to build the box on.';
@@ -62,7 +65,13 @@ export function NewBoxDialog() {
   return (
     <Dialog
       title="New box"
-      description={<p>The box gets its own disk on top of the image; the image itself is never changed and can be shared by many boxes.</p>}
+      description={
+        installer ? (
+          <p>The box gets a blank disk of the size you give and boots from the installer first, as a CD-ROM. Eject it from the box once the system is installed.</p>
+        ) : (
+          <p>The box gets its own disk on top of the image; the image itself is never changed and can be shared by many boxes.</p>
+        )
+      }
       busy={busy}
       onClose={actions.closeDialog}
       onSubmit={onSubmit}
@@ -75,7 +84,7 @@ export function NewBoxDialog() {
         <select id={selectId} value={imageId} onChange={(e) => setImageId(e.target.value)} disabled={busy}>
           {images.map((i) => (
             <option key={i.id} value={i.id}>
-              {i.name} ({formatBytes(i.virtualSize)} disk)
+              {i.kind === 'installer' ? `${i.name} (installer, ${formatBytes(i.virtualSize)} ISO)` : `${i.name} (${formatBytes(i.virtualSize)} disk)`}
             </option>
           ))}
         </select>
@@ -103,7 +112,7 @@ export function NewBoxDialog() {
           problem={problems.diskSizeGiB}
           min={minGiB}
           name="box-disk"
-          hint={image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined}
+          hint={installer ? 'The blank disk the installer installs onto.' : image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined}
         />
       </div>
       <DialogError message={error} />

@@ -33,6 +33,8 @@ export interface Actions {
   stopBox(boxId: string, force?: boolean): Promise<ActionResult<Box>>;
   pauseBox(boxId: string): Promise<ActionResult<Box>>;
   resumeBox(boxId: string): Promise<ActionResult<Box>>;
+  /** Takes the installer media out (at once if the box runs); it then boots from its disk. */
+  ejectInstaller(boxId: string): Promise<ActionResult<Box>>;
   /** Dialog actions leave errors to the dialog (shown inline, next to what to fix). */
   takeSnapshot(boxId: string, name: string, description: string): Promise<ActionResult<Snapshot>>;
   restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<ActionResult<RestoreResult>>;
@@ -73,7 +75,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
   /** A box call answers with the box's new state: show it now, before the event's reload. */
   const showBox = (box: Box) => store.setState((s) => ({ boxes: s.boxes.map((b) => (b.id === box.id ? { ...b, ...box } : b)) }));
 
-  const boxVerb = (verb: 'start' | 'pause' | 'resume', said: (name: string) => string) => async (boxId: string) => {
+  const boxVerb = (verb: 'start' | 'pause' | 'resume' | 'ejectInstaller', said: (name: string) => string) => async (boxId: string) => {
     const out = await perform(`${verb}:${boxId}`, () => bridge.boxes[verb]({ box: boxId }), { success: (b) => said(b.name), toastErrors: true });
     if (out.ok) showBox(out.value);
     return out;
@@ -94,6 +96,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     startBox: boxVerb('start', (n) => `${n} is running.`),
     pauseBox: boxVerb('pause', (n) => `${n} is paused.`),
     resumeBox: boxVerb('resume', (n) => `${n} is running again.`),
+    ejectInstaller: boxVerb('ejectInstaller', (n) => `The installer was ejected from ${n}; it boots from its disk now.`),
     async stopBox(boxId, force = false) {
       const out = await perform(`stop:${boxId}`, () => bridge.boxes.stop({ box: boxId, force }), {
         success: (b) => `${b.name} ${force ? 'was forced off' : 'stopped'}.`,
@@ -175,7 +178,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     async importImage(input) {
       const out = await perform('image:import', () => bridge.images.import(input), {
-        success: (i) => `Imported image ${i.name} (${formatBytes(i.virtualSize)} disk).`,
+        success: (i) => (i.kind === 'installer' ? `Imported installer ${i.name} (${formatBytes(i.virtualSize)} ISO).` : `Imported image ${i.name} (${formatBytes(i.virtualSize)} disk).`),
         toastErrors: false,
       });
       // Every window reloads on images:changed; this one also waits for that list before the

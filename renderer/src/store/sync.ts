@@ -190,7 +190,7 @@ function fromDetail(detail: BoxDetail, listed: Box): Box {
   };
 }
 
-const BOX_FIELDS: (keyof Box)[] = ['id', 'name', 'imageId', 'status', 'failureReason', 'cpus', 'memoryMib', 'diskSize', 'currentSnapshotId', 'liveDiskPath', 'createdAt'];
+const BOX_FIELDS: (keyof Box)[] = ['id', 'name', 'imageId', 'status', 'failureReason', 'cpus', 'memoryMib', 'diskSize', 'currentSnapshotId', 'liveDiskPath', 'createdAt', 'installerImageId'];
 const SNAPSHOT_FIELDS: (keyof Snapshot)[] = ['id', 'parentId', 'name', 'description', 'createdAt', 'sizeOnDisk', 'virtualSize', 'live', 'diskPath'];
 
 /** The new list, reusing each unchanged box object (and the old array when nothing changed). */

@@ -7,10 +7,10 @@
 // starts scrolled to the selection, and rows are memoized so later store updates (the box's
 // detail landing, the clock ticking) redraw only what changed.
 import { defaultRangeExtractor, useVirtualizer, type Range } from '@tanstack/react-virtual';
-import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp } from '../context.js';
-import { exactTime, formatBytes, isoTime, relativeTime } from '../format.js';
+import { exactTime, formatBytes, isoTime, relativeTime, treeBase } from '../format.js';
 import { useNow } from '../hooks.js';
 import { treePainted } from '../perf.js';
 import { NOW_KEY, type TreeLayout, type TreeRow } from './layout.js';
@@ -103,6 +103,8 @@ function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, o
   }, [selectedIndex, virtualizer]);
 
   const parentName = (id: string | null) => (id === null ? null : tree.snapshots.find((s) => s.id === id)?.name ?? null);
+  // One object per detail, so the memoized base and Now rows only redraw when it changes.
+  const base = useMemo(() => treeBase(detail), [detail]);
   return (
     <div className="tree-inner" style={{ height: virtualizer.getTotalSize() }}>
       {virtualizer.getVirtualItems().map((item) => {
@@ -118,8 +120,8 @@ function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, o
             selected={item.index === selectedIndex}
             now={now}
             onSelect={onSelect}
-            imageName={row.kind === 'base' ? detail?.image.name ?? '' : ''}
-            imageSize={row.kind === 'base' ? detail?.image.sizeOnDisk ?? null : null}
+            base={row.kind === 'base' || row.kind === 'now' ? base : null}
+            imageSize={row.kind === 'base' && detail?.image.kind !== 'installer' ? detail?.image.sizeOnDisk ?? null : null}
             nowState={row.kind === 'now' ? (box.status === 'running' ? 'running' : box.status === 'paused' ? 'paused' : 'current state') : ''}
             nowParent={row.kind === 'now' ? parentName(row.parentId) : null}
           />
@@ -145,7 +147,8 @@ interface RowProps {
   selected: boolean;
   now: number;
   onSelect(index: number): void;
-  imageName: string;
+  /** The words for what the tree stands on (base and Now rows only). */
+  base: { title: string; the: string; sub: string } | null;
   imageSize: number | null;
   nowState: string;
   nowParent: string | null;
@@ -168,12 +171,12 @@ const Row = memo(function Row(p: RowProps) {
       style={{ transform: `translateY(${p.start}px)` }}
       onClick={() => p.onSelect(p.index)}
     >
-      <RowBody row={row} lanes={p.lanes} now={p.now} imageName={p.imageName} imageSize={p.imageSize} nowState={p.nowState} nowParent={p.nowParent} />
+      <RowBody row={row} lanes={p.lanes} now={p.now} base={p.base} imageSize={p.imageSize} nowState={p.nowState} nowParent={p.nowParent} />
     </div>
   );
 });
 
-type RowBodyProps = Pick<RowProps, 'row' | 'lanes' | 'now' | 'imageName' | 'imageSize' | 'nowState' | 'nowParent'>;
+type RowBodyProps = Pick<RowProps, 'row' | 'lanes' | 'now' | 'base' | 'imageSize' | 'nowState' | 'nowParent'>;
 
 const RowBody = memo(function RowBody(p: RowBodyProps) {
   const { row } = p;
@@ -188,13 +191,13 @@ const RowBody = memo(function RowBody(p: RowBodyProps) {
             <span className="row-name now-name">Now</span>
             <span className="badge badge-now">{p.nowState}</span>
           </div>
-          <div className="row-desc">{p.nowParent !== null ? `Changes since “${p.nowParent}”` : 'Changes since the base image'}</div>
+          <div className="row-desc">{p.nowParent !== null ? `Changes since “${p.nowParent}”` : `Changes since ${p.base?.the ?? 'the base image'}`}</div>
         </div>
       ) : (
         <div className="row-text">
           <div className="row-title">
-            <span className="row-name">Base image</span>
-            <span className="row-sub">{p.imageName}</span>
+            <span className="row-name">{p.base?.title}</span>
+            <span className="row-sub">{p.base?.sub}</span>
             {p.imageSize !== null && (
               <span className="row-meta">
                 <span className="row-size">
@@ -233,3 +236,4 @@ function SnapshotText({ s, isCurrent, now }: { s: Snapshot; isCurrent: boolean; 
     </div>
   );
 }
+

@@ -58,7 +58,9 @@ export async function streamLayer(session: QemuSession, intent: LiveRemoveIntent
   const job = watchJob(session, jobId, onProgress);
   try {
     // QEMU's own filenames are stale after the renames of live snapshots: name the backing file.
-    await session.qmp.execute('block-stream', { 'job-id': jobId, device: target.format, 'base-node': base.format, 'backing-file': intent.parentPath });
+    // No base (a blank root removed): everything is streamed and the target then stands alone.
+    const onto = base ? { 'base-node': base.format, 'backing-file': intent.parentPath } : {};
+    await session.qmp.execute('block-stream', { 'job-id': jobId, device: target.format, ...onto });
   } catch (err) {
     job.cancel();
     if (target !== session.nodes.top) await reopen(session, target, removed.format, true).catch(() => undefined);
@@ -71,17 +73,21 @@ export async function streamLayer(session: QemuSession, intent: LiveRemoveIntent
   onProgress(1);
 }
 
-export function layersOf(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair } {
+export function layersOf(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair | null } {
   const { target, base } = mergeEnds(session, intent);
   const removed = session.nodes.snapshots[intent.snapshotId];
   if (!removed) throw missingLayers();
   return { target, removed, base };
 }
 
-/** The layer merged into and the layer it then backs onto. */
-function mergeEnds(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; base: NodePair } {
+/** The layer merged into and the layer it then backs onto (null: none, a blank root was removed). */
+function mergeEnds(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; base: NodePair | null } {
   const { nodes } = session;
   const target = intent.streamInto.snapshotId ? nodes.snapshots[intent.streamInto.snapshotId] : nodes.top;
+  if (intent.parentPath === null) {
+    if (!target) throw missingLayers();
+    return { target, base: null };
+  }
   const base = nodes.snapshots[path.basename(path.dirname(intent.parentPath))] ?? nodes.image;
   if (!target || !base) throw missingLayers();
   return { target, base };
@@ -133,7 +139,7 @@ function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) =
 export async function finishStream(session: QemuSession, intent: LiveRemoveIntent): Promise<void> {
   const removed = session.nodes.snapshots[intent.snapshotId];
   const { target, base } = removed ? layersOf(session, intent) : mergeEnds(session, intent);
-  if (target !== session.nodes.top) await reopen(session, target, base.format, true).catch(() => undefined);
+  if (target !== session.nodes.top) await reopen(session, target, base?.format ?? null, true).catch(() => undefined);
   if (removed) {
     await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
     await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
