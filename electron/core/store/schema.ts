@@ -56,4 +56,15 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE images ADD COLUMN file_size INTEGER;
   ALTER TABLE images ADD COLUMN header_digest TEXT;
   `,
+  // 4: box settings beyond CPUs, memory and disk (issue 11). forwards: a JSON array of
+  // PortForward. Boxes made before get their stable MAC here, once. stop_deadline: set only while a graceful stop waits (status 'stopping').
+  `
+  ALTER TABLE boxes ADD COLUMN network TEXT NOT NULL DEFAULT 'nat';
+  ALTER TABLE boxes ADD COLUMN forwards TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE boxes ADD COLUMN mac_address TEXT NOT NULL DEFAULT '';
+  ALTER TABLE boxes ADD COLUMN stop_timeout_sec INTEGER NOT NULL DEFAULT 20;
+  ALTER TABLE boxes ADD COLUMN pending_restart INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE boxes ADD COLUMN stop_deadline INTEGER;
+  UPDATE boxes SET mac_address = printf('52:54:00:%02x:%02x:%02x', abs(random()) % 256, abs(random()) % 256, abs(random()) % 256);
+  `,
 ];

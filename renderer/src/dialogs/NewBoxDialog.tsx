@@ -5,7 +5,9 @@ import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
+import type { NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
+import { NetworkFields } from './NetworkFields.js';
 import { useFormSubmit } from './useSubmit.js';
 
 const GiB = 1024 ** 3;
@@ -22,6 +24,8 @@ export function NewBoxDialog() {
   const [cpus, setCpus] = useState('1');
   const [memory, setMemory] = useState('512');
   const [disk, setDisk] = useState('');
+  const [network, setNetwork] = useState<NetworkMode>('nat');
+  const [forwards, setForwards] = useState<string[]>([]);
   const image = images.find((i) => i.id === imageId);
   const minGiB = image ? Math.ceil(image.virtualSize / GiB) : 1;
 
@@ -43,6 +47,8 @@ export function NewBoxDialog() {
         cpus: input.cpus as number,
         memoryMib: input.memoryMib as number,
         ...(typeof input.diskSizeGiB === 'number' ? { diskSizeGiB: input.diskSizeGiB } : {}),
+        network,
+        ...(forwards.length > 0 ? { forwards } : {}),
       }),
     actions.closeDialog,
   );
@@ -106,6 +112,7 @@ export function NewBoxDialog() {
           hint={image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined}
         />
       </div>
+      <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
       <DialogError message={error} />
     </Dialog>
   );
