@@ -114,7 +114,7 @@ export const boxCommands: CommandGroup = {
       summary: 'Stop a running box: the guest shuts down cleanly, or with --force it is cut off at once.',
       async run({ args, api }) {
         const box = await api.boxes.stop(given({ box: arg(args, 'box'), force: on(args, 'force') || undefined }));
-        const how = !box.forced ? 'the guest shut down cleanly' : on(args, 'force') ? 'forced, as asked' : `forced: the guest did not shut down within ${box.stopTimeoutSec} s`;
+        const how = !box.forced ? 'the guest shut down cleanly' : on(args, 'force') ? 'forced, as asked' : 'forced: the guest did not shut down within the stop timeout';
         return output(box, () => `Box ${JSON.stringify(box.name)} is ${box.status} (${how}).`);
       },
     },

@@ -15,8 +15,8 @@ export function StopControls({ box }: { box: Box }) {
       <button type="button" className="button danger-outline" disabled={forcing} onClick={() => void actions.stopBox(box.id, true)}>
         <Icon name="stop" /> {forcing ? 'Forcing…' : 'Force stop'}
       </button>
-      <span className="stop-countdown" role="timer" aria-live="off" data-testid="stop-countdown">
-        {left === null ? 'Stopping…' : left > 0 ? `Stopping: cut off in ${left} s unless the guest shuts down` : 'Cutting off…'}
+      <span className="stop-countdown" role="timer" aria-live="off" data-testid="stop-countdown" title="The guest was asked to shut down; it is cut off when this runs out.">
+        {left === null ? 'Stopping…' : left > 0 ? `Guest cut off in ${left} s` : 'Cutting off…'}
       </span>
     </>
   );

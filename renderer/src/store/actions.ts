@@ -110,7 +110,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
           !force && forcedDuringStop.delete(boxId) ? null
           : !b.forced ? `${b.name} shut down cleanly.`
             : force ? `${b.name} was forced off.`
-              : `${b.name} was forced off: the guest did not shut down within ${b.stopTimeoutSec} s.`,
+              : `${b.name} was forced off: the guest did not shut down in time.`,
         toastErrors: true,
       });
       if (out.ok) showBox(out.value);
