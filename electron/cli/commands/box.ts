@@ -154,7 +154,7 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Network', d.network === 'none' ? 'none: this box has no network card' : `nat (QEMU user network), card ${d.macAddress}`],
     ['Forwards', d.network === 'none' ? (d.forwards.length ? `${d.forwards.map(formatForward).join(', ')} (unused while the network is none)` : null) : d.forwards.length ? d.forwards.map(formatForward).join(', ') : 'none'],
     ['SSH', d.network === 'nat' && sshForward(d.forwards) ? sshCommand(sshForward(d.forwards)!) : null],
-    ['Stop timeout', `${d.stopTimeoutSec} s`],
+    ['Stopping', `waits ${d.stopTimeoutSec} s for the guest to shut down, then cuts it off`],
     ['Pending', d.pendingRestart ? 'changed settings apply at the next start' : null],
     ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : 'the image itself'}` : 'none yet'],
     ['Live disk', d.liveDiskPath],
