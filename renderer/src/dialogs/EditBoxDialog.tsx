@@ -11,10 +11,11 @@ import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
 import { NetworkFields } from './NetworkFields.js';
+import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
 import { useFormSubmit } from './useSubmit.js';
 
 const GiB = 1024 ** 3;
-const LABELS = { cpus: 'CPUs', memoryMib: 'Memory (MiB)', diskSizeGiB: 'Disk size (GiB)', stopTimeoutSec: 'Stop timeout (seconds)' };
+const LABELS = { ...RESOURCE_LABELS, stopTimeoutSec: 'Stop timeout (seconds)' };
 
 export function EditBoxDialog({ boxId }: { boxId: string }) {
   const actions = useActions();
@@ -56,21 +57,19 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
       onSubmit={onSubmit}
       footer={<DialogButtons busy={busy} disabled={blocked || unchanged} label="Save" busyLabel="Saving…" tone="primary" onCancel={actions.closeDialog} />}
     >
-      <div className="field-row">
-        <Field label={LABELS.cpus} type="number" value={cpus} onChange={setCpus} problem={problems.cpus} min={1} max={64} name="box-cpus" autoFocus />
-        <Field label={LABELS.memoryMib} type="number" value={memory} onChange={setMemory} problem={problems.memoryMib} min={16} name="box-memory" />
-        <Field
-          label={LABELS.diskSizeGiB}
-          type="number"
-          value={disk}
-          onChange={setDisk}
-          problem={problems.diskSizeGiB}
-          min={minGiB}
-          name="box-disk"
-          disabled={running}
-          hint={running ? `${formatBytes(box.diskSize)}. Stop the box to grow its disk.` : `Now ${formatBytes(box.diskSize)}; at least ${minGiB} GiB: a disk only grows, since shrinking it would cut off data.`}
-        />
-      </div>
+      <ResourceFields
+        cpus={{ value: cpus, onChange: setCpus }}
+        memory={{ value: memory, onChange: setMemory }}
+        disk={{
+          value: disk,
+          onChange: setDisk,
+          min: minGiB,
+          disabled: running,
+          hint: running ? `${formatBytes(box.diskSize)}. Stop the box to grow its disk.` : `Now ${formatBytes(box.diskSize)}; at least ${minGiB} GiB: a disk only grows, since shrinking it would cut off data.`,
+        }}
+        problems={problems}
+        autoFocus
+      />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
       {problems.forwards && <p className="field-problem">{problems.forwards}</p>}
       <Field

@@ -8,11 +8,10 @@ import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import type { NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
 import { NetworkFields } from './NetworkFields.js';
+import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
 import { useFormSubmit } from './useSubmit.js';
 
 const GiB = 1024 ** 3;
-/** The form's labels, shown above each field and in its inline messages. */
-const LABELS = { cpus: 'CPUs', memoryMib: 'Memory (MiB)', diskSizeGiB: 'Disk size (GiB)' };
 
 export function NewBoxDialog() {
   const actions = useActions();
@@ -30,7 +29,7 @@ export function NewBoxDialog() {
   const minGiB = image ? Math.ceil(image.virtualSize / GiB) : 1;
 
   const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
-  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), LABELS);
+  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), RESOURCE_LABELS);
   if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
   if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && input.diskSizeGiB * GiB < image.virtualSize) {
     problems.diskSizeGiB = `The disk cannot be smaller than the image (${formatBytes(image.virtualSize)}); use at least ${minGiB} GiB.`;
@@ -98,20 +97,12 @@ export function NewBoxDialog() {
         name="box-name"
         placeholder="e.g. scratch"
       />
-      <div className="field-row">
-        <Field label={LABELS.cpus} type="number" value={cpus} onChange={setCpus} problem={problems.cpus} min={1} max={64} name="box-cpus" />
-        <Field label={LABELS.memoryMib} type="number" value={memory} onChange={setMemory} problem={problems.memoryMib} min={16} name="box-memory" />
-        <Field
-          label={LABELS.diskSizeGiB}
-          type="number"
-          value={disk}
-          onChange={setDisk}
-          problem={problems.diskSizeGiB}
-          min={minGiB}
-          name="box-disk"
-          hint={image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined}
-        />
-      </div>
+      <ResourceFields
+        cpus={{ value: cpus, onChange: setCpus }}
+        memory={{ value: memory, onChange: setMemory }}
+        disk={{ value: disk, onChange: setDisk, min: minGiB, hint: image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined }}
+        problems={problems}
+      />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
       <DialogError message={error} />
     </Dialog>
