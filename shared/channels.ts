@@ -104,7 +104,7 @@ const boxSettings = {
   cpus: v.optional(int(S.cpus, 1, 64)),
   network: v.optional(network),
   forwards: v.optional(forwards),
-  stopTimeoutSec: v.optional(int(S.stopTimeoutSec, 1, 3600, ' seconds')),
+  stopTimeoutSec: v.optional(int(S.stopTimeoutSec, 1, 3600, ' s')),
 };
 
 const empty = v.strictObject({});
