@@ -111,7 +111,6 @@ export class Supervisor implements VmControl {
       // A failed operation left the disks mid-change: booting them would let the guest write
       // into a chain recovery has yet to finish.
       assertNoUnfinishedWork(this.core, box);
-      assertForwardsFree(box, this.core.store.listBoxes());
       const image = this.core.store.getImage(box.imageId)!;
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
@@ -131,6 +130,10 @@ export class Supervisor implements VmControl {
       // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
       // nothing knows of while offline operations freeze the disks it writes.
       const before = box.status;
+      // Checked in the same synchronous step that records the box as running: another box's
+      // start (its own lock, so it runs alongside) then either sees this one running or has
+      // already been recorded running itself. Checked before an await, both would pass.
+      assertForwardsFree(box, this.core.store.listBoxes());
       // From here QEMU runs with what the row says: nothing waits for a restart any more.
       this.core.store.clearPendingRestart(box.id);
       this.setStatus(box.id, 'running');

@@ -1,0 +1,39 @@
+// Settings meeting a start, in one process with the tiny guest: two starts at once that want
+// the same host port, a start that fails keeping the "applies at the next start" mark, and a
+// disk grown while the box ran applied at its next start, as the guest sees it.
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BoxkeepError } from '../../shared/errors.js';
+import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+
+let h: VmHome;
+beforeAll(async () => { h = await openVmHome(); });
+afterAll(async () => { await h?.cleanup(); });
+
+/** A TCP port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('host ports across boxes started at once', () => {
+  it('of two boxes started together with the same forward, one runs and the other is refused naming it', async () => {
+    const port = await freePort();
+    await h.core.boxes.create({ name: 'r1', image: 'tiny', forwards: [`${port}:80`] });
+    await h.core.boxes.create({ name: 'r2', image: 'tiny', forwards: [`0.0.0.0:${port}:22`] });
+    try {
+      const outcomes = await Promise.allSettled([h.core.vms.start('r1'), h.core.vms.start('r2')]);
+      const ran = outcomes.filter((o) => o.status === 'fulfilled');
+      const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(ran, JSON.stringify(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : 'ran')))).toHaveLength(1);
+      expect(refused[0]!.reason).toBeInstanceOf(BoxkeepError);
+      expect((refused[0]!.reason as Error).message).toMatch(new RegExp(`forwards the host port ${port}/tcp .*which the running box "r1" already forwards`));
+      expect(h.core.store.getBox(h.core.boxes.resolve('r2').id)!.status).toBe('configured');
+    } finally {
+      for (const b of ['r1', 'r2']) await h.core.vms.stop(b, { force: true }).catch(() => undefined);
+    }
+  });
+});
