@@ -37,3 +37,30 @@ describe('host ports across boxes started at once', () => {
     }
   });
 });
+
+describe('a start that fails', () => {
+  it('keeps "changed settings apply at the next start" until a start succeeds', async () => {
+    const port = await freePort();
+    const box = await h.core.boxes.create({ name: 'p', image: 'tiny', forwards: [`${port}:80`] });
+    const con = await boot(h.core, 'p');
+    con.close();
+    expect((await h.core.boxes.update({ box: 'p', cpus: 2 })).pendingRestart).toBe(true);
+    await h.core.vms.stop('p', { force: true });
+    const squatter = net.createServer();
+    await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(port, '127.0.0.1', resolve));
+    try {
+      await expect(h.core.vms.start('p')).rejects.toThrow(`the host port ${port}/tcp on 127.0.0.1 is already in use`);
+      expect(h.core.store.getBox(box.id)).toMatchObject({ status: 'stopped', pendingRestart: true, cpus: 2 });
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    const again = await boot(h.core, 'p');
+    try {
+      expect(h.core.store.getBox(box.id)!.pendingRestart).toBe(false);
+      expect((await sh(again, 'nproc')).trim()).toBe('2');
+    } finally {
+      again.close();
+      await h.core.vms.stop('p', { force: true });
+    }
+  });
+});

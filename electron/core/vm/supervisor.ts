@@ -134,8 +134,6 @@ export class Supervisor implements VmControl {
       // start (its own lock, so it runs alongside) then either sees this one running or has
       // already been recorded running itself. Checked before an await, both would pass.
       assertForwardsFree(box, this.core.store.listBoxes());
-      // From here QEMU runs with what the row says: nothing waits for a restart any more.
-      this.core.store.clearPendingRestart(box.id);
       this.setStatus(box.id, 'running');
       let spawned: Awaited<ReturnType<typeof spawnQemu>>;
       try {
@@ -187,6 +185,8 @@ export class Supervisor implements VmControl {
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
       }
       this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) });
+      // Only now does the guest run with what the row says; a start that failed keeps the mark.
+      this.core.store.clearPendingRestart(box.id);
       this.setStatus(box.id, 'running');
       this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: elapsedMs(started) });
       return this.core.store.getBox(box.id)!;
