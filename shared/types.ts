@@ -56,6 +56,8 @@ export interface Box {
   stopTimeoutSec: number;
   /** Settings changed while the box ran: they apply at its next start. */
   pendingRestart: boolean;
+  /** A disk size asked for while the box ran (bytes): the disk grows to it at the next start, before QEMU opens it. */
+  pendingDiskSize: number | null;
   /** While a graceful stop waits: when the wait ends (epoch ms) and the box is cut off; null otherwise. */
   stopDeadline: number | null;
   /** The snapshot "Now" hangs under; null before the first snapshot. */

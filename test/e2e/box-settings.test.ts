@@ -118,11 +118,13 @@ describe('stopping a guest that ignores ACPI', () => {
     await expect.poll(() => toast('vm is running.').isVisible(), { timeout: 60_000 }).toBe(true);
     await openEdit();
     expect(await dialog().innerText()).toContain('The box is running: what you change here applies at the next start.');
-    expect(await dialog().getByLabel('Disk size (GiB)').isDisabled()).toBe(true);
+    expect(await dialog().innerText()).toMatch(/a disk only grows, since shrinking it would cut off data\. It grows at the next start\./);
     await dialog().getByLabel('CPUs').fill('1');
+    await dialog().getByLabel('Disk size (GiB)').fill('3');
     await dialog().getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => toast('Saved the settings of vm. They apply at the next start.').isVisible()).toBe(true);
     await expect.poll(() => page.locator('.pending-restart').isVisible()).toBe(true);
+    expect(await page.locator('.resources').innerText()).toMatch(/Disk size\s*2 GiB \(grows to 3 GiB at the next start\)/);
   });
 
   it('Stop counts down the seconds left; Force stop cuts it short and the toast says it was forced', async () => {

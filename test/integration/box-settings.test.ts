@@ -46,6 +46,26 @@ describe('growing the disk killed at each step', () => {
     expect(report.items.map((i) => i.message).join(' ')).toMatch(/Growing the disk of the box "dev" was interrupted/);
   });
 
+  it.each(points('box-resize'))('%s, growing at a start what was set while the box ran: the size the file has, the rest still pending', async (point) => {
+    const w = await makeWorld();
+    // As boxes:update leaves a box it was given a larger disk while it ran, once stopped.
+    const db = new Database(path.join(w.home, 'boxkeep.db'));
+    db.prepare("UPDATE boxes SET status = 'stopped', pending_disk_size = ?, pending_restart = 1 WHERE id = ?").run(GiB, w.boxId);
+    db.close();
+    const r = crashAt(w, point, 'boxes:start', { box: 'dev' });
+    expect(r.signal).toBe('SIGKILL');
+    const grown = point !== 'box-resize:after-intent';
+    const report = await recovered(w, async (core) => {
+      const box = core.store.getBox(w.boxId)!;
+      const fileSize = (await readQcow2Header(box.liveDiskPath)).virtualSize;
+      expect(fileSize).toBe(grown ? GiB : 8 * MiB);
+      expect(box).toMatchObject({ diskSize: fileSize, pendingDiskSize: grown ? null : GiB, status: 'stopped' });
+      expect(leadingDigest(box.liveDiskPath, 8 * MiB)).toBe(w.live);
+      expect(digests(core, w.boxId)).toEqual(w.snapshots);
+    });
+    expect(report.items.map((i) => i.message).join(' ')).toMatch(grown ? /recorded as grown/ : /kept its size\. It grows at the next start\./);
+  });
+
   it('grows a stopped box at once; the snapshots keep their size, a restore keeps the grown one', async () => {
     const w = await makeWorld();
     const core = await openCore({ home: w.home, owner: 'test' });
@@ -71,7 +91,7 @@ describe('migration 4', () => {
       const w = await makeWorld({ under: tmp.dir });
       // Back to schema 3: drop what migration 4 added, as an older Boxkeep left the file.
       const db = new Database(path.join(w.home, 'boxkeep.db'));
-      for (const column of ['network', 'forwards', 'mac_address', 'stop_timeout_sec', 'pending_restart', 'stop_deadline']) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
+      for (const column of ['network', 'forwards', 'mac_address', 'stop_timeout_sec', 'pending_restart', 'stop_deadline', 'pending_disk_size']) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
       db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
       db.close();
       const macs: string[] = [];
@@ -79,7 +99,7 @@ describe('migration 4', () => {
         const core = await openCore({ home: w.home, owner: 'test' });
         try {
           const box = core.store.getBox(w.boxId)!;
-          expect(box).toMatchObject({ network: 'nat', forwards: [], stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null });
+          expect(box).toMatchObject({ network: 'nat', forwards: [], stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null, pendingDiskSize: null });
           macs.push(box.macAddress);
         } finally {
           await core.close();

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
 import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
+const GiB = 1024 ** 3;
+
 let h: VmHome;
 beforeAll(async () => { h = await openVmHome(); });
 afterAll(async () => { await h?.cleanup(); });
@@ -61,6 +63,32 @@ describe('a start that fails', () => {
     } finally {
       again.close();
       await h.core.vms.stop('p', { force: true });
+    }
+  });
+});
+
+describe('a disk grown while the box runs', () => {
+  it('is stored as pending, the guest keeps its size until the next start, then sees the new one', async () => {
+    const box = await h.core.boxes.create({ name: 'g', image: 'tiny' });
+    const con = await boot(h.core, 'g');
+    const before = Number((await sh(con, 'cat /sys/block/vda/size')).trim()) * 512;
+    expect(before).toBe(box.diskSize);
+    const set = await h.core.boxes.update({ box: 'g', diskSizeGiB: 1 });
+    expect(set).toMatchObject({ diskSize: box.diskSize, pendingDiskSize: GiB, pendingRestart: true, status: 'running' });
+    expect((await h.core.boxes.detail('g')).diskSize).toBe(box.diskSize);
+    expect(Number((await sh(con, 'cat /sys/block/vda/size')).trim()) * 512).toBe(before);
+    con.close();
+    await h.core.vms.stop('g', { force: true });
+    expect(h.core.store.getBox(box.id)).toMatchObject({ status: 'stopped', pendingDiskSize: GiB, diskSize: box.diskSize });
+    const again = await boot(h.core, 'g');
+    try {
+      expect(Number((await sh(again, 'cat /sys/block/vda/size')).trim()) * 512).toBe(GiB);
+      expect(h.core.store.getBox(box.id)).toMatchObject({ diskSize: GiB, pendingDiskSize: null, pendingRestart: false });
+      // The size it has now asks for nothing more.
+      expect((await h.core.boxes.update({ box: 'g', diskSizeGiB: 1 })).pendingDiskSize).toBeNull();
+    } finally {
+      again.close();
+      await h.core.vms.stop('g', { force: true });
     }
   });
 });

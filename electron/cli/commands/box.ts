@@ -22,7 +22,7 @@ const networkText = (b: Box) =>
   b.network === 'none' ? 'none (no network card)' : `nat${b.forwards.length ? `, forwards ${b.forwards.map(formatForward).join(', ')}` : ''}`;
 
 const settingsText = (b: Box) =>
-  `${plural(b.cpus, 'CPU')}, ${b.memoryMib} MiB memory, ${humanBytes(b.diskSize)} disk, network ${networkText(b)}, stop timeout ${b.stopTimeoutSec} s`;
+  `${plural(b.cpus, 'CPU')}, ${b.memoryMib} MiB memory, ${humanBytes(b.diskSize)} disk${b.pendingDiskSize !== null ? ` (${humanBytes(b.pendingDiskSize)} at the next start)` : ''}, network ${networkText(b)}, stop timeout ${b.stopTimeoutSec} s`;
 
 /** start / pause / resume: one box in, the box in its new state out. */
 const stateChange = (verb: 'start' | 'pause' | 'resume', summary: string): Command => ({
@@ -55,8 +55,8 @@ export const boxCommands: CommandGroup = {
       usage: 'box set <box> [--cpus N] [--memory MiB] [--disk-size GiB] [--network nat|none] [--forward SPEC]... [--no-forwards] [--stop-timeout SEC]',
       summary: 'Change the settings of a box; a running box gets them at its next start.',
       details:
-        'Only what is given changes. The disk only grows (shrinking would cut off data), and only while the\n' +
-        'box is stopped. --forward replaces all the forwards with the ones given; --no-forwards removes them.\n' +
+        'Only what is given changes. The disk only grows (shrinking would cut off data); a running box\'s disk\n' +
+        'grows at its next start. --forward replaces all the forwards with the ones given; --no-forwards removes them.\n' +
         FORWARD_HELP,
       kinds: SETTING_KINDS,
       check(args) {
@@ -150,7 +150,7 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Image', `${d.image.name} (${d.image.id})`],
     ['CPUs', String(d.cpus)],
     ['Memory', `${d.memoryMib} MiB`],
-    ['Disk', `${humanBytes(d.diskSize)} virtual, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
+    ['Disk', `${humanBytes(d.diskSize)} virtual${d.pendingDiskSize !== null ? ` (grows to ${humanBytes(d.pendingDiskSize)} at the next start)` : ''}, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
     ['Network', d.network === 'none' ? 'none: this box has no network card' : `nat (QEMU user network), card ${d.macAddress}`],
     ['Forwards', d.network === 'none' ? (d.forwards.length ? `${d.forwards.map(formatForward).join(', ')} (unused while the network is none)` : null) : d.forwards.length ? d.forwards.map(formatForward).join(', ') : 'none'],
     ['SSH', d.network === 'nat' && sshForward(d.forwards) ? sshCommand(sshForward(d.forwards)!) : null],

@@ -31,10 +31,12 @@ export async function settleBoxResize(core: HomeData, intent: BoxResizeIntent, r
   const box = core.store.getBox(intent.boxId);
   if (!box) return true;
   const { virtualSize } = await readQcow2Header(core.paths.liveDisk(box.id));
-  core.store.updateBoxSettings(box.id, { diskSize: virtualSize }, false);
+  core.store.setDiskSize(box.id, virtualSize);
   const grown = virtualSize >= intent.virtualSize;
+  // A grow asked for while the box ran is still pending when the file did not grow: the next start does it.
+  const later = core.store.getBox(box.id)!.pendingDiskSize !== null ? ' It grows at the next start.' : ' Set the size again to grow it.';
   report.repaired(box.id, grown
     ? `Growing the disk of the box "${box.name}" was interrupted after the disk had grown; it is recorded as grown.`
-    : `Growing the disk of the box "${box.name}" was interrupted before the disk changed; it kept its size. Set the size again to grow it.`);
+    : `Growing the disk of the box "${box.name}" was interrupted before the disk changed; it kept its size.${later}`);
   return true;
 }

@@ -58,6 +58,7 @@ export const MIGRATIONS: string[] = [
   `,
   // 4: box settings beyond CPUs, memory and disk (issue 11). forwards: a JSON array of
   // PortForward. Boxes made before get their stable MAC here, once. stop_deadline: set only while a graceful stop waits (status 'stopping').
+  // pending_disk_size: a grow asked for while the box ran, done at its next start.
   `
   ALTER TABLE boxes ADD COLUMN network TEXT NOT NULL DEFAULT 'nat';
   ALTER TABLE boxes ADD COLUMN forwards TEXT NOT NULL DEFAULT '[]';
@@ -65,6 +66,7 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE boxes ADD COLUMN stop_timeout_sec INTEGER NOT NULL DEFAULT 20;
   ALTER TABLE boxes ADD COLUMN pending_restart INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE boxes ADD COLUMN stop_deadline INTEGER;
+  ALTER TABLE boxes ADD COLUMN pending_disk_size INTEGER;
   UPDATE boxes SET mac_address = printf('52:54:00:%02x:%02x:%02x', abs(random()) % 256, abs(random()) % 256, abs(random()) % 256);
   `,
 ];

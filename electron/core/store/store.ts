@@ -11,20 +11,21 @@ import { MIGRATIONS } from './schema.js';
 interface ImageDbRow { id: string; name: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
 interface BoxDbRow {
   id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
-  network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null;
+  network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
 }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
-export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline'>;
+export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize'>;
 
 /** The settings boxes:update may change; each left out stays. */
 export interface BoxSettings {
   cpus?: number;
   memoryMib?: number;
-  diskSize?: number;
   network?: NetworkMode;
   forwards?: PortForward[];
   stopTimeoutSec?: number;
+  /** null clears it. */
+  pendingDiskSize?: number | null;
 }
 
 /** The -shm index (32 KiB) and a few WAL pages, with room to spare. */
@@ -125,13 +126,19 @@ export class Store {
   /** Stores the given settings in one statement; pendingRestart marks them as not yet in effect. */
   updateBoxSettings(id: string, settings: BoxSettings, pendingRestart: boolean): void {
     const columns: [string, unknown][] = [
-      ['cpus', settings.cpus], ['memory_mib', settings.memoryMib], ['disk_size', settings.diskSize], ['network', settings.network],
+      ['cpus', settings.cpus], ['memory_mib', settings.memoryMib], ['network', settings.network],
       ['forwards', settings.forwards && JSON.stringify(settings.forwards)], ['stop_timeout_sec', settings.stopTimeoutSec],
+      ['pending_disk_size', settings.pendingDiskSize],
     ];
     const set = columns.filter(([, value]) => value !== undefined);
     if (pendingRestart) set.push(['pending_restart', 1]);
     if (set.length === 0) return;
     this.db.prepare(`UPDATE boxes SET ${set.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...set.map(([, value]) => value), id);
+  }
+
+  /** The size the live disk file has; a pending grow it reaches is done. */
+  setDiskSize(id: string, size: number): void {
+    this.db.prepare('UPDATE boxes SET disk_size = ?, pending_disk_size = CASE WHEN pending_disk_size <= ? THEN NULL ELSE pending_disk_size END WHERE id = ?').run(size, size, id);
   }
 
   /** The box now runs with what its row says. */
@@ -251,6 +258,7 @@ export class Store {
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at,
       network: r.network as NetworkMode, forwards: JSON.parse(r.forwards) as PortForward[], macAddress: r.mac_address,
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
+      pendingDiskSize: r.pending_disk_size,
     };
   }
 }

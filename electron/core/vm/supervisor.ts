@@ -6,6 +6,7 @@ import { BoxkeepError, invalidState, storageError, vmError } from '../../../shar
 import { isBusy, type Box, type BoxStatus, type ConsoleOutput, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
+import { applyPendingGrow } from '../boxes/update.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import type { VerifiedLayer } from '../disk/confine.js';
@@ -104,13 +105,15 @@ export class Supervisor implements VmControl {
   }
 
   async start(ref: string): Promise<Box> {
-    return this.onBox(ref, async (box) => {
-      if (isBusy(box.status)) {
-        throw invalidState(`The box ${JSON.stringify(box.name)} is already ${box.status}.`);
+    return this.onBox(ref, async (asked) => {
+      if (isBusy(asked.status)) {
+        throw invalidState(`The box ${JSON.stringify(asked.name)} is already ${asked.status}.`);
       }
       // A failed operation left the disks mid-change: booting them would let the guest write
       // into a chain recovery has yet to finish.
-      assertNoUnfinishedWork(this.core, box);
+      assertNoUnfinishedWork(this.core, asked);
+      // A disk size set while the box ran: grown (crash-safe, journaled) before QEMU opens the disk.
+      const box = await applyPendingGrow(this.core, asked);
       const image = this.core.store.getImage(box.imageId)!;
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });

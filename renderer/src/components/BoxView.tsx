@@ -102,7 +102,10 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
       </div>
       <div>
         <dt>Disk size</dt>
-        <dd>{formatBytes(box.diskSize)}</dd>
+        <dd>
+          {formatBytes(box.diskSize)}
+          {box.pendingDiskSize !== null && <span className="pending-disk"> (grows to {formatBytes(box.pendingDiskSize)} at the next start)</span>}
+        </dd>
       </div>
       <div>
         <dt>Space used</dt>

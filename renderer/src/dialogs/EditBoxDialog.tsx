@@ -25,13 +25,15 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
   const currentGiB = box ? box.diskSize / GiB : 1;
   const minGiB = Math.ceil(currentGiB);
   // A size that is not whole GiB (a small image's) starts empty: only a typed number grows it.
-  const [disk, setDisk] = useState(Number.isInteger(currentGiB) ? String(currentGiB) : '');
+  // A grow asked for while the box ran is shown as the size asked for: it is what the disk becomes.
+  const askedGiB = box?.pendingDiskSize != null ? box.pendingDiskSize / GiB : currentGiB;
+  const [disk, setDisk] = useState(Number.isInteger(askedGiB) ? String(askedGiB) : '');
   const [network, setNetwork] = useState<NetworkMode>(box?.network ?? 'nat');
   const [forwards, setForwards] = useState<string[]>(box ? box.forwards.map(formatForward) : []);
   const [stopTimeout, setStopTimeout] = useState(String(box?.stopTimeoutSec ?? 20));
   const running = box ? isBusy(box.status) : false;
 
-  const changes = box ? changedFields(box, { cpus, memory, disk, network, forwards, stopTimeout, currentGiB }) : {};
+  const changes = box ? changedFields(box, { cpus, memory, disk, network, forwards, stopTimeout, askedGiB }) : {};
   const problems = fieldProblems('boxes:update', { box: boxId, ...changes }, LABELS);
   const diskGiB = numberField(disk);
   if (!problems.diskSizeGiB && typeof diskGiB === 'number' && diskGiB < currentGiB) {
@@ -64,8 +66,7 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
           value: disk,
           onChange: setDisk,
           min: minGiB,
-          disabled: running,
-          hint: running ? `${formatBytes(box.diskSize)}. Stop the box to grow its disk.` : `Now ${formatBytes(box.diskSize)}; at least ${minGiB} GiB: a disk only grows, since shrinking it would cut off data.`,
+          hint: `Now ${formatBytes(box.diskSize)}; at least ${minGiB} GiB: a disk only grows, since shrinking it would cut off data.${running ? ' It grows at the next start.' : ''}`,
         }}
         problems={problems}
         autoFocus
@@ -95,7 +96,7 @@ interface Form {
   network: NetworkMode;
   forwards: string[];
   stopTimeout: string;
-  currentGiB: number;
+  askedGiB: number;
 }
 
 /** Only what differs from the box goes to boxes:update; a field left as shown changes nothing. */
@@ -105,7 +106,7 @@ function changedFields(box: Box, f: Form): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (value(f.cpus) !== box.cpus) out.cpus = value(f.cpus);
   if (value(f.memory) !== box.memoryMib) out.memoryMib = value(f.memory);
-  if (f.disk.trim() !== '' && value(f.disk) !== f.currentGiB) out.diskSizeGiB = value(f.disk);
+  if (f.disk.trim() !== '' && value(f.disk) !== f.askedGiB) out.diskSizeGiB = value(f.disk);
   if (f.network !== box.network) out.network = f.network;
   if (JSON.stringify(f.forwards) !== JSON.stringify(box.forwards.map(formatForward))) out.forwards = f.forwards;
   if (value(f.stopTimeout) !== box.stopTimeoutSec) out.stopTimeoutSec = value(f.stopTimeout);

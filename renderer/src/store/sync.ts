@@ -192,11 +192,12 @@ function fromDetail(detail: BoxDetail, listed: Box): Box {
     stopTimeoutSec: detail.stopTimeoutSec,
     pendingRestart: detail.pendingRestart,
     stopDeadline: detail.stopDeadline,
+    pendingDiskSize: detail.pendingDiskSize,
   };
 }
 
 const BOX_FIELDS: (keyof Box)[] = ['id', 'name', 'imageId', 'status', 'failureReason', 'cpus', 'memoryMib', 'diskSize', 'currentSnapshotId', 'liveDiskPath', 'createdAt',
-  'network', 'forwards', 'macAddress', 'stopTimeoutSec', 'pendingRestart', 'stopDeadline'];
+  'network', 'forwards', 'macAddress', 'stopTimeoutSec', 'pendingRestart', 'stopDeadline', 'pendingDiskSize'];
 const SNAPSHOT_FIELDS: (keyof Snapshot)[] = ['id', 'parentId', 'name', 'description', 'createdAt', 'sizeOnDisk', 'virtualSize', 'live', 'diskPath'];
 
 /** The new list, reusing each unchanged box object (and the old array when nothing changed). */
