@@ -1,6 +1,6 @@
 // Box settings without a guest: growing the disk killed at each step, and a home written
 // before migration 4 opening with the new settings' defaults.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,6 +78,33 @@ describe('growing the disk killed at each step', () => {
       expect((await readQcow2Header(grown.liveDiskPath)).virtualSize).toBe(GiB);
       expect(digests(core, w.boxId)).toEqual(w.snapshots);
       await expect(core.boxes.update({ box: 'dev', diskSizeGiB: 1, cpus: 3 })).resolves.toMatchObject({ cpus: 3, diskSize: GiB });
+    } finally {
+      await core.close();
+    }
+  });
+});
+
+describe('growing the disk failing', () => {
+  it('a qemu-img resize that fails leaves no unfinished work behind: the row says the size the file has, the box takes snapshots again', async () => {
+    const w = await makeWorld();
+    const core = await openCore({ home: w.home, owner: 'test' });
+    const live = core.store.getBox(w.boxId)!.liveDiskPath;
+    // Another program holding the disk's write lock (a stray QEMU, say): qemu-img resize fails.
+    const holder = spawn('qemu-io', ['-f', 'qcow2', live], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (c: Buffer) => c.toString().includes('qemu-io>') && resolve());
+        holder.once('exit', () => reject(new Error('qemu-io exited')));
+      });
+      await expect(core.boxes.update({ box: 'dev', diskSizeGiB: 1 })).rejects.toThrow(/lock/);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    try {
+      expect(core.store.getBox(w.boxId)!.diskSize).toBe(8 * MiB);
+      expect(fs.readdirSync(core.paths.boxJournal(w.boxId))).toEqual([]);
+      await expect(core.snapshots.create({ box: 'dev', name: 'after' })).resolves.toMatchObject({ name: 'after' });
+      expect((await core.boxes.update({ box: 'dev', diskSizeGiB: 1 })).diskSize).toBe(GiB);
     } finally {
       await core.close();
     }

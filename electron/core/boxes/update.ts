@@ -8,9 +8,10 @@ import { invalidArgument, invalidState, notFound } from '../../../shared/errors.
 import { parseForwards } from '../../../shared/forwards.js';
 import { isBusy, type Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
-import { readQcow2Header } from '../disk/qcow2.js';
+import { readQcow2Header, readQcow2HeaderSync } from '../disk/qcow2.js';
 import { resize } from '../disk/qemu-img.js';
 import { newId } from '../ids.js';
+import { clearIntent } from '../journal.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import type { BoxSettings } from '../store/store.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
@@ -83,9 +84,24 @@ async function growDisk(core: HomeData & Effects, box: Box, size: number): Promi
   assertNoUnfinishedWork(core, box);
   requireSpace(core, `Growing the disk of the box ${JSON.stringify(box.name)}`, OVERLAY_BYTES);
   const intent: BoxResizeIntent = { id: newId(), op: 'box-resize', startedAt: Date.now(), boxId: box.id, virtualSize: size };
-  await boxResize.journaled(core.paths.boxJournal(box.id), intent, async () => {
+  const journal = core.paths.boxJournal(box.id);
+  await boxResize.journaled(journal, intent, async () => {
     await resize(live, size);
     boxResize.crash('after-resize');
     core.store.setDiskSize(box.id, size);
+  }, {
+    // A resize that failed (the file locked by another program, no room) left the file at one
+    // size or the other, as after a crash: settle it now, or the box would refuse every start
+    // and snapshot until a recovery.
+    onFailure: () => {
+      let now: number;
+      try {
+        now = readQcow2HeaderSync(live).header.virtualSize;
+      } catch {
+        return; // unreadable: the record stays for recovery, which refuses the box until it is sorted out
+      }
+      core.store.setDiskSize(box.id, now);
+      clearIntent(journal, intent.id);
+    },
   });
 }
