@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
+import { freePort } from '../helpers/net.js';
 import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const GiB = 1024 ** 3;
@@ -11,15 +12,6 @@ const GiB = 1024 ** 3;
 let h: VmHome;
 beforeAll(async () => { h = await openVmHome(); });
 afterAll(async () => { await h?.cleanup(); });
-
-/** A TCP port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('host ports across boxes started at once', () => {
   it('of two boxes started together with the same forward, one runs and the other is refused naming it', async () => {

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Box, BoxDetail, StopResult } from '../../shared/types.js';
 import { BIN, cliOk, cliSync } from '../helpers/cli.js';
+import { freePort } from '../helpers/net.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { createTinyGuestBox, GUEST_HTTPD_MARKER, startAndAttach, type SerialDriver } from '../helpers/guest.js';
 
@@ -27,15 +28,6 @@ const text = (...args: string[]) => {
 };
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port: p } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return p;
-}
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
