@@ -84,3 +84,11 @@ describe('a disk grown while the box runs', () => {
     }
   });
 });
+
+describe('a forward on an address this computer does not have', () => {
+  it('fails the start saying so, not that another program holds the port', async () => {
+    const box = await h.core.boxes.create({ name: 'x', image: 'tiny', forwards: ['192.0.2.1:8080:80'] });
+    await expect(h.core.vms.start('x')).rejects.toThrow('the host address 192.0.2.1 of its forward 192.0.2.1:8080:80/tcp is not an address of this computer');
+    expect(h.core.store.getBox(box.id)).toMatchObject({ status: 'configured', failureReason: null });
+  });
+});
