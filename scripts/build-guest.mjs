@@ -20,13 +20,19 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = path.join(ROOT, '.cache', 'guest');
 const KERNELS = path.join(CACHE, 'kernels');
 const META_PACKAGE = 'linux-image-cloud-amd64';
-// Load order matters: each module needs the symbols of the ones before it.
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk'];
+// Load order matters: each module needs the symbols of the ones before it (modinfo depends:
+// virtio_net needs virtio_ring, virtio and net_failover; net_failover needs failover).
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk', 'failover', 'net_failover', 'virtio_net'];
 const READY_LINE = 'BOXKEEP-GUEST-READY';
 const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' };
+/** What the guest's httpd serves at /; tests look for the marker through a port forward. */
+const WWW_MARKER = 'BOXKEEP-GUEST-HTTPD';
 
-// PID 1. The command loop checks syntax with `sh -n` first because a syntax error inside
-// `eval` kills a non-interactive ash, and PID 1 exiting panics the guest.
+// PID 1. Brings up the disk and, when there is a network card, eth0 (DHCP from QEMU's user
+// network, which answers at once; the fixed slirp address when it does not within ~3 s) and
+// an httpd on port 80. Then it keeps a shell on the serial console: the command loop below,
+// as its own session with the console as controlling terminal (cttyhack), so Ctrl-C stops
+// the command running in it, not the loop; should the loop ever end, it starts again.
 const INIT = `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -34,14 +40,17 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 dmesg -n 1
-for m in ${MODULES.join(' ')}; do
-  if [ -f /lib/boxkeep/$m.ko ]; then insmod /lib/boxkeep/$m.ko || echo "BOXKEEP-GUEST: insmod $m failed"; fi
-done
 has_blk=0
+has_net=0
 for d in /sys/bus/pci/devices/*; do
   [ "$(cat $d/vendor 2>/dev/null)" = 0x1af4 ] || continue
-  case "$(cat $d/device 2>/dev/null)" in 0x1001|0x1042) has_blk=1;; esac
+  case "$(cat $d/device 2>/dev/null)" in 0x1001|0x1042) has_blk=1;; 0x1000|0x1041) has_net=1;; esac
 done
+for m in ${MODULES.join(' ')}; do
+  case $m in failover|net_failover|virtio_net) [ $has_net = 1 ] || continue;; esac
+  if [ -f /lib/boxkeep/$m.ko ]; then insmod /lib/boxkeep/$m.ko || echo "BOXKEEP-GUEST: insmod $m failed"; fi
+done
+ifconfig lo 127.0.0.1 up
 disk=none
 if [ $has_blk = 1 ]; then
   i=0
@@ -50,13 +59,47 @@ if [ $has_blk = 1 ]; then
     if mount -t ext4 /dev/vda /mnt; then disk=mounted; else disk=unmountable; fi
   fi
 fi
+net=none
+if [ $has_net = 1 ]; then
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  if [ -e /sys/class/net/eth0 ]; then
+    ifconfig eth0 up
+    udhcpc -i eth0 -s /etc/udhcpc.script -f -q -n -t 3 -T 1 >/dev/null 2>&1 || { ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up; route add default gw 10.0.2.2; }
+    httpd -p 80 -h /www
+    net="eth0:$(ifconfig eth0 | sed -n 's/.*inet addr:\\([0-9.]*\\).*/\\1/p')"
+  fi
+fi
 stty -echo
-echo "${READY_LINE} disk=$disk"
+echo "${READY_LINE} disk=$disk net=$net"
+while :; do setsid cttyhack /bin/boxkeep-shell; done
+`;
+
+// The command loop. It checks syntax with \`sh -n\` first because a syntax error inside
+// \`eval\` would end it (a non-interactive ash exits); \`trap : INT\` keeps it alive through
+// Ctrl-C while the command it runs gets the default SIGINT and stops.
+const SHELL = `#!/bin/sh
+trap : INT
 while IFS= read -r line; do
   if sh -n -c "$line" 2>/dev/null; then eval "$line"; else echo "BOXKEEP-SYNTAX-ERROR"; fi
 done
 `;
-const INIT_HASH = createHash('sha256').update(INIT).update(MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
+
+// busybox udhcpc runs this with the lease in its environment.
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ifconfig "$interface" "$ip" netmask "\${subnet:-255.255.255.0}" up
+    for r in $router; do route add default gw "$r" dev "$interface"; break; done
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+  deconfig) ifconfig "$interface" 0.0.0.0 ;;
+esac
+exit 0
+`;
+const WWW_INDEX = `<!doctype html><title>Boxkeep test guest</title><p>${WWW_MARKER}</p>\n`;
+const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
 
 function main(argv) {
   const args = parseArgs(argv);
@@ -196,8 +239,8 @@ function downloadKernel(wanted, dir) {
     const release = path.basename(vmlinuz).slice('vmlinuz-'.length);
     const staged = `${dir}.tmp-${process.pid}`;
     fs.rmSync(staged, { recursive: true, force: true });
-    installKernel({ vmlinuz, modulesRoot: path.join(root, 'lib', 'modules', release) }, staged);
-    fs.writeFileSync(path.join(staged, 'kernel.json'), JSON.stringify({ pkg: wanted.pkg, version: wanted.version, release, source: 'apt-get download' }));
+    const builtin = installKernel({ vmlinuz, modulesRoot: path.join(root, 'lib', 'modules', release) }, staged);
+    fs.writeFileSync(path.join(staged, 'kernel.json'), JSON.stringify({ pkg: wanted.pkg, version: wanted.version, release, source: 'apt-get download', builtin }));
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(staged, dir);
     log(`downloaded ${wanted.pkg}=${wanted.version}`);
@@ -222,8 +265,8 @@ function installedKernel() {
     if (!readKernelDir(dir)) {
       const staged = `${dir}.tmp-${process.pid}`;
       fs.rmSync(staged, { recursive: true, force: true });
-      installKernel({ vmlinuz: path.join('/boot', image), modulesRoot }, staged);
-      fs.writeFileSync(path.join(staged, 'kernel.json'), JSON.stringify({ pkg: 'installed', version: release, release, source: '/boot' }));
+      const builtin = installKernel({ vmlinuz: path.join('/boot', image), modulesRoot }, staged);
+      fs.writeFileSync(path.join(staged, 'kernel.json'), JSON.stringify({ pkg: 'installed', version: release, release, source: '/boot', builtin }));
       fs.rmSync(dir, { recursive: true, force: true });
       fs.renameSync(staged, dir);
     }
@@ -232,8 +275,10 @@ function installedKernel() {
   return null;
 }
 
-/** Copies the kernel and the virtio modules (decompressed) into a cache folder. */
+/** Copies the kernel and the virtio modules (decompressed) into a cache folder; returns the
+ *  modules of MODULES that are built into this kernel. */
 function installKernel({ vmlinuz, modulesRoot }, dir) {
+  const inKernel = [];
   const modulesDir = path.join(dir, 'modules');
   fs.mkdirSync(modulesDir, { recursive: true });
   fs.copyFileSync(vmlinuz, path.join(dir, 'vmlinuz'));
@@ -247,7 +292,10 @@ function installKernel({ vmlinuz, modulesRoot }, dir) {
     const hit = found.get(name);
     if (!hit) {
       // Built into this kernel: nothing to load. Anything else means the guest can't see its disk.
-      if (new RegExp(`/${name.replaceAll('_', '[_-]')}\\.ko$`, 'm').test(builtin)) continue;
+      if (new RegExp(`/${name.replaceAll('_', '[_-]')}\\.ko$`, 'm').test(builtin)) {
+        inKernel.push(name);
+        continue;
+      }
       throw new Error(`kernel module ${name} is neither in ${modulesRoot} nor built in`);
     }
     const target = path.join(modulesDir, `${name}.ko`);
@@ -258,12 +306,15 @@ function installKernel({ vmlinuz, modulesRoot }, dir) {
       fs.writeFileSync(target, run(tool, ['-dc', hit.file], { binary: true }).stdout);
     }
   }
+  return inKernel;
 }
 
 function readKernelDir(dir) {
   const meta = readJson(path.join(dir, 'kernel.json'));
   const vmlinuz = path.join(dir, 'vmlinuz');
   if (!meta || !fs.existsSync(vmlinuz)) return null;
+  // Cached before MODULES named what it lacks (e.g. virtio_net): not this guest's kernel any more.
+  if (!MODULES.every((m) => (meta.builtin ?? []).includes(m) || fs.existsSync(path.join(dir, 'modules', `${m}.ko`)))) return null;
   return { ...meta, vmlinuz, modulesDir: path.join(dir, 'modules') };
 }
 
@@ -288,6 +339,10 @@ function buildInitramfs(modulesDir) {
     }
     for (const m of fs.readdirSync(modulesDir)) fs.copyFileSync(path.join(modulesDir, m), path.join(stage, 'lib/boxkeep', m));
     fs.writeFileSync(path.join(stage, 'init'), INIT, { mode: 0o755 });
+    fs.writeFileSync(path.join(stage, 'bin/boxkeep-shell'), SHELL, { mode: 0o755 });
+    fs.writeFileSync(path.join(stage, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
+    fs.mkdirSync(path.join(stage, 'www'));
+    fs.writeFileSync(path.join(stage, 'www/index.html'), WWW_INDEX);
     // Without /dev/console in the archive the kernel starts init with no stdio; init also
     // reopens the console after mounting devtmpfs, so this is only a nicety for root.
     if (process.getuid?.() === 0) run('mknod', ['-m', '600', path.join(stage, 'dev/console'), 'c', '5', '1'], { allowFail: true });

@@ -4,6 +4,7 @@
 // something only the Electron shell can do (a native dialog): the shell's IPC binding answers
 // it, and the engine's router refuses it on every other transport.
 import * as v from 'valibot';
+import { forwardsProblems, FORWARD_SYNTAX, MAX_FORWARDS } from './forwards.js';
 import { descriptionProblem, nameProblem } from './names.js';
 import type {
   Box,
@@ -17,6 +18,7 @@ import type {
   Settings,
   Snapshot,
   SnapshotTree,
+  StopResult,
   SystemInfo,
 } from './types.js';
 
@@ -39,6 +41,9 @@ export const FIELD_SUBJECTS = {
   stopFirst: 'The choice to stop the box first',
   startAfter: 'The choice to start the box after',
   diskReserve: 'The disk reserve',
+  network: 'The network',
+  forwards: 'The port forward',
+  stopTimeoutSec: 'The stop timeout',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -83,6 +88,25 @@ const int = (what: string, min: number, max: number, unit = '') =>
     v.maxValue(max, `${what} must be at most ${max}${unit}.`),
   );
 
+const network = v.picklist(['nat', 'none'], `${S.network} must be "nat" (QEMU's user network) or "none" (no network card).`);
+
+/** Specs as the user wrote them (shared/forwards.ts parses them); each one checked, and no host port twice. */
+const forwards = v.pipe(
+  v.array(v.pipe(v.string(`${S.forwards} must be text such as "8080:80".`), v.maxLength(128, `${S.forwards} is longer than 128 characters; write it as ${FORWARD_SYNTAX}.`)), `The port forwards must be a list of texts such as "8080:80".`),
+  v.maxLength(MAX_FORWARDS, `A box may have at most ${MAX_FORWARDS} port forwards.`),
+  v.check((list) => forwardsProblems(list).length === 0, (issue) => forwardsProblems(issue.input as string[]).slice(0, 3).join(' ')),
+);
+
+/** What a box runs with: given at create, changed by boxes:update; each left out keeps its value (or default). */
+const boxSettings = {
+  diskSizeGiB: v.optional(int(S.diskSizeGiB, 1, 16384, ' GiB')),
+  memoryMib: v.optional(int(S.memoryMib, 16, 1048576, ' MiB')),
+  cpus: v.optional(int(S.cpus, 1, 64)),
+  network: v.optional(network),
+  forwards: v.optional(forwards),
+  stopTimeoutSec: v.optional(int(S.stopTimeoutSec, 1, 3600, ' s')),
+};
+
 const empty = v.strictObject({});
 const boxInput = v.strictObject({ box: ref('box') });
 const snapshotRef = v.strictObject({ box: ref('box'), snapshot: ref('snapshot') });
@@ -110,16 +134,22 @@ export const channels = {
     input: v.strictObject({
       name: name('box'),
       image: ref('image'),
-      diskSizeGiB: v.optional(int(S.diskSizeGiB, 1, 16384, ' GiB')),
-      memoryMib: v.optional(int(S.memoryMib, 16, 1048576, ' MiB')),
-      cpus: v.optional(int(S.cpus, 1, 64)),
+      ...boxSettings,
+    }),
+    result: result<Box>(),
+  },
+  /** Settings of an existing box; a running box keeps its old ones until its next start. */
+  'boxes:update': {
+    input: v.strictObject({
+      box: ref('box'),
+      ...boxSettings,
     }),
     result: result<Box>(),
   },
   'boxes:rename': { input: v.strictObject({ box: ref('box'), name: name('box') }), result: result<Box>() },
   'boxes:remove': { input: boxInput, result: result<{ removedId: string; freedBytes: number }>() },
   'boxes:start': { input: boxInput, result: result<Box>() },
-  'boxes:stop': { input: v.strictObject({ box: ref('box'), force: v.optional(v.boolean(`${S.force} must be true or false.`)) }), result: result<Box>() },
+  'boxes:stop': { input: v.strictObject({ box: ref('box'), force: v.optional(v.boolean(`${S.force} must be true or false.`)) }), result: result<StopResult>() },
   'boxes:pause': { input: boxInput, result: result<Box>() },
   'boxes:resume': { input: boxInput, result: result<Box>() },
   'boxes:console': {

@@ -29,6 +29,19 @@ export interface Image {
   createdAt: number;
 }
 
+/** `nat`: QEMU's user-mode network on a virtio-net card; `none`: no network card at all. */
+export type NetworkMode = 'nat' | 'none';
+export const NETWORK_MODES: readonly NetworkMode[] = ['nat', 'none'];
+
+/** A host socket forwarded into the guest (user-mode network only). */
+export interface PortForward {
+  /** IPv4 address on the host; 127.0.0.1 unless given. */
+  hostAddress: string;
+  hostPort: number;
+  guestPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
 export interface Box {
   id: string;
   name: string;
@@ -43,6 +56,19 @@ export interface Box {
   memoryMib: number;
   /** Virtual size of the box's disk. */
   diskSize: number;
+  network: NetworkMode;
+  /** Only used with network 'nat'; kept when the network is off, so turning it on again restores them. */
+  forwards: PortForward[];
+  /** The guest's card address, made once at create (locally administered, 52:54:00:…). */
+  macAddress: string;
+  /** How long a graceful stop waits for the guest before cutting it off. */
+  stopTimeoutSec: number;
+  /** Settings changed while the box ran: they apply at its next start. */
+  pendingRestart: boolean;
+  /** A disk size asked for while the box ran (bytes): the disk grows to it at the next start, before QEMU opens it. */
+  pendingDiskSize: number | null;
+  /** While a graceful stop waits: when the wait ends (epoch ms) and the box is cut off; null otherwise. */
+  stopDeadline: number | null;
   /** The snapshot "Now" hangs under; null before the first snapshot. */
   currentSnapshotId: string | null;
   /** Always <home>/boxes/<id>/disks/container.qcow2. */
@@ -98,6 +124,11 @@ export interface SnapshotTree {
   currentId: string | null;
   /** Depth-first order: every parent before its children, siblings oldest first. */
   snapshots: Snapshot[];
+}
+
+/** A stopped box, and whether the guest had to be cut off (--force, or it ignored the shutdown request). */
+export interface StopResult extends Box {
+  forced: boolean;
 }
 
 export interface RestoreResult {

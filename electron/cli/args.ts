@@ -4,6 +4,7 @@
 //   <box>            required positional        [<name>]          optional positional
 //   --image <image>  required flag with a value [--memory MiB]    optional flag with a value
 //   [--force]        switch                     [--a A --b B]     several optional flags
+//   [--forward SPEC]...  a flag that may be given again: its values come as a list
 import path from 'node:path';
 import { BoxkeepError } from '../../shared/errors.js';
 import type { FieldLabel } from '../../shared/validate.js';
@@ -18,6 +19,8 @@ export interface FlagSpec {
   /** The value's placeholder as written in the usage line; null for a switch. */
   value: string | null;
   required: boolean;
+  /** Written `[--flag V]...`: may be given more than once, its values read as a list. */
+  repeatable?: true;
 }
 
 export interface Signature {
@@ -32,7 +35,7 @@ export type ValueKind = 'text' | 'int' | 'path';
 
 export interface ParsedArgs {
   pos: Record<string, string | undefined>;
-  flags: Record<string, string | number | boolean | undefined>;
+  flags: Record<string, string | number | boolean | string[] | undefined>;
 }
 
 /** A command line that does not fit the command: InvalidArgument, carrying the usage line. */
@@ -66,9 +69,11 @@ export function parseUsage(usage: string): Signature {
       const takesValue = closes === 0 && next !== undefined && !next.startsWith('--') && !next.startsWith('[');
       if (takesValue) {
         i++;
-        const raw = tokens[i];
+        let raw = tokens[i];
+        const repeatable = raw.endsWith('...');
+        if (repeatable) raw = raw.slice(0, -3);
         const valueCloses = raw.match(/\]*$/)![0].length;
-        flags.push({ name: token.slice(2), value: raw.slice(0, raw.length - valueCloses), required });
+        flags.push({ name: token.slice(2), value: raw.slice(0, raw.length - valueCloses), required, ...(repeatable ? { repeatable: true as const } : {}) });
         depth -= valueCloses;
         continue;
       }
@@ -118,7 +123,7 @@ export function parseArgs(tokens: string[], sig: Signature, opts: ParseOptions):
     const name = token.slice(2, eq < 0 ? undefined : eq);
     const spec = byName.get(name);
     if (!spec) fail(`Unknown option ${quote('--' + name)}${suggest(name, [...byName.keys()])}.`);
-    if (flags[name] !== undefined) fail(`The option --${name} is given twice.`);
+    if (flags[name] !== undefined && !spec!.repeatable) fail(`The option --${name} is given twice.`);
     if (spec!.value === null) {
       if (eq >= 0) fail(`The option --${name} is a switch and takes no value.`);
       flags[name] = true;
@@ -134,7 +139,8 @@ export function parseArgs(tokens: string[], sig: Signature, opts: ParseOptions):
       }
       i++;
     }
-    flags[name] = convert(value!, opts.kinds?.[name] ?? 'text', `--${name}`, opts, fail);
+    const converted = convert(value!, opts.kinds?.[name] ?? 'text', `--${name}`, opts, fail);
+    flags[name] = spec!.repeatable ? [...((flags[name] as string[] | undefined) ?? []), String(converted)] : converted;
   }
   for (const spec of sig.flags) {
     if (spec.required && flags[spec.name] === undefined) fail(`The option --${spec.name}${spec.value ? ' ' + spec.value : ''} is required.`);
@@ -176,6 +182,8 @@ const FIELD_FLAGS: Record<string, string> = {
   snapshotCurrentFirst: 'snapshot-current-first',
   stopFirst: 'stop-first',
   startAfter: 'start-after',
+  forwards: 'forward',
+  stopTimeoutSec: 'stop-timeout',
 };
 
 /**

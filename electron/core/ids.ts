@@ -7,3 +7,11 @@ export function newId(): string {
 
 export const ID_PATTERN = /^[0-9a-f]{12}$/;
 export const isId = (value: string) => ID_PATTERN.test(value);
+
+/**
+ * A MAC for a box's network card: QEMU's 52:54:00 prefix (locally administered, unicast), three
+ * random bytes. Made once at create and stored, so the guest sees the same card every boot.
+ */
+export function newMacAddress(): string {
+  return ['52', '54', '00', ...[...crypto().randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}

@@ -3,8 +3,8 @@
 // calls with an interrupted record to roll it forward or back. Adding a kind: those three in
 // its folder, and one line here.
 import * as v from 'valibot';
-import { boxCreate, boxRemove } from './boxes/intents.js';
-import { settleBoxCreate, settleBoxRemove } from './boxes/settle.js';
+import { boxCreate, boxRemove, boxResize } from './boxes/intents.js';
+import { settleBoxCreate, settleBoxRemove, settleBoxResize } from './boxes/settle.js';
 import { imageImport, imageRemove } from './images/intents.js';
 import { settleImageImport, settleImageRemove } from './images/settle.js';
 import { intentParts, type IntentKind, type IntentOf } from './operation-kind.js';
@@ -27,6 +27,7 @@ export const OPERATIONS = [
   operation(imageRemove, settleImageRemove),
   operation(boxCreate, settleBoxCreate),
   operation(boxRemove, settleBoxRemove),
+  operation(boxResize, settleBoxResize),
   operation(snapshotCreate, settleSnapshotCreate),
   operation(snapshotRestore, settleSnapshotRestore),
   operation(snapshotRemove, settleSnapshotRemove),

@@ -47,6 +47,7 @@ export function createRouter(core: RouterDeps): Router {
     'boxes:get': (i) => core.boxes.detail(i.box),
     'boxes:create': (i) => core.boxes.create(i),
     'boxes:rename': (i) => core.boxes.rename(i.box, i.name),
+    'boxes:update': (i) => core.boxes.update(i),
     'boxes:remove': (i) => core.boxes.remove(i.box),
     'boxes:start': (i) => core.vms.start(i.box),
     'boxes:stop': (i) => core.vms.stop(i.box, { force: i.force ?? false }),

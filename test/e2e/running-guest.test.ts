@@ -227,7 +227,7 @@ describe('a running box in the browser', () => {
     con = null;
     const started = performance.now();
     await toolbar().getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => toast('vm stopped.').isVisible(), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => toast('vm was forced off: the guest did not shut down in time.').isVisible(), { timeout: 30_000 }).toBe(true);
     console.log(`graceful stop of a guest that ignores ACPI: ${Math.round(performance.now() - started)} ms (timeout ${STOP_TIMEOUT_MS} ms)`);
     await expectStatus('Stopped', STOPPED_RGB);
     await expect.poll(() => sidebar().getByRole('button', { name: 'Start vm' }).isEnabled()).toBe(true);

@@ -12,6 +12,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const SCRIPT = path.join(REPO, 'scripts', 'build-guest.mjs');
 
 export const GUEST_READY = 'BOXKEEP-GUEST-READY';
+/** In the page the guest's httpd serves at / (scripts/build-guest.mjs, WWW_MARKER). */
+export const GUEST_HTTPD_MARKER = 'BOXKEEP-GUEST-HTTPD';
 
 export interface Guest {
   kernel: string;
@@ -204,9 +206,26 @@ export class SerialDriver {
  * Through the real CLI (`ok` runs one command and returns its JSON): the tiny guest imported as
  * the image "tiny" (its kernel and initrd boot it) and a box `name` of 128 MiB made from it.
  */
-export function createTinyGuestBox<B>(ok: <T>(...args: string[]) => T, dir: string, name: string): B {
+export function createTinyGuestBox<B>(ok: <T>(...args: string[]) => T, dir: string, name: string, extra: string[] = []): B {
   const g = buildGuest();
   const disk = makeDataDisk(path.join(dir, 'd.qcow2'), 32);
   ok('image', 'import', disk, '--name', 'tiny', '--kernel', g.kernel, '--initrd', g.initrd, '--append', 'console=ttyS0 panic=-1 quiet');
-  return ok<B>('box', 'create', name, '--image', 'tiny', '--memory', '128');
+  return ok<B>('box', 'create', name, '--image', 'tiny', '--memory', '128', ...extra);
+}
+
+/**
+ * Starts a box through `start` (the CLI, say) and drives its serial console once the guest is
+ * ready: the ready line (`… disk=mounted net=eth0:10.0.2.15`) and the driver. Only while no
+ * other client holds the console socket (the CLI lets go of it when the command ends).
+ */
+export async function startAndAttach(start: () => void, serialSocket: string, logFile: string): Promise<{ ready: string; serial: SerialDriver }> {
+  const fromOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+  start();
+  const serial = await SerialDriver.connect(serialSocket);
+  try {
+    return { ready: await serial.ready(90_000, { file: logFile, fromOffset }), serial };
+  } catch (err) {
+    serial.close();
+    throw err;
+  }
 }

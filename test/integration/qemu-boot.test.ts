@@ -72,7 +72,7 @@ describe('a box on real QEMU (TCG, tiny guest)', () => {
   it('boots detached, runs commands on its disk, pauses and resumes, and powers off cleanly', async () => {
     makeDataDisk(paths.liveDisk(boxId), 64, { 'hello.txt': 'from the host\n' });
     const { qemu, qmp, serial, ready, spec } = await boot('boot1');
-    expect(ready).toBe('BOXKEEP-GUEST-READY disk=mounted');
+    expect(ready).toBe('BOXKEEP-GUEST-READY disk=mounted net=none');
 
     // Detached: its own session, and a fingerprint on disk that matches the live process.
     expect(fs.readFileSync(`/proc/${qemu.pid}/stat`, 'utf8').split(' ')[5]).toBe(String(qemu.pid));

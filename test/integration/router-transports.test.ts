@@ -40,9 +40,10 @@ const VALID: Record<string, unknown> = {
   box: 'alpha', snapshot: 'first', image: 'seed', name: 'fresh-name', description: 'words', path: '/nonexistent/disk.qcow2',
   kernelPath: '/nonexistent/vmlinuz', initrdPath: '/nonexistent/initrd', append: 'console=ttyS0',
   diskSizeGiB: 1, memoryMib: 64, cpus: 1, lines: 10, force: false, snapshotCurrentFirst: false, stopFirst: false, startAfter: false,
+  network: 'nat', forwards: ['8080:80', '127.0.0.1:2222:22/tcp'], stopTimeoutSec: 5,
 };
 
-interface FieldInfo { key: string; type: 'string' | 'number' | 'boolean'; required: boolean }
+interface FieldInfo { key: string; type: 'string' | 'number' | 'boolean' | 'picklist' | 'array'; required: boolean }
 
 function fieldsOf(channel: Channel): FieldInfo[] {
   const entries = (channels[channel].input as unknown as { entries: Record<string, { type: string; wrapped?: { type: string } }> }).entries;
@@ -59,6 +60,12 @@ const NAME_FIELDS = new Set(['name']);
 const REF_FIELDS = new Set(['box', 'snapshot', 'image']);
 const PATH_FIELDS = new Set(['path', 'kernelPath', 'initrdPath']);
 const DESCRIPTION_FIELDS = new Set(['description']);
+/** Port forward lists: each spec wrong in one way, or two specs wanting one host port. */
+export const BAD_FORWARDS: unknown[][] = [
+  ['80'], ['8080'], ['0:80'], ['65536:80'], ['8080:0'], ['8080:65536'], ['-1:80'], ['8080:80/sctp'], ['8080:80/'], ['localhost:8080:80'],
+  ['1.2.3:8080:80'], ['256.0.0.1:8080:80'], ['::1:8080:80'], ['8080:80:22'], ['08080x:80'], [' '], [''], ['8080:80\n'], ['8080:80,hostfwd=tcp::1-:2'],
+  ['8080:80', '8080:81'], ['127.0.0.1:8080:80', '0.0.0.0:8080:22'], [123], [null], [['8080:80']], Array.from({ length: 65 }, (_, i) => `${1000 + i}:80`),
+];
 
 /** Keys that an `in` check finds on Object.prototype; each must be refused as unknown. */
 export const PROTOTYPE_KEYS = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__proto__'];
@@ -99,6 +106,11 @@ export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<
       out.push([`${f.key} a string`, with_('1')], [`${f.key} fractional`, with_(1.5)], [`${f.key} negative`, with_(-1)], [`${f.key} enormous`, with_(1e15)]);
     }
     if (f.type === 'boolean') out.push([`${f.key} a string`, with_('yes')], [`${f.key} a number`, with_(1)]);
+    if (f.type === 'picklist') for (const bad of ['bridge', 'NAT', '', 'nat ', 1, true]) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
+    if (f.type === 'array') {
+      out.push([`${f.key} a string`, with_('8080:80')], [`${f.key} huge`, with_([huge])]);
+      for (const bad of BAD_FORWARDS) out.push([`${f.key} ${JSON.stringify(bad).slice(0, 60)}`, with_(bad)]);
+    }
     if (NAME_FIELDS.has(f.key)) {
       for (const bad of ['../../etc/passwd', '..', '.', '.hidden', 'a/b', '/abs', 'back\\slash', 'nul\u0000byte', 'tab\there', 'new\nline', '', '   ', 'é'.repeat(200)]) {
         out.push([`${f.key} ${JSON.stringify(bad.slice(0, 20))}`, with_(bad)]);

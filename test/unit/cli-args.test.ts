@@ -105,6 +105,15 @@ describe('parsing a command line', () => {
     expect(usageError(() => parse('box stop <box> [--force]', ['b', '--force=yes'])).problem).toBe('The option --force is a switch and takes no value.');
   });
 
+  it('takes a flag written [--flag V]... again and again, as a list in the order given', () => {
+    const SET = 'box set <box> [--forward SPEC]... [--no-forwards] [--cpus N]';
+    expect(parseUsage(SET).flags[0]).toEqual({ name: 'forward', value: 'SPEC', required: false, repeatable: true });
+    expect(parse(SET, ['b', '--forward', '8080:80', '--cpus', '2', '--forward=2222:22'], { cpus: 'int' }).flags).toEqual({ forward: ['8080:80', '2222:22'], cpus: 2 });
+    expect(parse(SET, ['b', '--forward', '8080:80']).flags.forward).toEqual(['8080:80']);
+    expect(usageError(() => parse(SET, ['b', '--cpus', '1', '--cpus', '2'])).problem).toBe('The option --cpus is given twice.');
+    expect(usageError(() => parse(SET, ['b', '--forward'])).problem).toBe('The option --forward needs a value (SPEC).');
+  });
+
   it('refuses short options other than the global -h', () => {
     expect(usageError(() => parse('box stop <box> [--force]', ['b', '-f'])).problem).toBe('Unknown option "-f".');
   });

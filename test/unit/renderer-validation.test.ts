@@ -17,6 +17,23 @@ function mainProcessSays(channel: Parameters<typeof parseInput>[0], input: unkno
 }
 
 describe('inline validation', () => {
+  it('says what the main process would about port forwards, network and stop timeout in the Edit dialog', () => {
+    const labels = { stopTimeoutSec: 'Stop timeout (seconds)' };
+    for (const input of [
+      { box: 'b', forwards: ['8080:80', '8080:22'] },
+      { box: 'b', forwards: ['localhost:8080:80'] },
+      { box: 'b', network: 'bridge' },
+      { box: 'b', stopTimeoutSec: 0 },
+    ]) {
+      const inline = Object.values(fieldProblems('boxes:update', input, labels))[0];
+      expect(inline, JSON.stringify(input)).toBeTruthy();
+      expect(mainProcessSays('boxes:update', input).replace('The stop timeout', labels.stopTimeoutSec)).toContain(inline);
+    }
+    expect(fieldProblems('boxes:update', { box: 'b', forwards: ['8080:80', '8080:22'] }).forwards).toMatch(/"8080:22" uses the host port 8080\/tcp/);
+    expect(fieldProblems('boxes:update', { box: 'b', stopTimeoutSec: 0 }, labels).stopTimeoutSec).toBe('Stop timeout (seconds) must be at least 1 s.');
+    expect(fieldProblems('boxes:update', { box: 'b', network: 'none', forwards: ['0.0.0.0:2222:22/tcp'], stopTimeoutSec: 5 })).toEqual({});
+  });
+
   it('says exactly what the main process would say about a bad box name', () => {
     for (const name of ['', '   ', '.hidden', 'a/b', 'tab\there', 'x'.repeat(300)]) {
       const inline = fieldProblems('boxes:create', { name, image: 'img' });

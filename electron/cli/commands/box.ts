@@ -1,9 +1,28 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
-import type { Box, BoxDetail } from '../../../shared/types.js';
-import { arg, given, num, on, output, type Command, type CommandGroup } from '../command.js';
+import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
+import type { Box, BoxDetail, NetworkMode } from '../../../shared/types.js';
+import type { ParsedArgs } from '../args.js';
+import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The flags box create and box set share, as channel fields (the schema checks their values). */
+const settingFlags = (args: ParsedArgs) => ({
+  diskSizeGiB: num(args, 'disk-size'), memoryMib: num(args, 'memory'), cpus: num(args, 'cpus'),
+  network: opt(args, 'network') as NetworkMode | undefined, forwards: args.flags.forward as string[] | undefined,
+  stopTimeoutSec: num(args, 'stop-timeout'),
+});
+const SETTING_KINDS = { 'disk-size': 'int', memory: 'int', cpus: 'int', 'stop-timeout': 'int' } as const;
+const FORWARD_HELP =
+  '--forward [ADDRESS:]HOSTPORT:GUESTPORT[/tcp|udp] forwards a host port into the guest (host address\n' +
+  '127.0.0.1 unless given; repeat it for more). --network none gives the box no network card at all.';
+
+const networkText = (b: Box) =>
+  b.network === 'none' ? 'none (no network card)' : `nat${b.forwards.length ? `, forwards ${b.forwards.map(formatForward).join(', ')}` : ''}`;
+
+const settingsText = (b: Box) =>
+  `${plural(b.cpus, 'CPU')}, ${b.memoryMib} MiB memory, ${humanBytes(b.diskSize)} disk${b.pendingDiskSize !== null ? ` (${humanBytes(b.pendingDiskSize)} at the next start)` : ''}, network ${networkText(b)}, stop timeout ${b.stopTimeoutSec} s`;
 
 /** start / pause / resume: one box in, the box in its new state out. */
 const stateChange = (verb: 'start' | 'pause' | 'resume', summary: string): Command => ({
@@ -20,19 +39,38 @@ export const boxCommands: CommandGroup = {
   title: 'Boxes',
   commands: [
     {
-      usage: 'box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N]',
+      usage: 'box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC]',
       summary: 'Create a box on top of an imported image, or on a blank disk for installer media.',
       details:
         'The disk starts as the image and only the box\'s own changes take space. --disk-size grows the\n' +
         'virtual disk (never below the image\'s size); --memory and --cpus set what the box runs with.\n' +
         'From installer media (an imported ISO) the box gets a blank disk of --disk-size GiB (required)\n' +
-        'and boots from the ISO first, until "boxkeep box eject" takes it out.',
-      kinds: { 'disk-size': 'int', memory: 'int', cpus: 'int' },
+        'and boots from the ISO first, until "boxkeep box eject" takes it out.\n' +
+        FORWARD_HELP + '\n--stop-timeout is how long "box stop" waits for the guest to shut down (20 s unless given).',
+      kinds: SETTING_KINDS,
       async run({ args, api }) {
-        const box = await api.boxes.create(
-          given({ name: arg(args, 'name'), image: args.flags.image as string, diskSizeGiB: num(args, 'disk-size'), memoryMib: num(args, 'memory'), cpus: num(args, 'cpus') }),
-        );
-        return output(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${plural(box.cpus, 'CPU')}, ${box.memoryMib} MiB memory, ${humanBytes(box.diskSize)} disk.`);
+        const box = await api.boxes.create(given({ name: arg(args, 'name'), image: args.flags.image as string, ...settingFlags(args) }));
+        return output(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${settingsText(box)}.`);
+      },
+    },
+    {
+      usage: 'box set <box> [--cpus N] [--memory MiB] [--disk-size GiB] [--network nat|none] [--forward SPEC]... [--no-forwards] [--stop-timeout SEC]',
+      summary: 'Change the settings of a box; a running box gets them at its next start.',
+      details:
+        'Only what is given changes. The disk only grows (shrinking would cut off data); a running box\'s disk\n' +
+        'grows at its next start. --forward replaces all the forwards with the ones given; --no-forwards removes them.\n' +
+        FORWARD_HELP,
+      kinds: SETTING_KINDS,
+      check(args) {
+        if (args.flags.forward !== undefined && on(args, 'no-forwards')) return 'Give --forward or --no-forwards, not both.';
+        const any = Object.values(args.flags).some((value) => value !== undefined);
+        return !any ? 'Nothing to change: give at least one of --cpus, --memory, --disk-size, --network, --forward, --no-forwards, --stop-timeout.' : null;
+      },
+      async run({ args, api }) {
+        const settings = settingFlags(args);
+        const box = await api.boxes.update(given({ box: arg(args, 'box'), ...settings, forwards: on(args, 'no-forwards') ? [] : settings.forwards }));
+        const when = box.pendingRestart ? ` The box is ${box.status}: this applies at the next start.` : '';
+        return output(box, () => `Box ${JSON.stringify(box.name)}: ${settingsText(box)}.${when}`);
       },
     },
     {
@@ -78,7 +116,8 @@ export const boxCommands: CommandGroup = {
       summary: 'Stop a running box: the guest shuts down cleanly, or with --force it is cut off at once.',
       async run({ args, api }) {
         const box = await api.boxes.stop(given({ box: arg(args, 'box'), force: on(args, 'force') || undefined }));
-        return output(box, () => `Box ${JSON.stringify(box.name)} is ${box.status}.`);
+        const how = !box.forced ? 'the guest shut down cleanly' : on(args, 'force') ? 'forced, as asked' : 'forced: the guest did not shut down within the stop timeout';
+        return output(box, () => `Box ${JSON.stringify(box.name)} is ${box.status} (${how}).`);
       },
     },
     {
@@ -122,7 +161,12 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Installer', d.installerImageId ? `attached as a CD-ROM, booted first (eject it with "boxkeep box eject ${d.name}")` : null],
     ['CPUs', String(d.cpus)],
     ['Memory', `${d.memoryMib} MiB`],
-    ['Disk', `${humanBytes(d.diskSize)} virtual, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
+    ['Disk', `${humanBytes(d.diskSize)} virtual${d.pendingDiskSize !== null ? ` (grows to ${humanBytes(d.pendingDiskSize)} at the next start)` : ''}, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
+    ['Network', d.network === 'none' ? 'none: this box has no network card' : `nat (QEMU user network), card ${d.macAddress}`],
+    ['Forwards', d.network === 'none' ? (d.forwards.length ? `${d.forwards.map(formatForward).join(', ')} (unused while the network is none)` : null) : d.forwards.length ? d.forwards.map(formatForward).join(', ') : 'none'],
+    ['SSH', d.network === 'nat' && sshForward(d.forwards) ? sshCommand(sshForward(d.forwards)!) : null],
+    ['Stopping', `waits ${d.stopTimeoutSec} s for the guest to shut down, then cuts it off`],
+    ['Pending', d.pendingRestart ? 'changed settings apply at the next start' : null],
     ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image.kind === 'installer' ? 'the blank disk' : 'the image itself'}` : 'none yet'],
     ['Live disk', d.liveDiskPath],
     ['Created', `${localTime(d.createdAt)} (${relativeTime(d.createdAt, now)})`],

@@ -15,3 +15,11 @@ export const boxRemove = intentKind(
   ['after-intent', 'after-row', 'after-delete'],
 );
 export type BoxRemoveIntent = IntentOf<typeof boxRemove>;
+
+/** Growing the live disk: the file first (one qemu-img resize), then the row, which settle sets from the file. */
+export const boxResize = intentKind(
+  'box-resize',
+  (p) => v.object({ ...p.base, op: v.literal('box-resize'), boxId: p.id, virtualSize: v.number() }),
+  ['after-intent', 'after-resize'],
+);
+export type BoxResizeIntent = IntentOf<typeof boxResize>;

@@ -8,16 +8,20 @@ import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
 import { createDisk, createOverlay } from '../disk/qemu-img.js';
 import { mkdirDurable, noRoomForRecord, removeDurable, sizeOnDisk } from '../fsutil.js';
-import { newId } from '../ids.js';
+import { newId, newMacAddress } from '../ids.js';
 import type { ImageService } from '../images/service.js';
 import { HOME_KEY } from '../mutex.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
+import { parseForwards } from '../../../shared/forwards.js';
 import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from './intents.js';
+import { updateBox } from './update.js';
 
 
 const GiB = 1024 ** 3;
 export const DEFAULT_MEMORY_MIB = 256;
 export const DEFAULT_CPUS = 1;
+/** How long a graceful stop waits for the guest to power off before cutting it off. */
+export const DEFAULT_STOP_TIMEOUT_SEC = 20;
 
 /** What the box service needs: the home, its queues and events, and image lookup. */
 export type BoxDeps = HomeData & Effects & { images: Pick<ImageService, 'resolve'> };
@@ -53,7 +57,9 @@ export class BoxService {
     // The same measure as remove()'s freedBytes, so "frees about X" and "freed X" agree.
     const spaceUsed = folderSize(this.core.paths.boxDir(box.id));
     const nowChanged = isBusy(box.status) || holdsData(box.liveDiskPath);
-    return { ...box, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
+    // The live disk's header is the truth about its size (the row follows it, see update.ts).
+    const diskSize = chain[0]?.virtualSize ?? box.diskSize;
+    return { ...box, diskSize, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
   }
 
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {
@@ -78,6 +84,8 @@ export class BoxService {
           id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
           cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
           currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
+          network: input.network ?? 'nat', forwards: parseForwards(input.forwards ?? []), macAddress: newMacAddress(),
+          stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC,
         };
         store.insertBox(row);
         boxCreate.crash('after-row');
@@ -100,6 +108,12 @@ export class BoxService {
       this.core.events.emit('boxes:changed', { boxId: box.id });
       return this.core.store.getBox(box.id)!;
     });
+  }
+
+  /** New settings; a running box gets them at its next start (see update.ts). */
+  async update(input: ChannelInput<'boxes:update'>): Promise<Box> {
+    const box = this.resolve(input.box);
+    return this.core.locks.run(box.id, () => updateBox(this.core, box, input));
   }
 
   async remove(ref: string): Promise<{ removedId: string; freedBytes: number }> {

@@ -2,7 +2,7 @@
 // once the copy is ours, read-only. It is never part of a disk chain: a box boots from it as a
 // read-only CD-ROM, always opened as raw (never probed). And the check that refuses a file
 // that is plainly neither a disk nor an ISO, instead of taking it as a raw disk.
-import crypto from 'node:crypto';
+import { crypto } from '../builtins.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Image } from '../../../shared/types.js';
@@ -41,7 +41,7 @@ export function descriptorDigest(file: string): string {
   try {
     const buf = Buffer.alloc(4 * 2048);
     const got = fs.readSync(fd, buf, 0, buf.length, 16 * 2048);
-    return crypto.createHash('sha256').update(buf.subarray(0, got)).digest('hex');
+    return crypto().createHash('sha256').update(buf.subarray(0, got)).digest('hex');
   } finally {
     fs.closeSync(fd);
   }

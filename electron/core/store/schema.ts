@@ -56,11 +56,24 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE images ADD COLUMN file_size INTEGER;
   ALTER TABLE images ADD COLUMN header_digest TEXT;
   `,
-  // 4 here; meant as 5, after the box network migration of another branch (renumber at merge):
-  // installer media. An image is a disk (its chain's base) or an installer ISO; a box may
+  // 4: installer media. An image is a disk (its chain's base) or an installer ISO; a box may
   // have one attached as a CD-ROM until it is ejected (NULL: none).
   `
   ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'disk';
   ALTER TABLE boxes ADD COLUMN installer_image_id TEXT REFERENCES images(id);
+  `,
+  // 5: box settings beyond CPUs, memory and disk. forwards: a JSON array of PortForward.
+  // Boxes made before get their stable MAC here, once. stop_deadline: set only while a
+  // graceful stop waits (status 'stopping'). pending_disk_size: a grow asked for while the
+  // box ran, done at its next start.
+  `
+  ALTER TABLE boxes ADD COLUMN network TEXT NOT NULL DEFAULT 'nat';
+  ALTER TABLE boxes ADD COLUMN forwards TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE boxes ADD COLUMN mac_address TEXT NOT NULL DEFAULT '';
+  ALTER TABLE boxes ADD COLUMN stop_timeout_sec INTEGER NOT NULL DEFAULT 20;
+  ALTER TABLE boxes ADD COLUMN pending_restart INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE boxes ADD COLUMN stop_deadline INTEGER;
+  ALTER TABLE boxes ADD COLUMN pending_disk_size INTEGER;
+  UPDATE boxes SET mac_address = printf('52:54:00:%02x:%02x:%02x', abs(random()) % 256, abs(random()) % 256, abs(random()) % 256);
   `,
 ];

@@ -4,15 +4,30 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
-import type { Box, BoxStatus, Image, Snapshot } from '../../../shared/types.js';
+import type { Box, BoxStatus, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
 
 interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
-interface BoxDbRow { id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number; installer_image_id: string | null }
+interface BoxDbRow {
+  id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
+  installer_image_id: string | null;
+  network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
+}
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
-export type NewBox = Omit<Box, 'liveDiskPath'>;
+export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize'>;
+
+/** The settings boxes:update may change; each left out stays. */
+export interface BoxSettings {
+  cpus?: number;
+  memoryMib?: number;
+  network?: NetworkMode;
+  forwards?: PortForward[];
+  stopTimeoutSec?: number;
+  /** null clears it. */
+  pendingDiskSize?: number | null;
+}
 
 /** The -shm index (32 KiB) and a few WAL pages, with room to spare. */
 const ROOM_FOR_WAL = 1024 * 1024;
@@ -77,8 +92,9 @@ export class Store {
   // ---- boxes
 
   insertBox(box: NewBox): void {
-    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id)
-      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId)`).run(box);
+    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec)
+      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec)`)
+      .run({ ...box, forwards: JSON.stringify(box.forwards) });
   }
 
   listBoxes(): Box[] {
@@ -100,8 +116,36 @@ export class Store {
     this.db.prepare('UPDATE boxes SET name = ? WHERE id = ?').run(name, id);
   }
 
+  /** A deadline belongs to one graceful stop: any other status clears it. */
   setBoxStatus(id: string, status: BoxStatus, failureReason: string | null = null): void {
-    this.db.prepare('UPDATE boxes SET status = ?, failure_reason = ? WHERE id = ?').run(status, failureReason, id);
+    this.db.prepare(`UPDATE boxes SET status = ?, failure_reason = ?, stop_deadline = CASE WHEN ? = 'stopping' THEN stop_deadline ELSE NULL END WHERE id = ?`).run(status, failureReason, status, id);
+  }
+
+  setStopDeadline(id: string, deadline: number | null): void {
+    this.db.prepare('UPDATE boxes SET stop_deadline = ? WHERE id = ?').run(deadline, id);
+  }
+
+  /** Stores the given settings in one statement; pendingRestart marks them as not yet in effect. */
+  updateBoxSettings(id: string, settings: BoxSettings, pendingRestart: boolean): void {
+    const columns: [string, unknown][] = [
+      ['cpus', settings.cpus], ['memory_mib', settings.memoryMib], ['network', settings.network],
+      ['forwards', settings.forwards && JSON.stringify(settings.forwards)], ['stop_timeout_sec', settings.stopTimeoutSec],
+      ['pending_disk_size', settings.pendingDiskSize],
+    ];
+    const set = columns.filter(([, value]) => value !== undefined);
+    if (pendingRestart) set.push(['pending_restart', 1]);
+    if (set.length === 0) return;
+    this.db.prepare(`UPDATE boxes SET ${set.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...set.map(([, value]) => value), id);
+  }
+
+  /** The size the live disk file has; a pending grow it reaches is done. */
+  setDiskSize(id: string, size: number): void {
+    this.db.prepare('UPDATE boxes SET disk_size = ?, pending_disk_size = CASE WHEN pending_disk_size <= ? THEN NULL ELSE pending_disk_size END WHERE id = ?').run(size, size, id);
+  }
+
+  /** The box now runs with what its row says. */
+  clearPendingRestart(id: string): void {
+    this.db.prepare('UPDATE boxes SET pending_restart = 0 WHERE id = ?').run(id);
   }
 
   /** null: the installer was ejected; the next start has no CD-ROM. */
@@ -219,6 +263,9 @@ export class Store {
       id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,
       cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at, installerImageId: r.installer_image_id,
+      network: r.network as NetworkMode, forwards: JSON.parse(r.forwards) as PortForward[], macAddress: r.mac_address,
+      stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
+      pendingDiskSize: r.pending_disk_size,
     };
   }
 }

@@ -1,10 +1,10 @@
 // Running boxes as the rest of the engine sees them: implemented by the VM supervisor.
-import type { Box, ConsoleOutput } from '../../../shared/types.js';
+import type { Box, ConsoleOutput, StopResult } from '../../../shared/types.js';
 import type { ReportBuilder } from '../recovery/report.js';
 
 export interface VmControl {
   start(box: string): Promise<Box>;
-  stop(box: string, opts: { force: boolean }): Promise<Box>;
+  stop(box: string, opts: { force: boolean }): Promise<StopResult>;
   pause(box: string): Promise<Box>;
   resume(box: string): Promise<Box>;
   console(box: string, lines: number): Promise<ConsoleOutput>;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BoxkeepError, vmError, invalidArgument } from '../../../shared/errors.js';
+import type { PortForward } from '../../../shared/types.js';
 import type { HomePaths } from '../paths.js';
 import { writeFileDurable, mkdirDurable } from '../fsutil.js';
 import { tailLines } from './console.js';
@@ -42,7 +43,11 @@ export interface QemuSpec {
   installer?: string;
   /** `-S`: the guest's CPUs wait for a QMP `cont`, so the caller can check what QEMU opened first. */
   startPaused?: boolean;
+  /** User-mode network on a virtio-net card; null or absent: no network card at all. */
+  network?: { mac: string; forwards: PortForward[] } | null;
 }
+
+export const NET_DEVICE_ID = 'net0';
 
 
 export const DEFAULT_APPEND = 'console=ttyS0 panic=-1 quiet';
@@ -96,6 +101,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     ]),
     '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : `,bootindex=${spec.installer ? 1 : 0}`}`,
     ...(spec.installer ? installerArgs(spec.installer) : []),
+    ...networkArgs(spec.network ?? null),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
@@ -118,6 +124,18 @@ function installerArgs(iso: string): string[] {
     '-blockdev', JSON.stringify({ driver: 'raw', file: INSTALLER_NODES.file, 'node-name': INSTALLER_NODES.format, 'read-only': true }),
     '-device', `ide-cd,drive=${INSTALLER_NODES.format},id=${INSTALLER_DEVICE_ID},bootindex=0`,
   ];
+}
+
+/**
+ * -nodefaults already leaves out QEMU's default card; `-nic none` says so outright, so a box
+ * without a network has none whatever QEMU's defaults become.
+ */
+export function networkArgs(network: QemuSpec['network']): string[] {
+  if (!network) return ['-nic', 'none'];
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(network.mac)) throw invalidArgument(`The MAC address ${network.mac} is not six hex pairs`);
+  // Validated specs (shared/forwards.ts) only: numbers and dotted quads, nothing QEMU could read as another option.
+  const forwards = network.forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-:${f.guestPort}`).join('');
+  return ['-netdev', `user,id=${NET_DEVICE_ID}${forwards}`, '-device', `virtio-net-pci,netdev=${NET_DEVICE_ID},mac=${network.mac}`];
 }
 
 /** QEMU's option syntax separates with commas; a literal comma is written twice. */

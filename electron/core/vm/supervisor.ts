@@ -3,8 +3,10 @@
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
-import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type StopResult } from '../../../shared/types.js';
+import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
+import { applyPendingGrow } from '../boxes/update.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import type { VerifiedLayer } from '../disk/confine.js';
@@ -22,7 +24,7 @@ import { elapsedMs } from '../logger.js';
 import { ejectFromQemu, installerFor } from './installer.js';
 
 export interface SupervisorOptions {
-  /** How long a graceful stop waits for the guest before forcing (default 20 s). */
+  /** Overrides every box's stop timeout (tests; also BOXKEEP_STOP_TIMEOUT_MS); else the box's own setting. */
   stopTimeoutMs?: number;
   qemuBinary?: string;
 }
@@ -50,11 +52,11 @@ export class Supervisor implements VmControl {
   readonly sessions = new Map<string, QemuSession>();
   private accel: AccelDecision | null = null;
   private version: string | null = null;
-  private readonly stopTimeoutMs: number;
+  private readonly stopTimeoutMs: number | null;
 
   constructor(private readonly core: SupervisorDeps, private readonly options: SupervisorOptions = {}) {
     const fromEnv = Number(process.env.BOXKEEP_STOP_TIMEOUT_MS);
-    this.stopTimeoutMs = options.stopTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 20_000);
+    this.stopTimeoutMs = options.stopTimeoutMs ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : null);
   }
 
   accelerator(): 'kvm' | 'tcg' | 'unknown' {
@@ -104,13 +106,15 @@ export class Supervisor implements VmControl {
   }
 
   async start(ref: string): Promise<Box> {
-    return this.onBox(ref, async (box) => {
-      if (isBusy(box.status)) {
-        throw invalidState(`The box ${JSON.stringify(box.name)} is already ${box.status}.`);
+    return this.onBox(ref, async (asked) => {
+      if (isBusy(asked.status)) {
+        throw invalidState(`The box ${JSON.stringify(asked.name)} is already ${asked.status}.`);
       }
       // A failed operation left the disks mid-change: booting them would let the guest write
       // into a chain recovery has yet to finish.
-      assertNoUnfinishedWork(this.core, box);
+      assertNoUnfinishedWork(this.core, asked);
+      // A disk size set while the box ran: grown (crash-safe, journaled) before QEMU opens the disk.
+      const box = await applyPendingGrow(this.core, asked);
       const image = this.core.store.getImage(box.imageId)!;
       const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
@@ -131,6 +135,10 @@ export class Supervisor implements VmControl {
       // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
       // nothing knows of while offline operations freeze the disks it writes.
       const before = box.status;
+      // Checked in the same synchronous step that records the box as running: another box's
+      // start (its own lock, so it runs alongside) then either sees this one running or has
+      // already been recorded running itself. Checked before an await, both would pass.
+      assertForwardsFree(box, this.core.store.listBoxes());
       this.setStatus(box.id, 'running');
       let spawned: Awaited<ReturnType<typeof spawnQemu>>;
       try {
@@ -139,8 +147,14 @@ export class Supervisor implements VmControl {
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
         blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path,
+        network: box.network === 'nat' ? { mac: box.macAddress, forwards: box.forwards } : null,
         });
       } catch (err) {
+        const taken = portTaken(box, (err as Error).message);
+        if (taken) {
+          this.setStatus(box.id, before, box.failureReason);
+          throw taken;
+        }
         this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
         throw err;
       }
@@ -166,10 +180,18 @@ export class Supervisor implements VmControl {
           throw err;
         }
         const why = await lastWords(this.qemuLog(box.id));
+        // The host's business, not the box's: the box stays as it was, ready once the port is free.
+        const taken = portTaken(box, why);
+        if (taken) {
+          this.setStatus(box.id, before, box.failureReason);
+          throw taken;
+        }
         this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
       }
       this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) });
+      // Only now does the guest run with what the row says; a start that failed keeps the mark.
+      this.core.store.clearPendingRestart(box.id);
       this.setStatus(box.id, 'running');
       this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: elapsedMs(started) });
       return this.core.store.getBox(box.id)!;
@@ -233,7 +255,17 @@ export class Supervisor implements VmControl {
     return parts.join(' ').slice(0, 2000);
   }
 
-  async stop(ref: string, opts: { force: boolean }): Promise<Box> {
+  /** Graceful stops waiting for their guest: a force stop cuts the wait short instead of queueing behind it. */
+  private readonly gracefulStops = new Map<string, { cutShort: () => void; done: Promise<StopResult> }>();
+
+  async stop(ref: string, opts: { force: boolean }): Promise<StopResult> {
+    // The waiting stop holds the box's lock; a force stop queued behind it would find the box
+    // stopped already. It ends the wait, and the waiting stop (now forced) answers both.
+    const waiting = opts.force ? this.gracefulStops.get(this.core.boxes.resolve(ref).id) : undefined;
+    if (waiting) {
+      waiting.cutShort();
+      return waiting.done;
+    }
     return this.onBox(ref, async (box) => {
       const session = this.sessions.get(box.id);
       if (!session) {
@@ -246,27 +278,48 @@ export class Supervisor implements VmControl {
           throw vmError(`QEMU (pid ${fp.pid}) of the box ${JSON.stringify(box.name)} did not exit when told to; stop it by hand (kill -9 ${fp.pid}).`);
         }
         this.setStatus(box.id, 'stopped');
-        return this.core.store.getBox(box.id)!;
+        return { ...this.core.store.getBox(box.id)!, forced: true };
       }
       session.stopRequested = true;
-      this.setStatus(box.id, 'stopping');
       const started = performance.now();
       if (!opts.force) {
-        await session.qmp.execute('system_powerdown').catch(() => undefined);
-        await waitFor(session.closed, this.stopTimeoutMs);
-      }
-      if (this.sessions.get(box.id) === session) {
-        // quit flushes QEMU's block layer before it exits: the disks stay consistent.
-        await session.qmp.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
-        if (!(await waitFor(session.closed, 5000))) {
-          try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
-          await waitFor(session.closed, 5000);
+        // The deadline is published with the status, so every window counts down to the same moment.
+        const timeoutMs = this.stopTimeoutMs ?? box.stopTimeoutSec * 1000;
+        this.core.store.setStopDeadline(box.id, Date.now() + timeoutMs);
+        this.setStatus(box.id, 'stopping');
+        let cutShort!: () => void;
+        const cut = new Promise<void>((r) => (cutShort = r));
+        const result = (async () => {
+          await session.qmp.execute('system_powerdown').catch(() => undefined);
+          await Promise.race([waitFor(session.closed, timeoutMs), cut]);
+          return this.endStop(box, session, opts.force, started);
+        })();
+        this.gracefulStops.set(box.id, { cutShort, done: result });
+        try {
+          return await result;
+        } finally {
+          this.gracefulStops.delete(box.id);
         }
       }
-      this.setStatus(box.id, 'stopped');
-      this.core.logger.info('box stop', { op: 'box-stop', boxId: box.id, force: opts.force, elapsed_ms: elapsedMs(started) });
-      return this.core.store.getBox(box.id)!;
+      this.setStatus(box.id, 'stopping');
+      return this.endStop(box, session, opts.force, started);
     });
+  }
+
+  /** After the graceful wait (or none): a QEMU still running is told to quit, then killed. */
+  private async endStop(box: Box, session: QemuSession, force: boolean, started: number): Promise<StopResult> {
+    const forced = this.sessions.get(box.id) === session;
+    if (forced) {
+      // quit flushes QEMU's block layer before it exits: the disks stay consistent.
+      await session.qmp.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
+      if (!(await waitFor(session.closed, 5000))) {
+        try { process.kill(session.pid, 'SIGKILL'); } catch { /* already gone */ }
+        await waitFor(session.closed, 5000);
+      }
+    }
+    this.setStatus(box.id, 'stopped');
+    this.core.logger.info('box stop', { op: 'box-stop', boxId: box.id, force, forced, elapsed_ms: elapsedMs(started) });
+    return { ...this.core.store.getBox(box.id)!, forced };
   }
 
   pause(ref: string): Promise<Box> {

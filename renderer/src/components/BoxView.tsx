@@ -5,6 +5,8 @@ import type { Box, BoxDetail } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { formatBytes, formatMemory, plural } from '../format.js';
+import { NetworkSummary } from './NetworkSummary.js';
+import { StopControls } from './StopControls.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
 import { ConsoleView } from './ConsoleView.js';
 import { Icon } from './icons.js';
@@ -24,6 +26,12 @@ export function BoxView({ box }: { box: Box }) {
           <StatusBadge status={box.status} />
         </div>
         <Resources box={box} detail={detail} />
+        <NetworkSummary box={box} />
+        {box.pendingRestart && (
+          <p className="pending-restart" role="status">
+            Changed settings apply at the next start.
+          </p>
+        )}
         <BoxActions box={box} />
       </header>
       {box.status === 'failed' && (
@@ -94,7 +102,10 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
       </div>
       <div>
         <dt>Disk size</dt>
-        <dd>{formatBytes(box.diskSize)}</dd>
+        <dd>
+          {formatBytes(box.diskSize)}
+          {box.pendingDiskSize !== null && <span className="pending-disk"> (grows to {formatBytes(box.pendingDiskSize)} at the next start)</span>}
+        </dd>
       </div>
       <div>
         <dt>Space used</dt>
@@ -120,7 +131,9 @@ function BoxActions({ box }: { box: Box }) {
   const active = isActive(box.status);
   return (
     <div className="toolbar" role="toolbar" aria-label={`Actions for ${box.name}`}>
-      {active ? (
+      {box.status === 'stopping' ? (
+        <StopControls box={box} />
+      ) : active ? (
         <button type="button" className="button" disabled={busy} onClick={() => void actions.stopBox(box.id)}>
           <Icon name="stop" /> {pending.includes('stop') ? 'Stopping…' : 'Stop'}
         </button>
@@ -166,6 +179,9 @@ function BoxActions({ box }: { box: Box }) {
         </button>
       )}
       <span className="toolbar-spacer" />
+      <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'editBox', boxId: box.id })}>
+        <Icon name="edit" /> Edit
+      </button>
       <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'renameBox', boxId: box.id })}>
         <Icon name="edit" /> Rename
       </button>

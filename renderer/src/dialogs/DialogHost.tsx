@@ -2,6 +2,7 @@
 // buttons and menus all open the same ones).
 import { useApp } from '../context.js';
 import { DeleteSnapshotDialog } from './DeleteSnapshotDialog.js';
+import { EditBoxDialog } from './EditBoxDialog.js';
 import { EditSnapshotDialog } from './EditSnapshotDialog.js';
 import { ImagesDialog } from './ImagesDialog.js';
 import { ImportImageDialog } from './ImportImageDialog.js';
@@ -29,6 +30,8 @@ export function DialogHost() {
       return <EditSnapshotDialog key={key} boxId={d.boxId} snapshotId={d.snapshotId} />;
     case 'renameBox':
       return <RenameBoxDialog key={key} boxId={d.boxId} />;
+    case 'editBox':
+      return <EditBoxDialog key={key} boxId={d.boxId} />;
     case 'removeBox':
       return <RemoveBoxDialog key={key} boxId={d.boxId} />;
     case 'newBox':

@@ -5,12 +5,13 @@ import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
+import type { NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
+import { NetworkFields } from './NetworkFields.js';
+import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
 import { useFormSubmit } from './useSubmit.js';
 
 const GiB = 1024 ** 3;
-/** The form's labels, shown above each field and in its inline messages. */
-const LABELS = { cpus: 'CPUs', memoryMib: 'Memory (MiB)', diskSizeGiB: 'Disk size (GiB)' };
 
 export function NewBoxDialog() {
   const actions = useActions();
@@ -22,13 +23,15 @@ export function NewBoxDialog() {
   const [cpus, setCpus] = useState('1');
   const [memory, setMemory] = useState('512');
   const [disk, setDisk] = useState('');
+  const [network, setNetwork] = useState<NetworkMode>('nat');
+  const [forwards, setForwards] = useState<string[]>([]);
   const image = images.find((i) => i.id === imageId);
   const installer = image?.kind === 'installer';
   // An installer's size is the ISO's, not a disk's: its box gets a blank disk of any size.
   const minGiB = image && !installer ? Math.ceil(image.virtualSize / GiB) : 1;
 
   const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
-  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), LABELS);
+  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), RESOURCE_LABELS);
   if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
   if (!problems.diskSizeGiB && installer && input.diskSizeGiB === undefined) problems.diskSizeGiB = 'An installer needs a blank disk to install onto: give its size.';
   if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && !installer && input.diskSizeGiB * GiB < image.virtualSize) {
@@ -46,6 +49,8 @@ export function NewBoxDialog() {
         cpus: input.cpus as number,
         memoryMib: input.memoryMib as number,
         ...(typeof input.diskSizeGiB === 'number' ? { diskSizeGiB: input.diskSizeGiB } : {}),
+        network,
+        ...(forwards.length > 0 ? { forwards } : {}),
       }),
     actions.closeDialog,
   );
@@ -101,20 +106,13 @@ export function NewBoxDialog() {
         name="box-name"
         placeholder="e.g. scratch"
       />
-      <div className="field-row">
-        <Field label={LABELS.cpus} type="number" value={cpus} onChange={setCpus} problem={problems.cpus} min={1} max={64} name="box-cpus" />
-        <Field label={LABELS.memoryMib} type="number" value={memory} onChange={setMemory} problem={problems.memoryMib} min={16} name="box-memory" />
-        <Field
-          label={LABELS.diskSizeGiB}
-          type="number"
-          value={disk}
-          onChange={setDisk}
-          problem={problems.diskSizeGiB}
-          min={minGiB}
-          name="box-disk"
-          hint={installer ? 'The blank disk the installer installs onto.' : image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined}
-        />
-      </div>
+      <ResourceFields
+        cpus={{ value: cpus, onChange: setCpus }}
+        memory={{ value: memory, onChange: setMemory }}
+        disk={{ value: disk, onChange: setDisk, min: minGiB, hint: installer ? 'The blank disk the installer installs onto.' : image ? `Empty: the image’s size (${formatBytes(image.virtualSize)}).` : undefined }}
+        problems={problems}
+      />
+      <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
       <DialogError message={error} />
     </Dialog>
   );

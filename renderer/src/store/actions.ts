@@ -4,7 +4,7 @@
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot } from '../../../shared/types.js';
+import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
 import { formatBytes, joinWords, plural } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
@@ -30,7 +30,8 @@ export interface Actions {
   dismissRecovery(): void;
   dismissToast(id: number): void;
   startBox(boxId: string): Promise<ActionResult<Box>>;
-  stopBox(boxId: string, force?: boolean): Promise<ActionResult<Box>>;
+  /** Force while a graceful stop waits: cuts the wait short (the waiting stop answers). */
+  stopBox(boxId: string, force?: boolean): Promise<ActionResult<StopResult>>;
   pauseBox(boxId: string): Promise<ActionResult<Box>>;
   resumeBox(boxId: string): Promise<ActionResult<Box>>;
   /** Takes the installer media out (at once if the box runs); it then boots from its disk. */
@@ -43,6 +44,7 @@ export interface Actions {
   createBox(input: ChannelInput<'boxes:create'>): Promise<ActionResult<Box>>;
   importImage(input: ChannelInput<'images:import'>): Promise<ActionResult<Image>>;
   renameBox(boxId: string, name: string): Promise<ActionResult<Box>>;
+  updateBox(input: ChannelInput<'boxes:update'>): Promise<ActionResult<Box>>;
   removeBox(boxId: string): Promise<ActionResult<{ removedId: string; freedBytes: number }>>;
   /** Errors stay with the image manager's row (a used image's refusal names its boxes). */
   removeImage(imageId: string): Promise<ActionResult<{ removedId: string }>>;
@@ -57,11 +59,13 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
   const snapshotOf = (boxId: string, id: string | null) =>
     id === null ? null : store.getState().trees[boxId]?.snapshots.find((s) => s.id === id) ?? null;
 
-  async function perform<T>(key: string, call: () => Promise<T>, opts: { success: (value: T) => string; toastErrors: boolean }): Promise<ActionResult<T>> {
+  /** success returns null when another action already says what happened. */
+  async function perform<T>(key: string, call: () => Promise<T>, opts: { success: (value: T) => string | null; toastErrors: boolean }): Promise<ActionResult<T>> {
     store.setState((s) => ({ pending: { ...s.pending, [key]: true } }));
     try {
       const value = await call();
-      pushToast(store, 'success', opts.success(value));
+      const said = opts.success(value);
+      if (said !== null) pushToast(store, 'success', said);
       return { ok: true, value };
     } catch (err) {
       const error = asBoxkeepError(err);
@@ -81,6 +85,9 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     return out;
   };
 
+  /** Boxes whose graceful stop the user cut short: that stop's answer needs no toast of its own. */
+  const forcedDuringStop = new Set<string>();
+
   return {
     selectBox(boxId) {
       store.setState({ selectedBoxId: boxId });
@@ -98,8 +105,15 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     resumeBox: boxVerb('resume', (n) => `${n} is running again.`),
     ejectInstaller: boxVerb('ejectInstaller', (n) => `The installer was ejected from ${n}; it boots from its disk now.`),
     async stopBox(boxId, force = false) {
-      const out = await perform(`stop:${boxId}`, () => bridge.boxes.stop({ box: boxId, force }), {
-        success: (b) => `${b.name} ${force ? 'was forced off' : 'stopped'}.`,
+      const stopping = store.getState().boxes.find((b) => b.id === boxId)?.status === 'stopping';
+      if (force && stopping) forcedDuringStop.add(boxId);
+      // Its own key: the graceful stop's pending mark stays until that stop answers.
+      const out = await perform(`${force ? 'force-stop' : 'stop'}:${boxId}`, () => bridge.boxes.stop({ box: boxId, force }), {
+        success: (b) =>
+          !force && forcedDuringStop.delete(boxId) ? null
+          : !b.forced ? `${b.name} shut down cleanly.`
+            : force ? `${b.name} was forced off.`
+              : `${b.name} was forced off: the guest did not shut down in time.`,
         toastErrors: true,
       });
       if (out.ok) showBox(out.value);
@@ -194,6 +208,15 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
           return out;
         },
       ),
+
+    updateBox: (input) =>
+      perform(`edit-box:${input.box}`, () => bridge.boxes.update(input), {
+        success: (b) => `Saved the settings of ${b.name}.${b.pendingRestart ? ' They apply at the next start.' : ''}`,
+        toastErrors: false,
+      }).then((out) => {
+        if (out.ok) showBox(out.value);
+        return out;
+      }),
 
     async removeBox(boxId) {
       const name = boxName(boxId);

@@ -17,6 +17,7 @@ export type DialogState =
   | { kind: 'deleteSnapshot'; boxId: string; snapshotId: string }
   | { kind: 'editSnapshot'; boxId: string; snapshotId: string }
   | { kind: 'renameBox'; boxId: string }
+  | { kind: 'editBox'; boxId: string }
   | { kind: 'removeBox'; boxId: string }
   | { kind: 'newBox' }
   | { kind: 'importImage' }

@@ -187,10 +187,17 @@ function fromDetail(detail: BoxDetail, listed: Box): Box {
     memoryMib: detail.memoryMib,
     diskSize: detail.diskSize,
     currentSnapshotId: detail.currentSnapshotId,
+    network: detail.network,
+    forwards: detail.forwards,
+    stopTimeoutSec: detail.stopTimeoutSec,
+    pendingRestart: detail.pendingRestart,
+    stopDeadline: detail.stopDeadline,
+    pendingDiskSize: detail.pendingDiskSize,
   };
 }
 
-const BOX_FIELDS: (keyof Box)[] = ['id', 'name', 'imageId', 'status', 'failureReason', 'cpus', 'memoryMib', 'diskSize', 'currentSnapshotId', 'liveDiskPath', 'createdAt', 'installerImageId'];
+const BOX_FIELDS: (keyof Box)[] = ['id', 'name', 'imageId', 'status', 'failureReason', 'cpus', 'memoryMib', 'diskSize', 'currentSnapshotId', 'liveDiskPath', 'createdAt', 'installerImageId',
+  'network', 'forwards', 'macAddress', 'stopTimeoutSec', 'pendingRestart', 'stopDeadline', 'pendingDiskSize'];
 const SNAPSHOT_FIELDS: (keyof Snapshot)[] = ['id', 'parentId', 'name', 'description', 'createdAt', 'sizeOnDisk', 'virtualSize', 'live', 'diskPath'];
 
 /** The new list, reusing each unchanged box object (and the old array when nothing changed). */
@@ -198,10 +205,13 @@ function mergeBoxes(old: Box[], next: Box[]): Box[] {
   const byId = new Map(old.map((b) => [b.id, b]));
   const merged = next.map((b) => {
     const prev = byId.get(b.id);
-    return prev && BOX_FIELDS.every((f) => prev[f] === b[f]) ? prev : b;
+    return prev && BOX_FIELDS.every((f) => sameValue(prev[f], b[f])) ? prev : b;
   });
   return merged.length === old.length && merged.every((b, i) => b === old[i]) ? old : merged;
 }
+
+/** Forwards are a list: equal by content, not by object. */
+const sameValue = (a: unknown, b: unknown) => a === b || (Array.isArray(a) && Array.isArray(b) && JSON.stringify(a) === JSON.stringify(b));
 
 /** Unchanged snapshots keep their previous objects, so views can compare by identity. */
 function reuseSnapshots(old: Snapshot[], next: Snapshot[]): Snapshot[] {

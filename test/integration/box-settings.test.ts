@@ -1,0 +1,142 @@
+// Box settings without a guest: growing the disk killed at each step, and a home written
+// before migration 4 opening with the new settings' defaults.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { openCore } from '../../electron/core/core.js';
+import { readQcow2Header } from '../../electron/core/disk/qcow2.js';
+import { MIGRATIONS } from '../../electron/core/store/schema.js';
+import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered } from '../helpers/crash.js';
+import { hashFile, tempHome } from '../helpers/disk.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+cleanUpWorldsAfterEach();
+
+/** What the guest reads in the first `bytes` of a disk, hashed like diskDigest hashes a whole disk. */
+function leadingDigest(file: string, bytes: number): string {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bklead-')), 'lead.raw');
+  try {
+    execFileSync('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=1M', `count=${bytes / MiB}`, `if=${file}`, `of=${out}`]);
+    return hashFile(out);
+  } finally {
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  }
+}
+
+describe('growing the disk killed at each step', () => {
+  it.each(points('box-resize'))('%s: the row says the size the file has, and no byte changed', async (point) => {
+    const w = await makeWorld();
+    const r = crashAt(w, point, 'boxes:update', { box: 'dev', diskSizeGiB: 1 });
+    expect(r.signal).toBe('SIGKILL');
+    const report = await recovered(w, async (core) => {
+      const box = core.store.getBox(w.boxId)!;
+      const fileSize = (await readQcow2Header(box.liveDiskPath)).virtualSize;
+      expect(fileSize).toBe(point === 'box-resize:after-intent' ? 8 * MiB : GiB);
+      expect(box.diskSize).toBe(fileSize);
+      expect((await core.boxes.detail('dev')).diskSize).toBe(fileSize);
+      expect(leadingDigest(box.liveDiskPath, 8 * MiB)).toBe(w.live);
+      expect(digests(core, w.boxId)).toEqual(w.snapshots);
+      // Done again after recovery, it finishes (or is already done).
+      expect((await core.boxes.update({ box: 'dev', diskSizeGiB: 1 })).diskSize).toBe(GiB);
+    });
+    expect(report.items.map((i) => i.message).join(' ')).toMatch(/Growing the disk of the box "dev" was interrupted/);
+  });
+
+  it.each(points('box-resize'))('%s, growing at a start what was set while the box ran: the size the file has, the rest still pending', async (point) => {
+    const w = await makeWorld();
+    // As boxes:update leaves a box it was given a larger disk while it ran, once stopped.
+    const db = new Database(path.join(w.home, 'boxkeep.db'));
+    db.prepare("UPDATE boxes SET status = 'stopped', pending_disk_size = ?, pending_restart = 1 WHERE id = ?").run(GiB, w.boxId);
+    db.close();
+    const r = crashAt(w, point, 'boxes:start', { box: 'dev' });
+    expect(r.signal).toBe('SIGKILL');
+    const grown = point !== 'box-resize:after-intent';
+    const report = await recovered(w, async (core) => {
+      const box = core.store.getBox(w.boxId)!;
+      const fileSize = (await readQcow2Header(box.liveDiskPath)).virtualSize;
+      expect(fileSize).toBe(grown ? GiB : 8 * MiB);
+      expect(box).toMatchObject({ diskSize: fileSize, pendingDiskSize: grown ? null : GiB, status: 'stopped' });
+      expect(leadingDigest(box.liveDiskPath, 8 * MiB)).toBe(w.live);
+      expect(digests(core, w.boxId)).toEqual(w.snapshots);
+    });
+    expect(report.items.map((i) => i.message).join(' ')).toMatch(grown ? /recorded as grown/ : /kept its size\. It grows at the next start\./);
+  });
+
+  it('grows a stopped box at once; the snapshots keep their size, a restore keeps the grown one', async () => {
+    const w = await makeWorld();
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      const grown = await core.boxes.update({ box: 'dev', diskSizeGiB: 1 });
+      expect(grown).toMatchObject({ diskSize: GiB, pendingRestart: false });
+      expect((await readQcow2Header(grown.liveDiskPath)).virtualSize).toBe(GiB);
+      expect(leadingDigest(grown.liveDiskPath, 8 * MiB)).toBe(w.live);
+      await core.snapshots.restore({ box: 'dev', snapshot: 'a' });
+      expect((await readQcow2Header(grown.liveDiskPath)).virtualSize).toBe(GiB);
+      expect(digests(core, w.boxId)).toEqual(w.snapshots);
+      await expect(core.boxes.update({ box: 'dev', diskSizeGiB: 1, cpus: 3 })).resolves.toMatchObject({ cpus: 3, diskSize: GiB });
+    } finally {
+      await core.close();
+    }
+  });
+});
+
+describe('growing the disk failing', () => {
+  it('a qemu-img resize that fails leaves no unfinished work behind: the row says the size the file has, the box takes snapshots again', async () => {
+    const w = await makeWorld();
+    const core = await openCore({ home: w.home, owner: 'test' });
+    const live = core.store.getBox(w.boxId)!.liveDiskPath;
+    // Another program holding the disk's write lock (a stray QEMU, say): qemu-img resize fails.
+    const holder = spawn('qemu-io', ['-f', 'qcow2', live], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (c: Buffer) => c.toString().includes('qemu-io>') && resolve());
+        holder.once('exit', () => reject(new Error('qemu-io exited')));
+      });
+      await expect(core.boxes.update({ box: 'dev', diskSizeGiB: 1 })).rejects.toThrow(/lock/);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    try {
+      expect(core.store.getBox(w.boxId)!.diskSize).toBe(8 * MiB);
+      expect(fs.readdirSync(core.paths.boxJournal(w.boxId))).toEqual([]);
+      await expect(core.snapshots.create({ box: 'dev', name: 'after' })).resolves.toMatchObject({ name: 'after' });
+      expect((await core.boxes.update({ box: 'dev', diskSizeGiB: 1 })).diskSize).toBe(GiB);
+    } finally {
+      await core.close();
+    }
+  });
+});
+
+describe('migration 4', () => {
+  it('gives boxes made before it the nat network, no forwards, a stable MAC and the 20 s stop timeout', async () => {
+    const tmp = tempHome('bkm4');
+    try {
+      const w = await makeWorld({ under: tmp.dir });
+      // Back to schema 3: drop what migration 4 added, as an older Boxkeep left the file.
+      const db = new Database(path.join(w.home, 'boxkeep.db'));
+      for (const column of ['network', 'forwards', 'mac_address', 'stop_timeout_sec', 'pending_restart', 'stop_deadline', 'pending_disk_size']) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
+      db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+      db.close();
+      const macs: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const core = await openCore({ home: w.home, owner: 'test' });
+        try {
+          const box = core.store.getBox(w.boxId)!;
+          expect(box).toMatchObject({ network: 'nat', forwards: [], stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null, pendingDiskSize: null });
+          macs.push(box.macAddress);
+        } finally {
+          await core.close();
+        }
+      }
+      expect(macs[0]).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+      expect(macs[1]).toBe(macs[0]);
+      expect(fs.existsSync(path.join(w.home, 'boxkeep.db'))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
