@@ -117,7 +117,7 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
       </div>
       <div>
         <dt>Snapshots</dt>
-        <dd>{detail ? plural(detail.snapshotCount, 'snapshot') : '…'}</dd>
+        <dd>{detail ? (detail.snapshotCount === 0 ? 'None yet' : detail.snapshotCount.toLocaleString('en-US')) : '…'}</dd>
       </div>
     </dl>
   );
