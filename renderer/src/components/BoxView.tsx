@@ -4,7 +4,7 @@ import { useShallow } from 'zustand/react/shallow';
 import type { Box, BoxDetail } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
-import { formatBytes, formatMemory, plural } from '../format.js';
+import { formatBytes, formatMemory } from '../format.js';
 import { NetworkSummary } from './NetworkSummary.js';
 import { StopControls } from './StopControls.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
