@@ -5,7 +5,7 @@ import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
-import { formatBytes, joinWords, plural } from '../format.js';
+import { formatBytes, joinWords } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
 import { NOW_ROW, type Sync } from './sync.js';
