@@ -1,7 +1,6 @@
 // Startup recovery: runs whenever a process takes the home, before anything else touches a
 // disk. Settles every intent record, then reconciles rows with files, then lets the VM
 // supervisor adopt or retire boxes recorded as running.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import { elapsedMs, type Logger } from '../logger.js';

@@ -1,7 +1,6 @@
 // The snapshot engine: the public verbs on a box's snapshot tree. Each verb validates,
 // takes the box's queue, and runs the steps in steps.ts (stopped box) or their live
 // variants in live/ (running box).
-import path from 'node:path';
 import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
 import { freeSnapshotName, timestampName } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
