@@ -1,4 +1,5 @@
 // Running boxes as the rest of the engine sees them: implemented by the VM supervisor.
+import type { ByteStream } from '../../../shared/streams.js';
 import type { Box, ConsoleOutput } from '../../../shared/types.js';
 import type { ReportBuilder } from '../recovery/report.js';
 
@@ -8,6 +9,8 @@ export interface VmControl {
   pause(box: string): Promise<Box>;
   resume(box: string): Promise<Box>;
   console(box: string, lines: number): Promise<ConsoleOutput>;
+  /** A live stream of the box's serial terminal; the box must be running (or paused). */
+  openConsole(box: string): Promise<ByteStream>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;
