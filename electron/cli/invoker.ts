@@ -1,6 +1,7 @@
 // How the CLI reaches the engine. Commands only see this interface, so where the engine runs
 // (in this process, or inside a running app) is decided in one place: connect().
-import type { Channel } from '../../shared/channels.js';
+import type { Channel, StreamChannel } from '../../shared/channels.js';
+import type { ByteStream } from '../../shared/streams.js';
 import type { EventMap, EventName } from '../../shared/events.js';
 import type { RecoveryReport } from '../../shared/types.js';
 import type { Logger } from '../core/logger.js';
@@ -11,6 +12,8 @@ import type { ControlClient } from '../host/control-client.js';
 export interface Invoker {
   /** Runs a channel; rejects with a BoxkeepError only. */
   invoke(channel: Channel, input: unknown): Promise<unknown>;
+  /** Opens a stream channel (box console --attach), here or in the owning app alike. */
+  openStream(channel: StreamChannel, input: unknown): Promise<ByteStream>;
   on<E extends EventName>(event: E, listener: (payload: EventMap[E]) => void): () => void;
   close(): Promise<void>;
   /** What recovery did when this process opened the home; null when another process owns it. */
@@ -37,6 +40,7 @@ export async function connect(home: string, opts: ConnectOptions = {}): Promise<
 function forwarded(client: ControlClient): Invoker {
   return {
     invoke: (channel, input) => client.invoke(channel, input),
+    openStream: (channel, input) => client.openStream(channel, input),
     on: (event, listener) => client.on(event, listener),
     close: async () => client.close(),
     openedWith: null,
@@ -50,6 +54,8 @@ async function inProcess(home: string, opts: ConnectOptions): Promise<Invoker> {
   const router = createRouter(core);
   return {
     invoke: (channel, input) => router.invoke(channel, input),
+    // A box some earlier command started was adopted when the home opened: its serial socket is ours to hold now.
+    openStream: (channel, input) => router.openStream(channel, input),
     on: (event, listener) => router.on(event, listener),
     close: () => core.close(),
     openedWith: core.lastRecovery,

@@ -1,5 +1,6 @@
 // Where the CLI's output goes. main() takes this instead of touching process.*, so tests run
 // it in-process and read exactly what a user would see.
+import { processTerminal, type TerminalIo } from './attach.js';
 
 export interface Io {
   stdout(text: string): void;
@@ -17,6 +18,8 @@ export interface Io {
    * (Ctrl+D). Absent unless stdin and stderr are both a terminal: scripts are never asked.
    */
   ask?(question: string): Promise<string | null>;
+  /** The process's stdin/stdout as a terminal (box console --attach); made only when asked for. */
+  terminal?(): TerminalIo;
 }
 
 export function processIo(): Io {
@@ -29,6 +32,7 @@ export function processIo(): Io {
     cwd: process.cwd(),
     now: () => Date.now(),
     ask: process.stdin.isTTY && process.stderr.isTTY ? askOnTerminal : undefined,
+    terminal: processTerminal,
   };
 }
 

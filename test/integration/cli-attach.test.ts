@@ -1,0 +1,118 @@
+// `boxkeep box console <box> --attach` against a real running tiny guest: piped (a script),
+// on a pseudo-terminal (raw mode, Ctrl-] detaches, the terminal restored), in process (the
+// command adopts the box another command started) and through a running `boxkeep serve`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Box, ConsoleOutput } from '../../shared/types.js';
+import { BIN, cliOk, cliSync } from '../helpers/cli.js';
+import { requireTools, tempHome } from '../helpers/disk.js';
+import { createTinyGuestBox } from '../helpers/guest.js';
+import { runOnPty } from '../helpers/pty.js';
+
+let tmp: { dir: string; cleanup(): void };
+let home: string;
+const ENV = { BOXKEEP_STOP_TIMEOUT_MS: '1500' };
+const ok = <T>(...args: string[]) => cliOk<T>(home, args, ENV);
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+const boxkeepLine = (...args: string[]) => [process.execPath, BIN, '--home', home, ...args].map(quote).join(' ');
+
+/** The issue's own command line, through a shell: a pipe into the command, its output read back. */
+function piped(input: string, ...args: string[]) {
+  const r = spawnSync('sh', ['-c', `printf ${quote(input)} | ${boxkeepLine('box', 'console', 'B', '--attach', ...args)}`], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  requireTools('qemu-system-x86_64', 'qemu-img', 'mkfs.ext4', 'cpio', 'busybox', 'python3');
+  tmp = tempHome('bkat');
+  home = path.join(tmp.dir, 'h');
+  createTinyGuestBox(ok, tmp.dir, 'B');
+  ok('box', 'create', 'idle', '--image', 'tiny', '--memory', '128');
+  expect(ok<Box>('box', 'start', 'B').status).toBe('running');
+  let lines: string[] = [];
+  for (let i = 0; i < 200 && !lines.some((l) => l.includes('BOXKEEP-GUEST-READY')); i++) {
+    lines = ok<ConsoleOutput>('box', 'console', 'B', '--lines', '20').lines;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  expect(lines.join('\n')).toContain('BOXKEEP-GUEST-READY');
+}, 180_000);
+afterAll(() => {
+  cliSync(home, ['box', 'stop', 'B', '--force'], ENV);
+  tmp?.cleanup();
+});
+
+describe('boxkeep box console --attach', () => {
+  it('with stdin a pipe: sends what it reads, prints what comes back, and exits after stdin ends (in process)', () => {
+    const r = piped('echo BK$((40+2))\n');
+    expect(r.err).toBe('');
+    expect(r.out).toContain('BK42');
+    expect(r.code).toBe(0);
+  });
+
+  it('waits --linger seconds after stdin ends for output that takes longer', () => {
+    const started = Date.now();
+    const r = piped('sleep 2; echo LATE$((1+1))\n', '--linger', '4');
+    expect(r.out).toContain('LATE2');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+    expect(r.code).toBe(0);
+  });
+
+  it('on a terminal: raw mode, Ctrl-] detaches, and the terminal is as it was afterwards', () => {
+    const r = runOnPty(['sh', '-c', `${boxkeepLine('box', 'console', 'B', '--attach')}; echo "EXIT=$?"; stty -a`], {
+      steps: [['Ctrl-] detaches.', 'echo TTY$((40+2))\r'], ['TTY42', '\x1d']],
+    });
+    expect(r.out).toContain('Attached to the console of the box "B". Ctrl-] detaches.');
+    expect(r.out).toContain('TTY42');
+    expect(r.out).toContain('boxkeep: Detached from the console of the box "B"; the box keeps running.');
+    expect(r.out).toContain('EXIT=0');
+    // Canonical mode and echo are back on: the shell after us reads lines again.
+    const modes = r.out.slice(r.out.indexOf('EXIT=0'));
+    expect(modes).toMatch(/(^|\s)icanon(\s|$)/m);
+    expect(modes).toMatch(/(^|\s)echo(\s|$)/m);
+    expect(modes).not.toMatch(/-icanon/);
+  });
+
+  it('refuses a box that is not running (exit 5, saying to start it) and flags that do not go together (exit 2)', () => {
+    const idle = cliSync(home, ['box', 'console', 'idle', '--attach']);
+    expect(idle.code).toBe(5);
+    expect(JSON.parse(idle.err).error.message).toBe('The box "idle" is not running; start it first.');
+    const linger = cliSync(home, ['box', 'console', 'B', '--linger', '2']);
+    expect(linger.code).toBe(2);
+    expect(JSON.parse(linger.err).error.message).toContain('--linger goes with --attach.');
+    const both = cliSync(home, ['box', 'console', 'B', '--attach', '--lines', '5']);
+    expect(both.code).toBe(2);
+    expect(cliSync(home, ['box', 'console', 'B', '--attach', '--linger', 'soon']).code).toBe(2);
+  });
+
+  describe('with `boxkeep serve` owning the home', () => {
+    let serve: ChildProcess;
+    beforeAll(async () => {
+      serve = spawn(process.execPath, [BIN, '--home', home, '--json', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 60_000);
+        serve.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('"url"')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+      });
+    }, 90_000);
+    afterAll(async () => {
+      const exited = new Promise((r) => serve?.once('exit', r));
+      serve?.kill('SIGTERM');
+      await exited;
+    });
+
+    it('joins the terminal through the owner: the same line, the same answer', () => {
+      const r = piped('echo BK$((40+2))\n');
+      expect(r.err).toBe('');
+      expect(r.out).toContain('BK42');
+      expect(r.code).toBe(0);
+    });
+  });
+});
