@@ -6,10 +6,13 @@ import { isActive } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { formatBytes, formatMemory, plural } from '../format.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
-import { ConsoleView } from './ConsoleView.js';
+import { lazy, Suspense } from 'react';
 import { Icon } from './icons.js';
 import { SnapshotPane } from './SnapshotPane.js';
 import { StatusBadge } from './StatusBadge.js';
+
+// The terminal (xterm.js) is most of the bundle: loaded when a Console tab first opens.
+const ConsoleView = lazy(() => import('./ConsoleView.js').then((m) => ({ default: m.ConsoleView })));
 
 export function BoxView({ box }: { box: Box }) {
   const detail = useApp((s) => s.details[box.id] ?? null);
@@ -70,7 +73,9 @@ export function BoxView({ box }: { box: Box }) {
         </section>
       ) : (
         <section id="panel-console" role="tabpanel" aria-labelledby="tab-console" className="panel">
-          <ConsoleView box={box} />
+          <Suspense fallback={<p className="console-note">Loading the terminal…</p>}>
+            <ConsoleView box={box} />
+          </Suspense>
         </section>
       )}
     </main>
