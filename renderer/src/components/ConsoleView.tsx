@@ -110,7 +110,7 @@ export function ConsoleView({ box }: { box: Box }) {
           Fit guest to window
         </button>
       </div>
-      <div ref={element} className="console-term" data-testid="terminal" />
+      <div ref={element} className="console-term" role="region" aria-label={`Terminal of ${box.name}`} data-testid="terminal" />
     </div>
   );
 }
