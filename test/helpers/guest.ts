@@ -239,3 +239,13 @@ export function createTinyGuestBox<B>(ok: <T>(...args: string[]) => T, dir: stri
   ok('image', 'import', disk, '--name', 'tiny', '--kernel', g.kernel, '--initrd', g.initrd, '--append', 'console=ttyS0 panic=-1 quiet');
   return ok<B>('box', 'create', name, '--image', 'tiny', '--memory', '128');
 }
+
+/** Polls the serial log through the real CLI (`ok`) until the box's guest printed its ready line; returns the last lines. */
+export async function waitForReadyLine(ok: <T>(...args: string[]) => T, box: string, tries = 200): Promise<string[]> {
+  let lines: string[] = [];
+  for (let i = 0; i < tries && !lines.some((l) => l.includes(GUEST_READY)); i++) {
+    lines = ok<{ lines: string[] }>('box', 'console', box, '--lines', '20').lines;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return lines;
+}

@@ -4,10 +4,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Box, ConsoleOutput } from '../../shared/types.js';
+import type { Box } from '../../shared/types.js';
 import { BIN, cliOk, cliSync } from '../helpers/cli.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
-import { createTinyGuestBox } from '../helpers/guest.js';
+import { createTinyGuestBox, waitForReadyLine } from '../helpers/guest.js';
 import { runOnPty } from '../helpers/pty.js';
 
 let tmp: { dir: string; cleanup(): void };
@@ -30,11 +30,7 @@ beforeAll(async () => {
   createTinyGuestBox(ok, tmp.dir, 'B');
   ok('box', 'create', 'idle', '--image', 'tiny', '--memory', '128');
   expect(ok<Box>('box', 'start', 'B').status).toBe('running');
-  let lines: string[] = [];
-  for (let i = 0; i < 200 && !lines.some((l) => l.includes('BOXKEEP-GUEST-READY')); i++) {
-    lines = ok<ConsoleOutput>('box', 'console', 'B', '--lines', '20').lines;
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  const lines = await waitForReadyLine(ok, 'B', 200);
   expect(lines.join('\n')).toContain('BOXKEEP-GUEST-READY');
 }, 180_000);
 afterAll(() => {

@@ -17,6 +17,7 @@ import { boot, openVmHome, type VmHome } from '../helpers/vm.js';
 import { electronBridge, nodePort, readStream } from '../helpers/streams.js';
 import { socketUrl } from '../../renderer/src/transport.js';
 import net from 'node:net';
+import { onLines } from '../../electron/host/lines.js';
 
 type Open = (input: unknown) => Promise<ByteStream>;
 const transports: Array<{ name: string; open: Open }> = [];
@@ -258,16 +259,6 @@ async function rawControl(): Promise<RawClient> {
   const socket = net.connect(h.core.paths.controlSocket);
   await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
   const c = rawClient((t) => socket.write(t + '\n'), (stream, bytes) => socket.write(JSON.stringify({ type: 'stream-data', stream, data: bytes.toString('base64') }) + '\n'), () => socket.destroy());
-  let buffer = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line) c.take(JSON.parse(line));
-    }
-  });
+  onLines(socket, (line) => c.take(JSON.parse(line)));
   return c;
 }
