@@ -51,8 +51,7 @@ export function ConsoleView({ box }: { box: Box }) {
       t.dispose();
       setTerminal(null);
     };
-    // One terminal per box; a rename does not start it over.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // One terminal per box: a rename (box.name) does not start it over.
   }, [box.id, actions]);
 
   useEffect(() => {
