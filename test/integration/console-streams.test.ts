@@ -88,7 +88,8 @@ describe('the console stream of a running box', () => {
     ws.pause();
     // ~340 KB of output: more than one window (256 KiB) and a data frame (64 KiB).
     s.send('seq 1 50000; echo SEQ-DONE\n');
-    await new Promise((r) => setTimeout(r, 3000));
+    // Shorter than SLOW_VIEWER_MS: a reader that pauses longer is closed (next test).
+    await new Promise((r) => setTimeout(r, 2000));
     expect(s.bytes()).toBeLessThanOrEqual(256 * 1024 + 64 * 1024);
     expect(s.text()).not.toContain('SEQ-DONE');
     ws.resume();
@@ -97,6 +98,21 @@ describe('the console stream of a running box', () => {
     expect(numbers.at(-1)).toBe(50000);
     expect(numbers.length).toBe(50000);
     ws.close();
+  }, 180_000);
+
+  it('closes a reader that stays behind for more than a few seconds, and the others get all the output', async () => {
+    const keptUp = readStream(await transports[2]!.open({ box: 'term' }));
+    const stuck = await transports[0]!.open({ box: 'term' });
+    stuck.pause();
+    const other = readStream(await transports[1]!.open({ box: 'term' }));
+    other.send('seq 1 50000; echo SLOW-DONE\n');
+    expect(await readStream(stuck).ended).toEqual({ reason: 'error', message: 'This console could not keep up and was closed; reopen it.' });
+    await other.waitFor('SLOW-DONE', 120_000);
+    const numbers = other.text().split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    expect(numbers.length).toBe(50000);
+    // A reader that kept up on another connection is still open and saw it all too.
+    await keptUp.waitFor('SLOW-DONE', 20_000);
+    expect((h.core.vms as Supervisor).sessions.get(h.core.boxes.resolve('term').id)!.serial.viewerCount).toBeGreaterThan(0);
   }, 180_000);
 
   it('answers every kind of broken stream frame on the WebSocket and the control socket with a clear error, and keeps serving', async () => {

@@ -6,7 +6,9 @@
 //
 // Back-pressure goes to the guest: while any viewer is paused the socket is not read, QEMU's
 // writes to it stall, and so does the guest's serial port, as a real line with flow control.
-// A viewer that goes away (its connection closed) stops holding it.
+// A viewer that goes away (its connection closed) stops holding it, and so does one that stays
+// paused longer than SLOW_VIEWER_MS: a stuck reader (a frozen tab, a CLI piped into a pager
+// nobody reads) must not freeze the guest's console, and its log, for everyone else.
 import net from 'node:net';
 import { vmError } from '../../../shared/errors.js';
 import { LocalStream, type ByteStream, type StreamEnd } from '../../../shared/streams.js';
@@ -14,10 +16,15 @@ import type { Logger } from '../logger.js';
 
 /** After the socket drops, how long to wait for the supervisor to say why (QEMU's exit) before calling it an error. */
 const WHY_WAIT_MS = 1000;
+/** How long one viewer may hold the guest's output back (its window full) before it is closed. */
+export const SLOW_VIEWER_MS = 5000;
+export const SLOW_VIEWER_END: StreamEnd = { reason: 'error', message: 'This console could not keep up and was closed; reopen it.' };
 
 interface Viewer {
   stream: LocalStream;
   paused: boolean;
+  /** Runs while the viewer is paused: it ends the viewer when it fires. */
+  slowTimer: ReturnType<typeof setTimeout> | null;
 }
 
 export class SerialHub {
@@ -38,16 +45,19 @@ export class SerialHub {
     const socket = await this.connect();
     const viewer: Viewer = {
       paused: false,
+      slowTimer: null,
       stream: new LocalStream({
         write: (bytes) => (socket.destroyed ? true : socket.write(bytes)),
         setPaused: (paused) => {
+          if (!this.viewers.has(viewer)) return;
           viewer.paused = paused;
+          if (paused && !viewer.slowTimer) {
+            viewer.slowTimer = setTimeout(() => this.drop(viewer, SLOW_VIEWER_END), SLOW_VIEWER_MS);
+            viewer.slowTimer.unref?.();
+          } else if (!paused) this.stopTimer(viewer);
           this.updateFlow();
         },
-        closed: () => {
-          this.viewers.delete(viewer);
-          this.updateFlow();
-        },
+        closed: () => this.forget(viewer),
       }),
     };
     this.viewers.add(viewer);
@@ -59,8 +69,7 @@ export class SerialHub {
     if (this.endedWith) return;
     this.endedWith = end;
     if (this.lostTimer) clearTimeout(this.lostTimer);
-    for (const viewer of this.viewers) viewer.stream.end(end);
-    this.viewers.clear();
+    this.endAll(end);
     this.socket?.destroy();
     this.socket = null;
   }
@@ -100,10 +109,30 @@ export class SerialHub {
       this.lostTimer = null;
       if (this.endedWith) return;
       // Not ended for good: a later open connects again.
-      for (const viewer of this.viewers) viewer.stream.end({ reason: 'error', message: `The serial connection to ${this.label} was lost; open the console again.` });
-      this.viewers.clear();
+      this.endAll({ reason: 'error', message: `The serial connection to ${this.label} was lost; open the console again.` });
     }, WHY_WAIT_MS);
     this.lostTimer.unref?.();
+  }
+
+  private endAll(end: StreamEnd) {
+    for (const viewer of [...this.viewers]) this.drop(viewer, end);
+  }
+
+  /** Ends one viewer from this side; the others go on. */
+  private drop(viewer: Viewer, end: StreamEnd) {
+    this.forget(viewer);
+    viewer.stream.end(end);
+  }
+
+  private forget(viewer: Viewer) {
+    this.stopTimer(viewer);
+    this.viewers.delete(viewer);
+    this.updateFlow();
+  }
+
+  private stopTimer(viewer: Viewer) {
+    if (viewer.slowTimer) clearTimeout(viewer.slowTimer);
+    viewer.slowTimer = null;
   }
 
   private updateFlow() {
