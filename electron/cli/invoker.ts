@@ -8,6 +8,9 @@ import type { Logger } from '../core/logger.js';
 import { HomePaths } from '../core/paths.js';
 import fs from 'node:fs';
 import type { ControlClient } from '../host/control-client.js';
+import type { ControlServer } from '../host/control-server.js';
+import type { Core } from '../core/core.js';
+import type { Router } from '../../shared/transport.js';
 
 export interface Invoker {
   /** Runs a channel; rejects with a BoxkeepError only. */
@@ -52,12 +55,35 @@ async function inProcess(home: string, opts: ConnectOptions): Promise<Invoker> {
   const [{ openCore }, { createRouter }] = await Promise.all([import('../core/core.js'), import('../core/router.js')]);
   const core = await openCore({ home, owner: 'cli', recovery: 'when-needed', ...(opts.logger ? { logger: opts.logger } : {}) });
   const router = createRouter(core);
+  let serving: Promise<ControlServer | null> | null = null;
   return {
     invoke: (channel, input) => router.invoke(channel, input),
     // A box some earlier command started was adopted when the home opened: its serial socket is ours to hold now.
-    openStream: (channel, input) => router.openStream(channel, input),
+    async openStream(channel, input) {
+      const stream = await router.openStream(channel, input);
+      // Attached, this command holds the home for as long as the person works in the terminal:
+      // listen on the control socket, as `boxkeep serve` does, so commands from other shells
+      // (a snapshot meanwhile) forward here instead of being refused the home.
+      serving ??= serveControl(core, router);
+      await serving;
+      return stream;
+    },
     on: (event, listener) => router.on(event, listener),
-    close: () => core.close(),
+    async close() {
+      await (await serving)?.close();
+      await core.close();
+    },
     openedWith: core.lastRecovery,
   };
+}
+
+async function serveControl(core: Core, router: Router): Promise<ControlServer | null> {
+  const [{ startControlServer }, { loggedRouter }] = await Promise.all([import('../host/control-server.js'), import('../host/logged-router.js')]);
+  try {
+    return await startControlServer({ router: loggedRouter(router, core.logger, 'cli'), socketPath: core.paths.controlSocket, logger: core.logger });
+  } catch (err) {
+    // Still attached; only other commands are refused the home, as before.
+    core.logger.warn('control socket unavailable: other `boxkeep` commands cannot reach this one', { op: 'control-listen', error: (err as Error).message });
+    return null;
+  }
 }

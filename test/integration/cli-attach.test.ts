@@ -81,6 +81,33 @@ describe('boxkeep box console --attach', () => {
     expect(cliSync(home, ['box', 'console', 'B', '--attach', '--linger', 'soon']).code).toBe(2);
   });
 
+  it('while attached in process, serves the home to commands from other shells (a snapshot taken meanwhile)', async () => {
+    const att = spawn(process.execPath, [BIN, '--home', home, 'box', 'console', 'B', '--attach'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ENV } });
+    let out = '';
+    att.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => att.once('exit', r));
+    try {
+      att.stdin!.write('echo ATT$((40+2))\n');
+      for (let i = 0; i < 300 && !out.includes('ATT42'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('ATT42');
+      const made = cliSync(home, ['snapshot', 'create', 'B', 's1'], ENV);
+      expect(made.err).toBe('');
+      expect(made.code).toBe(0);
+      expect(cliSync(home, ['snapshot', 'list', 'B'], ENV).out).toContain('s1');
+      // Still attached and working after the other command.
+      att.stdin!.write('echo AFTER$((40+2))\n');
+      for (let i = 0; i < 300 && !out.includes('AFTER42'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('AFTER42');
+    } finally {
+      att.stdin!.end();
+    }
+    expect(await exited).toBe(0);
+    // Detached: the home is free again for an in-process command.
+    const listed = cliSync(home, ['snapshot', 'list', 'B'], ENV);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain('s1');
+  }, 120_000);
+
   describe('with `boxkeep serve` owning the home', () => {
     let serve: ChildProcess;
     beforeAll(async () => {

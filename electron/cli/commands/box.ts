@@ -91,8 +91,8 @@ export const boxCommands: CommandGroup = {
         '(raw mode) and Ctrl-] detaches. Otherwise it sends what stdin gives, prints what the guest\n' +
         'answers, and exits --linger seconds (default 1) after stdin ends:\n' +
         '  printf \'uname -a\\n\' | boxkeep box console mybox --attach\n' +
-        'With the app (or `boxkeep serve`) running it joins through it; otherwise this command holds\n' +
-        'the home while attached, and other commands wait for it to detach.',
+        'With the app (or `boxkeep serve`) running it joins through it; otherwise this command owns\n' +
+        'the home while attached, and other boxkeep commands go through it.',
       kinds: { lines: 'int' },
       check(args) {
         if (on(args, 'attach') && args.flags.lines !== undefined) return '--lines prints the tail; --attach joins the live terminal. Give one of them.';
