@@ -159,6 +159,25 @@ describe('a running box in the browser', () => {
     await expectAccessible(page, 'running box, terminal');
     await page.getByRole('tab', { name: /Snapshots/ }).click();
     expectNoPageProblems(b);
+
+    // The terminal's styles go by the CSSOM; anywhere else a <style> or a style attribute still meets the CSP.
+    // (A string: the test's TypeScript has no DOM types.)
+    const outside = await page.evaluate(`(async () => {
+      const style = document.createElement('style');
+      style.textContent = 'body { letter-spacing: 7px; }';
+      document.head.appendChild(style);
+      const div = document.createElement('div');
+      document.body.appendChild(div);
+      div.setAttribute('style', 'letter-spacing: 9px');
+      await new Promise((r) => setTimeout(r, 200));
+      const widths = { body: getComputedStyle(document.body).letterSpacing, div: getComputedStyle(div).letterSpacing };
+      style.remove();
+      div.remove();
+      return widths;
+    })()`);
+    expect(outside).toEqual({ body: 'normal', div: 'normal' });
+    await expect.poll(() => b.problems.join('\n')).toMatch(/Content Security Policy/);
+    b.problems.length = 0;
   });
 
   it('takes a live snapshot; the tree marks it as taken live', async () => {

@@ -5,7 +5,13 @@
 // element about to be inserted becomes a constructed stylesheet (kept in step with its text,
 // removed with it), and setAttribute('style', …) becomes the same assignment to style.cssText.
 // Same rules, same cascade position (after the page's own sheets), no inline style at all.
+//
+// Only the terminal's own elements are carried: a <style> appended inside `.xterm`, a style
+// attribute set inside it or on a cell span xterm is building (detached, about to go into a
+// row). Anything else still meets the CSP as before, so this does not widen it for the page.
 
+/** xterm's root element; its renderer puts its <style> elements under it. */
+const TERMINAL = '.xterm';
 let installed = false;
 
 export function carryInlineStylesToCssom(doc: Document = document): void {
@@ -15,9 +21,12 @@ export function carryInlineStylesToCssom(doc: Document = document): void {
   const proto = win.Element.prototype;
   const nodeProto = win.Node.prototype;
 
+  const inTerminal = (node: Node) => node instanceof win.Element && node.closest(TERMINAL) !== null;
+  const isCellInTheMaking = (el: Element) => el instanceof win.HTMLSpanElement && el.parentNode === null;
+
   const setAttribute = proto.setAttribute;
   proto.setAttribute = function (this: Element, name: string, value: string) {
-    if (name.toLowerCase() === 'style' && this instanceof win.HTMLElement) {
+    if (name.toLowerCase() === 'style' && this instanceof win.HTMLElement && (inTerminal(this) || isCellInTheMaking(this))) {
       this.style.cssText = value;
       return;
     }
@@ -40,7 +49,7 @@ export function carryInlineStylesToCssom(doc: Document = document): void {
 
   const appendChild = nodeProto.appendChild;
   nodeProto.appendChild = function <T extends Node>(this: Node, node: T): T {
-    if (node instanceof win.HTMLStyleElement) {
+    if (node instanceof win.HTMLStyleElement && inTerminal(this)) {
       adopt(node);
       return node;
     }
