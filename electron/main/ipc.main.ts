@@ -25,7 +25,12 @@ export function bindIpc(router: Router, windows: () => BrowserWindow[], devServe
       const { port1, port2 } = new MessageChannelMain();
       return { local: mainPort(port1), remote: port2 };
     },
-    hand: (sender, opened, remote) => webContents.fromId(sender.webContentsId)?.postMessage(STREAM_PORT_CHANNEL, opened, [remote as MessagePortMain]),
+    hand(sender, opened, remote) {
+      // The window may have closed while the console opened: say so, and ipcHandlers lets go of both ends.
+      const contents = webContents.fromId(sender.webContentsId);
+      if (!contents || contents.isDestroyed()) throw new Error('The window that asked for the stream is gone.');
+      contents.postMessage(STREAM_PORT_CHANNEL, opened, [remote as MessagePortMain]);
+    },
   };
   const handlers = ipcHandlers(router, trusted, { desktop, streams, onRefused: (channel, reason) => logger.warn('ipc call refused', { op: channel, reason }) });
   for (const [channel, handler] of handlers) {

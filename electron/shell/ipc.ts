@@ -83,14 +83,18 @@ export function ipcHandlers(router: Router, trusted: () => TrustedSenders, opts:
         }
         if (opts.streams && isStreamChannel(channel)) {
           const engine = await router.openStream(channel, input);
+          let local: PortEnd | null = null;
           try {
-            const { local, remote } = opts.streams.create();
+            const pair = opts.streams.create();
+            local = pair.local;
             const opened: StreamOpened = { stream: nextStream++ };
             joinStreams(engine, portStream(local));
-            opts.streams.hand(sender, opened, remote);
+            opts.streams.hand(sender, opened, pair.remote);
             return opened;
           } catch (err) {
+            // No one will ever read this port: let go of the console and of the port both.
             engine.close({ reason: 'error', message: 'The window could not be given the stream.' });
+            local?.close();
             throw err;
           }
         }

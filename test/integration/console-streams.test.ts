@@ -195,6 +195,31 @@ describe('the console stream of a running box', () => {
     }
   });
 
+  it('a window gone before its port is handed over: the console it opened is closed again, and so is the port', async () => {
+    const { MessageChannel } = await import('node:worker_threads');
+    const { ipcHandlers } = await import('../../electron/shell/ipc.js');
+    const { APP_ORIGIN } = await import('../../electron/shell/security.js');
+    const serial = (h.core.vms as Supervisor).session(h.core.boxes.resolve('term').id).serial;
+    const before = serial.viewerCount;
+    let portClosed = false;
+    const streams = {
+      create() {
+        const { port1, port2 } = new MessageChannel();
+        port1.on('close', () => (portClosed = true));
+        return { local: nodePort(port1), remote: port2 };
+      },
+      hand(): void {
+        throw new Error('The window is gone.');
+      },
+    };
+    const handlers = ipcHandlers(router, () => ({ webContentsIds: new Set([7]), devServerUrl: null }), { streams });
+    const sender = { webContentsId: 7, frame: { url: `${APP_ORIGIN}/index.html`, isMainFrame: true } };
+    expect(await handlers.get('consoles:open')!(sender, { box: 'term' })).toMatchObject({ ok: false });
+    expect(serial.viewerCount).toBe(before);
+    for (let i = 0; i < 50 && !portClosed; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(portClosed).toBe(true);
+  });
+
   it('keeps working after the owner lets go and another one adopts the running box', async () => {
     const before = readStream(await transports[0]!.open({ box: 'term' }));
     client.close();
