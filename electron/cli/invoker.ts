@@ -70,12 +70,16 @@ async function inProcess(home: string, opts: ConnectOptions): Promise<Invoker> {
     },
     on: (event, listener) => router.on(event, listener),
     async close() {
-      await (await serving)?.close();
+      // Commands other shells forwarded here get their answers first (a `box stop` that ended this console).
+      await (await serving)?.close({ waitForCallsMs: FORWARDED_CALLS_WAIT_MS });
       await core.close();
     },
     openedWith: core.lastRecovery,
   };
 }
+
+/** How long a detaching console waits for commands forwarded to it to answer. */
+const FORWARDED_CALLS_WAIT_MS = 30_000;
 
 async function serveControl(core: Core, router: Router): Promise<ControlServer | null> {
   const [{ startControlServer }, { loggedRouter }] = await Promise.all([import('../host/control-server.js'), import('../host/logged-router.js')]);

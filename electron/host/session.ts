@@ -23,6 +23,8 @@ export interface ClientSession {
   receiveBinary(frame: Uint8Array): void;
   /** Stops event delivery; in-flight calls still finish but their results are dropped. */
   close(): void;
+  /** Resolves once no call of this session is in flight (their results sent). */
+  settled(): Promise<void>;
 }
 
 /** A frame too broken to name its id is answered with this id, so the client can still log it. */
@@ -37,6 +39,7 @@ export function openSession(router: Router, io: ClientSessionIo): ClientSession 
   const json = jsonCarrier(send);
   const carrier: StreamCarrier = io.sendData ? { sendMessage: send, sendData: (stream, bytes) => open && io.sendData!(stream, bytes) } : json;
   const streams = openStreamHost(router, carrier);
+  const inFlight = new Set<Promise<unknown>>();
 
   return {
     receive(text) {
@@ -50,16 +53,21 @@ export function openSession(router: Router, io: ClientSessionIo): ClientSession 
       }
       if (parsed.message.type !== 'invoke') return streams.receive(parsed.message);
       const { id, channel, input } = parsed.message;
-      router.invoke(channel, input).then(
+      const call = router.invoke(channel, input).then(
         (value) => send({ type: 'result', id, ok: true, value: value ?? null }),
         (err: unknown) => send({ type: 'result', id, ok: false, error: toWireError(err) }),
       );
+      inFlight.add(call);
+      void call.finally(() => inFlight.delete(call));
     },
     receiveBinary(frame) {
       if (!open) return;
       const data = decodeDataFrame(frame);
       if (data.ok) return streams.receiveData(data.stream, data.bytes);
       send({ type: 'result', id: UNATTRIBUTED_ID, ok: false, error: { code: 'InvalidArgument', message: data.reason } });
+    },
+    async settled() {
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
     },
     close() {
       if (!open) return;

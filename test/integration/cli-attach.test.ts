@@ -138,4 +138,23 @@ describe('boxkeep box console --attach', () => {
       expect(r.code).toBe(0);
     });
   });
+
+  // Last: it stops the box.
+  it('while attached in process, a stop from another shell is answered, and the attached command ends saying why', async () => {
+    const att = spawn(process.execPath, [BIN, '--home', home, 'box', 'console', 'B', '--attach'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ENV } });
+    let out = '';
+    let err = '';
+    att.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    att.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((r) => att.once('exit', r));
+    att.stdin!.write('echo STOP$((40+2))\n');
+    for (let i = 0; i < 300 && !out.includes('STOP42'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('STOP42');
+    const stopped = cliSync(home, ['box', 'stop', 'B'], ENV);
+    expect(stopped.err).toBe('');
+    expect(stopped.code).toBe(0);
+    expect(await exited).toBe(0);
+    expect(err).toContain('boxkeep: The box stopped.');
+    expect(ok<Box>('box', 'show', 'B').status).toBe('stopped');
+  }, 120_000);
 });
