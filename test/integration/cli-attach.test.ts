@@ -23,6 +23,22 @@ function piped(input: string, ...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** `box console B --attach` in process, its stdin a pipe this test writes to; waits for the answer to a first line. */
+async function attachedInProcess(line: string, answer: string) {
+  const child = spawn(process.execPath, [BIN, '--home', home, 'box', 'console', 'B', '--attach'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ENV } });
+  const got = { out: '', err: '' };
+  child.stdout!.on('data', (c: Buffer) => (got.out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (got.err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const send = async (text: string, expected: string) => {
+    child.stdin!.write(text);
+    for (let i = 0; i < 300 && !got.out.includes(expected); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(got.out).toContain(expected);
+  };
+  await send(line, answer);
+  return { got, exited, send, endInput: () => child.stdin!.end() };
+}
+
 beforeAll(async () => {
   requireTools('qemu-system-x86_64', 'qemu-img', 'mkfs.ext4', 'cpio', 'busybox', 'python3');
   tmp = tempHome('bkat');
@@ -82,26 +98,18 @@ describe('boxkeep box console --attach', () => {
   });
 
   it('while attached in process, serves the home to commands from other shells (a snapshot taken meanwhile)', async () => {
-    const att = spawn(process.execPath, [BIN, '--home', home, 'box', 'console', 'B', '--attach'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ENV } });
-    let out = '';
-    att.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => att.once('exit', r));
+    const att = await attachedInProcess('echo ATT$((40+2))\n', 'ATT42');
     try {
-      att.stdin!.write('echo ATT$((40+2))\n');
-      for (let i = 0; i < 300 && !out.includes('ATT42'); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(out).toContain('ATT42');
       const made = cliSync(home, ['snapshot', 'create', 'B', 's1'], ENV);
       expect(made.err).toBe('');
       expect(made.code).toBe(0);
       expect(cliSync(home, ['snapshot', 'list', 'B'], ENV).out).toContain('s1');
       // Still attached and working after the other command.
-      att.stdin!.write('echo AFTER$((40+2))\n');
-      for (let i = 0; i < 300 && !out.includes('AFTER42'); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(out).toContain('AFTER42');
+      await att.send('echo AFTER$((40+2))\n', 'AFTER42');
     } finally {
-      att.stdin!.end();
+      att.endInput();
     }
-    expect(await exited).toBe(0);
+    expect(await att.exited).toBe(0);
     // Detached: the home is free again for an in-process command.
     const listed = cliSync(home, ['snapshot', 'list', 'B'], ENV);
     expect(listed.code).toBe(0);
@@ -141,20 +149,12 @@ describe('boxkeep box console --attach', () => {
 
   // Last: it stops the box.
   it('while attached in process, a stop from another shell is answered, and the attached command ends saying why', async () => {
-    const att = spawn(process.execPath, [BIN, '--home', home, 'box', 'console', 'B', '--attach'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...ENV } });
-    let out = '';
-    let err = '';
-    att.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    att.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((r) => att.once('exit', r));
-    att.stdin!.write('echo STOP$((40+2))\n');
-    for (let i = 0; i < 300 && !out.includes('STOP42'); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(out).toContain('STOP42');
+    const att = await attachedInProcess('echo STOP$((40+2))\n', 'STOP42');
     const stopped = cliSync(home, ['box', 'stop', 'B'], ENV);
     expect(stopped.err).toBe('');
     expect(stopped.code).toBe(0);
-    expect(await exited).toBe(0);
-    expect(err).toContain('boxkeep: The box stopped.');
+    expect(await att.exited).toBe(0);
+    expect(att.got.err).toContain('boxkeep: The box stopped.');
     expect(ok<Box>('box', 'show', 'B').status).toBe('stopped');
   }, 120_000);
 });
