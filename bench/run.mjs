@@ -9,6 +9,8 @@ const suites = {
   cli: async () => (await import('./cli.mjs')).cliBenchmarks(),
   // Loaded only when run: it drives Chromium, which the other suites do not need.
   render: async () => (await import('./render.mjs')).renderBenchmarks(),
+  // Boots a guest of its own: keystroke echo and throughput through every transport.
+  terminal: async () => (await import('./terminal.mjs')).terminalBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -2,7 +2,9 @@
 // type. The router, the preload bridge, the typed client, the web host and the CLI are all
 // derived from this map; nothing re-declares a channel. A channel marked `desktopOnly` is
 // something only the Electron shell can do (a native dialog): the shell's IPC binding answers
-// it, and the engine's router refuses it on every other transport.
+// it, and the engine's router refuses it on every other transport. A channel marked `stream`
+// opens a byte stream (shared/streams.ts) instead of returning one result: its verb resolves
+// to a ByteStream, and every transport carries it in its own idiom.
 import * as v from 'valibot';
 import { forwardsProblems, FORWARD_SYNTAX, MAX_FORWARDS } from './forwards.js';
 import { descriptionProblem, nameProblem } from './names.js';
@@ -21,6 +23,7 @@ import type {
   StopResult,
   SystemInfo,
 } from './types.js';
+import type { ByteStream } from './streams.js';
 
 /** Carries a result type through the map without a runtime value. */
 const result = <T>() => undefined as unknown as T;
@@ -159,6 +162,8 @@ export const channels = {
 
   /** Detaches the box's installer media; the next boot goes to the disk. */
   'boxes:ejectInstaller': { input: boxInput, result: result<Box>() },
+  /** The box's serial terminal: what the guest prints, out; what is typed, in. */
+  'consoles:open': { input: boxInput, result: result<ByteStream>(), stream: true },
 
   'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
   'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },
@@ -213,9 +218,16 @@ export const CHANNELS = Object.keys(channels) as Channel[];
 
 /** Channels only the Electron shell answers; the router refuses them. */
 export type DesktopChannel = { [C in Channel]: ChannelMap[C] extends { desktopOnly: true } ? C : never }[Channel];
-/** Channels the engine's router answers, over every transport. */
-export type EngineChannel = Exclude<Channel, DesktopChannel>;
+/** Channels that open a byte stream rather than return a result. */
+export type StreamChannel = { [C in Channel]: ChannelMap[C] extends { stream: true } ? C : never }[Channel];
+/** Channels the engine's router answers with one result, over every transport. */
+export type EngineChannel = Exclude<Channel, DesktopChannel | StreamChannel>;
 export const DESKTOP_CHANNELS = CHANNELS.filter((c) => 'desktopOnly' in channels[c]) as DesktopChannel[];
+export const STREAM_CHANNELS = CHANNELS.filter((c) => 'stream' in channels[c]) as StreamChannel[];
+
+export function isStreamChannel(channel: string): channel is StreamChannel {
+  return (STREAM_CHANNELS as string[]).includes(channel);
+}
 
 export function isDesktopOnly(channel: string): channel is DesktopChannel {
   return (DESKTOP_CHANNELS as string[]).includes(channel);

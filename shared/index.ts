@@ -6,3 +6,4 @@ export * from './names.js';
 export * from './types.js';
 export * from './validate.js';
 export * from './transport.js';
+export * from './streams.js';

@@ -19,3 +19,10 @@ export type PreloadBridge = SettledApi & { on: Subscribe };
 
 /** The single IPC channel main uses to push events to windows. */
 export const EVENT_CHANNEL = 'boxkeep:event';
+
+/** Main's answer to a stream channel; the port for it comes on STREAM_PORT_CHANNEL with the same id. */
+export interface StreamOpened {
+  stream: number;
+}
+/** Where main posts the MessagePort of an opened stream, with its StreamOpened as the message. */
+export const STREAM_PORT_CHANNEL = 'boxkeep:stream-port';

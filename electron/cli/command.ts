@@ -4,6 +4,7 @@
 import type { Api } from '../../shared/client.js';
 import type { RecoveryReport } from '../../shared/types.js';
 import type { ParsedArgs, ValueKind } from './args.js';
+import type { TerminalIo } from './attach.js';
 import type { Io } from './io.js';
 
 export interface Ctx {
@@ -17,6 +18,8 @@ export interface Ctx {
   openedWith: RecoveryReport | null;
   /** Asks the person at the terminal; absent without one and with --json (see Io.ask). */
   ask?: (question: string) => Promise<string | null>;
+  /** The process's own stdin/stdout as a terminal to attach (box console --attach); absent in tests that run main() alone. */
+  terminal?: () => TerminalIo;
 }
 
 export interface StandaloneCtx {
@@ -37,6 +40,8 @@ export interface CommandOutput {
   text: () => string | Promise<string>;
   /** The process's exit code when the command ran but found something wrong (`check`); default 0. */
   exitCode?: number;
+  /** The command has already shown everything (an attached terminal): nothing is printed after it, not even with --json. */
+  silent?: boolean;
 }
 
 export interface Command {

@@ -2,6 +2,7 @@
 // it in-process and read exactly what a user would see.
 import fs from 'node:fs';
 import { tty } from '../core/builtins.js';
+import { processTerminal, type TerminalIo } from './attach.js';
 
 export interface Io {
   stdout(text: string): void;
@@ -19,6 +20,8 @@ export interface Io {
    * (Ctrl+D). Absent unless stdin and stderr are both a terminal: scripts are never asked.
    */
   ask?(question: string): Promise<string | null>;
+  /** The process's stdin/stdout as a terminal (box console --attach); made only when asked for. */
+  terminal?(): TerminalIo;
 }
 
 export function processIo(): Io {
@@ -33,6 +36,7 @@ export function processIo(): Io {
     cwd: process.cwd(),
     now: () => Date.now(),
     ask: isTerminal(0) && stderrIsTTY ? askOnTerminal : undefined,
+    terminal: processTerminal,
   };
 }
 

@@ -41,24 +41,28 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
       // Recovery ran because this command opened the home; say so, or it would go unnoticed.
       io.stderr(opened.items.map((item) => `boxkeep: recovery ${item.level === 'repaired' ? 'repaired' : item.level === 'kept' ? 'kept' : 'noted'}: ${item.message}\n`).join(''));
     }
-    const { value, text, exitCode } = await withInvoker(invoker, async () => {
+    const { value, text, exitCode, silent } = await withInvoker(invoker, async () => {
       const off = progress ? invoker.on('tasks:progress', (p) => progress.update(p)) : () => {};
       try {
         const labels = flagLabels(entry.sig);
-        const api = createApi((channel, input) => {
-          // Checked here too, so a refusal names the flag the user typed (--memory), which the
-          // engine, knowing only the channel's fields, cannot.
-          parseInput(channel, input, labels);
-          return invoker.invoke(channel, input);
-        });
-        const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith, ask: json ? undefined : io.ask });
+        const api = createApi(
+          (channel, input) => {
+            // Checked here too, so a refusal names the flag the user typed (--memory), which the
+            // engine, knowing only the channel's fields, cannot.
+            parseInput(channel, input, labels);
+            return invoker.invoke(channel, input);
+          },
+          (channel, input) => invoker.openStream(channel, input),
+        );
+        const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith, ask: json ? undefined : io.ask, terminal: io.terminal });
         // The human text may look names up, so it is made while the engine is still open.
-        return { value: result.value, text: json ? '' : await result.text(), exitCode: result.exitCode ?? 0 };
+        return { value: result.value, text: json || result.silent ? '' : await result.text(), exitCode: result.exitCode ?? 0, silent: result.silent === true };
       } finally {
         off();
         progress?.clear();
       }
     });
+    if (silent) return exitCode;
     if (json) io.stdout(JSON.stringify(value ?? null, null, 2) + '\n');
     else if (text) io.stdout(text + '\n');
     return exitCode;

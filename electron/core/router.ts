@@ -1,9 +1,10 @@
 // The router: every channel of the contract mapped to one core call. Bound to Electron IPC,
 // the WebSocket host, the local control socket and in-process callers; none of them
 // re-declares a channel. Input is parsed here, at the edge, before any service sees it.
-import { isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, type EngineChannel } from '../../shared/channels.js';
+import { isDesktopOnly, isStreamChannel, type Channel, type ChannelInput, type ChannelResult, type EngineChannel, type StreamChannel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
 import type { Emitter } from '../../shared/events.js';
+import type { ByteStream } from '../../shared/streams.js';
 import type { Router } from '../../shared/transport.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
@@ -20,6 +21,7 @@ import { diskFullError, isDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
 
 type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
+type StreamHandlers = { [C in StreamChannel]: (input: ChannelInput<C>) => Promise<ByteStream> };
 
 /** What the channels are bound to: the services, recovery, and the home (settings, error advice). */
 export interface RouterDeps extends HomeData {
@@ -71,6 +73,13 @@ export function createRouter(core: RouterDeps): Router {
     'debug:crashPoints': () => [...CRASH_POINTS],
   };
 
+  const streams: StreamHandlers = {
+    'consoles:open': (i) => core.vms.openConsole(i.box),
+  };
+
+  // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.
+  const asBoxkeepError = (err: unknown) => (isDiskFull(err) ? diskFullError(core.paths.root, err) : BoxkeepError.from(err));
+
   return {
     async invoke(channel, raw) {
       try {
@@ -78,11 +87,22 @@ export function createRouter(core: RouterDeps): Router {
           throw new BoxkeepError('InvalidArgument', `${channel} is part of the Boxkeep desktop app only; a web page or the command line cannot use it.`);
         }
         const input = parseInput(channel as Channel, raw);
+        if (isStreamChannel(channel)) throw new BoxkeepError('InvalidArgument', `${channel} opens a byte stream; open it as a stream (the client's ${channel.replace(':', '.')}()), not as a call.`);
         const handler = h[channel as EngineChannel] as (input: unknown) => unknown;
         return await handler(input);
       } catch (err) {
-        // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.
-        throw isDiskFull(err) ? diskFullError(core.paths.root, err) : BoxkeepError.from(err);
+        throw asBoxkeepError(err);
+      }
+    },
+    async openStream(channel, raw) {
+      try {
+        if (!isStreamChannel(channel)) {
+          throw new BoxkeepError('InvalidArgument', `${String(channel).slice(0, 80)} is not a stream channel; streams open on ${Object.keys(streams).join(', ')}.`);
+        }
+        const input = parseInput(channel, raw);
+        return await (streams[channel] as (input: unknown) => Promise<ByteStream>)(input);
+      } catch (err) {
+        throw asBoxkeepError(err);
       }
     },
     on: (event, listener) => core.events.on(event, listener),

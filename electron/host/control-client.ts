@@ -4,7 +4,8 @@ import net from 'node:net';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { Router } from '../../shared/transport.js';
-import { deliverServerMessage, isServerMessage, MAX_MESSAGE_BYTES, type PendingCall } from '../../shared/wire.js';
+import { jsonCarrier, StreamClient } from '../../shared/stream-wire.js';
+import { deliverServerMessage, MAX_MESSAGE_BYTES, readHostMessage, type PendingCall } from '../../shared/wire.js';
 import { controlEndpoint } from './control-endpoint.js';
 import { onLines } from './lines.js';
 
@@ -44,19 +45,22 @@ function wrap(socket: net.Socket, endpoint: string): ControlClient {
   const pending = new Map<number, PendingCall>();
   let nextId = 1;
   let closedBy: BoxkeepError | null = null;
+  const writeLine = (message: object) => !socket.destroyed && socket.write(JSON.stringify(message) + '\n');
+  // Stream data goes base64 in JSON lines: one framing for everything on this socket.
+  const streams = new StreamClient(jsonCarrier(writeLine));
 
   onLines(socket, (line) => {
-    try {
-      const parsed: unknown = JSON.parse(line);
-      if (isServerMessage(parsed)) deliverServerMessage(parsed, pending, events);
-    } catch {
-      /* a line we cannot read is skipped; its call fails when the socket closes */
-    }
+    // A line we cannot read is skipped; its call fails when the socket closes.
+    const message = readHostMessage(line);
+    if (!message) return;
+    if (message.type.startsWith('stream-')) streams.receive(message as never);
+    else deliverServerMessage(message as never, pending, events);
   });
   const fail = () => {
     closedBy ??= new BoxkeepError('InvalidState', `The Boxkeep app closed the connection (${endpoint}); it may have quit. Run the command again.`);
     for (const call of pending.values()) call.reject(closedBy);
     pending.clear();
+    streams.dropAll(closedBy.message);
   };
   socket.on('close', fail);
   socket.on('error', fail);
@@ -73,6 +77,10 @@ function wrap(socket: net.Socket, endpoint: string): ControlClient {
         pending.set(id, { resolve, reject });
         socket.write(text + '\n');
       });
+    },
+    openStream(channel, input) {
+      if (closedBy || socket.destroyed) return Promise.reject(closedBy ?? new BoxkeepError('InvalidState', 'The connection to the Boxkeep app is closed.'));
+      return streams.open(channel, input ?? {});
     },
     on: (event, listener) => events.on(event, listener),
     close() {

@@ -9,12 +9,13 @@ import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { controlEndpoint } from './control-endpoint.js';
 import { onLines } from './lines.js';
-import { openSession, UNATTRIBUTED_ID } from './session.js';
+import { openSession, UNATTRIBUTED_ID, type ClientSession } from './session.js';
 
 export interface ControlServer {
   /** Where clients connect: the socket file, or the named pipe on Windows. */
   endpoint: string;
-  close(): Promise<void>;
+  /** Stops listening and cuts every connection; with waitForCallsMs, calls in flight first get that long to answer. */
+  close(opts?: { waitForCallsMs?: number }): Promise<void>;
 }
 
 /**
@@ -26,10 +27,12 @@ export async function startControlServer(opts: { router: Router; socketPath: str
   const endpoint = controlEndpoint(opts.socketPath);
   const isFile = process.platform !== 'win32';
   const sockets = new Set<net.Socket>();
+  const sessions = new Set<ClientSession>();
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
     const session = openSession(opts.router, { send: (text) => !socket.destroyed && socket.write(text + '\n') });
+    sessions.add(session);
     onLines(socket, (line) => session.receive(line), {
       maxChars: MAX_MESSAGE_BYTES,
       onOverflow() {
@@ -39,6 +42,7 @@ export async function startControlServer(opts: { router: Router; socketPath: str
     });
     const done = () => {
       session.close();
+      sessions.delete(session);
       sockets.delete(socket);
     };
     socket.on('close', done);
@@ -62,9 +66,17 @@ export async function startControlServer(opts: { router: Router; socketPath: str
 
   return {
     endpoint,
-    async close() {
+    async close(closeOpts = {}) {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (closeOpts.waitForCallsMs) {
+        // A command forwarded here just before this owner finished (a `box stop` that ended an
+        // attached console) gets its answer, written out, before the connection goes.
+        const waited = Promise.all([...sessions].map((s) => s.settled()));
+        await Promise.race([waited, new Promise((r) => setTimeout(r, closeOpts.waitForCallsMs).unref())]);
+        await Promise.all([...sockets].map((socket) => new Promise<void>((r) => (socket.writableLength === 0 || socket.destroyed ? r() : socket.write('', () => r())))));
+      }
       for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopped;
       if (isFile) fs.rmSync(endpoint, { force: true });
     },
   };

@@ -11,6 +11,20 @@ const QUIET_READS = /:(list|get|info|last|console|crashPoints)$/;
 export function loggedRouter(router: Router, logger: Logger, via: string): Router {
   return {
     on: router.on,
+    async openStream(channel, raw) {
+      const started = performance.now();
+      try {
+        const stream = await router.openStream(channel, raw);
+        const fields = { ...fieldsOf(channel, raw, null), via };
+        logger.info(channel, { ...fields, elapsed_ms: elapsedMs(started) });
+        stream.onClose((end) => logger.info(channel + ' ended', { ...fields, reason: end.reason }));
+        return stream;
+      } catch (err) {
+        const e = err as BoxkeepError;
+        logger.warn(channel + ' refused', { ...fieldsOf(channel, raw, null), via, elapsed_ms: elapsedMs(started), code: e.code, error: e.message });
+        throw err;
+      }
+    },
     async invoke(channel, raw) {
       const started = performance.now();
       try {

@@ -6,6 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Router } from '../../shared/transport.js';
+import { encodeDataFrame } from '../../shared/stream-wire.js';
 import { MAX_MESSAGE_BYTES } from '../../shared/wire.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { checkAccess, checkOrigin, newToken, TOKEN_PARAM } from './access.js';
@@ -107,10 +108,17 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
         ws.send(text);
         return true;
       },
+      // Stream data as binary frames (shared/stream-wire.ts); the same cap on what a tab may leave unread.
+      sendData(stream, bytes) {
+        if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount > MAX_BUFFERED_BYTES) return ws.terminate();
+        ws.send(encodeDataFrame(stream, bytes), { binary: true });
+      },
     });
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return ws.close(1003, 'Send JSON text frames.');
-      session.receive(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'));
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      if (isBinary) session.receiveBinary(bytes);
+      else session.receive(bytes.toString('utf8'));
     });
     ws.on('close', () => session.close());
     ws.on('error', () => session.close());

@@ -1,12 +1,13 @@
 // Electron IPC transport: every channel bound to ipcMain.handle through the sender check in
 // shell/ipc.ts, the desktop-only ones to the native dialogs here; events pushed to every
 // window we own.
-import { dialog, ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
+import { dialog, ipcMain, MessageChannelMain, webContents, type BrowserWindow, type IpcMainInvokeEvent, type MessagePortMain } from 'electron';
 import type { EventMap, EventName } from '../../shared/events.js';
-import { EVENT_CHANNEL } from '../../shared/ipc.js';
+import { EVENT_CHANNEL, STREAM_PORT_CHANNEL } from '../../shared/ipc.js';
+import type { PortEnd } from '../../shared/port-stream.js';
 import type { Router } from '../../shared/transport.js';
 import type { Logger } from '../core/logger.js';
-import { ipcHandlers, type DesktopHandlers, type SenderInfo } from '../shell/ipc.js';
+import { ipcHandlers, type DesktopHandlers, type SenderInfo, type StreamPorts } from '../shell/ipc.js';
 import { IMAGE_FILE_FILTERS } from '../shell/security.js';
 
 export function bindIpc(router: Router, windows: () => BrowserWindow[], devServerUrl: string | null, logger: Logger): void {
@@ -19,10 +20,32 @@ export function bindIpc(router: Router, windows: () => BrowserWindow[], devServe
       return picked.canceled ? null : picked.filePaths[0] || null;
     },
   };
-  const handlers = ipcHandlers(router, trusted, { desktop, onRefused: (channel, reason) => logger.warn('ipc call refused', { op: channel, reason }) });
+  const streams: StreamPorts = {
+    create() {
+      const { port1, port2 } = new MessageChannelMain();
+      return { local: mainPort(port1), remote: port2 };
+    },
+    hand(sender, opened, remote) {
+      // The window may have closed while the console opened: say so, and ipcHandlers lets go of both ends.
+      const contents = webContents.fromId(sender.webContentsId);
+      if (!contents || contents.isDestroyed()) throw new Error('The window that asked for the stream is gone.');
+      contents.postMessage(STREAM_PORT_CHANNEL, opened, [remote as MessagePortMain]);
+    },
+  };
+  const handlers = ipcHandlers(router, trusted, { desktop, streams, onRefused: (channel, reason) => logger.warn('ipc call refused', { op: channel, reason }) });
   for (const [channel, handler] of handlers) {
     ipcMain.handle(channel, (event: IpcMainInvokeEvent, input: unknown) => handler(senderOf(event), input));
   }
+}
+
+function mainPort(port: MessagePortMain): PortEnd {
+  return {
+    post: (frame) => port.postMessage(frame),
+    onMessage: (listener) => void port.on('message', (e) => listener(e.data)),
+    onClose: (listener) => void port.on('close', listener),
+    start: () => port.start(),
+    close: () => port.close(),
+  };
 }
 
 function senderOf(event: IpcMainInvokeEvent): SenderInfo {

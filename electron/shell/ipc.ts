@@ -1,10 +1,13 @@
 // The Electron IPC transport, minus Electron: who may call (our own window's main frame on
 // our own origin), then the router (or, for a desktop-only channel, main's own handler), with
 // the reply settled into {ok, value | error} because an Error loses its code crossing IPC.
-// main/ipc.main.ts binds this to ipcMain.handle.
-import { CHANNELS, isDesktopOnly, type Channel, type ChannelInput, type ChannelResult, type DesktopChannel } from '../../shared/channels.js';
+// A stream channel answers {stream: id} and hands the renderer's preload a MessagePort of its
+// own for the bytes (shared/port-stream.ts). main/ipc.main.ts binds this to ipcMain.handle.
+import { CHANNELS, isDesktopOnly, isStreamChannel, type Channel, type ChannelInput, type ChannelResult, type DesktopChannel } from '../../shared/channels.js';
 import { BoxkeepError, toWireError } from '../../shared/errors.js';
-import type { Settled } from '../../shared/ipc.js';
+import type { Settled, StreamOpened } from '../../shared/ipc.js';
+import { portStream, type PortEnd } from '../../shared/port-stream.js';
+import { joinStreams } from '../../shared/streams.js';
 import type { Router } from '../../shared/transport.js';
 import { parseInput } from '../../shared/validate.js';
 import { isOwnOrigin } from './security.js';
@@ -45,9 +48,17 @@ export type IpcHandler = (sender: SenderInfo, input: unknown) => Promise<Settled
 /** What only the desktop can do, one handler per desktop-only channel; input arrives parsed. */
 export type DesktopHandlers = { [C in DesktopChannel]: (input: ChannelInput<C>, sender: SenderInfo) => Promise<ChannelResult<C>> };
 
+/** How main makes a port pair and hands one end to a window (Electron: MessageChannelMain, webContents.postMessage). */
+export interface StreamPorts {
+  create(): { local: PortEnd; remote: unknown };
+  hand(sender: SenderInfo, opened: StreamOpened, remote: unknown): void;
+}
+
 export interface IpcOptions {
   /** Without them, desktop-only channels go to the router, which refuses them. */
   desktop?: DesktopHandlers;
+  /** Without them, stream channels go to the router as calls, which it refuses. */
+  streams?: StreamPorts;
   onRefused?: (channel: Channel, reason: string) => void;
 }
 
@@ -57,6 +68,7 @@ export interface IpcOptions {
  */
 export function ipcHandlers(router: Router, trusted: () => TrustedSenders, opts: IpcOptions = {}): Map<Channel, IpcHandler> {
   const handlers = new Map<Channel, IpcHandler>();
+  let nextStream = 1;
   for (const channel of CHANNELS) {
     handlers.set(channel, (sender, input) =>
       settle(async () => {
@@ -68,6 +80,23 @@ export function ipcHandlers(router: Router, trusted: () => TrustedSenders, opts:
         if (opts.desktop && isDesktopOnly(channel)) {
           const run = opts.desktop[channel] as (input: unknown, sender: SenderInfo) => Promise<unknown>;
           return run(parseInput(channel, input), sender);
+        }
+        if (opts.streams && isStreamChannel(channel)) {
+          const engine = await router.openStream(channel, input);
+          let local: PortEnd | null = null;
+          try {
+            const pair = opts.streams.create();
+            local = pair.local;
+            const opened: StreamOpened = { stream: nextStream++ };
+            joinStreams(engine, portStream(local));
+            opts.streams.hand(sender, opened, pair.remote);
+            return opened;
+          } catch (err) {
+            // No one will ever read this port: let go of the console and of the port both.
+            engine.close({ reason: 'error', message: 'The window could not be given the stream.' });
+            local?.close();
+            throw err;
+          }
         }
         return router.invoke(channel, input);
       }),

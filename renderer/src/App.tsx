@@ -25,7 +25,8 @@ export function App() {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       const inTextField = !!t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
-      const action = shortcutFor({ key: e.key, code: e.code, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField }, session.keys);
+      const inTerminal = !!t?.closest?.('.xterm');
+      const action = shortcutFor({ key: e.key, code: e.code, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField, inTerminal }, session.keys);
       if (action && runShortcut(session, action)) e.preventDefault();
     };
     window.addEventListener('keydown', onKey);

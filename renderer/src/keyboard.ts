@@ -24,6 +24,8 @@ export interface KeyPress {
   altKey: boolean;
   /** Focus is in a text field: plain keys (Delete, F2) belong to the field, not to us. */
   inTextField: boolean;
+  /** Focus is in the box's terminal: every key belongs to the guest (or the terminal's copy/paste), none to us. */
+  inTerminal?: boolean;
 }
 
 interface Chord {
@@ -61,6 +63,7 @@ function chordOf(s: Shortcut, host: KeyHost): Chord {
 }
 
 export function shortcutFor(press: KeyPress, host: KeyHost): ShortcutAction | null {
+  if (press.inTerminal) return null;
   // A Mac keyboard's "delete" key reports Backspace.
   const key = host.mac && press.key === 'Backspace' ? 'Delete' : press.key;
   for (const s of SHORTCUTS) {

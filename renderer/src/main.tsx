@@ -9,6 +9,7 @@ import { keyHost } from './platform.js';
 import { createApp } from './store/app.js';
 import { errorText } from './store/errors.js';
 import type { AppStore } from './store/state.js';
+import { carryInlineStylesToCssom } from './terminal/cssom-styles.js';
 import { connectBridge } from './transport.js';
 import './styles/theme.css';
 import './styles/base.css';
@@ -16,6 +17,9 @@ import './styles/frame.css';
 import './styles/box.css';
 import './styles/tree.css';
 import './styles/dialogs.css';
+
+// Before anything renders: the terminal's inline styles go to the CSSOM, which the CSP allows.
+carryInlineStylesToCssom();
 
 const root = createRoot(document.getElementById('root')!);
 root.render(

@@ -7,15 +7,19 @@
 // Written against small structural types instead of the DOM lib so it also runs (and is
 // tested) under Node with the `ws` client.
 import type { Channel } from '../../shared/channels.js';
-import { createApi, type BoxkeepBridge, type Invoke } from '../../shared/client.js';
+import { createApi, type BoxkeepBridge, type Invoke, type OpenStream } from '../../shared/client.js';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter, type EventMap, type EventName } from '../../shared/events.js';
 import type { PreloadBridge, Settled } from '../../shared/ipc.js';
-import { deliverServerMessage, isServerMessage, type InvokeMessage, type PendingCall } from '../../shared/wire.js';
+import { decodeDataFrame, encodeDataFrame, StreamClient } from '../../shared/stream-wire.js';
+import type { ByteStream, StreamEnd } from '../../shared/streams.js';
+import { deliverServerMessage, readHostMessage, type InvokeMessage, type PendingCall } from '../../shared/wire.js';
 
 export interface SocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** Stream data frames come as ArrayBuffer (browser, binaryType 'arraybuffer') or Buffer (ws). */
+  binaryType?: string;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
   onclose: ((ev: unknown) => void) | null;
@@ -117,8 +121,26 @@ function fromPreload(preload: PreloadBridge): BoxkeepBridge {
     if (reply?.ok === true) return reply.value;
     throw BoxkeepError.fromWire(reply?.error);
   };
+  // The preload resolves a stream channel to functions over its MessagePort (it keeps the port).
+  const openStream: OpenStream = async (channel, input) => fromExposed((await invoke(channel, input)) as Omit<ByteStream, 'ended'>);
   const on = <E extends EventName>(event: E, listener: (payload: EventMap[E]) => void) => preload.on(event, listener);
-  return Object.assign(createApi(invoke), { on, desktop: true });
+  return Object.assign(createApi(invoke, openStream), { on, desktop: true });
+}
+
+/** A ByteStream again, `ended` tracked here: the context bridge copies only functions live. */
+function fromExposed(exposed: Omit<ByteStream, 'ended'>): ByteStream {
+  const stream: ByteStream = {
+    ended: null,
+    write: (bytes) => exposed.write(bytes),
+    onData: (listener) => exposed.onData(listener),
+    onDrain: (listener) => exposed.onDrain(listener),
+    onClose: (listener) => exposed.onClose(listener),
+    pause: () => exposed.pause(),
+    resume: () => exposed.resume(),
+    close: (end) => exposed.close(end),
+  };
+  exposed.onClose((end) => ((stream as { ended: StreamEnd | null }).ended = end));
+  return stream;
 }
 
 interface Pending extends PendingCall {
@@ -137,6 +159,16 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
   /** When the connection dropped (null while connected), and whether this outage was diagnosed. */
   let droppedAt: number | null = null;
   let diagnosed = false;
+  // Streams live on one connection: data as binary frames, the rest as JSON. A dropped
+  // connection ends them (the caller opens again once it is back); they are never queued.
+  const streams = new StreamClient({
+    sendMessage: (message) => socket?.readyState === OPEN && socket.send(JSON.stringify(message)),
+    sendData: (stream, bytes) => socket?.readyState === OPEN && socket.send(encodeDataFrame(stream, bytes)),
+  });
+  const openStream: OpenStream = (channel, input) => {
+    if (socket?.readyState !== OPEN) return Promise.reject(new BoxkeepError('InvalidState', `Boxkeep is unreachable, so ${channel} could not open; it opens again once the connection is back.`));
+    return streams.open(channel, input);
+  };
 
   const invoke: Invoke = (channel, input) =>
     new Promise((resolve, reject) => {
@@ -156,15 +188,17 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
     const open = () => {
       const ws = new Socket(url);
       socket = ws;
+      ws.binaryType = 'arraybuffer';
       ws.onmessage = (ev) => {
-        if (typeof ev.data !== 'string') return;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(ev.data);
-        } catch {
+        if (typeof ev.data !== 'string') {
+          const frame = decodeDataFrame(ev.data instanceof ArrayBuffer ? new Uint8Array(ev.data) : (ev.data as Uint8Array));
+          if (frame.ok) streams.receiveData(frame.stream, frame.bytes);
           return;
         }
-        if (isServerMessage(parsed)) deliverServerMessage(parsed, pending, events);
+        const message = readHostMessage(ev.data);
+        if (!message) return;
+        if (message.type.startsWith('stream-')) streams.receive(message as never);
+        else deliverServerMessage(message as never, pending, events);
       };
       ws.onopen = () => {
         delay = minMs;
@@ -180,13 +214,14 @@ function connectWebSocket(url: string, Socket: SocketFactory, options: ConnectOp
           events.emit('boxes:changed', { boxId: null });
         } else {
           everConnected = true;
-          resolveBridge(Object.assign(createApi(invoke), { on: events.on.bind(events), desktop: false }));
+          resolveBridge(Object.assign(createApi(invoke, openStream), { on: events.on.bind(events), desktop: false }));
         }
       };
       ws.onerror = () => {};
       ws.onclose = () => {
         if (socket !== ws) return;
         socket = null;
+        streams.dropAll('The connection to Boxkeep dropped; the stream ended.');
         for (const [id, call] of pending) {
           if (queued.some((q) => q.message.id === id)) continue;
           pending.delete(id);

@@ -73,7 +73,7 @@ describe('what a new user reads', () => {
     await expect.poll(() => newBox.isVisible()).toBe(false);
 
     await page.keyboard.press('Alt+Shift+C');
-    await expect.poll(() => page.getByRole('log', { name: 'Serial console of work' }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('region', { name: 'Terminal of work' }).isVisible()).toBe(true);
     await page.keyboard.press('Alt+Shift+C');
     await expect.poll(() => tree().isVisible()).toBe(true);
 

@@ -12,7 +12,10 @@ import { BoxkeepError } from '../../shared/errors.js';
 import { isActive } from '../../shared/types.js';
 import { HomePaths } from '../../electron/core/paths.js';
 import { isSameProcess } from '../../electron/core/proc.js';
-import { readFingerprint, runDirFor, serialSocketPath } from '../../electron/core/vm/qemu.js';
+import { readFingerprint, runDirFor } from '../../electron/core/vm/qemu.js';
+import { decodeDataFrame, encodeDataFrame, StreamClient, type StreamMessage } from '../../shared/stream-wire.js';
+import type { ByteStream } from '../../shared/streams.js';
+import { readHostMessage } from '../../shared/wire.js';
 import { SerialDriver } from '../helpers/guest.js';
 
 export interface WsApi {
@@ -86,12 +89,53 @@ export function killLeftoverQemu(home: string, boxIds: string[]): number[] {
   return killed;
 }
 
-/** The serial console of a running box, once the boot whose log starts at `fromOffset` is ready. */
-export async function guestConsole(home: string, boxId: string, fromOffset: number): Promise<SerialDriver> {
-  const paths = new HomePaths(home);
-  const driver = await SerialDriver.connect(serialSocketPath(runDirFor(paths, boxId, { create: false })), 30_000);
-  await driver.ready(120_000, { file: serialLog(home, boxId), fromOffset });
-  return driver;
+/**
+ * The serial console of a running box, once the boot whose log starts at `fromOffset` is ready:
+ * a console stream through the served WebSocket (the owner's supervisor holds QEMU's serial
+ * socket, so the test shares it the way a second viewer would). Opening is retried while the
+ * box is still coming up (recorded as running before its QEMU answers).
+ */
+export async function guestConsole(url: string, home: string, boxId: string, fromOffset: number): Promise<SerialDriver> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const driver = SerialDriver.over(await openConsoleStream(url, boxId));
+      await driver.ready(120_000, { file: serialLog(home, boxId), fromOffset });
+      return driver;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** One console stream on a WebSocket of its own, closed with it. */
+async function openConsoleStream(url: string, boxId: string): Promise<ByteStream> {
+  const u = new URL(url);
+  const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`, { origin: u.origin });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const streams = new StreamClient({ sendMessage: (m) => ws.send(JSON.stringify(m)), sendData: (id, bytes) => ws.send(encodeDataFrame(id, bytes)) });
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (isBinary) {
+      const frame = decodeDataFrame(data);
+      if (frame.ok) streams.receiveData(frame.stream, frame.bytes);
+      return;
+    }
+    const m = readHostMessage(data.toString('utf8'));
+    if (m && m.type.startsWith('stream-')) streams.receive(m as StreamMessage);
+  });
+  ws.on('close', () => streams.dropAll('The WebSocket closed.'));
+  try {
+    const stream = await streams.open('consoles:open', { box: boxId });
+    stream.onClose(() => ws.close());
+    return stream;
+  } catch (err) {
+    ws.close();
+    throw err;
+  }
 }
 
 export const serialLog = (home: string, boxId: string) => path.join(new HomePaths(home).logsDir(boxId), 'serial.log');

@@ -1,6 +1,7 @@
 // The tiny test guest (scripts/build-guest.mjs) and a driver for its serial console.
 // The guest's /init runs `eval` on each line it reads; we send `CMD; echo DONE_<n>_$?`
 // and read everything up to that marker as the command's output.
+import type { ByteStream } from '../../shared/streams.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -58,7 +59,15 @@ export interface RunResult {
   output: string;
 }
 
-/** Drives the guest's command loop over QEMU's serial unix socket. */
+/** Where a SerialDriver reads and writes: QEMU's serial socket, or a console stream. */
+interface SerialLink {
+  onText(listener: (text: string) => void): void;
+  onClose(listener: () => void): void;
+  write(text: string): void;
+  destroy(): void;
+}
+
+/** Drives the guest's command loop over QEMU's serial unix socket (or a console stream). */
 export class SerialDriver {
   /** Everything received and not yet consumed by waitFor/run, with \r\n turned into \n. */
   private buffer = '';
@@ -66,17 +75,37 @@ export class SerialDriver {
   private closed = false;
   private seq = 0;
 
-  private constructor(private readonly socket: net.Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
+  private constructor(private readonly link: SerialLink) {
+    link.onText((chunk) => {
       this.buffer = (this.buffer + chunk).replace(/\r\n/g, '\n');
       this.wake();
     });
-    socket.on('close', () => {
+    link.onClose(() => {
       this.closed = true;
       this.wake();
     });
+  }
+
+  /** The same driver over a console stream (consoles:open), for when the supervisor holds the socket. */
+  static over(stream: ByteStream): SerialDriver {
+    const decoder = new TextDecoder();
+    return new SerialDriver({
+      onText: (listener) => void stream.onData((bytes) => listener(decoder.decode(bytes, { stream: true }))),
+      onClose: (listener) => void stream.onClose(() => listener()),
+      write: (text) => void stream.write(new TextEncoder().encode(text)),
+      destroy: () => stream.close(),
+    });
+  }
+
+  private static overSocket(socket: net.Socket): SerialDriver {
+    socket.setEncoding('utf8');
     socket.on('error', () => {});
+    return new SerialDriver({
+      onText: (listener) => void socket.on('data', listener),
+      onClose: (listener) => void socket.on('close', listener),
+      write: (text) => void socket.write(text),
+      destroy: () => socket.destroy(),
+    });
   }
 
   /** Connects, retrying until the socket exists (QEMU creates it shortly after spawn). */
@@ -89,7 +118,7 @@ export class SerialDriver {
           s.once('connect', () => resolve(s));
           s.once('error', reject);
         });
-        return new SerialDriver(socket);
+        return SerialDriver.overSocket(socket);
       } catch (err) {
         if (Date.now() > deadline) throw new Error(`serial socket ${socketPath} did not accept within ${timeoutMs} ms: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 10));
@@ -186,11 +215,11 @@ export class SerialDriver {
 
   /** Sends a line without waiting for anything (for commands that never return, e.g. poweroff). */
   send(line: string): void {
-    this.socket.write(line + '\n');
+    this.link.write(line + '\n');
   }
 
   close(): void {
-    this.socket.destroy();
+    this.link.destroy();
   }
 
   private wake(): void {
@@ -228,4 +257,14 @@ export async function startAndAttach(start: () => void, serialSocket: string, lo
     serial.close();
     throw err;
   }
+}
+
+/** Polls the serial log through the real CLI (`ok`) until the box's guest printed its ready line; returns the last lines. */
+export async function waitForReadyLine(ok: <T>(...args: string[]) => T, box: string, tries = 200): Promise<string[]> {
+  let lines: string[] = [];
+  for (let i = 0; i < tries && !lines.some((l) => l.includes(GUEST_READY)); i++) {
+    lines = ok<{ lines: string[] }>('box', 'console', box, '--lines', '20').lines;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return lines;
 }

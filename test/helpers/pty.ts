@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 
 const DRIVER = `
 import json, os, pty, select, sys
-argv, prompt, answer, env = json.loads(sys.argv[1])
+argv, steps, env = json.loads(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
     os.execvpe(argv[0], argv, env)
-out, sent = b'', False
+out, step, seen = b'', 0, 0
 while True:
     ready, _, _ = select.select([fd], [], [], 60)
     if not ready:
@@ -21,9 +21,15 @@ while True:
     if not data:
         break
     out += data
-    if not sent and answer is not None and prompt.encode() in out:
+    # Each step waits for its prompt after where the previous one was found, then types its answer.
+    while step < len(steps):
+        prompt, answer = steps[step]
+        at = out.find(prompt.encode(), seen)
+        if at < 0:
+            break
+        seen = at + len(prompt.encode())
         os.write(fd, b'\\x04' if answer == '<EOF>' else answer.encode())
-        sent = True
+        step += 1
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(json.dumps({'out': out.decode('utf8', 'replace'), 'code': os.waitstatus_to_exitcode(status)}))
 `;
@@ -34,9 +40,13 @@ export interface PtyRun {
   code: number;
 }
 
-/** `answer` is typed once `prompt` shows up ('<EOF>' sends Ctrl+D); null answers nothing. */
-export function runOnPty(argv: string[], opts: { prompt?: string; answer?: string | null; env?: NodeJS.ProcessEnv } = {}): PtyRun {
-  const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify([argv, opts.prompt ?? '', opts.answer ?? null, opts.env ?? process.env])], { encoding: 'utf8', timeout: 120_000 });
+/**
+ * `answer` is typed once `prompt` shows up ('<EOF>' sends Ctrl+D); null answers nothing. `steps`
+ * is a dialogue: each answer is typed once its prompt shows up after the previous prompt.
+ */
+export function runOnPty(argv: string[], opts: { prompt?: string; answer?: string | null; steps?: Array<[string, string]>; env?: NodeJS.ProcessEnv } = {}): PtyRun {
+  const steps = opts.steps ?? (opts.answer != null ? [[opts.prompt ?? '', opts.answer]] : []);
+  const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify([argv, steps, opts.env ?? process.env])], { encoding: 'utf8', timeout: 120_000 });
   if (r.error) throw new Error(`python3 is needed to drive a pseudo-terminal: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`the pty driver failed: ${r.stderr}`);
   const run = JSON.parse(r.stdout) as PtyRun;

@@ -2,10 +2,10 @@
 // running detached and every later command adopts it through its fingerprint.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Box, ConsoleOutput, Snapshot } from '../../shared/types.js';
+import type { Box, Snapshot } from '../../shared/types.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { cliOk, cliSync } from '../helpers/cli.js';
-import { createTinyGuestBox } from '../helpers/guest.js';
+import { createTinyGuestBox, waitForReadyLine } from '../helpers/guest.js';
 
 let tmp: { dir: string; cleanup(): void };
 let home: string;
@@ -27,11 +27,7 @@ afterAll(() => {
 describe('boxkeep box start/console/snapshot/stop', () => {
   it('start returns while the box keeps running; later commands adopt it', async () => {
     expect(ok<Box>('box', 'start', 'vm').status).toBe('running');
-    let lines: string[] = [];
-    for (let i = 0; i < 100 && !lines.some((l) => l.includes('BOXKEEP-GUEST-READY')); i++) {
-      lines = ok<ConsoleOutput>('box', 'console', 'vm', '--lines', '20').lines;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const lines = await waitForReadyLine(ok, 'vm', 100);
     expect(lines.join('\n')).toContain('BOXKEEP-GUEST-READY');
     expect(ok<Box>('box', 'show', 'vm').status).toBe('running');
     const s = ok<Snapshot>('snapshot', 'create', 'vm', 'while-running');

@@ -1,20 +1,19 @@
 // The router over each transport, with the real core on a temporary home: in-process, the
 // Electron IPC path (sender check + preload bridge + renderer transport, minus Electron), the
-// WebSocket host, and the control socket. Every channel gets bad input of every kind; each
+// WebSocket host, and the control socket. Every channel, stream channels included (opened as
+// streams where the transport carries them), gets bad input of every kind; each
 // must come back InvalidArgument and leave the database rows and the home's files as they were.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { channels, CHANNELS, type Channel } from '../../shared/channels.js';
+import { channels, CHANNELS, isStreamChannel, type Channel } from '../../shared/channels.js';
 import { BoxkeepError } from '../../shared/errors.js';
 import { connectControl, type ControlClient } from '../../electron/host/control-client.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
-import { ipcHandlers, type SenderInfo } from '../../electron/shell/ipc.js';
-import { buildPreloadBridge } from '../../electron/preload/bridge.js';
-import { APP_ORIGIN } from '../../electron/shell/security.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
+import { electronBridge } from '../helpers/streams.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';
 
 type Call = (channel: Channel, raw: unknown) => Promise<unknown>;
@@ -158,14 +157,12 @@ describe('the router over every transport', () => {
     await h.owner.core.snapshots.create({ box: 'alpha', name: 'first' });
     const router = h.owner.router;
 
-    transports.push({ name: 'in-process', call: (c, raw) => router.invoke(c, raw), framed: false, raw: true });
+    transports.push({ name: 'in-process', call: (c, raw) => (isStreamChannel(c) ? router.openStream(c, raw) : router.invoke(c, raw)), framed: false, raw: true });
 
-    const ours: SenderInfo = { webContentsId: 7, frame: { url: `${APP_ORIGIN}/index.html`, isMainFrame: true } };
-    // As the Electron shell binds them: desktop-only channels to main's own handlers (a dialog there).
+    // As the Electron shell binds them: desktop-only channels to main's own handlers (a dialog
+    // there), stream channels to a MessagePort each (worker_threads' standing in for Electron's).
     const desktop = { 'shell:pickImageFile': async () => '/picked/disk.qcow2' };
-    const handlers = ipcHandlers(router, () => ({ webContentsIds: new Set([7]), devServerUrl: null }), { desktop });
-    const preload = buildPreloadBridge((channel, input) => handlers.get(channel)!(ours, input), () => () => {});
-    const ipcBridge = await connectBridge({ preload });
+    const { bridge: ipcBridge } = await electronBridge(router, desktop);
     transports.push({ name: 'electron ipc (preload + transport)', call: viaBridge(ipcBridge as never), framed: false, raw: false });
 
     host = await startWebHost({ router, staticDir: path.join(h.dir, 'none') });
@@ -175,7 +172,7 @@ describe('the router over every transport', () => {
     transports.push({ name: 'websocket', call: viaBridge(wsBridge as never), framed: true, raw: false });
 
     control = (await connectControl(h.owner.control!.endpoint))!;
-    transports.push({ name: 'control socket', call: (c, raw) => control.invoke(c, raw), framed: true, raw: true });
+    transports.push({ name: 'control socket', call: (c, raw) => (isStreamChannel(c) ? control.openStream(c, raw) : control.invoke(c, raw)), framed: true, raw: true });
   });
   afterAll(async () => {
     control?.close();
@@ -197,6 +194,8 @@ describe('the router over every transport', () => {
       ['snapshots:create', { box: 'alpha', name: 'first' }, 'AlreadyExists'],
       ['boxes:create', { name: 'x/y', image: 'seed' }, 'InvalidArgument'],
       ['no:such' as Channel, {}, 'InvalidArgument'],
+      ['consoles:open', { box: 'ghost' }, 'NotFound'],
+      ['consoles:open', { box: 'alpha' }, 'InvalidState'],
     ] as const) {
       const able = transports.filter((t) => t.raw || (CHANNELS as string[]).includes(channel));
       const errors = await Promise.all(able.map((t) => t.call(channel as Channel, input).then(() => null, (e: unknown) => e)));

@@ -41,6 +41,14 @@ describe('keyboard shortcuts', () => {
     expect(shortcutFor(press('˜', { altKey: true, shiftKey: true, code: 'KeyN' }), LINUX_TAB)).toBe('newBox');
   });
 
+  it('leaves every key typed into the terminal to it: Ctrl+Shift+C copies there, it does not switch tabs', () => {
+    expect(shortcutFor(press('C', { ctrlKey: true, shiftKey: true }), LINUX_APP)).toBe('toggleConsole');
+    for (const [key, mods] of [['C', { ctrlKey: true, shiftKey: true }], ['V', { ctrlKey: true, shiftKey: true }], ['S', { ctrlKey: true, shiftKey: true }], ['Delete', {}], ['F2', {}]] as const) {
+      expect(shortcutFor({ ...press(key, mods), inTerminal: true }, LINUX_APP), key).toBeNull();
+      expect(shortcutFor({ ...press(key, { ...mods, altKey: 'ctrlKey' in mods }), inTerminal: true }, LINUX_TAB), key).toBeNull();
+    }
+  });
+
   it('plain letters and extra modifiers do nothing', () => {
     expect(shortcutFor(press('s'), LINUX_APP)).toBeNull();
     expect(shortcutFor(press('S', { ctrlKey: true }), LINUX_APP)).toBeNull();

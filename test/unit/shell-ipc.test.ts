@@ -32,7 +32,7 @@ describe('IPC handlers on the real core', () => {
 
   beforeAll(async () => {
     h = await ownedHome();
-    router = { on: h.owner.router.on, invoke: (c, raw) => (seen.push(c), h.owner.router.invoke(c, raw)) };
+    router = { on: h.owner.router.on, invoke: (c, raw) => (seen.push(c), h.owner.router.invoke(c, raw)), openStream: (c, raw) => (seen.push(c), h.owner.router.openStream(c, raw)) };
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -54,6 +54,20 @@ describe('IPC handlers on the real core', () => {
     expect(refused).toEqual(['snapshots:create: The call came from a window Boxkeep did not open.']);
     expect(seen).toEqual([]);
     expect(h.owner.core.store.listBoxes().map((b) => b.name)).toEqual(['alpha']);
+  });
+
+  it('checks the sender of a stream channel before the router sees it, and makes no port for a refused one', async () => {
+    const made: string[] = [];
+    const streams = { create: () => (made.push('port'), { local: null as never, remote: null }), hand: () => made.push('handed') };
+    const handlers = ipcHandlers(router, () => trusted, { streams });
+    seen.length = 0;
+    const foreign: SenderInfo = { ...ours, frame: { url: `${APP_ORIGIN}/index.html`, isMainFrame: false } };
+    expect(await handlers.get('consoles:open')!(foreign, { box: 'alpha' })).toEqual({ ok: false, error: { code: 'InvalidState', message: 'Refused consoles:open: The call came from a sub-frame; only the Boxkeep page itself may call.' } });
+    expect(seen).toEqual([]);
+    // A trusted sender, a box that is not running: the router refuses it, still before any port exists.
+    expect(await handlers.get('consoles:open')!(ours, { box: 'alpha' })).toMatchObject({ ok: false, error: { code: 'InvalidState', message: 'The box "alpha" is not running; start it first.' } });
+    expect(seen).toEqual(['consoles:open']);
+    expect(made).toEqual([]);
   });
 
   it('settles results and errors into {ok, value} and {ok, error:{code, message}}', async () => {

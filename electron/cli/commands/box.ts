@@ -1,7 +1,9 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
+import { BoxkeepError } from '../../../shared/errors.js';
 import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
 import type { Box, BoxDetail, NetworkMode } from '../../../shared/types.js';
 import type { ParsedArgs } from '../args.js';
+import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 
@@ -131,17 +133,47 @@ export const boxCommands: CommandGroup = {
     stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),
     stateChange('resume', 'Resume a paused box.'),
     {
-      usage: 'box console <box> [--lines N]',
-      summary: 'Print the last lines the box wrote to its serial console (200 unless --lines says).',
+      usage: 'box console <box> [--lines N] [--attach] [--linger SEC]',
+      summary: 'Print the last lines the box wrote to its serial console (200 unless --lines says), or with --attach join its terminal.',
+      details:
+        '--attach joins the running box\'s serial terminal. On a terminal every key goes to the guest\n' +
+        '(raw mode) and Ctrl-] detaches. Otherwise it sends what stdin gives, prints what the guest\n' +
+        'answers, and exits --linger seconds (default 1) after stdin ends:\n' +
+        '  printf \'uname -a\\n\' | boxkeep box console mybox --attach\n' +
+        'With the app (or `boxkeep serve`) running it joins through it; otherwise this command owns\n' +
+        'the home while attached, and other boxkeep commands go through it.',
       kinds: { lines: 'int' },
-      async run({ args, api }) {
-        const out = await api.boxes.console(given({ box: arg(args, 'box'), lines: num(args, 'lines') }));
-        // Guest output is untrusted: escape sequences in it must not drive the user's terminal.
-        return output(out, () => out.lines.map(clean).join('\n'));
+      check(args) {
+        if (on(args, 'attach') && args.flags.lines !== undefined) return '--lines prints the tail; --attach joins the live terminal. Give one of them.';
+        const linger = opt(args, 'linger');
+        if (linger !== undefined && !on(args, 'attach')) return '--linger goes with --attach.';
+        if (linger !== undefined && lingerMs(linger) === null) return `--linger must be a number of seconds from 0 to 3600, not ${JSON.stringify(linger.slice(0, 20))}.`;
+        return null;
+      },
+      async run({ args, api, terminal }) {
+        if (!on(args, 'attach')) {
+          const out = await api.boxes.console(given({ box: arg(args, 'box'), lines: num(args, 'lines') }));
+          // Guest output is untrusted: escape sequences in it must not drive the user's terminal.
+          return output(out, () => out.lines.map(clean).join('\n'));
+        }
+        if (!terminal) throw new BoxkeepError('InvalidState', 'box console --attach needs this process\'s own stdin and stdout.');
+        const ref = arg(args, 'box');
+        const stream = await api.consoles.open({ box: ref });
+        const term = terminal();
+        const label = `the box ${JSON.stringify(ref)}`;
+        const end = await attach(stream, term, { label, lingerMs: lingerMs(opt(args, 'linger') ?? '1')! });
+        const { message, exitCode } = attachOutcome(end, label);
+        if (message) term.note(`\nboxkeep: ${message}\n`);
+        return { value: null, text: () => '', exitCode, silent: true };
       },
     },
   ],
 };
+
+function lingerMs(text: string): number | null {
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  return seconds >= 0 && seconds <= 3600 ? Math.round(seconds * 1000) : null;
+}
 
 function boxTable(boxes: Box[], now: number, width: number | undefined): string {
   return table(

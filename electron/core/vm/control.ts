@@ -1,4 +1,5 @@
 // Running boxes as the rest of the engine sees them: implemented by the VM supervisor.
+import type { ByteStream } from '../../../shared/streams.js';
 import type { Box, ConsoleOutput, StopResult } from '../../../shared/types.js';
 import type { ReportBuilder } from '../recovery/report.js';
 
@@ -10,6 +11,8 @@ export interface VmControl {
   console(box: string, lines: number): Promise<ConsoleOutput>;
   /** Detaches the box's installer media (at once if it runs); the next start boots from the disk. */
   ejectInstaller(box: string): Promise<Box>;
+  /** A live stream of the box's serial terminal; the box must be running (or paused). */
+  openConsole(box: string): Promise<ByteStream>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;

@@ -3,6 +3,7 @@
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
+import type { ByteStream } from '../../../shared/streams.js';
 import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
@@ -17,7 +18,8 @@ import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
-import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
+import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
+import { SerialHub } from './serial.js';
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
@@ -40,6 +42,8 @@ export interface QemuSession {
   guestShutdown: boolean;
   /** Set while we pause the guest ourselves (live snapshot), so STOP/RESUME are not state changes. */
   quiescing: boolean;
+  /** The serial terminal, connected at the first console opened (here or after adoption alike). */
+  serial: SerialHub;
   /** The exit status, known only in the process that spawned QEMU. */
   exitStatus: Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
   closed: Promise<void>;
@@ -210,9 +214,11 @@ export class Supervisor implements VmControl {
   }
 
   /** Starts watching a QEMU: state events and its exit. */
-  private attach(init: Omit<QemuSession, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed'>): QemuSession {
+  private attach(init: Omit<QemuSession, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed' | 'serial'>): QemuSession {
     let resolveClosed!: () => void;
-    const session: QemuSession = { ...init, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
+    const label = `the box ${JSON.stringify(this.core.store.getBox(init.boxId)?.name ?? init.boxId)}`;
+    const serial = new SerialHub(serialSocketPath(init.runDir), label, this.core.logger, init.boxId);
+    const session: QemuSession = { ...init, serial, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
     this.sessions.set(session.boxId, session);
     const { qmp, boxId } = session;
     qmp.on('SHUTDOWN', (e) => {
@@ -235,12 +241,14 @@ export class Supervisor implements VmControl {
     this.sessions.delete(session.boxId);
     if (this.closing) return; // our own connection closed at shutdown: QEMU keeps running
     if (session.stopRequested || session.guestShutdown) {
+      session.serial.end({ reason: 'box-stopped', message: 'The box stopped.' });
       this.setStatus(session.boxId, 'stopped');
       this.core.logger.info('box stopped', { op: 'box-stop', boxId: session.boxId });
       return;
     }
     const status = await Promise.race([session.exitStatus, new Promise<null>((r) => setTimeout(() => r(null), 300))]);
     const reason = await this.failureReason(session.boxId, status);
+    session.serial.end({ reason: 'box-stopped', message: `The box failed: ${reason}` });
     this.setStatus(session.boxId, 'failed', reason);
     this.core.logger.error('box failed', { op: 'box-exit', boxId: session.boxId, reason });
   }
@@ -343,6 +351,12 @@ export class Supervisor implements VmControl {
   async console(ref: string, lines: number): Promise<ConsoleOutput> {
     const box = this.core.boxes.resolve(ref);
     return { boxId: box.id, lines: await tailLines(this.logFile(box.id), lines) };
+  }
+
+  /** Joins the box's serial terminal; the box must have a QEMU this process controls. */
+  async openConsole(ref: string): Promise<ByteStream> {
+    const box = this.core.boxes.resolve(ref);
+    return this.session(box.id).serial.open();
   }
 
   /** Recovery: reattach to each box recorded as active, or record why it is not running. */
@@ -461,7 +475,10 @@ export class Supervisor implements VmControl {
   /** Lets go of every QEMU without stopping it: the next owner adopts them. */
   async close(): Promise<void> {
     this.closing = true;
-    for (const s of this.sessions.values()) s.qmp.close();
+    for (const s of this.sessions.values()) {
+      s.serial.end({ reason: 'closed', message: 'Boxkeep let go of the box (the app or command holding it is closing); the box keeps running.' });
+      s.qmp.close();
+    }
     await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));
     this.sessions.clear();
   }

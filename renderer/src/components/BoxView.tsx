@@ -8,10 +8,13 @@ import { formatBytes, formatMemory } from '../format.js';
 import { NetworkSummary } from './NetworkSummary.js';
 import { StopControls } from './StopControls.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
-import { ConsoleView } from './ConsoleView.js';
+import { lazy, Suspense } from 'react';
 import { Icon } from './icons.js';
 import { SnapshotPane } from './SnapshotPane.js';
 import { StatusBadge } from './StatusBadge.js';
+
+// The terminal (xterm.js) is most of the bundle: loaded when a Console tab first opens.
+const ConsoleView = lazy(() => import('./ConsoleView.js').then((m) => ({ default: m.ConsoleView })));
 
 export function BoxView({ box }: { box: Box }) {
   const detail = useApp((s) => s.details[box.id] ?? null);
@@ -78,7 +81,9 @@ export function BoxView({ box }: { box: Box }) {
         </section>
       ) : (
         <section id="panel-console" role="tabpanel" aria-labelledby="tab-console" className="panel">
-          <ConsoleView box={box} />
+          <Suspense fallback={<p className="console-note">Loading the terminal…</p>}>
+            <ConsoleView box={box} />
+          </Suspense>
         </section>
       )}
     </main>

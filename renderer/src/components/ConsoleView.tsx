@@ -1,73 +1,125 @@
-// The box's recent serial output. The contract has no console event, so it asks the main
-// process for the tail (the main process reads its own log; the UI never touches a file): once
-// when the tab opens or the box changes state, and once a second only while all of these hold:
-// this tab is shown (the component is mounted only then), the box is running (a paused or
-// stopped guest writes nothing), and the page is on screen. It follows new lines unless the
-// reader has scrolled up to look at older ones.
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+// The box's serial terminal: an xterm.js terminal seeded with the last lines of the serial log
+// (boxes:console), then joined to the live console stream while the box runs or is paused.
+// When the stream ends the terminal says why ("The box stopped.") and keeps its text; once the
+// box runs again it joins again. A serial line carries no window size, so "Fit guest to window"
+// types `stty rows R cols C` into the guest's shell for it.
+//
+// The stream is live only: bytes the guest wrote between the log read and the stream opening
+// may be missing or shown twice; the log (boxkeep box console) always has them.
+import { useEffect, useRef, useState } from 'react';
+import type { ByteStream } from '../../../shared/streams.js';
 import type { Box } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
-import { useActions, useApp } from '../context.js';
+import { useActions } from '../context.js';
 import { usePageVisible } from '../hooks.js';
 import { errorText } from '../store/errors.js';
+import { createBoxTerminal, type BoxTerminal } from '../terminal/terminal.js';
 
-const FOLLOW_MS = 1000;
-const EMPTY: string[] = [];
+/** Lines of the serial log the terminal starts with. */
+const SEED_LINES = 1000;
+/** A stream that could not open or broke (not a stop) is tried again after this long. */
+const RETRY_MS = 1000;
+
+type Link = { state: 'idle' } | { state: 'connecting' } | { state: 'open' } | { state: 'ended'; message: string } | { state: 'error'; message: string };
 
 export function ConsoleView({ box }: { box: Box }) {
   const actions = useActions();
-  const lines = useApp((s) => s.consoles[box.id] ?? EMPTY);
-  const loaded = useApp((s) => box.id in s.consoles);
-  const ref = useRef<HTMLPreElement>(null);
-  const following = useRef(true);
-  const active = isActive(box.status);
-  const running = box.status === 'running';
+  const element = useRef<HTMLDivElement>(null);
+  const [terminal, setTerminal] = useState<BoxTerminal | null>(null);
+  const [seeded, setSeeded] = useState(false);
+  const [link, setLink] = useState<Link>({ state: 'idle' });
+  const [attempt, setAttempt] = useState(0);
+  const stream = useRef<ByteStream | null>(null);
+  // Kept while stopping too, so the end of the stream (and why) reaches the screen.
+  const active = isActive(box.status) || box.status === 'stopping';
   const visible = usePageVisible();
-  const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    if (!visible) return;
-    let stopped = false;
-    const tick = () =>
-      void actions.refreshConsole(box.id).then(
-        () => !stopped && setError(null),
-        (err) => !stopped && setError(errorText(err)),
-      );
-    tick();
-    const timer = running ? setInterval(() => !stopped && tick(), FOLLOW_MS) : null;
+    const t = createBoxTerminal(element.current!, box.name);
+    setTerminal(t);
+    setSeeded(false);
+    let cancelled = false;
+    actions
+      .readConsole(box.id, SEED_LINES)
+      .then(
+        (lines) => !cancelled && lines.length > 0 && t.term.write(lines.join('\r\n') + '\r\n'),
+        (err) => !cancelled && t.note(`Could not read the console log: ${errorText(err)}`),
+      )
+      .finally(() => !cancelled && setSeeded(true));
     return () => {
-      stopped = true;
-      if (timer !== null) clearInterval(timer);
+      cancelled = true;
+      t.dispose();
+      setTerminal(null);
     };
-  }, [box.id, box.status, running, visible, actions]);
+    // One terminal per box: a rename (box.name) does not start it over.
+  }, [box.id, actions]);
 
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (el && following.current) el.scrollTop = el.scrollHeight;
-  }, [lines]);
+  useEffect(() => {
+    if (!terminal || !seeded || !active || !visible) return;
+    let cancelled = false;
+    let retry: ReturnType<typeof setTimeout> | null = null;
+    let detach = () => {};
+    const again = () => (retry = setTimeout(() => !cancelled && setAttempt((n) => n + 1), RETRY_MS));
+    setLink({ state: 'connecting' });
+    actions.openConsole(box.id).then(
+      (s) => {
+        if (cancelled) return s.close();
+        stream.current = s;
+        detach = terminal.connect(s);
+        setLink({ state: 'open' });
+        s.onClose((end) => {
+          detach();
+          if (stream.current === s) stream.current = null;
+          if (cancelled) return;
+          terminal.note(end.message);
+          setLink({ state: 'ended', message: end.message });
+          // A stop ends it for good (the box's state says when to join again); anything else is retried.
+          if (end.reason !== 'box-stopped') again();
+        });
+      },
+      (err) => {
+        if (cancelled) return;
+        setLink({ state: 'error', message: errorText(err) });
+        again();
+      },
+    );
+    return () => {
+      cancelled = true;
+      if (retry) clearTimeout(retry);
+      detach();
+      stream.current?.close();
+      stream.current = null;
+    };
+  }, [terminal, seeded, active, visible, box.id, attempt, actions]);
 
-  const onScroll = () => {
-    const el = ref.current;
-    if (el) following.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  const fitGuest = () => {
+    if (!terminal || !stream.current) return;
+    terminal.fit();
+    stream.current.write(new TextEncoder().encode(`stty rows ${terminal.term.rows} cols ${terminal.term.cols}\n`));
+    terminal.term.focus();
   };
 
   return (
     <div className="console">
-      <p className="console-note">
-        {running
-          ? 'Serial console, following new output.'
-          : active
-            ? `The box is ${box.status}; the console follows again when it resumes.`
-            : `The box is ${box.status === 'failed' ? 'failed' : 'not running'}; this is its last output.`}
-      </p>
-      {error && (
-        <p className="inline-error" role="alert">
-          Could not read the console: {error}
+      <div className="console-bar">
+        <p className="console-note" role="status">
+          {noteFor(box, link)}
         </p>
-      )}
-      <pre ref={ref} className="console-out" tabIndex={0} role="log" aria-label={`Serial console of ${box.name}`} onScroll={onScroll} data-testid="console">
-        {loaded ? (lines.length ? lines.join('\n') : 'No output yet.') : error ? '' : 'Loading…'}
-      </pre>
+        <button type="button" className="button" onClick={fitGuest} disabled={link.state !== 'open'} title="Types “stty rows R cols C” into the guest, so full-screen programs use this window’s size">
+          Fit guest to window
+        </button>
+      </div>
+      <div ref={element} className="console-term" role="region" aria-label={`Terminal of ${box.name}`} data-testid="terminal" />
     </div>
   );
+}
+
+function noteFor(box: Box, link: Link): string {
+  if (box.status === 'stopping') return 'The box is stopping…';
+  if (!isActive(box.status)) return `The box is ${box.status === 'failed' ? 'failed' : 'not running'}; this is its last output. Start it to use the terminal.`;
+  if (link.state === 'error') return `Could not join the terminal: ${link.message} Trying again…`;
+  if (link.state === 'ended') return `${link.message} Joining again…`;
+  if (link.state !== 'open') return 'Joining the serial terminal…';
+  if (box.status === 'paused') return 'The box is paused; the terminal follows again when it resumes.';
+  return 'Serial terminal: what you type goes to the guest. Ctrl+Shift+C copies, Ctrl+Shift+V pastes.';
 }

@@ -1,6 +1,7 @@
 // What a person can do, as store actions. Each one marks itself pending (buttons show it at
 // once), calls the typed client, and ends in a toast saying what happened, or in an error that
 // says what to do next. The store itself is refreshed by the events the call causes.
+import type { ByteStream } from '../../../shared/streams.js';
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
@@ -49,6 +50,10 @@ export interface Actions {
   /** Errors stay with the image manager's row (a used image's refusal names its boxes). */
   removeImage(imageId: string): Promise<ActionResult<{ removedId: string }>>;
   refreshConsole(boxId: string): Promise<void>;
+  /** The box's live serial terminal; the caller closes it. */
+  openConsole(boxId: string): Promise<ByteStream>;
+  /** The last lines of the serial log, for a terminal to start with. */
+  readConsole(boxId: string, lines: number): Promise<string[]>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
   setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
@@ -237,6 +242,8 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     },
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
+    openConsole: (boxId) => bridge.consoles.open({ box: boxId }),
+    readConsole: async (boxId, lines) => (await bridge.boxes.console({ box: boxId, lines })).lines,
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
 
     async setDiskReserve(bytes) {
