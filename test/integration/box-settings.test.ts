@@ -1,5 +1,5 @@
 // Box settings without a guest: growing the disk killed at each step, and a home written
-// before migration 4 opening with the new settings' defaults.
+// before migration 5 opening with the new settings' defaults.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -111,12 +111,12 @@ describe('growing the disk failing', () => {
   });
 });
 
-describe('migration 4', () => {
+describe('migration 5 (box settings)', () => {
   it('gives boxes made before it the nat network, no forwards, a stable MAC and the 20 s stop timeout', async () => {
     const tmp = tempHome('bkm4');
     try {
       const w = await makeWorld({ under: tmp.dir });
-      // Back to schema 3: drop what migration 4 added, as an older Boxkeep left the file.
+      // Back to schema 4: drop what migration 5 added, as an older Boxkeep left the file.
       const db = new Database(path.join(w.home, 'boxkeep.db'));
       for (const column of ['network', 'forwards', 'mac_address', 'stop_timeout_sec', 'pending_restart', 'stop_deadline', 'pending_disk_size']) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
       db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
