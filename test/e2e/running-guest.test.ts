@@ -307,7 +307,7 @@ describe('a running box in the browser', () => {
     con.close();
     con = null;
     await toolbar().getByRole('button', { name: 'Stop' }).click();
-    await expect.poll(() => toast('vm stopped.').isVisible(), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => toast('vm was forced off: the guest did not shut down in time.').isVisible(), { timeout: 30_000 }).toBe(true);
     await expectStatus('Stopped', STOPPED_RGB);
     await page.getByRole('tab', { name: /Snapshots/ }).click();
     expect(await option('Now').innerText()).toContain('current state');
