@@ -195,6 +195,45 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+// ---------------------------------------------------------------- the whole app
+
+export interface App {
+  t: TestHome;
+  served: Served;
+  b: Browser;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/**
+ * What most e2e files start from: a fresh home filled by `seed` on the real engine, served by
+ * `boxkeep serve`, open in Chromium. A failure on the way lets go of what was made so far.
+ */
+export async function openApp(seed: (core: Core, t: TestHome) => Promise<void>, opts: ServeOptions = {}): Promise<App> {
+  requireE2eTools();
+  const rendererDir = await buildRenderer();
+  const t = newHome();
+  let served: Served | undefined;
+  try {
+    await withCore(t.home, (core) => seed(core, t));
+    served = await serve(t.home, rendererDir, opts);
+    const b = await openBrowser(served.url);
+    const running = served;
+    return {
+      t, served: running, b, page: b.page,
+      async close() {
+        await b.close();
+        await running.stop();
+        t.cleanup();
+      },
+    };
+  } catch (err) {
+    await served?.stop();
+    t.cleanup();
+    throw err;
+  }
+}
+
 // ---------------------------------------------------------------- browser
 
 export interface Browser {

@@ -4,32 +4,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { makeInstallerIso } from '../helpers/installer.js';
-import { buildRenderer, expectNoPageProblems, imageFile, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore, type Browser, type Served, type TestHome } from './harness.js';
+import {
+  expectNoPageProblems, imageFile, screenshot, openApp, type App, type Browser, type TestHome,
+} from './harness.js';
 
+let app: App;
 let t: TestHome;
-let served: Served;
 let b: Browser;
 let page: Page;
 let iso: string;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
-  t = newHome();
-  iso = makeInstallerIso(t.dir, 'netinst.iso');
-  await withCore(t.home, async (core) => {
+  app = await openApp(async (core, t) => {
+    iso = makeInstallerIso(t.dir, 'netinst.iso');
     await core.images.import({ path: imageFile(t, 'base', '64M'), name: 'base' });
   });
-  served = await serve(t.home, rendererDir);
-  b = await openBrowser(served.url);
-  page = b.page;
+  ({ t, b, page } = app);
   await page.getByRole('navigation', { name: 'Boxes' }).waitFor();
 });
 
 afterAll(async () => {
-  await b?.close();
-  await served?.stop();
-  t?.cleanup();
+  await app?.close();
 });
 
 const sidebar = () => page.getByRole('navigation', { name: 'Boxes' });

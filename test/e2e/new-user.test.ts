@@ -7,25 +7,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { writePattern } from '../helpers/disk.js';
 import {
-  buildRenderer, expectAccessible, expectNoPageProblems, imageFile, importGuestImage, liveDisk, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
-  type Browser, type Served, type TestHome,
+  expectAccessible, expectNoPageProblems, imageFile, importGuestImage, liveDisk, screenshot, openApp, type App, type Browser, type TestHome,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
+let app: App;
 let t: TestHome;
-let served: Served;
 let b: Browser;
 let page: Page;
 let workId: string;
 let qemuVersion: string;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
   qemuVersion = /version (\d+\.\d+(?:\.\d+)?)/.exec(spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '';
   expect(qemuVersion, 'qemu-system-x86_64 --version').not.toBe('');
-  t = newHome();
-  await withCore(t.home, async (core) => {
+  app = await openApp(async (core, t) => {
     const base = await core.images.import({ path: imageFile(t, 'base', '100M'), name: 'base' });
     await core.images.import({ path: imageFile(t, 'spare', '32M'), name: 'spare' });
     await importGuestImage(core, t, 'tiny');
@@ -38,16 +34,12 @@ beforeAll(async () => {
     // s1 now has two dependents: the snapshot s2 and Now.
     writePattern(liveDisk(t.home, workId), MiB, MiB, 0x22);
   });
-  served = await serve(t.home, rendererDir);
-  b = await openBrowser(served.url);
-  page = b.page;
+  ({ t, b, page } = app);
   await page.getByRole('heading', { level: 1, name: 'work' }).waitFor();
 });
 
 afterAll(async () => {
-  await b?.close();
-  await served?.stop();
-  t?.cleanup();
+  await app?.close();
 });
 
 const sidebar = () => page.getByRole('navigation', { name: 'Boxes' });

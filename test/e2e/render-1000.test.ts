@@ -7,39 +7,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
-  buildRenderer, expectAccessible, expectNoPageProblems, imageFile, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
-  type Browser, type Served, type TestHome,
+  expectAccessible, expectNoPageProblems, imageFile, screenshot, openApp, type App, type Browser,
 } from './harness.js';
 import { seededName, seedSnapshots } from './many-snapshots.js';
 
 const COUNT = 1000;
 /** Base image + 1,000 snapshots + Now. */
 const ROWS = COUNT + 2;
-let t: TestHome;
-let served: Served;
+let app: App;
 let b: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
-  t = newHome();
-  const started = performance.now();
-  await withCore(t.home, async (core) => {
+  app = await openApp(async (core, t) => {
+    const started = performance.now();
     const image = await core.images.import({ path: imageFile(t, 'base', '16M'), name: 'base' });
     await core.boxes.create({ name: 'big', image: image.id });
     await seedSnapshots(core, 'big', COUNT);
+    console.log(`seeded ${COUNT} snapshots (rows through the store, one real snapshot) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
-  console.log(`seeded ${COUNT} snapshots (rows through the store, one real snapshot) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  served = await serve(t.home, rendererDir);
-  b = await openBrowser(served.url);
-  page = b.page;
+  ({ b, page } = app);
 }, 300_000);
 
 afterAll(async () => {
-  await b?.close();
-  await served?.stop();
-  t?.cleanup();
+  await app?.close();
 });
 
 const tree = () => page.getByRole('listbox', { name: 'Snapshots of big' });

@@ -8,35 +8,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readPattern, writePattern } from '../helpers/disk.js';
 import {
-  buildRenderer, expectAccessible, expectNoPageProblems, imageFile, liveDisk, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
-  type Browser, type Served, type TestHome,
+  expectAccessible, expectNoPageProblems, imageFile, liveDisk, screenshot, openApp, type App, type Browser, type TestHome,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
+let app: App;
 let t: TestHome;
-let served: Served;
 let b: Browser;
 let page: Page;
 let boxId: string;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
-  t = newHome();
-  await withCore(t.home, async (core) => {
+  app = await openApp(async (core, t) => {
     const image = await core.images.import({ path: imageFile(t, 'base'), name: 'base' });
     boxId = (await core.boxes.create({ name: 'work', image: image.id })).id;
   });
-  served = await serve(t.home, rendererDir);
-  b = await openBrowser(served.url);
-  page = b.page;
+  ({ t, b, page } = app);
   await page.getByRole('heading', { level: 1, name: 'work' }).waitFor();
 });
 
 afterAll(async () => {
-  await b?.close();
-  await served?.stop();
-  t?.cleanup();
+  await app?.close();
 });
 
 const live = () => liveDisk(t.home, boxId);
