@@ -10,42 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { BIN } from '../helpers/cli.js';
 import { LOGIN_APPEND, LOGIN_PROMPT } from '../helpers/guest.js';
-import {
-  buildRenderer, expectNoPageProblems, importGuestImage, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
-  type Browser, type Served, type TestHome,
-} from './harness.js';
-import { killLeftoverQemu, stopActiveBoxes } from './vm-rig.js';
+import { expectNoPageProblems, screenshot } from './harness.js';
+import { openGuestBoxPage, type GuestBoxPage } from './vm-rig.js';
 
-let t: TestHome;
-let served: Served;
-let b: Browser;
+let g: GuestBoxPage;
 let page: Page;
-let boxId: string;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
-  t = newHome();
-  await withCore(t.home, async (core) => {
-    const imageId = await importGuestImage(core, t, 'login', LOGIN_APPEND);
-    boxId = (await core.boxes.create({ name: 'shell', image: imageId, cpus: 1, memoryMib: 128 })).id;
-  });
-  served = await serve(t.home, rendererDir, { env: { BOXKEEP_STOP_TIMEOUT_MS: '1500' } });
-  b = await openBrowser(served.url);
-  page = b.page;
-  await page.getByRole('heading', { level: 1, name: 'shell' }).waitFor();
+  g = await openGuestBoxPage({ box: 'shell', append: LOGIN_APPEND, env: { BOXKEEP_STOP_TIMEOUT_MS: '1500' } });
+  page = g.page;
 }, 300_000);
-
-afterAll(async () => {
-  if (served) await stopActiveBoxes(served.url).catch((err: Error) => console.error(`afterAll: stopping the boxes failed: ${err.message}`));
-  await b?.close();
-  await served?.stop();
-  if (t && boxId) {
-    const killed = killLeftoverQemu(t.home, [boxId]);
-    if (killed.length) console.error(`afterAll: killed a QEMU left running by its owner: pid ${killed.join(', ')}`);
-  }
-  t?.cleanup();
-}, 60_000);
+afterAll(() => g?.close(), 60_000);
 
 /** The terminal's rendered rows, as a person reads them (trailing blanks dropped). */
 const consoleLines = async () =>
@@ -64,12 +39,12 @@ describe('a box with a login shell on its serial console', () => {
     // The typed text comes back from the guest's shell on the prompt's line; "42" is its answer.
     await expect.poll(async () => (await consoleLines()).slice(-3), { timeout: 20_000 }).toEqual([`${prompt} echo $((6*7))`, '42', prompt]);
     await screenshot(page, 'login-console');
-    expectNoPageProblems(b);
+    expectNoPageProblems(g.b);
   });
 
   it('`box console --attach`, piped, through the owner: the prompt and the answer, and `exit` gives a fresh shell', () => {
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const line = [process.execPath, BIN, '--home', t.home, 'box', 'console', 'shell', '--attach'].map(q).join(' ');
+    const line = [process.execPath, BIN, '--home', g.t.home, 'box', 'console', 'shell', '--attach'].map(q).join(' ');
     const r = spawnSync('sh', ['-c', `printf ${q('echo BK$((40+2))\nexit\n')} | ${line}`], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
