@@ -65,7 +65,7 @@ const fromSocket = (socket) => {
   socket.on('data', (b) => p.take(b));
   return p;
 };
-const fromStream = (stream) => {
+export const fromStream = (stream) => {
   const p = new Pipe((b) => stream.write(b));
   stream.onData((b) => p.take(b));
   return p;
@@ -100,7 +100,7 @@ async function throughput(pipe) {
   return performance.now() - t0;
 }
 
-async function wsStream(host, box) {
+export async function wsStream(host, box) {
   const ws = new WebSocket(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`, { origin: `http://127.0.0.1:${host.port}` });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const client = new StreamClient({ sendMessage: (m) => ws.send(JSON.stringify(m)), sendData: (id, b) => ws.send(encodeDataFrame(id, b)) });
