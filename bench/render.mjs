@@ -26,7 +26,7 @@ const COUNT = 1000;
 const N = Number(process.env.BENCH_RENDER_N ?? 7);
 const MEASURE = 'boxkeep:tree-render';
 
-function requireChromium() {
+export function requireChromium() {
   try {
     fs.accessSync(CHROMIUM, fs.constants.X_OK);
   } catch {
@@ -35,11 +35,16 @@ function requireChromium() {
   }
 }
 
-function buildRenderer(outDir) {
+export function buildRenderer(outDir) {
   const vite = path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
   sh(process.execPath, [vite, 'build', '--config', path.join(ROOT, 'renderer', 'vite.config.mts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error']);
 }
 
+
+/** Debian's Chromium, headless, as every Chromium bench runs it. */
+export function launchChromium() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
+}
 
 async function prepareHome(dir) {
   const home = path.join(dir, 'home');
@@ -169,7 +174,7 @@ export async function renderBenchmarks() {
     buildRenderer(rendererDir);
     const { home, big, small } = await prepareHome(dir);
     served = await serve(home, rendererDir);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
     const page = await context.newPage();
     const nav = page.getByRole('navigation', { name: 'Boxes' });

@@ -11,6 +11,8 @@ const suites = {
   render: async () => (await import('./render.mjs')).renderBenchmarks(),
   // Boots a guest of its own: keystroke echo and throughput through every transport.
   terminal: async () => (await import('./terminal.mjs')).terminalBenchmarks(),
+  // The same guest and Chromium: a `cat` timed until the Console tab has drawn it.
+  'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -65,7 +65,7 @@ const fromSocket = (socket) => {
   socket.on('data', (b) => p.take(b));
   return p;
 };
-const fromStream = (stream) => {
+export const fromStream = (stream) => {
   const p = new Pipe((b) => stream.write(b));
   stream.onData((b) => p.take(b));
   return p;
@@ -100,7 +100,7 @@ async function throughput(pipe) {
   return performance.now() - t0;
 }
 
-async function wsStream(host, box) {
+export async function wsStream(host, box) {
   const ws = new WebSocket(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`, { origin: `http://127.0.0.1:${host.port}` });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const client = new StreamClient({ sendMessage: (m) => ws.send(JSON.stringify(m)), sendData: (id, b) => ws.send(encodeDataFrame(id, b)) });
@@ -117,30 +117,39 @@ async function wsStream(host, box) {
   return { stream, close: () => ws.close() };
 }
 
-export async function terminalBenchmarks() {
+/**
+ * The tiny guest as the box `name` of an in-process core, started, with QEMU's raw serial
+ * socket held by this process (nothing else may hold its one connection meanwhile) and the
+ * guest answering on it. Close `socket` before opening any console stream.
+ */
+export async function bootWithRawSerial(core, dir, name) {
   const g = JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts/build-guest.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
-  const dir = tempDir('bktm-');
   const disk = path.join(dir, 'd.qcow2');
   execFileSync(process.execPath, [path.join(root, 'scripts/build-guest.mjs'), '--data-disk', disk, '--size', '32M']);
+  await core.images.import({ path: disk, name: 'tiny', kernelPath: g.kernel, initrdPath: g.initrd, append: 'console=ttyS0 panic=-1 quiet' });
+  const box = await core.boxes.create({ name, image: 'tiny' });
+  await core.vms.start(box.id);
+  const socket = await new Promise((resolve, reject) => {
+    const s = net.connect(serialSocketPath(core.vms.session(box.id).runDir));
+    s.once('connect', () => resolve(s)).once('error', reject);
+  });
+  const raw = fromSocket(socket);
+  await raw.until(() => raw.text.includes('BOXKEEP-GUEST-READY') || core.vms.session(box.id) === null, 120_000).catch(async () => {
+    // The ready line may have gone to the log before we connected: ask the guest instead.
+    await raw.line('echo ALIVE-$((1+1))', 'ALIVE-2');
+  });
+  await raw.line('echo ALIVE-$((1+1))', 'ALIVE-2');
+  return { box, socket, raw };
+}
+
+export async function terminalBenchmarks() {
+  const dir = tempDir('bktm-');
   const core = await openCore({ home: path.join(dir, 'h'), owner: 'test', supervisor: { stopTimeoutMs: 1000 } });
   const rows = [];
   const cleanups = [];
   try {
-    await core.images.import({ path: disk, name: 'tiny', kernelPath: g.kernel, initrdPath: g.initrd, append: 'console=ttyS0 panic=-1 quiet' });
-    const box = await core.boxes.create({ name: 'term', image: 'tiny' });
-    await core.vms.start(box.id);
-
     // The floor first, while nothing else holds QEMU's one serial connection.
-    const socket = await new Promise((resolve, reject) => {
-      const s = net.connect(serialSocketPath(core.vms.session(box.id).runDir));
-      s.once('connect', () => resolve(s)).once('error', reject);
-    });
-    const raw = fromSocket(socket);
-    await raw.until(() => raw.text.includes('BOXKEEP-GUEST-READY') || core.vms.session(box.id) === null, 120_000).catch(async () => {
-      // The ready line may have gone to the log before we connected: ask the guest instead.
-      await raw.line('echo ALIVE-$((1+1))', 'ALIVE-2');
-    });
-    await raw.line('echo ALIVE-$((1+1))', 'ALIVE-2');
+    const { box, socket, raw } = await bootWithRawSerial(core, dir, 'term');
     await echoRoundTrips(raw);
     const floor = await echoRoundTrips(raw);
     await throughput(raw);

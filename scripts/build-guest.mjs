@@ -33,6 +33,9 @@ const WWW_MARKER = 'BOXKEEP-GUEST-HTTPD';
 // an httpd on port 80. Then it keeps a shell on the serial console: the command loop below,
 // as its own session with the console as controlling terminal (cttyhack), so Ctrl-C stops
 // the command running in it, not the loop; should the loop ever end, it starts again.
+// With \`boxkeep.console=login\` on the kernel command line it keeps a login shell there
+// instead (LOGIN below), as a person would meet it: echo on, a prompt, restarted on exit.
+// Opt-in per image, so the tests that drive the command loop see it unchanged.
 const INIT = `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -70,10 +73,31 @@ if [ $has_net = 1 ]; then
     net="eth0:$(ifconfig eth0 | sed -n 's/.*inet addr:\\([0-9.]*\\).*/\\1/p')"
   fi
 fi
+console=loop
+for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.console=login ] && console=login; done
+if [ $console = login ]; then
+  hostname boxkeep
+  echo "${READY_LINE} disk=$disk net=$net console=login"
+  while :; do setsid cttyhack /bin/boxkeep-login; done
+fi
 stty -echo
 echo "${READY_LINE} disk=$disk net=$net"
 while :; do setsid cttyhack /bin/boxkeep-shell; done
 `;
+
+// The login shell (no password: the console is the box owner's). TERM comes from a TERM= word
+// on the kernel command line, else vt100: a serial line says nothing about the terminal on
+// the other end, and xterm (the Console tab) and any host terminal understand vt100.
+const LOGIN = `#!/bin/sh
+TERM=vt100
+for w in $(cat /proc/cmdline); do case $w in TERM=*) TERM=\${w#TERM=};; esac; done
+stty sane echo
+cd /root
+exec env -i PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root USER=root LOGNAME=root SHELL=/bin/sh TERM=$TERM sh -l
+`;
+// ash reads it as a login shell; \u and \h come from /etc/passwd and the hostname init sets.
+const PROFILE = "export PS1='\\u@\\h:\\w\\$ '\n";
+const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n';
 
 // The command loop. It checks syntax with \`sh -n\` first because a syntax error inside
 // \`eval\` would end it (a non-interactive ash exits); \`trap : INT\` keeps it alive through
@@ -99,7 +123,7 @@ esac
 exit 0
 `;
 const WWW_INDEX = `<!doctype html><title>Boxkeep test guest</title><p>${WWW_MARKER}</p>\n`;
-const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
+const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
 
 function main(argv) {
   const args = parseArgs(argv);
@@ -341,6 +365,9 @@ function buildInitramfs(modulesDir) {
     fs.writeFileSync(path.join(stage, 'init'), INIT, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'bin/boxkeep-shell'), SHELL, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
+    fs.writeFileSync(path.join(stage, 'bin/boxkeep-login'), LOGIN, { mode: 0o755 });
+    fs.writeFileSync(path.join(stage, 'etc/profile'), PROFILE);
+    fs.writeFileSync(path.join(stage, 'etc/passwd'), PASSWD);
     fs.mkdirSync(path.join(stage, 'www'));
     fs.writeFileSync(path.join(stage, 'www/index.html'), WWW_INDEX);
     // Without /dev/console in the archive the kernel starts init with no stdio; init also

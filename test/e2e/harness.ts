@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { makeQcow2, requireTools } from '../helpers/disk.js';
-import { buildGuest, makeDataDisk } from '../helpers/guest.js';
+import { buildGuest, GUEST_APPEND, makeDataDisk } from '../helpers/guest.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM = '/usr/lib/chromium/chromium';
@@ -133,11 +133,11 @@ export function imageFile(t: TestHome, name: string, size = '64M'): string {
  * an ext4 data disk). For the running-box e2e tests, which need the VM supervisor: a box made
  * from it starts for real under `boxkeep serve`.
  */
-export async function importGuestImage(core: Core, t: TestHome, name = 'guest'): Promise<string> {
+export async function importGuestImage(core: Core, t: TestHome, name = 'guest', append = GUEST_APPEND): Promise<string> {
   requireTools('qemu-system-x86_64', 'busybox', 'mkfs.ext4', 'cpio');
   const guest = buildGuest();
   const disk = makeDataDisk(path.join(t.dir, `${name}.qcow2`), 64, { 'hello.txt': 'hello from the guest\n' });
-  const image = await core.images.import({ path: disk, name, kernelPath: guest.kernel, initrdPath: guest.initrd, append: 'console=ttyS0 panic=-1 quiet' });
+  const image = await core.images.import({ path: disk, name, kernelPath: guest.kernel, initrdPath: guest.initrd, append });
   return image.id;
 }
 

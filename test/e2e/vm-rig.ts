@@ -17,6 +17,7 @@ import { decodeDataFrame, encodeDataFrame, StreamClient, type StreamMessage } fr
 import type { ByteStream } from '../../shared/streams.js';
 import { readHostMessage } from '../../shared/wire.js';
 import { SerialDriver } from '../helpers/guest.js';
+import { buildRenderer, importGuestImage, newHome, openBrowser, requireE2eTools, serve, withCore, type Browser, type Served, type TestHome } from './harness.js';
 
 export interface WsApi {
   api: Api;
@@ -166,4 +167,49 @@ export function countInvokes(page: Page): InvokeCounter {
     });
   });
   return { count: (channel, since = 0) => sent.filter((s) => s.channel === channel && s.at >= since).length };
+}
+
+export interface GuestBoxPage {
+  t: TestHome;
+  served: Served;
+  b: Browser;
+  page: Page;
+  boxId: string;
+  /** Stops every box through the API (a leftover QEMU by its fingerprint), the browser, serve; removes the home. */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh home with one box `box` of the tiny guest (its image booting with `append`), served
+ * by `boxkeep serve` and open in Chromium on that box, not started. For e2e files that boot
+ * one guest.
+ */
+export async function openGuestBoxPage(opts: { box: string; append?: string; memoryMib?: number; env?: Record<string, string> }): Promise<GuestBoxPage> {
+  requireE2eTools();
+  const rendererDir = await buildRenderer();
+  const t = newHome();
+  let served: Served | null = null;
+  let b: Browser | null = null;
+  let boxId: string | null = null;
+  const close = async () => {
+    if (served) await stopActiveBoxes(served.url).catch((err: Error) => console.error(`stopping the boxes through the API failed: ${err.message}`));
+    await b?.close();
+    await served?.stop();
+    const killed = boxId ? killLeftoverQemu(t.home, [boxId]) : [];
+    if (killed.length) console.error(`killed a QEMU left running by its owner: pid ${killed.join(', ')}`);
+    t.cleanup();
+  };
+  try {
+    boxId = await withCore(t.home, async (core) => {
+      const imageId = await importGuestImage(core, t, 'tiny', opts.append);
+      return (await core.boxes.create({ name: opts.box, image: imageId, cpus: 1, memoryMib: opts.memoryMib ?? 128 })).id;
+    });
+    served = await serve(t.home, rendererDir, { env: opts.env });
+    b = await openBrowser(served.url);
+    await b.page.getByRole('heading', { level: 1, name: opts.box }).waitFor();
+    return { t, served, b, page: b.page, boxId, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }

@@ -1,0 +1,56 @@
+// A box whose image asks for a login shell on the serial console (`boxkeep.console=login` on
+// its kernel command line), as a person meets it: in Debian's Chromium the Console tab shows
+// the prompt, typed text is echoed by the guest's shell, the answer and the prompt again; and
+// `boxkeep box console --attach`, piped, through the `boxkeep serve` that owns the home, gets
+// the same shell. One guest boot for the whole file (TCG boots take 7-10 s even unloaded).
+// Every QEMU it starts is stopped through the served API; one that outlived its owner is
+// killed by the pid in its own fingerprint, never by name.
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { BIN } from '../helpers/cli.js';
+import { LOGIN_APPEND, LOGIN_PROMPT } from '../helpers/guest.js';
+import { expectNoPageProblems, screenshot } from './harness.js';
+import { openGuestBoxPage, type GuestBoxPage } from './vm-rig.js';
+
+let g: GuestBoxPage;
+let page: Page;
+
+beforeAll(async () => {
+  g = await openGuestBoxPage({ box: 'shell', append: LOGIN_APPEND, env: { BOXKEEP_STOP_TIMEOUT_MS: '1500' } });
+  page = g.page;
+}, 300_000);
+afterAll(() => g?.close(), 60_000);
+
+/** The terminal's rendered rows, as a person reads them (trailing blanks dropped). */
+const consoleLines = async () =>
+  (await page.getByTestId('terminal').locator('.xterm-rows').innerText()).replace(/\u00a0/g, ' ').split('\n').map((l) => l.trimEnd()).filter(Boolean);
+const prompt = LOGIN_PROMPT.trimEnd();
+
+describe('a box with a login shell on its serial console', () => {
+  it('in the Console tab: the prompt, the typed line echoed, the answer, and the prompt again', async () => {
+    await page.getByRole('navigation', { name: 'Boxes' }).getByRole('button', { name: 'Start shell' }).click();
+    await page.getByRole('tab', { name: 'Console' }).click();
+    await expect.poll(async () => (await consoleLines()).at(-1), { timeout: 120_000, interval: 500 }).toBe(prompt);
+
+    await page.getByTestId('terminal').click();
+    await page.keyboard.type('echo $((6*7))');
+    await page.keyboard.press('Enter');
+    // The typed text comes back from the guest's shell on the prompt's line; "42" is its answer.
+    await expect.poll(async () => (await consoleLines()).slice(-3), { timeout: 20_000 }).toEqual([`${prompt} echo $((6*7))`, '42', prompt]);
+    await screenshot(page, 'login-console');
+    expectNoPageProblems(g.b);
+  });
+
+  it('`box console --attach`, piped, through the owner: the prompt and the answer, and `exit` gives a fresh shell', () => {
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const line = [process.execPath, BIN, '--home', g.t.home, 'box', 'console', 'shell', '--attach'].map(q).join(' ');
+    const r = spawnSync('sh', ['-c', `printf ${q('echo BK$((40+2))\nexit\n')} | ${line}`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${LOGIN_PROMPT}`);
+    expect(r.stdout).toMatch(/echo BK\$\(\(40\+2\)\)\r?\nBK42\r?\n/);
+    // The shell that `exit` ended is started again: its banner and a prompt after the exit.
+    expect(r.stdout.slice(r.stdout.indexOf('exit'))).toContain(LOGIN_PROMPT);
+  });
+});
