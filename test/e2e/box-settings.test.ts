@@ -5,41 +5,23 @@
 // ACPI power-off (the tiny guest has no acpid, so a graceful stop waits the box's stop timeout).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import {
-  buildRenderer, expectAccessible, expectNoPageProblems, importGuestImage, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
-  type Browser, type Served, type TestHome,
-} from './harness.js';
-import { killLeftoverQemu, stopActiveBoxes } from './vm-rig.js';
+import { expectAccessible, expectNoPageProblems, screenshot, type Browser } from './harness.js';
+import { openGuestBoxPage, type GuestBoxPage } from './vm-rig.js';
 
 const STOP_TIMEOUT_SEC = 6;
 
-let t: TestHome;
-let served: Served;
+let rig: GuestBoxPage;
 let b: Browser;
 let page: Page;
-let boxId: string;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
-  t = newHome();
-  await withCore(t.home, async (core) => {
-    const imageId = await importGuestImage(core, t, 'tiny');
-    boxId = (await core.boxes.create({ name: 'vm', image: imageId, cpus: 1, memoryMib: 128 })).id;
-  });
   // No BOXKEEP_STOP_TIMEOUT_MS: the box's own stop timeout rules.
-  served = await serve(t.home, rendererDir);
-  b = await openBrowser(served.url);
-  page = b.page;
-  await page.getByRole('heading', { level: 1, name: 'vm' }).waitFor();
+  rig = await openGuestBoxPage({ box: 'vm' });
+  ({ b, page } = rig);
 }, 300_000);
 
 afterAll(async () => {
-  if (served) await stopActiveBoxes(served.url).catch(() => []);
-  await b?.close();
-  await served?.stop();
-  if (t && boxId) killLeftoverQemu(t.home, [boxId]);
-  t?.cleanup();
+  await rig?.close();
 }, 60_000);
 
 const toolbar = () => page.getByRole('toolbar', { name: 'Actions for vm' });

@@ -4,12 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { makeInstallerIso } from '../helpers/installer.js';
-import {
-  expectNoPageProblems, imageFile, screenshot, openApp, type App, type Browser, type TestHome,
-} from './harness.js';
+import { expectNoPageProblems, imageFile, screenshot, openApp, type App, type Browser } from './harness.js';
 
 let app: App;
-let t: TestHome;
 let b: Browser;
 let page: Page;
 let iso: string;
@@ -19,7 +16,7 @@ beforeAll(async () => {
     iso = makeInstallerIso(t.dir, 'netinst.iso');
     await core.images.import({ path: imageFile(t, 'base', '64M'), name: 'base' });
   });
-  ({ t, b, page } = app);
+  ({ b, page } = app);
   await page.getByRole('navigation', { name: 'Boxes' }).waitFor();
 });
 

@@ -12,11 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SerialDriver } from '../helpers/guest.js';
 import { sh } from '../helpers/vm.js';
-import {
-  buildRenderer, expectAccessible, expectNoPageProblems, importGuestImage, newHome, openBrowser, requireE2eTools, screenshot, serve, withCore,
-  type Browser, type Served, type TestHome,
-} from './harness.js';
-import { countInvokes, guestConsole, killLeftoverQemu, serialLogSize, stopActiveBoxes, type InvokeCounter } from './vm-rig.js';
+import { expectAccessible, expectNoPageProblems, screenshot, type Browser, type Served, type TestHome } from './harness.js';
+import { countInvokes, guestConsole, openGuestBoxPage, serialLogSize, stopActiveBoxes, type GuestBoxPage, type InvokeCounter } from './vm-rig.js';
 
 const STOP_TIMEOUT_MS = 1500;
 /** No KVM here: the guest boots under TCG on shared cores. */
@@ -26,6 +23,7 @@ const RUNNING_RGB = 'rgb(23, 114, 58)';
 const PAUSED_RGB = 'rgb(135, 91, 0)';
 const STOPPED_RGB = 'rgb(89, 99, 110)';
 
+let rig: GuestBoxPage;
 let t: TestHome;
 let served: Served;
 let b: Browser;
@@ -35,35 +33,16 @@ let invokes: InvokeCounter;
 let con: SerialDriver | null = null;
 
 beforeAll(async () => {
-  requireE2eTools();
-  const rendererDir = await buildRenderer();
-  t = newHome();
-  await withCore(t.home, async (core) => {
-    const imageId = await importGuestImage(core, t, 'tiny');
-    boxId = (await core.boxes.create({ name: 'vm', image: imageId, cpus: 1, memoryMib: 256 })).id;
+  rig = await openGuestBoxPage({
+    box: 'vm', memoryMib: 256, env: { BOXKEEP_STOP_TIMEOUT_MS: String(STOP_TIMEOUT_MS) },
+    beforeLoad: (p) => (invokes = countInvokes(p)),
   });
-  served = await serve(t.home, rendererDir, { env: { BOXKEEP_STOP_TIMEOUT_MS: String(STOP_TIMEOUT_MS) } });
-  b = await openBrowser(served.url, { beforeLoad: (p) => (invokes = countInvokes(p)) });
-  page = b.page;
-  await page.getByRole('heading', { level: 1, name: 'vm' }).waitFor();
+  ({ t, served, b, page, boxId } = rig);
 }, 300_000);
 
 afterAll(async () => {
   con?.close();
-  if (served) {
-    const stopped = await stopActiveBoxes(served.url).catch((err: Error) => {
-      console.error(`afterAll: stopping the boxes through the API failed: ${err.message}`);
-      return [];
-    });
-    if (stopped.length) console.log(`afterAll: forced off ${stopped.join(', ')}`);
-  }
-  await b?.close();
-  await served?.stop();
-  if (t && boxId) {
-    const killed = killLeftoverQemu(t.home, [boxId]);
-    if (killed.length) console.error(`afterAll: killed a QEMU left running by its owner: pid ${killed.join(', ')}`);
-  }
-  t?.cleanup();
+  await rig?.close();
 }, 60_000);
 
 const sidebar = () => page.getByRole('navigation', { name: 'Boxes' });

@@ -184,7 +184,11 @@ export interface GuestBoxPage {
  * by `boxkeep serve` and open in Chromium on that box, not started. For e2e files that boot
  * one guest.
  */
-export async function openGuestBoxPage(opts: { box: string; append?: string; memoryMib?: number; env?: Record<string, string> }): Promise<GuestBoxPage> {
+export async function openGuestBoxPage(opts: {
+  box: string; append?: string; memoryMib?: number; env?: Record<string, string>;
+  /** Runs before the page loads (to watch its traffic from the start). */
+  beforeLoad?: (page: Page) => void;
+}): Promise<GuestBoxPage> {
   requireE2eTools();
   const rendererDir = await buildRenderer();
   const t = newHome();
@@ -205,7 +209,7 @@ export async function openGuestBoxPage(opts: { box: string; append?: string; mem
       return (await core.boxes.create({ name: opts.box, image: imageId, cpus: 1, memoryMib: opts.memoryMib ?? 128 })).id;
     });
     served = await serve(t.home, rendererDir, { env: opts.env });
-    b = await openBrowser(served.url);
+    b = await openBrowser(served.url, { beforeLoad: opts.beforeLoad });
     await b.page.getByRole('heading', { level: 1, name: opts.box }).waitFor();
     return { t, served, b, page: b.page, boxId, close };
   } catch (err) {
