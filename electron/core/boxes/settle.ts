@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import type { HomeData } from '../deps.js';
 import { removeDurable } from '../fsutil.js';
 import type { ReportBuilder } from '../recovery/report.js';
-import { readQcow2Header } from '../disk/qcow2.js';
 import type { BoxCreateIntent, BoxRemoveIntent, BoxResizeIntent } from './intents.js';
+import { liveDiskSize } from './update.js';
 
 export function settleBoxCreate(core: HomeData, intent: BoxCreateIntent, report: ReportBuilder): boolean {
   const box = core.store.getBox(intent.boxId);
@@ -30,7 +30,7 @@ export function settleBoxRemove(core: HomeData, intent: BoxRemoveIntent, report:
 export async function settleBoxResize(core: HomeData, intent: BoxResizeIntent, report: ReportBuilder): Promise<boolean> {
   const box = core.store.getBox(intent.boxId);
   if (!box) return true;
-  const { virtualSize } = await readQcow2Header(core.paths.liveDisk(box.id));
+  const virtualSize = await liveDiskSize(core, box);
   core.store.setDiskSize(box.id, virtualSize);
   const grown = virtualSize >= intent.virtualSize;
   // A grow asked for while the box ran is still pending when the file did not grow: the next start does it.

@@ -35,7 +35,7 @@ export async function updateBox(core: HomeData & Effects, box: Box, input: Chann
     }
     // The latest size asked for wins: a stopped box grows now, a running one at its next start.
     wanted.pendingDiskSize = isBusy(fresh.status) && size > current ? size : null;
-    if (!isBusy(fresh.status)) await growDisk(core, fresh, size);
+    if (!isBusy(fresh.status)) await growDisk(core, fresh, size, current);
   }
   const changed = changedSettings(fresh, wanted);
   // The stop timeout is read at each stop, so it needs no restart; the rest waits for one.
@@ -54,8 +54,7 @@ export async function updateBox(core: HomeData & Effects, box: Box, input: Chann
 export async function applyPendingGrow(core: HomeData & Effects, box: Box): Promise<Box> {
   if (box.pendingDiskSize === null) return box;
   const current = await liveDiskSize(core, box);
-  if (box.pendingDiskSize <= current) core.store.setDiskSize(box.id, current);
-  else await growDisk(core, box, box.pendingDiskSize);
+  await growDisk(core, box, Math.max(box.pendingDiskSize, current), current);
   return core.store.getBox(box.id)!;
 }
 
@@ -64,19 +63,20 @@ function changedSettings(box: Box, wanted: BoxSettings): (keyof BoxSettings)[] {
 }
 
 /** The file, not the row, says how large the disk is (a crash may have left the row behind). */
-async function liveDiskSize(core: HomeData, box: Box): Promise<number> {
+export async function liveDiskSize(core: HomeData, box: Box): Promise<number> {
   return (await readQcow2Header(core.paths.liveDisk(box.id))).virtualSize;
 }
 
 /**
- * Grows the live disk of a stopped box to `size` (at least its size). Crash safety: the intent
+ * Grows the live disk of a stopped box from `current` (its file's size, just read) to `size`
+ * (at least that); at `current` only the row follows the file. Crash safety: the intent
  * record first, then the file (one qemu-img resize: QEMU writes the larger L1 table, then the
  * header that points at it, so the file has either size), then the row. Recovery settles a
  * leftover record from the file's header.
  */
-async function growDisk(core: HomeData & Effects, box: Box, size: number): Promise<void> {
+async function growDisk(core: HomeData & Effects, box: Box, size: number, current: number): Promise<void> {
   const live = core.paths.liveDisk(box.id);
-  if (size === (await liveDiskSize(core, box))) {
+  if (size === current) {
     core.store.setDiskSize(box.id, size);
     return;
   }
