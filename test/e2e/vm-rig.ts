@@ -11,12 +11,11 @@ import { createApi, type Api } from '../../shared/client.js';
 import { BoxkeepError } from '../../shared/errors.js';
 import { isActive } from '../../shared/types.js';
 import { HomePaths } from '../../electron/core/paths.js';
-import { isSameProcess } from '../../electron/core/proc.js';
-import { readFingerprint, runDirFor } from '../../electron/core/vm/qemu.js';
 import { decodeDataFrame, encodeDataFrame, StreamClient, type StreamMessage } from '../../shared/stream-wire.js';
 import type { ByteStream } from '../../shared/streams.js';
 import { readHostMessage } from '../../shared/wire.js';
 import { SerialDriver } from '../helpers/guest.js';
+import { killLeftoverQemu } from '../helpers/leftover-qemu.js';
 import { buildRenderer, importGuestImage, newHome, openBrowser, requireE2eTools, serve, withCore, type Browser, type Served, type TestHome } from './harness.js';
 
 export interface WsApi {
@@ -71,23 +70,6 @@ export async function stopActiveBoxes(url: string): Promise<string[]> {
   } finally {
     close();
   }
-}
-
-/**
- * A QEMU of this home still alive after its owner went (the API stop failed or serve died):
- * killed by the pid in its own fingerprint, only if that pid is still the same process.
- */
-export function killLeftoverQemu(home: string, boxIds: string[]): number[] {
-  const paths = new HomePaths(home);
-  const killed: number[] = [];
-  for (const id of boxIds) {
-    const fp = readFingerprint(runDirFor(paths, id, { create: false }));
-    if (fp && isSameProcess(fp)) {
-      process.kill(fp.pid, 'SIGKILL');
-      killed.push(fp.pid);
-    }
-  }
-  return killed;
 }
 
 /**

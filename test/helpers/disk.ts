@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { killQemuUnder } from './leftover-qemu.js';
 
 const PACKAGE_OF: Record<string, string> = {
   'qemu-img': 'qemu-utils',
@@ -40,7 +41,15 @@ export function requireTools(...names: string[]): void {
 /** Short on purpose: QMP and serial socket paths under it must stay below 108 bytes. */
 export function tempHome(prefix = 'bk'): { dir: string; cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
-  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  // A QEMU a failed test left running (or paused at -S) is killed first, not orphaned.
+  return {
+    dir,
+    cleanup: () => {
+      const killed = killQemuUnder(dir);
+      if (killed.length) console.error(`killed a QEMU left running in ${dir}: pid ${killed.join(', ')}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function run(cmd: string, args: string[]): { status: number; stdout: string; stderr: string } {
