@@ -8,7 +8,7 @@ import { requireBuilt, row, sh, tempDir } from './lib.mjs';
 
 requireBuilt();
 const N = Number(process.env.BENCH_N ?? 15);
-const BIN = new URL('../bin/boxkeep.mjs', import.meta.url).pathname;
+const BIN = new URL('../bin/boxkeep.cjs', import.meta.url).pathname;
 const TARGET = 'within 1.3x of the floor';
 
 function wall(args, env = {}) {

@@ -4,11 +4,10 @@
 // 22's module.enableCompileCache), but vm.Script takes cached data; so the bundle is CommonJS,
 // and its chunks are run here, each with the cache the build wrote beside it (<chunk>.v8).
 // A cache V8 rejects (another Node, other V8 flags) is ignored: the chunk compiles as usual.
-import { createRequire } from 'node:module';
-
-// require(), not `import fs from 'node:fs'`: an ES import of node:fs builds its whole export
-// facade, and that loads node:stream, which a command printing a table does not need.
-const require = createRequire(import.meta.url);
+// This file and bin/boxkeep.cjs are CommonJS too: an ES module entry brings up Node's ES module
+// loader (a dozen internal modules, and fs/promises) before the first line of the CLI runs.
+'use strict';
+const { createRequire } = require('node:module');
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -18,7 +17,7 @@ const CACHE_SUFFIX = '.v8';
 const wrap = (source) => `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 
 /** The chunks of one bundle folder; `main()` returns the entry's exports. */
-export function cliLoader(dir) {
+function cliLoader(dir) {
   const modules = new Map();
   const scripts = new Map();
   // Packages (better-sqlite3, ws, electron-log) and builtins load through Node as always.
@@ -55,3 +54,5 @@ export function cliLoader(dir) {
     },
   };
 }
+
+module.exports = { cliLoader };

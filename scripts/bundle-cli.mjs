@@ -5,7 +5,7 @@
 // Packages written as ES modules (valibot) are bundled too, so only what is used is loaded; so
 // is better-sqlite3's JavaScript (a dozen files Node would resolve one by one at every command),
 // its native addon staying in node_modules. Other packages stay in node_modules.
-// The chunks are CommonJS so that bin/cli-loader.mjs can run them with V8's code cache, which
+// The chunks are CommonJS so that bin/cli-loader.cjs can run them with V8's code cache, which
 // this script then writes by running a few commands against a scratch home.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { build } from 'rolldown';
-import { cliLoader } from '../bin/cli-loader.mjs';
+import { cliLoader } from '../bin/cli-loader.cjs';
 
 const EXTERNAL = ['ws', 'electron-log'];
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

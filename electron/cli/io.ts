@@ -35,7 +35,7 @@ export function processIo(): Io {
     stderrColumns: stderrIsTTY ? process.stderr.columns : undefined,
     cwd: process.cwd(),
     now: () => Date.now(),
-    ask: isTerminal(0) && stderrIsTTY ? askOnTerminal : undefined,
+    ask: stderrIsTTY && isTerminal(0) ? askOnTerminal : undefined,
     terminal: processTerminal,
   };
 }

@@ -1,9 +1,9 @@
-// The real `boxkeep` bin (bin/boxkeep.mjs, running dist/) as a child process, with --json.
+// The real `boxkeep` bin (bin/boxkeep.cjs, running dist/) as a child process, with --json.
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'bin', 'boxkeep.mjs');
+export const BIN = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'bin', 'boxkeep.cjs');
 
 export interface CliRun { code: number | null; data: unknown; error: { code?: string; message?: string } | null; stdout: string; stderr: string }
 

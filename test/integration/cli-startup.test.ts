@@ -1,7 +1,8 @@
-// What the CLI's start-up work (bin/cli-loader.mjs, electron/cli/io.ts) must not change: the
+// What the CLI's start-up work (bin/cli-loader.cjs, electron/cli/io.ts) must not change: the
 // bundle runs from the code cache the build wrote, and output reaches a pipe whole, in order,
 // however the pipe behaves. The speed itself is measured in bench/cli.mjs, never here.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,10 +65,34 @@ afterAll(() => tmp?.cleanup());
 
 describe('the bundled CLI', () => {
   it('runs every chunk from a code cache the running Node accepts', async () => {
-    const { cliLoader } = (await import(path.join(ROOT, 'bin', 'cli-loader.mjs'))) as { cliLoader(dir: string): { loadAll(): void; cacheMisses(): string[] } };
+    const { cliLoader } = (await import(path.join(ROOT, 'bin', 'cli-loader.cjs'))) as { cliLoader(dir: string): { loadAll(): void; cacheMisses(): string[] } };
     const loader = cliLoader(path.join(ROOT, 'dist', 'cli'));
     loader.loadAll();
     expect(loader.cacheMisses()).toEqual([]);
+  });
+});
+
+// Node's own modules a command loaded, in the order it loaded them (process.moduleLoadList),
+// run as a user would: every stdio a pipe.
+function builtinsLoaded(args: string[]): string[] {
+  const out = path.join(tmp.dir, 'modules.json');
+  const preload = path.join(tmp.dir, 'modules.cjs');
+  fs.writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList)));`);
+  const r = spawnSync(process.execPath, ['-r', preload, BIN, '--home', home, ...args], { encoding: 'utf8', stdio: 'pipe' });
+  expect([r.status, r.stderr]).toEqual([0, '']);
+  return (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+}
+
+describe('what a command loads', () => {
+  // Each of these cost a listing command milliseconds it has no use for (bench/cli.mjs): the ES
+  // module loader (an .mjs entry), fs/promises (readline's interface, file watchers), node:net
+  // and node:stream (a socket, a stream for stdout), child_process, crypto, tty, readline.
+  const UNNEEDED = ['internal/modules/esm/module_job', 'fs/promises', 'net', 'stream', 'child_process', 'crypto', 'tty', 'readline'];
+
+  it.each(['box list', 'snapshot list b', '--json box list'])('`boxkeep %s` with no owner loads none of Node\'s modules it does not use', (command) => {
+    const loaded = builtinsLoaded(command.split(' '));
+    expect(loaded).toContain('vm'); // the loader ran: the list is the command's
+    expect(UNNEEDED.filter((m) => loaded.includes(m))).toEqual([]);
   });
 });
 

@@ -8,8 +8,7 @@
 // Progress: measured on QEMU 7.2, `-p` prints "    (NN.NN/100%)\r" updates for convert, commit
 // and rebase even when stdout is a pipe, so we parse them. We still always report 0 at the
 // start and 1 at the end, because small or unsafe operations may print nothing between.
-import { childProcess } from '../builtins.js';
-import fs from 'node:fs/promises';
+import { childProcess, fsPromises } from '../builtins.js';
 import path from 'node:path';
 import { BoxkeepError, alreadyExists, invalidArgument, storageError } from '../../../shared/errors.js';
 import { isQcow2, readQcow2Header } from './qcow2.js';
@@ -208,7 +207,7 @@ function checkFormat(format: string): void {
 
 async function refuseExisting(target: string): Promise<void> {
   try {
-    await fs.lstat(target);
+    await fsPromises().lstat(target);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw storageError(`${target}: could not check whether the file exists (${(err as Error).message}).`, err);
@@ -220,7 +219,7 @@ async function resolveBacking(backing: string, unsafe: boolean, what: string): P
   const given = absolute(backing);
   let canonical: string;
   try {
-    canonical = await fs.realpath(given); // libuv realpath: ".." resolved after symlinks, as QEMU would
+    canonical = await fsPromises().realpath(given); // libuv realpath: ".." resolved after symlinks, as QEMU would
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError(`${what} failed: cannot resolve ${given} (${(err as Error).message}).`, err);
     if (!unsafe) throw storageError(`${what} failed: the backing file ${given} does not exist.`, err);

@@ -9,7 +9,8 @@
 // A viewer that goes away (its connection closed) stops holding it, and so does one that stays
 // paused longer than SLOW_VIEWER_MS: a stuck reader (a frozen tab, a CLI piped into a pager
 // nobody reads) must not freeze the guest's console, and its log, for everyone else.
-import net from 'node:net';
+import type { Socket } from 'node:net';
+import { net } from '../builtins.js';
 import { vmError } from '../../../shared/errors.js';
 import { LocalStream, type ByteStream, type StreamEnd } from '../../../shared/streams.js';
 import type { Logger } from '../logger.js';
@@ -28,8 +29,8 @@ interface Viewer {
 }
 
 export class SerialHub {
-  private socket: net.Socket | null = null;
-  private connecting: Promise<net.Socket> | null = null;
+  private socket: Socket | null = null;
+  private connecting: Promise<Socket> | null = null;
   private readonly viewers = new Set<Viewer>();
   private endedWith: StreamEnd | null = null;
   private lostTimer: ReturnType<typeof setTimeout> | null = null;
@@ -74,10 +75,10 @@ export class SerialHub {
     this.socket = null;
   }
 
-  private connect(): Promise<net.Socket> {
+  private connect(): Promise<Socket> {
     if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
-    this.connecting ??= new Promise<net.Socket>((resolve, reject) => {
-      const socket = net.connect(this.socketPath);
+    this.connecting ??= new Promise<Socket>((resolve, reject) => {
+      const socket = net().connect(this.socketPath);
       socket.once('error', (err) => {
         this.connecting = null;
         reject(vmError(`Could not connect to the serial console of ${this.label} (${this.socketPath}): ${err.message}. Stop the box and start it again.`, err));
@@ -102,7 +103,7 @@ export class SerialHub {
   }
 
   /** The socket closed under us: usually QEMU exiting, which the supervisor reports in a moment. */
-  private lost(socket: net.Socket) {
+  private lost(socket: Socket) {
     if (this.socket !== socket || this.endedWith) return;
     this.socket = null;
     this.lostTimer = setTimeout(() => {
