@@ -6,10 +6,11 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
 import type { Box, Snapshot } from '../../shared/types.js';
 import { checkHome } from '../../electron/core/check.js';
+import { inspectChain, type ExpectedLayer } from '../../electron/core/disk/confine.js';
 import { newId } from '../../electron/core/ids.js';
 import { writeIntent } from '../../electron/core/journal.js';
 import { Supervisor } from '../../electron/core/vm/supervisor.js';
@@ -251,5 +252,42 @@ describe('frozen layers keep the facts recorded when they were frozen', () => {
     expect(readPattern(s3.diskPath, MiB, MiB, 0x22)).toBe(true);
     expect(readPattern(s3.diskPath, 2 * MiB, MiB, 0x33)).toBe(true);
     await t.core.snapshots.restore({ box: 'dev', snapshot: 's3' });
+  });
+
+  /** Box "dev" with five snapshots: the layers top first, as the check expects them. */
+  async function fiveSnapshotChain(): Promise<{ box: Box; layers: ExpectedLayer[] }> {
+    const box = await t.core.boxes.create({ name: 'dev', image: 'seed' });
+    const snaps: Snapshot[] = [];
+    for (let i = 1; i <= 5; i++) snaps.push(await t.core.snapshots.create({ box: 'dev', name: `s${i}` }));
+    const layer = (file: string): ExpectedLayer => ({ path: file, what: file, facts: null });
+    return { box, layers: [layer(t.core.paths.liveDisk(box.id)), ...snaps.reverse().map((s) => layer(s.diskPath)), layer(t.core.paths.imageDisk(t.imageId))] };
+  }
+
+  it('one check of a chain looks at each folder once and at every layer file, however many layers share them', async () => {
+    const { box, layers } = await fiveSnapshotChain();
+    const lstat = vi.spyOn(fs, 'lstatSync');
+    let looked: string[];
+    try {
+      expect(inspectChain(t.core.paths.root, layers).problems).toEqual([]);
+      looked = lstat.mock.calls.map(([p]) => String(p));
+    } finally {
+      lstat.mockRestore();
+    }
+    const times = (p: string) => looked.filter((l) => l === p).length;
+    for (const { path: file } of layers) expect(times(file), file).toBe(1);
+    for (const folder of [t.core.paths.boxesDir, t.core.paths.boxDir(box.id), t.core.paths.snapshotsDir(box.id), t.core.paths.imagesDir]) expect(times(folder), folder).toBe(1);
+    expect(Math.max(...looked.map(times))).toBe(1);
+  });
+
+  it('a folder all snapshots share (snapshots/) replaced by a symlink is reported for every layer under it', async () => {
+    const { box, layers } = await fiveSnapshotChain();
+    const dir = t.core.paths.snapshotsDir(box.id);
+    const moved = path.join(outside, 'snapshots');
+    fs.cpSync(dir, moved, { recursive: true });
+    fs.rmSync(dir, { recursive: true });
+    fs.symlinkSync(moved, dir);
+    const { problems } = inspectChain(t.core.paths.root, layers);
+    expect(problems.map((p) => p.index)).toEqual([1, 2, 3, 4, 5]);
+    for (const p of problems) expect(p.problem).toMatch(/the folder .*snapshots is a symbolic link/);
   });
 });

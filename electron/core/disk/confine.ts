@@ -80,8 +80,10 @@ export function inspectLayers(root: string, entries: { layer: ExpectedLayer; bac
   const verified: (VerifiedLayer | null)[] = [];
   const problems: LayerProblem[] = [];
   const inodes = new Map<string, number>();
+  // Layers share their folders (boxes/<id>/snapshots/…): each folder is checked once per call.
+  const folders = new Set<string>();
   entries.forEach(({ layer, backing }, index) => {
-    const result = inspectLayer(root, layer, backing, opts);
+    const result = inspectLayer(root, layer, backing, opts, folders);
     if (typeof result === 'string') {
       verified.push(null);
       problems.push({ index, layer, problem: result, missing: result === MISSING });
@@ -123,11 +125,11 @@ export function readLayerFacts(file: string): LayerFacts {
 }
 
 /** The layer as found, or what is wrong with it. */
-function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts: InspectOptions): VerifiedLayer | string {
+function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts: InspectOptions, folders: Set<string>): VerifiedLayer | string {
   if (layer.recordedPath !== undefined && layer.recordedPath !== layer.path) {
     return `its record names ${layer.recordedPath} instead`;
   }
-  const placed = confinedFile(root, layer.path);
+  const placed = confinedFile(root, layer.path, folders);
   if (typeof placed === 'string') return placed;
 
   let read: ReturnType<typeof readQcow2LayerSync>;
@@ -175,22 +177,26 @@ function factsProblem(recorded: LayerFacts | null, now: Omit<LayerFacts, 'header
 
 /** The same placement rule for a file that is not a chain layer (installer media): its inode, or what is wrong. */
 export function placedFile(root: string, file: string): { dev: number; ino: number; size: number } | string {
-  const placed = confinedFile(root, file);
+  const placed = confinedFile(root, file, new Set());
   return typeof placed === 'string' ? placed : { dev: placed.dev, ino: placed.ino, size: placed.size };
 }
 
 /**
  * lstat of every component below the home root: each folder a real folder, the file a real
  * file with one link. The root itself is where the user put their home and may be reached
- * through a symlink; nothing below it may be.
+ * through a symlink; nothing below it may be. `folders` holds the folders this check already
+ * found to be real folders (one check of many layers): those are not looked at again, every
+ * other component is, and the file itself always is.
  */
-function confinedFile(root: string, file: string): Stats | string {
+function confinedFile(root: string, file: string, folders: Set<string>): Stats | string {
   const rel = path.relative(root, file);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return `it lies outside the home ${root}`;
   const parts = rel.split(path.sep);
   let at = root;
   for (const [i, part] of parts.entries()) {
     at = path.join(at, part);
+    const last = i === parts.length - 1;
+    if (!last && folders.has(at)) continue;
     let st: Stats;
     try {
       st = fs.lstatSync(at);
@@ -198,9 +204,9 @@ function confinedFile(root: string, file: string): Stats | string {
       const code = (err as NodeJS.ErrnoException).code;
       return code === 'ENOENT' ? (i === parts.length - 1 ? MISSING : `the folder ${at} is missing`) : `${at} cannot be read (${code})`;
     }
-    const last = i === parts.length - 1;
     if (st.isSymbolicLink()) return `${last ? 'the file' : `the folder ${at}`} is a symbolic link (to ${readLink(at)}), which Boxkeep never follows`;
     if (!last && !st.isDirectory()) return `${at} is not a folder`;
+    if (!last) folders.add(at);
     if (last && !st.isFile()) return 'it is not a regular file';
     if (last && st.nlink !== 1) return `it has ${st.nlink} hard links; a disk Boxkeep made has exactly one`;
     if (last) return st;
