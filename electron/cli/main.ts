@@ -10,7 +10,7 @@ import { resolve } from './help.js';
 import { flushProcessIo, processIo, type Io } from './io.js';
 import { connect, type Invoker } from './invoker.js';
 import { ProgressLine } from './progress.js';
-import { VERSION } from '../core/version.js';
+import { version } from '../core/version.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -21,7 +21,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
     const global = parseGlobal(argv, io.cwd);
     const home = global.home ?? defaultHome(env);
     if (global.version) {
-      io.stdout(json ? JSON.stringify({ version: VERSION }) + '\n' : `boxkeep ${VERSION}\n`);
+      io.stdout(json ? JSON.stringify({ version: version() }) + '\n' : `boxkeep ${version()}\n`);
       return 0;
     }
     const found = resolve(global.rest, global.help, home);

@@ -21,7 +21,7 @@ import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
 import type { VmControl } from './vm/control.js';
 import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
-import { VERSION } from './version.js';
+import { version } from './version.js';
 
 export interface CoreOptions {
   home: string;
@@ -111,7 +111,7 @@ export class Core {
   }
 
   async info(): Promise<SystemInfo> {
-    return { home: this.paths.root, version: VERSION, accelerator: this.vms.accelerator(), qemuVersion: await this.vms.qemuVersion(), space: diskSpace(this) };
+    return { home: this.paths.root, version: version(), accelerator: this.vms.accelerator(), qemuVersion: await this.vms.qemuVersion(), space: diskSpace(this) };
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,17 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
+  // Preparing a statement costs more than running it. The reads below run once per layer of a
+  // chain at every check (snapshot create, restore, start), so they are prepared once per
+  // connection. Only statements run with get()/all()/run(): a cached one must not be left
+  // iterating, nor switched to pluck()/raw().
+  private readonly statements = new Map<string, Database.Statement>();
+  private cached(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+
   transaction<T>(work: () => T): T {
     return this.db.transaction(work)();
   }
@@ -70,7 +81,7 @@ export class Store {
   }
 
   getImage(id: string): Image | null {
-    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as ImageDbRow | undefined;
+    const row = this.cached('SELECT * FROM images WHERE id = ?').get(id) as ImageDbRow | undefined;
     return row ? toImage(row) : null;
   }
 
@@ -182,7 +193,7 @@ export class Store {
   }
 
   getSnapshot(id: string): Snapshot | null {
-    const row = this.db.prepare('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotDbRow | undefined;
+    const row = this.cached('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotDbRow | undefined;
     return row ? toSnapshot(row) : null;
   }
 
@@ -214,7 +225,7 @@ export class Store {
   // ---- layer facts (disk/confine.ts): kept apart from the rows the contract sends
 
   snapshotFacts(id: string): LayerFacts | null {
-    return factsOf(this.db.prepare('SELECT file_size, virtual_size, header_digest FROM snapshots WHERE id = ?').get(id) as FactsRow | undefined);
+    return factsOf(this.cached('SELECT file_size, virtual_size, header_digest FROM snapshots WHERE id = ?').get(id) as FactsRow | undefined);
   }
 
   /** Frozen layers (snapshots, images) whose facts were never recorded (an older Boxkeep froze them). */
@@ -229,7 +240,7 @@ export class Store {
   }
 
   imageFacts(id: string): LayerFacts | null {
-    return factsOf(this.db.prepare('SELECT file_size, virtual_size, header_digest FROM images WHERE id = ?').get(id) as FactsRow | undefined);
+    return factsOf(this.cached('SELECT file_size, virtual_size, header_digest FROM images WHERE id = ?').get(id) as FactsRow | undefined);
   }
 
   setImageFacts(id: string, facts: LayerFacts): void {
