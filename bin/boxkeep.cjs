@@ -12,7 +12,7 @@ try {
   cli = cliLoader(path.join(__dirname, '../dist/cli')).main();
 } catch (err) {
   if (err.code !== 'ENOENT' || !err.path?.endsWith('main.cjs')) throw err;
-  process.stderr.write(`boxkeep: not built yet: run \`npm run build\` in ${path.join(__dirname, '..')} first.\n`);
+  process.stderr.write(`boxkeep: not built yet: run \`npm run build\` in ${path.join(__dirname, '..', path.sep)} first.\n`);
   process.exit(1);
 }
 cli.runProcess();

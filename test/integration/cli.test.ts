@@ -10,7 +10,7 @@ import type { Box, BoxDetail, Image, RemoveSnapshotResult, RestoreResult, Snapsh
 import { backingOf, makeQcow2, readPattern, requireTools, tempHome, writePattern } from '../helpers/disk.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'boxkeep.mjs');
+const BIN = path.join(ROOT, 'bin', 'boxkeep.cjs');
 const MiB = 1024 * 1024;
 
 let tmp: { dir: string; cleanup(): void };
@@ -372,7 +372,7 @@ describe('boxkeep around the commands', () => {
   it('says to build when dist/ is missing', () => {
     const copy = path.join(tmp.dir, 'unbuilt', 'bin');
     fs.cpSync(path.dirname(BIN), copy, { recursive: true });
-    const r = spawnSync(process.execPath, [path.join(copy, 'boxkeep.mjs'), 'box', 'list'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(copy, 'boxkeep.cjs'), 'box', 'list'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^boxkeep: not built yet: run `npm run build` in .*unbuilt\/ first\.\n$/);
   });

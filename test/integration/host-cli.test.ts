@@ -15,7 +15,7 @@ import { makeQcow2, tempHome } from '../helpers/disk.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'boxkeep.mjs');
+const BIN = path.join(ROOT, 'bin', 'boxkeep.cjs');
 
 
 describe('boxkeep next to a running owner', () => {
