@@ -279,6 +279,35 @@ describe('frozen layers keep the facts recorded when they were frozen', () => {
     expect(Math.max(...looked.map(times))).toBe(1);
   });
 
+  it('a shared folder swapped for a symlink in the middle of one check: every layer checked after the swap is refused', async () => {
+    const { box, layers } = await fiveSnapshotChain();
+    const dir = t.core.paths.snapshotsDir(box.id);
+    const moved = path.join(outside, 'snapshots');
+    fs.cpSync(dir, moved, { recursive: true });
+    // The copies are the same bytes: only where they lie gives them away. The swap (a real
+    // rename and symlink) happens once layer 1 is checked, as layer 2's own folder is looked at.
+    const swapAt = path.dirname(layers[2]!.path);
+    const real = fs.lstatSync.bind(fs);
+    let swapped = false;
+    const lstat = vi.spyOn(fs, 'lstatSync').mockImplementation(((p: fs.PathLike, o?: fs.StatSyncOptions) => {
+      if (!swapped && String(p) === swapAt) {
+        swapped = true;
+        fs.renameSync(dir, `${dir}.old`);
+        fs.symlinkSync(moved, dir);
+      }
+      return real(p, o);
+    }) as typeof fs.lstatSync);
+    let problems;
+    try {
+      problems = inspectChain(t.core.paths.root, layers).problems;
+    } finally {
+      lstat.mockRestore();
+    }
+    expect(swapped).toBe(true);
+    expect(problems.map((p) => p.index)).toEqual([2, 3, 4, 5]);
+    for (const p of problems) expect(p.problem).toMatch(new RegExp(`replaced while being checked.*${moved}`));
+  });
+
   it('a folder all snapshots share (snapshots/) replaced by a symlink is reported for every layer under it', async () => {
     const { box, layers } = await fiveSnapshotChain();
     const dir = t.core.paths.snapshotsDir(box.id);

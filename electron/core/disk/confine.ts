@@ -80,10 +80,12 @@ export function inspectLayers(root: string, entries: { layer: ExpectedLayer; bac
   const verified: (VerifiedLayer | null)[] = [];
   const problems: LayerProblem[] = [];
   const inodes = new Map<string, number>();
-  // Layers share their folders (boxes/<id>/snapshots/…): each folder is checked once per call.
-  const folders = new Set<string>();
+  // Layers share their folders (boxes/<id>/snapshots/…): each folder is lstat()ed once per call.
+  // A folder swapped for a symlink after that look is still caught at each layer: the path the
+  // opened file really has must be the expected one (inspectLayer).
+  const place: Place = { root, realRoot: realRoot(root), folders: new Set() };
   entries.forEach(({ layer, backing }, index) => {
-    const result = inspectLayer(root, layer, backing, opts, folders);
+    const result = inspectLayer(place, layer, backing, opts);
     if (typeof result === 'string') {
       verified.push(null);
       problems.push({ index, layer, problem: result, missing: result === MISSING });
@@ -125,11 +127,11 @@ export function readLayerFacts(file: string): LayerFacts {
 }
 
 /** The layer as found, or what is wrong with it. */
-function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts: InspectOptions, folders: Set<string>): VerifiedLayer | string {
+function inspectLayer(place: Place, layer: ExpectedLayer, backing: Backing, opts: InspectOptions): VerifiedLayer | string {
   if (layer.recordedPath !== undefined && layer.recordedPath !== layer.path) {
     return `its record names ${layer.recordedPath} instead`;
   }
-  const placed = confinedFile(root, layer.path, folders);
+  const placed = confinedFile(place.root, layer.path, place.folders);
   if (typeof placed === 'string') return placed;
 
   let read: ReturnType<typeof readQcow2LayerSync>;
@@ -140,9 +142,13 @@ function inspectLayer(root: string, layer: ExpectedLayer, backing: Backing, opts
     if (layer.facts && placed.size !== layer.facts.fileSize) return factsProblem(layer.facts, { fileSize: placed.size, virtualSize: layer.facts.virtualSize, headerDigest: null })!;
     return err instanceof BoxkeepError ? stripPath(err.message, layer.path) : String(err);
   }
-  const { header, stat, prefixDigest } = read;
+  const { header, stat, prefixDigest, openedPath } = read;
   // The file opened is the one lstat saw: a swap between the two is caught here.
   if (stat.dev !== placed.dev || stat.ino !== placed.ino) return 'it was replaced while being checked';
+  // And it lies where it should, reached through no symlink: a folder above it swapped since it
+  // was looked at (for this layer or an earlier one) is caught here.
+  const expected = path.join(place.realRoot, path.relative(place.root, layer.path));
+  if (openedPath !== expected) return `it was replaced while being checked (the file opened lies at ${openedPath})`;
   if (header.hasExternalDataFile) return 'it keeps its data in an external data file, which could be any file on this computer';
 
   // A list may hold null: standing alone is one of the allowed outcomes (a blank root merged away).
@@ -173,6 +179,22 @@ function factsProblem(recorded: LayerFacts | null, now: Omit<LayerFacts, 'header
   if (now.virtualSize !== recorded.virtualSize) return `its disk size is ${now.virtualSize} bytes but was ${recorded.virtualSize} when it was frozen`;
   if (now.headerDigest !== null && now.headerDigest !== recorded.headerDigest) return 'its qcow2 header changed since it was frozen (the file was rewritten or replaced)';
   return null;
+}
+
+interface Place {
+  root: string;
+  /** The root with its own symlinks resolved (the home may be reached through one), as the kernel names opened files. */
+  realRoot: string;
+  /** Folders this check already found to be real folders. */
+  folders: Set<string>;
+}
+
+function realRoot(root: string): string {
+  try {
+    return fs.realpathSync.native(root);
+  } catch {
+    return root; // no home: every layer is reported missing anyway
+  }
 }
 
 /** The same placement rule for a file that is not a chain layer (installer media): its inode, or what is wrong. */

@@ -81,14 +81,16 @@ export function readQcow2HeaderSync(file: string): { header: Qcow2Header; stat: 
  */
 const DIGEST_BYTES = 4096;
 
-export function readQcow2LayerSync(file: string, opts: { digest?: boolean } = {}): { header: Qcow2Header; stat: Stats; prefixDigest: string | null } {
+export function readQcow2LayerSync(file: string, opts: { digest?: boolean } = {}): { header: Qcow2Header; stat: Stats; prefixDigest: string | null; openedPath: string } {
   return withFile(file, (fd, stat) => {
     if (!stat.isFile()) throw invalid(file, 'it is not a regular file');
     const want = Math.min(PREFIX_BYTES, stat.size);
     const got = want > 0 ? fs.readSync(fd, scratch, 0, want, 0) : 0;
     const prefix = scratch.subarray(0, got);
     const prefixDigest = opts.digest === false ? null : crypto().createHash('sha256').update(prefix.subarray(0, DIGEST_BYTES)).digest('hex');
-    return { header: parseQcow2Header(prefix, stat.size, file), stat, prefixDigest };
+    // Where the kernel says the open file lies, every symlink on the way resolved (O_NOFOLLOW
+    // only covers the last component): a folder swapped for a symlink shows here.
+    return { header: parseQcow2Header(prefix, stat.size, file), stat, prefixDigest, openedPath: fs.readlinkSync(`/proc/self/fd/${fd}`) };
   }, fs.constants.O_NOFOLLOW);
 }
 
