@@ -9,26 +9,44 @@ import { fingerprintOf, isSameProcess, type ProcessFingerprint } from '../../ele
 import { PID_FILE, readFingerprint, runDirFor } from '../../electron/core/vm/qemu.js';
 
 /**
- * The QEMU recorded in a run folder: the pid in qemu.json if that is still the same process
- * (pid, start time, boot id), else the pid QEMU wrote to qemu.pid itself (there is no qemu.json
- * yet when its owner died right after the spawn) if that process's command line names this
- * very pidfile.
+ * The QEMU recorded for a box of this home: the pid in qemu.json (its owner wrote it), else the
+ * pid QEMU wrote to qemu.pid itself (there is no qemu.json yet when its owner died right after
+ * the spawn). Either way only a process that is still the one seen (pid, start time, boot id)
+ * and whose command line is this box's QEMU: its -pidfile is this very file and it opens this
+ * home's live disk. A record alone proves nothing: a home copied while its box ran records a
+ * QEMU that belongs to the original, and a pid is reused once its process is gone.
  */
-function recordedQemu(runDir: string): ProcessFingerprint | null {
-  const fp = readFingerprint(runDir);
-  if (fp && isSameProcess(fp)) return fp;
+function recordedQemu(paths: HomePaths, boxId: string): ProcessFingerprint | null {
+  const runDir = runDirFor(paths, boxId, { create: false });
   const pidFile = path.join(runDir, PID_FILE);
+  for (const fp of [readFingerprint(runDir), pidFileFingerprint(pidFile)]) {
+    // Fingerprint, command line, fingerprint again: the command line read is that process's.
+    if (fp && isSameProcess(fp) && isQemuOf(fp.pid, pidFile, paths.liveDisk(boxId)) && isSameProcess(fp)) return fp;
+  }
+  return null;
+}
+
+function pidFileFingerprint(pidFile: string): ProcessFingerprint | null {
   let pid: number;
-  let argv: string[];
   try {
     pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   } catch {
     return null;
   }
+  return Number.isInteger(pid) && pid > 0 ? fingerprintOf(pid) : null;
+}
+
+/** buildQemuArgs's command line for this run folder and live disk. */
+function isQemuOf(pid: number, pidFile: string, liveDisk: string): boolean {
+  let argv: string[];
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
   const at = argv.indexOf('-pidfile');
-  return at >= 0 && argv[at + 1] === pidFile ? fingerprintOf(pid) : null;
+  const disk = `"filename":${JSON.stringify(liveDisk)}`;
+  return at >= 0 && argv[at + 1] === pidFile && argv.some((arg, i) => argv[i - 1] === '-blockdev' && arg.includes(disk));
 }
 
 /** SIGKILLs the recorded QEMU of each box and waits (up to 5 s) until it is gone; returns the pids killed. */
@@ -36,9 +54,14 @@ export function killLeftoverQemu(home: string, boxIds: string[]): number[] {
   const paths = new HomePaths(home);
   const killed: ProcessFingerprint[] = [];
   for (const id of boxIds) {
-    const qemu = recordedQemu(runDirFor(paths, id, { create: false }));
+    const qemu = recordedQemu(paths, id);
     if (!qemu) continue;
-    process.kill(qemu.pid, 'SIGKILL');
+    try {
+      process.kill(qemu.pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') continue; // it exited on its own meanwhile
+      throw err;
+    }
     killed.push(qemu);
   }
   // Synchronous on purpose (cleanup callbacks are): a short sleep between looks.

@@ -55,4 +55,19 @@ describe('tempHome().cleanup()', () => {
     expect(isSameProcess(qemu)).toBe(false);
     expect(fs.existsSync(tmp.dir)).toBe(false);
   });
+
+  it('leaves alone a QEMU another home runs, even when a copy of that home records it (qemu.json and qemu.pid copied)', async () => {
+    const { tmp, qemu } = await homeWithPausedQemu();
+    const copy = tempHome('bkcopy');
+    try {
+      fs.cpSync(path.join(tmp.dir, 'h'), path.join(copy.dir, 'h'), { recursive: true, filter: (src) => !src.endsWith('.sock') });
+      copy.cleanup();
+      expect(fs.existsSync(copy.dir)).toBe(false);
+      expect(isSameProcess(qemu), 'the QEMU of the home that was copied must still run').toBe(true);
+    } finally {
+      copy.cleanup();
+      tmp.cleanup();
+    }
+    expect(isSameProcess(qemu)).toBe(false);
+  });
 });
