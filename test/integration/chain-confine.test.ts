@@ -139,15 +139,11 @@ describe('the disk chain stays inside the home', () => {
     }
   });
 
-  it('a layer swapped after the check, just before QEMU opens it: the guest never runs and QEMU is stopped', async () => {
-    requireTools('qemu-system-x86_64');
-    const { box, s1 } = await boxWithTwoSnapshots();
-    const host = path.join(outside, 'secret.qcow2');
-    fs.copyFileSync(s1.diskPath, host);
-    // Stands in for the race: a wrapper that swaps s1 for a symlink after Boxkeep checked the
-    // chain and before QEMU opens it (only on the real start, not on `--version`).
+  /** A start where `swap` (shell) runs after Boxkeep checked the chain and before QEMU opens it. */
+  async function expectStartRefusedAfterSwap(box: Box, swap: string, file: RegExp) {
+    // Stands in for the race: a wrapper that runs the swap only on the real start, not on `--version`.
     const wrapper = path.join(outside, 'qemu-swap.sh');
-    fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-blockdev*) rm -f '${s1.diskPath}'; ln -s '${host}' '${s1.diskPath}';; esac\nexec qemu-system-x86_64 "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-blockdev*) ${swap};; esac\nexec qemu-system-x86_64 "$@"\n`, { mode: 0o755 });
     const supervisor = new Supervisor(t.core, { qemuBinary: wrapper });
     t.core.vms = supervisor;
     const outcome = await supervisor.start('dev').then(() => null, (e: BoxkeepError) => e);
@@ -156,11 +152,28 @@ describe('the disk chain stays inside the home', () => {
     const err = outcome!;
     expect(err, 'the start must be refused').toBeInstanceOf(BoxkeepError);
     expect(err.code).toBe('Storage');
-    expect(err.message).toMatch(/QEMU opened a different file than the one Boxkeep checked at .*snapshots.*container\.qcow2/);
+    expect(err.message).toMatch(new RegExp(`QEMU opened a different file than the one Boxkeep checked at .*${file.source}`));
     expect(supervisor.sessions.has(box.id)).toBe(false);
     const fp = JSON.parse(fs.readFileSync(path.join(t.core.paths.runDir(box.id), 'qemu.json'), 'utf8')) as { pid: number };
     expect(fs.existsSync(`/proc/${fp.pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${fp.pid}/stat`, 'utf8')), 'QEMU must be stopped').toBe(false);
     expect(t.core.store.getBox(box.id)!.status).not.toBe('running');
+  }
+
+  it('a layer swapped after the check, just before QEMU opens it: the guest never runs and QEMU is stopped', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    await expectStartRefusedAfterSwap(box, `rm -f '${s1.diskPath}'; ln -s '${host}' '${s1.diskPath}'`, /snapshots.*container\.qcow2/);
+  });
+
+  it('the snapshots/ folder swapped for a symlink to a copy after the check, just before QEMU opens it: refused too', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box } = await boxWithTwoSnapshots();
+    const dir = t.core.paths.snapshotsDir(box.id);
+    const moved = path.join(outside, 'snapshots');
+    fs.cpSync(dir, moved, { recursive: true });
+    await expectStartRefusedAfterSwap(box, `mv '${dir}' '${dir}.old'; ln -s '${moved}' '${dir}'`, /snapshots.*container\.qcow2/);
   });
 
   it('a healthy box starts under real QEMU holding exactly its own layers', async () => {
