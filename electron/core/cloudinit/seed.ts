@@ -1,0 +1,63 @@
+// The NoCloud seed: an ISO 9660 volume labelled `cidata` holding `user-data` (#cloud-config)
+// and `meta-data`, which cloud-init in a cloud image finds by its label on first boot.
+//
+// Written by Debian's genisoimage rather than an ISO writer of our own: a seed wants Rock Ridge
+// (lower-case names with a dash, "user-data", which plain ISO 9660 cannot spell) and Joliet
+// (cloudbase-init on Windows reads that), and genisoimage is the tool cloud-init's own docs and
+// cloud-localds use, already a listed package for the installer tests. One run takes tens of
+// milliseconds (bench/seed.mjs), once per box.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CloudInitRecord } from '../store/store.js';
+import { fsyncPath, mkdirDurable, removeDurable, renameDurable } from '../fsutil.js';
+import { runTool } from './tool.js';
+
+export const SEED_LABEL = 'cidata';
+
+/** YAML accepts JSON's double-quoted strings: every value goes in quoted, so none reads as YAML syntax. */
+const q = (text: string) => JSON.stringify(text);
+
+/**
+ * The user with passwordless sudo, its keys and (when given) its password hash. `users:`
+ * without "default" means the image's own default user is not made. With a password and no
+ * key, ssh takes the password (cloud images turn password logins off), else the user could
+ * not log in over ssh at all.
+ */
+export function userData(ci: CloudInitRecord): string {
+  const lines = ['#cloud-config', `hostname: ${q(ci.hostname)}`, 'users:', `  - name: ${q(ci.user)}`, '    sudo: "ALL=(ALL) NOPASSWD:ALL"', '    shell: /bin/bash'];
+  if (ci.passwordHash) lines.push('    lock_passwd: false', `    hashed_passwd: ${q(ci.passwordHash)}`);
+  else lines.push('    lock_passwd: true');
+  if (ci.sshKeys.length > 0) lines.push('    ssh_authorized_keys:', ...ci.sshKeys.map((k) => `      - ${q(k.trim())}`));
+  if (ci.passwordHash && ci.sshKeys.length === 0) lines.push('ssh_pwauth: true');
+  return lines.join('\n') + '\n';
+}
+
+/** instance-id is the box id: a new box is a new instance, so cloud-init runs once per box. */
+export function metaData(boxId: string, ci: CloudInitRecord): string {
+  return `instance-id: ${q(boxId)}\nlocal-hostname: ${q(ci.hostname)}\n`;
+}
+
+/**
+ * Writes the seed at `target` in one rename: its files are staged in a dot-folder next to it
+ * and the ISO is made under a temporary name, so `target` is either absent or whole. The
+ * staging folder goes afterwards (a crash leaves it inside the box folder, which an
+ * interrupted box create removes whole; a later write clears it first).
+ */
+export async function writeSeed(target: string, boxId: string, ci: CloudInitRecord): Promise<void> {
+  const dir = path.dirname(target);
+  const stage = path.join(dir, '.seed');
+  const tmp = path.join(dir, '.seed.iso.tmp');
+  removeDurable(stage);
+  mkdirDurable(stage);
+  try {
+    fs.writeFileSync(path.join(stage, 'user-data'), userData(ci), { mode: 0o600 });
+    fs.writeFileSync(path.join(stage, 'meta-data'), metaData(boxId, ci), { mode: 0o600 });
+    await runTool('genisoimage', ['-quiet', '-output', tmp, '-volid', SEED_LABEL, '-joliet', '-rock', path.join(stage, 'user-data'), path.join(stage, 'meta-data')]);
+    fs.chmodSync(tmp, 0o600);
+    fsyncPath(tmp);
+    renameDurable(tmp, target);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+    removeDurable(stage);
+  }
+}
