@@ -1,0 +1,104 @@
+// The NoCloud seed and the password hash, read back with tools of their own: isoinfo (from
+// genisoimage's package) lists the volume and extracts its files, Python's crypt checks the
+// hash against the password.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../electron/core/cloudinit/password.js';
+import { writeSeed } from '../../electron/core/cloudinit/seed.js';
+import type { CloudInitRecord } from '../../electron/core/store/store.js';
+import { requireTools, tempHome } from '../helpers/disk.js';
+import { publicKey } from '../helpers/ssh-keys.js';
+
+let tmp: { dir: string; cleanup(): void };
+beforeAll(() => {
+  requireTools('genisoimage', 'isoinfo', 'openssl', 'python3');
+  tmp = tempHome('bkseed');
+});
+afterAll(() => tmp?.cleanup());
+
+const isoinfo = (iso: string, ...args: string[]) => {
+  const r = spawnSync('isoinfo', ['-i', iso, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`isoinfo ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+/** A file of the seed by its Rock Ridge name. */
+const extract = (iso: string, name: string) => isoinfo(iso, '-R', '-x', `/${name}`);
+
+function cryptMatches(password: string, hash: string): boolean {
+  const r = spawnSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; p,h=sys.stdin.read().split("\\n")[:2]; print(crypt.crypt(p,h)==h)'], { input: `${password}\n${hash}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`python3 crypt: ${r.stderr}`);
+  return r.stdout.trim() === 'True';
+}
+
+describe('the password hash', () => {
+  it('is SHA-512 crypt of exactly the password, with a fresh salt each time', async () => {
+    const password = '  correct horse battery stäple ';
+    const a = await hashPassword(password);
+    const b = await hashPassword(password);
+    expect(a).toMatch(/^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
+    expect(a).not.toBe(b);
+    expect(cryptMatches(password, a)).toBe(true);
+    expect(cryptMatches(password.trim(), a)).toBe(false);
+    expect(a).not.toContain('horse');
+  });
+});
+
+describe('the seed', () => {
+  const keys = [publicKey('ssh-ed25519', 'ada@laptop'), publicKey('ecdsa-sha2-nistp256', '')];
+  const record: CloudInitRecord = { user: 'ada', sshKeys: keys, hostname: 'web-1', passwordHash: '$6$saltsalt$' + 'h'.repeat(86) };
+
+  it('is an ISO 9660 volume labelled cidata with Rock Ridge and Joliet, holding user-data and meta-data', async () => {
+    const iso = path.join(tmp.dir, 'a', 'seed.iso');
+    fs.mkdirSync(path.dirname(iso));
+    await writeSeed(iso, 'box123', record);
+    const info = isoinfo(iso, '-d');
+    expect(info).toMatch(/^Volume id: cidata$/m);
+    expect(info).toMatch(/Rock Ridge signatures version/);
+    expect(info).toMatch(/Joliet with UCS level/);
+    expect(isoinfo(iso, '-R', '-f').split('\n').filter(Boolean).sort()).toEqual(['/meta-data', '/user-data']);
+    expect(extract(iso, 'meta-data')).toBe('instance-id: "box123"\nlocal-hostname: "web-1"\n');
+    expect(extract(iso, 'user-data')).toBe([
+      '#cloud-config',
+      'hostname: "web-1"',
+      'users:',
+      '  - name: "ada"',
+      '    sudo: "ALL=(ALL) NOPASSWD:ALL"',
+      '    shell: /bin/bash',
+      '    lock_passwd: false',
+      `    hashed_passwd: "${record.passwordHash}"`,
+      '    ssh_authorized_keys:',
+      `      - "${keys[0]}"`,
+      `      - "${keys[1]}"`,
+      '',
+    ].join('\n'));
+    // Nothing but the seed is left in its folder: the staging files went.
+    expect(fs.readdirSync(path.dirname(iso))).toEqual(['seed.iso']);
+    expect(fs.statSync(iso).mode & 0o777).toBe(0o600);
+  });
+
+  it('without a password the account is locked; with a password and no key ssh takes the password', async () => {
+    const dir = path.join(tmp.dir, 'b');
+    fs.mkdirSync(dir);
+    await writeSeed(path.join(dir, 'keys.iso'), 'b1', { ...record, passwordHash: null });
+    const keysOnly = extract(path.join(dir, 'keys.iso'), 'user-data');
+    expect(keysOnly).toContain('    lock_passwd: true\n');
+    expect(keysOnly).not.toContain('hashed_passwd');
+    expect(keysOnly).not.toContain('ssh_pwauth');
+    await writeSeed(path.join(dir, 'pw.iso'), 'b2', { ...record, sshKeys: [] });
+    const passwordOnly = extract(path.join(dir, 'pw.iso'), 'user-data');
+    expect(passwordOnly).toContain('ssh_pwauth: true\n');
+    expect(passwordOnly).not.toContain('ssh_authorized_keys');
+  });
+
+  it('replaces an older seed whole and clears a staging folder a crash left', async () => {
+    const dir = path.join(tmp.dir, 'c');
+    fs.mkdirSync(path.join(dir, '.seed'), { recursive: true });
+    fs.writeFileSync(path.join(dir, '.seed', 'user-data'), 'stale');
+    fs.writeFileSync(path.join(dir, 'seed.iso'), 'old bytes');
+    await writeSeed(path.join(dir, 'seed.iso'), 'c1', record);
+    expect(extract(path.join(dir, 'seed.iso'), 'meta-data')).toContain('instance-id: "c1"');
+    expect(fs.readdirSync(dir)).toEqual(['seed.iso']);
+  });
+});
