@@ -1,7 +1,6 @@
 // The cloud-init part of the New box dialog: off by default; on, the user to make (with sudo),
 // a password (hashed by the engine as soon as it arrives, kept only as that hash), SSH public
 // keys pasted one a line, and the guest's host name. Every message is the shared rule's.
-import { useId } from 'react';
 import { sshKeysFromText } from '../../../shared/cloud-init.js';
 import { Field } from './Field.js';
 
@@ -40,16 +39,15 @@ interface Props {
 }
 
 export function CloudInitFields({ draft, onChange, problems, touched, disabled }: Props) {
-  const checkId = useId();
   const set = (patch: Partial<CloudInitDraft>) => onChange({ ...draft, ...patch });
   const shown = (field: string) => (touched ? problems[field] : null);
   return (
     <fieldset className="cloud-init-fields" disabled={disabled}>
       <legend>Cloud-init</legend>
-      <div className="field checkbox">
-        <input id={checkId} type="checkbox" name="cloud-init" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} />
-        <label htmlFor={checkId}>Set up a user with cloud-init (for cloud images such as Debian's genericcloud)</label>
-      </div>
+      <label className="check">
+        <input type="checkbox" name="cloud-init" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} />
+        Set up a user with cloud-init (for cloud images such as Debian's genericcloud)
+      </label>
       {draft.enabled && (
         <>
           <Field label="User" name="cloud-init-user" value={draft.user} onChange={(user) => set({ user })} problem={shown('cloudInitUser')} placeholder="e.g. ada" hint="Made with sudo rights." />
