@@ -46,7 +46,7 @@ export function CloudInitFields({ draft, onChange, problems, touched, disabled }
       <legend>Cloud-init</legend>
       <label className="check">
         <input type="checkbox" name="cloud-init" checked={draft.enabled} onChange={(e) => set({ enabled: e.target.checked })} />
-        Set up a user with cloud-init (for cloud images such as Debian's genericcloud)
+        Set up a user with cloud-init at first boot (Debian's genericcloud and other cloud builds)
       </label>
       {draft.enabled && (
         <>
