@@ -95,7 +95,7 @@ if [ $cidata = print ]; then
       if mount -t iso9660 -o ro "$d" /cidata; then
         found=1
         echo "BOXKEEP-CIDATA-BEGIN $d"; echo "--- user-data"; cat /cidata/user-data; echo "--- meta-data"; cat /cidata/meta-data; echo "BOXKEEP-CIDATA-END"
-        umount /cidata
+        # Left mounted (read-only) for tests to read again through the command loop.
       fi
       [ $found = 1 ] && break
     done
