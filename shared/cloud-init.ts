@@ -7,8 +7,13 @@ import { showText } from './names.js';
 export const MAX_SSH_KEYS = 32;
 /** An RSA key of 16384 bits is ~2.8 KB in base64; anything far longer is not a key. */
 export const MAX_SSH_KEY_CHARS = 16 * 1024;
-/** Longer than any passphrase people type; keeps the hashing input bounded. */
-export const MAX_PASSWORD_CHARS = 1024;
+/**
+ * What `openssl passwd -6` hashes: it cuts a longer line at 256 bytes without an error, so the
+ * hash would be of another password than the one the user then types at the login prompt.
+ */
+export const MAX_PASSWORD_BYTES = 256;
+/** A character is at least one byte in UTF-8: the channel's length cap before the byte count. */
+export const MAX_PASSWORD_CHARS = MAX_PASSWORD_BYTES;
 /** A password file is one short line; a big file is the wrong file (a key, an image). */
 export const MAX_PASSWORD_FILE_BYTES = 64 * 1024;
 
@@ -85,7 +90,8 @@ export function sshKeyProblem(key: string): string | null {
 /** Only what a password can carry into a seed and a login prompt; the password itself is never repeated. */
 export function passwordProblem(password: string): string | null {
   if (password.length === 0) return 'The password is empty; give one, or leave it out to log in with SSH keys only.';
-  if (password.length > MAX_PASSWORD_CHARS) return `The password is ${password.length} characters long; at most ${MAX_PASSWORD_CHARS} are allowed.`;
+  const bytes = new TextEncoder().encode(password).length;
+  if (bytes > MAX_PASSWORD_BYTES) return `The password is ${bytes} bytes long in UTF-8; at most ${MAX_PASSWORD_BYTES} are allowed.`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(password)) return 'The password contains a control character (a tab, a line break…); a login prompt could not take it.';
   return null;

@@ -9,6 +9,7 @@ import { hashPassword } from '../../electron/core/cloudinit/password.js';
 import { writeSeed } from '../../electron/core/cloudinit/seed.js';
 import type { CloudInitRecord } from '../../electron/core/store/store.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
+import { passwordProblem } from '../../shared/cloud-init.js';
 import { publicKey } from '../helpers/ssh-keys.js';
 
 let tmp: { dir: string; cleanup(): void };
@@ -42,6 +43,14 @@ describe('the password hash', () => {
     expect(cryptMatches(password, a)).toBe(true);
     expect(cryptMatches(password.trim(), a)).toBe(false);
     expect(a).not.toContain('horse');
+  });
+
+  it('hashes a password of the longest length the rules take, whole (openssl passwd cuts at 256 bytes)', async () => {
+    const longest = 'ä'.repeat(127) + 'xy';
+    expect(passwordProblem(longest)).toBeNull();
+    expect(cryptMatches(longest, await hashPassword(longest))).toBe(true);
+    // One byte more is refused before it reaches openssl, whose hash would be of a cut password.
+    await expect(hashPassword(longest + 'z')).rejects.toThrow(/257 bytes long/);
   });
 });
 

@@ -78,7 +78,12 @@ describe('SSH keys', () => {
 
 describe('passwords', () => {
   it('takes a line of printable text, spaces and non-ASCII included', () => {
-    for (const ok of ['x', ' spaced out ', 'pässwörd', 'a'.repeat(1024)]) expect(passwordProblem(ok)).toBeNull();
+    for (const ok of ['x', ' spaced out ', 'pässwörd', 'a'.repeat(256), 'ä'.repeat(128)]) expect(passwordProblem(ok)).toBeNull();
+  });
+
+  it('refuses one longer than the 256 bytes openssl passwd hashes (it cuts the rest silently: the password would not work)', () => {
+    expect(passwordProblem('a'.repeat(257))).toMatch(/^The password is 257 bytes long in UTF-8; at most 256 are allowed\.$/);
+    expect(passwordProblem('ä'.repeat(129))).toMatch(/^The password is 258 bytes long in UTF-8; at most 256/);
   });
 
   it('refuses an empty, overlong or multi-line one without repeating it', () => {
