@@ -83,7 +83,8 @@ export function sshKeyProblem(key: string): string | null {
   if (blob === null) return `The SSH key ${shown} is not an SSH public key: the part after ${type} is not base64.`;
   if (blobType(blob) !== type) return `The SSH key ${shown} is not a valid ${type} key: its body does not say ${type} (damaged or cut short when copied?).`;
   const comment = rest.join(' ');
-  if (/[\p{Cf}\p{Zl}\p{Zp}\u0080-\u009f]/u.test(comment)) return `The SSH key ${shown} has an invisible character in its comment; remove it.`;
+  // Surrogates left alone and noncharacters are no text: the guest could not write them into authorized_keys.
+  if (/[\p{Cf}\p{Zl}\p{Zp}\u0080-\u009f\p{Cs}\p{Noncharacter_Code_Point}]/u.test(comment)) return `The SSH key ${shown} has an invisible character in its comment; remove it.`;
   return null;
 }
 

@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../electron/core/cloudinit/password.js';
-import { writeSeed } from '../../electron/core/cloudinit/seed.js';
+import { metaData, userData, writeSeed } from '../../electron/core/cloudinit/seed.js';
 import type { CloudInitRecord } from '../../electron/core/store/store.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
-import { passwordProblem } from '../../shared/cloud-init.js';
+import { passwordProblem, sshKeyProblem } from '../../shared/cloud-init.js';
 import { publicKey } from '../helpers/ssh-keys.js';
 
 let tmp: { dir: string; cleanup(): void };
@@ -51,6 +51,37 @@ describe('the password hash', () => {
     expect(cryptMatches(longest, await hashPassword(longest))).toBe(true);
     // One byte more is refused before it reaches openssl, whose hash would be of a cut password.
     await expect(hashPassword(longest + 'z')).rejects.toThrow(/257 bytes long/);
+  });
+});
+
+/** A YAML document as PyYAML (what cloud-init uses: YAML 1.1, safe_load) reads it, back as JSON. */
+function yamlAsCloudInit(text: string): unknown {
+  const r = spawnSync('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin.buffer.read().decode("utf-8"))))'], { input: text });
+  if (r.status !== 0) throw new Error(`PyYAML refused the document: ${r.stderr.toString().trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout.toString());
+}
+
+describe('user-data and meta-data read by a YAML parser', () => {
+  it('give back every value exactly, whatever a key comment holds that the rules take', () => {
+    const comments = ['ada@laptop: "x" # y', 'tab\there', 'büro ☃ 😀', 'nbsp\u00a0ideo\u3000graphic', "it's \\ ok"];
+    for (const comment of comments) expect(sshKeyProblem(publicKey('ssh-ed25519', comment)), comment).toBeNull();
+    // And what the rules refuse, should a record hold it: raw in a YAML stream, U+FFFF is refused by
+    // PyYAML ("special characters are not allowed": cloud-init then makes no user at all) and
+    // U+2028/U+2029/U+0085 are line breaks, folded into a space.
+    const refused = ['end\uffff', 'ls\u2028ps\u2029nel\u0085'];
+    const sshKeys = [...comments, ...refused].map((c) => publicKey('ssh-ed25519', c));
+    const ci: CloudInitRecord = { user: '_a-1', sshKeys, hostname: 'Web-1.example', passwordHash: '$6$salt/.$' + 'h'.repeat(86) };
+    expect(yamlAsCloudInit(userData(ci))).toEqual({
+      hostname: 'Web-1.example',
+      users: [{ name: '_a-1', sudo: 'ALL=(ALL) NOPASSWD:ALL', shell: '/bin/bash', lock_passwd: false, hashed_passwd: ci.passwordHash, ssh_authorized_keys: sshKeys }],
+    });
+    expect(yamlAsCloudInit(metaData('box1', ci))).toEqual({ 'instance-id': 'box1', 'local-hostname': 'Web-1.example' });
+  });
+
+  it('key comments that no YAML parser or authorized_keys file can carry are refused', () => {
+    for (const bad of ['lone\ud800', 'x\udc00y', 'nonchar\ufdd0', 'x\u{10ffff}', 'end\uffff', 'x\ufffe']) {
+      expect(sshKeyProblem(publicKey('ssh-ed25519', bad)), JSON.stringify(bad)).toMatch(/invisible character in its comment/);
+    }
   });
 });
 

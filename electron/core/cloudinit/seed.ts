@@ -14,8 +14,18 @@ import { runTool } from './tool.js';
 
 export const SEED_LABEL = 'cidata';
 
-/** YAML accepts JSON's double-quoted strings: every value goes in quoted, so none reads as YAML syntax. */
-const q = (text: string) => JSON.stringify(text);
+/**
+ * A YAML double-quoted string: every value goes in quoted, so none reads as YAML syntax. JSON's
+ * escapes are YAML's too; what JSON leaves raw outside printable ASCII is escaped as well, since
+ * YAML reads U+0085/U+2028/U+2029 as line breaks and PyYAML (cloud-init's parser) refuses a
+ * document holding U+FFFE/U+FFFF. Above U+FFFF: \U and eight digits, as YAML does not pair
+ * JSON's surrogate escapes into one character.
+ */
+const q = (text: string) =>
+  JSON.stringify(text).replace(/[^\x20-\x7e]/gu, (c) => {
+    const cp = c.codePointAt(0)!;
+    return cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+  });
 
 /**
  * The user with passwordless sudo, its keys and (when given) its password hash. `users:`
