@@ -132,6 +132,23 @@ describe('the seed', () => {
     expect(passwordOnly).not.toContain('ssh_authorized_keys');
   });
 
+  it('follows no symlink planted at its temporary or staging names: the files they point to stay as they were', async () => {
+    const dir = path.join(tmp.dir, 'planted');
+    const outside = path.join(tmp.dir, 'outside');
+    fs.mkdirSync(dir);
+    fs.mkdirSync(outside);
+    const victim = path.join(outside, 'precious');
+    fs.writeFileSync(victim, 'keep me');
+    fs.symlinkSync(victim, path.join(dir, '.seed.iso.tmp'));
+    fs.symlinkSync(outside, path.join(dir, '.seed'));
+    await writeSeed(path.join(dir, 'seed.iso'), 'p1', record);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(fs.readdirSync(outside)).toEqual(['precious']);
+    expect(extract(path.join(dir, 'seed.iso'), 'meta-data')).toContain('instance-id: "p1"');
+    expect(fs.lstatSync(path.join(dir, 'seed.iso')).isFile()).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['seed.iso']);
+  });
+
   it('replaces an older seed whole and clears a staging folder a crash left', async () => {
     const dir = path.join(tmp.dir, 'c');
     fs.mkdirSync(path.join(dir, '.seed'), { recursive: true });

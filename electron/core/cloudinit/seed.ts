@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CloudInitRecord } from '../store/store.js';
-import { fsyncPath, mkdirDurable, removeDurable, renameDurable } from '../fsutil.js';
+import { fsyncDir, fsyncPath, removeDurable, renameDurable } from '../fsutil.js';
 import { runTool } from './tool.js';
 
 export const SEED_LABEL = 'cidata';
@@ -52,22 +52,33 @@ export function metaData(boxId: string, ci: CloudInitRecord): string {
  * and the ISO is made under a temporary name, so `target` is either absent or whole. The
  * staging folder goes afterwards (a crash leaves it inside the box folder, which an
  * interrupted box create removes whole; a later write clears it first).
+ *
+ * Nothing planted at those names is followed: a symlink is removed (never its target), the
+ * folder and files are made exclusively (O_EXCL), and genisoimage writes the ISO to its stdout
+ * rather than opening a path of its own, which it would follow.
  */
 export async function writeSeed(target: string, boxId: string, ci: CloudInitRecord): Promise<void> {
   const dir = path.dirname(target);
   const stage = path.join(dir, '.seed');
   const tmp = path.join(dir, '.seed.iso.tmp');
-  removeDurable(stage);
-  mkdirDurable(stage);
+  clear(stage);
+  clear(tmp);
+  fs.mkdirSync(stage, { mode: 0o700 });
+  fsyncDir(dir);
   try {
-    fs.writeFileSync(path.join(stage, 'user-data'), userData(ci), { mode: 0o600 });
-    fs.writeFileSync(path.join(stage, 'meta-data'), metaData(boxId, ci), { mode: 0o600 });
-    await runTool('genisoimage', ['-quiet', '-output', tmp, '-volid', SEED_LABEL, '-joliet', '-rock', path.join(stage, 'user-data'), path.join(stage, 'meta-data')]);
-    fs.chmodSync(tmp, 0o600);
+    fs.writeFileSync(path.join(stage, 'user-data'), userData(ci), { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(path.join(stage, 'meta-data'), metaData(boxId, ci), { mode: 0o600, flag: 'wx' });
+    const iso = await runTool('genisoimage', ['-quiet', '-volid', SEED_LABEL, '-joliet', '-rock', path.join(stage, 'user-data'), path.join(stage, 'meta-data')]);
+    fs.writeFileSync(tmp, iso, { mode: 0o600, flag: 'wx' });
     fsyncPath(tmp);
     renameDurable(tmp, target);
   } finally {
     fs.rmSync(tmp, { force: true });
     removeDurable(stage);
   }
+}
+
+/** Removes what is at `file`, a symlink as a link (removeDurable's existsSync would follow it and miss a dangling one). */
+function clear(file: string): void {
+  fs.rmSync(file, { recursive: true, force: true });
 }
