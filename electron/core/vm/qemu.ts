@@ -115,18 +115,9 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
 export const INSTALLER_DEVICE_ID = 'cd0';
 export const INSTALLER_NODES = { format: 'installer', file: 'installer-file' };
 
-/**
- * Installer media as a read-only CD-ROM on the built-in IDE controller, first in the boot
- * order. Its format is stated (raw), never probed: an ISO is untrusted bytes, and a probe
- * could read a qcow2 header in it naming a host file.
- */
+/** Installer media as a read-only CD-ROM, first in the boot order. */
 function installerArgs(iso: string): string[] {
-  if (!path.isAbsolute(iso)) throw invalidArgument(`The installer path must be absolute, got ${iso}`);
-  return [
-    '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': INSTALLER_NODES.file, 'read-only': true }),
-    '-blockdev', JSON.stringify({ driver: 'raw', file: INSTALLER_NODES.file, 'node-name': INSTALLER_NODES.format, 'read-only': true }),
-    '-device', `ide-cd,drive=${INSTALLER_NODES.format},id=${INSTALLER_DEVICE_ID},bootindex=0`,
-  ];
+  return readOnlyCdrom('installer', iso, INSTALLER_NODES, `id=${INSTALLER_DEVICE_ID},bootindex=0`);
 }
 
 /** The seed's CD-ROM and its nodes: names neither the disk chain (`q`/`f`…) nor the installer use. */
@@ -134,16 +125,25 @@ export const SEED_DEVICE_ID = 'cd-seed';
 export const SEED_NODES = { format: 'seed', file: 'seed-file' };
 
 /**
- * The cloud-init seed as a second read-only CD-ROM, raw and never probed like the installer,
- * with no bootindex (the firmware never boots it). QEMU puts it on the next free IDE unit, so
- * it sits beside an installer's CD-ROM (the PIIX controller has four).
+ * The cloud-init seed as a second read-only CD-ROM with no bootindex (the firmware never boots
+ * it). QEMU puts it on the next free IDE unit, so it sits beside an installer's CD-ROM (the
+ * PIIX controller has four).
  */
 function seedArgs(iso: string): string[] {
-  if (!path.isAbsolute(iso)) throw invalidArgument(`The seed path must be absolute, got ${iso}`);
+  return readOnlyCdrom('seed', iso, SEED_NODES, `id=${SEED_DEVICE_ID}`);
+}
+
+/**
+ * An ISO as a read-only CD-ROM on the built-in IDE controller. Its format is stated (raw),
+ * never probed: an ISO is untrusted bytes, and a probe could read a qcow2 header in it naming
+ * a host file.
+ */
+function readOnlyCdrom(what: string, iso: string, nodes: { format: string; file: string }, device: string): string[] {
+  if (!path.isAbsolute(iso)) throw invalidArgument(`The ${what} path must be absolute, got ${iso}`);
   return [
-    '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': SEED_NODES.file, 'read-only': true }),
-    '-blockdev', JSON.stringify({ driver: 'raw', file: SEED_NODES.file, 'node-name': SEED_NODES.format, 'read-only': true }),
-    '-device', `ide-cd,drive=${SEED_NODES.format},id=${SEED_DEVICE_ID}`,
+    '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': nodes.file, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: nodes.file, 'node-name': nodes.format, 'read-only': true }),
+    '-device', `ide-cd,drive=${nodes.format},${device}`,
   ];
 }
 
