@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../electron/core/cloudinit/password.js';
 import { metaData, userData, writeSeed } from '../../electron/core/cloudinit/seed.js';
 import type { CloudInitRecord } from '../../electron/core/store/store.js';
-import { requireTools, tempHome } from '../helpers/disk.js';
+import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
+import { openCore } from '../../electron/core/core.js';
+import { seedFor } from '../../electron/core/vm/seed.js';
 import { passwordProblem, sshKeyProblem } from '../../shared/cloud-init.js';
 import { publicKey } from '../helpers/ssh-keys.js';
 
@@ -157,5 +159,44 @@ describe('the seed', () => {
     await writeSeed(path.join(dir, 'seed.iso'), 'c1', record);
     expect(extract(path.join(dir, 'seed.iso'), 'meta-data')).toContain('instance-id: "c1"');
     expect(fs.readdirSync(dir)).toEqual(['seed.iso']);
+  });
+});
+
+describe('the seed at start', () => {
+  it('is made again from the record whatever lies at its path: gone, a symlink, another ISO or a larger file', async () => {
+    const dir = path.join(tmp.dir, 'start');
+    fs.mkdirSync(dir);
+    makeQcow2(path.join(dir, 'img.qcow2'), 1024 * 1024);
+    const core = await openCore({ home: path.join(dir, 'h'), owner: 'test' });
+    try {
+      await core.images.import({ path: path.join(dir, 'img.qcow2'), name: 'img' });
+      const key = publicKey();
+      const box = await core.boxes.create({ name: 'web', image: 'img', cloudInitUser: 'ada', cloudInitSshKeys: [key] });
+      const seed = core.paths.seedIso(box.id);
+      const victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, 'not a seed');
+      const other = path.join(dir, 'other');
+      fs.mkdirSync(other);
+      fs.writeFileSync(path.join(other, 'user-data'), '#cloud-config\nruncmd: [touch /pwned]\n');
+      const tampered: Array<[string, () => void]> = [
+        ['gone', () => fs.rmSync(seed)],
+        ['another ISO', () => { spawnSync('genisoimage', ['-quiet', '-o', seed, '-V', 'cidata', '-R', other]); }],
+        ['a larger file', () => fs.appendFileSync(seed, Buffer.alloc(4096, 0x41))],
+        ['a symlink', () => { fs.rmSync(seed); fs.symlinkSync(victim, seed); }],
+      ];
+      for (const [what, tamper] of tampered) {
+        tamper();
+        const checked = await seedFor(core, core.store.findBox('web')!);
+        expect(checked?.path, what).toBe(seed);
+        expect(fs.lstatSync(seed).isFile(), what).toBe(true);
+        expect(fs.statSync(seed).ino, what).toBe(checked!.ino);
+        expect(extract(seed, 'user-data'), what).toContain(`      - "${key}"\n`);
+        expect(extract(seed, 'user-data'), what).not.toContain('runcmd');
+        expect(extract(seed, 'meta-data'), what).toBe(`instance-id: "${box.id}"\nlocal-hostname: "web"\n`);
+        expect(fs.readFileSync(victim, 'utf8')).toBe('not a seed');
+      }
+    } finally {
+      await core.close();
+    }
   });
 });

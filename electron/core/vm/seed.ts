@@ -1,8 +1,9 @@
-// The cloud-init seed at start: checked as the installer is (inside the home, no symlink, one
-// link) and then required among QEMU's open files, so a file put in its place is never shown
-// to the guest. A seed that is gone (deleted by hand) is made again from the box's record,
-// which holds everything it was made from, the password's hash included.
-import fs from 'node:fs';
+// The cloud-init seed at start: made again from the box's record every time (it holds
+// everything the seed is made from, the password's hash included; one genisoimage run, tens of
+// milliseconds), so whatever lies at its path, gone, a symlink, a larger file or another
+// ISO, the guest is shown only what the record says. Then it is checked as the installer is
+// (inside the home, no symlink, one link) and required among QEMU's open files, so a file put
+// in its place after the write is never shown to the guest either.
 import { storageError } from '../../../shared/errors.js';
 import type { Box } from '../../../shared/types.js';
 import { writeSeed } from '../cloudinit/seed.js';
@@ -14,18 +15,11 @@ export async function seedFor(core: HomeData, box: Box): Promise<CheckedInstalle
   const record = box.cloudInit ? core.store.cloudInitRecord(box.id) : null;
   if (!record) return null;
   const file = core.paths.seedIso(box.id);
-  if (!fs.existsSync(file) && !isSymlink(file)) await writeSeed(file, box.id, record);
+  // A rename over the path: a symlink there is replaced, never followed.
+  await writeSeed(file, box.id, record);
   const placed = placedFile(core.paths.root, file);
   if (typeof placed === 'string') {
-    throw storageError(`The cloud-init seed of the box ${JSON.stringify(box.name)} (${file}) is not the file Boxkeep made: ${placed}. Boxkeep did not start the box. Remove that file; the next start makes the seed again.`);
+    throw storageError(`The cloud-init seed of the box ${JSON.stringify(box.name)} (${file}) was replaced as Boxkeep made it: ${placed}. Boxkeep did not start the box; start it again.`);
   }
   return { path: file, dev: placed.dev, ino: placed.ino };
-}
-
-function isSymlink(file: string): boolean {
-  try {
-    return fs.lstatSync(file).isSymbolicLink();
-  } catch {
-    return false;
-  }
 }
