@@ -17,7 +17,8 @@ export const CLOUD_INIT_KINDS = { 'password-file': 'path', 'ssh-key-file': 'path
 export const CLOUD_INIT_HELP =
   '--cloud-init gives the box a NoCloud seed (for cloud images): --user NAME is made with sudo, logging in\n' +
   'with --ssh-key KEY / --ssh-key-file FILE (repeat them for more keys) and, with --password-file FILE (its\n' +
-  'first line), a password kept only as a SHA-512 hash. --hostname names the guest (else the box name).\n' +
+  'first line), a password kept only as a SHA-512 hash; it needs a key or a password (or both).\n' +
+  '--hostname names the guest (else the box name).\n' +
   'A NAT box gets a forward from a free 127.0.0.1 port to guest port 22; "box show" prints the ssh line.';
 
 /** The rule that spans flags: the others only with --cloud-init, and --cloud-init needs --user. */

@@ -200,3 +200,21 @@ describe('the seed at start', () => {
     }
   });
 });
+
+describe('a cloud-init user', () => {
+  it('with neither a password nor an SSH key is refused (locked, keyless: nobody could ever log in), leaving no box', async () => {
+    const dir = path.join(tmp.dir, 'nologin');
+    fs.mkdirSync(dir);
+    makeQcow2(path.join(dir, 'img.qcow2'), 1024 * 1024);
+    const core = await openCore({ home: path.join(dir, 'h'), owner: 'test' });
+    try {
+      await core.images.import({ path: path.join(dir, 'img.qcow2'), name: 'img' });
+      await expect(core.boxes.create({ name: 'web', image: 'img', cloudInitUser: 'ada', cloudInitHostname: 'web' }))
+        .rejects.toThrow(/^The user "ada" would have no way to log in: give an SSH key \(cloudInitSshKeys, --ssh-key\) or a password \(cloudInitPassword, --password-file\)\.$/);
+      expect(core.store.listBoxes()).toEqual([]);
+      expect(fs.existsSync(core.paths.boxesDir) ? fs.readdirSync(core.paths.boxesDir) : []).toEqual([]);
+    } finally {
+      await core.close();
+    }
+  });
+});

@@ -21,6 +21,10 @@ export async function cloudInitRecord(input: CreateInput): Promise<CloudInitReco
     if (stray.length > 0) throw invalidArgument(`Cloud-init needs a user name (cloudInitUser, --user) to go with ${stray.join(' and ')}.`);
     return null;
   }
+  // `users:` replaces the image's default user, and this one's password is locked without one.
+  if (password === undefined && (sshKeys ?? []).length === 0) {
+    throw invalidArgument(`The user ${JSON.stringify(user)} would have no way to log in: give an SSH key (cloudInitSshKeys, --ssh-key) or a password (cloudInitPassword, --password-file).`);
+  }
   return {
     user,
     sshKeys: (sshKeys ?? []).map((k) => k.trim()),
