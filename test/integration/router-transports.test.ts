@@ -71,7 +71,7 @@ export const BAD_FORWARDS: unknown[][] = [
 /** Cloud-init values that break one rule each (shared/cloud-init.ts). */
 export const BAD_CLOUD_INIT: Record<string, unknown[]> = {
   cloudInitUser: ['', 'Ada', '1ada', 'ad a', 'ad:min', 'root', 'x'.repeat(33), 'new\nline', '../etc', 'é'],
-  cloudInitPassword: ['', 'two\nlines', 'tab\there', 'nul\u0000', 'x'.repeat(1025)],
+  cloudInitPassword: ['', 'two\nlines', 'tab\there', 'nul\u0000', 'x'.repeat(1025), 'x'.repeat(257), 'ä'.repeat(129)],
   cloudInitSshKeys: [[''], ['hello'], ['ssh-ed25519'], ['ssh-ed25519 not*base64'], ['ssh-ed25519 QUJDRA=='], [publicKey('ssh-rsa', 'x', 'ssh-ed25519')],
     [`${publicKey()}\n${publicKey()}`], [publicKey('ssh-ed25519', 'rtl\u202Eexe')], ['-----BEGIN OPENSSH PRIVATE KEY-----'], ['ssh-dss AAAAB3NzaC1kc3M='],
     Array.from({ length: 33 }, () => publicKey()), [123]],
