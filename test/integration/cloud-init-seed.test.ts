@@ -9,7 +9,7 @@ import { hashPassword } from '../../electron/core/cloudinit/password.js';
 import { metaData, userData, writeSeed } from '../../electron/core/cloudinit/seed.js';
 import type { CloudInitRecord } from '../../electron/core/store/store.js';
 import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
-import { openCore } from '../../electron/core/core.js';
+import { openCore, type Core } from '../../electron/core/core.js';
 import { seedFor } from '../../electron/core/vm/seed.js';
 import { passwordProblem, sshKeyProblem } from '../../shared/cloud-init.js';
 import { publicKey } from '../helpers/ssh-keys.js';
@@ -162,14 +162,23 @@ describe('the seed', () => {
   });
 });
 
+/** A home with a 1 MiB image "img" in `<tmp>/<name>/h`, open for `work`, closed after. */
+async function withHome(name: string, work: (core: Core, dir: string) => Promise<void>): Promise<void> {
+  const dir = path.join(tmp.dir, name);
+  fs.mkdirSync(dir);
+  makeQcow2(path.join(dir, 'img.qcow2'), 1024 * 1024);
+  const core = await openCore({ home: path.join(dir, 'h'), owner: 'test' });
+  try {
+    await core.images.import({ path: path.join(dir, 'img.qcow2'), name: 'img' });
+    await work(core, dir);
+  } finally {
+    await core.close();
+  }
+}
+
 describe('the seed at start', () => {
   it('is made again from the record whatever lies at its path: gone, a symlink, another ISO or a larger file', async () => {
-    const dir = path.join(tmp.dir, 'start');
-    fs.mkdirSync(dir);
-    makeQcow2(path.join(dir, 'img.qcow2'), 1024 * 1024);
-    const core = await openCore({ home: path.join(dir, 'h'), owner: 'test' });
-    try {
-      await core.images.import({ path: path.join(dir, 'img.qcow2'), name: 'img' });
+    await withHome('start', async (core, dir) => {
       const key = publicKey();
       const box = await core.boxes.create({ name: 'web', image: 'img', cloudInitUser: 'ada', cloudInitSshKeys: [key] });
       const seed = core.paths.seedIso(box.id);
@@ -195,26 +204,17 @@ describe('the seed at start', () => {
         expect(extract(seed, 'meta-data'), what).toBe(`instance-id: "${box.id}"\nlocal-hostname: "web"\n`);
         expect(fs.readFileSync(victim, 'utf8')).toBe('not a seed');
       }
-    } finally {
-      await core.close();
-    }
+    });
   });
 });
 
 describe('a cloud-init user', () => {
   it('with neither a password nor an SSH key is refused (locked, keyless: nobody could ever log in), leaving no box', async () => {
-    const dir = path.join(tmp.dir, 'nologin');
-    fs.mkdirSync(dir);
-    makeQcow2(path.join(dir, 'img.qcow2'), 1024 * 1024);
-    const core = await openCore({ home: path.join(dir, 'h'), owner: 'test' });
-    try {
-      await core.images.import({ path: path.join(dir, 'img.qcow2'), name: 'img' });
+    await withHome('nologin', async (core) => {
       await expect(core.boxes.create({ name: 'web', image: 'img', cloudInitUser: 'ada', cloudInitHostname: 'web' }))
         .rejects.toThrow(/^The user "ada" would have no way to log in: give an SSH key \(cloudInitSshKeys, --ssh-key\) or a password \(cloudInitPassword, --password-file\)\.$/);
       expect(core.store.listBoxes()).toEqual([]);
       expect(fs.existsSync(core.paths.boxesDir) ? fs.readdirSync(core.paths.boxesDir) : []).toEqual([]);
-    } finally {
-      await core.close();
-    }
+    });
   });
 });
