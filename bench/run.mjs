@@ -13,6 +13,8 @@ const suites = {
   terminal: async () => (await import('./terminal.mjs')).terminalBenchmarks(),
   // The same guest and Chromium: a `cat` timed until the Console tab has drawn it.
   'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
+  // The cloud-init seed: genisoimage and openssl, beside their bare runs.
+  seed: async () => (await import('./seed.mjs')).seedBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

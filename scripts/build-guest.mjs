@@ -23,6 +23,11 @@ const META_PACKAGE = 'linux-image-cloud-amd64';
 // Load order matters: each module needs the symbols of the ones before it (modinfo depends:
 // virtio_net needs virtio_ring, virtio and net_failover; net_failover needs failover).
 const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk', 'failover', 'net_failover', 'virtio_net'];
+// The IDE CD-ROM stack and ISO 9660, for the cloud-init seed: loaded only with
+// \`boxkeep.cidata=print\` on the kernel command line, so other boots stay as fast as before
+// (isofs needs cdrom first; sr_mod needs scsi_mod and cdrom; ata_piix needs libata).
+const CD_MODULES = ['scsi_common', 'scsi_mod', 'libata', 'ata_piix', 'cdrom', 'sr_mod', 'isofs'];
+const ALL_MODULES = [...MODULES, ...CD_MODULES];
 const READY_LINE = 'BOXKEEP-GUEST-READY';
 const ENV = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' };
 /** What the guest's httpd serves at /; tests look for the marker through a port forward. */
@@ -72,6 +77,31 @@ if [ $has_net = 1 ]; then
     httpd -p 80 -h /www
     net="eth0:$(ifconfig eth0 | sed -n 's/.*inet addr:\\([0-9.]*\\).*/\\1/p')"
   fi
+fi
+cidata=none
+for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.cidata=print ] && cidata=print; done
+if [ $cidata = print ]; then
+  for m in ${CD_MODULES.join(' ')}; do
+    if [ -f /lib/boxkeep/$m.ko ]; then insmod /lib/boxkeep/$m.ko || echo "BOXKEEP-GUEST: insmod $m failed"; fi
+  done
+  mkdir -p /cidata
+  found=0
+  i=0
+  while [ $found = 0 ] && [ $i -lt 100 ]; do
+    for d in /dev/sr*; do
+      [ -b "$d" ] || continue
+      # The volume label: 32 bytes at 0x8028 of the primary volume descriptor (busybox here has no blkid).
+      [ "$(dd if=$d bs=1 skip=32808 count=7 2>/dev/null)" = "cidata " ] || continue
+      if mount -t iso9660 -o ro "$d" /cidata; then
+        found=1
+        echo "BOXKEEP-CIDATA-BEGIN $d"; echo "--- user-data"; cat /cidata/user-data; echo "--- meta-data"; cat /cidata/meta-data; echo "BOXKEEP-CIDATA-END"
+        # Left mounted (read-only) for tests to read again through the command loop.
+      fi
+      [ $found = 1 ] && break
+    done
+    [ $found = 1 ] || { sleep 0.1; i=$((i+1)); }
+  done
+  [ $found = 1 ] || echo "BOXKEEP-CIDATA-MISSING"
 fi
 console=loop
 for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.console=login ] && console=login; done
@@ -123,7 +153,7 @@ esac
 exit 0
 `;
 const WWW_INDEX = `<!doctype html><title>Boxkeep test guest</title><p>${WWW_MARKER}</p>\n`;
-const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
+const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(ALL_MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
 
 function main(argv) {
   const args = parseArgs(argv);
@@ -310,9 +340,9 @@ function installKernel({ vmlinuz, modulesRoot }, dir) {
   const found = new Map();
   for (const file of listFiles(path.join(modulesRoot, 'kernel'))) {
     const m = /^(.+)\.ko(\.xz|\.zst|\.gz)?$/.exec(path.basename(file));
-    if (m && MODULES.includes(m[1].replaceAll('-', '_'))) found.set(m[1].replaceAll('-', '_'), { file, compression: m[2] ?? '' });
+    if (m && ALL_MODULES.includes(m[1].replaceAll('-', '_'))) found.set(m[1].replaceAll('-', '_'), { file, compression: m[2] ?? '' });
   }
-  for (const name of MODULES) {
+  for (const name of ALL_MODULES) {
     const hit = found.get(name);
     if (!hit) {
       // Built into this kernel: nothing to load. Anything else means the guest can't see its disk.
@@ -338,7 +368,7 @@ function readKernelDir(dir) {
   const vmlinuz = path.join(dir, 'vmlinuz');
   if (!meta || !fs.existsSync(vmlinuz)) return null;
   // Cached before MODULES named what it lacks (e.g. virtio_net): not this guest's kernel any more.
-  if (!MODULES.every((m) => (meta.builtin ?? []).includes(m) || fs.existsSync(path.join(dir, 'modules', `${m}.ko`)))) return null;
+  if (!ALL_MODULES.every((m) => (meta.builtin ?? []).includes(m) || fs.existsSync(path.join(dir, 'modules', `${m}.ko`)))) return null;
   return { ...meta, vmlinuz, modulesDir: path.join(dir, 'modules') };
 }
 

@@ -17,6 +17,8 @@ const tools = [
   ['busybox', 'busybox-static'],
   ['python3', 'python3'],
   ['genisoimage', 'genisoimage'],
+  ['isoinfo', 'genisoimage'],
+  ['openssl', 'openssl'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);

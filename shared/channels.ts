@@ -8,6 +8,7 @@
 import * as v from 'valibot';
 import { forwardsProblems, FORWARD_SYNTAX, MAX_FORWARDS } from './forwards.js';
 import { descriptionProblem, nameProblem } from './names.js';
+import { hostnameProblem, MAX_PASSWORD_CHARS, MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, passwordProblem, sshKeyProblem, userNameProblem } from './cloud-init.js';
 import type {
   Box,
   BoxDetail,
@@ -47,6 +48,10 @@ export const FIELD_SUBJECTS = {
   network: 'The network',
   forwards: 'The port forward',
   stopTimeoutSec: 'The stop timeout',
+  cloudInitUser: 'The user name',
+  cloudInitPassword: 'The password',
+  cloudInitSshKeys: 'The SSH key',
+  cloudInitHostname: 'The host name',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -110,6 +115,29 @@ const boxSettings = {
   stopTimeoutSec: v.optional(int(S.stopTimeoutSec, 1, 3600, ' s')),
 };
 
+/** A text field checked by one of the shared rules (its message, never the input, is what comes back). */
+const ruled = (subject: string, max: number, problem: (text: string) => string | null) =>
+  v.pipe(
+    v.string(`${subject} must be text.`),
+    v.maxLength(max, `${subject} is longer than ${max} characters.`),
+    v.check((t) => problem(t) === null, (issue) => problem(String(issue.input)) ?? `${subject} is not valid.`),
+  );
+
+/**
+ * Cloud-init (a NoCloud seed, electron/core/cloudinit): given a user, the box gets a seed that
+ * makes that user with sudo, these keys, the password (hashed at once by the engine, kept only
+ * as that hash) and host name. The rest without a user is refused by the box service.
+ */
+const cloudInit = {
+  cloudInitUser: v.optional(ruled(S.cloudInitUser, 256, userNameProblem)),
+  cloudInitPassword: v.optional(ruled(S.cloudInitPassword, MAX_PASSWORD_CHARS, passwordProblem)),
+  cloudInitSshKeys: v.optional(v.pipe(
+    v.array(ruled(S.cloudInitSshKeys, MAX_SSH_KEY_CHARS, sshKeyProblem), 'The SSH keys must be a list of texts, one public key each.'),
+    v.maxLength(MAX_SSH_KEYS, `A box may have at most ${MAX_SSH_KEYS} SSH keys.`),
+  )),
+  cloudInitHostname: v.optional(ruled(S.cloudInitHostname, 253, hostnameProblem)),
+};
+
 const empty = v.strictObject({});
 const boxInput = v.strictObject({ box: ref('box') });
 const snapshotRef = v.strictObject({ box: ref('box'), snapshot: ref('snapshot') });
@@ -138,6 +166,7 @@ export const channels = {
       name: name('box'),
       image: ref('image'),
       ...boxSettings,
+      ...cloudInit,
     }),
     result: result<Box>(),
   },

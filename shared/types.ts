@@ -42,6 +42,16 @@ export interface PortForward {
   protocol: 'tcp' | 'udp';
 }
 
+/** What a box's NoCloud seed sets up (electron/core/cloudinit). The password is kept only as a hash, never shown. */
+export interface CloudInit {
+  user: string;
+  sshKeys: string[];
+  /** What the guest calls itself (local-hostname). */
+  hostname: string;
+  /** A password was given (its SHA-512 crypt hash is in the seed); else the user logs in with keys only. */
+  password: boolean;
+}
+
 export interface Box {
   id: string;
   name: string;
@@ -71,6 +81,8 @@ export interface Box {
   stopDeadline: number | null;
   /** The snapshot "Now" hangs under; null before the first snapshot. */
   currentSnapshotId: string | null;
+  /** A cloud-init seed attached as a second CD-ROM; null: none. */
+  cloudInit: CloudInit | null;
   /** Always <home>/boxes/<id>/disks/container.qcow2. */
   liveDiskPath: string;
   createdAt: number;

@@ -184,6 +184,10 @@ const FIELD_FLAGS: Record<string, string> = {
   startAfter: 'start-after',
   forwards: 'forward',
   stopTimeoutSec: 'stop-timeout',
+  cloudInitUser: 'user',
+  cloudInitPassword: 'password-file',
+  cloudInitSshKeys: 'ssh-key',
+  cloudInitHostname: 'hostname',
 };
 
 /**

@@ -37,4 +37,6 @@ export class HomePaths {
   boxJournal(boxId: string) { return path.join(this.boxDir(boxId), 'journal'); }
   runDir(boxId: string) { return path.join(this.boxDir(boxId), 'run'); }
   logsDir(boxId: string) { return path.join(this.boxDir(boxId), 'logs'); }
+  /** The cloud-init NoCloud seed (an ISO 9660 volume labelled cidata), attached read-only. */
+  seedIso(boxId: string) { return path.join(this.boxDir(boxId), 'seed.iso'); }
 }

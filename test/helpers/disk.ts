@@ -17,6 +17,9 @@ const PACKAGE_OF: Record<string, string> = {
   mke2fs: 'e2fsprogs',
   cpio: 'cpio',
   genisoimage: 'genisoimage',
+  isoinfo: 'genisoimage',
+  openssl: 'openssl',
+  python3: 'python3',
 };
 
 /** Call in beforeAll. A missing tool fails the test loudly: a skipped disk test proves nothing. */

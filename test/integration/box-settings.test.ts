@@ -116,10 +116,15 @@ describe('migration 5 (box settings)', () => {
     const tmp = tempHome('bkm4');
     try {
       const w = await makeWorld({ under: tmp.dir });
-      // Back to schema 4: drop what migration 5 added, as an older Boxkeep left the file.
+      // Back to schema 4: drop what migration 5 and any later one added, as an older Boxkeep left the file.
+      const columns = (d: Database.Database) => (d.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]).map((c) => c.name);
+      const schema4 = new Database(':memory:');
+      for (const m of MIGRATIONS.slice(0, 4)) schema4.exec(m);
+      const keep = new Set(columns(schema4));
+      schema4.close();
       const db = new Database(path.join(w.home, 'boxkeep.db'));
-      for (const column of ['network', 'forwards', 'mac_address', 'stop_timeout_sec', 'pending_restart', 'stop_deadline', 'pending_disk_size']) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
-      db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+      for (const column of columns(db).filter((c) => !keep.has(c))) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
+      db.pragma('user_version = 4');
       db.close();
       const macs: string[] = [];
       for (let i = 0; i < 2; i++) {

@@ -15,6 +15,7 @@ import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
 import { electronBridge } from '../helpers/streams.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';
+import { publicKey } from '../helpers/ssh-keys.js';
 
 type Call = (channel: Channel, raw: unknown) => Promise<unknown>;
 
@@ -40,6 +41,7 @@ const VALID: Record<string, unknown> = {
   kernelPath: '/nonexistent/vmlinuz', initrdPath: '/nonexistent/initrd', append: 'console=ttyS0',
   diskSizeGiB: 1, memoryMib: 64, cpus: 1, lines: 10, force: false, snapshotCurrentFirst: false, stopFirst: false, startAfter: false,
   network: 'nat', forwards: ['8080:80', '127.0.0.1:2222:22/tcp'], stopTimeoutSec: 5,
+  cloudInitUser: 'ada', cloudInitPassword: 'pass word', cloudInitSshKeys: [publicKey()], cloudInitHostname: 'web-1',
 };
 
 interface FieldInfo { key: string; type: 'string' | 'number' | 'boolean' | 'picklist' | 'array'; required: boolean }
@@ -65,6 +67,16 @@ export const BAD_FORWARDS: unknown[][] = [
   ['1.2.3:8080:80'], ['256.0.0.1:8080:80'], ['::1:8080:80'], ['8080:80:22'], ['08080x:80'], [' '], [''], ['8080:80\n'], ['8080:80,hostfwd=tcp::1-:2'],
   ['8080:80', '8080:81'], ['127.0.0.1:8080:80', '0.0.0.0:8080:22'], [123], [null], [['8080:80']], Array.from({ length: 65 }, (_, i) => `${1000 + i}:80`),
 ];
+
+/** Cloud-init values that break one rule each (shared/cloud-init.ts). */
+export const BAD_CLOUD_INIT: Record<string, unknown[]> = {
+  cloudInitUser: ['', 'Ada', '1ada', 'ad a', 'ad:min', 'root', 'x'.repeat(33), 'new\nline', '../etc', 'é'],
+  cloudInitPassword: ['', 'two\nlines', 'tab\there', 'nul\u0000', 'x'.repeat(1025), 'x'.repeat(257), 'ä'.repeat(129)],
+  cloudInitSshKeys: [[''], ['hello'], ['ssh-ed25519'], ['ssh-ed25519 not*base64'], ['ssh-ed25519 QUJDRA=='], [publicKey('ssh-rsa', 'x', 'ssh-ed25519')],
+    [`${publicKey()}\n${publicKey()}`], [publicKey('ssh-ed25519', 'rtl\u202Eexe')], ['-----BEGIN OPENSSH PRIVATE KEY-----'], ['ssh-dss AAAAB3NzaC1kc3M='],
+    Array.from({ length: 33 }, () => publicKey()), [123]],
+  cloudInitHostname: ['', '-web', 'web-', 'we_b', 'a..b', '.web', 'a'.repeat(64), '10.0.2.15', 'wéb', 'web\n'],
+};
 
 /** Keys that an `in` check finds on Object.prototype; each must be refused as unknown. */
 export const PROTOTYPE_KEYS = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__proto__'];
@@ -118,9 +130,15 @@ export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<
     if (NAME_FIELDS.has(f.key)) for (const bad of INVISIBLE_NAMES) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
     if (DESCRIPTION_FIELDS.has(f.key)) for (const bad of BAD_DESCRIPTIONS) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
     if (REF_FIELDS.has(f.key)) out.push([`${f.key} empty`, with_('')], [`${f.key} with a newline`, with_('al\npha')], [`${f.key} of 256 chars`, with_('a'.repeat(256))]);
+    for (const bad of BAD_CLOUD_INIT[f.key] ?? []) out.push([`${f.key} ${JSON.stringify(bad).slice(0, 60)}`, with_(bad)]);
     if (PATH_FIELDS.has(f.key)) {
       for (const bad of ['disk.qcow2', '../../etc/passwd', '~/disk.qcow2', '/tmp/a\nb']) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
     }
+  }
+  // Cloud-init settings without the user they are for: the box service refuses them.
+  if ('cloudInitUser' in valid) {
+    const { cloudInitUser: _user, ...rest } = valid;
+    out.push(['cloud-init settings without cloudInitUser', rest]);
   }
   return out;
 }
@@ -242,6 +260,23 @@ describe('the router over every transport', () => {
     expect(checked).toBeGreaterThan(1000);
     expect(fingerprint(h)).toBe(before);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses each bad cloud-init value by its own rule, naming the setting, on every transport', async () => {
+    const valid = validInput('boxes:create');
+    const subjects: Record<string, RegExp> = { cloudInitUser: /user name/, cloudInitPassword: /password/i, cloudInitSshKeys: /SSH key/, cloudInitHostname: /host name/ };
+    for (const t of transports) {
+      for (const [field, values] of Object.entries(BAD_CLOUD_INIT)) {
+        for (const bad of values) {
+          const err = await t.call('boxes:create', { ...valid, [field]: bad }).then(() => null, (e: unknown) => e as Error);
+          expect(err?.message, `${t.name} ${field} ${JSON.stringify(bad).slice(0, 40)}`).toMatch(subjects[field]!);
+          expect(err?.message).not.toMatch(/Unknown field/);
+          if (field === 'cloudInitPassword') expect(err?.message).not.toContain(String(bad).slice(0, 8) || '\u0000');
+        }
+      }
+      const { cloudInitUser: _user, ...noUser } = valid;
+      await expect(t.call('boxes:create', noUser), t.name).rejects.toThrow('Cloud-init needs a user name (cloudInitUser, --user) to go with a password and SSH keys and a host name.');
+    }
   });
 
   it('explains what is wrong: the field, the rule, and what to do', async () => {

@@ -90,6 +90,21 @@ describe('buildQemuArgs', () => {
     expect(() => buildQemuArgs(spec({ installer: 'installer.iso' }))).toThrow(/absolute/);
   });
 
+  it('attaches a cloud-init seed as a second read-only raw CD-ROM, never booted, beside an installer', () => {
+    const iso = '/home/u/images/cd12/installer.iso';
+    const seed = '/home/u/boxes/ab12/seed.iso';
+    const args = buildQemuArgs(spec({ kernel: undefined, initrd: undefined, installer: iso, seed }));
+    const nodes = valuesOf(args, '-blockdev').map((j) => JSON.parse(j!));
+    expect(nodes).toContainEqual({ driver: 'file', filename: seed, 'node-name': 'seed-file', 'read-only': true });
+    expect(nodes).toContainEqual({ driver: 'raw', file: 'seed-file', 'node-name': 'seed', 'read-only': true });
+    // Every node name once: the seed's clash with neither the chain's nor the installer's.
+    const names = nodes.map((n) => n['node-name']);
+    expect(new Set(names).size).toBe(names.length);
+    expect(valuesOf(args, '-device')).toEqual(['virtio-blk-pci,drive=q0,id=vd0,bootindex=1', 'ide-cd,drive=installer,id=cd0,bootindex=0', 'ide-cd,drive=seed,id=cd-seed']);
+    expect(buildQemuArgs(spec()).join(' ')).not.toMatch(/seed/);
+    expect(() => buildQemuArgs(spec({ seed: 'seed.iso' }))).toThrow(/absolute/);
+  });
+
   it('doubles commas in option values and keeps paths with quotes intact in JSON', () => {
     const args = buildQemuArgs(spec({ runDir: '/r,x', logFile: '/l,og/serial.log', liveDisk: '/d"i,sk.qcow2', name: 'a,b' }));
     expect(valueOf(args, '-chardev')).toContain('path=/r,,x/serial.sock');

@@ -1,11 +1,12 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
 import { BoxkeepError } from '../../../shared/errors.js';
 import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
-import type { Box, BoxDetail, NetworkMode } from '../../../shared/types.js';
+import type { Box, BoxDetail, CloudInit, NetworkMode } from '../../../shared/types.js';
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
+import { CLOUD_INIT_HELP, CLOUD_INIT_KINDS, CLOUD_INIT_USAGE, cloudInitFields, cloudInitProblem } from '../cloud-init-flags.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -41,17 +42,19 @@ export const boxCommands: CommandGroup = {
   title: 'Boxes',
   commands: [
     {
-      usage: 'box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC]',
+      usage: `box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC] ${CLOUD_INIT_USAGE}`,
       summary: 'Create a box on top of an imported image, or on a blank disk for installer media.',
       details:
         'The disk starts as the image and only the box\'s own changes take space. --disk-size grows the\n' +
         'virtual disk (never below the image\'s size); --memory and --cpus set what the box runs with.\n' +
         'From installer media (an imported ISO) the box gets a blank disk of --disk-size GiB (required)\n' +
         'and boots from the ISO first, until "boxkeep box eject" takes it out.\n' +
-        FORWARD_HELP + '\n--stop-timeout is how long "box stop" waits for the guest to shut down (20 s unless given).',
-      kinds: SETTING_KINDS,
+        FORWARD_HELP + '\n--stop-timeout is how long "box stop" waits for the guest to shut down (20 s unless given).\n' +
+        CLOUD_INIT_HELP,
+      kinds: { ...SETTING_KINDS, ...CLOUD_INIT_KINDS },
+      check: cloudInitProblem,
       async run({ args, api }) {
-        const box = await api.boxes.create(given({ name: arg(args, 'name'), image: args.flags.image as string, ...settingFlags(args) }));
+        const box = await api.boxes.create(given({ name: arg(args, 'name'), image: args.flags.image as string, ...settingFlags(args), ...cloudInitFields(args) }));
         return output(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${settingsText(box)}.`);
       },
     },
@@ -170,6 +173,9 @@ export const boxCommands: CommandGroup = {
   ],
 };
 
+const cloudInitText = (c: CloudInit) =>
+  `user ${c.user} (sudo), ${plural(c.sshKeys.length, 'SSH key')}, ${c.password ? 'a password (kept as a SHA-512 hash)' : 'no password'}, host name ${c.hostname}; seed on a read-only CD-ROM`;
+
 function lingerMs(text: string): number | null {
   const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
   return seconds >= 0 && seconds <= 3600 ? Math.round(seconds * 1000) : null;
@@ -196,7 +202,8 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Disk', `${humanBytes(d.diskSize)} virtual${d.pendingDiskSize !== null ? ` (grows to ${humanBytes(d.pendingDiskSize)} at the next start)` : ''}, ${humanBytes(d.spaceUsed)} used by the box and its snapshots`],
     ['Network', d.network === 'none' ? 'none: this box has no network card' : `nat (QEMU user network), card ${d.macAddress}`],
     ['Forwards', d.network === 'none' ? (d.forwards.length ? `${d.forwards.map(formatForward).join(', ')} (unused while the network is none)` : null) : d.forwards.length ? d.forwards.map(formatForward).join(', ') : 'none'],
-    ['SSH', d.network === 'nat' && sshForward(d.forwards) ? sshCommand(sshForward(d.forwards)!) : null],
+    ['Cloud-init', d.cloudInit ? cloudInitText(d.cloudInit) : null],
+    ['SSH', d.network === 'nat' && sshForward(d.forwards) ? sshCommand(sshForward(d.forwards)!, d.cloudInit?.user) : null],
     ['Stopping', `waits ${d.stopTimeoutSec} s for the guest to shut down, then cuts it off`],
     ['Pending', d.pendingRestart ? 'changed settings apply at the next start' : null],
     ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image.kind === 'installer' ? 'the blank disk' : 'the image itself'}` : 'none yet'],

@@ -15,6 +15,8 @@ import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { parseForwards } from '../../../shared/forwards.js';
 import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from './intents.js';
 import { updateBox } from './update.js';
+import { cloudInitRecord, withSshForward } from '../cloudinit/settings.js';
+import { writeSeed } from '../cloudinit/seed.js';
 
 
 const GiB = 1024 ** 3;
@@ -72,6 +74,12 @@ export class BoxService {
       const installer = image.kind === 'installer';
       const diskSize = boxDiskSize(image, input.diskSizeGiB);
       requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES);
+      // Before the intent: a refusal here leaves nothing behind, and the clear password is
+      // gone (hashed) before anything is written.
+      const cloudInit = await cloudInitRecord(input);
+      const network = input.network ?? 'nat';
+      const given = parseForwards(input.forwards ?? []);
+      const forwards = cloudInit && network === 'nat' ? await withSshForward(given, store.listBoxes()) : given;
       const boxId = newId();
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
       const box = await boxCreate.journaled(paths.homeJournal, intent, async () => {
@@ -80,12 +88,15 @@ export class BoxService {
         if (installer) await createDisk(paths.liveDisk(boxId), diskSize);
         else await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
         boxCreate.crash('after-overlay');
+        // Before the row: a box row with cloud-init always has its whole seed.
+        if (cloudInit) await writeSeed(paths.seedIso(boxId), boxId, cloudInit);
+        boxCreate.crash('after-seed');
         const row = {
           id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
           cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
           currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
-          network: input.network ?? 'nat', forwards: parseForwards(input.forwards ?? []), macAddress: newMacAddress(),
-          stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC,
+          network, forwards, macAddress: newMacAddress(),
+          stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC, cloudInit,
         };
         store.insertBox(row);
         boxCreate.crash('after-row');

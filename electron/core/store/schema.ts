@@ -76,4 +76,9 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE boxes ADD COLUMN pending_disk_size INTEGER;
   UPDATE boxes SET mac_address = printf('52:54:00:%02x:%02x:%02x', abs(random()) % 256, abs(random()) % 256, abs(random()) % 256);
   `,
+  // 7: cloud-init. A JSON object {user, sshKeys, hostname, passwordHash} (passwordHash: a
+  // SHA-512 crypt string or null; the clear password is never stored); NULL: no seed.
+  `
+  ALTER TABLE boxes ADD COLUMN cloud_init TEXT;
+  `,
 ];

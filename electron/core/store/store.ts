@@ -13,10 +13,19 @@ interface BoxDbRow {
   id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
   installer_image_id: string | null;
   network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
+  cloud_init: string | null;
 }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
-export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize'>;
+export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize' | 'cloudInit'> & { cloudInit?: CloudInitRecord | null };
+
+/** A box's cloud-init settings as kept: the password only as its SHA-512 crypt hash. */
+export interface CloudInitRecord {
+  user: string;
+  sshKeys: string[];
+  hostname: string;
+  passwordHash: string | null;
+}
 
 /** The settings boxes:update may change; each left out stays. */
 export interface BoxSettings {
@@ -95,6 +104,12 @@ export class Store {
     this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
   }
 
+  /** What the box's seed was made from (the hash included); null when it has none. */
+  cloudInitRecord(boxId: string): CloudInitRecord | null {
+    const row = this.db.prepare('SELECT cloud_init FROM boxes WHERE id = ?').get(boxId) as { cloud_init: string | null } | undefined;
+    return row?.cloud_init ? (JSON.parse(row.cloud_init) as CloudInitRecord) : null;
+  }
+
   /** Boxes made from the image, or with it attached as their installer. */
   boxesUsingImage(imageId: string): Box[] {
     return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? OR installer_image_id = ? ORDER BY created_at').all(imageId, imageId) as BoxDbRow[]).map((r) => this.toBox(r));
@@ -103,9 +118,14 @@ export class Store {
   // ---- boxes
 
   insertBox(box: NewBox): void {
-    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec)
-      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec)`)
-      .run({ ...box, forwards: JSON.stringify(box.forwards) });
+    const { cloudInit, ...row } = box;
+    // One transaction: a box with cloud-init never exists without its settings.
+    this.transaction(() => {
+      this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec)
+        VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec)`)
+        .run({ ...row, forwards: JSON.stringify(box.forwards) });
+      if (cloudInit) this.db.prepare('UPDATE boxes SET cloud_init = ? WHERE id = ?').run(JSON.stringify(cloudInit), box.id);
+    });
   }
 
   listBoxes(): Box[] {
@@ -276,9 +296,16 @@ export class Store {
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at, installerImageId: r.installer_image_id,
       network: r.network as NetworkMode, forwards: JSON.parse(r.forwards) as PortForward[], macAddress: r.mac_address,
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
-      pendingDiskSize: r.pending_disk_size,
+      pendingDiskSize: r.pending_disk_size, cloudInit: publicCloudInit(r.cloud_init),
     };
   }
+}
+
+/** The settings without the hash: the UI and CLI need to know only that there is a password. */
+function publicCloudInit(json: string | null): Box['cloudInit'] {
+  if (!json) return null;
+  const { user, sshKeys, hostname, passwordHash } = JSON.parse(json) as CloudInitRecord;
+  return { user, sshKeys, hostname, password: passwordHash !== null };
 }
 
 interface FactsRow { file_size: number | null; virtual_size: number; header_digest: string | null }

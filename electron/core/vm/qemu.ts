@@ -45,6 +45,8 @@ export interface QemuSpec {
   startPaused?: boolean;
   /** User-mode network on a virtio-net card; null or absent: no network card at all. */
   network?: { mac: string; forwards: PortForward[] } | null;
+  /** A cloud-init seed ISO on a second read-only CD-ROM (`SEED_DEVICE_ID`), never booted from. */
+  seed?: string;
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -101,6 +103,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     ]),
     '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : `,bootindex=${spec.installer ? 1 : 0}`}`,
     ...(spec.installer ? installerArgs(spec.installer) : []),
+    ...(spec.seed ? seedArgs(spec.seed) : []),
     ...networkArgs(spec.network ?? null),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
@@ -112,17 +115,35 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
 export const INSTALLER_DEVICE_ID = 'cd0';
 export const INSTALLER_NODES = { format: 'installer', file: 'installer-file' };
 
-/**
- * Installer media as a read-only CD-ROM on the built-in IDE controller, first in the boot
- * order. Its format is stated (raw), never probed: an ISO is untrusted bytes, and a probe
- * could read a qcow2 header in it naming a host file.
- */
+/** Installer media as a read-only CD-ROM, first in the boot order. */
 function installerArgs(iso: string): string[] {
-  if (!path.isAbsolute(iso)) throw invalidArgument(`The installer path must be absolute, got ${iso}`);
+  return readOnlyCdrom('installer', iso, INSTALLER_NODES, `id=${INSTALLER_DEVICE_ID},bootindex=0`);
+}
+
+/** The seed's CD-ROM and its nodes: names neither the disk chain (`q`/`f`…) nor the installer use. */
+export const SEED_DEVICE_ID = 'cd-seed';
+export const SEED_NODES = { format: 'seed', file: 'seed-file' };
+
+/**
+ * The cloud-init seed as a second read-only CD-ROM with no bootindex (the firmware never boots
+ * it). QEMU puts it on the next free IDE unit, so it sits beside an installer's CD-ROM (the
+ * PIIX controller has four).
+ */
+function seedArgs(iso: string): string[] {
+  return readOnlyCdrom('seed', iso, SEED_NODES, `id=${SEED_DEVICE_ID}`);
+}
+
+/**
+ * An ISO as a read-only CD-ROM on the built-in IDE controller. Its format is stated (raw),
+ * never probed: an ISO is untrusted bytes, and a probe could read a qcow2 header in it naming
+ * a host file.
+ */
+function readOnlyCdrom(what: string, iso: string, nodes: { format: string; file: string }, device: string): string[] {
+  if (!path.isAbsolute(iso)) throw invalidArgument(`The ${what} path must be absolute, got ${iso}`);
   return [
-    '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': INSTALLER_NODES.file, 'read-only': true }),
-    '-blockdev', JSON.stringify({ driver: 'raw', file: INSTALLER_NODES.file, 'node-name': INSTALLER_NODES.format, 'read-only': true }),
-    '-device', `ide-cd,drive=${INSTALLER_NODES.format},id=${INSTALLER_DEVICE_ID},bootindex=0`,
+    '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': nodes.file, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: nodes.file, 'node-name': nodes.format, 'read-only': true }),
+    '-device', `ide-cd,drive=${nodes.format},${device}`,
   ];
 }
 

@@ -24,6 +24,7 @@ import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
 import { ejectFromQemu, installerFor } from './installer.js';
+import { seedFor } from './seed.js';
 
 export interface SupervisorOptions {
   /** Overrides every box's stop timeout (tests; also BOXKEEP_STOP_TIMEOUT_MS); else the box's own setting. */
@@ -131,6 +132,7 @@ export class Supervisor implements VmControl {
       // file is opened (its header read) but never shown to the guest.
       const layers = verifyBoxChain(this.core, box, 'live');
       const installer = installerFor(this.core, box);
+      const seed = await seedFor(this.core, box);
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
@@ -150,7 +152,7 @@ export class Supervisor implements VmControl {
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
         kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
-        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path,
+        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path, seed: seed?.path,
         network: box.network === 'nat' ? { mac: box.macAddress, forwards: box.forwards } : null,
         });
       } catch (err) {
@@ -165,7 +167,7 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
-        const notHeld = layersNotHeld(spawned.pid, installer ? [...layers, installer] : layers);
+        const notHeld = layersNotHeld(spawned.pid, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : [])]);
         if (notHeld.length > 0) {
           // A layer was swapped between the check and QEMU's open: it holds some other file.
           throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);

@@ -22,7 +22,13 @@ export function NetworkSummary({ box }: { box: Box }) {
         <strong>Port forwards:</strong>{' '}
         {box.forwards.length === 0 ? 'none' : box.forwards.map((f) => <code key={formatForward(f)}>{formatForward(f)}</code>)}
       </span>
-      {ssh && <CopyCommand command={sshCommand(ssh)} />}
+      {box.cloudInit && (
+        <span data-testid="cloud-init">
+          <strong>Cloud-init:</strong> user <code>{box.cloudInit.user}</code> (sudo), {box.cloudInit.sshKeys.length} SSH key{box.cloudInit.sshKeys.length === 1 ? '' : 's'}
+          {box.cloudInit.password ? ', a password' : ''}, host name <code>{box.cloudInit.hostname}</code>
+        </span>
+      )}
+      {ssh && <CopyCommand command={sshCommand(ssh, box.cloudInit?.user)} />}
     </div>
   );
 }

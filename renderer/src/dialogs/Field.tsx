@@ -9,7 +9,7 @@ interface Props {
   problem?: string | null;
   hint?: ReactNode;
   multiline?: boolean;
-  type?: 'text' | 'number';
+  type?: 'text' | 'number' | 'password';
   autoFocus?: boolean;
   selectOnFocus?: boolean;
   disabled?: boolean;

@@ -8,6 +8,7 @@ import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import type { NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
 import { NetworkFields } from './NetworkFields.js';
+import { CLOUD_INIT_LABELS, CloudInitFields, cloudInitInput, EMPTY_CLOUD_INIT, type CloudInitDraft } from './CloudInitFields.js';
 import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
 import { useFormSubmit } from './useSubmit.js';
 
@@ -25,13 +26,15 @@ export function NewBoxDialog() {
   const [disk, setDisk] = useState('');
   const [network, setNetwork] = useState<NetworkMode>('nat');
   const [forwards, setForwards] = useState<string[]>([]);
+  const [cloudInit, setCloudInit] = useState<CloudInitDraft>(EMPTY_CLOUD_INIT);
   const image = images.find((i) => i.id === imageId);
   const installer = image?.kind === 'installer';
   // An installer's size is the ISO's, not a disk's: its box gets a blank disk of any size.
   const minGiB = image && !installer ? Math.ceil(image.virtualSize / GiB) : 1;
 
   const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
-  const problems = fieldProblems('boxes:create', Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), RESOURCE_LABELS);
+  const cloudInitFields = cloudInitInput(cloudInit);
+  const problems = fieldProblems('boxes:create', { ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), ...cloudInitFields }, { ...RESOURCE_LABELS, ...CLOUD_INIT_LABELS });
   if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
   if (!problems.diskSizeGiB && installer && input.diskSizeGiB === undefined) problems.diskSizeGiB = 'An installer needs a blank disk to install onto: give its size.';
   if (!problems.diskSizeGiB && typeof input.diskSizeGiB === 'number' && image && !installer && input.diskSizeGiB * GiB < image.virtualSize) {
@@ -51,6 +54,7 @@ export function NewBoxDialog() {
         ...(typeof input.diskSizeGiB === 'number' ? { diskSizeGiB: input.diskSizeGiB } : {}),
         network,
         ...(forwards.length > 0 ? { forwards } : {}),
+        ...cloudInitFields,
       }),
     actions.closeDialog,
   );
@@ -113,6 +117,16 @@ export function NewBoxDialog() {
         problems={problems}
       />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
+      <CloudInitFields
+        draft={cloudInit}
+        onChange={(d) => {
+          setCloudInit(d);
+          touch();
+        }}
+        problems={problems}
+        touched={touched}
+        disabled={busy}
+      />
       <DialogError message={error} />
     </Dialog>
   );
