@@ -9,6 +9,8 @@ import * as qemuImg from '../../electron/core/disk/qemu-img.js';
 import { emptyQcow2 } from '../../electron/core/disk/qcow2-create.js';
 import { makeQcow2, readPattern, requireTools, tempHome, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
+import { makeLoopFs } from '../helpers/loopfs.js';
+import { isDiskFull } from '../../electron/core/space.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -175,6 +177,20 @@ describe('in-process empty qcow2', () => {
       expect(missing.message).toBe(qemuImg.MISSING_QEMU_IMG);
     } finally {
       process.env.PATH = saved;
+    }
+  });
+
+  it('a full disk fails the create with a disk-full Storage error and leaves no half-written file', async () => {
+    const lfs = makeLoopFs(8);
+    try {
+      lfs.fill(64 * 1024); // room for part of the 192 KiB of metadata, not all of it
+      const target = path.join(lfs.dir, 'next.qcow2');
+      const err = await rejection(qemuImg.createDisk(target, MiB));
+      expect(err.code).toBe('Storage');
+      expect(isDiskFull(err)).toBe(true);
+      expect(fs.existsSync(target)).toBe(false);
+    } finally {
+      lfs.release();
     }
   });
 });
