@@ -4,10 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as qemuImg from '../../electron/core/disk/qemu-img.js';
 import { emptyQcow2 } from '../../electron/core/disk/qcow2-create.js';
-import { makeQcow2, readPattern, requireTools, tempHome, writePattern } from '../helpers/disk.js';
+import { makeQcow2, perTestDirs, readPattern, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
 import { makeLoopFs } from '../helpers/loopfs.js';
 import { isDiskFull } from '../../electron/core/space.js';
@@ -15,13 +15,7 @@ import { isDiskFull } from '../../electron/core/space.js';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const TiB = 1024 * GiB;
-let home: ReturnType<typeof tempHome>;
-let n = 0;
-function dir(): (name: string) => string {
-  const d = path.join(home.dir, String(++n));
-  fs.mkdirSync(d);
-  return (name) => path.join(d, name);
-}
+const dir = perTestDirs('q2c', 'qemu-img', 'qemu-io');
 
 function qemuImgRun(...args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync('qemu-img', args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
@@ -62,13 +56,6 @@ function longName(d: string, bytes: number): string {
 }
 
 const SIZES = [512, MiB, GiB + 512, 100 * GiB, 16 * TiB, 64 * TiB];
-
-beforeAll(() => {
-  requireTools('qemu-img', 'qemu-io');
-  home = tempHome('q2c');
-});
-
-afterAll(() => home?.cleanup());
 
 describe('in-process empty qcow2', () => {
   it('a standalone disk is byte for byte what qemu-img writes, for every size', async () => {
