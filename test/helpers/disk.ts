@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { killQemuUnder } from './leftover-qemu.js';
 
 const PACKAGE_OF: Record<string, string> = {
@@ -52,6 +53,26 @@ export function tempHome(prefix = 'bk'): { dir: string; cleanup(): void } {
       if (killed.length) console.error(`killed a QEMU left running in ${dir}: pid ${killed.join(', ')}`);
       fs.rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For a file of disk tests: checks the tools and makes one temp home (beforeAll), removes it
+ * (afterAll); each call of the returned function is a fresh directory of it, which keeps file
+ * names short and tests independent.
+ */
+export function perTestDirs(prefix: string, ...tools: string[]): () => (name: string) => string {
+  let home: ReturnType<typeof tempHome> | undefined;
+  let n = 0;
+  beforeAll(() => {
+    requireTools(...tools);
+    home = tempHome(prefix);
+  });
+  afterAll(() => home?.cleanup());
+  return () => {
+    const d = path.join(home!.dir, String(++n));
+    fs.mkdirSync(d);
+    return (name) => path.join(d, name);
   };
 }
 

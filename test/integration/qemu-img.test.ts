@@ -1,21 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as qemuImg from '../../electron/core/disk/qemu-img.js';
 import { walkChain } from '../../electron/core/disk/chain.js';
-import { backingOf, diskDigest, makeQcow2, readPattern, requireTools, tempHome, writePattern } from '../helpers/disk.js';
+import { backingOf, diskDigest, makeQcow2, perTestDirs, readPattern, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
 
 const MiB = 1024 * 1024;
-let home: ReturnType<typeof tempHome>;
-let n = 0;
-/** A fresh directory per test keeps file names short and tests independent. */
-function dir(): (name: string) => string {
-  const d = path.join(home.dir, String(++n));
-  fs.mkdirSync(d);
-  return (name) => path.join(d, name);
-}
+const dir = perTestDirs('qimg', 'qemu-img', 'qemu-io');
 
 
 function progressRecorder() {
@@ -31,13 +24,6 @@ function expectSaneProgress(seen: number[]): void {
 }
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-
-beforeAll(() => {
-  requireTools('qemu-img', 'qemu-io');
-  home = tempHome('qimg');
-});
-
-afterAll(() => home?.cleanup());
 
 describe('qemu-img wrapper', () => {
   it('reports the qemu-img version', async () => {
@@ -267,7 +253,8 @@ describe('qemu-img wrapper', () => {
     const saved = process.env.PATH;
     process.env.PATH = f('empty-bin');
     try {
-      const err = await rejection(qemuImg.createDisk(f('d.qcow2'), MiB));
+      // createDisk no longer spawns qemu-img for sizes like this (qcow2-create.ts); check does.
+      const err = await rejection(qemuImg.check(f('d.qcow2')));
       expect(err.code).toBe('Storage');
       expect(err.message).toBe('qemu-img was not found on PATH; install it with: sudo apt-get install qemu-utils');
     } finally {

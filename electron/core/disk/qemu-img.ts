@@ -12,6 +12,7 @@ import { childProcess, fsPromises } from '../builtins.js';
 import path from 'node:path';
 import { BoxkeepError, alreadyExists, invalidArgument, storageError } from '../../../shared/errors.js';
 import { isQcow2, readQcow2Header } from './qcow2.js';
+import { emptyQcow2, writeNewFile, type Backing } from './qcow2-create.js';
 
 export type OnProgress = (fraction: number) => void;
 
@@ -33,7 +34,7 @@ export async function createDisk(file: string, virtualSize: number): Promise<voi
   const target = absolute(file);
   checkSize(virtualSize);
   await refuseExisting(target);
-  await runOk(['create', '-q', '-f', 'qcow2', target, String(virtualSize)], `Creating disk ${target}`);
+  await createEmpty(target, virtualSize, null, false, `Creating disk ${target}`);
 }
 
 /** A new empty qcow2 whose backing is `backing`, recorded as an absolute canonical path.
@@ -43,9 +44,20 @@ export async function createOverlay(file: string, backing: string, virtualSize: 
   const target = absolute(file);
   checkSize(virtualSize);
   await refuseExisting(target);
-  const b = await resolveBacking(backing, opts?.unsafe ?? false, `Creating overlay ${target}`);
-  const args = ['create', '-q', '-f', 'qcow2', ...(opts?.unsafe ? ['-u'] : []), '-b', b.path, '-F', b.format, target, String(virtualSize)];
-  await runOk(args, `Creating overlay ${target} on ${b.path}`);
+  const unsafe = opts?.unsafe ?? false;
+  const b = await resolveBacking(backing, unsafe, `Creating overlay ${target}`);
+  if (!unsafe && b.format === 'qcow2') await backingOpens(b.path, `Creating overlay ${target}`);
+  await createEmpty(target, virtualSize, b, unsafe, `Creating overlay ${target} on ${b.path}`);
+}
+
+/** In-process when qcow2-create.ts can write exactly qemu-img's bytes (every size and name the
+ *  engine uses), else by qemu-img itself. */
+async function createEmpty(target: string, virtualSize: number, b: Backing | null, unsafe: boolean, what: string): Promise<void> {
+  const bytes = emptyQcow2(virtualSize, b);
+  // writeNewFile opens with O_EXCL; qemu-img truncates, so there only refuseExisting guards.
+  if (bytes) return writeNewFile(target, bytes, what);
+  const backingArgs = b ? [...(unsafe ? ['-u'] : []), '-b', b.path, '-F', b.format] : [];
+  await runOk(['create', '-q', '-f', 'qcow2', ...backingArgs, target, String(virtualSize)], what);
 }
 
 /** Copies the guest-visible content of `src` (read as exactly `srcFormat`) into a new qcow2. */
@@ -215,7 +227,7 @@ async function refuseExisting(target: string): Promise<void> {
   throw alreadyExists(`${target} already exists; remove it first (qemu-img would overwrite it).`);
 }
 
-async function resolveBacking(backing: string, unsafe: boolean, what: string): Promise<{ path: string; format: 'qcow2' | 'raw' }> {
+async function resolveBacking(backing: string, unsafe: boolean, what: string): Promise<Backing> {
   const given = absolute(backing);
   let canonical: string;
   try {
@@ -227,6 +239,16 @@ async function resolveBacking(backing: string, unsafe: boolean, what: string): P
     return { path: path.resolve(backing), format: 'qcow2' };
   }
   return { path: canonical, format: (await isQcow2(canonical)) ? 'qcow2' : 'raw' };
+}
+
+/** Safe mode's check that qemu-img made by opening the backing (without its chain): a file
+ *  with the qcow2 magic but a header no reader accepts must not become anyone's backing. */
+async function backingOpens(backing: string, what: string): Promise<void> {
+  try {
+    await readQcow2Header(backing);
+  } catch (err) {
+    throw storageError(`${what} failed: the backing file cannot be opened (${(err as Error).message})`, err);
+  }
 }
 
 async function runOk(args: string[], what: string, onProgress?: OnProgress): Promise<RunResult> {
