@@ -52,6 +52,8 @@ export interface Actions {
   refreshConsole(boxId: string): Promise<void>;
   /** The box's live serial terminal; the caller closes it. */
   openConsole(boxId: string): Promise<ByteStream>;
+  /** The box's screen: raw RFB bytes from QEMU's VNC server, for noVNC; the caller closes it. */
+  openDisplay(boxId: string): Promise<ByteStream>;
   /** The last lines of the serial log, for a terminal to start with. */
   readConsole(boxId: string, lines: number): Promise<string[]>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
@@ -243,6 +245,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
     openConsole: (boxId) => bridge.consoles.open({ box: boxId }),
+    openDisplay: (boxId) => bridge.displays.open({ box: boxId }),
     readConsole: async (boxId, lines) => (await bridge.boxes.console({ box: boxId, lines })).lines,
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
 

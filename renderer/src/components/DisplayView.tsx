@@ -1,0 +1,149 @@
+// The box's screen (Display tab, boxes with display vnc): noVNC on the box's display stream
+// (displays:open), scaled to fit unless turned off, with full screen, Ctrl+Alt+Del and a
+// screenshot. While the screen has focus every key goes to the guest; Ctrl+Alt+G (or a click
+// outside) gives the keyboard back, and the bar says so. A stopped box shows what to do instead.
+// Like the Console tab, a stream that ends for another reason than the box stopping is joined
+// again after a second.
+import { useEffect, useRef, useState } from 'react';
+import type { Box } from '../../../shared/types.js';
+import { isActive } from '../../../shared/types.js';
+import { useActions, useSession } from '../context.js';
+import { createBoxScreen, type BoxScreen } from '../display/screen.js';
+import { usePageVisible } from '../hooks.js';
+import { screenReleaseLabel } from '../keyboard.js';
+import { errorText } from '../store/errors.js';
+
+const RETRY_MS = 1000;
+
+type Link = { state: 'connecting' } | { state: 'open' } | { state: 'ended'; message: string } | { state: 'error'; message: string };
+
+export function DisplayView({ box }: { box: Box }) {
+  const actions = useActions();
+  const { keys } = useSession();
+  const view = useRef<HTMLDivElement>(null);
+  const element = useRef<HTMLDivElement>(null);
+  const screen = useRef<BoxScreen | null>(null);
+  const [link, setLink] = useState<Link>({ state: 'connecting' });
+  const [captured, setCaptured] = useState(false);
+  const [fit, setFit] = useState(true);
+  const [fullScreen, setFullScreen] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  const active = isActive(box.status);
+  const visible = usePageVisible();
+
+  useEffect(() => {
+    if (!active || !visible) return;
+    let cancelled = false;
+    let retry: ReturnType<typeof setTimeout> | null = null;
+    const again = () => (retry = setTimeout(() => !cancelled && setAttempt((n) => n + 1), RETRY_MS));
+    setLink({ state: 'connecting' });
+    actions.openDisplay(box.id).then(
+      (stream) => {
+        if (cancelled) return stream.close();
+        screen.current = createBoxScreen(element.current!, box.name, stream, {
+          connected: () => !cancelled && setLink({ state: 'open' }),
+          captured: (on) => !cancelled && setCaptured(on),
+          ended: (message, end) => {
+            if (cancelled) return;
+            screen.current?.dispose();
+            screen.current = null;
+            setCaptured(false);
+            setLink({ state: 'ended', message });
+            if (end?.reason !== 'box-stopped') again();
+          },
+        });
+        screen.current.setScale(fitRef.current);
+      },
+      (err) => {
+        if (cancelled) return;
+        setLink({ state: 'error', message: errorText(err) });
+        again();
+      },
+    );
+    return () => {
+      cancelled = true;
+      if (retry) clearTimeout(retry);
+      screen.current?.dispose();
+      screen.current = null;
+      setCaptured(false);
+    };
+    // One screen per box and start: a rename (box.name) does not join again.
+  }, [active, visible, box.id, attempt, actions]);
+
+  const fitRef = useRef(fit);
+  fitRef.current = fit;
+  useEffect(() => screen.current?.setScale(fit), [fit]);
+
+  useEffect(() => {
+    const update = () => setFullScreen(document.fullscreenElement !== null && document.fullscreenElement === view.current);
+    document.addEventListener('fullscreenchange', update);
+    return () => document.removeEventListener('fullscreenchange', update);
+  }, []);
+
+  const toggleFullScreen = () => {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void view.current?.requestFullscreen().then(() => screen.current?.focus(), () => {});
+  };
+
+  const saveScreenshot = async () => {
+    const shown = screen.current;
+    if (!shown) return;
+    const png = await shown.png().catch(() => null);
+    if (png) downloadFile(png, `${box.name}-screen.png`);
+  };
+
+  const open = link.state === 'open' && active;
+  return (
+    <div className="display" ref={view}>
+      <div className="display-bar">
+        <p className={`display-note${captured ? ' captured' : ''}`} role="status" data-testid="display-note">
+          {noteFor(box, link, captured, screenReleaseLabel(keys))}
+        </p>
+        <div className="display-tools" role="toolbar" aria-label={`Screen of ${box.name}`}>
+          <button type="button" className="button" aria-pressed={fit} onClick={() => setFit(!fit)} disabled={!open} title="Scale the guest’s screen to this window, or show it at its own size">
+            Scale to fit
+          </button>
+          <button type="button" className="button" onClick={toggleFullScreen} disabled={!open}>
+            {fullScreen ? 'Exit full screen' : 'Full screen'}
+          </button>
+          <button type="button" className="button" onClick={() => screen.current?.sendCtrlAltDel()} disabled={!open} title="Sends Ctrl+Alt+Del to the guest">
+            Ctrl+Alt+Del
+          </button>
+          <button type="button" className="button" onClick={() => void saveScreenshot()} disabled={!open} title="Saves the guest’s screen as a PNG file">
+            Screenshot
+          </button>
+        </div>
+      </div>
+      {active ? (
+        <div ref={element} className="display-screen" data-testid="display-screen" />
+      ) : (
+        <div className="display-empty">
+          <p>
+            <strong>Start the box to see its screen.</strong>
+          </p>
+          <p className="hint">{box.status === 'failed' ? 'The box stopped unexpectedly; its screen comes back when it starts again.' : 'The screen shows here while the box runs.'}</p>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** Hands a file to the browser's download (the desktop app asks where to save it). */
+function downloadFile(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function noteFor(box: Box, link: Link, captured: boolean, release: string): string {
+  if (!isActive(box.status)) return box.status === 'stopping' ? 'The box is stopping…' : 'The box is not running.';
+  if (link.state === 'error') return `Could not show the screen: ${link.message} Trying again…`;
+  if (link.state === 'ended') return `${link.message} Joining again…`;
+  if (link.state !== 'open') return 'Connecting to the screen…';
+  if (captured) return `Keys go to the guest. Press ${release} or click outside the screen to release the keyboard.`;
+  if (box.status === 'paused') return 'The box is paused; its screen moves again when it resumes.';
+  return 'Click the screen to type into the guest.';
+}
