@@ -47,6 +47,7 @@ export const FIELD_SUBJECTS = {
   network: 'The network',
   forwards: 'The port forward',
   stopTimeoutSec: 'The stop timeout',
+  display: 'The display',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -91,6 +92,8 @@ const int = (what: string, min: number, max: number, unit = '') =>
     v.maxValue(max, `${what} must be at most ${max}${unit}.`),
   );
 
+const display = v.picklist(['vnc', 'none'], `${S.display} must be "vnc" (a screen, shown through QEMU's VNC server on a local socket) or "none" (no screen).`);
+
 const network = v.picklist(['nat', 'none'], `${S.network} must be "nat" (QEMU's user network) or "none" (no network card).`);
 
 /** Specs as the user wrote them (shared/forwards.ts parses them); each one checked, and no host port twice. */
@@ -108,6 +111,7 @@ const boxSettings = {
   network: v.optional(network),
   forwards: v.optional(forwards),
   stopTimeoutSec: v.optional(int(S.stopTimeoutSec, 1, 3600, ' s')),
+  display: v.optional(display),
 };
 
 const empty = v.strictObject({});
@@ -164,6 +168,8 @@ export const channels = {
   'boxes:ejectInstaller': { input: boxInput, result: result<Box>() },
   /** The box's serial terminal: what the guest prints, out; what is typed, in. */
   'consoles:open': { input: boxInput, result: result<ByteStream>(), stream: true },
+  /** The box's screen: raw RFB (VNC) bytes both ways, one VNC connection per stream. */
+  'displays:open': { input: boxInput, result: result<ByteStream>(), stream: true },
 
   'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
   'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },

@@ -75,6 +75,7 @@ export function createRouter(core: RouterDeps): Router {
 
   const streams: StreamHandlers = {
     'consoles:open': (i) => core.vms.openConsole(i.box),
+    'displays:open': (i) => core.vms.openDisplay(i.box),
   };
 
   // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
-import type { Box, BoxStatus, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
+import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -13,6 +13,7 @@ interface BoxDbRow {
   id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
   installer_image_id: string | null;
   network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
+  display: string;
 }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
@@ -25,6 +26,7 @@ export interface BoxSettings {
   network?: NetworkMode;
   forwards?: PortForward[];
   stopTimeoutSec?: number;
+  display?: DisplayMode;
   /** null clears it. */
   pendingDiskSize?: number | null;
 }
@@ -92,8 +94,8 @@ export class Store {
   // ---- boxes
 
   insertBox(box: NewBox): void {
-    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec)
-      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec)`)
+    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display)
+      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @display)`)
       .run({ ...box, forwards: JSON.stringify(box.forwards) });
   }
 
@@ -131,6 +133,7 @@ export class Store {
       ['cpus', settings.cpus], ['memory_mib', settings.memoryMib], ['network', settings.network],
       ['forwards', settings.forwards && JSON.stringify(settings.forwards)], ['stop_timeout_sec', settings.stopTimeoutSec],
       ['pending_disk_size', settings.pendingDiskSize],
+      ['display', settings.display],
     ];
     const set = columns.filter(([, value]) => value !== undefined);
     if (pendingRestart) set.push(['pending_restart', 1]);
@@ -266,6 +269,7 @@ export class Store {
       network: r.network as NetworkMode, forwards: JSON.parse(r.forwards) as PortForward[], macAddress: r.mac_address,
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
       pendingDiskSize: r.pending_disk_size,
+      display: r.display === 'none' ? 'none' : 'vnc',
     };
   }
 }

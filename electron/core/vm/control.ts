@@ -13,6 +13,8 @@ export interface VmControl {
   ejectInstaller(box: string): Promise<Box>;
   /** A live stream of the box's serial terminal; the box must be running (or paused). */
   openConsole(box: string): Promise<ByteStream>;
+  /** A new VNC connection to the box's screen (raw RFB); the box must run with display vnc. */
+  openDisplay(box: string): Promise<ByteStream>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;

@@ -45,6 +45,8 @@ export interface QemuSpec {
   startPaused?: boolean;
   /** User-mode network on a virtio-net card; null or absent: no network card at all. */
   network?: { mac: string; forwards: PortForward[] } | null;
+  /** A screen: a VGA card, a USB tablet and QEMU's VNC server on `vnc.sock` in the run folder. Absent: no screen. */
+  display?: 'vnc';
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -54,6 +56,9 @@ export const DEFAULT_APPEND = 'console=ttyS0 panic=-1 quiet';
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const QMP_SOCKET = 'qmp.sock';
 export const SERIAL_SOCKET = 'serial.sock';
+export const VNC_SOCKET = 'vnc.sock';
+/** Every socket QEMU makes in the run folder; runDirFor() fits the longest of them in sun_path. */
+export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET];
 export const PID_FILE = 'qemu.pid';
 export const FINGERPRINT_FILE = 'qemu.json';
 
@@ -62,6 +67,7 @@ export const MAX_SOCKET_PATH = 107;
 
 export function qmpSocketPath(runDir: string) { return path.join(runDir, QMP_SOCKET); }
 export function serialSocketPath(runDir: string) { return path.join(runDir, SERIAL_SOCKET); }
+export function vncSocketPath(runDir: string) { return path.join(runDir, VNC_SOCKET); }
 
 /** The QEMU command line for a spec. Pure: no file system access. */
 export function buildQemuArgs(spec: QemuSpec): string[] {
@@ -69,7 +75,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
   if (!Number.isInteger(spec.cpus) || spec.cpus < 1) throw invalidArgument(`cpus must be a positive integer, got ${spec.cpus}`);
   if (!Number.isInteger(spec.memoryMib) || spec.memoryMib < 16) throw invalidArgument(`memoryMib must be an integer of at least 16, got ${spec.memoryMib}`);
   if (spec.initrd && !spec.kernel) throw invalidArgument('An initrd needs a kernel to go with it');
-  for (const socket of [qmpSocketPath(spec.runDir), serialSocketPath(spec.runDir)]) {
+  for (const socket of RUN_SOCKETS.map((name) => path.join(spec.runDir, name))) {
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
       throw invalidArgument(`The socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; use runDirFor() to pick the run folder`);
     }
@@ -102,6 +108,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : `,bootindex=${spec.installer ? 1 : 0}`}`,
     ...(spec.installer ? installerArgs(spec.installer) : []),
     ...networkArgs(spec.network ?? null),
+    ...displayArgs(spec),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
@@ -123,6 +130,24 @@ function installerArgs(iso: string): string[] {
     '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': INSTALLER_NODES.file, 'read-only': true }),
     '-blockdev', JSON.stringify({ driver: 'raw', file: INSTALLER_NODES.file, 'node-name': INSTALLER_NODES.format, 'read-only': true }),
     '-device', `ide-cd,drive=${INSTALLER_NODES.format},id=${INSTALLER_DEVICE_ID},bootindex=0`,
+  ];
+}
+
+/**
+ * The screen. `-display none` stays: it is about a window on the host, and VNC is a server
+ * beside it. Only a unix socket: QEMU's VNC has no authentication here, so a TCP port would
+ * give the guest's keyboard to every local user. share=force-shared: every client shares the
+ * screen, so a viewer asking for an exclusive session (ClientInit shared-flag 0) cannot kick
+ * the others out.
+ */
+function displayArgs(spec: QemuSpec): string[] {
+  if (spec.display !== 'vnc') return [];
+  return [
+    '-device', 'VGA,id=video0',
+    // An absolute pointer: the guest's cursor follows the viewer's without any grab or drift.
+    '-device', 'qemu-xhci,id=usb0',
+    '-device', 'usb-tablet,bus=usb0.0,id=tablet0',
+    '-vnc', `unix:${opt(vncSocketPath(spec.runDir))},share=force-shared`,
   ];
 }
 
@@ -150,7 +175,8 @@ function opt(value: string): string {
  * same folder and finds the same qemu.json.
  */
 export function runDirFor(paths: HomePaths, boxId: string, options: { create?: boolean } = {}): string {
-  const fits = (dir: string) => Buffer.byteLength(serialSocketPath(dir)) <= MAX_SOCKET_PATH;
+  const longest = RUN_SOCKETS.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+  const fits = (dir: string) => Buffer.byteLength(path.join(dir, longest)) <= MAX_SOCKET_PATH;
   const preferred = paths.runDir(boxId);
   const create = options.create ?? true;
   if (fits(preferred)) {
@@ -238,7 +264,7 @@ export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   mkdirDurable(spec.runDir);
   mkdirDurable(path.dirname(spec.logFile));
   // A stale socket would accept nothing; removing it lets a QMP connect wait for the new one.
-  for (const stale of [qmpSocketPath(spec.runDir), serialSocketPath(spec.runDir)]) {
+  for (const stale of RUN_SOCKETS.map((name) => path.join(spec.runDir, name))) {
     fs.rmSync(stale, { force: true });
   }
   const stderrLog = spec.stderrLog ?? path.join(path.dirname(spec.logFile), 'qemu.log');
