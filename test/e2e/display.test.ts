@@ -8,7 +8,7 @@
 // Every QEMU this file starts is stopped through the served API at the end; one that outlived
 // its owner is killed by the pid in its own fingerprint, never by name.
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { expectAccessible, expectNoPageProblems, openApp, screenshot, type App } from './harness.js';
@@ -37,6 +37,12 @@ afterAll(async () => {
     if (killed.length) console.error(`killed a QEMU left running by its owner: pid ${killed.join(', ')}`);
   }
 }, 60_000);
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state !== 'fail' || !page) return;
+  await screenshot(page, `display-failed-${ctx.task.name.slice(0, 30).replace(/\W+/g, '-')}`).catch(() => {});
+  console.error(`page text:\n${await page.locator('body').innerText().catch(() => '?')}\nserve output:\n${app.served.output().slice(-3000)}\npage problems:\n${app.b.problems.join('\n')}`);
+});
 
 const toolbar = () => page.getByRole('toolbar', { name: 'Actions for screen' });
 const tools = () => page.getByRole('toolbar', { name: 'Screen of screen' });

@@ -72,7 +72,9 @@ export function DisplayView({ box }: { box: Box }) {
 
   const fitRef = useRef(fit);
   fitRef.current = fit;
-  useEffect(() => screen.current?.setScale(fit), [fit]);
+  useEffect(() => {
+    screen.current?.setScale(fit);
+  }, [fit]);
 
   useEffect(() => {
     const update = () => setFullScreen(document.fullscreenElement !== null && document.fullscreenElement === view.current);
