@@ -13,6 +13,8 @@ const suites = {
   terminal: async () => (await import('./terminal.mjs')).terminalBenchmarks(),
   // The same guest and Chromium: a `cat` timed until the Console tab has drawn it.
   'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
+  // A screen of its own (the test boot sector) and Chromium: a key timed until the picture shows it.
+  display: async () => (await import('./display.mjs')).displayBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');
