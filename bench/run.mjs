@@ -13,6 +13,8 @@ const suites = {
   terminal: async () => (await import('./terminal.mjs')).terminalBenchmarks(),
   // The same guest and Chromium: a `cat` timed until the Console tab has drawn it.
   'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
+  // Boots a blank disk with a screen: screenshot through the channel vs a raw QMP screendump.
+  screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -9,21 +9,16 @@
 // tens of KB whatever the guest shows, and still recognisable. Own code (vm/png.ts) over
 // node:zlib rather than a package: QEMU writes one simple kind of PNG.
 import fs from 'node:fs';
-import path from 'node:path';
 import { notFound } from '../../../shared/errors.js';
 import type { Box, Snapshot, SnapshotPicture } from '../../../shared/types.js';
 import type { Logger } from '../logger.js';
 import { writeFileDurable } from '../fsutil.js';
+import { picturePath } from '../paths.js';
 import { decodePng, encodePng, pngSize, shrink } from '../vm/png.js';
 import { screendump } from '../vm/screen.js';
 import type { QemuSession } from '../vm/supervisor.js';
 
-export const PICTURE_FILE = 'screen.png';
 export const PICTURE_WIDTH = 320;
-
-export function picturePath(snapshotDiskPath: string): string {
-  return path.join(path.dirname(snapshotDiskPath), PICTURE_FILE);
-}
 
 /**
  * Takes and keeps the picture; never throws: a snapshot must not fail for want of a picture.

@@ -8,7 +8,7 @@ import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
 import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
-import { picturePath } from '../snapshots/picture.js';
+import { picturePath } from '../paths.js';
 
 interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
 interface BoxDbRow {
