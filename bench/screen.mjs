@@ -15,13 +15,16 @@ const { connectControl } = await import('../dist/electron/host/control-client.js
 
 const RUNS = 30;
 
-async function samples(n, fn) {
-  await fn(); // the first one warms QEMU's console and Node's code paths
-  const out = [];
+/** Each fn timed `n` times, the three taking turns so the machine's load falls on all alike. */
+async function interleaved(n, fns) {
+  for (const fn of fns) await fn(); // the first ones warm QEMU's console and Node's code paths
+  const out = fns.map(() => []);
   for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    out.push(performance.now() - t0);
+    for (const [k, fn] of fns.entries()) {
+      const t0 = performance.now();
+      await fn();
+      out[k].push(performance.now() - t0);
+    }
   }
   return out;
 }
@@ -46,14 +49,17 @@ export async function screenBenchmarks() {
     client = await connectControl(core.paths.controlSocket);
     const session = core.vms.session(box.id);
 
-    const floor = await samples(RUNS, async () => {
+    const rawDump = async () => {
       const file = path.join(session.runDir, 'bench-dump.png');
       await session.qmp.execute('screendump', { filename: file, format: 'png' });
       fs.readFileSync(file);
       fs.rmSync(file);
-    });
-    const inProcess = await samples(RUNS, () => router.invoke('boxes:screenshot', { box: 's' }));
-    const overControl = await samples(RUNS, () => client.invoke('boxes:screenshot', { box: 's' }));
+    };
+    const [floor, inProcess, overControl] = await interleaved(RUNS, [
+      rawDump,
+      () => router.invoke('boxes:screenshot', { box: 's' }),
+      () => client.invoke('boxes:screenshot', { box: 's' }),
+    ]);
     const shot = await router.invoke('boxes:screenshot', { box: 's' });
     const size = `${shot.width}×${shot.height}, ${Buffer.from(shot.png, 'base64').length} B PNG`;
     rows.push(row(`screenshot, in process (${size})`, inProcess, floor, 'report'));

@@ -57,6 +57,8 @@ export interface Actions {
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
   setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
+  /** A snapshot's picture of the screen as a data: URL (Snapshot.hasPicture), or null when it has none. */
+  snapshotPicture(boxId: string, snapshotId: string): Promise<string | null>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -254,5 +256,8 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       if (out.ok) await sync.loadInfo().catch(() => {});
       return out;
     },
+
+    snapshotPicture: (boxId, snapshotId) =>
+      bridge.snapshots.picture({ box: boxId, snapshot: snapshotId }).then((p) => `data:image/png;base64,${p.png}`, () => null),
   };
 }
