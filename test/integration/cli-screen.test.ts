@@ -1,11 +1,12 @@
 // The screen from the command line, with the real bin and no owner in between: each command
 // opens the home, adopts the running QEMU (its vnc.sock says it has a screen) and lets go.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../../electron/core/vm/png.js';
 import type { Box, Snapshot } from '../../shared/types.js';
-import { cliOk, cliSync } from '../helpers/cli.js';
+import { BIN, cliOk, cliSync } from '../helpers/cli.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { DISK_MARKER, makeScreenDisk, waitForSerial } from '../helpers/installer.js';
 
@@ -58,6 +59,9 @@ describe('boxkeep and the screen', () => {
     const file = path.join(tmp.dir, 'pic.png');
     expect(cliOk(home, ['snapshot', 'picture', 'scr', 'lively', '-o', file])).toMatchObject({ width: 320, height: 178 });
     expect(decodePng(fs.readFileSync(file)).width).toBe(320);
+    // As people read it.
+    const shown = spawnSync(process.execPath, [BIN, '--home', home, 'snapshot', 'show', 'scr', 'lively'], { encoding: 'utf8' });
+    expect(shown.stdout).toContain('Picture:       of the screen, saved with "boxkeep snapshot picture scr lively -o FILE.png"');
   });
 
   it('refuses a screenshot of a box without a screen and of a stopped box, saying why, and writes nothing', () => {

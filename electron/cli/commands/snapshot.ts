@@ -150,5 +150,6 @@ function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined
     ['On disk', humanBytes(s.sizeOnDisk)],
     ['Virtual size', humanBytes(s.virtualSize)],
     ['Disk file', s.diskPath],
+    ['Picture', s.hasPicture ? `of the screen, saved with "boxkeep snapshot picture ${box?.name ?? s.boxId} ${s.name} -o FILE.png"` : null],
   ]);
 }
