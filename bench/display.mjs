@@ -3,9 +3,9 @@
 // makeScreenDisk): it reads each key with the BIOS and writes it into VGA text memory, the
 // n-th key into the n-th cell from row KEYS_ROW on, so every run changes one known 9x16 cell.
 //
-// - floor: a minimal RFB client of this bench on QEMU's VNC unix socket (handshake, raw
-//   encoding, incremental FramebufferUpdateRequests); from the KeyEvent sent until an update
-//   covering the cell has arrived.
+// - floor: a minimal RFB client (the tests' handshake, test/helpers/rfb.ts, plus raw-encoded
+//   incremental updates painted here) on QEMU's VNC unix socket; from the key event sent until
+//   the painted cell has lit pixels.
 // - web host: the same client through the displays:open stream over the web host's WebSocket
 //   (the page's transport) into Node.
 // - Display tab: Debian's Chromium on the web host, the key pressed in the Display tab's
@@ -29,7 +29,10 @@ const { vncSocketPath } = await import('../dist/electron/core/vm/qemu.js');
 const { StreamClient, encodeDataFrame, decodeDataFrame } = await import('../dist/shared/stream-wire.js');
 const { readHostMessage } = await import('../dist/shared/wire.js');
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const { LocalStream } = await import('../dist/shared/streams.js');
+// The test helpers are TypeScript: vite's module runner loads them.
 const { module: bootSector } = await runnerImport(path.join(root, 'test', 'helpers', 'installer.ts'));
+const { RfbClient } = (await runnerImport(path.join(root, 'test', 'helpers', 'rfb.ts'))).module;
 const { makeScreenDisk, KEYS_ROW, DISK_MARKER } = bootSector;
 
 const RUNS = Number(process.env.BENCH_DISPLAY_N ?? 11);
@@ -43,56 +46,91 @@ const cellOf = (n) => {
   return { x: (cell % 80) * 9, y: Math.floor(cell / 80) * 16 };
 };
 
+/** QEMU's socket as a ByteStream, so the tests' RFB client (test/helpers/rfb.ts) reads it too. */
+function socketStream(socket) {
+  const stream = new LocalStream({ write: (b) => socket.write(b), setPaused: (p) => (p ? socket.pause() : socket.resume()), closed: () => socket.destroy() });
+  socket.on('data', (b) => stream.push(b));
+  socket.on('close', () => stream.end({ reason: 'closed', message: 'The VNC socket closed.' }));
+  return stream;
+}
+
 /**
- * The smallest RFB 3.8 client that can time an update: security None, raw encoding only,
- * full picture once, then incremental requests. `rects` is called with each update's rectangles.
+ * What the bench adds to the tests' RFB client (handshake, reads): raw encoding with QEMU's
+ * extended key events (keys by scancode, as noVNC sends them to QEMU), incremental updates
+ * painted into a framebuffer of its own, and a cell checked for lit pixels as on the canvas.
  */
-class RawRfb {
-  constructor(write) {
-    this.write = write;
-    this.buf = Buffer.alloc(0);
-    this.wake = null;
+class ScreenWatcher {
+  constructor(stream) {
+    this.stream = stream;
+    this.rfb = new RfbClient(stream);
     this.listeners = new Set();
   }
-  take(bytes) {
-    this.buf = Buffer.concat([this.buf, bytes]);
-    this.wake?.();
-  }
-  async need(n, ms = 60_000) {
-    const end = Date.now() + ms;
-    while (this.buf.length < n) {
-      if (Date.now() > end) throw new Error(`RFB: waited ${ms} ms for ${n} bytes, have ${this.buf.length}`);
-      await new Promise((r) => { this.wake = r; setTimeout(r, 20); });
-    }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
-  }
-  async handshake() {
-    const version = (await this.need(12)).toString('latin1');
-    if (!version.startsWith('RFB 003.')) throw new Error(`RFB: not a VNC server: ${JSON.stringify(version)}`);
-    this.write(Buffer.from('RFB 003.008\n'));
-    const count = (await this.need(1))[0];
-    const types = [...(await this.need(count))];
-    if (!types.includes(1)) throw new Error(`RFB: the server wants authentication (${types})`);
-    this.write(Buffer.from([1]));
-    if ((await this.need(4)).readUInt32BE(0) !== 0) throw new Error('RFB: security handshake failed');
-    this.write(Buffer.from([1])); // ClientInit: shared
-    const init = await this.need(24);
-    this.width = init.readUInt16BE(0);
-    this.height = init.readUInt16BE(2);
-    this.bytesPerPixel = init[4] / 8;
-    await this.need(init.readUInt32BE(20)); // desktop name
+  async start() {
+    const init = await this.rfb.handshake();
+    this.width = init.width;
+    this.height = init.height;
+    this.bytesPerPixel = 4; // QEMU's default pixel format: 32 bits per pixel
     this.fb = Buffer.alloc(this.width * this.height * this.bytesPerPixel);
-    // Raw, and QEMU's extended key events (keys by scancode, as noVNC sends them to QEMU).
     const enc = Buffer.alloc(12);
     enc.writeUInt8(2, 0);
     enc.writeUInt16BE(2, 2);
     enc.writeInt32BE(0, 4);
     enc.writeInt32BE(QEMU_EXTENDED_KEY, 8);
-    this.write(enc);
-    void this.readLoop();
+    this.stream.write(enc);
+    void this.readLoop().catch(() => {});
     await this.update(false);
+  }
+  request(incremental) {
+    const m = Buffer.alloc(10);
+    m.writeUInt8(3, 0);
+    m.writeUInt8(incremental ? 1 : 0, 1);
+    m.writeUInt16BE(this.width, 6);
+    m.writeUInt16BE(this.height, 8);
+    this.stream.write(m);
+  }
+  /** Asks for an update and resolves once it has been painted. */
+  update(incremental) {
+    return new Promise((resolve) => {
+      const once = () => {
+        this.listeners.delete(once);
+        resolve();
+      };
+      this.listeners.add(once);
+      this.request(incremental);
+    });
+  }
+  /** A press and release, as QEMU extended key events (client message 255, subtype 0). */
+  key(keysym, scancode) {
+    for (const down of [1, 0]) {
+      const m = Buffer.alloc(12);
+      m.writeUInt8(255, 0);
+      m.writeUInt16BE(down, 2);
+      m.writeUInt32BE(keysym, 4);
+      m.writeUInt32BE(scancode, 8);
+      this.stream.write(m);
+    }
+  }
+  async readLoop() {
+    const read = (n) => this.rfb.read(n, 1e9);
+    for (;;) {
+      const type = (await read(1))[0];
+      if (type === 0) {
+        const n = (await read(3)).readUInt16BE(1);
+        for (let i = 0; i < n; i++) {
+          const h = await read(12);
+          const r = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), w: h.readUInt16BE(4), h: h.readUInt16BE(6), enc: h.readInt32BE(8) };
+          // The server acknowledges the extended key pseudo-encoding with an empty rectangle.
+          if (r.enc === QEMU_EXTENDED_KEY) continue;
+          if (r.enc !== 0) throw new Error(`RFB: unexpected encoding ${r.enc}`);
+          this.paint(r, await read(r.w * r.h * this.bytesPerPixel));
+        }
+        for (const l of [...this.listeners]) l();
+      } else if (type === 3) {
+        await read((await read(7)).readUInt32BE(3)); // ServerCutText
+      } else if (type !== 2) {
+        throw new Error(`RFB: unexpected server message ${type}`);
+      }
+    }
   }
   paint(r, pixels) {
     const bpp = this.bytesPerPixel;
@@ -108,63 +146,6 @@ class RawRfb {
       }
     }
     return false;
-  }
-  request(incremental) {
-    const m = Buffer.alloc(10);
-    m.writeUInt8(3, 0);
-    m.writeUInt8(incremental ? 1 : 0, 1);
-    m.writeUInt16BE(this.width, 6);
-    m.writeUInt16BE(this.height, 8);
-    this.write(m);
-  }
-  /** Asks for an update and resolves with its rectangles. */
-  update(incremental) {
-    return new Promise((resolve) => {
-      const once = (rects) => {
-        this.listeners.delete(once);
-        resolve(rects);
-      };
-      this.listeners.add(once);
-      this.request(incremental);
-    });
-  }
-  /** A press and release, as QEMU extended key events (client message 255, subtype 0). */
-  key(keysym, scancode) {
-    for (const down of [1, 0]) {
-      const m = Buffer.alloc(12);
-      m.writeUInt8(255, 0);
-      m.writeUInt8(0, 1);
-      m.writeUInt16BE(down, 2);
-      m.writeUInt32BE(keysym, 4);
-      m.writeUInt32BE(scancode, 8);
-      this.write(m);
-    }
-  }
-  async readLoop() {
-    for (;;) {
-      const type = (await this.need(1, 1e9))[0];
-      if (type === 0) {
-        const rects = [];
-        const n = (await this.need(3, 1e9)).readUInt16BE(1);
-        for (let i = 0; i < n; i++) {
-          const h = await this.need(12, 1e9);
-          const r = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), w: h.readUInt16BE(4), h: h.readUInt16BE(6), enc: h.readInt32BE(8) };
-          // The server acknowledges the extended key pseudo-encoding with an empty rectangle.
-          if (r.enc === QEMU_EXTENDED_KEY) continue;
-          if (r.enc !== 0) throw new Error(`RFB: unexpected encoding ${r.enc}`);
-          this.paint(r, await this.need(r.w * r.h * this.bytesPerPixel, 1e9));
-          rects.push(r);
-        }
-        for (const l of [...this.listeners]) l(rects);
-      } else if (type === 2) {
-        // Bell: nothing follows.
-      } else if (type === 3) {
-        const len = (await this.need(7, 1e9)).readUInt32BE(3);
-        await this.need(len, 1e9);
-      } else {
-        throw new Error(`RFB: unexpected server message ${type}`);
-      }
-    }
   }
   /** Types a key; resolves once the updates have lit `cell` (incremental requests until then). */
   async timeKey(cell) {
@@ -232,9 +213,8 @@ export async function displayBenchmarks() {
       const s = net.connect(vncSocketPath(core.vms.session(box.id).runDir));
       s.once('connect', () => resolve(s)).once('error', reject);
     });
-    const raw = new RawRfb((b) => socket.write(b));
-    socket.on('data', (b) => raw.take(b));
-    await raw.handshake();
+    const raw = new ScreenWatcher(socketStream(socket));
+    await raw.start();
     say('raw RFB handshake done');
     const floor = await timeKeys(raw, 0);
     socket.destroy();
@@ -242,9 +222,8 @@ export async function displayBenchmarks() {
     say('floor done');
     host = await startWebHost({ router: createRouter(core), staticDir: rendererDir });
     const ws = await wsDisplay(host, box.id);
-    const viaWs = new RawRfb((b) => ws.stream.write(b));
-    ws.stream.onData((b) => viaWs.take(Buffer.from(b)));
-    await viaWs.handshake();
+    const viaWs = new ScreenWatcher(ws.stream);
+    await viaWs.start();
     const overWs = await timeKeys(viaWs, RUNS);
     ws.stream.close();
     ws.close();

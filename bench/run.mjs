@@ -15,6 +15,8 @@ const suites = {
   'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
   // A screen of its own (the test boot sector) and Chromium: a key timed until the picture shows it.
   display: async () => (await import('./display.mjs')).displayBenchmarks(),
+  // Boots a blank disk with a screen: screenshot through the channel vs a raw QMP screendump.
+  screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -17,8 +17,10 @@ import type {
   RecoveryReport,
   RemoveSnapshotResult,
   RestoreResult,
+  Screenshot,
   Settings,
   Snapshot,
+  SnapshotPicture,
   SnapshotTree,
   StopResult,
   SystemInfo,
@@ -168,6 +170,8 @@ export const channels = {
   'boxes:ejectInstaller': { input: boxInput, result: result<Box>() },
   /** The box's serial terminal: what the guest prints, out; what is typed, in. */
   'consoles:open': { input: boxInput, result: result<ByteStream>(), stream: true },
+  /** A PNG of the running box's screen (QMP screendump). */
+  'boxes:screenshot': { input: boxInput, result: result<Screenshot>() },
   /** The box's screen: raw RFB (VNC) bytes both ways, one VNC connection per stream. */
   'displays:open': { input: boxInput, result: result<ByteStream>(), stream: true },
 
@@ -192,6 +196,8 @@ export const channels = {
     result: result<RestoreResult>(),
   },
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
+  /** The small picture of the screen a live snapshot kept (Snapshot.hasPicture). */
+  'snapshots:picture': { input: snapshotRef, result: result<SnapshotPicture>() },
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {

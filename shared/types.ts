@@ -123,6 +123,24 @@ export interface Snapshot {
   /** Taken while the box was running. */
   live: boolean;
   diskPath: string;
+  /** A small picture of the screen was kept (live snapshots of a box with a screen): snapshots:picture gives it. */
+  hasPicture: boolean;
+}
+
+/** A PNG picture of a screen, as base64 (transports carry JSON). */
+export interface ScreenPicture {
+  width: number;
+  height: number;
+  png: string;
+}
+
+export interface Screenshot extends ScreenPicture {
+  boxId: string;
+  takenAt: number;
+}
+
+export interface SnapshotPicture extends ScreenPicture {
+  snapshotId: string;
 }
 
 export interface SnapshotTree {

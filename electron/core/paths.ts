@@ -38,3 +38,9 @@ export class HomePaths {
   runDir(boxId: string) { return path.join(this.boxDir(boxId), 'run'); }
   logsDir(boxId: string) { return path.join(this.boxDir(boxId), 'logs'); }
 }
+
+/** A snapshot's picture of the screen (snapshots/picture.ts), beside its disk in its folder. */
+export const PICTURE_FILE = 'screen.png';
+export function picturePath(snapshotDiskPath: string): string {
+  return path.join(path.dirname(snapshotDiskPath), PICTURE_FILE);
+}

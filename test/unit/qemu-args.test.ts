@@ -94,8 +94,8 @@ describe('buildQemuArgs', () => {
     const args = buildQemuArgs(spec({ kernel: undefined, initrd: undefined, display: 'vnc' }));
     expect(valueOf(args, '-display')).toBe('none');
     expect(valuesOf(args, '-device')).toEqual(expect.arrayContaining(['VGA,id=video0', 'qemu-xhci,id=usb0', 'usb-tablet,bus=usb0.0,id=tablet0']));
-    expect(valueOf(args, '-vnc')).toBe('unix:/home/u/boxes/ab12/run/vnc.sock,share=force-shared');
-    expect(valueOf(buildQemuArgs(spec({ runDir: '/r,x', display: 'vnc' })), '-vnc')).toBe('unix:/r,,x/vnc.sock,share=force-shared');
+    expect(valueOf(args, '-vnc')).toBe('unix:/home/u/boxes/ab12/run/vnc.sock,share=ignore');
+    expect(valueOf(buildQemuArgs(spec({ runDir: '/r,x', display: 'vnc' })), '-vnc')).toBe('unix:/r,,x/vnc.sock,share=ignore');
     // No TCP anywhere: no host:display form, no websocket, no "to=" port range.
     expect(args.join(' ')).not.toMatch(/-vnc [^u]|websocket|:5900|to=/);
   });

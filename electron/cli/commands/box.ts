@@ -5,6 +5,7 @@ import type { Box, BoxDetail, DisplayMode, NetworkMode } from '../../../shared/t
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
+import { savePng } from '../png-file.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -130,6 +131,19 @@ export const boxCommands: CommandGroup = {
       async run({ args, api }) {
         const box = await api.boxes.ejectInstaller({ box: arg(args, 'box') });
         return output(box, () => `Ejected the installer of box ${JSON.stringify(box.name)}; it boots from its disk from now on.`);
+      },
+    },
+    {
+      usage: 'box screenshot <box> --output FILE',
+      summary: 'Save a PNG of the screen of a running box (one with --display vnc).',
+      details: '-o FILE is short for --output FILE. With --json it prints the picture\'s size and where it went.',
+      kinds: { output: 'path' },
+      async run({ args, api }) {
+        const shot = await api.boxes.screenshot({ box: arg(args, 'box') });
+        const file = args.flags.output as string;
+        const bytes = savePng(file, shot);
+        const value = { boxId: shot.boxId, width: shot.width, height: shot.height, bytes, file, takenAt: shot.takenAt };
+        return output(value, () => `Saved the screen of box ${JSON.stringify(arg(args, 'box'))} (${shot.width}×${shot.height}, ${humanBytes(bytes)}) to ${file}.`);
       },
     },
     stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),

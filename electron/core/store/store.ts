@@ -1,5 +1,6 @@
 // The SQLite store: images, boxes, snapshots and each box's current pointer.
 // Rows are the index of what exists; files on disk are the truth recovery reconciles against.
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
@@ -7,6 +8,7 @@ import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
 import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
+import { picturePath } from '../paths.js';
 
 interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
 interface BoxDbRow {
@@ -169,7 +171,7 @@ export class Store {
 
   // ---- snapshots
 
-  insertSnapshot(s: Snapshot): void {
+  insertSnapshot(s: Omit<Snapshot, 'hasPicture'>): void {
     this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, disk_path)
       VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @diskPath)`)
       .run({ ...s, live: s.live ? 1 : 0 });
@@ -292,6 +294,8 @@ function toSnapshot(r: SnapshotDbRow): Snapshot {
   return {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,
+    // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
+    hasPicture: fs.existsSync(picturePath(r.disk_path)),
   };
 }
 

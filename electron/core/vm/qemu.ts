@@ -136,9 +136,9 @@ function installerArgs(iso: string): string[] {
 /**
  * The screen. `-display none` stays: it is about a window on the host, and VNC is a server
  * beside it. Only a unix socket: QEMU's VNC has no authentication here, so a TCP port would
- * give the guest's keyboard to every local user. share=force-shared: every client shares the
- * screen, so a viewer asking for an exclusive session (ClientInit shared-flag 0) cannot kick
- * the others out.
+ * give the guest's keyboard to every local user. share=ignore: every client shares the screen
+ * whatever its ClientInit asks; under the default (allow-exclusive) a viewer asking for the
+ * screen alone would disconnect all the others, and force-shared refuses such a viewer.
  */
 function displayArgs(spec: QemuSpec): string[] {
   if (spec.display !== 'vnc') return [];
@@ -147,7 +147,7 @@ function displayArgs(spec: QemuSpec): string[] {
     // An absolute pointer: the guest's cursor follows the viewer's without any grab or drift.
     '-device', 'qemu-xhci,id=usb0',
     '-device', 'usb-tablet,bus=usb0.0,id=tablet0',
-    '-vnc', `unix:${opt(vncSocketPath(spec.runDir))},share=force-shared`,
+    '-vnc', `unix:${opt(vncSocketPath(spec.runDir))},share=ignore`,
   ];
 }
 
@@ -267,6 +267,8 @@ export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   for (const stale of RUN_SOCKETS.map((name) => path.join(spec.runDir, name))) {
     fs.rmSync(stale, { force: true });
   }
+  // Screendumps a crash left between QEMU writing them and Boxkeep removing them (see screen.ts).
+  for (const name of fs.readdirSync(spec.runDir)) if (name.startsWith('.screendump-')) fs.rmSync(path.join(spec.runDir, name), { force: true });
   const stderrLog = spec.stderrLog ?? path.join(path.dirname(spec.logFile), 'qemu.log');
   const out = fs.openSync(stderrLog, 'a');
   const binary = spec.binary ?? QEMU_BINARY;

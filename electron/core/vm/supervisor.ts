@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
 import type { ByteStream } from '../../../shared/streams.js';
-import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type StopResult } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
 import { applyPendingGrow } from '../boxes/update.js';
@@ -22,6 +22,7 @@ import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGr
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint } from './qemu.js';
 import { SerialHub } from './serial.js';
 import { DisplayHub } from './display.js';
+import { screendump } from './screen.js';
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
@@ -370,6 +371,16 @@ export class Supervisor implements VmControl {
   /** A new VNC connection to the box's screen; the box must run with one under a QEMU this process controls. */
   async openDisplay(ref: string): Promise<ByteStream> {
     return this.displayOf(ref).open();
+  }
+
+  async screenshot(ref: string): Promise<Screenshot> {
+    const box = this.core.boxes.resolve(ref);
+    this.displayOf(box.id);
+    const session = this.session(box.id);
+    const started = performance.now();
+    const dump = await screendump(session.qmp, session.runDir, `the box ${JSON.stringify(box.name)}`);
+    this.core.logger.info('screenshot', { op: 'box-screenshot', boxId: box.id, bytes: dump.png.length, elapsed_ms: elapsedMs(started) });
+    return { boxId: box.id, width: dump.width, height: dump.height, png: dump.png.toString('base64'), takenAt: Date.now() };
   }
 
   /** The running screen of a box, or a refusal that says why there is none. */

@@ -1,6 +1,6 @@
 // The box's screen (Display tab, boxes with display vnc): noVNC on the box's display stream
 // (displays:open), scaled to fit unless turned off, with full screen, Ctrl+Alt+Del and a
-// screenshot. While the screen has focus every key goes to the guest; Ctrl+Alt+G (or a click
+// screenshot (QEMU's, boxes:screenshot). While the screen has focus every key goes to the guest; Ctrl+Alt+G (or a click
 // outside) gives the keyboard back, and the bar says so. A stopped box shows what to do instead.
 // Like the Console tab, a stream that ends for another reason than the box stopping is joined
 // again after a second.
@@ -87,10 +87,15 @@ export function DisplayView({ box }: { box: Box }) {
     else void view.current?.requestFullscreen().then(() => screen.current?.focus(), () => {});
   };
 
+  // QEMU's own picture (boxes:screenshot); the canvas's where QEMU's is refused (a screen
+  // too large for one message, a box that just stopped): the canvas holds the same pixels.
   const saveScreenshot = async () => {
     const shown = screen.current;
     if (!shown) return;
-    const png = await shown.png().catch(() => null);
+    const png = await actions.screenshot(box.id).then(
+      (bytes) => new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }),
+      () => shown.png().catch(() => null),
+    );
     if (png) downloadFile(png, `${box.name}-screen.png`);
   };
 
