@@ -16,18 +16,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { runnerImport } from 'vite';
 import { median, requireBuilt, round, row, tempDir } from './lib.mjs';
 import { buildRenderer, launchChromium, requireChromium } from './render.mjs';
+import { wsStream } from './terminal.mjs';
 
 requireBuilt();
 const { openCore } = await import('../dist/electron/core/core.js');
 const { createRouter } = await import('../dist/electron/core/router.js');
 const { startWebHost } = await import('../dist/electron/host/web-host.js');
 const { vncSocketPath } = await import('../dist/electron/core/vm/qemu.js');
-const { StreamClient, encodeDataFrame, decodeDataFrame } = await import('../dist/shared/stream-wire.js');
-const { readHostMessage } = await import('../dist/shared/wire.js');
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const { LocalStream } = await import('../dist/shared/streams.js');
 // The test helpers are TypeScript: vite's module runner loads them.
@@ -165,24 +163,6 @@ async function timeKeys(rfb, first) {
   return times;
 }
 
-/** A displays:open stream through the web host's WebSocket, as the page gets it. */
-async function wsDisplay(host, box) {
-  const ws = new WebSocket(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`, { origin: `http://127.0.0.1:${host.port}` });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const client = new StreamClient({ sendMessage: (m) => ws.send(JSON.stringify(m)), sendData: (id, b) => ws.send(encodeDataFrame(id, b)) });
-  ws.on('message', (data, binary) => {
-    if (binary) {
-      const f = decodeDataFrame(data);
-      if (f.ok) client.receiveData(f.stream, f.bytes);
-    } else {
-      const m = readHostMessage(data.toString());
-      if (m?.type.startsWith('stream-')) client.receive(m);
-    }
-  });
-  const stream = await client.open('displays:open', { box });
-  return { stream, close: () => ws.close() };
-}
-
 async function waitForSerial(file, marker, ms = 60_000) {
   const end = Date.now() + ms;
   while (!(fs.existsSync(file) && fs.readFileSync(file, 'latin1').includes(marker))) {
@@ -221,7 +201,7 @@ export async function displayBenchmarks() {
 
     say('floor done');
     host = await startWebHost({ router: createRouter(core), staticDir: rendererDir });
-    const ws = await wsDisplay(host, box.id);
+    const ws = await wsStream(host, box.id, 'displays:open');
     const viaWs = new ScreenWatcher(ws.stream);
     await viaWs.start();
     const overWs = await timeKeys(viaWs, RUNS);
