@@ -11,9 +11,17 @@ import { useActions, useSession } from '../context.js';
 import { createBoxScreen, type BoxScreen } from '../display/screen.js';
 import { usePageVisible } from '../hooks.js';
 import { screenReleaseLabel } from '../keyboard.js';
-import { errorText } from '../store/errors.js';
+import { asBoxkeepError, errorText } from '../store/errors.js';
 
 const RETRY_MS = 1000;
+/**
+ * A box is recorded as running before its QEMU is up (the supervisor's start), so a screen
+ * asked for right as it starts is refused (InvalidState) until QEMU answers; QMP gets 15 s for
+ * that. Within this long after the box became active, and before its screen ever showed, such
+ * a refusal is the start still going on: the tab keeps saying "Connecting…" and asks again soon.
+ */
+const START_GRACE_MS = 15_000;
+const START_RETRY_MS = 250;
 
 type Link = { state: 'connecting' } | { state: 'open' } | { state: 'ended'; message: string } | { state: 'error'; message: string };
 
@@ -30,18 +38,28 @@ export function DisplayView({ box }: { box: Box }) {
   const [attempt, setAttempt] = useState(0);
   const active = isActive(box.status);
   const visible = usePageVisible();
+  /** When the box became active, while its screen has not shown yet (see START_GRACE_MS). */
+  const starting = useRef<number | null>(null);
+
+  // Declared before the effect that joins the screen, so it runs first.
+  useEffect(() => {
+    starting.current = active ? Date.now() : null;
+  }, [active, box.id]);
 
   useEffect(() => {
     if (!active || !visible) return;
     let cancelled = false;
     let retry: ReturnType<typeof setTimeout> | null = null;
-    const again = () => (retry = setTimeout(() => !cancelled && setAttempt((n) => n + 1), RETRY_MS));
+    const again = (ms = RETRY_MS) => (retry = setTimeout(() => !cancelled && setAttempt((n) => n + 1), ms));
     setLink({ state: 'connecting' });
     actions.openDisplay(box.id).then(
       (stream) => {
         if (cancelled) return stream.close();
         screen.current = createBoxScreen(element.current!, box.name, stream, {
-          connected: () => !cancelled && setLink({ state: 'open' }),
+          connected: () => {
+            starting.current = null;
+            if (!cancelled) setLink({ state: 'open' });
+          },
           captured: (on) => !cancelled && setCaptured(on),
           ended: (message, end) => {
             if (cancelled) return;
@@ -56,6 +74,12 @@ export function DisplayView({ box }: { box: Box }) {
       },
       (err) => {
         if (cancelled) return;
+        const since = starting.current;
+        if (since !== null && !box.pendingRestart && asBoxkeepError(err).code === 'InvalidState' && Date.now() - since < START_GRACE_MS) {
+          setLink({ state: 'connecting' });
+          again(START_RETRY_MS);
+          return;
+        }
         setLink({ state: 'error', message: errorText(err) });
         again();
       },
