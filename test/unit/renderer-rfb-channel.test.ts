@@ -106,6 +106,29 @@ describe('the Display tab’s channel under noVNC’s Websock', () => {
     expect(channel.bufferedAmount).toBe(0);
   });
 
+  it('holds at most one window of sends for a stream that never drains, then ends it as broken instead of growing without bound', async () => {
+    const { engine, page, flush, toEngine } = link();
+    const channel = new RfbChannel(page);
+    const sock = new Websock();
+    const closes: ChannelCloseEvent[] = [];
+    sock.on('close', (e) => closes.push(e as ChannelCloseEvent));
+    sock.attach(channel);
+    sock.sQpushBytes(new Uint8Array(STREAM_WINDOW));
+    sock.flush();
+    // Pointer events (6 bytes each) while the other side reads nothing.
+    for (let i = 0; i < STREAM_WINDOW / 6 + 10; i++) {
+      sock.sQpushBytes(bytes(5, 0, 0, 1, 0, 1));
+      sock.flush();
+    }
+    expect(channel.bufferedAmount).toBeLessThanOrEqual(STREAM_WINDOW);
+    expect(channel.readyState).toBe(RfbChannel.CLOSED);
+    toEngine.splice(0, toEngine.length - 1);
+    flush();
+    expect(engine.ended?.reason).toBe('error');
+    await tick();
+    expect(closes.map((c) => [c.code, c.reason])).toEqual([[1011, 'The screen’s connection broke: the box took no input from the screen for too long.']]);
+  });
+
   it('turns a stop of the box into a close event saying so, after the current task', async () => {
     const { engine, page, flush } = link();
     const sock = new Websock();

@@ -10,14 +10,17 @@
 //   the stream keeps them (a ByteStream holds bytes until its first reader).
 // - send() copies (noVNC reuses its send buffer after each send) and respects the stream's
 //   back-pressure: once write() says the window is full, later sends wait here, in order,
-//   until the stream drains; bufferedAmount counts them, as a WebSocket's does.
+//   until the stream drains; bufferedAmount counts them, as a WebSocket's does. At most one
+//   stream window waits here: a side that drains nothing for that long (keys and pointer
+//   moves are a few bytes each) is stuck, and the stream is ended as broken (the Display tab
+//   then joins again) rather than keeping every mouse move in memory.
 // - The end of the stream becomes error (for a broken stream) and close events, after the
 //   current task as a real socket's are: noVNC arms a timer right after calling close() and
 //   expects the close event to come later. The close event's reason is the sentence the
 //   Display tab shows ("The box stopped.").
 //
 // DOM-free (plain objects for events) so it is tested under Node against noVNC's own Websock.
-import type { ByteStream, CloseReason, StreamEnd } from '../../../shared/streams.js';
+import { STREAM_WINDOW, type ByteStream, type CloseReason, type StreamEnd } from '../../../shared/streams.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -90,6 +93,10 @@ export class RfbChannel {
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.slice());
     if (bytes.length === 0) return;
     if (this.full) {
+      if (this.bufferedAmount + bytes.length > STREAM_WINDOW) {
+        this.stream.close({ reason: 'error', message: 'the box took no input from the screen for too long.' });
+        return;
+      }
       this.waiting.push(bytes);
       this.bufferedAmount += bytes.length;
       return;
