@@ -9,6 +9,7 @@ import type { Box } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
 import { useActions, useSession } from '../context.js';
 import { createBoxScreen, type BoxScreen } from '../display/screen.js';
+import { boxFileName } from '../format.js';
 import { usePageVisible } from '../hooks.js';
 import { screenReleaseLabel } from '../keyboard.js';
 import { asBoxkeepError, errorText } from '../store/errors.js';
@@ -120,7 +121,7 @@ export function DisplayView({ box }: { box: Box }) {
       (bytes) => new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }),
       () => shown.png().catch(() => null),
     );
-    if (png) downloadFile(png, `${box.name}-screen.png`);
+    if (png) downloadFile(png, boxFileName(box.name, '-screen.png'));
   };
 
   const open = link.state === 'open' && active;
