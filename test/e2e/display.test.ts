@@ -7,12 +7,16 @@
 // The text screen is 720x400 (80x25 cells of 9x16 pixels), so row R spans y 16R..16R+15.
 // Every QEMU this file starts is stopped through the served API at the end; one that outlived
 // its owner is killed by the pid in its own fingerprint, never by name.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { expectAccessible, expectNoPageProblems, openApp, screenshot, type App } from './harness.js';
 import { killLeftoverQemu, serialLog, stopActiveBoxes } from './vm-rig.js';
+import { runDirFor, VNC_SOCKET } from '../../electron/core/vm/qemu.js';
+import { HomePaths } from '../../electron/core/paths.js';
 
 const BOOT_MS = 60_000;
 let app: App;
@@ -50,6 +54,13 @@ const canvas = () => page.getByTestId('guest-screen');
 const note = () => page.getByTestId('display-note');
 const log = () => serialLog(app.t.home, boxId);
 const logText = () => (fs.existsSync(log()) ? fs.readFileSync(log(), 'latin1') : '');
+
+/** Connections QEMU's VNC server holds open (one per screen the engine relays), as the kernel lists them. */
+function screenConnections(): number {
+  const sock = path.join(runDirFor(new HomePaths(app.t.home), boxId, { create: false }), VNC_SOCKET);
+  const out = execFileSync('ss', ['-xHn', 'state', 'connected'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.split(/\s+/).includes(sock)).length;
+}
 
 /** How many pixels in text row `row` (and in the columns `fromCol`..`toCol`) are not the black background. */
 async function litPixels(row: number, fromCol = 0, toCol = 80): Promise<number> {
@@ -123,6 +134,32 @@ describe('the Display tab', () => {
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
     // Nothing of the chord, nor of the shortcut pressed after it, reached the guest.
     expect(logText().slice(before)).toBe('');
+  });
+
+  it('lists the chord that gives the keyboard back among the keyboard shortcuts', async () => {
+    await page.getByRole('button', { name: 'Keyboard shortcuts' }).click();
+    const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    expect(await help.innerText()).toContain('Give the keyboard back from the guest’s screen\tCtrl+Alt+G');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
+  });
+
+  it('leaves no connection to the screen behind when the tab is switched away quickly, also during the handshake', async () => {
+    await expect.poll(screenConnections, { timeout: 10_000 }).toBe(1);
+    const display = page.getByRole('tab', { name: 'Display' });
+    const snapshots = page.getByRole('tab', { name: /^Snapshots/ });
+    for (let i = 0; i < 6; i++) {
+      await snapshots.click();
+      await display.click();
+    }
+    await snapshots.click();
+    await expect.poll(screenConnections, { timeout: 10_000 }).toBe(0);
+    // Nor does a retry timer open one for a view that is gone.
+    await page.waitForTimeout(1500);
+    expect(screenConnections()).toBe(0);
+    await display.click();
+    await expect.poll(() => note().innerText(), { timeout: 30_000 }).toBe('Click the screen to type into the guest.');
+    expect(screenConnections()).toBe(1);
   });
 
   it('scales the screen to fit the tab, or shows it at its own size', async () => {
