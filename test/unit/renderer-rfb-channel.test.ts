@@ -129,6 +129,22 @@ describe('the Display tab’s channel under noVNC’s Websock', () => {
     expect(closes.map((c) => [c.code, c.reason])).toEqual([[1011, 'The screen’s connection broke: the box took no input from the screen for too long.']]);
   });
 
+  it('takes a stream that ended before it was handed over: sends are dropped, not thrown into noVNC, and the close says why', async () => {
+    const { engine, page, flush } = link();
+    engine.close({ reason: 'box-stopped', message: 'The box stopped.' });
+    flush();
+    const sock = new Websock();
+    const closes: ChannelCloseEvent[] = [];
+    sock.on('close', (e) => closes.push(e as ChannelCloseEvent));
+    sock.attach(new RfbChannel(page));
+    // The stream tells of its end a microtask later: until then the channel looks open.
+    sock.sQpushBytes(bytes(1));
+    expect(() => sock.flush()).not.toThrow();
+    await tick();
+    expect(sock.readyState).toBe('closed');
+    expect(closes.map((c) => [c.code, c.reason])).toEqual([[1001, 'The box stopped.']]);
+  });
+
   it('turns a stop of the box into a close event saying so, after the current task', async () => {
     const { engine, page, flush } = link();
     const sock = new Websock();

@@ -89,7 +89,9 @@ export class RfbChannel {
   }
 
   send(data: Uint8Array | ArrayBuffer | string): void {
-    if (this.readyState !== OPEN) return;
+    // A stream that ended before this channel was made tells of it a microtask later; its
+    // write() would throw into noVNC until then.
+    if (this.readyState !== OPEN || this.stream.ended) return;
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data instanceof ArrayBuffer ? data.slice(0) : data.slice());
     if (bytes.length === 0) return;
     if (this.full) {
