@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { expectAccessible, expectNoPageProblems, openApp, screenshot, type App } from './harness.js';
-import { killLeftoverQemu, serialLog, stopActiveBoxes } from './vm-rig.js';
+import { connectApi, killLeftoverQemu, serialLog, stopActiveBoxes } from './vm-rig.js';
 import { runDirFor, VNC_SOCKET } from '../../electron/core/vm/qemu.js';
 import { HomePaths } from '../../electron/core/paths.js';
 
@@ -172,6 +172,21 @@ describe('the Display tab', () => {
     await expect.poll(cssWidth).toBe(720);
     await tools().getByRole('button', { name: 'Scale to fit' }).click();
     await expect.poll(cssWidth).not.toBe(720);
+  });
+
+  it('names the screen after the box, also after the box is renamed while its screen shows', async () => {
+    expect(await canvas().getAttribute('aria-label')).toBe('Screen of screen');
+    const { api, close } = await connectApi(app.served.url);
+    try {
+      await api.boxes.rename({ box: boxId, name: 'screen two' });
+      await page.getByRole('heading', { level: 1, name: 'screen two' }).waitFor();
+      await expect.poll(() => canvas().getAttribute('aria-label')).toBe('Screen of screen two');
+      await api.boxes.rename({ box: boxId, name: 'screen' });
+      await page.getByRole('heading', { level: 1, name: 'screen' }).waitFor();
+      await expect.poll(() => canvas().getAttribute('aria-label')).toBe('Screen of screen');
+    } finally {
+      close();
+    }
   });
 
   it('goes full screen on the view and back', async () => {

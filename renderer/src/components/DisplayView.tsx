@@ -100,6 +100,10 @@ export function DisplayView({ box }: { box: Box }) {
   useEffect(() => {
     screen.current?.setScale(fit);
   }, [fit]);
+  // The screen stays joined through a rename; its name follows.
+  useEffect(() => {
+    screen.current?.setLabel(box.name);
+  }, [box.name]);
 
   useEffect(() => {
     const update = () => setFullScreen(document.fullscreenElement !== null && document.fullscreenElement === view.current);

@@ -22,6 +22,8 @@ export interface ScreenEvents {
 export interface BoxScreen {
   canvas: HTMLCanvasElement;
   setScale(fit: boolean): void;
+  /** What assistive technology calls the screen: the box's name (it may change while shown). */
+  setLabel(label: string): void;
   sendCtrlAltDel(): void;
   /** The guest's picture at its own size, as PNG. */
   png(): Promise<Blob>;
@@ -41,7 +43,8 @@ export function createBoxScreen(element: HTMLElement, label: string, stream: Byt
   canvas.tabIndex = 0;
   canvas.setAttribute('role', 'application');
   canvas.setAttribute('aria-roledescription', 'guest screen');
-  canvas.setAttribute('aria-label', `Screen of ${label}`);
+  const setLabel = (name: string) => canvas.setAttribute('aria-label', `Screen of ${name}`);
+  setLabel(label);
   canvas.classList.add('guest-screen');
   canvas.dataset.testid = 'guest-screen';
 
@@ -77,6 +80,7 @@ export function createBoxScreen(element: HTMLElement, label: string, stream: Byt
   return {
     canvas,
     setScale: (fit) => (rfb.scaleViewport = fit),
+    setLabel,
     sendCtrlAltDel: () => rfb.sendCtrlAltDel(),
     png: () => new Promise((resolve, reject) => rfb.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('The screen has no picture yet.'))), 'image/png')),
     focus: () => rfb.focus({ preventScroll: true }),
