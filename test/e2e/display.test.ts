@@ -144,6 +144,25 @@ describe('the Display tab', () => {
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
   });
 
+  it('is reachable with Tab and left with Ctrl+Alt+G then Tab, for someone using only the keyboard, with no key left down in the guest', async () => {
+    const shot = tools().getByRole('button', { name: 'Screenshot' });
+    await shot.focus();
+    await page.keyboard.press('Tab');
+    await expect.poll(() => canvas().evaluate((el) => (globalThis as any).document.activeElement === el)).toBe(true);
+    await expect.poll(() => note().innerText()).toMatch(/^Keys go to the guest/);
+    const before = logText().length;
+    // A plain "a" and a Tab, both the guest's while it has the keyboard (the boot sector echoes
+    // each key): after the Ctrl+Alt+G before, no Ctrl or Alt is still down in the guest (Alt+A
+    // and Ctrl+Alt+A read as 0 from the BIOS).
+    await page.keyboard.press('a');
+    await page.keyboard.press('Tab');
+    await waitForSerial(log(), before, 'a\t', 20_000);
+    await page.keyboard.press('Control+Alt+KeyG');
+    await page.keyboard.press('Shift+Tab');
+    await expect.poll(() => shot.evaluate((el) => (globalThis as any).document.activeElement === el)).toBe(true);
+    await expect.poll(() => note().innerText()).toBe('Click the screen to type into the guest.');
+  });
+
   it('leaves no connection to the screen behind when the tab is switched away quickly, also during the handshake', async () => {
     await expect.poll(screenConnections, { timeout: 10_000 }).toBe(1);
     const display = page.getByRole('tab', { name: 'Display' });

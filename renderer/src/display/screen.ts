@@ -52,9 +52,11 @@ export function createBoxScreen(element: HTMLElement, label: string, stream: Byt
   /** noVNC's disconnected state is final: disconnecting it again only logs an error. */
   let gone = false;
   const releaseKeys = () => {
-    // Ungrabbing sends a key up for every key noVNC holds down; then it grabs again.
-    rfb.viewOnly = true;
-    rfb.viewOnly = false;
+    // noVNC's keyboard sends a key up for every key it holds down when the window loses focus
+    // (its grab listens for that): the same event for the canvas losing it. (Toggling viewOnly
+    // does not do it: noVNC drops those key ups because it is view-only by then, so Ctrl and
+    // Alt of Ctrl+Alt+G stayed down in the guest.)
+    window.dispatchEvent(new FocusEvent('blur'));
   };
   const onKeyDown = (e: KeyboardEvent) => {
     if (!isScreenRelease(e)) return;
