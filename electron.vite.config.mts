@@ -37,7 +37,8 @@ export default defineConfig({
     build: {
       outDir: at('./out/renderer'),
       emptyOutDir: true,
-      target: 'es2022',
+      // esnext: noVNC (the Display tab) uses top-level await; the renderer runs in Chromium only.
+      target: 'esnext',
       assetsInlineLimit: 0,
       modulePreload: { polyfill: false },
       rollupOptions: { input: { index: at('./renderer/index.html') } },

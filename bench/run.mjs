@@ -15,6 +15,10 @@ const suites = {
   'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
   // The cloud-init seed: genisoimage and openssl, beside their bare runs.
   seed: async () => (await import('./seed.mjs')).seedBenchmarks(),
+  // A screen of its own (the test boot sector) and Chromium: a key timed until the picture shows it.
+  display: async () => (await import('./display.mjs')).displayBenchmarks(),
+  // Boots a blank disk with a screen: screenshot through the channel vs a raw QMP screendump.
+  screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

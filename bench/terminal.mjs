@@ -100,7 +100,8 @@ async function throughput(pipe) {
   return performance.now() - t0;
 }
 
-export async function wsStream(host, box) {
+/** A stream (a console, or a screen with 'displays:open') through the web host's WebSocket, as the page gets it. */
+export async function wsStream(host, box, channel = 'consoles:open') {
   const ws = new WebSocket(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`, { origin: `http://127.0.0.1:${host.port}` });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const client = new StreamClient({ sendMessage: (m) => ws.send(JSON.stringify(m)), sendData: (id, b) => ws.send(encodeDataFrame(id, b)) });
@@ -113,7 +114,7 @@ export async function wsStream(host, box) {
       if (m?.type.startsWith('stream-')) client.receive(m);
     }
   });
-  const stream = await client.open('consoles:open', { box });
+  const stream = await client.open(channel, { box });
   return { stream, close: () => ws.close() };
 }
 

@@ -14,7 +14,8 @@ export default defineConfig({
   build: {
     outDir: fileURLToPath(new URL('../dist/renderer', import.meta.url)),
     emptyOutDir: true,
-    target: 'es2022',
+    // esnext: noVNC (the Display tab) uses top-level await; the renderer runs in Chromium only.
+    target: 'esnext',
     // Inlined assets become data: URLs; keep every asset a real file the CSP allows as 'self'.
     assetsInlineLimit: 0,
     // Chromium supports modulepreload natively; the polyfill would only add code.

@@ -18,8 +18,10 @@ import type {
   RecoveryReport,
   RemoveSnapshotResult,
   RestoreResult,
+  Screenshot,
   Settings,
   Snapshot,
+  SnapshotPicture,
   SnapshotTree,
   StopResult,
   SystemInfo,
@@ -52,6 +54,7 @@ export const FIELD_SUBJECTS = {
   cloudInitPassword: 'The password',
   cloudInitSshKeys: 'The SSH key',
   cloudInitHostname: 'The host name',
+  display: 'The display',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -96,6 +99,8 @@ const int = (what: string, min: number, max: number, unit = '') =>
     v.maxValue(max, `${what} must be at most ${max}${unit}.`),
   );
 
+const display = v.picklist(['vnc', 'none'], `${S.display} must be "vnc" (a screen, shown through QEMU's VNC server on a local socket) or "none" (no screen).`);
+
 const network = v.picklist(['nat', 'none'], `${S.network} must be "nat" (QEMU's user network) or "none" (no network card).`);
 
 /** Specs as the user wrote them (shared/forwards.ts parses them); each one checked, and no host port twice. */
@@ -113,6 +118,7 @@ const boxSettings = {
   network: v.optional(network),
   forwards: v.optional(forwards),
   stopTimeoutSec: v.optional(int(S.stopTimeoutSec, 1, 3600, ' s')),
+  display: v.optional(display),
 };
 
 /** A text field checked by one of the shared rules (its message, never the input, is what comes back). */
@@ -193,6 +199,10 @@ export const channels = {
   'boxes:ejectInstaller': { input: boxInput, result: result<Box>() },
   /** The box's serial terminal: what the guest prints, out; what is typed, in. */
   'consoles:open': { input: boxInput, result: result<ByteStream>(), stream: true },
+  /** A PNG of the running box's screen (QMP screendump). */
+  'boxes:screenshot': { input: boxInput, result: result<Screenshot>() },
+  /** The box's screen: raw RFB (VNC) bytes both ways, one VNC connection per stream. */
+  'displays:open': { input: boxInput, result: result<ByteStream>(), stream: true },
 
   'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
   'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },
@@ -215,6 +225,8 @@ export const channels = {
     result: result<RestoreResult>(),
   },
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
+  /** The small picture of the screen a live snapshot kept (Snapshot.hasPicture). */
+  'snapshots:picture': { input: snapshotRef, result: result<SnapshotPicture>() },
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {

@@ -33,6 +33,10 @@ export interface Image {
 export type NetworkMode = 'nat' | 'none';
 export const NETWORK_MODES: readonly NetworkMode[] = ['nat', 'none'];
 
+/** `vnc`: a VGA card, a USB tablet and QEMU's VNC server on a unix socket in the run folder; `none`: no screen. */
+export type DisplayMode = 'vnc' | 'none';
+export const DISPLAY_MODES: readonly DisplayMode[] = ['vnc', 'none'];
+
 /** A host socket forwarded into the guest (user-mode network only). */
 export interface PortForward {
   /** IPv4 address on the host; 127.0.0.1 unless given. */
@@ -73,6 +77,8 @@ export interface Box {
   macAddress: string;
   /** How long a graceful stop waits for the guest before cutting it off. */
   stopTimeoutSec: number;
+  /** The screen: vnc unless the image boots a kernel directly (its console is the serial port). */
+  display: DisplayMode;
   /** Settings changed while the box ran: they apply at its next start. */
   pendingRestart: boolean;
   /** A disk size asked for while the box ran (bytes): the disk grows to it at the next start, before QEMU opens it. */
@@ -129,6 +135,24 @@ export interface Snapshot {
   /** Taken while the box was running. */
   live: boolean;
   diskPath: string;
+  /** A small picture of the screen was kept (live snapshots of a box with a screen): snapshots:picture gives it. */
+  hasPicture: boolean;
+}
+
+/** A PNG picture of a screen, as base64 (transports carry JSON). */
+export interface ScreenPicture {
+  width: number;
+  height: number;
+  png: string;
+}
+
+export interface Screenshot extends ScreenPicture {
+  boxId: string;
+  takenAt: number;
+}
+
+export interface SnapshotPicture extends ScreenPicture {
+  snapshotId: string;
 }
 
 export interface SnapshotTree {

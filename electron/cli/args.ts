@@ -109,7 +109,9 @@ export function parseArgs(tokens: string[], sig: Signature, opts: ParseOptions):
   const loose: string[] = [];
   let onlyPositionals = false;
   for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i];
+    const given = tokens[i];
+    // A short spelling stands for its long flag only where the command has that flag.
+    const token = !onlyPositionals && SHORT_FLAGS[given] && byName.has(SHORT_FLAGS[given]) ? `--${SHORT_FLAGS[given]}` : given;
     if (onlyPositionals || token === '-' || !token.startsWith('-')) {
       loose.push(token);
       continue;
@@ -172,6 +174,9 @@ function convert(raw: string, kind: ValueKind, what: string, opts: ParseOptions,
   }
   return raw;
 }
+
+/** Short spellings people expect from other tools (`-o FILE`, as curl and cc take it). */
+const SHORT_FLAGS: Record<string, string> = { '-o': 'output' };
 
 /** Channel fields whose flag is not spelled like the field. */
 const FIELD_FLAGS: Record<string, string> = {

@@ -40,3 +40,9 @@ export class HomePaths {
   /** The cloud-init NoCloud seed (an ISO 9660 volume labelled cidata), attached read-only. */
   seedIso(boxId: string) { return path.join(this.boxDir(boxId), 'seed.iso'); }
 }
+
+/** A snapshot's picture of the screen (snapshots/picture.ts), beside its disk in its folder. */
+export const PICTURE_FILE = 'screen.png';
+export function picturePath(snapshotDiskPath: string): string {
+  return path.join(path.dirname(snapshotDiskPath), PICTURE_FILE);
+}

@@ -57,6 +57,7 @@ export function createRouter(core: RouterDeps): Router {
     'boxes:resume': (i) => core.vms.resume(i.box),
     'boxes:console': (i) => core.vms.console(i.box, i.lines ?? 200),
     'boxes:ejectInstaller': (i) => core.vms.ejectInstaller(i.box),
+    'boxes:screenshot': (i) => core.vms.screenshot(i.box),
 
     'snapshots:list': (i) => core.snapshots.tree(i.box),
     'snapshots:get': (i) => core.snapshots.get(i.box, i.snapshot),
@@ -64,6 +65,7 @@ export function createRouter(core: RouterDeps): Router {
     'snapshots:update': (i) => core.snapshots.update(i),
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
+    'snapshots:picture': (i) => core.snapshots.picture(i.box, i.snapshot),
 
     'settings:get': () => getSettings(core),
     'settings:update': (i) => updateSettings(core, i),
@@ -75,6 +77,7 @@ export function createRouter(core: RouterDeps): Router {
 
   const streams: StreamHandlers = {
     'consoles:open': (i) => core.vms.openConsole(i.box),
+    'displays:open': (i) => core.vms.openDisplay(i.box),
   };
 
   // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.

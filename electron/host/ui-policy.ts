@@ -6,7 +6,8 @@
  * No inline script, no remote origin. The Electron window talks over IPC, so it may connect
  * nowhere but its own origin; a page of the web host may open one WebSocket: its own host's
  * (webHostCsp), never another local port. style-src stays 'self': React's style props go
- * through the CSSOM, which CSP does not gate.
+ * through the CSSOM, which CSP does not gate. img-src's data: is also what the Display tab's
+ * noVNC needs (its cursor is a CSS url(data:…), JPEG/PNG rectangles decode through data: images).
  */
 const cspWith = (connect: string) => [
   "default-src 'none'",

@@ -25,7 +25,8 @@ export function App() {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       const inTextField = !!t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
-      const inTerminal = !!t?.closest?.('.xterm');
+      // The terminal and the guest's screen take every key (noVNC also stops them at its canvas).
+      const inTerminal = !!t?.closest?.('.xterm, .guest-screen');
       const action = shortcutFor({ key: e.key, code: e.code, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField, inTerminal }, session.keys);
       if (action && runShortcut(session, action)) e.preventDefault();
     };

@@ -1,6 +1,7 @@
 // How sizes and times read on screen. Pure functions (no DOM) so they are unit-tested in Node
 // and give the same text everywhere: sidebar, tree rows, dialogs, toasts.
 import type { BoxDetail, BoxStatus } from '../../shared/types.js';
+import { utf8Length } from '../../shared/names.js';
 
 const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -122,4 +123,23 @@ export function plural(count: number, one: string, many = `${one}s`): string {
 export function treeBase(detail: BoxDetail | null): { title: string; the: string; sub: string } {
   if (detail?.image.kind === 'installer') return { title: 'Blank disk', the: 'the blank disk', sub: `installed from ${detail.image.name}` };
   return { title: 'Base image', the: 'the base image', sub: detail?.image.name ?? '' };
+}
+
+/** Characters a file name may not hold on Windows or macOS (a box name may hold any of them). */
+const NOT_IN_FILE_NAMES = /[<>:"/\\|?*\u0000-\u001f\u007f]/g;
+const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * A file name for something saved from a box ("web-screen.png"): the box's name with what no
+ * file system takes turned into "_", shortened (whole characters) so that with its suffix it
+ * fits the 255 bytes a file name may have; a box name alone may already be 255 bytes long.
+ */
+export function boxFileName(boxName: string, suffix: string): string {
+  const room = MAX_FILE_NAME_BYTES - utf8Length(suffix);
+  let base = '';
+  for (const ch of boxName.replace(NOT_IN_FILE_NAMES, '_')) {
+    if (utf8Length(base + ch) > room) break;
+    base += ch;
+  }
+  return `${base}${suffix}`;
 }

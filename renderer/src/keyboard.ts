@@ -24,7 +24,7 @@ export interface KeyPress {
   altKey: boolean;
   /** Focus is in a text field: plain keys (Delete, F2) belong to the field, not to us. */
   inTextField: boolean;
-  /** Focus is in the box's terminal: every key belongs to the guest (or the terminal's copy/paste), none to us. */
+  /** Focus is in the box's terminal or on its screen: every key belongs to the guest (or the terminal's copy/paste), none to us. */
   inTerminal?: boolean;
 }
 
@@ -92,4 +92,18 @@ export function ariaShortcut(action: ShortcutAction, host: KeyHost): string {
 
 export function allShortcuts(host: KeyHost): { action: ShortcutAction; label: string; keys: string }[] {
   return SHORTCUTS.map((s) => ({ action: s.action, label: s.label, keys: shortcutLabel(s.action, host) }));
+}
+
+/**
+ * The chord that takes the keyboard back from the guest's screen (Display tab): Ctrl+Alt+G, as
+ * in QEMU's own window. Escape and the app's chords must reach the guest, and noVNC itself
+ * needs no chord, so this is the one combination the guest does not get. By the physical key,
+ * so it works on any layout (and with Option on macOS, which turns `key` into a symbol).
+ */
+export function isScreenRelease(press: Pick<KeyPress, 'key' | 'code' | 'ctrlKey' | 'altKey' | 'shiftKey' | 'metaKey'>): boolean {
+  return press.ctrlKey && press.altKey && !press.shiftKey && !press.metaKey && (press.code === 'KeyG' || press.key.toUpperCase() === 'G');
+}
+
+export function screenReleaseLabel(host: KeyHost): string {
+  return host.mac ? '⌃⌥G' : 'Ctrl+Alt+G';
 }

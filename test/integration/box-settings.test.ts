@@ -8,7 +8,6 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
 import { readQcow2Header } from '../../electron/core/disk/qcow2.js';
-import { MIGRATIONS } from '../../electron/core/store/schema.js';
 import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered } from '../helpers/crash.js';
 import { hashFile, tempHome } from '../helpers/disk.js';
 
@@ -140,6 +139,45 @@ describe('migration 5 (box settings)', () => {
       expect(macs[0]).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
       expect(macs[1]).toBe(macs[0]);
       expect(fs.existsSync(path.join(w.home, 'boxkeep.db'))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('migration 6 (the screen)', () => {
+  it('gives a box on a disk image a VNC screen and a direct-kernel box none, as create would', async () => {
+    const tmp = tempHome('bkm6');
+    try {
+      const w = await makeWorld({ under: tmp.dir });
+      const kernel = path.join(tmp.dir, 'vmlinuz');
+      fs.writeFileSync(kernel, 'not really a kernel');
+      const seed = path.join(tmp.dir, 'seed.qcow2');
+      let kernelBox: string;
+      const core0 = await openCore({ home: w.home, owner: 'test' });
+      try {
+        await core0.images.import({ path: seed, name: 'kernel-seed', kernelPath: kernel });
+        const made = await core0.boxes.create({ name: 'kbox', image: 'kernel-seed' });
+        expect(made.display).toBe('none');
+        expect(core0.store.getBox(w.boxId)!.display).toBe('vnc');
+        kernelBox = made.id;
+        // Made before migration 6: both as the old default would have left them.
+        await core0.boxes.update({ box: 'dev', display: 'none' });
+        await core0.boxes.update({ box: 'kbox', display: 'vnc' });
+      } finally {
+        await core0.close();
+      }
+      const db = new Database(path.join(w.home, 'boxkeep.db'));
+      db.exec('ALTER TABLE boxes DROP COLUMN display');
+      db.pragma('user_version = 5');
+      db.close();
+      const core = await openCore({ home: w.home, owner: 'test' });
+      try {
+        expect(core.store.getBox(w.boxId)!.display).toBe('vnc');
+        expect(core.store.getBox(kernelBox)!.display).toBe('none');
+      } finally {
+        await core.close();
+      }
     } finally {
       tmp.cleanup();
     }

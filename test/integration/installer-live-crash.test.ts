@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { pngSize } from '../../electron/core/vm/png.js';
+import { picturePath } from '../../electron/core/paths.js';
 import { backingOf, diskDigest, requireTools, tempHome } from '../helpers/disk.js';
 import { INSTALLED_MARKER, makeInstallerIso, waitForSerial } from '../helpers/installer.js';
 
@@ -64,9 +66,13 @@ describe('a live snapshot of an installer box killed at each step', () => {
     expect(backingOf(box.liveDiskPath), point).toBe(current?.diskPath ?? null);
     const rows = core.store.listSnapshots(box.id);
     for (const s of rows) expect(backingOf(s.diskPath), `${point}: ${s.name}`).toBe(s.parentId ? core.store.getSnapshot(s.parentId)!.diskPath : null);
+    // The box has a screen: a snapshot that was finished has its whole picture; one undone left no folder.
+    const crashed = rows.find((s) => s.name === name);
+    if (crashed) expect(pngSize(fs.readFileSync(picturePath(crashed.diskPath))), point).toMatchObject({ width: 320 });
+    expect(fs.readdirSync(core.paths.snapshotsDir(box.id)).sort(), point).toEqual(rows.map((s) => s.id).sort());
     // And the box takes the next live snapshot.
     const next = await core.snapshots.create({ box: 'fresh', name: `after-${point.split(':')[1]}` });
-    expect(next.live, point).toBe(true);
+    expect(next).toMatchObject({ live: true, hasPicture: true });
   });
 });
 

@@ -40,7 +40,7 @@ const VALID: Record<string, unknown> = {
   box: 'alpha', snapshot: 'first', image: 'seed', name: 'fresh-name', description: 'words', path: '/nonexistent/disk.qcow2',
   kernelPath: '/nonexistent/vmlinuz', initrdPath: '/nonexistent/initrd', append: 'console=ttyS0',
   diskSizeGiB: 1, memoryMib: 64, cpus: 1, lines: 10, force: false, snapshotCurrentFirst: false, stopFirst: false, startAfter: false,
-  network: 'nat', forwards: ['8080:80', '127.0.0.1:2222:22/tcp'], stopTimeoutSec: 5,
+  network: 'nat', forwards: ['8080:80', '127.0.0.1:2222:22/tcp'], stopTimeoutSec: 5, display: 'vnc',
   cloudInitUser: 'ada', cloudInitPassword: 'pass word', cloudInitSshKeys: [publicKey()], cloudInitHostname: 'web-1',
 };
 
@@ -214,6 +214,12 @@ describe('the router over every transport', () => {
       ['no:such' as Channel, {}, 'InvalidArgument'],
       ['consoles:open', { box: 'ghost' }, 'NotFound'],
       ['consoles:open', { box: 'alpha' }, 'InvalidState'],
+      ['displays:open', { box: 'ghost' }, 'NotFound'],
+      ['displays:open', { box: 'alpha' }, 'InvalidState'],
+      ['boxes:screenshot', { box: 'ghost' }, 'NotFound'],
+      ['boxes:screenshot', { box: 'alpha' }, 'InvalidState'],
+      ['snapshots:picture', { box: 'alpha', snapshot: 'ghost' }, 'NotFound'],
+      ['snapshots:picture', { box: 'alpha', snapshot: 'first' }, 'NotFound'],
     ] as const) {
       const able = transports.filter((t) => t.raw || (CHANNELS as string[]).includes(channel));
       const errors = await Promise.all(able.map((t) => t.call(channel as Channel, input).then(() => null, (e: unknown) => e)));

@@ -105,6 +105,22 @@ describe('buildQemuArgs', () => {
     expect(() => buildQemuArgs(spec({ seed: 'seed.iso' }))).toThrow(/absolute/);
   });
 
+  it('gives a vnc box a VGA card, a USB tablet and VNC on a shared unix socket in the run folder, and keeps -display none', () => {
+    const args = buildQemuArgs(spec({ kernel: undefined, initrd: undefined, display: 'vnc' }));
+    expect(valueOf(args, '-display')).toBe('none');
+    expect(valuesOf(args, '-device')).toEqual(expect.arrayContaining(['VGA,id=video0', 'qemu-xhci,id=usb0', 'usb-tablet,bus=usb0.0,id=tablet0']));
+    expect(valueOf(args, '-vnc')).toBe('unix:/home/u/boxes/ab12/run/vnc.sock,share=ignore');
+    expect(valueOf(buildQemuArgs(spec({ runDir: '/r,x', display: 'vnc' })), '-vnc')).toBe('unix:/r,,x/vnc.sock,share=ignore');
+    // No TCP anywhere: no host:display form, no websocket, no "to=" port range.
+    expect(args.join(' ')).not.toMatch(/-vnc [^u]|websocket|:5900|to=/);
+  });
+
+  it('gives a box without a display no screen devices and no VNC', () => {
+    const args = buildQemuArgs(spec());
+    expect(args).not.toContain('-vnc');
+    expect(args.join(' ')).not.toMatch(/VGA|usb-tablet|qemu-xhci|vnc/);
+  });
+
   it('doubles commas in option values and keeps paths with quotes intact in JSON', () => {
     const args = buildQemuArgs(spec({ runDir: '/r,x', logFile: '/l,og/serial.log', liveDisk: '/d"i,sk.qcow2', name: 'a,b' }));
     expect(valueOf(args, '-chardev')).toContain('path=/r,,x/serial.sock');
@@ -120,6 +136,9 @@ describe('buildQemuArgs', () => {
     expect(() => buildQemuArgs(spec({ memoryMib: 1.5 }))).toThrow(/memoryMib/);
     expect(() => buildQemuArgs(spec({ kernel: undefined }))).toThrow(/initrd needs a kernel/);
     expect(() => buildQemuArgs(spec({ runDir: '/' + 'x'.repeat(100) }))).toThrow(/longer than 107 bytes.*runDirFor/);
+    // The longest socket name decides: a folder that fits vnc.sock and qmp.sock but not serial.sock is refused.
+    expect(() => buildQemuArgs(spec({ runDir: '/' + 'x'.repeat(106 - '/serial.sock'.length), display: 'vnc' }))).not.toThrow();
+    expect(() => buildQemuArgs(spec({ runDir: '/' + 'x'.repeat(107 - '/serial.sock'.length), display: 'vnc' }))).toThrow(/serial\.sock is longer/);
   });
 });
 

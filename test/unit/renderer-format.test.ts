@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exactTime, formatBytes, formatMemory, plural, relativeTime, statusLabel } from '../../renderer/src/format.js';
+import { boxFileName, exactTime, formatBytes, formatMemory, plural, relativeTime, statusLabel } from '../../renderer/src/format.js';
+import { nameProblem } from '../../shared/names.js';
 
 describe('renderer formatting', () => {
   it('sizes read in IEC units with at most three significant figures', () => {
@@ -73,5 +74,16 @@ describe('renderer formatting', () => {
     expect(statusLabel('configured')).toBe('Never started');
     expect(plural(1, 'snapshot')).toBe('1 snapshot');
     expect(plural(1000, 'snapshot')).toBe('1,000 snapshots');
+  });
+
+  it('names a file saved from a box after the box, with what file systems refuse replaced and within 255 bytes', () => {
+    expect(boxFileName('web', '-screen.png')).toBe('web-screen.png');
+    expect(boxFileName('a:b*c?"d<e>f|g', '-screen.png')).toBe('a_b_c__d_e_f_g-screen.png');
+    expect(nameProblem('a:b*c?"d<e>f|g')).toBe(null);
+    const long = 'é'.repeat(127) + 'x';
+    expect(nameProblem(long)).toBe(null);
+    const file = boxFileName(long, '-screen.png');
+    expect(new TextEncoder().encode(file).length).toBeLessThanOrEqual(255);
+    expect(file).toBe('é'.repeat(122) + '-screen.png');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allShortcuts, ariaShortcut, shortcutFor, shortcutLabel, type KeyHost, type KeyPress } from '../../renderer/src/keyboard.js';
+import { allShortcuts, ariaShortcut, isScreenRelease, screenReleaseLabel, shortcutFor, shortcutLabel, type KeyHost, type KeyPress } from '../../renderer/src/keyboard.js';
 
 const press = (key: string, mods: Partial<KeyPress> = {}): KeyPress => ({
   key, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, inTextField: false, ...mods,
@@ -74,5 +74,18 @@ describe('keyboard shortcuts', () => {
         expect(shortcutFor(p, host)).toBe(s.action);
       }
     }
+  });
+});
+
+describe('the release chord of the guest’s screen', () => {
+  it('is Ctrl+Alt+G by the physical key, on any layout, and nothing else', () => {
+    expect(isScreenRelease(press('g', { ctrlKey: true, altKey: true, code: 'KeyG' }))).toBe(true);
+    // Option+G on macOS types a symbol; the physical key still counts.
+    expect(isScreenRelease(press('©', { ctrlKey: true, altKey: true, code: 'KeyG' }))).toBe(true);
+    expect(isScreenRelease(press('G', { ctrlKey: true, altKey: true, shiftKey: true, code: 'KeyG' }))).toBe(false);
+    expect(isScreenRelease(press('g', { ctrlKey: true, code: 'KeyG' }))).toBe(false);
+    expect(isScreenRelease(press('Escape', { ctrlKey: true, altKey: true, code: 'Escape' }))).toBe(false);
+    expect(screenReleaseLabel(LINUX_TAB)).toBe('Ctrl+Alt+G');
+    expect(screenReleaseLabel(MAC_APP)).toBe('⌃⌥G');
   });
 });

@@ -1,10 +1,11 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
 import { BoxkeepError } from '../../../shared/errors.js';
 import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
-import type { Box, BoxDetail, CloudInit, NetworkMode } from '../../../shared/types.js';
+import type { Box, BoxDetail, CloudInit, DisplayMode, NetworkMode } from '../../../shared/types.js';
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
+import { savePng } from '../png-file.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 import { CLOUD_INIT_HELP, CLOUD_INIT_KINDS, CLOUD_INIT_USAGE, cloudInitFields, cloudInitProblem } from '../cloud-init-flags.js';
 
@@ -14,18 +15,20 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const settingFlags = (args: ParsedArgs) => ({
   diskSizeGiB: num(args, 'disk-size'), memoryMib: num(args, 'memory'), cpus: num(args, 'cpus'),
   network: opt(args, 'network') as NetworkMode | undefined, forwards: args.flags.forward as string[] | undefined,
-  stopTimeoutSec: num(args, 'stop-timeout'),
+  stopTimeoutSec: num(args, 'stop-timeout'), display: opt(args, 'display') as DisplayMode | undefined,
 });
 const SETTING_KINDS = { 'disk-size': 'int', memory: 'int', cpus: 'int', 'stop-timeout': 'int' } as const;
 const FORWARD_HELP =
   '--forward [ADDRESS:]HOSTPORT:GUESTPORT[/tcp|udp] forwards a host port into the guest (host address\n' +
-  '127.0.0.1 unless given; repeat it for more). --network none gives the box no network card at all.';
+  '127.0.0.1 unless given; repeat it for more). --network none gives the box no network card at all.\n' +
+  '--display vnc gives the box a screen (VGA, a USB tablet, QEMU\'s VNC server on a socket in its run\n' +
+  'folder; no TCP port), --display none leaves it out. Default: vnc, or none for an image with a kernel.';
 
 const networkText = (b: Box) =>
   b.network === 'none' ? 'none (no network card)' : `nat${b.forwards.length ? `, forwards ${b.forwards.map(formatForward).join(', ')}` : ''}`;
 
 const settingsText = (b: Box) =>
-  `${plural(b.cpus, 'CPU')}, ${b.memoryMib} MiB memory, ${humanBytes(b.diskSize)} disk${b.pendingDiskSize !== null ? ` (${humanBytes(b.pendingDiskSize)} at the next start)` : ''}, network ${networkText(b)}, stop timeout ${b.stopTimeoutSec} s`;
+  `${plural(b.cpus, 'CPU')}, ${b.memoryMib} MiB memory, ${humanBytes(b.diskSize)} disk${b.pendingDiskSize !== null ? ` (${humanBytes(b.pendingDiskSize)} at the next start)` : ''}, network ${networkText(b)}, stop timeout ${b.stopTimeoutSec} s, display ${b.display}`;
 
 /** start / pause / resume: one box in, the box in its new state out. */
 const stateChange = (verb: 'start' | 'pause' | 'resume', summary: string): Command => ({
@@ -42,7 +45,7 @@ export const boxCommands: CommandGroup = {
   title: 'Boxes',
   commands: [
     {
-      usage: `box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC] ${CLOUD_INIT_USAGE}`,
+      usage: `box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC] [--display vnc|none] ${CLOUD_INIT_USAGE}`,
       summary: 'Create a box on top of an imported image, or on a blank disk for installer media.',
       details:
         'The disk starts as the image and only the box\'s own changes take space. --disk-size grows the\n' +
@@ -59,7 +62,7 @@ export const boxCommands: CommandGroup = {
       },
     },
     {
-      usage: 'box set <box> [--cpus N] [--memory MiB] [--disk-size GiB] [--network nat|none] [--forward SPEC]... [--no-forwards] [--stop-timeout SEC]',
+      usage: 'box set <box> [--cpus N] [--memory MiB] [--disk-size GiB] [--network nat|none] [--forward SPEC]... [--no-forwards] [--stop-timeout SEC] [--display vnc|none]',
       summary: 'Change the settings of a box; a running box gets them at its next start.',
       details:
         'Only what is given changes. The disk only grows (shrinking would cut off data); a running box\'s disk\n' +
@@ -69,7 +72,7 @@ export const boxCommands: CommandGroup = {
       check(args) {
         if (args.flags.forward !== undefined && on(args, 'no-forwards')) return 'Give --forward or --no-forwards, not both.';
         const any = Object.values(args.flags).some((value) => value !== undefined);
-        return !any ? 'Nothing to change: give at least one of --cpus, --memory, --disk-size, --network, --forward, --no-forwards, --stop-timeout.' : null;
+        return !any ? 'Nothing to change: give at least one of --cpus, --memory, --disk-size, --network, --forward, --no-forwards, --stop-timeout, --display.' : null;
       },
       async run({ args, api }) {
         const settings = settingFlags(args);
@@ -131,6 +134,19 @@ export const boxCommands: CommandGroup = {
       async run({ args, api }) {
         const box = await api.boxes.ejectInstaller({ box: arg(args, 'box') });
         return output(box, () => `Ejected the installer of box ${JSON.stringify(box.name)}; it boots from its disk from now on.`);
+      },
+    },
+    {
+      usage: 'box screenshot <box> --output FILE',
+      summary: 'Save a PNG of the screen of a running box (one with --display vnc).',
+      details: '-o FILE is short for --output FILE. With --json it prints the picture\'s size and where it went.',
+      kinds: { output: 'path' },
+      async run({ args, api }) {
+        const shot = await api.boxes.screenshot({ box: arg(args, 'box') });
+        const file = args.flags.output as string;
+        const bytes = savePng(file, shot);
+        const value = { boxId: shot.boxId, width: shot.width, height: shot.height, bytes, file, takenAt: shot.takenAt };
+        return output(value, () => `Saved the screen of box ${JSON.stringify(arg(args, 'box'))} (${shot.width}×${shot.height}, ${humanBytes(bytes)}) to ${file}.`);
       },
     },
     stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),
@@ -204,6 +220,7 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Forwards', d.network === 'none' ? (d.forwards.length ? `${d.forwards.map(formatForward).join(', ')} (unused while the network is none)` : null) : d.forwards.length ? d.forwards.map(formatForward).join(', ') : 'none'],
     ['Cloud-init', d.cloudInit ? cloudInitText(d.cloudInit) : null],
     ['SSH', d.network === 'nat' && sshForward(d.forwards) ? sshCommand(sshForward(d.forwards)!, d.cloudInit?.user) : null],
+    ['Display', d.display === 'vnc' ? 'vnc: a screen (VNC on a local socket; "boxkeep box screenshot" saves it)' : 'none: this box has no screen'],
     ['Stopping', `waits ${d.stopTimeoutSec} s for the guest to shut down, then cuts it off`],
     ['Pending', d.pendingRestart ? 'changed settings apply at the next start' : null],
     ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image.kind === 'installer' ? 'the blank disk' : 'the image itself'}` : 'none yet'],

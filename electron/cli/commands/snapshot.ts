@@ -3,6 +3,7 @@ import type { Api } from '../../../shared/client.js';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { isActive, type Box, type Snapshot } from '../../../shared/types.js';
 import { arg, given, on, opt, optArg, output, type CommandGroup } from '../command.js';
+import { savePng } from '../png-file.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
 
 const q = (text: string) => JSON.stringify(text);
@@ -33,6 +34,19 @@ export const snapshotCommands: CommandGroup = {
           const drawn = snapshotTree(tree, { now, base, maxWidth: width });
           return tree.snapshots.length ? drawn : `${drawn}\n\nNo snapshots yet. Take one with: boxkeep snapshot create ${q(box.name)}`;
         });
+      },
+    },
+    {
+      usage: 'snapshot picture <box> <snapshot> --output FILE',
+      summary: 'Save the small picture of the screen a snapshot kept (taken while the box ran with a screen).',
+      details: '-o FILE is short for --output FILE.',
+      kinds: { output: 'path' },
+      async run({ args, api }) {
+        const picture = await api.snapshots.picture({ box: arg(args, 'box'), snapshot: arg(args, 'snapshot') });
+        const file = args.flags.output as string;
+        const bytes = savePng(file, picture);
+        const value = { snapshotId: picture.snapshotId, width: picture.width, height: picture.height, bytes, file };
+        return output(value, () => `Saved the picture of snapshot ${q(arg(args, 'snapshot'))} (${picture.width}×${picture.height}, ${humanBytes(bytes)}) to ${file}.`);
       },
     },
     {
@@ -136,5 +150,6 @@ function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined
     ['On disk', humanBytes(s.sizeOnDisk)],
     ['Virtual size', humanBytes(s.virtualSize)],
     ['Disk file', s.diskPath],
+    ['Picture', s.hasPicture ? `of the screen, saved with "boxkeep snapshot picture ${box?.name ?? s.boxId} ${s.name} -o FILE.png"` : null],
   ]);
 }

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isBusy, type Box, type BoxDetail, type DiskLayer, type Image } from '../../../shared/types.js';
+import { isBusy, type Box, type BoxDetail, type DiskLayer, type DisplayMode, type Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
@@ -97,6 +97,7 @@ export class BoxService {
           currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
           network, forwards, macAddress: newMacAddress(),
           stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC, cloudInit,
+          display: input.display ?? defaultDisplay(image),
         };
         store.insertBox(row);
         boxCreate.crash('after-row');
@@ -186,4 +187,9 @@ function folderSize(dir: string): number {
     /* a folder that vanished frees nothing */
   }
   return total;
+}
+
+/** A direct-kernel image talks on its serial console; one that boots through the firmware (a disk, an installer) shows a screen. */
+export function defaultDisplay(image: Image): DisplayMode {
+  return image.kernelPath ? 'none' : 'vnc';
 }

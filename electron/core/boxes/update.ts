@@ -24,7 +24,7 @@ export async function updateBox(core: HomeData & Effects, box: Box, input: Chann
   const fresh = core.store.getBox(box.id);
   if (!fresh) throw notFound(`The box ${JSON.stringify(box.name)} was removed meanwhile.`);
   const wanted: BoxSettings = {
-    cpus: input.cpus, memoryMib: input.memoryMib, network: input.network, stopTimeoutSec: input.stopTimeoutSec,
+    cpus: input.cpus, memoryMib: input.memoryMib, network: input.network, stopTimeoutSec: input.stopTimeoutSec, display: input.display,
     forwards: input.forwards && parseForwards(input.forwards),
   };
   if (input.diskSizeGiB !== undefined) {

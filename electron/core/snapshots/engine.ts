@@ -4,7 +4,7 @@
 import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
 import { freeSnapshotName, timestampName } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isActive, isBusy, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotTree } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotPicture, type SnapshotTree } from '../../../shared/types.js';
 import type { BoxService } from '../boxes/service.js';
 import type { Effects, HomeData } from '../deps.js';
 import type { Tasks } from '../tasks.js';
@@ -17,6 +17,7 @@ import { chainRoot, verifyBoxChain, type ChainTop } from './box-chain.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
+import { readPicture } from './picture.js';
 import { removeLive } from './live/remove.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
 import { elapsedMs } from '../logger.js';
@@ -38,6 +39,11 @@ export class SnapshotEngine {
   tree(boxRef: string): SnapshotTree {
     const box = this.core.boxes.resolve(boxRef);
     return { boxId: box.id, currentId: box.currentSnapshotId, snapshots: treeOrder(this.core.store.listSnapshots(box.id).map(withSizeNow)) };
+  }
+
+  picture(boxRef: string, snapshotRef: string): SnapshotPicture {
+    const box = this.core.boxes.resolve(boxRef);
+    return readPicture(box, this.resolve(box, snapshotRef));
   }
 
   get(boxRef: string, snapshotRef: string): Snapshot {
@@ -102,7 +108,7 @@ export class SnapshotEngine {
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES);
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
-      sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id),
+      sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
     };
     const started = performance.now();
     const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);

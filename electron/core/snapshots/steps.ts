@@ -64,7 +64,7 @@ export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
   fsyncDir(path.dirname(frozenPath));
 }
 
-export function commitCreateRow(core: HomeData, snapshot: Snapshot): Snapshot {
+export function commitCreateRow(core: HomeData, snapshot: Omit<Snapshot, 'hasPicture'>): Snapshot {
   const row = { ...snapshot, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
   // The layer is frozen from here on: what it is now is what every later use must find.
   const facts = readLayerFacts(snapshot.diskPath);
@@ -73,7 +73,7 @@ export function commitCreateRow(core: HomeData, snapshot: Snapshot): Snapshot {
     core.store.setSnapshotFacts(snapshot.id, facts);
     core.store.setCurrentSnapshot(snapshot.boxId, snapshot.id);
   });
-  return row;
+  return core.store.getSnapshot(snapshot.id)!;
 }
 
 // ---- restore (stopped box)

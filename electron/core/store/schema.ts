@@ -76,6 +76,12 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE boxes ADD COLUMN pending_disk_size INTEGER;
   UPDATE boxes SET mac_address = printf('52:54:00:%02x:%02x:%02x', abs(random()) % 256, abs(random()) % 256, abs(random()) % 256);
   `,
+  // 6: the screen. Boxes whose image boots a kernel directly have none (their console is the
+  // serial port); the others (from a disk or installer media) get a VNC screen, as at create.
+  `
+  ALTER TABLE boxes ADD COLUMN display TEXT NOT NULL DEFAULT 'vnc';
+  UPDATE boxes SET display = 'none' WHERE image_id IN (SELECT id FROM images WHERE kernel_path IS NOT NULL);
+  `,
   // 7: cloud-init. A JSON object {user, sshKeys, hostname, passwordHash} (passwordHash: a
   // SHA-512 crypt string or null; the clear password is never stored); NULL: no seed.
   `

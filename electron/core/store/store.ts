@@ -1,12 +1,14 @@
 // The SQLite store: images, boxes, snapshots and each box's current pointer.
 // Rows are the index of what exists; files on disk are the truth recovery reconciles against.
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
-import type { Box, BoxStatus, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
+import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
+import { picturePath } from '../paths.js';
 
 interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
 interface BoxDbRow {
@@ -14,6 +16,7 @@ interface BoxDbRow {
   installer_image_id: string | null;
   network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
   cloud_init: string | null;
+  display: string;
 }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
 
@@ -34,6 +37,7 @@ export interface BoxSettings {
   network?: NetworkMode;
   forwards?: PortForward[];
   stopTimeoutSec?: number;
+  display?: DisplayMode;
   /** null clears it. */
   pendingDiskSize?: number | null;
 }
@@ -121,8 +125,8 @@ export class Store {
     const { cloudInit, ...row } = box;
     // One transaction: a box with cloud-init never exists without its settings.
     this.transaction(() => {
-      this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec)
-        VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec)`)
+      this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display)
+        VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @display)`)
         .run({ ...row, forwards: JSON.stringify(box.forwards) });
       if (cloudInit) this.db.prepare('UPDATE boxes SET cloud_init = ? WHERE id = ?').run(JSON.stringify(cloudInit), box.id);
     });
@@ -162,6 +166,7 @@ export class Store {
       ['cpus', settings.cpus], ['memory_mib', settings.memoryMib], ['network', settings.network],
       ['forwards', settings.forwards && JSON.stringify(settings.forwards)], ['stop_timeout_sec', settings.stopTimeoutSec],
       ['pending_disk_size', settings.pendingDiskSize],
+      ['display', settings.display],
     ];
     const set = columns.filter(([, value]) => value !== undefined);
     if (pendingRestart) set.push(['pending_restart', 1]);
@@ -197,7 +202,7 @@ export class Store {
 
   // ---- snapshots
 
-  insertSnapshot(s: Snapshot): void {
+  insertSnapshot(s: Omit<Snapshot, 'hasPicture'>): void {
     this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, disk_path)
       VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @diskPath)`)
       .run({ ...s, live: s.live ? 1 : 0 });
@@ -297,6 +302,7 @@ export class Store {
       network: r.network as NetworkMode, forwards: JSON.parse(r.forwards) as PortForward[], macAddress: r.mac_address,
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
       pendingDiskSize: r.pending_disk_size, cloudInit: publicCloudInit(r.cloud_init),
+      display: r.display === 'none' ? 'none' : 'vnc',
     };
   }
 }
@@ -326,6 +332,8 @@ function toSnapshot(r: SnapshotDbRow): Snapshot {
   return {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,
+    // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
+    hasPicture: fs.existsSync(picturePath(r.disk_path)),
   };
 }
 

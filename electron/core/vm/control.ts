@@ -1,6 +1,6 @@
 // Running boxes as the rest of the engine sees them: implemented by the VM supervisor.
 import type { ByteStream } from '../../../shared/streams.js';
-import type { Box, ConsoleOutput, StopResult } from '../../../shared/types.js';
+import type { Box, ConsoleOutput, Screenshot, StopResult } from '../../../shared/types.js';
 import type { ReportBuilder } from '../recovery/report.js';
 
 export interface VmControl {
@@ -13,6 +13,10 @@ export interface VmControl {
   ejectInstaller(box: string): Promise<Box>;
   /** A live stream of the box's serial terminal; the box must be running (or paused). */
   openConsole(box: string): Promise<ByteStream>;
+  /** A new VNC connection to the box's screen (raw RFB); the box must run with display vnc. */
+  openDisplay(box: string): Promise<ByteStream>;
+  /** A PNG of the screen of a box running with display vnc. */
+  screenshot(box: string): Promise<Screenshot>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;

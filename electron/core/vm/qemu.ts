@@ -47,6 +47,8 @@ export interface QemuSpec {
   network?: { mac: string; forwards: PortForward[] } | null;
   /** A cloud-init seed ISO on a second read-only CD-ROM (`SEED_DEVICE_ID`), never booted from. */
   seed?: string;
+  /** A screen: a VGA card, a USB tablet and QEMU's VNC server on `vnc.sock` in the run folder. Absent: no screen. */
+  display?: 'vnc';
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -56,6 +58,9 @@ export const DEFAULT_APPEND = 'console=ttyS0 panic=-1 quiet';
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const QMP_SOCKET = 'qmp.sock';
 export const SERIAL_SOCKET = 'serial.sock';
+export const VNC_SOCKET = 'vnc.sock';
+/** Every socket QEMU makes in the run folder; runDirFor() fits the longest of them in sun_path. */
+export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET];
 export const PID_FILE = 'qemu.pid';
 export const FINGERPRINT_FILE = 'qemu.json';
 
@@ -64,6 +69,7 @@ export const MAX_SOCKET_PATH = 107;
 
 export function qmpSocketPath(runDir: string) { return path.join(runDir, QMP_SOCKET); }
 export function serialSocketPath(runDir: string) { return path.join(runDir, SERIAL_SOCKET); }
+export function vncSocketPath(runDir: string) { return path.join(runDir, VNC_SOCKET); }
 
 /** The QEMU command line for a spec. Pure: no file system access. */
 export function buildQemuArgs(spec: QemuSpec): string[] {
@@ -71,7 +77,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
   if (!Number.isInteger(spec.cpus) || spec.cpus < 1) throw invalidArgument(`cpus must be a positive integer, got ${spec.cpus}`);
   if (!Number.isInteger(spec.memoryMib) || spec.memoryMib < 16) throw invalidArgument(`memoryMib must be an integer of at least 16, got ${spec.memoryMib}`);
   if (spec.initrd && !spec.kernel) throw invalidArgument('An initrd needs a kernel to go with it');
-  for (const socket of [qmpSocketPath(spec.runDir), serialSocketPath(spec.runDir)]) {
+  for (const socket of RUN_SOCKETS.map((name) => path.join(spec.runDir, name))) {
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
       throw invalidArgument(`The socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes; use runDirFor() to pick the run folder`);
     }
@@ -105,6 +111,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     ...(spec.installer ? installerArgs(spec.installer) : []),
     ...(spec.seed ? seedArgs(spec.seed) : []),
     ...networkArgs(spec.network ?? null),
+    ...displayArgs(spec),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
@@ -148,6 +155,24 @@ function readOnlyCdrom(what: string, iso: string, nodes: { format: string; file:
 }
 
 /**
+ * The screen. `-display none` stays: it is about a window on the host, and VNC is a server
+ * beside it. Only a unix socket: QEMU's VNC has no authentication here, so a TCP port would
+ * give the guest's keyboard to every local user. share=ignore: every client shares the screen
+ * whatever its ClientInit asks; under the default (allow-exclusive) a viewer asking for the
+ * screen alone would disconnect all the others, and force-shared refuses such a viewer.
+ */
+function displayArgs(spec: QemuSpec): string[] {
+  if (spec.display !== 'vnc') return [];
+  return [
+    '-device', 'VGA,id=video0',
+    // An absolute pointer: the guest's cursor follows the viewer's without any grab or drift.
+    '-device', 'qemu-xhci,id=usb0',
+    '-device', 'usb-tablet,bus=usb0.0,id=tablet0',
+    '-vnc', `unix:${opt(vncSocketPath(spec.runDir))},share=ignore`,
+  ];
+}
+
+/**
  * -nodefaults already leaves out QEMU's default card; `-nic none` says so outright, so a box
  * without a network has none whatever QEMU's defaults become.
  */
@@ -171,7 +196,8 @@ function opt(value: string): string {
  * same folder and finds the same qemu.json.
  */
 export function runDirFor(paths: HomePaths, boxId: string, options: { create?: boolean } = {}): string {
-  const fits = (dir: string) => Buffer.byteLength(serialSocketPath(dir)) <= MAX_SOCKET_PATH;
+  const longest = RUN_SOCKETS.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+  const fits = (dir: string) => Buffer.byteLength(path.join(dir, longest)) <= MAX_SOCKET_PATH;
   const preferred = paths.runDir(boxId);
   const create = options.create ?? true;
   if (fits(preferred)) {
@@ -259,9 +285,11 @@ export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   mkdirDurable(spec.runDir);
   mkdirDurable(path.dirname(spec.logFile));
   // A stale socket would accept nothing; removing it lets a QMP connect wait for the new one.
-  for (const stale of [qmpSocketPath(spec.runDir), serialSocketPath(spec.runDir)]) {
+  for (const stale of RUN_SOCKETS.map((name) => path.join(spec.runDir, name))) {
     fs.rmSync(stale, { force: true });
   }
+  // Screendumps a crash left between QEMU writing them and Boxkeep removing them (see screen.ts).
+  for (const name of fs.readdirSync(spec.runDir)) if (name.startsWith('.screendump-')) fs.rmSync(path.join(spec.runDir, name), { force: true });
   const stderrLog = spec.stderrLog ?? path.join(path.dirname(spec.logFile), 'qemu.log');
   const out = fs.openSync(stderrLog, 'a');
   const binary = spec.binary ?? QEMU_BINARY;

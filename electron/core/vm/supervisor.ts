@@ -1,10 +1,11 @@
 // The VM supervisor: runs boxes on QEMU, one detached QEMU per box, controlled over QMP.
 // QEMU outlives the process that started it; any later owner of the home adopts it through
 // its fingerprint and QMP socket. Box states are persisted and pushed as events.
+import fs from 'node:fs';
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
 import type { ByteStream } from '../../../shared/streams.js';
-import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type StopResult } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
 import { applyPendingGrow } from '../boxes/update.js';
@@ -18,8 +19,10 @@ import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
-import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, type Accel, type QemuFingerprint } from './qemu.js';
+import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint } from './qemu.js';
 import { SerialHub } from './serial.js';
+import { DisplayHub } from './display.js';
+import { screendump } from './screen.js';
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
@@ -45,6 +48,8 @@ export interface QemuSession {
   quiescing: boolean;
   /** The serial terminal, connected at the first console opened (here or after adoption alike). */
   serial: SerialHub;
+  /** The screen (VNC), or null when this QEMU was started without one. */
+  display: DisplayHub | null;
   /** The exit status, known only in the process that spawned QEMU. */
   exitStatus: Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
   closed: Promise<void>;
@@ -154,6 +159,7 @@ export class Supervisor implements VmControl {
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
         blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path, seed: seed?.path,
         network: box.network === 'nat' ? { mac: box.macAddress, forwards: box.forwards } : null,
+        ...(box.display === 'vnc' ? { display: 'vnc' as const } : {}),
         });
       } catch (err) {
         const taken = portTaken(box, (err as Error).message);
@@ -195,7 +201,7 @@ export class Supervisor implements VmControl {
         this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
       }
-      this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) });
+      this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) }, box.display === 'vnc');
       // Only now does the guest run with what the row says; a start that failed keeps the mark.
       this.core.store.clearPendingRestart(box.id);
       this.setStatus(box.id, 'running');
@@ -216,11 +222,12 @@ export class Supervisor implements VmControl {
   }
 
   /** Starts watching a QEMU: state events and its exit. */
-  private attach(init: Omit<QemuSession, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed' | 'serial'>): QemuSession {
+  private attach(init: Omit<QemuSession, 'stopRequested' | 'guestShutdown' | 'quiescing' | 'closed' | 'serial' | 'display'>, hasDisplay: boolean): QemuSession {
     let resolveClosed!: () => void;
     const label = `the box ${JSON.stringify(this.core.store.getBox(init.boxId)?.name ?? init.boxId)}`;
     const serial = new SerialHub(serialSocketPath(init.runDir), label, this.core.logger, init.boxId);
-    const session: QemuSession = { ...init, serial, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
+    const display = hasDisplay ? new DisplayHub(vncSocketPath(init.runDir), label, this.core.logger, init.boxId) : null;
+    const session: QemuSession = { ...init, serial, display, stopRequested: false, guestShutdown: false, quiescing: false, closed: new Promise((r) => (resolveClosed = r)) };
     this.sessions.set(session.boxId, session);
     const { qmp, boxId } = session;
     qmp.on('SHUTDOWN', (e) => {
@@ -244,6 +251,7 @@ export class Supervisor implements VmControl {
     if (this.closing) return; // our own connection closed at shutdown: QEMU keeps running
     if (session.stopRequested || session.guestShutdown) {
       session.serial.end({ reason: 'box-stopped', message: 'The box stopped.' });
+      session.display?.end({ reason: 'box-stopped', message: 'The box stopped.' });
       this.setStatus(session.boxId, 'stopped');
       this.core.logger.info('box stopped', { op: 'box-stop', boxId: session.boxId });
       return;
@@ -251,6 +259,7 @@ export class Supervisor implements VmControl {
     const status = await Promise.race([session.exitStatus, new Promise<null>((r) => setTimeout(() => r(null), 300))]);
     const reason = await this.failureReason(session.boxId, status);
     session.serial.end({ reason: 'box-stopped', message: `The box failed: ${reason}` });
+    session.display?.end({ reason: 'box-stopped', message: `The box failed: ${reason}` });
     this.setStatus(session.boxId, 'failed', reason);
     this.core.logger.error('box failed', { op: 'box-exit', boxId: session.boxId, reason });
   }
@@ -361,6 +370,34 @@ export class Supervisor implements VmControl {
     return this.session(box.id).serial.open();
   }
 
+  /** A new VNC connection to the box's screen; the box must run with one under a QEMU this process controls. */
+  async openDisplay(ref: string): Promise<ByteStream> {
+    return this.displayOf(ref).open();
+  }
+
+  async screenshot(ref: string): Promise<Screenshot> {
+    const box = this.core.boxes.resolve(ref);
+    this.displayOf(box.id);
+    const session = this.session(box.id);
+    const started = performance.now();
+    const dump = await screendump(session.qmp, session.runDir, `the box ${JSON.stringify(box.name)}`);
+    this.core.logger.info('screenshot', { op: 'box-screenshot', boxId: box.id, bytes: dump.png.length, elapsed_ms: elapsedMs(started) });
+    return { boxId: box.id, width: dump.width, height: dump.height, png: dump.png.toString('base64'), takenAt: Date.now() };
+  }
+
+  /** The running screen of a box, or a refusal that says why there is none. */
+  displayOf(ref: string): DisplayHub {
+    const box = this.core.boxes.resolve(ref);
+    const session = this.sessions.get(box.id);
+    const name = JSON.stringify(box.name);
+    if (box.display === 'none' && !session?.display) {
+      throw invalidState(`The box ${name} has no screen (its display is none); give it one with "boxkeep box set ${box.name} --display vnc" and start it again.`);
+    }
+    const display = this.session(box.id).display;
+    if (!display) throw invalidState(`The box ${name} was started without a screen; its display setting applies at its next start: stop it and start it again.`);
+    return display;
+  }
+
   /** Recovery: reattach to each box recorded as active, or record why it is not running. */
   async adopt(report: ReportBuilder): Promise<void> {
     for (const box of this.core.store.listBoxes()) {
@@ -383,7 +420,8 @@ export class Supervisor implements VmControl {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
         const nodes = await this.nodeMapFor(box, runDir, qmp);
         const status = await qmp.execute<{ status: string }>('query-status');
-        const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) });
+        // spawnQemu() removes every socket before QEMU starts, so vnc.sock exists only when this QEMU serves a screen.
+        const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) }, fs.existsSync(vncSocketPath(runDir)));
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
         if (now !== box.status) this.setStatus(box.id, now);
         // Routine, not a repair: every command while a box runs gets here, and a report line
@@ -479,6 +517,7 @@ export class Supervisor implements VmControl {
     this.closing = true;
     for (const s of this.sessions.values()) {
       s.serial.end({ reason: 'closed', message: 'Boxkeep let go of the box (the app or command holding it is closing); the box keeps running.' });
+      s.display?.end({ reason: 'closed', message: 'Boxkeep let go of the box (the app or command holding it is closing); the box keeps running.' });
       s.qmp.close();
     }
     await Promise.all([...this.sessions.values()].map((s) => waitFor(s.closed, 1000)));

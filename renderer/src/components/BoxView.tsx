@@ -1,5 +1,5 @@
 // One box: what it is (status, resources, space), what you can do with it, and below either
-// its snapshot tree or its console.
+// its snapshot tree, its console or its screen.
 import { useShallow } from 'zustand/react/shallow';
 import type { Box, BoxDetail } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
@@ -12,15 +12,20 @@ import { lazy, Suspense } from 'react';
 import { Icon } from './icons.js';
 import { SnapshotPane } from './SnapshotPane.js';
 import { StatusBadge } from './StatusBadge.js';
+import type { View } from '../store/state.js';
 
-// The terminal (xterm.js) is most of the bundle: loaded when a Console tab first opens.
+// The terminal (xterm.js) and the screen (noVNC) are most of the bundle: each is loaded when its tab first opens.
 const ConsoleView = lazy(() => import('./ConsoleView.js').then((m) => ({ default: m.ConsoleView })));
+const DisplayView = lazy(() => import('./DisplayView.js').then((m) => ({ default: m.DisplayView })));
 
 export function BoxView({ box }: { box: Box }) {
   const detail = useApp((s) => s.details[box.id] ?? null);
   const view = useApp((s) => s.view);
   const actions = useActions();
   const { keys } = useSession();
+  // The Display tab is there only for a box with a screen; a box without one shows its snapshots.
+  const tabs: View[] = box.display === 'vnc' ? ['snapshots', 'console', 'display'] : ['snapshots', 'console'];
+  const shown = tabs.includes(view) ? view : 'snapshots';
   return (
     <main className="box-view" aria-labelledby="box-title">
       <header className="box-header">
@@ -48,44 +53,39 @@ export function BoxView({ box }: { box: Box }) {
         </div>
       )}
       <div className="tabs" role="tablist" aria-label="Box views">
-        <button
-          type="button"
-          role="tab"
-          id="tab-snapshots"
-          aria-selected={view === 'snapshots'}
-          aria-controls="panel-snapshots"
-          tabIndex={view === 'snapshots' ? 0 : -1}
-          onClick={() => actions.setView('snapshots')}
-          onKeyDown={(e) => e.key === 'ArrowRight' && (actions.setView('console'), focusTab('tab-console'))}
-        >
-          Snapshots{detail ? ` (${detail.snapshotCount.toLocaleString('en-US')})` : ''}
-        </button>
-        <button
-          type="button"
-          role="tab"
-          id="tab-console"
-          aria-selected={view === 'console'}
-          aria-controls="panel-console"
-          tabIndex={view === 'console' ? 0 : -1}
-          title={`Console (${shortcutLabel('toggleConsole', keys)})`}
-          aria-keyshortcuts={ariaShortcut('toggleConsole', keys)}
-          onClick={() => actions.setView('console')}
-          onKeyDown={(e) => e.key === 'ArrowLeft' && (actions.setView('snapshots'), focusTab('tab-snapshots'))}
-        >
-          Console
-        </button>
+        {tabs.map((tab, i) => (
+          <button
+            key={tab}
+            type="button"
+            role="tab"
+            id={`tab-${tab}`}
+            aria-selected={shown === tab}
+            aria-controls={`panel-${tab}`}
+            tabIndex={shown === tab ? 0 : -1}
+            {...(tab === 'console' ? { title: `Console (${shortcutLabel('toggleConsole', keys)})`, 'aria-keyshortcuts': ariaShortcut('toggleConsole', keys) } : {})}
+            onClick={() => actions.setView(tab)}
+            onKeyDown={(e) => {
+              const next = e.key === 'ArrowRight' ? tabs[i + 1] : e.key === 'ArrowLeft' ? tabs[i - 1] : undefined;
+              if (next) (actions.setView(next), focusTab(`tab-${next}`));
+            }}
+          >
+            {tab === 'snapshots' ? `Snapshots${detail ? ` (${detail.snapshotCount.toLocaleString('en-US')})` : ''}` : tab === 'console' ? 'Console' : 'Display'}
+          </button>
+        ))}
       </div>
-      {view === 'snapshots' ? (
-        <section id="panel-snapshots" role="tabpanel" aria-labelledby="tab-snapshots" className="panel">
+      <section id={`panel-${shown}`} role="tabpanel" aria-labelledby={`tab-${shown}`} className="panel">
+        {shown === 'snapshots' ? (
           <SnapshotPane box={box} detail={detail} />
-        </section>
-      ) : (
-        <section id="panel-console" role="tabpanel" aria-labelledby="tab-console" className="panel">
+        ) : shown === 'console' ? (
           <Suspense fallback={<p className="console-note">Loading the terminal…</p>}>
             <ConsoleView box={box} />
           </Suspense>
-        </section>
-      )}
+        ) : (
+          <Suspense fallback={<p className="console-note">Loading the screen…</p>}>
+            <DisplayView box={box} />
+          </Suspense>
+        )}
+      </section>
     </main>
   );
 }

@@ -1,5 +1,5 @@
 // The snapshot tab: the tree on the left, the selected row's details and actions on the right.
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { exactTime, formatBytes, plural, relativeTime, treeBase } from '../format.js';
@@ -68,6 +68,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <dt>Depend on it</dt>
         <dd>{children.length ? children.map((c) => c.name).join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
       </dl>
+      {s.hasPicture && <SnapshotPicture boxId={box.id} snapshot={s} />}
       {isCurrent && <p className="hint">“Now” hangs under this snapshot: the box’s current disk builds on it.</p>}
       <div className="details-actions">
         <button
@@ -100,6 +101,22 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
       </div>
     </>
   );
+}
+
+/** The screen as it was when a live snapshot was taken, fetched when the snapshot is shown. */
+export function SnapshotPicture({ boxId, snapshot }: { boxId: string; snapshot: Snapshot }) {
+  const actions = useActions();
+  const [url, setUrl] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    setUrl(null);
+    void actions.snapshotPicture(boxId, snapshot.id).then((u) => live && setUrl(u));
+    return () => {
+      live = false;
+    };
+  }, [actions, boxId, snapshot.id]);
+  if (!url) return null;
+  return <img className="snapshot-picture" src={url} width={320} alt={`The screen of the box when “${snapshot.name}” was taken`} />;
 }
 
 function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: string | null }) {

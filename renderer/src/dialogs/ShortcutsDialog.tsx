@@ -1,5 +1,5 @@
 import { useActions, useSession } from '../context.js';
-import { allShortcuts } from '../keyboard.js';
+import { allShortcuts, screenReleaseLabel } from '../keyboard.js';
 import { Dialog } from './Dialog.js';
 
 export function ShortcutsDialog() {
@@ -26,6 +26,13 @@ export function ShortcutsDialog() {
               </td>
             </tr>
           ))}
+          <tr>
+            {/* The one chord the guest's screen does not pass on: keys typed there go to the guest. */}
+            <th scope="row">Give the keyboard back from the guest’s screen</th>
+            <td>
+              <kbd>{screenReleaseLabel(keys)}</kbd>
+            </td>
+          </tr>
           <tr>
             <th scope="row">Move in the snapshot tree</th>
             <td>

@@ -52,11 +52,17 @@ export interface Actions {
   refreshConsole(boxId: string): Promise<void>;
   /** The box's live serial terminal; the caller closes it. */
   openConsole(boxId: string): Promise<ByteStream>;
+  /** A PNG of the running box's screen, from QEMU (screendump). */
+  screenshot(boxId: string): Promise<Uint8Array>;
+  /** The box's screen: raw RFB bytes from QEMU's VNC server, for noVNC; the caller closes it. */
+  openDisplay(boxId: string): Promise<ByteStream>;
   /** The last lines of the serial log, for a terminal to start with. */
   readConsole(boxId: string, lines: number): Promise<string[]>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
   setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
+  /** A snapshot's picture of the screen as a data: URL (Snapshot.hasPicture), or null when it has none. */
+  snapshotPicture(boxId: string, snapshotId: string): Promise<string | null>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -243,6 +249,8 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     refreshConsole: (boxId) => sync.loadConsole(boxId),
     openConsole: (boxId) => bridge.consoles.open({ box: boxId }),
+    openDisplay: (boxId) => bridge.displays.open({ box: boxId }),
+    screenshot: async (boxId) => Uint8Array.from(atob((await bridge.boxes.screenshot({ box: boxId })).png), (c) => c.charCodeAt(0)),
     readConsole: async (boxId, lines) => (await bridge.boxes.console({ box: boxId, lines })).lines,
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
 
@@ -254,5 +262,8 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       if (out.ok) await sync.loadInfo().catch(() => {});
       return out;
     },
+
+    snapshotPicture: (boxId, snapshotId) =>
+      bridge.snapshots.picture({ box: boxId, snapshot: snapshotId }).then((p) => `data:image/png;base64,${p.png}`, () => null),
   };
 }

@@ -25,7 +25,7 @@ export type DialogState =
   | { kind: 'shortcuts' }
   | { kind: 'settings' };
 
-export type View = 'snapshots' | 'console';
+export type View = 'snapshots' | 'console' | 'display';
 
 export interface AppState {
   /**

@@ -12,6 +12,7 @@ import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNe
 import { afterSwitch, nextTop, writeNodes } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
+import { keepPicture } from '../picture.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
@@ -26,6 +27,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   writeIntent(journal, intent);
   liveCreate.crash('after-intent');
   mkdirDurable(path.dirname(snapshot.diskPath));
+  // Before the pause, so it costs the guest nothing; the screen a moment before the freeze.
+  await keepPicture(core.logger, session, box, snapshot);
+  liveCreate.crash('after-picture');
   // Made before the pause: creating it inside the pause would triple the pause window.
   await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
   await addOverlayNodes(session, core.paths.nextDisk(box.id), intent);
