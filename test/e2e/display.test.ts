@@ -14,7 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { expectAccessible, expectNoPageProblems, openApp, screenshot, type App } from './harness.js';
-import { connectApi, killLeftoverQemu, serialLog, stopActiveBoxes } from './vm-rig.js';
+import { connectApi, serialLog, stopActiveBoxes } from './vm-rig.js';
+import { killLeftoverQemu } from '../helpers/leftover-qemu.js';
 import { runDirFor, VNC_SOCKET } from '../../electron/core/vm/qemu.js';
 import { HomePaths } from '../../electron/core/paths.js';
 

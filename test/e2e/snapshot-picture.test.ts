@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { DISK_MARKER, makeScreenDisk, waitForSerial } from '../helpers/installer.js';
 import { expectNoPageProblems, openApp, screenshot, type App } from './harness.js';
-import { killLeftoverQemu, stopActiveBoxes } from './vm-rig.js';
+import { stopActiveBoxes } from './vm-rig.js';
+import { killLeftoverQemu } from '../helpers/leftover-qemu.js';
 
 let app: App;
 let page: Page;

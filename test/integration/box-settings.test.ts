@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
+import { MIGRATIONS } from '../../electron/core/store/schema.js';
 import { readQcow2Header } from '../../electron/core/disk/qcow2.js';
 import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered } from '../helpers/crash.js';
 import { hashFile, tempHome } from '../helpers/disk.js';
@@ -168,7 +169,12 @@ describe('migration 6 (the screen)', () => {
         await core0.close();
       }
       const db = new Database(path.join(w.home, 'boxkeep.db'));
-      db.exec('ALTER TABLE boxes DROP COLUMN display');
+      // Back to schema 5: drop what migration 6 and any later one added.
+      const schema5 = new Database(':memory:');
+      for (const m of MIGRATIONS.slice(0, 5)) schema5.exec(m);
+      const keep = new Set((schema5.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]).map((c) => c.name));
+      schema5.close();
+      for (const { name } of db.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]) if (!keep.has(name)) db.exec(`ALTER TABLE boxes DROP COLUMN ${name}`);
       db.pragma('user_version = 5');
       db.close();
       const core = await openCore({ home: w.home, owner: 'test' });
