@@ -47,6 +47,7 @@ export const FIELD_SUBJECTS = {
   network: 'The network',
   forwards: 'The port forward',
   stopTimeoutSec: 'The stop timeout',
+  firmware: 'The firmware',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -92,6 +93,7 @@ const int = (what: string, min: number, max: number, unit = '') =>
   );
 
 const network = v.picklist(['nat', 'none'], `${S.network} must be "nat" (QEMU's user network) or "none" (no network card).`);
+const firmware = v.picklist(['bios', 'uefi'], `${S.firmware} must be "bios" (SeaBIOS) or "uefi" (OVMF).`);
 
 /** Specs as the user wrote them (shared/forwards.ts parses them); each one checked, and no host port twice. */
 const forwards = v.pipe(
@@ -138,6 +140,7 @@ export const channels = {
       name: name('box'),
       image: ref('image'),
       ...boxSettings,
+      firmware: v.optional(firmware),
     }),
     result: result<Box>(),
   },

@@ -45,8 +45,9 @@ export interface PortForward {
 export interface Box {
   id: string;
   name: string;
-  /** The image the box was made from: its chain's base disk, or the installer its blank disk was made for. */
-  imageId: string;
+  /** The image the box was made from: its chain's base disk; null for a box made from installer
+   *  media, whose blank first disk stands alone (the ISO is installerImageId until ejected). */
+  imageId: string | null;
   /** Installer media attached as a CD-ROM the box boots from first; null when none (or after Eject). */
   installerImageId: string | null;
   status: BoxStatus;
@@ -74,7 +75,11 @@ export interface Box {
   /** Always <home>/boxes/<id>/disks/container.qcow2. */
   liveDiskPath: string;
   createdAt: number;
+  /** 'uefi': OVMF with the box's own variables (disks/efivars.fd, kept by each snapshot); set at create. */
+  firmware: Firmware;
 }
+
+export type Firmware = 'bios' | 'uefi';
 
 export type DiskLayerKind = 'live' | 'snapshot' | 'image';
 
@@ -90,7 +95,10 @@ export interface DiskLayer {
 }
 
 export interface BoxDetail extends Box {
-  image: Image;
+  /** The image under the box's tree; null for a box made from installer media. */
+  image: Image | null;
+  /** The installer media attached (installerImageId), while it is. */
+  installer: Image | null;
   chain: DiskLayer[];
   snapshotCount: number;
   /** Bytes on disk in the box's folder: the live disk, every snapshot, its logs (not the image). Removing the box frees this. */

@@ -64,6 +64,6 @@ async function metadataProblems(file: string, shareLocked: boolean): Promise<str
 
 function nameOf(core: HomeData, box: Box, kind: CheckedLayer['kind'], snapshotId: string | null): string {
   if (kind === 'live') return 'Now';
-  if (kind === 'image') return core.store.getImage(box.imageId)?.name ?? box.imageId;
+  if (kind === 'image') return (box.imageId && core.store.getImage(box.imageId)?.name) ?? box.imageId ?? 'image';
   return core.store.getSnapshot(snapshotId!)?.name ?? snapshotId!;
 }

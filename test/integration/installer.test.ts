@@ -103,20 +103,23 @@ describe('importing installer media', () => {
     expect(fs.existsSync(t.core.paths.imageInstaller(box.installerImageId!))).toBe(true);
     await t.core.boxes.remove('fresh');
     await t.core.images.remove('installer');
-    expect(fs.existsSync(t.core.paths.imageDir(box.imageId))).toBe(false);
+    expect(fs.existsSync(t.core.paths.imageDir(box.installerImageId!))).toBe(false);
   });
 });
 
 describe('a box from installer media', () => {
   it('gets a blank disk of the chosen size with no backing file, and records its installer', async () => {
     const box = await installerBox('fresh', 3);
-    expect(box.installerImageId).toBe(box.imageId);
+    expect(box.installerImageId).toBe(t.core.images.resolve('installer').id);
+    // No base image: its blank disk stands alone.
+    expect(box.imageId).toBeNull();
     expect(box.diskSize).toBe(3 * GiB);
     expect(backingOf(box.liveDiskPath)).toBeNull();
     expect(readPattern(box.liveDiskPath, 0, MiB, 0)).toBe(true);
     const detail = await t.core.boxes.detail('fresh');
     expect(detail.chain.map((l) => [l.kind, l.backingFile])).toEqual([['live', null]]);
-    expect(detail.image.kind).toBe('installer');
+    expect(detail.image).toBeNull();
+    expect(detail.installer?.kind).toBe('installer');
   });
 
   it('refuses an installer where a disk is needed: without a disk size it says to give one, and makes nothing', async () => {

@@ -15,7 +15,7 @@ function schema3Home(file: string): void {
   const db = new Database(file);
   db.pragma('foreign_keys = ON');
   for (let v = 0; v < 3; v++) {
-    db.exec(MIGRATIONS[v]!);
+    db.exec(MIGRATIONS[v] as string);
     db.pragma(`user_version = ${v + 1}`);
   }
   db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at, file_size, header_digest) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1, 4096, 'ab')`).run();
@@ -45,5 +45,53 @@ describe('opening a home from before installer media', () => {
       store.db.close();
     }
     expect(fs.existsSync(file)).toBe(true);
+  });
+});
+
+/** A home as main's schema 5 left it: a box on an image with a snapshot, and a box made from installer media. */
+function schema5Home(file: string): void {
+  const db = new Database(file);
+  db.pragma('foreign_keys = ON');
+  for (let v = 0; v < 5; v++) {
+    db.exec(MIGRATIONS[v] as string);
+    db.pragma(`user_version = ${v + 1}`);
+  }
+  db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1)`).run();
+  db.prepare(`INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, created_at) VALUES ('iso000000001', 'netinst', 'installer', '/h/images/iso000000001/installer.iso', 1048576, 4096, 1)`).run();
+  db.prepare(`INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, current_snapshot_id, created_at, forwards) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1048576, 'snp000000001', 2, '[{"hostAddress":"127.0.0.1","hostPort":2222,"guestPort":22,"protocol":"tcp"}]')`).run();
+  db.prepare(`INSERT INTO boxes (id, name, image_id, installer_image_id, status, cpus, memory_mib, disk_size, created_at) VALUES ('box000000002', 'inst', 'iso000000001', 'iso000000001', 'stopped', 1, 128, 1048576, 3)`).run();
+  db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000001', 'box000000001', NULL, 'first', 3, 4096, 1048576, '/h/boxes/box000000001/snapshots/snp000000001/container.qcow2')`).run();
+  db.close();
+}
+
+describe('opening a home from before UEFI and removable installers', () => {
+  it('gives every box BIOS firmware, records no base image for an installer box, and keeps every row, index and reference', () => {
+    tmp = tempHome('bkm');
+    const file = path.join(tmp.dir, 'boxkeep.db');
+    schema5Home(file);
+    const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+      expect(store.listBoxes().map((b) => [b.name, b.imageId, b.installerImageId, b.firmware, b.currentSnapshotId, b.forwards.length])).toEqual([
+        ['dev', 'img000000001', null, 'bios', 'snp000000001', 1],
+        ['inst', null, 'iso000000001', 'bios', null, 0],
+      ]);
+      // Rebuilding the boxes table must not have cascaded into the snapshots.
+      expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first']);
+      const indexes = store.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'boxes' AND sql IS NOT NULL`).all();
+      expect(indexes).toEqual([{ name: 'boxes_by_image' }]);
+      expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(() => store.deleteImage('img000000001')).toThrow(/FOREIGN KEY/);
+      expect(() => store.deleteImage('iso000000001')).toThrow(/FOREIGN KEY/);
+      // Once ejected, nothing refers to the ISO.
+      store.setInstaller('box000000002', null);
+      store.deleteImage('iso000000001');
+      expect(store.listImages().map((i) => i.name)).toEqual(['seed']);
+      // Deleting a box still takes its snapshots with it (the reference survived the rebuild).
+      store.db.prepare('DELETE FROM boxes WHERE id = ?').run('box000000001');
+      expect(store.db.prepare('SELECT count(*) AS n FROM snapshots').get()).toEqual({ n: 0 });
+    } finally {
+      store.db.close();
+    }
   });
 });

@@ -15,6 +15,7 @@ import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { parseForwards } from '../../../shared/forwards.js';
 import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from './intents.js';
 import { updateBox } from './update.js';
+import { copyVars, findOvmf } from '../vm/firmware.js';
 
 
 const GiB = 1024 ** 3;
@@ -42,7 +43,7 @@ export class BoxService {
   async detail(ref: string): Promise<BoxDetail> {
     const box = this.resolve(ref);
     const { store } = this.core;
-    const image = store.getImage(box.imageId)!;
+    const image = box.imageId === null ? null : store.getImage(box.imageId)!;
     const snapshots = store.listSnapshots(box.id);
     const byPath = new Map(snapshots.map((s) => [s.diskPath, s.id]));
     const layers = await walkChain(box.liveDiskPath);
@@ -50,7 +51,7 @@ export class BoxService {
       const snapshotId = byPath.get(layer.path) ?? null;
       const kind = i === 0 ? 'live' : snapshotId ? 'snapshot' : 'image';
       return {
-        kind, path: layer.path, snapshotId, imageId: kind === 'image' ? image.id : null,
+        kind, path: layer.path, snapshotId, imageId: kind === 'image' ? (image?.id ?? null) : null,
         virtualSize: layer.header.virtualSize, sizeOnDisk: layer.sizeOnDisk, backingFile: layer.header.backingFile,
       };
     });
@@ -59,7 +60,8 @@ export class BoxService {
     const nowChanged = isBusy(box.status) || holdsData(box.liveDiskPath);
     // The live disk's header is the truth about its size (the row follows it, see update.ts).
     const diskSize = chain[0]?.virtualSize ?? box.diskSize;
-    return { ...box, diskSize, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
+    const installer = box.installerImageId === null ? null : store.getImage(box.installerImageId);
+    return { ...box, diskSize, image, installer, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
   }
 
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {
@@ -71,21 +73,27 @@ export class BoxService {
       const image = this.core.images.resolve(input.image);
       const installer = image.kind === 'installer';
       const diskSize = boxDiskSize(image, input.diskSizeGiB);
-      requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES);
+      const firmware = input.firmware ?? 'bios';
+      // Before anything is written: a missing ovmf package leaves nothing behind.
+      const ovmf = firmware === 'uefi' ? findOvmf() : null;
+      requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES + (ovmf?.varsSize ?? 0));
       const boxId = newId();
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
       const box = await boxCreate.journaled(paths.homeJournal, intent, async () => {
         for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
+        // Before the live disk, which recovery takes as the sign of a whole box (boxes/settle.ts).
+        if (ovmf) copyVars(ovmf.varsTemplate, paths.efiVars(boxId));
+        boxCreate.crash('after-vars');
         // From installer media: a blank disk that stands alone, the root of the box's tree.
         if (installer) await createDisk(paths.liveDisk(boxId), diskSize);
         else await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
         boxCreate.crash('after-overlay');
         const row = {
-          id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
+          id: boxId, name: input.name, imageId: installer ? null : image.id, status: 'configured' as const, failureReason: null,
           cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
           currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
           network: input.network ?? 'nat', forwards: parseForwards(input.forwards ?? []), macAddress: newMacAddress(),
-          stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC,
+          stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC, firmware,
         };
         store.insertBox(row);
         boxCreate.crash('after-row');

@@ -70,7 +70,7 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
 
   const snapshots = store.listSnapshots(box.id);
   const byPath = new Map(snapshots.map((s) => [s.diskPath, s]));
-  const image = store.getImage(box.imageId);
+  const image = box.imageId === null ? null : store.getImage(box.imageId);
   const current = box.currentSnapshotId ? store.getSnapshot(box.currentSnapshotId) : null;
   // A box from installer media has no image under its tree: its first disk stood alone.
   const blankRoot = !current && chainRoot(core, box) === null;

@@ -45,6 +45,8 @@ export interface QemuSpec {
   startPaused?: boolean;
   /** User-mode network on a virtio-net card; null or absent: no network card at all. */
   network?: { mac: string; forwards: PortForward[] } | null;
+  /** UEFI: OVMF's code (read-only) and the box's variables; absent: QEMU's own BIOS (SeaBIOS). */
+  firmware?: { code: string; vars: string };
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -102,6 +104,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     '-device', `virtio-blk-pci,drive=${boot.format},id=${BOOT_DEVICE_ID}${spec.kernel ? '' : `,bootindex=${spec.installer ? 1 : 0}`}`,
     ...(spec.installer ? installerArgs(spec.installer) : []),
     ...networkArgs(spec.network ?? null),
+    ...(spec.firmware ? firmwareArgs(spec.firmware) : []),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
@@ -123,6 +126,26 @@ function installerArgs(iso: string): string[] {
     '-blockdev', JSON.stringify({ driver: 'file', filename: iso, 'node-name': INSTALLER_NODES.file, 'read-only': true }),
     '-blockdev', JSON.stringify({ driver: 'raw', file: INSTALLER_NODES.file, 'node-name': INSTALLER_NODES.format, 'read-only': true }),
     '-device', `ide-cd,drive=${INSTALLER_NODES.format},id=${INSTALLER_DEVICE_ID},bootindex=0`,
+  ];
+}
+
+export const FIRMWARE_NODES = { code: 'ovmf-code', codeFile: 'ovmf-code-file', vars: 'ovmf-vars', varsFile: 'ovmf-vars-file' };
+
+/**
+ * OVMF as the machine's two flash chips: the code read-only, the variables writable. Both
+ * raw, stated, never probed (the variables are bytes a guest wrote).
+ */
+function firmwareArgs(fw: { code: string; vars: string }): string[] {
+  for (const file of [fw.code, fw.vars]) {
+    if (!path.isAbsolute(file)) throw invalidArgument(`The firmware path must be absolute, got ${file}`);
+  }
+  const n = FIRMWARE_NODES;
+  return [
+    '-blockdev', JSON.stringify({ driver: 'file', filename: fw.code, 'node-name': n.codeFile, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: n.codeFile, 'node-name': n.code, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'file', filename: fw.vars, 'node-name': n.varsFile }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: n.varsFile, 'node-name': n.vars }),
+    '-machine', `pflash0=${n.code},pflash1=${n.vars}`,
   ];
 }
 

@@ -12,6 +12,7 @@ import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNe
 import { afterSwitch, nextTop, writeNodes } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
+import { keepVars } from '../efivars.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
@@ -38,6 +39,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     if (!intent.wasPaused) await session.qmp.execute('stop');
     marks.push(performance.now());
     liveCreate.crash('after-pause');
+    // The variables at the same instant as the disk: QEMU flushed the flash when it paused.
+    keepVars(core, box, snapshot.id);
+    liveCreate.crash('after-vars');
     // QEMU keeps its fd on the renamed file: the guest's disk does not move under it.
     freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
     liveCreate.crash('after-freeze');
