@@ -44,9 +44,15 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
   }
   for (const image of images) {
     if (fs.existsSync(image.path)) continue;
-    if (store.boxesUsingImage(image.id).length === 0) {
+    const file = image.kind === 'installer' ? 'ISO file' : 'disk file';
+    const users = store.boxesUsingImage(image.id);
+    if (users.length === 0) {
       store.deleteImage(image.id);
-      report.repaired(null, `The image "${image.name}" had lost its disk file and no box used it; its record was removed.`);
+      report.repaired(null, `The image "${image.name}" had lost its ${file} and no box used it; its record was removed.`);
+    } else if (image.kind === 'installer') {
+      // Only the boxes it is still attached to miss it (an ejected box boots from its own disk).
+      const names = users.map((b) => JSON.stringify(b.name)).join(', ');
+      report.kept(null, `The installer "${image.name}" has lost its ISO file (${image.path}); ${users.length === 1 ? 'the box' : 'the boxes'} ${names} with it attached cannot start until it is ejected ("boxkeep box eject ${users[0]!.name}").`);
     } else {
       report.kept(null, `The image "${image.name}" has lost its disk file (${image.path}); the boxes made from it cannot start.`);
     }

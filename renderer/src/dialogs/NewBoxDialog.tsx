@@ -5,7 +5,7 @@ import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
-import type { NetworkMode } from '../../../shared/types.js';
+import type { Firmware, NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
 import { NetworkFields } from './NetworkFields.js';
 import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
@@ -25,6 +25,8 @@ export function NewBoxDialog() {
   const [disk, setDisk] = useState('');
   const [network, setNetwork] = useState<NetworkMode>('nat');
   const [forwards, setForwards] = useState<string[]>([]);
+  const [firmware, setFirmware] = useState<Firmware>('bios');
+  const firmwareId = useId();
   const image = images.find((i) => i.id === imageId);
   const installer = image?.kind === 'installer';
   // An installer's size is the ISO's, not a disk's: its box gets a blank disk of any size.
@@ -51,6 +53,7 @@ export function NewBoxDialog() {
         ...(typeof input.diskSizeGiB === 'number' ? { diskSizeGiB: input.diskSizeGiB } : {}),
         network,
         ...(forwards.length > 0 ? { forwards } : {}),
+        ...(firmware === 'uefi' ? { firmware } : {}),
       }),
     actions.closeDialog,
   );
@@ -113,6 +116,13 @@ export function NewBoxDialog() {
         problems={problems}
       />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
+      <div className="field">
+        <label htmlFor={firmwareId}>Firmware</label>
+        <select id={firmwareId} value={firmware} onChange={(e) => setFirmware(e.target.value as Firmware)} disabled={busy}>
+          <option value="bios">BIOS</option>
+          <option value="uefi">UEFI (OVMF; its variables are kept by each snapshot)</option>
+        </select>
+      </div>
       <DialogError message={error} />
     </Dialog>
   );
