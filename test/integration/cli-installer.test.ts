@@ -64,7 +64,7 @@ describe('boxkeep with installer media', () => {
   });
 
   it('image remove refuses an installer a box uses', () => {
-    const r = cliSync(home, ['image', 'remove', 'debian-netinst']);
+    const r = human(['image', 'remove', 'debian-netinst']);
     expect(r.code).toBe(5);
     expect(r.err).toMatch(/used by the box "vm" \(attached as its installer CD-ROM\); eject it first \("boxkeep box eject vm"\)/);
     expect(cliOk<Image[]>(home, ['image', 'list']).map((i) => i.name)).toContain('debian-netinst');

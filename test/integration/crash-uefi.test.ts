@@ -87,3 +87,19 @@ describe('a UEFI box: removing a snapshot', () => {
     }
   });
 });
+
+describe('a UEFI box whose variables are gone', () => {
+  it('recovery says so and that a restore puts a copy back; the restore does, and start finds them again', async () => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    fs.rmSync(`${w.home}/boxes/${w.boxId}/disks/efivars.fd`);
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      const said = core.lastRecovery!.items.map((i) => i.message).join('\n');
+      expect(said).toMatch(/The UEFI variables of the box "dev" \(.*efivars\.fd\) are missing; the box cannot start until a snapshot is restored/);
+      await core.snapshots.restore({ box: 'dev', snapshot: 'b' });
+      expect(hashFile(core.paths.efiVars(w.boxId))).toBe(w.vars!.b);
+    } finally {
+      await core.close();
+    }
+  });
+});

@@ -73,6 +73,12 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     removeDurable(next);
     report.repaired(box.id, `A leftover temporary disk of the box ${label} was removed.`);
   }
+  // A restore's prepared copy with no intent left (settled above): the restore did not take it.
+  removeDurable(paths.nextEfiVars(box.id));
+  if (box.firmware === 'uefi' && !fs.existsSync(paths.efiVars(box.id))) {
+    // Never guessed back from OVMF's template: that would drop the guest's boot entries unasked.
+    report.kept(box.id, `The UEFI variables of the box ${label} (${paths.efiVars(box.id)}) are missing; the box cannot start until a snapshot is restored, which puts its copy back.`);
+  }
 
   const snapshots = store.listSnapshots(box.id);
   const byPath = new Map(snapshots.map((s) => [s.diskPath, s]));
