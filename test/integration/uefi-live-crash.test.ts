@@ -51,6 +51,7 @@ describe('a live snapshot of a UEFI box killed at each step', () => {
     expect(r.signal, r.stderr).toBe('SIGKILL');
 
     const core = await h.reopen();
+    expect(core.store.getBox(boxId)!.status, point).toBe('running');
     const session = (core.vms as Supervisor).session(boxId);
     expect((await session.qmp.execute<{ status: string }>('query-status')).status, point).toBe('running');
     expect(fs.readdirSync(core.paths.boxJournal(boxId)), point).toEqual([]);

@@ -9,7 +9,7 @@ import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNextOverlay } from '../steps.js';
-import { afterSwitch, nextTop, writeNodes } from '../../vm/nodes.js';
+import { afterSwitch, bootDiskTop, nextTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
 import { keepVars } from '../efivars.js';
@@ -91,8 +91,7 @@ async function pastPointOfNoReturn(core: HomeData, session: QemuSession, box: Bo
   if (session.nodes.top.format === intent.newTop.format) return true;
   const installed = !fs.existsSync(core.paths.nextDisk(box.id)) && fs.existsSync(intent.snapshot.diskPath);
   try {
-    const devices = await session.qmp.execute<{ inserted?: { 'node-name'?: string } }[]>('query-block', undefined, { timeoutMs: 3000 });
-    const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
+    const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
     if (top === intent.newTop.format) {
       session.nodes = afterSwitch(session.nodes, switched(intent));
       return true;
