@@ -11,13 +11,19 @@ import { tempHome } from '../helpers/disk.js';
 let tmp: { dir: string; cleanup(): void } | null = null;
 afterEach(() => tmp?.cleanup());
 
-function schema3Home(file: string): void {
+/** A database as an older Boxkeep left it: the first `version` migrations (all SQL text), no later. */
+function databaseAt(file: string, version: number): Database.Database {
   const db = new Database(file);
   db.pragma('foreign_keys = ON');
-  for (let v = 0; v < 3; v++) {
+  for (let v = 0; v < version; v++) {
     db.exec(MIGRATIONS[v] as string);
     db.pragma(`user_version = ${v + 1}`);
   }
+  return db;
+}
+
+function schema3Home(file: string): void {
+  const db = databaseAt(file, 3);
   db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at, file_size, header_digest) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1, 4096, 'ab')`).run();
   db.prepare(`INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, current_snapshot_id, created_at) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1048576, 'snp000000001', 2)`).run();
   db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000001', 'box000000001', NULL, 'first', 3, 4096, 1048576, '/h/boxes/box000000001/snapshots/snp000000001/container.qcow2')`).run();
@@ -50,12 +56,7 @@ describe('opening a home from before installer media', () => {
 
 /** A home as main's schema 5 left it: a box on an image with a snapshot, and a box made from installer media. */
 function schema5Home(file: string): void {
-  const db = new Database(file);
-  db.pragma('foreign_keys = ON');
-  for (let v = 0; v < 5; v++) {
-    db.exec(MIGRATIONS[v] as string);
-    db.pragma(`user_version = ${v + 1}`);
-  }
+  const db = databaseAt(file, 5);
   db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1)`).run();
   db.prepare(`INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, created_at) VALUES ('iso000000001', 'netinst', 'installer', '/h/images/iso000000001/installer.iso', 1048576, 4096, 1)`).run();
   db.prepare(`INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, current_snapshot_id, created_at, forwards) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1048576, 'snp000000001', 2, '[{"hostAddress":"127.0.0.1","hostPort":2222,"guestPort":22,"protocol":"tcp"}]')`).run();
