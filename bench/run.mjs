@@ -13,6 +13,8 @@ const suites = {
   terminal: async () => (await import('./terminal.mjs')).terminalBenchmarks(),
   // The same guest and Chromium: a `cat` timed until the Console tab has drawn it.
   'terminal-drawn': async () => (await import('./terminal-drawn.mjs')).terminalDrawnBenchmarks(),
+  // Boots the tiny guest through OVMF and through SeaBIOS.
+  uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');
