@@ -77,6 +77,8 @@ export interface Box {
   createdAt: number;
   /** 'uefi': OVMF with the box's own variables (disks/efivars.fd, kept by each snapshot); set at create. */
   firmware: Firmware;
+  /** For a box made from installer media: that installer's name (kept after Eject and after the ISO is removed); else null. */
+  installedFrom: string | null;
 }
 
 export type Firmware = 'bios' | 'uefi';
@@ -97,8 +99,6 @@ export interface DiskLayer {
 export interface BoxDetail extends Box {
   /** The image under the box's tree; null for a box made from installer media. */
   image: Image | null;
-  /** The installer media attached (installerImageId), while it is. */
-  installer: Image | null;
   chain: DiskLayer[];
   snapshotCount: number;
   /** Bytes on disk in the box's folder: the live disk, every snapshot, its logs (not the image). Removing the box frees this. */

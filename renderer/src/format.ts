@@ -120,6 +120,6 @@ export function plural(count: number, one: string, many = `${one}s`): string {
  * may still be loading: the base image's words then.
  */
 export function treeBase(detail: BoxDetail | null): { title: string; the: string; sub: string } {
-  if (detail && !detail.image) return { title: 'Blank disk', the: 'the blank disk', sub: detail.installer ? `installed from ${detail.installer.name}` : '' };
+  if (detail && !detail.image) return { title: 'Blank disk', the: 'the blank disk', sub: detail.installedFrom ? `installed from ${detail.installedFrom}` : '' };
   return { title: 'Base image', the: 'the base image', sub: detail?.image?.name ?? '' };
 }

@@ -87,8 +87,8 @@ describe('boxkeep with installer media', () => {
     expect(cliOk<Image[]>(home, ['image', 'list']).map((i) => i.name)).toEqual(['seed']);
     const show = human(['box', 'show', 'vm']);
     expect(show.code, show.err).toBe(0);
-    expect(show.out).toMatch(/Image:\s+none: made from installer media, the disk started blank/);
-    expect(human(['snapshot', 'list', 'vm']).out).toContain('blank disk');
+    expect(show.out).toMatch(/Image:\s+none: made from installer media \(debian-netinst\), the disk started blank/);
+    expect(human(['snapshot', 'list', 'vm']).out).toContain('blank disk (installed from debian-netinst)');
     expect(human(['check', 'vm']).out).toMatch(/^All good/);
   });
 

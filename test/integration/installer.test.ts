@@ -119,7 +119,7 @@ describe('a box from installer media', () => {
     const detail = await t.core.boxes.detail('fresh');
     expect(detail.chain.map((l) => [l.kind, l.backingFile])).toEqual([['live', null]]);
     expect(detail.image).toBeNull();
-    expect(detail.installer?.kind).toBe('installer');
+    expect(detail.installedFrom).toBe('installer');
   });
 
   it('refuses an installer where a disk is needed: without a disk size it says to give one, and makes nothing', async () => {

@@ -73,9 +73,9 @@ describe('opening a home from before UEFI and removable installers', () => {
     const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-      expect(store.listBoxes().map((b) => [b.name, b.imageId, b.installerImageId, b.firmware, b.currentSnapshotId, b.forwards.length])).toEqual([
-        ['dev', 'img000000001', null, 'bios', 'snp000000001', 1],
-        ['inst', null, 'iso000000001', 'bios', null, 0],
+      expect(store.listBoxes().map((b) => [b.name, b.imageId, b.installerImageId, b.installedFrom, b.firmware, b.currentSnapshotId, b.forwards.length])).toEqual([
+        ['dev', 'img000000001', null, null, 'bios', 'snp000000001', 1],
+        ['inst', null, 'iso000000001', 'netinst', 'bios', null, 0],
       ]);
       // Rebuilding the boxes table must not have cascaded into the snapshots.
       expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first']);

@@ -191,7 +191,7 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Box', `${d.name} (${d.id})`],
     ['Status', d.status],
     ['Failure', d.failureReason],
-    ['Image', d.image ? `${d.image.name} (${d.image.id})` : 'none: made from installer media, the disk started blank'],
+    ['Image', d.image ? `${d.image.name} (${d.image.id})` : `none: made from installer media${d.installedFrom ? ` (${d.installedFrom})` : ''}, the disk started blank`],
     ['Firmware', d.firmware === 'uefi' ? 'UEFI (OVMF), with the box\'s own variables, kept by each snapshot' : 'BIOS (SeaBIOS)'],
     ['Installer', d.installerImageId ? `attached as a CD-ROM, booted first (eject it with "boxkeep box eject ${d.name}")` : null],
     ['CPUs', String(d.cpus)],

@@ -60,8 +60,7 @@ export class BoxService {
     const nowChanged = isBusy(box.status) || holdsData(box.liveDiskPath);
     // The live disk's header is the truth about its size (the row follows it, see update.ts).
     const diskSize = chain[0]?.virtualSize ?? box.diskSize;
-    const installer = box.installerImageId === null ? null : store.getImage(box.installerImageId);
-    return { ...box, diskSize, image, installer, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
+    return { ...box, diskSize, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
   }
 
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {
@@ -94,6 +93,7 @@ export class BoxService {
           currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
           network: input.network ?? 'nat', forwards: parseForwards(input.forwards ?? []), macAddress: newMacAddress(),
           stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC, firmware,
+          installedFrom: installer ? image.name : null,
         };
         store.insertBox(row);
         boxCreate.crash('after-row');

@@ -86,8 +86,11 @@ export const MIGRATIONS: Migration[] = [
   // first disk stands alone), so the ISO can be removed once no box has it attached.
   (db) => {
     db.exec(`ALTER TABLE boxes ADD COLUMN firmware TEXT NOT NULL DEFAULT 'bios'`);
+    // The installer's name, kept for the words "installed from …" once the ISO is gone.
+    db.exec(`ALTER TABLE boxes ADD COLUMN installed_from TEXT`);
     rebuildWithout(db, 'boxes', /\bimage_id\s+TEXT\s+NOT\s+NULL\b/i, 'image_id TEXT');
-    db.exec(`UPDATE boxes SET image_id = NULL WHERE image_id IN (SELECT id FROM images WHERE kind = 'installer')`);
+    db.exec(`UPDATE boxes SET installed_from = (SELECT name FROM images WHERE images.id = boxes.image_id) WHERE image_id IN (SELECT id FROM images WHERE kind = 'installer')`);
+    db.exec(`UPDATE boxes SET image_id = NULL WHERE installed_from IS NOT NULL`);
   },
 ];
 

@@ -13,6 +13,7 @@ interface BoxDbRow {
   id: string; name: string; image_id: string | null; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
   installer_image_id: string | null;
   firmware: string;
+  installed_from: string | null;
   network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
 }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
@@ -93,8 +94,8 @@ export class Store {
   // ---- boxes
 
   insertBox(box: NewBox): void {
-    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, firmware)
-      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @firmware)`)
+    this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, firmware, installed_from)
+      VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @firmware, @installedFrom)`)
       .run({ ...box, forwards: JSON.stringify(box.forwards) });
   }
 
@@ -268,6 +269,7 @@ export class Store {
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
       pendingDiskSize: r.pending_disk_size,
       firmware: r.firmware === 'uefi' ? 'uefi' : 'bios',
+      installedFrom: r.installed_from,
     };
   }
 }

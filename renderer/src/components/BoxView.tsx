@@ -118,7 +118,7 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
       </div>
       <div>
         <dt>{detail && !detail.image ? 'Installed from' : 'Image'}</dt>
-        <dd>{detail ? (detail.image ? detail.image.name : detail.installer ? `${detail.installer.name} (attached as a CD-ROM)` : 'installer media, ejected') : '…'}</dd>
+        <dd>{detail ? (detail.image ? detail.image.name : `${box.installedFrom ?? 'installer media'}${box.installerImageId ? ' (attached as a CD-ROM)' : ''}`) : '…'}</dd>
       </div>
       <div>
         <dt>Firmware</dt>

@@ -139,7 +139,7 @@ function BaseDetails({ detail }: { detail: BoxDetail | null }) {
     return (
       <>
         <h2 className="details-title">Blank disk</h2>
-        <p className="details-desc">This box’s disk started blank and was installed from {detail.installer ? `“${detail.installer.name}”` : 'installer media'}, which is not part of its disk: every snapshot builds on what was installed.</p>
+        <p className="details-desc">This box’s disk started blank and was installed from {detail.installedFrom ? `“${detail.installedFrom}”` : 'installer media'}, which is not part of its disk: every snapshot builds on what was installed.</p>
       </>
     );
   }
