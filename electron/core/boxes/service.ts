@@ -81,7 +81,7 @@ export class BoxService {
       const box = await boxCreate.journaled(paths.homeJournal, intent, async () => {
         for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
         // Before the live disk, which recovery takes as the sign of a whole box (boxes/settle.ts).
-        if (ovmf) copyVars(ovmf.varsTemplate, paths.efiVars(boxId));
+        if (ovmf) copyVars(ovmf.varsTemplate, paths.efiVars(boxId), ovmf.varsSize);
         boxCreate.crash('after-vars');
         // From installer media: a blank disk that stands alone, the root of the box's tree.
         if (installer) await createDisk(paths.liveDisk(boxId), diskSize);

@@ -6,19 +6,33 @@ import fs from 'node:fs';
 import { storageError } from '../../../shared/errors.js';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
-import { renameDurable } from '../fsutil.js';
-import { checkVars, copyVars, findOvmf } from '../vm/firmware.js';
+import { renameDurable, writeFileDurable } from '../fsutil.js';
+import { checkVars, copyVars, findOvmf, readVars } from '../vm/firmware.js';
 
 /**
- * Copies the live variables into the snapshot's folder (before the disk is frozen: a crash
- * in between is undone with the folder). The box is stopped, or paused by the live snapshot,
- * so nothing writes them meanwhile: QEMU has flushed the flash to the file when it paused.
+ * Copies the live variables into the snapshot's folder, on disk before this returns (before
+ * the disk is frozen: a crash in between is undone with the folder). Returns the bytes kept.
+ * The box is stopped, or its live snapshot calls this before the pause and keepVarsAgain in it.
  */
-export function keepVars(core: HomeData, box: Box, snapshotId: string): void {
-  if (box.firmware !== 'uefi') return;
+export function keepVars(core: HomeData, box: Box, snapshotId: string): Buffer | null {
+  if (box.firmware !== 'uefi') return null;
   const live = core.paths.efiVars(box.id);
-  confined(core, live, `the UEFI variables of the box ${JSON.stringify(box.name)}`);
-  copyVars(live, core.paths.snapshotEfiVars(box.id, snapshotId));
+  const checked = confined(core, live, `the UEFI variables of the box ${JSON.stringify(box.name)}`);
+  return copyVars(live, core.paths.snapshotEfiVars(box.id, snapshotId), findOvmf().varsSize, checked);
+}
+
+/**
+ * Inside a live snapshot's pause, the instant of the disk: QEMU writes the flash through to
+ * the file, so the live file is the variables now. Re-read and compared with the copy kept
+ * before the pause (a read from the page cache): only when the guest changed a variable
+ * meanwhile is the copy written again, and made durable here, before the point of no return.
+ */
+export function keepVarsAgain(core: HomeData, box: Box, snapshotId: string, kept: Buffer | null): void {
+  if (box.firmware !== 'uefi' || kept === null) return;
+  const live = core.paths.efiVars(box.id);
+  const checked = confined(core, live, `the UEFI variables of the box ${JSON.stringify(box.name)}`);
+  const now = readVars(live, kept.length, checked);
+  if (!now.equals(kept)) writeFileDurable(core.paths.snapshotEfiVars(box.id, snapshotId), now);
 }
 
 /** Before a restore changes anything: the snapshot's copy must be there and be Boxkeep's. */
@@ -30,7 +44,9 @@ export function checkSnapshotVars(core: HomeData, box: Box, target: Snapshot): v
 /** The snapshot's copy, prepared next to the live variables (and on disk) before the point of no return. */
 export function prepareVars(core: HomeData, box: Box, target: Snapshot): void {
   if (box.firmware !== 'uefi') return;
-  copyVars(core.paths.snapshotEfiVars(box.id, target.id), core.paths.nextEfiVars(box.id));
+  const kept = core.paths.snapshotEfiVars(box.id, target.id);
+  const checked = confined(core, kept, `the UEFI variables kept by snapshot ${JSON.stringify(target.name)}`);
+  copyVars(kept, core.paths.nextEfiVars(box.id), findOvmf().varsSize, checked);
 }
 
 /**
@@ -45,9 +61,10 @@ export function installVars(core: HomeData, boxId: string): boolean {
   return true;
 }
 
-function confined(core: HomeData, file: string, what: string): void {
+function confined(core: HomeData, file: string, what: string): { dev: number; ino: number } {
   const problem = checkVars(core.paths.root, file, findOvmf().varsSize);
   if (typeof problem === 'string') throw storageError(`${capitalise(what)} (${file}) are not the file Boxkeep made: ${problem}. Nothing was changed. Run "boxkeep check".`);
+  return problem;
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -8,7 +8,7 @@ import { storageError, vmError } from '../../../shared/errors.js';
 import type { Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { placedFile } from '../disk/confine.js';
-import { fsyncPath } from '../fsutil.js';
+import { writeFileDurable } from '../fsutil.js';
 
 /** Where Debian's `ovmf` package puts it; BOXKEEP_OVMF_DIR for a host that keeps it elsewhere. */
 export const OVMF_DIR = '/usr/share/OVMF';
@@ -28,10 +28,41 @@ export function findOvmf(dir: string = process.env.BOXKEEP_OVMF_DIR || OVMF_DIR)
   return { code, varsTemplate, varsSize: fs.statSync(varsTemplate).size };
 }
 
-/** A copy of a variables file, on disk before this returns (the caller syncs the folder). */
-export function copyVars(from: string, to: string): void {
-  fs.copyFileSync(from, to);
-  fsyncPath(to);
+/**
+ * The bytes of a variables file, read through a descriptor that followed no link and that is
+ * the file checked: a regular file of `size` bytes, with one link when it is the home's, and
+ * the inode `checked` found (a file swapped in after the check is not read).
+ */
+export function readVars(file: string, size: number, checked?: { dev: number; ino: number }): Buffer {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    const wrong = !st.isFile() ? 'it is not a regular file'
+      : st.size !== size ? `it is ${st.size} bytes long, but OVMF's variables are ${size} bytes`
+      : checked && (st.dev !== checked.dev || st.ino !== checked.ino || st.nlink !== 1) ? 'it was replaced after it was checked'
+      : null;
+    if (wrong) throw storageError(`The UEFI variables ${file} cannot be copied: ${wrong}. Nothing was changed. Run "boxkeep check".`);
+    const data = Buffer.alloc(size);
+    for (let at = 0; at < size;) {
+      const n = fs.readSync(fd, data, at, size - at, at);
+      if (n === 0) throw storageError(`The UEFI variables ${file} ended early (${at} of ${size} bytes). Nothing was changed.`);
+      at += n;
+    }
+    return data;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * A copy of a variables file, on disk (data and folder) before this returns: written beside
+ * `to` and renamed over it, so `to` is never half-written, and a link planted at `to` (or at
+ * the temporary name) is replaced, never written through.
+ */
+export function copyVars(from: string, to: string, size: number, checked?: { dev: number; ino: number }): Buffer {
+  const data = readVars(from, size, checked);
+  writeFileDurable(to, data);
+  return data;
 }
 
 /** The files QEMU is to open for a UEFI box, and the inode of the variables it must then hold. */

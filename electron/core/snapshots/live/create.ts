@@ -12,7 +12,7 @@ import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNe
 import { afterSwitch, bootDiskTop, nextTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
-import { keepVars } from '../efivars.js';
+import { keepVars, keepVarsAgain } from '../efivars.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
@@ -30,6 +30,14 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   // Made before the pause: creating it inside the pause would triple the pause window.
   await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
   await addOverlayNodes(session, core.paths.nextDisk(box.id), intent);
+  // The variables' copy and its fsync outside the pause too; in it, only a compare (efivars.ts).
+  let keptVars: Buffer | null;
+  try {
+    keptVars = keepVars(core, box, snapshot.id);
+  } catch (err) {
+    await undoCreate(core, session, box, intent);
+    throw err;
+  }
   liveCreate.crash('after-overlay');
   session.quiescing = true;
   const paused = performance.now();
@@ -39,8 +47,8 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     if (!intent.wasPaused) await session.qmp.execute('stop');
     marks.push(performance.now());
     liveCreate.crash('after-pause');
-    // The variables at the same instant as the disk: QEMU flushed the flash when it paused.
-    keepVars(core, box, snapshot.id);
+    // The variables at the same instant as the disk.
+    keepVarsAgain(core, box, snapshot.id, keptVars);
     liveCreate.crash('after-vars');
     // QEMU keeps its fd on the renamed file: the guest's disk does not move under it.
     freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });

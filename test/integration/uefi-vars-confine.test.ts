@@ -1,0 +1,80 @@
+// The UEFI variables are files in the home that QEMU writes and Boxkeep copies: a copy never
+// follows a symbolic link or a hard link out of the home, and a restore whose snapshot copy
+// is missing or damaged is refused before anything changes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openCore } from '../../electron/core/core.js';
+import { diskDigest, hashFile } from '../helpers/disk.js';
+import { cleanUpWorldsAfterEach, makeWorld, varsDigests } from '../helpers/crash.js';
+
+cleanUpWorldsAfterEach();
+
+const VARS_SIZE = fs.statSync('/usr/share/OVMF/OVMF_VARS_4M.fd').size;
+
+/** A host file outside the home that a planted link points at; it must never change. */
+function victim(dir: string): { file: string; digest: string } {
+  const file = path.join(dir, 'host-file');
+  fs.writeFileSync(file, Buffer.alloc(VARS_SIZE, 0x77));
+  return { file, digest: hashFile(file) };
+}
+
+describe('copying UEFI variables', () => {
+  it('a restore does not write through a link planted where it prepares its copy', async () => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    const host = victim(path.dirname(w.home));
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      // Planted after recovery ran (it drops a leftover prepared copy at open).
+      fs.symlinkSync(host.file, core.paths.nextEfiVars(w.boxId));
+      await core.snapshots.restore({ box: 'dev', snapshot: 'a' });
+      expect(hashFile(host.file)).toBe(host.digest);
+      expect(fs.lstatSync(core.paths.efiVars(w.boxId)).isFile()).toBe(true);
+      expect(hashFile(core.paths.efiVars(w.boxId))).toBe(w.vars!.a);
+    } finally {
+      await core.close();
+    }
+  });
+
+  it('a restore does not write through a link planted at the temporary name of its copy', async () => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    const host = victim(path.dirname(w.home));
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      // Every name a copy might write before its rename, for this process.
+      const disks = path.dirname(core.paths.efiVars(w.boxId));
+      for (const name of [`.next-efivars.fd.tmp-${process.pid}`, `efivars.fd.tmp-${process.pid}`]) fs.symlinkSync(host.file, path.join(disks, name));
+      await core.snapshots.restore({ box: 'dev', snapshot: 'b' });
+      expect(hashFile(host.file)).toBe(host.digest);
+      expect(hashFile(core.paths.efiVars(w.boxId))).toBe(w.vars!.b);
+    } finally {
+      await core.close();
+    }
+  });
+});
+
+describe('restoring a snapshot whose copy of the variables is not Boxkeep\'s', () => {
+  const cases: [string, (file: string, dir: string) => void, RegExp][] = [
+    ['missing', (file) => fs.rmSync(file), /UEFI variables kept by snapshot "a".*missing|does not exist/],
+    ['the wrong size', (file) => fs.truncateSync(file, 4096), /4096 bytes long, but OVMF's variables are/],
+    ['a symbolic link', (file, dir) => { fs.rmSync(file); fs.symlinkSync(victim(dir).file, file); }, /symbolic link/],
+    ['a hard link', (file, dir) => { const other = path.join(dir, 'linked'); fs.linkSync(file, other); }, /2 hard links/],
+  ];
+  it.each(cases)('%s: refused with what is wrong, nothing changed', async (_what, damage, message) => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      const a = core.store.findSnapshot(w.boxId, 'a')!;
+      damage(core.paths.snapshotEfiVars(w.boxId, a.id), path.dirname(w.home));
+      const before = { current: core.store.getBox(w.boxId)!.currentSnapshotId, others: varsDigests(core, w.boxId) };
+      await expect(core.snapshots.restore({ box: 'dev', snapshot: 'a' })).rejects.toThrow(message);
+      expect(core.store.getBox(w.boxId)!.currentSnapshotId).toBe(before.current);
+      expect(diskDigest(core.paths.liveDisk(w.boxId))).toBe(w.live);
+      expect(hashFile(core.paths.efiVars(w.boxId))).toBe(w.liveVars);
+      expect(varsDigests(core, w.boxId)).toEqual(before.others);
+      expect(fs.existsSync(core.paths.nextEfiVars(w.boxId))).toBe(false);
+    } finally {
+      await core.close();
+    }
+  });
+});
