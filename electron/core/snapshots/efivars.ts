@@ -35,6 +35,11 @@ export function keepVarsAgain(core: HomeData, box: Box, snapshotId: string, kept
   if (!now.equals(kept)) writeFileDurable(core.paths.snapshotEfiVars(box.id, snapshotId), now);
 }
 
+/** What a snapshot's copy (or a restore's prepared copy) of the box's variables takes on disk: the space guard counts it. */
+export function varsBytes(box: Box): number {
+  return box.firmware === 'uefi' ? findOvmf().varsSize : 0;
+}
+
 /** Before a restore changes anything: the snapshot's copy must be there and be Boxkeep's. */
 export function checkSnapshotVars(core: HomeData, box: Box, target: Snapshot): void {
   if (box.firmware !== 'uefi') return;
