@@ -95,7 +95,7 @@ export const MIGRATIONS: Migration[] = [
 ];
 
 /**
- * SQLite's table rebuild (create new, copy, drop, rename, recreate indexes), from the table's
+ * SQLite's table rebuild (create new, copy, drop, rename, recreate indexes and triggers), from the table's
  * own CREATE text with one change: columns other migrations added stay, in their order.
  * Foreign keys are off meanwhile (migrate() turns them off around every migration): dropping
  * the old boxes table with them on would cascade into the snapshots.
@@ -104,11 +104,12 @@ function rebuildWithout(db: Database.Database, table: string, from: RegExp, to: 
   const sqlOf = (type: string) => db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL`).all(type, table) as { name: string; sql: string }[];
   const [create] = sqlOf('table');
   if (!create || !from.test(create.sql)) throw new Error(`migration: ${table} does not have the column definition to change`);
-  const indexes = sqlOf('index');
+  // DROP TABLE drops the table's indexes and triggers (a sibling migration may have added some).
+  const dependents = [...sqlOf('index'), ...sqlOf('trigger')];
   const temp = `${table}_rebuilt`;
   db.exec(create.sql.replace(from, to).replace(/^CREATE TABLE\s+("?)\w+\1/i, `CREATE TABLE ${temp}`));
   db.exec(`INSERT INTO ${temp} SELECT * FROM ${table}`);
   db.exec(`DROP TABLE ${table}`);
   db.exec(`ALTER TABLE ${temp} RENAME TO ${table}`);
-  for (const index of indexes) db.exec(index.sql);
+  for (const dependent of dependents) db.exec(dependent.sql);
 }
