@@ -6,7 +6,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
 import { diskDigest, hashFile } from '../helpers/disk.js';
-import { cleanUpWorldsAfterEach, makeWorld, varsDigests } from '../helpers/crash.js';
+import { keepVars, keepVarsAgain } from '../../electron/core/snapshots/efivars.js';
+import { mkdirDurable } from '../../electron/core/fsutil.js';
+import { cleanUpWorldsAfterEach, makeWorld, varsDigests, writeVars } from '../helpers/crash.js';
 
 cleanUpWorldsAfterEach();
 
@@ -73,6 +75,48 @@ describe('restoring a snapshot whose copy of the variables is not Boxkeep\'s', (
       expect(hashFile(core.paths.efiVars(w.boxId))).toBe(w.liveVars);
       expect(varsDigests(core, w.boxId)).toEqual(before.others);
       expect(fs.existsSync(core.paths.nextEfiVars(w.boxId))).toBe(false);
+    } finally {
+      await core.close();
+    }
+  });
+});
+
+describe('a live snapshot\'s copy of the variables', () => {
+  it('copied before the pause, is the variables at the pause: a variable the guest wrote in between is in it', async () => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      const box = core.store.getBox(w.boxId)!;
+      const id = 'aaaaaaaaaaaa';
+      mkdirDurable(core.paths.snapshotDir(box.id, id));
+      const kept = keepVars(core, box, id)!;
+      expect(hashFile(core.paths.snapshotEfiVars(box.id, id))).toBe(w.liveVars);
+      // Unchanged at the pause: the copy stays as it is.
+      keepVarsAgain(core, box, id, kept);
+      expect(hashFile(core.paths.snapshotEfiVars(box.id, id))).toBe(w.liveVars);
+      // The guest wrote a variable after the copy, before the pause.
+      writeVars(core.paths.efiVars(box.id), 0x99);
+      keepVarsAgain(core, box, id, kept);
+      expect(hashFile(core.paths.snapshotEfiVars(box.id, id))).toBe(hashFile(core.paths.efiVars(box.id)));
+      expect(hashFile(core.paths.snapshotEfiVars(box.id, id))).not.toBe(w.liveVars);
+    } finally {
+      await core.close();
+    }
+  });
+
+  it('at the pause, the live variables replaced by a link are refused, not read', async () => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    const host = victim(path.dirname(w.home));
+    const core = await openCore({ home: w.home, owner: 'test' });
+    try {
+      const box = core.store.getBox(w.boxId)!;
+      const id = 'bbbbbbbbbbbb';
+      mkdirDurable(core.paths.snapshotDir(box.id, id));
+      const kept = keepVars(core, box, id)!;
+      fs.rmSync(core.paths.efiVars(box.id));
+      fs.symlinkSync(host.file, core.paths.efiVars(box.id));
+      expect(() => keepVarsAgain(core, box, id, kept)).toThrow(/symbolic link/);
+      expect(hashFile(core.paths.snapshotEfiVars(box.id, id))).toBe(w.liveVars);
     } finally {
       await core.close();
     }
