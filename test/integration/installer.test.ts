@@ -105,6 +105,32 @@ describe('importing installer media', () => {
     await t.core.images.remove('installer');
     expect(fs.existsSync(t.core.paths.imageDir(box.installerImageId!))).toBe(false);
   });
+
+  it('removing installer media while a box is being created from it: one wins, never a box attached to a removed ISO', async () => {
+    for (const first of ['create', 'remove'] as const) {
+      const { image } = await importInstaller();
+      const create = () => t.core.boxes.create({ name: 'racer', image: 'installer', diskSizeGiB: 1 });
+      const remove = () => t.core.images.remove('installer');
+      // Both asked at once; the home's queue takes them in the order asked.
+      const ops = first === 'create' ? [create(), remove()] : (() => { const r = remove(); return [create(), r]; })();
+      const [made, removed] = await Promise.allSettled(ops);
+      expect(made!.status).toBe(first === 'create' ? 'fulfilled' : 'rejected');
+      const box = t.core.store.findBox('racer');
+      if (made!.status === 'fulfilled') {
+        // The box holds the ISO: the removal was refused, the file is there.
+        expect(removed!.status).toBe('rejected');
+        expect(box!.installerImageId).toBe(image.id);
+        expect(fs.existsSync(t.core.paths.imageInstaller(image.id))).toBe(true);
+        await t.core.boxes.remove('racer');
+        await t.core.images.remove('installer');
+      } else {
+        expect(removed!.status).toBe('fulfilled');
+        expect(box).toBeNull();
+        expect((made as PromiseRejectedResult).reason.message).toMatch(/installer/);
+      }
+      expect(t.core.store.listBoxes().filter((b) => b.installerImageId && !t.core.store.getImage(b.installerImageId))).toEqual([]);
+    }
+  });
 });
 
 describe('a box from installer media', () => {
