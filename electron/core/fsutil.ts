@@ -70,7 +70,8 @@ export function mkdirDurable(dir: string): void {
 }
 
 export function removeDurable(target: string): void {
-  if (!fs.existsSync(target)) return;
+  // lstat, not exists: a dangling symbolic link is removed too.
+  if (!fs.lstatSync(target, { throwIfNoEntry: false })) return;
   fs.rmSync(target, { recursive: true, force: true });
   fsyncDir(path.dirname(target));
 }

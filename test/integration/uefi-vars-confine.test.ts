@@ -8,7 +8,7 @@ import { openCore } from '../../electron/core/core.js';
 import { diskDigest, hashFile } from '../helpers/disk.js';
 import { keepVars, keepVarsAgain } from '../../electron/core/snapshots/efivars.js';
 import { mkdirDurable } from '../../electron/core/fsutil.js';
-import { cleanUpWorldsAfterEach, makeWorld, varsDigests, writeVars } from '../helpers/crash.js';
+import { cleanUpWorldsAfterEach, crashAt, makeWorld, recovered, varsDigests, writeVars } from '../helpers/crash.js';
 
 cleanUpWorldsAfterEach();
 
@@ -120,5 +120,27 @@ describe('a live snapshot\'s copy of the variables', () => {
     } finally {
       await core.close();
     }
+  });
+});
+
+describe('recovery finishing a restore whose prepared copy of the variables is not Boxkeep\'s', () => {
+  it.each(['a host file', 'nothing (dangling)'])('killed after the disk was replaced, the prepared copy swapped for a link to %s: the live variables become the snapshot\'s copy, the host file is untouched', async (to) => {
+    const w = await makeWorld({ firmware: 'uefi' });
+    const host = victim(path.dirname(w.home));
+    if (to !== 'a host file') host.file = path.join(path.dirname(w.home), 'nowhere');
+    const r = crashAt(w, 'snapshot-restore:after-install', 'snapshots:restore', { box: 'dev', snapshot: 'a' });
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    const next = path.join(w.home, 'boxes', w.boxId, 'disks', '.next-efivars.fd');
+    fs.rmSync(next);
+    fs.symlinkSync(host.file, next);
+    await recovered(w, (core) => {
+      const live = core.paths.efiVars(w.boxId);
+      expect(fs.lstatSync(live).isSymbolicLink()).toBe(false);
+      expect(hashFile(live)).toBe(w.vars!.a);
+      expect(core.store.getSnapshot(core.store.getBox(w.boxId)!.currentSnapshotId!)!.name).toBe('a');
+      if (to === 'a host file') expect(hashFile(host.file)).toBe(host.digest);
+      else expect(fs.existsSync(host.file)).toBe(false);
+      expect(fs.lstatSync(next, { throwIfNoEntry: false })).toBeUndefined();
+    });
   });
 });

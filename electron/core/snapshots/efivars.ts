@@ -58,10 +58,18 @@ export function prepareVars(core: HomeData, box: Box, target: Snapshot): void {
  * The prepared copy takes the live path in one rename. Called after the new overlay is the
  * live disk; recovery finishes it from there (a prepared copy with no prepared overlay left
  * means the disk was already replaced), so disk and variables are restored together.
+ * Recovery passes the restore's box and target: a prepared copy that is not the file Boxkeep
+ * wrote (a link, another size: it was tampered with while the restore was down) is never
+ * installed, but dropped and prepared again from the snapshot's copy.
  */
-export function installVars(core: HomeData, boxId: string): boolean {
+export function installVars(core: HomeData, boxId: string, recovering?: { box: Box; target: Snapshot }): boolean {
   const next = core.paths.nextEfiVars(boxId);
-  if (!fs.existsSync(next)) return false;
+  // lstat: a dangling link is there too.
+  if (!fs.lstatSync(next, { throwIfNoEntry: false })) return false;
+  if (recovering && typeof checkVars(core.paths.root, next, findOvmf().varsSize) === 'string') {
+    fs.rmSync(next, { force: true });
+    prepareVars(core, recovering.box, recovering.target);
+  }
   renameDurable(next, core.paths.efiVars(boxId));
   return true;
 }

@@ -79,9 +79,9 @@ export async function settleSnapshotRestore(core: HomeData, intent: SnapshotRest
   }
   // The UEFI variables are prepared after the overlay: prepared, and the overlay gone, means
   // the disk was replaced already, and its variables go with it.
-  const varsRestored = installVars(core, boxId);
-  const live = core.paths.liveDisk(boxId);
   const box = core.store.getBox(boxId);
+  const varsRestored = installVars(core, boxId, box && target ? { box, target } : undefined);
+  const live = core.paths.liveDisk(boxId);
   if (box && target && fs.existsSync(live) && (await backingPathOf(live)) === intent.snapshotPath && (varsRestored || box.currentSnapshotId !== target.id)) {
     core.store.setCurrentSnapshot(boxId, target.id);
     report.repaired(boxId, `Restoring snapshot ${name} was interrupted after the disk was replaced; the restore was completed.`);
