@@ -106,8 +106,9 @@ describe('opening a home from before UEFI and removable installers', () => {
 function fullSchema5Home(file: string): void {
   const db = databaseAt(file, 5);
   db.exec(`ALTER TABLE boxes ADD COLUMN display TEXT NOT NULL DEFAULT 'vnc'`);
-  // And an index and a trigger on boxes (a DROP TABLE drops both).
+  // And an index and a trigger on boxes (a DROP TABLE drops both), and a view of it.
   db.exec(`CREATE INDEX boxes_by_display ON boxes (display)`);
+  db.exec(`CREATE VIEW box_names AS SELECT id, name FROM boxes`);
   db.exec(`CREATE TRIGGER boxes_renamed AFTER UPDATE OF name ON boxes BEGIN INSERT OR REPLACE INTO settings (key, value) VALUES ('last-renamed', NEW.name); END`);
   db.exec(`
     INSERT INTO settings (key, value) VALUES ('disk-reserve', '12345');
@@ -163,6 +164,7 @@ describe('migration 8 on a full home from main (schema 5)', () => {
       expect(() => db.prepare(`UPDATE boxes SET name = 'dev' WHERE id = 'box000000002'`).run()).toThrow(/UNIQUE/);
       db.prepare(`UPDATE boxes SET name = 'renamed' WHERE id = 'box000000003'`).run();
       expect(store.getSetting('last-renamed')).toBe('renamed');
+      expect(db.prepare(`SELECT name FROM box_names ORDER BY name`).all()).toEqual([{ name: 'dev' }, { name: 'inst' }, { name: 'renamed' }]);
       db.prepare(`DELETE FROM boxes WHERE id = 'box000000003'`).run();
       expect(rows(db, 'snapshots').map((s) => s.id)).toEqual(['snp000000001', 'snp000000002']);
     } finally {

@@ -110,6 +110,14 @@ function rebuildWithout(db: Database.Database, table: string, from: RegExp, to: 
   db.exec(create.sql.replace(from, to).replace(/^CREATE TABLE\s+("?)\w+\1/i, `CREATE TABLE ${temp}`));
   db.exec(`INSERT INTO ${temp} SELECT * FROM ${table}`);
   db.exec(`DROP TABLE ${table}`);
-  db.exec(`ALTER TABLE ${temp} RENAME TO ${table}`);
+  // The rename re-checks every view and trigger of the schema, and one naming the table would
+  // fail it (the old table is gone by now); the legacy rename skips that, and views name the
+  // table as before, so they read the rebuilt one.
+  db.pragma('legacy_alter_table = ON');
+  try {
+    db.exec(`ALTER TABLE ${temp} RENAME TO ${table}`);
+  } finally {
+    db.pragma('legacy_alter_table = OFF');
+  }
   for (const dependent of dependents) db.exec(dependent.sql);
 }
