@@ -22,7 +22,7 @@ const KERNELS = path.join(CACHE, 'kernels');
 const META_PACKAGE = 'linux-image-cloud-amd64';
 // Load order matters: each module needs the symbols of the ones before it (modinfo depends:
 // virtio_net needs virtio_ring, virtio and net_failover; net_failover needs failover).
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk', 'failover', 'net_failover', 'virtio_net'];
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk', 'failover', 'net_failover', 'virtio_net', 'efivarfs'];
 // The IDE CD-ROM stack and ISO 9660, for the cloud-init seed: loaded only with
 // \`boxkeep.cidata=print\` on the kernel command line, so other boots stay as fast as before
 // (isofs needs cdrom first; sr_mod needs scsi_mod and cdrom; ata_piix needs libata).
@@ -56,9 +56,12 @@ for d in /sys/bus/pci/devices/*; do
 done
 for m in ${MODULES.join(' ')}; do
   case $m in failover|net_failover|virtio_net) [ $has_net = 1 ] || continue;; esac
+  case $m in efivarfs) [ -d /sys/firmware/efi ] || continue;; esac
   if [ -f /lib/boxkeep/$m.ko ]; then insmod /lib/boxkeep/$m.ko || echo "BOXKEEP-GUEST: insmod $m failed"; fi
 done
 ifconfig lo 127.0.0.1 up
+# Booted through UEFI firmware (OVMF): its variables as files, as a distribution mounts them.
+[ -d /sys/firmware/efi/efivars ] && mount -t efivarfs efivarfs /sys/firmware/efi/efivars
 disk=none
 if [ $has_blk = 1 ]; then
   i=0

@@ -22,6 +22,8 @@ const tools = [
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);
+// UEFI firmware is files, not a command (electron/core/vm/firmware.ts).
+if (!fs.existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd')) missing.push(['OVMF (UEFI firmware)', 'ovmf']);
 if (missing.length) {
   const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
   console.error(`npm test: missing ${missing.map(([b]) => b).join(', ')}.\nInstall with: sudo apt-get install -y --no-install-recommends ${pkgs}`);

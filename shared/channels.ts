@@ -55,6 +55,7 @@ export const FIELD_SUBJECTS = {
   cloudInitSshKeys: 'The SSH key',
   cloudInitHostname: 'The host name',
   display: 'The display',
+  firmware: 'The firmware',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -102,6 +103,7 @@ const int = (what: string, min: number, max: number, unit = '') =>
 const display = v.picklist(['vnc', 'none'], `${S.display} must be "vnc" (a screen, shown through QEMU's VNC server on a local socket) or "none" (no screen).`);
 
 const network = v.picklist(['nat', 'none'], `${S.network} must be "nat" (QEMU's user network) or "none" (no network card).`);
+const firmware = v.picklist(['bios', 'uefi'], `${S.firmware} must be "bios" (SeaBIOS) or "uefi" (OVMF).`);
 
 /** Specs as the user wrote them (shared/forwards.ts parses them); each one checked, and no host port twice. */
 const forwards = v.pipe(
@@ -173,6 +175,7 @@ export const channels = {
       image: ref('image'),
       ...boxSettings,
       ...cloudInit,
+      firmware: v.optional(firmware),
     }),
     result: result<Box>(),
   },

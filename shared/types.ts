@@ -59,8 +59,9 @@ export interface CloudInit {
 export interface Box {
   id: string;
   name: string;
-  /** The image the box was made from: its chain's base disk, or the installer its blank disk was made for. */
-  imageId: string;
+  /** The image the box was made from: its chain's base disk; null for a box made from installer
+   *  media, whose blank first disk stands alone (the ISO is installerImageId until ejected). */
+  imageId: string | null;
   /** Installer media attached as a CD-ROM the box boots from first; null when none (or after Eject). */
   installerImageId: string | null;
   status: BoxStatus;
@@ -92,7 +93,13 @@ export interface Box {
   /** Always <home>/boxes/<id>/disks/container.qcow2. */
   liveDiskPath: string;
   createdAt: number;
+  /** 'uefi': OVMF with the box's own variables (disks/efivars.fd, kept by each snapshot); set at create. */
+  firmware: Firmware;
+  /** For a box made from installer media: that installer's name (kept after Eject and after the ISO is removed); else null. */
+  installedFrom: string | null;
 }
+
+export type Firmware = 'bios' | 'uefi';
 
 export type DiskLayerKind = 'live' | 'snapshot' | 'image';
 
@@ -108,7 +115,8 @@ export interface DiskLayer {
 }
 
 export interface BoxDetail extends Box {
-  image: Image;
+  /** The image under the box's tree; null for a box made from installer media. */
+  image: Image | null;
   chain: DiskLayer[];
   snapshotCount: number;
   /** Bytes on disk in the box's folder: the live disk, every snapshot, its logs (not the image). Removing the box frees this. */

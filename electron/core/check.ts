@@ -8,6 +8,7 @@ import type { KeyedMutex } from './mutex.js';
 import { check as qemuImgCheck } from './disk/qemu-img.js';
 import { boxProblems } from './snapshots/box-chain.js';
 import { elapsedMs } from './logger.js';
+import { checkVars, findOvmf } from './vm/firmware.js';
 
 /** What the check needs: the home, box lookup, and the box queues (it reads between operations). */
 export type CheckDeps = HomeData & { locks: KeyedMutex; boxes: Pick<BoxService, 'resolve'> };
@@ -41,6 +42,9 @@ async function checkBox(core: HomeData, box: Box): Promise<CheckedLayer[]> {
     // its header's backing name is not followed. The live disk of a running box changes under
     // the check, so its metadata is QEMU's to keep consistent.
     else if (!(running && entry.kind === 'live')) found.push(...(await metadataProblems(entry.layer.path, running)));
+    // A UEFI box's state is its disk and its variables: the live ones with Now, each copy with its snapshot.
+    const vars = entry.kind === 'image' ? null : varsProblem(core, box, entry.snapshotId);
+    if (vars) found.push(vars);
     out.push({
       kind: entry.kind, snapshotId: entry.snapshotId, name: nameOf(core, box, entry.kind, entry.snapshotId),
       path: entry.layer.path, ok: found.length === 0, problems: found,
@@ -62,8 +66,21 @@ async function metadataProblems(file: string, shareLocked: boolean): Promise<str
   }
 }
 
+function varsProblem(core: HomeData, box: Box, snapshotId: string | null): string | null {
+  if (box.firmware !== 'uefi') return null;
+  const file = snapshotId ? core.paths.snapshotEfiVars(box.id, snapshotId) : core.paths.efiVars(box.id);
+  let size: number;
+  try {
+    size = findOvmf().varsSize;
+  } catch (err) {
+    return `its UEFI variables (${file}) cannot be checked: ${(err as Error).message}`;
+  }
+  const found = checkVars(core.paths.root, file, size);
+  return typeof found === 'string' ? `its UEFI variables (${file}): ${found}` : null;
+}
+
 function nameOf(core: HomeData, box: Box, kind: CheckedLayer['kind'], snapshotId: string | null): string {
   if (kind === 'live') return 'Now';
-  if (kind === 'image') return core.store.getImage(box.imageId)?.name ?? box.imageId;
+  if (kind === 'image') return (box.imageId && core.store.getImage(box.imageId)?.name) ?? box.imageId ?? 'image';
   return core.store.getSnapshot(snapshotId!)?.name ?? snapshotId!;
 }

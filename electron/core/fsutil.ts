@@ -44,7 +44,10 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
 function writeReplacing(target: string, data: string | Uint8Array, durable: boolean): void {
   const tmp = `${target}.tmp-${process.pid}`;
   try {
-    const fd = fs.openSync(tmp, 'w', 0o644);
+    // A leftover of this pid, or a link planted there: removed, never written through.
+    fs.rmSync(tmp, { force: true });
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     try {
       fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
       if (durable) fs.fsyncSync(fd);
@@ -67,7 +70,8 @@ export function mkdirDurable(dir: string): void {
 }
 
 export function removeDurable(target: string): void {
-  if (!fs.existsSync(target)) return;
+  // lstat, not exists: a dangling symbolic link is removed too.
+  if (!fs.lstatSync(target, { throwIfNoEntry: false })) return;
   fs.rmSync(target, { recursive: true, force: true });
   fsyncDir(path.dirname(target));
 }

@@ -34,6 +34,12 @@ export class HomePaths {
   snapshotsDir(boxId: string) { return path.join(this.boxDir(boxId), 'snapshots'); }
   snapshotDir(boxId: string, snapshotId: string) { return path.join(this.snapshotsDir(boxId), snapshotId); }
   snapshotDisk(boxId: string, snapshotId: string) { return path.join(this.snapshotDir(boxId, snapshotId), 'container.qcow2'); }
+  /** A UEFI box's firmware variables (OVMF's flash), part of its state like the live disk. */
+  efiVars(boxId: string) { return path.join(this.disksDir(boxId), 'efivars.fd'); }
+  /** The copy a restore prepares; becomes efiVars by an atomic rename. */
+  nextEfiVars(boxId: string) { return path.join(this.disksDir(boxId), '.next-efivars.fd'); }
+  /** The variables as they were when the snapshot was taken. */
+  snapshotEfiVars(boxId: string, snapshotId: string) { return path.join(this.snapshotDir(boxId, snapshotId), 'efivars.fd'); }
   boxJournal(boxId: string) { return path.join(this.boxDir(boxId), 'journal'); }
   runDir(boxId: string) { return path.join(this.boxDir(boxId), 'run'); }
   logsDir(boxId: string) { return path.join(this.boxDir(boxId), 'logs'); }

@@ -121,8 +121,8 @@ export function plural(count: number, one: string, many = `${one}s`): string {
  * may still be loading: the base image's words then.
  */
 export function treeBase(detail: BoxDetail | null): { title: string; the: string; sub: string } {
-  if (detail?.image.kind === 'installer') return { title: 'Blank disk', the: 'the blank disk', sub: `installed from ${detail.image.name}` };
-  return { title: 'Base image', the: 'the base image', sub: detail?.image.name ?? '' };
+  if (detail && !detail.image) return { title: 'Blank disk', the: 'the blank disk', sub: detail.installedFrom ? `installed from ${detail.installedFrom}` : '' };
+  return { title: 'Base image', the: 'the base image', sub: detail?.image?.name ?? '' };
 }
 
 /** Characters a file name may not hold on Windows or macOS (a box name may hold any of them). */

@@ -1,6 +1,8 @@
 // Installer media in Debian's Chromium against `boxkeep serve`: an ISO imported through the
 // Import dialog is listed as an installer, the New box dialog asks for a disk size for it, and
 // the box view offers Eject installer while one is attached (and not after).
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { makeInstallerIso } from '../helpers/installer.js';
@@ -70,6 +72,21 @@ describe('installer media in the app', () => {
     expect(await tree.locator('.kind-now .row-desc').innerText()).toBe('Changes since the blank disk');
     expect(await page.getByRole('complementary', { name: 'Selected item' }).innerText()).toContain('the blank disk plus every change made since');
     expect(await page.locator('body').innerText()).not.toContain('Base image');
+    expectNoPageProblems(b);
+  });
+
+  it('a new box with UEFI firmware chosen in the New box dialog says UEFI in its view', async () => {
+    await sidebar().getByRole('button', { name: 'New box' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New box' });
+    await dialog.getByLabel('Image').selectOption({ label: (await dialog.getByRole('option', { name: /^base \(/ }).innerText()).trim() });
+    await dialog.getByLabel('Name').fill('efi');
+    await dialog.getByLabel('Firmware').selectOption('uefi');
+    await dialog.getByRole('button', { name: 'Create box' }).click();
+    await page.getByRole('heading', { level: 1, name: 'efi' }).waitFor();
+    await expect.poll(() => page.getByTestId('firmware').innerText()).toBe('UEFI (OVMF)');
+    // The engine (in `boxkeep serve`) made the box's own UEFI variables.
+    const boxes = path.join(app.t.home, 'boxes');
+    expect(fs.readdirSync(boxes).filter((id) => fs.existsSync(path.join(boxes, id, 'disks', 'efivars.fd'))).length).toBe(1);
     expectNoPageProblems(b);
   });
 });

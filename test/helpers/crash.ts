@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { CRASH_POINTS, type CrashPoint } from '../../electron/core/operations.js';
-import { diskDigest, makeQcow2, requireTools, tempHome, writePattern } from './disk.js';
+import { diskDigest, hashFile, makeQcow2, requireTools, tempHome, writePattern } from './disk.js';
 
 const MiB = 1024 * 1024;
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
@@ -16,6 +16,9 @@ export interface World {
   boxId: string;
   snapshots: Record<string, string>; // name → digest
   live: string;
+  /** A UEFI world: each snapshot's copy of the variables (name → digest), and the live ones. */
+  vars?: Record<string, string>;
+  liveVars?: string;
 }
 
 const cleanups: (() => void)[] = [];
@@ -27,7 +30,7 @@ export function cleanUpWorldsAfterEach() {
 }
 
 /** image ← a ← b ← c ← Now (and b ← d, when branched), each with its own bytes. */
-export async function makeWorld(opts: { branch?: boolean; under?: string } = {}): Promise<World> {
+export async function makeWorld(opts: { branch?: boolean; under?: string; firmware?: 'uefi' } = {}): Promise<World> {
   requireTools('qemu-img', 'qemu-io');
   if (!fs.existsSync('dist/electron/core/core.js')) throw new Error('dist/ is missing: run "npm run build:node" first (the test setup normally does).');
   // `under`: a folder the caller owns (a small filesystem), home at <under>/h.
@@ -39,10 +42,12 @@ export async function makeWorld(opts: { branch?: boolean; under?: string } = {})
   const core = await openCore({ home: path.join(tmp.dir, 'h'), owner: 'test' });
   try {
     await core.images.import({ path: seed, name: 'seed' });
-    const box = await core.boxes.create({ name: 'dev', image: 'seed' });
+    const box = await core.boxes.create({ name: 'dev', image: 'seed', firmware: opts.firmware });
     const steps: [string, number, number][] = [['a', 1, 0xa1], ['b', 2, 0xb2], ['c', 3, 0xc3]];
     for (const [name, slot, byte] of steps) {
       writePattern(box.liveDiskPath, slot * MiB, MiB, byte);
+      // The stopped box's variables changed as a guest would change them (a boot entry written).
+      if (opts.firmware) writeVars(core.paths.efiVars(box.id), byte);
       await core.snapshots.create({ box: 'dev', name });
     }
     if (opts.branch) {
@@ -51,10 +56,33 @@ export async function makeWorld(opts: { branch?: boolean; under?: string } = {})
       await core.snapshots.create({ box: 'dev', name: 'd' });
     }
     writePattern(box.liveDiskPath, 5 * MiB, MiB, 0x55);
-    return { home: core.paths.root, boxId: box.id, snapshots: digests(core, box.id), live: diskDigest(box.liveDiskPath) };
+    const world: World = { home: core.paths.root, boxId: box.id, snapshots: digests(core, box.id), live: diskDigest(box.liveDiskPath) };
+    if (opts.firmware) {
+      writeVars(core.paths.efiVars(box.id), 0x55);
+      Object.assign(world, { vars: varsDigests(core, box.id), liveVars: hashFile(core.paths.efiVars(box.id)) });
+    }
+    return world;
   } finally {
     await core.close();
   }
+}
+
+/** Bytes in the variables file, in place (its size stays OVMF's). */
+export function writeVars(file: string, byte: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, Buffer.alloc(4096, byte), 0, 4096, 64 * 1024);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Each snapshot's copy of the variables: name → sha256 (missing: 'missing'). */
+export function varsDigests(core: Core, boxId: string): Record<string, string> {
+  return Object.fromEntries(core.store.listSnapshots(boxId).map((s) => {
+    const file = core.paths.snapshotEfiVars(boxId, s.id);
+    return [s.name, fs.existsSync(file) ? hashFile(file) : 'missing'];
+  }));
 }
 
 export function digests(core: Core, boxId: string): Record<string, string> {

@@ -119,7 +119,7 @@ describe('migration 5 (box settings)', () => {
       // Back to schema 4: drop what migration 5 and any later one added, as an older Boxkeep left the file.
       const columns = (d: Database.Database) => (d.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]).map((c) => c.name);
       const schema4 = new Database(':memory:');
-      for (const m of MIGRATIONS.slice(0, 4)) schema4.exec(m);
+      for (const m of MIGRATIONS.slice(0, 4)) schema4.exec(m as string);
       const keep = new Set(columns(schema4));
       schema4.close();
       const db = new Database(path.join(w.home, 'boxkeep.db'));
@@ -171,7 +171,7 @@ describe('migration 6 (the screen)', () => {
       const db = new Database(path.join(w.home, 'boxkeep.db'));
       // Back to schema 5: drop what migration 6 and any later one added.
       const schema5 = new Database(':memory:');
-      for (const m of MIGRATIONS.slice(0, 5)) schema5.exec(m);
+      for (const m of MIGRATIONS.slice(0, 5)) schema5.exec(m as string);
       const keep = new Set((schema5.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]).map((c) => c.name));
       schema5.close();
       for (const { name } of db.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]) if (!keep.has(name)) db.exec(`ALTER TABLE boxes DROP COLUMN ${name}`);

@@ -100,6 +100,15 @@ describe('a box installed from installer media', () => {
     }
     const report = await createRouter(core).invoke('system:check', { box: 'fresh' }) as { ok: boolean };
     expect(report.ok).toBe(true);
+
+    // Ejected, the ISO is no part of the box: it can be removed, and the box boots from its disk.
+    await core.images.remove('installer');
+    expect(fs.existsSync(image.path)).toBe(false);
+    const third = logSize(box.id);
+    await core.vms.start('fresh');
+    expect(await waitForSerial(sup().logFile(box.id), third, DISK_MARKER)).not.toContain(CD_MARKER);
+    await core.vms.stop('fresh', { force: true });
+    expect(((await createRouter(core).invoke('system:check', { box: 'fresh' })) as { ok: boolean }).ok).toBe(true);
   });
 
   it('removes the blank root while the box runs: QEMU streams it into what reads it, which then stands alone', { timeout: 240_000 }, async () => {

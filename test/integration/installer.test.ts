@@ -103,20 +103,49 @@ describe('importing installer media', () => {
     expect(fs.existsSync(t.core.paths.imageInstaller(box.installerImageId!))).toBe(true);
     await t.core.boxes.remove('fresh');
     await t.core.images.remove('installer');
-    expect(fs.existsSync(t.core.paths.imageDir(box.imageId))).toBe(false);
+    expect(fs.existsSync(t.core.paths.imageDir(box.installerImageId!))).toBe(false);
+  });
+
+  it('removing installer media while a box is being created from it: one wins, never a box attached to a removed ISO', async () => {
+    for (const first of ['create', 'remove'] as const) {
+      const { image } = await importInstaller();
+      const create = () => t.core.boxes.create({ name: 'racer', image: 'installer', diskSizeGiB: 1 });
+      const remove = () => t.core.images.remove('installer');
+      // Both asked at once; the home's queue takes them in the order asked.
+      const ops = first === 'create' ? [create(), remove()] : (() => { const r = remove(); return [create(), r]; })();
+      const [made, removed] = await Promise.allSettled(ops);
+      expect(made!.status).toBe(first === 'create' ? 'fulfilled' : 'rejected');
+      const box = t.core.store.findBox('racer');
+      if (made!.status === 'fulfilled') {
+        // The box holds the ISO: the removal was refused, the file is there.
+        expect(removed!.status).toBe('rejected');
+        expect(box!.installerImageId).toBe(image.id);
+        expect(fs.existsSync(t.core.paths.imageInstaller(image.id))).toBe(true);
+        await t.core.boxes.remove('racer');
+        await t.core.images.remove('installer');
+      } else {
+        expect(removed!.status).toBe('fulfilled');
+        expect(box).toBeNull();
+        expect((made as PromiseRejectedResult).reason.message).toMatch(/installer/);
+      }
+      expect(t.core.store.listBoxes().filter((b) => b.installerImageId && !t.core.store.getImage(b.installerImageId))).toEqual([]);
+    }
   });
 });
 
 describe('a box from installer media', () => {
   it('gets a blank disk of the chosen size with no backing file, and records its installer', async () => {
     const box = await installerBox('fresh', 3);
-    expect(box.installerImageId).toBe(box.imageId);
+    expect(box.installerImageId).toBe(t.core.images.resolve('installer').id);
+    // No base image: its blank disk stands alone.
+    expect(box.imageId).toBeNull();
     expect(box.diskSize).toBe(3 * GiB);
     expect(backingOf(box.liveDiskPath)).toBeNull();
     expect(readPattern(box.liveDiskPath, 0, MiB, 0)).toBe(true);
     const detail = await t.core.boxes.detail('fresh');
     expect(detail.chain.map((l) => [l.kind, l.backingFile])).toEqual([['live', null]]);
-    expect(detail.image.kind).toBe('installer');
+    expect(detail.image).toBeNull();
+    expect(detail.installedFrom).toBe('installer');
   });
 
   it('refuses an installer where a disk is needed: without a disk size it says to give one, and makes nothing', async () => {

@@ -1,5 +1,6 @@
 // A home made by the Boxkeep before installer media (schema 3) opened by this one: every row
 // is kept, images are disks, no box has an installer, and the foreign keys still hold.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,13 +12,19 @@ import { tempHome } from '../helpers/disk.js';
 let tmp: { dir: string; cleanup(): void } | null = null;
 afterEach(() => tmp?.cleanup());
 
-function schema3Home(file: string): void {
+/** A database as an older Boxkeep left it: the first `version` migrations (all SQL text), no later. */
+function databaseAt(file: string, version: number): Database.Database {
   const db = new Database(file);
   db.pragma('foreign_keys = ON');
-  for (let v = 0; v < 3; v++) {
-    db.exec(MIGRATIONS[v]!);
+  for (let v = 0; v < version; v++) {
+    db.exec(MIGRATIONS[v] as string);
     db.pragma(`user_version = ${v + 1}`);
   }
+  return db;
+}
+
+function schema3Home(file: string): void {
+  const db = databaseAt(file, 3);
   db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at, file_size, header_digest) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1, 4096, 'ab')`).run();
   db.prepare(`INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, current_snapshot_id, created_at) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1048576, 'snp000000001', 2)`).run();
   db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000001', 'box000000001', NULL, 'first', 3, 4096, 1048576, '/h/boxes/box000000001/snapshots/snp000000001/container.qcow2')`).run();
@@ -45,5 +52,173 @@ describe('opening a home from before installer media', () => {
       store.db.close();
     }
     expect(fs.existsSync(file)).toBe(true);
+  });
+});
+
+/** A home as main's schema 5 left it: a box on an image with a snapshot, and a box made from installer media. */
+function schema5Home(file: string): void {
+  const db = databaseAt(file, 5);
+  db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1)`).run();
+  db.prepare(`INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, created_at) VALUES ('iso000000001', 'netinst', 'installer', '/h/images/iso000000001/installer.iso', 1048576, 4096, 1)`).run();
+  db.prepare(`INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, current_snapshot_id, created_at, forwards) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1048576, 'snp000000001', 2, '[{"hostAddress":"127.0.0.1","hostPort":2222,"guestPort":22,"protocol":"tcp"}]')`).run();
+  db.prepare(`INSERT INTO boxes (id, name, image_id, installer_image_id, status, cpus, memory_mib, disk_size, created_at) VALUES ('box000000002', 'inst', 'iso000000001', 'iso000000001', 'stopped', 1, 128, 1048576, 3)`).run();
+  db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000001', 'box000000001', NULL, 'first', 3, 4096, 1048576, '/h/boxes/box000000001/snapshots/snp000000001/container.qcow2')`).run();
+  db.close();
+}
+
+describe('opening a home from before UEFI and removable installers', () => {
+  it('gives every box BIOS firmware, records no base image for an installer box, and keeps every row, index and reference', () => {
+    tmp = tempHome('bkm');
+    const file = path.join(tmp.dir, 'boxkeep.db');
+    schema5Home(file);
+    const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+    try {
+      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+      expect(store.listBoxes().map((b) => [b.name, b.imageId, b.installerImageId, b.installedFrom, b.firmware, b.currentSnapshotId, b.forwards.length])).toEqual([
+        ['dev', 'img000000001', null, null, 'bios', 'snp000000001', 1],
+        ['inst', null, 'iso000000001', 'netinst', 'bios', null, 0],
+      ]);
+      // Rebuilding the boxes table must not have cascaded into the snapshots.
+      expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first']);
+      const indexes = store.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'boxes' AND sql IS NOT NULL`).all();
+      expect(indexes).toEqual([{ name: 'boxes_by_image' }]);
+      expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(() => store.deleteImage('img000000001')).toThrow(/FOREIGN KEY/);
+      expect(() => store.deleteImage('iso000000001')).toThrow(/FOREIGN KEY/);
+      // Once ejected, nothing refers to the ISO.
+      store.setInstaller('box000000002', null);
+      store.deleteImage('iso000000001');
+      expect(store.listImages().map((i) => i.name)).toEqual(['seed']);
+      // Deleting a box still takes its snapshots with it (the reference survived the rebuild).
+      store.db.prepare('DELETE FROM boxes WHERE id = ?').run('box000000001');
+      expect(store.db.prepare('SELECT count(*) AS n FROM snapshots').get()).toEqual({ n: 0 });
+    } finally {
+      store.db.close();
+    }
+  });
+});
+
+/**
+ * main's schema 5 with every kind of row (settings, facts, a snapshot tree, an installer box
+ * still attached and one ejected, a box with pending settings), plus a column a sibling
+ * migration (entries 6 and 7 of other branches) may have added to boxes before this one runs.
+ */
+function fullSchema5Home(file: string): void {
+  const db = databaseAt(file, 5);
+  db.exec(`ALTER TABLE boxes ADD COLUMN display TEXT NOT NULL DEFAULT 'vnc'`);
+  // And an index and a trigger on boxes (a DROP TABLE drops both), and a view of it.
+  db.exec(`CREATE INDEX boxes_by_display ON boxes (display)`);
+  db.exec(`CREATE VIEW box_names AS SELECT id, name FROM boxes`);
+  db.exec(`CREATE TRIGGER boxes_renamed AFTER UPDATE OF name ON boxes BEGIN INSERT OR REPLACE INTO settings (key, value) VALUES ('last-renamed', NEW.name); END`);
+  db.exec(`
+    INSERT INTO settings (key, value) VALUES ('disk-reserve', '12345');
+    INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at, file_size, header_digest, kernel_path, append) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1, 4096, 'ab', '/h/k', 'console=ttyS0');
+    INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, created_at) VALUES ('iso000000001', 'netinst', 'installer', '/h/images/iso000000001/installer.iso', 1048576, 4096, 1);
+    INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, created_at) VALUES ('iso000000002', 'other', 'installer', '/h/images/iso000000002/installer.iso', 1048576, 4096, 1);
+    INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, network, forwards, mac_address, stop_timeout_sec, pending_restart, stop_deadline, pending_disk_size, display)
+      VALUES ('box000000001', 'dev', 'img000000001', 'failed', 'it broke', 2, 512, 2097152, 'snp000000002', 2, 'none', '[]', '52:54:00:01:02:03', 7, 1, 99, 4194304, 'none');
+    INSERT INTO boxes (id, name, image_id, installer_image_id, status, cpus, memory_mib, disk_size, created_at, mac_address) VALUES ('box000000002', 'inst', 'iso000000001', 'iso000000001', 'stopped', 1, 128, 1048576, 3, '52:54:00:0a:0b:0c');
+    INSERT INTO boxes (id, name, image_id, installer_image_id, status, cpus, memory_mib, disk_size, created_at, mac_address) VALUES ('box000000003', 'ejected', 'iso000000002', NULL, 'stopped', 1, 128, 1048576, 4, '52:54:00:0d:0e:0f');
+    INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, disk_path, file_size, header_digest) VALUES ('snp000000001', 'box000000001', NULL, 'first', 'd1', 3, 4096, 1048576, 0, '/h/1', 4096, 'cd');
+    INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, disk_path) VALUES ('snp000000002', 'box000000001', 'snp000000001', 'second', '', 4, 4096, 1048576, 1, '/h/2');
+    INSERT INTO snapshots (id, box_id, parent_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000003', 'box000000003', NULL, 'installed', 5, 4096, 1048576, '/h/3');
+  `);
+  db.close();
+}
+
+type Master = { type: string; name: string; tbl_name: string; sql: string | null }[];
+const master = (db: Database.Database) => db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`).all() as Master;
+const rows = (db: Database.Database, table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
+
+describe('migration 8 on a full home from main (schema 5)', () => {
+  it('keeps every row and column (also one a sibling migration added), every index and reference; only boxes.image_id loses NOT NULL', () => {
+    tmp = tempHome('bkm');
+    const file = path.join(tmp.dir, 'boxkeep.db');
+    fullSchema5Home(file);
+    const old = new Database(file, { readonly: true });
+    const before = { master: master(old), rows: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, rows(old, t)])) };
+    old.close();
+
+    const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+    try {
+      const db = store.db;
+      expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+      // The schema: the same objects, the same text, but for the boxes table's.
+      const after = master(db);
+      expect(after.filter((m) => m.name !== 'boxes')).toEqual(before.master.filter((m) => m.name !== 'boxes'));
+      // (SQLite quotes the name a RENAME gave; spacing is not meaning.)
+      const boxesSql = (m: Master) => m.find((x) => x.name === 'boxes')!.sql!.replace('"boxes"', 'boxes').replace(/\s+/g, ' ');
+      expect(boxesSql(after)).toBe(boxesSql(before.master).replace('image_id TEXT NOT NULL', 'image_id TEXT').replace(/\)$/, ", firmware TEXT NOT NULL DEFAULT 'bios', installed_from TEXT)"));
+      // Every row, every column.
+      for (const t of ['images', 'snapshots', 'settings']) expect(rows(db, t), t).toEqual(before.rows[t]);
+      expect(rows(db, 'boxes')).toEqual(before.rows.boxes!.map((b) => {
+        const installer = b.image_id === 'iso000000001' ? 'netinst' : b.image_id === 'iso000000002' ? 'other' : null;
+        return { ...b, image_id: installer ? null : b.image_id, firmware: 'bios', installed_from: installer };
+      }));
+      // The references hold and cascade as before.
+      expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(db.pragma('foreign_key_check')).toEqual([]);
+      expect(() => db.prepare(`INSERT INTO snapshots (id, box_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000009', 'nobox0000000', 'x', 1, 1, 1, '/x')`).run()).toThrow(/FOREIGN KEY/);
+      expect(() => db.prepare(`UPDATE boxes SET image_id = 'noimage00000' WHERE id = 'box000000001'`).run()).toThrow(/FOREIGN KEY/);
+      expect(() => db.prepare(`UPDATE boxes SET installer_image_id = 'noimage00000' WHERE id = 'box000000002'`).run()).toThrow(/FOREIGN KEY/);
+      expect(() => db.prepare(`UPDATE boxes SET name = 'dev' WHERE id = 'box000000002'`).run()).toThrow(/UNIQUE/);
+      db.prepare(`UPDATE boxes SET name = 'renamed' WHERE id = 'box000000003'`).run();
+      expect(store.getSetting('last-renamed')).toBe('renamed');
+      expect(db.prepare(`SELECT name FROM box_names ORDER BY name`).all()).toEqual([{ name: 'dev' }, { name: 'inst' }, { name: 'renamed' }]);
+      db.prepare(`DELETE FROM boxes WHERE id = 'box000000003'`).run();
+      expect(rows(db, 'snapshots').map((s) => s.id)).toEqual(['snp000000001', 'snp000000002']);
+    } finally {
+      store.db.close();
+    }
+  });
+
+  it('runs with foreign keys really off (they are ignored inside a transaction), then on again', () => {
+    tmp = tempHome('bkm');
+    const file = path.join(tmp.dir, 'boxkeep.db');
+    fullSchema5Home(file);
+    const last = MIGRATIONS.length - 1;
+    const original = MIGRATIONS[last]!;
+    const seen: unknown[] = [];
+    MIGRATIONS[last] = (db) => {
+      seen.push(db.pragma('foreign_keys', { simple: true }), db.inTransaction);
+      (original as (d: Database.Database) => void)(db);
+    };
+    try {
+      const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+      expect(seen).toEqual([0, true]);
+      expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first', 'second']);
+      store.db.close();
+    } finally {
+      MIGRATIONS[last] = original;
+    }
+  });
+
+  it('killed in the middle of the rebuild (SIGKILL, another process): the database is still schema 5, whole, and the next open upgrades it', () => {
+    tmp = tempHome('bkm');
+    const file = path.join(tmp.dir, 'boxkeep.db');
+    fullSchema5Home(file);
+    const old = new Database(file, { readonly: true });
+    const before = { master: master(old), rows: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, rows(old, t)])) };
+    old.close();
+    // The compiled store (dist/, as the app runs it); the last migration killed after its rebuild, before its commit.
+    const script = `
+      const { MIGRATIONS } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/schema.js'))});
+      const { Store } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/store.js'))});
+      const last = MIGRATIONS.length - 1, original = MIGRATIONS[last];
+      MIGRATIONS[last] = (db) => { original(db); process.kill(process.pid, 'SIGKILL'); };
+      new Store(process.argv[1], (id) => id);
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    const db = new Database(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(master(db)).toEqual(before.master);
+    for (const t of ['images', 'boxes', 'snapshots', 'settings']) expect(rows(db, t), t).toEqual(before.rows[t]);
+    db.close();
+    const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first', 'second']);
+    store.db.close();
   });
 });

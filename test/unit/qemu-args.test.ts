@@ -79,6 +79,19 @@ describe('buildQemuArgs', () => {
     expect(valueOf(fromDisk, '-device')).toBe('virtio-blk-pci,drive=q0,id=vd0,bootindex=0');
   });
 
+  it('gives a UEFI box OVMF as two raw flash nodes, the code read-only, and a BIOS box none', () => {
+    const fw = { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/home/u/boxes/ab12/disks/efivars.fd' };
+    const args = buildQemuArgs(spec({ firmware: fw }));
+    const nodes = valuesOf(args, '-blockdev').map((b) => JSON.parse(b!) as Record<string, unknown>);
+    expect(nodes).toContainEqual({ driver: 'file', filename: fw.code, 'node-name': 'ovmf-code-file', 'read-only': true });
+    expect(nodes).toContainEqual({ driver: 'raw', file: 'ovmf-code-file', 'node-name': 'ovmf-code', 'read-only': true });
+    expect(nodes).toContainEqual({ driver: 'file', filename: fw.vars, 'node-name': 'ovmf-vars-file' });
+    expect(nodes).toContainEqual({ driver: 'raw', file: 'ovmf-vars-file', 'node-name': 'ovmf-vars' });
+    expect(valuesOf(args, '-machine')).toEqual(['pflash0=ovmf-code,pflash1=ovmf-vars']);
+    expect(buildQemuArgs(spec()).join(' ')).not.toMatch(/pflash|ovmf/);
+    expect(() => buildQemuArgs(spec({ firmware: { ...fw, vars: 'efivars.fd' } }))).toThrow(/absolute/);
+  });
+
   it('attaches installer media as a read-only raw CD-ROM booted before the disk, and nothing without one', () => {
     const iso = '/home/u/images/cd12/installer.iso';
     const args = buildQemuArgs(spec({ kernel: undefined, initrd: undefined, installer: iso }));

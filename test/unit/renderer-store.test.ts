@@ -67,7 +67,7 @@ describe('renderer store on the real engine', () => {
     expect(s.boxes.map((b) => b.name)).toEqual(['alpha']);
     expect(s.images.map((i) => i.name)).toEqual(['seed']);
     expect(s.selectedBoxId).toBe(r.boxId);
-    expect(s.details[r.boxId]!.image.name).toBe('seed');
+    expect(s.details[r.boxId]!.image?.name).toBe('seed');
     expect(tree()).toEqual({ boxId: r.boxId, currentId: null, snapshots: [] });
     expect(s.selectedRow[r.boxId]).toBe('now');
     expect(s.recovery).toBeNull();

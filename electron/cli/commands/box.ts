@@ -1,7 +1,7 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
 import { BoxkeepError } from '../../../shared/errors.js';
 import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
-import type { Box, BoxDetail, CloudInit, DisplayMode, NetworkMode } from '../../../shared/types.js';
+import type { Box, BoxDetail, CloudInit, DisplayMode, Firmware, NetworkMode } from '../../../shared/types.js';
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
@@ -45,7 +45,7 @@ export const boxCommands: CommandGroup = {
   title: 'Boxes',
   commands: [
     {
-      usage: `box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC] [--display vnc|none] ${CLOUD_INIT_USAGE}`,
+      usage: `box create <name> --image <image> [--disk-size GiB] [--memory MiB] [--cpus N] [--network nat|none] [--forward SPEC]... [--stop-timeout SEC] [--display vnc|none] [--firmware bios|uefi] ${CLOUD_INIT_USAGE}`,
       summary: 'Create a box on top of an imported image, or on a blank disk for installer media.',
       details:
         'The disk starts as the image and only the box\'s own changes take space. --disk-size grows the\n' +
@@ -53,11 +53,13 @@ export const boxCommands: CommandGroup = {
         'From installer media (an imported ISO) the box gets a blank disk of --disk-size GiB (required)\n' +
         'and boots from the ISO first, until "boxkeep box eject" takes it out.\n' +
         FORWARD_HELP + '\n--stop-timeout is how long "box stop" waits for the guest to shut down (20 s unless given).\n' +
+        '--firmware uefi boots through OVMF (Debian\'s ovmf package) with the box\'s own UEFI variables, which\n' +
+        'each snapshot keeps and a restore puts back; bios (SeaBIOS) unless given.\n' +
         CLOUD_INIT_HELP,
       kinds: { ...SETTING_KINDS, ...CLOUD_INIT_KINDS },
       check: cloudInitProblem,
       async run({ args, api }) {
-        const box = await api.boxes.create(given({ name: arg(args, 'name'), image: args.flags.image as string, ...settingFlags(args), ...cloudInitFields(args) }));
+        const box = await api.boxes.create(given({ name: arg(args, 'name'), image: args.flags.image as string, ...settingFlags(args), ...cloudInitFields(args), firmware: opt(args, 'firmware') as Firmware | undefined }));
         return output(box, () => `Created box ${JSON.stringify(box.name)} (${box.id}): ${settingsText(box)}.`);
       },
     },
@@ -211,7 +213,8 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Box', `${d.name} (${d.id})`],
     ['Status', d.status],
     ['Failure', d.failureReason],
-    ['Image', `${d.image.name} (${d.image.id})${d.image.kind === 'installer' ? ', installer media: the disk started blank' : ''}`],
+    ['Image', d.image ? `${d.image.name} (${d.image.id})` : `none: made from installer media${d.installedFrom ? ` (${d.installedFrom})` : ''}, the disk started blank`],
+    ['Firmware', d.firmware === 'uefi' ? 'UEFI (OVMF), with the box\'s own variables, kept by each snapshot' : 'BIOS (SeaBIOS)'],
     ['Installer', d.installerImageId ? `attached as a CD-ROM, booted first (eject it with "boxkeep box eject ${d.name}")` : null],
     ['CPUs', String(d.cpus)],
     ['Memory', `${d.memoryMib} MiB`],
@@ -223,14 +226,14 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Display', d.display === 'vnc' ? 'vnc: a screen (VNC on a local socket; "boxkeep box screenshot" saves it)' : 'none: this box has no screen'],
     ['Stopping', `waits ${d.stopTimeoutSec} s for the guest to shut down, then cuts it off`],
     ['Pending', d.pendingRestart ? 'changed settings apply at the next start' : null],
-    ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image.kind === 'installer' ? 'the blank disk' : 'the image itself'}` : 'none yet'],
+    ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image ? 'the image itself' : 'the blank disk'}` : 'none yet'],
     ['Live disk', d.liveDiskPath],
     ['Created', `${localTime(d.createdAt)} (${relativeTime(d.createdAt, now)})`],
   ]);
   // Paths are left whole: they are what people copy out of this view.
   const chain = table(
     ['LAYER', 'NAME', 'ON DISK', 'FILE'],
-    d.chain.map((l) => [l.kind, l.snapshotId ? (names.get(l.snapshotId) ?? l.snapshotId) : l.kind === 'image' ? d.image.name : '', humanBytes(l.sizeOnDisk), l.path]),
+    d.chain.map((l) => [l.kind, l.snapshotId ? (names.get(l.snapshotId) ?? l.snapshotId) : l.kind === 'image' ? (d.image?.name ?? '') : '', humanBytes(l.sizeOnDisk), l.path]),
     { align: ['left', 'left', 'right', 'left'] },
   );
   return `${head}\n\nDisk chain, live disk first:\n${chain}`;

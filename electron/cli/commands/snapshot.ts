@@ -29,8 +29,8 @@ export const snapshotCommands: CommandGroup = {
           // Two rows from the database, not boxes.get: that walks and measures the whole disk
           // chain, which the tree does not show (and which doubled the command's time).
           const box = (await api.boxes.list()).find((b) => b.id === tree.boxId)!;
-          const image = (await api.images.list()).find((i) => i.id === box.imageId)!;
-          const base = image.kind === 'installer' ? `blank disk (installed from ${image.name})` : `${image.name} (image)`;
+          const image = box.imageId === null ? null : (await api.images.list()).find((i) => i.id === box.imageId);
+          const base = image ? `${image.name} (image)` : box.installedFrom ? `blank disk (installed from ${box.installedFrom})` : 'blank disk';
           const drawn = snapshotTree(tree, { now, base, maxWidth: width });
           return tree.snapshots.length ? drawn : `${drawn}\n\nNo snapshots yet. Take one with: boxkeep snapshot create ${q(box.name)}`;
         });

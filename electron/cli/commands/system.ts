@@ -36,7 +36,8 @@ export const systemCommands: CommandGroup = {
       details:
         'Each layer must be the file Boxkeep made inside the home (no symlinks, the recorded backing\n' +
         'file and format), match the size and header recorded when it was frozen, and pass\n' +
-        '`qemu-img check`. Reads only. Exit code 0: all good; 1: damage found (the table, or --json,\n' +
+        '`qemu-img check`; a UEFI box\'s variables (its own and each snapshot\'s copy) must be there, no\n' +
+        'link, OVMF\'s size. Reads only. Exit code 0: all good; 1: damage found (the table, or --json,\n' +
         'names it); other codes as for every command.',
       async run({ api, args }) {
         const box = optArg(args, 'box');

@@ -5,7 +5,7 @@ import { intentKind, type IntentOf } from '../operation-kind.js';
 export const boxCreate = intentKind(
   'box-create',
   (p) => v.object({ ...p.base, op: v.literal('box-create'), boxId: p.id }),
-  ['after-intent', 'after-overlay', 'after-seed', 'after-row'],
+  ['after-intent', 'after-vars', 'after-overlay', 'after-seed', 'after-row'],
 );
 export type BoxCreateIntent = IntentOf<typeof boxCreate>;
 

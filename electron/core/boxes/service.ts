@@ -17,6 +17,7 @@ import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from
 import { updateBox } from './update.js';
 import { cloudInitRecord, withSshForward } from '../cloudinit/settings.js';
 import { writeSeed } from '../cloudinit/seed.js';
+import { copyVars, findOvmf } from '../vm/firmware.js';
 
 
 const GiB = 1024 ** 3;
@@ -44,7 +45,7 @@ export class BoxService {
   async detail(ref: string): Promise<BoxDetail> {
     const box = this.resolve(ref);
     const { store } = this.core;
-    const image = store.getImage(box.imageId)!;
+    const image = box.imageId === null ? null : store.getImage(box.imageId)!;
     const snapshots = store.listSnapshots(box.id);
     const byPath = new Map(snapshots.map((s) => [s.diskPath, s.id]));
     const layers = await walkChain(box.liveDiskPath);
@@ -52,7 +53,7 @@ export class BoxService {
       const snapshotId = byPath.get(layer.path) ?? null;
       const kind = i === 0 ? 'live' : snapshotId ? 'snapshot' : 'image';
       return {
-        kind, path: layer.path, snapshotId, imageId: kind === 'image' ? image.id : null,
+        kind, path: layer.path, snapshotId, imageId: kind === 'image' ? (image?.id ?? null) : null,
         virtualSize: layer.header.virtualSize, sizeOnDisk: layer.sizeOnDisk, backingFile: layer.header.backingFile,
       };
     });
@@ -73,7 +74,10 @@ export class BoxService {
       const image = this.core.images.resolve(input.image);
       const installer = image.kind === 'installer';
       const diskSize = boxDiskSize(image, input.diskSizeGiB);
-      requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES);
+      const firmware = input.firmware ?? 'bios';
+      // Before anything is written: a missing ovmf package leaves nothing behind.
+      const ovmf = firmware === 'uefi' ? findOvmf() : null;
+      requireSpace(this.core, `Creating the box ${JSON.stringify(input.name)}`, OVERLAY_BYTES + (ovmf?.varsSize ?? 0));
       // Before the intent: a refusal here leaves nothing behind, and the clear password is
       // gone (hashed) before anything is written.
       const cloudInit = await cloudInitRecord(input);
@@ -84,6 +88,9 @@ export class BoxService {
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };
       const box = await boxCreate.journaled(paths.homeJournal, intent, async () => {
         for (const dir of [paths.disksDir(boxId), paths.snapshotsDir(boxId), paths.boxJournal(boxId)]) mkdirDurable(dir);
+        // Before the live disk, which recovery takes as the sign of a whole box (boxes/settle.ts).
+        if (ovmf) copyVars(ovmf.varsTemplate, paths.efiVars(boxId), ovmf.varsSize);
+        boxCreate.crash('after-vars');
         // From installer media: a blank disk that stands alone, the root of the box's tree.
         if (installer) await createDisk(paths.liveDisk(boxId), diskSize);
         else await createOverlay(paths.liveDisk(boxId), image.path, diskSize);
@@ -92,12 +99,13 @@ export class BoxService {
         if (cloudInit) await writeSeed(paths.seedIso(boxId), boxId, cloudInit);
         boxCreate.crash('after-seed');
         const row = {
-          id: boxId, name: input.name, imageId: image.id, status: 'configured' as const, failureReason: null,
+          id: boxId, name: input.name, imageId: installer ? null : image.id, status: 'configured' as const, failureReason: null,
           cpus: input.cpus ?? DEFAULT_CPUS, memoryMib: input.memoryMib ?? DEFAULT_MEMORY_MIB, diskSize,
           currentSnapshotId: null, createdAt: Date.now(), installerImageId: installer ? image.id : null,
           network, forwards, macAddress: newMacAddress(),
           stopTimeoutSec: input.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC, cloudInit,
           display: input.display ?? defaultDisplay(image),
+          firmware, installedFrom: installer ? image.name : null,
         };
         store.insertBox(row);
         boxCreate.crash('after-row');

@@ -127,8 +127,13 @@ export class ImageService {
       const users = store.boxesUsingImage(image.id);
       if (users.length > 0) {
         const names = users.slice(0, 5).map((b) => JSON.stringify(b.name)).join(', ');
-        const how = image.kind === 'installer' && users.some((b) => b.installerImageId === image.id) ? ' (as its installer CD-ROM; ejecting does not free it: the box keeps the record of what it was made from)' : '';
-        throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${users.length === 1 ? 'the box' : 'the boxes'} ${names}${how}; remove ${users.length === 1 ? 'that box' : 'those boxes'} first.`);
+        const one = users.length === 1;
+        // Installer media is only attached, never under a box's disk: ejecting frees it.
+        if (image.kind === 'installer') {
+          const eject = users.slice(0, 5).map((b) => `"boxkeep box eject ${b.name}"`).join(', ');
+          throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${one ? 'the box' : 'the boxes'} ${names} (attached as ${one ? 'its' : 'their'} installer CD-ROM); eject it first (${eject}), then remove the image.`);
+        }
+        throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${one ? 'the box' : 'the boxes'} ${names}; remove ${one ? 'that box' : 'those boxes'} first.`);
       }
       const intent: ImageRemoveIntent = { id: newId(), op: 'image-remove', startedAt: Date.now(), imageId: image.id };
       await imageRemove.journaled(paths.homeJournal, intent, async () => {

@@ -44,9 +44,15 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
   }
   for (const image of images) {
     if (fs.existsSync(image.path)) continue;
-    if (store.boxesUsingImage(image.id).length === 0) {
+    const file = image.kind === 'installer' ? 'ISO file' : 'disk file';
+    const users = store.boxesUsingImage(image.id);
+    if (users.length === 0) {
       store.deleteImage(image.id);
-      report.repaired(null, `The image "${image.name}" had lost its disk file and no box used it; its record was removed.`);
+      report.repaired(null, `The image "${image.name}" had lost its ${file} and no box used it; its record was removed.`);
+    } else if (image.kind === 'installer') {
+      // Only the boxes it is still attached to miss it (an ejected box boots from its own disk).
+      const names = users.map((b) => JSON.stringify(b.name)).join(', ');
+      report.kept(null, `The installer "${image.name}" has lost its ISO file (${image.path}); ${users.length === 1 ? 'the box' : 'the boxes'} ${names} with it attached cannot start until it is ejected ("boxkeep box eject ${users[0]!.name}").`);
     } else {
       report.kept(null, `The image "${image.name}" has lost its disk file (${image.path}); the boxes made from it cannot start.`);
     }
@@ -67,10 +73,16 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     removeDurable(next);
     report.repaired(box.id, `A leftover temporary disk of the box ${label} was removed.`);
   }
+  // A restore's prepared copy with no intent left (settled above): the restore did not take it.
+  removeDurable(paths.nextEfiVars(box.id));
+  if (box.firmware === 'uefi' && !fs.existsSync(paths.efiVars(box.id))) {
+    // Never guessed back from OVMF's template: that would drop the guest's boot entries unasked.
+    report.kept(box.id, `The UEFI variables of the box ${label} (${paths.efiVars(box.id)}) are missing; the box cannot start until a snapshot is restored, which puts its copy back.`);
+  }
 
   const snapshots = store.listSnapshots(box.id);
   const byPath = new Map(snapshots.map((s) => [s.diskPath, s]));
-  const image = store.getImage(box.imageId);
+  const image = box.imageId === null ? null : store.getImage(box.imageId);
   const current = box.currentSnapshotId ? store.getSnapshot(box.currentSnapshotId) : null;
   // A box from installer media has no image under its tree: its first disk stood alone.
   const blankRoot = !current && chainRoot(core, box) === null;

@@ -16,7 +16,7 @@ export type ChainTop = 'live' | { snapshotId: string };
  * A box whose image record is lost still expects the image: refusing is the safe side.
  */
 export function chainRoot(core: HomeData, box: Box): string | null {
-  return core.store.getImage(box.imageId)?.kind === 'installer' ? null : core.paths.imageDisk(box.imageId);
+  return box.imageId === null ? null : core.paths.imageDisk(box.imageId);
 }
 
 /** Top first, down to the image (if the box has one); `facts: false` only confines (recovery replaying a merge,
@@ -52,10 +52,12 @@ function liveLayer(core: HomeData, box: Box): ExpectedLayer {
   return { path: core.paths.liveDisk(box.id), what: `the live disk of the box ${JSON.stringify(box.name)}`, recordedPath: box.liveDiskPath, facts: null };
 }
 
+/** Only for a box with an image under its tree (chainRoot not null). */
 function imageLayer(core: HomeData, box: Box, withFacts: boolean): ExpectedLayer {
-  const image = core.store.getImage(box.imageId);
+  const imageId = box.imageId!;
+  const image = core.store.getImage(imageId);
   return {
-    path: core.paths.imageDisk(box.imageId),
+    path: core.paths.imageDisk(imageId),
     what: image ? `the image ${JSON.stringify(image.name)}` : `the image of the box ${JSON.stringify(box.name)}`,
     recordedPath: image?.path ?? '(no record)',
     facts: withFacts && image ? core.store.imageFacts(image.id) : null,
@@ -132,7 +134,7 @@ export function recordMissingFacts(core: HomeData, box: Box, found: { entries: T
     if (!found.verified[i] || entry.layer.facts !== null || entry.kind === 'live') return;
     const facts = readLayerFacts(entry.layer.path);
     if (entry.kind === 'snapshot') core.store.setSnapshotFacts(entry.snapshotId!, facts);
-    else if (core.store.getImage(box.imageId)) core.store.setImageFacts(box.imageId, facts);
+    else if (box.imageId !== null && core.store.getImage(box.imageId)) core.store.setImageFacts(box.imageId, facts);
   });
 }
 

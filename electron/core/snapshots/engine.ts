@@ -20,6 +20,7 @@ import { createLive, type LiveDeps } from './live/create.js';
 import { readPicture } from './picture.js';
 import { removeLive } from './live/remove.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
+import { varsBytes } from './efivars.js';
 import { elapsedMs } from '../logger.js';
 
 /**
@@ -105,7 +106,7 @@ export class SnapshotEngine {
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
     // Freezing a tampered live disk would record it as a good snapshot.
     verifyBoxChain(this.core, box, 'live');
-    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES);
+    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES + varsBytes(box));
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
       sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
@@ -132,7 +133,7 @@ export class SnapshotEngine {
     // Before stopping the box: a restore refused (for unfinished work, for space) must not
     // have stopped it first. The queue checks the unfinished work again.
     assertNoUnfinishedWork(this.core, before);
-    requireSpace(this.core, `Restoring ${JSON.stringify(this.resolve(before, input.snapshot).name)}`, OVERLAY_BYTES * (input.snapshotCurrentFirst ? 2 : 1));
+    requireSpace(this.core, `Restoring ${JSON.stringify(this.resolve(before, input.snapshot).name)}`, (OVERLAY_BYTES + varsBytes(before)) * (input.snapshotCurrentFirst ? 2 : 1));
     const wasActive = isActive(before.status);
     if (wasActive) {
       if (!input.stopFirst) {

@@ -5,14 +5,14 @@ import { intentKind, type IntentOf, type IntentParts } from '../operation-kind.j
 export const snapshotCreate = intentKind(
   'snapshot-create',
   (p) => v.object({ ...p.base, op: v.literal('snapshot-create'), boxId: p.id, snapshot: p.snapshot }),
-  ['after-intent', 'after-overlay', 'after-freeze', 'after-install', 'after-row'],
+  ['after-intent', 'after-overlay', 'after-freeze', 'after-install', 'after-row', 'after-vars'],
 );
 export type SnapshotCreateIntent = IntentOf<typeof snapshotCreate>;
 
 export const snapshotRestore = intentKind(
   'snapshot-restore',
   (p) => v.object({ ...p.base, op: v.literal('snapshot-restore'), boxId: p.id, snapshotId: p.id, snapshotPath: p.inHome, previousCurrentId: p.nullableId }),
-  ['after-intent', 'after-overlay', 'after-install', 'after-row'],
+  ['after-intent', 'after-overlay', 'after-install', 'after-row', 'after-vars', 'after-vars-install'],
 );
 export type SnapshotRestoreIntent = IntentOf<typeof snapshotRestore>;
 

@@ -11,6 +11,7 @@ import { removalNeeds, shortfall, spaceMessage } from '../space.js';
 import { interruptedMergeProblem } from './box-chain.js';
 import type { SnapshotCreateIntent, SnapshotRemoveIntent, SnapshotRestoreIntent } from './intents.js';
 import { commitCreateRow, deleteSnapshotFiles, mergeIntoDependents, moveDependentRow, removeRowReparenting } from './steps.js';
+import { installVars } from './efivars.js';
 
 /**
  * Create: the row is the commit point. Before it, the steps are undone unless the new
@@ -72,12 +73,16 @@ export async function settleSnapshotRestore(core: HomeData, intent: SnapshotRest
   const name = JSON.stringify(target?.name ?? intent.snapshotId);
   if (fs.existsSync(next)) {
     removeDurable(next);
+    removeDurable(core.paths.nextEfiVars(boxId));
     report.repaired(boxId, `Restoring snapshot ${name} was interrupted before the box changed; the box is as it was.`);
     return true;
   }
-  const live = core.paths.liveDisk(boxId);
+  // The UEFI variables are prepared after the overlay: prepared, and the overlay gone, means
+  // the disk was replaced already, and its variables go with it.
   const box = core.store.getBox(boxId);
-  if (box && target && fs.existsSync(live) && (await backingPathOf(live)) === intent.snapshotPath && box.currentSnapshotId !== target.id) {
+  const varsRestored = installVars(core, boxId, box && target ? { box, target } : undefined);
+  const live = core.paths.liveDisk(boxId);
+  if (box && target && fs.existsSync(live) && (await backingPathOf(live)) === intent.snapshotPath && (varsRestored || box.currentSnapshotId !== target.id)) {
     core.store.setCurrentSnapshot(boxId, target.id);
     report.repaired(boxId, `Restoring snapshot ${name} was interrupted after the disk was replaced; the restore was completed.`);
     return true;

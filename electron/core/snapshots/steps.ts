@@ -15,6 +15,7 @@ import { readLayerFacts } from '../disk/confine.js';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { humanBytes } from '../../../shared/bytes.js';
 import { isDiskFull, shortfall, spaceMessage } from '../space.js';
+import { checkSnapshotVars, installVars, keepVars, prepareVars } from './efivars.js';
 
 // ---- create (stopped box)
 
@@ -25,6 +26,8 @@ export async function createStopped(core: HomeData, box: Box, snapshot: Snapshot
     mkdirDurable(path.dirname(snapshot.diskPath));
     await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
     snapshotCreate.crash('after-overlay');
+    keepVars(core, box, snapshot.id);
+    snapshotCreate.crash('after-vars');
     freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
     snapshotCreate.crash('after-freeze');
     installNextOverlay(core, box, { sync: false });
@@ -84,12 +87,17 @@ export async function restoreStopped(core: HomeData, box: Box, target: Snapshot)
     id: newId(), op: 'snapshot-restore', startedAt: Date.now(), boxId: box.id,
     snapshotId: target.id, snapshotPath: target.diskPath, previousCurrentId: box.currentSnapshotId,
   };
+  checkSnapshotVars(core, box, target);
   await snapshotRestore.journaled(journal, intent, async () => {
     await writeNextOverlay(core, box, target.diskPath);
     snapshotRestore.crash('after-overlay');
+    prepareVars(core, box, target);
+    snapshotRestore.crash('after-vars');
     // Replacing the live disk discards the work since the last snapshot: the point of no return.
     installNextOverlay(core, box);
     snapshotRestore.crash('after-install');
+    installVars(core, box.id);
+    snapshotRestore.crash('after-vars-install');
     core.store.setCurrentSnapshot(box.id, target.id);
     snapshotRestore.crash('after-row');
   });

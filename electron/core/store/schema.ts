@@ -1,6 +1,11 @@
 // Migrations by PRAGMA user_version: each entry upgrades from its index to index+1.
-// Never edit a shipped migration; append a new one.
-export const MIGRATIONS: string[] = [
+// Never edit a shipped migration; append a new one. An entry is SQL, or a function for a
+// change SQL cannot say on its own (a table rebuild that keeps columns added after it).
+import type Database from 'better-sqlite3';
+
+export type Migration = string | ((db: Database.Database) => void);
+
+export const MIGRATIONS: Migration[] = [
   `
   CREATE TABLE images (
     id           TEXT PRIMARY KEY,
@@ -87,4 +92,43 @@ export const MIGRATIONS: string[] = [
   `
   ALTER TABLE boxes ADD COLUMN cloud_init TEXT;
   `,
+  // 8: firmware ('bios' | 'uefi'; a UEFI box keeps its variables in disks/efivars.fd), and
+  // boxes.image_id nullable: a box made from installer media records no base image (its
+  // first disk stands alone), so the ISO can be removed once no box has it attached.
+  (db) => {
+    db.exec(`ALTER TABLE boxes ADD COLUMN firmware TEXT NOT NULL DEFAULT 'bios'`);
+    // The installer's name, kept for the words "installed from …" once the ISO is gone.
+    db.exec(`ALTER TABLE boxes ADD COLUMN installed_from TEXT`);
+    rebuildWithout(db, 'boxes', /\bimage_id\s+TEXT\s+NOT\s+NULL\b/i, 'image_id TEXT');
+    db.exec(`UPDATE boxes SET installed_from = (SELECT name FROM images WHERE images.id = boxes.image_id) WHERE image_id IN (SELECT id FROM images WHERE kind = 'installer')`);
+    db.exec(`UPDATE boxes SET image_id = NULL WHERE installed_from IS NOT NULL`);
+  },
 ];
+
+/**
+ * SQLite's table rebuild (create new, copy, drop, rename, recreate indexes and triggers), from the table's
+ * own CREATE text with one change: columns other migrations added stay, in their order.
+ * Foreign keys are off meanwhile (migrate() turns them off around every migration): dropping
+ * the old boxes table with them on would cascade into the snapshots.
+ */
+function rebuildWithout(db: Database.Database, table: string, from: RegExp, to: string): void {
+  const sqlOf = (type: string) => db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL`).all(type, table) as { name: string; sql: string }[];
+  const [create] = sqlOf('table');
+  if (!create || !from.test(create.sql)) throw new Error(`migration: ${table} does not have the column definition to change`);
+  // DROP TABLE drops the table's indexes and triggers (a sibling migration may have added some).
+  const dependents = [...sqlOf('index'), ...sqlOf('trigger')];
+  const temp = `${table}_rebuilt`;
+  db.exec(create.sql.replace(from, to).replace(/^CREATE TABLE\s+("?)\w+\1/i, `CREATE TABLE ${temp}`));
+  db.exec(`INSERT INTO ${temp} SELECT * FROM ${table}`);
+  db.exec(`DROP TABLE ${table}`);
+  // The rename re-checks every view and trigger of the schema, and one naming the table would
+  // fail it (the old table is gone by now); the legacy rename skips that, and views name the
+  // table as before, so they read the rebuilt one.
+  db.pragma('legacy_alter_table = ON');
+  try {
+    db.exec(`ALTER TABLE ${temp} RENAME TO ${table}`);
+  } finally {
+    db.pragma('legacy_alter_table = OFF');
+  }
+  for (const dependent of dependents) db.exec(dependent.sql);
+}

@@ -12,8 +12,10 @@ import { picturePath } from '../paths.js';
 
 interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
 interface BoxDbRow {
-  id: string; name: string; image_id: string; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
+  id: string; name: string; image_id: string | null; status: string; failure_reason: string | null; cpus: number; memory_mib: number; disk_size: number; current_snapshot_id: string | null; created_at: number;
   installer_image_id: string | null;
+  firmware: string;
+  installed_from: string | null;
   network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
   cloud_init: string | null;
   display: string;
@@ -125,8 +127,8 @@ export class Store {
     const { cloudInit, ...row } = box;
     // One transaction: a box with cloud-init never exists without its settings.
     this.transaction(() => {
-      this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display)
-        VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @display)`)
+      this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display, firmware, installed_from)
+        VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @display, @firmware, @installedFrom)`)
         .run({ ...row, forwards: JSON.stringify(box.forwards) });
       if (cloudInit) this.db.prepare('UPDATE boxes SET cloud_init = ? WHERE id = ?').run(JSON.stringify(cloudInit), box.id);
     });
@@ -303,6 +305,8 @@ export class Store {
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
       pendingDiskSize: r.pending_disk_size, cloudInit: publicCloudInit(r.cloud_init),
       display: r.display === 'none' ? 'none' : 'vnc',
+      firmware: r.firmware === 'uefi' ? 'uefi' : 'bios',
+      installedFrom: r.installed_from,
     };
   }
 }
@@ -383,11 +387,23 @@ function migrate(db: Database.Database): void {
   if (version > MIGRATIONS.length) {
     throw new BoxkeepError('Storage', `The database was written by a newer Boxkeep (schema ${version}, this one knows ${MIGRATIONS.length}); update Boxkeep.`);
   }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  if (version === MIGRATIONS.length) return;
+  // Off outside the transaction (SQLite ignores the pragma inside one): a table rebuild drops
+  // and recreates a table others reference. Checked before each commit instead.
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      db.transaction(() => {
+        const step = MIGRATIONS[v]!;
+        if (typeof step === 'string') db.exec(step);
+        else step(db);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) throw new BoxkeepError('Storage', `Upgrading the database to schema ${v + 1} would break ${broken.length} reference(s) between its rows; nothing was changed.`);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  } finally {
+    db.pragma('foreign_keys = ON');
   }
 }
 

@@ -7,6 +7,7 @@ import type { HomeData } from '../deps.js';
 import { placedFile, type LayerFacts } from '../disk/confine.js';
 import { descriptorDigest } from '../images/installer.js';
 import { INSTALLER_DEVICE_ID, INSTALLER_NODES } from './qemu.js';
+import type { BlockDevice } from './nodes.js';
 import type { QmpClient } from './qmp.js';
 
 /** The ISO QEMU is to open, and the inode it must then hold (see layersNotHeld in supervisor.ts). */
@@ -37,14 +38,12 @@ function changedSinceImport(file: string, size: number, recorded: LayerFacts | n
   return null;
 }
 
-interface BlockInfo { qdev?: string; device?: string; inserted?: unknown }
-
 /**
  * Opens the tray regardless of a guest lock, takes the medium out and closes QEMU's file. Safe
  * to repeat (an owner killed after this but before the record is written ejects again).
  */
 export async function ejectFromQemu(qmp: QmpClient): Promise<void> {
-  const blocks = await qmp.execute<BlockInfo[]>('query-block');
+  const blocks = await qmp.execute<BlockDevice[]>('query-block');
   const cd = blocks.find((b) => b.qdev === INSTALLER_DEVICE_ID || b.qdev?.includes(`/${INSTALLER_DEVICE_ID}/`));
   if (cd?.inserted) {
     await qmp.execute('blockdev-open-tray', { id: INSTALLER_DEVICE_ID, force: true });

@@ -23,6 +23,17 @@ import type { QmpClient } from './qmp.js';
 /** The device the chain is attached to. */
 export const BOOT_DEVICE_ID = 'vd0';
 
+/** A device as QMP `query-block` lists it. */
+export interface BlockDevice { qdev?: string; device?: string; inserted?: { 'node-name'?: string } }
+
+/**
+ * The top node of the box's disk, from `query-block`. By the device's id, never "the first with
+ * a medium": a UEFI box lists OVMF's flash chips before it, a box with an installer its CD-ROM.
+ */
+export function bootDiskTop(devices: BlockDevice[]): string | undefined {
+  return devices.find((d) => d.qdev === BOOT_DEVICE_ID || d.qdev?.includes(`/${BOOT_DEVICE_ID}/`))?.inserted?.['node-name'];
+}
+
 const FORMAT = 'q';
 const FILE = 'f';
 

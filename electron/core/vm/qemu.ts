@@ -49,6 +49,8 @@ export interface QemuSpec {
   seed?: string;
   /** A screen: a VGA card, a USB tablet and QEMU's VNC server on `vnc.sock` in the run folder. Absent: no screen. */
   display?: 'vnc';
+  /** UEFI: OVMF's code (read-only) and the box's variables; absent: QEMU's own BIOS (SeaBIOS). */
+  firmware?: { code: string; vars: string };
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -112,6 +114,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     ...(spec.seed ? seedArgs(spec.seed) : []),
     ...networkArgs(spec.network ?? null),
     ...displayArgs(spec),
+    ...(spec.firmware ? firmwareArgs(spec.firmware) : []),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
@@ -169,6 +172,26 @@ function displayArgs(spec: QemuSpec): string[] {
     '-device', 'qemu-xhci,id=usb0',
     '-device', 'usb-tablet,bus=usb0.0,id=tablet0',
     '-vnc', `unix:${opt(vncSocketPath(spec.runDir))},share=ignore`,
+  ];
+}
+
+export const FIRMWARE_NODES = { code: 'ovmf-code', codeFile: 'ovmf-code-file', vars: 'ovmf-vars', varsFile: 'ovmf-vars-file' };
+
+/**
+ * OVMF as the machine's two flash chips: the code read-only, the variables writable. Both
+ * raw, stated, never probed (the variables are bytes a guest wrote).
+ */
+function firmwareArgs(fw: { code: string; vars: string }): string[] {
+  for (const file of [fw.code, fw.vars]) {
+    if (!path.isAbsolute(file)) throw invalidArgument(`The firmware path must be absolute, got ${file}`);
+  }
+  const n = FIRMWARE_NODES;
+  return [
+    '-blockdev', JSON.stringify({ driver: 'file', filename: fw.code, 'node-name': n.codeFile, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: n.codeFile, 'node-name': n.code, 'read-only': true }),
+    '-blockdev', JSON.stringify({ driver: 'file', filename: fw.vars, 'node-name': n.varsFile }),
+    '-blockdev', JSON.stringify({ driver: 'raw', file: n.varsFile, 'node-name': n.vars }),
+    '-machine', `pflash0=${n.code},pflash1=${n.vars}`,
   ];
 }
 

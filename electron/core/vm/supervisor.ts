@@ -28,6 +28,7 @@ import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
 import { ejectFromQemu, installerFor } from './installer.js';
 import { seedFor } from './seed.js';
+import { firmwareFor } from './firmware.js';
 
 export interface SupervisorOptions {
   /** Overrides every box's stop timeout (tests; also BOXKEEP_STOP_TIMEOUT_MS); else the box's own setting. */
@@ -125,8 +126,8 @@ export class Supervisor implements VmControl {
       assertNoUnfinishedWork(this.core, asked);
       // A disk size set while the box ran: grown (crash-safe, journaled) before QEMU opens the disk.
       const box = await applyPendingGrow(this.core, asked);
-      const image = this.core.store.getImage(box.imageId)!;
-      const accel = await this.chooseAccelerator(image.kernelPath, image.initrdPath);
+      const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
+      const accel = await this.chooseAccelerator(image?.kernelPath ?? null, image?.initrdPath ?? null);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
       // Each layer checked (no symlink anywhere below the home, the exact file and backing
@@ -138,6 +139,7 @@ export class Supervisor implements VmControl {
       const layers = verifyBoxChain(this.core, box, 'live');
       const installer = installerFor(this.core, box);
       const seed = await seedFor(this.core, box);
+      const firmware = firmwareFor(this.core, box);
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
@@ -155,11 +157,12 @@ export class Supervisor implements VmControl {
       try {
         spawned = await spawnQemu({
         name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
-        kernel: image.kernelPath ?? undefined, initrd: image.initrdPath ?? undefined, append: image.append ?? undefined,
+        kernel: image?.kernelPath ?? undefined, initrd: image?.initrdPath ?? undefined, append: image?.append ?? undefined,
         liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
         blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path, seed: seed?.path,
         network: box.network === 'nat' ? { mac: box.macAddress, forwards: box.forwards } : null,
         ...(box.display === 'vnc' ? { display: 'vnc' as const } : {}),
+        firmware: firmware ? { code: firmware.code, vars: firmware.path } : undefined,
         });
       } catch (err) {
         const taken = portTaken(box, (err as Error).message);
@@ -173,7 +176,7 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
-        const notHeld = layersNotHeld(spawned.pid, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : [])]);
+        const notHeld = layersNotHeld(spawned.pid, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : []), ...(firmware ? [firmware] : [])]);
         if (notHeld.length > 0) {
           // A layer was swapped between the check and QEMU's open: it holds some other file.
           throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
@@ -526,7 +529,7 @@ export class Supervisor implements VmControl {
 }
 
 /**
- * The checked layers (and installer ISO) QEMU does not hold open. QEMU opens every -blockdev before its monitor
+ * The checked layers (and installer ISO, UEFI variables) QEMU does not hold open. QEMU opens every -blockdev before its monitor
  * answers, so once QMP is connected the set is complete.
  */
 function layersNotHeld(pid: number, layers: Pick<VerifiedLayer, 'path' | 'dev' | 'ino'>[]): string[] {

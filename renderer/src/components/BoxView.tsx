@@ -117,8 +117,12 @@ function Resources({ box, detail }: { box: Box; detail: BoxDetail | null }) {
         <dd data-testid="space-used">{detail ? formatBytes(detail.spaceUsed) : '…'}</dd>
       </div>
       <div>
-        <dt>{detail?.image.kind === 'installer' ? 'Installed from' : 'Image'}</dt>
-        <dd>{detail ? `${detail.image.name}${box.installerImageId ? ' (attached as a CD-ROM)' : ''}` : '…'}</dd>
+        <dt>{detail && !detail.image ? 'Installed from' : 'Image'}</dt>
+        <dd>{detail ? (detail.image ? detail.image.name : `${box.installedFrom ?? 'installer media'}${box.installerImageId ? ' (attached as a CD-ROM)' : ''}`) : '…'}</dd>
+      </div>
+      <div>
+        <dt>Firmware</dt>
+        <dd data-testid="firmware">{box.firmware === 'uefi' ? 'UEFI (OVMF)' : 'BIOS'}</dd>
       </div>
       <div>
         <dt>Snapshots</dt>

@@ -152,11 +152,11 @@ function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: s
 }
 
 function BaseDetails({ detail }: { detail: BoxDetail | null }) {
-  if (detail?.image.kind === 'installer') {
+  if (detail && !detail.image) {
     return (
       <>
         <h2 className="details-title">Blank disk</h2>
-        <p className="details-desc">This box’s disk started blank and was installed from “{detail.image.name}”, which is not part of its disk: every snapshot builds on what was installed.</p>
+        <p className="details-desc">This box’s disk started blank and was installed from {detail.installedFrom ? `“${detail.installedFrom}”` : 'installer media'}, which is not part of its disk: every snapshot builds on what was installed.</p>
       </>
     );
   }
@@ -164,7 +164,7 @@ function BaseDetails({ detail }: { detail: BoxDetail | null }) {
     <>
       <h2 className="details-title">Base image</h2>
       <p className="details-desc">Every snapshot of this box builds on this image. It is never changed.</p>
-      {detail && (
+      {detail?.image && (
         <dl className="facts">
           <dt>Image</dt>
           <dd>{detail.image.name}</dd>

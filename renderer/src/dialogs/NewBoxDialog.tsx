@@ -5,7 +5,7 @@ import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
-import type { NetworkMode } from '../../../shared/types.js';
+import type { Firmware, NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
 import { NetworkFields } from './NetworkFields.js';
 import { CLOUD_INIT_LABELS, CloudInitFields, cloudInitInput, EMPTY_CLOUD_INIT, type CloudInitDraft } from './CloudInitFields.js';
@@ -27,6 +27,8 @@ export function NewBoxDialog() {
   const [network, setNetwork] = useState<NetworkMode>('nat');
   const [forwards, setForwards] = useState<string[]>([]);
   const [cloudInit, setCloudInit] = useState<CloudInitDraft>(EMPTY_CLOUD_INIT);
+  const [firmware, setFirmware] = useState<Firmware>('bios');
+  const firmwareId = useId();
   const image = images.find((i) => i.id === imageId);
   const installer = image?.kind === 'installer';
   // An installer's size is the ISO's, not a disk's: its box gets a blank disk of any size.
@@ -55,6 +57,7 @@ export function NewBoxDialog() {
         network,
         ...(forwards.length > 0 ? { forwards } : {}),
         ...cloudInitFields,
+        ...(firmware === 'uefi' ? { firmware } : {}),
       }),
     actions.closeDialog,
   );
@@ -117,6 +120,13 @@ export function NewBoxDialog() {
         problems={problems}
       />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
+      <div className="field">
+        <label htmlFor={firmwareId}>Firmware</label>
+        <select id={firmwareId} value={firmware} onChange={(e) => setFirmware(e.target.value as Firmware)} disabled={busy}>
+          <option value="bios">BIOS</option>
+          <option value="uefi">UEFI (OVMF; its variables are kept by each snapshot)</option>
+        </select>
+      </div>
       <CloudInitFields
         draft={cloudInit}
         onChange={(d) => {

@@ -46,7 +46,7 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
             )}
           </ul>
           <p>
-            It frees about <strong>{detail ? formatBytes(detail.spaceUsed) : '…'}</strong>. The image {detail ? `“${detail.image.name}”` : ''} is kept.
+            It frees about <strong>{detail ? formatBytes(detail.spaceUsed) : '…'}</strong>. {detail?.image ? `The image “${detail.image.name}” is kept.` : detail?.installerImageId && detail.installedFrom ? `The installer “${detail.installedFrom}” is kept.` : ''}
           </p>
           {active && <p className="inline-error">The box is {box.status}. Stop it before removing it.</p>}
         </>

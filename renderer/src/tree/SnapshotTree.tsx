@@ -121,7 +121,7 @@ function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, o
             now={now}
             onSelect={onSelect}
             base={row.kind === 'base' || row.kind === 'now' ? base : null}
-            imageSize={row.kind === 'base' && detail?.image.kind !== 'installer' ? detail?.image.sizeOnDisk ?? null : null}
+            imageSize={row.kind === 'base' ? detail?.image?.sizeOnDisk ?? null : null}
             nowState={row.kind === 'now' ? (box.status === 'running' ? 'running' : box.status === 'paused' ? 'paused' : 'current state') : ''}
             nowParent={row.kind === 'now' ? parentName(row.parentId) : null}
           />

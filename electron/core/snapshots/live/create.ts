@@ -9,10 +9,11 @@ import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNextOverlay } from '../steps.js';
-import { afterSwitch, nextTop, writeNodes } from '../../vm/nodes.js';
+import { afterSwitch, bootDiskTop, nextTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
 import { keepPicture } from '../picture.js';
+import { keepVars, keepVarsAgain } from '../efivars.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
@@ -33,6 +34,14 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   // Made before the pause: creating it inside the pause would triple the pause window.
   await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
   await addOverlayNodes(session, core.paths.nextDisk(box.id), intent);
+  // The variables' copy and its fsync outside the pause too; in it, only a compare (efivars.ts).
+  let keptVars: Buffer | null;
+  try {
+    keptVars = keepVars(core, box, snapshot.id);
+  } catch (err) {
+    await undoCreate(core, session, box, intent);
+    throw err;
+  }
   liveCreate.crash('after-overlay');
   session.quiescing = true;
   const paused = performance.now();
@@ -42,6 +51,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     if (!intent.wasPaused) await session.qmp.execute('stop');
     marks.push(performance.now());
     liveCreate.crash('after-pause');
+    // The variables at the same instant as the disk.
+    keepVarsAgain(core, box, snapshot.id, keptVars);
+    liveCreate.crash('after-vars');
     // QEMU keeps its fd on the renamed file: the guest's disk does not move under it.
     freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
     liveCreate.crash('after-freeze');
@@ -91,8 +103,7 @@ async function pastPointOfNoReturn(core: HomeData, session: QemuSession, box: Bo
   if (session.nodes.top.format === intent.newTop.format) return true;
   const installed = !fs.existsSync(core.paths.nextDisk(box.id)) && fs.existsSync(intent.snapshot.diskPath);
   try {
-    const devices = await session.qmp.execute<{ inserted?: { 'node-name'?: string } }[]>('query-block', undefined, { timeoutMs: 3000 });
-    const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
+    const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
     if (top === intent.newTop.format) {
       session.nodes = afterSwitch(session.nodes, switched(intent));
       return true;

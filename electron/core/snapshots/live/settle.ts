@@ -12,7 +12,7 @@ import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowRepare
 import { addOverlayNodes, dropOverlayNodes, switched, switchToOverlay } from './create.js';
 import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
 import { finishStream, streamLayer, waitForJob } from './remove.js';
-import { afterSwitch, writeNodes } from '../../vm/nodes.js';
+import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
 /** What settling a live operation needs: the home, and reattaching to the box's QEMU. */
@@ -76,8 +76,7 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
 
 /** The overlay is the live disk on disk; make it QEMU's top too if it is not yet. */
 async function completeSwitch(session: QemuSession, live: string, intent: LiveCreateIntent): Promise<void> {
-  const devices = await session.qmp.execute<{ qdev?: string; inserted?: { 'node-name'?: string } }[]>('query-block');
-  const top = devices.find((d) => d.inserted)?.inserted?.['node-name'];
+  const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block'));
   if (top !== intent.newTop.format) {
     const names = await nodeNames(session);
     if (!names.has(intent.newTop.format)) await addOverlayNodes(session, live, intent);
