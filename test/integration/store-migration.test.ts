@@ -99,13 +99,13 @@ describe('opening a home from before UEFI and removable installers', () => {
 });
 
 /**
- * main's schema 5 with every kind of row (settings, facts, a snapshot tree, an installer box
- * still attached and one ejected, a box with pending settings), plus a column a sibling
- * migration (entries 6 and 7 of other branches) may have added to boxes before this one runs.
+ * Schema 7 with every kind of row (settings, facts, a snapshot tree, an installer box
+ * still attached and one ejected, a box with pending settings), whose boxes table
+ * migrations 6 and 7 grew (display, cloud_init) before this one rebuilds it.
  */
 function fullSchema5Home(file: string): void {
-  const db = databaseAt(file, 5);
-  db.exec(`ALTER TABLE boxes ADD COLUMN display TEXT NOT NULL DEFAULT 'vnc'`);
+  // Migrations 6 and 7 (the screen, cloud-init) add columns to boxes before 8 rebuilds it.
+  const db = databaseAt(file, 7);
   // And an index and a trigger on boxes (a DROP TABLE drops both), and a view of it.
   db.exec(`CREATE INDEX boxes_by_display ON boxes (display)`);
   db.exec(`CREATE VIEW box_names AS SELECT id, name FROM boxes`);
@@ -130,7 +130,7 @@ type Master = { type: string; name: string; tbl_name: string; sql: string | null
 const master = (db: Database.Database) => db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`).all() as Master;
 const rows = (db: Database.Database, table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
 
-describe('migration 8 on a full home from main (schema 5)', () => {
+describe('migration 8 on a full home at schema 7', () => {
   it('keeps every row and column (also one a sibling migration added), every index and reference; only boxes.image_id loses NOT NULL', () => {
     tmp = tempHome('bkm');
     const file = path.join(tmp.dir, 'boxkeep.db');
@@ -194,7 +194,7 @@ describe('migration 8 on a full home from main (schema 5)', () => {
     }
   });
 
-  it('killed in the middle of the rebuild (SIGKILL, another process): the database is still schema 5, whole, and the next open upgrades it', () => {
+  it('killed in the middle of the rebuild (SIGKILL, another process): the database is still schema 7, whole, and the next open upgrades it', () => {
     tmp = tempHome('bkm');
     const file = path.join(tmp.dir, 'boxkeep.db');
     fullSchema5Home(file);
@@ -212,7 +212,7 @@ describe('migration 8 on a full home from main (schema 5)', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], { encoding: 'utf8', timeout: 60_000 });
     expect(r.signal, r.stderr).toBe('SIGKILL');
     const db = new Database(file);
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(7);
     expect(master(db)).toEqual(before.master);
     for (const t of ['images', 'boxes', 'snapshots', 'settings']) expect(rows(db, t), t).toEqual(before.rows[t]);
     db.close();
