@@ -13,6 +13,8 @@ import type { Screenshot, SnapshotPicture } from '../../shared/types.js';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { createRouter } from '../../electron/core/router.js';
 import { decodePng, type RgbImage } from '../../electron/core/vm/png.js';
+import { DisplayHub, MAX_VIEWERS } from '../../electron/core/vm/display.js';
+import { vncSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
@@ -177,6 +179,44 @@ describe('the screen of a running box', () => {
     await rfb.handshake();
     rfb.stream.close();
     await core.boxes.update({ box: 'scr', display: 'vnc' });
+  });
+
+  it(`takes ${MAX_VIEWERS} viewers at once and refuses one more, saying so; closing one makes room`, async () => {
+    const open: RfbClient[] = [];
+    try {
+      for (let i = 0; i < MAX_VIEWERS; i++) {
+        open.push(new RfbClient(await transports[i % 2]!.open({ box: 'scr' })));
+        await open[i]!.handshake();
+      }
+      for (const t of transports) {
+        await expect(t.open({ box: 'scr' }), t.name).rejects.toMatchObject({ code: 'InvalidState', message: `The screen of the box "scr" already has ${MAX_VIEWERS} viewers open, the most it takes; close one of them first.` });
+      }
+      open.shift()!.stream.close();
+      open.push(new RfbClient(await transports[0]!.open({ box: 'scr' })));
+      expect((await open.at(-1)!.handshake()).width).toBe(720);
+      for (const v of open) expect(v.ended).toBeNull();
+    } finally {
+      for (const v of open) v.stream.close();
+    }
+  });
+
+  it('a screen still being opened when the box stops is refused, not left open', async () => {
+    // A hub of its own on the box's real socket, so the box's own screen stays open for the next test.
+    const hub = new DisplayHub(vncSocketPath(sup().session(boxId).runDir), 'the box "scr"', core.logger, boxId);
+    const opening = hub.open();
+    hub.end({ reason: 'box-stopped', message: 'The box stopped.' });
+    await expect(opening).rejects.toMatchObject({ code: 'InvalidState', message: 'The screen of the box "scr" is closed: The box stopped.' });
+    expect(hub.viewerCount).toBe(0);
+  });
+
+  it('takes a screenshot of a paused box', async () => {
+    await core.vms.pause('scr');
+    try {
+      const shot = (await router.invoke('boxes:screenshot', { box: 'scr' })) as Screenshot;
+      expect(cellLit(decodePng(Buffer.from(shot.png, 'base64')), SCREEN_ROW, 0)).toBe(true);
+    } finally {
+      await core.vms.resume('scr');
+    }
   });
 
   it('ends every open screen with box-stopped when the box stops', async () => {
