@@ -145,6 +145,10 @@ describe('the screen of a running box', () => {
     expect(cellLit(image, SCREEN_ROW, 0, scale)).toBe(true);
     expect(cellLit(image, 5, 0, scale)).toBe(false);
     expect(core.snapshots.tree('scr').snapshots.find((s) => s.id === live.id)!.hasPicture).toBe(true);
+    // What the snapshot takes (and deleting it frees) counts its picture too.
+    const blocks = (f: string) => fs.statSync(f).blocks * 512;
+    expect(fs.statSync(file).size).toBeGreaterThan(0);
+    expect(core.snapshots.get('scr', 'running').sizeOnDisk).toBe(blocks(live.diskPath) + blocks(file));
 
     const cold = await core.snapshots.create({ box: 'blind', name: 'cold' });
     expect(cold.hasPicture).toBe(false);
