@@ -233,4 +233,17 @@ describe('the screen of a running box', () => {
     await core.vms.stop('scr', { force: true });
     for (const v of viewers) expect(await v.ended).toEqual({ reason: 'box-stopped', message: 'The box stopped.' });
   });
+
+  it('removing a snapshot with one dependent, stopped, leaves the dependent its own picture (none here), not the removed one\'s', async () => {
+    const running = core.snapshots.get('scr', 'running');
+    expect(running.hasPicture).toBe(true);
+    const cold = await core.snapshots.create({ box: 'scr', name: 'cold-child' });
+    expect(cold).toMatchObject({ live: false, hasPicture: false, parentId: running.id });
+    await core.snapshots.remove('scr', 'running');
+    expect(fs.existsSync(path.dirname(running.diskPath))).toBe(false);
+    const after = core.snapshots.get('scr', 'cold-child');
+    expect(after).toMatchObject({ hasPicture: false, parentId: null });
+    expect(fs.readdirSync(path.dirname(after.diskPath))).toEqual(['container.qcow2']);
+    await expect(router.invoke('snapshots:picture', { box: 'scr', snapshot: 'cold-child' })).rejects.toMatchObject({ code: 'NotFound' });
+  });
 });
