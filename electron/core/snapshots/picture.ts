@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { readRegularFile, writeFileDurable } from '../fsutil.js';
 import { picturePath } from '../paths.js';
 import { decodePng, encodePng, pngSize, shrink } from '../vm/png.js';
-import { MAX_SCREENSHOT_BYTES, screendump } from '../vm/screen.js';
+import { MAX_PICTURE_SOURCE_BYTES, MAX_SCREENSHOT_BYTES, screendump } from '../vm/screen.js';
 import type { QemuSession } from '../vm/supervisor.js';
 
 export const PICTURE_WIDTH = 320;
@@ -28,7 +28,7 @@ export async function keepPicture(logger: Logger, session: QemuSession, box: Box
   if (!session.display) return;
   const started = performance.now();
   try {
-    const dump = await screendump(session.qmp, session.runDir, `the box ${JSON.stringify(box.name)}`);
+    const dump = await screendump(session.qmp, session.runDir, `the box ${JSON.stringify(box.name)}`, MAX_PICTURE_SOURCE_BYTES);
     const small = encodePng(shrink(decodePng(dump.png), PICTURE_WIDTH));
     if (small.length > MAX_SCREENSHOT_BYTES) throw new Error(`the picture would be ${small.length} bytes`);
     writeFileDurable(picturePath(snapshot.diskPath), small);

@@ -15,6 +15,13 @@ import type { QmpClient } from './qmp.js';
  */
 export const MAX_SCREENSHOT_BYTES = 720_000;
 
+/**
+ * The largest screendump a snapshot picture is made from: it is shrunk to a few KB before it
+ * goes anywhere, so only memory bounds it. A 1080p desktop with a photo makes a PNG of a few
+ * MB; the largest screen decodePng() takes (vm/png.ts, 8 Mi pixels) at most ~25 MB.
+ */
+export const MAX_PICTURE_SOURCE_BYTES = 32 * 1024 * 1024;
+
 export interface ScreenDump extends PngSize {
   png: Buffer;
 }
@@ -24,7 +31,7 @@ export interface ScreenDump extends PngSize {
  * removed whatever happens (a crash in between leaves a `.screendump-*.png` in the run folder,
  * which the next start clears with the folder's sockets, see spawnQemu).
  */
-export async function screendump(qmp: QmpClient, runDir: string, label: string): Promise<ScreenDump> {
+export async function screendump(qmp: QmpClient, runDir: string, label: string, maxBytes = MAX_SCREENSHOT_BYTES): Promise<ScreenDump> {
   const file = path.join(runDir, `${SCREENDUMP_PREFIX}${newId()}.png`);
   try {
     await qmp.execute('screendump', { filename: file, format: 'png' }, { timeoutMs: 10_000 });
@@ -32,8 +39,8 @@ export async function screendump(qmp: QmpClient, runDir: string, label: string):
     let png: Buffer;
     try {
       const size = fs.fstatSync(handle).size;
-      if (size > MAX_SCREENSHOT_BYTES) {
-        throw vmError(`The screen of ${label} makes a PNG of ${size} bytes, more than the ${MAX_SCREENSHOT_BYTES} bytes a screenshot may have; lower the guest's resolution or colour depth.`);
+      if (size > maxBytes) {
+        throw vmError(`The screen of ${label} makes a PNG of ${size} bytes, more than the ${maxBytes} bytes a screenshot may have; lower the guest's resolution or colour depth.`);
       }
       png = Buffer.alloc(size);
       fs.readSync(handle, png, 0, size, 0);

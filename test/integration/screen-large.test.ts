@@ -1,0 +1,70 @@
+// A screen whose PNG is larger than a screenshot may be: a boot sector (assembled with GNU as,
+// .code16, linked at 0x7c00) sets the VBE mode 0x118 (1024×768) and fills the video memory
+// with xorshift noise, bank by bank, then prints "ND" to COM1:
+//   cli; xor ax,ax; mov ds/ss,ax; mov sp,0x7c00; sti
+//   mov ax,0x4f02; mov bx,0x0118; int 0x10            ; VBE set mode, windowed
+//   mov dx,0x3f8; mov al,'N'; out dx,al
+//   mov bp,0xace1; xor dx,dx
+//   bank: push dx; mov ax,0x4f05; xor bx,bx; int 0x10; pop dx   ; window A to bank dx
+//         mov ax,0xa000; mov es,ax; xor di,di; mov cx,0x8000
+//   fill: bp ^= bp<<7; bp ^= bp>>9; bp ^= bp<<8; mov ax,bp; stosw; loop fill
+//         inc dx; cmp dx,48; jb bank                    ; 48 × 64 KiB: the whole screen at 32 bits
+//   mov dx,0x3f8; mov al,'D'; out dx,al; hang: hlt; jmp hang
+// Noise does not compress: the screendump is megabytes. A screenshot is refused, saying why;
+// a live snapshot still keeps its (small) picture.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCore, type Core } from '../../electron/core/core.js';
+import { decodePng } from '../../electron/core/vm/png.js';
+import { MAX_SCREENSHOT_BYTES } from '../../electron/core/vm/screen.js';
+import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { requireTools, tempHome } from '../helpers/disk.js';
+import { waitForSerial } from '../helpers/installer.js';
+
+const NOISE = 'fa31c08ed88ed0bc007cfbb8024fbb1801cd10baf803b04eeebde1ac31d252b8054f31dbcd105ab800a08ec031ffb9008089e8c1e00731c589e8c1e80931c589e8c1e00831c589e8abe2e64283fa3072cdbaf803b044eef4ebfd';
+
+let tmp: { dir: string; cleanup(): void };
+let core: Core;
+let boxId: string;
+const sup = () => core.vms as Supervisor;
+
+beforeAll(async () => {
+  requireTools('qemu-system-x86_64', 'qemu-img');
+  tmp = tempHome('bkscl');
+  const disk = Buffer.alloc(1024 * 1024);
+  Buffer.from(NOISE, 'hex').copy(disk);
+  disk.writeUInt16LE(0xaa55, 510);
+  const file = path.join(tmp.dir, 'noise.raw');
+  fs.writeFileSync(file, disk);
+  core = await openCore({ home: path.join(tmp.dir, 'h'), owner: 'test', supervisor: { stopTimeoutMs: 2000 } });
+  await core.images.import({ path: file, name: 'noise' });
+  boxId = (await core.boxes.create({ name: 'noisy', image: 'noise' })).id;
+  await core.vms.start('noisy');
+  await waitForSerial(sup().logFile(boxId), 0, 'ND', 60_000);
+}, 120_000);
+
+afterAll(async () => {
+  if (core) {
+    for (const id of [...sup().sessions.keys()]) await core.vms.stop(id, { force: true }).catch(() => {});
+    await core.close().catch(() => {});
+  }
+  tmp?.cleanup();
+});
+
+describe('a screen whose PNG is megabytes', () => {
+  it('refuses a screenshot, saying how large it is and what to do, and leaves nothing in the run folder', async () => {
+    await expect(core.vms.screenshot('noisy')).rejects.toMatchObject({ code: 'Vm', message: expect.stringMatching(new RegExp(`makes a PNG of \\d+ bytes, more than the ${MAX_SCREENSHOT_BYTES} bytes a screenshot may have; lower the guest's resolution`)) });
+    expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
+  });
+
+  it('a live snapshot still keeps its picture, shrunk to 320 px and as noisy as the screen', async () => {
+    const s = await core.snapshots.create({ box: 'noisy', name: 'loud' });
+    expect(s).toMatchObject({ live: true, hasPicture: true });
+    const picture = core.snapshots.picture('noisy', 'loud');
+    expect(picture).toMatchObject({ width: 320, height: 240 });
+    const image = decodePng(Buffer.from(picture.png, 'base64'));
+    // Not a blank screen: the pixels vary.
+    expect(new Set(image.rgb.subarray(0, 3000)).size).toBeGreaterThan(50);
+  });
+});
