@@ -11,10 +11,10 @@
 //         inc dx; cmp dx,48; jb bank                    ; 48 × 64 KiB: the whole screen at 32 bits
 //   mov dx,0x3f8; mov al,'D'; out dx,al; hang: hlt; jmp hang
 // Noise does not compress: the screendump is megabytes. A screenshot is refused, saying why;
-// a live snapshot still keeps its (small) picture.
+// a live snapshot still keeps its (small) picture; a box killed mid-screenshot is said to have stopped.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { decodePng } from '../../electron/core/vm/png.js';
 import { MAX_SCREENSHOT_BYTES } from '../../electron/core/vm/screen.js';
@@ -66,5 +66,15 @@ describe('a screen whose PNG is megabytes', () => {
     const image = decodePng(Buffer.from(picture.png, 'base64'));
     // Not a blank screen: the pixels vary.
     expect(new Set(image.rgb.subarray(0, 3000)).size).toBeGreaterThan(50);
+  });
+
+  it('a box that stops in the middle of a screenshot: the screenshot says so, and nothing is left in the run folder', async () => {
+    const { pid, runDir } = sup().session(boxId);
+    const shot = core.vms.screenshot('noisy');
+    process.kill(pid, 'SIGKILL');
+    await expect(shot).rejects.toMatchObject({ code: 'Vm', message: 'Could not take a screenshot of the box "noisy": it stopped (or its QEMU went away) meanwhile.' });
+    expect(fs.readdirSync(runDir).filter((f) => f.includes('screendump'))).toEqual([]);
+    // The supervisor records the failure a moment later; the home closes only after that.
+    await vi.waitFor(() => expect(core.store.getBox(boxId)!.status).toBe('failed'), { timeout: 10_000 });
   });
 });

@@ -34,7 +34,11 @@ export interface ScreenDump extends PngSize {
 export async function screendump(qmp: QmpClient, runDir: string, label: string, maxBytes = MAX_SCREENSHOT_BYTES): Promise<ScreenDump> {
   const file = path.join(runDir, `${SCREENDUMP_PREFIX}${newId()}.png`);
   try {
-    await qmp.execute('screendump', { filename: file, format: 'png' }, { timeoutMs: 10_000 });
+    await qmp.execute('screendump', { filename: file, format: 'png' }, { timeoutMs: 10_000 }).catch((err: unknown) => {
+      // QMP's own words ("screendump failed: QEMU closed the QMP connection") say nothing of the box.
+      if (qmp.closed) throw vmError(`Could not take a screenshot of ${label}: it stopped (or its QEMU went away) meanwhile.`, err);
+      throw err;
+    });
     const handle = fs.openSync(file, 'r');
     let png: Buffer;
     try {
