@@ -1,4 +1,4 @@
-// A screen whose PNG is larger than a screenshot may be: a boot sector (assembled with GNU as,
+// A screen whose PNG is larger than one message may carry: a boot sector (makeNoiseDisk) (assembled with GNU as,
 // .code16, linked at 0x7c00) sets the VBE mode 0x118 (1024×768) and fills the video memory
 // with xorshift noise, bank by bank, then prints "ND" to COM1:
 //   cli; xor ax,ax; mov ds/ss,ax; mov sp,0x7c00; sti
@@ -10,19 +10,19 @@
 //   fill: bp ^= bp<<7; bp ^= bp>>9; bp ^= bp<<8; mov ax,bp; stosw; loop fill
 //         inc dx; cmp dx,48; jb bank                    ; 48 × 64 KiB: the whole screen at 32 bits
 //   mov dx,0x3f8; mov al,'D'; out dx,al; hang: hlt; jmp hang
-// Noise does not compress: the screendump is megabytes. A screenshot is refused, saying why;
+// Noise does not compress: the screendump is megabytes. A screenshot in one message is refused,
+// saying why; the stream (displays:screenshot) carries it whole;
 // a live snapshot still keeps its (small) picture; a box killed mid-screenshot is said to have stopped.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { decodePng } from '../../electron/core/vm/png.js';
-import { MAX_SCREENSHOT_BYTES } from '../../electron/core/vm/screen.js';
+import { createRouter } from '../../electron/core/router.js';
+import { MAX_PICTURE_SOURCE_BYTES, MAX_SCREENSHOT_BYTES, screendump } from '../../electron/core/vm/screen.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
-import { waitForSerial } from '../helpers/installer.js';
-
-const NOISE = 'fa31c08ed88ed0bc007cfbb8024fbb1801cd10baf803b04eeebde1ac31d252b8054f31dbcd105ab800a08ec031ffb9008089e8c1e00731c589e8c1e80931c589e8c1e00831c589e8abe2e64283fa3072cdbaf803b044eef4ebfd';
+import { makeNoiseDisk, waitForSerial } from '../helpers/installer.js';
 
 let tmp: { dir: string; cleanup(): void };
 let core: Core;
@@ -32,11 +32,7 @@ const sup = () => core.vms as Supervisor;
 beforeAll(async () => {
   requireTools('qemu-system-x86_64', 'qemu-img');
   tmp = tempHome('bkscl');
-  const disk = Buffer.alloc(1024 * 1024);
-  Buffer.from(NOISE, 'hex').copy(disk);
-  disk.writeUInt16LE(0xaa55, 510);
-  const file = path.join(tmp.dir, 'noise.raw');
-  fs.writeFileSync(file, disk);
+  const file = makeNoiseDisk(tmp.dir);
   core = await openCore({ home: path.join(tmp.dir, 'h'), owner: 'test', supervisor: { stopTimeoutMs: 2000 } });
   await core.images.import({ path: file, name: 'noise' });
   boxId = (await core.boxes.create({ name: 'noisy', image: 'noise' })).id;
@@ -56,6 +52,21 @@ describe('a screen whose PNG is megabytes', () => {
   it('refuses a screenshot, saying how large it is and what to do, and leaves nothing in the run folder', async () => {
     await expect(core.vms.screenshot('noisy')).rejects.toMatchObject({ code: 'Vm', message: expect.stringMatching(new RegExp(`makes a PNG of \\d+ bytes, more than the ${MAX_SCREENSHOT_BYTES} bytes a screenshot may have; lower the guest's resolution`)) });
     expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
+  });
+
+  it('streams it whole through displays:screenshot: the bytes of a screendump taken beside it, and nothing left in the run folder', async () => {
+    const { qmp, runDir } = sup().session(boxId);
+    const stream = await createRouter(core).openStream('displays:screenshot', { box: 'noisy' });
+    const chunks: Uint8Array[] = [];
+    stream.onData((b) => chunks.push(b));
+    const end = await new Promise((r) => stream.onClose(r));
+    const streamed = Buffer.concat(chunks);
+    const raw = await screendump(qmp, runDir, 'raw', MAX_PICTURE_SOURCE_BYTES);
+    expect(end).toMatchObject({ reason: 'closed' });
+    expect(streamed.length).toBeGreaterThan(MAX_SCREENSHOT_BYTES);
+    expect(decodePng(streamed)).toMatchObject({ width: 1024, height: 768 });
+    expect(streamed.equals(raw.png)).toBe(true);
+    expect(fs.readdirSync(runDir).filter((f) => f.includes('screendump'))).toEqual([]);
   });
 
   it('a live snapshot still keeps its picture, shrunk to 320 px and as noisy as the screen', async () => {
