@@ -45,7 +45,7 @@ export function descriptorStream(fd: number, size: number, what: string): ByteSt
   };
   const stream: LocalStream = new LocalStream({
     write: () => {
-      queueMicrotask(() => finish({ reason: 'error', message: `${what} goes one way; the stream takes no bytes.` }));
+      queueMicrotask(() => finish({ reason: 'error', message: `${what.charAt(0).toUpperCase()}${what.slice(1)} goes one way; the stream takes no bytes.` }));
       return true;
     },
     setPaused: (p) => {
