@@ -21,6 +21,7 @@ import { connectBridge, type SocketFactory } from '../../renderer/src/transport.
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { RfbClient } from '../helpers/rfb.js';
+import { electronBridge } from '../helpers/streams.js';
 
 let tmp: { dir: string; cleanup(): void };
 let core: Core;
@@ -129,6 +130,27 @@ describe('the screen of a running box', () => {
     expect(cellLit(image, KEYS_ROW, 0)).toBe(true);
     for (const row of [0, 5, SCREEN_ROW + 1, 20, 24]) for (const col of [0, 10, 40, 79]) expect(cellLit(image, row, col), `row ${row} col ${col}`).toBe(false);
     // Nothing left in the run folder.
+    expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
+  });
+
+  it('streams the same screenshot through displays:screenshot in process, over the web host and over Electron IPC', async () => {
+    const { bridge: ipc } = await electronBridge(router);
+    const ws = await connectBridge({ preload: null, pageUrl: host.url, WebSocket: class extends WebSocket { constructor(url: string) { super(url, { origin: `http://127.0.0.1:${host.port}` }); } } as unknown as SocketFactory });
+    for (const [name, open] of [
+      ['in process', () => router.openStream('displays:screenshot', { box: 'scr' })],
+      ['websocket', () => ws.displays.screenshot({ box: 'scr' })],
+      ['electron ipc', () => ipc.displays.screenshot({ box: 'scr' })],
+    ] as const) {
+      const stream = await open();
+      const chunks: Uint8Array[] = [];
+      stream.onData((b) => chunks.push(b));
+      const end = await new Promise((r) => stream.onClose(r));
+      expect(end, name).toMatchObject({ reason: 'closed' });
+      // Not compared byte for byte with boxes:screenshot: the text cursor may blink in between.
+      const image = decodePng(Buffer.concat(chunks));
+      expect(image, name).toMatchObject({ width: 720, height: 400 });
+      for (let col = 0; col < SCREEN_TEXT.length; col++) expect(cellLit(image, SCREEN_ROW, col), `${name}: column ${col}`).toBe(SCREEN_TEXT[col] !== ' ');
+    }
     expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
   });
 
