@@ -136,7 +136,8 @@ export const boxCommands: CommandGroup = {
     {
       usage: 'box screenshot <box> --output FILE',
       summary: 'Save a PNG of the screen of a running box (one with --display vnc).',
-      details: '-o FILE is short for --output FILE. With --json it prints the picture\'s size and where it went.',
+      details: '-o FILE is short for --output FILE. Any screen, up to a PNG of 64 MiB; FILE is replaced only once the\n' +
+        'whole picture arrived. With --json it prints the picture\'s size and where it went.',
       kinds: { output: 'path' },
       async run({ args, api }) {
         // A stream, not boxes:screenshot: a desktop's PNG is often past what one message may carry.
