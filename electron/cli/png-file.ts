@@ -42,16 +42,22 @@ export async function savePngStream(file: string, open: () => Promise<ByteStream
   try {
     const s = (stream = await open());
     await new Promise<void>((resolve, reject) => {
+      // Once failed, nothing more is written: the stream is closed as soon as the rejection is handled.
+      let failed = false;
+      const fail = (err: unknown) => {
+        failed = true;
+        reject(err);
+      };
       s.onData((piece) => {
-        if (s.ended) return;
+        if (s.ended || failed) return;
         bytes += piece.length;
-        if (bytes > MAX_SCREENSHOT_STREAM_BYTES) return reject(new BoxkeepError('Vm', `The screenshot of ${label} is larger than ${MAX_SCREENSHOT_STREAM_BYTES} bytes; it was not saved.`));
+        if (bytes > MAX_SCREENSHOT_STREAM_BYTES) return fail(new BoxkeepError('Vm', `The screenshot of ${label} is larger than ${MAX_SCREENSHOT_STREAM_BYTES} bytes; it was not saved.`));
         if (head.length < 33) head = Buffer.concat([head, piece]).subarray(0, 33);
         tail = Buffer.concat([tail, piece]).subarray(-IEND.length);
         try {
           fs.writeSync(partial.fd, piece);
         } catch (err) {
-          reject(err);
+          fail(err);
         }
       });
       s.onClose((end) => {

@@ -49,8 +49,8 @@ afterAll(async () => {
 });
 
 describe('a screen whose PNG is megabytes', () => {
-  it('refuses a screenshot, saying how large it is and what to do, and leaves nothing in the run folder', async () => {
-    await expect(core.vms.screenshot('noisy')).rejects.toMatchObject({ code: 'Vm', message: expect.stringMatching(new RegExp(`makes a PNG of \\d+ bytes, more than the ${MAX_SCREENSHOT_BYTES} bytes a screenshot may have; lower the guest's resolution`)) });
+  it('refuses a screenshot in one message, saying how large it is and how to save it whole, and leaves nothing in the run folder', async () => {
+    await expect(core.vms.screenshot('noisy')).rejects.toMatchObject({ code: 'Vm', message: expect.stringMatching(new RegExp(`makes a PNG of \\d+ bytes, more than the ${MAX_SCREENSHOT_BYTES} bytes a screenshot may have; "boxkeep box screenshot noisy -o FILE.png" saves it whole \\(a stream, up to 64 MiB\\)\\.$`)) });
     expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
   });
 

@@ -47,8 +47,8 @@ export interface OpenScreenDump extends PngSize {
  * other's; it is removed whatever happens (a crash in between leaves a `.screendump-*.png` in
  * the run folder, which the next start clears with the folder's sockets, see spawnQemu).
  */
-export async function screendump(qmp: QmpClient, runDir: string, label: string, maxBytes = MAX_SCREENSHOT_BYTES): Promise<ScreenDump> {
-  const dump = await openScreendump(qmp, runDir, label, maxBytes);
+export async function screendump(qmp: QmpClient, runDir: string, label: string, maxBytes = MAX_SCREENSHOT_BYTES, advice = LOWER_RESOLUTION): Promise<ScreenDump> {
+  const dump = await openScreendump(qmp, runDir, label, maxBytes, advice);
   try {
     const png = Buffer.alloc(dump.size);
     readFully(dump.fd, png, label);
@@ -63,7 +63,7 @@ export async function screendump(qmp: QmpClient, runDir: string, label: string, 
  * the regular file QEMU wrote in the run folder (O_NOFOLLOW, no FIFO) and removed at once:
  * nothing of it is left in the folder while, or after, it is read.
  */
-export async function openScreendump(qmp: QmpClient, runDir: string, label: string, maxBytes: number): Promise<OpenScreenDump> {
+export async function openScreendump(qmp: QmpClient, runDir: string, label: string, maxBytes: number, advice = LOWER_RESOLUTION): Promise<OpenScreenDump> {
   const file = path.join(runDir, `${SCREENDUMP_PREFIX}${newId()}.png`);
   let fd: number | null = null;
   try {
@@ -76,7 +76,7 @@ export async function openScreendump(qmp: QmpClient, runDir: string, label: stri
     if ('what' in opened) throw vmError(`QEMU's screendump of ${label} is ${opened.what}, not a file.`);
     fd = opened.fd;
     if (opened.size > maxBytes) {
-      throw vmError(`The screen of ${label} makes a PNG of ${opened.size} bytes, more than the ${maxBytes} bytes a screenshot may have; lower the guest's resolution or colour depth.`);
+      throw vmError(`The screen of ${label} makes a PNG of ${opened.size} bytes, more than the ${maxBytes} bytes a screenshot may have; ${advice}.`);
     }
     const head = Buffer.alloc(Math.min(opened.size, 33));
     readFully(fd, head, label);
@@ -104,3 +104,4 @@ function readFully(fd: number, buf: Buffer, label: string): void {
 }
 
 export const SCREENDUMP_PREFIX = '.screendump-';
+const LOWER_RESOLUTION = "lower the guest's resolution or colour depth";
