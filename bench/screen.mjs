@@ -1,8 +1,9 @@
 // Screen benchmarks (issue 12): a screenshot through the channel (in process, and over the
-// control socket the CLI uses while the app runs: base64 PNG in one JSON message), beside the
-// floor of a raw QMP screendump on the same QEMU (QEMU writes the PNG, it is read back). The
-// box boots a blank disk: SeaBIOS's text screen ("No bootable device"), 720×400. Also the
-// cost a screen picture adds to a live snapshot.
+// control socket the CLI uses while the app runs: base64 PNG in one JSON message, or streamed
+// through displays:screenshot, as box screenshot does for any size), beside the floor of a raw
+// QMP screendump on the same QEMU (QEMU writes the PNG, it is read back). The box boots a blank
+// disk: SeaBIOS's text screen ("No bootable device"), 720×400. Also the cost a screen picture
+// adds to a live snapshot.
 import fs from 'node:fs';
 import path from 'node:path';
 import { median, requireBuilt, row, tempDir } from './lib.mjs';
@@ -55,15 +56,22 @@ export async function screenBenchmarks() {
       fs.readFileSync(file);
       fs.rmSync(file);
     };
-    const [floor, inProcess, overControl] = await interleaved(RUNS, [
+    const streamed = async (open) => {
+      const stream = await open();
+      stream.onData(() => {});
+      await new Promise((r) => stream.onClose(r));
+    };
+    const [floor, inProcess, overControl, streamOverControl] = await interleaved(RUNS, [
       rawDump,
       () => router.invoke('boxes:screenshot', { box: 's' }),
       () => client.invoke('boxes:screenshot', { box: 's' }),
+      () => streamed(() => client.openStream('displays:screenshot', { box: 's' })),
     ]);
     const shot = await router.invoke('boxes:screenshot', { box: 's' });
     const size = `${shot.width}×${shot.height}, ${Buffer.from(shot.png, 'base64').length} B PNG`;
     rows.push(row(`screenshot, in process (${size})`, inProcess, floor, 'report'));
-    rows.push(row('screenshot, over the control socket (CLI with the app running)', overControl, floor, 'report'));
+    rows.push(row('screenshot, over the control socket, one message', overControl, floor, 'report'));
+    rows.push(row('screenshot, over the control socket, streamed (displays:screenshot, what the CLI uses)', streamOverControl, floor, 'report'));
 
     for (let i = 0; i < 10; i++) await core.snapshots.create({ box: 's', name: `p${i}` });
     rows.push({ name: 'snapshot picture: screendump + shrink to 320 px + write, median of 10', median_ms: median(pictures), floor_ms: null, ratio: null, target: 'report (outside the pause window)' });

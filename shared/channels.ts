@@ -206,6 +206,12 @@ export const channels = {
   'boxes:screenshot': { input: boxInput, result: result<Screenshot>() },
   /** The box's screen: raw RFB (VNC) bytes both ways, one VNC connection per stream. */
   'displays:open': { input: boxInput, result: result<ByteStream>(), stream: true },
+  /**
+   * A PNG of the running box's screen of any size (up to 64 MiB) as a one-way stream of its
+   * bytes, ending 'closed' once all went ('error' saying why otherwise). boxes:screenshot is
+   * one message and so refuses a PNG past 720 000 bytes (a photo wallpaper at 1080p).
+   */
+  'displays:screenshot': { input: boxInput, result: result<ByteStream>(), stream: true },
 
   'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
   'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },

@@ -132,12 +132,25 @@ export interface LocalStreamHooks {
   setPaused(paused: boolean): void;
   /** The reader closed it (not called when the owner ends it). */
   closed(end: StreamEnd): void;
+  /** The first reader attached: a source that sends only what is asked for (a file) starts now, not into the buffer for early bytes. */
+  listening?(): void;
 }
 
 /** The engine's side of a stream: the owner pushes bytes and ends it; the reader's calls go to the hooks. */
 export class LocalStream extends BaseStream {
+  private listened = false;
+
   constructor(private readonly hooks: LocalStreamHooks) {
     super();
+  }
+
+  override onData(listener: (bytes: Uint8Array) => void) {
+    const off = super.onData(listener);
+    if (!this.listened) {
+      this.listened = true;
+      this.hooks.listening?.();
+    }
+    return off;
   }
 
   write(bytes: Uint8Array): boolean {
@@ -187,6 +200,8 @@ export class FramedStream extends BaseStream {
   private unacked = 0;
   private paused = false;
   private wantsDrain = false;
+  /** Set by closeWhenSent: the end to send once the queue is empty. */
+  private closing: StreamEnd | null = null;
 
   constructor(private readonly send: (frame: StreamFrame) => void) {
     super();
@@ -194,6 +209,7 @@ export class FramedStream extends BaseStream {
 
   write(bytes: Uint8Array): boolean {
     this.assertOpen();
+    if (this.closing) throw new StreamClosedError(this.closing);
     for (let at = 0; at < bytes.length; at += STREAM_CHUNK) {
       const piece = bytes.subarray(at, at + STREAM_CHUNK);
       this.queue.push(piece);
@@ -218,6 +234,17 @@ export class FramedStream extends BaseStream {
     if (this.ended) return;
     this.send({ kind: 'close', reason: end.reason, message: end.message });
     this.finish(end);
+  }
+
+  /**
+   * Ends the stream once every byte written so far has gone to the peer, in order before the
+   * end; close() drops what still waits for window. A source that finished (a file sent
+   * whole) ends so: its last window of bytes must not be lost to its own end.
+   */
+  closeWhenSent(end: StreamEnd) {
+    if (this.ended) return;
+    if (this.queue.length === 0) return this.close(end);
+    this.closing = end;
   }
 
   /** The carrier is gone: end without telling the peer (there is no one to tell). */
@@ -267,6 +294,7 @@ export class FramedStream extends BaseStream {
       this.inFlight += piece.length;
       this.send({ kind: 'data', bytes: piece });
     }
+    if (this.closing && this.queue.length === 0) this.close(this.closing);
   }
 
   private broken(what: string) {
@@ -277,7 +305,7 @@ export class FramedStream extends BaseStream {
 /**
  * Joins two streams both ways: what either receives, the other writes, with back-pressure
  * carried across (a full writer pauses the reader feeding it), and an end on either side
- * ends the other with the same reason.
+ * ends the other with the same reason (after the bytes already written, for reason closed).
  */
 export function joinStreams(a: ByteStream, b: ByteStream): void {
   const carry = (from: ByteStream, to: ByteStream) => {
@@ -285,7 +313,8 @@ export function joinStreams(a: ByteStream, b: ByteStream): void {
       if (!to.ended && !to.write(bytes)) from.pause();
     });
     to.onDrain(() => from.resume());
-    from.onClose((end) => to.close(end));
+    // A source that ended as it should has its last bytes delivered first (see closeWhenSent).
+    from.onClose((end) => (end.reason === 'closed' && to instanceof FramedStream ? to.closeWhenSent(end) : to.close(end)));
   };
   carry(a, b);
   carry(b, a);

@@ -23,6 +23,9 @@ export interface Invoker {
   readonly openedWith: RecoveryReport | null;
 }
 
+/** Streams that end of themselves in a moment (a screenshot's bytes): nobody needs to forward here meanwhile. */
+const ENDS_BY_ITSELF: ReadonlySet<StreamChannel> = new Set<StreamChannel>(['displays:screenshot']);
+
 export interface ConnectOptions {
   logger?: Logger;
 }
@@ -61,6 +64,7 @@ async function inProcess(home: string, opts: ConnectOptions): Promise<Invoker> {
     // A box some earlier command started was adopted when the home opened: its serial socket is ours to hold now.
     async openStream(channel, input) {
       const stream = await router.openStream(channel, input);
+      if (ENDS_BY_ITSELF.has(channel)) return stream;
       // Attached, this command holds the home for as long as the person works in the terminal:
       // listen on the control socket, as `boxkeep serve` does, so commands from other shells
       // (a snapshot meanwhile) forward here instead of being refused the home.

@@ -63,6 +63,64 @@ function writeReplacing(target: string, data: string | Uint8Array, durable: bool
   }
 }
 
+// O_NONBLOCK: a FIFO put in a file's place opens at once instead of waiting for a writer
+// forever; O_NOFOLLOW: a link put in its place is refused (ELOOP) rather than followed.
+const READ_CONFINED = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
+
+/**
+ * The regular file at that very path, opened for reading: neither a FIFO (which would hang),
+ * nor a link (ELOOP), nor more than `maxBytes` (an Error). Returns what it is instead when it is
+ * no regular file; ENOENT when it is not there. The caller closes the descriptor.
+ */
+export function openRegularFile(file: string, maxBytes: number): { fd: number; size: number } | { what: string } {
+  const fd = fs.openSync(file, READ_CONFINED);
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (st.isFile() && st.size <= maxBytes) return { fd, size: st.size };
+  fs.closeSync(fd);
+  if (!st.isFile()) return { what: kindOf(st) };
+  throw new Error(`larger than ${maxBytes} bytes (${st.size})`);
+}
+
+/**
+ * A small file of the home read whole, as nothing but the regular file at that very path: a
+ * home can be edited by hand, and what is read here must neither hang, nor leave the home
+ * through a link, nor fill the memory. Returns what it is instead when it is no regular file;
+ * throws ELOOP for a link, ENOENT when it is not there, and an Error past `maxBytes`.
+ */
+export function readRegularFile(file: string, maxBytes: number): Buffer | { what: string } {
+  const opened = openRegularFile(file, maxBytes);
+  if ('what' in opened) return opened;
+  const { fd, size } = opened;
+  try {
+    const buf = Buffer.alloc(size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = fs.readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** What a thing that is not a regular file is, in words. */
+export function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isSocket()) return 'a socket';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
+}
+
 export function mkdirDurable(dir: string): void {
   const existed = fs.existsSync(dir);
   fs.mkdirSync(dir, { recursive: true });

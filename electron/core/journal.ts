@@ -2,7 +2,7 @@
 // multi-file operation and removed after its last. Recovery reads them at startup.
 import fs from 'node:fs';
 import path from 'node:path';
-import { mkdirDurable, removeDurable, writeFileDurable } from './fsutil.js';
+import { kindOf, mkdirDurable, readRegularFile, removeDurable, writeFileDurable } from './fsutil.js';
 
 export interface IntentBase {
   id: string;
@@ -28,9 +28,6 @@ export interface JournalRead {
 }
 
 const MAX_RECORD = 1_000_000;
-// O_NONBLOCK: a FIFO swapped in after the lstat opens at once instead of waiting for a
-// writer forever; O_NOFOLLOW: a link swapped in is refused rather than followed.
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
 
 /**
  * Every record in a journal. A home can be edited by hand: an entry is opened only if it is
@@ -70,7 +67,7 @@ export function readIntents(dir: string): JournalRead {
     }
     let text: string;
     try {
-      const read = readRegularFile(file);
+      const read = readRecord(file);
       if (typeof read !== 'string') {
         out.foreign.push({ file, what: read.what });
         continue;
@@ -97,30 +94,7 @@ export function readIntents(dir: string): JournalRead {
 }
 
 /** The file's text, or what it turned out to be once open (it was swapped after the lstat). */
-function readRegularFile(file: string): string | { what: string } {
-  const fd = fs.openSync(file, OPEN_FLAGS);
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) return { what: kindOf(st) };
-    if (st.size > MAX_RECORD) throw new Error('record is larger than 1 MB');
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = fs.readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off).toString('utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a folder';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  if (st.isSocket()) return 'a socket';
-  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
-  return 'not a regular file';
+function readRecord(file: string): string | { what: string } {
+  const read = readRegularFile(file, MAX_RECORD);
+  return Buffer.isBuffer(read) ? read.toString('utf8') : read;
 }

@@ -78,6 +78,7 @@ export function createRouter(core: RouterDeps): Router {
   const streams: StreamHandlers = {
     'consoles:open': (i) => core.vms.openConsole(i.box),
     'displays:open': (i) => core.vms.openDisplay(i.box),
+    'displays:screenshot': (i) => core.vms.screenshotStream(i.box),
   };
 
   // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.

@@ -105,6 +105,20 @@ export function makeScreenDisk(dir: string, name = 'screen.raw'): string {
   return file;
 }
 
+/** The boot sector of screen-large.test.ts (assembly there): a 1024×768 VBE screen of xorshift noise, then "ND" on COM1. */
+const NOISE = 'fa31c08ed88ed0bc007cfbb8024fbb1801cd10baf803b04eeebde1ac31d252b8054f31dbcd105ab800a08ec031ffb9008089e8c1e00731c589e8c1e80931c589e8c1e00831c589e8abe2e64283fa3072cdbaf803b044eef4ebfd';
+export const NOISE_DONE = 'ND';
+
+/** A raw disk (1 MiB) booting the noise sector: a screen whose PNG is megabytes (noise does not compress). */
+export function makeNoiseDisk(dir: string, name = 'noise.raw'): string {
+  const file = path.join(dir, name);
+  const disk = Buffer.alloc(1024 * 1024);
+  Buffer.from(NOISE, 'hex').copy(disk);
+  disk.writeUInt16LE(0xaa55, 510);
+  fs.writeFileSync(file, disk);
+  return file;
+}
+
 /** Makes `<dir>/installer.iso`, an El Torito CD that boots bootImage(); returns its path. */
 export function makeInstallerIso(dir: string, name = 'installer.iso'): string {
   requireTools('genisoimage');

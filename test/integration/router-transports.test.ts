@@ -173,6 +173,7 @@ describe('the router over every transport', () => {
   beforeAll(async () => {
     h = await ownedHome({ kind: 'app' });
     await h.owner.core.snapshots.create({ box: 'alpha', name: 'first' });
+    await h.owner.core.boxes.create({ name: 'blind', image: h.imageId, display: 'none' });
     const router = h.owner.router;
 
     transports.push({ name: 'in-process', call: (c, raw) => (isStreamChannel(c) ? router.openStream(c, raw) : router.invoke(c, raw)), framed: false, raw: true });
@@ -216,6 +217,9 @@ describe('the router over every transport', () => {
       ['consoles:open', { box: 'alpha' }, 'InvalidState'],
       ['displays:open', { box: 'ghost' }, 'NotFound'],
       ['displays:open', { box: 'alpha' }, 'InvalidState'],
+      ['displays:screenshot', { box: 'ghost' }, 'NotFound'],
+      ['displays:screenshot', { box: 'alpha' }, 'InvalidState'],
+      ['displays:screenshot', { box: 'blind' }, 'InvalidState'],
       ['boxes:screenshot', { box: 'ghost' }, 'NotFound'],
       ['boxes:screenshot', { box: 'alpha' }, 'InvalidState'],
       ['snapshots:picture', { box: 'alpha', snapshot: 'ghost' }, 'NotFound'],

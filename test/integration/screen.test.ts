@@ -13,12 +13,15 @@ import type { Screenshot, SnapshotPicture } from '../../shared/types.js';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { createRouter } from '../../electron/core/router.js';
 import { decodePng, type RgbImage } from '../../electron/core/vm/png.js';
+import { DisplayHub, MAX_VIEWERS } from '../../electron/core/vm/display.js';
+import { vncSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { RfbClient } from '../helpers/rfb.js';
+import { electronBridge } from '../helpers/streams.js';
 
 let tmp: { dir: string; cleanup(): void };
 let core: Core;
@@ -130,6 +133,27 @@ describe('the screen of a running box', () => {
     expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
   });
 
+  it('streams the same screenshot through displays:screenshot in process, over the web host and over Electron IPC', async () => {
+    const { bridge: ipc } = await electronBridge(router);
+    const ws = await connectBridge({ preload: null, pageUrl: host.url, WebSocket: class extends WebSocket { constructor(url: string) { super(url, { origin: `http://127.0.0.1:${host.port}` }); } } as unknown as SocketFactory });
+    for (const [name, open] of [
+      ['in process', () => router.openStream('displays:screenshot', { box: 'scr' })],
+      ['websocket', () => ws.displays.screenshot({ box: 'scr' })],
+      ['electron ipc', () => ipc.displays.screenshot({ box: 'scr' })],
+    ] as const) {
+      const stream = await open();
+      const chunks: Uint8Array[] = [];
+      stream.onData((b) => chunks.push(b));
+      const end = await new Promise((r) => stream.onClose(r));
+      expect(end, name).toMatchObject({ reason: 'closed' });
+      // Not compared byte for byte with boxes:screenshot: the text cursor may blink in between.
+      const image = decodePng(Buffer.concat(chunks));
+      expect(image, name).toMatchObject({ width: 720, height: 400 });
+      for (let col = 0; col < SCREEN_TEXT.length; col++) expect(cellLit(image, SCREEN_ROW, col), `${name}: column ${col}`).toBe(SCREEN_TEXT[col] !== ' ');
+    }
+    expect(fs.readdirSync(sup().session(boxId).runDir).filter((f) => f.includes('screendump'))).toEqual([]);
+  });
+
   it('keeps a small picture with a live snapshot, readable as PNG, and none with a stopped one', async () => {
     const live = await core.snapshots.create({ box: 'scr', name: 'running' });
     expect(live).toMatchObject({ live: true, hasPicture: true });
@@ -143,6 +167,10 @@ describe('the screen of a running box', () => {
     expect(cellLit(image, SCREEN_ROW, 0, scale)).toBe(true);
     expect(cellLit(image, 5, 0, scale)).toBe(false);
     expect(core.snapshots.tree('scr').snapshots.find((s) => s.id === live.id)!.hasPicture).toBe(true);
+    // What the snapshot takes (and deleting it frees) counts its picture too.
+    const blocks = (f: string) => fs.statSync(f).blocks * 512;
+    expect(fs.statSync(file).size).toBeGreaterThan(0);
+    expect(core.snapshots.get('scr', 'running').sizeOnDisk).toBe(blocks(live.diskPath) + blocks(file));
 
     const cold = await core.snapshots.create({ box: 'blind', name: 'cold' });
     expect(cold.hasPicture).toBe(false);
@@ -179,6 +207,44 @@ describe('the screen of a running box', () => {
     await core.boxes.update({ box: 'scr', display: 'vnc' });
   });
 
+  it(`takes ${MAX_VIEWERS} viewers at once and refuses one more, saying so; closing one makes room`, async () => {
+    const open: RfbClient[] = [];
+    try {
+      for (let i = 0; i < MAX_VIEWERS; i++) {
+        open.push(new RfbClient(await transports[i % 2]!.open({ box: 'scr' })));
+        await open[i]!.handshake();
+      }
+      for (const t of transports) {
+        await expect(t.open({ box: 'scr' }), t.name).rejects.toMatchObject({ code: 'InvalidState', message: `The screen of the box "scr" already has ${MAX_VIEWERS} viewers open, the most it takes; close one of them first.` });
+      }
+      open.shift()!.stream.close();
+      open.push(new RfbClient(await transports[0]!.open({ box: 'scr' })));
+      expect((await open.at(-1)!.handshake()).width).toBe(720);
+      for (const v of open) expect(v.ended).toBeNull();
+    } finally {
+      for (const v of open) v.stream.close();
+    }
+  });
+
+  it('a screen still being opened when the box stops is refused, not left open', async () => {
+    // A hub of its own on the box's real socket, so the box's own screen stays open for the next test.
+    const hub = new DisplayHub(vncSocketPath(sup().session(boxId).runDir), 'the box "scr"', core.logger, boxId);
+    const opening = hub.open();
+    hub.end({ reason: 'box-stopped', message: 'The box stopped.' });
+    await expect(opening).rejects.toMatchObject({ code: 'InvalidState', message: 'The screen of the box "scr" is closed: The box stopped.' });
+    expect(hub.viewerCount).toBe(0);
+  });
+
+  it('takes a screenshot of a paused box', async () => {
+    await core.vms.pause('scr');
+    try {
+      const shot = (await router.invoke('boxes:screenshot', { box: 'scr' })) as Screenshot;
+      expect(cellLit(decodePng(Buffer.from(shot.png, 'base64')), SCREEN_ROW, 0)).toBe(true);
+    } finally {
+      await core.vms.resume('scr');
+    }
+  });
+
   it('ends every open screen with box-stopped when the box stops', async () => {
     const viewers = await Promise.all(transports.map(async (t) => {
       const rfb = new RfbClient(await t.open({ box: 'scr' }));
@@ -188,5 +254,18 @@ describe('the screen of a running box', () => {
     }));
     await core.vms.stop('scr', { force: true });
     for (const v of viewers) expect(await v.ended).toEqual({ reason: 'box-stopped', message: 'The box stopped.' });
+  });
+
+  it('removing a snapshot with one dependent, stopped, leaves the dependent its own picture (none here), not the removed one\'s', async () => {
+    const running = core.snapshots.get('scr', 'running');
+    expect(running.hasPicture).toBe(true);
+    const cold = await core.snapshots.create({ box: 'scr', name: 'cold-child' });
+    expect(cold).toMatchObject({ live: false, hasPicture: false, parentId: running.id });
+    await core.snapshots.remove('scr', 'running');
+    expect(fs.existsSync(path.dirname(running.diskPath))).toBe(false);
+    const after = core.snapshots.get('scr', 'cold-child');
+    expect(after).toMatchObject({ hasPicture: false, parentId: null });
+    expect(fs.readdirSync(path.dirname(after.diskPath))).toEqual(['container.qcow2']);
+    await expect(router.invoke('snapshots:picture', { box: 'scr', snapshot: 'cold-child' })).rejects.toMatchObject({ code: 'NotFound' });
   });
 });

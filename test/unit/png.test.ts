@@ -1,7 +1,7 @@
 // The PNG reader and writer behind snapshot pictures (electron/core/vm/png.ts).
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodePng, encodePng, pngSize, shrink, type RgbImage } from '../../electron/core/vm/png.js';
+import { decodePng, encodePng, MAX_PIXELS, pngSize, shrink, type RgbImage } from '../../electron/core/vm/png.js';
 
 function gradient(width: number, height: number): RgbImage {
   const rgb = Buffer.alloc(width * height * 3);
@@ -58,5 +58,24 @@ describe('png', () => {
     expect(() => decodePng(handMade(1, 1, 3, Buffer.from([0, 0])))).toThrow(/unsupported PNG/);
     const truncated = encodePng(gradient(8, 8));
     expect(() => decodePng(truncated.subarray(0, truncated.length - 20))).toThrow();
+  });
+
+  it('refuses a PNG claiming more pixels than any screen before inflating it (a deflate bomb of a few KB)', () => {
+    // 3000 × 3000 RGB of zeros: 27 MB of rows in ~26 KB of deflate.
+    const bomb = handMade(3000, 3000, 2, Buffer.alloc((3000 * 3 + 1) * 3000));
+    expect(bomb.length).toBeLessThan(100_000);
+    expect(3000 * 3000).toBeGreaterThan(MAX_PIXELS);
+    expect(() => decodePng(bomb)).toThrow(`PNG of 3000×3000 is too large (more than ${MAX_PIXELS} pixels)`);
+  });
+
+  it('refuses an IHDR of the wrong length, sizes past 2^31 - 1, unknown compression or filter methods, and a chunk whose checksum is wrong', () => {
+    const good = encodePng(gradient(4, 4));
+    const withIhdr = (at: number, bytes: number[]) => { const b = Buffer.from(good); b.set(bytes, at); return b; };
+    expect(pngSize(withIhdr(8, [0, 0, 0, 12]))).toBeNull();
+    expect(pngSize(withIhdr(16, [0x80, 0, 0, 0]))).toBeNull();
+    expect(() => decodePng(withIhdr(26, [1]))).toThrow(/unsupported PNG .*compression 1/);
+    expect(() => decodePng(withIhdr(27, [1]))).toThrow(/unsupported PNG .*filter method 1/);
+    const badCrc = withIhdr(29, [good[29]! ^ 0xff]);
+    expect(() => decodePng(badCrc)).toThrow('damaged PNG (the checksum of its "IHDR" chunk is wrong)');
   });
 });

@@ -98,4 +98,31 @@ describe('a framed stream', () => {
     flush();
     expect(b.ended).toEqual({ reason: 'box-stopped', message: 'The box stopped.' });
   });
+  it('joined to an engine stream that ends closed, delivers every byte written before the end, then the end', () => {
+    const { a, b, flush } = pair();
+    const engine = new LocalStream({ write: () => true, setPaused: () => {}, closed: () => {} });
+    joinStreams(engine, a);
+    // Three windows at once, then the end: the framed side still queues two of them.
+    engine.push(new Uint8Array(3 * STREAM_WINDOW).fill(7));
+    engine.end({ reason: 'closed', message: 'All sent.' });
+    let seen = 0;
+    b.onData((bytes) => (seen += bytes.length));
+    flush();
+    expect(seen).toBe(3 * STREAM_WINDOW);
+    expect(b.ended).toEqual({ reason: 'closed', message: 'All sent.' });
+    expect(() => a.write(new Uint8Array(1))).toThrow('The stream is closed');
+  });
+
+  it('ended with an error, the end goes at once and what still waits is dropped', () => {
+    const { a, b, flush } = pair();
+    const engine = new LocalStream({ write: () => true, setPaused: () => {}, closed: () => {} });
+    joinStreams(engine, a);
+    engine.push(new Uint8Array(3 * STREAM_WINDOW));
+    engine.end({ reason: 'error', message: 'Broken.' });
+    let seen = 0;
+    b.onData((bytes) => (seen += bytes.length));
+    flush();
+    expect(b.ended).toEqual({ reason: 'error', message: 'Broken.' });
+    expect(seen).toBeLessThanOrEqual(STREAM_WINDOW);
+  });
 });

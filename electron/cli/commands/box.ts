@@ -5,7 +5,7 @@ import type { Box, BoxDetail, CloudInit, DisplayMode, Firmware, NetworkMode } fr
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
-import { savePng } from '../png-file.js';
+import { savePngStream } from '../png-file.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 import { CLOUD_INIT_HELP, CLOUD_INIT_KINDS, CLOUD_INIT_USAGE, cloudInitFields, cloudInitProblem } from '../cloud-init-flags.js';
 
@@ -141,14 +141,17 @@ export const boxCommands: CommandGroup = {
     {
       usage: 'box screenshot <box> --output FILE',
       summary: 'Save a PNG of the screen of a running box (one with --display vnc).',
-      details: '-o FILE is short for --output FILE. With --json it prints the picture\'s size and where it went.',
+      details: '-o FILE is short for --output FILE. Any screen, up to a PNG of 64 MiB; FILE is replaced only once the\n' +
+        'whole picture arrived. With --json it prints the picture\'s size and where it went.',
       kinds: { output: 'path' },
       async run({ args, api }) {
-        const shot = await api.boxes.screenshot({ box: arg(args, 'box') });
+        // A stream, not boxes:screenshot: a desktop's PNG is often past what one message may carry.
+        const ref = arg(args, 'box');
         const file = args.flags.output as string;
-        const bytes = savePng(file, shot);
-        const value = { boxId: shot.boxId, width: shot.width, height: shot.height, bytes, file, takenAt: shot.takenAt };
-        return output(value, () => `Saved the screen of box ${JSON.stringify(arg(args, 'box'))} (${shot.width}×${shot.height}, ${humanBytes(bytes)}) to ${file}.`);
+        const { id: boxId } = await api.boxes.get({ box: ref });
+        const shot = await savePngStream(file, () => api.displays.screenshot({ box: ref }), `the box ${JSON.stringify(ref)}`);
+        const value = { boxId, width: shot.width, height: shot.height, bytes: shot.bytes, file, takenAt: Date.now() };
+        return output(value, () => `Saved the screen of box ${JSON.stringify(ref)} (${shot.width}×${shot.height}, ${humanBytes(shot.bytes)}) to ${file}.`);
       },
     },
     stateChange('pause', 'Pause a running box (it keeps its memory; resume continues it).'),

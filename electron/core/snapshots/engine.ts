@@ -10,6 +10,7 @@ import type { Effects, HomeData } from '../deps.js';
 import type { Tasks } from '../tasks.js';
 import type { VmControl } from '../vm/control.js';
 import { sizeOnDisk } from '../fsutil.js';
+import { picturePath } from '../paths.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
@@ -114,7 +115,7 @@ export class SnapshotEngine {
     const started = performance.now();
     const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);
     this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: elapsedMs(started) });
-    return result;
+    return withSizeNow(result);
   }
 
   update(input: ChannelInput<'snapshots:update'>): Promise<Snapshot> {
@@ -225,8 +226,10 @@ export class SnapshotEngine {
 /**
  * A frozen disk's blocks settle after it is frozen (a live snapshot's file was being written
  * with delayed allocation a moment before): the size shown is read from the file each time.
+ * Its picture is part of what the snapshot takes (and what deleting it frees).
  */
 function withSizeNow(snapshot: Snapshot): Snapshot {
   const now = sizeOnDisk(snapshot.diskPath);
-  return now > 0 ? { ...snapshot, sizeOnDisk: now } : snapshot;
+  const picture = snapshot.hasPicture ? sizeOnDisk(picturePath(snapshot.diskPath)) : 0;
+  return now > 0 ? { ...snapshot, sizeOnDisk: now + picture } : snapshot;
 }

@@ -337,7 +337,8 @@ function toSnapshot(r: SnapshotDbRow): Snapshot {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,
     // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
-    hasPicture: fs.existsSync(picturePath(r.disk_path)),
+    // lstat: a link or a FIFO put there by hand is not a picture (readPicture refuses it).
+    hasPicture: fs.lstatSync(picturePath(r.disk_path), { throwIfNoEntry: false })?.isFile() ?? false,
   };
 }
 

@@ -17,6 +17,8 @@ export interface VmControl {
   openDisplay(box: string): Promise<ByteStream>;
   /** A PNG of the screen of a box running with display vnc. */
   screenshot(box: string): Promise<Screenshot>;
+  /** The same as a stream of the PNG's bytes, for screens too large for one message; ends 'closed' once all went. */
+  screenshotStream(box: string): Promise<ByteStream>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;

@@ -15,11 +15,20 @@ import type { Logger } from '../logger.js';
 /** After a connection drops, how long to wait for the supervisor to say why (QEMU's exit) before calling it an error. */
 const WHY_WAIT_MS = 1000;
 
+/**
+ * Viewers of one box at once. Each is a VNC client inside QEMU with its own update state and
+ * output buffer; QEMU's own limit (-vnc connections=, 32 by default) drops clients past it
+ * without a word, so a clear refusal here, well below it, says what to do instead.
+ */
+export const MAX_VIEWERS = 8;
+
 export class DisplayHub {
   private readonly viewers = new Map<LocalStream, net.Socket>();
   /** Viewers whose connection dropped, waiting WHY_WAIT_MS for end() to give the reason. */
   private readonly dropped = new Map<LocalStream, ReturnType<typeof setTimeout>>();
   private endedWith: StreamEnd | null = null;
+  /** Opens waiting for QEMU to accept: they count against MAX_VIEWERS too. */
+  private connecting = 0;
 
   constructor(private readonly socketPath: string, private readonly label: string, private readonly logger: Logger, private readonly boxId: string) {}
 
@@ -29,8 +38,23 @@ export class DisplayHub {
 
   /** A new VNC connection as a stream; resolves once QEMU accepted it. */
   async open(): Promise<ByteStream> {
-    if (this.endedWith) throw invalidState(`The screen of ${this.label} is closed: ${this.endedWith.message}`);
-    const socket = await this.connect();
+    this.assertOpen();
+    if (this.viewers.size + this.connecting >= MAX_VIEWERS) {
+      throw invalidState(`The screen of ${this.label} already has ${MAX_VIEWERS} viewers open, the most it takes; close one of them first.`);
+    }
+    this.connecting++;
+    let socket: net.Socket;
+    try {
+      socket = await this.connect();
+    } finally {
+      this.connecting--;
+    }
+    // The box stopped (or this process let go of it) while QEMU was accepting: a viewer added
+    // now would never be ended, and its socket would keep this process alive.
+    if (this.endedWith) {
+      socket.destroy();
+      this.assertOpen();
+    }
     const stream = new LocalStream({
       write: (bytes) => (socket.destroyed ? true : socket.write(bytes)),
       setPaused: (paused) => (paused ? socket.pause() : socket.resume()),
@@ -58,6 +82,10 @@ export class DisplayHub {
     });
     this.logger.info('display opened', { op: 'display-open', boxId: this.boxId, viewers: this.viewers.size });
     return stream;
+  }
+
+  private assertOpen(): void {
+    if (this.endedWith) throw invalidState(`The screen of ${this.label} is closed: ${this.endedWith.message}`);
   }
 
   /** The box is gone (or this process lets go of it): every viewer ends with `end`. */

@@ -10,13 +10,14 @@ export interface PngSize {
   height: number;
 }
 
-/** The size from the IHDR chunk, or null when `bytes` does not start like a PNG. */
+/** The size from the IHDR chunk, or null when `bytes` does not start like a PNG (a 13-byte IHDR, sizes 1 to 2^31 - 1). */
 export function pngSize(bytes: Uint8Array): PngSize | null {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 33 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') return null;
+  if (b.length < 33 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.readUInt32BE(8) !== 13 || b.toString('latin1', 12, 16) !== 'IHDR') return null;
   const width = b.readUInt32BE(16);
   const height = b.readUInt32BE(20);
-  return width > 0 && height > 0 ? { width, height } : null;
+  const valid = (n: number) => n > 0 && n <= 0x7fffffff;
+  return valid(width) && valid(height) ? { width, height } : null;
 }
 
 export interface RgbImage extends PngSize {
@@ -24,8 +25,13 @@ export interface RgbImage extends PngSize {
   rgb: Buffer;
 }
 
-/** Largest picture decodePng() takes apart (pixels): 8K × 8K; beyond that it is not a screen. */
-const MAX_PIXELS = 8192 * 8192;
+/**
+ * Largest picture decodePng() takes apart (pixels): a 4K screen (3840 × 2160) fits, and QEMU's
+ * standard VGA (16 MiB of video memory) shows at most 4 Mi pixels at 32 bits a pixel. Checked
+ * before anything is inflated: a few hundred KB of deflate can claim gigabytes of pixels, and
+ * decoding holds the inflated rows, the unfiltered ones and the RGB copy at once (~11 bytes a pixel).
+ */
+export const MAX_PIXELS = 8 * 1024 * 1024;
 
 /** Reads an 8-bit RGB or RGBA, non-interlaced PNG; throws on anything else. */
 export function decodePng(bytes: Uint8Array): RgbImage {
@@ -35,13 +41,16 @@ export function decodePng(bytes: Uint8Array): RgbImage {
   const depth = b[24];
   const colour = b[25];
   const interlace = b[28];
-  if (depth !== 8 || (colour !== 2 && colour !== 6) || interlace !== 0) throw new Error(`unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace})`);
-  if (size.width * size.height > MAX_PIXELS) throw new Error(`PNG of ${size.width}×${size.height} is too large`);
+  if (depth !== 8 || (colour !== 2 && colour !== 6) || interlace !== 0 || b[26] !== 0 || b[27] !== 0) {
+    throw new Error(`unsupported PNG (bit depth ${depth}, colour type ${colour}, interlace ${interlace}, compression ${b[26]}, filter method ${b[27]})`);
+  }
+  if (size.width * size.height > MAX_PIXELS) throw new Error(`PNG of ${size.width}×${size.height} is too large (more than ${MAX_PIXELS} pixels)`);
   const idat: Buffer[] = [];
   for (let at = 8; at + 12 <= b.length;) {
     const length = b.readUInt32BE(at);
     const type = b.toString('latin1', at + 4, at + 8);
     if (at + 12 + length > b.length) throw new Error('truncated PNG');
+    if (b.readUInt32BE(at + 8 + length) !== zlib.crc32(b.subarray(at + 4, at + 8 + length))) throw new Error(`damaged PNG (the checksum of its ${JSON.stringify(type)} chunk is wrong)`);
     if (type === 'IDAT') idat.push(b.subarray(at + 8, at + 8 + length));
     if (type === 'IEND') break;
     at += 12 + length;

@@ -22,7 +22,8 @@ import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGr
 import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint } from './qemu.js';
 import { SerialHub } from './serial.js';
 import { DisplayHub } from './display.js';
-import { screendump } from './screen.js';
+import { MAX_SCREENSHOT_BYTES, MAX_SCREENSHOT_STREAM_BYTES, openScreendump, screendump } from './screen.js';
+import { descriptorStream } from '../file-stream.js';
 import { QmpClient } from './qmp.js';
 import type { VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
@@ -379,13 +380,30 @@ export class Supervisor implements VmControl {
   }
 
   async screenshot(ref: string): Promise<Screenshot> {
-    const box = this.core.boxes.resolve(ref);
-    this.displayOf(box.id);
-    const session = this.session(box.id);
+    const { box, session } = this.screenOf(ref);
     const started = performance.now();
-    const dump = await screendump(session.qmp, session.runDir, `the box ${JSON.stringify(box.name)}`);
+    // Past one message, the stream carries it: say where to get it whole.
+    const advice = `"boxkeep box screenshot ${box.name} -o FILE.png" saves it whole (a stream, up to ${MAX_SCREENSHOT_STREAM_BYTES / 1024 / 1024} MiB)`;
+    const dump = await screendump(session.qmp, session.runDir, `the box ${JSON.stringify(box.name)}`, MAX_SCREENSHOT_BYTES, advice);
     this.core.logger.info('screenshot', { op: 'box-screenshot', boxId: box.id, bytes: dump.png.length, elapsed_ms: elapsedMs(started) });
     return { boxId: box.id, width: dump.width, height: dump.height, png: dump.png.toString('base64'), takenAt: Date.now() };
+  }
+
+  /** A screenshot of any size (up to MAX_SCREENSHOT_STREAM_BYTES) as a stream of its PNG bytes, ending 'closed' once all went. */
+  async screenshotStream(ref: string): Promise<ByteStream> {
+    const { box, session } = this.screenOf(ref);
+    const started = performance.now();
+    const label = `the box ${JSON.stringify(box.name)}`;
+    const dump = await openScreendump(session.qmp, session.runDir, label, MAX_SCREENSHOT_STREAM_BYTES);
+    this.core.logger.info('screenshot', { op: 'box-screenshot', boxId: box.id, bytes: dump.size, stream: true, elapsed_ms: elapsedMs(started) });
+    return descriptorStream(dump.fd, dump.size, `the screenshot of ${label}`);
+  }
+
+  /** A box running with a screen, and its session; or a refusal saying why there is none. */
+  private screenOf(ref: string): { box: Box; session: QemuSession } {
+    const box = this.core.boxes.resolve(ref);
+    this.displayOf(box.id);
+    return { box, session: this.session(box.id) };
   }
 
   /** The running screen of a box, or a refusal that says why there is none. */
