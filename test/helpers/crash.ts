@@ -6,7 +6,9 @@ import path from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { CRASH_POINTS, type CrashPoint } from '../../electron/core/operations.js';
+import { updateSettings } from '../../electron/core/space.js';
 import { diskDigest, hashFile, makeQcow2, requireTools, tempHome, writePattern } from './disk.js';
+import { makeLoopFs, type LoopFs } from './loopfs.js';
 
 const MiB = 1024 * 1024;
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
@@ -113,3 +115,22 @@ export async function recovered(world: World, check: (core: Core) => void | Prom
 
 export const points = (prefix: string) => CRASH_POINTS.filter((p) => p.startsWith(prefix + ':'));
 
+
+/**
+ * A world on a real 300 MiB filesystem with the disk reserve off (the default, at least 2 GiB,
+ * is larger than the whole filesystem), and a core open on it: the space-guard tests' set-up.
+ */
+export async function worldOnSmallDisk(opts: { firmware?: 'uefi' } = {}): Promise<{ loop: LoopFs; world: World; core: Core }> {
+  const loop = makeLoopFs(300);
+  try {
+    const first = await openCore({ home: path.join(loop.dir, 'h'), owner: 'test' });
+    updateSettings(first, { diskReserve: 0 });
+    await first.close();
+    const world = await makeWorld({ under: loop.dir, ...opts });
+    const core = await openCore({ home: world.home, owner: 'test' });
+    return { loop, world, core };
+  } catch (err) {
+    loop.release();
+    throw err;
+  }
+}

@@ -2,13 +2,11 @@
 // prepares one, so with room for the overlay but not for the variables both are refused up
 // front (on a real small filesystem) and nothing changes.
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openCore, type Core } from '../../electron/core/core.js';
-import { updateSettings } from '../../electron/core/space.js';
-import { makeWorld, varsDigests, type World } from '../helpers/crash.js';
+import type { Core } from '../../electron/core/core.js';
+import { varsDigests, worldOnSmallDisk, type World } from '../helpers/crash.js';
 import { diskDigest, hashFile } from '../helpers/disk.js';
-import { makeLoopFs, type LoopFs } from '../helpers/loopfs.js';
+import type { LoopFs } from '../helpers/loopfs.js';
 
 const MiB = 1024 * 1024;
 let loop: LoopFs;
@@ -16,12 +14,7 @@ let world: World;
 let core: Core;
 
 beforeAll(async () => {
-  loop = makeLoopFs(300);
-  const first = await openCore({ home: path.join(loop.dir, 'h'), owner: 'test' });
-  updateSettings(first, { diskReserve: 0 });
-  await first.close();
-  world = await makeWorld({ under: loop.dir, firmware: 'uefi' });
-  core = await openCore({ home: world.home, owner: 'test' });
+  ({ loop, world, core } = await worldOnSmallDisk({ firmware: 'uefi' }));
 }, 120_000);
 
 afterAll(async () => {

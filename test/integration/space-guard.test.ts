@@ -6,10 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
-import { updateSettings } from '../../electron/core/space.js';
-import { makeWorld, type World } from '../helpers/crash.js';
+import { worldOnSmallDisk, type World } from '../helpers/crash.js';
 import { hashFile, makeQcow2, writePattern } from '../helpers/disk.js';
-import { makeLoopFs, type LoopFs } from '../helpers/loopfs.js';
+import type { LoopFs } from '../helpers/loopfs.js';
 
 const MiB = 1024 * 1024;
 const CLI = path.resolve('bin/boxkeep.mjs');
@@ -18,14 +17,7 @@ let world: World;
 let core: Core;
 
 beforeAll(async () => {
-  loop = makeLoopFs(300);
-  // The default reserve (at least 2 GiB) is larger than this whole filesystem: building the
-  // world needs it off. The tests below set it just under what each operation would leave.
-  const first = await openCore({ home: path.join(loop.dir, 'h'), owner: 'test' });
-  updateSettings(first, { diskReserve: 0 });
-  await first.close();
-  world = await makeWorld({ under: loop.dir });
-  core = await openCore({ home: world.home, owner: 'test' });
+  ({ loop, world, core } = await worldOnSmallDisk());
 }, 120_000);
 
 afterAll(async () => {

@@ -23,6 +23,16 @@ function databaseAt(file: string, version: number): Database.Database {
   return db;
 }
 
+/** A database made by `makeHome` in a fresh temporary home, opened (so migrated) by the Store: at the newest version. */
+function upgraded(makeHome: (file: string) => void): { file: string; store: Store } {
+  tmp = tempHome('bkm');
+  const file = path.join(tmp.dir, 'boxkeep.db');
+  makeHome(file);
+  const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+  expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+  return { file, store };
+}
+
 function schema3Home(file: string): void {
   const db = databaseAt(file, 3);
   db.prepare(`INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at, file_size, header_digest) VALUES ('img000000001', 'seed', '/h/images/img000000001/disk.qcow2', 1048576, 4096, 1, 4096, 'ab')`).run();
@@ -33,12 +43,8 @@ function schema3Home(file: string): void {
 
 describe('opening a home from before installer media', () => {
   it('keeps every row, calls each image a disk, attaches no installer, and keeps the foreign keys enforced', () => {
-    tmp = tempHome('bkm');
-    const file = path.join(tmp.dir, 'boxkeep.db');
-    schema3Home(file);
-    const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+    const { file, store } = upgraded(schema3Home);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       expect(store.listImages().map((i) => [i.name, i.kind, i.format])).toEqual([['seed', 'disk', 'qcow2']]);
       expect(store.imageFacts('img000000001')).toMatchObject({ fileSize: 4096, headerDigest: 'ab' });
       expect(store.listBoxes().map((b) => [b.name, b.imageId, b.installerImageId, b.currentSnapshotId])).toEqual([['dev', 'img000000001', null, 'snp000000001']]);
@@ -68,12 +74,8 @@ function schema5Home(file: string): void {
 
 describe('opening a home from before UEFI and removable installers', () => {
   it('gives every box BIOS firmware, records no base image for an installer box, and keeps every row, index and reference', () => {
-    tmp = tempHome('bkm');
-    const file = path.join(tmp.dir, 'boxkeep.db');
-    schema5Home(file);
-    const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
+    const { file, store } = upgraded(schema5Home);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       expect(store.listBoxes().map((b) => [b.name, b.imageId, b.installerImageId, b.installedFrom, b.firmware, b.currentSnapshotId, b.forwards.length])).toEqual([
         ['dev', 'img000000001', null, null, 'bios', 'snp000000001', 1],
         ['inst', null, 'iso000000001', 'netinst', 'bios', null, 0],
