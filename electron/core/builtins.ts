@@ -8,3 +8,5 @@ export const crypto = () => process.getBuiltinModule('node:crypto');
 export const net = () => process.getBuiltinModule('node:net');
 export const tty = () => process.getBuiltinModule('node:tty');
 export const fsPromises = () => process.getBuiltinModule('node:fs/promises');
+/** node:zlib brings node:stream: only the screen's PNG code needs it. */
+export const zlib = () => process.getBuiltinModule('node:zlib');

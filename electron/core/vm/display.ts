@@ -7,7 +7,8 @@
 // Back-pressure is the socket's: a viewer that pauses stops this connection being read, and
 // QEMU only sends a framebuffer update when its client asks for one, so a slow viewer slows
 // its own updates and nobody else's.
-import net from 'node:net';
+import type { Socket } from 'node:net';
+import { net } from '../builtins.js';
 import { invalidState, vmError } from '../../../shared/errors.js';
 import { LocalStream, type ByteStream, type StreamEnd } from '../../../shared/streams.js';
 import type { Logger } from '../logger.js';
@@ -23,7 +24,7 @@ const WHY_WAIT_MS = 1000;
 export const MAX_VIEWERS = 8;
 
 export class DisplayHub {
-  private readonly viewers = new Map<LocalStream, net.Socket>();
+  private readonly viewers = new Map<LocalStream, Socket>();
   /** Viewers whose connection dropped, waiting WHY_WAIT_MS for end() to give the reason. */
   private readonly dropped = new Map<LocalStream, ReturnType<typeof setTimeout>>();
   private endedWith: StreamEnd | null = null;
@@ -43,7 +44,7 @@ export class DisplayHub {
       throw invalidState(`The screen of ${this.label} already has ${MAX_VIEWERS} viewers open, the most it takes; close one of them first.`);
     }
     this.connecting++;
-    let socket: net.Socket;
+    let socket: Socket;
     try {
       socket = await this.connect();
     } finally {
@@ -104,9 +105,9 @@ export class DisplayHub {
     }
   }
 
-  private connect(): Promise<net.Socket> {
-    return new Promise<net.Socket>((resolve, reject) => {
-      const socket = net.connect(this.socketPath);
+  private connect(): Promise<Socket> {
+    return new Promise<Socket>((resolve, reject) => {
+      const socket = net().connect(this.socketPath);
       socket.once('error', (err) => {
         reject(vmError(`Could not connect to the screen of ${this.label} (${this.socketPath}): ${err.message}. Stop the box and start it again.`, err));
       });

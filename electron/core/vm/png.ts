@@ -1,7 +1,7 @@
 // Just enough PNG for screen pictures: check what QEMU's screendump wrote, read it (8-bit RGB
 // or RGBA, not interlaced: what QEMU 7.2 writes), shrink it, and write a small one back.
 // node:zlib does the compression; the chunk layout, filters and CRCs are here.
-import zlib from 'node:zlib';
+import { zlib } from '../builtins.js';
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -50,14 +50,14 @@ export function decodePng(bytes: Uint8Array): RgbImage {
     const length = b.readUInt32BE(at);
     const type = b.toString('latin1', at + 4, at + 8);
     if (at + 12 + length > b.length) throw new Error('truncated PNG');
-    if (b.readUInt32BE(at + 8 + length) !== zlib.crc32(b.subarray(at + 4, at + 8 + length))) throw new Error(`damaged PNG (the checksum of its ${JSON.stringify(type)} chunk is wrong)`);
+    if (b.readUInt32BE(at + 8 + length) !== zlib().crc32(b.subarray(at + 4, at + 8 + length))) throw new Error(`damaged PNG (the checksum of its ${JSON.stringify(type)} chunk is wrong)`);
     if (type === 'IDAT') idat.push(b.subarray(at + 8, at + 8 + length));
     if (type === 'IEND') break;
     at += 12 + length;
   }
   const channels = colour === 6 ? 4 : 3;
   const stride = size.width * channels;
-  const raw = zlib.inflateSync(Buffer.concat(idat), { maxOutputLength: (stride + 1) * size.height });
+  const raw = zlib().inflateSync(Buffer.concat(idat), { maxOutputLength: (stride + 1) * size.height });
   if (raw.length !== (stride + 1) * size.height) throw new Error('PNG image data has the wrong length');
   const pixels = unfilter(raw, stride, size.height, channels);
   if (channels === 3) return { ...size, rgb: pixels };
@@ -145,7 +145,7 @@ export function encodePng(image: RgbImage): Buffer {
   ihdr.writeUInt32BE(image.width, 0);
   ihdr.writeUInt32BE(image.height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib().deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
 }
 
 function chunk(type: string, data: Buffer): Buffer {
@@ -153,6 +153,6 @@ function chunk(type: string, data: Buffer): Buffer {
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(data, zlib.crc32(head.subarray(4))), 0);
+  crc.writeUInt32BE(zlib().crc32(data, zlib().crc32(head.subarray(4))), 0);
   return Buffer.concat([head, data, crc]);
 }
