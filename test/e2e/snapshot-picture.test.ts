@@ -84,13 +84,21 @@ describe('a snapshot picture in the browser', () => {
   });
 
   it('previews the picture when the pointer is on a snapshot in the tree, and nothing for one without', async () => {
+    const placeBefore = await Promise.all([option('cold').boundingBox(), page.getByRole('complementary').boundingBox()]);
     await option('later').hover();
     await preview('later').waitFor();
     expect(await pixels('.picture-peek img')).toEqual({ width: 320, shownWidth: 160, textRow: true, blankRow: false });
-    // Beside the row, over the page: the tree's rows keep their places.
+    // Over the page, beside the row: the rows and the details keep their places.
+    expect(await Promise.all([option('cold').boundingBox(), page.getByRole('complementary').boundingBox()])).toEqual(placeBefore);
     await screenshot(page, 'snapshot-picture-hover');
+    // From one pictured row to the next the preview stays up (it swaps, it never blinks out).
+    await page.evaluate(`(() => {
+      window.peekGone = 0;
+      new MutationObserver(() => { if (!document.querySelector('.picture-peek')) window.peekGone++; }).observe(document.body, { childList: true, subtree: true });
+    })()`);
     await option('lively').hover();
     await preview('lively').waitFor();
+    expect(await page.evaluate('window.peekGone')).toBe(0);
     await option('cold').hover();
     await page.getByRole('tooltip').waitFor({ state: 'detached' });
     await option('Now').hover();
@@ -109,7 +117,7 @@ describe('a snapshot picture in the browser', () => {
     await page.mouse.move(0, 0);
     // A click focuses the tree but is no keyboard focus: nothing shows until the keys move.
     expect(await page.getByRole('tooltip').count()).toBe(0);
-    // The rows go newest first? Walk by keys to the snapshot with a picture, whichever way it lies.
+    // Walk by keys to the snapshot with a picture.
     const order = await tree().getByRole('option').allInnerTexts();
     const from = order.findIndex((t) => /^cold\b/.test(t));
     const to = order.findIndex((t) => /^lively\b/.test(t));
