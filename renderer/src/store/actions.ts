@@ -11,6 +11,7 @@ import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
 import { NOW_ROW, type Sync } from './sync.js';
 import { dismissToast, pushToast } from './toasts.js';
+import { createPictureCache } from './pictures.js';
 
 /** How a store action ended: its value, or the error for the dialog that asked to show inline. */
 export type ActionResult<T> = { ok: true; value: T } | { ok: false; error: BoxkeepError };
@@ -61,14 +62,23 @@ export interface Actions {
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
   setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
-  /** A snapshot's picture of the screen as a data: URL (Snapshot.hasPicture), or null when it has none. */
+  /** A snapshot's picture of the screen as a data: URL (Snapshot.hasPicture), or null when it has none; fetched once. */
   snapshotPicture(boxId: string, snapshotId: string): Promise<string | null>;
+  /** The picture at once if it has already been fetched (undefined when not yet). */
+  cachedSnapshotPicture(boxId: string, snapshotId: string): string | null | undefined;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
   const boxName = (id: string) => store.getState().boxes.find((b) => b.id === id)?.name ?? 'The box';
   const snapshotOf = (boxId: string, id: string | null) =>
     id === null ? null : store.getState().trees[boxId]?.snapshots.find((s) => s.id === id) ?? null;
+  const pictures = createPictureCache((boxId, snapshotId) =>
+    bridge.snapshots.picture({ box: boxId, snapshot: snapshotId }).then((p) => `data:image/png;base64,${p.png}`),
+  );
+  // A deleted snapshot (or removed box) takes its picture with it.
+  store.subscribe((s, prev) => {
+    if (s.trees !== prev.trees || s.boxes !== prev.boxes) pictures.prune(s.trees, s.boxes.map((b) => b.id));
+  });
 
   /** success returns null when another action already says what happened. */
   async function perform<T>(key: string, call: () => Promise<T>, opts: { success: (value: T) => string | null; toastErrors: boolean }): Promise<ActionResult<T>> {
@@ -263,7 +273,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       return out;
     },
 
-    snapshotPicture: (boxId, snapshotId) =>
-      bridge.snapshots.picture({ box: boxId, snapshot: snapshotId }).then((p) => `data:image/png;base64,${p.png}`, () => null),
+    snapshotPicture: (boxId, snapshotId) => pictures.get(boxId, snapshotId),
+    cachedSnapshotPicture: (boxId, snapshotId) => pictures.peek(boxId, snapshotId),
   };
 }

@@ -7,14 +7,15 @@
 // starts scrolled to the selection, and rows are memoized so later store updates (the box's
 // detail landing, the clock ticking) redraw only what changed.
 import { defaultRangeExtractor, useVirtualizer, type Range } from '@tanstack/react-virtual';
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type RefObject } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type RefObject } from 'react';
 import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp } from '../context.js';
 import { exactTime, formatBytes, isoTime, relativeTime, treeBase } from '../format.js';
 import { useNow } from '../hooks.js';
 import { treePainted } from '../perf.js';
 import { NOW_KEY, type TreeLayout, type TreeRow } from './layout.js';
-import { ROW_HEIGHT, TreeGraph } from './TreeGraph.js';
+import { PicturePeek, type PeekTarget } from './PicturePeek.js';
+import { graphWidth, ROW_HEIGHT, TreeGraph } from './TreeGraph.js';
 
 interface Props {
   box: Box;
@@ -36,7 +37,27 @@ export function SnapshotTree({ box, detail, tree, layout }: Props) {
 
   const select = useCallback((index: number) => actions.selectRow(box.id, rows[index]!.key), [actions, box.id, rows]);
 
+  // The picture preview: for the hovered row, else for the selection while the keyboard drives.
+  const [hovered, setHovered] = useState<number | null>(null);
+  const [byKeyboard, setByKeyboard] = useState(false);
+  const [moved, setMoved] = useState(0);
+  const peekAt = hovered ?? (byKeyboard ? selectedIndex : null);
+  const peekRow = peekAt !== null ? rows[peekAt] : undefined;
+  const peek: PeekTarget | null =
+    peekRow?.kind === 'snapshot' && peekRow.snapshot.hasPicture ? { snapshot: peekRow.snapshot, rowId: rowId(peekAt!), indent: 3 + graphWidth(layout.lanes) } : null;
+  // One listener for all rows (rows stay free of it): the option under the pointer, by its key.
+  const onMouseOver = (e: MouseEvent<HTMLDivElement>) => {
+    const key = (e.target as Element).closest<HTMLElement>('[role="option"]')?.dataset.key;
+    setHovered(key !== undefined ? layout.indexByKey.get(key) ?? null : null);
+  };
+  // A scroll moves the rows from under a placed preview: the pointer's goes, the keyboard's follows.
+  const onScroll = () => {
+    setHovered(null);
+    if (byKeyboard) setMoved((n) => n + 1);
+  };
+
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    setByKeyboard(true);
     const page = Math.max(1, Math.floor((viewport ?? 480) / ROW_HEIGHT) - 1);
     const to = { ArrowDown: selectedIndex + 1, ArrowUp: selectedIndex - 1, Home: 0, End: rows.length - 1, PageDown: selectedIndex + page, PageUp: selectedIndex - page }[e.key];
     if (to === undefined) return;
@@ -45,21 +66,30 @@ export function SnapshotTree({ box, detail, tree, layout }: Props) {
   };
 
   return (
-    <div
-      ref={scrollRef}
-      className="tree-scroll"
-      role="listbox"
-      tabIndex={0}
-      aria-label={`Snapshots of ${box.name}`}
-      // The selected row is always rendered (see the range below), so this id always exists.
-      aria-activedescendant={viewport !== null ? rowId(selectedIndex) : undefined}
-      onKeyDown={onKeyDown}
-      data-testid="snapshot-tree"
-    >
-      {viewport !== null && (
-        <Rows scrollRef={scrollRef} viewport={viewport} layout={layout} tree={tree} box={box} detail={detail} selectedIndex={selectedIndex} onSelect={select} />
-      )}
-    </div>
+    <>
+      <div
+        ref={scrollRef}
+        className="tree-scroll"
+        role="listbox"
+        tabIndex={0}
+        aria-label={`Snapshots of ${box.name}`}
+        // The selected row is always rendered (see the range below), so this id always exists.
+        aria-activedescendant={viewport !== null ? rowId(selectedIndex) : undefined}
+        onKeyDown={onKeyDown}
+        onFocus={(e) => setByKeyboard(e.currentTarget.matches(':focus-visible'))}
+        onBlur={() => setByKeyboard(false)}
+        onMouseDown={() => setByKeyboard(false)}
+        onMouseOver={onMouseOver}
+        onMouseLeave={() => setHovered(null)}
+        onScroll={onScroll}
+        data-testid="snapshot-tree"
+      >
+        {viewport !== null && (
+          <Rows scrollRef={scrollRef} viewport={viewport} layout={layout} tree={tree} box={box} detail={detail} selectedIndex={selectedIndex} onSelect={select} />
+        )}
+      </div>
+      <PicturePeek boxId={box.id} target={peek} moved={moved} />
+    </>
   );
 }
 
@@ -74,7 +104,8 @@ interface RowsProps {
   onSelect(index: number): void;
 }
 
-function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, onSelect }: RowsProps) {
+// Memoized: the tree's own state (the hovered row) changes nothing here.
+const Rows = memo(function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, onSelect }: RowsProps) {
   const rows = layout.rows;
   const now = useNow(30_000);
   const [initialOffset] = useState(() => Math.max(0, Math.min(rows.length * ROW_HEIGHT - viewport, (selectedIndex + 1) * ROW_HEIGHT - viewport)));
@@ -129,7 +160,7 @@ function Rows({ scrollRef, viewport, layout, tree, box, detail, selectedIndex, o
       })}
     </div>
   );
-}
+});
 
 function withSelected(indexes: number[], selected: number): number[] {
   if (indexes.includes(selected)) return indexes;
