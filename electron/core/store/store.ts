@@ -333,13 +333,20 @@ function toImage(r: ImageDbRow): Image {
 }
 
 function toSnapshot(r: SnapshotDbRow): Snapshot {
-  return {
+  const snapshot = {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,
-    // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
-    // lstat: a link or a FIFO put there by hand is not a picture (readPicture refuses it).
-    hasPicture: fs.lstatSync(picturePath(r.disk_path), { throwIfNoEntry: false })?.isFile() ?? false,
-  };
+  } as Snapshot;
+  // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
+  // lstat: a link or a FIFO put there by hand is not a picture (readPicture refuses it). Looked at
+  // when first read (a client's listing, JSON, a structured clone), not for every row the engine
+  // reads to name, check or merge snapshots: a snapshot create lists them all.
+  let hasPicture: boolean | undefined;
+  Object.defineProperty(snapshot, 'hasPicture', {
+    enumerable: true,
+    get: () => (hasPicture ??= fs.lstatSync(picturePath(r.disk_path), { throwIfNoEntry: false })?.isFile() ?? false),
+  });
+  return snapshot;
 }
 
 /** Depth-first order, siblings oldest first: every parent before its children. */
