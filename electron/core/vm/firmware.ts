@@ -8,7 +8,7 @@ import { storageError, vmError } from '../../../shared/errors.js';
 import type { Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { placedFile } from '../disk/confine.js';
-import { writeFileDurable } from '../fsutil.js';
+import { openRegularFile, writeFileDurable } from '../fsutil.js';
 
 /** Where Debian's `ovmf` package puts it; BOXKEEP_OVMF_DIR for a host that keeps it elsewhere. */
 export const OVMF_DIR = '/usr/share/OVMF';
@@ -34,14 +34,16 @@ export function findOvmf(dir: string = process.env.BOXKEEP_OVMF_DIR || OVMF_DIR)
  * the inode `checked` found (a file swapped in after the check is not read).
  */
 export function readVars(file: string, size: number, checked?: { dev: number; ino: number }): Buffer {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const refuse = (wrong: string) => storageError(`The UEFI variables ${file} cannot be copied: ${wrong}. Nothing was changed. Run "boxkeep check".`);
+  // openRegularFile: no link followed, and a FIFO swapped in opens at once instead of hanging.
+  // No size cap there: a wrong size gets its own message below.
+  const opened = openRegularFile(file, Number.MAX_SAFE_INTEGER);
+  if ('what' in opened) throw refuse('it is not a regular file');
+  const { fd } = opened;
   try {
+    if (opened.size !== size) throw refuse(`it is ${opened.size} bytes long, but OVMF's variables are ${size} bytes`);
     const st = fs.fstatSync(fd);
-    const wrong = !st.isFile() ? 'it is not a regular file'
-      : st.size !== size ? `it is ${st.size} bytes long, but OVMF's variables are ${size} bytes`
-      : checked && (st.dev !== checked.dev || st.ino !== checked.ino || st.nlink !== 1) ? 'it was replaced after it was checked'
-      : null;
-    if (wrong) throw storageError(`The UEFI variables ${file} cannot be copied: ${wrong}. Nothing was changed. Run "boxkeep check".`);
+    if (checked && (st.dev !== checked.dev || st.ino !== checked.ino || st.nlink !== 1)) throw refuse('it was replaced after it was checked');
     const data = Buffer.alloc(size);
     for (let at = 0; at < size;) {
       const n = fs.readSync(fd, data, at, size - at, at);
