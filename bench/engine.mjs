@@ -92,7 +92,7 @@ async function list1000() {
       let parent = null;
       for (let i = 0; i < 1000; i++) {
         const id = `s${String(i).padStart(11, '0')}`;
-        core.store.insertSnapshot({ id, boxId: box.id, parentId: parent, name: `snap ${i}`, description: '', createdAt: Date.now() + i, sizeOnDisk: 0, virtualSize: 64 * MiB, live: false, diskPath: `/x/${id}` });
+        core.store.insertSnapshot({ id, boxId: box.id, parentId: parent, name: `snap ${i}`, description: '', createdAt: Date.now() + i, sizeOnDisk: 0, virtualSize: 64 * MiB, live: false, taken: 'stopped', diskPath: `/x/${id}` });
         parent = i % 10 === 9 ? `s${String(i - 5).padStart(11, '0')}` : id;
       }
     });

@@ -46,7 +46,7 @@ export async function seedSnapshots(core, boxRef, count) {
       }
       core.store.insertSnapshot({
         id, boxId: box.id, parentId, name: seededName(i), description: i % 7 === 0 ? `checkpoint ${i}` : '',
-        createdAt: start + i * 60_000, sizeOnDisk: fs.statSync(diskPath).blocks * 512, virtualSize: box.diskSize, live: i % 5 === 0, diskPath,
+        createdAt: start + i * 60_000, sizeOnDisk: fs.statSync(diskPath).blocks * 512, virtualSize: box.diskSize, live: i % 5 === 0, taken: i % 5 === 0 ? 'crash-consistent' : 'stopped', diskPath,
       });
       ids.push(id);
       names.push(seededName(i));

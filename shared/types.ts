@@ -142,10 +142,27 @@ export interface Snapshot {
   virtualSize: number;
   /** Taken while the box was running. */
   live: boolean;
+  /** How it was taken: what a restore gives back (SNAPSHOT_TAKEN_WORDS says it in words). */
+  taken: SnapshotTaken;
   diskPath: string;
   /** A small picture of the screen was kept (live snapshots of a box with a screen): snapshots:picture gives it. */
   hasPicture: boolean;
 }
+
+/**
+ * How a snapshot was taken. stopped: the disk of a stopped box. crash-consistent: the disk of a
+ * running box at one instant, as after a power cut. filesystems-frozen: the same with the
+ * guest's filesystems frozen by its agent (their data is on the disk). with-memory: the disk and
+ * the memory at one instant; a restore resumes the running machine.
+ */
+export type SnapshotTaken = 'stopped' | 'crash-consistent' | 'filesystems-frozen' | 'with-memory';
+export const SNAPSHOT_TAKEN: readonly SnapshotTaken[] = ['stopped', 'crash-consistent', 'filesystems-frozen', 'with-memory'];
+export const SNAPSHOT_TAKEN_WORDS: Record<SnapshotTaken, string> = {
+  stopped: 'while the box was stopped',
+  'crash-consistent': 'while the box ran, disk only (crash-consistent)',
+  'filesystems-frozen': 'while the box ran, disk only (filesystems frozen)',
+  'with-memory': 'while the box ran, with its memory',
+};
 
 /** A PNG picture of a screen, as base64 (transports carry JSON). */
 export interface ScreenPicture {

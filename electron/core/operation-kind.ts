@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as v from 'valibot';
 import { crashPoint } from './crash.js';
 import { ID_PATTERN } from './ids.js';
+import { SNAPSHOT_TAKEN } from '../../shared/types.js';
 import { clearIntent, writeIntent } from './journal.js';
 
 /**
@@ -26,6 +27,8 @@ export function intentParts(home: string) {
   const snapshot = v.object({
     id, boxId: id, parentId: nullableId, name: v.string(), description: v.string(), createdAt: v.number(),
     sizeOnDisk: v.number(), virtualSize: v.number(), live: v.boolean(), diskPath: inHome,
+    // Absent in intents written before migration 9: commitCreateRow goes by live.
+    taken: v.optional(v.picklist(SNAPSHOT_TAKEN)),
   });
   const nodeName = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9]{0,30}$/));
   const node = v.object({ format: nodeName, file: nodeName });

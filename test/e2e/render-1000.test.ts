@@ -100,7 +100,7 @@ describe('a box with 1,000 snapshots', () => {
     expect(await live.locator('.badge-live').innerText()).toBe('live');
     await live.click();
     await expect.poll(() => d.getByRole('heading', { level: 2 }).innerText()).toBe(seededName(995));
-    expect(await d.innerText()).toContain('Live, while the box was running');
+    expect(await d.innerText()).toContain('While the box ran, disk only (crash-consistent)');
   });
 
   it('the keyboard walks the tree from the top, into a branch, and back to Now', async () => {

@@ -173,7 +173,7 @@ describe('a running box in the browser', () => {
     await option('live one').click();
     const details = page.getByRole('complementary', { name: 'Selected item' });
     await expect.poll(() => details.getByRole('heading', { name: 'live one' }).isVisible()).toBe(true);
-    expect(await details.innerText()).toContain('Live, while the box was running');
+    expect(await details.innerText()).toContain('While the box ran, disk only (crash-consistent)');
     // The guest kept running through it and writes on; this change is after the snapshot.
     await sh(con!, 'echo after > /mnt/marker; sync');
     expect(await sh(con!, 'cat /mnt/marker')).toBe('after');

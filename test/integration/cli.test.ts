@@ -103,7 +103,7 @@ describe('boxkeep drives a box through its snapshot life with --json', () => {
   it('takes a named snapshot that freezes what the disk held', () => {
     writePattern(live(), MiB, MiB, 0x22);
     one = ok<Snapshot>(['snapshot', 'create', 'web', 'one', '--description', 'first']);
-    expect(one).toMatchObject({ boxId: box.id, parentId: null, name: 'one', description: 'first', live: false });
+    expect(one).toMatchObject({ boxId: box.id, parentId: null, name: 'one', description: 'first', live: false, taken: 'stopped' });
     expect(at1M(one.diskPath, 0x22)).toBe(true);
     expect(backingOf(live())).toBe(one.diskPath);
   });

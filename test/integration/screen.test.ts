@@ -156,7 +156,7 @@ describe('the screen of a running box', () => {
 
   it('keeps a small picture with a live snapshot, readable as PNG, and none with a stopped one', async () => {
     const live = await core.snapshots.create({ box: 'scr', name: 'running' });
-    expect(live).toMatchObject({ live: true, hasPicture: true });
+    expect(live).toMatchObject({ live: true, taken: 'crash-consistent', hasPicture: true });
     const file = path.join(path.dirname(live.diskPath), 'screen.png');
     expect(fs.existsSync(file)).toBe(true);
     const picture = (await router.invoke('snapshots:picture', { box: 'scr', snapshot: 'running' })) as SnapshotPicture;

@@ -29,7 +29,7 @@ describe('snapshot create', () => {
     write(box.liveDiskPath, 1, 0x22);
     const before = diskDigest(box.liveDiskPath);
     const s = await t.core.snapshots.create({ box: 'dev', name: 'one', description: 'first' });
-    expect(s).toMatchObject({ name: 'one', description: 'first', parentId: null, live: false, boxId: box.id });
+    expect(s).toMatchObject({ name: 'one', description: 'first', parentId: null, live: false, taken: 'stopped', boxId: box.id });
     expect(diskDigest(s.diskPath)).toBe(before);
     expect(diskDigest(box.liveDiskPath)).toBe(before);
     expect(backingOf(box.liveDiskPath)).toBe(s.diskPath);

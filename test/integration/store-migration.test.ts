@@ -130,7 +130,16 @@ function fullSchema5Home(file: string): void {
 
 type Master = { type: string; name: string; tbl_name: string; sql: string | null }[];
 const master = (db: Database.Database) => db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`).all() as Master;
+/** A table's columns (in order), foreign keys and indexes: what a migration that appends columns keeps. */
+const shapeOf = (db: Database.Database, table: string) => ({
+  columns: db.pragma(`table_info(${table})`) as { name: string }[],
+  foreignKeys: db.pragma(`foreign_key_list(${table})`),
+  indexes: db.pragma(`index_list(${table})`),
+});
 const rows = (db: Database.Database, table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
+
+/** Migration 8's index in MIGRATIONS. */
+const EIGHT = 7;
 
 describe('migration 8 on a full home at schema 7', () => {
   it('keeps every row and column (also one a sibling migration added), every index and reference; only boxes.image_id loses NOT NULL', () => {
@@ -138,25 +147,36 @@ describe('migration 8 on a full home at schema 7', () => {
     const file = path.join(tmp.dir, 'boxkeep.db');
     fullSchema5Home(file);
     const old = new Database(file, { readonly: true });
-    const before = { master: master(old), rows: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, rows(old, t)])) };
+    const before = { master: master(old), rows: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, rows(old, t)])), shapes: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, shapeOf(old, t)])) };
     old.close();
 
     const store = new Store(file, (id) => `/h/boxes/${id}/disks/container.qcow2`);
     try {
       const db = store.db;
       expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-      // The schema: the same objects, the same text, but for the boxes table's.
+      // The schema: the same objects, the same text, but for the boxes table's; later
+      // migrations only append columns to tables (and add objects of their own).
       const after = master(db);
-      expect(after.filter((m) => m.name !== 'boxes')).toEqual(before.master.filter((m) => m.name !== 'boxes'));
+      const flat = (sql: string | null) => (sql ?? '').replace('"boxes"', 'boxes').replace(/\s+/g, ' ');
+      for (const m of before.master.filter((x) => x.name !== 'boxes')) {
+        if (m.type !== 'table') expect(after.find((x) => x.name === m.name), m.name).toEqual(m);
+        else {
+          const now = shapeOf(db, m.name);
+          expect({ ...now, columns: now.columns.slice(0, before.shapes[m.name]!.columns.length) }, m.name).toEqual(before.shapes[m.name]);
+        }
+      }
       // (SQLite quotes the name a RENAME gave; spacing is not meaning.)
-      const boxesSql = (m: Master) => m.find((x) => x.name === 'boxes')!.sql!.replace('"boxes"', 'boxes').replace(/\s+/g, ' ');
-      expect(boxesSql(after)).toBe(boxesSql(before.master).replace('image_id TEXT NOT NULL', 'image_id TEXT').replace(/\)$/, ", firmware TEXT NOT NULL DEFAULT 'bios', installed_from TEXT)"));
-      // Every row, every column.
-      for (const t of ['images', 'snapshots', 'settings']) expect(rows(db, t), t).toEqual(before.rows[t]);
-      expect(rows(db, 'boxes')).toEqual(before.rows.boxes!.map((b) => {
+      const boxesSql = (m: Master) => flat(m.find((x) => x.name === 'boxes')!.sql);
+      expect(boxesSql(after).startsWith(boxesSql(before.master).replace('image_id TEXT NOT NULL', 'image_id TEXT').replace(/ ?\)$/, ''))).toBe(true);
+      expect(shapeOf(db, 'boxes').columns.slice(before.shapes.boxes!.columns.length, before.shapes.boxes!.columns.length + 2).map((c) => c.name)).toEqual(['firmware', 'installed_from']);
+      // Every row, every column it had.
+      const asBefore = (table: string) => rows(db, table).map((r, i) => Object.fromEntries(Object.keys(before.rows[table]![i] ?? r).map((k) => [k, r[k]])));
+      for (const t of ['images', 'snapshots', 'settings']) expect(asBefore(t), t).toEqual(before.rows[t]);
+      expect(asBefore('boxes')).toEqual(before.rows.boxes!.map((b) => {
         const installer = b.image_id === 'iso000000001' ? 'netinst' : b.image_id === 'iso000000002' ? 'other' : null;
-        return { ...b, image_id: installer ? null : b.image_id, firmware: 'bios', installed_from: installer };
+        return { ...b, image_id: installer ? null : b.image_id };
       }));
+      expect(rows(db, 'boxes').map((b) => [b.firmware, b.installed_from])).toEqual([['bios', null], ['bios', 'netinst'], ['bios', 'other']]);
       // The references hold and cascade as before.
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(db.pragma('foreign_key_check')).toEqual([]);
@@ -178,7 +198,7 @@ describe('migration 8 on a full home at schema 7', () => {
     tmp = tempHome('bkm');
     const file = path.join(tmp.dir, 'boxkeep.db');
     fullSchema5Home(file);
-    const last = MIGRATIONS.length - 1;
+    const last = EIGHT;
     const original = MIGRATIONS[last]!;
     const seen: unknown[] = [];
     MIGRATIONS[last] = (db) => {
@@ -203,11 +223,11 @@ describe('migration 8 on a full home at schema 7', () => {
     const old = new Database(file, { readonly: true });
     const before = { master: master(old), rows: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, rows(old, t)])) };
     old.close();
-    // The compiled store (dist/, as the app runs it); the last migration killed after its rebuild, before its commit.
+    // The compiled store (dist/, as the app runs it); migration 8 killed after its rebuild, before its commit.
     const script = `
       const { MIGRATIONS } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/schema.js'))});
       const { Store } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/store.js'))});
-      const last = MIGRATIONS.length - 1, original = MIGRATIONS[last];
+      const last = ${EIGHT}, original = MIGRATIONS[last];
       MIGRATIONS[last] = (db) => { original(db); process.kill(process.pid, 'SIGKILL'); };
       new Store(process.argv[1], (id) => id);
     `;
@@ -222,5 +242,21 @@ describe('migration 8 on a full home at schema 7', () => {
     expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first', 'second']);
     store.db.close();
+  });
+});
+
+describe('opening a home from before snapshot kinds', () => {
+  it('calls a snapshot taken while the box ran crash-consistent (it kept only the disk), the others stopped', () => {
+    const { store } = upgraded(fullSchema5Home);
+    try {
+      const taken = (boxId: string) => store.listSnapshots(boxId).map((s) => [s.name, s.live, s.taken]);
+      expect(taken('box000000001')).toEqual([['first', false, 'stopped'], ['second', true, 'crash-consistent']]);
+      expect(taken('box000000003')).toEqual([['installed', false, 'stopped']]);
+      // A kind a later Boxkeep wrote reads as what the live flag says, not as garbage.
+      store.db.prepare(`UPDATE snapshots SET taken = 'from-the-future' WHERE id = 'snp000000002'`).run();
+      expect(store.getSnapshot('snp000000002')!.taken).toBe('crash-consistent');
+    } finally {
+      store.db.close();
+    }
   });
 });

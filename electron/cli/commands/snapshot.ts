@@ -1,7 +1,7 @@
 // boxkeep snapshot …: take, browse, rename, restore and remove snapshots of a box.
 import type { Api } from '../../../shared/client.js';
 import { BoxkeepError } from '../../../shared/errors.js';
-import { isActive, type Box, type Snapshot } from '../../../shared/types.js';
+import { isActive, SNAPSHOT_TAKEN_WORDS, type Box, type Snapshot } from '../../../shared/types.js';
 import { arg, given, on, opt, optArg, output, type CommandGroup } from '../command.js';
 import { savePng } from '../png-file.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
@@ -144,7 +144,7 @@ function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined
   return keyValues([
     ['Snapshot', `${s.name} (${s.id})`],
     ['Box', box ? `${box.name} (${box.id})` : s.boxId],
-    ['Taken', `${localTime(s.createdAt)} (${relativeTime(s.createdAt, now)})${s.live ? ', while the box ran' : ''}`],
+    ['Taken', `${localTime(s.createdAt)} (${relativeTime(s.createdAt, now)}), ${SNAPSHOT_TAKEN_WORDS[s.taken]}`],
     ['After', parent ? `${parent.name} (${parent.id})` : 'the image (a root snapshot)'],
     ['Description', s.description || '(none)'],
     ['On disk', humanBytes(s.sizeOnDisk)],

@@ -110,7 +110,7 @@ export class SnapshotEngine {
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES + varsBytes(box));
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
-      sizeOnDisk: 0, virtualSize: box.diskSize, live, diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
+      sizeOnDisk: 0, virtualSize: box.diskSize, live, taken: live ? 'crash-consistent' : 'stopped', diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
     };
     const started = performance.now();
     const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);

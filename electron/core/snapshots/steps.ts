@@ -3,7 +3,7 @@
 // from whatever prefix of these steps reached the disk.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Box, Snapshot } from '../../../shared/types.js';
+import type { Box, Snapshot, SnapshotTaken } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { commit, createOverlay, rebase, type OnProgress } from '../disk/qemu-img.js';
 import { fsyncDir, mkdirDurable, noRoomForRecord, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
@@ -67,8 +67,9 @@ export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
   fsyncDir(path.dirname(frozenPath));
 }
 
-export function commitCreateRow(core: HomeData, snapshot: Omit<Snapshot, 'hasPicture'>): Snapshot {
-  const row = { ...snapshot, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
+export function commitCreateRow(core: HomeData, snapshot: Omit<Snapshot, 'hasPicture' | 'taken'> & { taken?: SnapshotTaken }): Snapshot {
+  const taken = snapshot.taken ?? (snapshot.live ? 'crash-consistent' : 'stopped');
+  const row = { ...snapshot, taken, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
   // The layer is frozen from here on: what it is now is what every later use must find.
   const facts = readLayerFacts(snapshot.diskPath);
   core.store.transaction(() => {

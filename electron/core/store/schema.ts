@@ -103,6 +103,12 @@ export const MIGRATIONS: Migration[] = [
     db.exec(`UPDATE boxes SET installed_from = (SELECT name FROM images WHERE images.id = boxes.image_id) WHERE image_id IN (SELECT id FROM images WHERE kind = 'installer')`);
     db.exec(`UPDATE boxes SET image_id = NULL WHERE installed_from IS NOT NULL`);
   },
+  // 9: how each snapshot was taken (shared/types.ts SnapshotTaken). Before, a live snapshot
+  // kept only its disk, so it is crash-consistent; the others were taken stopped.
+  `
+  ALTER TABLE snapshots ADD COLUMN taken TEXT NOT NULL DEFAULT 'stopped';
+  UPDATE snapshots SET taken = 'crash-consistent' WHERE live = 1;
+  `,
 ];
 
 /**

@@ -5,7 +5,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
-import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot } from '../../../shared/types.js';
+import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot, SnapshotTaken } from '../../../shared/types.js';
+import { SNAPSHOT_TAKEN } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
 import { picturePath } from '../paths.js';
@@ -20,7 +21,7 @@ interface BoxDbRow {
   cloud_init: string | null;
   display: string;
 }
-interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; disk_path: string }
+interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; taken: string; disk_path: string }
 
 export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize' | 'cloudInit'> & { cloudInit?: CloudInitRecord | null };
 
@@ -205,8 +206,8 @@ export class Store {
   // ---- snapshots
 
   insertSnapshot(s: Omit<Snapshot, 'hasPicture'>): void {
-    this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, disk_path)
-      VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @diskPath)`)
+    this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, taken, disk_path)
+      VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @taken, @diskPath)`)
       .run({ ...s, live: s.live ? 1 : 0 });
   }
 
@@ -332,10 +333,15 @@ function toImage(r: ImageDbRow): Image {
   };
 }
 
+/** A value this version does not know (a newer one wrote it) reads as what the live flag says. */
+function takenOf(r: SnapshotDbRow): SnapshotTaken {
+  return (SNAPSHOT_TAKEN as readonly string[]).includes(r.taken) ? (r.taken as SnapshotTaken) : r.live === 1 ? 'crash-consistent' : 'stopped';
+}
+
 function toSnapshot(r: SnapshotDbRow): Snapshot {
   const snapshot = {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
-    sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, diskPath: r.disk_path,
+    sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, taken: takenOf(r), diskPath: r.disk_path,
   } as Snapshot;
   // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
   // lstat: a link or a FIFO put there by hand is not a picture (readPicture refuses it). Looked at

@@ -1,6 +1,6 @@
 // The snapshot tab: the tree on the left, the selected row's details and actions on the right.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { Box, BoxDetail, Snapshot, SnapshotTree as Tree } from '../../../shared/types.js';
+import { SNAPSHOT_TAKEN_WORDS, type Box, type BoxDetail, type Snapshot, type SnapshotTaken, type SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { exactTime, formatBytes, plural, relativeTime, treeBase } from '../format.js';
 import { useNow } from '../hooks.js';
@@ -60,7 +60,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
           {exactTime(s.createdAt)} <span className="muted">({relativeTime(s.createdAt, now)})</span>
         </dd>
         <dt>How</dt>
-        <dd>{s.live ? 'Live, while the box was running' : 'While the box was stopped'}</dd>
+        <dd>{takenWords(s.taken)}</dd>
         <dt>Space it uses</dt>
         <dd>{formatBytes(s.sizeOnDisk)}</dd>
         <dt>Comes after</dt>
@@ -176,4 +176,10 @@ function BaseDetails({ detail }: { detail: BoxDetail | null }) {
       )}
     </>
   );
+}
+
+/** "While the box ran, disk only (crash-consistent)": how a snapshot was taken, as a fact line. */
+function takenWords(taken: SnapshotTaken): string {
+  const words = SNAPSHOT_TAKEN_WORDS[taken];
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
