@@ -333,3 +333,47 @@ describe('frozen layers keep the facts recorded when they were frozen', () => {
     for (const p of problems) expect(p.problem).toMatch(/the folder .*snapshots is a symbolic link/);
   });
 });
+
+describe('a snapshot create looks at the live disk it freezes', () => {
+  it('refuses a live disk that backs elsewhere or is a symlink, and one whose current snapshot has lost its record; nothing is frozen', async () => {
+    const { box, s2 } = await boxWithTwoSnapshots();
+    const live = box.liveDiskPath;
+    const keep = path.join(outside, 'live.qcow2');
+    fs.copyFileSync(live, keep);
+    // Backing onto the first snapshot instead of the current one.
+    qemuImg('rebase', '-u', '-F', 'qcow2', '-b', t.core.snapshots.get('dev', 's1').diskPath, live);
+    let err = await rejection(t.core.snapshots.create({ box: 'dev', name: 'x' }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/live disk of the box "dev".*backs onto/);
+    // A symlink to a good copy: refused too.
+    fs.rmSync(live);
+    fs.symlinkSync(keep, live);
+    err = await rejection(t.core.snapshots.create({ box: 'dev', name: 'x' }));
+    expect(err.message).toMatch(/live disk of the box "dev".*symbolic link/);
+    fs.rmSync(live);
+    fs.copyFileSync(keep, live);
+    // The current snapshot's row gone: the whole chain is walked and names it.
+    t.core.store.db.pragma('foreign_keys = OFF');
+    t.core.store.db.prepare('DELETE FROM snapshots WHERE id = ?').run(s2.id);
+    t.core.store.db.pragma('foreign_keys = ON');
+    err = await rejection(t.core.snapshots.create({ box: 'dev', name: 'x' }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/records lost/);
+    expect(t.core.store.listSnapshots(box.id).map((s) => s.name)).toEqual(['s1']);
+    expect(fs.readdirSync(t.core.paths.snapshotsDir(box.id)).sort()).toEqual([t.core.snapshots.get('dev', 's1').id, s2.id].sort());
+  });
+
+  it('reads only the live disk, not every frozen layer under it (a long chain costs a create nothing more)', async () => {
+    await t.core.boxes.create({ name: 'dev', image: 'seed' });
+    const snaps: Snapshot[] = [];
+    for (let i = 1; i <= 5; i++) snaps.push(await t.core.snapshots.create({ box: 'dev', name: `s${i}` }));
+    const open = vi.spyOn(fs, 'openSync');
+    try {
+      await t.core.snapshots.create({ box: 'dev', name: 's6' });
+      const opened = open.mock.calls.map(([p]) => String(p));
+      for (const s of snaps) expect(opened, s.name).not.toContain(s.diskPath);
+    } finally {
+      open.mockRestore();
+    }
+  });
+});

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
-import { inspectLayers, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
+import { chainError, inspectLayers, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
 import type { SnapshotRemoveIntent } from './intents.js';
 
 /** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
@@ -76,6 +76,22 @@ export function snapshotLayer(core: HomeData, box: Box, s: Snapshot, withFacts =
 /** Throws a Storage error naming the first layer that is not what Boxkeep made. */
 export function verifyBoxChain(core: HomeData, box: Box, top: ChainTop, opts: { facts?: boolean } = {}): VerifiedLayer[] {
   return verifyChain(core.paths.root, expectedChain(core, box, top, opts));
+}
+
+/**
+ * The live disk alone: Boxkeep's file, in its place, backing onto the current snapshot (or the
+ * chain's root). What a snapshot create must know before it freezes the live disk; the frozen
+ * layers under it were checked when they were frozen and are checked again, with their facts,
+ * before every start, restore and merge. One layer, where the whole chain cost ~0.5 ms a layer.
+ */
+export function verifyLiveDisk(core: HomeData, box: Box): VerifiedLayer {
+  const current = box.currentSnapshotId === null ? null : core.store.getSnapshot(box.currentSnapshotId);
+  // A current snapshot whose record is lost: the whole walk says so, as at every other use.
+  if (box.currentSnapshotId !== null && current?.boxId !== box.id) return verifyBoxChain(core, box, 'live')[0]!;
+  const below = box.currentSnapshotId === null ? chainRoot(core, box) : core.paths.snapshotDisk(box.id, box.currentSnapshotId);
+  const { verified, problems } = inspectLayers(core.paths.root, [{ layer: liveLayer(core, box), backing: below }]);
+  if (problems[0]) throw chainError(problems[0]);
+  return verified[0]!;
 }
 
 /**

@@ -14,7 +14,7 @@ import { picturePath } from '../paths.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
-import { chainRoot, verifyBoxChain, type ChainTop } from './box-chain.js';
+import { chainRoot, verifyBoxChain, verifyLiveDisk, type ChainTop } from './box-chain.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
@@ -106,7 +106,7 @@ export class SnapshotEngine {
     const live = isActive(box.status);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
     // Freezing a tampered live disk would record it as a good snapshot.
-    verifyBoxChain(this.core, box, 'live');
+    verifyLiveDisk(this.core, box);
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES + varsBytes(box));
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
