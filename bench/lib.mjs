@@ -14,8 +14,34 @@ export function requireBuilt() {
   }
 }
 
+/** Folders tempDir() made that are still there: an interrupted bench cleans them up on its way out. */
+const temps = new Set();
+
 export function tempDir(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (temps.size === 0) onInterrupt();
+  temps.add(dir);
+  return dir;
+}
+
+/**
+ * Ctrl-C or a kill skips every `finally`: the QEMUs a bench started would run on, detached,
+ * and its folders stay. On SIGINT/SIGTERM, kill the QEMU each home under those folders
+ * records (never by name: other QEMUs run here), remove the folders, and exit as the signal.
+ */
+function onInterrupt() {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, async () => {
+      const { killQemuUnder } = await import('../dist/electron/core/vm/leftover-qemu.js');
+      for (const dir of temps) {
+        if (!fs.existsSync(dir)) continue;
+        const killed = killQemuUnder(dir);
+        if (killed.length) console.error(`bench: interrupted; stopped the QEMU it started (pid ${killed.join(', ')})`);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
 }
 
 export function sh(cmd, args) {
