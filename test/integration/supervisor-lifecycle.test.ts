@@ -55,6 +55,37 @@ describe('running a box', () => {
     expect(await sh(con, 'cat /mnt/note.txt')).toContain('kept-across-boots');
     await h.core.vms.stop('life', { force: true });
   });
+
+  it('the home closing while QEMU dies: nothing is written to the closed database, and the next owner records the box not running', async () => {
+    const box = h.core.boxes.resolve('life');
+    await boot(h.core, 'life');
+    const sup = h.core.vms as Supervisor;
+    const pid = sup.session(box.id).pid;
+    // QEMU's last words are read only once the home has closed: the app quitting as its box dies.
+    let homeClosed!: () => void;
+    const closed = new Promise<void>((r) => (homeClosed = r));
+    const lastWords = sup.failureReason.bind(sup);
+    sup.failureReason = async (id, status) => {
+      const reason = await lastWords(id, status);
+      await closed;
+      return reason;
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      process.kill(pid, 'SIGKILL');
+      await waitUntil(() => !sup.sessions.has(box.id), 15_000);
+      await h.core.close();
+      homeClosed();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(unhandled.map(String)).toEqual([]);
+      const core = await h.reopen();
+      expect(core.store.getBox(box.id)!.status).not.toBe('running');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
 
 describe('booting from the disk', () => {

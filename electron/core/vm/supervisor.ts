@@ -244,7 +244,9 @@ export class Supervisor implements VmControl {
       if (!session.quiescing && !session.stopRequested) this.setStatus(boxId, 'running');
     });
     qmp.onClose(() => {
-      void this.onExit(session).finally(resolveClosed);
+      void this.onExit(session)
+        .catch((err: unknown) => this.core.logger.warn('box exit not recorded', { op: 'box-exit', boxId, error: String((err as Error)?.message ?? err) }))
+        .finally(resolveClosed);
     });
     return session;
   }
@@ -262,6 +264,9 @@ export class Supervisor implements VmControl {
     }
     const status = await Promise.race([session.exitStatus, new Promise<null>((r) => setTimeout(() => r(null), 300))]);
     const reason = await this.failureReason(session.boxId, status);
+    // The home closed while we read QEMU's last words (the app quit as the box died): the
+    // database is gone, and the next owner's adoption finds QEMU gone and says so.
+    if (this.closing) return;
     session.serial.end({ reason: 'box-stopped', message: `The box failed: ${reason}` });
     session.display?.end({ reason: 'box-stopped', message: `The box failed: ${reason}` });
     this.setStatus(session.boxId, 'failed', reason);
