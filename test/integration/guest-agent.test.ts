@@ -4,13 +4,14 @@
 // needs_recovery in its superblock (the image mounts without replaying anything), and data
 // written just before (not synced) is on the disk; a crash-consistent disk of a mounted ext4
 // keeps needs_recovery set.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freezeMarkPath } from '../../electron/core/vm/freeze.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { BIN } from '../helpers/cli.js';
 import { requireTools } from '../helpers/disk.js';
 import { AGENT_APPEND, buildGuest, makeDataDisk } from '../helpers/guest.js';
 import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
@@ -60,6 +61,12 @@ describe('live snapshots with the guest agent', () => {
     expect(await sh(con, 'echo after > /mnt/after; sync; cat /mnt/after', 20_000)).toContain('after');
     expect(fs.existsSync(freezeMarkPath((h.core.vms as Supervisor).session(s.boxId).runDir))).toBe(false);
     con.close();
+    // The command line says how it was taken.
+    await h.core.close();
+    const show = spawnSync(process.execPath, [BIN, '--home', h.dir, 'snapshot', 'show', 'ga', 'frozen'], { encoding: 'utf8', timeout: 60_000 });
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/Taken:.*while the box ran, disk only \(filesystems frozen\)/);
+    await h.reopen();
   }, 180_000);
 
   it('a guest without the agent gets a crash-consistent snapshot', async () => {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { removeDurable, writeFileDurable } from '../fsutil.js';
 import type { Logger } from '../logger.js';
 import { GuestAgent } from './agent.js';
-import { qgaSocketPath } from './qemu.js';
+import { QGA_CHARDEV, qgaSocketPath } from './qemu.js';
+import type { QmpClient } from './qmp.js';
 
 export const FREEZE_MARK = 'fsfreeze.json';
 /** A live snapshot waits this long for guest-sync before it goes on crash-consistent. */
@@ -36,11 +37,32 @@ const NOT_FROZEN: FreezeBracket = { frozen: false, thaw: async () => {} };
 type Ids = { op: string; boxId: string; snapshotId?: string };
 
 /**
+ * Has the guest opened its end of the agent's port? QEMU knows (query-chardev's frontend-open
+ * follows the guest's open and close), at the cost of one QMP round trip: a guest that runs no
+ * agent is then never kept waiting for the sync timeout. A QEMU that does not say gets the sync.
+ */
+async function agentPortOpen(qmp: QmpClient): Promise<boolean> {
+  try {
+    const chardevs = await qmp.execute<{ label: string; 'frontend-open'?: boolean }[]>('query-chardev', undefined, { timeoutMs: 2000 });
+    const port = chardevs.find((c) => c.label === QGA_CHARDEV);
+    return port !== undefined && port['frontend-open'] !== false;
+  } catch {
+    return false;
+  }
+}
+
+/** An agent to talk to, or null: the port must be open in the guest and the agent must sync. */
+async function connectAgent(qmp: QmpClient, runDir: string, syncTimeoutMs: number): Promise<GuestAgent | null> {
+  if (!(await agentPortOpen(qmp))) return null;
+  return GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs });
+}
+
+/**
  * Freezes the guest's filesystems when its agent answers guest-sync within AGENT_SYNC_MS;
  * otherwise (no agent, or the freeze failed) the caller goes on crash-consistent. Never throws.
  */
-export async function freezeGuest(runDir: string, logger: Logger, ids: Ids): Promise<FreezeBracket> {
-  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: AGENT_SYNC_MS });
+export async function freezeGuest(qmp: QmpClient, runDir: string, logger: Logger, ids: Ids): Promise<FreezeBracket> {
+  const agent = await connectAgent(qmp, runDir, AGENT_SYNC_MS);
   if (!agent) {
     logger.info('no guest agent: crash-consistent', ids);
     return NOT_FROZEN;
@@ -78,7 +100,7 @@ async function thawGuest(agent: GuestAgent, runDir: string, logger: Logger, ids:
   } finally {
     agent.close();
   }
-  const outcome = await thawIfLeftFrozen(runDir);
+  const outcome = await thawIfLeftFrozen(null, runDir);
   if (outcome === 'unreachable') logger.error('guest not thawed: the next owner will try again', ids);
 }
 
@@ -87,9 +109,9 @@ async function thawGuest(agent: GuestAgent, runDir: string, logger: Logger, ids:
  * guest is frozen and thaws it. 'unreachable' keeps the mark for the next try (a paused guest
  * cannot answer). Never throws.
  */
-export async function thawIfLeftFrozen(runDir: string): Promise<'none' | 'thawed' | 'was-thawed' | 'unreachable'> {
+export async function thawIfLeftFrozen(qmp: QmpClient | null, runDir: string): Promise<'none' | 'thawed' | 'was-thawed' | 'unreachable'> {
   if (!fs.existsSync(freezeMarkPath(runDir))) return 'none';
-  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: RESYNC_MS });
+  const agent = qmp ? await connectAgent(qmp, runDir, RESYNC_MS) : await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: RESYNC_MS });
   if (!agent) return 'unreachable';
   try {
     const status = await agent.call<string>('guest-fsfreeze-status', undefined, THAW_TIMEOUT_MS);
@@ -113,8 +135,8 @@ export function forgetFreeze(runDir: string): void {
  * answers. guest-shutdown answers nothing when it works: the connection stays open until
  * `done` settles, so the request is read before our side of the channel closes.
  */
-export async function shutdownThroughAgent(runDir: string, done: Promise<unknown>): Promise<boolean> {
-  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: AGENT_SYNC_MS });
+export async function shutdownThroughAgent(qmp: QmpClient, runDir: string, done: Promise<unknown>): Promise<boolean> {
+  const agent = await connectAgent(qmp, runDir, AGENT_SYNC_MS);
   if (!agent) return false;
   try {
     await agent.send('guest-shutdown', { mode: 'powerdown' });

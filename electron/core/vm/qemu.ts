@@ -61,8 +61,9 @@ export const QEMU_BINARY = 'qemu-system-x86_64';
 export const QMP_SOCKET = 'qmp.sock';
 export const SERIAL_SOCKET = 'serial.sock';
 export const VNC_SOCKET = 'vnc.sock';
-/** The guest agent's virtio-serial port (vm/agent.ts). */
+/** The guest agent's virtio-serial port (vm/agent.ts) and its chardev's id. */
 export const QGA_SOCKET = 'qga.sock';
+export const QGA_CHARDEV = 'qga0';
 /** Every socket QEMU makes in the run folder; runDirFor() fits the longest of them in sun_path. */
 export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET, QGA_SOCKET];
 export const PID_FILE = 'qemu.pid';
@@ -187,8 +188,8 @@ function displayArgs(spec: QemuSpec): string[] {
 function guestAgentArgs(runDir: string): string[] {
   return [
     '-device', 'virtio-serial-pci,id=vserial0',
-    '-chardev', `socket,id=qga0,path=${opt(qgaSocketPath(runDir))},server=on,wait=off`,
-    '-device', 'virtserialport,bus=vserial0.0,chardev=qga0,name=org.qemu.guest_agent.0',
+    '-chardev', `socket,id=${QGA_CHARDEV},path=${opt(qgaSocketPath(runDir))},server=on,wait=off`,
+    '-device', `virtserialport,bus=vserial0.0,chardev=${QGA_CHARDEV},name=org.qemu.guest_agent.0`,
   ];
 }
 

@@ -321,7 +321,7 @@ export class Supervisor implements VmControl {
           const waitUntil = (ms: number) => Promise.race([waitFor(session.closed, Math.max(ms, 0)), cut]);
           // The guest agent first: a graceful stop even for a guest that ignores ACPI. ACPI
           // follows when the guest has not gone within half the timeout (or has no agent).
-          if (await shutdownThroughAgent(session.runDir, session.closed)) await waitUntil(timeoutMs / 2);
+          if (await shutdownThroughAgent(session.qmp, session.runDir, session.closed)) await waitUntil(timeoutMs / 2);
           if (!isCut && !session.qmp.closed) await session.qmp.execute('system_powerdown').catch(() => undefined);
           await waitUntil(deadline - Date.now());
           return this.endStop(box, session, opts.force, started);
@@ -485,7 +485,7 @@ export class Supervisor implements VmControl {
    * guest must never be left behind. Cheap when nothing was frozen (freeze.ts: the mark).
    */
   async thawLeftFrozen(session: QemuSession, box: Box, report: ReportBuilder): Promise<void> {
-    const outcome = await thawIfLeftFrozen(session.runDir);
+    const outcome = await thawIfLeftFrozen(session.qmp, session.runDir);
     const label = JSON.stringify(box.name);
     if (outcome === 'thawed') report.repaired(box.id, `The filesystems of the box ${label} were left frozen by an interrupted snapshot; they were thawed.`);
     else if (outcome === 'unreachable') report.kept(box.id, `The box ${label} may have filesystems left frozen by an interrupted snapshot, and its guest agent did not answer; Boxkeep asks again the next time it takes control of the box.`);

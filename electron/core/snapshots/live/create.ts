@@ -111,7 +111,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
  */
 async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box, intent: LiveCreateIntent) {
   if (intent.wasPaused) return { frozen: false, thaw: async () => {} };
-  const guest = await freezeGuest(session.runDir, core.logger, { op: 'live-create', boxId: box.id, snapshotId: intent.snapshot.id });
+  const guest = await freezeGuest(session.qmp, session.runDir, core.logger, { op: 'live-create', boxId: box.id, snapshotId: intent.snapshot.id });
   if (guest.frozen) {
     intent.snapshot = { ...intent.snapshot, taken: 'filesystems-frozen' };
     try {
