@@ -106,3 +106,19 @@ describe('live-create killed at each step, with the agent', () => {
     if (made) expect(made.taken, point).toBe('filesystems-frozen');
   }, 180_000);
 });
+
+describe('the agent channel', () => {
+  it('a reply to an earlier client that gave up is dropped: the next call gets its own answer', async () => {
+    const con = await attach(h.core, 'vm', 0);
+    // The agent stops answering; a client's sync times out and leaves its request behind.
+    await sh(con, 'kill -STOP $(cat /var/run/qemu-ga.pid)');
+    const started = performance.now();
+    expect(await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: 1000 })).toBeNull();
+    expect(performance.now() - started).toBeLessThan(5000);
+    // Back: it answers that old request too (0xFF and the old id), for whoever connects next.
+    await sh(con, 'kill -CONT $(cat /var/run/qemu-ga.pid)');
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let i = 0; i < 3; i++) expect(await freezeStatus()).toBe('thawed');
+    con.close();
+  }, 120_000);
+});

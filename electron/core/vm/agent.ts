@@ -56,11 +56,13 @@ export class GuestAgent {
   private async sync(timeoutMs: number): Promise<void> {
     const id = crypto().randomInt(1, 2 ** 47);
     this.socket.write(Buffer.from([SYNC_BYTE]));
-    // A reply with another id is an earlier client's sync answered late: keep reading.
     const deadline = Date.now() + timeoutMs;
-    const first = this.request('guest-sync-delimited', { id }, timeoutMs);
-    let reply = await first;
-    while (reply !== id) reply = await this.readReply('guest-sync-delimited', Math.max(deadline - Date.now(), 1));
+    let reply: unknown = await this.request('guest-sync-delimited', { id }, timeoutMs).catch((err: Error) => err);
+    // Anything else is an earlier client's (a sync with another id, a reply it gave up on): skip it.
+    while (reply !== id) {
+      if (this.broken) throw this.broken;
+      reply = await this.readReply('guest-sync-delimited', Math.max(deadline - Date.now(), 1)).catch((err: Error) => err);
+    }
   }
 
   /** Runs a command and returns its `return` value; an `error` reply becomes a BoxkeepError('Vm'). */
@@ -135,7 +137,10 @@ export class GuestAgent {
     for (;;) {
       const newline = this.buffer.indexOf(0x0a);
       if (newline < 0) return;
-      const line = this.buffer.subarray(0, newline).toString('utf8').trim();
+      // A delimited sync reply starts with 0xFF: also in the middle of the stream, when an
+      // earlier client's sync was answered first.
+      const raw = this.buffer.subarray(0, newline);
+      const line = raw.subarray(raw.lastIndexOf(SYNC_BYTE) + 1).toString('utf8').trim();
       this.buffer = this.buffer.subarray(newline + 1);
       if (!line) continue;
       const waiter = this.waiter;
