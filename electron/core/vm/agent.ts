@@ -17,6 +17,12 @@ export interface AgentConnectOptions {
 }
 
 const SYNC_BYTE = 0xff;
+/**
+ * The most the guest may have sent that no call has taken yet: the replies we ask for (sync,
+ * fsfreeze) are a few bytes, and the guest is untrusted (a line that never ends, or output
+ * nobody asked for, must not grow our memory). Past it the connection is dropped.
+ */
+export const MAX_AGENT_BUFFER = 1 << 20;
 
 export class GuestAgent {
   private buffer = Buffer.alloc(0);
@@ -118,6 +124,11 @@ export class GuestAgent {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.broken) return;
+    if (this.buffer.length + chunk.length > MAX_AGENT_BUFFER) {
+      this.fail(vmError(`the guest agent sent more than ${MAX_AGENT_BUFFER} bytes that no call took (a reply too long, or output nobody asked for); the connection was dropped`));
+      return;
+    }
     this.buffer = Buffer.concat([this.buffer, chunk]);
     if (!this.synced) {
       const at = this.buffer.indexOf(SYNC_BYTE);
