@@ -62,6 +62,16 @@ export async function timeIt(fn) {
   return performance.now() - t0;
 }
 
+/** Stops every box still running, closes the core, removes the bench's folder: a failed run must
+ *  not leave guests behind (the core lets QEMUs outlive it by design). */
+export async function closeVmBench(core, dir) {
+  for (const b of core.boxes.list()) {
+    if (['running', 'paused', 'stopping'].includes(b.status)) await core.vms.stop(b.id, { force: true }).catch(() => undefined);
+  }
+  await core.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 export const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
 
 /** One result row: {name, median_ms, floor_ms, ratio, target}. */

@@ -21,6 +21,8 @@ const suites = {
   screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
   // Boots the tiny guest through OVMF and through SeaBIOS.
   uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
+  // The test guest with qemu-ga: fsfreeze/thaw around a live snapshot, beside the pause without it.
+  agent: async () => (await import('./agent.mjs')).agentBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { median, requireBuilt, round, tempDir } from './lib.mjs';
+import { closeVmBench, median, requireBuilt, round, tempDir } from './lib.mjs';
 
 requireBuilt();
 const { openCore } = await import('../dist/electron/core/core.js');
@@ -156,12 +156,7 @@ export async function vmBenchmarks() {
     rows.push({ name: 'guest sequential read, chain depth 1 (MiB/s)', median_ms: round(depth1), floor_ms: null, ratio: null, target: 'report (MiB/s, not ms)' });
     rows.push({ name: 'guest sequential read, chain depth 32 (MiB/s)', median_ms: round(depth32), floor_ms: round(depth1), ratio: round(depth32 / depth1), target: 'report: ratio below ~0.7 means suggest consolidation' });
   } finally {
-    // A failed run must not leave guests behind: the core lets QEMUs outlive it by design.
-    for (const b of core.boxes.list()) {
-      if (['running', 'paused', 'stopping'].includes(b.status)) await core.vms.stop(b.id, { force: true }).catch(() => undefined);
-    }
-    await core.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await closeVmBench(core, dir);
   }
   return rows;
 }

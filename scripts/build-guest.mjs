@@ -22,7 +22,12 @@ const KERNELS = path.join(CACHE, 'kernels');
 const META_PACKAGE = 'linux-image-cloud-amd64';
 // Load order matters: each module needs the symbols of the ones before it (modinfo depends:
 // virtio_net needs virtio_ring, virtio and net_failover; net_failover needs failover).
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk', 'failover', 'net_failover', 'virtio_net', 'efivarfs'];
+// virtio_console (the guest agent's virtio-serial port) needs virtio and virtio_ring.
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'virtio_blk', 'failover', 'net_failover', 'virtio_net', 'efivarfs', 'virtio_console'];
+// Debian's qemu-guest-agent, run only with \`boxkeep.agent=on\` on the kernel command line: a
+// guest without it answers no agent call (the crash-consistent path), and boxes of other tests
+// keep stopping and snapshotting as before. Its libraries (ldd) go in beside it.
+const QEMU_GA = '/usr/sbin/qemu-ga';
 // The IDE CD-ROM stack and ISO 9660, for the cloud-init seed: loaded only with
 // \`boxkeep.cidata=print\` on the kernel command line, so other boots stay as fast as before
 // (isofs needs cdrom first; sr_mod needs scsi_mod and cdrom; ata_piix needs libata).
@@ -50,13 +55,15 @@ exec </dev/console >/dev/console 2>&1
 dmesg -n 1
 has_blk=0
 has_net=0
+has_con=0
 for d in /sys/bus/pci/devices/*; do
   [ "$(cat $d/vendor 2>/dev/null)" = 0x1af4 ] || continue
-  case "$(cat $d/device 2>/dev/null)" in 0x1001|0x1042) has_blk=1;; 0x1000|0x1041) has_net=1;; esac
+  case "$(cat $d/device 2>/dev/null)" in 0x1001|0x1042) has_blk=1;; 0x1000|0x1041) has_net=1;; 0x1003|0x1043) has_con=1;; esac
 done
 for m in ${MODULES.join(' ')}; do
   case $m in failover|net_failover|virtio_net) [ $has_net = 1 ] || continue;; esac
   case $m in efivarfs) [ -d /sys/firmware/efi ] || continue;; esac
+  case $m in virtio_console) [ $has_con = 1 ] || continue;; esac
   if [ -f /lib/boxkeep/$m.ko ]; then insmod /lib/boxkeep/$m.ko || echo "BOXKEEP-GUEST: insmod $m failed"; fi
 done
 ifconfig lo 127.0.0.1 up
@@ -80,6 +87,23 @@ if [ $has_net = 1 ]; then
     httpd -p 80 -h /www
     net="eth0:$(ifconfig eth0 | sed -n 's/.*inet addr:\\([0-9.]*\\).*/\\1/p')"
   fi
+fi
+agent=off
+for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.agent=on ] && agent=on; done
+if [ $agent = on ] && [ $has_con = 1 ]; then
+  tar -xzf /lib/boxkeep/agent.tar.gz -C /
+  # The port's name is in sysfs; devtmpfs makes /dev/vportNpM but not the by-name link udev would.
+  mkdir -p /dev/virtio-ports
+  i=0
+  while [ $i -lt 50 ]; do
+    for p in /sys/class/virtio-ports/*; do
+      [ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && ln -sf /dev/$(basename $p) /dev/virtio-ports/org.qemu.guest_agent.0
+    done
+    [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ] && break
+    sleep 0.1; i=$((i+1))
+  done
+  mkdir -p /var/run /var/log
+  qemu-ga -d -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -l /var/log/qemu-ga.log -f /var/run/qemu-ga.pid -t /var/run || echo "BOXKEEP-GUEST: qemu-ga failed"
 fi
 cidata=none
 for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.cidata=print ] && cidata=print; done
@@ -131,6 +155,14 @@ exec env -i PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root USER=root LOGNAME=root
 // ash reads it as a login shell; \u and \h come from /etc/passwd and the hostname init sets.
 const PROFILE = "export PS1='\\u@\\h:\\w\\$ '\n";
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n';
+// qemu-ga's guest-shutdown runs \`/sbin/shutdown -P +0 …\` (-r reboot, -H halt); busybox has no
+// shutdown applet. The data disk is synced and unmounted first, as a distribution's shutdown would.
+const SHUTDOWN = `#!/bin/sh
+sync
+umount /mnt 2>/dev/null
+case " $* " in *" -r "*) reboot -f;; esac
+poweroff -f
+`;
 
 // The command loop. It checks syntax with \`sh -n\` first because a syntax error inside
 // \`eval\` would end it (a non-interactive ash exits); \`trap : INT\` keeps it alive through
@@ -156,7 +188,7 @@ esac
 exit 0
 `;
 const WWW_INDEX = `<!doctype html><title>Boxkeep test guest</title><p>${WWW_MARKER}</p>\n`;
-const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(ALL_MODULES.join(',')).update('format-1').digest('hex').slice(0, 16);
+const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(SHUTDOWN).update(ALL_MODULES.join(',')).update(agentFingerprint()).update('format-1').digest('hex').slice(0, 16);
 
 function main(argv) {
   const args = parseArgs(argv);
@@ -401,6 +433,9 @@ function buildInitramfs(modulesDir) {
     fs.writeFileSync(path.join(stage, 'bin/boxkeep-login'), LOGIN, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'etc/profile'), PROFILE);
     fs.writeFileSync(path.join(stage, 'etc/passwd'), PASSWD);
+    fs.writeFileSync(path.join(stage, 'sbin/shutdown'), SHUTDOWN, { mode: 0o755 });
+    for (const d of ['var/run', 'var/log']) fs.mkdirSync(path.join(stage, d), { recursive: true });
+    fs.writeFileSync(path.join(stage, 'lib/boxkeep/agent.tar.gz'), agentArchive());
     fs.mkdirSync(path.join(stage, 'www'));
     fs.writeFileSync(path.join(stage, 'www/index.html'), WWW_INDEX);
     // Without /dev/console in the archive the kernel starts init with no stdio; init also
@@ -412,6 +447,46 @@ function buildInitramfs(modulesDir) {
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/**
+ * qemu-ga and what the dynamic loader needs for it, each at the path ldd names (links
+ * resolved), as a gzipped tar that init unpacks only for \`boxkeep.agent=on\`: ~5 MiB that
+ * every other boot would otherwise inflate into its root filesystem (it only copies the
+ * already-compressed archive).
+ */
+function agentArchive() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-agent-'));
+  try {
+    for (const file of agentFiles()) {
+      const target = path.join(dir, file);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.copyFileSync(fs.realpathSync(file), target);
+      fs.chmodSync(target, 0o755);
+    }
+    return run('tar', ['-C', dir, '--owner=0', '--group=0', '--sort=name', '--mtime=@0', '-czf', '-', '.'], { binary: true }).stdout;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** qemu-ga, its libraries and the dynamic loader, as `ldd` names them. */
+function agentFiles() {
+  if (!fs.existsSync(QEMU_GA)) fail(`${QEMU_GA} was not found; install it with: sudo apt-get install qemu-guest-agent`);
+  const files = [QEMU_GA];
+  for (const line of run('ldd', [QEMU_GA]).stdout.split('\n')) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m) files.push(m[1]);
+  }
+  return [...new Set(files)];
+}
+
+/** Part of the cache key: a new qemu-ga or library (an apt upgrade) rebuilds the initramfs. */
+function agentFingerprint() {
+  if (!fs.existsSync(QEMU_GA)) return 'no-qemu-ga'; // buildInitramfs says what to install
+  const hash = createHash('sha256');
+  for (const file of agentFiles()) hash.update(file).update(fs.readFileSync(fs.realpathSync(file)));
+  return hash.digest('hex');
 }
 
 // --- data disks -----------------------------------------------------------------------------

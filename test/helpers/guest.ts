@@ -18,6 +18,8 @@ export const GUEST_HTTPD_MARKER = 'BOXKEEP-GUEST-HTTPD';
 
 /** The test guest's kernel command line: its command loop on the serial console. */
 export const GUEST_APPEND = 'console=ttyS0 panic=-1 quiet';
+/** The same with the guest agent (qemu-ga) started in the guest. */
+export const AGENT_APPEND = `${GUEST_APPEND} boxkeep.agent=on`;
 /** The same with a login shell on the console instead, as a person meets it (echo on, a prompt). */
 export const LOGIN_APPEND = `${GUEST_APPEND} boxkeep.console=login`;
 /** The login shell's prompt (PS1 in scripts/build-guest.mjs). */

@@ -14,16 +14,20 @@ export interface VmHome {
   reopen(): Promise<Core>;
 }
 
-/** Short home path on purpose: socket paths must stay under 108 bytes. */
-export async function openVmHome(): Promise<VmHome> {
+/**
+ * Short home path on purpose: socket paths must stay under 108 bytes. `append` replaces the
+ * image's kernel command line (e.g. AGENT_APPEND: the guest runs qemu-ga); `stopTimeoutMs` the
+ * graceful stop's wait.
+ */
+export async function openVmHome(options: { append?: string; stopTimeoutMs?: number } = {}): Promise<VmHome> {
   requireTools('qemu-system-x86_64', 'qemu-img', 'qemu-io', 'mkfs.ext4', 'cpio', 'busybox');
   const guest = buildGuest();
   const tmp = tempHome('bkv');
   const data = makeDataDisk(path.join(tmp.dir, 'data.qcow2'), 64, { 'hello.txt': 'hello from the image\n' });
   const home = path.join(tmp.dir, 'h');
-  const opts = { home, owner: 'test' as const, supervisor: { stopTimeoutMs: 2000 } };
+  const opts = { home, owner: 'test' as const, supervisor: { stopTimeoutMs: options.stopTimeoutMs ?? 2000 } };
   const core = await openCore(opts);
-  await core.images.import({ path: data, name: 'tiny', kernelPath: guest.kernel, initrdPath: guest.initrd, append: 'console=ttyS0 panic=-1 quiet' });
+  await core.images.import({ path: data, name: 'tiny', kernelPath: guest.kernel, initrdPath: guest.initrd, append: options.append ?? 'console=ttyS0 panic=-1 quiet' });
   fs.rmSync(data);
   const h: VmHome = {
     dir: home, core,

@@ -28,8 +28,17 @@ const valueOf = (args: string[], flag: string) => {
   return at >= 0 ? args[at + 1] : undefined;
 };
 const valuesOf = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+/** Every box has the guest agent's port (its own test below); the device lists here are about the rest. */
+const notAgent = (device: string) => !device.startsWith('virtio-serial-pci') && !device.startsWith('virtserialport');
 
 describe('buildQemuArgs', () => {
+  it('gives every box the guest agent port on qga.sock in the run folder, and no TCP', () => {
+    const args = buildQemuArgs(spec());
+    expect(valuesOf(args, '-device')).toEqual(expect.arrayContaining(['virtio-serial-pci,id=vserial0', 'virtserialport,bus=vserial0.0,chardev=qga0,name=org.qemu.guest_agent.0']));
+    expect(valuesOf(args, '-chardev')).toContain('socket,id=qga0,path=/home/u/boxes/ab12/run/qga.sock,server=on,wait=off');
+    expect(args.join(' ')).not.toMatch(/tcp:|host=/);
+  });
+
   it('launches headless, without default devices, and never reboots', () => {
     const args = buildQemuArgs(spec());
     expect(args).toEqual(expect.arrayContaining(['-nodefaults', '-no-reboot']));
@@ -98,7 +107,7 @@ describe('buildQemuArgs', () => {
     const nodes = valuesOf(args, '-blockdev').map((b) => JSON.parse(b!) as Record<string, unknown>);
     expect(nodes).toContainEqual({ driver: 'file', filename: iso, 'node-name': 'installer-file', 'read-only': true });
     expect(nodes).toContainEqual({ driver: 'raw', file: 'installer-file', 'node-name': 'installer', 'read-only': true });
-    expect(valuesOf(args, '-device')).toEqual(['virtio-blk-pci,drive=q0,id=vd0,bootindex=1', 'ide-cd,drive=installer,id=cd0,bootindex=0']);
+    expect(valuesOf(args, '-device').filter(notAgent)).toEqual(['virtio-blk-pci,drive=q0,id=vd0,bootindex=1', 'ide-cd,drive=installer,id=cd0,bootindex=0']);
     expect(buildQemuArgs(spec({ kernel: undefined, initrd: undefined })).join(' ')).not.toMatch(/ide-cd|installer/);
     expect(() => buildQemuArgs(spec({ installer: 'installer.iso' }))).toThrow(/absolute/);
   });
@@ -113,7 +122,7 @@ describe('buildQemuArgs', () => {
     // Every node name once: the seed's clash with neither the chain's nor the installer's.
     const names = nodes.map((n) => n['node-name']);
     expect(new Set(names).size).toBe(names.length);
-    expect(valuesOf(args, '-device')).toEqual(['virtio-blk-pci,drive=q0,id=vd0,bootindex=1', 'ide-cd,drive=installer,id=cd0,bootindex=0', 'ide-cd,drive=seed,id=cd-seed']);
+    expect(valuesOf(args, '-device').filter(notAgent)).toEqual(['virtio-blk-pci,drive=q0,id=vd0,bootindex=1', 'ide-cd,drive=installer,id=cd0,bootindex=0', 'ide-cd,drive=seed,id=cd-seed']);
     expect(buildQemuArgs(spec()).join(' ')).not.toMatch(/seed/);
     expect(() => buildQemuArgs(spec({ seed: 'seed.iso' }))).toThrow(/absolute/);
   });

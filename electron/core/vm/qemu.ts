@@ -61,8 +61,11 @@ export const QEMU_BINARY = 'qemu-system-x86_64';
 export const QMP_SOCKET = 'qmp.sock';
 export const SERIAL_SOCKET = 'serial.sock';
 export const VNC_SOCKET = 'vnc.sock';
+/** The guest agent's virtio-serial port (vm/agent.ts) and its chardev's id. */
+export const QGA_SOCKET = 'qga.sock';
+export const QGA_CHARDEV = 'qga0';
 /** Every socket QEMU makes in the run folder; runDirFor() fits the longest of them in sun_path. */
-export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET];
+export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET, QGA_SOCKET];
 export const PID_FILE = 'qemu.pid';
 export const FINGERPRINT_FILE = 'qemu.json';
 
@@ -72,6 +75,7 @@ export const MAX_SOCKET_PATH = 107;
 export function qmpSocketPath(runDir: string) { return path.join(runDir, QMP_SOCKET); }
 export function serialSocketPath(runDir: string) { return path.join(runDir, SERIAL_SOCKET); }
 export function vncSocketPath(runDir: string) { return path.join(runDir, VNC_SOCKET); }
+export function qgaSocketPath(runDir: string) { return path.join(runDir, QGA_SOCKET); }
 
 /** The QEMU command line for a spec. Pure: no file system access. */
 export function buildQemuArgs(spec: QemuSpec): string[] {
@@ -115,6 +119,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     ...networkArgs(spec.network ?? null),
     ...displayArgs(spec),
     ...(spec.firmware ? firmwareArgs(spec.firmware) : []),
+    ...guestAgentArgs(spec.runDir),
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
@@ -172,6 +177,19 @@ function displayArgs(spec: QemuSpec): string[] {
     '-device', 'qemu-xhci,id=usb0',
     '-device', 'usb-tablet,bus=usb0.0,id=tablet0',
     '-vnc', `unix:${opt(vncSocketPath(spec.runDir))},share=ignore`,
+  ];
+}
+
+/**
+ * The guest agent's channel, on every box: a virtio-serial port with the name qemu-ga looks
+ * for, on a unix socket in the run folder (never TCP: the agent runs commands as root in the
+ * guest). A guest without the agent just never opens the port.
+ */
+function guestAgentArgs(runDir: string): string[] {
+  return [
+    '-device', 'virtio-serial-pci,id=vserial0',
+    '-chardev', `socket,id=${QGA_CHARDEV},path=${opt(qgaSocketPath(runDir))},server=on,wait=off`,
+    '-device', `virtserialport,bus=vserial0.0,chardev=${QGA_CHARDEV},name=org.qemu.guest_agent.0`,
   ];
 }
 

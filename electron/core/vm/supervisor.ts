@@ -30,6 +30,7 @@ import { elapsedMs } from '../logger.js';
 import { ejectFromQemu, installerFor } from './installer.js';
 import { seedFor } from './seed.js';
 import { firmwareFor } from './firmware.js';
+import { forgetFreeze, shutdownThroughAgent, thawIfLeftFrozen } from './freeze.js';
 
 export interface SupervisorOptions {
   /** Overrides every box's stop timeout (tests; also BOXKEEP_STOP_TIMEOUT_MS); else the box's own setting. */
@@ -145,6 +146,7 @@ export class Supervisor implements VmControl {
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
       writeNodes(runDir, nodes);
+      forgetFreeze(runDir);
       // Recorded as running before QEMU exists: should this process die from here on, the next
       // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
       // nothing knows of while offline operations freeze the disks it writes.
@@ -318,8 +320,15 @@ export class Supervisor implements VmControl {
         let cutShort!: () => void;
         const cut = new Promise<void>((r) => (cutShort = r));
         const result = (async () => {
-          await session.qmp.execute('system_powerdown').catch(() => undefined);
-          await Promise.race([waitFor(session.closed, timeoutMs), cut]);
+          const deadline = Date.now() + timeoutMs;
+          let isCut = false;
+          void cut.then(() => (isCut = true));
+          const waitUntil = (ms: number) => Promise.race([waitFor(session.closed, Math.max(ms, 0)), cut]);
+          // The guest agent first: a graceful stop even for a guest that ignores ACPI. ACPI
+          // follows when the guest has not gone within half the timeout (or has no agent).
+          if (await shutdownThroughAgent(session.qmp, session.runDir, session.closed)) await waitUntil(timeoutMs / 2);
+          if (!isCut && !session.qmp.closed) await session.qmp.execute('system_powerdown').catch(() => undefined);
+          await waitUntil(deadline - Date.now());
           return this.endStop(box, session, opts.force, started);
         })();
         this.gracefulStops.set(box.id, { cutShort, done: result });
@@ -450,6 +459,7 @@ export class Supervisor implements VmControl {
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) }, fs.existsSync(vncSocketPath(runDir)));
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
         if (now !== box.status) this.setStatus(box.id, now);
+        if (now === 'running') await this.thawLeftFrozen(session, box, report);
         // Routine, not a repair: every command while a box runs gets here, and a report line
         // each time would drown the ones that matter.
         this.core.logger.info('box reattached', { op: 'box-adopt', boxId: box.id, pid: fp.pid });
@@ -473,6 +483,18 @@ export class Supervisor implements VmControl {
       report.repaired(box.id, `The box ${label} stopped unexpectedly while Boxkeep was closed: ${reason}`);
     }
     return null;
+  }
+
+  /**
+   * A guest its last owner froze (fsfreeze) and died before thawing is thawed now: a frozen
+   * guest must never be left behind. Cheap when nothing was frozen (freeze.ts: the mark).
+   */
+  async thawLeftFrozen(session: QemuSession, box: Box, report: ReportBuilder): Promise<void> {
+    const outcome = await thawIfLeftFrozen(session.qmp, session.runDir);
+    const label = JSON.stringify(box.name);
+    if (outcome === 'thawed') report.repaired(box.id, `The filesystems of the box ${label} were left frozen by an interrupted snapshot; they were thawed.`);
+    else if (outcome === 'unreachable') report.kept(box.id, `The box ${label} may have filesystems left frozen by an interrupted snapshot, and its guest agent did not answer; Boxkeep asks again the next time it takes control of the box.`);
+    this.core.logger.info('freeze checked', { op: 'box-adopt', boxId: box.id, outcome });
   }
 
   /**

@@ -14,6 +14,7 @@ import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
 import { keepPicture } from '../picture.js';
 import { keepVars, keepVarsAgain } from '../efivars.js';
+import { freezeGuest } from '../../vm/freeze.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
@@ -43,6 +44,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     throw err;
   }
   liveCreate.crash('after-overlay');
+  // Application-consistent when the guest's agent answers; thawed on every way out below.
+  const guest = await freezeFilesystems(core, session, box, intent);
+  liveCreate.crash('after-freeze-fs');
   session.quiescing = true;
   const paused = performance.now();
   let pauseMs = 0;
@@ -66,6 +70,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     liveCreate.crash('after-switch');
     if (!intent.wasPaused) await session.qmp.execute('cont');
     pauseMs = performance.now() - paused;
+    await guest.thaw();
     // Outside the pause: recovery rebuilds the map from QEMU's own node list if we die first.
     writeNodes(session.runDir, session.nodes);
     liveCreate.crash('after-resume');
@@ -86,8 +91,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     core.logger.warn('live snapshot finished despite an error after the switch', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, error: String((err as Error).message ?? err) });
   } finally {
     session.quiescing = false;
+    await guest.thaw();
   }
-  const row = commitCreateRow(core, { ...snapshot, live: true });
+  const row = commitCreateRow(core, { ...intent.snapshot, live: true });
   liveCreate.crash('after-row');
   clearIntent(journal, intent.id);
   const [stopped = paused, renamed = paused, switched = paused] = marks;
@@ -96,6 +102,27 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     stop_ms: roundMs(stopped - paused), rename_ms: roundMs(renamed - stopped), switch_ms: roundMs(switched - renamed), cont_ms: roundMs(paused + pauseMs - switched),
   });
   return row;
+}
+
+/**
+ * Freezes the guest's filesystems through its agent (a paused guest cannot run it). Once
+ * frozen, the intent says so before anything else: a recovery that completes the snapshot
+ * records it as filesystems-frozen, which it is, the disk having been switched while frozen.
+ */
+async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box, intent: LiveCreateIntent) {
+  if (intent.wasPaused) return { frozen: false, thaw: async () => {} };
+  const guest = await freezeGuest(session.qmp, session.runDir, core.logger, { op: 'live-create', boxId: box.id, snapshotId: intent.snapshot.id });
+  if (guest.frozen) {
+    intent.snapshot = { ...intent.snapshot, taken: 'filesystems-frozen' };
+    try {
+      writeIntent(core.paths.boxJournal(box.id), intent);
+    } catch (err) {
+      await guest.thaw();
+      await undoCreate(core, session, box, intent);
+      throw err;
+    }
+  }
+  return guest;
 }
 
 /** Does QEMU already write to the new overlay, or is it gone with both renames done? */

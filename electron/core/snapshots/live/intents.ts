@@ -10,7 +10,7 @@ export const liveCreate = intentKind(
     ...p.base, op: v.literal('live-create'), boxId: p.id, snapshot: p.snapshot,
     generation: v.number(), oldTop: p.node, newTop: p.node, wasPaused: v.boolean(),
   }),
-  ['after-intent', 'after-picture', 'after-overlay', 'after-pause', 'after-vars', 'after-freeze', 'after-install', 'after-switch', 'after-resume', 'after-row'],
+  ['after-intent', 'after-picture', 'after-overlay', 'after-freeze-fs', 'after-pause', 'after-vars', 'after-freeze', 'after-install', 'after-switch', 'after-resume', 'after-row'],
 );
 export type LiveCreateIntent = IntentOf<typeof liveCreate>;
 

@@ -16,7 +16,7 @@ import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
 /** What settling a live operation needs: the home, and reattaching to the box's QEMU. */
-export type LiveSettleDeps = HomeData & { sessions: Pick<Supervisor, 'adoptOne'> };
+export type LiveSettleDeps = HomeData & { sessions: Pick<Supervisor, 'adoptOne' | 'thawLeftFrozen'> };
 
 export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateIntent, report: ReportBuilder): Promise<boolean> {
   const { boxId, snapshot } = intent;
@@ -36,6 +36,8 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
       await session.qmp.execute('cont');
       core.store.setBoxStatus(boxId, 'running');
     }
+    // Only a running guest's agent answers: the thaw comes after the resume.
+    await core.sessions.thawLeftFrozen(session, box, report);
   };
   if (core.store.getSnapshot(snapshot.id)) {
     await resume();

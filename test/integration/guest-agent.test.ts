@@ -1,0 +1,93 @@
+// Application-consistent live snapshots and graceful stops through the guest agent: the test
+// guest runs Debian's qemu-ga (boxkeep.agent=on). What the guest's own ext4 wrote into the
+// frozen disk is the proof of the freeze: a frozen ext4 flushes its journal and clears
+// needs_recovery in its superblock (the image mounts without replaying anything), and data
+// written just before (not synced) is on the disk; a crash-consistent disk of a mounted ext4
+// keeps needs_recovery set.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freezeMarkPath } from '../../electron/core/vm/freeze.js';
+import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { BIN } from '../helpers/cli.js';
+import { requireTools } from '../helpers/disk.js';
+import { AGENT_APPEND, buildGuest, makeDataDisk } from '../helpers/guest.js';
+import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+
+let h: VmHome;
+
+beforeAll(async () => {
+  requireTools('dumpe2fs', 'debugfs', 'qemu-ga');
+  h = await openVmHome({ append: AGENT_APPEND, stopTimeoutMs: 30_000 });
+  // The same guest with qemu-ga not started: a box without an agent.
+  const guest = buildGuest();
+  const data = makeDataDisk(path.join(path.dirname(h.dir), 'plain.qcow2'), 64, { 'hello.txt': 'hello\n' });
+  await h.core.images.import({ path: data, name: 'plain', kernelPath: guest.kernel, initrdPath: guest.initrd, append: 'console=ttyS0 panic=-1 quiet' });
+  fs.rmSync(data);
+}, 300_000);
+afterAll(async () => { await h?.cleanup(); });
+
+/** The ext4 on a disk (its whole chain, read while QEMU holds it): superblock features and one file. */
+export function ext4Of(qcow2: string, file: string): { features: string[]; content: string } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-e4-'));
+  try {
+    const raw = path.join(tmp, 'disk.raw');
+    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', qcow2, raw]);
+    const header = execFileSync('dumpe2fs', ['-h', raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const features = (/^Filesystem features:\s*(.*)$/m.exec(header)?.[1] ?? '').split(/\s+/).filter(Boolean);
+    const content = execFileSync('debugfs', ['-R', `cat ${file}`, raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return { features, content };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+describe('live snapshots with the guest agent', () => {
+  it('a live disk-only snapshot of a guest running qemu-ga freezes its filesystems and is recorded filesystems-frozen', async () => {
+    await h.core.boxes.create({ name: 'ga', image: 'tiny' });
+    const con = await boot(h.core, 'ga');
+    // Written, not synced: only the freeze (which syncs) puts it on the disk at once.
+    await sh(con, 'echo app-data-1 > /mnt/unsynced');
+    const s = await h.core.snapshots.create({ box: 'ga', name: 'frozen' });
+    expect(s.taken).toBe('filesystems-frozen');
+    expect(h.core.store.getSnapshot(s.id)!.taken).toBe('filesystems-frozen');
+    const disk = ext4Of(s.diskPath, '/unsynced');
+    expect(disk.features).toContain('has_journal');
+    expect(disk.features).not.toContain('needs_recovery');
+    expect(disk.content).toContain('app-data-1');
+    // Thawed: the guest writes again, and nothing marks a freeze left behind.
+    expect(await sh(con, 'echo after > /mnt/after; sync; cat /mnt/after', 20_000)).toContain('after');
+    expect(fs.existsSync(freezeMarkPath((h.core.vms as Supervisor).session(s.boxId).runDir))).toBe(false);
+    con.close();
+    // The command line says how it was taken.
+    await h.core.close();
+    const show = spawnSync(process.execPath, [BIN, '--home', h.dir, 'snapshot', 'show', 'ga', 'frozen'], { encoding: 'utf8', timeout: 60_000 });
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/Taken:.*while the box ran, disk only \(filesystems frozen\)/);
+    await h.reopen();
+  }, 180_000);
+
+  it('a guest without the agent gets a crash-consistent snapshot', async () => {
+    await h.core.boxes.create({ name: 'plain', image: 'plain' });
+    const con = await boot(h.core, 'plain');
+    await sh(con, 'echo data > /mnt/x; sync');
+    const s = await h.core.snapshots.create({ box: 'plain', name: 'cc' });
+    expect(s.taken).toBe('crash-consistent');
+    // Mounted and never frozen: the disk says its journal needs replaying.
+    expect(ext4Of(s.diskPath, '/x').features).toContain('needs_recovery');
+    expect(await sh(con, 'echo more > /mnt/y; sync; cat /mnt/y')).toContain('more');
+    con.close();
+    await h.core.vms.stop('plain', { force: true });
+  }, 180_000);
+
+  it('stop goes through the agent: a guest without ACPI handling powers off gracefully, not forced', async () => {
+    const box = h.core.boxes.resolve('ga');
+    const result = await h.core.vms.stop('ga', { force: false });
+    expect(result.forced).toBe(false);
+    expect(result.status).toBe('stopped');
+    // The guest's shutdown unmounted its ext4: the disk is clean, nothing to replay.
+    expect(ext4Of(box.liveDiskPath, '/after').features).not.toContain('needs_recovery');
+  }, 120_000);
+});
