@@ -10,6 +10,7 @@ import { fsyncDir, mkdirDurable, noRoomForRecord, removeDurable, renameDurable, 
 import { newId } from '../ids.js';
 import { clearIntent } from '../journal.js';
 import { snapshotCreate, snapshotRemove, snapshotRestore, type Dependent, type RemoveFacts, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from './intents.js';
+import type { NewSnapshot } from '../store/store.js';
 import { backingPathOf } from '../disk/backing.js';
 import { readLayerFacts } from '../disk/confine.js';
 import { BoxkeepError } from '../../../shared/errors.js';
@@ -67,7 +68,7 @@ export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
   fsyncDir(path.dirname(frozenPath));
 }
 
-export function commitCreateRow(core: HomeData, snapshot: Omit<Snapshot, 'hasPicture'>): Snapshot {
+export function commitCreateRow(core: HomeData, snapshot: NewSnapshot): Snapshot {
   const row = { ...snapshot, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
   // The layer is frozen from here on: what it is now is what every later use must find.
   const facts = readLayerFacts(snapshot.diskPath);
