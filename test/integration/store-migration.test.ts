@@ -131,6 +131,10 @@ function fullSchema5Home(file: string): void {
 type Master = { type: string; name: string; tbl_name: string; sql: string | null }[];
 const master = (db: Database.Database) => db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`).all() as Master;
 const rows = (db: Database.Database, table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
+/** Migration 8's place in the list: later migrations run after it and are not what these tests look at. */
+const MIGRATION_8 = 7;
+/** The columns a row had before: later migrations add their own. */
+const columnsOf = (list: Record<string, unknown>[], like: Record<string, unknown>[]) => list.map((r) => Object.fromEntries(Object.keys(like[0] ?? r).map((k) => [k, r[k]])));
 
 describe('migration 8 on a full home at schema 7', () => {
   it('keeps every row and column (also one a sibling migration added), every index and reference; only boxes.image_id loses NOT NULL', () => {
@@ -146,13 +150,18 @@ describe('migration 8 on a full home at schema 7', () => {
       const db = store.db;
       expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       // The schema: the same objects, the same text, but for the boxes table's.
-      const after = master(db);
-      expect(after.filter((m) => m.name !== 'boxes')).toEqual(before.master.filter((m) => m.name !== 'boxes'));
+      const names = new Set(before.master.map((m) => m.name));
+      const after = master(db).filter((m) => names.has(m.name));
+      // A later migration's ADD COLUMN rewrites a table's text: its old columns must all still be there.
+      const lead = (m: Master[number]) => (m.type === 'table' ? { ...m, sql: null } : m);
+      expect(after.filter((m) => m.name !== 'boxes').map(lead)).toEqual(before.master.filter((m) => m.name !== 'boxes').map(lead));
+      const columns = (d: Database.Database, t: string) => (d.pragma(`table_info(${t})`) as { name: string }[]).map((c) => c.name);
+      for (const t of ['images', 'snapshots', 'settings']) expect(columns(db, t)).toEqual(expect.arrayContaining(Object.keys(before.rows[t]![0] ?? {})));
       // (SQLite quotes the name a RENAME gave; spacing is not meaning.)
       const boxesSql = (m: Master) => m.find((x) => x.name === 'boxes')!.sql!.replace('"boxes"', 'boxes').replace(/\s+/g, ' ');
       expect(boxesSql(after)).toBe(boxesSql(before.master).replace('image_id TEXT NOT NULL', 'image_id TEXT').replace(/\)$/, ", firmware TEXT NOT NULL DEFAULT 'bios', installed_from TEXT)"));
       // Every row, every column.
-      for (const t of ['images', 'snapshots', 'settings']) expect(rows(db, t), t).toEqual(before.rows[t]);
+      for (const t of ['images', 'snapshots', 'settings']) expect(columnsOf(rows(db, t), before.rows[t]!), t).toEqual(before.rows[t]);
       expect(rows(db, 'boxes')).toEqual(before.rows.boxes!.map((b) => {
         const installer = b.image_id === 'iso000000001' ? 'netinst' : b.image_id === 'iso000000002' ? 'other' : null;
         return { ...b, image_id: installer ? null : b.image_id, firmware: 'bios', installed_from: installer };
@@ -178,7 +187,7 @@ describe('migration 8 on a full home at schema 7', () => {
     tmp = tempHome('bkm');
     const file = path.join(tmp.dir, 'boxkeep.db');
     fullSchema5Home(file);
-    const last = MIGRATIONS.length - 1;
+    const last = MIGRATION_8;
     const original = MIGRATIONS[last]!;
     const seen: unknown[] = [];
     MIGRATIONS[last] = (db) => {
@@ -203,11 +212,11 @@ describe('migration 8 on a full home at schema 7', () => {
     const old = new Database(file, { readonly: true });
     const before = { master: master(old), rows: Object.fromEntries(['images', 'boxes', 'snapshots', 'settings'].map((t) => [t, rows(old, t)])) };
     old.close();
-    // The compiled store (dist/, as the app runs it); the last migration killed after its rebuild, before its commit.
+    // The compiled store (dist/, as the app runs it); migration 8 killed after its rebuild, before its commit.
     const script = `
       const { MIGRATIONS } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/schema.js'))});
       const { Store } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/store.js'))});
-      const last = MIGRATIONS.length - 1, original = MIGRATIONS[last];
+      const last = ${MIGRATION_8}, original = MIGRATIONS[last];
       MIGRATIONS[last] = (db) => { original(db); process.kill(process.pid, 'SIGKILL'); };
       new Store(process.argv[1], (id) => id);
     `;
@@ -222,5 +231,30 @@ describe('migration 8 on a full home at schema 7', () => {
     expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     expect(store.listSnapshots('box000000001').map((s) => s.name)).toEqual(['first', 'second']);
     store.db.close();
+  });
+});
+
+describe('migration 12 (AutoProtect)', () => {
+  it('leaves every snapshot unpinned and manual (never pruned), gives no box a policy, and drops a box\'s policy with the box', () => {
+    const { store } = upgraded((file) => {
+      const db = databaseAt(file, 7);
+      (MIGRATIONS[7] as (d: Database.Database) => void)(db);
+      db.pragma('user_version = 8');
+      db.exec(`
+        INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at) VALUES ('img000000001', 'seed', '/h/i', 1, 1, 1);
+        INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, created_at, mac_address) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1, 2, '52:54:00:01:02:03');
+        INSERT INTO snapshots (id, box_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000001', 'box000000001', 'first', 3, 1, 1, '/h/1');
+      `);
+      db.close();
+    });
+    try {
+      expect(store.listSnapshots('box000000001').map((s) => [s.name, s.pinned, s.auto])).toEqual([['first', false, false]]);
+      expect(store.db.prepare('SELECT count(*) AS n FROM protect').get()).toEqual({ n: 0 });
+      store.db.prepare(`INSERT INTO protect (box_id, policy) VALUES ('box000000001', '{}')`).run();
+      store.deleteBox('box000000001');
+      expect(store.db.prepare('SELECT count(*) AS n FROM protect').get()).toEqual({ n: 0 });
+    } finally {
+      store.db.close();
+    }
   });
 });
