@@ -25,6 +25,8 @@ export interface TrayDeps {
   /** How often "in 12 min" is counted down without any event (default a minute). */
   tickMs?: number;
   now?: () => number;
+  /** Start at login (shell/autostart.ts), read and set; absent: not offered. */
+  autostart?: { get(): boolean; set(enabled: boolean): void };
 }
 
 /** An AutoProtect alert as the notification the shell shows: the reason is in the body. */
@@ -51,7 +53,7 @@ export function startTray(deps: TrayDeps): TrayController {
 
   const render = () => {
     if (disposed) return;
-    deps.view.setMenu(trayTemplate({ boxes, busy, loadError, protect, now: now() }));
+    deps.view.setMenu(trayTemplate({ boxes, busy, loadError, protect, now: now(), autostart: deps.autostart?.get() }));
     const running = boxes.filter((b) => isActive(b.status)).length;
     deps.view.setToolTip(running ? `Boxkeep — ${running} running` : 'Boxkeep');
   };
@@ -87,6 +89,14 @@ export function startTray(deps: TrayDeps): TrayController {
   const dispatch = async (action: TrayAction) => {
     if (action.type === 'open') return deps.openWindow();
     if (action.type === 'quit') return deps.quit();
+    if (action.type === 'toggle-autostart') {
+      try {
+        deps.autostart?.set(!deps.autostart.get());
+      } catch (err) {
+        deps.notify({ kind: 'failure', title: 'Could not change starting at login', body: BoxkeepError.from(err).message });
+      }
+      return render();
+    }
     if (busy.has(action.boxId)) return;
     busy.add(action.boxId);
     render();

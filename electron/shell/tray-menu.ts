@@ -3,10 +3,10 @@
 import { isActive, type Box, type BoxStatus, type ProtectStatus } from '../../shared/types.js';
 import { untilText } from '../../shared/protect.js';
 
-export type TrayAction = { type: 'quick-snapshot'; boxId: string; boxName: string } | { type: 'open' } | { type: 'quit' };
+export type TrayAction = { type: 'quick-snapshot'; boxId: string; boxName: string } | { type: 'open' } | { type: 'quit' } | { type: 'toggle-autostart' };
 
 export type TrayItem =
-  | { kind: 'action'; label: string; enabled: boolean; action: TrayAction; toolTip?: string }
+  | { kind: 'action'; label: string; enabled: boolean; action: TrayAction; toolTip?: string; checked?: boolean }
   | { kind: 'label'; label: string }
   | { kind: 'separator' };
 
@@ -19,6 +19,8 @@ export interface TrayState {
   /** AutoProtect per box, for "next automatic snapshot in 12 min"; boxes left out show nothing of it. */
   protect?: ReadonlyMap<string, ProtectStatus>;
   now?: number;
+  /** Whether the app starts at login (shell/autostart.ts); undefined: the item is not offered. */
+  autostart?: boolean;
 }
 
 /** Beyond this many boxes the menu stops growing; the window lists them all. */
@@ -45,6 +47,9 @@ export function trayTemplate(state: TrayState): TrayItem[] {
   }
   items.push({ kind: 'separator' });
   items.push({ kind: 'action', label: 'Open Boxkeep', enabled: true, action: { type: 'open' } });
+  if (state.autostart !== undefined) {
+    items.push({ kind: 'action', label: 'Start Boxkeep at Login', enabled: true, checked: state.autostart, action: { type: 'toggle-autostart' }, toolTip: 'Start in the tray when you log in, so automatic snapshots keep their schedule' });
+  }
   items.push({ kind: 'separator' });
   items.push({ kind: 'action', label: 'Quit Boxkeep', enabled: true, action: { type: 'quit' } });
   return items;

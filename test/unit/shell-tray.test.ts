@@ -68,6 +68,26 @@ describe('tray and AutoProtect', () => {
   });
 });
 
+describe('tray: start at login', () => {
+  it('offers a checkbox when the platform can, and toggles it', async () => {
+    let on = false;
+    const menus: TrayItem[][] = [];
+    const tray = startTray({
+      api: { boxes: { list: async () => [] }, snapshots: {}, protect: {} } as never,
+      on: () => () => {}, view: { setMenu: (m) => menus.push(m), setToolTip: () => {} }, notify: () => {}, openWindow: () => {}, quit: () => {},
+      autostart: { get: () => on, set: (v) => void (on = v) },
+    });
+    await tray.refresh();
+    const item = () => menus.at(-1)!.find((i) => i.kind === 'action' && i.action.type === 'toggle-autostart');
+    expect(item()).toMatchObject({ label: 'Start Boxkeep at Login', checked: false });
+    await tray.dispatch({ type: 'toggle-autostart' });
+    expect(on).toBe(true);
+    expect(item()).toMatchObject({ checked: true });
+    tray.dispose();
+    expect(labels(trayTemplate({ boxes: [], busy: new Set() }))).not.toContain('Start Boxkeep at Login');
+  });
+});
+
 describe('tray controller on the real core', () => {
   let h: OwnedHome;
   let tray: TrayController;
