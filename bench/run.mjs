@@ -21,6 +21,8 @@ const suites = {
   screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
   // Boots the tiny guest through OVMF and through SeaBIOS.
   uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
+  // AutoProtect: the retention plan over a year of hourly snapshots, the scheduler's idle CPU.
+  protect: async () => (await import('./protect.mjs')).protectBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

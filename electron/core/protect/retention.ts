@@ -12,23 +12,19 @@ export interface Dated {
 /** Which calendar buckets are counted in: the user's local time (the product) or UTC (tests). */
 export type Calendar = 'local' | 'utc';
 
-type Rule = 'keepLast' | 'keepHourly' | 'keepDaily' | 'keepWeekly' | 'keepMonthly';
+type Rule = (typeof CALENDAR_RULES)[number];
 
-function bucketer(calendar: Calendar): Record<Exclude<Rule, 'keepLast'>, (t: number) => number> {
-  const parts = (t: number) => {
-    const d = new Date(t);
-    return calendar === 'utc'
-      ? { y: d.getUTCFullYear(), m: d.getUTCMonth(), day: d.getUTCDate(), h: d.getUTCHours(), dow: d.getUTCDay() }
-      : { y: d.getFullYear(), m: d.getMonth(), day: d.getDate(), h: d.getHours(), dow: d.getDay() };
-  };
-  const dayNumber = (y: number, m: number, day: number) => Math.floor(Date.UTC(y, m, day) / 86_400_000);
-  return {
-    keepHourly: (t) => { const p = parts(t); return dayNumber(p.y, p.m, p.day) * 24 + p.h; },
-    keepDaily: (t) => { const p = parts(t); return dayNumber(p.y, p.m, p.day); },
-    // ISO weeks start on Monday: the bucket is the number of the week's Monday.
-    keepWeekly: (t) => { const p = parts(t); return dayNumber(p.y, p.m, p.day) - ((p.dow + 6) % 7); },
-    keepMonthly: (t) => { const p = parts(t); return p.y * 12 + p.m; },
-  };
+const CALENDAR_RULES = ['keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const;
+
+/** The four calendar buckets of a time, from one Date: hour, day, ISO week (its Monday), month. */
+function bucketsOf(t: number, calendar: Calendar): [number, number, number, number] {
+  const d = new Date(t);
+  const utc = calendar === 'utc';
+  const y = utc ? d.getUTCFullYear() : d.getFullYear();
+  const m = utc ? d.getUTCMonth() : d.getMonth();
+  const day = Math.floor(Date.UTC(y, m, utc ? d.getUTCDate() : d.getDate()) / 86_400_000);
+  const dow = utc ? d.getUTCDay() : d.getDay();
+  return [day * 24 + (utc ? d.getUTCHours() : d.getHours()), day, day - ((dow + 6) % 7), y * 12 + m];
 }
 
 /**
@@ -39,7 +35,6 @@ function bucketer(calendar: Calendar): Record<Exclude<Rule, 'keepLast'>, (t: num
 export function planRetention(snapshots: readonly Dated[], policy: ProtectPolicy, calendar: Calendar = 'local'): Set<string> {
   if (keepsAll(policy)) return new Set(snapshots.map((s) => s.id));
   const newestFirst = [...snapshots].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
-  const buckets = bucketer(calendar);
   const left = { keepLast: policy.keepLast, keepHourly: policy.keepHourly, keepDaily: policy.keepDaily, keepWeekly: policy.keepWeekly, keepMonthly: policy.keepMonthly };
   const last = new Map<Rule, number>();
   const keep = new Set<string>();
@@ -48,9 +43,11 @@ export function planRetention(snapshots: readonly Dated[], policy: ProtectPolicy
       left.keepLast--;
       keep.add(s.id);
     }
-    for (const rule of ['keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const) {
+    const buckets = bucketsOf(s.createdAt, calendar);
+    for (let r = 0; r < CALENDAR_RULES.length; r++) {
+      const rule = CALENDAR_RULES[r]!;
       if (left[rule] === 0) continue;
-      const bucket = buckets[rule](s.createdAt);
+      const bucket = buckets[r]!;
       if (last.get(rule) === bucket) continue;
       last.set(rule, bucket);
       left[rule]--;

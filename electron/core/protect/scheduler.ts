@@ -67,8 +67,11 @@ export class ProtectScheduler {
   async tick(): Promise<void> {
     try {
       const now = this.clock.now();
-      for (const row of enabledRows(this.core.store)) {
-        const box = this.core.store.getBox(row.boxId);
+      const rows = enabledRows(this.core.store);
+      if (rows.length === 0) return;
+      const boxes = new Map(this.core.store.listBoxes().map((b) => [b.id, b]));
+      for (const row of rows) {
+        const box = boxes.get(row.boxId);
         if (box) this.visit(box, row, now);
       }
     } catch (err) {
