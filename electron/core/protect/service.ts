@@ -51,7 +51,9 @@ export class ProtectService {
   /** The policy replaces the old one whole: what is not given is off (or the preset's, with preset). */
   set(input: ChannelInput<'protect:set'>): ProtectStatus {
     const box = this.core.boxes.resolve(input.box);
-    const { box: _ref, off, preset, ...fields } = input;
+    const { box: _ref, off, preset, ...given } = input;
+    // A key present with undefined (a transport may keep one) is a field not given.
+    const fields = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<ProtectPolicy>;
     if (off && (preset || Object.keys(fields).length > 0)) throw invalidArgument('Turning AutoProtect off takes no other setting; give --off alone.');
     const base = off ? { ...this.policy(box.id), enabled: false } : { ...(preset ? PROTECT_PRESET : POLICY_OFF), enabled: true };
     const policy: ProtectPolicy = { ...base, ...fields };
