@@ -5,7 +5,7 @@
 // so an idle tick reads one query and writes nothing. A crash or a closed owner loses nothing:
 // the next owner counts from the stored seenAt, and a box overdue by any number of intervals
 // gets one snapshot (isDue), never a catch-up of each one missed.
-import { isActive, type Box } from '../../../shared/types.js';
+import type { Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { OVERLAY_BYTES, shortfall, spaceMessage } from '../space.js';
 import { enabledRows, writeState, type ProtectRow } from './policy-store.js';
@@ -34,6 +34,8 @@ export type SchedulerDeps = HomeData & Effects & { protect: ProtectService };
 export class ProtectScheduler {
   /** Boxes with a snapshot under way (queued behind another operation, or being taken). */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** When this owner last saw each box running: a stop is credited with the running time up to then. */
+  private readonly lastSeen = new Map<string, number>();
   private timer: unknown = null;
   private stopped = false;
 
@@ -84,11 +86,17 @@ export class ProtectScheduler {
   private visit(box: Box, row: ProtectRow, now: number): void {
     const running = box.status === 'running';
     if (!running) {
-      // Seen stopped (or paused): what ran until now is kept, the clock stops counting. A box
-      // that stopped while no owner ran is not credited with the time in between.
-      if (row.seenAt !== null) writeState(this.core.store, box.id, { ...row, runningMs: isActive(box.status) ? runningSoFar(row, now) : row.runningMs, seenAt: null });
+      // Seen stopped (or paused): what ran until it was last seen running is kept, and the
+      // count stops. A box that stopped while no owner ran is not credited with the time between.
+      if (row.seenAt !== null) {
+        const until = this.lastSeen.get(box.id);
+        writeState(this.core.store, box.id, { ...row, runningMs: until === undefined ? row.runningMs : runningSoFar(row, until), seenAt: null });
+        this.core.events.emit('protect:changed', { boxId: box.id });
+      }
+      this.lastSeen.delete(box.id);
       return;
     }
+    this.lastSeen.set(box.id, now);
     if (row.seenAt === null) {
       writeState(this.core.store, box.id, { ...row, seenAt: now });
       row = { ...row, seenAt: now };
