@@ -74,9 +74,13 @@ export class SnapshotEngine {
   private lockedForRemoval<T>(boxRef: string, snapshotRef: string, work: (box: Box, snapshot: Snapshot) => Promise<T>): Promise<T> {
     return this.lockedBox(boxRef, (box) => {
       const snapshot = this.resolve(box, snapshotRef);
-      if (!removalMayRunBesideWaitingMerges(this.core, box, snapshot)) assertNoUnfinishedWork(this.core, box);
+      this.assertMayRemove(box, snapshot);
       return work(box, snapshot);
     });
+  }
+
+  private assertMayRemove(box: Box, snapshot: Snapshot): void {
+    if (!removalMayRunBesideWaitingMerges(this.core, box, snapshot)) assertNoUnfinishedWork(this.core, box);
   }
 
   private lockedBox<T>(boxRef: string, work: (box: Box) => Promise<T>): Promise<T> {
@@ -182,11 +186,16 @@ export class SnapshotEngine {
   /**
    * Retention's removal: the normal one, but only of an automatic snapshot that is still not
    * pinned and not the current one when the box's queue reaches it (a pin or a restore may have
-   * come between the plan and now); null when it is kept after all.
+   * come between the plan and now); null when it is kept after all, or already gone (another
+   * prune of the same plan, or the user's remove, got there first). By id only, never by name.
    */
   prune(boxId: string, snapshotId: string): Promise<RemoveSnapshotResult | null> {
-    return this.lockedForRemoval(boxId, snapshotId, async (box, snapshot) =>
-      snapshot.auto && !snapshot.pinned && snapshot.id !== box.currentSnapshotId ? this.removeLocked(box, snapshot) : null);
+    return this.lockedBox(boxId, async (box) => {
+      const snapshot = this.core.store.getSnapshot(snapshotId);
+      if (!snapshot || snapshot.boxId !== box.id || !snapshot.auto || snapshot.pinned || snapshot.id === box.currentSnapshotId) return null;
+      this.assertMayRemove(box, snapshot);
+      return this.removeLocked(box, snapshot);
+    });
   }
 
   private async removeLocked(box: Box, snapshot: Snapshot): Promise<RemoveSnapshotResult> {
