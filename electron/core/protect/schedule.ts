@@ -5,19 +5,27 @@ import type { ScheduleState } from './policy-store.js';
 
 const MINUTE = 60_000;
 
-/** The latest local HH:MM at or before `now`. */
-export function lastDailySlot(dailyAt: string, now: number): number {
+/**
+ * The local HH:MM of the day `days` after the day of `now`, each day built from its own date:
+ * moving a slot by a day would carry a daylight-saving shift (02:30 read as 03:30 on the day
+ * 02:30 is skipped) into the days around it, and serve that day twice.
+ */
+function slotOn(dailyAt: string, now: number, days: number): number {
   const [h, m] = dailyAt.split(':').map(Number) as [number, number];
   const d = new Date(now);
-  d.setHours(h, m, 0, 0);
-  if (d.getTime() > now) d.setDate(d.getDate() - 1);
-  return d.getTime();
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate() + days, h, m).getTime();
 }
 
+/** The latest local HH:MM at or before `now`. */
+export function lastDailySlot(dailyAt: string, now: number): number {
+  const today = slotOn(dailyAt, now, 0);
+  return today <= now ? today : slotOn(dailyAt, now, -1);
+}
+
+/** The first local HH:MM after `now`. */
 function nextDailySlot(dailyAt: string, now: number): number {
-  const d = new Date(lastDailySlot(dailyAt, now));
-  d.setDate(d.getDate() + 1);
-  return d.getTime();
+  const today = slotOn(dailyAt, now, 0);
+  return today > now ? today : slotOn(dailyAt, now, 1);
 }
 
 /** Running time counted so far: what was stored, plus the stretch since the box was last seen running. */
