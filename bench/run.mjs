@@ -23,6 +23,8 @@ const suites = {
   uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
   // The test guest with qemu-ga: fsfreeze/thaw around a live snapshot, beside the pause without it.
   agent: async () => (await import('./agent.mjs')).agentBenchmarks(),
+  // AutoProtect: the retention plan over a year of hourly snapshots, the scheduler's idle CPU.
+  protect: async () => (await import('./protect.mjs')).protectBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

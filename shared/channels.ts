@@ -8,6 +8,7 @@
 import * as v from 'valibot';
 import { forwardsProblems, FORWARD_SYNTAX, MAX_FORWARDS } from './forwards.js';
 import { descriptionProblem, nameProblem } from './names.js';
+import { dailyProblem, MAX_EVERY_MINUTES, MAX_KEEP, MIN_EVERY_MINUTES } from './protect.js';
 import { hostnameProblem, MAX_PASSWORD_CHARS, MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, passwordProblem, sshKeyProblem, userNameProblem } from './cloud-init.js';
 import type {
   Box,
@@ -15,6 +16,7 @@ import type {
   CheckReport,
   ConsoleOutput,
   Image,
+  ProtectStatus,
   RecoveryReport,
   RemoveSnapshotResult,
   RestoreResult,
@@ -56,6 +58,14 @@ export const FIELD_SUBJECTS = {
   cloudInitHostname: 'The host name',
   display: 'The display',
   firmware: 'The firmware',
+  everyMinutes: 'The interval',
+  dailyAt: 'The daily time',
+  beforeStop: 'The before-stop choice',
+  keepLast: 'The keep-last count',
+  keepHourly: 'The keep-hourly count',
+  keepDaily: 'The keep-daily count',
+  keepWeekly: 'The keep-weekly count',
+  keepMonthly: 'The keep-monthly count',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -144,6 +154,20 @@ const cloudInit = {
     v.maxLength(MAX_SSH_KEYS, `A box may have at most ${MAX_SSH_KEYS} SSH keys.`),
   )),
   cloudInitHostname: v.optional(ruled(S.cloudInitHostname, 253, hostnameProblem)),
+};
+
+/** A box's AutoProtect policy, given whole (shared/protect.ts): what is left out is off, or the preset's with preset. */
+const protectPolicy = {
+  off: v.optional(v.boolean('off must be true or false.')),
+  preset: v.optional(v.boolean('preset must be true or false.')),
+  everyMinutes: v.optional(v.nullable(int(S.everyMinutes, MIN_EVERY_MINUTES, MAX_EVERY_MINUTES, ' minutes'))),
+  dailyAt: v.optional(v.nullable(ruled(S.dailyAt, 5, dailyProblem))),
+  beforeStop: v.optional(v.boolean(`${S.beforeStop} must be true or false.`)),
+  keepLast: v.optional(int(S.keepLast, 0, MAX_KEEP)),
+  keepHourly: v.optional(int(S.keepHourly, 0, MAX_KEEP)),
+  keepDaily: v.optional(int(S.keepDaily, 0, MAX_KEEP)),
+  keepWeekly: v.optional(int(S.keepWeekly, 0, MAX_KEEP)),
+  keepMonthly: v.optional(int(S.keepMonthly, 0, MAX_KEEP)),
 };
 
 const empty = v.strictObject({});
@@ -236,6 +260,13 @@ export const channels = {
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
   /** The small picture of the screen a live snapshot kept (Snapshot.hasPicture). */
   'snapshots:picture': { input: snapshotRef, result: result<SnapshotPicture>() },
+  /** Pinned snapshots are never pruned by AutoProtect's retention. */
+  'snapshots:pin': { input: snapshotRef, result: result<Snapshot>() },
+  'snapshots:unpin': { input: snapshotRef, result: result<Snapshot>() },
+
+  /** A box's AutoProtect policy and when its next automatic snapshot comes. */
+  'protect:get': { input: boxInput, result: result<ProtectStatus>() },
+  'protect:set': { input: v.strictObject({ box: ref('box'), ...protectPolicy }), result: result<ProtectStatus>() },
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {

@@ -10,10 +10,22 @@ export interface EventMap {
   'images:changed': { imageId: string | null };
   'tasks:progress': TaskProgress;
   'recovery:report': RecoveryReport;
+  /** A box's AutoProtect policy or schedule changed (a new next run, a pause): reload its status. */
+  'protect:changed': { boxId: string };
+  /** Something the user should be told about a box's schedule; the shell shows it as a notification. */
+  'protect:alert': ProtectAlert;
+}
+
+/** failed: an automatic snapshot failed (message says why); paused: the disk is short of space, the schedule waits; resumed: space is back. */
+export interface ProtectAlert {
+  boxId: string;
+  box: string;
+  kind: 'failed' | 'paused' | 'resumed';
+  message: string;
 }
 
 export type EventName = keyof EventMap;
-export const EVENT_NAMES: EventName[] = ['boxes:changed', 'snapshots:changed', 'images:changed', 'tasks:progress', 'recovery:report'];
+export const EVENT_NAMES: EventName[] = ['boxes:changed', 'snapshots:changed', 'images:changed', 'tasks:progress', 'recovery:report', 'protect:changed', 'protect:alert'];
 
 export type Listener<E extends EventName> = (payload: EventMap[E]) => void;
 

@@ -147,6 +147,10 @@ export interface Snapshot {
   diskPath: string;
   /** A small picture of the screen was kept (live snapshots of a box with a screen): snapshots:picture gives it. */
   hasPicture: boolean;
+  /** Kept whatever the box's retention says: pruning never removes a pinned snapshot. */
+  pinned: boolean;
+  /** Taken by the box's AutoProtect schedule; only these are ever pruned. */
+  auto: boolean;
 }
 
 /**
@@ -282,4 +286,36 @@ export interface CheckReport {
   damaged: number;
   boxes: { boxId: string; box: string; ok: boolean; layers: CheckedLayer[] }[];
   elapsedMs: number;
+}
+
+/**
+ * A box's AutoProtect policy (electron/core/protect): when automatic snapshots are taken and
+ * which of them retention keeps. Counts of 0 keep none by that rule; a snapshot any rule keeps
+ * stays. Off: no schedule, no pruning.
+ */
+export interface ProtectPolicy {
+  enabled: boolean;
+  /** A snapshot after every this many minutes the box has run (at least 1); null: none. */
+  everyMinutes: number | null;
+  /** A snapshot each day at this local time, "HH:MM", while the box runs; null: none. */
+  dailyAt: string | null;
+  /** A snapshot before each stop asked for (box stop). */
+  beforeStop: boolean;
+  keepLast: number;
+  keepHourly: number;
+  keepDaily: number;
+  keepWeekly: number;
+  keepMonthly: number;
+}
+
+/** A box's policy with what the schedule will do next, as the owner of the home sees it. */
+export interface ProtectStatus {
+  boxId: string;
+  policy: ProtectPolicy;
+  /** When the next automatic snapshot is due (epoch ms) if the box keeps running; null: none planned. */
+  nextRunAt: number | null;
+  /** Why the schedule waits for this box (the disk is short of space); null: it runs. */
+  pausedReason: string | null;
+  /** The last automatic snapshot that failed, and why; null after one succeeds. */
+  lastError: string | null;
 }

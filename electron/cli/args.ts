@@ -193,6 +193,14 @@ const FIELD_FLAGS: Record<string, string> = {
   cloudInitPassword: 'password-file',
   cloudInitSshKeys: 'ssh-key',
   cloudInitHostname: 'hostname',
+  everyMinutes: 'every',
+  dailyAt: 'daily',
+  beforeStop: 'before-stop',
+  keepLast: 'keep-last',
+  keepHourly: 'keep-hourly',
+  keepDaily: 'keep-daily',
+  keepWeekly: 'keep-weekly',
+  keepMonthly: 'keep-monthly',
 };
 
 /**

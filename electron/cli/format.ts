@@ -182,7 +182,8 @@ export function snapshotTree(tree: SnapshotTree, opts: TreeOptions): string {
 function rowFor(node: Node, prefix: string, now: number): string[] {
   const s = node.snapshot;
   if (!s) return [prefix + node.label, '', '', '', node.label.endsWith('Now') ? 'the live disk' : ''];
-  return [prefix + `${GLYPH.snapshot} ${clean(s.name)}`, s.id, humanBytes(s.sizeOnDisk), relativeTime(s.createdAt, now), s.description];
+  const marks = `${s.auto ? ' (auto)' : ''}${s.pinned ? ' (pinned)' : ''}`;
+  return [prefix + `${GLYPH.snapshot} ${clean(s.name)}${marks}`, s.id, humanBytes(s.sizeOnDisk), relativeTime(s.createdAt, now), s.description];
 }
 
 function buildNodes(tree: SnapshotTree, base: string): Node {

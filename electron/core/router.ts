@@ -16,6 +16,7 @@ import type { KeyedMutex } from './mutex.js';
 import { CRASH_POINTS } from './operations.js';
 import type { RecoveryOptions } from './recovery/recovery.js';
 import type { SnapshotEngine } from './snapshots/engine.js';
+import type { ProtectService } from './protect/service.js';
 import type { VmControl } from './vm/control.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
@@ -31,6 +32,7 @@ export interface RouterDeps extends HomeData {
   boxes: BoxService;
   vms: VmControl;
   snapshots: SnapshotEngine;
+  protect: ProtectService;
   info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
   readonly lastRecovery: RecoveryReport | null;
@@ -52,7 +54,11 @@ export function createRouter(core: RouterDeps): Router {
     'boxes:update': (i) => core.boxes.update(i),
     'boxes:remove': (i) => core.boxes.remove(i.box),
     'boxes:start': (i) => core.vms.start(i.box),
-    'boxes:stop': (i) => core.vms.stop(i.box, { force: i.force ?? false }),
+    // A forced stop is an emergency: it does not wait for a snapshot first.
+    'boxes:stop': async (i) => {
+      if (!i.force) await core.protect.beforeStop(i.box);
+      return core.vms.stop(i.box, { force: i.force ?? false });
+    },
     'boxes:pause': (i) => core.vms.pause(i.box),
     'boxes:resume': (i) => core.vms.resume(i.box),
     'boxes:console': (i) => core.vms.console(i.box, i.lines ?? 200),
@@ -66,6 +72,11 @@ export function createRouter(core: RouterDeps): Router {
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
     'snapshots:picture': (i) => core.snapshots.picture(i.box, i.snapshot),
+    'snapshots:pin': (i) => core.snapshots.pin(i.box, i.snapshot, true),
+    'snapshots:unpin': (i) => core.snapshots.pin(i.box, i.snapshot, false),
+
+    'protect:get': (i) => core.protect.status(i.box),
+    'protect:set': (i) => core.protect.set(i),
 
     'settings:get': () => getSettings(core),
     'settings:update': (i) => updateSettings(core, i),

@@ -9,6 +9,7 @@ import { configureFileLog, logDir, structuredLogger } from '../shell/logging.js'
 import { decideQuit } from '../shell/quit.js';
 import { recoverySummary, startApp, type AppRuntime } from '../shell/startup.js';
 import { startTray, type TrayController } from '../shell/tray-controller.js';
+import { autostartEnabled, setAutostart, startedHidden, type AutostartDeps } from '../shell/autostart.js';
 import { APP_INDEX_URL } from '../shell/app-protocol.js';
 import { askQuit, notify, showError } from './dialogs.main.js';
 import { bindIpc, broadcast } from './ipc.main.js';
@@ -67,7 +68,8 @@ void startApp({
   },
   bindIpc: (router) => bindIpc(router, () => BrowserWindow.getAllWindows(), devServerUrl, logger),
   broadcast: (event, payload) => broadcast(BrowserWindow.getAllWindows(), event, payload),
-  openMainWindow,
+  // Started at login: the tray only; the window opens from it.
+  openMainWindow: () => (startedHidden(process.argv) ? undefined : openMainWindow()),
   showRecovery: (report) => {
     // The window asks for recovery:last when it loads; the notification covers a hidden window.
     notify({ kind: report.items.some((i) => i.level === 'kept') ? 'failure' : 'success', title: 'Boxkeep recovered from the last run', body: recoverySummary(report) });
@@ -90,11 +92,18 @@ void startApp({
     },
   });
   const view = createTrayView(assetsDir, (action) => void tray?.dispatch(action));
-  tray = startTray({ api: started.api, on: started.on, view, notify: (n) => notify(n, path.join(assetsDir, 'icon.png')), openWindow: openMainWindow, quit: () => app.quit() });
+  const login: AutostartDeps = {
+    platform: process.platform, env: process.env,
+    command: app.isPackaged ? [process.execPath] : [process.execPath, appRoot],
+    loginItem: { set: (openAtLogin, args) => app.setLoginItemSettings({ openAtLogin, args }), get: () => app.getLoginItemSettings().openAtLogin },
+  };
+  const autostart = { get: () => autostartEnabled(login), set: (on: boolean) => setAutostart(login, on) };
+  tray = startTray({ api: started.api, on: started.on, view, notify: (n) => notify(n, path.join(assetsDir, 'icon.png')), openWindow: openMainWindow, quit: () => app.quit(), autostart });
 });
 
+// With a tray the app stays when its window closes: it owns the home and runs AutoProtect.
 app.on('window-all-closed', () => {
-  if (process.platform !== 'darwin') app.quit();
+  if (process.platform !== 'darwin' && !tray) app.quit();
 });
 app.on('activate', () => runtime && openMainWindow());
 

@@ -13,7 +13,8 @@ export function createTrayView(assetsDir: string, dispatch: (action: TrayAction)
   const toMenuItem = (item: TrayItem): MenuItemConstructorOptions => {
     if (item.kind === 'separator') return { type: 'separator' };
     if (item.kind === 'label') return { label: item.label, enabled: false };
-    return { label: item.label, enabled: item.enabled, toolTip: item.toolTip, click: () => dispatch(item.action) };
+    const check = item.checked === undefined ? {} : { type: 'checkbox' as const, checked: item.checked };
+    return { label: item.label, enabled: item.enabled, toolTip: item.toolTip, ...check, click: () => dispatch(item.action) };
   };
   return {
     setMenu: (items) => tray.setContextMenu(Menu.buildFromTemplate(items.map(toMenuItem))),

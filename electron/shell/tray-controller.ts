@@ -3,7 +3,8 @@
 // is tested under Node against the real core.
 import type { Api, Subscribe } from '../../shared/client.js';
 import { BoxkeepError } from '../../shared/errors.js';
-import { isActive, type Box } from '../../shared/types.js';
+import { isActive, type Box, type ProtectStatus } from '../../shared/types.js';
+import type { ProtectAlert } from '../../shared/events.js';
 import { quickSnapshot, type Notice } from './quick-snapshot.js';
 import { trayTemplate, type TrayAction, type TrayItem } from './tray-menu.js';
 
@@ -13,7 +14,7 @@ export interface TrayView {
 }
 
 export interface TrayDeps {
-  api: Pick<Api, 'boxes' | 'snapshots'>;
+  api: Pick<Api, 'boxes' | 'snapshots' | 'protect'>;
   on: Subscribe;
   view: TrayView;
   notify(notice: Notice): void;
@@ -21,6 +22,17 @@ export interface TrayDeps {
   quit(): void;
   /** Bursts of events (a restore emits several) collapse into one rebuild. */
   debounceMs?: number;
+  /** How often "in 12 min" is counted down without any event (default a minute). */
+  tickMs?: number;
+  now?: () => number;
+  /** Start at login (shell/autostart.ts), read and set; absent: not offered. */
+  autostart?: { get(): boolean; set(enabled: boolean): void };
+}
+
+/** An AutoProtect alert as the notification the shell shows: the reason is in the body. */
+export function protectNotice(a: ProtectAlert): Notice {
+  const title = a.kind === 'failed' ? `Automatic snapshot of ${a.box} failed` : a.kind === 'paused' ? `AutoProtect of ${a.box} paused` : `AutoProtect of ${a.box} resumed`;
+  return { kind: a.kind === 'resumed' ? 'success' : 'failure', title, body: a.message };
 }
 
 export interface TrayController {
@@ -33,13 +45,15 @@ export interface TrayController {
 export function startTray(deps: TrayDeps): TrayController {
   const busy = new Set<string>();
   let boxes: Box[] = [];
+  let protect = new Map<string, ProtectStatus>();
+  const now = deps.now ?? Date.now;
   let loadError: string | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let disposed = false;
 
   const render = () => {
     if (disposed) return;
-    deps.view.setMenu(trayTemplate({ boxes, busy, loadError }));
+    deps.view.setMenu(trayTemplate({ boxes, busy, loadError, protect, now: now(), autostart: deps.autostart?.get() }));
     const running = boxes.filter((b) => isActive(b.status)).length;
     deps.view.setToolTip(running ? `Boxkeep — ${running} running` : 'Boxkeep');
   };
@@ -47,6 +61,9 @@ export function startTray(deps: TrayDeps): TrayController {
   const refresh = async () => {
     try {
       boxes = await deps.api.boxes.list();
+      // A box removed meanwhile has no status: it is left out, and the next change lists it right.
+      const statuses = await Promise.all(boxes.map((b) => deps.api.protect.get({ box: b.id }).catch(() => null)));
+      protect = new Map(statuses.flatMap((s) => (s ? [[s.boxId, s] as const] : [])));
       loadError = null;
     } catch (err) {
       loadError = BoxkeepError.from(err).message;
@@ -62,11 +79,24 @@ export function startTray(deps: TrayDeps): TrayController {
     }, deps.debounceMs ?? 100);
   };
 
-  const offs = [deps.on('boxes:changed', schedule), deps.on('snapshots:changed', schedule)];
+  const offs = [
+    deps.on('boxes:changed', schedule), deps.on('snapshots:changed', schedule), deps.on('protect:changed', schedule),
+    deps.on('protect:alert', (a) => deps.notify(protectNotice(a))),
+  ];
+  const countdown = setInterval(render, deps.tickMs ?? 60_000);
+  countdown.unref?.();
 
   const dispatch = async (action: TrayAction) => {
     if (action.type === 'open') return deps.openWindow();
     if (action.type === 'quit') return deps.quit();
+    if (action.type === 'toggle-autostart') {
+      try {
+        deps.autostart?.set(!deps.autostart.get());
+      } catch (err) {
+        deps.notify({ kind: 'failure', title: 'Could not change starting at login', body: BoxkeepError.from(err).message });
+      }
+      return render();
+    }
     if (busy.has(action.boxId)) return;
     busy.add(action.boxId);
     render();
@@ -85,6 +115,7 @@ export function startTray(deps: TrayDeps): TrayController {
     dispose() {
       disposed = true;
       if (timer) clearTimeout(timer);
+      clearInterval(countdown);
       for (const off of offs) off();
     },
   };

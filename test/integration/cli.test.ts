@@ -162,7 +162,8 @@ describe('boxkeep drives a box through its snapshot life with --json', () => {
     expect(boxes[0]).toMatch(/^ID +NAME +STATUS +CPUS +MEMORY +DISK +CREATED$/);
     expect(boxes[1]).toMatch(new RegExp(`^${box.id} +web +configured +2 +128 MiB +32 MiB +(just now|\\d+ seconds ago)$`));
     const show = human('box', 'show', 'web').stdout;
-    expect(show).toContain('Live disk:  ' + live());
+    // The keys are padded to the longest one shown (AutoProtect): the path follows the padding.
+    expect(show).toMatch(new RegExp(`Live disk: +${live().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
     expect(show).toMatch(/Snapshots: +3; now after "base"/);
     expect(human('snapshot', 'create', 'web', 'later').stdout).toMatch(/^Took snapshot "later" \([0-9a-f]{12}\)\.\n$/);
   });

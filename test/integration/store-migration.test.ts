@@ -137,7 +137,6 @@ const shapeOf = (db: Database.Database, table: string) => ({
   indexes: db.pragma(`index_list(${table})`),
 });
 const rows = (db: Database.Database, table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Record<string, unknown>[];
-
 /** Migration 8's index in MIGRATIONS. */
 const EIGHT = 7;
 
@@ -255,6 +254,31 @@ describe('opening a home from before snapshot kinds', () => {
       // A kind a later Boxkeep wrote reads as what the live flag says, not as garbage.
       store.db.prepare(`UPDATE snapshots SET taken = 'from-the-future' WHERE id = 'snp000000002'`).run();
       expect(store.getSnapshot('snp000000002')!.taken).toBe('crash-consistent');
+    } finally {
+      store.db.close();
+    }
+  });
+});
+
+describe('migration 10 (AutoProtect)', () => {
+  it('leaves every snapshot unpinned and manual (never pruned), gives no box a policy, and drops a box\'s policy with the box', () => {
+    const { store } = upgraded((file) => {
+      const db = databaseAt(file, 7);
+      (MIGRATIONS[7] as (d: Database.Database) => void)(db);
+      db.pragma('user_version = 8');
+      db.exec(`
+        INSERT INTO images (id, name, path, virtual_size, size_on_disk, created_at) VALUES ('img000000001', 'seed', '/h/i', 1, 1, 1);
+        INSERT INTO boxes (id, name, image_id, status, cpus, memory_mib, disk_size, created_at, mac_address) VALUES ('box000000001', 'dev', 'img000000001', 'stopped', 1, 128, 1, 2, '52:54:00:01:02:03');
+        INSERT INTO snapshots (id, box_id, name, created_at, size_on_disk, virtual_size, disk_path) VALUES ('snp000000001', 'box000000001', 'first', 3, 1, 1, '/h/1');
+      `);
+      db.close();
+    });
+    try {
+      expect(store.listSnapshots('box000000001').map((s) => [s.name, s.pinned, s.auto])).toEqual([['first', false, false]]);
+      expect(store.db.prepare('SELECT count(*) AS n FROM protect').get()).toEqual({ n: 0 });
+      store.db.prepare(`INSERT INTO protect (box_id, policy) VALUES ('box000000001', '{}')`).run();
+      store.deleteBox('box000000001');
+      expect(store.db.prepare('SELECT count(*) AS n FROM protect').get()).toEqual({ n: 0 });
     } finally {
       store.db.close();
     }

@@ -8,7 +8,7 @@ const MIN = 60_000;
 function snap(id: string, parentId: string | null, name: string, extra: Partial<Snapshot> = {}): Snapshot {
   return {
     id, boxId: 'box000000001', parentId, name, description: '', createdAt: NOW - 5 * MIN,
-    sizeOnDisk: 196 * 1024, virtualSize: 32 * 1024 * 1024, live: false, taken: 'stopped', diskPath: `/h/boxes/b/snapshots/${id}/container.qcow2`, hasPicture: false, ...extra,
+    sizeOnDisk: 196 * 1024, virtualSize: 32 * 1024 * 1024, live: false, taken: 'stopped', diskPath: `/h/boxes/b/snapshots/${id}/container.qcow2`, hasPicture: false, pinned: false, auto: false, ...extra,
   };
 }
 

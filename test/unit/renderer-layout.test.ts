@@ -4,7 +4,7 @@ import { layoutTree, type TreeRow } from '../../renderer/src/tree/layout.js';
 
 let clock = 1_700_000_000_000;
 function snap(id: string, parentId: string | null, createdAt = (clock += 1000)): Snapshot {
-  return { id, boxId: 'b', parentId, name: id, description: '', createdAt, sizeOnDisk: 1, virtualSize: 1, live: false, taken: 'stopped', diskPath: `/x/${id}`, hasPicture: false };
+  return { id, boxId: 'b', parentId, name: id, description: '', createdAt, sizeOnDisk: 1, virtualSize: 1, live: false, taken: 'stopped', diskPath: `/x/${id}`, hasPicture: false, pinned: false, auto: false };
 }
 
 /** Compact picture of a layout: "key@lane" per row, plus forks and pass-through lanes. */

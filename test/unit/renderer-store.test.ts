@@ -226,3 +226,33 @@ describe('renderer store on the real engine', () => {
     expect(state().recovery).toBeNull();
   });
 });
+
+describe('renderer store and AutoProtect', () => {
+  it('loads the box\'s AutoProtect status with its detail; the preset turns it on and off again', async () => {
+    expect(state().protect[r.boxId]!.policy.enabled).toBe(false);
+    const on = await r.app.actions.setProtect({ box: r.boxId, preset: true });
+    expect(on.ok).toBe(true);
+    await r.app.sync.idle();
+    expect(state().protect[r.boxId]!.policy).toMatchObject({ enabled: true, everyMinutes: 60, keepDaily: 7 });
+    expect(lastToast()).toMatchObject({ kind: 'success', message: 'AutoProtect is on for alpha.' });
+    // Set elsewhere (the CLI through the router): the event reloads it.
+    await r.router.invoke('protect:set', { box: 'alpha', off: true });
+    await new Promise((res) => setTimeout(res, 50));
+    await r.app.sync.idle();
+    expect(state().protect[r.boxId]!.policy.enabled).toBe(false);
+  });
+
+  it('pinning a snapshot shows in its tree row at once through the event; an AutoProtect alert becomes a toast', async () => {
+    await r.app.actions.takeSnapshot(r.boxId, 'keep me', '');
+    await r.app.sync.idle();
+    const id = tree().snapshots[0]!.id;
+    expect(tree().snapshots[0]).toMatchObject({ pinned: false, auto: false });
+    const out = await r.app.actions.pinSnapshot(r.boxId, id, true);
+    expect(out.ok).toBe(true);
+    await r.app.sync.idle();
+    expect(tree().snapshots[0]!.pinned).toBe(true);
+    expect(lastToast()).toMatchObject({ kind: 'success', message: 'Pinned “keep me”: AutoProtect never removes it.' });
+    r.core.events.emit('protect:alert', { boxId: r.boxId, box: 'alpha', kind: 'paused', message: 'AutoProtect of "alpha" is paused: the disk is full.' });
+    expect(lastToast()).toMatchObject({ kind: 'error', message: 'AutoProtect of "alpha" is paused: the disk is full.' });
+  });
+});

@@ -6,6 +6,8 @@ import type { Box, BoxStatus } from '../../shared/types.js';
 import { QUICK_DESCRIPTION, type Notice } from '../../electron/shell/quick-snapshot.js';
 import { startTray, type TrayController } from '../../electron/shell/tray-controller.js';
 import { MAX_TRAY_BOXES, trayTemplate, type TrayItem } from '../../electron/shell/tray-menu.js';
+import { PROTECT_PRESET } from '../../shared/protect.js';
+import type { ProtectStatus } from '../../shared/types.js';
 import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 
 const box = (name: string, status: BoxStatus, id = `id-${name}`): Box => ({
@@ -46,6 +48,43 @@ describe('tray menu template', () => {
     const odd = trayTemplate({ boxes: [box('R&D', 'running'), box('x'.repeat(80), 'stopped')], busy: new Set() });
     expect(labels(odd)[1]).toBe('R&&D — running');
     expect(labels(odd)[2]).toBe('x'.repeat(39) + '… — stopped');
+  });
+});
+
+describe('tray and AutoProtect', () => {
+  const NOW = 1_800_000_000_000;
+  const status = (boxId: string, extra: Partial<ProtectStatus>): ProtectStatus => ({ boxId, policy: PROTECT_PRESET, nextRunAt: null, pausedReason: null, lastError: null, ...extra });
+
+  it('says when the next automatic snapshot of a running box comes, or that its schedule is paused for space', () => {
+    const protect = new Map([
+      ['id-web', status('id-web', { nextRunAt: NOW + 12 * 60_000 - 5_000 })],
+      ['id-db', status('id-db', { pausedReason: 'The disk is full.' })],
+      ['id-old', status('id-old', {})],
+    ]);
+    const items = trayTemplate({ boxes: [box('web', 'running'), box('db', 'running'), box('old', 'stopped'), box('free', 'running')], busy: new Set(), protect, now: NOW });
+    expect(labels(items).slice(1, 5)).toEqual([
+      'db — running, AutoProtect paused (low disk space)', 'free — running', 'web — running, next automatic snapshot in 12 min', 'old — stopped',
+    ]);
+  });
+});
+
+describe('tray: start at login', () => {
+  it('offers a checkbox when the platform can, and toggles it', async () => {
+    let on = false;
+    const menus: TrayItem[][] = [];
+    const tray = startTray({
+      api: { boxes: { list: async () => [] }, snapshots: {}, protect: {} } as never,
+      on: () => () => {}, view: { setMenu: (m) => menus.push(m), setToolTip: () => {} }, notify: () => {}, openWindow: () => {}, quit: () => {},
+      autostart: { get: () => on, set: (v) => void (on = v) },
+    });
+    await tray.refresh();
+    const item = () => menus.at(-1)!.find((i) => i.kind === 'action' && i.action.type === 'toggle-autostart');
+    expect(item()).toMatchObject({ label: 'Start Boxkeep at Login', checked: false });
+    await tray.dispatch({ type: 'toggle-autostart' });
+    expect(on).toBe(true);
+    expect(item()).toMatchObject({ checked: true });
+    tray.dispose();
+    expect(labels(trayTemplate({ boxes: [], busy: new Set() }))).not.toContain('Start Boxkeep at Login');
   });
 });
 
@@ -114,6 +153,17 @@ describe('tray controller on the real core', () => {
   it('announces a failed quick snapshot with the engine\'s reason', async () => {
     await tray.dispatch({ type: 'quick-snapshot', boxId: 'no-such-box', boxName: 'ghost' });
     expect(notices.at(-1)).toMatchObject({ kind: 'failure', title: 'Snapshot of ghost failed', body: expect.stringContaining('No box is called "no-such-box"') });
+  });
+
+  it('shows the next automatic snapshot once a box is protected, and turns AutoProtect alerts into notifications with their reason', async () => {
+    await h.owner.router.invoke('protect:set', { box: 'alpha', dailyAt: '02:00' });
+    // alpha is not running: no next run to show, and nothing else changes.
+    await tray.refresh();
+    expect(labels(menus.at(-1)!)).toContain('alpha — not started yet');
+    h.owner.core.events.emit('protect:alert', { boxId: h.boxId, box: 'alpha', kind: 'failed', message: 'The automatic snapshot of "alpha" failed: qemu-img said no.' });
+    expect(notices.at(-1)).toEqual({ kind: 'failure', title: 'Automatic snapshot of alpha failed', body: 'The automatic snapshot of "alpha" failed: qemu-img said no.' });
+    h.owner.core.events.emit('protect:alert', { boxId: h.boxId, box: 'alpha', kind: 'resumed', message: 'AutoProtect of "alpha" resumed: there is space again.' });
+    expect(notices.at(-1)).toMatchObject({ kind: 'success', title: 'AutoProtect of alpha resumed' });
   });
 
   it('opens the window from "Open Boxkeep"', async () => {

@@ -7,6 +7,7 @@ import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
 import { savePngStream } from '../png-file.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
+import { boxProtectCommand, protectText } from '../protect-commands.js';
 import { CLOUD_INIT_HELP, CLOUD_INIT_KINDS, CLOUD_INIT_USAGE, cloudInitFields, cloudInitProblem } from '../cloud-init-flags.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -99,7 +100,8 @@ export const boxCommands: CommandGroup = {
         return output(detail, async () => {
           // The detail names snapshots by id; people know them by name.
           const tree = await api.snapshots.list({ box: detail.id });
-          return showBox(detail, new Map(tree.snapshots.map((s) => [s.id, s.name])), now);
+          const protect = await api.protect.get({ box: detail.id });
+          return showBox(detail, new Map(tree.snapshots.map((s) => [s.id, s.name])), now, protectText(protect, now));
         });
       },
     },
@@ -120,6 +122,7 @@ export const boxCommands: CommandGroup = {
         return output(result, () => `Removed box ${JSON.stringify(ref)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
       },
     },
+    boxProtectCommand,
     stateChange('start', 'Start a box.'),
     {
       usage: 'box stop <box> [--force]',
@@ -210,7 +213,7 @@ function boxTable(boxes: Box[], now: number, width: number | undefined): string 
   );
 }
 
-function showBox(d: BoxDetail, names: Map<string, string>, now: number): string {
+function showBox(d: BoxDetail, names: Map<string, string>, now: number, protect: string): string {
   const named = (id: string) => `${JSON.stringify(names.get(id) ?? '?')} (${id})`;
   const head = keyValues([
     ['Box', `${d.name} (${d.id})`],
@@ -229,6 +232,7 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number): string 
     ['Display', d.display === 'vnc' ? 'vnc: a screen (VNC on a local socket; "boxkeep box screenshot" saves it)' : 'none: this box has no screen'],
     ['Stopping', `waits ${d.stopTimeoutSec} s for the guest to shut down, then cuts it off`],
     ['Pending', d.pendingRestart ? 'changed settings apply at the next start' : null],
+    ['AutoProtect', protect],
     ['Snapshots', d.snapshotCount ? `${d.snapshotCount}; now after ${d.currentSnapshotId ? named(d.currentSnapshotId) : d.image ? 'the image itself' : 'the blank disk'}` : 'none yet'],
     ['Live disk', d.liveDiskPath],
     ['Created', `${localTime(d.createdAt)} (${relativeTime(d.createdAt, now)})`],

@@ -4,6 +4,7 @@ import { BoxkeepError } from '../../../shared/errors.js';
 import { isActive, SNAPSHOT_TAKEN_WORDS, type Box, type Snapshot } from '../../../shared/types.js';
 import { arg, given, on, opt, optArg, output, type CommandGroup } from '../command.js';
 import { savePng } from '../png-file.js';
+import { snapshotPinCommands } from '../protect-commands.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
 
 const q = (text: string) => JSON.stringify(text);
@@ -105,6 +106,7 @@ export const snapshotCommands: CommandGroup = {
         );
       },
     },
+    ...snapshotPinCommands,
     {
       usage: 'snapshot remove <box> <snapshot>',
       summary: 'Remove a snapshot. Its data is merged into what depends on it; no other snapshot changes.',
@@ -147,6 +149,7 @@ function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined
     ['Taken', `${localTime(s.createdAt)} (${relativeTime(s.createdAt, now)}), ${SNAPSHOT_TAKEN_WORDS[s.taken]}`],
     ['After', parent ? `${parent.name} (${parent.id})` : 'the image (a root snapshot)'],
     ['Description', s.description || '(none)'],
+    ['Kept', s.pinned ? 'pinned: AutoProtect never prunes it' : s.auto ? 'taken by AutoProtect: pruned when its retention no longer keeps it (pin it to keep it)' : null],
     ['On disk', humanBytes(s.sizeOnDisk)],
     ['Virtual size', humanBytes(s.virtualSize)],
     ['Disk file', s.diskPath],

@@ -74,9 +74,13 @@ export class SnapshotEngine {
   private lockedForRemoval<T>(boxRef: string, snapshotRef: string, work: (box: Box, snapshot: Snapshot) => Promise<T>): Promise<T> {
     return this.lockedBox(boxRef, (box) => {
       const snapshot = this.resolve(box, snapshotRef);
-      if (!removalMayRunBesideWaitingMerges(this.core, box, snapshot)) assertNoUnfinishedWork(this.core, box);
+      this.assertMayRemove(box, snapshot);
       return work(box, snapshot);
     });
+  }
+
+  private assertMayRemove(box: Box, snapshot: Snapshot): void {
+    if (!removalMayRunBesideWaitingMerges(this.core, box, snapshot)) assertNoUnfinishedWork(this.core, box);
   }
 
   private lockedBox<T>(boxRef: string, work: (box: Box) => Promise<T>): Promise<T> {
@@ -93,11 +97,21 @@ export class SnapshotEngine {
     });
   }
 
-  create(input: ChannelInput<'snapshots:create'>): Promise<Snapshot> {
-    return this.locked(input.box, (box) => this.createLocked(box, input.name, input.description ?? ''));
+  /** `auto`: the AutoProtect schedule takes it (electron/core/protect); only such snapshots are ever pruned. */
+  create(input: ChannelInput<'snapshots:create'>, opts: { auto?: boolean } = {}): Promise<Snapshot> {
+    return this.locked(input.box, (box) => this.createLocked(box, input.name, input.description ?? '', opts.auto ?? false));
   }
 
-  private async createLocked(box: Box, name: string | undefined, description: string): Promise<Snapshot> {
+  /** Through the box's queue: a pin never lands on a snapshot a prune is removing at that moment. */
+  pin(boxRef: string, snapshotRef: string, pinned: boolean): Promise<Snapshot> {
+    return this.lockedBox(boxRef, async (box) => {
+      const snapshot = this.resolve(box, snapshotRef);
+      this.core.store.setSnapshotPinned(snapshot.id, pinned);
+      return withSizeNow(this.core.store.getSnapshot(snapshot.id)!);
+    });
+  }
+
+  private async createLocked(box: Box, name: string | undefined, description: string, auto = false): Promise<Snapshot> {
     const chosen = name ?? freeSnapshotName(timestampName(), (n) => this.core.store.snapshotNameTaken(box.id, n));
     if (this.core.store.snapshotNameTaken(box.id, chosen)) {
       throw alreadyExists(`The box ${JSON.stringify(box.name)} already has a snapshot called ${JSON.stringify(chosen)}; choose another name.`);
@@ -111,6 +125,7 @@ export class SnapshotEngine {
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
       sizeOnDisk: 0, virtualSize: box.diskSize, live, taken: live ? 'crash-consistent' : 'stopped', diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
+      pinned: false, auto,
     };
     const started = performance.now();
     const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);
@@ -165,32 +180,49 @@ export class SnapshotEngine {
   }
 
   remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
-    return this.lockedForRemoval(boxRef, snapshotRef, async (box, snapshot) => {
-      const intent = this.planRemove(box, snapshot);
-      const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
-      if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
-      // Every chain the merge reads or writes, down to the image: a truncated or swapped layer
-      // would otherwise be merged (zeros, or a host file) into what survives.
-      const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
-      for (const top of tops) verifyBoxChain(this.core, box, top);
-      const needed = await removalNeeds(intent);
-      requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
-      const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
-      const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
-      const started = performance.now();
-      await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
-        runningDependsOnIt
-          ? removeLive(this.core, box, intent, (f) => task.progress(f))
-          : removeOffline(this.core, intent, (f) => task.progress(f), needed));
-      const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
-      this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: elapsedMs(started) });
-      return {
-        removedId: snapshot.id,
-        freedBytes: Math.max(0, bytesBefore - bytesAfter),
-        reparentedIds: intent.dependents.flatMap((d) => (d.snapshotId ? [d.snapshotId] : [])),
-        nowReparented: intent.dependents.some((d) => d.snapshotId === null),
-      };
+    return this.lockedForRemoval(boxRef, snapshotRef, (box, snapshot) => this.removeLocked(box, snapshot));
+  }
+
+  /**
+   * Retention's removal: the normal one, but only of an automatic snapshot that is still not
+   * pinned and not the current one when the box's queue reaches it (a pin or a restore may have
+   * come between the plan and now); null when it is kept after all, or already gone (another
+   * prune of the same plan, or the user's remove, got there first). By id only, never by name.
+   */
+  prune(boxId: string, snapshotId: string): Promise<RemoveSnapshotResult | null> {
+    return this.lockedBox(boxId, async (box) => {
+      const snapshot = this.core.store.getSnapshot(snapshotId);
+      if (!snapshot || snapshot.boxId !== box.id || !snapshot.auto || snapshot.pinned || snapshot.id === box.currentSnapshotId) return null;
+      this.assertMayRemove(box, snapshot);
+      return this.removeLocked(box, snapshot);
     });
+  }
+
+  private async removeLocked(box: Box, snapshot: Snapshot): Promise<RemoveSnapshotResult> {
+    const intent = this.planRemove(box, snapshot);
+    const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
+    if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    // Every chain the merge reads or writes, down to the image: a truncated or swapped layer
+    // would otherwise be merged (zeros, or a host file) into what survives.
+    const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
+    for (const top of tops) verifyBoxChain(this.core, box, top);
+    const needed = await removalNeeds(intent);
+    requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
+    const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
+    const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
+    const started = performance.now();
+    await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
+      runningDependsOnIt
+        ? removeLive(this.core, box, intent, (f) => task.progress(f))
+        : removeOffline(this.core, intent, (f) => task.progress(f), needed));
+    const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
+    this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: elapsedMs(started) });
+    return {
+      removedId: snapshot.id,
+      freedBytes: Math.max(0, bytesBefore - bytesAfter),
+      reparentedIds: intent.dependents.flatMap((d) => (d.snapshotId ? [d.snapshotId] : [])),
+      nowReparented: intent.dependents.some((d) => d.snapshotId === null),
+    };
   }
 
   /** Is this snapshot the current one or one of its ancestors (i.e. read by the live disk)? */

@@ -10,6 +10,7 @@ import { fsyncDir, mkdirDurable, noRoomForRecord, removeDurable, renameDurable, 
 import { newId } from '../ids.js';
 import { clearIntent } from '../journal.js';
 import { snapshotCreate, snapshotRemove, snapshotRestore, type Dependent, type RemoveFacts, type SnapshotCreateIntent, type SnapshotRemoveIntent, type SnapshotRestoreIntent } from './intents.js';
+import type { NewSnapshot } from '../store/store.js';
 import { backingPathOf } from '../disk/backing.js';
 import { readLayerFacts } from '../disk/confine.js';
 import { BoxkeepError } from '../../../shared/errors.js';
@@ -67,7 +68,7 @@ export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
   fsyncDir(path.dirname(frozenPath));
 }
 
-export function commitCreateRow(core: HomeData, snapshot: Omit<Snapshot, 'hasPicture' | 'taken'> & { taken?: SnapshotTaken }): Snapshot {
+export function commitCreateRow(core: HomeData, snapshot: Omit<NewSnapshot, 'taken'> & { taken?: SnapshotTaken }): Snapshot {
   const taken = snapshot.taken ?? (snapshot.live ? 'crash-consistent' : 'stopped');
   const row = { ...snapshot, taken, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
   // The layer is frozen from here on: what it is now is what every later use must find.

@@ -109,6 +109,21 @@ export const MIGRATIONS: Migration[] = [
   ALTER TABLE snapshots ADD COLUMN taken TEXT NOT NULL DEFAULT 'stopped';
   UPDATE snapshots SET taken = 'crash-consistent' WHERE live = 1;
   `,
+  // 10: AutoProtect. snapshots.pinned: never pruned; snapshots.auto: taken by the schedule (the
+  // only ones pruned). protect: one row per box with a policy (JSON ProtectPolicy) and the
+  // schedule's state: running_ms (running time counted since the last interval snapshot),
+  // seen_at (when the owner last saw the box running), daily_at (the last daily slot served).
+  `
+  ALTER TABLE snapshots ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE snapshots ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE protect (
+    box_id     TEXT PRIMARY KEY REFERENCES boxes(id) ON DELETE CASCADE,
+    policy     TEXT NOT NULL,
+    running_ms INTEGER NOT NULL DEFAULT 0,
+    seen_at    INTEGER,
+    daily_at   INTEGER
+  );
+  `,
 ];
 
 /**

@@ -21,7 +21,7 @@ interface BoxDbRow {
   cloud_init: string | null;
   display: string;
 }
-interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; taken: string; disk_path: string }
+interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; taken: string; disk_path: string; pinned: number; auto: number }
 
 export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize' | 'cloudInit'> & { cloudInit?: CloudInitRecord | null };
 
@@ -44,6 +44,9 @@ export interface BoxSettings {
   /** null clears it. */
   pendingDiskSize?: number | null;
 }
+
+/** A snapshot row as written: never pinned at first; `auto` only when the schedule took it. */
+export type NewSnapshot = Omit<Snapshot, 'hasPicture' | 'pinned' | 'auto'> & { auto?: boolean };
 
 /** The -shm index (32 KiB) and a few WAL pages, with room to spare. */
 const ROOM_FOR_WAL = 1024 * 1024;
@@ -205,10 +208,15 @@ export class Store {
 
   // ---- snapshots
 
-  insertSnapshot(s: Omit<Snapshot, 'hasPicture'>): void {
-    this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, taken, disk_path)
-      VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @taken, @diskPath)`)
-      .run({ ...s, live: s.live ? 1 : 0 });
+  /** A new row is never pinned; `auto` marks what the AutoProtect schedule took (a row settled by recovery is manual: never pruned). */
+  insertSnapshot(s: NewSnapshot): void {
+    this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, taken, disk_path, auto)
+      VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @taken, @diskPath, @auto)`)
+      .run({ ...s, live: s.live ? 1 : 0, auto: s.auto ? 1 : 0 });
+  }
+
+  setSnapshotPinned(id: string, pinned: boolean): void {
+    this.db.prepare('UPDATE snapshots SET pinned = ? WHERE id = ?').run(pinned ? 1 : 0, id);
   }
 
   /** All snapshots of a box, oldest first: one query on the (box_id, created_at) index. */
@@ -342,6 +350,7 @@ function toSnapshot(r: SnapshotDbRow): Snapshot {
   const snapshot = {
     id: r.id, boxId: r.box_id, parentId: r.parent_id, name: r.name, description: r.description, createdAt: r.created_at,
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, taken: takenOf(r), diskPath: r.disk_path,
+    pinned: r.pinned === 1, auto: r.auto === 1,
   } as Snapshot;
   // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
   // lstat: a link or a FIFO put there by hand is not a picture (readPicture refuses it). Looked at

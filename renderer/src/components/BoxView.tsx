@@ -7,6 +7,7 @@ import { useActions, useApp, useSession } from '../context.js';
 import { formatBytes, formatMemory } from '../format.js';
 import { NetworkSummary } from './NetworkSummary.js';
 import { StopControls } from './StopControls.js';
+import { ProtectSection } from './ProtectSection.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
 import { lazy, Suspense } from 'react';
 import { Icon } from './icons.js';
@@ -41,6 +42,7 @@ export function BoxView({ box }: { box: Box }) {
           </p>
         )}
         <BoxActions box={box} />
+        <ProtectSection box={box} />
       </header>
       {box.status === 'failed' && (
         <div className="failure" role="alert">

@@ -65,6 +65,8 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <dd>{formatBytes(s.sizeOnDisk)}</dd>
         <dt>Comes after</dt>
         <dd>{parent ? parent.name : base.the}</dd>
+        <dt>Kept</dt>
+        <dd>{s.pinned ? 'Pinned: AutoProtect never removes it' : s.auto ? 'Taken by AutoProtect; removed when its retention no longer keeps it' : 'Until you delete it'}</dd>
         <dt>Depend on it</dt>
         <dd>{children.length ? children.map((c) => c.name).join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
       </dl>
@@ -88,6 +90,9 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
           onClick={() => actions.openDialog({ kind: 'editSnapshot', boxId: box.id, snapshotId: s.id })}
         >
           <Icon name="edit" /> Edit…
+        </button>
+        <button type="button" className="button" aria-pressed={s.pinned} onClick={() => void actions.pinSnapshot(box.id, s.id, !s.pinned)}>
+          {s.pinned ? 'Unpin' : 'Pin'}
         </button>
         <button
           type="button"

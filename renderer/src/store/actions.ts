@@ -5,7 +5,7 @@ import type { ByteStream } from '../../../shared/streams.js';
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import type { Box, Image, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
+import type { Box, Image, ProtectStatus, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
 import { formatBytes, joinWords } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
@@ -43,6 +43,10 @@ export interface Actions {
   restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<ActionResult<RestoreResult>>;
   deleteSnapshot(boxId: string, snapshotId: string): Promise<ActionResult<RemoveSnapshotResult>>;
   updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<ActionResult<Snapshot>>;
+  /** Pinned snapshots are never pruned by AutoProtect. */
+  pinSnapshot(boxId: string, snapshotId: string, pinned: boolean): Promise<ActionResult<Snapshot>>;
+  /** A box's AutoProtect policy (the preset, off, or one given whole). */
+  setProtect(input: ChannelInput<'protect:set'>): Promise<ActionResult<ProtectStatus>>;
   createBox(input: ChannelInput<'boxes:create'>): Promise<ActionResult<Box>>;
   importImage(input: ChannelInput<'images:import'>): Promise<ActionResult<Image>>;
   renameBox(boxId: string, name: string): Promise<ActionResult<Box>>;
@@ -193,6 +197,21 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       }
       return out;
     },
+
+    pinSnapshot: (boxId, snapshotId, pinned) =>
+      perform(`pin:${boxId}`, () => bridge.snapshots[pinned ? 'pin' : 'unpin']({ box: boxId, snapshot: snapshotId }), {
+        success: (s) => (s.pinned ? `Pinned “${s.name}”: AutoProtect never removes it.` : `Unpinned “${s.name}”.`),
+        toastErrors: true,
+      }),
+
+    setProtect: (input) =>
+      perform(`protect:${input.box}`, () => bridge.protect.set(input), {
+        success: (p) => (p.policy.enabled ? `AutoProtect is on for ${boxName(p.boxId)}.` : `AutoProtect is off for ${boxName(p.boxId)}.`),
+        toastErrors: true,
+      }).then((out) => {
+        if (out.ok) store.setState((s) => ({ protect: { ...s.protect, [out.value.boxId]: out.value } }));
+        return out;
+      }),
 
     updateSnapshot: (boxId, snapshotId, fields) =>
       perform(`edit:${boxId}`, () => bridge.snapshots.update({ box: boxId, snapshot: snapshotId, ...fields }), {

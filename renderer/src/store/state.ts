@@ -1,7 +1,7 @@
 // The renderer's single store. Everything on screen is derived from it; it is filled by the
 // bridge's answers and kept current by the bridge's events (store/sync.ts), never by polling.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { Box, BoxDetail, Image, RecoveryReport, SnapshotTree, SystemInfo, TaskProgress } from '../../../shared/types.js';
+import type { Box, BoxDetail, Image, ProtectStatus, RecoveryReport, SnapshotTree, SystemInfo, TaskProgress } from '../../../shared/types.js';
 
 export type ToastKind = 'success' | 'error' | 'info';
 
@@ -42,6 +42,8 @@ export interface AppState {
   boxesLoaded: boolean;
   details: Record<string, BoxDetail>;
   trees: Record<string, SnapshotTree>;
+  /** AutoProtect per box, loaded with its detail. */
+  protect: Record<string, ProtectStatus>;
   consoles: Record<string, string[]>;
   selectedBoxId: string | null;
   /** Selected tree row per box: a snapshot id or 'now'. */
@@ -69,6 +71,7 @@ export function initialState(): AppState {
     boxesLoaded: false,
     details: {},
     trees: {},
+    protect: {},
     consoles: {},
     selectedBoxId: null,
     selectedRow: {},

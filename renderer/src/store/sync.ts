@@ -47,9 +47,10 @@ export function createSync(store: AppStore, bridge: BoxkeepBridge): Sync {
 
   const loadDetail = (boxId: string) =>
     loads.run(`detail:${boxId}`, () =>
-      bridge.boxes.get({ box: boxId }).then((detail) => {
+      Promise.all([bridge.boxes.get({ box: boxId }), bridge.protect.get({ box: boxId })]).then(([detail, protect]) => {
         store.setState((s) => ({
           details: { ...s.details, [boxId]: detail },
+          protect: { ...s.protect, [boxId]: protect },
           // The detail is newer than the list entry: keep the sidebar in step with it.
           boxes: mergeBoxes(s.boxes, s.boxes.map((b) => (b.id === boxId ? fromDetail(detail, b) : b))),
         }));
@@ -113,6 +114,10 @@ export function createSync(store: AppStore, bridge: BoxkeepBridge): Sync {
           quietly(refresh(boxId, 'both'));
           quietly(loadInfo());
         }),
+        // A new policy, a next run moved, a pause for space: the box's detail (which carries it).
+        bridge.on('protect:changed', ({ boxId }) => quietly(refresh(boxId, 'detail'))),
+        // The desktop shell shows these as notifications too; a browser only has the toast.
+        bridge.on('protect:alert', (a) => pushToast(store, a.kind === 'resumed' ? 'info' : 'error', a.message)),
         bridge.on('images:changed', () => {
           quietly(sync.loadImages());
           quietly(loadInfo());
@@ -198,7 +203,7 @@ function fromDetail(detail: BoxDetail, listed: Box): Box {
 
 const BOX_FIELDS: (keyof Box)[] = ['id', 'name', 'imageId', 'status', 'failureReason', 'cpus', 'memoryMib', 'diskSize', 'currentSnapshotId', 'liveDiskPath', 'createdAt', 'installerImageId',
   'network', 'forwards', 'macAddress', 'stopTimeoutSec', 'pendingRestart', 'stopDeadline', 'pendingDiskSize'];
-const SNAPSHOT_FIELDS: (keyof Snapshot)[] = ['id', 'parentId', 'name', 'description', 'createdAt', 'sizeOnDisk', 'virtualSize', 'live', 'diskPath'];
+const SNAPSHOT_FIELDS: (keyof Snapshot)[] = ['id', 'parentId', 'name', 'description', 'createdAt', 'sizeOnDisk', 'virtualSize', 'live', 'diskPath', 'pinned', 'auto'];
 
 /** The new list, reusing each unchanged box object (and the old array when nothing changed). */
 function mergeBoxes(old: Box[], next: Box[]): Box[] {

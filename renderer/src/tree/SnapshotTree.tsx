@@ -251,6 +251,8 @@ function SnapshotText({ s, isCurrent, now }: { s: Snapshot; isCurrent: boolean; 
       <div className="row-title">
         <span className="row-name">{s.name}</span>
         {s.live && <span className="badge badge-live">live</span>}
+        {s.auto && <span className="badge badge-auto" title="Taken by AutoProtect">auto</span>}
+        {s.pinned && <span className="badge badge-pinned" title="Pinned: never pruned">pinned</span>}
         {isCurrent && <span className="badge badge-current">current</span>}
         <span className="row-meta">
           <span className="sr-only">, taken </span>

@@ -1,0 +1,48 @@
+// The rows of AutoProtect (migration 10's `protect` table): each box's policy and the state of
+// its schedule. Kept out of store.ts: only the protect/ folder reads or writes them.
+import type { ProtectPolicy } from '../../../shared/types.js';
+import { POLICY_OFF } from '../../../shared/protect.js';
+import type { Store } from '../store/store.js';
+
+/** What the schedule remembers between ticks and across owners (see scheduler.ts). */
+export interface ScheduleState {
+  /** Running time counted since the last interval snapshot, up to seenAt. */
+  runningMs: number;
+  /** When the owner last saw the box running and counted up to; null: not seen running since. */
+  seenAt: number | null;
+  /** The last daily slot (epoch ms) a snapshot served; earlier slots are never caught up. */
+  dailyAt: number | null;
+}
+
+export interface ProtectRow extends ScheduleState {
+  boxId: string;
+  policy: ProtectPolicy;
+}
+
+interface DbRow { box_id: string; policy: string; running_ms: number; seen_at: number | null; daily_at: number | null }
+
+const toRow = (r: DbRow): ProtectRow => ({
+  boxId: r.box_id, policy: { ...POLICY_OFF, ...(JSON.parse(r.policy) as Partial<ProtectPolicy>) },
+  runningMs: r.running_ms, seenAt: r.seen_at, dailyAt: r.daily_at,
+});
+
+export function protectRow(store: Store, boxId: string): ProtectRow | null {
+  const r = store.db.prepare('SELECT * FROM protect WHERE box_id = ?').get(boxId) as DbRow | undefined;
+  return r ? toRow(r) : null;
+}
+
+/** Every box whose policy is on: one query, what the scheduler reads each tick. */
+export function enabledRows(store: Store): ProtectRow[] {
+  return (store.db.prepare(`SELECT * FROM protect WHERE json_extract(policy, '$.enabled') = 1`).all() as DbRow[]).map(toRow);
+}
+
+/** A new policy starts its schedule afresh: running time from zero, no daily slot before now. */
+export function writePolicy(store: Store, boxId: string, policy: ProtectPolicy, state: ScheduleState): void {
+  store.db.prepare(`INSERT INTO protect (box_id, policy, running_ms, seen_at, daily_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (box_id) DO UPDATE SET policy = excluded.policy, running_ms = excluded.running_ms, seen_at = excluded.seen_at, daily_at = excluded.daily_at`)
+    .run(boxId, JSON.stringify(policy), state.runningMs, state.seenAt, state.dailyAt);
+}
+
+export function writeState(store: Store, boxId: string, state: ScheduleState): void {
+  store.db.prepare('UPDATE protect SET running_ms = ?, seen_at = ?, daily_at = ? WHERE box_id = ?').run(state.runningMs, state.seenAt, state.dailyAt, boxId);
+}

@@ -1,0 +1,156 @@
+// The AutoProtect scheduler, run by the owner of the home (the app, `boxkeep serve`): every
+// tick it counts the running time of each protected box and takes the snapshot that is due.
+// It takes a clock, so tests and bench/ run a day in a second. Its state is the `protect` rows
+// (policy-store.ts): written only when a box is first seen running, seen stopped, or snapshotted,
+// so an idle tick reads one query and writes nothing. A crash or a closed owner loses nothing:
+// the next owner counts from the stored seenAt, and a box overdue by any number of intervals
+// gets one snapshot (isDue), never a catch-up of each one missed.
+import type { Box } from '../../../shared/types.js';
+import type { Effects, HomeData } from '../deps.js';
+import { OVERLAY_BYTES, shortfall, spaceMessage } from '../space.js';
+import { enabledRows, writeState, type ProtectRow } from './policy-store.js';
+import { isDue, runningSoFar } from './schedule.js';
+import type { ProtectService } from './service.js';
+import { formatMinutes } from '../../../shared/protect.js';
+import { BoxkeepError } from '../../../shared/errors.js';
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: Date.now,
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** Often enough that a 1-minute interval is kept to within a few seconds' worth. */
+export const TICK_MS = 15_000;
+
+export type SchedulerDeps = HomeData & Effects & { protect: ProtectService };
+
+export class ProtectScheduler {
+  /** Boxes with a snapshot under way (queued behind another operation, or being taken). */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** When this owner last saw each box running: a stop is credited with the running time up to then. */
+  private readonly lastSeen = new Map<string, number>();
+  private timer: unknown = null;
+  private stopped = false;
+
+  constructor(
+    private readonly core: SchedulerDeps,
+    private readonly clock: Clock = systemClock,
+    private readonly tickMs = TICK_MS,
+  ) {
+    core.protect.now = () => clock.now();
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.tick();
+  }
+
+  /** Stops ticking and waits for a snapshot under way (the owner closes after it). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Waits for every snapshot the schedule has under way (tests). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** One pass over every protected box; arms the next one. */
+  async tick(): Promise<void> {
+    try {
+      const now = this.clock.now();
+      const rows = enabledRows(this.core.store);
+      if (rows.length === 0) return;
+      const boxes = new Map(this.core.store.listBoxes().map((b) => [b.id, b]));
+      for (const row of rows) {
+        const box = boxes.get(row.boxId);
+        if (box) this.visit(box, row, now);
+      }
+    } catch (err) {
+      this.core.logger.warn('protect tick failed', { op: 'protect-tick', error: (err as Error).message });
+    } finally {
+      if (!this.stopped) this.timer = this.clock.setTimeout(() => void this.tick(), this.tickMs);
+    }
+  }
+
+  private visit(box: Box, row: ProtectRow, now: number): void {
+    const running = box.status === 'running';
+    if (!running) {
+      // Seen stopped (or paused): what ran until it was last seen running is kept, and the
+      // count stops. A box that stopped while no owner ran is not credited with the time between.
+      if (row.seenAt !== null) {
+        const until = this.lastSeen.get(box.id);
+        writeState(this.core.store, box.id, { ...row, runningMs: until === undefined ? row.runningMs : runningSoFar(row, until), seenAt: null });
+        this.core.events.emit('protect:changed', { boxId: box.id });
+      }
+      this.lastSeen.delete(box.id);
+      return;
+    }
+    this.lastSeen.set(box.id, now);
+    if (row.seenAt === null) {
+      writeState(this.core.store, box.id, { ...row, seenAt: now });
+      row = { ...row, seenAt: now };
+      this.core.events.emit('protect:changed', { boxId: box.id });
+    }
+    if (this.inFlight.has(box.id) || !isDue(row.policy, row, now)) return;
+    if (!this.spaceAllows(box)) return;
+    const why = row.policy.everyMinutes !== null ? `every ${formatMinutes(row.policy.everyMinutes)} of running time` : `daily at ${row.policy.dailyAt}`;
+    const job = this.core.protect.take(box, why).then(
+      () => undefined,
+      (err) => this.failed(box, err),
+    ).finally(() => this.inFlight.delete(box.id));
+    this.inFlight.set(box.id, job);
+  }
+
+  /**
+   * The space guard, asked before the snapshot so a short disk pauses the schedule with one
+   * alert instead of a failure every interval; resumes (one alert) once the reserve is free again.
+   */
+  private spaceAllows(box: Box): boolean {
+    const short = shortfall(this.core, OVERLAY_BYTES);
+    const paused = this.core.protect.runtimeOf(box.id).pausedReason;
+    if (short) {
+      if (paused === null) this.pause(box, spaceMessage(`The automatic snapshot of ${JSON.stringify(box.name)}`, OVERLAY_BYTES, short.space, short.missing));
+      return false;
+    }
+    if (paused !== null) {
+      this.core.protect.report(box.id, { pausedReason: null });
+      this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'resumed', message: `AutoProtect of ${JSON.stringify(box.name)} resumed: there is space again.` });
+    }
+    return true;
+  }
+
+  private pause(box: Box, reason: string): void {
+    this.core.logger.warn('protect paused for space', { op: 'protect-pause', boxId: box.id });
+    this.core.protect.report(box.id, { pausedReason: reason });
+    this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'paused', message: `AutoProtect of ${JSON.stringify(box.name)} is paused: ${reason}` });
+  }
+
+  /**
+   * Storage: the guard refused after all (the disk filled between the look and the create):
+   * pause as above. InvalidState/NotFound: the box is busy changing (stopping, an unfinished
+   * operation, removed): the next tick tries again, quietly. Anything else is a failure, told
+   * once, and the interval starts again so it is not told every tick.
+   */
+  private failed(box: Box, err: unknown): void {
+    const e = BoxkeepError.from(err);
+    if (e.code === 'Storage') return this.pause(box, e.message);
+    if (e.code === 'InvalidState' || e.code === 'NotFound') {
+      this.core.logger.info('automatic snapshot waits: the box is busy', { op: 'protect-snapshot', boxId: box.id, error: e.message });
+      return;
+    }
+    this.core.protect.fail(box, e);
+    const row = enabledRows(this.core.store).find((r) => r.boxId === box.id);
+    if (row) writeState(this.core.store, box.id, { ...row, runningMs: 0, seenAt: this.clock.now() });
+  }
+}
