@@ -205,7 +205,8 @@ export interface RecoveryReport {
   items: RecoveryItem[];
 }
 
-export type TaskKind = 'snapshot-create' | 'snapshot-restore' | 'snapshot-remove' | 'image-import' | 'box-create' | 'box-remove';
+export type TaskKind = 'snapshot-create' | 'snapshot-restore' | 'snapshot-remove' | 'image-import' | 'box-create' | 'box-remove'
+  | 'box-export' | 'box-import' | 'box-clone';
 
 export interface TaskProgress {
   taskId: string;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
+import { ArchiveService } from './archive/service.js';
 import { BoxService } from './boxes/service.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { ImageService } from './images/service.js';
@@ -47,6 +48,7 @@ export class Core {
   readonly images: ImageService;
   readonly boxes: BoxService;
   readonly snapshots: SnapshotEngine;
+  readonly archives: ArchiveService;
   vms: VmControl;
   readonly logger: Logger;
   lastRecovery: RecoveryReport | null = null;
@@ -73,6 +75,7 @@ export class Core {
     this.supervisor = new Supervisor({ ...effects, boxes: this.boxes }, opts.supervisor);
     this.vms = this.supervisor;
     this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, sessions: this.supervisor });
+    this.archives = new ArchiveService({ ...effects, tasks: this.tasks, boxes: this.boxes });
   }
 
   /** Takes the home, runs recovery, and returns the services. */

@@ -9,7 +9,9 @@ import type { Router } from '../../shared/transport.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
 import { checkHome } from './check.js';
+import type { ArchiveService } from './archive/service.js';
 import type { BoxService } from './boxes/service.js';
+import type { Tasks } from './tasks.js';
 import type { HomeData } from './deps.js';
 import type { ImageService } from './images/service.js';
 import type { KeyedMutex } from './mutex.js';
@@ -31,6 +33,8 @@ export interface RouterDeps extends HomeData {
   boxes: BoxService;
   vms: VmControl;
   snapshots: SnapshotEngine;
+  archives: ArchiveService;
+  tasks: Tasks;
   info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
   readonly lastRecovery: RecoveryReport | null;
@@ -73,6 +77,10 @@ export function createRouter(core: RouterDeps): Router {
     'recovery:run': (i) => core.recover(i),
     'recovery:last': () => core.lastRecovery,
     'debug:crashPoints': () => [...CRASH_POINTS],
+
+    'boxes:export': (i) => core.archives.export(i),
+    'boxes:import': (i) => core.archives.import(i),
+    'tasks:cancel': (i) => ({ cancelled: core.tasks.cancel(i.taskId) }),
   };
 
   const streams: StreamHandlers = {
