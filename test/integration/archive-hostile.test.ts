@@ -140,6 +140,18 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     await refused('extra', [...entries, { name: 'extra', data: Buffer.from('x') }], /more members than its manifest lists/);
   });
 
+  it('an import cancelled half way leaves nothing', async () => {
+    const file = path.join(dir, 'cancel.boxkeep');
+    writeTar(file, entries);
+    const before = homeState();
+    const off = t.core.events.on('tasks:progress', (p) => { if (p.kind === 'box-import' && p.fraction > 0 && !p.done) t.core.tasks.cancel(p.taskId); });
+    const err = await rejection(t.core.archives.import({ path: file }));
+    off();
+    expect(err.code).toBe('InvalidState');
+    expect(err.message).toMatch(/cancelled; nothing was imported/);
+    expect(homeState()).toEqual(before);
+  });
+
   it('a file that is no archive at all', async () => {
     await refused('garbage', Buffer.alloc(4096, 0x41), /not a Boxkeep archive/);
   });

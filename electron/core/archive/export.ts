@@ -232,14 +232,13 @@ export async function writeArchive(out: string, plan: ExportPlan, compression: C
     done += n;
     task.progress(base + (1 - base) * (done / total));
   };
-  const files = await hashSources(plan.sources, onBytes, task.signal);
-  const manifest = Buffer.from(JSON.stringify({ ...plan.manifest, files }, null, 1));
   const tmp = path.join(dir, `.${path.basename(out)}.${crypto().randomBytes(4).toString('hex')}.partial`);
-  const { Readable, promises } = stream();
-  const stages: NodeJS.ReadWriteStream[] = [];
-  const packed = compressor(compression);
-  if (packed) stages.push(packed);
   try {
+    const files = await hashSources(plan.sources, onBytes, task.signal);
+    const manifest = Buffer.from(JSON.stringify({ ...plan.manifest, files }, null, 1));
+    const { Readable, promises } = stream();
+    const packed = compressor(compression);
+    const stages: NodeJS.ReadWriteStream[] = packed ? [packed] : [];
     const sink = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
     await promises.pipeline([Readable.from(archiveBytes(manifest, plan.sources, files, onBytes)), ...stages, sink], { signal: task.signal });
     const fd = fs.openSync(tmp, 'r');
