@@ -268,6 +268,16 @@ export const channels = {
   },
   /** A .boxkeep file as a new box (untrusted input, checked whole); names already taken get a suffix. */
   'boxes:import': { input: v.strictObject({ path: absolutePath('archive path'), name: v.optional(name('box')) }), result: result<Box>() },
+  /** A new box from a snapshot of another (or its Now): linked (an overlay on that snapshot, which becomes shared) or full (an independent copy). */
+  'boxes:clone': {
+    input: v.strictObject({
+      box: ref('box'),
+      from: v.optional(ref('snapshot')),
+      full: v.optional(v.boolean('The full choice must be true or false.')),
+      name: v.optional(name('box')),
+    }),
+    result: result<Box>(),
+  },
   /** Asks a running task (tasks:progress) to stop; an export or import then ends leaving nothing. */
   'tasks:cancel': { input: v.strictObject({ taskId: v.pipe(v.string('The task id must be text.'), v.regex(/^[0-9a-f]{12}$/, 'The task id must be 12 hex digits.')) }), result: result<{ cancelled: boolean }>() },
 

@@ -5,6 +5,7 @@
 import * as v from 'valibot';
 import { boxImport } from './archive/intents.js';
 import { settleBoxImport } from './archive/settle.js';
+import { boxClone } from './clone/intents.js';
 import { boxCreate, boxRemove, boxResize } from './boxes/intents.js';
 import { settleBoxCreate, settleBoxRemove, settleBoxResize } from './boxes/settle.js';
 import { imageImport, imageRemove } from './images/intents.js';
@@ -36,6 +37,7 @@ export const OPERATIONS = [
   operation(liveCreate, settleLiveCreate),
   operation(liveRemove, settleLiveRemove),
   operation(boxImport, settleBoxImport),
+  operation(boxClone, settleBoxCreate),
 ] as const;
 
 type Kinds = (typeof OPERATIONS)[number]['kind'];

@@ -10,6 +10,7 @@ import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
 import { checkHome } from './check.js';
 import type { ArchiveService } from './archive/service.js';
+import type { CloneService } from './clone/service.js';
 import type { BoxService } from './boxes/service.js';
 import type { Tasks } from './tasks.js';
 import type { HomeData } from './deps.js';
@@ -34,6 +35,7 @@ export interface RouterDeps extends HomeData {
   vms: VmControl;
   snapshots: SnapshotEngine;
   archives: ArchiveService;
+  clones: CloneService;
   tasks: Tasks;
   info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
@@ -80,6 +82,7 @@ export function createRouter(core: RouterDeps): Router {
 
     'boxes:export': (i) => core.archives.export(i),
     'boxes:import': (i) => core.archives.import(i),
+    'boxes:clone': (i) => core.clones.clone(i),
     'tasks:cancel': (i) => ({ cancelled: core.tasks.cancel(i.taskId) }),
   };
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, BoxkeepError, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import { parseForwards } from '../../../shared/forwards.js';
+import { freeName } from '../../../shared/names.js';
 import type { Box, Image } from '../../../shared/types.js';
 import { crypto, stream } from '../builtins.js';
 import type { HomeData } from '../deps.js';
@@ -135,15 +136,6 @@ async function install(core: HomeData, a: InstallArgs): Promise<Box> {
     boxImport.crash('after-row');
     return box;
   }, { onFailure });
-}
-
-/** The name, or the first of "name (2)", "name (3)"… not taken. */
-function freeName(name: string, taken: (n: string) => boolean): string {
-  if (!taken(name)) return name;
-  for (let i = 2; ; i++) {
-    const candidate = `${name.slice(0, 240)} (${i})`;
-    if (!taken(candidate)) return candidate;
-  }
 }
 
 function placement(core: HomeData, m: Manifest): Placement {

@@ -15,6 +15,7 @@ import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
 import { chainRoot, verifyBoxChain, type ChainTop } from './box-chain.js';
+import { refuseIfLinked } from '../clone/linked.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
@@ -166,6 +167,7 @@ export class SnapshotEngine {
 
   remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
     return this.lockedForRemoval(boxRef, snapshotRef, async (box, snapshot) => {
+      refuseIfLinked(this.core, `The snapshot ${JSON.stringify(snapshot.name)} of the box ${JSON.stringify(box.name)}`, [snapshot.id]);
       const intent = this.planRemove(box, snapshot);
       const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
       if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);

@@ -103,6 +103,11 @@ export const MIGRATIONS: Migration[] = [
     db.exec(`UPDATE boxes SET installed_from = (SELECT name FROM images WHERE images.id = boxes.image_id) WHERE image_id IN (SELECT id FROM images WHERE kind = 'installer')`);
     db.exec(`UPDATE boxes SET image_id = NULL WHERE installed_from IS NOT NULL`);
   },
+  // 13: linked clones. The snapshot (of another box) a linked clone's bottom layer backs onto;
+  // NULL for every other box. That snapshot cannot be removed while a clone links to it.
+  `
+  ALTER TABLE boxes ADD COLUMN linked_snapshot_id TEXT;
+  `,
 ];
 
 /**
