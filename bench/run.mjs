@@ -21,6 +21,8 @@ const suites = {
   screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
   // Boots the tiny guest through OVMF and through SeaBIOS.
   uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
+  // Export, import and clones of a 1 GiB box (BENCH_ARCHIVE_MIB), beside tar and qemu-img.
+  archive: async () => (await import('./archive.mjs')).archiveBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

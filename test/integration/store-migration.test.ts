@@ -150,12 +150,12 @@ describe('migration 8 on a full home at schema 7', () => {
       expect(after.filter((m) => m.name !== 'boxes')).toEqual(before.master.filter((m) => m.name !== 'boxes'));
       // (SQLite quotes the name a RENAME gave; spacing is not meaning.)
       const boxesSql = (m: Master) => m.find((x) => x.name === 'boxes')!.sql!.replace('"boxes"', 'boxes').replace(/\s+/g, ' ');
-      expect(boxesSql(after)).toBe(boxesSql(before.master).replace('image_id TEXT NOT NULL', 'image_id TEXT').replace(/\)$/, ", firmware TEXT NOT NULL DEFAULT 'bios', installed_from TEXT)"));
+      expect(boxesSql(after)).toBe(boxesSql(before.master).replace('image_id TEXT NOT NULL', 'image_id TEXT').replace(/\)$/, ", firmware TEXT NOT NULL DEFAULT 'bios', installed_from TEXT, linked_snapshot_id TEXT)"));
       // Every row, every column.
       for (const t of ['images', 'snapshots', 'settings']) expect(rows(db, t), t).toEqual(before.rows[t]);
       expect(rows(db, 'boxes')).toEqual(before.rows.boxes!.map((b) => {
         const installer = b.image_id === 'iso000000001' ? 'netinst' : b.image_id === 'iso000000002' ? 'other' : null;
-        return { ...b, image_id: installer ? null : b.image_id, firmware: 'bios', installed_from: installer };
+        return { ...b, image_id: installer ? null : b.image_id, firmware: 'bios', installed_from: installer, linked_snapshot_id: null };
       }));
       // The references hold and cascade as before.
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
@@ -178,7 +178,8 @@ describe('migration 8 on a full home at schema 7', () => {
     tmp = tempHome('bkm');
     const file = path.join(tmp.dir, 'boxkeep.db');
     fullSchema5Home(file);
-    const last = MIGRATIONS.length - 1;
+    // Migration 8 (index 7), the table rebuild; later migrations add columns after it.
+    const last = 7;
     const original = MIGRATIONS[last]!;
     const seen: unknown[] = [];
     MIGRATIONS[last] = (db) => {
@@ -207,7 +208,7 @@ describe('migration 8 on a full home at schema 7', () => {
     const script = `
       const { MIGRATIONS } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/schema.js'))});
       const { Store } = await import(${JSON.stringify(path.resolve('dist/electron/core/store/store.js'))});
-      const last = MIGRATIONS.length - 1, original = MIGRATIONS[last];
+      const last = 7, original = MIGRATIONS[last];
       MIGRATIONS[last] = (db) => { original(db); process.kill(process.pid, 'SIGKILL'); };
       new Store(process.argv[1], (id) => id);
     `;

@@ -7,7 +7,7 @@ import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
 import { savePngStream } from '../png-file.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
-import { archiveCommands, cloneCommand } from './archive.js';
+import { archiveCommands, cloneCommand } from './box-copies.js';
 import { CLOUD_INIT_HELP, CLOUD_INIT_KINDS, CLOUD_INIT_USAGE, cloudInitFields, cloudInitProblem } from '../cloud-init-flags.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -89,6 +89,12 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         >
           <Icon name="edit" /> Edit…
         </button>
+        <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'cloneBox', boxId: box.id, snapshotId: s.id })}>
+          Clone…
+        </button>
+        <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'exportBox', boxId: box.id, snapshotId: s.id })}>
+          Export…
+        </button>
         <button
           type="button"
           className="button danger-outline"

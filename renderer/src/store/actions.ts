@@ -45,6 +45,11 @@ export interface Actions {
   updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<ActionResult<Snapshot>>;
   createBox(input: ChannelInput<'boxes:create'>): Promise<ActionResult<Box>>;
   importImage(input: ChannelInput<'images:import'>): Promise<ActionResult<Image>>;
+  cloneBox(input: ChannelInput<'boxes:clone'>): Promise<ActionResult<Box>>;
+  exportBox(input: ChannelInput<'boxes:export'>): Promise<ActionResult<{ path: string; bytes: number }>>;
+  importBox(input: ChannelInput<'boxes:import'>): Promise<ActionResult<Box>>;
+  /** Asks a running export or import to stop. */
+  cancelTask(taskId: string): Promise<void>;
   renameBox(boxId: string, name: string): Promise<ActionResult<Box>>;
   updateBox(input: ChannelInput<'boxes:update'>): Promise<ActionResult<Box>>;
   removeBox(boxId: string): Promise<ActionResult<{ removedId: string; freedBytes: number }>>;
@@ -98,6 +103,11 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
   }
 
   /** A box call answers with the box's new state: show it now, before the event's reload. */
+  // A box just made (create, clone, import): shown and selected now; the boxes:changed reload confirms it.
+  const selectNewBox = (box: Box) => {
+    store.setState((s) => ({ boxes: s.boxes.some((b) => b.id === box.id) ? s.boxes : [...s.boxes, box], selectedBoxId: box.id, view: 'snapshots' }));
+    void sync.loadBox(box.id).catch(() => {});
+  };
   const showBox = (box: Box) => store.setState((s) => ({ boxes: s.boxes.map((b) => (b.id === box.id ? { ...b, ...box } : b)) }));
 
   const boxVerb = (verb: 'start' | 'pause' | 'resume' | 'ejectInstaller', said: (name: string) => string) => async (boxId: string) => {
@@ -202,12 +212,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     async createBox(input) {
       const out = await perform('box:create', () => bridge.boxes.create(input), { success: (b) => `Created box ${b.name}.`, toastErrors: false });
-      if (out.ok) {
-        const box = out.value;
-        // Show and select it now; the boxes:changed reload confirms it.
-        store.setState((s) => ({ boxes: s.boxes.some((b) => b.id === box.id) ? s.boxes : [...s.boxes, box], selectedBoxId: box.id, view: 'snapshots' }));
-        void sync.loadBox(box.id).catch(() => {});
-      }
+      if (out.ok) selectNewBox(out.value);
       return out;
     },
 
@@ -220,6 +225,25 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       // dialog closes, so the next screen (the empty state's "create a box") already has it.
       if (out.ok) await sync.loadImages().catch(() => {});
       return out;
+    },
+
+    cloneBox: (input) =>
+      perform(`clone:${input.box}`, () => bridge.boxes.clone(input), { success: (b) => `Cloned as ${b.name}.`, toastErrors: false }).then((out) => {
+        if (out.ok) selectNewBox(out.value);
+        return out;
+      }),
+    exportBox: (input) =>
+      perform(`export:${input.box}`, () => bridge.boxes.export(input), { success: (r) => `Exported to ${r.path} (${formatBytes(r.bytes)}).`, toastErrors: false }),
+    importBox: (input) =>
+      perform('box:import', () => bridge.boxes.import(input), { success: (b) => `Imported box ${b.name}.`, toastErrors: false }).then(async (out) => {
+        if (out.ok) {
+          await sync.loadImages().catch(() => {});
+          selectNewBox(out.value);
+        }
+        return out;
+      }),
+    cancelTask: async (taskId) => {
+      await bridge.tasks.cancel({ taskId }).catch(() => {});
     },
 
     renameBox: (boxId, name) =>

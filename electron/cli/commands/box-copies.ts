@@ -1,4 +1,4 @@
-// boxkeep box export / import: a box as one .boxkeep file and back (electron/core/archive).
+// boxkeep box clone / export / import: copies of a box, in the home or as one .boxkeep file.
 import { humanBytes } from '../format.js';
 import { arg, given, on, opt, output, type Command } from '../command.js';
 
