@@ -283,6 +283,14 @@ export const channels = {
 
   /** The system file picker for a disk image: its absolute path, or null when cancelled. */
   'shell:pickImageFile': { input: empty, result: result<string | null>(), desktopOnly: true },
+  /** The system file picker for a .boxkeep archive to import: its absolute path, or null when cancelled. */
+  'shell:pickArchiveFile': { input: empty, result: result<string | null>(), desktopOnly: true },
+  /** The system save dialog for an export: the absolute path chosen, or null when cancelled. */
+  'shell:pickArchiveSavePath': {
+    input: v.strictObject({ defaultName: v.pipe(v.string('The file name must be text.'), v.maxLength(255, 'The file name is longer than 255 characters.'), v.regex(NO_CONTROL, 'The file name contains a control character.')) }),
+    result: result<string | null>(),
+    desktopOnly: true,
+  },
 } as const;
 
 export type ChannelMap = typeof channels;

@@ -20,6 +20,16 @@ function CancelTask({ kind }: { kind: TaskKind }) {
   return <button type="button" className="button" onClick={() => void actions.cancelTask(task.taskId)}>Cancel {kind === 'box-export' ? 'export' : 'import'}</button>;
 }
 
+/** The desktop app's native file dialog beside a path field; nothing in a browser. */
+function PickButton({ pick, disabled, onPicked, label }: { pick?: () => Promise<string | null>; disabled: boolean; onPicked(path: string): void; label: string }) {
+  if (!pick) return null;
+  return (
+    <button type="button" className="button" disabled={disabled} onClick={async () => { const chosen = await pick(); if (chosen) onPicked(chosen); }}>
+      {label}
+    </button>
+  );
+}
+
 export function CloneBoxDialog({ boxId, snapshotId }: { boxId: string; snapshotId: string | null }) {
   const actions = useActions();
   const box = useApp((s) => s.boxes.find((b) => b.id === boxId));
@@ -67,7 +77,10 @@ export function ExportBoxDialog({ boxId, snapshotId }: { boxId: string; snapshot
       onSubmit={onSubmit}
       footer={<DialogButtons busy={busy} disabled={blocked} label="Export" busyLabel="Exporting…" tone="primary" onCancel={actions.closeDialog}><CancelTask kind="box-export" /></DialogButtons>}
     >
-      <Field label="Save as (absolute path of a new file)" value={path} onChange={(v) => { setPath(v); touch(); }} problem={touched ? problems.path : null} autoFocus name="export-path" placeholder={`/home/me/${box?.name ?? 'box'}.boxkeep`} />
+      <div className="field-with-button">
+        <Field label="Save as (absolute path of a new file)" value={path} onChange={(v) => { setPath(v); touch(); }} problem={touched ? problems.path : null} autoFocus name="export-path" placeholder={`/home/me/${box?.name ?? 'box'}.boxkeep`} />
+        <PickButton pick={actions.pickArchiveSavePath && (() => actions.pickArchiveSavePath!(`${box?.name ?? 'box'}.boxkeep`))} disabled={busy} onPicked={(p) => { setPath(p); touch(); }} label="Choose…" />
+      </div>
       {busy && <Progress task={task} label="Exporting" />}
       <DialogError message={error} />
     </Dialog>
@@ -91,7 +104,10 @@ export function ImportBoxDialog() {
       onSubmit={onSubmit}
       footer={<DialogButtons busy={busy} disabled={blocked} label="Import" busyLabel="Importing…" tone="primary" onCancel={actions.closeDialog}><CancelTask kind="box-import" /></DialogButtons>}
     >
-      <Field label="Archive file (absolute path)" value={path} onChange={(v) => { setPath(v); touch(); }} problem={touched ? problems.path : null} autoFocus name="import-path" placeholder="/home/me/web.boxkeep" />
+      <div className="field-with-button">
+        <Field label="Archive file (absolute path)" value={path} onChange={(v) => { setPath(v); touch(); }} problem={touched ? problems.path : null} autoFocus name="import-path" placeholder="/home/me/web.boxkeep" />
+        <PickButton pick={actions.pickArchiveFile} disabled={busy} onPicked={(p) => { setPath(p); touch(); }} label="Choose file…" />
+      </div>
       <Field label="Name (optional)" value={name} onChange={setName} problem={problems.name} name="import-name" hint="Empty: the name in the file (with a suffix if it is taken)." />
       {busy && <Progress task={task} label="Importing" />}
       <DialogError message={error} />

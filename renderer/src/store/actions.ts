@@ -66,6 +66,9 @@ export interface Actions {
   readConsole(boxId: string, lines: number): Promise<string[]>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
+  /** The same for a .boxkeep archive to import, and a save dialog for an export (desktop only). */
+  pickArchiveFile?(): Promise<string | null>;
+  pickArchiveSavePath?(defaultName: string): Promise<string | null>;
   setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
   /** A snapshot's picture of the screen as a data: URL (Snapshot.hasPicture), or null when it has none; fetched once. */
   snapshotPicture(boxId: string, snapshotId: string): Promise<string | null>;
@@ -287,6 +290,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     screenshot: async (boxId) => Uint8Array.from(atob((await bridge.boxes.screenshot({ box: boxId })).png), (c) => c.charCodeAt(0)),
     readConsole: async (boxId, lines) => (await bridge.boxes.console({ box: boxId, lines })).lines,
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
+    ...(bridge.desktop ? { pickArchiveFile: () => bridge.shell.pickArchiveFile(), pickArchiveSavePath: (defaultName: string) => bridge.shell.pickArchiveSavePath({ defaultName }) } : {}),
 
     async setDiskReserve(bytes) {
       const out = await perform('settings', () => bridge.settings.update({ diskReserve: bytes }), {
