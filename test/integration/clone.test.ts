@@ -38,6 +38,9 @@ describe('linked clones', () => {
     expect(clone.forwards).toEqual([]);
     expect(backingOf(clone.liveDiskPath)).toBe(snap('a').diskPath);
     expect(diskDigest(clone.liveDiskPath)).toBe(a);
+    // Recovery's reconcile takes a live disk on another box's snapshot as the clone's own base.
+    expect((await t.core.recover()).items).toEqual([]);
+    expect(t.core.boxes.resolve(clone.id).currentSnapshotId).toBeNull();
     // Its own writes stay its own; the source's snapshot is untouched.
     writePattern(clone.liveDiskPath, 6 * MiB, MiB, 0x77);
     expect(diskDigest(snap('a').diskPath)).toBe(a);
