@@ -39,8 +39,12 @@ export interface ExportPlan {
   scratch: string | null;
 }
 
-/** The whole box: its image (if any), every snapshot, the live disk. The chain is checked first. */
-export function planBox(core: HomeData, box: Box): ExportPlan {
+/**
+ * The whole box: its image (if any), every snapshot, the live disk. The chain is checked first.
+ * A linked clone's tree stands on another box's snapshot, which no archive member would carry:
+ * what that snapshot reads (its chain down to the image) is flattened into the archive's image.
+ */
+export async function planBox(core: HomeData, box: Box, task: TaskHandle): Promise<ExportPlan> {
   if (isBusy(box.status)) {
     throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; stop it first ("boxkeep box stop ${box.name}"), or export one snapshot of it with --snapshot.`);
   }
@@ -49,6 +53,8 @@ export function planBox(core: HomeData, box: Box): ExportPlan {
   const sources: Source[] = [];
   const image = box.imageId === null ? null : core.store.getImage(box.imageId);
   if (box.imageId !== null && !image) throw notFound(`The image of the box ${JSON.stringify(box.name)} has no record; run "boxkeep check".`);
+  const base = box.linkedSnapshotId === null ? null : core.store.getSnapshot(box.linkedSnapshotId);
+  if (box.linkedSnapshotId !== null && !base) throw notFound(`The snapshot the linked clone ${JSON.stringify(box.name)} is based on has no record; run "boxkeep check".`);
   const snapshots = parentsFirst(core.store.listSnapshots(box.id));
   const ordinal = new Map(snapshots.map((s, i) => [s.id, i]));
   const manifestSnapshots = snapshots.map((s, i) => {
@@ -68,13 +74,28 @@ export function planBox(core: HomeData, box: Box): ExportPlan {
   });
   sources.push({ name: 'live.qcow2', file: box.liveDiskPath, layer: true });
   if (box.firmware === 'uefi') sources.push({ name: 'efivars.fd', file: core.paths.efiVars(box.id), layer: false });
+  // Last before the manifest: nothing after it can fail and leave the scratch file behind.
+  const scratch = base ? await flatten(core, box, base, task) : null;
   const manifest = {
     ...head(),
     box: { ...boxSettings(core, box), live: { file: 'live.qcow2', virtualSize: found.verified[0]!.header.virtualSize }, efivars: box.firmware === 'uefi' ? 'efivars.fd' : null, currentSnapshotId: box.currentSnapshotId === null ? null : exportId(ordinal.get(box.currentSnapshotId)!) },
-    image: image ? imagePart(image.name, image.virtualSize, image, sources, image.path) : null,
+    image: base && scratch ? imagePart(`${box.name} base`.slice(0, 200), core.store.snapshotFacts(base.id)?.virtualSize ?? base.virtualSize, image, sources, scratch)
+      : image ? imagePart(image.name, image.virtualSize, image, sources, image.path) : null,
     snapshots: manifestSnapshots,
   };
-  return { manifest, sources, scratch: null };
+  return { manifest, sources, scratch };
+}
+
+/** A frozen snapshot's disk as one standalone qcow2 (qemu-img convert), a scratch file of the box's folder the export removes. */
+async function flatten(core: HomeData, box: Box, snapshot: Snapshot, task: TaskHandle): Promise<string> {
+  const scratch = path.join(core.paths.boxDir(box.id), `.export-${crypto().randomBytes(4).toString('hex')}.qcow2`);
+  try {
+    await convert(snapshot.diskPath, 'qcow2', scratch, { onProgress: (f) => task.progress(f * 0.3, `Flattening ${snapshot.name}`) });
+  } catch (err) {
+    fs.rmSync(scratch, { force: true });
+    throw err;
+  }
+  return scratch;
 }
 
 /**
@@ -85,13 +106,7 @@ export function planBox(core: HomeData, box: Box): ExportPlan {
  */
 export async function planSnapshot(core: HomeData, box: Box, snapshot: Snapshot, task: TaskHandle): Promise<ExportPlan> {
   verifyBoxChain(core, box, { snapshotId: snapshot.id });
-  const scratch = path.join(core.paths.boxDir(box.id), `.export-${crypto().randomBytes(4).toString('hex')}.qcow2`);
-  try {
-    await convert(snapshot.diskPath, 'qcow2', scratch, { onProgress: (f) => task.progress(f * 0.3, `Flattening ${snapshot.name}`) });
-  } catch (err) {
-    fs.rmSync(scratch, { force: true });
-    throw err;
-  }
+  const scratch = await flatten(core, box, snapshot, task);
   const virtualSize = core.store.snapshotFacts(snapshot.id)?.virtualSize ?? snapshot.virtualSize;
   const image = box.imageId === null ? null : core.store.getImage(box.imageId);
   const sources: Source[] = [];

@@ -33,7 +33,7 @@ export class ArchiveService {
       if (!fresh) throw notFound(`The box ${JSON.stringify(box.name)} was removed meanwhile.`);
       let plan: ExportPlan | null = null;
       try {
-        if (input.snapshot === undefined) plan = planBox(this.core, fresh);
+        if (input.snapshot === undefined) plan = await planBox(this.core, fresh, task);
         else {
           const snapshot = this.core.store.findSnapshot(box.id, input.snapshot);
           if (!snapshot) throw notFound(`The box ${JSON.stringify(box.name)} has no snapshot called ${JSON.stringify(input.snapshot)}. See them with "boxkeep snapshot list ${box.name}".`);
