@@ -25,6 +25,8 @@ const suites = {
   agent: async () => (await import('./agent.mjs')).agentBenchmarks(),
   // AutoProtect: the retention plan over a year of hourly snapshots, the scheduler's idle CPU.
   protect: async () => (await import('./protect.mjs')).protectBenchmarks(),
+  // Export, import and clones of a 1 GiB box (BENCH_ARCHIVE_MIB), beside tar and qemu-img.
+  archive: async () => (await import('./archive.mjs')).archiveBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -287,8 +287,41 @@ export const channels = {
   'recovery:last': { input: empty, result: result<RecoveryReport | null>() },
   'debug:crashPoints': { input: empty, result: result<string[]>() },
 
+  /** A box as one .boxkeep file (electron/core/archive): the whole tree, or one snapshot flattened; a task with progress. */
+  'boxes:export': {
+    input: v.strictObject({
+      box: ref('box'),
+      snapshot: v.optional(ref('snapshot')),
+      path: absolutePath('archive path'),
+      compression: v.optional(v.picklist(['zstd', 'gzip', 'none'], 'The compression must be "zstd", "gzip" or "none".')),
+    }),
+    result: result<{ path: string; bytes: number; compression: 'zstd' | 'gzip' | 'none' }>(),
+  },
+  /** A .boxkeep file as a new box (untrusted input, checked whole); names already taken get a suffix. */
+  'boxes:import': { input: v.strictObject({ path: absolutePath('archive path'), name: v.optional(name('box')) }), result: result<Box>() },
+  /** A new box from a snapshot of another (or its Now): linked (an overlay on that snapshot, which becomes shared) or full (an independent copy). */
+  'boxes:clone': {
+    input: v.strictObject({
+      box: ref('box'),
+      from: v.optional(ref('snapshot')),
+      full: v.optional(v.boolean('The full choice must be true or false.')),
+      name: v.optional(name('box')),
+    }),
+    result: result<Box>(),
+  },
+  /** Asks a running task (tasks:progress) to stop; an export or import then ends leaving nothing. */
+  'tasks:cancel': { input: v.strictObject({ taskId: v.pipe(v.string('The task id must be text.'), v.regex(/^[0-9a-f]{12}$/, 'The task id must be 12 hex digits.')) }), result: result<{ cancelled: boolean }>() },
+
   /** The system file picker for a disk image: its absolute path, or null when cancelled. */
   'shell:pickImageFile': { input: empty, result: result<string | null>(), desktopOnly: true },
+  /** The system file picker for a .boxkeep archive to import: its absolute path, or null when cancelled. */
+  'shell:pickArchiveFile': { input: empty, result: result<string | null>(), desktopOnly: true },
+  /** The system save dialog for an export: the absolute path chosen, or null when cancelled. */
+  'shell:pickArchiveSavePath': {
+    input: v.strictObject({ defaultName: v.pipe(v.string('The file name must be text.'), v.maxLength(255, 'The file name is longer than 255 characters.'), v.regex(NO_CONTROL, 'The file name contains a control character.')) }),
+    result: result<string | null>(),
+    desktopOnly: true,
+  },
 } as const;
 
 export type ChannelMap = typeof channels;

@@ -120,3 +120,12 @@ export function timestampName(at: Date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${at.getFullYear()}-${p(at.getMonth() + 1)}-${p(at.getDate())} ${p(at.getHours())}:${p(at.getMinutes())}:${p(at.getSeconds())}`;
 }
+
+/** The name, or the first of "name (2)", "name (3)"… that `taken` does not hold (an import, a clone). */
+export function freeName(name: string, taken: (n: string) => boolean): string {
+  if (!taken(name)) return name;
+  for (let i = 2; ; i++) {
+    const candidate = `${name.slice(0, 240)} (${i})`;
+    if (!taken(candidate)) return candidate;
+  }
+}

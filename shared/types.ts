@@ -97,6 +97,8 @@ export interface Box {
   firmware: Firmware;
   /** For a box made from installer media: that installer's name (kept after Eject and after the ISO is removed); else null. */
   installedFrom: string | null;
+  /** A linked clone: the snapshot of another box its disk backs onto (which then cannot be removed); null otherwise. */
+  linkedSnapshotId: string | null;
 }
 
 export type Firmware = 'bios' | 'uefi';
@@ -226,7 +228,8 @@ export interface RecoveryReport {
   items: RecoveryItem[];
 }
 
-export type TaskKind = 'snapshot-create' | 'snapshot-restore' | 'snapshot-remove' | 'image-import' | 'box-create' | 'box-remove';
+export type TaskKind = 'snapshot-create' | 'snapshot-restore' | 'snapshot-remove' | 'image-import' | 'box-create' | 'box-remove'
+  | 'box-export' | 'box-import' | 'box-clone';
 
 export interface TaskProgress {
   taskId: string;

@@ -10,3 +10,5 @@ export const tty = () => process.getBuiltinModule('node:tty');
 export const fsPromises = () => process.getBuiltinModule('node:fs/promises');
 /** node:zlib brings node:stream: only the screen's PNG code needs it. */
 export const zlib = () => process.getBuiltinModule('node:zlib');
+/** node:stream: only archives (export, import) pipe through compressors. */
+export const stream = () => process.getBuiltinModule('node:stream');

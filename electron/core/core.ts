@@ -6,7 +6,9 @@ import path from 'node:path';
 import { BoxkeepError } from '../../shared/errors.js';
 import { Emitter } from '../../shared/events.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
+import { ArchiveService } from './archive/service.js';
 import { BoxService } from './boxes/service.js';
+import { CloneService } from './clone/service.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { ImageService } from './images/service.js';
 import { HomeLock, type OwnerKind } from './lock.js';
@@ -49,6 +51,8 @@ export class Core {
   readonly boxes: BoxService;
   readonly snapshots: SnapshotEngine;
   readonly protect: ProtectService;
+  readonly archives: ArchiveService;
+  readonly clones: CloneService;
   vms: VmControl;
   readonly logger: Logger;
   lastRecovery: RecoveryReport | null = null;
@@ -76,6 +80,8 @@ export class Core {
     this.vms = this.supervisor;
     this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, sessions: this.supervisor });
     this.protect = new ProtectService({ ...effects, boxes: this.boxes, snapshots: this.snapshots });
+    this.archives = new ArchiveService({ ...effects, tasks: this.tasks, boxes: this.boxes });
+    this.clones = new CloneService({ ...effects, tasks: this.tasks, boxes: this.boxes, snapshots: this.snapshots });
   }
 
   /** Takes the home, runs recovery, and returns the services. */

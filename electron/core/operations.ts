@@ -3,6 +3,9 @@
 // calls with an interrupted record to roll it forward or back. Adding a kind: those three in
 // its folder, and one line here.
 import * as v from 'valibot';
+import { boxImport } from './archive/intents.js';
+import { settleBoxImport } from './archive/settle.js';
+import { boxClone } from './clone/intents.js';
 import { boxCreate, boxRemove, boxResize } from './boxes/intents.js';
 import { settleBoxCreate, settleBoxRemove, settleBoxResize } from './boxes/settle.js';
 import { imageImport, imageRemove } from './images/intents.js';
@@ -33,6 +36,8 @@ export const OPERATIONS = [
   operation(snapshotRemove, settleSnapshotRemove),
   operation(liveCreate, settleLiveCreate),
   operation(liveRemove, settleLiveRemove),
+  operation(boxImport, settleBoxImport),
+  operation(boxClone, settleBoxCreate),
 ] as const;
 
 type Kinds = (typeof OPERATIONS)[number]['kind'];

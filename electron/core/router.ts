@@ -9,7 +9,10 @@ import type { Router } from '../../shared/transport.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
 import { checkHome } from './check.js';
+import type { ArchiveService } from './archive/service.js';
+import type { CloneService } from './clone/service.js';
 import type { BoxService } from './boxes/service.js';
+import type { Tasks } from './tasks.js';
 import type { HomeData } from './deps.js';
 import type { ImageService } from './images/service.js';
 import type { KeyedMutex } from './mutex.js';
@@ -33,6 +36,9 @@ export interface RouterDeps extends HomeData {
   vms: VmControl;
   snapshots: SnapshotEngine;
   protect: ProtectService;
+  archives: ArchiveService;
+  clones: CloneService;
+  tasks: Tasks;
   info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
   readonly lastRecovery: RecoveryReport | null;
@@ -84,6 +90,11 @@ export function createRouter(core: RouterDeps): Router {
     'recovery:run': (i) => core.recover(i),
     'recovery:last': () => core.lastRecovery,
     'debug:crashPoints': () => [...CRASH_POINTS],
+
+    'boxes:export': (i) => core.archives.export(i),
+    'boxes:import': (i) => core.archives.import(i),
+    'boxes:clone': (i) => core.clones.clone(i),
+    'tasks:cancel': (i) => ({ cancelled: core.tasks.cancel(i.taskId) }),
   };
 
   const streams: StreamHandlers = {

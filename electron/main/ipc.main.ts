@@ -8,7 +8,7 @@ import type { PortEnd } from '../../shared/port-stream.js';
 import type { Router } from '../../shared/transport.js';
 import type { Logger } from '../core/logger.js';
 import { ipcHandlers, type DesktopHandlers, type SenderInfo, type StreamPorts } from '../shell/ipc.js';
-import { IMAGE_FILE_FILTERS } from '../shell/security.js';
+import { ARCHIVE_FILE_FILTERS, IMAGE_FILE_FILTERS } from '../shell/security.js';
 
 export function bindIpc(router: Router, windows: () => BrowserWindow[], devServerUrl: string | null, logger: Logger): void {
   const trusted = () => ({ webContentsIds: new Set(windows().map((w) => w.webContents.id)), devServerUrl });
@@ -18,6 +18,18 @@ export function bindIpc(router: Router, windows: () => BrowserWindow[], devServe
       const options = { title: 'Import a disk image', properties: ['openFile' as const], filters: IMAGE_FILE_FILTERS };
       const picked = owner ? await dialog.showOpenDialog(owner, options) : await dialog.showOpenDialog(options);
       return picked.canceled ? null : picked.filePaths[0] || null;
+    },
+    'shell:pickArchiveFile': async (_input, sender) => {
+      const owner = windows().find((w) => w.webContents.id === sender.webContentsId);
+      const options = { title: 'Import a box', properties: ['openFile' as const], filters: ARCHIVE_FILE_FILTERS };
+      const picked = owner ? await dialog.showOpenDialog(owner, options) : await dialog.showOpenDialog(options);
+      return picked.canceled ? null : picked.filePaths[0] || null;
+    },
+    'shell:pickArchiveSavePath': async (input, sender) => {
+      const owner = windows().find((w) => w.webContents.id === sender.webContentsId);
+      const options = { title: 'Export a box', defaultPath: input.defaultName, filters: ARCHIVE_FILE_FILTERS };
+      const picked = owner ? await dialog.showSaveDialog(owner, options) : await dialog.showSaveDialog(options);
+      return picked.canceled ? null : picked.filePath || null;
     },
   };
   const streams: StreamPorts = {

@@ -31,6 +31,11 @@ export const IMAGE_FILE_FILTERS = [
   { name: 'All files', extensions: ['*'] },
 ];
 
+export const ARCHIVE_FILE_FILTERS = [
+  { name: 'Boxkeep archives', extensions: ['boxkeep'] },
+  { name: 'All files', extensions: ['*'] },
+];
+
 /** Links we own: the only URLs `shell.openExternal` may open. */
 export const OWNED_LINK_HOSTS: readonly string[] = ['boxkeep.dev', 'github.com'];
 const OWNED_GITHUB_PATH = /^\/boxkeep\//i;

@@ -180,7 +180,7 @@ describe('the router over every transport', () => {
 
     // As the Electron shell binds them: desktop-only channels to main's own handlers (a dialog
     // there), stream channels to a MessagePort each (worker_threads' standing in for Electron's).
-    const desktop = { 'shell:pickImageFile': async () => '/picked/disk.qcow2' };
+    const desktop = { 'shell:pickImageFile': async () => '/picked/disk.qcow2', 'shell:pickArchiveFile': async () => '/picked/a.boxkeep', 'shell:pickArchiveSavePath': async () => '/picked/b.boxkeep' };
     const { bridge: ipcBridge } = await electronBridge(router, desktop);
     transports.push({ name: 'electron ipc (preload + transport)', call: viaBridge(ipcBridge as never), framed: false, raw: false });
 

@@ -40,8 +40,8 @@ describe('operation table', () => {
     expect(intentProblem(home, { ...ok, snapshotPath: '/etc/passwd' })).toMatch(/^snapshotPath: a path outside the home/);
     expect(intentProblem(home, { ...ok, boxId: '../x' })).toMatch(/^boxId:/);
     // An operation this build does not know is not malformed: it is kept for a newer Boxkeep.
-    expect(intentProblem(home, { id: 'a1', op: 'box-clone', startedAt: 1 })).toBeNull();
-    expect(knownOperation('box-clone')).toBe(false);
+    expect(intentProblem(home, { id: 'a1', op: 'box-teleport', startedAt: 1 })).toBeNull();
+    expect(knownOperation('box-teleport')).toBe(false);
     expect(OPERATIONS.every(({ kind }) => knownOperation(kind.op) && kind.crashPoints[0] === 'after-intent')).toBe(true);
   });
 });

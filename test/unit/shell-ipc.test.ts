@@ -114,13 +114,19 @@ describe('IPC handlers on the real core', () => {
 
   it('offers the desktop file picker as a desktop-only verb, answered by main after the sender check', async () => {
     const opened: number[] = [];
-    const desktop = { 'shell:pickImageFile': async (_input: object, sender: SenderInfo) => (opened.push(sender.webContentsId), '/home/u/disk.qcow2') };
+    const desktop = {
+      'shell:pickImageFile': async (_input: object, sender: SenderInfo) => (opened.push(sender.webContentsId), '/home/u/disk.qcow2'),
+      'shell:pickArchiveFile': async () => '/home/u/web.boxkeep',
+      'shell:pickArchiveSavePath': async (input: { defaultName: string }) => `/home/u/${input.defaultName}`,
+    };
     const handlers = ipcHandlers(router, () => trusted, { desktop });
     const bridge = buildPreloadBridge((channel, input) => handlers.get(channel)!(ours, input), () => () => {});
     expect(await bridge.shell.pickImageFile()).toEqual({ ok: true, value: '/home/u/disk.qcow2' });
     expect(await handlers.get('shell:pickImageFile')!({ ...ours, webContentsId: 99 }, {})).toMatchObject({ ok: false, error: { code: 'InvalidState' } });
     expect(await handlers.get('shell:pickImageFile')!(ours, { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'InvalidArgument', message: expect.stringContaining('Unknown field "path"') } });
     expect(opened).toEqual([3]);
+    expect(await bridge.shell.pickArchiveSavePath({ defaultName: 'web.boxkeep' })).toEqual({ ok: true, value: '/home/u/web.boxkeep' });
+    expect(await handlers.get('shell:pickArchiveSavePath')!(ours, { defaultName: 'a\nb' })).toMatchObject({ ok: false, error: { code: 'InvalidArgument' } });
     // Bound without main's handlers (as the web host and the control socket are), the router refuses it.
     expect(await ipcHandlers(router, () => trusted).get('shell:pickImageFile')!(ours, {})).toEqual({
       ok: false, error: { code: 'InvalidArgument', message: 'shell:pickImageFile is part of the Boxkeep desktop app only; a web page or the command line cannot use it.' },

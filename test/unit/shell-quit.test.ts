@@ -6,7 +6,7 @@ import { decideQuit, quitQuestion, type QuitChoice, type QuitQuestion } from '..
 
 const box = (name: string, status: BoxStatus): Box => ({
   id: `id-${name}`, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0, installerImageId: null,
-  network: 'nat', forwards: [], macAddress: '52:54:00:00:00:01', stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null, pendingDiskSize: null, cloudInit: null, display: 'none', firmware: 'bios', installedFrom: null,
+  network: 'nat', forwards: [], macAddress: '52:54:00:00:00:01', stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null, pendingDiskSize: null, cloudInit: null, display: 'none', firmware: 'bios', installedFrom: null, linkedSnapshotId: null,
 });
 
 /** The engine's boxes verbs over a fixed list; stop() fails for the names in `refuse`. */

@@ -12,7 +12,7 @@ import { ownedHome, type OwnedHome } from '../integration/host-fixtures.js';
 
 const box = (name: string, status: BoxStatus, id = `id-${name}`): Box => ({
   id, name, imageId: 'img', status, failureReason: null, cpus: 1, memoryMib: 256, diskSize: 1, currentSnapshotId: null, liveDiskPath: '/x', createdAt: 0, installerImageId: null,
-  network: 'nat', forwards: [], macAddress: '52:54:00:00:00:01', stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null, pendingDiskSize: null, cloudInit: null, display: 'none', firmware: 'bios', installedFrom: null,
+  network: 'nat', forwards: [], macAddress: '52:54:00:00:00:01', stopTimeoutSec: 20, pendingRestart: false, stopDeadline: null, pendingDiskSize: null, cloudInit: null, display: 'none', firmware: 'bios', installedFrom: null, linkedSnapshotId: null,
 });
 const labels = (items: TrayItem[]) => items.map((i) => (i.kind === 'separator' ? '---' : i.label));
 

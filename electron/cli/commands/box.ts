@@ -8,6 +8,7 @@ import { arg, given, num, on, opt, output, type Command, type CommandGroup } fro
 import { savePngStream } from '../png-file.js';
 import { clean, humanBytes, keyValues, localTime, relativeTime, table } from '../format.js';
 import { boxProtectCommand, protectText } from '../protect-commands.js';
+import { archiveCommands, cloneCommand } from './box-copies.js';
 import { CLOUD_INIT_HELP, CLOUD_INIT_KINDS, CLOUD_INIT_USAGE, cloudInitFields, cloudInitProblem } from '../cloud-init-flags.js';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -194,6 +195,8 @@ export const boxCommands: CommandGroup = {
         return { value: null, text: () => '', exitCode, silent: true };
       },
     },
+    cloneCommand,
+    ...archiveCommands,
   ],
 };
 

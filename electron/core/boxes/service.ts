@@ -18,6 +18,7 @@ import { updateBox } from './update.js';
 import { cloudInitRecord, withSshForward } from '../cloudinit/settings.js';
 import { writeSeed } from '../cloudinit/seed.js';
 import { copyVars, findOvmf } from '../vm/firmware.js';
+import { refuseIfLinked } from '../clone/linked.js';
 
 
 const GiB = 1024 ** 3;
@@ -145,6 +146,7 @@ export class BoxService {
       if (isBusy(fresh.status)) {
         throw invalidState(`The box ${JSON.stringify(fresh.name)} is ${fresh.status}; stop it first ("boxkeep box stop ${fresh.name}").`);
       }
+      refuseIfLinked(this.core, `The box ${JSON.stringify(fresh.name)}`, store.listSnapshots(box.id).map((s) => s.id));
       const freedBytes = folderSize(paths.boxDir(box.id));
       const intent: BoxRemoveIntent = { id: newId(), op: 'box-remove', startedAt: Date.now(), boxId: box.id };
       if (noRoomForRecord(paths.root)) {

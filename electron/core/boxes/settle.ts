@@ -7,7 +7,8 @@ import type { ReportBuilder } from '../recovery/report.js';
 import type { BoxCreateIntent, BoxRemoveIntent, BoxResizeIntent } from './intents.js';
 import { liveDiskSize } from './update.js';
 
-export function settleBoxCreate(core: HomeData, intent: BoxCreateIntent, report: ReportBuilder): boolean {
+/** Also settles a clone (clone/intents.ts): the same folders, the same sign of a whole box. */
+export function settleBoxCreate(core: HomeData, intent: Pick<BoxCreateIntent, 'boxId'>, report: ReportBuilder): boolean {
   const box = core.store.getBox(intent.boxId);
   if (box && fs.existsSync(core.paths.liveDisk(box.id))) {
     report.info(box.id, `Creating the box "${box.name}" had finished; it is ready.`);

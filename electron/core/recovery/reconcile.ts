@@ -86,7 +86,7 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   const current = box.currentSnapshotId ? store.getSnapshot(box.currentSnapshotId) : null;
   // A box from installer media has no image under its tree: its first disk stood alone.
   const blankRoot = !current && chainRoot(core, box) === null;
-  const expected = current ? current.diskPath : blankRoot ? null : image?.path ?? null;
+  const expected = current ? current.diskPath : box.linkedSnapshotId !== null ? chainRoot(core, box) : blankRoot ? null : image?.path ?? null;
 
   const live = paths.liveDisk(box.id);
   if (!fs.existsSync(live)) {

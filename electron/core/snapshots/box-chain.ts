@@ -16,12 +16,51 @@ export type ChainTop = 'live' | { snapshotId: string };
  * A box whose image record is lost still expects the image: refusing is the safe side.
  */
 export function chainRoot(core: HomeData, box: Box): string | null {
+  if (box.linkedSnapshotId !== null) return linkedDisk(core, box.linkedSnapshotId);
   return box.imageId === null ? null : core.paths.imageDisk(box.imageId);
+}
+
+/**
+ * A linked clone's tree stands on another box's snapshot: that snapshot's disk, in the source
+ * box's folder (still inside the home, so confinement holds it to the same rules). A lost row
+ * gives a path no file can have, so the check reports the layer missing.
+ */
+function linkedDisk(core: HomeData, snapshotId: string): string {
+  const s = core.store.getSnapshot(snapshotId);
+  return s ? core.paths.snapshotDisk(s.boxId, s.id) : core.paths.snapshotDisk('(lost)', snapshotId);
+}
+
+/** The layers under a box's own tree: its image; for a linked clone, the source's chain from the linked snapshot down. */
+function baseLayers(core: HomeData, box: Box, withFacts: boolean, depth = 0): ExpectedLayer[] {
+  if (box.linkedSnapshotId === null) return chainRoot(core, box) !== null ? [imageLayer(core, box, withFacts)] : [];
+  const s = core.store.getSnapshot(box.linkedSnapshotId);
+  const source = s ? core.store.getBox(s.boxId) : null;
+  // A clone of a clone recurses; a loop only a hand-edited database could make stops here.
+  if (!s || !source || depth > 64) {
+    return [{ path: linkedDisk(core, box.linkedSnapshotId), what: `the snapshot the linked clone ${JSON.stringify(box.name)} is based on, which its records lost (${box.linkedSnapshotId})`, recordedPath: '(no record)', facts: null }];
+  }
+  return expectedChain(core, source, { snapshotId: s.id }, { facts: withFacts }, depth + 1);
+}
+
+/** Every snapshot id a box's live disk reads through, top first: its own, then a linked clone's source chain. */
+export function snapshotIdsBelow(core: HomeData, box: Box): string[] {
+  const ids: string[] = [];
+  const limit = 100_000;
+  let b: Box | null = box;
+  let id = box.currentSnapshotId;
+  for (let depth = 0; b && depth < 64; depth++) {
+    for (; id && ids.length < limit; id = core.store.getSnapshot(id)?.parentId ?? null) ids.push(id);
+    const linked: string | null = b.linkedSnapshotId;
+    const s: Snapshot | null = linked ? core.store.getSnapshot(linked) : null;
+    b = s ? core.store.getBox(s.boxId) : null;
+    id = s ? s.id : null;
+  }
+  return ids;
 }
 
 /** Top first, down to the image (if the box has one); `facts: false` only confines (recovery replaying a merge,
  *  where a layer half-rewritten by the interrupted step legitimately differs from its record). */
-export function expectedChain(core: HomeData, box: Box, top: ChainTop, opts: { facts?: boolean } = {}): ExpectedLayer[] {
+export function expectedChain(core: HomeData, box: Box, top: ChainTop, opts: { facts?: boolean } = {}, depth = 0): ExpectedLayer[] {
   const { store, paths } = core;
   const withFacts = opts.facts ?? true;
   const label = JSON.stringify(box.name);
@@ -44,7 +83,7 @@ export function expectedChain(core: HomeData, box: Box, top: ChainTop, opts: { f
     layers.push(snapshotLayer(core, box, s, withFacts));
     snapshotId = s.parentId;
   }
-  if (chainRoot(core, box) !== null) layers.push(imageLayer(core, box, withFacts));
+  layers.push(...baseLayers(core, box, withFacts, depth));
   return layers;
 }
 
@@ -112,7 +151,8 @@ function treeEntries(core: HomeData, box: Box): TreeEntry[] {
   const live = liveLayer(core, box);
   const entries: TreeEntry[] = [{ layer: live, backing: below(box.currentSnapshotId), snapshotId: null, kind: 'live' }];
   for (const s of store.listSnapshots(box.id)) entries.push({ layer: snapshotLayer(core, box, s), backing: below(s.parentId), snapshotId: s.id, kind: 'snapshot' });
-  if (root !== null) entries.push({ layer: imageLayer(core, box, true), backing: null, snapshotId: null, kind: 'image' });
+  // A linked clone's base is the source box's snapshot: checked with the source's own tree.
+  if (root !== null && box.linkedSnapshotId === null) entries.push({ layer: imageLayer(core, box, true), backing: null, snapshotId: null, kind: 'image' });
   return entries;
 }
 
@@ -126,7 +166,7 @@ function treeEntries(core: HomeData, box: Box): TreeEntry[] {
 export function interruptedMergeProblem(core: HomeData, intent: Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'parentId' | 'parentPath' | 'dependents'>): LayerProblem | null {
   const box = core.store.getBox(intent.boxId);
   if (!box) return null;
-  const below = intent.parentId ? expectedChain(core, box, { snapshotId: intent.parentId }) : chainRoot(core, box) !== null ? [imageLayer(core, box, true)] : [];
+  const below = intent.parentId ? expectedChain(core, box, { snapshotId: intent.parentId }) : baseLayers(core, box, true);
   const entries: { layer: ExpectedLayer; backing: Backing }[] = below.map((layer, i) => ({ layer, backing: below[i + 1]?.path ?? null }));
   const removed = core.store.getSnapshot(intent.snapshotId);
   // parentPath null: the removed snapshot was a blank root, and what it is merged into stands alone.

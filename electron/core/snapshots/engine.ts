@@ -15,6 +15,7 @@ import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
 import { chainRoot, verifyBoxChain, verifyLiveDisk, type ChainTop } from './box-chain.js';
+import { refuseIfLinked } from '../clone/linked.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
@@ -180,19 +181,24 @@ export class SnapshotEngine {
   }
 
   remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
-    return this.lockedForRemoval(boxRef, snapshotRef, (box, snapshot) => this.removeLocked(box, snapshot));
+    return this.lockedForRemoval(boxRef, snapshotRef, (box, snapshot) => {
+      refuseIfLinked(this.core, `The snapshot ${JSON.stringify(snapshot.name)} of the box ${JSON.stringify(box.name)}`, [snapshot.id]);
+      return this.removeLocked(box, snapshot);
+    });
   }
 
   /**
    * Retention's removal: the normal one, but only of an automatic snapshot that is still not
-   * pinned and not the current one when the box's queue reaches it (a pin or a restore may have
-   * come between the plan and now); null when it is kept after all, or already gone (another
-   * prune of the same plan, or the user's remove, got there first). By id only, never by name.
+   * pinned, not the current one and no linked clone's base when the box's queue reaches it (a
+   * pin, a restore or a clone may have come between the plan and now); null when it is kept
+   * after all, or already gone (another prune of the same plan, or the user's remove, got there
+   * first). By id only, never by name.
    */
   prune(boxId: string, snapshotId: string): Promise<RemoveSnapshotResult | null> {
     return this.lockedBox(boxId, async (box) => {
       const snapshot = this.core.store.getSnapshot(snapshotId);
       if (!snapshot || snapshot.boxId !== box.id || !snapshot.auto || snapshot.pinned || snapshot.id === box.currentSnapshotId) return null;
+      if (this.core.store.linkedClones([snapshot.id]).length > 0) return null;
       this.assertMayRemove(box, snapshot);
       return this.removeLocked(box, snapshot);
     });

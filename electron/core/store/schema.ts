@@ -124,6 +124,11 @@ export const MIGRATIONS: Migration[] = [
     daily_at   INTEGER
   );
   `,
+  // 11: linked clones. The snapshot (of another box) a linked clone's bottom layer backs onto;
+  // NULL for every other box. That snapshot cannot be removed while a clone links to it.
+  `
+  ALTER TABLE boxes ADD COLUMN linked_snapshot_id TEXT;
+  `,
 ];
 
 /**

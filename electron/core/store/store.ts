@@ -20,10 +20,11 @@ interface BoxDbRow {
   network: string; forwards: string; mac_address: string; stop_timeout_sec: number; pending_restart: number; stop_deadline: number | null; pending_disk_size: number | null;
   cloud_init: string | null;
   display: string;
+  linked_snapshot_id: string | null;
 }
 interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; taken: string; disk_path: string; pinned: number; auto: number }
 
-export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize' | 'cloudInit'> & { cloudInit?: CloudInitRecord | null };
+export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize' | 'cloudInit' | 'linkedSnapshotId'> & { cloudInit?: CloudInitRecord | null; linkedSnapshotId?: string | null };
 
 /** A box's cloud-init settings as kept: the password only as its SHA-512 crypt hash. */
 export interface CloudInitRecord {
@@ -128,14 +129,21 @@ export class Store {
   // ---- boxes
 
   insertBox(box: NewBox): void {
-    const { cloudInit, ...row } = box;
+    const { cloudInit, linkedSnapshotId, ...row } = box;
     // One transaction: a box with cloud-init never exists without its settings.
     this.transaction(() => {
       this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display, firmware, installed_from)
         VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @display, @firmware, @installedFrom)`)
         .run({ ...row, forwards: JSON.stringify(box.forwards) });
       if (cloudInit) this.db.prepare('UPDATE boxes SET cloud_init = ? WHERE id = ?').run(JSON.stringify(cloudInit), box.id);
+      if (linkedSnapshotId) this.db.prepare('UPDATE boxes SET linked_snapshot_id = ? WHERE id = ?').run(linkedSnapshotId, box.id);
     });
+  }
+
+  /** Linked clones backing onto any of these snapshots. */
+  linkedClones(snapshotIds: readonly string[]): Box[] {
+    if (snapshotIds.length === 0) return [];
+    return (this.db.prepare(`SELECT * FROM boxes WHERE linked_snapshot_id IN (${snapshotIds.map(() => '?').join(', ')}) ORDER BY created_at`).all(...snapshotIds) as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   listBoxes(): Box[] {
@@ -316,6 +324,7 @@ export class Store {
       display: r.display === 'none' ? 'none' : 'vnc',
       firmware: r.firmware === 'uefi' ? 'uefi' : 'bios',
       installedFrom: r.installed_from,
+      linkedSnapshotId: r.linked_snapshot_id,
     };
   }
 }

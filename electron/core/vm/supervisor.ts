@@ -13,7 +13,7 @@ import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import type { VerifiedLayer } from '../disk/confine.js';
 import { bootId, openInodes } from '../proc.js';
-import { chainRoot, verifyBoxChain } from '../snapshots/box-chain.js';
+import { snapshotIdsBelow, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
@@ -131,7 +131,7 @@ export class Supervisor implements VmControl {
       const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
       const accel = await this.chooseAccelerator(image?.kernelPath ?? null, image?.initrdPath ?? null);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
-      const snapshotsByPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
+      const snapshotsByPath = new Map(snapshotIdsBelow(this.core, box).map((id) => [this.core.store.getSnapshot(id)!.diskPath, id]));
       // Each layer checked (no symlink anywhere below the home, the exact file and backing
       // Boxkeep recorded) right before QEMU opens it. QEMU opens by path, so a file swapped in
       // the moment between this check and QEMU's open() would still be opened: that window
@@ -528,10 +528,11 @@ export class Supervisor implements VmControl {
   }
 
   private async chainOnDisk(box: Box): Promise<ExpectedLayer[]> {
-    const byPath = new Map(this.core.store.listSnapshots(box.id).map((s) => [s.diskPath, s.id]));
+    const byPath = new Map([...this.core.store.listSnapshots(box.id), ...snapshotIdsBelow(this.core, box).map((id) => this.core.store.getSnapshot(id)!)].map((s) => [s.diskPath, s.id]));
     const layers = await walkChain(box.liveDiskPath);
     // A box made from installer media has no image under its tree: its bottom layer is a disk of its own.
-    const hasImage = chainRoot(this.core, box) !== null;
+    // (A linked clone reads through its source's chain down to the same image.)
+    const hasImage = box.imageId !== null;
     return layers.map((l, i) => {
       const snapshotId = i === 0 ? null : byPath.get(l.path) ?? null;
       return { snapshotId, image: hasImage && i > 0 && i === layers.length - 1 && snapshotId === null };
@@ -540,8 +541,8 @@ export class Supervisor implements VmControl {
 
   private async chainInRows(box: Box): Promise<ExpectedLayer[]> {
     const layers: ExpectedLayer[] = [{ snapshotId: null, image: false }];
-    for (let id = box.currentSnapshotId; id; id = this.core.store.getSnapshot(id)?.parentId ?? null) layers.push({ snapshotId: id, image: false });
-    if (chainRoot(this.core, box) !== null) layers.push({ snapshotId: null, image: true });
+    for (const id of snapshotIdsBelow(this.core, box)) layers.push({ snapshotId: id, image: false });
+    if (box.imageId !== null) layers.push({ snapshotId: null, image: true });
     return layers;
   }
 

@@ -193,6 +193,12 @@ function BoxActions({ box }: { box: Box }) {
       <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'editBox', boxId: box.id })}>
         <Icon name="edit" /> Edit
       </button>
+      <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'cloneBox', boxId: box.id, snapshotId: null })}>
+        Clone…
+      </button>
+      <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'exportBox', boxId: box.id, snapshotId: null })}>
+        Export…
+      </button>
       <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'renameBox', boxId: box.id })}>
         <Icon name="edit" /> Rename
       </button>

@@ -33,6 +33,9 @@ export function Sidebar() {
           <button type="button" className="button small" onClick={() => actions.openDialog({ kind: 'importImage' })}>
             <Icon name="import" /> Import image
           </button>
+          <button type="button" className="button small" onClick={() => actions.openDialog({ kind: 'importBox' })}>
+            Import box…
+          </button>
           {hasImages && (
             <button type="button" className="button small" onClick={() => actions.openDialog({ kind: 'images' })}>
               Images…

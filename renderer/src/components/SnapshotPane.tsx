@@ -94,6 +94,12 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <button type="button" className="button" aria-pressed={s.pinned} onClick={() => void actions.pinSnapshot(box.id, s.id, !s.pinned)}>
           {s.pinned ? 'Unpin' : 'Pin'}
         </button>
+        <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'cloneBox', boxId: box.id, snapshotId: s.id })}>
+          Clone…
+        </button>
+        <button type="button" className="button" onClick={() => actions.openDialog({ kind: 'exportBox', boxId: box.id, snapshotId: s.id })}>
+          Export…
+        </button>
         <button
           type="button"
           className="button danger-outline"

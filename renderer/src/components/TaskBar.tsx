@@ -10,6 +10,9 @@ const WHAT = {
   'image-import': 'Importing an image',
   'box-create': 'Creating a box',
   'box-remove': 'Removing a box',
+  'box-export': 'Exporting a box',
+  'box-import': 'Importing a box',
+  'box-clone': 'Cloning a box',
 } as const;
 
 export function TaskBar() {

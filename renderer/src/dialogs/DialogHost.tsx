@@ -1,6 +1,7 @@
 // Shows the one open dialog from the store (dialogs live in the store so that shortcuts,
 // buttons and menus all open the same ones).
 import { useApp } from '../context.js';
+import { CloneBoxDialog, ExportBoxDialog, ImportBoxDialog } from './BoxCopyDialogs.js';
 import { DeleteSnapshotDialog } from './DeleteSnapshotDialog.js';
 import { EditBoxDialog } from './EditBoxDialog.js';
 import { EditSnapshotDialog } from './EditSnapshotDialog.js';
@@ -44,5 +45,11 @@ export function DialogHost() {
       return <ShortcutsDialog key={key} />;
     case 'settings':
       return <SettingsDialog key={key} />;
+    case 'cloneBox':
+      return <CloneBoxDialog key={key} boxId={d.boxId} snapshotId={d.snapshotId} />;
+    case 'exportBox':
+      return <ExportBoxDialog key={key} boxId={d.boxId} snapshotId={d.snapshotId} />;
+    case 'importBox':
+      return <ImportBoxDialog key={key} />;
   }
 }

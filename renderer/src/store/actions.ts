@@ -49,6 +49,11 @@ export interface Actions {
   setProtect(input: ChannelInput<'protect:set'>): Promise<ActionResult<ProtectStatus>>;
   createBox(input: ChannelInput<'boxes:create'>): Promise<ActionResult<Box>>;
   importImage(input: ChannelInput<'images:import'>): Promise<ActionResult<Image>>;
+  cloneBox(input: ChannelInput<'boxes:clone'>): Promise<ActionResult<Box>>;
+  exportBox(input: ChannelInput<'boxes:export'>): Promise<ActionResult<{ path: string; bytes: number }>>;
+  importBox(input: ChannelInput<'boxes:import'>): Promise<ActionResult<Box>>;
+  /** Asks a running export or import to stop. */
+  cancelTask(taskId: string): Promise<void>;
   renameBox(boxId: string, name: string): Promise<ActionResult<Box>>;
   updateBox(input: ChannelInput<'boxes:update'>): Promise<ActionResult<Box>>;
   removeBox(boxId: string): Promise<ActionResult<{ removedId: string; freedBytes: number }>>;
@@ -65,6 +70,9 @@ export interface Actions {
   readConsole(boxId: string, lines: number): Promise<string[]>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
+  /** The same for a .boxkeep archive to import, and a save dialog for an export (desktop only). */
+  pickArchiveFile?(): Promise<string | null>;
+  pickArchiveSavePath?(defaultName: string): Promise<string | null>;
   setDiskReserve(bytes: number | 'default'): Promise<ActionResult<Settings>>;
   /** A snapshot's picture of the screen as a data: URL (Snapshot.hasPicture), or null when it has none; fetched once. */
   snapshotPicture(boxId: string, snapshotId: string): Promise<string | null>;
@@ -102,6 +110,11 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
   }
 
   /** A box call answers with the box's new state: show it now, before the event's reload. */
+  // A box just made (create, clone, import): shown and selected now; the boxes:changed reload confirms it.
+  const selectNewBox = (box: Box) => {
+    store.setState((s) => ({ boxes: s.boxes.some((b) => b.id === box.id) ? s.boxes : [...s.boxes, box], selectedBoxId: box.id, view: 'snapshots' }));
+    void sync.loadBox(box.id).catch(() => {});
+  };
   const showBox = (box: Box) => store.setState((s) => ({ boxes: s.boxes.map((b) => (b.id === box.id ? { ...b, ...box } : b)) }));
 
   const boxVerb = (verb: 'start' | 'pause' | 'resume' | 'ejectInstaller', said: (name: string) => string) => async (boxId: string) => {
@@ -221,12 +234,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     async createBox(input) {
       const out = await perform('box:create', () => bridge.boxes.create(input), { success: (b) => `Created box ${b.name}.`, toastErrors: false });
-      if (out.ok) {
-        const box = out.value;
-        // Show and select it now; the boxes:changed reload confirms it.
-        store.setState((s) => ({ boxes: s.boxes.some((b) => b.id === box.id) ? s.boxes : [...s.boxes, box], selectedBoxId: box.id, view: 'snapshots' }));
-        void sync.loadBox(box.id).catch(() => {});
-      }
+      if (out.ok) selectNewBox(out.value);
       return out;
     },
 
@@ -239,6 +247,25 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       // dialog closes, so the next screen (the empty state's "create a box") already has it.
       if (out.ok) await sync.loadImages().catch(() => {});
       return out;
+    },
+
+    cloneBox: (input) =>
+      perform(`clone:${input.box}`, () => bridge.boxes.clone(input), { success: (b) => `Cloned as ${b.name}.`, toastErrors: false }).then((out) => {
+        if (out.ok) selectNewBox(out.value);
+        return out;
+      }),
+    exportBox: (input) =>
+      perform(`export:${input.box}`, () => bridge.boxes.export(input), { success: (r) => `Exported to ${r.path} (${formatBytes(r.bytes)}).`, toastErrors: false }),
+    importBox: (input) =>
+      perform('box:import', () => bridge.boxes.import(input), { success: (b) => `Imported box ${b.name}.`, toastErrors: false }).then(async (out) => {
+        if (out.ok) {
+          await sync.loadImages().catch(() => {});
+          selectNewBox(out.value);
+        }
+        return out;
+      }),
+    cancelTask: async (taskId) => {
+      await bridge.tasks.cancel({ taskId }).catch(() => {});
     },
 
     renameBox: (boxId, name) =>
@@ -282,6 +309,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     screenshot: async (boxId) => Uint8Array.from(atob((await bridge.boxes.screenshot({ box: boxId })).png), (c) => c.charCodeAt(0)),
     readConsole: async (boxId, lines) => (await bridge.boxes.console({ box: boxId, lines })).lines,
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
+    ...(bridge.desktop ? { pickArchiveFile: () => bridge.shell.pickArchiveFile(), pickArchiveSavePath: (defaultName: string) => bridge.shell.pickArchiveSavePath({ defaultName }) } : {}),
 
     async setDiskReserve(bytes) {
       const out = await perform('settings', () => bridge.settings.update({ diskReserve: bytes }), {

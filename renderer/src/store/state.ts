@@ -23,7 +23,10 @@ export type DialogState =
   | { kind: 'importImage' }
   | { kind: 'images' }
   | { kind: 'shortcuts' }
-  | { kind: 'settings' };
+  | { kind: 'settings' }
+  | { kind: 'cloneBox'; boxId: string; snapshotId: string | null }
+  | { kind: 'exportBox'; boxId: string; snapshotId: string | null }
+  | { kind: 'importBox' };
 
 export type View = 'snapshots' | 'console' | 'display';
 
