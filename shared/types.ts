@@ -147,6 +147,19 @@ export interface Snapshot {
   diskPath: string;
   /** A small picture of the screen was kept (live snapshots of a box with a screen): snapshots:picture gives it. */
   hasPicture: boolean;
+  /** The running machine's memory and device state (taken 'with-memory'); absent: disk only. */
+  memory?: SnapshotMemory;
+}
+
+/** What a snapshot with memory kept beside its disk (snapshots/<id>/memory.state). */
+export interface SnapshotMemory {
+  /** Bytes of the state file. */
+  size: number;
+  sha256: string;
+  /** QEMU's version and machine type at the snapshot, and a hash of its device configuration: a restore with memory needs all three again. */
+  qemuVersion: string;
+  machine: string;
+  deviceHash: string;
 }
 
 /**

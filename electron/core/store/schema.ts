@@ -109,6 +109,16 @@ export const MIGRATIONS: Migration[] = [
   ALTER TABLE snapshots ADD COLUMN taken TEXT NOT NULL DEFAULT 'stopped';
   UPDATE snapshots SET taken = 'crash-consistent' WHERE live = 1;
   `,
+  // 10: a snapshot with memory (taken 'with-memory'): its memory.state file's size and sha256,
+  // and what a restore must run again to load it (QEMU version, machine type, device hash).
+  // All NULL for a disk-only snapshot.
+  `
+  ALTER TABLE snapshots ADD COLUMN memory_size INTEGER;
+  ALTER TABLE snapshots ADD COLUMN memory_sha256 TEXT;
+  ALTER TABLE snapshots ADD COLUMN memory_qemu TEXT;
+  ALTER TABLE snapshots ADD COLUMN memory_machine TEXT;
+  ALTER TABLE snapshots ADD COLUMN memory_devices TEXT;
+  `,
 ];
 
 /**

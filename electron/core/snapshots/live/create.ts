@@ -14,15 +14,17 @@ import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 import { liveCreate, type LiveCreateIntent } from './intents.js';
 import { keepPicture } from '../picture.js';
 import { keepVars, keepVarsAgain } from '../efivars.js';
+import { finishMemory, memoryFacts, openCapture, startMemory, type MemoryCapture } from './memory.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
 
-export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): Promise<Snapshot> {
+export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, opts: { memory?: boolean } = {}): Promise<Snapshot> {
   const session = core.sessions.session(box.id);
   const intent: LiveCreateIntent = {
     id: newId(), op: 'live-create', startedAt: Date.now(), boxId: box.id, snapshot,
     ...nextTop(session.nodes), oldTop: session.nodes.top, wasPaused: box.status === 'paused',
+    ...(opts.memory ? { memory: await memoryFacts(session) } : {}),
   };
   const journal = core.paths.boxJournal(box.id);
   writeIntent(journal, intent);
@@ -36,9 +38,12 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   await addOverlayNodes(session, core.paths.nextDisk(box.id), intent);
   // The variables' copy and its fsync outside the pause too; in it, only a compare (efivars.ts).
   let keptVars: Buffer | null;
+  let capture: MemoryCapture | null = null;
   try {
     keptVars = keepVars(core, box, snapshot.id);
+    if (intent.memory) capture = await openCapture(session, path.dirname(snapshot.diskPath), core.logger);
   } catch (err) {
+    capture?.close();
     await undoCreate(core, session, box, intent);
     throw err;
   }
@@ -64,6 +69,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     await switchToOverlay(session, intent);
     marks.push(performance.now());
     liveCreate.crash('after-switch');
+    // The RAM at the disk's instant: the migration starts before the guest runs again.
+    if (capture) await startMemory(session, capture);
+    liveCreate.crash('after-migrate');
     if (!intent.wasPaused) await session.qmp.execute('cont');
     pauseMs = performance.now() - paused;
     // Outside the pause: recovery rebuilds the map from QEMU's own node list if we die first.
@@ -72,6 +80,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   } catch (err) {
     session.quiescing = false;
     if (!(await pastPointOfNoReturn(core, session, box, intent))) {
+      capture?.close();
       await undoCreate(core, session, box, intent);
       throw err;
     }
@@ -87,7 +96,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   } finally {
     session.quiescing = false;
   }
-  const row = commitCreateRow(core, { ...snapshot, live: true });
+  const memory = capture && intent.memory ? await finishMemory(session, capture, intent.memory, core.logger) : null;
+  liveCreate.crash('after-memory');
+  const row = commitCreateRow(core, { ...snapshot, live: true, ...(memory ? { taken: 'with-memory' as const, memory } : {}) });
   liveCreate.crash('after-row');
   clearIntent(journal, intent.id);
   const [stopped = paused, renamed = paused, switched = paused] = marks;

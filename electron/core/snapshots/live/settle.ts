@@ -13,6 +13,9 @@ import { addOverlayNodes, dropOverlayNodes, switched, switchToOverlay } from './
 import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
 import { finishStream, streamLayer, waitForJob } from './remove.js';
 import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
+import { MEMORY_PARTIAL_FILE, memoryPath } from '../../paths.js';
+import { stateOnDisk } from './memory.js';
+import path from 'node:path';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
 /** What settling a live operation needs: the home, and reattaching to the box's QEMU. */
@@ -31,12 +34,17 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
   const frozen = snapshot.diskPath;
   const resume = async () => {
     if (!session || intent.wasPaused) return;
+    // A memory stream cut off by our death: QEMU's migration fails by itself, or is cancelled here.
+    if (intent.memory) await session.qmp.execute('migrate_cancel').catch(() => undefined);
     const s = await session.qmp.execute<{ status: string }>('query-status');
-    if (s.status === 'paused') {
+    // postmigrate: a memory snapshot without background-snapshot completed while paused.
+    if (s.status === 'paused' || s.status === 'postmigrate') {
       await session.qmp.execute('cont');
       core.store.setBoxStatus(boxId, 'running');
     }
   };
+  // Never a half-written stream beside a snapshot: a restore must not find one to load.
+  removeDurable(path.join(path.dirname(frozen), MEMORY_PARTIAL_FILE));
   if (core.store.getSnapshot(snapshot.id)) {
     await resume();
     removeDurable(core.paths.nextDisk(boxId));
@@ -60,10 +68,13 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
       return true;
     }
     if (session) await completeSwitch(session, live, intent);
-    commitCreateRow(core, { ...snapshot, live: true });
+    // memory.state is renamed into place only once QEMU completed the stream and it was fsynced.
+    const state = intent.memory ? stateOnDisk(memoryPath(frozen)) : null;
+    commitCreateRow(core, { ...snapshot, live: true, ...(state && intent.memory ? { taken: 'with-memory' as const, memory: { ...intent.memory, ...state } } : {}) });
     removeDurable(core.paths.nextDisk(boxId));
     await resume();
-    report.repaired(boxId, `Live snapshot ${name} was interrupted after its disks were in place; it was completed${session ? ' and the box resumed' : ''}.`);
+    const kept = !intent.memory ? '' : state ? ' with its memory' : ' with its disk only (its memory had not been written completely)';
+    report.repaired(boxId, `Live snapshot ${name} was interrupted after its disks were in place; it was completed${kept}${session ? ' and the box resumed' : ''}.`);
     return true;
   }
   cleanUp(core, intent);
