@@ -2,7 +2,8 @@
 // rules are unit-tested and the Electron file only maps items to MenuItems.
 import { isActive, type Box, type BoxStatus } from '../../shared/types.js';
 
-export type TrayAction = { type: 'quick-snapshot'; boxId: string; boxName: string } | { type: 'open' } | { type: 'quit' };
+/** memory: a running box's quick snapshot keeps its memory too (issue 13: on by default for a running box). */
+export type TrayAction = { type: 'quick-snapshot'; boxId: string; boxName: string; memory?: boolean } | { type: 'open' } | { type: 'quit' };
 
 export type TrayItem =
   | { kind: 'action'; label: string; enabled: boolean; action: TrayAction; toolTip?: string }
@@ -48,11 +49,11 @@ export function trayTemplate(state: TrayState): TrayItem[] {
 
 function boxItem(box: Box, busy: boolean): TrayItem {
   const name = escapeMnemonic(clip(box.name, MAX_LABEL));
-  const action: TrayAction = { type: 'quick-snapshot', boxId: box.id, boxName: box.name };
+  const action: TrayAction = { type: 'quick-snapshot', boxId: box.id, boxName: box.name, ...(box.status === 'running' ? { memory: true } : {}) };
   if (busy) return { kind: 'action', label: `${name} — taking snapshot…`, enabled: false, action };
   // A stopping box has no settled disk state to freeze; the engine would refuse it anyway.
   const enabled = box.status !== 'stopping';
-  return { kind: 'action', label: `${name} — ${STATUS_LABEL[box.status]}`, enabled, action, toolTip: `Take a snapshot of ${box.name} now` };
+  return { kind: 'action', label: `${name} — ${STATUS_LABEL[box.status]}`, enabled, action, toolTip: `Take a snapshot of ${box.name} now${box.status === 'running' ? ', with its memory' : ''}` };
 }
 
 /** Running and paused boxes first: they are the ones a user is working in. */

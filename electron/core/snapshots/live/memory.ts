@@ -14,8 +14,7 @@
 // while the guest stays paused, and create.ts's `cont` resumes it.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server, Socket } from 'node:net';
-import { crypto, net } from '../../builtins.js';
+import { childProcess, crypto } from '../../builtins.js';
 import { vmError } from '../../../../shared/errors.js';
 import type { SnapshotMemory } from '../../../../shared/types.js';
 import { fsyncDir, removeDurable } from '../../fsutil.js';
@@ -54,7 +53,41 @@ export interface MemoryCapture {
   close(): void;
 }
 
-/** Before the pause: the migration settings, the socket, an empty partial file. */
+/** Beside the partial file: the sink's size and sha256 of what it wrote, once fsynced. */
+export const sumPath = (partial: string) => `${partial}.sum`;
+
+/**
+ * The sink: a detached process of its own, so the stream outlives the owner. Measured: when
+ * the reader of a background snapshot dies mid-stream (the owner killed), QEMU 7.2 fails the
+ * migration ("failed to save SaveStateEntry … ram: -5") and its monitor hangs for good, the
+ * guest with it. A sink that is not the owner finishes the stream whatever happens to the
+ * owner; recovery then finds a complete partial file and QEMU's "completed". It exits when its
+ * connection ends, or when its socket is removed before QEMU connected (an undone snapshot).
+ */
+const SINK = `
+const [sock, partial] = process.argv.slice(1);
+const fs = require('fs'), net = require('net'), crypto = require('crypto');
+const fd = fs.openSync(partial, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+const hash = crypto.createHash('sha256');
+let size = 0;
+const watch = setInterval(() => { if (!fs.existsSync(sock)) process.exit(3); }, 500);
+const srv = net.createServer((c) => {
+  clearInterval(watch);
+  srv.close();
+  c.on('data', (b) => { fs.writeSync(fd, b); hash.update(b); size += b.length; });
+  c.on('error', () => process.exit(1));
+  c.on('end', () => {
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.writeFileSync(partial + '.sum.tmp', JSON.stringify({ size, sha256: hash.digest('hex') }));
+    fs.renameSync(partial + '.sum.tmp', partial + '.sum');
+    process.exit(0);
+  });
+});
+srv.listen(sock, () => process.stdout.write('ready\\n'));
+`;
+
+/** Before the pause: the migration settings, the sink listening, an empty partial file. */
 export async function openCapture(session: QemuSession, snapshotDir: string, logger: Logger): Promise<MemoryCapture> {
   const background = process.env.BOXKEEP_MEMORY_PRECOPY !== '1' && (await session.qmp.execute('migrate-set-capabilities', {
     capabilities: [{ capability: 'background-snapshot', state: true }],
@@ -66,56 +99,45 @@ export async function openCapture(session: QemuSession, snapshotDir: string, log
   await session.qmp.execute('migrate-set-parameters', { 'max-bandwidth': NO_LIMIT });
   const socket = path.join(session.runDir, MEMORY_SOCKET);
   const partial = path.join(snapshotDir, MEMORY_PARTIAL_FILE);
-  fs.rmSync(socket, { force: true });
-  fs.rmSync(partial, { force: true });
-  const fd = fs.openSync(partial, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-  const server: Server = net().createServer();
-  let peer: Socket | null = null;
-  let fdOpen = true;
-  const closeFd = () => {
-    if (fdOpen) fs.closeSync(fd);
-    fdOpen = false;
-  };
-  const written = new Promise<{ size: number; sha256: string }>((resolve, reject) => {
-    server.once('connection', (conn) => {
-      peer = conn;
-      server.close();
-      const hash = crypto().createHash('sha256');
-      let size = 0;
-      conn.on('data', (chunk: Buffer) => {
-        try {
-          fs.writeSync(fd, chunk);
-        } catch (err) {
-          conn.destroy();
-          return reject(err as Error);
-        }
-        hash.update(chunk);
-        size += chunk.length;
-      });
-      conn.once('error', reject);
-      conn.once('end', () => {
-        try {
-          fs.fsyncSync(fd);
-          closeFd();
-          resolve({ size, sha256: hash.digest('hex') });
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
+  for (const stale of [socket, partial, sumPath(partial)]) fs.rmSync(stale, { force: true });
+  const child = childProcess().spawn(process.execPath, ['-e', SINK, socket, partial], {
+    detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.once('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
     });
-    server.once('error', reject);
+    void exited.then((code) => reject(vmError(`The memory writer exited before it listened (${code})`)));
+  });
+  child.stdout!.destroy();
+  child.unref();
+  const written = exited.then((code) => {
+    const sum = readSum(partial);
+    if (code !== 0 || !sum) throw vmError(`The memory writer did not finish the stream (exit ${code})`);
+    return sum;
   });
   written.catch(() => undefined);
-  await new Promise<void>((resolve, reject) => server.listen(socket, resolve).once('error', reject));
   return {
     socket, partial, final: path.join(snapshotDir, MEMORY_FILE), background, written,
     close() {
-      server.close();
-      (peer as Socket | null)?.destroy();
-      closeFd();
+      // Its socket gone, a sink QEMU never reached exits by itself.
       fs.rmSync(socket, { force: true });
     },
   };
+}
+
+/** What the sink recorded for a finished stream, or null. */
+export function readSum(partial: string): { size: number; sha256: string } | null {
+  try {
+    const sum = JSON.parse(fs.readFileSync(sumPath(partial), 'utf8')) as { size: unknown; sha256: unknown };
+    return typeof sum.size === 'number' && typeof sum.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sum.sha256) ? { size: sum.size, sha256: sum.sha256 } : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -136,18 +158,29 @@ export async function finishMemory(session: QemuSession, capture: MemoryCapture,
   try {
     await migrationDone(session);
     const { size, sha256 } = await capture.written;
-    fs.renameSync(capture.partial, capture.final);
-    fsyncDir(path.dirname(capture.final));
+    installState(capture.partial, capture.final);
     return { ...facts, size, sha256 };
   } catch (err) {
     logger.warn('memory state not saved; the snapshot keeps only the disk', { op: 'live-create', boxId: session.boxId, error: String((err as Error).message ?? err) });
     await session.qmp.execute('migrate_cancel').catch(() => undefined);
     capture.close();
-    removeDurable(capture.partial);
+    dropPartial(capture.partial);
     return null;
   } finally {
     capture.close();
   }
+}
+
+/** The complete stream takes its final name (folder fsynced); its sum file goes. */
+export function installState(partial: string, final: string): void {
+  fs.renameSync(partial, final);
+  fsyncDir(path.dirname(final));
+  fs.rmSync(sumPath(partial), { force: true });
+}
+
+export function dropPartial(partial: string): void {
+  removeDurable(partial);
+  removeDurable(sumPath(partial));
 }
 
 function waitForEvent(session: QemuSession, event: string, timeoutMs = 30_000): Promise<void> {
