@@ -21,6 +21,8 @@ const suites = {
   screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
   // Boots the tiny guest through OVMF and through SeaBIOS.
   uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
+  // Snapshots with memory at -m 256 and -m 1024: pause windows, state size, restore to running.
+  memory: async () => (await import('./memory.mjs')).memoryBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -101,6 +101,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
   const row = commitCreateRow(core, { ...snapshot, live: true, ...(memory ? { taken: 'with-memory' as const, memory } : {}) });
   liveCreate.crash('after-row');
   clearIntent(journal, intent.id);
+  if (memory) core.logger.info('memory kept', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, mode: capture!.background ? 'background' : 'paused', bytes: memory.size });
   const [stopped = paused, renamed = paused, switched = paused] = marks;
   core.logger.info('live snapshot pause window', {
     op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: roundMs(pauseMs),
