@@ -164,6 +164,12 @@ describe('a running box in the browser', () => {
     await toolbar().getByRole('button', { name: 'Take snapshot' }).click();
     const dialog = page.getByRole('dialog', { name: 'Take a snapshot of vm' });
     await dialog.getByLabel('Name').fill('live one');
+    // A running box's memory is included by default (issue 13); this one keeps only its disk.
+    const memory = dialog.getByRole('checkbox', { name: 'Include memory' });
+    expect(await memory.isChecked()).toBe(true);
+    expect(await dialog.innerText()).toContain('Restoring this snapshot later resumes the running machine');
+    await memory.uncheck();
+    expect(await dialog.innerText()).toContain('Only the disk is saved, not the memory');
     await dialog.getByRole('button', { name: 'Take snapshot' }).click();
     await expect.poll(() => toast('Took snapshot “live one” while the box was running.').isVisible()).toBe(true);
     await expect.poll(() => option('live one').isVisible()).toBe(true);
