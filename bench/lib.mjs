@@ -1,11 +1,26 @@
 // Shared bench helpers: medians, a floor to compare with, and one output format.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
+
+/** The tiny test guest (kernel, initrd), built or found by scripts/build-guest.mjs. */
+export function guest() {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  return JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts/build-guest.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
+}
+
+/** Until the guest printed its ready line in the serial log past `from`. */
+export async function waitReady(log, from, ms = 180_000) {
+  const end = Date.now() + ms;
+  while (!(fs.existsSync(log) && fs.readFileSync(log, 'latin1').slice(from).includes('BOXKEEP-GUEST-READY'))) {
+    if (Date.now() > end) throw new Error('guest did not get ready');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 export function requireBuilt() {
   if (!fs.existsSync(new URL('../dist/electron/core/core.js', import.meta.url))) {

@@ -27,6 +27,8 @@ const suites = {
   protect: async () => (await import('./protect.mjs')).protectBenchmarks(),
   // Export, import and clones of a 1 GiB box (BENCH_ARCHIVE_MIB), beside tar and qemu-img.
   archive: async () => (await import('./archive.mjs')).archiveBenchmarks(),
+  // Snapshots with memory at -m 256 and -m 1024: pause windows, state size, restore to running.
+  memory: async () => (await import('./memory.mjs')).memoryBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

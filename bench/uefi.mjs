@@ -4,25 +4,13 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireBuilt, row, tempDir } from './lib.mjs';
+import { guest, requireBuilt, row, tempDir, waitReady } from './lib.mjs';
 
 requireBuilt();
 const { openCore } = await import('../dist/electron/core/core.js');
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BOOTS = 3;
 const SNAPSHOTS = 10;
-
-function guest() {
-  return JSON.parse(execFileSync(process.execPath, [path.join(root, 'scripts/build-guest.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
-}
-
-async function waitReady(log, from, ms = 180_000) {
-  const end = Date.now() + ms;
-  while (!(fs.existsSync(log) && fs.readFileSync(log, 'latin1').slice(from).includes('BOXKEEP-GUEST-READY'))) {
-    if (Date.now() > end) throw new Error('guest did not get ready');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Boots the box BOOTS times (start to ready line), then takes SNAPSHOTS live snapshots; returns both samples. */
 async function measure(core, name, pauses) {

@@ -66,6 +66,8 @@ export const FIELD_SUBJECTS = {
   keepDaily: 'The keep-daily count',
   keepWeekly: 'The keep-weekly count',
   keepMonthly: 'The keep-monthly count',
+  memory: 'The choice to include the memory',
+  diskOnly: 'The choice to restore only the disk',
 } as const;
 const S = FIELD_SUBJECTS;
 
@@ -240,7 +242,11 @@ export const channels = {
   'snapshots:list': { input: boxInput, result: result<SnapshotTree>() },
   'snapshots:get': { input: snapshotRef, result: result<Snapshot>() },
   'snapshots:create': {
-    input: v.strictObject({ box: ref('box'), name: v.optional(name('snapshot')), description: v.optional(description) }),
+    input: v.strictObject({
+      box: ref('box'), name: v.optional(name('snapshot')), description: v.optional(description),
+      /** Keep the running machine's memory too (a running box only); absent: disk only. */
+      memory: v.optional(v.boolean(`${S.memory} must be true or false.`)),
+    }),
     result: result<Snapshot>(),
   },
   'snapshots:update': {
@@ -254,6 +260,8 @@ export const channels = {
       snapshotCurrentFirst: v.optional(v.boolean(`${S.snapshotCurrentFirst} must be true or false.`)),
       stopFirst: v.optional(v.boolean(`${S.stopFirst} must be true or false.`)),
       startAfter: v.optional(v.boolean(`${S.startAfter} must be true or false.`)),
+      /** Of a snapshot with memory: only its disk (the box stays stopped); absent: with its memory, and the box runs. */
+      diskOnly: v.optional(v.boolean(`${S.diskOnly} must be true or false.`)),
     }),
     result: result<RestoreResult>(),
   },

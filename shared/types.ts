@@ -153,6 +153,19 @@ export interface Snapshot {
   pinned: boolean;
   /** Taken by the box's AutoProtect schedule; only these are ever pruned. */
   auto: boolean;
+  /** The running machine's memory and device state (taken 'with-memory'); absent: disk only. */
+  memory?: SnapshotMemory;
+}
+
+/** What a snapshot with memory kept beside its disk (snapshots/<id>/memory.state). */
+export interface SnapshotMemory {
+  /** Bytes of the state file. */
+  size: number;
+  sha256: string;
+  /** QEMU's version and machine type at the snapshot, and a hash of its device configuration: a restore with memory needs all three again. */
+  qemuVersion: string;
+  machine: string;
+  deviceHash: string;
 }
 
 /**

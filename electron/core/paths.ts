@@ -39,6 +39,8 @@ export class HomePaths {
   /** The copy a restore prepares; becomes efiVars by an atomic rename. */
   nextEfiVars(boxId: string) { return path.join(this.disksDir(boxId), '.next-efivars.fd'); }
   /** The variables as they were when the snapshot was taken. */
+  /** A snapshot with memory: the machine's RAM and device state, as QEMU's migration stream. */
+  snapshotMemory(boxId: string, snapshotId: string) { return path.join(this.snapshotDir(boxId, snapshotId), MEMORY_FILE); }
   snapshotEfiVars(boxId: string, snapshotId: string) { return path.join(this.snapshotDir(boxId, snapshotId), 'efivars.fd'); }
   boxJournal(boxId: string) { return path.join(this.boxDir(boxId), 'journal'); }
   runDir(boxId: string) { return path.join(this.boxDir(boxId), 'run'); }
@@ -49,6 +51,15 @@ export class HomePaths {
 
 /** A snapshot's picture of the screen (snapshots/picture.ts), beside its disk in its folder. */
 export const PICTURE_FILE = 'screen.png';
+export const MEMORY_FILE = 'memory.state';
+/** Where the stream is written until it is complete and fsynced: never loaded by a restore. */
+export const MEMORY_PARTIAL_FILE = 'memory.state.partial';
+
+/** The memory state beside a snapshot's disk (the folder holds both). */
+export function memoryPath(snapshotDiskPath: string): string {
+  return path.join(path.dirname(snapshotDiskPath), MEMORY_FILE);
+}
+
 export function picturePath(snapshotDiskPath: string): string {
   return path.join(path.dirname(snapshotDiskPath), PICTURE_FILE);
 }

@@ -21,6 +21,14 @@ const RESERVE_KEY = 'disk-reserve';
 export const OVERLAY_BYTES = MiB;
 
 /**
+ * A snapshot with memory writes at most the guest's RAM (untouched pages go as a few bytes
+ * each) plus the device state, well under a MiB for the boxes Boxkeep makes.
+ */
+export function memoryStateBytes(memoryMib: number): number {
+  return memoryMib * MiB + MiB;
+}
+
+/**
  * Writing `data` bytes of clusters into a qcow2 also allocates metadata: an L2 entry (8 bytes)
  * and a refcount (2 bytes) per 64 KiB cluster, in 64 KiB tables: data/4096 covers both with
  * room to spare, plus a table's worth for a file that had none.

@@ -22,10 +22,11 @@ export interface QuickSnapshotDeps {
  * the timestamp and adds " (2)" when two land in the same second, which a name picked here
  * could not do without racing.
  */
-export async function quickSnapshot(deps: QuickSnapshotDeps, box: { id: string; name: string }): Promise<Snapshot | null> {
+export async function quickSnapshot(deps: QuickSnapshotDeps, box: { id: string; name: string; memory?: boolean }): Promise<Snapshot | null> {
   try {
-    const snapshot = await deps.api.snapshots.create({ box: box.id, description: QUICK_DESCRIPTION });
-    deps.notify({ kind: 'success', title: `Snapshot of ${box.name} taken`, body: `"${snapshot.name}" is in ${box.name}'s history; restore it from Boxkeep.` });
+    const snapshot = await deps.api.snapshots.create({ box: box.id, description: QUICK_DESCRIPTION, ...(box.memory ? { memory: true } : {}) });
+    const kept = snapshot.memory ? ', with its memory: restoring it resumes the running machine' : '';
+    deps.notify({ kind: 'success', title: `Snapshot of ${box.name} taken`, body: `"${snapshot.name}" is in ${box.name}'s history${kept}; restore it from Boxkeep.` });
     return snapshot;
   } catch (err) {
     const e = BoxkeepError.from(err);

@@ -101,7 +101,7 @@ export function startTray(deps: TrayDeps): TrayController {
     busy.add(action.boxId);
     render();
     try {
-      await quickSnapshot({ api: deps.api, notify: deps.notify }, { id: action.boxId, name: action.boxName });
+      await quickSnapshot({ api: deps.api, notify: deps.notify }, { id: action.boxId, name: action.boxName, memory: action.memory });
     } finally {
       busy.delete(action.boxId);
       await refresh();

@@ -3,7 +3,8 @@
 import { isActive, type Box, type BoxStatus, type ProtectStatus } from '../../shared/types.js';
 import { untilText } from '../../shared/protect.js';
 
-export type TrayAction = { type: 'quick-snapshot'; boxId: string; boxName: string } | { type: 'open' } | { type: 'quit' } | { type: 'toggle-autostart' };
+/** memory: a running box's quick snapshot keeps its memory too (issue 13: on by default for a running box). */
+export type TrayAction = { type: 'quick-snapshot'; boxId: string; boxName: string; memory?: boolean } | { type: 'open' } | { type: 'quit' } | { type: 'toggle-autostart' };
 
 export type TrayItem =
   | { kind: 'action'; label: string; enabled: boolean; action: TrayAction; toolTip?: string; checked?: boolean }
@@ -64,11 +65,11 @@ export function protectNote(status: ProtectStatus | undefined, now: number): str
 
 function boxItem(box: Box, busy: boolean, note = ''): TrayItem {
   const name = escapeMnemonic(clip(box.name, MAX_LABEL));
-  const action: TrayAction = { type: 'quick-snapshot', boxId: box.id, boxName: box.name };
+  const action: TrayAction = { type: 'quick-snapshot', boxId: box.id, boxName: box.name, ...(box.status === 'running' ? { memory: true } : {}) };
   if (busy) return { kind: 'action', label: `${name} — taking snapshot…`, enabled: false, action };
   // A stopping box has no settled disk state to freeze; the engine would refuse it anyway.
   const enabled = box.status !== 'stopping';
-  return { kind: 'action', label: `${name} — ${STATUS_LABEL[box.status]}${note}`, enabled, action, toolTip: `Take a snapshot of ${box.name} now` };
+  return { kind: 'action', label: `${name} — ${STATUS_LABEL[box.status]}${note}`, enabled, action, toolTip: `Take a snapshot of ${box.name} now${box.status === 'running' ? ', with its memory' : ''}` };
 }
 
 /** Running and paused boxes first: they are the ones a user is working in. */

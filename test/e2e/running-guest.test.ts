@@ -164,6 +164,12 @@ describe('a running box in the browser', () => {
     await toolbar().getByRole('button', { name: 'Take snapshot' }).click();
     const dialog = page.getByRole('dialog', { name: 'Take a snapshot of vm' });
     await dialog.getByLabel('Name').fill('live one');
+    // A running box's memory is included by default (issue 13); this one keeps only its disk.
+    const memory = dialog.getByRole('checkbox', { name: 'Include memory' });
+    expect(await memory.isChecked()).toBe(true);
+    expect(await dialog.innerText()).toContain('Restoring this snapshot later resumes the running machine');
+    await memory.uncheck();
+    expect(await dialog.innerText()).toContain('Only the disk is saved, not the memory');
     await dialog.getByRole('button', { name: 'Take snapshot' }).click();
     await expect.poll(() => toast('Took snapshot “live one” while the box was running.').isVisible()).toBe(true);
     await expect.poll(() => option('live one').isVisible()).toBe(true);
@@ -291,6 +297,45 @@ describe('a running box in the browser', () => {
     await page.getByRole('tab', { name: /Snapshots/ }).click();
     expect(await option('Now').innerText()).toContain('current state');
     expect(await stopActiveBoxes(served.url)).toEqual([]);
+    expectNoPageProblems(b);
+  });
+  it('takes a snapshot with memory and restores it running: the dialogs say so, the guest goes on from that moment', async () => {
+    const offset = serialLogSize(t.home, boxId);
+    await sidebar().getByRole('button', { name: 'Start vm' }).click();
+    await expectStatus('Running', RUNNING_RGB);
+    con = await guestConsole(served.url, t.home, boxId, offset);
+    await sh(con, 'KEPT=at-snapshot');
+    await toolbar().getByRole('button', { name: 'Take snapshot' }).click();
+    const take = page.getByRole('dialog', { name: 'Take a snapshot of vm' });
+    await take.getByLabel('Name').fill('with memory');
+    expect(await take.getByRole('checkbox', { name: 'Include memory' }).isChecked()).toBe(true);
+    await take.getByRole('button', { name: 'Take snapshot' }).click();
+    await expect.poll(() => toast('Took snapshot “with memory” with the running box’s memory.').isVisible(), { timeout: 60_000 }).toBe(true);
+    await option('with memory').click();
+    const details = page.getByRole('complementary', { name: 'Selected item' });
+    await expect.poll(() => details.innerText()).toContain('While the box ran, with its memory');
+    expect(await details.innerText()).toContain('kept: restoring it resumes the running machine');
+    await sh(con, 'KEPT=later');
+
+    await details.getByRole('button', { name: 'Restore…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Restore vm to “with memory”?' });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.innerText()).toContain('The box will be running afterwards, resumed from the moment “with memory” was taken');
+    expect(await dialog.getByRole('checkbox', { name: /Restore only the disk/ }).isChecked()).toBe(false);
+    expect(await dialog.getByRole('checkbox', { name: 'Start the box again after restoring' }).count()).toBe(0);
+    await screenshot(page, 'running-restore-memory-dialog');
+    con.close();
+    con = null;
+    await dialog.getByRole('button', { name: 'Stop and restore' }).click();
+    await expect.poll(() => toast(/^vm is back at “with memory”\..* It is running from that moment\.$/).isVisible(), { timeout: 90_000 }).toBe(true);
+    await expectStatus('Running', RUNNING_RGB);
+    // No boot, so no new ready line: the console joins the resumed shell (any ready line will do).
+    con = await guestConsole(served.url, t.home, boxId, 0);
+    expect(await sh(con, 'echo "kept=$KEPT"')).toBe('kept=at-snapshot');
+    con.close();
+    con = null;
+    // The restore left it running: the clean-up is what stops it.
+    expect(await stopActiveBoxes(served.url)).toEqual(['vm']);
     expectNoPageProblems(b);
   });
 });

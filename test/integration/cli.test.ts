@@ -348,7 +348,7 @@ describe('boxkeep around the commands', () => {
     }
     const one = human('help', 'snapshot', 'restore');
     expect(one.code).toBe(0);
-    expect(one.stdout).toMatch(/^Usage: boxkeep snapshot restore <box> <snapshot> \[--snapshot-current-first\] \[--discard-current\] \[--stop-first\] \[--start-after\]\n/);
+    expect(one.stdout).toMatch(/^Usage: boxkeep snapshot restore <box> <snapshot> \[--snapshot-current-first\] \[--discard-current\] \[--stop-first\] \[--start-after\] \[--disk-only\]\n/);
     expect(human('box', 'stop', '--help').stdout).toMatch(/^Usage: boxkeep box stop <box> \[--force\]/);
     expect(human('help', 'nothing').code).toBe(2);
   });

@@ -284,3 +284,18 @@ describe('migration 10 (AutoProtect)', () => {
     }
   });
 });
+
+describe('opening a home from before snapshots with memory (migration 12)', () => {
+  it('reads every old snapshot as disk only, and a memory state recorded afterwards reads back whole', () => {
+    const { store } = upgraded(fullSchema5Home);
+    try {
+      expect(store.listSnapshots('box000000001').map((s) => [s.name, s.memory])).toEqual([['first', undefined], ['second', undefined]]);
+      const memory = { size: 95_500_000, sha256: 'a'.repeat(64), qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2-machine', deviceHash: 'b'.repeat(64) };
+      store.setSnapshotMemory('snp000000002', memory);
+      expect(store.getSnapshot('snp000000002')!.memory).toEqual(memory);
+      expect(store.getSnapshot('snp000000001')!.memory).toBeUndefined();
+    } finally {
+      store.db.close();
+    }
+  });
+});

@@ -27,6 +27,15 @@ describe('tray menu template', () => {
     expect(items.at(-3)).toMatchObject({ action: { type: 'open' } });
   });
 
+  it('a running box\'s quick snapshot keeps its memory; a paused or stopped one\'s only the disk', () => {
+    const items = trayTemplate({ boxes: [box('build', 'running'), box('web', 'paused'), box('zeta', 'stopped')], busy: new Set() });
+    expect(items[1]).toMatchObject({ action: { type: 'quick-snapshot', boxId: 'id-build', memory: true }, toolTip: 'Take a snapshot of build now, with its memory' });
+    for (const item of items.slice(2, 4)) {
+      if (item.kind !== 'action' || item.action.type !== 'quick-snapshot') throw new Error('not a box item');
+      expect(item.action.memory).toBeUndefined();
+    }
+  });
+
   it('shows a box with a snapshot in flight as busy and not clickable, and a stopping box disabled', () => {
     const items = trayTemplate({ boxes: [box('web', 'running'), box('db', 'stopping')], busy: new Set(['id-web']) });
     expect(items[1]).toMatchObject({ label: 'web — taking snapshot…', enabled: false });

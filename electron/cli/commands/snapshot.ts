@@ -14,11 +14,18 @@ export const snapshotCommands: CommandGroup = {
   title: 'Snapshots',
   commands: [
     {
-      usage: 'snapshot create <box> [<name>] [--description D]',
+      usage: 'snapshot create <box> [<name>] [--description D] [--memory] [--no-memory]',
       summary: 'Take a snapshot of a box, running or stopped. Without a name it is named after the time.',
+      details:
+        '--memory (a running box) keeps its memory too: restoring it resumes the running machine,\n' +
+        'programs and all, instead of booting from the disk. It costs a file about the size of the\n' +
+        "guest's used memory. Without it (or with --no-memory) only the disk is kept.",
+      check: (args) => (on(args, 'memory') && on(args, 'no-memory') ? 'Give --memory or --no-memory, not both.' : null),
       async run({ args, api }) {
-        const s = await api.snapshots.create(given({ box: arg(args, 'box'), name: optArg(args, 'name'), description: opt(args, 'description') }));
-        return output(s, () => `Took snapshot ${q(s.name)} (${s.id})${s.live ? ' while the box ran' : ''}.`);
+        const memory = on(args, 'memory') ? true : on(args, 'no-memory') ? false : undefined;
+        const s = await api.snapshots.create(given({ box: arg(args, 'box'), name: optArg(args, 'name'), description: opt(args, 'description'), memory }));
+        const how = s.memory ? ` while the box ran, with its memory (${humanBytes(s.memory.size)})` : s.live ? ' while the box ran' : '';
+        return output(s, () => `Took snapshot ${q(s.name)} (${s.id})${how}.`);
       },
     },
     {
@@ -73,14 +80,16 @@ export const snapshotCommands: CommandGroup = {
       },
     },
     {
-      usage: 'snapshot restore <box> <snapshot> [--snapshot-current-first] [--discard-current] [--stop-first] [--start-after]',
+      usage: 'snapshot restore <box> <snapshot> [--snapshot-current-first] [--discard-current] [--stop-first] [--start-after] [--disk-only]',
       summary: 'Put a box back to a snapshot. What changed since the last snapshot is lost unless --snapshot-current-first.',
       details:
         'The box must be stopped: --stop-first stops it (cleanly), --start-after starts it again once\n' +
         'restored. --snapshot-current-first takes a snapshot of the current state before restoring, so\n' +
         'nothing is lost; --discard-current drops it. With neither, on a terminal, you are asked when\n' +
         'the box has changes since its snapshot; without a terminal (a script) they are discarded.\n' +
-        'A snapshot taken after a restore starts a new branch of the tree.',
+        'A snapshot taken after a restore starts a new branch of the tree.\n' +
+        'A snapshot with memory is restored running: the machine goes on from that moment. When QEMU\n' +
+        "or the box's devices changed since, that is refused; --disk-only restores only its disk.",
       check: (args) =>
         on(args, 'snapshot-current-first') && on(args, 'discard-current') ? 'Give --snapshot-current-first or --discard-current, not both.' : null,
       async run({ args, api, ask }) {
@@ -94,12 +103,13 @@ export const snapshotCommands: CommandGroup = {
             snapshotCurrentFirst: saveFirst || undefined,
             stopFirst: on(args, 'stop-first') || undefined,
             startAfter: on(args, 'start-after') || undefined,
+            diskOnly: on(args, 'disk-only') || undefined,
           }),
         );
         return output(r, () =>
           [
             r.savedSnapshot ? `Saved the state before the restore as snapshot ${q(r.savedSnapshot.name)} (${r.savedSnapshot.id}).` : null,
-            `Restored box ${q(r.box.name)} to snapshot ${q(r.snapshot.name)} (${r.snapshot.id})${isActive(r.box.status) ? `; it is ${r.box.status}` : ''}.`,
+            `Restored box ${q(r.box.name)} to snapshot ${q(r.snapshot.name)} (${r.snapshot.id})${r.snapshot.memory && !on(args, 'disk-only') ? ' with its memory; it is running from that moment' : isActive(r.box.status) ? `; it is ${r.box.status}` : ''}.`,
           ]
             .filter(Boolean)
             .join('\n'),
@@ -151,6 +161,7 @@ function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined
     ['Description', s.description || '(none)'],
     ['Kept', s.pinned ? 'pinned: AutoProtect never prunes it' : s.auto ? 'taken by AutoProtect: pruned when its retention no longer keeps it (pin it to keep it)' : null],
     ['On disk', humanBytes(s.sizeOnDisk)],
+    ['Memory', s.memory ? `${humanBytes(s.memory.size)} (QEMU ${s.memory.qemuVersion}, ${s.memory.machine}): restored running` : null],
     ['Virtual size', humanBytes(s.virtualSize)],
     ['Disk file', s.diskPath],
     ['Picture', s.hasPicture ? `of the screen, saved with "boxkeep snapshot picture ${box?.name ?? s.boxId} ${s.name} -o FILE.png"` : null],

@@ -69,7 +69,7 @@ export async function planBox(core: HomeData, box: Box, task: TaskHandle): Promi
     }
     return {
       id: exportId(i), parentId: s.parentId === null ? null : exportId(ordinal.get(s.parentId)!), name: s.name, description: s.description,
-      createdAt: s.createdAt, live: s.live, taken: s.taken, disk: { file: disk, virtualSize: core.store.snapshotFacts(s.id)?.virtualSize ?? s.virtualSize }, extras,
+      createdAt: s.createdAt, live: s.live, taken: s.taken, ...(s.memory && extras['memory.state'] ? { memory: s.memory } : {}), disk: { file: disk, virtualSize: core.store.snapshotFacts(s.id)?.virtualSize ?? s.virtualSize }, extras,
     };
   });
   sources.push({ name: 'live.qcow2', file: box.liveDiskPath, layer: true });

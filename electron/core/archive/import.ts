@@ -250,9 +250,10 @@ function commitRows(core: HomeData, m: Manifest, place: Placement, boxName: stri
       const diskPath = paths.snapshotDisk(place.boxId, id);
       store.insertSnapshot({
         id, boxId: place.boxId, parentId: s.parentId === null ? null : place.snapshotIds.get(s.parentId)!, name: s.name, description: s.description,
-        createdAt: s.createdAt, sizeOnDisk: sizeOnDisk(diskPath), virtualSize: s.disk.virtualSize, live: s.live, taken: importedTaken(s), diskPath,
+        createdAt: s.createdAt, sizeOnDisk: sizeOnDisk(diskPath), virtualSize: s.disk.virtualSize, live: s.live, taken: importedTaken(m, s), diskPath,
       });
       store.setSnapshotFacts(id, readLayerFacts(diskPath));
+      if (memoryOf(m, s)) store.setSnapshotMemory(id, s.memory!);
     }
     if (b.currentSnapshotId !== null) store.setCurrentSnapshot(place.boxId, place.snapshotIds.get(b.currentSnapshotId)!);
     const { problems } = boxProblems(core, store.getBox(place.boxId)!);
@@ -262,10 +263,17 @@ function commitRows(core: HomeData, m: Manifest, place: Placement, boxName: stri
 }
 
 /**
- * How an imported snapshot was taken. A memory state restores only with the records of the
- * QEMU and devices that wrote it, which an archive does not carry: its disk is what it keeps.
+ * How an imported snapshot was taken. A memory state counts only with its records and a member
+ * whose checked size and sha256 are the ones recorded; otherwise its disk is what it keeps.
  */
-function importedTaken(s: ManifestSnapshot): SnapshotTaken {
+function importedTaken(m: Manifest, s: ManifestSnapshot): SnapshotTaken {
   const taken = s.taken ?? (s.live ? 'crash-consistent' : 'stopped');
-  return taken === 'with-memory' ? 'crash-consistent' : taken;
+  if (taken !== 'with-memory') return taken;
+  return memoryOf(m, s) ? 'with-memory' : 'crash-consistent';
+}
+
+function memoryOf(m: Manifest, s: ManifestSnapshot): boolean {
+  const member = s.extras['memory.state'];
+  const entry = member ? m.files.find((f) => f.name === member) : undefined;
+  return !!(s.memory && entry && entry.size === s.memory.size && entry.sha256 === s.memory.sha256);
 }

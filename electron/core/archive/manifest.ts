@@ -72,6 +72,15 @@ const schema = v.strictObject({
     live: v.boolean(),
     // How it was taken (absent from archives written before snapshots recorded it).
     taken: v.optional(v.picklist(SNAPSHOT_TAKEN)),
+    // A memory state's records (what a restore with memory checks again): with its member, it
+    // imports as a snapshot with memory; the restore still refuses another QEMU or devices.
+    memory: v.optional(v.strictObject({
+      size,
+      sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+      qemuVersion: v.pipe(v.string(), v.maxLength(64), v.regex(/^[\x20-\x7e]*$/)),
+      machine: v.pipe(v.string(), v.maxLength(128), v.regex(/^[\x20-\x7e]*$/)),
+      deviceHash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+    })),
     disk: layer,
     extras: v.strictObject({
       'screen.png': v.optional(file),

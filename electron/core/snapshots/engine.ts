@@ -1,7 +1,9 @@
 // The snapshot engine: the public verbs on a box's snapshot tree. Each verb validates,
 // takes the box's queue, and runs the steps in steps.ts (stopped box) or their live
 // variants in live/ (running box).
-import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
+import fs from 'node:fs';
+import { alreadyExists, BoxkeepError, invalidState, notFound } from '../../../shared/errors.js';
+import { refusal, type IncomingMemory } from '../vm/memory-load.js';
 import { freeSnapshotName, timestampName } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import { isActive, isBusy, type Box, type RemoveSnapshotResult, type RestoreResult, type Snapshot, type SnapshotPicture, type SnapshotTree } from '../../../shared/types.js';
@@ -10,10 +12,10 @@ import type { Effects, HomeData } from '../deps.js';
 import type { Tasks } from '../tasks.js';
 import type { VmControl } from '../vm/control.js';
 import { sizeOnDisk } from '../fsutil.js';
-import { picturePath } from '../paths.js';
+import { memoryPath, picturePath } from '../paths.js';
 import { newId } from '../ids.js';
 import { treeOrder } from '../store/store.js';
-import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
+import { memoryStateBytes, OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
 import { chainRoot, verifyBoxChain, verifyLiveDisk, type ChainTop } from './box-chain.js';
 import { refuseIfLinked } from '../clone/linked.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
@@ -33,7 +35,7 @@ import { elapsedMs } from '../logger.js';
 export type SnapshotDeps = HomeData & Effects & LiveDeps & {
   tasks: Tasks;
   boxes: Pick<BoxService, 'resolve'>;
-  vms: Pick<VmControl, 'start' | 'stop'>;
+  vms: Pick<VmControl, 'start' | 'stop' | 'memoryMismatch'>;
 };
 
 export class SnapshotEngine {
@@ -98,9 +100,13 @@ export class SnapshotEngine {
     });
   }
 
-  /** `auto`: the AutoProtect schedule takes it (electron/core/protect); only such snapshots are ever pruned. */
+  /**
+   * `memory`: a running box's memory too (restored running). `auto`: the AutoProtect schedule
+   * takes it (electron/core/protect); only such snapshots are ever pruned, and they keep the disk
+   * only (an hourly RAM-sized file would fill the disk).
+   */
   create(input: ChannelInput<'snapshots:create'>, opts: { auto?: boolean } = {}): Promise<Snapshot> {
-    return this.locked(input.box, (box) => this.createLocked(box, input.name, input.description ?? '', opts.auto ?? false));
+    return this.locked(input.box, (box) => this.createLocked(box, input.name, input.description ?? '', input.memory ?? false, opts.auto ?? false));
   }
 
   /** Through the box's queue: a pin never lands on a snapshot a prune is removing at that moment. */
@@ -112,7 +118,7 @@ export class SnapshotEngine {
     });
   }
 
-  private async createLocked(box: Box, name: string | undefined, description: string, auto = false): Promise<Snapshot> {
+  private async createLocked(box: Box, name: string | undefined, description: string, withMemory = false, auto = false): Promise<Snapshot> {
     const chosen = name ?? freeSnapshotName(timestampName(), (n) => this.core.store.snapshotNameTaken(box.id, n));
     if (this.core.store.snapshotNameTaken(box.id, chosen)) {
       throw alreadyExists(`The box ${JSON.stringify(box.name)} already has a snapshot called ${JSON.stringify(chosen)}; choose another name.`);
@@ -120,17 +126,18 @@ export class SnapshotEngine {
     const id = newId();
     const live = isActive(box.status);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
+    if (withMemory) assertMemoryPossible(box);
     // Freezing a tampered live disk would record it as a good snapshot.
     verifyLiveDisk(this.core, box);
-    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}`, OVERLAY_BYTES + varsBytes(box));
+    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}${withMemory ? ' with memory' : ''}`, OVERLAY_BYTES + varsBytes(box) + (withMemory ? memoryStateBytes(box.memoryMib) : 0));
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
       sizeOnDisk: 0, virtualSize: box.diskSize, live, taken: live ? 'crash-consistent' : 'stopped', diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
       pinned: false, auto,
     };
     const started = performance.now();
-    const result = live ? await createLive(this.core, box, snapshot) : await createStopped(this.core, box, snapshot);
-    this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, elapsed_ms: elapsedMs(started) });
+    const result = live ? await createLive(this.core, box, snapshot, { memory: withMemory }) : await createStopped(this.core, box, snapshot);
+    this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, taken: result.taken, elapsed_ms: elapsedMs(started) });
     return withSizeNow(result);
   }
 
@@ -150,7 +157,10 @@ export class SnapshotEngine {
     // Before stopping the box: a restore refused (for unfinished work, for space) must not
     // have stopped it first. The queue checks the unfinished work again.
     assertNoUnfinishedWork(this.core, before);
-    requireSpace(this.core, `Restoring ${JSON.stringify(this.resolve(before, input.snapshot).name)}`, (OVERLAY_BYTES + varsBytes(before)) * (input.snapshotCurrentFirst ? 2 : 1));
+    const chosen = this.resolve(before, input.snapshot);
+    requireSpace(this.core, `Restoring ${JSON.stringify(chosen.name)}`, (OVERLAY_BYTES + varsBytes(before)) * (input.snapshotCurrentFirst ? 2 : 1));
+    // Refused before the box is stopped or its disk replaced: the state must load into the box as it is now.
+    const memory = chosen.memory && !input.diskOnly ? await this.incomingMemory(before, chosen) : null;
     const wasActive = isActive(before.status);
     if (wasActive) {
       if (!input.stopFirst) {
@@ -176,8 +186,31 @@ export class SnapshotEngine {
       this.core.logger.info('snapshot restored', { op: 'snapshot-restore', boxId: box.id, snapshotId: target.id, elapsed_ms: elapsedMs(started) });
       return { box: this.core.store.getBox(box.id)!, snapshot: target, savedSnapshot };
     });
-    if (wasActive && input.startAfter) result.box = await this.core.vms.start(result.box.id);
+    if (memory) result.box = await this.resumeFromMemory(result.box, memory);
+    else if (wasActive && input.startAfter) result.box = await this.core.vms.start(result.box.id);
     return result;
+  }
+
+  /** The snapshot's memory state, checked to load into this box now; else a refusal offering the disk-only restore. */
+  private async incomingMemory(box: Box, snapshot: Snapshot): Promise<IncomingMemory> {
+    const facts = snapshot.memory!;
+    const file = memoryPath(snapshot.diskPath);
+    const why = !fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ? `its memory state file (${file}) is missing` : await this.core.vms.memoryMismatch(box.id, facts);
+    if (why) throw refusal(box.name, snapshot.name, why);
+    return { file, facts, snapshotName: snapshot.name };
+  }
+
+  /** After the disk restore: the machine resumes where the snapshot left it. */
+  private async resumeFromMemory(box: Box, memory: IncomingMemory): Promise<Box> {
+    const started = performance.now();
+    try {
+      const running = await this.core.vms.start(box.id, { memory });
+      this.core.logger.info('memory restored', { op: 'snapshot-restore', boxId: box.id, bytes: memory.facts.size, elapsed_ms: elapsedMs(started) });
+      return running;
+    } catch (err) {
+      const e = err instanceof BoxkeepError ? err : new BoxkeepError('Vm', String((err as Error).message ?? err));
+      throw new BoxkeepError(e.code, `${e.message} The disk was restored to ${JSON.stringify(memory.snapshotName)}; the box did not start (starting it now boots from that disk).`, { cause: err });
+    }
   }
 
   remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
@@ -214,7 +247,8 @@ export class SnapshotEngine {
     for (const top of tops) verifyBoxChain(this.core, box, top);
     const needed = await removalNeeds(intent);
     requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
-    const filesBefore = [snapshot.diskPath, ...intent.dependents.map((d) => d.path)];
+    // Its folder goes whole: the memory state is freed with the disk.
+    const filesBefore = [snapshot.diskPath, memoryPath(snapshot.diskPath), ...intent.dependents.map((d) => d.path)];
     const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
     const started = performance.now();
     await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
@@ -261,6 +295,14 @@ export class SnapshotEngine {
 }
 
 
+/** Only a running guest has memory worth keeping; a paused one would be resumed by QEMU 7.2's background snapshot. */
+function assertMemoryPossible(box: Box): void {
+  if (box.status === 'running') return;
+  const name = JSON.stringify(box.name);
+  if (box.status === 'paused') throw invalidState(`The box ${name} is paused; resume it to take a snapshot with memory ("boxkeep box resume ${box.name}"), or take one without (--no-memory).`);
+  throw invalidState(`The box ${name} is ${box.status}: only a running box has memory to keep. Take the snapshot without --memory.`);
+}
+
 /**
  * A frozen disk's blocks settle after it is frozen (a live snapshot's file was being written
  * with delayed allocation a moment before): the size shown is read from the file each time.
@@ -269,5 +311,6 @@ export class SnapshotEngine {
 function withSizeNow(snapshot: Snapshot): Snapshot {
   const now = sizeOnDisk(snapshot.diskPath);
   const picture = snapshot.hasPicture ? sizeOnDisk(picturePath(snapshot.diskPath)) : 0;
-  return now > 0 ? { ...snapshot, sizeOnDisk: now + picture } : snapshot;
+  const memory = snapshot.memory ? sizeOnDisk(memoryPath(snapshot.diskPath)) : 0;
+  return now > 0 ? { ...snapshot, sizeOnDisk: now + picture + memory } : snapshot;
 }

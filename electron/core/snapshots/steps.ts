@@ -76,6 +76,7 @@ export function commitCreateRow(core: HomeData, snapshot: Omit<NewSnapshot, 'tak
   core.store.transaction(() => {
     core.store.insertSnapshot(row);
     core.store.setSnapshotFacts(snapshot.id, facts);
+    if (snapshot.memory) core.store.setSnapshotMemory(snapshot.id, snapshot.memory);
     core.store.setCurrentSnapshot(snapshot.boxId, snapshot.id);
   });
   return core.store.getSnapshot(snapshot.id)!;

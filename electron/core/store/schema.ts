@@ -129,6 +129,16 @@ export const MIGRATIONS: Migration[] = [
   `
   ALTER TABLE boxes ADD COLUMN linked_snapshot_id TEXT;
   `,
+  // 12: a snapshot with memory (taken 'with-memory'): its memory.state file's size and sha256,
+  // and what a restore must run again to load it (QEMU version, machine type, device hash).
+  // All NULL for a disk-only snapshot.
+  `
+  ALTER TABLE snapshots ADD COLUMN memory_size INTEGER;
+  ALTER TABLE snapshots ADD COLUMN memory_sha256 TEXT;
+  ALTER TABLE snapshots ADD COLUMN memory_qemu TEXT;
+  ALTER TABLE snapshots ADD COLUMN memory_machine TEXT;
+  ALTER TABLE snapshots ADD COLUMN memory_devices TEXT;
+  `,
 ];
 
 /**

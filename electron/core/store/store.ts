@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
-import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot, SnapshotTaken } from '../../../shared/types.js';
+import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot, SnapshotMemory, SnapshotTaken } from '../../../shared/types.js';
 import { SNAPSHOT_TAKEN } from '../../../shared/types.js';
 import type { LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
@@ -22,7 +22,7 @@ interface BoxDbRow {
   display: string;
   linked_snapshot_id: string | null;
 }
-interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; taken: string; disk_path: string; pinned: number; auto: number }
+interface SnapshotDbRow { id: string; box_id: string; parent_id: string | null; name: string; description: string; created_at: number; size_on_disk: number; virtual_size: number; live: number; taken: string; disk_path: string; pinned: number; auto: number; memory_size?: number | null; memory_sha256?: string | null; memory_qemu?: string | null; memory_machine?: string | null; memory_devices?: string | null }
 
 export type NewBox = Omit<Box, 'liveDiskPath' | 'pendingRestart' | 'stopDeadline' | 'pendingDiskSize' | 'cloudInit' | 'linkedSnapshotId'> & { cloudInit?: CloudInitRecord | null; linkedSnapshotId?: string | null };
 
@@ -266,6 +266,12 @@ export class Store {
     if (fields.sizeOnDisk !== undefined) this.db.prepare('UPDATE snapshots SET size_on_disk = ? WHERE id = ?').run(fields.sizeOnDisk, id);
   }
 
+  /** Records a snapshot's memory state (migration 12); the caller inserts the row in the same transaction. */
+  setSnapshotMemory(id: string, m: SnapshotMemory): void {
+    this.db.prepare('UPDATE snapshots SET memory_size = ?, memory_sha256 = ?, memory_qemu = ?, memory_machine = ?, memory_devices = ? WHERE id = ?')
+      .run(m.size, m.sha256, m.qemuVersion, m.machine, m.deviceHash, id);
+  }
+
   // ---- layer facts (disk/confine.ts): kept apart from the rows the contract sends
 
   snapshotFacts(id: string): LayerFacts | null {
@@ -361,6 +367,9 @@ function toSnapshot(r: SnapshotDbRow): Snapshot {
     sizeOnDisk: r.size_on_disk, virtualSize: r.virtual_size, live: r.live === 1, taken: takenOf(r), diskPath: r.disk_path,
     pinned: r.pinned === 1, auto: r.auto === 1,
   } as Snapshot;
+  if (r.memory_size != null && r.memory_sha256 && r.memory_qemu && r.memory_machine && r.memory_devices) {
+    snapshot.memory = { size: r.memory_size, sha256: r.memory_sha256, qemuVersion: r.memory_qemu, machine: r.memory_machine, deviceHash: r.memory_devices };
+  }
   // The file, not a column: it comes and goes with the snapshot's folder (snapshots/picture.ts).
   // lstat: a link or a FIFO put there by hand is not a picture (readPicture refuses it). Looked at
   // when first read (a client's listing, JSON, a structured clone), not for every row the engine

@@ -1,10 +1,18 @@
 // Running boxes as the rest of the engine sees them: implemented by the VM supervisor.
 import type { ByteStream } from '../../../shared/streams.js';
-import type { Box, ConsoleOutput, Screenshot, StopResult } from '../../../shared/types.js';
+import type { Box, ConsoleOutput, Screenshot, SnapshotMemory, StopResult } from '../../../shared/types.js';
+import type { IncomingMemory } from './memory-load.js';
 import type { ReportBuilder } from '../recovery/report.js';
 
+/** A start that resumes a snapshot's running machine instead of booting (a restore with memory). */
+export interface StartOptions {
+  memory?: IncomingMemory;
+}
+
 export interface VmControl {
-  start(box: string): Promise<Box>;
+  start(box: string, opts?: StartOptions): Promise<Box>;
+  /** Why a start now could not load this memory state (QEMU version, devices), or null. */
+  memoryMismatch(box: string, facts: SnapshotMemory): Promise<string | null>;
   stop(box: string, opts: { force: boolean }): Promise<StopResult>;
   pause(box: string): Promise<Box>;
   resume(box: string): Promise<Box>;

@@ -51,6 +51,8 @@ export interface QemuSpec {
   display?: 'vnc';
   /** UEFI: OVMF's code (read-only) and the box's variables; absent: QEMU's own BIOS (SeaBIOS). */
   firmware?: { code: string; vars: string };
+  /** `-incoming defer`: the guest's state comes by migrate-incoming (a restore with memory). */
+  incoming?: boolean;
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -64,8 +66,12 @@ export const VNC_SOCKET = 'vnc.sock';
 /** The guest agent's virtio-serial port (vm/agent.ts) and its chardev's id. */
 export const QGA_SOCKET = 'qga.sock';
 export const QGA_CHARDEV = 'qga0';
+/** A snapshot with memory: the engine listens here, QEMU migrates to it (snapshots/live/memory.ts). */
+export const MEMORY_SOCKET = 'memory.sock';
+/** A restore with memory: QEMU listens here, the engine feeds it the state file (vm/memory-load.ts). */
+export const INCOMING_SOCKET = 'memin.sock';
 /** Every socket QEMU makes in the run folder; runDirFor() fits the longest of them in sun_path. */
-export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET, QGA_SOCKET];
+export const RUN_SOCKETS = [QMP_SOCKET, SERIAL_SOCKET, VNC_SOCKET, QGA_SOCKET, MEMORY_SOCKET, INCOMING_SOCKET];
 export const PID_FILE = 'qemu.pid';
 export const FINGERPRINT_FILE = 'qemu.json';
 
@@ -123,6 +129,7 @@ export function buildQemuArgs(spec: QemuSpec): string[] {
     '-pidfile', path.join(spec.runDir, PID_FILE),
   );
   if (spec.startPaused) args.push('-S');
+  if (spec.incoming) args.push('-incoming', 'defer');
   return args;
 }
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
 import type { ByteStream } from '../../../shared/streams.js';
-import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type StopResult } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
 import { applyPendingGrow } from '../boxes/update.js';
@@ -19,13 +19,14 @@ import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
-import { isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint } from './qemu.js';
+import { buildQemuArgs, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
+import { loadMemory, memoryMismatch, refusal } from './memory-load.js';
 import { SerialHub } from './serial.js';
 import { DisplayHub } from './display.js';
 import { MAX_SCREENSHOT_BYTES, MAX_SCREENSHOT_STREAM_BYTES, openScreendump, screendump } from './screen.js';
 import { descriptorStream } from '../file-stream.js';
 import { QmpClient } from './qmp.js';
-import type { VmControl } from './control.js';
+import type { StartOptions, VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
 import { ejectFromQemu, installerFor } from './installer.js';
 import { seedFor } from './seed.js';
@@ -118,7 +119,7 @@ export class Supervisor implements VmControl {
     return this.core.locks.run(id, async () => work(this.core.store.getBox(id)!));
   }
 
-  async start(ref: string): Promise<Box> {
+  async start(ref: string, opts: StartOptions = {}): Promise<Box> {
     return this.onBox(ref, async (asked) => {
       if (isBusy(asked.status)) {
         throw invalidState(`The box ${JSON.stringify(asked.name)} is already ${asked.status}.`);
@@ -143,6 +144,12 @@ export class Supervisor implements VmControl {
       const seed = await seedFor(this.core, box);
       const firmware = firmwareFor(this.core, box);
       const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
+      const spec = { ...this.specFor(box, accel, runDir, { blockdevs, installer: installer?.path, seed: seed?.path, firmware }), incoming: !!opts.memory };
+      // Before anything runs: a state file loads only into the devices it was saved from.
+      if (opts.memory) {
+        const why = memoryMismatch(opts.memory.facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs(spec) });
+        if (why) throw refusal(box.name, opts.memory.snapshotName, why);
+      }
       const started = performance.now();
       // Written before QEMU exists, so a later owner always finds the map of what it runs.
       writeNodes(runDir, nodes);
@@ -158,15 +165,7 @@ export class Supervisor implements VmControl {
       this.setStatus(box.id, 'running');
       let spawned: Awaited<ReturnType<typeof spawnQemu>>;
       try {
-        spawned = await spawnQemu({
-        name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
-        kernel: image?.kernelPath ?? undefined, initrd: image?.initrdPath ?? undefined, append: image?.append ?? undefined,
-        liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
-        blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: installer?.path, seed: seed?.path,
-        network: box.network === 'nat' ? { mac: box.macAddress, forwards: box.forwards } : null,
-        ...(box.display === 'vnc' ? { display: 'vnc' as const } : {}),
-        firmware: firmware ? { code: firmware.code, vars: firmware.path } : undefined,
-        });
+        spawned = await spawnQemu(spec);
       } catch (err) {
         const taken = portTaken(box, (err as Error).message);
         if (taken) {
@@ -184,6 +183,7 @@ export class Supervisor implements VmControl {
           // A layer was swapped between the check and QEMU's open: it holds some other file.
           throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
         }
+        if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
         await qmp.execute('cont');
       } catch (err) {
         // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
@@ -193,7 +193,7 @@ export class Supervisor implements VmControl {
           this.setStatus(box.id, 'stopping', `QEMU (pid ${spawned.pid}) did not start properly and could not be stopped`);
           throw vmError(`The box ${JSON.stringify(box.name)} did not start, and its QEMU (pid ${spawned.pid}) could not be stopped; run "boxkeep box stop ${box.name} --force".`, err);
         }
-        if (err instanceof BoxkeepError && err.code === 'Storage') {
+        if (err instanceof BoxkeepError && (err.code === 'Storage' || (opts.memory && err.code === 'InvalidState'))) {
           this.setStatus(box.id, before, box.failureReason);
           throw err;
         }
@@ -214,6 +214,38 @@ export class Supervisor implements VmControl {
       this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: elapsedMs(started) });
       return this.core.store.getBox(box.id)!;
     });
+  }
+
+  /** The QEMU spec of a start; pure but for the parts the caller checked (chain, media, firmware). */
+  private specFor(box: Box, accel: Accel, runDir: string, parts: { blockdevs?: string[]; installer?: string; seed?: string; firmware?: { code: string; path: string } | null }): QemuSpec {
+    const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
+    return {
+      name: box.name, cpus: box.cpus, memoryMib: box.memoryMib, accel,
+      kernel: image?.kernelPath ?? undefined, initrd: image?.initrdPath ?? undefined, append: image?.append ?? undefined,
+      liveDisk: box.liveDiskPath, runDir, logFile: this.logFile(box.id), stderrLog: this.qemuLog(box.id),
+      blockdevs: parts.blockdevs, binary: this.options.qemuBinary, startPaused: true, installer: parts.installer, seed: parts.seed,
+      network: box.network === 'nat' ? { mac: box.macAddress, forwards: box.forwards } : null,
+      ...(box.display === 'vnc' ? { display: 'vnc' as const } : {}),
+      firmware: parts.firmware ? { code: parts.firmware.code, vars: parts.firmware.path } : undefined,
+    };
+  }
+
+  /**
+   * Why the box, started now, could not load this memory state (null: it can). The devices of
+   * its next start are its settings now, whatever it runs with at the moment; media and
+   * firmware paths do not count (devices.ts), only whether they are there.
+   */
+  async memoryMismatch(ref: string, facts: SnapshotMemory): Promise<string | null> {
+    const box = this.core.boxes.resolve(ref);
+    const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
+    const accel = await this.chooseAccelerator(image?.kernelPath ?? null, image?.initrdPath ?? null);
+    const runDir = runDirFor(this.core.paths, box.id, { create: false });
+    const spec = this.specFor(box, accel, runDir, {
+      installer: box.installerImageId === null ? undefined : this.core.paths.imageInstaller(box.installerImageId),
+      seed: box.cloudInit ? this.core.paths.seedIso(box.id) : undefined,
+      firmware: box.firmware === 'uefi' ? { code: '/firmware', path: this.core.paths.efiVars(box.id) } : null,
+    });
+    return memoryMismatch(facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs({ ...spec, incoming: true }) });
   }
 
   private async chooseAccelerator(kernel: string | null, initrd: string | null): Promise<Accel> {

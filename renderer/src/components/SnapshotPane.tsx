@@ -63,6 +63,12 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <dd>{takenWords(s.taken)}</dd>
         <dt>Space it uses</dt>
         <dd>{formatBytes(s.sizeOnDisk)}</dd>
+        {s.memory && (
+          <>
+            <dt>Memory</dt>
+            <dd>{formatBytes(s.memory.size)} kept: restoring it resumes the running machine</dd>
+          </>
+        )}
         <dt>Comes after</dt>
         <dd>{parent ? parent.name : base.the}</dd>
         <dt>Kept</dt>

@@ -31,8 +31,10 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
   const [saveChosen, setSaveFirst] = useState(true);
   const saveFirst = saveChosen && !nothingToSave;
   const [startAfter, setStartAfter] = useState(true);
+  const [diskOnly, setDiskOnly] = useState(false);
+  const withMemory = !!tree?.snapshots.find((s) => s.id === snapshotId)?.memory && !diskOnly;
   const { busy, error, submit } = useSubmit(
-    () => actions.restoreSnapshot(boxId, snapshotId, { snapshotCurrentFirst: saveFirst, stopFirst: running, startAfter: running && startAfter }),
+    () => actions.restoreSnapshot(boxId, snapshotId, { snapshotCurrentFirst: saveFirst, stopFirst: running, startAfter: running && startAfter, diskOnly }),
     actions.closeDialog,
   );
   const target = tree?.snapshots.find((s) => s.id === snapshotId);
@@ -56,6 +58,11 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
             )}
           </p>
           {running && <p>The box is {openedStatus} and has to be stopped first; unsaved work inside the guest is lost.</p>}
+          {withMemory && (
+            <p>
+              <strong>The box will be running afterwards</strong>, resumed from the moment “{target.name}” was taken, with the programs that ran then.
+            </p>
+          )}
           <p className="muted">Other snapshots are not changed. New snapshots taken after this restore start a new branch.</p>
         </>
       }
@@ -76,7 +83,13 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
         <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} disabled={busy || nothingToSave} />
         Take a snapshot of the current state first
       </label>
-      {running && (
+      {target.memory && (
+        <label className="check">
+          <input type="checkbox" name="restore-disk-only" checked={diskOnly} onChange={(e) => setDiskOnly(e.target.checked)} disabled={busy} />
+          Restore only the disk (the box boots from it instead of resuming)
+        </label>
+      )}
+      {running && !withMemory && (
         <label className="check">
           <input type="checkbox" checked={startAfter} onChange={(e) => setStartAfter(e.target.checked)} disabled={busy} />
           Start the box again after restoring

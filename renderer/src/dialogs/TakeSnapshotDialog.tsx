@@ -16,9 +16,13 @@ export function TakeSnapshotDialog({ boxId }: { boxId: string }) {
   const siblings = useApp((s) => s.trees[boxId]?.snapshots ?? NO_SNAPSHOTS);
   const [name, setName] = useState(() => freeSnapshotName(timestampName(), (name) => siblings.some((s) => s.name === name)));
   const [description, setDescription] = useState('');
+  // On by default for a running box (issue 13): restoring it then resumes the machine, programs and all.
+  const [memoryChosen, setMemory] = useState(true);
   const nameProblem = snapshotNameProblem(name, siblings);
   const descProblem = fieldProblems('snapshots:create', { box: boxId, name, description }).description ?? null;
-  const { busy, error, submit } = useSubmit(() => actions.takeSnapshot(boxId, name, description.trim()), actions.closeDialog);
+  const canKeepMemory = box?.status === 'running';
+  const memory = memoryChosen && canKeepMemory;
+  const { busy, error, submit } = useSubmit(() => actions.takeSnapshot(boxId, name, description.trim(), memory), actions.closeDialog);
   if (!box) return null;
   const running = box.status === 'running' || box.status === 'paused';
   return (
@@ -26,10 +30,17 @@ export function TakeSnapshotDialog({ boxId }: { boxId: string }) {
       title={`Take a snapshot of ${box.name}`}
       description={
         running ? (
-          <p>
-            The box is running: it pauses for a moment while its disk is frozen, then carries on. Only the disk is saved, not the memory: restoring this
-            snapshot later starts the box from this disk as if it had been switched off here.
-          </p>
+          memory ? (
+            <p>
+              The box is running: its disk and its memory are saved at one instant while it carries on. Restoring this snapshot later resumes the
+              running machine, programs and all. The memory takes up to {box.memoryMib} MiB more on disk.
+            </p>
+          ) : (
+            <p>
+              The box is {box.status}: it pauses for a moment while its disk is frozen, then carries on. Only the disk is saved, not the memory:
+              restoring this snapshot later starts the box from this disk as if it had been switched off here.
+            </p>
+          )
         ) : (
           <p>Saves the box’s disk exactly as it is now. This takes a moment whatever the disk size; later changes go on top of it.</p>
         )
@@ -58,6 +69,12 @@ export function TakeSnapshotDialog({ boxId }: { boxId: string }) {
         name="snapshot-description"
         placeholder="What is in this state, e.g. “before upgrading the database”"
       />
+      {running && (
+        <label className="check">
+          <input type="checkbox" name="snapshot-memory" checked={memory} onChange={(e) => setMemory(e.target.checked)} disabled={busy || !canKeepMemory} />
+          Include memory{canKeepMemory ? '' : ' (resume the box first)'}
+        </label>
+      )}
       <DialogError message={error} />
     </Dialog>
   );

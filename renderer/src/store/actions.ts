@@ -21,6 +21,8 @@ export interface RestoreOptions {
   /** The box is active: stop it first (the dialog's "Stop and restore"). */
   stopFirst: boolean;
   startAfter: boolean;
+  /** Of a snapshot with memory: only its disk (the box stays stopped). */
+  diskOnly?: boolean;
 }
 
 export interface Actions {
@@ -39,7 +41,7 @@ export interface Actions {
   /** Takes the installer media out (at once if the box runs); it then boots from its disk. */
   ejectInstaller(boxId: string): Promise<ActionResult<Box>>;
   /** Dialog actions leave errors to the dialog (shown inline, next to what to fix). */
-  takeSnapshot(boxId: string, name: string, description: string): Promise<ActionResult<Snapshot>>;
+  takeSnapshot(boxId: string, name: string, description: string, memory?: boolean): Promise<ActionResult<Snapshot>>;
   restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<ActionResult<RestoreResult>>;
   deleteSnapshot(boxId: string, snapshotId: string): Promise<ActionResult<RemoveSnapshotResult>>;
   updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<ActionResult<Snapshot>>;
@@ -158,9 +160,9 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       return out;
     },
 
-    async takeSnapshot(boxId, name, description) {
-      const out = await perform(`snapshot:${boxId}`, () => bridge.snapshots.create({ box: boxId, name, ...(description ? { description } : {}) }), {
-        success: (s) => `Took snapshot “${s.name}”${s.live ? ' while the box was running' : ''}.`,
+    async takeSnapshot(boxId, name, description, memory) {
+      const out = await perform(`snapshot:${boxId}`, () => bridge.snapshots.create({ box: boxId, name, ...(description ? { description } : {}), ...(memory ? { memory: true } : {}) }), {
+        success: (s) => `Took snapshot “${s.name}”${s.memory ? ' with the running box’s memory' : s.live ? ' while the box was running' : ''}.`,
         toastErrors: false,
       });
       if (out.ok) store.setState((s) => ({ selectedRow: { ...s.selectedRow, [boxId]: out.value.id } }));
@@ -170,12 +172,12 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     async restoreSnapshot(boxId, snapshotId, o) {
       const out = await perform(
         `restore:${boxId}`,
-        () => bridge.snapshots.restore({ box: boxId, snapshot: snapshotId, snapshotCurrentFirst: o.snapshotCurrentFirst, stopFirst: o.stopFirst, startAfter: o.startAfter }),
+        () => bridge.snapshots.restore({ box: boxId, snapshot: snapshotId, snapshotCurrentFirst: o.snapshotCurrentFirst, stopFirst: o.stopFirst, startAfter: o.startAfter, ...(o.diskOnly ? { diskOnly: true } : {}) }),
         {
           success: (r) =>
             `${r.box.name} is back at “${r.snapshot.name}”.` +
             (r.savedSnapshot ? ` The state before was saved as “${r.savedSnapshot.name}”.` : '') +
-            (o.startAfter && o.stopFirst ? ' It is starting again.' : ''),
+            (r.snapshot.memory && !o.diskOnly ? ' It is running from that moment.' : o.startAfter && o.stopFirst ? ' It is starting again.' : ''),
           toastErrors: false,
         },
       );

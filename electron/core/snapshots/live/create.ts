@@ -15,15 +15,17 @@ import { liveCreate, type LiveCreateIntent } from './intents.js';
 import { keepPicture } from '../picture.js';
 import { keepVars, keepVarsAgain } from '../efivars.js';
 import { freezeGuest } from '../../vm/freeze.js';
+import { finishMemory, memoryFacts, openCapture, startMemory, type MemoryCapture } from './memory.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
 
-export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): Promise<Snapshot> {
+export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, opts: { memory?: boolean } = {}): Promise<Snapshot> {
   const session = core.sessions.session(box.id);
   const intent: LiveCreateIntent = {
     id: newId(), op: 'live-create', startedAt: Date.now(), boxId: box.id, snapshot,
     ...nextTop(session.nodes), oldTop: session.nodes.top, wasPaused: box.status === 'paused',
+    ...(opts.memory ? { memory: await memoryFacts(session) } : {}),
   };
   const journal = core.paths.boxJournal(box.id);
   writeIntent(journal, intent);
@@ -37,9 +39,12 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   await addOverlayNodes(session, core.paths.nextDisk(box.id), intent);
   // The variables' copy and its fsync outside the pause too; in it, only a compare (efivars.ts).
   let keptVars: Buffer | null;
+  let capture: MemoryCapture | null = null;
   try {
     keptVars = keepVars(core, box, snapshot.id);
+    if (intent.memory) capture = await openCapture(session, path.dirname(snapshot.diskPath), core.logger);
   } catch (err) {
+    capture?.close();
     await undoCreate(core, session, box, intent);
     throw err;
   }
@@ -68,6 +73,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     await switchToOverlay(session, intent);
     marks.push(performance.now());
     liveCreate.crash('after-switch');
+    // The RAM at the disk's instant: the migration starts before the guest runs again.
+    if (capture) await startMemory(session, capture);
+    liveCreate.crash('after-migrate');
     if (!intent.wasPaused) await session.qmp.execute('cont');
     pauseMs = performance.now() - paused;
     await guest.thaw();
@@ -77,6 +85,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
   } catch (err) {
     session.quiescing = false;
     if (!(await pastPointOfNoReturn(core, session, box, intent))) {
+      capture?.close();
       await undoCreate(core, session, box, intent);
       throw err;
     }
@@ -93,9 +102,12 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
     session.quiescing = false;
     await guest.thaw();
   }
-  const row = commitCreateRow(core, { ...intent.snapshot, live: true });
+  const memory = capture && intent.memory ? await finishMemory(session, capture, intent.memory, core.logger) : null;
+  liveCreate.crash('after-memory');
+  const row = commitCreateRow(core, { ...intent.snapshot, live: true, ...(memory ? { taken: 'with-memory' as const, memory } : {}) });
   liveCreate.crash('after-row');
   clearIntent(journal, intent.id);
+  if (memory) core.logger.info('memory kept', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, mode: capture!.background ? 'background' : 'paused', bytes: memory.size });
   const [stopped = paused, renamed = paused, switched = paused] = marks;
   core.logger.info('live snapshot pause window', {
     op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: roundMs(pauseMs),
@@ -110,7 +122,10 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot): 
  * records it as filesystems-frozen, which it is, the disk having been switched while frozen.
  */
 async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box, intent: LiveCreateIntent) {
-  if (intent.wasPaused) return { frozen: false, thaw: async () => {} };
+  // With memory, no freeze: the state would hold a frozen guest, and a restore would resume it
+  // frozen with nobody to thaw it (the thaw goes to the running guest). RAM and disk are one
+  // instant anyway, so the restored guest's own caches go with its disk.
+  if (intent.wasPaused || intent.memory) return { frozen: false, thaw: async () => {} };
   const guest = await freezeGuest(session.qmp, session.runDir, core.logger, { op: 'live-create', boxId: box.id, snapshotId: intent.snapshot.id });
   if (guest.frozen) {
     intent.snapshot = { ...intent.snapshot, taken: 'filesystems-frozen' };

@@ -9,8 +9,10 @@ export const liveCreate = intentKind(
   (p) => v.object({
     ...p.base, op: v.literal('live-create'), boxId: p.id, snapshot: p.snapshot,
     generation: v.number(), oldTop: p.node, newTop: p.node, wasPaused: v.boolean(),
+    /** A snapshot with memory (memory.ts): what the state file will need at a restore. */
+    memory: v.optional(v.object({ qemuVersion: v.string(), machine: v.string(), deviceHash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) })),
   }),
-  ['after-intent', 'after-picture', 'after-overlay', 'after-freeze-fs', 'after-pause', 'after-vars', 'after-freeze', 'after-install', 'after-switch', 'after-resume', 'after-row'],
+  ['after-intent', 'after-picture', 'after-overlay', 'after-freeze-fs', 'after-pause', 'after-vars', 'after-freeze', 'after-install', 'after-switch', 'after-resume', 'after-row', 'after-migrate', 'after-memory'],
 );
 export type LiveCreateIntent = IntentOf<typeof liveCreate>;
 

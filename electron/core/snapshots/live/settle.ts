@@ -13,6 +13,10 @@ import { addOverlayNodes, dropOverlayNodes, switched, switchToOverlay } from './
 import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
 import { finishStream, streamLayer, waitForJob } from './remove.js';
 import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
+import { MEMORY_PARTIAL_FILE, memoryPath } from '../../paths.js';
+import { MEMORY_SOCKET } from '../../vm/qemu.js';
+import { dropPartial, installState, readSum, stateOnDisk } from './memory.js';
+import path from 'node:path';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
 /** What settling a live operation needs: the home, and reattaching to the box's QEMU. */
@@ -31,14 +35,19 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
   const frozen = snapshot.diskPath;
   const resume = async () => {
     if (!session || intent.wasPaused) return;
+    // A memory stream cut off by our death: QEMU's migration fails by itself, or is cancelled here.
+    if (intent.memory) await session.qmp.execute('migrate_cancel').catch(() => undefined);
     const s = await session.qmp.execute<{ status: string }>('query-status');
-    if (s.status === 'paused') {
+    // postmigrate: a memory snapshot without background-snapshot completed while paused.
+    if (s.status === 'paused' || s.status === 'postmigrate') {
       await session.qmp.execute('cont');
       core.store.setBoxStatus(boxId, 'running');
     }
     // Only a running guest's agent answers: the thaw comes after the resume.
     await core.sessions.thawLeftFrozen(session, box, report);
   };
+  // Never a half-written stream beside a snapshot: a restore must not find one to load.
+  await settleStream(session, path.join(path.dirname(frozen), MEMORY_PARTIAL_FILE), memoryPath(frozen));
   if (core.store.getSnapshot(snapshot.id)) {
     await resume();
     removeDurable(core.paths.nextDisk(boxId));
@@ -62,10 +71,13 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
       return true;
     }
     if (session) await completeSwitch(session, live, intent);
-    commitCreateRow(core, { ...snapshot, live: true });
+    // memory.state is renamed into place only once QEMU completed the stream and it was fsynced.
+    const state = intent.memory ? stateOnDisk(memoryPath(frozen)) : null;
+    commitCreateRow(core, { ...snapshot, live: true, ...(state && intent.memory ? { taken: 'with-memory' as const, memory: { ...intent.memory, ...state } } : {}) });
     removeDurable(core.paths.nextDisk(boxId));
     await resume();
-    report.repaired(boxId, `Live snapshot ${name} was interrupted after its disks were in place; it was completed${session ? ' and the box resumed' : ''}.`);
+    const kept = !intent.memory ? '' : state ? ' with its memory' : ' with its disk only (its memory had not been written completely)';
+    report.repaired(boxId, `Live snapshot ${name} was interrupted after its disks were in place; it was completed${kept}${session ? ' and the box resumed' : ''}.`);
     return true;
   }
   cleanUp(core, intent);
@@ -74,6 +86,35 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
   if (hasLive) report.repaired(boxId, `Live snapshot ${name} was interrupted before it changed anything; it was cleaned up${session ? ' and the box resumed' : ''}. Take the snapshot again.`);
   else report.kept(boxId, `Live snapshot ${name} was interrupted and neither the live disk nor the snapshot disk was found.`);
   return true;
+}
+
+/**
+ * A memory stream the owner did not see end: the sink (its own process) and QEMU may finish
+ * it meanwhile. Complete (QEMU says so, and the sink fsynced it and wrote its sum): it takes its
+ * final name. Anything else: the partial file goes.
+ */
+async function settleStream(session: QemuSession | null, partial: string, final: string): Promise<void> {
+  if (!fs.lstatSync(partial, { throwIfNoEntry: false })) {
+    removeDurable(`${partial}.sum`);
+    return;
+  }
+  // A sink QEMU never reached exits once its socket is gone; a connected one writes on.
+  if (session) fs.rmSync(path.join(session.runDir, MEMORY_SOCKET), { force: true });
+  const end = Date.now() + 120_000;
+  // "completed" may be a previous snapshot's migration: the sink writes its sum within
+  // milliseconds of a stream's end, so a few seconds without one means this stream never ran.
+  let completedUntil = 0;
+  while (session && Date.now() < end) {
+    const { status } = await session.qmp.execute<{ status?: string }>('query-migrate').catch(() => ({ status: 'gone' }));
+    if (status !== 'completed' && status !== 'active' && status !== 'setup' && status !== 'device') break;
+    if (status === 'completed') {
+      if (readSum(partial)) return installState(partial, final);
+      completedUntil ||= Date.now() + 5000;
+      if (Date.now() > completedUntil) break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  dropPartial(partial);
 }
 
 /** The overlay is the live disk on disk; make it QEMU's top too if it is not yet. */
