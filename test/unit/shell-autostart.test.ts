@@ -25,7 +25,7 @@ describe('autostart (XDG)', () => {
     const file = path.join(home, '.config', 'autostart', 'boxkeep.desktop');
     expect(fs.readFileSync(file, 'utf8')).toBe(
       '[Desktop Entry]\nType=Application\nName=Boxkeep\nComment=Keeps the AutoProtect schedule of your boxes from the tray\n' +
-      'Exec=/opt/Boxkeep/boxkeep --hidden\nIcon=boxkeep\nTerminal=false\nX-GNOME-Autostart-enabled=true\n',
+      'Exec=/opt/Boxkeep/boxkeep --hidden\nIcon=boxkeep\nTerminal=false\nX-GNOME-Autostart-enabled=true\nX-Boxkeep-Autostart=true\n',
     );
     expect(fs.statSync(file).mode & 0o777).toBe(0o644);
     expect(autostartEnabled(deps)).toBe(true);
@@ -49,6 +49,25 @@ describe('autostart (XDG)', () => {
     expect(execArg('a"b$c`d\\e')).toBe('"a\\"b\\$c\\`d\\\\e"');
     expect(execArg('100%')).toBe('100%%');
     expect(desktopEntry(['/x y/boxkeep'])).toContain('Exec="/x y/boxkeep" --hidden\n');
+  });
+
+  it('escapes the Exec value as a desktop-file string after quoting: a backslash in an argument is four in the file', () => {
+    // The spec: a string value's escapes (a backslash written as two) are undone before the quoting rule is read.
+    expect(desktopEntry(['/opt/a$b/boxkeep'])).toContain('Exec="/opt/a\\\\$b/boxkeep" --hidden\n');
+    expect(desktopEntry(['/opt/a\\b/boxkeep'])).toContain('Exec="/opt/a\\\\\\\\b/boxkeep" --hidden\n');
+    expect(desktopEntry(['/opt/a\nb'])).toContain('Exec="/opt/a\\nb" --hidden\n');
+  });
+
+  it('leaves a boxkeep.desktop the user wrote: removing starting at login says so and deletes nothing', () => {
+    const home = temp();
+    const deps = { platform: 'linux' as const, env: { HOME: home }, command: ['/opt/Boxkeep/boxkeep'] };
+    const file = autostartFile(deps.env);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const mine = '[Desktop Entry]\nType=Application\nName=My Boxkeep\nExec=/home/me/bin/boxkeep --my-flags\n';
+    fs.writeFileSync(file, mine);
+    expect(() => setAutostart(deps, false)).toThrow(/was not written by Boxkeep/);
+    expect(() => setAutostart(deps, true)).toThrow(/was not written by Boxkeep/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(mine);
   });
 
   it('uses Electron\'s login item elsewhere, asking it to start hidden', () => {
