@@ -73,13 +73,13 @@ export class ProtectService {
    * state restarts once the snapshot is taken, before pruning: a failed prune never makes
    * the next snapshot come early.
    */
-  async take(box: Box, why: string): Promise<Snapshot> {
+  async take(box: Box, why: string, opts: { prune?: boolean } = {}): Promise<Snapshot> {
     const snapshot = await this.core.snapshots.create({ box: box.id, description: `Taken automatically by AutoProtect (${why}).` }, { auto: true });
     const now = this.core.store.getBox(box.id);
     const policy = this.policy(box.id);
     if (protectRow(this.core.store, box.id)) writeState(this.core.store, box.id, afterSnapshot(policy, now ? isActive(now.status) : false, this.now()));
     this.report(box.id, { lastError: null });
-    await this.prune(box.id, policy);
+    if (opts.prune ?? true) await this.prune(box.id, policy);
     return snapshot;
   }
 
@@ -97,17 +97,30 @@ export class ProtectService {
   }
 
   /**
-   * Before a stop asked for: a snapshot of the running box if its policy says so. A failure is
-   * told (an alert) but does not keep the box from stopping: the user asked for the stop.
+   * Before a stop asked for: a snapshot of the running box if its policy says so; true when one
+   * was taken. A failure is told (an alert) but does not keep the box from stopping: the user
+   * asked for the stop. Its pruning waits for afterStop: merges of a running disk would hold
+   * the stop (and a forced stop queued behind it) for as long as they take.
    */
-  async beforeStop(boxRef: string): Promise<void> {
+  async beforeStop(boxRef: string): Promise<boolean> {
     const box = this.core.boxes.resolve(boxRef);
     const policy = this.policy(box.id);
-    if (!policy.enabled || !policy.beforeStop || box.status !== 'running') return;
+    if (!policy.enabled || !policy.beforeStop || box.status !== 'running') return false;
     try {
-      await this.take(box, 'before a stop');
+      await this.take(box, 'before a stop', { prune: false });
+      return true;
     } catch (err) {
       this.fail(box, err);
+      return false;
+    }
+  }
+
+  /** The pruning of the before-stop snapshot, once the box has stopped; a failure is logged (the next automatic snapshot prunes again). */
+  async afterStop(boxId: string): Promise<void> {
+    try {
+      await this.prune(boxId);
+    } catch (err) {
+      this.core.logger.warn('protect prune after stop failed', { op: 'protect-prune', boxId, error: BoxkeepError.from(err).message });
     }
   }
 
