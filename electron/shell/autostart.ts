@@ -20,6 +20,15 @@ export interface AutostartDeps {
   loginItem?: { set(openAtLogin: boolean, args: string[]): void; get(): boolean };
 }
 
+/**
+ * How the app is started again at login. An AppImage runs from a temporary mount that is gone
+ * once it exits: the entry names the AppImage file itself ($APPIMAGE, set by its runtime).
+ */
+export function launchCommand(app: { isPackaged: boolean; execPath: string; appRoot: string; env: Record<string, string | undefined> }): string[] {
+  if (!app.isPackaged) return [app.execPath, app.appRoot];
+  return [app.env.APPIMAGE && path.isAbsolute(app.env.APPIMAGE) ? app.env.APPIMAGE : app.execPath];
+}
+
 export function autostartFile(env: Record<string, string | undefined>): string {
   const config = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(env.HOME ?? os.homedir(), '.config');
   return path.join(config, 'autostart', 'boxkeep.desktop');

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { autostartEnabled, autostartFile, desktopEntry, execArg, setAutostart, startedHidden } from '../../electron/shell/autostart.js';
+import { autostartEnabled, autostartFile, desktopEntry, execArg, launchCommand, setAutostart, startedHidden } from '../../electron/shell/autostart.js';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -86,5 +86,17 @@ describe('autostart (XDG)', () => {
   it('knows an app started at login by its flag', () => {
     expect(startedHidden(['/opt/boxkeep', '--hidden'])).toBe(true);
     expect(startedHidden(['/opt/boxkeep'])).toBe(false);
+  });
+});
+
+describe('the command autostart starts', () => {
+  it('is the AppImage file itself when the app runs from one, not its temporary mount', () => {
+    const env = { APPIMAGE: '/home/me/Apps/Boxkeep-0.1.0.AppImage', HOME: '/home/me' };
+    expect(launchCommand({ isPackaged: true, execPath: '/tmp/.mount_BoxkeeAbC123/boxkeep', appRoot: '/tmp/.mount_BoxkeeAbC123/resources/app.asar', env })).toEqual(['/home/me/Apps/Boxkeep-0.1.0.AppImage']);
+  });
+
+  it('is the installed executable when packaged otherwise, and electron with the app folder in development', () => {
+    expect(launchCommand({ isPackaged: true, execPath: '/opt/Boxkeep/boxkeep', appRoot: '/opt/Boxkeep/resources/app.asar', env: {} })).toEqual(['/opt/Boxkeep/boxkeep']);
+    expect(launchCommand({ isPackaged: false, execPath: '/src/node_modules/electron/dist/electron', appRoot: '/src', env: { APPIMAGE: '' } })).toEqual(['/src/node_modules/electron/dist/electron', '/src']);
   });
 });
