@@ -42,7 +42,7 @@ describe('AutoProtect pruning that fails', () => {
       await s.tick();
       await s.idle();
       expect(autos()).toBe(before + 3);
-      expect(alerts).toEqual([expect.stringMatching(/^failed: AutoProtect of "bs" could not prune old automatic snapshots: Deleting the snapshot/)]);
+      expect(alerts).toEqual([expect.stringMatching(/^prune-failed: AutoProtect of "bs" could not prune old automatic snapshots: Deleting the snapshot/)]);
       expect(core.protect.status('bs')).toMatchObject({ pausedReason: null, lastError: null });
     } finally {
       await s.stop();

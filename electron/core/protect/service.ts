@@ -96,7 +96,7 @@ export class ProtectService {
       this.core.logger.warn('protect prune failed', { op: 'protect-prune', boxId: box.id, error: message });
       if (this.pruneErrors.get(box.id) === message) return;
       this.pruneErrors.set(box.id, message);
-      this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'failed', message: `AutoProtect of ${JSON.stringify(box.name)} could not prune old automatic snapshots: ${message}` });
+      this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'prune-failed', message: `AutoProtect of ${JSON.stringify(box.name)} could not prune old automatic snapshots: ${message}` });
     }
   }
 
