@@ -16,11 +16,11 @@ export interface EventMap {
   'protect:alert': ProtectAlert;
 }
 
-/** failed: an automatic snapshot failed (message says why); paused: the disk is short of space, the schedule waits; resumed: space is back. */
+/** failed: an automatic snapshot failed (message says why); paused: the disk is short of space, the schedule waits; resumed: space is back; prune-failed: the snapshot was taken, removing old ones failed. */
 export interface ProtectAlert {
   boxId: string;
   box: string;
-  kind: 'failed' | 'paused' | 'resumed';
+  kind: 'failed' | 'paused' | 'resumed' | 'prune-failed';
   message: string;
 }
 

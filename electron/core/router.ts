@@ -60,10 +60,13 @@ export function createRouter(core: RouterDeps): Router {
     'boxes:update': (i) => core.boxes.update(i),
     'boxes:remove': (i) => core.boxes.remove(i.box),
     'boxes:start': (i) => core.vms.start(i.box),
-    // A forced stop is an emergency: it does not wait for a snapshot first.
+    // A forced stop is an emergency: it does not wait for a snapshot first. The snapshot's
+    // pruning runs once the box has stopped (offline merges), before the answer.
     'boxes:stop': async (i) => {
-      if (!i.force) await core.protect.beforeStop(i.box);
-      return core.vms.stop(i.box, { force: i.force ?? false });
+      const snapped = !i.force && (await core.protect.beforeStop(i.box));
+      const result = await core.vms.stop(i.box, { force: i.force ?? false });
+      if (snapped) await core.protect.afterStop(result.id);
+      return result;
     },
     'boxes:pause': (i) => core.vms.pause(i.box),
     'boxes:resume': (i) => core.vms.resume(i.box),

@@ -9,7 +9,7 @@ import { configureFileLog, logDir, structuredLogger } from '../shell/logging.js'
 import { decideQuit } from '../shell/quit.js';
 import { recoverySummary, startApp, type AppRuntime } from '../shell/startup.js';
 import { startTray, type TrayController } from '../shell/tray-controller.js';
-import { autostartEnabled, setAutostart, startedHidden, type AutostartDeps } from '../shell/autostart.js';
+import { autostartEnabled, launchCommand, setAutostart, startedHidden, type AutostartDeps } from '../shell/autostart.js';
 import { APP_INDEX_URL } from '../shell/app-protocol.js';
 import { askQuit, notify, showError } from './dialogs.main.js';
 import { bindIpc, broadcast } from './ipc.main.js';
@@ -94,7 +94,7 @@ void startApp({
   const view = createTrayView(assetsDir, (action) => void tray?.dispatch(action));
   const login: AutostartDeps = {
     platform: process.platform, env: process.env,
-    command: app.isPackaged ? [process.execPath] : [process.execPath, appRoot],
+    command: launchCommand({ isPackaged: app.isPackaged, execPath: process.execPath, appRoot, env: process.env }),
     loginItem: { set: (openAtLogin, args) => app.setLoginItemSettings({ openAtLogin, args }), get: () => app.getLoginItemSettings().openAtLogin },
   };
   const autostart = { get: () => autostartEnabled(login), set: (on: boolean) => setAutostart(login, on) };

@@ -5,8 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { invalidState } from '../../shared/errors.js';
 
 export const HIDDEN_FLAG = '--hidden';
+/** Marks the entry Boxkeep wrote: a boxkeep.desktop of the user's own is never replaced or removed. */
+const OURS = 'X-Boxkeep-Autostart=true';
 
 export interface AutostartDeps {
   platform: NodeJS.Platform;
@@ -15,6 +18,15 @@ export interface AutostartDeps {
   command: string[];
   /** Electron's app.setLoginItemSettings / getLoginItemSettings, for macOS and Windows. */
   loginItem?: { set(openAtLogin: boolean, args: string[]): void; get(): boolean };
+}
+
+/**
+ * How the app is started again at login. An AppImage runs from a temporary mount that is gone
+ * once it exits: the entry names the AppImage file itself ($APPIMAGE, set by its runtime).
+ */
+export function launchCommand(app: { isPackaged: boolean; execPath: string; appRoot: string; env: Record<string, string | undefined> }): string[] {
+  if (!app.isPackaged) return [app.execPath, app.appRoot];
+  return [app.env.APPIMAGE && path.isAbsolute(app.env.APPIMAGE) ? app.env.APPIMAGE : app.execPath];
 }
 
 export function autostartFile(env: Record<string, string | undefined>): string {
@@ -32,16 +44,20 @@ export function execArg(arg: string): string {
   return `"${escaped.replace(/(["`$\\])/g, '\\$1')}"`;
 }
 
+/** A desktop-file string value: its escapes are undone before the Exec quoting is read (spec, "Exec key"). */
+const stringValue = (text: string) => text.replace(/[\\\n\t\r]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r' })[c]!);
+
 export function desktopEntry(command: string[]): string {
   return [
     '[Desktop Entry]',
     'Type=Application',
     'Name=Boxkeep',
     'Comment=Keeps the AutoProtect schedule of your boxes from the tray',
-    `Exec=${[...command, HIDDEN_FLAG].map(execArg).join(' ')}`,
+    `Exec=${stringValue([...command, HIDDEN_FLAG].map(execArg).join(' '))}`,
     'Icon=boxkeep',
     'Terminal=false',
     'X-GNOME-Autostart-enabled=true',
+    OURS,
     '',
   ].join('\n');
 }
@@ -55,6 +71,9 @@ export function autostartEnabled(deps: AutostartDeps): boolean {
 export function setAutostart(deps: AutostartDeps, enabled: boolean): void {
   if (deps.platform !== 'linux') return deps.loginItem?.set(enabled, [HIDDEN_FLAG]);
   const file = autostartFile(deps.env);
+  if (fs.existsSync(file) && !fs.readFileSync(file, 'utf8').split('\n').includes(OURS)) {
+    throw invalidState(`${file} was not written by Boxkeep; it is left as it is. Edit or remove it yourself to change starting at login.`);
+  }
   if (!enabled) return fs.rmSync(file, { force: true });
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;

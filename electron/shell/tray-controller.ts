@@ -31,7 +31,11 @@ export interface TrayDeps {
 
 /** An AutoProtect alert as the notification the shell shows: the reason is in the body. */
 export function protectNotice(a: ProtectAlert): Notice {
-  const title = a.kind === 'failed' ? `Automatic snapshot of ${a.box} failed` : a.kind === 'paused' ? `AutoProtect of ${a.box} paused` : `AutoProtect of ${a.box} resumed`;
+  const titles: Record<ProtectAlert['kind'], string> = {
+    failed: `Automatic snapshot of ${a.box} failed`, paused: `AutoProtect of ${a.box} paused`,
+    resumed: `AutoProtect of ${a.box} resumed`, 'prune-failed': `AutoProtect of ${a.box} could not prune old snapshots`,
+  };
+  const title = titles[a.kind];
   return { kind: a.kind === 'resumed' ? 'success' : 'failure', title, body: a.message };
 }
 

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { protectRow } from '../../electron/core/protect/policy-store.js';
 import { ProtectScheduler } from '../../electron/core/protect/scheduler.js';
 import { openTestHome, type TestHome } from '../helpers/core.js';
+import { vmError } from '../../shared/errors.js';
 
 const MINUTE = 60_000;
 let h: TestHome;
@@ -43,6 +44,37 @@ describe('AutoProtect running-time accounting', () => {
     now += 39 * MINUTE;
     await s.tick();
     expect(core.store.listSnapshots(box.id)).toEqual([]);
+    core.store.setBoxStatus(box.id, 'stopped');
+    await s.stop();
+  });
+});
+
+describe('AutoProtect after a failed automatic snapshot', () => {
+  it('a daily snapshot that fails is told once, not again every tick, and is tried again at the next day\'s time', async () => {
+    const { core } = h;
+    let now = new Date(2026, 2, 1, 12, 0).getTime();
+    const clock = { now: () => now, setTimeout: () => null, clearTimeout: () => {} };
+    const box = await core.boxes.create({ name: 'df', image: 'seed' });
+    const alerts: string[] = [];
+    const off = core.events.on('protect:alert', (a) => alerts.push(`${a.kind}: ${a.message}`));
+    // QEMU failing the snapshot (what a real one says when its monitor refuses).
+    core.snapshots.create = () => Promise.reject(vmError('QEMU refused the snapshot: device is locked'));
+    const s = new ProtectScheduler(core, clock);
+    core.protect.set({ box: 'df', dailyAt: '02:00' });
+    core.store.setBoxStatus(box.id, 'running');
+    now = new Date(2026, 2, 2, 3, 0).getTime();
+    for (let i = 0; i < 4; i++) {
+      await s.tick();
+      await s.idle();
+      now += 15_000;
+    }
+    expect(alerts).toEqual([expect.stringMatching(/^failed: .*device is locked/)]);
+    expect(core.protect.status('df').lastError).toMatch(/device is locked/);
+    now = new Date(2026, 2, 3, 2, 1).getTime();
+    await s.tick();
+    await s.idle();
+    expect(alerts).toHaveLength(2);
+    off();
     core.store.setBoxStatus(box.id, 'stopped');
     await s.stop();
   });

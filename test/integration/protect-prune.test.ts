@@ -24,4 +24,21 @@ describe('AutoProtect pruning', () => {
     expect(new Set(removed).size).toBe(3);
     expect(core.store.listSnapshots(box.id).map((s) => s.name)).toEqual(['a3']);
   }, 120_000);
+
+  it('a snapshot pinned after the plan, while the prune waits in the box\'s queue, is kept', async () => {
+    const { core } = h;
+    const box = await core.boxes.create({ name: 'pq', image: 'seed' });
+    core.protect.set({ box: 'pq', everyMinutes: 60, keepLast: 1 });
+    for (let i = 0; i < 3; i++) await core.snapshots.create({ box: 'pq', name: `b${i}` }, { auto: true });
+    let release!: () => void;
+    const held = core.locks.run(box.id, () => new Promise<void>((r) => (release = r)));
+    while (!release) await new Promise((r) => setTimeout(r, 5));
+    const pruning = core.protect.prune(box.id);
+    const pinning = core.snapshots.pin('pq', 'b1', true);
+    release();
+    await held;
+    expect((await pinning).pinned).toBe(true);
+    expect((await pruning).map((id) => core.store.getSnapshot(id))).toEqual([null]);
+    expect(core.store.listSnapshots(box.id).map((s) => `${s.name}${s.pinned ? ' (pinned)' : ''}`)).toEqual(['b1 (pinned)', 'b2']);
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { autostartEnabled, autostartFile, desktopEntry, execArg, setAutostart, startedHidden } from '../../electron/shell/autostart.js';
+import { autostartEnabled, autostartFile, desktopEntry, execArg, launchCommand, setAutostart, startedHidden } from '../../electron/shell/autostart.js';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -25,7 +25,7 @@ describe('autostart (XDG)', () => {
     const file = path.join(home, '.config', 'autostart', 'boxkeep.desktop');
     expect(fs.readFileSync(file, 'utf8')).toBe(
       '[Desktop Entry]\nType=Application\nName=Boxkeep\nComment=Keeps the AutoProtect schedule of your boxes from the tray\n' +
-      'Exec=/opt/Boxkeep/boxkeep --hidden\nIcon=boxkeep\nTerminal=false\nX-GNOME-Autostart-enabled=true\n',
+      'Exec=/opt/Boxkeep/boxkeep --hidden\nIcon=boxkeep\nTerminal=false\nX-GNOME-Autostart-enabled=true\nX-Boxkeep-Autostart=true\n',
     );
     expect(fs.statSync(file).mode & 0o777).toBe(0o644);
     expect(autostartEnabled(deps)).toBe(true);
@@ -51,6 +51,25 @@ describe('autostart (XDG)', () => {
     expect(desktopEntry(['/x y/boxkeep'])).toContain('Exec="/x y/boxkeep" --hidden\n');
   });
 
+  it('escapes the Exec value as a desktop-file string after quoting: a backslash in an argument is four in the file', () => {
+    // The spec: a string value's escapes (a backslash written as two) are undone before the quoting rule is read.
+    expect(desktopEntry(['/opt/a$b/boxkeep'])).toContain('Exec="/opt/a\\\\$b/boxkeep" --hidden\n');
+    expect(desktopEntry(['/opt/a\\b/boxkeep'])).toContain('Exec="/opt/a\\\\\\\\b/boxkeep" --hidden\n');
+    expect(desktopEntry(['/opt/a\nb'])).toContain('Exec="/opt/a\\nb" --hidden\n');
+  });
+
+  it('leaves a boxkeep.desktop the user wrote: removing starting at login says so and deletes nothing', () => {
+    const home = temp();
+    const deps = { platform: 'linux' as const, env: { HOME: home }, command: ['/opt/Boxkeep/boxkeep'] };
+    const file = autostartFile(deps.env);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const mine = '[Desktop Entry]\nType=Application\nName=My Boxkeep\nExec=/home/me/bin/boxkeep --my-flags\n';
+    fs.writeFileSync(file, mine);
+    expect(() => setAutostart(deps, false)).toThrow(/was not written by Boxkeep/);
+    expect(() => setAutostart(deps, true)).toThrow(/was not written by Boxkeep/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(mine);
+  });
+
   it('uses Electron\'s login item elsewhere, asking it to start hidden', () => {
     const calls: [boolean, string[]][] = [];
     let on = false;
@@ -67,5 +86,17 @@ describe('autostart (XDG)', () => {
   it('knows an app started at login by its flag', () => {
     expect(startedHidden(['/opt/boxkeep', '--hidden'])).toBe(true);
     expect(startedHidden(['/opt/boxkeep'])).toBe(false);
+  });
+});
+
+describe('the command autostart starts', () => {
+  it('is the AppImage file itself when the app runs from one, not its temporary mount', () => {
+    const env = { APPIMAGE: '/home/me/Apps/Boxkeep-0.1.0.AppImage', HOME: '/home/me' };
+    expect(launchCommand({ isPackaged: true, execPath: '/tmp/.mount_BoxkeeAbC123/boxkeep', appRoot: '/tmp/.mount_BoxkeeAbC123/resources/app.asar', env })).toEqual(['/home/me/Apps/Boxkeep-0.1.0.AppImage']);
+  });
+
+  it('is the installed executable when packaged otherwise, and electron with the app folder in development', () => {
+    expect(launchCommand({ isPackaged: true, execPath: '/opt/Boxkeep/boxkeep', appRoot: '/opt/Boxkeep/resources/app.asar', env: {} })).toEqual(['/opt/Boxkeep/boxkeep']);
+    expect(launchCommand({ isPackaged: false, execPath: '/src/node_modules/electron/dist/electron', appRoot: '/src', env: { APPIMAGE: '' } })).toEqual(['/src/node_modules/electron/dist/electron', '/src']);
   });
 });

@@ -173,6 +173,9 @@ describe('tray controller on the real core', () => {
     expect(notices.at(-1)).toEqual({ kind: 'failure', title: 'Automatic snapshot of alpha failed', body: 'The automatic snapshot of "alpha" failed: qemu-img said no.' });
     h.owner.core.events.emit('protect:alert', { boxId: h.boxId, box: 'alpha', kind: 'resumed', message: 'AutoProtect of "alpha" resumed: there is space again.' });
     expect(notices.at(-1)).toMatchObject({ kind: 'success', title: 'AutoProtect of alpha resumed' });
+    // A pruning that failed after a snapshot that was taken: the title does not say the snapshot failed.
+    h.owner.core.events.emit('protect:alert', { boxId: h.boxId, box: 'alpha', kind: 'prune-failed', message: 'AutoProtect of "alpha" could not prune old automatic snapshots: no space.' });
+    expect(notices.at(-1)).toEqual({ kind: 'failure', title: 'AutoProtect of alpha could not prune old snapshots', body: 'AutoProtect of "alpha" could not prune old automatic snapshots: no space.' });
   });
 
   it('opens the window from "Open Boxkeep"', async () => {

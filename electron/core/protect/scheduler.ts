@@ -9,7 +9,7 @@ import type { Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { OVERLAY_BYTES, shortfall, spaceMessage } from '../space.js';
 import { enabledRows, writeState, type ProtectRow } from './policy-store.js';
-import { isDue, runningSoFar } from './schedule.js';
+import { afterSnapshot, isDue, runningSoFar } from './schedule.js';
 import type { ProtectService } from './service.js';
 import { formatMinutes } from '../../../shared/protect.js';
 import { BoxkeepError } from '../../../shared/errors.js';
@@ -140,7 +140,8 @@ export class ProtectScheduler {
    * Storage: the guard refused after all (the disk filled between the look and the create):
    * pause as above. InvalidState/NotFound: the box is busy changing (stopping, an unfinished
    * operation, removed): the next tick tries again, quietly. Anything else is a failure, told
-   * once, and the interval starts again so it is not told every tick.
+   * once, and the schedule moves on as after a snapshot (the interval starts again, the daily
+   * slot counts as served) so it is not told, and tried, every tick.
    */
   private failed(box: Box, err: unknown): void {
     const e = BoxkeepError.from(err);
@@ -151,6 +152,6 @@ export class ProtectScheduler {
     }
     this.core.protect.fail(box, e);
     const row = enabledRows(this.core.store).find((r) => r.boxId === box.id);
-    if (row) writeState(this.core.store, box.id, { ...row, runningMs: 0, seenAt: this.clock.now() });
+    if (row) writeState(this.core.store, box.id, afterSnapshot(row.policy, true, this.clock.now()));
   }
 }

@@ -25,6 +25,8 @@ interface Runtime {
 
 export class ProtectService {
   private readonly runtime = new Map<string, Runtime>();
+  /** The last pruning failure told for each box: told again only when its reason changes. */
+  private readonly pruneErrors = new Map<string, string>();
   /** The scheduler's clock when one runs (tests scale it); the wall clock otherwise. */
   now: () => number = Date.now;
   calendar: Calendar = 'local';
@@ -71,16 +73,31 @@ export class ProtectService {
    * An automatic snapshot, then the pruning the policy asks for. The create waits in the box's
    * queue behind any other operation (a busy box is waited for, not skipped). The schedule's
    * state restarts once the snapshot is taken, before pruning: a failed prune never makes
-   * the next snapshot come early.
+   * the next snapshot come early. Nor does it fail the snapshot (or, refused for space, pause
+   * the schedule only to resume it at the next run, two alerts an interval): it is logged, told
+   * once per reason, and the next snapshot's pruning tries again.
    */
-  async take(box: Box, why: string): Promise<Snapshot> {
+  async take(box: Box, why: string, opts: { prune?: boolean } = {}): Promise<Snapshot> {
     const snapshot = await this.core.snapshots.create({ box: box.id, description: `Taken automatically by AutoProtect (${why}).` }, { auto: true });
     const now = this.core.store.getBox(box.id);
     const policy = this.policy(box.id);
     if (protectRow(this.core.store, box.id)) writeState(this.core.store, box.id, afterSnapshot(policy, now ? isActive(now.status) : false, this.now()));
     this.report(box.id, { lastError: null });
-    await this.prune(box.id, policy);
+    if (opts.prune ?? true) await this.pruneOrTell(box, policy);
     return snapshot;
+  }
+
+  private async pruneOrTell(box: Box, policy?: ProtectPolicy): Promise<void> {
+    try {
+      await this.prune(box.id, policy);
+      this.pruneErrors.delete(box.id);
+    } catch (err) {
+      const message = BoxkeepError.from(err).message;
+      this.core.logger.warn('protect prune failed', { op: 'protect-prune', boxId: box.id, error: message });
+      if (this.pruneErrors.get(box.id) === message) return;
+      this.pruneErrors.set(box.id, message);
+      this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'prune-failed', message: `AutoProtect of ${JSON.stringify(box.name)} could not prune old automatic snapshots: ${message}` });
+    }
   }
 
   /** Removes what retention no longer keeps, oldest first, each by the normal removal (merges). */
@@ -97,18 +114,28 @@ export class ProtectService {
   }
 
   /**
-   * Before a stop asked for: a snapshot of the running box if its policy says so. A failure is
-   * told (an alert) but does not keep the box from stopping: the user asked for the stop.
+   * Before a stop asked for: a snapshot of the running box if its policy says so; true when one
+   * was taken. A failure is told (an alert) but does not keep the box from stopping: the user
+   * asked for the stop. Its pruning waits for afterStop: merges of a running disk would hold
+   * the stop (and a forced stop queued behind it) for as long as they take.
    */
-  async beforeStop(boxRef: string): Promise<void> {
+  async beforeStop(boxRef: string): Promise<boolean> {
     const box = this.core.boxes.resolve(boxRef);
     const policy = this.policy(box.id);
-    if (!policy.enabled || !policy.beforeStop || box.status !== 'running') return;
+    if (!policy.enabled || !policy.beforeStop || box.status !== 'running') return false;
     try {
-      await this.take(box, 'before a stop');
+      await this.take(box, 'before a stop', { prune: false });
+      return true;
     } catch (err) {
       this.fail(box, err);
+      return false;
     }
+  }
+
+  /** The pruning of the before-stop snapshot, once the box has stopped; a failure is told as in take(). */
+  async afterStop(boxId: string): Promise<void> {
+    const box = this.core.store.getBox(boxId);
+    if (box) await this.pruneOrTell(box);
   }
 
   /** The schedule's report on a box; a change is announced so views refresh. */
