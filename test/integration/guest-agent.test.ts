@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GuestAgent } from '../../electron/core/vm/agent.js';
 import { freezeMarkPath } from '../../electron/core/vm/freeze.js';
+import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { BIN } from '../helpers/cli.js';
 import { requireTools } from '../helpers/disk.js';
@@ -90,4 +92,40 @@ describe('live snapshots with the guest agent', () => {
     // The guest's shutdown unmounted its ext4: the disk is clean, nothing to replay.
     expect(ext4Of(box.liveDiskPath, '/after').features).not.toContain('needs_recovery');
   }, 120_000);
+});
+
+/** What the guest's agent says, asked directly (no owner in between). */
+async function freezeStatus(runDir: string): Promise<string> {
+  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: 10_000 });
+  if (!agent) throw new Error('the guest agent did not answer');
+  try {
+    return await agent.call<string>('guest-fsfreeze-status', undefined, 10_000);
+  } finally {
+    agent.close();
+  }
+}
+
+describe('a freeze slower than its timeout', () => {
+  it('a freeze hook that outlasts the freeze timeout: the freeze that still happens in the guest afterwards is thawed, the guest writes again', async () => {
+    await h.core.boxes.create({ name: 'slow', image: 'tiny' });
+    const con = await boot(h.core, 'slow');
+    const runDir = (h.core.vms as Supervisor).session(h.core.boxes.resolve('slow').id).runDir;
+    // qemu-ga runs the hook before it freezes, one command at a time (a database flushing, say):
+    // 25 s, longer than the 15 s the freeze call is given; it says on the console when it is done.
+    await sh(con, [
+      'kill $(cat /var/run/qemu-ga.pid); sleep 1',
+      `printf '#!/bin/sh\\n[ "$1" = freeze ] && { sleep 25; echo HOOK-$((6*7)) > /dev/console; }\\nexit 0\\n' > /tmp/hook`,
+      'chmod +x /tmp/hook',
+      'qemu-ga -d -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -l /var/log/qemu-ga.log -f /var/run/qemu-ga.pid -t /var/run -F/tmp/hook',
+    ].join('; '));
+    const s = await h.core.snapshots.create({ box: 'slow', name: 'late' });
+    // Not known to be frozen when the disk was switched: recorded as what it is sure to be.
+    expect(s.taken).toBe('crash-consistent');
+    await con.waitFor('HOOK-42', 60_000);
+    expect(await freezeStatus(runDir)).toBe('thawed');
+    expect(await sh(con, 'echo late-write > /mnt/late; sync; cat /mnt/late', 20_000)).toContain('late-write');
+    expect(fs.existsSync(freezeMarkPath(runDir))).toBe(false);
+    con.close();
+    await h.core.vms.stop('slow', { force: true });
+  }, 240_000);
 });

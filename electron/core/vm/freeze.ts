@@ -20,6 +20,13 @@ const FREEZE_TIMEOUT_MS = 15_000;
 const THAW_TIMEOUT_MS = 10_000;
 /** An agent that froze the guest is known to be there: worth a longer wait than a first sync. */
 const RESYNC_MS = 5000;
+/**
+ * A freeze call that failed or timed out may still be running in the guest (qemu-ga does one
+ * command at a time: a long sync, a slow freeze hook) and freeze it after we gave up: the thaw
+ * keeps asking this long, while QEMU runs, before it leaves the guest to the next owner.
+ */
+const THAW_RETRY_MS = 60_000;
+const THAW_RETRY_PAUSE_MS = 500;
 
 export function freezeMarkPath(runDir: string): string {
   return path.join(runDir, FREEZE_MARK);
@@ -79,7 +86,7 @@ export async function freezeGuest(qmp: QmpClient, runDir: string, logger: Logger
   let thawing: Promise<void> | null = null;
   return {
     frozen: typeof frozen === 'number' && frozen > 0,
-    thaw: () => (thawing ??= thawGuest(agent, runDir, logger, ids).then(() => {
+    thaw: () => (thawing ??= thawGuest(agent, qmp, runDir, logger, ids).then(() => {
       logger.info('guest frozen', { ...ids, filesystems: frozen, frozen_ms: Math.round(performance.now() - started) });
     })),
   };
@@ -90,7 +97,7 @@ export async function freezeGuest(qmp: QmpClient, runDir: string, logger: Logger
  * The connection is closed either way: QEMU's chardev serves one client, and one left open
  * would leave every later agent call waiting in the socket's backlog.
  */
-async function thawGuest(agent: GuestAgent, runDir: string, logger: Logger, ids: Ids): Promise<void> {
+async function thawGuest(agent: GuestAgent, qmp: QmpClient, runDir: string, logger: Logger, ids: Ids): Promise<void> {
   try {
     await agent.call('guest-fsfreeze-thaw', undefined, THAW_TIMEOUT_MS);
     removeDurable(freezeMarkPath(runDir));
@@ -100,8 +107,13 @@ async function thawGuest(agent: GuestAgent, runDir: string, logger: Logger, ids:
   } finally {
     agent.close();
   }
-  const outcome = await thawIfLeftFrozen(null, runDir);
-  if (outcome === 'unreachable') logger.error('guest not thawed: the next owner will try again', ids);
+  const deadline = Date.now() + THAW_RETRY_MS;
+  for (;;) {
+    if ((await thawIfLeftFrozen(null, runDir)) !== 'unreachable') return;
+    if (qmp.closed || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, THAW_RETRY_PAUSE_MS));
+  }
+  logger.error('guest not thawed: the next owner will try again', ids);
 }
 
 /**
