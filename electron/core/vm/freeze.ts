@@ -80,8 +80,17 @@ export async function freezeGuest(qmp: QmpClient, runDir: string, logger: Logger
     writeFileDurable(freezeMarkPath(runDir), JSON.stringify({ ...ids, at: Date.now() }));
     frozen = await agent.call<number>('guest-fsfreeze-freeze', undefined, FREEZE_TIMEOUT_MS);
   } catch (err) {
+    const error = String((err as Error).message ?? err);
+    // The agent answered no (fsfreeze disabled, a filesystem that would not freeze: qemu-ga
+    // thaws what a failed freeze froze): once the guest is known not frozen, nothing is left to
+    // thaw, and no mark for every later owner to ask about.
+    if (agent.open && (await thawOver(agent)) !== 'unknown' && dropMark(runDir)) {
+      agent.close();
+      logger.warn('guest agent refused the freeze: crash-consistent', { ...ids, error });
+      return NOT_FROZEN;
+    }
     // A freeze that timed out may still finish in the guest: thawed below all the same.
-    logger.warn('guest freeze failed: crash-consistent', { ...ids, error: String((err as Error).message ?? err) });
+    logger.warn('guest freeze failed: crash-consistent', { ...ids, error });
   }
   let thawing: Promise<void> | null = null;
   return {
@@ -126,14 +135,45 @@ export async function thawIfLeftFrozen(qmp: QmpClient | null, runDir: string): P
   const agent = qmp ? await connectAgent(qmp, runDir, RESYNC_MS) : await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: RESYNC_MS });
   if (!agent) return 'unreachable';
   try {
-    const status = await agent.call<string>('guest-fsfreeze-status', undefined, THAW_TIMEOUT_MS);
-    if (status === 'frozen') await agent.call('guest-fsfreeze-thaw', undefined, THAW_TIMEOUT_MS);
+    const outcome = await thawOver(agent);
+    if (outcome === 'unknown') return 'unreachable';
     removeDurable(freezeMarkPath(runDir));
-    return status === 'frozen' ? 'thawed' : 'was-thawed';
+    return outcome;
   } catch {
     return 'unreachable';
   } finally {
     agent.close();
+  }
+}
+
+/**
+ * Asks the guest whether it is frozen and thaws it if so (thaw is a no-op on a thawed guest).
+ * An agent that answers but refuses both (fsfreeze disabled with qemu-ga -b) froze nothing:
+ * 'was-thawed'. 'unknown': no answer, or frozen and it would not thaw. Never throws.
+ */
+async function thawOver(agent: GuestAgent): Promise<'thawed' | 'was-thawed' | 'unknown'> {
+  let status: unknown = null;
+  try {
+    status = await agent.call<string>('guest-fsfreeze-status', undefined, THAW_TIMEOUT_MS);
+  } catch {
+    if (!agent.open) return 'unknown';
+  }
+  if (status === 'thawed') return 'was-thawed';
+  try {
+    const thawed = await agent.call<number>('guest-fsfreeze-thaw', undefined, THAW_TIMEOUT_MS);
+    return status === 'frozen' || (typeof thawed === 'number' && thawed > 0) ? 'thawed' : 'was-thawed';
+  } catch {
+    return agent.open && status === null ? 'was-thawed' : 'unknown';
+  }
+}
+
+/** Removes the freeze mark durably; false when that failed (the mark stays: the thaw path keeps it honest). */
+function dropMark(runDir: string): boolean {
+  try {
+    removeDurable(freezeMarkPath(runDir));
+    return true;
+  } catch {
+    return false;
   }
 }
 
