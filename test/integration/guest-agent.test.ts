@@ -16,7 +16,7 @@ import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { BIN } from '../helpers/cli.js';
 import { requireTools } from '../helpers/disk.js';
 import { AGENT_APPEND, buildGuest, makeDataDisk, type SerialDriver } from '../helpers/guest.js';
-import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { agentFreezeStatus, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 let h: VmHome;
 
@@ -94,16 +94,6 @@ describe('live snapshots with the guest agent', () => {
   }, 120_000);
 });
 
-/** What the guest's agent says, asked directly (no owner in between). */
-async function freezeStatus(runDir: string): Promise<string> {
-  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: 10_000 });
-  if (!agent) throw new Error('the guest agent did not answer');
-  try {
-    return await agent.call<string>('guest-fsfreeze-status', undefined, 10_000);
-  } finally {
-    agent.close();
-  }
-}
 
 /** Restarts the guest's qemu-ga with extra options, once the old one is gone, and waits until the new one answers. */
 async function restartAgent(con: SerialDriver, runDir: string, options: string): Promise<void> {
@@ -127,7 +117,7 @@ describe('a freeze slower than its timeout', () => {
     // Not known to be frozen when the disk was switched: recorded as what it is sure to be.
     expect(s.taken).toBe('crash-consistent');
     await con.waitFor('HOOK-42', 60_000);
-    expect(await freezeStatus(runDir)).toBe('thawed');
+    expect(await agentFreezeStatus(runDir)).toBe('thawed');
     expect(await sh(con, 'echo late-write > /mnt/late; sync; cat /mnt/late', 20_000)).toContain('late-write');
     expect(fs.existsSync(freezeMarkPath(runDir))).toBe(false);
     con.close();
@@ -146,7 +136,7 @@ describe('a guest whose agent refuses to freeze', () => {
     expect(s.taken).toBe('crash-consistent');
     expect(fs.existsSync(freezeMarkPath(runDir))).toBe(false);
     // The agent is there and says no (not a guest without one).
-    await expect(freezeStatus(runDir)).rejects.toThrow(/disabled/);
+    await expect(agentFreezeStatus(runDir)).rejects.toThrow(/disabled/);
     expect(await sh(con, 'echo w > /mnt/w; sync; cat /mnt/w', 20_000)).toContain('w');
     con.close();
     // The next owner has nothing to warn about.
