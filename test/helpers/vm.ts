@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openCore, type Core } from '../../electron/core/core.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { GuestAgent } from '../../electron/core/vm/agent.js';
+import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
 import { requireTools, tempHome } from './disk.js';
 import { buildGuest, makeDataDisk, SerialDriver } from './guest.js';
 
@@ -92,4 +94,15 @@ export async function attach(core: Core, box: string, fromOffset: number): Promi
   const driver = await SerialDriver.connect(path.join(sup.session(b.id).runDir, 'serial.sock'));
   await driver.ready(90_000, { file: sup.logFile(b.id), fromOffset });
   return driver;
+}
+
+/** What a running guest's agent says of its filesystems ('frozen', 'thawed'), asked directly (no owner in between). */
+export async function agentFreezeStatus(runDir: string): Promise<string> {
+  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: 10_000 });
+  if (!agent) throw new Error('the guest agent did not answer');
+  try {
+    return await agent.call<string>('guest-fsfreeze-status', undefined, 10_000);
+  } finally {
+    agent.close();
+  }
 }

@@ -12,7 +12,7 @@ import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
 import { AGENT_APPEND, SerialDriver } from '../helpers/guest.js';
-import { attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { agentFreezeStatus, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
@@ -39,15 +39,7 @@ function digests() {
 }
 
 /** What the guest's agent says, asked directly (no owner in between). */
-async function freezeStatus(): Promise<string> {
-  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: 10_000 });
-  if (!agent) throw new Error('the guest agent did not answer');
-  try {
-    return await agent.call<string>('guest-fsfreeze-status', undefined, 10_000);
-  } finally {
-    agent.close();
-  }
-}
+const freezeStatus = () => agentFreezeStatus(runDir);
 
 describe('the owner dies while the guest is frozen', () => {
   it('killed after the freeze, before the thaw: the guest stays frozen with no owner, and the next owner thaws it', async () => {

@@ -9,12 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GuestAgent } from '../../electron/core/vm/agent.js';
 import { freezeMarkPath } from '../../electron/core/vm/freeze.js';
+import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { BIN } from '../helpers/cli.js';
 import { requireTools } from '../helpers/disk.js';
-import { AGENT_APPEND, buildGuest, makeDataDisk } from '../helpers/guest.js';
-import { boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { AGENT_APPEND, buildGuest, makeDataDisk, type SerialDriver } from '../helpers/guest.js';
+import { agentFreezeStatus, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 let h: VmHome;
 
@@ -90,4 +92,56 @@ describe('live snapshots with the guest agent', () => {
     // The guest's shutdown unmounted its ext4: the disk is clean, nothing to replay.
     expect(ext4Of(box.liveDiskPath, '/after').features).not.toContain('needs_recovery');
   }, 120_000);
+});
+
+
+/** Restarts the guest's qemu-ga with extra options, once the old one is gone, and waits until the new one answers. */
+async function restartAgent(con: SerialDriver, runDir: string, options: string): Promise<void> {
+  await sh(con, 'p=$(cat /var/run/qemu-ga.pid); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.1; done');
+  await sh(con, `qemu-ga -d -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -l /var/log/qemu-ga.log -f /var/run/qemu-ga.pid -t /var/run ${options}`);
+  const agent = await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: 20_000 });
+  if (!agent) throw new Error('the restarted guest agent did not answer');
+  agent.close();
+}
+
+describe('a freeze slower than its timeout', () => {
+  it('a freeze hook that outlasts the freeze timeout: the freeze that still happens in the guest afterwards is thawed, the guest writes again', async () => {
+    await h.core.boxes.create({ name: 'slow', image: 'tiny' });
+    const con = await boot(h.core, 'slow');
+    const runDir = (h.core.vms as Supervisor).session(h.core.boxes.resolve('slow').id).runDir;
+    // qemu-ga runs the hook before it freezes, one command at a time (a database flushing, say):
+    // 25 s, longer than the 15 s the freeze call is given; it says on the console when it is done.
+    await sh(con, `printf '#!/bin/sh\\n[ "$1" = freeze ] && { sleep 25; echo HOOK-$((6*7)) > /dev/console; }\\nexit 0\\n' > /tmp/hook; chmod +x /tmp/hook`);
+    await restartAgent(con, runDir, '-F/tmp/hook');
+    const s = await h.core.snapshots.create({ box: 'slow', name: 'late' });
+    // Not known to be frozen when the disk was switched: recorded as what it is sure to be.
+    expect(s.taken).toBe('crash-consistent');
+    await con.waitFor('HOOK-42', 60_000);
+    expect(await agentFreezeStatus(runDir)).toBe('thawed');
+    expect(await sh(con, 'echo late-write > /mnt/late; sync; cat /mnt/late', 20_000)).toContain('late-write');
+    expect(fs.existsSync(freezeMarkPath(runDir))).toBe(false);
+    con.close();
+    await h.core.vms.stop('slow', { force: true });
+  }, 240_000);
+});
+
+describe('a guest whose agent refuses to freeze', () => {
+  it('an agent with the fsfreeze commands disabled: the snapshot is crash-consistent and leaves no freeze behind for the next owner to report', async () => {
+    await h.core.boxes.create({ name: 'nofreeze', image: 'tiny' });
+    const con = await boot(h.core, 'nofreeze');
+    const runDir = (h.core.vms as Supervisor).session(h.core.boxes.resolve('nofreeze').id).runDir;
+    // An administrator's choice (qemu-ga -b): the agent answers, and refuses each of them.
+    await restartAgent(con, runDir, '-b guest-fsfreeze-freeze,guest-fsfreeze-thaw,guest-fsfreeze-status');
+    const s = await h.core.snapshots.create({ box: 'nofreeze', name: 'refused' });
+    expect(s.taken).toBe('crash-consistent');
+    expect(fs.existsSync(freezeMarkPath(runDir))).toBe(false);
+    // The agent is there and says no (not a guest without one).
+    await expect(agentFreezeStatus(runDir)).rejects.toThrow(/disabled/);
+    expect(await sh(con, 'echo w > /mnt/w; sync; cat /mnt/w', 20_000)).toContain('w');
+    con.close();
+    // The next owner has nothing to warn about.
+    const core = await h.reopen();
+    expect(core.lastRecovery?.items.map((i) => i.message).filter((m) => m.includes('frozen')) ?? []).toEqual([]);
+    await core.vms.stop('nofreeze', { force: true });
+  }, 240_000);
 });

@@ -91,6 +91,11 @@ export class GuestAgent {
     this.fail(vmError('the guest agent connection was closed'));
   }
 
+  /** Still usable: a call that failed while this holds got an answer (the agent's error), not silence. */
+  get open(): boolean {
+    return this.broken === null;
+  }
+
   private request(command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<unknown> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.waiter) return Promise.reject(vmError(`${command}: another guest agent call is still waiting for its reply`));

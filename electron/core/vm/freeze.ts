@@ -20,6 +20,13 @@ const FREEZE_TIMEOUT_MS = 15_000;
 const THAW_TIMEOUT_MS = 10_000;
 /** An agent that froze the guest is known to be there: worth a longer wait than a first sync. */
 const RESYNC_MS = 5000;
+/**
+ * A freeze call that failed or timed out may still be running in the guest (qemu-ga does one
+ * command at a time: a long sync, a slow freeze hook) and freeze it after we gave up: the thaw
+ * keeps asking this long, while QEMU runs, before it leaves the guest to the next owner.
+ */
+const THAW_RETRY_MS = 60_000;
+const THAW_RETRY_PAUSE_MS = 500;
 
 export function freezeMarkPath(runDir: string): string {
   return path.join(runDir, FREEZE_MARK);
@@ -73,13 +80,22 @@ export async function freezeGuest(qmp: QmpClient, runDir: string, logger: Logger
     writeFileDurable(freezeMarkPath(runDir), JSON.stringify({ ...ids, at: Date.now() }));
     frozen = await agent.call<number>('guest-fsfreeze-freeze', undefined, FREEZE_TIMEOUT_MS);
   } catch (err) {
+    const error = String((err as Error).message ?? err);
+    // The agent answered no (fsfreeze disabled, a filesystem that would not freeze: qemu-ga
+    // thaws what a failed freeze froze): once the guest is known not frozen, nothing is left to
+    // thaw, and no mark for every later owner to ask about.
+    if (agent.open && (await thawOver(agent)) !== 'unknown' && dropMark(runDir)) {
+      agent.close();
+      logger.warn('guest agent refused the freeze: crash-consistent', { ...ids, error });
+      return NOT_FROZEN;
+    }
     // A freeze that timed out may still finish in the guest: thawed below all the same.
-    logger.warn('guest freeze failed: crash-consistent', { ...ids, error: String((err as Error).message ?? err) });
+    logger.warn('guest freeze failed: crash-consistent', { ...ids, error });
   }
   let thawing: Promise<void> | null = null;
   return {
     frozen: typeof frozen === 'number' && frozen > 0,
-    thaw: () => (thawing ??= thawGuest(agent, runDir, logger, ids).then(() => {
+    thaw: () => (thawing ??= thawGuest(agent, qmp, runDir, logger, ids).then(() => {
       logger.info('guest frozen', { ...ids, filesystems: frozen, frozen_ms: Math.round(performance.now() - started) });
     })),
   };
@@ -90,7 +106,7 @@ export async function freezeGuest(qmp: QmpClient, runDir: string, logger: Logger
  * The connection is closed either way: QEMU's chardev serves one client, and one left open
  * would leave every later agent call waiting in the socket's backlog.
  */
-async function thawGuest(agent: GuestAgent, runDir: string, logger: Logger, ids: Ids): Promise<void> {
+async function thawGuest(agent: GuestAgent, qmp: QmpClient, runDir: string, logger: Logger, ids: Ids): Promise<void> {
   try {
     await agent.call('guest-fsfreeze-thaw', undefined, THAW_TIMEOUT_MS);
     removeDurable(freezeMarkPath(runDir));
@@ -100,8 +116,13 @@ async function thawGuest(agent: GuestAgent, runDir: string, logger: Logger, ids:
   } finally {
     agent.close();
   }
-  const outcome = await thawIfLeftFrozen(null, runDir);
-  if (outcome === 'unreachable') logger.error('guest not thawed: the next owner will try again', ids);
+  const deadline = Date.now() + THAW_RETRY_MS;
+  for (;;) {
+    if ((await thawIfLeftFrozen(null, runDir)) !== 'unreachable') return;
+    if (qmp.closed || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, THAW_RETRY_PAUSE_MS));
+  }
+  logger.error('guest not thawed: the next owner will try again', ids);
 }
 
 /**
@@ -114,14 +135,45 @@ export async function thawIfLeftFrozen(qmp: QmpClient | null, runDir: string): P
   const agent = qmp ? await connectAgent(qmp, runDir, RESYNC_MS) : await GuestAgent.connect(qgaSocketPath(runDir), { syncTimeoutMs: RESYNC_MS });
   if (!agent) return 'unreachable';
   try {
-    const status = await agent.call<string>('guest-fsfreeze-status', undefined, THAW_TIMEOUT_MS);
-    if (status === 'frozen') await agent.call('guest-fsfreeze-thaw', undefined, THAW_TIMEOUT_MS);
+    const outcome = await thawOver(agent);
+    if (outcome === 'unknown') return 'unreachable';
     removeDurable(freezeMarkPath(runDir));
-    return status === 'frozen' ? 'thawed' : 'was-thawed';
+    return outcome;
   } catch {
     return 'unreachable';
   } finally {
     agent.close();
+  }
+}
+
+/**
+ * Asks the guest whether it is frozen and thaws it if so (thaw is a no-op on a thawed guest).
+ * An agent that answers but refuses both (fsfreeze disabled with qemu-ga -b) froze nothing:
+ * 'was-thawed'. 'unknown': no answer, or frozen and it would not thaw. Never throws.
+ */
+async function thawOver(agent: GuestAgent): Promise<'thawed' | 'was-thawed' | 'unknown'> {
+  let status: unknown = null;
+  try {
+    status = await agent.call<string>('guest-fsfreeze-status', undefined, THAW_TIMEOUT_MS);
+  } catch {
+    if (!agent.open) return 'unknown';
+  }
+  if (status === 'thawed') return 'was-thawed';
+  try {
+    const thawed = await agent.call<number>('guest-fsfreeze-thaw', undefined, THAW_TIMEOUT_MS);
+    return status === 'frozen' || (typeof thawed === 'number' && thawed > 0) ? 'thawed' : 'was-thawed';
+  } catch {
+    return agent.open && status === null ? 'was-thawed' : 'unknown';
+  }
+}
+
+/** Removes the freeze mark durably; false when that failed (the mark stays: the thaw path keeps it honest). */
+function dropMark(runDir: string): boolean {
+  try {
+    removeDurable(freezeMarkPath(runDir));
+    return true;
+  } catch {
+    return false;
   }
 }
 
