@@ -19,8 +19,11 @@ const tools = [
   ['genisoimage', 'genisoimage'],
   ['isoinfo', 'genisoimage'],
   ['openssl', 'openssl'],
+  ['zstd', 'zstd'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
+// qemu-ga is copied into the test guest from where the package puts it (not on a user's PATH).
+if (!fs.existsSync('/usr/sbin/qemu-ga')) missing.push(['qemu-ga', 'qemu-guest-agent']);
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);
 // UEFI firmware is files, not a command (electron/core/vm/firmware.ts).
 if (!fs.existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd')) missing.push(['OVMF (UEFI firmware)', 'ovmf']);
