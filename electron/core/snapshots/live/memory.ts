@@ -130,14 +130,27 @@ export async function openCapture(session: QemuSession, snapshotDir: string, log
   };
 }
 
-/** What the sink recorded for a finished stream, or null. */
+/** What the sink recorded for a finished stream, or null. Read from disk, so only a claim: see verifiedState. */
 export function readSum(partial: string): { size: number; sha256: string } | null {
   try {
     const sum = JSON.parse(fs.readFileSync(sumPath(partial), 'utf8')) as { size: unknown; sha256: unknown };
-    return typeof sum.size === 'number' && typeof sum.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sum.sha256) ? { size: sum.size, sha256: sum.sha256 } : null;
+    return Number.isSafeInteger(sum.size) && (sum.size as number) >= 0 && typeof sum.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sum.sha256)
+      ? { size: sum.size as number, sha256: sum.sha256 } : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * Recovery: the state in `file` (the partial file, or memory.state once renamed) when its bytes
+ * are exactly what the sink hashed as they came from QEMU; null otherwise. The sum file alone
+ * proves nothing: it is a file on disk, and so is the stream it describes.
+ */
+export function verifiedState(file: string, partial: string): { size: number; sha256: string } | null {
+  const sum = readSum(partial);
+  if (!sum) return null;
+  const state = stateOnDisk(file);
+  return state && state.size === sum.size && state.sha256 === sum.sha256 ? state : null;
 }
 
 /**
@@ -171,11 +184,17 @@ export async function finishMemory(session: QemuSession, capture: MemoryCapture,
   }
 }
 
-/** The complete stream takes its final name (folder fsynced); its sum file goes. */
+/**
+ * The complete stream takes its final name (folder fsynced). Its sum file stays until the row
+ * records the state (forgetSum): a recovery in between checks memory.state against it.
+ */
 export function installState(partial: string, final: string): void {
   fs.renameSync(partial, final);
   fsyncDir(path.dirname(final));
-  fs.rmSync(sumPath(partial), { force: true });
+}
+
+export function forgetSum(partial: string): void {
+  removeDurable(sumPath(partial));
 }
 
 export function dropPartial(partial: string): void {
