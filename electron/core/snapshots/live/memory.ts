@@ -64,19 +64,33 @@ export const sumPath = (partial: string) => `${partial}.sum`;
  * owner; recovery then finds a complete partial file and QEMU's "completed". It exits when its
  * connection ends, or when its socket is removed before QEMU connected (an undone snapshot).
  */
-const SINK = `
+export const SINK = `
 const [sock, partial] = process.argv.slice(1);
 const fs = require('fs'), net = require('net'), crypto = require('crypto');
 const fd = fs.openSync(partial, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
 const hash = crypto.createHash('sha256');
 let size = 0;
+let failed = null;
 const watch = setInterval(() => { if (!fs.existsSync(sock)) process.exit(3); }, 500);
 const srv = net.createServer((c) => {
   clearInterval(watch);
   srv.close();
-  c.on('data', (b) => { fs.writeSync(fd, b); hash.update(b); size += b.length; });
+  c.on('data', (b) => {
+    // A write that fails (the disk full) must not end the reading: QEMU 7.2 hangs for good
+    // when its reader goes away mid-stream. The rest is read and dropped, and no sum written.
+    if (failed) return;
+    try {
+      for (let off = 0; off < b.length; ) off += fs.writeSync(fd, b, off, b.length - off);
+      hash.update(b);
+      size += b.length;
+    } catch (err) {
+      failed = err;
+      try { fs.unlinkSync(partial); } catch {}
+    }
+  });
   c.on('error', () => process.exit(1));
   c.on('end', () => {
+    if (failed) process.exit(2);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.writeFileSync(partial + '.sum.tmp', JSON.stringify({ size, sha256: hash.digest('hex') }));
