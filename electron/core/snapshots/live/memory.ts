@@ -50,8 +50,15 @@ export interface MemoryCapture {
   background: boolean;
   /** Settles with the stream's size and sha256 once QEMU closed it and the file is fsynced. */
   written: Promise<{ size: number; sha256: string }>;
+  /** QEMU accepted the `migrate` (startMemory): only then is there a stream of this snapshot to wait for. */
+  started: boolean;
   close(): void;
+  /** A sink that has not exited within a few seconds of its stream's end is killed. */
+  stop(): Promise<void>;
 }
+
+/** After QEMU completed the stream: the sink's last reads, its fsync and its sum. */
+const WRITER_DEADLINE_MS = 5 * 60_000;
 
 /** Beside the partial file: the sink's size and sha256 of what it wrote, once fsynced. */
 export const sumPath = (partial: string) => `${partial}.sum`;
@@ -117,7 +124,8 @@ export async function openCapture(session: QemuSession, snapshotDir: string, log
   const child = childProcess().spawn(process.execPath, ['-e', SINK, socket, partial], {
     detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let alive = true;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { alive = false; resolve(code); }));
   child.once('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -135,11 +143,14 @@ export async function openCapture(session: QemuSession, snapshotDir: string, log
     return sum;
   });
   written.catch(() => undefined);
+  // Its socket gone, a sink QEMU never reached exits by itself.
+  const close = () => fs.rmSync(socket, { force: true });
   return {
-    socket, partial, final: path.join(snapshotDir, MEMORY_FILE), background, written,
-    close() {
-      // Its socket gone, a sink QEMU never reached exits by itself.
-      fs.rmSync(socket, { force: true });
+    socket, partial, final: path.join(snapshotDir, MEMORY_FILE), background, written, started: false, close,
+    async stop() {
+      close();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (alive) child.kill('SIGKILL');
     },
   };
 }
@@ -176,6 +187,7 @@ export function verifiedState(file: string, partial: string): { size: number; sh
 export async function startMemory(session: QemuSession, capture: MemoryCapture): Promise<void> {
   const resumed = capture.background ? waitForEvent(session, 'RESUME') : null;
   await session.qmp.execute('migrate', { uri: `unix:${capture.socket}` });
+  capture.started = true;
   if (resumed) await resumed;
   else await migrationDone(session);
 }
@@ -183,14 +195,21 @@ export async function startMemory(session: QemuSession, capture: MemoryCapture):
 /** After the guest resumed: the stream complete, fsynced, renamed into place. Null when it failed (the partial file is gone then). */
 export async function finishMemory(session: QemuSession, capture: MemoryCapture, facts: MemoryFacts, logger: Logger): Promise<SnapshotMemory | null> {
   try {
+    // Refused by QEMU (a migration blocker, one in progress): query-migrate would describe some
+    // other migration, and the sink would wait for a connection for ever.
+    if (!capture.started) throw vmError('QEMU did not start the memory migration');
     await migrationDone(session);
-    const { size, sha256 } = await capture.written;
+    let timer: NodeJS.Timeout | undefined;
+    const { size, sha256 } = await Promise.race([
+      capture.written,
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(vmError(`The memory writer did not finish within ${WRITER_DEADLINE_MS / 1000} s of QEMU's end of the stream`)), WRITER_DEADLINE_MS); }),
+    ]).finally(() => clearTimeout(timer));
     installState(capture.partial, capture.final);
     return { ...facts, size, sha256 };
   } catch (err) {
     logger.warn('memory state not saved; the snapshot keeps only the disk', { op: 'live-create', boxId: session.boxId, error: String((err as Error).message ?? err) });
-    await session.qmp.execute('migrate_cancel').catch(() => undefined);
-    capture.close();
+    if (capture.started) await session.qmp.execute('migrate_cancel').catch(() => undefined);
+    await capture.stop();
     dropPartial(capture.partial);
     return null;
   } finally {
