@@ -72,6 +72,18 @@ describe('a memory state that is not what QEMU sent', () => {
     con = await attach(core, 'vm', 0);
   }, 300_000);
 
+  it('a restore with memory whose state file was cut short is refused before the box is stopped', async () => {
+    const snap = await h.core.snapshots.create({ box: 'vm', name: 'short', memory: true });
+    const file = path.join(path.dirname(snap.diskPath), 'memory.state');
+    fs.truncateSync(file, snap.memory!.size - 4096);
+    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'short', stopFirst: true }));
+    expect(err.code).toBe('InvalidState');
+    expect(err.message).toContain('cut short');
+    expect(err.message).toContain('--disk-only');
+    expect(h.core.boxes.resolve('vm').status).toBe('running');
+    expect((await sh(con, 'echo alive')).trim()).toBe('alive');
+  }, 300_000);
+
   it('a restore with memory whose state file was changed does not run it and says so', async () => {
     await sh(con, 'KEPT=original');
     const snap = await h.core.snapshots.create({ box: 'vm', name: 'good', memory: true });
