@@ -25,7 +25,7 @@ export interface QuickSnapshotDeps {
 export async function quickSnapshot(deps: QuickSnapshotDeps, box: { id: string; name: string; memory?: boolean }): Promise<Snapshot | null> {
   try {
     const snapshot = await deps.api.snapshots.create({ box: box.id, description: QUICK_DESCRIPTION, ...(box.memory ? { memory: true } : {}) });
-    const kept = snapshot.memory ? ', with its memory: restoring it resumes the running machine' : '';
+    const kept = snapshot.memory ? ', with its memory: restoring it resumes the running machine' : box.memory ? ', with its disk only (its memory could not be saved)' : '';
     deps.notify({ kind: 'success', title: `Snapshot of ${box.name} taken`, body: `"${snapshot.name}" is in ${box.name}'s history${kept}; restore it from Boxkeep.` });
     return snapshot;
   } catch (err) {

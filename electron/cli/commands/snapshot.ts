@@ -24,7 +24,10 @@ export const snapshotCommands: CommandGroup = {
       async run({ args, api }) {
         const memory = on(args, 'memory') ? true : on(args, 'no-memory') ? false : undefined;
         const s = await api.snapshots.create(given({ box: arg(args, 'box'), name: optArg(args, 'name'), description: opt(args, 'description'), memory }));
-        const how = s.memory ? ` while the box ran, with its memory (${humanBytes(s.memory.size)})` : s.live ? ' while the box ran' : '';
+        const how = s.memory ? ` while the box ran, with its memory (${humanBytes(s.memory.size)})`
+          // Asked for and not kept (QEMU refused the migration, the writer failed): said, not hidden.
+          : memory && s.live ? ' while the box ran, with its disk only: its memory could not be saved (the log says why)'
+          : s.live ? ' while the box ran' : '';
         return output(s, () => `Took snapshot ${q(s.name)} (${s.id})${how}.`);
       },
     },

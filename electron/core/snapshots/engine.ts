@@ -195,7 +195,11 @@ export class SnapshotEngine {
   private async incomingMemory(box: Box, snapshot: Snapshot): Promise<IncomingMemory> {
     const facts = snapshot.memory!;
     const file = memoryPath(snapshot.diskPath);
-    const why = !fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ? `its memory state file (${file}) is missing` : await this.core.vms.memoryMismatch(box.id, facts);
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+    // The size costs nothing to check here; the bytes are checked as they go into QEMU (memory-load.ts).
+    const why = !stat?.isFile() ? `its memory state file (${file}) is missing`
+      : stat.size !== facts.size ? `its memory state file (${file}) has ${stat.size} bytes, not the ${facts.size} saved: it was changed or cut short`
+      : await this.core.vms.memoryMismatch(box.id, facts);
     if (why) throw refusal(box.name, snapshot.name, why);
     return { file, facts, snapshotName: snapshot.name };
   }

@@ -9,6 +9,8 @@ import { crypto } from '../builtins.js';
 /** Options whose value shapes the machine the guest sees. */
 const DEVICE_OPTIONS = new Set(['-machine', '-accel', '-cpu', '-smp', '-m', '-device', '-kernel', '-initrd', '-append', '-nic', '-netdev']);
 
+const PATH_OPTIONS = new Set(['-kernel', '-initrd']);
+
 /** The machine-shaping options of an argv, in order, as `option value` lines. */
 export function deviceConfig(args: readonly string[]): string[] {
   const out: string[] = [];
@@ -16,7 +18,9 @@ export function deviceConfig(args: readonly string[]): string[] {
     const option = args[i]!;
     if (!DEVICE_OPTIONS.has(option)) continue;
     // A host port forward is the host's business: the guest's card is the same without it.
-    const value = option === '-netdev' ? args[i + 1]!.replace(/,hostfwd=[^,]*/g, '') : args[i + 1]!;
+    // The kernel and initrd are files of the home (which may move); a running guest has them
+    // in its RAM already: only that it booted them counts.
+    const value = option === '-netdev' ? args[i + 1]!.replace(/,hostfwd=[^,]*/g, '') : PATH_OPTIONS.has(option) ? '(file)' : args[i + 1]!;
     out.push(`${option} ${value}`);
     i++;
   }

@@ -162,7 +162,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     async takeSnapshot(boxId, name, description, memory) {
       const out = await perform(`snapshot:${boxId}`, () => bridge.snapshots.create({ box: boxId, name, ...(description ? { description } : {}), ...(memory ? { memory: true } : {}) }), {
-        success: (s) => `Took snapshot “${s.name}”${s.memory ? ' with the running box’s memory' : s.live ? ' while the box was running' : ''}.`,
+        success: (s) => `Took snapshot “${s.name}”${s.memory ? ' with the running box’s memory' : memory && s.live ? ' while the box was running, with its disk only: its memory could not be saved' : s.live ? ' while the box was running' : ''}.`,
         toastErrors: false,
       });
       if (out.ok) store.setState((s) => ({ selectedRow: { ...s.selectedRow, [boxId]: out.value.id } }));

@@ -15,7 +15,7 @@ import { liveCreate, type LiveCreateIntent } from './intents.js';
 import { keepPicture } from '../picture.js';
 import { keepVars, keepVarsAgain } from '../efivars.js';
 import { freezeGuest } from '../../vm/freeze.js';
-import { finishMemory, memoryFacts, openCapture, startMemory, type MemoryCapture } from './memory.js';
+import { finishMemory, forgetSum, memoryFacts, openCapture, startMemory, type MemoryCapture } from './memory.js';
 
 /** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
 export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
@@ -106,6 +106,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
   liveCreate.crash('after-memory');
   const row = commitCreateRow(core, { ...intent.snapshot, live: true, ...(memory ? { taken: 'with-memory' as const, memory } : {}) });
   liveCreate.crash('after-row');
+  if (capture) forgetSum(capture.partial);
   clearIntent(journal, intent.id);
   if (memory) core.logger.info('memory kept', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, mode: capture!.background ? 'background' : 'paused', bytes: memory.size });
   const [stopped = paused, renamed = paused, switched = paused] = marks;

@@ -50,8 +50,15 @@ export interface MemoryCapture {
   background: boolean;
   /** Settles with the stream's size and sha256 once QEMU closed it and the file is fsynced. */
   written: Promise<{ size: number; sha256: string }>;
+  /** QEMU accepted the `migrate` (startMemory): only then is there a stream of this snapshot to wait for. */
+  started: boolean;
   close(): void;
+  /** A sink that has not exited within a few seconds of its stream's end is killed. */
+  stop(): Promise<void>;
 }
+
+/** After QEMU completed the stream: the sink's last reads, its fsync and its sum. */
+const WRITER_DEADLINE_MS = 5 * 60_000;
 
 /** Beside the partial file: the sink's size and sha256 of what it wrote, once fsynced. */
 export const sumPath = (partial: string) => `${partial}.sum`;
@@ -64,19 +71,33 @@ export const sumPath = (partial: string) => `${partial}.sum`;
  * owner; recovery then finds a complete partial file and QEMU's "completed". It exits when its
  * connection ends, or when its socket is removed before QEMU connected (an undone snapshot).
  */
-const SINK = `
+export const SINK = `
 const [sock, partial] = process.argv.slice(1);
 const fs = require('fs'), net = require('net'), crypto = require('crypto');
 const fd = fs.openSync(partial, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
 const hash = crypto.createHash('sha256');
 let size = 0;
+let failed = null;
 const watch = setInterval(() => { if (!fs.existsSync(sock)) process.exit(3); }, 500);
 const srv = net.createServer((c) => {
   clearInterval(watch);
   srv.close();
-  c.on('data', (b) => { fs.writeSync(fd, b); hash.update(b); size += b.length; });
+  c.on('data', (b) => {
+    // A write that fails (the disk full) must not end the reading: QEMU 7.2 hangs for good
+    // when its reader goes away mid-stream. The rest is read and dropped, and no sum written.
+    if (failed) return;
+    try {
+      for (let off = 0; off < b.length; ) off += fs.writeSync(fd, b, off, b.length - off);
+      hash.update(b);
+      size += b.length;
+    } catch (err) {
+      failed = err;
+      try { fs.unlinkSync(partial); } catch {}
+    }
+  });
   c.on('error', () => process.exit(1));
   c.on('end', () => {
+    if (failed) process.exit(2);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fs.writeFileSync(partial + '.sum.tmp', JSON.stringify({ size, sha256: hash.digest('hex') }));
@@ -103,7 +124,8 @@ export async function openCapture(session: QemuSession, snapshotDir: string, log
   const child = childProcess().spawn(process.execPath, ['-e', SINK, socket, partial], {
     detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let alive = true;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { alive = false; resolve(code); }));
   child.once('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -121,23 +143,39 @@ export async function openCapture(session: QemuSession, snapshotDir: string, log
     return sum;
   });
   written.catch(() => undefined);
+  // Its socket gone, a sink QEMU never reached exits by itself.
+  const close = () => fs.rmSync(socket, { force: true });
   return {
-    socket, partial, final: path.join(snapshotDir, MEMORY_FILE), background, written,
-    close() {
-      // Its socket gone, a sink QEMU never reached exits by itself.
-      fs.rmSync(socket, { force: true });
+    socket, partial, final: path.join(snapshotDir, MEMORY_FILE), background, written, started: false, close,
+    async stop() {
+      close();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (alive) child.kill('SIGKILL');
     },
   };
 }
 
-/** What the sink recorded for a finished stream, or null. */
+/** What the sink recorded for a finished stream, or null. Read from disk, so only a claim: see verifiedState. */
 export function readSum(partial: string): { size: number; sha256: string } | null {
   try {
     const sum = JSON.parse(fs.readFileSync(sumPath(partial), 'utf8')) as { size: unknown; sha256: unknown };
-    return typeof sum.size === 'number' && typeof sum.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sum.sha256) ? { size: sum.size, sha256: sum.sha256 } : null;
+    return Number.isSafeInteger(sum.size) && (sum.size as number) >= 0 && typeof sum.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sum.sha256)
+      ? { size: sum.size as number, sha256: sum.sha256 } : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * Recovery: the state in `file` (the partial file, or memory.state once renamed) when its bytes
+ * are exactly what the sink hashed as they came from QEMU; null otherwise. The sum file alone
+ * proves nothing: it is a file on disk, and so is the stream it describes.
+ */
+export function verifiedState(file: string, partial: string): { size: number; sha256: string } | null {
+  const sum = readSum(partial);
+  if (!sum) return null;
+  const state = stateOnDisk(file);
+  return state && state.size === sum.size && state.sha256 === sum.sha256 ? state : null;
 }
 
 /**
@@ -149,6 +187,7 @@ export function readSum(partial: string): { size: number; sha256: string } | nul
 export async function startMemory(session: QemuSession, capture: MemoryCapture): Promise<void> {
   const resumed = capture.background ? waitForEvent(session, 'RESUME') : null;
   await session.qmp.execute('migrate', { uri: `unix:${capture.socket}` });
+  capture.started = true;
   if (resumed) await resumed;
   else await migrationDone(session);
 }
@@ -156,14 +195,21 @@ export async function startMemory(session: QemuSession, capture: MemoryCapture):
 /** After the guest resumed: the stream complete, fsynced, renamed into place. Null when it failed (the partial file is gone then). */
 export async function finishMemory(session: QemuSession, capture: MemoryCapture, facts: MemoryFacts, logger: Logger): Promise<SnapshotMemory | null> {
   try {
+    // Refused by QEMU (a migration blocker, one in progress): query-migrate would describe some
+    // other migration, and the sink would wait for a connection for ever.
+    if (!capture.started) throw vmError('QEMU did not start the memory migration');
     await migrationDone(session);
-    const { size, sha256 } = await capture.written;
+    let timer: NodeJS.Timeout | undefined;
+    const { size, sha256 } = await Promise.race([
+      capture.written,
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(vmError(`The memory writer did not finish within ${WRITER_DEADLINE_MS / 1000} s of QEMU's end of the stream`)), WRITER_DEADLINE_MS); }),
+    ]).finally(() => clearTimeout(timer));
     installState(capture.partial, capture.final);
     return { ...facts, size, sha256 };
   } catch (err) {
     logger.warn('memory state not saved; the snapshot keeps only the disk', { op: 'live-create', boxId: session.boxId, error: String((err as Error).message ?? err) });
-    await session.qmp.execute('migrate_cancel').catch(() => undefined);
-    capture.close();
+    if (capture.started) await session.qmp.execute('migrate_cancel').catch(() => undefined);
+    await capture.stop();
     dropPartial(capture.partial);
     return null;
   } finally {
@@ -171,11 +217,17 @@ export async function finishMemory(session: QemuSession, capture: MemoryCapture,
   }
 }
 
-/** The complete stream takes its final name (folder fsynced); its sum file goes. */
+/**
+ * The complete stream takes its final name (folder fsynced). Its sum file stays until the row
+ * records the state (forgetSum): a recovery in between checks memory.state against it.
+ */
 export function installState(partial: string, final: string): void {
   fs.renameSync(partial, final);
   fsyncDir(path.dirname(final));
-  fs.rmSync(sumPath(partial), { force: true });
+}
+
+export function forgetSum(partial: string): void {
+  removeDurable(sumPath(partial));
 }
 
 export function dropPartial(partial: string): void {

@@ -15,7 +15,7 @@ import { finishStream, streamLayer, waitForJob } from './remove.js';
 import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import { MEMORY_PARTIAL_FILE, memoryPath } from '../../paths.js';
 import { MEMORY_SOCKET } from '../../vm/qemu.js';
-import { dropPartial, installState, readSum, stateOnDisk } from './memory.js';
+import { dropPartial, forgetSum, installState, readSum, verifiedState } from './memory.js';
 import path from 'node:path';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
 
@@ -47,8 +47,10 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
     await core.sessions.thawLeftFrozen(session, box, report);
   };
   // Never a half-written stream beside a snapshot: a restore must not find one to load.
-  await settleStream(session, path.join(path.dirname(frozen), MEMORY_PARTIAL_FILE), memoryPath(frozen));
+  const partial = path.join(path.dirname(frozen), MEMORY_PARTIAL_FILE);
+  await settleStream(session, partial, memoryPath(frozen));
   if (core.store.getSnapshot(snapshot.id)) {
+    forgetSum(partial);
     await resume();
     removeDurable(core.paths.nextDisk(boxId));
     report.info(boxId, `Live snapshot ${name} had been taken; its bookkeeping is complete.`);
@@ -71,9 +73,12 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
       return true;
     }
     if (session) await completeSwitch(session, live, intent);
-    // memory.state is renamed into place only once QEMU completed the stream and it was fsynced.
-    const state = intent.memory ? stateOnDisk(memoryPath(frozen)) : null;
+    // memory.state is renamed into place only once QEMU completed the stream and it was fsynced;
+    // it is kept only when its bytes are still the ones the sink hashed.
+    const state = intent.memory ? verifiedState(memoryPath(frozen), partial) : null;
+    if (!state) removeDurable(memoryPath(frozen));
     commitCreateRow(core, { ...snapshot, live: true, ...(state && intent.memory ? { taken: 'with-memory' as const, memory: { ...intent.memory, ...state } } : {}) });
+    forgetSum(partial);
     removeDurable(core.paths.nextDisk(boxId));
     await resume();
     const kept = !intent.memory ? '' : state ? ' with its memory' : ' with its disk only (its memory had not been written completely)';
@@ -94,10 +99,8 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
  * final name. Anything else: the partial file goes.
  */
 async function settleStream(session: QemuSession | null, partial: string, final: string): Promise<void> {
-  if (!fs.lstatSync(partial, { throwIfNoEntry: false })) {
-    removeDurable(`${partial}.sum`);
-    return;
-  }
+  // Its sum stays (settleLiveCreate checks memory.state against it, then forgets it).
+  if (!fs.lstatSync(partial, { throwIfNoEntry: false })) return;
   // A sink QEMU never reached exits once its socket is gone; a connected one writes on.
   if (session) fs.rmSync(path.join(session.runDir, MEMORY_SOCKET), { force: true });
   const end = Date.now() + 120_000;
@@ -108,7 +111,10 @@ async function settleStream(session: QemuSession | null, partial: string, final:
     const { status } = await session.qmp.execute<{ status?: string }>('query-migrate').catch(() => ({ status: 'gone' }));
     if (status !== 'completed' && status !== 'active' && status !== 'setup' && status !== 'device') break;
     if (status === 'completed') {
-      if (readSum(partial)) return installState(partial, final);
+      if (readSum(partial)) {
+        if (verifiedState(partial, partial)) return installState(partial, final);
+        break;
+      }
       completedUntil ||= Date.now() + 5000;
       if (Date.now() > completedUntil) break;
     }

@@ -1,0 +1,125 @@
+// What recovery and a restore with memory do with a state file that is not the stream QEMU
+// sent: the sink's .sum beside a partial file is checked against the file's bytes before the
+// file may become memory.state, and a restore never runs a state whose bytes changed.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { rejection } from '../helpers/errors.js';
+import type { SerialDriver } from '../helpers/guest.js';
+import { attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+
+const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
+let h: VmHome;
+let con: SerialDriver;
+
+beforeAll(async () => {
+  h = await openVmHome();
+  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
+  con = await boot(h.core, 'vm');
+});
+afterAll(async () => {
+  con?.close();
+  await h?.cleanup();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Flips one byte in the middle of a file: same size, other bytes. */
+function flipByte(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  const at = Math.floor(fs.fstatSync(fd).size / 2);
+  const b = Buffer.alloc(1);
+  fs.readSync(fd, b, 0, 1, at);
+  b[0] = b[0]! ^ 0xff;
+  fs.writeSync(fd, b, 0, 1, at);
+  fs.closeSync(fd);
+}
+
+describe('a memory state that is not what QEMU sent', () => {
+  it('recovery does not install a partial stream whose bytes differ from the sink\'s sum', async () => {
+    con.close();
+    await h.core.close();
+    const r = spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:create', JSON.stringify({ box: 'vm', name: 'cut', memory: true })], {
+      encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: 'live-create:after-migrate' }, timeout: 180_000,
+    });
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    // The detached sink finishes the stream without the owner; then the partial file changes.
+    const snapshotsDir = path.join(h.dir, 'boxes');
+    const findSum = (): string | null => {
+      for (const box of fs.readdirSync(snapshotsDir)) {
+        const dir = path.join(snapshotsDir, box, 'snapshots');
+        if (!fs.existsSync(dir)) continue;
+        for (const s of fs.readdirSync(dir)) {
+          const sum = path.join(dir, s, 'memory.state.partial.sum');
+          if (fs.existsSync(sum)) return sum;
+        }
+      }
+      return null;
+    };
+    let sum: string | null = null;
+    for (let i = 0; i < 600 && !(sum = findSum()); i++) await sleep(100);
+    expect(sum, 'the sink wrote its sum').not.toBeNull();
+    flipByte(sum!.replace(/\.sum$/, ''));
+
+    const core = await h.reopen();
+    const snap = core.store.findSnapshot(core.boxes.resolve('vm').id, 'cut')!;
+    expect(snap).toBeTruthy();
+    expect(snap.memory).toBeUndefined();
+    expect(snap.taken).toBe('crash-consistent');
+    expect(fs.readdirSync(path.dirname(snap.diskPath)).filter((f) => f.startsWith('memory'))).toEqual([]);
+    con = await attach(core, 'vm', 0);
+  }, 300_000);
+
+  it('a restore with memory whose state file was cut short is refused before the box is stopped', async () => {
+    const snap = await h.core.snapshots.create({ box: 'vm', name: 'short', memory: true });
+    const file = path.join(path.dirname(snap.diskPath), 'memory.state');
+    fs.truncateSync(file, snap.memory!.size - 4096);
+    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'short', stopFirst: true }));
+    expect(err.code).toBe('InvalidState');
+    expect(err.message).toContain('cut short');
+    expect(err.message).toContain('--disk-only');
+    expect(h.core.boxes.resolve('vm').status).toBe('running');
+    expect((await sh(con, 'echo alive')).trim()).toBe('alive');
+  }, 300_000);
+
+  it('a restore with memory whose state file was changed does not run it and says so', async () => {
+    await sh(con, 'KEPT=original');
+    const snap = await h.core.snapshots.create({ box: 'vm', name: 'good', memory: true });
+    expect(snap.memory).toBeTruthy();
+    flipByte(path.join(path.dirname(snap.diskPath), 'memory.state'));
+    con.close();
+    const box = h.core.boxes.resolve('vm');
+    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'good', stopFirst: true }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toContain('is not what was saved');
+    expect(err.message).toContain('--disk-only');
+    // No QEMU left behind, half-running or paused on the changed state.
+    expect(h.core.boxes.resolve('vm').status).toBe('stopped');
+    expect((h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+  }, 300_000);
+
+  it('a memory migration QEMU refuses leaves a disk-only snapshot at once, the guest running', async () => {
+    if (h.core.boxes.resolve('vm').status !== 'running') con = await boot(h.core, 'vm');
+    const box = h.core.boxes.resolve('vm');
+    // A vdi node blocks migration in QEMU 7.2: its `migrate` fails at once.
+    const vdi = path.join(path.dirname(box.liveDiskPath), 'blocker.vdi');
+    expect(spawnSync('qemu-img', ['create', '-q', '-f', 'vdi', vdi, '1M']).status).toBe(0);
+    const { qmp, runDir } = (h.core.vms as Supervisor).session(box.id);
+    await qmp.execute('blockdev-add', { driver: 'file', 'node-name': 'blk-file', filename: vdi });
+    await qmp.execute('blockdev-add', { driver: 'vdi', 'node-name': 'blk', file: 'blk-file' });
+    let timer: NodeJS.Timeout | undefined;
+    const snap = await Promise.race([
+      h.core.snapshots.create({ box: 'vm', name: 'blocked', memory: true }),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('the snapshot did not finish within 90 s')), 90_000); }),
+    ]).finally(() => clearTimeout(timer));
+    expect(snap.memory).toBeUndefined();
+    expect(snap.taken).toBe('crash-consistent');
+    expect(fs.readdirSync(path.dirname(snap.diskPath)).filter((f) => f.startsWith('memory'))).toEqual([]);
+    expect(fs.readdirSync(runDir).filter((f) => f.startsWith('memory'))).toEqual([]);
+    expect((await sh(con, 'echo alive')).trim()).toBe('alive');
+    await qmp.execute('blockdev-del', { 'node-name': 'blk' });
+    await qmp.execute('blockdev-del', { 'node-name': 'blk-file' });
+  }, 300_000);
+});
