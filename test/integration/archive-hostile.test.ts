@@ -124,6 +124,13 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     await refused('data-file', replaceMember(entries, 'live.qcow2', fs.readFileSync(evil)), /external (data )?file/);
   });
 
+  it('an encrypted layer (QEMU would ask for a key Boxkeep never has)', async () => {
+    const evil = path.join(dir, 'luks.qcow2');
+    const size = String(manifestOf(entries).box.live.virtualSize);
+    execFileSync('qemu-img', ['create', '-q', '--object', 'secret,id=k,data=x', '-f', 'qcow2', '-o', 'encrypt.format=luks,encrypt.key-secret=k,encrypt.iter-time=10', evil, size]);
+    await refused('luks', replaceMember(entries, 'live.qcow2', fs.readFileSync(evil)), /the live disk \("live\.qcow2"\) is encrypted/);
+  });
+
   it('a truncated archive, plain and compressed', async () => {
     const file = path.join(dir, 'whole.tar');
     writeTar(file, entries);
