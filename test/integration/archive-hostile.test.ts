@@ -112,6 +112,12 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     await refused('manifest-json', [{ ...entries[0]!, data: Buffer.from('{nope') }, ...entries.slice(1)], /manifest\.json is not JSON/);
   });
 
+  it('a snapshot time no clock can show (beyond what a JavaScript Date holds: the app would fail drawing the tree)', async () => {
+    const m = manifestOf(entries);
+    m.snapshots[0].createdAt = 9_000_000_000_000_000;
+    await refused('created-at', withManifest(entries, m), /manifest\.json is not valid at snapshots\.0\.createdAt/);
+  });
+
   it('a layer whose header names /etc/passwd as its backing file', async () => {
     const evil = path.join(dir, 'evil.qcow2');
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/passwd', '-F', 'raw', evil, String(16 * MiB)]);
