@@ -80,6 +80,14 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     await refused('symlink', [entries[0]!, { name: second.name, data: Buffer.alloc(0), type: '2', linkname: '/etc/passwd' }, ...entries.slice(2)], /is a symbolic link; only regular files/);
   });
 
+  it('a member name carrying terminal controls is shown without them (the CLI prints the message as it is)', async () => {
+    const name = 'x\u009b2J\u009b31mowned';
+    await refused('controls', [entries[0]!, { name, data: Buffer.from('x') }, ...entries.slice(1)], /does not have a plain file name/);
+    const err = await rejection(t.core.archives.import({ path: path.join(dir, 'controls.boxkeep') }));
+    expect(err.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(err.message).toContain('x?2J?31mowned');
+  });
+
   it('a hard link and a device', async () => {
     await refused('hardlink', [entries[0]!, { name: 'x', data: Buffer.alloc(0), type: '1', linkname: 'manifest.json' }], /is a hard link/);
     await refused('device', [entries[0]!, { name: 'x', data: Buffer.alloc(0), type: '3' }], /is a character device/);
