@@ -80,6 +80,14 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     await refused('symlink', [entries[0]!, { name: second.name, data: Buffer.alloc(0), type: '2', linkname: '/etc/passwd' }, ...entries.slice(2)], /is a symbolic link; only regular files/);
   });
 
+  it('a member name carrying terminal controls is shown without them (the CLI prints the message as it is)', async () => {
+    const name = 'x\u009b2J\u009b31mowned';
+    await refused('controls', [entries[0]!, { name, data: Buffer.from('x') }, ...entries.slice(1)], /does not have a plain file name/);
+    const err = await rejection(t.core.archives.import({ path: path.join(dir, 'controls.boxkeep') }));
+    expect(err.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(err.message).toContain('x?2J?31mowned');
+  });
+
   it('a hard link and a device', async () => {
     await refused('hardlink', [entries[0]!, { name: 'x', data: Buffer.alloc(0), type: '1', linkname: 'manifest.json' }], /is a hard link/);
     await refused('device', [entries[0]!, { name: 'x', data: Buffer.alloc(0), type: '3' }], /is a character device/);
@@ -112,6 +120,12 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     await refused('manifest-json', [{ ...entries[0]!, data: Buffer.from('{nope') }, ...entries.slice(1)], /manifest\.json is not JSON/);
   });
 
+  it('a snapshot time no clock can show (beyond what a JavaScript Date holds: the app would fail drawing the tree)', async () => {
+    const m = manifestOf(entries);
+    m.snapshots[0].createdAt = 9_000_000_000_000_000;
+    await refused('created-at', withManifest(entries, m), /manifest\.json is not valid at snapshots\.0\.createdAt/);
+  });
+
   it('a layer whose header names /etc/passwd as its backing file', async () => {
     const evil = path.join(dir, 'evil.qcow2');
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/passwd', '-F', 'raw', evil, String(16 * MiB)]);
@@ -122,6 +136,13 @@ describe('import refuses hostile archives and leaves nothing in the home', () =>
     const evil = path.join(dir, 'data.qcow2');
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${path.join(dir, 'raw.img')}`, evil, String(16 * MiB)]);
     await refused('data-file', replaceMember(entries, 'live.qcow2', fs.readFileSync(evil)), /external (data )?file/);
+  });
+
+  it('an encrypted layer (QEMU would ask for a key Boxkeep never has)', async () => {
+    const evil = path.join(dir, 'luks.qcow2');
+    const size = String(manifestOf(entries).box.live.virtualSize);
+    execFileSync('qemu-img', ['create', '-q', '--object', 'secret,id=k,data=x', '-f', 'qcow2', '-o', 'encrypt.format=luks,encrypt.key-secret=k,encrypt.iter-time=10', evil, size]);
+    await refused('luks', replaceMember(entries, 'live.qcow2', fs.readFileSync(evil)), /the live disk \("live\.qcow2"\) is encrypted/);
   });
 
   it('a truncated archive, plain and compressed', async () => {

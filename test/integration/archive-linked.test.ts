@@ -1,5 +1,6 @@
 // Exports of boxes whose disks read through other files than their own: a linked clone's tree
 // stands on its source's snapshot, so its archive must carry what that snapshot reads.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -37,3 +38,16 @@ it("a linked clone exported whole and imported reads the same bytes as the clone
   // Its scratch copy of the base is gone from the clone's folder.
   expect(fs.readdirSync(t.core.paths.boxDir(clone.id)).filter((f) => f.startsWith('.export'))).toEqual([]);
 }, 300_000);
+
+it("an export killed while it flattened leaves its scratch disk in the box's folder: the next recovery removes it, and nothing else", async () => {
+  const box = await t.core.boxes.create({ name: 'dev', image: 'seed' });
+  await t.core.snapshots.create({ box: 'dev', name: 'a' });
+  // What a killed `box export --snapshot` leaves: qemu-img convert's output, named as export.ts names it.
+  const scratch = path.join(t.core.paths.boxDir(box.id), '.export-0badc0de.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', scratch, String(16 * MiB)]);
+  const before = fs.readdirSync(t.core.paths.boxDir(box.id)).filter((f) => f !== path.basename(scratch)).sort();
+  const report = await t.core.recover();
+  expect(fs.existsSync(scratch)).toBe(false);
+  expect(fs.readdirSync(t.core.paths.boxDir(box.id)).sort()).toEqual(before);
+  expect(report.items.map((i) => i.message)).toEqual([expect.stringMatching(/interrupted export of the box "dev" was removed/)]);
+}, 120_000);

@@ -72,6 +72,15 @@ describe('linked clones', () => {
     await t.core.snapshots.remove('dev', 'a');
   });
 
+  it('two clones asked for the same name at once: one gets it, the other a clear AlreadyExists, and no folder is left', async () => {
+    const results = await Promise.allSettled([t.core.clones.clone({ box: 'dev', from: 'a', name: 'twin' }), t.core.clones.clone({ box: 'dev', from: 'b', name: 'twin' })]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+    expect(failed.reason).toMatchObject({ code: 'AlreadyExists', message: expect.stringMatching(/"twin" already exists/) });
+    const ids = new Set(t.core.store.listBoxes().map((b) => b.id));
+    expect(fs.readdirSync(path.dirname(t.core.paths.boxDir('000000000000'))).filter((d) => !ids.has(d))).toEqual([]);
+  });
+
   it('cloning Now of a stopped box links to a snapshot taken for it', async () => {
     const live = diskDigest(t.core.boxes.resolve('dev').liveDiskPath);
     const clone = await t.core.clones.clone({ box: 'dev' });

@@ -23,6 +23,8 @@ import { FORMAT, FORMAT_VERSION, MANIFEST_NAME, SNAPSHOT_EXTRAS, type Manifest, 
 import { memberHeader, padding, trailer } from './tar.js';
 
 const CHUNK = 1024 * 1024;
+/** The name of a flattened disk's scratch file in the box's folder; recovery removes one an export killed left. */
+export const EXPORT_SCRATCH = /^\.export-[0-9a-f]{8}\.qcow2$/;
 
 /** One member to write: a file of the home (a layer has its backing name blanked) or bytes made here. */
 interface Source {

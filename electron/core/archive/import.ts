@@ -197,7 +197,7 @@ async function copyMember(a: InstallArgs, name: string, size: number, target: st
   if (hash.digest('hex') !== sha256) throw archiveError(`${role.what} (${JSON.stringify(name)}) does not match its checksum in the manifest (the archive is damaged or was changed)`);
 }
 
-/** A layer as copied: a qcow2 whose header passes the bounded parser, names no other file, and has the size the manifest says. */
+/** A layer as copied: a qcow2 whose header passes the bounded parser, names no other file, is not encrypted, and has the size the manifest says. */
 function checkLayer(file: string, role: MemberRole, name: string): void {
   let header;
   try {
@@ -207,6 +207,7 @@ function checkLayer(file: string, role: MemberRole, name: string): void {
   }
   if (header.backingFile !== null) throw archiveError(`${role.what} (${JSON.stringify(name)}) names the backing file ${JSON.stringify(header.backingFile.slice(0, 200))}; an archive's disks name no file (Boxkeep links them itself)`);
   if (header.hasExternalDataFile) throw archiveError(`${role.what} (${JSON.stringify(name)}) keeps its data in an external file, which could be any file on this computer`);
+  if (header.encrypted) throw archiveError(`${role.what} (${JSON.stringify(name)}) is encrypted; Boxkeep has no key for it and its disks are never encrypted`);
   if (header.virtualSize !== role.virtualSize) throw archiveError(`${role.what} (${JSON.stringify(name)}) has a disk size of ${header.virtualSize} bytes, but its manifest says ${role.virtualSize}`);
 }
 

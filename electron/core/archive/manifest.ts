@@ -24,6 +24,8 @@ const MAX_EFIVARS = SNAPSHOT_EXTRAS['efivars.fd'];
 
 const size = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+/** A time in ms since 1970 that a Date can hold (8.64e15): beyond it the app's toISOString() throws while drawing the tree. */
+const time = int(0, 8.64e15);
 const file = v.pipe(v.string(), v.regex(MEMBER_NAME, 'a member name must be a plain file name'));
 const id = v.pipe(v.string(), v.regex(ID_PATTERN, 'an id must be 12 hex digits'));
 const ruled = (max: number, problem: (s: string) => string | null) =>
@@ -34,7 +36,7 @@ const layer = v.strictObject({ file, virtualSize: size });
 const schema = v.strictObject({
   format: v.literal(FORMAT),
   version: v.literal(FORMAT_VERSION),
-  createdAt: size,
+  createdAt: time,
   box: v.strictObject({
     name,
     cpus: int(1, 64),
@@ -68,7 +70,7 @@ const schema = v.strictObject({
     parentId: v.nullable(id),
     name,
     description: ruled(4096, descriptionProblem),
-    createdAt: size,
+    createdAt: time,
     live: v.boolean(),
     // How it was taken (absent from archives written before snapshots recorded it).
     taken: v.optional(v.picklist(SNAPSHOT_TAKEN)),

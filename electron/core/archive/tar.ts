@@ -11,8 +11,14 @@ export const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** The largest size in 11 octal digits; larger members get GNU's base-256 size field. */
 const OCTAL_MAX = 0o77777777777;
 
-/** The one way an archive is refused: InvalidArgument, saying what is wrong and that nothing was imported. */
-export const archiveError = (message: string) => new BoxkeepError('InvalidArgument', `The archive is not a valid Boxkeep archive: ${message}. Nothing was imported.`);
+/**
+ * The one way an archive is refused: InvalidArgument, saying what is wrong and that nothing was
+ * imported. The message quotes the archive's own bytes (names, a backing path), and the CLI
+ * prints it as it is: C0 and C1 controls (JSON.stringify leaves U+0080..U+009F, CSI among them)
+ * become "?" so a hostile name cannot drive the terminal.
+ */
+export const archiveError = (message: string) =>
+  new BoxkeepError('InvalidArgument', `The archive is not a valid Boxkeep archive: ${message.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')}. Nothing was imported.`);
 
 /** The 512-byte header of a regular file. */
 export function memberHeader(name: string, size: number, mtimeSec: number): Buffer {

@@ -36,9 +36,7 @@ export class CloneService {
     const { store } = this.core;
     const source = this.core.boxes.resolve(input.box);
     const full = input.full ?? false;
-    if (input.name !== undefined && store.findBox(input.name)?.name === input.name) {
-      throw alreadyExists(`A box called ${JSON.stringify(input.name)} already exists; choose another name with --name.`);
-    }
+    refuseTaken(this.core, input.name);
     let fromId: string | null = null;
     if (input.from !== undefined) {
       const s = store.findSnapshot(source.id, input.from);
@@ -61,6 +59,8 @@ export class CloneService {
     const from: Snapshot | null = fromId === null ? null : store.getSnapshot(fromId);
     if (fromId !== null && !from) throw notFound(`The snapshot to clone from was removed meanwhile.`);
     if (!from && isBusy(source.status)) throw invalidState(`The box ${JSON.stringify(source.name)} started meanwhile; clone it again.`);
+    // Checked again under the home lock: another clone or import may have taken it since.
+    refuseTaken(this.core, wantName);
     const name = wantName ?? freeName(`${source.name} clone`, (n) => store.findBox(n)?.name === n);
     // Every layer the clone will read (linked) or the copy reads (full) is Boxkeep's own.
     verifyBoxChain(this.core, source, from ? { snapshotId: from.id } : 'live');
@@ -110,5 +110,12 @@ export class CloneService {
     this.core.logger.info('box cloned', { op: 'box-clone', boxId, sourceBoxId: source.id, snapshotId: from?.id, full });
     this.core.events.emit('boxes:changed', { boxId });
     return box;
+  }
+}
+
+/** A name asked for that a box already has: refused (never suffixed, unlike the default name). */
+function refuseTaken(core: HomeData, wantName: string | undefined): void {
+  if (wantName !== undefined && core.store.findBox(wantName)?.name === wantName) {
+    throw alreadyExists(`A box called ${JSON.stringify(wantName)} already exists; choose another name with --name.`);
   }
 }

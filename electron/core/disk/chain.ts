@@ -153,6 +153,7 @@ function rawHeader(size: number): Qcow2Header {
     backingFile: null,
     backingFormat: null,
     hasExternalDataFile: false,
+    encrypted: false,
     incompatibleFeatures: 0,
     headerLength: 0,
   };

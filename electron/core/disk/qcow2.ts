@@ -16,6 +16,8 @@ export interface Qcow2Header {
   backingFormat: string | null;
   /** The image's guest data lives in another host file. Callers must refuse such images. */
   hasExternalDataFile: boolean;
+  /** crypt_method is set (AES or LUKS): QEMU opens it only with a key secret. */
+  encrypted: boolean;
   incompatibleFeatures: number;
   headerLength: number;
 }
@@ -184,6 +186,7 @@ export function parseQcow2Header(buf: Buffer, fileSize: number, file: string): Q
     backingFile: backing.name,
     backingFormat: backing.name === null ? null : ext.backingFormat,
     hasExternalDataFile: ext.hasDataFile || (incompatible & INCOMPAT_DATA_FILE) !== 0n,
+    encrypted: buf.readUInt32BE(32) !== 0,
     // Safe: unknown bits were refused above, so only the low 5 bits can be set.
     incompatibleFeatures: Number(incompatible),
     headerLength,

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
+import { EXPORT_SCRATCH } from '../archive/export.js';
 import { backingPathOf } from '../disk/backing.js';
 import { chainError } from '../disk/confine.js';
 import { createDisk, createOverlay } from '../disk/qemu-img.js';
@@ -72,6 +73,12 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     // A prepared overlay with no intent left: empty by construction, safe to drop.
     removeDurable(next);
     report.repaired(box.id, `A leftover temporary disk of the box ${label} was removed.`);
+  }
+  // An export's flattened scratch disk (archive/export.ts): recovery holds every box's lock, so
+  // no export is running, and one that was killed never finished with it.
+  for (const name of fs.readdirSync(paths.boxDir(box.id)).filter((n) => EXPORT_SCRATCH.test(n))) {
+    removeDurable(path.join(paths.boxDir(box.id), name));
+    report.repaired(box.id, `The scratch disk of an interrupted export of the box ${label} was removed (${name}).`);
   }
   // A restore's prepared copy with no intent left (settled above): the restore did not take it.
   removeDurable(paths.nextEfiVars(box.id));

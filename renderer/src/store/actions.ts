@@ -111,12 +111,12 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     }
   }
 
-  /** A box call answers with the box's new state: show it now, before the event's reload. */
-  // A box just made (create, clone, import): shown and selected now; the boxes:changed reload confirms it.
+  /** A box just made (create, clone, import): shown and selected now; the boxes:changed reload confirms it. */
   const selectNewBox = (box: Box) => {
     store.setState((s) => ({ boxes: s.boxes.some((b) => b.id === box.id) ? s.boxes : [...s.boxes, box], selectedBoxId: box.id, view: 'snapshots' }));
     void sync.loadBox(box.id).catch(() => {});
   };
+  /** A box call answers with the box's new state: show it now, before the event's reload. */
   const showBox = (box: Box) => store.setState((s) => ({ boxes: s.boxes.map((b) => (b.id === box.id ? { ...b, ...box } : b)) }));
 
   const boxVerb = (verb: 'start' | 'pause' | 'resume' | 'ejectInstaller', said: (name: string) => string) => async (boxId: string) => {
