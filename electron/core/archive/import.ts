@@ -33,7 +33,7 @@ interface Placement {
   boxId: string;
   imageId: string | null;
   snapshotIds: Map<string, string>;
-  targets: Map<string, string>;
+  targets: Map<string, string | null>;
 }
 
 export async function importArchive(core: HomeData, file: string, wantName: string | undefined, task: TaskHandle): Promise<Box> {
@@ -127,7 +127,7 @@ async function install(core: HomeData, a: InstallArgs): Promise<Box> {
     clearIntent(paths.homeJournal, intent.id);
   };
   return boxImport.journaled(paths.homeJournal, intent, async () => {
-    for (const dir of new Set([...place.targets.values()].map((t) => path.dirname(t)).concat(paths.boxJournal(place.boxId), paths.snapshotsDir(place.boxId)))) mkdirDurable(dir);
+    for (const dir of new Set([...place.targets.values()].flatMap((t) => (t === null ? [] : [path.dirname(t)])).concat(paths.boxJournal(place.boxId), paths.snapshotsDir(place.boxId)))) mkdirDurable(dir);
     await copyMembers(a, place);
     boxImport.crash('after-copy');
     await rebuildChain(core, manifest, place);
@@ -143,7 +143,7 @@ function placement(core: HomeData, m: Manifest): Placement {
   const boxId = newId();
   const imageId = m.image ? newId() : null;
   const snapshotIds = new Map(m.snapshots.map((s) => [s.id, newId()]));
-  const targets = new Map<string, string>();
+  const targets = new Map<string, string | null>();
   if (m.image && imageId) {
     targets.set(m.image.disk.file, paths.imageDisk(imageId));
     if (m.image.kernel) targets.set(m.image.kernel, paths.imageKernel(imageId));
@@ -154,7 +154,9 @@ function placement(core: HomeData, m: Manifest): Placement {
   for (const s of m.snapshots) {
     const id = snapshotIds.get(s.id)!;
     targets.set(s.disk.file, paths.snapshotDisk(boxId, id));
-    for (const [extra, member] of Object.entries(s.extras)) if (member) targets.set(member, path.join(paths.snapshotDir(boxId, id), extra));
+    // A memory state is a migration stream QEMU would load as trusted input: from an archive it
+    // is checked like every member and then dropped, never written (the snapshot keeps its disk).
+    for (const [extra, member] of Object.entries(s.extras)) if (member) targets.set(member, extra === 'memory.state' ? null : path.join(paths.snapshotDir(boxId, id), extra));
   }
   return { boxId, imageId, snapshotIds, targets };
 }
@@ -173,26 +175,28 @@ async function copyMembers(a: InstallArgs, place: Placement): Promise<void> {
     if (member.size !== expected.size) throw archiveError(`${role.what} (${JSON.stringify(member.name)}) is ${member.size} bytes, but its manifest says ${expected.size}`);
     const target = place.targets.get(member.name)!;
     await copyMember(a, member.name, member.size, target, expected.sha256, role);
+    if (target === null) continue;
     await skipPadding(a.reader, member.size, member.name);
     if (role.kind === 'layer') checkLayer(target, role, member.name);
   }
   if (await nextMember(a.reader)) throw archiveError('it holds more members than its manifest lists');
 }
 
-async function copyMember(a: InstallArgs, name: string, size: number, target: string, sha256: string, role: MemberRole): Promise<void> {
+/** `target` null: read and checked, not kept. */
+async function copyMember(a: InstallArgs, name: string, size: number, target: string | null, sha256: string, role: MemberRole): Promise<void> {
   // O_EXCL|O_NOFOLLOW in a folder made for this import: nothing else is ever written through.
-  const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  const fd = target === null ? null : fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
   const hash = crypto().createHash('sha256');
   try {
     for await (const piece of a.reader.take(size, JSON.stringify(name))) {
       a.signal.throwIfAborted();
       hash.update(piece);
-      for (let off = 0; off < piece.length; ) off += fs.writeSync(fd, piece, off, piece.length - off);
+      if (fd !== null) for (let off = 0; off < piece.length; ) off += fs.writeSync(fd, piece, off, piece.length - off);
       a.progress();
     }
-    fs.fsyncSync(fd);
+    if (fd !== null) fs.fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== null) fs.closeSync(fd);
   }
   if (hash.digest('hex') !== sha256) throw archiveError(`${role.what} (${JSON.stringify(name)}) does not match its checksum in the manifest (the archive is damaged or was changed)`);
 }
@@ -251,10 +255,9 @@ function commitRows(core: HomeData, m: Manifest, place: Placement, boxName: stri
       const diskPath = paths.snapshotDisk(place.boxId, id);
       store.insertSnapshot({
         id, boxId: place.boxId, parentId: s.parentId === null ? null : place.snapshotIds.get(s.parentId)!, name: s.name, description: s.description,
-        createdAt: s.createdAt, sizeOnDisk: sizeOnDisk(diskPath), virtualSize: s.disk.virtualSize, live: s.live, taken: importedTaken(m, s), diskPath,
+        createdAt: s.createdAt, sizeOnDisk: sizeOnDisk(diskPath), virtualSize: s.disk.virtualSize, live: s.live, taken: importedTaken(s), diskPath,
       });
       store.setSnapshotFacts(id, readLayerFacts(diskPath));
-      if (memoryOf(m, s)) store.setSnapshotMemory(id, s.memory!);
     }
     if (b.currentSnapshotId !== null) store.setCurrentSnapshot(place.boxId, place.snapshotIds.get(b.currentSnapshotId)!);
     const { problems } = boxProblems(core, store.getBox(place.boxId)!);
@@ -263,18 +266,8 @@ function commitRows(core: HomeData, m: Manifest, place: Placement, boxName: stri
   return store.getBox(place.boxId)!;
 }
 
-/**
- * How an imported snapshot was taken. A memory state counts only with its records and a member
- * whose checked size and sha256 are the ones recorded; otherwise its disk is what it keeps.
- */
-function importedTaken(m: Manifest, s: ManifestSnapshot): SnapshotTaken {
+/** How an imported snapshot was taken: with its memory dropped (see placement), a memory snapshot keeps its disk. */
+function importedTaken(s: ManifestSnapshot): SnapshotTaken {
   const taken = s.taken ?? (s.live ? 'crash-consistent' : 'stopped');
-  if (taken !== 'with-memory') return taken;
-  return memoryOf(m, s) ? 'with-memory' : 'crash-consistent';
-}
-
-function memoryOf(m: Manifest, s: ManifestSnapshot): boolean {
-  const member = s.extras['memory.state'];
-  const entry = member ? m.files.find((f) => f.name === member) : undefined;
-  return !!(s.memory && entry && entry.size === s.memory.size && entry.sha256 === s.memory.sha256);
+  return taken === 'with-memory' ? 'crash-consistent' : taken;
 }

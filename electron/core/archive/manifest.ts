@@ -74,8 +74,8 @@ const schema = v.strictObject({
     live: v.boolean(),
     // How it was taken (absent from archives written before snapshots recorded it).
     taken: v.optional(v.picklist(SNAPSHOT_TAKEN)),
-    // A memory state's records (what a restore with memory checks again): with its member, it
-    // imports as a snapshot with memory; the restore still refuses another QEMU or devices.
+    // A memory state's records (what a restore with memory checks again). Carried for what reads
+    // an archive; this import checks a memory member and drops it (QEMU would load it as trusted).
     memory: v.optional(v.strictObject({
       size,
       sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
