@@ -111,21 +111,37 @@ describe('growing the disk failing', () => {
   });
 });
 
+/**
+ * The database file as the Boxkeep of schema `version` left it: the tables and columns later
+ * migrations added (to any table) dropped, user_version set back. Every row keeps its older columns.
+ */
+function backTo(file: string, version: number): void {
+  const old = new Database(':memory:');
+  for (const m of MIGRATIONS.slice(0, version)) old.exec(m as string);
+  const tables = (d: Database.Database) => (d.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name);
+  const columns = (d: Database.Database, t: string) => (d.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
+  const db = new Database(file);
+  const kept = new Set(tables(old));
+  for (const t of tables(db)) {
+    if (!kept.has(t)) {
+      db.exec(`DROP TABLE ${t}`);
+      continue;
+    }
+    const keep = new Set(columns(old, t));
+    for (const c of columns(db, t)) if (!keep.has(c)) db.exec(`ALTER TABLE ${t} DROP COLUMN ${c}`);
+  }
+  db.pragma(`user_version = ${version}`);
+  db.close();
+  old.close();
+}
+
 describe('migration 5 (box settings)', () => {
   it('gives boxes made before it the nat network, no forwards, a stable MAC and the 20 s stop timeout', async () => {
     const tmp = tempHome('bkm4');
     try {
       const w = await makeWorld({ under: tmp.dir });
       // Back to schema 4: drop what migration 5 and any later one added, as an older Boxkeep left the file.
-      const columns = (d: Database.Database) => (d.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]).map((c) => c.name);
-      const schema4 = new Database(':memory:');
-      for (const m of MIGRATIONS.slice(0, 4)) schema4.exec(m as string);
-      const keep = new Set(columns(schema4));
-      schema4.close();
-      const db = new Database(path.join(w.home, 'boxkeep.db'));
-      for (const column of columns(db).filter((c) => !keep.has(c))) db.exec(`ALTER TABLE boxes DROP COLUMN ${column}`);
-      db.pragma('user_version = 4');
-      db.close();
+      backTo(path.join(w.home, 'boxkeep.db'), 4);
       const macs: string[] = [];
       for (let i = 0; i < 2; i++) {
         const core = await openCore({ home: w.home, owner: 'test' });
@@ -168,15 +184,8 @@ describe('migration 6 (the screen)', () => {
       } finally {
         await core0.close();
       }
-      const db = new Database(path.join(w.home, 'boxkeep.db'));
       // Back to schema 5: drop what migration 6 and any later one added.
-      const schema5 = new Database(':memory:');
-      for (const m of MIGRATIONS.slice(0, 5)) schema5.exec(m as string);
-      const keep = new Set((schema5.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]).map((c) => c.name));
-      schema5.close();
-      for (const { name } of db.prepare('PRAGMA table_info(boxes)').all() as { name: string }[]) if (!keep.has(name)) db.exec(`ALTER TABLE boxes DROP COLUMN ${name}`);
-      db.pragma('user_version = 5');
-      db.close();
+      backTo(path.join(w.home, 'boxkeep.db'), 5);
       const core = await openCore({ home: w.home, owner: 'test' });
       try {
         expect(core.store.getBox(w.boxId)!.display).toBe('vnc');
