@@ -125,7 +125,7 @@ describe('an unpacked Linux build', () => {
     vm.runInNewContext(code, { require: sandboxRequire, module, exports: module.exports, console, TextEncoder, URL }, { filename: 'index.cjs' });
     expect(exposed.map(([key]) => key)).toEqual(['boxkeep']);
     const bridge = exposed[0]![1];
-    expect(Object.keys(bridge.shell as object)).toEqual(['pickImageFile']);
+    expect(Object.keys(bridge.shell as object).sort()).toEqual(['pickArchiveFile', 'pickArchiveSavePath', 'pickImageFile']);
     expect(Object.keys(bridge).sort()).toEqual([...new Set(CHANNELS.map((c) => c.split(':')[0]!)), 'on'].sort());
     expect(JSON.stringify(Object.keys(bridge))).not.toMatch(/ipcRenderer|invoke|send/);
     return (bridge.boxes as { list(): Promise<unknown> }).list().then((reply) => {
