@@ -68,7 +68,7 @@ describe('the owner dies while the guest is frozen', () => {
   }, 180_000);
 });
 
-const FORWARD = new Set(['after-install', 'after-switch', 'after-resume', 'after-row']);
+const FORWARD = new Set(['after-install', 'after-switch', 'after-migrate', 'after-resume', 'after-memory', 'after-row']);
 
 describe('live-create killed at each step, with the agent', () => {
   let marker = 0;
