@@ -24,6 +24,9 @@ import type {
   SnapshotPicture,
   SnapshotTree,
   StopResult,
+  SnapshotDiff,
+  GuestFolder,
+  FileCopyResult,
   SystemInfo,
 } from './types.js';
 import type { ByteStream } from './streams.js';
@@ -146,6 +149,14 @@ const cloudInit = {
   cloudInitHostname: v.optional(ruled(S.cloudInitHostname, 253, hostnameProblem)),
 };
 
+/** A path inside a guest filesystem (any bytes but NUL; resolved inside the guest, never on the host). */
+const guestPath = v.pipe(
+  v.string('The guest path must be text.'),
+  v.minLength(1, 'The guest path must not be empty.'),
+  v.maxLength(4096, 'The guest path is longer than 4096 characters.'),
+  v.check((p) => !p.includes('\u0000'), 'The guest path contains a NUL character.'),
+);
+
 const empty = v.strictObject({});
 const boxInput = v.strictObject({ box: ref('box') });
 const snapshotRef = v.strictObject({ box: ref('box'), snapshot: ref('snapshot') });
@@ -236,6 +247,22 @@ export const channels = {
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
   /** The small picture of the screen a live snapshot kept (Snapshot.hasPicture). */
   'snapshots:picture': { input: snapshotRef, result: result<SnapshotPicture>() },
+
+  /** How much differs between two snapshots (or a snapshot and a stopped box's Now); with files, which files. */
+  'snapshots:diff': {
+    input: v.strictObject({ box: ref('box'), from: ref('snapshot'), to: v.optional(ref('snapshot')), files: v.optional(v.boolean('The files choice must be true or false.')) }),
+    result: result<SnapshotDiff>(),
+  },
+  /** One folder (or file) of a snapshot's filesystem, read through libguestfs. */
+  'snapshots:files': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: v.optional(guestPath), filesystem: v.optional(guestPath) }),
+    result: result<GuestFolder>(),
+  },
+  /** Copies a file or folder of a snapshot to a new path on the host (never over anything). */
+  'snapshots:getFile': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: guestPath, destination: absolutePath('destination'), filesystem: v.optional(guestPath) }),
+    result: result<FileCopyResult>(),
+  },
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {

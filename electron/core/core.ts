@@ -16,6 +16,7 @@ import { HomePaths } from './paths.js';
 import { recoveryNeeded } from './recovery/needed.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
 import { SnapshotEngine } from './snapshots/engine.js';
+import { InsideService } from './inside/service.js';
 import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
@@ -47,6 +48,7 @@ export class Core {
   readonly images: ImageService;
   readonly boxes: BoxService;
   readonly snapshots: SnapshotEngine;
+  readonly inside: InsideService;
   vms: VmControl;
   readonly logger: Logger;
   lastRecovery: RecoveryReport | null = null;
@@ -73,6 +75,7 @@ export class Core {
     this.supervisor = new Supervisor({ ...effects, boxes: this.boxes }, opts.supervisor);
     this.vms = this.supervisor;
     this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, sessions: this.supervisor });
+    this.inside = new InsideService({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.supervisor });
   }
 
   /** Takes the home, runs recovery, and returns the services. */

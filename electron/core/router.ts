@@ -16,6 +16,7 @@ import type { KeyedMutex } from './mutex.js';
 import { CRASH_POINTS } from './operations.js';
 import type { RecoveryOptions } from './recovery/recovery.js';
 import type { SnapshotEngine } from './snapshots/engine.js';
+import type { InsideService } from './inside/service.js';
 import type { VmControl } from './vm/control.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
@@ -31,6 +32,7 @@ export interface RouterDeps extends HomeData {
   boxes: BoxService;
   vms: VmControl;
   snapshots: SnapshotEngine;
+  inside: InsideService;
   info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
   readonly lastRecovery: RecoveryReport | null;
@@ -66,6 +68,9 @@ export function createRouter(core: RouterDeps): Router {
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
     'snapshots:picture': (i) => core.snapshots.picture(i.box, i.snapshot),
+    'snapshots:diff': (i) => core.inside.diff(i),
+    'snapshots:files': (i) => core.inside.files(i),
+    'snapshots:getFile': (i) => core.inside.getFile(i),
 
     'settings:get': () => getSettings(core),
     'settings:update': (i) => updateSettings(core, i),

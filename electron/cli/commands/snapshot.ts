@@ -5,6 +5,7 @@ import { isActive, type Box, type Snapshot } from '../../../shared/types.js';
 import { arg, given, on, opt, optArg, output, type CommandGroup } from '../command.js';
 import { savePng } from '../png-file.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
+import { insideCommands } from './snapshot-inside.js';
 
 const q = (text: string) => JSON.stringify(text);
 
@@ -121,6 +122,7 @@ export const snapshotCommands: CommandGroup = {
         );
       },
     },
+    ...insideCommands,
   ],
 };
 

@@ -10,6 +10,7 @@ const WHAT = {
   'image-import': 'Importing an image',
   'box-create': 'Creating a box',
   'box-remove': 'Removing a box',
+  'snapshot-diff': 'Comparing snapshots',
 } as const;
 
 export function TaskBar() {

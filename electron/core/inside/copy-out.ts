@@ -1,0 +1,115 @@
+// Taking a file or folder out of a guest filesystem onto the host. Names come from the guest
+// and are untrusted: each component is checked before it becomes part of a host path, and the
+// joined path must stay inside the destination. Nothing is ever written through a link: the
+// copy is built in a fresh private folder beside the destination (files made O_EXCL, links
+// made as links, never followed), then moved into place by one rename that refuses to replace
+// anything there.
+import fs from 'node:fs';
+import path from 'node:path';
+import { alreadyExists, invalidArgument } from '../../../shared/errors.js';
+import type { FileCopyResult, GuestEntry } from '../../../shared/types.js';
+import { quote, type Appliance } from './appliance.js';
+import { join, listTree } from './tree.js';
+
+/** Why a guest name may not become a host path component, or null when it may. */
+export function nameProblem(name: string): string | null {
+  if (name === '' || name === '.' || name === '..') return `the name ${JSON.stringify(name)} is not a file name`;
+  if (name.includes('/') || name.includes('\0')) return `the name ${JSON.stringify(name)} holds a "/" or a NUL`;
+  if (Buffer.byteLength(name) > 255) return 'the name is longer than 255 bytes';
+  return null;
+}
+
+/** The host path for a guest path below `root` (guest path relative to what is copied), or a reason it has none. */
+export function hostPathFor(root: string, relative: string): string | { problem: string } {
+  const parts = relative.split('/').filter((p, i) => !(i === 0 && p === ''));
+  for (const part of parts) {
+    const problem = nameProblem(part);
+    if (problem) return { problem };
+  }
+  const target = path.join(root, ...parts);
+  if (target !== root && !target.startsWith(root + path.sep)) return { problem: 'it would land outside the destination' };
+  return target;
+}
+
+/**
+ * Copies `entry` (a file, a link, or a folder with all below it) to `destination`, which must
+ * not exist; when it is an existing folder, the copy goes inside it under the entry's name.
+ */
+export async function copyOut(app: Appliance, mountpoint: string, entry: GuestEntry, destination: string): Promise<FileCopyResult> {
+  let dest = path.resolve(destination);
+  const st = fs.lstatSync(dest, { throwIfNoEntry: false });
+  if (st?.isDirectory()) {
+    const base = entry.path === '/' ? 'root' : entry.path.split('/').pop()!;
+    const problem = nameProblem(base);
+    if (problem) throw invalidArgument(`The guest file cannot be saved under its own name: ${problem}. Give a destination that does not exist yet.`);
+    dest = path.join(dest, base);
+  }
+  if (fs.lstatSync(dest, { throwIfNoEntry: false })) throw alreadyExists(`${dest} already exists; Boxkeep does not overwrite it. Give a new path with -o.`);
+  const parent = path.dirname(dest);
+  if (!fs.lstatSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw invalidArgument(`The folder ${parent} does not exist (or is not a folder); make it first.`);
+
+  const staging = fs.mkdtempSync(path.join(parent, '.boxkeep-get-'));
+  const result: FileCopyResult = { destination: dest, files: 0, folders: 0, links: 0, bytes: 0, skipped: [] };
+  try {
+    const top = path.join(staging, 'x');
+    const folderModes: [string, number][] = [];
+    await place(app, mountpoint, entry, top, result, folderModes);
+    if (entry.kind === 'dir') {
+      const below = await listTree(app, mountpoint, entry.path);
+      const prefix = entry.path === '/' ? '' : entry.path;
+      for (const e of below) {
+        const target = hostPathFor(top, e.path.slice(prefix.length));
+        if (typeof target !== 'string') {
+          result.skipped.push(`${e.path}: ${target.problem}`);
+          continue;
+        }
+        // A folder skipped above leaves no parent: everything under it is skipped with it.
+        if (!fs.lstatSync(path.dirname(target), { throwIfNoEntry: false })?.isDirectory()) {
+          result.skipped.push(`${e.path}: its folder was not copied`);
+          continue;
+        }
+        await place(app, mountpoint, e, target, result, folderModes);
+      }
+    }
+    for (const [folder, mode] of folderModes.reverse()) fs.chmodSync(folder, mode);
+    // link() refuses an existing name (rename would replace it); a folder is renamed after a last look.
+    if (entry.kind === 'dir') {
+      if (fs.lstatSync(dest, { throwIfNoEntry: false })) throw alreadyExists(`${dest} appeared meanwhile; Boxkeep does not overwrite it.`);
+      fs.renameSync(top, dest);
+    } else if (fs.lstatSync(top, { throwIfNoEntry: false })) {
+      fs.linkSync(top, dest);
+    }
+    return result;
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** One entry at a host path inside the staging folder. */
+async function place(app: Appliance, mountpoint: string, e: GuestEntry, target: string, result: FileCopyResult, folderModes: [string, number][]): Promise<void> {
+  switch (e.kind) {
+    case 'dir':
+      // Its own mode only once all below it is placed (a read-only folder would refuse them).
+      fs.mkdirSync(target, { mode: 0o700 });
+      folderModes.push([target, e.mode & 0o777]);
+      result.folders++;
+      return;
+    case 'link':
+      fs.symlinkSync(e.target ?? '', target);
+      result.links++;
+      return;
+    case 'file': {
+      // The appliance writes a file of our own making: created empty O_EXCL here first, so a
+      // name planted meanwhile is refused rather than written through.
+      fs.closeSync(fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600));
+      await app.must(`download ${quote(join(mountpoint, e.path))} ${quote(target)}`);
+      fs.chmodSync(target, e.mode & 0o777);
+      fs.utimesSync(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
+      result.files++;
+      result.bytes += fs.statSync(target).size;
+      return;
+    }
+    default:
+      result.skipped.push(`${e.path}: not a file, folder or link (a device, socket or pipe)`);
+  }
+}

@@ -1,0 +1,49 @@
+// Fixture disks for the tests of looking inside snapshots: ext4 filesystems made on the host
+// with mkfs.ext4 -d (a raw image, converted to qcow2), and offline changes made with guestfish
+// on a box's live disk while it is stopped. The product never mounts a guest filesystem on the
+// host; neither do these helpers.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const GUESTFS_ENV = { LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg', LC_ALL: 'C' };
+
+function runOk(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+export type TreeSpec = Record<string, string | { link: string } | { dir: true }>;
+
+/** An ext4 qcow2 of `sizeMiB` holding `tree` (path → content, a link, or an empty folder); every mtime set to `mtime` (s). */
+export function makeExt4Qcow2(file: string, sizeMiB: number, tree: TreeSpec, mtime = 1_700_000_000): string {
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-ext4-'));
+  const raw = `${file}.raw`;
+  try {
+    for (const [name, what] of Object.entries(tree)) {
+      const target = path.join(src, name);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      if (typeof what === 'string') fs.writeFileSync(target, what);
+      else if ('link' in what) fs.symlinkSync(what.link, target);
+      else fs.mkdirSync(target, { recursive: true });
+    }
+    runOk('find', [src, '-exec', 'touch', '-h', '-d', `@${mtime}`, '{}', '+']);
+    runOk('truncate', ['-s', `${sizeMiB}M`, raw]);
+    runOk('mkfs.ext4', ['-q', '-F', '-d', src, raw]);
+    runOk('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, file]);
+    return file;
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+    fs.rmSync(raw, { force: true });
+  }
+}
+
+/** Runs guestfish commands (`:`-separated argv) read-write on a qcow2; the disk must not be in use. */
+export function guestfish(disk: string, commands: string[][], opts: { format?: 'qcow2' | 'raw' } = {}): string {
+  const args = ['--format=' + (opts.format ?? 'qcow2'), '-a', disk, 'run'];
+  for (const c of commands) args.push(':', ...c);
+  return runOk('guestfish', args, GUESTFS_ENV);
+}
