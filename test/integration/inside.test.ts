@@ -13,6 +13,8 @@ import { rejection } from '../helpers/errors.js';
 import { guestfish, makeExt4Qcow2 } from '../helpers/guestfs.js';
 
 const MiB = 1024 * 1024;
+/** A few appliance launches on a loaded 2-core machine under TCG. */
+const SLOW = 600_000;
 let home: ReturnType<typeof tempHome>;
 let core: Core;
 let router: Router;
@@ -121,7 +123,7 @@ describe('changed files', () => {
     expect(again.cached).toBe(true);
     expect(again.files).toEqual(d.files);
     expect(fs.readdirSync(path.dirname(core.store.findSnapshot(box.id, 'A')!.diskPath))).toContain(`changes-to-${core.store.findSnapshot(box.id, 'B')!.id}.json`);
-  });
+  }, SLOW);
 
   it('takes back each snapshot\'s exact bytes, and a guest link stays a link', async () => {
     const out = path.join(home.dir, 'out');
@@ -143,5 +145,5 @@ describe('changed files', () => {
     expect(again.code).toBe('AlreadyExists');
     expect(fs.readFileSync(path.join(out, 'root-B', 'etc', 'hostname'), 'utf8')).toBe('after, longer\n');
     expect(fs.readdirSync(out).sort()).toEqual(['etc-A', 'root-B']);
-  });
+  }, SLOW);
 });
