@@ -19,11 +19,14 @@ const tools = [
   ['genisoimage', 'genisoimage'],
   ['isoinfo', 'genisoimage'],
   ['openssl', 'openssl'],
+  ['guestfish', 'libguestfs-tools'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);
 // UEFI firmware is files, not a command (electron/core/vm/firmware.ts).
 if (!fs.existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd')) missing.push(['OVMF (UEFI firmware)', 'ovmf']);
+// libguestfs's appliance boots a kernel from /boot (looking inside snapshots, electron/core/inside).
+if (!fs.existsSync('/boot') || !fs.readdirSync('/boot').some((f) => f.startsWith('vmlinuz-'))) missing.push(['a kernel in /boot (for libguestfs)', 'linux-image-cloud-amd64']);
 if (missing.length) {
   const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
   console.error(`npm test: missing ${missing.map(([b]) => b).join(', ')}.\nInstall with: sudo apt-get install -y --no-install-recommends ${pkgs}`);
