@@ -263,6 +263,11 @@ export const channels = {
     input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: guestPath, destination: absolutePath('destination'), filesystem: v.optional(guestPath) }),
     result: result<FileCopyResult>(),
   },
+  /** Copies a file or folder of a snapshot into the same place of a stopped box's current disk (Now). */
+  'snapshots:putFile': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: guestPath, filesystem: v.optional(guestPath) }),
+    result: result<FileCopyResult>(),
+  },
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {

@@ -71,6 +71,7 @@ export function createRouter(core: RouterDeps): Router {
     'snapshots:diff': (i) => core.inside.diff(i),
     'snapshots:files': (i) => core.inside.files(i),
     'snapshots:getFile': (i) => core.inside.getFile(i),
+    'snapshots:putFile': (i) => core.inside.putFile(i),
 
     'settings:get': () => getSettings(core),
     'settings:update': (i) => updateSettings(core, i),

@@ -8,7 +8,7 @@ import { openCore, type Core } from '../../electron/core/core.js';
 import { createRouter } from '../../electron/core/router.js';
 import type { Router } from '../../shared/transport.js';
 import type { FileCopyResult, SnapshotDiff } from '../../shared/types.js';
-import { requireTools, tempHome, writePattern } from '../helpers/disk.js';
+import { diskDigest, requireTools, tempHome, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
 import { guestfish, makeExt4Qcow2 } from '../helpers/guestfs.js';
 
@@ -145,5 +145,22 @@ describe('changed files', () => {
     expect(again.code).toBe('AlreadyExists');
     expect(fs.readFileSync(path.join(out, 'root-B', 'etc', 'hostname'), 'utf8')).toBe('after, longer\n');
     expect(fs.readdirSync(out).sort()).toEqual(['etc-A', 'root-B']);
+  }, SLOW);
+
+  it('puts a file and a folder of a snapshot back into the stopped box\'s Now, exactly as the snapshot had them', async () => {
+    const frozen = () => ['A', 'B'].map((n) => diskDigest(core.store.findSnapshot(core.store.findBox('files')!.id, n)!.diskPath));
+    const before = frozen();
+    const file = (await router.invoke('snapshots:putFile', { box: 'files', snapshot: 'A', path: '/etc/hostname' })) as FileCopyResult;
+    expect(file).toMatchObject({ destination: '/etc/hostname', files: 1, bytes: 'before\n'.length });
+    const folder = (await router.invoke('snapshots:putFile', { box: 'files', snapshot: 'A', path: '/data' })) as FileCopyResult;
+    expect(folder).toMatchObject({ destination: '/data', files: 3, folders: 1 });
+    // Now against A: /etc and /data are A's again (sha256 compared, as every inode was rewritten);
+    // only what B added remains. No snapshot changed: B still differs from A as before.
+    const d = await diff({ box: 'files', from: 'A', files: true });
+    expect(d.files![0]!.changes.map((c) => `${c.change} ${c.path}`)).toEqual(['added /new', 'added /new/added.txt']);
+    const b = await diff({ box: 'files', from: 'A', to: 'B', files: true });
+    expect(b.cached).toBe(true);
+    expect(b.files![0]!.changes).toHaveLength(6);
+    expect(frozen()).toEqual(before);
   }, SLOW);
 });

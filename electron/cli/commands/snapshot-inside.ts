@@ -39,6 +39,15 @@ export const insideCommands: Command[] = [
       return output(r, () => [`Saved ${counts.join(', ') || 'nothing'} to ${r.destination}.`, ...r.skipped.map((s) => `Skipped ${s}`)].join('\n'));
     },
   },
+  {
+    usage: 'snapshot put-file <box> <snapshot> <path> [--filesystem FS]',
+    summary: 'Put a file or folder back from a snapshot into the same place of a stopped box\'s current disk (Now), replacing what is there.',
+    details: 'The box must be stopped. The copy takes the place of what Now has there in one rename inside the guest.',
+    async run({ args, api }) {
+      const r = await api.snapshots.putFile(given({ box: arg(args, 'box'), snapshot: arg(args, 'snapshot'), path: arg(args, 'path'), filesystem: opt(args, 'filesystem') }));
+      return output(r, () => `Put ${q(r.destination)} from snapshot ${q(arg(args, 'snapshot'))} back into Now (${r.files} file${r.files === 1 ? '' : 's'}, ${humanBytes(r.bytes)}).`);
+    },
+  },
 ];
 
 function showDiff(d: SnapshotDiff): string {

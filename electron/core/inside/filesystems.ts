@@ -38,7 +38,7 @@ export const hasFiles = (fs: GuestFilesystem) => !NOT_FILES.has(fs.type) && fs.d
 export function noFilesNote(all: GuestFilesystem[]): string | null {
   if (all.some(hasFiles)) return null;
   if (all.some((f) => f.disk === null)) return `The disk holds LVM volumes (${all.filter((f) => f.disk === null).map((f) => f.device).join(', ')}); Boxkeep does not look inside LVM yet.`;
-  if (all.length === 0) return 'The disk has no filesystem Boxkeep can read (it may be empty, or hold a format libguestfs does not know); only the changed bytes can be compared.';
+  if (all.every((f) => f.type === 'unknown')) return 'The disk has no filesystem Boxkeep can read (it may be empty, or hold a format libguestfs does not know); only the changed bytes can be compared.';
   return `The disk holds no filesystem with files (only ${all.map((f) => `${f.device}: ${f.type}`).join(', ')}).`;
 }
 

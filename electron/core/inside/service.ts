@@ -19,6 +19,8 @@ import { verifyBoxChain, type ChainTop } from '../snapshots/box-chain.js';
 import { Appliance } from './appliance.js';
 import { byPath, compareListings, differingContent } from './compare.js';
 import { copyOut } from './copy-out.js';
+import { putBack } from './put-back.js';
+import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { chooseFilesystem, findFilesystems, hasFiles, mount, noFilesNote } from './filesystems.js';
 import { listFolder, listTree, statOne } from './tree.js';
 
@@ -84,6 +86,38 @@ export class InsideService {
       const entry = await statOne(app, '/m', guestPath);
       if (!entry) throw notFound(`The snapshot ${JSON.stringify(snapshot.name)} has no ${guestPath} on ${fsName}.`);
       return copyOut(app, '/m', entry, input.destination);
+    });
+  }
+
+  /** Copies a file or folder of a snapshot into the same place of a stopped box's Now. */
+  putFile(input: ChannelInput<'snapshots:putFile'>): Promise<FileCopyResult> {
+    const box = this.core.boxes.resolve(input.box);
+    return this.core.locks.run(box.id, async () => {
+      const fresh = this.core.store.getBox(box.id)!;
+      if (isBusy(fresh.status)) {
+        throw invalidState(`The box ${JSON.stringify(fresh.name)} is ${fresh.status}; a file is put back only into a stopped box (its disk is not being written). Stop it first ("boxkeep box stop ${fresh.name}").`);
+      }
+      assertNoUnfinishedWork(this.core, fresh);
+      const snapshot = this.resolve(fresh, input.snapshot);
+      verifyBoxChain(this.core, fresh, { snapshotId: snapshot.id });
+      verifyBoxChain(this.core, fresh, 'live');
+      const started = performance.now();
+      const app = await Appliance.launch([{ path: snapshot.diskPath, readonly: true }, { path: fresh.liveDiskPath, readonly: false }], { accel: this.core.vms.accelerator() });
+      try {
+        const all = await findFilesystems(app);
+        const source = chooseFilesystem(all.filter((f) => f.disk === 0), input.filesystem);
+        const target = all.find((f) => f.disk === 1 && f.key === source.key && f.type === source.type);
+        if (!target) throw notFound(`Now has no ${source.type} filesystem where the snapshot has ${source.device}; nothing was changed.`);
+        await mount(app, source, '/s');
+        await mount(app, target, '/n', true);
+        const result = await putBack(app, '/s', '/n', normalise(input.path));
+        await app.must('umount-all');
+        this.core.logger.info('file put back', { op: 'file-put', boxId: fresh.id, snapshotId: snapshot.id, elapsed_ms: elapsedMs(started) });
+        return result;
+      } finally {
+        app.close();
+        this.core.events.emit('boxes:changed', { boxId: fresh.id });
+      }
     });
   }
 

@@ -1,0 +1,39 @@
+// Guest names becoming host paths, and the union of layer ranges behind "changed bytes".
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hostPathFor, nameProblem } from '../../electron/core/inside/copy-out.js';
+import { unionBytes } from '../../electron/core/disk/allocated.js';
+import { quote } from '../../electron/core/inside/appliance.js';
+
+describe('guest names on the host', () => {
+  const root = '/tmp/dest';
+  it('keeps ordinary names inside the destination', () => {
+    expect(hostPathFor(root, '/etc/hostname')).toBe(path.join(root, 'etc', 'hostname'));
+    expect(hostPathFor(root, '')).toBe(root);
+  });
+  it('refuses names that would leave the destination or are no names', () => {
+    for (const bad of ['/../../x', '/etc/../../x', '/a/./b', '/a//b']) {
+      const r = hostPathFor(root, bad);
+      expect(typeof r === 'object' && r.problem).toMatch(/not a file name/);
+    }
+    expect(nameProblem('..')).toMatch(/not a file name/);
+    expect(nameProblem('a\0b')).toMatch(/NUL/);
+    expect(nameProblem('x'.repeat(256))).toMatch(/255 bytes/);
+    expect(nameProblem('odd name "with" quotes\n')).toBeNull();
+  });
+});
+
+describe('guestfish quoting', () => {
+  it('writes every byte but plain characters as an escape, so no name can end the argument', () => {
+    expect(quote('/a b"c\\d\n:')).toBe('"/a\\x20b\\x22c\\x5cd\\x0a\\x3a"');
+    expect(quote('é')).toBe('"\\xc3\\xa9"');
+  });
+});
+
+describe('changed bytes of several layers', () => {
+  it('counts overlapping ranges once', () => {
+    expect(unionBytes([[[0, 10], [20, 30]], [[5, 25]], []])).toBe(30);
+    expect(unionBytes([[[0, 10]], [[0, 10]]])).toBe(10);
+    expect(unionBytes([])).toBe(0);
+  });
+});
