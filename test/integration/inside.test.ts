@@ -11,6 +11,7 @@ import type { FileCopyResult, SnapshotDiff } from '../../shared/types.js';
 import { diskDigest, requireTools, tempHome, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
 import { guestfish, makeExt4Qcow2 } from '../helpers/guestfs.js';
+import { buildGuest, GUEST_APPEND, makeDataDisk } from '../helpers/guest.js';
 
 const MiB = 1024 * 1024;
 /** A few appliance launches on a loaded 2-core machine under TCG. */
@@ -164,3 +165,29 @@ describe('changed files', () => {
     expect(frozen()).toEqual(before);
   }, SLOW);
 });
+
+describe('a running box', () => {
+  it('has its Now compared only through a snapshot, and takes no file back into Now', async () => {
+    requireTools('qemu-system-x86_64', 'busybox', 'cpio');
+    const guest = buildGuest();
+    const disk = makeDataDisk(path.join(home.dir, 'run.qcow2'), 32, { 'hello.txt': 'hi\n' });
+    await core.images.import({ path: disk, name: 'run', kernelPath: guest.kernel, initrdPath: guest.initrd, append: GUEST_APPEND });
+    await core.boxes.create({ name: 'run', image: 'run' });
+    await core.snapshots.create({ box: 'run', name: 'cold' });
+    await core.vms.start('run');
+    try {
+      const now = await rejection(diff({ box: 'run', from: 'cold', files: true }));
+      expect(now.code).toBe('InvalidState');
+      expect(now.message).toMatch(/is running: its disk is being written, so Boxkeep compares it only through a snapshot\. Take one \("boxkeep snapshot create run"\)/);
+      const put = await rejection(router.invoke('snapshots:putFile', { box: 'run', snapshot: 'cold', path: '/hello.txt' }));
+      expect(put.code).toBe('InvalidState');
+      expect(put.message).toMatch(/only into a stopped box/);
+      // Two snapshots of it compare as ever (the bytes, at once).
+      await core.snapshots.create({ box: 'run', name: 'warm' });
+      expect((await diff({ box: 'run', from: 'cold', to: 'warm' })).to.name).toBe('warm');
+    } finally {
+      await core.vms.stop('run', { force: true });
+    }
+  }, SLOW);
+});
+
