@@ -6,6 +6,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { openCore, type Core } from '../../electron/core/core.js';
+import { createRouter } from '../../electron/core/router.js';
+import type { Router } from '../../shared/transport.js';
+import { requireTools, tempHome } from './disk.js';
 
 export const GUESTFS_ENV = { LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg', LC_ALL: 'C' };
 
@@ -46,4 +51,27 @@ export function guestfish(disk: string, commands: string[][], opts: { format?: '
   const args = ['--format=' + (opts.format ?? 'qcow2'), '-a', disk, 'run'];
   for (const c of commands) args.push(':', ...c);
   return runOk('guestfish', args, GUESTFS_ENV);
+}
+
+/** A real core and router on a fresh home for the tests of one file (beforeAll/afterAll); `dir` holds fixture files beside the home. */
+export function insideHome(prefix: string): { readonly core: Core; readonly router: Router; readonly dir: string } {
+  const t = {} as { core: Core; router: Router; dir: string; home: ReturnType<typeof tempHome> };
+  beforeAll(async () => {
+    requireTools('qemu-img', 'qemu-io', 'mkfs.ext4', 'guestfish');
+    t.home = tempHome(prefix);
+    t.dir = t.home.dir;
+    t.core = await openCore({ home: path.join(t.dir, 'home'), owner: 'test' });
+    t.router = createRouter(t.core);
+  });
+  afterAll(async () => {
+    await t.core?.close().catch(() => {});
+    t.home?.cleanup();
+  });
+  return t;
+}
+
+/** A box made from a disk file (imported as an image of the same name). */
+export async function boxFrom(core: Core, disk: string, name: string) {
+  await core.images.import({ path: disk, name });
+  return core.boxes.create({ name, image: name });
 }
