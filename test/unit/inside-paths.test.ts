@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostPathFor, nameProblem } from '../../electron/core/inside/copy-out.js';
 import { unionBytes } from '../../electron/core/disk/allocated.js';
-import { quote } from '../../electron/core/inside/appliance.js';
+import { Appliance, quote } from '../../electron/core/inside/appliance.js';
 
 describe('guest names on the host', () => {
   const root = '/tmp/dest';
@@ -20,6 +20,13 @@ describe('guest names on the host', () => {
     expect(nameProblem('a\0b')).toMatch(/NUL/);
     expect(nameProblem('x'.repeat(256))).toMatch(/255 bytes/);
     expect(nameProblem('odd name "with" quotes\n')).toBeNull();
+  });
+});
+
+describe('the appliance', () => {
+  it('says which package to install when guestfish is missing', async () => {
+    const err = await Appliance.launch([{ path: '/nonexistent.qcow2', readonly: true }], { accel: 'tcg', binary: '/nonexistent/guestfish' }).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/needs libguestfs's guestfish, which was not found; install it with: sudo apt-get install libguestfs-tools/);
   });
 });
 

@@ -46,7 +46,11 @@ export class Appliance {
   /** A private folder for files the appliance writes on the host (find0, download). */
   readonly scratch: string;
 
+  /** Resolves with guestfish's exit code (null when a signal ended it). */
+  private readonly exitCode: Promise<number | null>;
+
   private constructor(private readonly child: ChildProcess) {
+    this.exitCode = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     this.scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-inside-'));
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
@@ -55,6 +59,11 @@ export class Appliance {
     });
     child.on('exit', (code, signal) => {
       this.exited = `guestfish exited (${signal ?? code})`;
+      this.deliver();
+    });
+    // A guestfish that died (or never started) makes writes fail with EPIPE: that is its exit, not a crash of ours.
+    child.stdin!.on('error', (err) => {
+      this.exited ??= `guestfish's input closed (${err.message})`;
       this.deliver();
     });
     child.on('error', (err) => {
@@ -76,8 +85,9 @@ export class Appliance {
       await appliance.must('run');
     } catch (err) {
       appliance.close();
-      const missing = appliance.exited && /ENOENT|not found/.test(appliance.exited);
-      if (missing || (err instanceof BoxkeepError && /not found/.test(err.message))) {
+      // 127: the shell found no guestfish to exec (its input may close before its exit is seen).
+      const code = await Promise.race([appliance.exitCode, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      if (code === 127) {
         throw new BoxkeepError('Internal', `Looking inside a disk needs libguestfs's guestfish, which was not found; install it with: sudo apt-get install libguestfs-tools`);
       }
       throw err;
