@@ -84,7 +84,7 @@ export class Appliance {
       for (const command of add) await appliance.must(command);
       await appliance.must('run');
     } catch (err) {
-      appliance.close();
+      await appliance.close();
       // 127: the shell found no guestfish to exec (its input may close before its exit is seen).
       const code = await Promise.race([appliance.exitCode, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
       if (code === 127) {
@@ -146,13 +146,18 @@ export class Appliance {
     w.resolve(text);
   }
 
-  /** Ends guestfish (it shuts its VM down); the scratch folder goes too. */
-  close(): void {
-    if (!this.exited) {
-      this.child.stdin!.end('exit\n');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
-      timer.unref();
-      this.child.once('exit', () => clearTimeout(timer));
+  /**
+   * Ends guestfish (it shuts its VM down) and waits until it has exited: until then its QEMU
+   * still holds the disks' locks, and the next user of the box (a start, another appliance)
+   * would be refused the live disk. The scratch folder goes too.
+   */
+  async close(): Promise<void> {
+    const running = this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
+    if (running) {
+      if (this.child.stdin!.writable) this.child.stdin!.end('exit\n');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 60_000);
+      await this.exitCode;
+      clearTimeout(timer);
     }
     fs.rmSync(this.scratch, { recursive: true, force: true });
   }

@@ -115,7 +115,7 @@ export class InsideService {
         this.core.logger.info('file put back', { op: 'file-put', boxId: fresh.id, snapshotId: snapshot.id, elapsed_ms: elapsedMs(started) });
         return result;
       } finally {
-        app.close();
+        await app.close();
         this.core.events.emit('boxes:changed', { boxId: fresh.id });
       }
     });
@@ -135,7 +135,7 @@ export class InsideService {
         await mount(app, chosen, '/m');
         return await work(app, fresh, snapshot, chosen.device, all.map((f) => `${f.device}: ${f.type}`));
       } finally {
-        app.close();
+        await app.close();
       }
     });
   }
@@ -223,7 +223,7 @@ export class InsideService {
       this.core.logger.info('snapshot files compared', { op: 'snapshot-diff', boxId: box.id, snapshotId: from.id, elapsed_ms: elapsedMs(started) });
       return { files: out, filesNote };
     } finally {
-      app.close();
+      await app.close();
     }
   }
 }
