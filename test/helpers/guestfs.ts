@@ -23,8 +23,11 @@ function runOk(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string
 
 export type TreeSpec = Record<string, string | { link: string } | { dir: true }>;
 
-/** An ext4 qcow2 of `sizeMiB` holding `tree` (path → content, a link, or an empty folder); every mtime set to `mtime` (s). */
-export function makeExt4Qcow2(file: string, sizeMiB: number, tree: TreeSpec, mtime = 1_700_000_000): string {
+/**
+ * An ext4 qcow2 of `sizeMiB` holding `tree` (path → content, a link, or an empty folder); every
+ * mtime set to `mtime` (s). `prepare` may add what a TreeSpec cannot say (names that are not UTF-8).
+ */
+export function makeExt4Qcow2(file: string, sizeMiB: number, tree: TreeSpec, mtime = 1_700_000_000, prepare?: (src: string) => void): string {
   const src = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-ext4-'));
   const raw = `${file}.raw`;
   try {
@@ -35,6 +38,7 @@ export function makeExt4Qcow2(file: string, sizeMiB: number, tree: TreeSpec, mti
       else if ('link' in what) fs.symlinkSync(what.link, target);
       else fs.mkdirSync(target, { recursive: true });
     }
+    prepare?.(src);
     runOk('find', [src, '-exec', 'touch', '-h', '-d', `@${mtime}`, '{}', '+']);
     runOk('truncate', ['-s', `${sizeMiB}M`, raw]);
     runOk('mkfs.ext4', ['-q', '-F', '-d', src, raw]);

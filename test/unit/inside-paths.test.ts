@@ -44,3 +44,14 @@ describe('changed bytes of several layers', () => {
     expect(unionBytes([])).toBe(0);
   });
 });
+
+describe('guest names that are not UTF-8', () => {
+  it('round-trip to their exact bytes and reach guestfish as those bytes', async () => {
+    const { decodeGuestName, guestNameBytes } = await import('../../electron/core/inside/guest-names.js');
+    for (const raw of [Buffer.from('caf\xe9', 'latin1'), Buffer.from([0xc3, 0x28, 0xf0, 0x9f, 0x98, 0x80, 0xff]), Buffer.from('ok ü 😀')]) {
+      expect(guestNameBytes(decodeGuestName(raw)).equals(raw)).toBe(true);
+    }
+    expect(quote(decodeGuestName(Buffer.from('caf\xe9', 'latin1')))).toBe('"caf\\xe9"');
+    expect(nameProblem(decodeGuestName(Buffer.from('caf\xe9', 'latin1')))).toMatch(/not UTF-8/);
+  });
+});

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { childProcess, crypto } from '../builtins.js';
+import { guestNameBytes } from './guest-names.js';
 
 export interface ApplianceDisk {
   path: string;
@@ -28,10 +29,10 @@ export type Answer = { ok: true; out: string } | { ok: false; error: string };
 
 export const GUESTFISH = 'guestfish';
 
-/** A string as one guestfish argument: double quotes, every byte but letters and digits as \xHH. */
+/** A string as one guestfish argument: double quotes, every byte but letters and digits as \xHH (a guest name's raw bytes as they were). */
 export function quote(text: string): string {
   let out = '"';
-  for (const byte of Buffer.from(text, 'utf8')) {
+  for (const byte of guestNameBytes(text)) {
     const c = String.fromCharCode(byte);
     out += /[A-Za-z0-9_./+-]/.test(c) ? c : `\\x${byte.toString(16).padStart(2, '0')}`;
   }

@@ -9,13 +9,16 @@ import path from 'node:path';
 import { alreadyExists, invalidArgument } from '../../../shared/errors.js';
 import type { FileCopyResult, GuestEntry } from '../../../shared/types.js';
 import { quote, type Appliance } from './appliance.js';
+import { guestNameBytes, hasRawBytes } from './guest-names.js';
 import { join, listTree } from './tree.js';
 
 /** Why a guest name may not become a host path component, or null when it may. */
 export function nameProblem(name: string): string | null {
   if (name === '' || name === '.' || name === '..') return `the name ${JSON.stringify(name)} is not a file name`;
   if (name.includes('/') || name.includes('\0')) return `the name ${JSON.stringify(name)} holds a "/" or a NUL`;
-  if (Buffer.byteLength(name) > 255) return 'the name is longer than 255 bytes';
+  if (guestNameBytes(name).length > 255) return 'the name is longer than 255 bytes';
+  // The host would store a different name (U+FFFD for each such byte), which another guest name may already have.
+  if (hasRawBytes(name)) return `the name ${JSON.stringify(name)} is not UTF-8`;
   return null;
 }
 

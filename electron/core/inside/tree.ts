@@ -1,5 +1,5 @@
 // What a mounted guest filesystem holds, read through the appliance: names from find0/ls0
-// (NUL-separated, so any byte a name holds arrives intact), facts from lstatns (never follows a
+// (NUL-separated, so any byte a name holds arrives intact; see guest-names.ts), facts from lstatns (never follows a
 // link), link targets from readlink. Paths here are the guest's, relative to the filesystem's
 // root, with a leading "/"; they are untrusted text and only become host paths through
 // host-path.ts.
@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GuestEntry } from '../../../shared/types.js';
 import { quote, type Appliance } from './appliance.js';
+import { decodeGuestName } from './guest-names.js';
 
 /** Commands written to guestfish at once: small enough for its pipe, large enough to amortise. */
 const CHUNK = 1000;
@@ -42,7 +43,14 @@ export async function statOne(app: Appliance, mountpoint: string, guestPath: str
 function readNames(file: string): string[] {
   const raw = fs.readFileSync(file);
   fs.rmSync(file, { force: true });
-  return raw.toString('utf8').split('\0').filter((n) => n.length > 0);
+  const names: string[] = [];
+  for (let start = 0; start < raw.length; ) {
+    let end = raw.indexOf(0, start);
+    if (end < 0) end = raw.length;
+    if (end > start) names.push(decodeGuestName(raw.subarray(start, end)));
+    start = end + 1;
+  }
+  return names;
 }
 
 /** Guest paths inside a mountpoint: joined as text, never resolved on the host. */

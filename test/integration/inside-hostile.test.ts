@@ -1,0 +1,37 @@
+// Looking inside guest filesystems that hold what a hostile or merely old guest may hold, on real
+// disks through a real libguestfs appliance (TCG: ~20-60 s a launch, so few launches).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { FileCopyResult, SnapshotDiff } from '../../shared/types.js';
+import { boxFrom, guestfish, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
+
+const SLOW = 600_000;
+const t = insideHome('bkh');
+const diff = (input: Record<string, unknown>) => t.router.invoke('snapshots:diff', input) as Promise<SnapshotDiff>;
+/** "café.txt" as Latin-1 wrote it: the é is the single byte 0xE9, not UTF-8. */
+const LATIN1 = Buffer.from('caf\xe9.txt', 'latin1');
+
+describe('a guest name that is not UTF-8', () => {
+  it('is compared under its own bytes, and does not stop the rest of the filesystem being compared', async () => {
+    const disk = makeExt4Qcow2(path.join(t.dir, 'odd.qcow2'), 32, { 'odd/ok.txt': 'fine\n', 'odd/gone.txt': 'x' }, undefined, (src) => {
+      fs.writeFileSync(Buffer.concat([Buffer.from(path.join(src, 'odd') + '/'), LATIN1]), 'latin-1 name\n');
+    });
+    const box = await boxFrom(t.core, disk, 'odd');
+    await t.core.snapshots.create({ box: 'odd', name: 'A' });
+    guestfish(box.liveDiskPath, [['mount', '/dev/sda', '/'], ['write', '/odd/ok.txt', 'changed\n'], ['rm', '/odd/gone.txt'], ['glob', 'rm', '/odd/caf*.txt']]);
+    await t.core.snapshots.create({ box: 'odd', name: 'B' });
+
+    const d = await diff({ box: 'odd', from: 'A', to: 'B', files: true });
+    expect(d.files![0]!.problem).toBeNull();
+    expect(d.files![0]!.changes.map((c) => `${c.change} ${c.path}`)).toEqual(['removed /odd/caf\udce9.txt', 'removed /odd/gone.txt', 'modified /odd/ok.txt']);
+  }, SLOW);
+
+  it('is skipped with its reason when a folder is taken back, the rest copied', async () => {
+    const dest = path.join(t.dir, 'odd-A');
+    const r = (await t.router.invoke('snapshots:getFile', { box: 'odd', snapshot: 'A', path: '/odd', destination: dest })) as FileCopyResult;
+    expect(fs.readdirSync(dest).sort()).toEqual(['gone.txt', 'ok.txt']);
+    expect(fs.readFileSync(path.join(dest, 'ok.txt'), 'utf8')).toBe('fine\n');
+    expect(r.skipped).toEqual(['/odd/caf\udce9.txt: the name "caf\\udce9.txt" is not UTF-8']);
+  }, SLOW);
+});
