@@ -35,3 +35,20 @@ describe('a guest name that is not UTF-8', () => {
     expect(r.skipped).toEqual(['/odd/caf\udce9.txt: the name "caf\\udce9.txt" is not UTF-8']);
   }, SLOW);
 });
+
+describe('the kept comparison', () => {
+  it('is ignored and compared afresh when its file was tampered with, never shown as it is', async () => {
+    const box = t.core.store.findBox('odd')!;
+    const [a, b] = ['A', 'B'].map((n) => t.core.store.findSnapshot(box.id, n)!);
+    const cache = path.join(path.dirname(a!.diskPath), `changes-to-${b!.id}.json`);
+    const honest = JSON.parse(fs.readFileSync(cache, 'utf8'));
+    fs.writeFileSync(cache, JSON.stringify({ version: 1, files: [{ filesystem: '/dev/sda', type: 'ext4', problem: null, changes: 'rm -rf /' }] }));
+    const d = await diff({ box: 'odd', from: 'A', to: 'B', files: true });
+    expect(d.cached).toBe(false);
+    expect(d.files![0]!.changes.map((c) => `${c.change} ${c.path}`)).toEqual(['removed /odd/caf\udce9.txt', 'removed /odd/gone.txt', 'modified /odd/ok.txt']);
+    // Written again, whole: the next answer comes from it.
+    expect(JSON.parse(fs.readFileSync(cache, 'utf8'))).toEqual(honest);
+    expect((await diff({ box: 'odd', from: 'A', to: 'B', files: true })).cached).toBe(true);
+  }, SLOW);
+});
+

@@ -13,10 +13,10 @@ import type { Effects, HomeData } from '../deps.js';
 import type { Tasks } from '../tasks.js';
 import type { VmControl } from '../vm/control.js';
 import { mappedRanges, unionBytes } from '../disk/allocated.js';
-import { readRegularFile, writeFileDurable } from '../fsutil.js';
 import { elapsedMs } from '../logger.js';
 import { verifyBoxChain, type ChainTop } from '../snapshots/box-chain.js';
 import { Appliance } from './appliance.js';
+import { readCache, writeCache } from './cache.js';
 import { byPath, compareListings, differingContent } from './compare.js';
 import { copyOut } from './copy-out.js';
 import { putBack } from './put-back.js';
@@ -34,8 +34,6 @@ export type InsideDeps = HomeData & Effects & {
 type State = { snapshot: Snapshot } | { now: true };
 
 const NOW = 'now';
-/** Bump when the cached comparison's shape or rules change: older files are then ignored. */
-const CACHE_VERSION = 1;
 
 export class InsideService {
   constructor(private readonly core: InsideDeps) {}
@@ -63,7 +61,7 @@ export class InsideService {
       if (kept) return { ...result, ...kept, cached: true };
       const compared = await this.core.tasks.run('snapshot-diff', fresh.id, `Comparing ${from.name} with ${result.to.name}`, (task) =>
         this.compareFiles(fresh, from, to, (f) => task.progress(f)));
-      if (cache) writeFileDurable(cache, JSON.stringify({ version: CACHE_VERSION, ...compared }));
+      if (cache) writeCache(cache, compared);
       return { ...result, ...compared };
     });
   }
@@ -232,16 +230,3 @@ export class InsideService {
 function normalise(p: string): string {
   return path.posix.resolve('/', p);
 }
-
-function readCache(file: string): { files: FilesystemChanges[]; filesNote: string | null } | null {
-  try {
-    const raw = readRegularFile(file, 256 * 1024 * 1024);
-    if (!Buffer.isBuffer(raw)) return null;
-    const parsed = JSON.parse(raw.toString('utf8')) as { version?: number; files?: FilesystemChanges[]; filesNote?: string | null };
-    if (parsed.version !== CACHE_VERSION || !Array.isArray(parsed.files)) return null;
-    return { files: parsed.files, filesNote: parsed.filesNote ?? null };
-  } catch {
-    return null;
-  }
-}
-
