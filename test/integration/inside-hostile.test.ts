@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FileCopyResult, SnapshotDiff } from '../../shared/types.js';
+import { rejection } from '../helpers/errors.js';
 import { boxFrom, guestfish, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
 
 const SLOW = 600_000;
@@ -52,3 +53,37 @@ describe('the kept comparison', () => {
   }, SLOW);
 });
 
+describe('taking a folder back', () => {
+  it('stops, writing nothing outside, when a folder of its private build folder is swapped for a link mid-copy', async () => {
+    // sub/aaa is big, so its download leaves time to swap sub for a link before sub/zzz is made.
+    const disk = makeExt4Qcow2(path.join(t.dir, 'swap.qcow2'), 160, { 'd/sub/aaa': 'a'.repeat(64 * 1024 * 1024), 'd/sub/zzz': 'secret\n' });
+    await boxFrom(t.core, disk, 'swap');
+    await t.core.snapshots.create({ box: 'swap', name: 'A' });
+    const parent = path.join(t.dir, 'shared');
+    const outside = path.join(t.dir, 'outside');
+    fs.mkdirSync(parent);
+    fs.mkdirSync(outside, { mode: 0o700 });
+    fs.chmodSync(outside, 0o700);
+    const dest = path.join(parent, 'd');
+    let swapped = false;
+    const watcher = setInterval(() => {
+      const staging = fs.readdirSync(parent).find((n) => n.startsWith('.boxkeep-get-'));
+      const sub = staging && path.join(parent, staging, 'x', 'sub');
+      if (!sub || swapped || !fs.existsSync(path.join(sub, 'aaa'))) return;
+      fs.renameSync(sub, path.join(parent, staging, 'x', 'moved'));
+      fs.symlinkSync(outside, sub);
+      swapped = true;
+    }, 5);
+    try {
+      const err = await rejection(t.router.invoke('snapshots:getFile', { box: 'swap', snapshot: 'A', path: '/d', destination: dest }));
+      expect(swapped).toBe(true);
+      expect(err.code).toBe('Storage');
+      expect(err.message).toMatch(/was moved or replaced while the copy was being made there; nothing was saved/);
+    } finally {
+      clearInterval(watcher);
+    }
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(fs.statSync(outside).mode & 0o777).toBe(0o700);
+    expect(fs.existsSync(dest)).toBe(false);
+  }, SLOW);
+});

@@ -2,11 +2,12 @@
 // and are untrusted: each component is checked before it becomes part of a host path, and the
 // joined path must stay inside the destination. Nothing is ever written through a link: the
 // copy is built in a fresh private folder beside the destination (files made O_EXCL, links
-// made as links, never followed), then moved into place by one rename that refuses to replace
-// anything there.
+// made as links, never followed; each folder checked to be still the one made, so a folder of
+// it swapped for a link mid-copy stops the copy), then moved into place by link() or by a
+// rename onto a folder just made by mkdir(), both of which refuse anything already there.
 import fs from 'node:fs';
 import path from 'node:path';
-import { alreadyExists, invalidArgument } from '../../../shared/errors.js';
+import { alreadyExists, invalidArgument, storageError } from '../../../shared/errors.js';
 import type { FileCopyResult, GuestEntry } from '../../../shared/types.js';
 import { quote, type Appliance } from './appliance.js';
 import { guestNameBytes, hasRawBytes } from './guest-names.js';
@@ -51,7 +52,8 @@ export async function copyOut(app: Appliance, mountpoint: string, entry: GuestEn
   const parent = path.dirname(dest);
   if (!fs.lstatSync(parent, { throwIfNoEntry: false })?.isDirectory()) throw invalidArgument(`The folder ${parent} does not exist (or is not a folder); make it first.`);
 
-  const staging = fs.mkdtempSync(path.join(parent, '.boxkeep-get-'));
+  // Real path, so that where the kernel says a file or folder lies can be compared with where it should.
+  const staging = fs.realpathSync(fs.mkdtempSync(path.join(parent, '.boxkeep-get-')));
   const result: FileCopyResult = { destination: dest, files: 0, folders: 0, links: 0, bytes: 0, skipped: [] };
   try {
     const top = path.join(staging, 'x');
@@ -74,11 +76,30 @@ export async function copyOut(app: Appliance, mountpoint: string, entry: GuestEn
         await place(app, mountpoint, e, target, result, folderModes);
       }
     }
-    for (const [folder, mode] of folderModes.reverse()) fs.chmodSync(folder, mode);
-    // link() refuses an existing name (rename would replace it); a folder is renamed after a last look.
+    // Through a descriptor opened without following a link, checked to be the folder we made: chmod by path would follow one.
+    for (const [folder, mode] of folderModes.reverse()) {
+      const fd = openFolder(folder);
+      try {
+        assertOpenedAt(fd, folder);
+        fs.fchmodSync(fd, mode);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    // link() and mkdir() refuse an existing name (rename alone would replace an empty folder or a file there).
     if (entry.kind === 'dir') {
-      if (fs.lstatSync(dest, { throwIfNoEntry: false })) throw alreadyExists(`${dest} appeared meanwhile; Boxkeep does not overwrite it.`);
-      fs.renameSync(top, dest);
+      try {
+        fs.mkdirSync(dest, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`${dest} appeared meanwhile; Boxkeep does not overwrite it.`);
+        throw err;
+      }
+      try {
+        fs.renameSync(top, dest);
+      } catch (err) {
+        fs.rmdirSync(dest);
+        throw err;
+      }
     } else if (fs.lstatSync(top, { throwIfNoEntry: false })) {
       fs.linkSync(top, dest);
     }
@@ -88,28 +109,62 @@ export async function copyOut(app: Appliance, mountpoint: string, entry: GuestEn
   }
 }
 
+/** Where an open descriptor lies, every link on the way resolved: a folder swapped for a link shows here. */
+function assertOpenedAt(fd: number, expected: string): void {
+  const actual = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  if (actual !== expected) throw moved(expected);
+}
+
+/** A folder of the staging tree, opened only when it is no link (ELOOP or ENOTDIR say it was swapped for one). */
+function openFolder(folder: string): number {
+  try {
+    return fs.openSync(folder, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw moved(folder);
+    throw err;
+  }
+}
+
+/** A folder of the staging tree is still the one we made, not a link to elsewhere put in its place. */
+function assertFolderIs(folder: string): void {
+  if (fs.realpathSync(folder) !== folder) throw moved(folder);
+}
+
+const moved = (where: string) => storageError(`${where} was moved or replaced while the copy was being made there; nothing was saved. Try again in a folder only you can write to.`);
+
 /** One entry at a host path inside the staging folder. */
 async function place(app: Appliance, mountpoint: string, e: GuestEntry, target: string, result: FileCopyResult, folderModes: [string, number][]): Promise<void> {
   switch (e.kind) {
     case 'dir':
       // Its own mode only once all below it is placed (a read-only folder would refuse them).
+      assertFolderIs(path.dirname(target));
       fs.mkdirSync(target, { mode: 0o700 });
       folderModes.push([target, e.mode & 0o777]);
       result.folders++;
       return;
     case 'link':
+      assertFolderIs(path.dirname(target));
       fs.symlinkSync(e.target ?? '', target);
       result.links++;
       return;
     case 'file': {
-      // The appliance writes a file of our own making: created empty O_EXCL here first, so a
-      // name planted meanwhile is refused rather than written through.
-      fs.closeSync(fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600));
-      await app.must(`download ${quote(join(mountpoint, e.path))} ${quote(target)}`);
-      fs.chmodSync(target, e.mode & 0o777);
-      fs.utimesSync(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
+      // Created empty O_EXCL here first, so a name planted meanwhile is refused rather than
+      // written through; its folder checked first and the open file checked after, so a staging
+      // folder swapped for a link is caught. guestfish then writes through /proc/<pid>/fd/N:
+      // that names this very open file, whatever happens to the path meanwhile.
+      assertFolderIs(path.dirname(target));
+      const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+      try {
+        assertOpenedAt(fd, target);
+        await app.must(`download ${quote(join(mountpoint, e.path))} ${quote(`/proc/${process.pid}/fd/${fd}`)}`);
+        fs.fchmodSync(fd, e.mode & 0o777);
+        fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
+        result.bytes += fs.fstatSync(fd).size;
+      } finally {
+        fs.closeSync(fd);
+      }
       result.files++;
-      result.bytes += fs.statSync(target).size;
       return;
     }
     default:
