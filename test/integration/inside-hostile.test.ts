@@ -1,5 +1,6 @@
 // Looking inside guest filesystems that hold what a hostile or merely old guest may hold, on real
 // disks through a real libguestfs appliance (TCG: ~20-60 s a launch, so few launches).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ describe('a guest name that is not UTF-8', () => {
   it('is compared under its own bytes, and does not stop the rest of the filesystem being compared', async () => {
     const disk = makeExt4Qcow2(path.join(t.dir, 'odd.qcow2'), 32, { 'odd/ok.txt': 'fine\n', 'odd/gone.txt': 'x' }, undefined, (src) => {
       fs.writeFileSync(Buffer.concat([Buffer.from(path.join(src, 'odd') + '/'), LATIN1]), 'latin-1 name\n');
+      execFileSync('mkfifo', [path.join(src, 'fifo')]);
     });
     const box = await boxFrom(t.core, disk, 'odd');
     await t.core.snapshots.create({ box: 'odd', name: 'A' });
@@ -34,6 +36,17 @@ describe('a guest name that is not UTF-8', () => {
     expect(fs.readdirSync(dest).sort()).toEqual(['gone.txt', 'ok.txt']);
     expect(fs.readFileSync(path.join(dest, 'ok.txt'), 'utf8')).toBe('fine\n');
     expect(r.skipped).toEqual(['/odd/caf\udce9.txt: the name "caf\\udce9.txt" is not UTF-8']);
+  }, SLOW);
+});
+
+describe('a guest pipe or device', () => {
+  it('is refused when asked for by name, and nothing is made at the destination', async () => {
+    const dest = path.join(t.dir, 'fifo-A');
+    const err = await rejection(t.router.invoke('snapshots:getFile', { box: 'odd', snapshot: 'A', path: '/fifo', destination: dest }));
+    expect(err.code).toBe('InvalidArgument');
+    expect(err.message).toMatch(/\/fifo is a device, socket or pipe; only files, folders and links are copied out/);
+    expect(fs.existsSync(dest)).toBe(false);
+    expect(fs.readdirSync(t.dir).filter((n) => n.startsWith('.boxkeep-get-'))).toEqual([]);
   }, SLOW);
 });
 

@@ -40,6 +40,8 @@ export function hostPathFor(root: string, relative: string): string | { problem:
  * not exist; when it is an existing folder, the copy goes inside it under the entry's name.
  */
 export async function copyOut(app: Appliance, mountpoint: string, entry: GuestEntry, destination: string): Promise<FileCopyResult> {
+  // Else "copied" would be answered with nothing at the destination.
+  if (entry.kind === 'other') throw invalidArgument(`${entry.path} is a device, socket or pipe; only files, folders and links are copied out.`);
   let dest = path.resolve(destination);
   const st = fs.lstatSync(dest, { throwIfNoEntry: false });
   if (st?.isDirectory()) {
