@@ -19,6 +19,8 @@ const suites = {
   display: async () => (await import('./display.mjs')).displayBenchmarks(),
   // Boots a blank disk with a screen: screenshot through the channel vs a raw QMP screendump.
   screen: async () => (await import('./screen.mjs')).screenBenchmarks(),
+  // Looking inside snapshots: changed bytes from the layers, changed files through libguestfs.
+  inside: async () => (await import('./inside.mjs')).insideBenchmarks(),
   // Boots the tiny guest through OVMF and through SeaBIOS.
   uefi: async () => (await import('./uefi.mjs')).uefiBenchmarks(),
   // The test guest with qemu-ga: fsfreeze/thaw around a live snapshot, beside the pause without it.

@@ -20,6 +20,7 @@ const tools = [
   ['isoinfo', 'genisoimage'],
   ['openssl', 'openssl'],
   ['zstd', 'zstd'],
+  ['guestfish', 'libguestfs-tools'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 // qemu-ga is copied into the test guest from where the package puts it (not on a user's PATH).
@@ -27,6 +28,8 @@ if (!fs.existsSync('/usr/sbin/qemu-ga')) missing.push(['qemu-ga', 'qemu-guest-ag
 if (!fs.existsSync('/usr/lib/chromium/chromium') && !process.env.BOXKEEP_CHROMIUM) missing.push(['chromium', 'chromium']);
 // UEFI firmware is files, not a command (electron/core/vm/firmware.ts).
 if (!fs.existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd')) missing.push(['OVMF (UEFI firmware)', 'ovmf']);
+// libguestfs's appliance boots a kernel from /boot (looking inside snapshots, electron/core/inside).
+if (!fs.existsSync('/boot') || !fs.readdirSync('/boot').some((f) => f.startsWith('vmlinuz-'))) missing.push(['a kernel in /boot (for libguestfs)', 'linux-image-cloud-amd64']);
 if (missing.length) {
   const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
   console.error(`npm test: missing ${missing.map(([b]) => b).join(', ')}.\nInstall with: sudo apt-get install -y --no-install-recommends ${pkgs}`);

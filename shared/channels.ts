@@ -26,6 +26,9 @@ import type {
   SnapshotPicture,
   SnapshotTree,
   StopResult,
+  SnapshotDiff,
+  GuestFolder,
+  FileCopyResult,
   SystemInfo,
 } from './types.js';
 import type { ByteStream } from './streams.js';
@@ -171,6 +174,13 @@ const protectPolicy = {
   keepWeekly: v.optional(int(S.keepWeekly, 0, MAX_KEEP)),
   keepMonthly: v.optional(int(S.keepMonthly, 0, MAX_KEEP)),
 };
+/** A path inside a guest filesystem (any bytes but NUL; resolved inside the guest, never on the host). */
+const guestPath = v.pipe(
+  v.string('The guest path must be text.'),
+  v.minLength(1, 'The guest path must not be empty.'),
+  v.maxLength(4096, 'The guest path is longer than 4096 characters.'),
+  v.check((p) => !p.includes('\u0000'), 'The guest path contains a NUL character.'),
+);
 
 const empty = v.strictObject({});
 const boxInput = v.strictObject({ box: ref('box') });
@@ -275,6 +285,27 @@ export const channels = {
   /** A box's AutoProtect policy and when its next automatic snapshot comes. */
   'protect:get': { input: boxInput, result: result<ProtectStatus>() },
   'protect:set': { input: v.strictObject({ box: ref('box'), ...protectPolicy }), result: result<ProtectStatus>() },
+
+  /** How much differs between two snapshots (or a snapshot and a stopped box's Now); with files, which files. */
+  'snapshots:diff': {
+    input: v.strictObject({ box: ref('box'), from: ref('snapshot'), to: v.optional(ref('snapshot')), files: v.optional(v.boolean('The files choice must be true or false.')) }),
+    result: result<SnapshotDiff>(),
+  },
+  /** One folder (or file) of a snapshot's filesystem, read through libguestfs. */
+  'snapshots:files': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: v.optional(guestPath), filesystem: v.optional(guestPath) }),
+    result: result<GuestFolder>(),
+  },
+  /** Copies a file or folder of a snapshot to a new path on the host (never over anything). */
+  'snapshots:getFile': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: guestPath, destination: absolutePath('destination'), filesystem: v.optional(guestPath) }),
+    result: result<FileCopyResult>(),
+  },
+  /** Copies a file or folder of a snapshot into the same place of a stopped box's current disk (Now). */
+  'snapshots:putFile': {
+    input: v.strictObject({ box: ref('box'), snapshot: ref('snapshot'), path: guestPath, filesystem: v.optional(guestPath) }),
+    result: result<FileCopyResult>(),
+  },
 
   'settings:get': { input: empty, result: result<Settings>() },
   'settings:update': {

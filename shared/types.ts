@@ -242,7 +242,7 @@ export interface RecoveryReport {
 }
 
 export type TaskKind = 'snapshot-create' | 'snapshot-restore' | 'snapshot-remove' | 'image-import' | 'box-create' | 'box-remove'
-  | 'box-export' | 'box-import' | 'box-clone';
+  | 'box-export' | 'box-import' | 'box-clone' | 'snapshot-diff';
 
 export interface TaskProgress {
   taskId: string;
@@ -334,4 +334,79 @@ export interface ProtectStatus {
   pausedReason: string | null;
   /** The last automatic snapshot that failed, and why; null after one succeeds. */
   lastError: string | null;
+}
+
+/** One entry of a guest filesystem, read through libguestfs (never mounted on the host). Paths are the guest's, from the filesystem's root. */
+export interface GuestEntry {
+  path: string;
+  kind: 'file' | 'dir' | 'link' | 'other';
+  /** Permission bits (with setuid/setgid/sticky), without the type. */
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  /** Seconds.nanoseconds as text: exact, for comparing. */
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: number;
+  uid: number;
+  gid: number;
+  /** A link's target, as the guest wrote it (never followed). */
+  target?: string;
+}
+
+/** What differs for one path between two states of a disk. */
+export interface FileChange {
+  path: string;
+  change: 'added' | 'removed' | 'modified';
+  /** For modified: which facts differ ('type', 'size', 'mode', 'owner', 'mtime', 'content', 'target'). */
+  what: string[];
+  before: GuestEntry | null;
+  after: GuestEntry | null;
+}
+
+/** The changes on one filesystem of the disk ("/dev/sda1", or "/dev/sda" for a disk without partitions). */
+export interface FilesystemChanges {
+  filesystem: string;
+  type: string;
+  changes: FileChange[];
+  /** Why this filesystem could not be compared (then changes is empty). */
+  problem: string | null;
+}
+
+/** snapshots:diff: how much guest data differs between two states, and (with files) which files. */
+export interface SnapshotDiff {
+  boxId: string;
+  from: { id: string; name: string };
+  /** id null: the box's current disk (Now). */
+  to: { id: string | null; name: string };
+  /** Guest bytes written between the two (the clusters the layers between them map). */
+  changedBytes: number;
+  files: FilesystemChanges[] | null;
+  /** Said when the disk holds nothing Boxkeep can compare file by file (no filesystem, LVM). */
+  filesNote: string | null;
+  /** The file list came from the cache kept with the snapshot. */
+  cached: boolean;
+}
+
+/** snapshots:files: one folder (or file) of a snapshot's filesystem. */
+export interface GuestFolder {
+  boxId: string;
+  snapshotId: string;
+  filesystem: string;
+  /** Every filesystem the disk has, as "/dev/sda1: ext4". */
+  filesystems: string[];
+  entry: GuestEntry;
+  /** The folder's entries; empty for a file. */
+  entries: GuestEntry[];
+}
+
+/** snapshots:getFile / snapshots:putFile: what was copied. */
+export interface FileCopyResult {
+  destination: string;
+  files: number;
+  folders: number;
+  links: number;
+  bytes: number;
+  /** Entries not copied, and why (a device node, a name no host path may take). */
+  skipped: string[];
 }

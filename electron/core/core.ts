@@ -19,6 +19,7 @@ import { recoveryNeeded } from './recovery/needed.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { ProtectService } from './protect/service.js';
+import { InsideService } from './inside/service.js';
 import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
@@ -53,6 +54,7 @@ export class Core {
   readonly protect: ProtectService;
   readonly archives: ArchiveService;
   readonly clones: CloneService;
+  readonly inside: InsideService;
   vms: VmControl;
   readonly logger: Logger;
   lastRecovery: RecoveryReport | null = null;
@@ -82,6 +84,7 @@ export class Core {
     this.protect = new ProtectService({ ...effects, boxes: this.boxes, snapshots: this.snapshots });
     this.archives = new ArchiveService({ ...effects, tasks: this.tasks, boxes: this.boxes });
     this.clones = new CloneService({ ...effects, tasks: this.tasks, boxes: this.boxes, snapshots: this.snapshots });
+    this.inside = new InsideService({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.supervisor });
   }
 
   /** Takes the home, runs recovery, and returns the services. */

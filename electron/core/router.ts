@@ -20,6 +20,7 @@ import { CRASH_POINTS } from './operations.js';
 import type { RecoveryOptions } from './recovery/recovery.js';
 import type { SnapshotEngine } from './snapshots/engine.js';
 import type { ProtectService } from './protect/service.js';
+import type { InsideService } from './inside/service.js';
 import type { VmControl } from './vm/control.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
@@ -39,6 +40,7 @@ export interface RouterDeps extends HomeData {
   archives: ArchiveService;
   clones: CloneService;
   tasks: Tasks;
+  inside: InsideService;
   info(): Promise<SystemInfo>;
   recover(opts: RecoveryOptions): Promise<RecoveryReport>;
   readonly lastRecovery: RecoveryReport | null;
@@ -86,6 +88,10 @@ export function createRouter(core: RouterDeps): Router {
 
     'protect:get': (i) => core.protect.status(i.box),
     'protect:set': (i) => core.protect.set(i),
+    'snapshots:diff': (i) => core.inside.diff(i),
+    'snapshots:files': (i) => core.inside.files(i),
+    'snapshots:getFile': (i) => core.inside.getFile(i),
+    'snapshots:putFile': (i) => core.inside.putFile(i),
 
     'settings:get': () => getSettings(core),
     'settings:update': (i) => updateSettings(core, i),

@@ -21,6 +21,7 @@ const PACKAGE_OF: Record<string, string> = {
   isoinfo: 'genisoimage',
   openssl: 'openssl',
   python3: 'python3',
+  guestfish: 'libguestfs-tools',
 };
 
 /** Call in beforeAll. A missing tool fails the test loudly: a skipped disk test proves nothing. */

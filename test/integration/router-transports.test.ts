@@ -60,6 +60,8 @@ function validInput(channel: Channel): Record<string, unknown> {
 const NAME_FIELDS = new Set(['name']);
 const REF_FIELDS = new Set(['box', 'snapshot', 'image']);
 const PATH_FIELDS = new Set(['path', 'kernelPath', 'initrdPath']);
+/** Channels whose `path` names a file inside a guest filesystem (looking inside snapshots), not one on the host. */
+const GUEST_PATH_CHANNELS = new Set<string>(['snapshots:files', 'snapshots:getFile', 'snapshots:putFile']);
 const DESCRIPTION_FIELDS = new Set(['description']);
 /** Port forward lists: each spec wrong in one way, or two specs wanting one host port. */
 export const BAD_FORWARDS: unknown[][] = [
@@ -131,9 +133,11 @@ export function badInputs(channel: Channel, opts: { hugeBytes: number }): Array<
     if (DESCRIPTION_FIELDS.has(f.key)) for (const bad of BAD_DESCRIPTIONS) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
     if (REF_FIELDS.has(f.key)) out.push([`${f.key} empty`, with_('')], [`${f.key} with a newline`, with_('al\npha')], [`${f.key} of 256 chars`, with_('a'.repeat(256))]);
     for (const bad of BAD_CLOUD_INIT[f.key] ?? []) out.push([`${f.key} ${JSON.stringify(bad).slice(0, 60)}`, with_(bad)]);
-    if (PATH_FIELDS.has(f.key)) {
+    if (PATH_FIELDS.has(f.key) && !GUEST_PATH_CHANNELS.has(channel)) {
       for (const bad of ['disk.qcow2', '../../etc/passwd', '~/disk.qcow2', '/tmp/a\nb']) out.push([`${f.key} ${JSON.stringify(bad)}`, with_(bad)]);
     }
+    // A path inside the guest is resolved there, never on the host: any bytes but NUL, not empty.
+    if (f.key === 'path' && GUEST_PATH_CHANNELS.has(channel)) for (const bad of ['', 'nul\u0000byte', 'x'.repeat(4097)]) out.push([`${f.key} ${JSON.stringify(bad.slice(0, 20))}`, with_(bad)]);
   }
   // Cloud-init settings without the user they are for: the box service refuses them.
   if ('cloudInitUser' in valid) {

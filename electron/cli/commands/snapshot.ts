@@ -6,6 +6,7 @@ import { arg, given, on, opt, optArg, output, type CommandGroup } from '../comma
 import { savePng } from '../png-file.js';
 import { snapshotPinCommands } from '../protect-commands.js';
 import { humanBytes, keyValues, localTime, relativeTime, snapshotTree } from '../format.js';
+import { insideCommands } from './snapshot-inside.js';
 
 const q = (text: string) => JSON.stringify(text);
 
@@ -136,6 +137,7 @@ export const snapshotCommands: CommandGroup = {
         );
       },
     },
+    ...insideCommands,
   ],
 };
 

@@ -8,6 +8,7 @@ import { ariaShortcut, shortcutLabel } from '../keyboard.js';
 import { layoutTree, NOW_KEY, type TreeLayout } from '../tree/layout.js';
 import { SnapshotTree } from '../tree/SnapshotTree.js';
 import { Icon } from './icons.js';
+import { ChangedSinceParent, InsidePanel } from './SnapshotInside.js';
 
 export function SnapshotPane({ box, detail }: { box: Box; detail: BoxDetail | null }) {
   const tree = useApp((s) => s.trees[box.id] ?? null);
@@ -76,6 +77,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <dt>Depend on it</dt>
         <dd>{children.length ? children.map((c) => c.name).join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
       </dl>
+      {parent && <ChangedSinceParent box={box} snapshot={s} parent={parent} />}
       {s.hasPicture && <SnapshotPicture boxId={box.id} snapshot={s} />}
       {isCurrent && <p className="hint">“Now” hangs under this snapshot: the box’s current disk builds on it.</p>}
       <div className="details-actions">
@@ -116,6 +118,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
           <Icon name="trash" /> Delete…
         </button>
       </div>
+      <InsidePanel key={s.id} box={box} tree={tree} snapshot={s} />
     </>
   );
 }

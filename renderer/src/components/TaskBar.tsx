@@ -13,6 +13,7 @@ const WHAT = {
   'box-export': 'Exporting a box',
   'box-import': 'Importing a box',
   'box-clone': 'Cloning a box',
+  'snapshot-diff': 'Comparing snapshots',
 } as const;
 
 export function TaskBar() {

@@ -6,6 +6,7 @@ import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Box, Image, ProtectStatus, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
+import type { FileCopyResult, GuestFolder, SnapshotDiff } from '../../../shared/types.js';
 import { formatBytes, joinWords } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
@@ -80,6 +81,11 @@ export interface Actions {
   snapshotPicture(boxId: string, snapshotId: string): Promise<string | null>;
   /** The picture at once if it has already been fetched (undefined when not yet). */
   cachedSnapshotPicture(boxId: string, snapshotId: string): string | null | undefined;
+  /** Looking inside snapshots: errors stay with the panel that asked. */
+  diffSnapshots(input: ChannelInput<'snapshots:diff'>): Promise<ActionResult<SnapshotDiff>>;
+  snapshotFiles(input: ChannelInput<'snapshots:files'>): Promise<ActionResult<GuestFolder>>;
+  saveSnapshotFile(input: ChannelInput<'snapshots:getFile'>): Promise<ActionResult<FileCopyResult>>;
+  putSnapshotFile(input: ChannelInput<'snapshots:putFile'>): Promise<ActionResult<FileCopyResult>>;
 }
 
 export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync): Actions {
@@ -324,5 +330,9 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
 
     snapshotPicture: (boxId, snapshotId) => pictures.get(boxId, snapshotId),
     cachedSnapshotPicture: (boxId, snapshotId) => pictures.peek(boxId, snapshotId),
+    diffSnapshots: (input) => perform(`diff:${input.box}`, () => bridge.snapshots.diff(input), { success: () => null, toastErrors: false }),
+    snapshotFiles: (input) => perform(`files:${input.box}`, () => bridge.snapshots.files(input), { success: () => null, toastErrors: false }),
+    saveSnapshotFile: (input) => perform(`get-file:${input.box}`, () => bridge.snapshots.getFile(input), { success: (r) => `Saved a copy to ${r.destination}.`, toastErrors: false }),
+    putSnapshotFile: (input) => perform(`put-file:${input.box}`, () => bridge.snapshots.putFile(input), { success: (r) => `Put ${r.destination} back into the box.`, toastErrors: false }),
   };
 }

@@ -1,0 +1,175 @@
+// One libguestfs appliance (a small VM of its own) holding a few disks, driven through one
+// guestfish process over its stdin. Guest filesystems are untrusted input: they are only ever
+// parsed by the appliance's kernel, never mounted on the host. guestfish is our child with a
+// pipe for stdin, so if Boxkeep dies the pipe closes and guestfish (and its VM) exit with it:
+// nothing is left holding a disk. stderr is joined to stdout (`exec … 2>&1`) so an error line
+// arrives in order with the output; each command is followed by an `echo` of a marker made of
+// random bytes, which a guest's file names or link targets cannot forge.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { BoxkeepError } from '../../../shared/errors.js';
+import { childProcess, crypto } from '../builtins.js';
+import { guestNameBytes } from './guest-names.js';
+
+export interface ApplianceDisk {
+  path: string;
+  readonly: boolean;
+}
+
+export interface ApplianceOptions {
+  /** The boxes' accelerator verdict: anything but kvm makes libguestfs use TCG. */
+  accel: 'kvm' | 'tcg' | 'unknown';
+  binary?: string;
+}
+
+/** What one command answered: its output, or libguestfs's error for it. */
+export type Answer = { ok: true; out: string } | { ok: false; error: string };
+
+export const GUESTFISH = 'guestfish';
+
+/** A string as one guestfish argument: double quotes, every byte but letters and digits as \xHH (a guest name's raw bytes as they were). */
+export function quote(text: string): string {
+  let out = '"';
+  for (const byte of guestNameBytes(text)) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9_./+-]/.test(c) ? c : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `${out}"`;
+}
+
+export class Appliance {
+  private buffered = '';
+  private waiting: { marker: string; count: number; resolve: (text: string) => void } | null = null;
+  private exited: string | null = null;
+  private line = 0;
+  /** A private folder for files the appliance writes on the host (find0, download). */
+  readonly scratch: string;
+
+  /** Resolves with guestfish's exit code (null when a signal ended it). */
+  private readonly exitCode: Promise<number | null>;
+
+  private constructor(private readonly child: ChildProcess) {
+    this.exitCode = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bk-inside-'));
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      this.deliver();
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = `guestfish exited (${signal ?? code})`;
+      this.deliver();
+    });
+    // A guestfish that died (or never started) makes writes fail with EPIPE: that is its exit, not a crash of ours.
+    child.stdin!.on('error', (err) => {
+      this.exited ??= `guestfish's input closed (${err.message})`;
+      this.deliver();
+    });
+    child.on('error', (err) => {
+      this.exited = err.message;
+      this.deliver();
+    });
+  }
+
+  /** Starts guestfish with the disks (qcow2, format stated, never probed) and boots the appliance. */
+  static async launch(disks: ApplianceDisk[], opts: ApplianceOptions): Promise<Appliance> {
+    const env: NodeJS.ProcessEnv = { ...process.env, LIBGUESTFS_BACKEND: 'direct', LC_ALL: 'C' };
+    if (opts.accel !== 'kvm') env.LIBGUESTFS_BACKEND_SETTINGS = 'force_tcg';
+    const binary = opts.binary ?? GUESTFISH;
+    const child = childProcess().spawn('/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', binary], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+    const appliance = new Appliance(child);
+    const add = disks.map((d) => `add-drive ${quote(d.path)} format:qcow2 readonly:${d.readonly ? 'true' : 'false'}`);
+    try {
+      for (const command of add) await appliance.must(command);
+      await appliance.must('run');
+    } catch (err) {
+      await appliance.close();
+      // 127: the shell found no guestfish to exec (its input may close before its exit is seen).
+      const code = await Promise.race([appliance.exitCode, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      if (code === 127) {
+        throw new BoxkeepError('Internal', `Looking inside a disk needs libguestfs's guestfish, which was not found; install it with: sudo apt-get install libguestfs-tools`);
+      }
+      throw err;
+    }
+    return appliance;
+  }
+
+  /** Runs one command line (already quoted); never throws for libguestfs's own errors. */
+  async run(command: string): Promise<Answer> {
+    const [answer] = await this.batch([command]);
+    return answer!;
+  }
+
+  /** Runs one command, throwing a Storage error with libguestfs's words when it fails. */
+  async must(command: string): Promise<string> {
+    const answer = await this.run(command);
+    if (!answer.ok) throw new BoxkeepError('Storage', `The disk could not be read: ${answer.error}`);
+    return answer.out;
+  }
+
+  /** Runs several commands in one go (written at once, answered in order). */
+  async batch(commands: string[]): Promise<Answer[]> {
+    if (this.exited) throw new BoxkeepError('Storage', `The disk appliance is gone: ${this.exited}.`);
+    const marker = `@@bk-${crypto().randomBytes(12).toString('hex')}@@`;
+    const lines = commands.map((c) => `-${c}\necho ${marker}\n`).join('');
+    const first = this.line + 1;
+    this.line += commands.length * 2;
+    const text = await new Promise<string>((resolve) => {
+      this.waiting = { marker: `${marker}\n`, count: commands.length, resolve };
+      this.child.stdin!.write(lines);
+      this.deliver();
+    });
+    const parts = text.split(`${marker}\n`);
+    parts.pop();
+    if (parts.length < commands.length) throw new BoxkeepError('Storage', `The disk appliance stopped answering: ${this.exited ?? 'no reason given'}.`);
+    return parts.map((part, i) => answerOf(part, first + i * 2));
+  }
+
+  /** Hands the waiting batch its text once every one of its markers came (or guestfish exited). */
+  private deliver(): void {
+    const w = this.waiting;
+    if (!w) return;
+    let end = 0;
+    for (let n = 0; n < w.count; n++) {
+      const at = this.buffered.indexOf(w.marker, end);
+      if (at < 0) {
+        if (!this.exited) return;
+        end = this.buffered.length;
+        break;
+      }
+      end = at + w.marker.length;
+    }
+    const text = this.buffered.slice(0, end);
+    this.buffered = this.buffered.slice(end);
+    this.waiting = null;
+    w.resolve(text);
+  }
+
+  /**
+   * Ends guestfish (it shuts its VM down) and waits until it has exited: until then its QEMU
+   * still holds the disks' locks, and the next user of the box (a start, another appliance)
+   * would be refused the live disk. The scratch folder goes too.
+   */
+  async close(): Promise<void> {
+    const running = this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
+    if (running) {
+      if (this.child.stdin!.writable) this.child.stdin!.end('exit\n');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 60_000);
+      await this.exitCode;
+      clearTimeout(timer);
+    }
+    fs.rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+/** An error line of guestfish for that input line (`*stdin*:N: libguestfs: error: …`), or the output. */
+function answerOf(part: string, line: number): Answer {
+  const prefix = `*stdin*:${line}: `;
+  const at = part.indexOf(prefix);
+  if (at === 0 || (at > 0 && part[at - 1] === '\n')) {
+    return { ok: false, error: part.slice(at + prefix.length).replace(/^libguestfs: error: /, '').trim() };
+  }
+  return { ok: true, out: part };
+}
