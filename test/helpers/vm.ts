@@ -48,6 +48,13 @@ export async function openVmHome(options: { append?: string; stopTimeoutMs?: num
   return h;
 }
 
+/** A VM home with the box "vm" made from the tiny image and booted to its command loop: how most VM test files begin. */
+export async function openBootedVm(): Promise<{ h: VmHome; con: SerialDriver }> {
+  const h = await openVmHome();
+  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
+  return { h, con: await boot(h.core, 'vm') };
+}
+
 /** The console of a running box, once the guest's command loop is ready. */
 export async function consoleOf(core: Core, boxId: string, opts: { fresh?: boolean } = {}): Promise<SerialDriver> {
   const sup = core.vms as Supervisor;

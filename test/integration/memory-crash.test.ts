@@ -11,16 +11,14 @@ import { CRASH_POINTS } from '../../electron/core/operations.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
 import type { SerialDriver } from '../helpers/guest.js';
-import { attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { attach, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
 let con: SerialDriver;
 
 beforeAll(async () => {
-  h = await openVmHome();
-  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
-  con = await boot(h.core, 'vm');
+  ({ h, con } = await openBootedVm());
   await sh(con, '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done) >/dev/null 2>&1 & true');
 });
 afterAll(async () => {

@@ -8,16 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { rejection } from '../helpers/errors.js';
 import type { SerialDriver } from '../helpers/guest.js';
-import { attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { attach, boot, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
 let con: SerialDriver;
 
 beforeAll(async () => {
-  h = await openVmHome();
-  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
-  con = await boot(h.core, 'vm');
+  ({ h, con } = await openBootedVm());
 });
 afterAll(async () => {
   con?.close();

@@ -7,14 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { nodesFile } from '../../electron/core/vm/nodes.js';
 import type { SerialDriver } from '../helpers/guest.js';
-import { boot, consoleOf, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { boot, consoleOf, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
 
 let h: VmHome;
 let con: SerialDriver;
 beforeAll(async () => {
-  h = await openVmHome();
-  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
-  con = await boot(h.core, 'vm');
+  ({ h, con } = await openBootedVm());
   // Two live snapshots: the chain has q0, q1, q2 layers that no name on disk tells apart.
   await sh(con, 'echo one > /mnt/one; sync');
   await h.core.snapshots.create({ box: 'vm', name: 's1' });
