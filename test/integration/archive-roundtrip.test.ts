@@ -112,6 +112,31 @@ describe('export and import round trip', () => {
     expect(fs.readdirSync(path.dirname(src.dir)).filter((f) => f.includes('cancelled'))).toEqual([]);
   }, 300_000);
 
+  it('a file another program creates at the very moment the archive lands is never replaced', async () => {
+    const target = path.join(path.dirname(src.dir), 'raced.boxkeep');
+    // The other program wins the race in the last possible instant: right before the archive
+    // takes its name, however it takes it (a rename or a link).
+    const real = { renameSync: fs.renameSync, linkSync: fs.linkSync };
+    const plant = (to: fs.PathLike) => {
+      if (String(to) === target && !fs.existsSync(target)) real.renameSync.call(fs, writeBeside(target, 'theirs'), target);
+    };
+    const writeBeside = (file: string, text: string) => {
+      const other = `${file}.theirs`;
+      fs.writeFileSync(other, text);
+      return other;
+    };
+    fs.renameSync = ((from: fs.PathLike, to: fs.PathLike) => (plant(to), real.renameSync(from, to))) as typeof fs.renameSync;
+    fs.linkSync = ((from: fs.PathLike, to: fs.PathLike) => (plant(to), real.linkSync(from, to))) as typeof fs.linkSync;
+    try {
+      await expect(src.core.archives.export({ box: 'web', path: target })).rejects.toMatchObject({ code: 'AlreadyExists', message: expect.stringMatching(/appeared/) });
+    } finally {
+      Object.assign(fs, real);
+    }
+    expect(fs.readFileSync(target, 'utf8')).toBe('theirs');
+    expect(fs.readdirSync(path.dirname(src.dir)).filter((f) => f.includes('raced') && f !== 'raced.boxkeep')).toEqual([]);
+    fs.rmSync(target, { force: true });
+  }, 300_000);
+
   it('a snapshot with memory exports its state, and imports as its disk only: a migration stream from a file is never handed to QEMU', async () => {
     const a = src.core.snapshots.get('web', 'a');
     const state = Buffer.alloc(256 * 1024, 0x6d);

@@ -264,8 +264,7 @@ export async function writeArchive(out: string, plan: ExportPlan, compression: C
     } finally {
       fs.closeSync(fd);
     }
-    if (fs.lstatSync(out, { throwIfNoEntry: false })) throw alreadyExists(`${out} appeared while the archive was being written; nothing was replaced.`);
-    fs.renameSync(tmp, out);
+    landWithoutReplacing(tmp, out);
     fsyncDir(dir);
     return { bytes: fs.statSync(out).size };
   } catch (err) {
@@ -273,4 +272,25 @@ export async function writeArchive(out: string, plan: ExportPlan, compression: C
     if (task.signal.aborted) throw invalidState('The export was cancelled; no archive was written.');
     throw err;
   }
+}
+
+/**
+ * Gives the finished archive its name, never over a file that appeared meanwhile: a hard link
+ * fails with EEXIST if the name is taken, in one step (a check then a rename leaves a window in
+ * which another program's file would be replaced). Where the folder's filesystem has no hard
+ * links (FAT on a USB stick), the check and the rename are the best there is.
+ */
+function landWithoutReplacing(tmp: string, out: string): void {
+  const appeared = () => alreadyExists(`${out} appeared while the archive was being written; nothing was replaced.`);
+  try {
+    fs.linkSync(tmp, out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw appeared();
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    if (fs.lstatSync(out, { throwIfNoEntry: false })) throw appeared();
+    fs.renameSync(tmp, out);
+    return;
+  }
+  fs.rmSync(tmp, { force: true });
 }
