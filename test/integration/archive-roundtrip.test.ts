@@ -137,6 +137,27 @@ describe('export and import round trip', () => {
     fs.rmSync(target, { force: true });
   }, 300_000);
 
+  it('an export killed mid-way leaves a partial file that the next export to that name removes; a running one\'s is left alone', async () => {
+    const folder = path.dirname(src.dir);
+    const target = path.join(folder, 'again.boxkeep');
+    // What a killed export leaves: its writer (a process that has exited) named in the file.
+    const gone = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const abandoned = path.join(folder, `.again.boxkeep.${gone}-12345-0badf00d.partial`);
+    fs.writeFileSync(abandoned, Buffer.alloc(MiB, 7));
+    // One a running export writes (this very process, with its true start time).
+    const start = fs.readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+    const running = path.join(folder, `.again.boxkeep.${process.pid}-${start}-0badcafe.partial`);
+    fs.writeFileSync(running, 'still being written');
+    try {
+      await src.core.archives.export({ box: 'web', path: target });
+      expect(fs.existsSync(abandoned)).toBe(false);
+      expect(fs.readFileSync(running, 'utf8')).toBe('still being written');
+      expect(fs.readdirSync(folder).filter((f) => f.includes('again')).sort()).toEqual([path.basename(running), 'again.boxkeep'].sort());
+    } finally {
+      for (const f of [target, abandoned, running]) fs.rmSync(f, { force: true });
+    }
+  }, 300_000);
+
   it('a snapshot with memory exports its state, and imports as its disk only: a migration stream from a file is never handed to QEMU', async () => {
     const a = src.core.snapshots.get('web', 'a');
     const state = Buffer.alloc(256 * 1024, 0x6d);

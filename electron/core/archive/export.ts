@@ -16,6 +16,7 @@ import { emptyQcow2 } from '../disk/qcow2-create.js';
 import { chainError } from '../disk/confine.js';
 import { convert } from '../disk/qemu-img.js';
 import { fsyncDir, openRegularFile } from '../fsutil.js';
+import { processStartTime } from '../proc.js';
 import { boxProblems, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { TaskHandle } from '../tasks.js';
 import { compressor, type Compression } from './compress.js';
@@ -249,7 +250,8 @@ export async function writeArchive(out: string, plan: ExportPlan, compression: C
     done += n;
     task.progress(base + (1 - base) * (done / total));
   };
-  const tmp = path.join(dir, `.${path.basename(out)}.${crypto().randomBytes(4).toString('hex')}.partial`);
+  removeAbandonedPartials(out);
+  const tmp = path.join(dir, `.${path.basename(out)}.${partialOwner()}-${crypto().randomBytes(4).toString('hex')}.partial`);
   try {
     const files = await hashSources(plan.sources, onBytes, task.signal);
     const manifest = Buffer.from(JSON.stringify({ ...plan.manifest, files }, null, 1));
@@ -293,4 +295,32 @@ function landWithoutReplacing(tmp: string, out: string): void {
     return;
   }
   fs.rmSync(tmp, { force: true });
+}
+
+/** Who writes a partial archive: pid and start time, so a recycled pid is not taken for it. */
+const partialOwner = () => `${process.pid}-${processStartTime(process.pid) ?? 0}`;
+
+/**
+ * An export killed mid-way (power cut, kill -9) leaves its hidden partial file beside the
+ * target, as large as what it had written. The next export to that name removes those whose
+ * writer is gone; one whose writer still runs (another export, racing) is left alone.
+ */
+function removeAbandonedPartials(out: string): void {
+  const prefix = `.${path.basename(out)}.`;
+  const dir = path.dirname(out);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.partial')) continue;
+    const owner = /^(\d+)-(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length, -'.partial'.length));
+    if (!owner) continue;
+    const [pid, startTime] = [Number(owner[1]), owner[2]];
+    if (processStartTime(pid) === startTime) continue;
+    const file = path.join(dir, name);
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isFile()) fs.rmSync(file, { force: true });
+  }
 }
