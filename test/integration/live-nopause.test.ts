@@ -79,7 +79,9 @@ describe('a disk-only live snapshot', () => {
 describe('the owner and its QEMU both killed at a step of a live snapshot', () => {
   // With QEMU dead nothing tells whether the switch ran: recovery completes forward once the
   // overlay was whole (the intent's `ready`), back before; every snapshot stays as it was.
-  const cases: [string, boolean][] = [['after-picture', false], ['after-overlay', true], ['after-switch', true], ['after-freeze', true]];
+  // after-switch and after-vars leave the same files as after-overlay (the renames follow the
+  // switch), so with QEMU dead they are this same case; supervisor-crash covers them alive.
+  const cases: [string, boolean][] = [['after-picture', false], ['after-overlay', true], ['after-freeze', true]];
   let marker = 0;
 
   it.each(cases)('%s: recovered, forward %s; the guest\'s synced writes kept', async (step, forward) => {
