@@ -172,7 +172,7 @@ async function nodeNames(session: QemuSession): Promise<Set<string>> {
   return new Set(nodes.map((n) => n['node-name']));
 }
 
-/** Overlay nodes added before the pause of an abandoned snapshot would block the next one's names. */
+/** Overlay nodes added before the switch of an abandoned snapshot would block the next one's names. */
 async function dropAbandonedNodes(session: QemuSession | null, intent: LiveCreateIntent): Promise<void> {
   if (!session) return;
   if ((await nodeNames(session)).has(intent.newTop.format)) await dropOverlayNodes(session, intent);
