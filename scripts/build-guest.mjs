@@ -177,22 +177,9 @@ while IFS= read -r line; do
 done
 `;
 
-// The stall probe, started with \`boxkeep.probe=on\` on the kernel command line: a stamp of the
-// guest's clock (\`PROBE <seconds>.<microseconds>\`) on the console whenever the millisecond
-// changes, so the largest gap between two stamps around an operation is how long the guest was
-// held up (bench/live-stall.mjs). Only shell builtins in the loop (busybox ash's EPOCHREALTIME,
-// echo, test): a fork per stamp costs milliseconds under TCG. Under \`stop\` the guest's clock
-// stops too, so a pause shows in the host's arrival times of the stamps, not in the gaps.
-const PROBE = `#!/bin/sh
-last=
-while :; do
-  t=$EPOCHREALTIME
-  ms=\${t%???}
-  [ "$ms" = "$last" ] && continue
-  last=$ms
-  echo "PROBE $t"
-done
-`;
+// The stall probe (scripts/guest-probe.sh, which says what it prints), started with
+// \`boxkeep.probe=on\` on the kernel command line.
+const PROBE = fs.readFileSync(path.join(ROOT, 'scripts', 'guest-probe.sh'), 'utf8');
 
 // busybox udhcpc runs this with the lease in its environment.
 const UDHCPC_SCRIPT = `#!/bin/sh
