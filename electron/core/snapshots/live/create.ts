@@ -97,7 +97,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     liveCreate.crash('after-resume');
   } catch (err) {
     session.quiescing = false;
-    if (!(await pastPointOfNoReturn(session, intent))) {
+    if (!(await pastPointOfNoReturn(session, intent, core.logger))) {
       await guest.thaw();
       capture?.close();
       await undoCreate(core, session, box, intent, pause);
@@ -178,19 +178,25 @@ async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box,
 /**
  * Does QEMU already write to the new overlay? A QEMU gone meanwhile counts as switched: the
  * overlay was whole before the switch was asked for, so completing forward is consistent
- * whether the switch ran or not (settle.ts says why).
+ * whether the switch ran or not (settle.ts says why). A QEMU alive but not answering (a
+ * transaction that timed out while QEMU drains a slow disk) is asked again until it answers:
+ * QMP answers in order, so its answer comes after the transaction's outcome, and undoing on a
+ * guess would delete the overlay QEMU may be about to write the guest's data to.
  */
-async function pastPointOfNoReturn(session: QemuSession, intent: LiveCreateIntent): Promise<boolean> {
+async function pastPointOfNoReturn(session: QemuSession, intent: LiveCreateIntent, logger: Logger): Promise<boolean> {
   if (session.nodes.top.format === intent.newTop.format) return true;
-  try {
-    const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
-    if (top === intent.newTop.format) {
-      session.nodes = afterSwitch(session.nodes, switched(intent));
-      return true;
+  for (const started = performance.now(); ; ) {
+    try {
+      const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
+      if (top === intent.newTop.format) {
+        session.nodes = afterSwitch(session.nodes, switched(intent));
+        return true;
+      }
+      return false;
+    } catch (err) {
+      if (session.qmp.closed) return true;
+      logger.warn('QEMU does not say whether the live snapshot switched; asking again', { op: 'live-create', boxId: intent.boxId, snapshotId: intent.snapshot.id, waited_ms: roundMs(performance.now() - started), error: String((err as Error).message ?? err) });
     }
-    return false;
-  } catch {
-    return session.qmp.closed;
   }
 }
 
