@@ -14,7 +14,7 @@ import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
 import { finishStream, streamLayer, waitForJob } from './remove.js';
 import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import { MEMORY_PARTIAL_FILE, memoryPath } from '../../paths.js';
-import { MEMORY_SOCKET } from '../../vm/qemu.js';
+import { isSameProcess, MEMORY_SOCKET, readFingerprint, runDirFor } from '../../vm/qemu.js';
 import { dropPartial, forgetSum, installState, readSum, verifiedState } from './memory.js';
 import path from 'node:path';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
@@ -30,7 +30,14 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
     report.kept(boxId, `An interrupted live snapshot ${name} belongs to a box that no longer exists; nothing was changed.`);
     return true;
   }
-  const session = await core.sessions.adoptOne(box, report, { switching: snapshot.id });
+  const session = await core.sessions.adoptOne(box, report, { switching: { snapshotId: snapshot.id, top: intent.newTop.format, below: intent.oldTop.format } });
+  // A QEMU that runs but could not be taken control of (adoptOne said why) may be switched or
+  // not, and writes to one of the files by its fd: renaming or removing any of them on a guess
+  // would turn the snapshot into a disk QEMU still writes, or delete the one it writes to.
+  if (!session && qemuStillRuns(core, boxId)) {
+    report.kept(boxId, `Live snapshot ${name} was interrupted while its box kept running, and Boxkeep could not take control of that QEMU; its files were left as they are until Boxkeep can (it tries again at its next start).`);
+    return false;
+  }
   const live = box.liveDiskPath;
   const frozen = snapshot.diskPath;
   const resume = async () => {
@@ -122,6 +129,12 @@ async function renameIfSwitched(core: HomeData, session: QemuSession | null, int
     return;
   }
   completeRenames(core, intent.boxId, frozen);
+}
+
+/** Does the box's QEMU (the one its run folder's fingerprint names) still run? */
+function qemuStillRuns(core: HomeData, boxId: string): boolean {
+  const fp = readFingerprint(runDirFor(core.paths, boxId, { create: false }));
+  return fp !== null && isSameProcess(fp);
 }
 
 /**
