@@ -46,7 +46,7 @@ export async function agentBenchmarks() {
   const marks = { pause: [], frozen: [] };
   const logger = {
     info: (m, f) => {
-      if (m === 'live snapshot pause window') marks.pause.push(f.pause_ms);
+      if (m === 'live snapshot stall') marks.pause.push(f.stall_ms);
       if (m === 'guest frozen') marks.frozen.push(f.frozen_ms);
     },
     warn() {}, error() {},
@@ -107,7 +107,7 @@ export async function agentBenchmarks() {
     await new Promise((r) => setTimeout(r, 1000));
     const plain = await take('plain', 'gone');
     rows.push(row(`live snapshot, guest writes stalled (frozen window), median of ${SNAPSHOTS} (floor: pause without freeze)`, frozen.frozen, plain.pause, 'report: the extra pause freeze/thaw adds'));
-    rows.push(row(`live snapshot pause window (stop→cont) with the freeze, median of ${SNAPSHOTS} (floor: without)`, frozen.pause, plain.pause, 'about 1: the freeze is outside the pause'));
+    rows.push(row(`live snapshot stall (the switch) with the freeze, median of ${SNAPSHOTS} (floor: without)`, frozen.pause, plain.pause, 'about 1: the freeze is outside the pause'));
     rows.push(row(`live snapshot create, with the agent, median of ${SNAPSHOTS}`, frozen.totals, null, 'report'));
     rows.push(row(`live snapshot create, qemu-ga stopped (SIGSTOP: port open, no answer), median of ${SNAPSHOTS} (floor: qemu-ga gone)`, hung.totals, plain.totals, 'report: about 1 s more (AGENT_SYNC_MS)'));
     rows.push(row(`live snapshot create, qemu-ga gone (port closed), median of ${SNAPSHOTS} (floor: with the agent)`, plain.totals, frozen.totals, 'report: no wait for a guest with no agent'));

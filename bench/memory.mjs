@@ -47,7 +47,7 @@ async function measure(core, home, name, windows) {
     windows.length = 0;
     const sizes = [];
     for (let i = 0; i < SNAPSHOTS; i++) sizes.push((await core.snapshots.create({ box: name, name: `${mode}-${i}`, memory: true })).memory.size);
-    result[mode] = { pauses: windows.map((w) => w.pause_ms), size: sizes.at(-1) };
+    result[mode] = { pauses: windows.map((w) => w.stall_ms), size: sizes.at(-1) };
   }
   delete process.env.BOXKEEP_MEMORY_PRECOPY;
   const floors = [0, 1, 2].map(() => ddFloor(home, result.background.size));
@@ -64,7 +64,7 @@ export async function memoryBenchmarks() {
   const g = guest();
   const dir = tempDir('bkmem-');
   const windows = [];
-  const logger = { info: (m, f) => { if (m === 'live snapshot pause window') windows.push(f); }, warn() {}, error() {} };
+  const logger = { info: (m, f) => { if (m === 'live snapshot stall') windows.push(f); }, warn() {}, error() {} };
   const core = await openCore({ home: path.join(dir, 'h'), owner: 'test', logger, supervisor: { stopTimeoutMs: 1000 } });
   const killAll = () => {
     for (const s of core.vms.sessions.values()) {

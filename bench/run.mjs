@@ -31,6 +31,8 @@ const suites = {
   archive: async () => (await import('./archive.mjs')).archiveBenchmarks(),
   // Snapshots with memory at -m 256 and -m 1024: pause windows, state size, restore to running.
   memory: async () => (await import('./memory.mjs')).memoryBenchmarks(),
+  // The guest-visible stall of a live snapshot (the guest's probe), idle and writing, beside a bare QMP transaction.
+  'live-stall': async () => (await import('./live-stall.mjs')).liveStallBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

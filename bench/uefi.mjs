@@ -35,7 +35,7 @@ export async function uefiBenchmarks() {
   const g = guest();
   const dir = tempDir('bkuefi-');
   const pauses = [];
-  const logger = { info: (m, f) => { if (m === 'live snapshot pause window') pauses.push(f.pause_ms); }, warn() {}, error() {} };
+  const logger = { info: (m, f) => { if (m === 'live snapshot stall') pauses.push(f.stall_ms); }, warn() {}, error() {} };
   const core = await openCore({ home: path.join(dir, 'h'), owner: 'test', logger, supervisor: { stopTimeoutMs: 1000 } });
   try {
     const data = path.join(dir, 'd.qcow2');
@@ -47,7 +47,7 @@ export async function uefiBenchmarks() {
     const uefi = await measure(core, 'uefi', pauses);
     return [
       row(`UEFI box start to guest ready (OVMF, TCG; floor: SeaBIOS), median of ${BOOTS}`, uefi.boots, bios.boots, 'report'),
-      row(`UEFI live snapshot pause window, variables compared (floor: BIOS box), median of ${SNAPSHOTS}`, uefi.pauses, bios.pauses, 'under 10 ms'),
+      row(`UEFI live snapshot stall (the switch), variables compared after it (floor: BIOS box), median of ${SNAPSHOTS}`, uefi.pauses, bios.pauses, 'under 10 ms'),
     ];
   } finally {
     await core.close();

@@ -130,6 +130,9 @@ if [ $cidata = print ]; then
   done
   [ $found = 1 ] || echo "BOXKEEP-CIDATA-MISSING"
 fi
+probe=off
+for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.probe=on ] && probe=on; done
+[ $probe = on ] && { /bin/boxkeep-probe & }
 console=loop
 for w in $(cat /proc/cmdline); do [ "$w" = boxkeep.console=login ] && console=login; done
 if [ $console = login ]; then
@@ -174,6 +177,10 @@ while IFS= read -r line; do
 done
 `;
 
+// The stall probe (scripts/guest-probe.sh, which says what it prints), started with
+// \`boxkeep.probe=on\` on the kernel command line.
+const PROBE = fs.readFileSync(path.join(ROOT, 'scripts', 'guest-probe.sh'), 'utf8');
+
 // busybox udhcpc runs this with the lease in its environment.
 const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
@@ -188,7 +195,7 @@ esac
 exit 0
 `;
 const WWW_INDEX = `<!doctype html><title>Boxkeep test guest</title><p>${WWW_MARKER}</p>\n`;
-const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(SHUTDOWN).update(ALL_MODULES.join(',')).update(agentFingerprint()).update('format-1').digest('hex').slice(0, 16);
+const INIT_HASH = createHash('sha256').update(INIT).update(SHELL).update(UDHCPC_SCRIPT).update(WWW_INDEX).update(LOGIN).update(PROFILE).update(PASSWD).update(SHUTDOWN).update(PROBE).update(ALL_MODULES.join(',')).update(agentFingerprint()).update('format-1').digest('hex').slice(0, 16);
 
 function main(argv) {
   const args = parseArgs(argv);
@@ -429,6 +436,7 @@ function buildInitramfs(modulesDir) {
     for (const m of fs.readdirSync(modulesDir)) fs.copyFileSync(path.join(modulesDir, m), path.join(stage, 'lib/boxkeep', m));
     fs.writeFileSync(path.join(stage, 'init'), INIT, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'bin/boxkeep-shell'), SHELL, { mode: 0o755 });
+    fs.writeFileSync(path.join(stage, 'bin/boxkeep-probe'), PROBE, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'etc/udhcpc.script'), UDHCPC_SCRIPT, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'bin/boxkeep-login'), LOGIN, { mode: 0o755 });
     fs.writeFileSync(path.join(stage, 'etc/profile'), PROFILE);

@@ -11,6 +11,7 @@ import { createDisk, createOverlay } from '../disk/qemu-img.js';
 import { boxProblems, chainRoot, recordMissingFacts } from '../snapshots/box-chain.js';
 import { removeDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
+import { readIntents } from '../journal.js';
 import { intoOrphans } from './orphans.js';
 import type { ReportBuilder } from './report.js';
 
@@ -22,6 +23,11 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
   const imageIds = new Set(images.map((i) => i.id));
 
   for (const box of boxes) {
+    // An operation recovery could not settle yet (its settle reported why) owns the box's files
+    // as they are: a live snapshot kept while its QEMU runs may have the live disk renamed away
+    // or be writing to .next, which the repairs below would "fix" by making a fresh live disk
+    // or dropping the overlay.
+    if (readIntents(paths.boxJournal(box.id)).intents.length > 0) continue;
     await reconcileBox(core, box, report);
     const now = store.getBox(box.id);
     if (now) reportTamperedLayers(core, now, report);

@@ -12,7 +12,7 @@ import { checkVars, copyVars, findOvmf, readVars } from '../vm/firmware.js';
 /**
  * Copies the live variables into the snapshot's folder, on disk before this returns (before
  * the disk is frozen: a crash in between is undone with the folder). Returns the bytes kept.
- * The box is stopped, or its live snapshot calls this before the pause and keepVarsAgain in it.
+ * The box is stopped, or its live snapshot calls this before the switch and keepVarsAgain right after it.
  */
 export function keepVars(core: HomeData, box: Box, snapshotId: string): Buffer | null {
   if (box.firmware !== 'uefi') return null;
@@ -22,10 +22,12 @@ export function keepVars(core: HomeData, box: Box, snapshotId: string): Buffer |
 }
 
 /**
- * Inside a live snapshot's pause, the instant of the disk: QEMU writes the flash through to
- * the file, so the live file is the variables now. Re-read and compared with the copy kept
- * before the pause (a read from the page cache): only when the guest changed a variable
- * meanwhile is the copy written again, and made durable here, before the point of no return.
+ * Right after a live snapshot's switch, the nearest instant to the disk's (the guest is not
+ * paused: a variable it changes in the few ms between goes to the next snapshot): QEMU writes
+ * the flash through to the file, so the live file is the variables now. Re-read and compared
+ * with the copy kept before the switch (a read from the page cache): only when the guest
+ * changed a variable meanwhile is the copy written again, and made durable here, before the
+ * renames and the row.
  */
 export function keepVarsAgain(core: HomeData, box: Box, snapshotId: string, kept: Buffer | null): void {
   if (box.firmware !== 'uefi' || kept === null) return;

@@ -48,8 +48,8 @@ export async function writeNextOverlay(core: HomeData, box: Box, backing: string
 
 /**
  * The live disk becomes the snapshot's frozen disk; no data is copied. `sync: false` leaves
- * the directory fsyncs to syncDisks() once both renames are done (the live path saves three
- * fsyncs' worth of guest pause that way; recovery handles either rename being lost).
+ * the directory fsyncs to syncDisks() once both renames are done (one fsync per folder;
+ * recovery handles either rename being lost).
  */
 export function freezeLiveDisk(core: HomeData, box: Box, frozenPath: string, opts: { sync?: boolean } = {}): void {
   if (opts.sync === false) fs.renameSync(core.paths.liveDisk(box.id), frozenPath);

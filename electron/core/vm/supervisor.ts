@@ -474,8 +474,13 @@ export class Supervisor implements VmControl {
     }
   }
 
-  /** Reattaches to a box's QEMU if it still runs; returns the session, or null. */
-  async adoptOne(box: Box, report: ReportBuilder): Promise<QemuSession | null> {
+  /**
+   * Reattaches to a box's QEMU if it still runs; returns the session, or null. `switching`: a
+   * live snapshot that may have switched QEMU to its overlay before its files were renamed
+   * (QEMU then reads one layer more than the disk and the rows say): its id and its overlay's
+   * and old top's format nodes, the only pair that extra layer may be.
+   */
+  async adoptOne(box: Box, report: ReportBuilder, opts: { switching?: Switching } = {}): Promise<QemuSession | null> {
     const existing = this.sessions.get(box.id);
     if (existing) return existing;
     const runDir = runDirFor(this.core.paths, box.id, { create: false });
@@ -485,7 +490,7 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
-        const nodes = await this.nodeMapFor(box, runDir, qmp);
+        const nodes = await this.nodeMapFor(box, runDir, qmp, opts.switching);
         const status = await qmp.execute<{ status: string }>('query-status');
         // spawnQemu() removes every socket before QEMU starts, so vnc.sock exists only when this QEMU serves a screen.
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) }, fs.existsSync(vncSocketPath(runDir)));
@@ -535,12 +540,21 @@ export class Supervisor implements VmControl {
    * live snapshot left the disk a step ahead of (or mid-way to) QEMU, against the rows.
    * Nodes left over from an interrupted operation are dropped so their files close.
    */
-  private async nodeMapFor(box: Box, runDir: string, qmp: QmpClient): Promise<NodeMap> {
+  private async nodeMapFor(box: Box, runDir: string, qmp: QmpClient, switching?: Switching): Promise<NodeMap> {
     const graph = await readBlockGraph(qmp);
     const chain = qemuChain(graph);
     if (typeof chain === 'string') throw vmError(chain);
     const problems: string[] = [];
-    for (const [source, expected] of [['the chain on disk', () => this.chainOnDisk(box)], ['the snapshot records', () => this.chainInRows(box)]] as const) {
+    const sources: [string, () => Promise<ExpectedLayer[]>][] = [['the chain on disk', () => this.chainOnDisk(box)], ['the snapshot records', () => this.chainInRows(box)]];
+    // The overlay on top, the live disk below it as the switching snapshot's layer; only ever
+    // that snapshot's own two nodes (an overlay someone else switched QEMU to is not ours).
+    if (switching) {
+      sources.push(['the records with a switched overlay', async () => {
+        if (chain[0]?.format !== switching.top || chain[1]?.format !== switching.below) throw new Error(`its top is not the overlay ${switching.top} over ${switching.below}`);
+        return [{ snapshotId: null, image: false }, ...(await this.chainInRows(box)).map((l, i) => (i === 0 ? { ...l, snapshotId: switching.snapshotId } : l))];
+      }]);
+    }
+    for (const [source, expected] of sources) {
       const layers = await expected().catch((err: Error) => err.message);
       const map = typeof layers === 'string' ? layers : nodeMapFromGraph(graph, chain, layers);
       if (typeof map === 'string') {
@@ -605,6 +619,9 @@ export class Supervisor implements VmControl {
     this.sessions.clear();
   }
 }
+
+/** A live snapshot that may have switched QEMU before its renames (adoptOne). */
+export interface Switching { snapshotId: string; top: string; below: string }
 
 /**
  * The checked layers (and installer ISO, UEFI variables) QEMU does not hold open. QEMU opens every -blockdev before its monitor

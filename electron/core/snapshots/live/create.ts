@@ -1,11 +1,14 @@
-// Live snapshot of a running box: the overlay is made before the pause, so the guest is
-// paused only for two renames and three QMP commands. Recovery: settle.ts.
+// Live snapshot of a running box without pausing it: the overlay is made and opened in QEMU
+// first, then one QMP `transaction` switches QEMU's writes to it (atomic, between two guest
+// requests), and only then are the files renamed, under the intent: QEMU keeps its fds, so
+// the renames change nothing it reads. A snapshot with memory still pauses (see below).
+// Recovery: settle.ts.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Box, Snapshot } from '../../../../shared/types.js';
 import type { HomeData } from '../../deps.js';
 import { roundMs, type Logger } from '../../logger.js';
-import { mkdirDurable } from '../../fsutil.js';
+import { fsyncDir, mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNextOverlay } from '../steps.js';
@@ -31,67 +34,79 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
   writeIntent(journal, intent);
   liveCreate.crash('after-intent');
   mkdirDurable(path.dirname(snapshot.diskPath));
-  // Before the pause, so it costs the guest nothing; the screen a moment before the freeze.
+  // Before the switch, so it costs the guest nothing; the screen a moment before the freeze.
   await keepPicture(core.logger, session, box, snapshot);
   liveCreate.crash('after-picture');
-  // Made before the pause: creating it inside the pause would triple the pause window.
+  // Made and opened before the switch: the switch itself then only moves QEMU's writes.
   await writeNextOverlay(core, box, snapshot.diskPath, { backingMayNotExistYet: true });
   await addOverlayNodes(session, core.paths.nextDisk(box.id), intent);
-  // The variables' copy and its fsync outside the pause too; in it, only a compare (efivars.ts).
+  // The variables' copy and its fsync before the switch too; after it, only a compare (efivars.ts).
   let keptVars: Buffer | null;
   let capture: MemoryCapture | null = null;
   try {
     keptVars = keepVars(core, box, snapshot.id);
     if (intent.memory) capture = await openCapture(session, path.dirname(snapshot.diskPath), core.logger);
+    // Everything the switch needs is on disk: a QEMU found dead from here on is completed
+    // forward by recovery (settle.ts), whether it switched or not.
+    intent.ready = true;
+    writeIntent(journal, intent);
   } catch (err) {
     capture?.close();
-    await undoCreate(core, session, box, intent);
+    await undoCreate(core, session, box, intent, false);
     throw err;
   }
   liveCreate.crash('after-overlay');
   // Application-consistent when the guest's agent answers; thawed on every way out below.
   const guest = await freezeFilesystems(core, session, box, intent);
   liveCreate.crash('after-freeze-fs');
-  session.quiescing = true;
-  const paused = performance.now();
-  let pauseMs = 0;
-  const marks: number[] = [];
+  // With memory the guest pauses: RAM and disk must be one instant, and the RAM is fixed only
+  // once the migration has started (memory.ts), which comes after the switch; a guest running
+  // in between would write to the new overlay what the RAM then would not hold. A disk alone
+  // needs no pause: the transaction moves QEMU's writes between two guest requests.
+  const pause = capture !== null && !intent.wasPaused;
+  session.quiescing = pause;
+  const started = performance.now();
+  const marks: { switched?: number; resumed?: number; renamed?: number } = {};
   try {
-    if (!intent.wasPaused) await session.qmp.execute('stop');
-    marks.push(performance.now());
-    liveCreate.crash('after-pause');
-    // The variables at the same instant as the disk.
+    if (pause) {
+      await session.qmp.execute('stop');
+      liveCreate.crash('after-pause');
+    }
+    await switchToOverlay(session, intent);
+    marks.switched = performance.now();
+    liveCreate.crash('after-switch');
+    // No pause to sit in any more: the variables right after the switch, the nearest instant
+    // to the disk's (a variable the guest changes in between goes to the next snapshot).
     keepVarsAgain(core, box, snapshot.id, keptVars);
     liveCreate.crash('after-vars');
-    // QEMU keeps its fd on the renamed file: the guest's disk does not move under it.
+    // The RAM at the disk's instant: the migration starts before the guest runs again.
+    if (capture) await startMemory(session, capture);
+    liveCreate.crash('after-migrate');
+    if (pause) await session.qmp.execute('cont');
+    marks.resumed = performance.now();
+    await guest.thaw();
+    // QEMU writes to the overlay by its fd: the renames change nothing it reads.
     freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
     liveCreate.crash('after-freeze');
     installNextOverlay(core, box, { sync: false });
     syncDisks(core, box, snapshot.diskPath);
-    marks.push(performance.now());
+    marks.renamed = performance.now();
     liveCreate.crash('after-install');
-    await switchToOverlay(session, intent);
-    marks.push(performance.now());
-    liveCreate.crash('after-switch');
-    // The RAM at the disk's instant: the migration starts before the guest runs again.
-    if (capture) await startMemory(session, capture);
-    liveCreate.crash('after-migrate');
-    if (!intent.wasPaused) await session.qmp.execute('cont');
-    pauseMs = performance.now() - paused;
-    await guest.thaw();
-    // Outside the pause: recovery rebuilds the map from QEMU's own node list if we die first.
+    // Recovery rebuilds the map from QEMU's own node list if we die first.
     writeNodes(session.runDir, session.nodes);
     liveCreate.crash('after-resume');
   } catch (err) {
     session.quiescing = false;
-    if (!(await pastPointOfNoReturn(core, session, box, intent))) {
+    if (!(await pastPointOfNoReturn(session, intent, core.logger))) {
+      await guest.thaw();
       capture?.close();
-      await undoCreate(core, session, box, intent);
+      await undoCreate(core, session, box, intent, pause);
       throw err;
     }
-    // QEMU writes to the new overlay (or is gone with the disks complete): the frozen disk
-    // is the snapshot now, and undoing would delete what the live disk backs onto.
-    if (!intent.wasPaused) await session.qmp.execute('cont').catch(() => undefined);
+    // QEMU writes to the new overlay (or is gone: forward is consistent then, see settle.ts):
+    // the old live disk is the snapshot now, and undoing would lose what the guest wrote since.
+    if (pause) await session.qmp.execute('cont').catch(() => undefined);
+    completeRenames(core, box.id, snapshot.diskPath);
     try {
       writeNodes(session.runDir, session.nodes);
     } catch (writeErr) {
@@ -109,18 +124,37 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
   if (capture) forgetSum(capture.partial);
   clearIntent(journal, intent.id);
   if (memory) core.logger.info('memory kept', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, mode: capture!.background ? 'background' : 'paused', bytes: memory.size });
-  const [stopped = paused, renamed = paused, switched = paused] = marks;
-  core.logger.info('live snapshot pause window', {
-    op: 'live-create', boxId: box.id, snapshotId: snapshot.id, pause_ms: roundMs(pauseMs),
-    stop_ms: roundMs(stopped - paused), rename_ms: roundMs(renamed - stopped), switch_ms: roundMs(switched - renamed), cont_ms: roundMs(paused + pauseMs - switched),
+  const { switched = started, resumed = switched, renamed = resumed } = marks;
+  // What the guest can notice: the switch's round trip (QEMU drains the disk's requests for
+  // it), and with memory the pause from stop to cont. The renames and fsyncs come after, unseen.
+  core.logger.info('live snapshot stall', {
+    op: 'live-create', boxId: box.id, snapshotId: snapshot.id, paused: pause,
+    stall_ms: roundMs((pause ? resumed : switched) - started), switch_ms: roundMs(switched - started),
+    rename_ms: roundMs(renamed - resumed),
   });
   return row;
 }
 
 /**
- * Freezes the guest's filesystems through its agent (a paused guest cannot run it). Once
- * frozen, the intent says so before anything else: a recovery that completes the snapshot
- * records it as filesystems-frozen, which it is, the disk having been switched while frozen.
+ * After the switch, the two renames in the only order that keeps every state settleable:
+ * live disk → snapshot path, then .next.qcow2 → live path (it backs onto the snapshot path).
+ * Idempotent: each is done only when its source is still there.
+ */
+export function completeRenames(core: HomeData, boxId: string, frozen: string): void {
+  const live = core.paths.liveDisk(boxId);
+  const next = core.paths.nextDisk(boxId);
+  if (!fs.existsSync(next)) return;
+  if (!fs.existsSync(frozen)) fs.renameSync(live, frozen);
+  fs.renameSync(next, live);
+  fsyncDir(core.paths.disksDir(boxId));
+  fsyncDir(path.dirname(frozen));
+}
+
+/**
+ * Freezes the guest's filesystems through its agent (a paused guest cannot run it), for the
+ * switch only: thawed right after it, before the renames. Once frozen, the intent says so
+ * before anything else: a recovery that completes the snapshot records it as
+ * filesystems-frozen, which it is, the disk having been switched while frozen.
  */
 async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box, intent: LiveCreateIntent) {
   // With memory, no freeze: the state would hold a frozen guest, and a restore would resume it
@@ -134,36 +168,41 @@ async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box,
       writeIntent(core.paths.boxJournal(box.id), intent);
     } catch (err) {
       await guest.thaw();
-      await undoCreate(core, session, box, intent);
+      await undoCreate(core, session, box, intent, false);
       throw err;
     }
   }
   return guest;
 }
 
-/** Does QEMU already write to the new overlay, or is it gone with both renames done? */
-async function pastPointOfNoReturn(core: HomeData, session: QemuSession, box: Box, intent: LiveCreateIntent): Promise<boolean> {
+/**
+ * Does QEMU already write to the new overlay? A QEMU gone meanwhile counts as switched: the
+ * overlay was whole before the switch was asked for, so completing forward is consistent
+ * whether the switch ran or not (settle.ts says why). A QEMU alive but not answering (a
+ * transaction that timed out while QEMU drains a slow disk) is asked again until it answers:
+ * QMP answers in order, so its answer comes after the transaction's outcome, and undoing on a
+ * guess would delete the overlay QEMU may be about to write the guest's data to.
+ */
+async function pastPointOfNoReturn(session: QemuSession, intent: LiveCreateIntent, logger: Logger): Promise<boolean> {
   if (session.nodes.top.format === intent.newTop.format) return true;
-  const installed = !fs.existsSync(core.paths.nextDisk(box.id)) && fs.existsSync(intent.snapshot.diskPath);
-  try {
-    const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
-    if (top === intent.newTop.format) {
-      session.nodes = afterSwitch(session.nodes, switched(intent));
-      return true;
+  for (const started = performance.now(); ; ) {
+    try {
+      const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
+      if (top === intent.newTop.format) {
+        session.nodes = afterSwitch(session.nodes, switched(intent));
+        return true;
+      }
+      return false;
+    } catch (err) {
+      if (session.qmp.closed) return true;
+      logger.warn('QEMU does not say whether the live snapshot switched; asking again', { op: 'live-create', boxId: intent.boxId, snapshotId: intent.snapshot.id, waited_ms: roundMs(performance.now() - started), error: String((err as Error).message ?? err) });
     }
-    return false;
-  } catch {
-    return session.qmp.closed && installed;
   }
 }
 
-/** A failed QMP step before the switch: put the live disk back where QEMU's fd is. */
-async function undoCreate(core: HomeData, session: QemuSession, box: Box, intent: LiveCreateIntent): Promise<void> {
-  if (session.nodes.top.format !== intent.newTop.format && fs.existsSync(intent.snapshot.diskPath)) {
-    fs.rmSync(box.liveDiskPath, { force: true });
-    fs.renameSync(intent.snapshot.diskPath, box.liveDiskPath);
-  }
-  if (!intent.wasPaused) await session.qmp.execute('cont').catch(() => undefined);
+/** A failed step before the switch (no file was renamed yet): drop the overlay, resume a guest we paused. */
+async function undoCreate(core: HomeData, session: QemuSession, box: Box, intent: LiveCreateIntent, resume: boolean): Promise<void> {
+  if (resume) await session.qmp.execute('cont').catch(() => undefined);
   await dropOverlayNodes(session, intent);
   fs.rmSync(core.paths.nextDisk(box.id), { force: true });
   fs.rmSync(path.dirname(intent.snapshot.diskPath), { recursive: true, force: true });
@@ -171,9 +210,9 @@ async function undoCreate(core: HomeData, session: QemuSession, box: Box, intent
 }
 
 /**
- * Opens the prepared overlay in QEMU as two separate nodes, before the pause: opening a qcow2
+ * Opens the prepared overlay in QEMU as two separate nodes, before the switch: opening a qcow2
  * node reads its header, which need not hold the guest up. The file node keeps its fd across
- * the rename that follows, and being opened read-write it is never reopened by its (then
+ * the renames that follow the switch, and being opened read-write it is never reopened by its (then
  * stale) path: QEMU only reopens a file by name to gain write access. Never an inline file
  * child: blockdev-snapshot would reopen that by path, which by then names the new overlay,
  * and from the second snapshot on the guest would read empty data.
@@ -191,9 +230,13 @@ export async function dropOverlayNodes(session: QemuSession, intent: LiveCreateI
   await session.qmp.execute('blockdev-del', { 'node-name': intent.newTop.file }).catch(() => undefined);
 }
 
-/** Makes the added overlay the top QEMU writes to (the caller persists the node map). */
+/**
+ * Makes the added overlay the top QEMU writes to (the caller persists the node map): one
+ * `transaction`, which QEMU runs with the disk's requests drained, so the guest's writes go
+ * either wholly below or wholly above the switch, never paused.
+ */
 export async function switchToOverlay(session: QemuSession, intent: LiveCreateIntent): Promise<void> {
-  await session.qmp.execute('blockdev-snapshot', { node: intent.oldTop.format, overlay: intent.newTop.format });
+  await session.qmp.execute('transaction', { actions: [{ type: 'blockdev-snapshot', data: { node: intent.oldTop.format, overlay: intent.newTop.format } }] });
   session.nodes = afterSwitch(session.nodes, switched(intent));
 }
 

@@ -11,6 +11,8 @@ export const liveCreate = intentKind(
     generation: v.number(), oldTop: p.node, newTop: p.node, wasPaused: v.boolean(),
     /** A snapshot with memory (memory.ts): what the state file will need at a restore. */
     memory: v.optional(v.object({ qemuVersion: v.string(), machine: v.string(), deviceHash: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) })),
+    /** The overlay and the variables' copy are on disk (set before the switch): a QEMU found dead is completed forward. */
+    ready: v.optional(v.boolean()),
   }),
   ['after-intent', 'after-picture', 'after-overlay', 'after-freeze-fs', 'after-pause', 'after-vars', 'after-freeze', 'after-install', 'after-switch', 'after-resume', 'after-row', 'after-migrate', 'after-memory'],
 );
@@ -28,3 +30,6 @@ export const liveRemove = intentKind(
   ['after-intent', 'after-job', 'after-stream', 'after-row', 'after-delete'],
 );
 export type LiveRemoveIntent = IntentOf<typeof liveRemove>;
+
+/** live-create's points that only a snapshot with memory reaches: only it pauses the guest (create.ts). */
+export const MEMORY_ONLY_POINTS: readonly string[] = ['after-pause'];

@@ -9,12 +9,12 @@ import { removeDurable, renameDurable } from '../../fsutil.js';
 import type { ReportBuilder } from '../../recovery/report.js';
 import { strayDependents } from '../settle.js';
 import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
-import { addOverlayNodes, dropOverlayNodes, switched, switchToOverlay } from './create.js';
+import { addOverlayNodes, completeRenames, dropOverlayNodes, switched, switchToOverlay } from './create.js';
 import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
 import { finishStream, streamLayer, waitForJob } from './remove.js';
 import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import { MEMORY_PARTIAL_FILE, memoryPath } from '../../paths.js';
-import { MEMORY_SOCKET } from '../../vm/qemu.js';
+import { isSameProcess, MEMORY_SOCKET, readFingerprint, runDirFor } from '../../vm/qemu.js';
 import { dropPartial, forgetSum, installState, readSum, verifiedState } from './memory.js';
 import path from 'node:path';
 import type { QemuSession, Supervisor } from '../../vm/supervisor.js';
@@ -30,7 +30,14 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
     report.kept(boxId, `An interrupted live snapshot ${name} belongs to a box that no longer exists; nothing was changed.`);
     return true;
   }
-  const session = await core.sessions.adoptOne(box, report);
+  const session = await core.sessions.adoptOne(box, report, { switching: { snapshotId: snapshot.id, top: intent.newTop.format, below: intent.oldTop.format } });
+  // A QEMU that runs but could not be taken control of (adoptOne said why) may be switched or
+  // not, and writes to one of the files by its fd: renaming or removing any of them on a guess
+  // would turn the snapshot into a disk QEMU still writes, or delete the one it writes to.
+  if (!session && qemuStillRuns(core, boxId)) {
+    report.kept(boxId, `Live snapshot ${name} was interrupted while its box kept running, and Boxkeep could not take control of that QEMU; its files were left as they are until Boxkeep can (it tries again at its next start).`);
+    return false;
+  }
   const live = box.liveDiskPath;
   const frozen = snapshot.diskPath;
   const resume = async () => {
@@ -56,6 +63,7 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
     report.info(boxId, `Live snapshot ${name} had been taken; its bookkeeping is complete.`);
     return true;
   }
+  await renameIfSwitched(core, session, intent);
   const hasLive = fs.existsSync(live);
   const hasFrozen = fs.existsSync(frozen);
   if (!hasLive && hasFrozen) {
@@ -91,6 +99,42 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
   if (hasLive) report.repaired(boxId, `Live snapshot ${name} was interrupted before it changed anything; it was cleaned up${session ? ' and the box resumed' : ''}. Take the snapshot again.`);
   else report.kept(boxId, `Live snapshot ${name} was interrupted and neither the live disk nor the snapshot disk was found.`);
   return true;
+}
+
+/**
+ * The renames follow the switch (create.ts). Files and QEMU can be found as:
+ * - live disk and .next, no snapshot disk: before the switch, or switched and not renamed;
+ * - snapshot disk and .next, no live disk: switched, the first rename done (or, from a
+ *   Boxkeep that renamed before switching, renamed half-way while the guest was paused);
+ * - live disk backing onto the snapshot disk, no .next: both renames done.
+ * With QEMU alive its top decides the first: switched means forward (QEMU writes to .next),
+ * not switched means back (the caller drops the overlay). With QEMU dead nothing can tell a
+ * switch that ran from one that did not, and nothing needs to: .next backs onto the snapshot
+ * path already, so renaming forward gives a whole chain either way (the snapshot then holds
+ * what the live disk held when QEMU died, which is at least what it held at the switch), and
+ * it keeps the guest's writes since the switch, which going back would drop. It needs only the
+ * overlay to be whole, which `ready` in the intent says. The second is always completed forward
+ * (a rename back would drop .next, which QEMU may write), and the caller switches a QEMU that
+ * did not yet. Afterwards the caller finds the live disk backing onto the snapshot disk.
+ */
+async function renameIfSwitched(core: HomeData, session: QemuSession | null, intent: LiveCreateIntent): Promise<void> {
+  const next = core.paths.nextDisk(intent.boxId);
+  const frozen = intent.snapshot.diskPath;
+  if (!fs.existsSync(next) || (await backingPathOf(next).catch(() => null)) !== frozen) return;
+  const live = core.paths.liveDisk(intent.boxId);
+  if (fs.existsSync(live) && !fs.existsSync(frozen)) {
+    const forward = session ? bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block')) === intent.newTop.format : intent.ready === true;
+    if (!forward) return;
+  } else if (fs.existsSync(live) || !fs.existsSync(frozen)) {
+    return;
+  }
+  completeRenames(core, intent.boxId, frozen);
+}
+
+/** Does the box's QEMU (the one its run folder's fingerprint names) still run? */
+function qemuStillRuns(core: HomeData, boxId: string): boolean {
+  const fp = readFingerprint(runDirFor(core.paths, boxId, { create: false }));
+  return fp !== null && isSameProcess(fp);
 }
 
 /**
@@ -141,7 +185,7 @@ async function nodeNames(session: QemuSession): Promise<Set<string>> {
   return new Set(nodes.map((n) => n['node-name']));
 }
 
-/** Overlay nodes added before the pause of an abandoned snapshot would block the next one's names. */
+/** Overlay nodes added before the switch of an abandoned snapshot would block the next one's names. */
 async function dropAbandonedNodes(session: QemuSession | null, intent: LiveCreateIntent): Promise<void> {
   if (!session) return;
   if ((await nodeNames(session)).has(intent.newTop.format)) await dropOverlayNodes(session, intent);
