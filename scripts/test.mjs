@@ -21,6 +21,9 @@ const tools = [
   ['openssl', 'openssl'],
   ['zstd', 'zstd'],
   ['guestfish', 'libguestfs-tools'],
+  // The look-inside tests partition fixture disks and change them on the host (test/helpers/edit-disk.ts).
+  ['sfdisk', 'fdisk'],
+  ['qemu-storage-daemon', 'qemu-system-common'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 // qemu-ga is copied into the test guest from where the package puts it (not on a user's PATH).

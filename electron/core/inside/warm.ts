@@ -1,0 +1,90 @@
+// Warm appliances: a launch costs 20-60 s under TCG (seconds with KVM), and a person browsing a
+// snapshot opens folder after folder, so the appliance that answered one look inside a box's
+// snapshots is kept for a short idle time and answers the next look at the same snapshots: the
+// same disks, or the first of them (a compared pair serves browsing its first snapshot), each
+// held the same way (read-only, or read-write for putting files back into Now). Every other
+// operation of the box first lets go of them (the box's queue runs `closeBox` before it, see
+// KeyedMutex.beforeEach), so nothing else ever meets a disk an appliance still holds, and
+// nothing changes a disk under an appliance that keeps a view of it: within the looks inside,
+// an appliance about to write a disk first closes every other one holding it, and one about to
+// read a disk first closes the one writing it. Quitting closes them all.
+import type { Appliance, ApplianceDisk } from './appliance.js';
+
+interface Warm {
+  box: string;
+  disks: ApplianceDisk[];
+  app: Appliance;
+  idle: NodeJS.Timeout | null;
+}
+
+export interface WarmOptions {
+  /** How long an unused appliance is kept. */
+  idleMs: number;
+  /** At most this many are kept at once (each is a VM of its own); the longest unused goes first. */
+  max: number;
+  launch: (disks: ApplianceDisk[]) => Promise<Appliance>;
+}
+
+export const WARM_DEFAULTS = { idleMs: 60_000, max: 2 };
+
+export class WarmAppliances {
+  private readonly kept: Warm[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: WarmOptions) {}
+
+  /** Runs `work` with an appliance holding `disks` (of one box) as its first disks. */
+  async use<T>(box: string, disks: ApplianceDisk[], work: (app: Appliance) => Promise<T>): Promise<T> {
+    const same = (a: ApplianceDisk, b: ApplianceDisk | undefined) => a.path === b?.path && a.readonly === b.readonly;
+    const at = this.kept.findIndex((w) => w.box === box && w.app.alive && disks.every((d, i) => same(d, w.disks[i])));
+    let warm: Warm;
+    if (at >= 0) {
+      warm = this.kept.splice(at, 1)[0]!;
+      if (warm.idle) clearTimeout(warm.idle);
+      warm.idle = null;
+    } else {
+      const clash = (w: Warm) => w.box === box && w.disks.some((x) => disks.some((d) => d.path === x.path && !(d.readonly && x.readonly)));
+      await this.drop(clash);
+      warm = { box, disks, app: await this.opts.launch(disks), idle: null };
+    }
+    try {
+      return await work(warm.app);
+    } finally {
+      await this.keep(warm);
+    }
+  }
+
+  /** Closes the box's appliances (before any other work of the box may touch its disks). */
+  async closeBox(box: string): Promise<void> {
+    await this.drop((w) => w.box === box);
+  }
+
+  /** Closes them all; none is kept after this. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.drop(() => true);
+  }
+
+  /** Back into the pool, clean (unmounted), or closed when it cannot be. */
+  private async keep(warm: Warm): Promise<void> {
+    const reusable = !this.closed && warm.app.alive && (await warm.app.reset().then(() => true, () => false));
+    if (!reusable || this.closed) {
+      await warm.app.close();
+      return;
+    }
+    warm.idle = setTimeout(() => void this.drop((w) => w === warm), this.opts.idleMs);
+    warm.idle.unref();
+    this.kept.push(warm);
+    const extra = this.kept.length - this.opts.max;
+    if (extra > 0) await this.drop((w) => this.kept.indexOf(w) < extra);
+  }
+
+  private async drop(which: (w: Warm) => boolean): Promise<void> {
+    const gone = this.kept.filter(which);
+    for (const w of gone) {
+      this.kept.splice(this.kept.indexOf(w), 1);
+      if (w.idle) clearTimeout(w.idle);
+    }
+    await Promise.all(gone.map((w) => w.app.close()));
+  }
+}
