@@ -1,6 +1,7 @@
 // The appliance's guard against a hung guestfish, and the pool that keeps appliances warm, on
 // real guestfish processes. Most of them never boot their VM (local commands such as `!sleep`
 // run before `run`), so this file costs seconds, not appliance launches.
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Appliance } from '../../electron/core/inside/appliance.js';
@@ -93,6 +94,36 @@ describe('warm appliances', () => {
       expect(groupMembers(writer)).toEqual([]);
     } finally {
       await warm.close();
+    }
+  });
+
+  it('let go of their disks before other work of the box even while one is still closing (idle, or the longest unused beyond the limit)', async () => {
+    const home = tempHome('bkslow');
+    // Stands in for a guestfish whose VM takes a while to shut down after `exit`.
+    const slow = path.join(home.dir, 'slow-guestfish');
+    fs.writeFileSync(slow, '#!/bin/sh\ncat >/dev/null\nsleep 2\n', { mode: 0o755 });
+    const slowPool = (idleMs: number) => new WarmAppliances({ idleMs, max: 1, launch: async () => Appliance.start({ accel: 'tcg', binary: slow }) });
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const idle = slowPool(50);
+    const evict = slowPool(60_000);
+    try {
+      const a = await idle.use('b1', [ro('/s/a')], pidOf);
+      await pause(500);
+      expect(groupMembers(a).length).toBeGreaterThan(0);
+      await idle.closeBox('b1');
+      expect(groupMembers(a)).toEqual([]);
+
+      const first = await evict.use('b1', [ro('/s/a')], pidOf);
+      const other = evict.use('b2', [ro('/s/a')], pidOf);
+      await pause(500);
+      expect(groupMembers(first).length).toBeGreaterThan(0);
+      await evict.closeBox('b1');
+      expect(groupMembers(first)).toEqual([]);
+      await other;
+    } finally {
+      await idle.close();
+      await evict.close();
+      home.cleanup();
     }
   });
 

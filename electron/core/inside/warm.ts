@@ -7,7 +7,9 @@
 // KeyedMutex.beforeEach), so nothing else ever meets a disk an appliance still holds, and
 // nothing changes a disk under an appliance that keeps a view of it: within the looks inside,
 // an appliance about to write a disk first closes every other one holding it, and one about to
-// read a disk first closes the one writing it. Quitting closes them all.
+// read a disk first closes the one writing it. Quitting closes them all. One closing on its own
+// (idle, or the longest unused beyond the limit, closed from another box's look) still holds its
+// disks until its QEMU has exited: whoever closes the box's appliances waits for it too.
 import type { Appliance, ApplianceDisk } from './appliance.js';
 
 interface Warm {
@@ -29,6 +31,8 @@ export const WARM_DEFAULTS = { idleMs: 60_000, max: 2 };
 
 export class WarmAppliances {
   private readonly kept: Warm[] = [];
+  /** Taken out of `kept` and still shutting down (their QEMU holds the disks until it exits). */
+  private readonly closing = new Map<Warm, Promise<void>>();
   private closed = false;
 
   constructor(private readonly opts: WarmOptions) {}
@@ -44,7 +48,7 @@ export class WarmAppliances {
       warm.idle = null;
     } else {
       const clash = (w: Warm) => w.box === box && w.disks.some((x) => disks.some((d) => d.path === x.path && !(d.readonly && x.readonly)));
-      await this.drop(clash);
+      await this.drop(clash, true);
       warm = { box, disks, app: await this.opts.launch(disks), idle: null };
     }
     try {
@@ -56,13 +60,13 @@ export class WarmAppliances {
 
   /** Closes the box's appliances (before any other work of the box may touch its disks). */
   async closeBox(box: string): Promise<void> {
-    await this.drop((w) => w.box === box);
+    await this.drop((w) => w.box === box, true);
   }
 
   /** Closes them all; none is kept after this. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.drop(() => true);
+    await this.drop(() => true, true);
   }
 
   /** Back into the pool, clean (unmounted), or closed when it cannot be. */
@@ -79,12 +83,16 @@ export class WarmAppliances {
     if (extra > 0) await this.drop((w) => this.kept.indexOf(w) < extra);
   }
 
-  private async drop(which: (w: Warm) => boolean): Promise<void> {
+  /** Closes the kept ones `which` picks; with `andClosing`, also waits for those of them already closing. */
+  private async drop(which: (w: Warm) => boolean, andClosing = false): Promise<void> {
     const gone = this.kept.filter(which);
     for (const w of gone) {
       this.kept.splice(this.kept.indexOf(w), 1);
       if (w.idle) clearTimeout(w.idle);
+      const done = w.app.close().finally(() => this.closing.delete(w));
+      this.closing.set(w, done);
     }
-    await Promise.all(gone.map((w) => w.app.close()));
+    const waitFor = andClosing ? [...this.closing].filter(([w]) => which(w)) : gone.map((w) => [w, this.closing.get(w)] as const);
+    await Promise.all(waitFor.map(([, done]) => done));
   }
 }
