@@ -32,6 +32,25 @@ describe('a guestfish that does not answer', () => {
     }
   });
 
+  it('is not stopped while a command that prints nothing until it ends (a big download) keeps growing its output file', async () => {
+    requireTools('guestfish');
+    const home = tempHome('bkgrow');
+    const app = Appliance.start({ accel: 'tcg', timeoutMs: 1500 });
+    try {
+      const out = path.join(home.dir, 'out');
+      fs.writeFileSync(out, '');
+      const size = () => fs.statSync(out).size;
+      // 4 s in all, a line a second: longer than the timeout, never silent for as long.
+      const r = await app.run(`!for i in 1 2 3 4; do echo x >> ${out}; sleep 1; done`, { progress: size });
+      expect(r).toEqual({ ok: true, out: '' });
+      expect(fs.readFileSync(out, 'utf8')).toBe('x\n'.repeat(4));
+      expect(app.alive).toBe(true);
+    } finally {
+      await app.close();
+      home.cleanup();
+    }
+  });
+
   it('is stopped, leaving no process holding the disk, when its launch takes longer than the timeout', async () => {
     requireTools('guestfish', 'qemu-img');
     const home = tempHome('bkap');

@@ -52,6 +52,14 @@ interface Waiting {
   resolve: (text: string) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** What the batch makes on the host (a download's bytes so far): its growth counts as an answer. */
+  progress?: () => number;
+  seen: number;
+}
+
+export interface CommandOptions {
+  /** A measure of work the command does without printing (a download's size so far). */
+  progress?: () => number;
 }
 
 export class Appliance {
@@ -150,20 +158,20 @@ export class Appliance {
   }
 
   /** Runs one command line (already quoted); never throws for libguestfs's own errors. */
-  async run(command: string): Promise<Answer> {
-    const [answer] = await this.batch([command]);
+  async run(command: string, opts: CommandOptions = {}): Promise<Answer> {
+    const [answer] = await this.batch([command], opts);
     return answer!;
   }
 
   /** Runs one command, throwing a Storage error with libguestfs's words when it fails. */
-  async must(command: string): Promise<string> {
-    const answer = await this.run(command);
+  async must(command: string, opts: CommandOptions = {}): Promise<string> {
+    const answer = await this.run(command, opts);
     if (!answer.ok) throw new BoxkeepError('Storage', `The disk could not be read: ${answer.error}`);
     return answer.out;
   }
 
   /** Runs several commands in one go (written at once, answered in order). */
-  async batch(commands: string[]): Promise<Answer[]> {
+  async batch(commands: string[], opts: CommandOptions = {}): Promise<Answer[]> {
     if (this.exited) throw new BoxkeepError('Storage', `The disk appliance is gone: ${this.exited}.`);
     const marker = `@@bk-${crypto().randomBytes(12).toString('hex')}@@`;
     const lines = commands.map((c) => `-${c}\necho ${marker}\n`).join('');
@@ -171,7 +179,7 @@ export class Appliance {
     this.line += commands.length * 2;
     const text = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => this.hung(commands), this.timeoutMs);
-      this.waiting = { marker: `${marker}\n`, count: commands.length, resolve, reject, timer };
+      this.waiting = { marker: `${marker}\n`, count: commands.length, resolve, reject, timer, ...(opts.progress && { progress: opts.progress }), seen: opts.progress?.() ?? 0 };
       this.child.stdin!.write(lines);
       this.deliver();
     });
@@ -211,6 +219,13 @@ export class Appliance {
   private hung(commands: string[]): void {
     const w = this.waiting;
     if (!w) return;
+    // A big file's download prints nothing until it ends, however long: still working while it grows.
+    const done = w.progress?.();
+    if (done !== undefined && done !== w.seen) {
+      w.seen = done;
+      w.timer.refresh();
+      return;
+    }
     this.waiting = null;
     const what = commands[0]!.split(' ')[0];
     this.exited = `it did not answer within ${Math.round(this.timeoutMs / 1000)} s and was stopped`;
