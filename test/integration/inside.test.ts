@@ -8,7 +8,7 @@ import type { FileCopyResult, GuestFolder, SnapshotDiff } from '../../shared/typ
 import { diskDigest, requireTools, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
 import { editDisk } from '../helpers/edit-disk.js';
-import { boxFrom, holdersOf, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
+import { boxFrom, eventually, holdersOf, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
 import { buildGuest, GUEST_APPEND, makeDataDisk } from '../helpers/guest.js';
 
 const MiB = 1024 * 1024;
@@ -160,6 +160,22 @@ describe('changed files', () => {
     expect(b.cached).toBe(true);
     expect(b.files![0]!.changes).toHaveLength(6);
     expect(frozen()).toEqual(before);
+  }, SLOW);
+});
+
+describe('a warm appliance whose VM died', () => {
+  it('fails the look it was asked for, and the next look gets a new one', async () => {
+    const a = t.core.store.findSnapshot(t.core.store.findBox('files')!.id, 'A')!.diskPath;
+    const folder = () => t.router.invoke('snapshots:files', { box: 'files', snapshot: 'A', path: '/etc' }) as Promise<GuestFolder>;
+    await folder();
+    // The QEMU of the kept appliance (the one holding A) dies, as if killed by the OOM killer.
+    const qemus = holdersOf(a);
+    expect(qemus.length).toBeGreaterThan(0);
+    for (const pid of qemus) process.kill(pid, 'SIGKILL');
+    expect(await eventually(() => holdersOf(a).length === 0)).toBe(true);
+    const err = await rejection(folder());
+    expect(err.code).toBe('Storage');
+    expect((await folder()).entries.map((e) => e.path)).toEqual(['/etc/hostname', '/etc/keep.txt']);
   }, SLOW);
 });
 

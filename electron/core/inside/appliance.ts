@@ -138,6 +138,12 @@ export class Appliance {
     return this.exited === null;
   }
 
+  /** True when the VM's daemon answers (its QEMU may have died with guestfish still running). */
+  async answers(): Promise<boolean> {
+    if (!this.alive) return false;
+    return this.run('ping-daemon').then((a) => a.ok, () => false);
+  }
+
   /** The guestfish process (tests look at what it and its children hold). */
   get pid(): number | undefined {
     return this.child.pid;

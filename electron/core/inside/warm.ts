@@ -51,10 +51,14 @@ export class WarmAppliances {
       await this.drop(clash, true);
       warm = { box, disks, app: await this.opts.launch(disks), idle: null };
     }
+    let failed = false;
     try {
       return await work(warm.app);
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
-      await this.keep(warm);
+      await this.keep(warm, failed);
     }
   }
 
@@ -69,9 +73,13 @@ export class WarmAppliances {
     await this.drop(() => true, true);
   }
 
-  /** Back into the pool, clean (unmounted), or closed when it cannot be. */
-  private async keep(warm: Warm): Promise<void> {
-    const reusable = !this.closed && warm.app.alive && (await warm.app.reset().then(() => true, () => false));
+  /**
+   * Back into the pool, clean (unmounted), or closed when it cannot be. A look that failed may
+   * have met a dead VM (guestfish lives on, every command failing): kept only if its daemon answers.
+   */
+  private async keep(warm: Warm, failed: boolean): Promise<void> {
+    const answers = () => (failed ? warm.app.answers() : Promise.resolve(true));
+    const reusable = !this.closed && warm.app.alive && (await answers()) && (await warm.app.reset().then(() => true, () => false));
     if (!reusable || this.closed) {
       await warm.app.close();
       return;
