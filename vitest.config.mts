@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/setup/sequencer.js';
 
 // Two cores on CI: two workers, and generous timeouts because tests drive real qemu-img and QEMU.
 export default defineConfig({
@@ -10,5 +11,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // Longest files first, so no long one is left to run alone at the end (see the sequencer).
+    sequence: { sequencer: LongestFirst },
   },
 });

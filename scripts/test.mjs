@@ -21,6 +21,9 @@ const tools = [
   ['openssl', 'openssl'],
   ['zstd', 'zstd'],
   ['guestfish', 'libguestfs-tools'],
+  // The look-inside tests partition fixture disks and change them on the host (test/helpers/edit-disk.ts).
+  ['sfdisk', 'fdisk'],
+  ['qemu-storage-daemon', 'qemu-system-common'],
 ];
 const missing = tools.filter(([bin]) => !onPath(bin));
 // qemu-ga is copied into the test guest from where the package puts it (not on a user's PATH).
@@ -47,6 +50,7 @@ const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outpu
 const status = spawnSync('npx', args, { stdio: 'inherit' }).status ?? 1;
 try {
   const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+  writeDurations(r);
   console.log(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
   if (r.numTotalTests === 0) {
     console.error('npm test: no test ran');
@@ -57,6 +61,14 @@ try {
   process.exit(status || 1);
 }
 process.exit(status);
+
+/** Each file's seconds, longest first, in the shape of test/setup/durations.json (the sequencer's order). */
+function writeDurations(r) {
+  const seconds = Object.fromEntries(r.testResults
+    .map((t) => [path.relative(root, t.name).split(path.sep).join('/'), Math.round((t.endTime - t.startTime) / 100) / 10])
+    .sort((a, b) => b[1] - a[1]));
+  fs.writeFileSync(path.join('test-artifacts', 'durations.json'), JSON.stringify(seconds, null, 1) + '\n');
+}
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });

@@ -19,7 +19,7 @@ import { recoveryNeeded } from './recovery/needed.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { ProtectService } from './protect/service.js';
-import { InsideService } from './inside/service.js';
+import { InsideService, type InsideOptions } from './inside/service.js';
 import { diskSpace } from './space.js';
 import { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
@@ -32,6 +32,8 @@ export interface CoreOptions {
   owner?: OwnerKind;
   logger?: Logger;
   supervisor?: SupervisorOptions;
+  /** Looking inside snapshots (how long an appliance stays warm). */
+  inside?: InsideOptions;
   /**
    * 'full' (the default: the app, serve, tests) settles intents, reconciles rows with files and
    * adopts QEMUs. 'when-needed' (one CLI command) does all that only when an intent record or a
@@ -84,13 +86,13 @@ export class Core {
     this.protect = new ProtectService({ ...effects, boxes: this.boxes, snapshots: this.snapshots });
     this.archives = new ArchiveService({ ...effects, tasks: this.tasks, boxes: this.boxes });
     this.clones = new CloneService({ ...effects, tasks: this.tasks, boxes: this.boxes, snapshots: this.snapshots });
-    this.inside = new InsideService({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.supervisor });
+    this.inside = new InsideService({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.supervisor }, opts.inside);
   }
 
   /** Takes the home, runs recovery, and returns the services. */
   static async open(opts: CoreOptions): Promise<Core> {
     try {
-      const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, recovery: 'full', ...opts });
+      const core = new Core({ owner: 'cli', logger: silentLogger, supervisor: {}, inside: {}, recovery: 'full', ...opts });
       try {
         if (opts.recovery === 'when-needed' && !recoveryNeeded(core)) {
           core.lastRecovery = { at: Date.now(), elapsedMs: 0, items: [] };
@@ -127,6 +129,8 @@ export class Core {
   }
 
   async close(): Promise<void> {
+    // First: a warm appliance still holds snapshot layers.
+    await this.inside.close();
     await this.vms.close();
     this.store.close();
     this.lock.release();

@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTools } from '../helpers/disk.js';
-import { guestfish, makeExt4Qcow2 } from '../helpers/guestfs.js';
+import { editDisk } from '../helpers/edit-disk.js';
+import { makeExt4Qcow2 } from '../helpers/guestfs.js';
 import { expectNoPageProblems, openApp, screenshot, type App } from './harness.js';
 
 const SLOW = { timeout: 600_000 };
@@ -21,7 +22,11 @@ beforeAll(async () => {
     await core.images.import({ path: disk, name: 'look' });
     const box = await core.boxes.create({ name: 'look', image: 'look' });
     await core.snapshots.create({ box: 'look', name: 'first' });
-    guestfish(box.liveDiskPath, [['mount', '/dev/sda', '/'], ['write', '/etc/hostname', 'after, longer\n'], ['rm', '/gone.txt'], ['write', '/added.txt', 'new']]);
+    await editDisk(box.liveDiskPath, (root) => {
+      fs.writeFileSync(path.join(root, 'etc', 'hostname'), 'after, longer\n');
+      fs.rmSync(path.join(root, 'gone.txt'));
+      fs.writeFileSync(path.join(root, 'added.txt'), 'new');
+    });
     await core.snapshots.create({ box: 'look', name: 'second' });
   });
   page = app.page;

@@ -22,6 +22,8 @@ const PACKAGE_OF: Record<string, string> = {
   openssl: 'openssl',
   python3: 'python3',
   guestfish: 'libguestfs-tools',
+  'qemu-storage-daemon': 'qemu-system-common',
+  sfdisk: 'fdisk',
 };
 
 /** Call in beforeAll. A missing tool fails the test loudly: a skipped disk test proves nothing. */

@@ -1,7 +1,6 @@
 // Fixture disks for the tests of looking inside snapshots: ext4 filesystems made on the host
-// with mkfs.ext4 -d (a raw image, converted to qcow2), and offline changes made with guestfish
-// on a box's live disk while it is stopped. The product never mounts a guest filesystem on the
-// host; neither do these helpers.
+// with mkfs.ext4 -d (a raw image, converted to qcow2); offline changes to a box's live disk
+// are in edit-disk.ts. Also what tells whether an appliance still holds a disk.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,10 +11,8 @@ import { createRouter } from '../../electron/core/router.js';
 import type { Router } from '../../shared/transport.js';
 import { requireTools, tempHome } from './disk.js';
 
-export const GUESTFS_ENV = { LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg', LC_ALL: 'C' };
-
-function runOk(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+function runOk(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
@@ -50,22 +47,71 @@ export function makeExt4Qcow2(file: string, sizeMiB: number, tree: TreeSpec, mti
   }
 }
 
-/** Runs guestfish commands (`:`-separated argv) read-write on a qcow2; the disk must not be in use. */
-export function guestfish(disk: string, commands: string[][], opts: { format?: 'qcow2' | 'raw' } = {}): string {
-  const args = ['--format=' + (opts.format ?? 'qcow2'), '-a', disk, 'run'];
-  for (const c of commands) args.push(':', ...c);
-  return runOk('guestfish', args, GUESTFS_ENV);
+/** Every live process (not a zombie) with its process group. */
+function liveProcesses(): { pid: number; pgrp: number }[] {
+  const out: { pid: number; pgrp: number }[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state !== 'Z') out.push({ pid: Number(pid), pgrp: Number(pgrp) });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+/** The live processes with `file` open, by pid: a disk an appliance's QEMU still holds shows here. */
+export function holdersOf(file: string): number[] {
+  const linkOf = (fd: string) => {
+    try {
+      return fs.readlinkSync(fd);
+    } catch {
+      return null; // Closed meanwhile, or not ours to read.
+    }
+  };
+  const fds = (pid: number) => {
+    try {
+      return fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return [];
+    }
+  };
+  return liveProcesses().filter(({ pid }) => fds(pid).some((fd) => linkOf(`/proc/${pid}/fd/${fd}`) === file)).map((p) => p.pid);
+}
+
+/** The live processes of a process group (an appliance's guestfish leads one). */
+export function groupMembers(pgid: number): number[] {
+  return liveProcesses().filter((p) => p.pgrp === pgid).map((p) => p.pid);
+}
+
+/** Waits (a few seconds at most) until `check` is true; a process's exit is seen a moment after the kill. */
+export async function eventually(check: () => boolean, ms = 15_000): Promise<boolean> {
+  for (const until = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 100))) {
+    if (Date.now() > until) return false;
+  }
+  return true;
 }
 
 /** A real core and router on a fresh home for the tests of one file (beforeAll/afterAll); `dir` holds fixture files beside the home. */
-export function insideHome(prefix: string): { readonly core: Core; readonly router: Router; readonly dir: string } {
-  const t = {} as { core: Core; router: Router; dir: string; home: ReturnType<typeof tempHome> };
+export function insideHome(prefix: string): { readonly core: Core; readonly router: Router; readonly dir: string; reopen(): Promise<void> } {
+  const t = {} as { core: Core; router: Router; dir: string; home: ReturnType<typeof tempHome>; reopen(): Promise<void> };
+  const open = async () => {
+    t.core = await openCore({ home: path.join(t.dir, 'home'), owner: 'test' });
+    t.router = createRouter(t.core);
+  };
+  /** Quits and opens the home again, as a person closing and starting the app. */
+  t.reopen = async () => {
+    await t.core.close();
+    await open();
+  };
   beforeAll(async () => {
     requireTools('qemu-img', 'qemu-io', 'mkfs.ext4', 'guestfish');
     t.home = tempHome(prefix);
     t.dir = t.home.dir;
-    t.core = await openCore({ home: path.join(t.dir, 'home'), owner: 'test' });
-    t.router = createRouter(t.core);
+    await open();
   });
   afterAll(async () => {
     await t.core?.close().catch(() => {});

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FileCopyResult, SnapshotDiff } from '../../shared/types.js';
 import { rejection } from '../helpers/errors.js';
-import { boxFrom, guestfish, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
+import { editDisk } from '../helpers/edit-disk.js';
+import { boxFrom, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
 
 const SLOW = 600_000;
 const t = insideHome('bkh');
@@ -22,7 +23,11 @@ describe('a guest name that is not UTF-8', () => {
     });
     const box = await boxFrom(t.core, disk, 'odd');
     await t.core.snapshots.create({ box: 'odd', name: 'A' });
-    guestfish(box.liveDiskPath, [['mount', '/dev/sda', '/'], ['write', '/odd/ok.txt', 'changed\n'], ['rm', '/odd/gone.txt'], ['glob', 'rm', '/odd/caf*.txt']]);
+    await editDisk(box.liveDiskPath, (root) => {
+      fs.writeFileSync(path.join(root, 'odd', 'ok.txt'), 'changed\n');
+      fs.rmSync(path.join(root, 'odd', 'gone.txt'));
+      fs.rmSync(Buffer.concat([Buffer.from(path.join(root, 'odd') + '/'), LATIN1]));
+    });
     await t.core.snapshots.create({ box: 'odd', name: 'B' });
 
     const d = await diff({ box: 'odd', from: 'A', to: 'B', files: true });

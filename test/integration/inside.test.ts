@@ -4,10 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { FileCopyResult, SnapshotDiff } from '../../shared/types.js';
+import type { FileCopyResult, GuestFolder, SnapshotDiff } from '../../shared/types.js';
 import { diskDigest, requireTools, writePattern } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
-import { boxFrom, guestfish, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
+import { editDisk } from '../helpers/edit-disk.js';
+import { boxFrom, eventually, holdersOf, insideHome, makeExt4Qcow2 } from '../helpers/guestfs.js';
 import { buildGuest, GUEST_APPEND, makeDataDisk } from '../helpers/guest.js';
 
 const MiB = 1024 * 1024;
@@ -69,18 +70,17 @@ describe('changed files', () => {
     const box = await boxFrom(t.core, disk, 'files');
     await t.core.snapshots.create({ box: 'files', name: 'A' });
     // Offline, on the stopped box's live disk: the same file changed with its size and mtime kept.
-    guestfish(box.liveDiskPath, [
-      ['mount', '/dev/sda', '/'],
-      ['write', '/etc/hostname', 'after, longer\n'],
-      ['write', '/data/same-size.txt', 'BBBB'],
-      ['set-e2attrs', '/data/same-size.txt', ''],
-      ['utimens', '/data/same-size.txt', '1700000000', '0', '1700000000', '0'],
-      ['rm', '/data/old.txt'],
-      ['mkdir', '/new'],
-      ['write', '/new/added.txt', 'hello'],
-      ['chmod', '0755', '/data/mode.sh'],
-      ['utimens', '/data/mode.sh', '1700000000', '0', '1700000000', '0'],
-    ]);
+    await editDisk(box.liveDiskPath, (root) => {
+      const at = (p: string) => path.join(root, p);
+      fs.writeFileSync(at('etc/hostname'), 'after, longer\n');
+      fs.writeFileSync(at('data/same-size.txt'), 'BBBB');
+      fs.utimesSync(at('data/same-size.txt'), 1_700_000_000, 1_700_000_000);
+      fs.rmSync(at('data/old.txt'));
+      fs.mkdirSync(at('new'));
+      fs.writeFileSync(at('new/added.txt'), 'hello');
+      fs.chmodSync(at('data/mode.sh'), 0o755);
+      fs.utimesSync(at('data/mode.sh'), 1_700_000_000, 1_700_000_000);
+    });
     await t.core.snapshots.create({ box: 'files', name: 'B' });
 
     const d = await diff({ box: 'files', from: 'A', to: 'B', files: true });
@@ -127,6 +127,24 @@ describe('changed files', () => {
     expect(fs.readdirSync(out).sort()).toEqual(['etc-A', 'root-B']);
   }, SLOW);
 
+  it('keeps the appliance that looked inside warm for the next look, and lets go of the disks before any other work on the box', async () => {
+    const box = t.core.store.findBox('files')!;
+    const [a, b] = ['A', 'B'].map((n) => t.core.store.findSnapshot(box.id, n)!.diskPath);
+    // The looks above left the pair A-B (compared, then A taken back) and B (taken back) warm.
+    const holdingA = holdersOf(a!);
+    expect(holdingA.length).toBeGreaterThan(0);
+    const etc = (await t.router.invoke('snapshots:files', { box: 'files', snapshot: 'A', path: '/etc' })) as GuestFolder;
+    expect(etc.entries.map((e) => e.path)).toEqual(['/etc/hostname', '/etc/keep.txt']);
+    // Browsing A through the pair shows A's filesystem only, not B's as well.
+    expect(etc.filesystems).toEqual(['/dev/sda: ext4']);
+    expect(holdersOf(a!)).toEqual(holdingA);
+    // Any other work of the box (pinning here) waits until no appliance holds its snapshots.
+    await t.core.snapshots.pin('files', 'A', true);
+    expect(holdersOf(a!)).toEqual([]);
+    expect(holdersOf(b!)).toEqual([]);
+    await t.core.snapshots.pin('files', 'A', false);
+  }, SLOW);
+
   it('puts a file and a folder of a snapshot back into the stopped box\'s Now, exactly as the snapshot had them', async () => {
     const frozen = () => ['A', 'B'].map((n) => diskDigest(t.core.store.findSnapshot(t.core.store.findBox('files')!.id, n)!.diskPath));
     const before = frozen();
@@ -142,6 +160,22 @@ describe('changed files', () => {
     expect(b.cached).toBe(true);
     expect(b.files![0]!.changes).toHaveLength(6);
     expect(frozen()).toEqual(before);
+  }, SLOW);
+});
+
+describe('a warm appliance whose VM died', () => {
+  it('fails the look it was asked for, and the next look gets a new one', async () => {
+    const a = t.core.store.findSnapshot(t.core.store.findBox('files')!.id, 'A')!.diskPath;
+    const folder = () => t.router.invoke('snapshots:files', { box: 'files', snapshot: 'A', path: '/etc' }) as Promise<GuestFolder>;
+    await folder();
+    // The QEMU of the kept appliance (the one holding A) dies, as if killed by the OOM killer.
+    const qemus = holdersOf(a);
+    expect(qemus.length).toBeGreaterThan(0);
+    for (const pid of qemus) process.kill(pid, 'SIGKILL');
+    expect(await eventually(() => holdersOf(a).length === 0)).toBe(true);
+    const err = await rejection(folder());
+    expect(err.code).toBe('Storage');
+    expect((await folder()).entries.map((e) => e.path)).toEqual(['/etc/hostname', '/etc/keep.txt']);
   }, SLOW);
 });
 

@@ -49,6 +49,8 @@ function link() {
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 const tick = () => new Promise((r) => setTimeout(r, 5));
+/** Resolves after every listener the stream already had for its end (each is told a microtask after the end, in order). */
+const heardOfEnd = (stream: FramedStream) => new Promise<void>((r) => stream.onClose(() => r()));
 
 describe('the Display tab’s channel under noVNC’s Websock', () => {
   it('is accepted as a channel, open at once, and hands noVNC the bytes the guest sent, also those sent before attach', () => {
@@ -140,6 +142,10 @@ describe('the Display tab’s channel under noVNC’s Websock', () => {
     // The stream tells of its end a microtask later: until then the channel looks open.
     sock.sQpushBytes(bytes(1));
     expect(() => sock.flush()).not.toThrow();
+    // Once the channel has heard of the end (its listener was queued first), its close event is
+    // one task away. Started before that, the 5 ms tick could fire first whenever the process
+    // stalled a few ms in between (a loaded machine, a GC pause): the flake this test had.
+    await heardOfEnd(page);
     await tick();
     expect(sock.readyState).toBe('closed');
     expect(closes.map((c) => [c.code, c.reason])).toEqual([[1001, 'The box stopped.']]);

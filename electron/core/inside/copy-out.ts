@@ -159,7 +159,7 @@ async function place(app: Appliance, mountpoint: string, e: GuestEntry, target: 
       const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
       try {
         assertOpenedAt(fd, target);
-        await app.must(`download ${quote(join(mountpoint, e.path))} ${quote(`/proc/${process.pid}/fd/${fd}`)}`);
+        await app.must(`download ${quote(join(mountpoint, e.path))} ${quote(`/proc/${process.pid}/fd/${fd}`)}`, { progress: () => fs.fstatSync(fd).size });
         fs.fchmodSync(fd, e.mode & 0o777);
         fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
         result.bytes += fs.fstatSync(fd).size;

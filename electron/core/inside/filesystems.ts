@@ -17,7 +17,12 @@ export interface GuestFilesystem {
 /** Types that hold no files to show. */
 const NOT_FILES = new Set(['swap', 'unknown', '']);
 
-export async function findFilesystems(app: Appliance): Promise<GuestFilesystem[]> {
+/**
+ * The filesystems on the first `disks` disks of the appliance (a warm one may hold more than
+ * were asked for: a compared pair serves browsing its first snapshot). An LVM volume cannot be
+ * told to one disk, so it is only shown when the appliance holds exactly the disks asked for.
+ */
+export async function findFilesystems(app: Appliance, disks = app.disks.length): Promise<GuestFilesystem[]> {
   const text = await app.must('list-filesystems');
   const out: GuestFilesystem[] = [];
   for (const line of text.split('\n')) {
@@ -27,6 +32,7 @@ export async function findFilesystems(app: Appliance): Promise<GuestFilesystem[]
     const type = line.slice(at + 2).trim();
     const m = /^\/dev\/sd([a-z])(\d*)$/.exec(device);
     const disk = m ? m[1]!.charCodeAt(0) - 97 : null;
+    if (disk === null ? disks !== app.disks.length : disk >= disks) continue;
     out.push({ device, type, disk, key: m ? `/dev/sda${m[2]}` : device });
   }
   return out;
@@ -57,7 +63,7 @@ export function chooseFilesystem(all: GuestFilesystem[], asked: string | undefin
 
 /** Mounts a filesystem read-only (or read-write for Now) at a fresh mountpoint of the appliance. */
 export async function mount(app: Appliance, fs: GuestFilesystem, at: string, readWrite = false): Promise<void> {
-  await app.must(`mkmountpoint ${at}`);
+  await app.mountpoint(at);
   const r = await app.run(`${readWrite ? 'mount' : 'mount-ro'} ${quote(fs.device)} ${at}`);
   if (!r.ok) throw new BoxkeepError('Storage', `The filesystem ${fs.device} (${fs.type}) could not be mounted inside the appliance: ${r.error}`);
 }

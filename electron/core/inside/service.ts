@@ -3,7 +3,8 @@
 // back out. Every state is read through the layers Boxkeep froze, checked first like any chain
 // it touches; a running box's Now is never opened (QEMU is writing it): compare a fresh
 // snapshot instead. Snapshots never change, so a file comparison of two snapshots is kept as a
-// file in the first one's folder and goes with it.
+// file in the first one's folder and goes with it. Appliances reading only snapshots are kept
+// warm a short while for the next look (warm.ts).
 import path from 'node:path';
 import { invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
@@ -16,6 +17,7 @@ import { mappedRanges, unionBytes } from '../disk/allocated.js';
 import { elapsedMs } from '../logger.js';
 import { verifyBoxChain, type ChainTop } from '../snapshots/box-chain.js';
 import { Appliance } from './appliance.js';
+import { WARM_DEFAULTS, WarmAppliances } from './warm.js';
 import { readCache, writeCache } from './cache.js';
 import { byPath, compareListings, differingContent } from './compare.js';
 import { copyOut } from './copy-out.js';
@@ -34,9 +36,27 @@ export type InsideDeps = HomeData & Effects & {
 type State = { snapshot: Snapshot } | { now: true };
 
 const NOW = 'now';
+/** The kind of queued work that may share a box's warm appliances (any other lets go of them first). */
+const INSIDE = 'inside';
+
+export interface InsideOptions {
+  /** How long an appliance is kept warm after a look inside (0: closed at once). */
+  idleMs?: number;
+}
 
 export class InsideService {
-  constructor(private readonly core: InsideDeps) {}
+  private readonly warm: WarmAppliances;
+
+  constructor(private readonly core: InsideDeps, opts: InsideOptions = {}) {
+    this.warm = new WarmAppliances({ ...WARM_DEFAULTS, ...(opts.idleMs !== undefined && { idleMs: opts.idleMs }), launch: (disks) => Appliance.launch(disks, { accel: this.core.vms.accelerator() }) });
+    core.locks.beforeEach((key, kind) => (kind === INSIDE ? Promise.resolve() : this.warm.closeBox(key)));
+  }
+
+  /** Closes the warm appliances (on quit). */
+  close(): Promise<void> {
+    return this.warm.close();
+  }
+
 
   /** Changed bytes at once; with files, the changed files too (one appliance for both disks). */
   diff(input: ChannelInput<'snapshots:diff'>): Promise<SnapshotDiff> {
@@ -63,7 +83,7 @@ export class InsideService {
         this.compareFiles(fresh, from, to, (f) => task.progress(f)));
       if (cache) writeCache(cache, compared);
       return { ...result, ...compared };
-    });
+    }, INSIDE);
   }
 
   /** One folder (or file) of a snapshot's filesystem. */
@@ -100,9 +120,9 @@ export class InsideService {
       verifyBoxChain(this.core, fresh, { snapshotId: snapshot.id });
       verifyBoxChain(this.core, fresh, 'live');
       const started = performance.now();
-      const app = await Appliance.launch([{ path: snapshot.diskPath, readonly: true }, { path: fresh.liveDiskPath, readonly: false }], { accel: this.core.vms.accelerator() });
-      try {
-        const all = await findFilesystems(app);
+      const disks = [{ path: snapshot.diskPath, readonly: true }, { path: fresh.liveDiskPath, readonly: false }];
+      return this.warm.use(fresh.id, disks, async (app) => {
+        const all = await findFilesystems(app, 2);
         const source = chooseFilesystem(all.filter((f) => f.disk === 0), input.filesystem);
         const target = all.find((f) => f.disk === 1 && f.key === source.key && f.type === source.type);
         if (!target) throw notFound(`Now has no ${source.type} filesystem where the snapshot has ${source.device}; nothing was changed.`);
@@ -112,11 +132,8 @@ export class InsideService {
         await app.must('umount-all');
         this.core.logger.info('file put back', { op: 'file-put', boxId: fresh.id, snapshotId: snapshot.id, elapsed_ms: elapsedMs(started) });
         return result;
-      } finally {
-        await app.close();
-        this.core.events.emit('boxes:changed', { boxId: fresh.id });
-      }
-    });
+      }).finally(() => this.core.events.emit('boxes:changed', { boxId: fresh.id }));
+    }, INSIDE);
   }
 
   private withSnapshotMounted<T>(boxRef: string, snapshotRef: string, asked: string | undefined,
@@ -126,16 +143,13 @@ export class InsideService {
       const fresh = this.core.store.getBox(box.id)!;
       const snapshot = this.resolve(fresh, snapshotRef);
       verifyBoxChain(this.core, fresh, { snapshotId: snapshot.id });
-      const app = await Appliance.launch([{ path: snapshot.diskPath, readonly: true }], { accel: this.core.vms.accelerator() });
-      try {
-        const all = await findFilesystems(app);
+      return this.warm.use(fresh.id, [{ path: snapshot.diskPath, readonly: true }], async (app) => {
+        const all = await findFilesystems(app, 1);
         const chosen = chooseFilesystem(all, asked);
         await mount(app, chosen, '/m');
-        return await work(app, fresh, snapshot, chosen.device, all.map((f) => `${f.device}: ${f.type}`));
-      } finally {
-        await app.close();
-      }
-    });
+        return work(app, fresh, snapshot, chosen.device, all.map((f) => `${f.device}: ${f.type}`));
+      });
+    }, INSIDE);
   }
 
   private resolve(box: Box, ref: string): Snapshot {
@@ -183,46 +197,46 @@ export class InsideService {
     const started = performance.now();
     const second = 'now' in to ? box.liveDiskPath : to.snapshot.diskPath;
     // Read-only, both: the appliance writes into a throwaway overlay of its own, never into a layer.
-    const app = await Appliance.launch([{ path: from.diskPath, readonly: true }, { path: second, readonly: true }], { accel: this.core.vms.accelerator() });
-    try {
-      progress(0.3);
-      const all = await findFilesystems(app);
-      const onA = all.filter((f) => f.disk === 0);
-      const onB = all.filter((f) => f.disk === 1);
-      const filesNote = noFilesNote(onA.length ? onA : onB);
-      const keys = [...new Set([...onA, ...onB].filter(hasFiles).map((f) => f.key))].sort();
-      const out: FilesystemChanges[] = [];
-      for (const [i, key] of keys.entries()) {
-        const a = onA.find((f) => f.key === key && hasFiles(f));
-        const b = onB.find((f) => f.key === key && hasFiles(f));
-        const type = (b ?? a)!.type;
-        if (!a || !b || a.type !== b.type) {
-          out.push({ filesystem: key, type, changes: [], problem: !a ? `The filesystem is new in ${'now' in to ? 'Now' : to.snapshot.name}.` : !b ? 'The filesystem is gone.' : `The filesystem changed type (${a.type} → ${b.type}).` });
-          continue;
-        }
-        try {
-          await mount(app, a, `/a${i}`);
-          await mount(app, b, `/b${i}`);
-          const before = await listTree(app, `/a${i}`);
-          const after = await listTree(app, `/b${i}`);
-          const { changes, toHash } = compareListings(before, after);
-          const differ = new Set(await differingContent(app, `/a${i}`, `/b${i}`, toHash));
-          for (const p of toHash) {
-            if (!differ.has(p)) continue;
-            const entry = after.find((e) => e.path === p)!;
-            changes.push({ path: p, change: 'modified', what: ['content'], before: before.find((e) => e.path === p)!, after: entry });
-          }
-          out.push({ filesystem: key, type, changes: byPath(changes), problem: null });
-        } catch (err) {
-          out.push({ filesystem: key, type, changes: [], problem: (err as Error).message });
-        }
-        progress(0.3 + (0.7 * (i + 1)) / keys.length);
+    const disks = [{ path: from.diskPath, readonly: true }, { path: second, readonly: true }];
+    return this.warm.use(box.id, disks, (app) => this.compareIn(app, box, from, to, progress, started));
+  }
+
+  private async compareIn(app: Appliance, box: Box, from: Snapshot, to: State, progress: (fraction: number) => void, started: number): Promise<{ files: FilesystemChanges[]; filesNote: string | null }> {
+    progress(0.3);
+    const all = await findFilesystems(app, 2);
+    const onA = all.filter((f) => f.disk === 0);
+    const onB = all.filter((f) => f.disk === 1);
+    const filesNote = noFilesNote(onA.length ? onA : onB);
+    const keys = [...new Set([...onA, ...onB].filter(hasFiles).map((f) => f.key))].sort();
+    const out: FilesystemChanges[] = [];
+    for (const [i, key] of keys.entries()) {
+      const a = onA.find((f) => f.key === key && hasFiles(f));
+      const b = onB.find((f) => f.key === key && hasFiles(f));
+      const type = (b ?? a)!.type;
+      if (!a || !b || a.type !== b.type) {
+        out.push({ filesystem: key, type, changes: [], problem: !a ? `The filesystem is new in ${'now' in to ? 'Now' : to.snapshot.name}.` : !b ? 'The filesystem is gone.' : `The filesystem changed type (${a.type} → ${b.type}).` });
+        continue;
       }
-      this.core.logger.info('snapshot files compared', { op: 'snapshot-diff', boxId: box.id, snapshotId: from.id, elapsed_ms: elapsedMs(started) });
-      return { files: out, filesNote };
-    } finally {
-      await app.close();
+      try {
+        await mount(app, a, `/a${i}`);
+        await mount(app, b, `/b${i}`);
+        const before = await listTree(app, `/a${i}`);
+        const after = await listTree(app, `/b${i}`);
+        const { changes, toHash } = compareListings(before, after);
+        const differ = new Set(await differingContent(app, `/a${i}`, `/b${i}`, toHash));
+        for (const p of toHash) {
+          if (!differ.has(p)) continue;
+          const entry = after.find((e) => e.path === p)!;
+          changes.push({ path: p, change: 'modified', what: ['content'], before: before.find((e) => e.path === p)!, after: entry });
+        }
+        out.push({ filesystem: key, type, changes: byPath(changes), problem: null });
+      } catch (err) {
+        out.push({ filesystem: key, type, changes: [], problem: (err as Error).message });
+      }
+      progress(0.3 + (0.7 * (i + 1)) / keys.length);
     }
+    this.core.logger.info('snapshot files compared', { op: 'snapshot-diff', boxId: box.id, snapshotId: from.id, elapsed_ms: elapsedMs(started) });
+    return { files: out, filesNote };
   }
 }
 
