@@ -29,6 +29,7 @@ import { descriptorStream } from '../file-stream.js';
 import { QmpClient } from './qmp.js';
 import type { StartOptions, VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
+import { crashPoint } from '../crash.js';
 import { ejectFromQemu, installerFor, type CheckedInstaller } from './installer.js';
 import { seedFor } from './seed.js';
 import { firmwareFor, type CheckedFirmware } from './firmware.js';
@@ -206,6 +207,8 @@ export class Supervisor implements VmControl {
       this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
       throw err;
     }
+    // Killed from here until `cont`: QEMU waits with its CPUs stopped, and the next owner stops it (adoptOne).
+    crashPoint('box-start:after-spawn');
     let qmp: QmpClient | null = null;
     try {
       qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
@@ -219,6 +222,7 @@ export class Supervisor implements VmControl {
       const changed = changedSinceCheck(this.core.paths.root, checked.pinned);
       if (changed.length > 0) throw replacedError(box, changed);
       if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
+      crashPoint('box-start:before-cont');
       await qmp.execute('cont');
     } catch (err) {
       // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
@@ -519,8 +523,12 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
-        const nodes = await this.nodeMapFor(box, runDir, qmp);
         const status = await qmp.execute<{ status: string }>('query-status');
+        if (NEVER_RAN.has(status.status)) {
+          await this.endInterruptedStart(box, qmp, fp, report);
+          return null;
+        }
+        const nodes = await this.nodeMapFor(box, runDir, qmp);
         // spawnQemu() removes every socket before QEMU starts, so vnc.sock exists only when this QEMU serves a screen.
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) }, fs.existsSync(vncSocketPath(runDir)));
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
@@ -549,6 +557,26 @@ export class Supervisor implements VmControl {
       report.repaired(box.id, `The box ${label} stopped unexpectedly while Boxkeep was closed: ${reason}`);
     }
     return null;
+  }
+
+  /**
+   * A start killed between QEMU's spawn and its `cont`: the guest never ran, and the checks
+   * that let it run (every checked file held by QEMU, a memory state's digest) may not have
+   * been made, so resuming it could run a guest on a file nobody checked. Stopped instead
+   * (QEMU quits; nothing was written to the disks), and the box shown stopped: the user
+   * starts it again, with every check.
+   */
+  private async endInterruptedStart(box: Box, qmp: QmpClient, fp: QemuFingerprint, report: ReportBuilder): Promise<void> {
+    await qmp.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
+    qmp.close();
+    const label = JSON.stringify(box.name);
+    if (!(await killQemu(fp))) {
+      this.setStatus(box.id, 'stopping', `QEMU (pid ${fp.pid}) of an interrupted start could not be stopped`);
+      report.kept(box.id, `The start of the box ${label} was interrupted before its guest ran, and its QEMU (pid ${fp.pid}) did not exit when told to; stop it with "boxkeep box stop ${box.name} --force".`);
+      return;
+    }
+    this.setStatus(box.id, 'stopped');
+    report.repaired(box.id, `The start of the box ${label} was interrupted before its guest ran; its QEMU was stopped and the box is stopped. Start it again.`);
   }
 
   /**
@@ -639,6 +667,9 @@ export class Supervisor implements VmControl {
     this.sessions.clear();
   }
 }
+
+/** QEMU's run states before a start's `cont`: -S waiting (prelaunch), -incoming waiting for or loading a state (inmigrate). */
+const NEVER_RAN = new Set(['prelaunch', 'inmigrate']);
 
 /** Pins the files a start checked; one replaced already is the start's refusal. */
 function pin(box: Box, files: CheckedFile[]): ReturnType<typeof pinChecked> {
