@@ -9,6 +9,8 @@ import { boxClone } from './clone/intents.js';
 import { boxCreate, boxRemove, boxResize } from './boxes/intents.js';
 import { settleBoxCreate, settleBoxRemove, settleBoxResize } from './boxes/settle.js';
 import { imageImport, imageRemove } from './images/intents.js';
+import { filePut } from './inside/intents.js';
+import { settleFilePut } from './inside/put-settle.js';
 import { settleImageImport, settleImageRemove } from './images/settle.js';
 import { intentParts, type IntentKind, type IntentOf } from './operation-kind.js';
 import type { ReportBuilder } from './recovery/report.js';
@@ -38,6 +40,7 @@ export const OPERATIONS = [
   operation(liveRemove, settleLiveRemove),
   operation(boxImport, settleBoxImport),
   operation(boxClone, settleBoxCreate),
+  operation(filePut, settleFilePut),
 ] as const;
 
 type Kinds = (typeof OPERATIONS)[number]['kind'];
