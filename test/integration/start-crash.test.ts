@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { readFingerprint, runDirFor } from '../../electron/core/vm/qemu.js';
 import { isSameProcess } from '../../electron/core/proc.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
@@ -19,18 +20,37 @@ beforeAll(async () => {
 });
 afterAll(async () => { await h?.cleanup(); });
 
+/** The start's owner SIGKILLed at `point`; returns the reopened home's box. */
+async function killedAt(point: string, channel: string, input: unknown) {
+  await h.core.close();
+  const run = spawnSync(process.execPath, [DRIVER, h.dir, channel, JSON.stringify(input)], { encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point }, timeout: 180_000 });
+  expect(run.signal, run.stderr).toBe('SIGKILL');
+  const core = await h.reopen();
+  const box = core.boxes.resolve('vm');
+  const fp = readFingerprint(runDirFor(core.paths, box.id, { create: false }));
+  expect(fp, 'the killed start spawned QEMU').not.toBeNull();
+  expect(isSameProcess(fp!), 'the waiting QEMU must be gone').toBe(false);
+  expect(box.status).toBe('stopped');
+  expect((core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+  return { core, box };
+}
+
 describe('a start killed before the guest runs', () => {
-  it.each(['box-start:after-spawn', 'box-start:before-cont'])('%s: the next owner stops the waiting QEMU, the box shows stopped, and starts again', async (point) => {
-    await h.core.close();
-    const run = spawnSync(process.execPath, [DRIVER, h.dir, 'boxes:start', JSON.stringify({ box: 'vm' })], { encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point }, timeout: 120_000 });
-    expect(run.signal, run.stderr).toBe('SIGKILL');
-    const core = await h.reopen();
-    const box = core.boxes.resolve('vm');
-    const fp = readFingerprint(runDirFor(core.paths, box.id, { create: false }));
-    expect(fp, 'the killed start spawned QEMU').not.toBeNull();
-    expect(isSameProcess(fp!), 'the waiting QEMU must be gone').toBe(false);
-    expect(box.status).toBe('stopped');
-    expect((core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+  // The memory state was loaded (QEMU paused, as a user's pause leaves it) but not yet compared
+  // with the recorded digest: a paused box the user could resume would run an unchecked state.
+  it('a restore with memory killed after the load, before the digest was compared: the box shows stopped, not paused', async () => {
+    const core = h.core;
+    await core.vms.start('vm');
+    await core.snapshots.create({ box: 'vm', name: 'm', memory: true });
+    await core.vms.stop('vm', { force: true });
+    const { core: after } = await killedAt('box-start:after-load', 'snapshots:restore', { box: 'vm', snapshot: 'm' });
+    expect(after.lastRecovery!.items.map((i) => `${i.level}: ${i.message}`)).toEqual([
+      'repaired: The start of the box "vm" was interrupted before its guest ran; its QEMU was stopped and the box is stopped. Start it again.',
+    ]);
+  }, 300_000);
+
+  it.each(CRASH_POINTS.filter((p) => p.startsWith('box-start:') && p !== 'box-start:after-load'))('%s: the next owner stops the waiting QEMU, the box shows stopped, and starts again', async (point) => {
+    const { core, box } = await killedAt(point, 'boxes:start', { box: 'vm' });
     expect(core.lastRecovery!.items.map((i) => `${i.level}: ${i.message}`)).toEqual([
       'repaired: The start of the box "vm" was interrupted before its guest ran; its QEMU was stopped and the box is stopped. Start it again.',
     ]);

@@ -30,6 +30,7 @@ import { QmpClient } from './qmp.js';
 import type { StartOptions, VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
 import { crashPoint } from '../crash.js';
+import { clearStarting, isStarting, markStarting } from './start-mark.js';
 import { ejectFromQemu, installerFor, type CheckedInstaller } from './installer.js';
 import { seedFor } from './seed.js';
 import { firmwareFor, type CheckedFirmware } from './firmware.js';
@@ -186,6 +187,7 @@ export class Supervisor implements VmControl {
     // Written before QEMU exists, so a later owner always finds the map of what it runs.
     writeNodes(runDir, nodes);
     forgetFreeze(runDir);
+    markStarting(runDir);
     // Recorded as running before QEMU exists: should this process die from here on, the next
     // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
     // nothing knows of while offline operations freeze the disks it writes.
@@ -224,6 +226,7 @@ export class Supervisor implements VmControl {
       if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
       crashPoint('box-start:before-cont');
       await qmp.execute('cont');
+      clearStarting(runDir);
     } catch (err) {
       // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
       qmp?.close();
@@ -524,10 +527,13 @@ export class Supervisor implements VmControl {
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
         const status = await qmp.execute<{ status: string }>('query-status');
-        if (NEVER_RAN.has(status.status)) {
+        // Paused with the start's mark: a memory state loaded, maybe never checked (start-mark.ts).
+        if (NEVER_RAN.has(status.status) || (status.status === 'paused' && isStarting(runDir))) {
           await this.endInterruptedStart(box, qmp, fp, report);
           return null;
         }
+        // Past its `cont` (the owner died before taking the mark away): a later pause is the user's.
+        clearStarting(runDir);
         const nodes = await this.nodeMapFor(box, runDir, qmp);
         // spawnQemu() removes every socket before QEMU starts, so vnc.sock exists only when this QEMU serves a screen.
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) }, fs.existsSync(vncSocketPath(runDir)));
@@ -575,6 +581,7 @@ export class Supervisor implements VmControl {
       report.kept(box.id, `The start of the box ${label} was interrupted before its guest ran, and its QEMU (pid ${fp.pid}) did not exit when told to; stop it with "boxkeep box stop ${box.name} --force".`);
       return;
     }
+    clearStarting(runDirFor(this.core.paths, box.id, { create: false }));
     this.setStatus(box.id, 'stopped');
     report.repaired(box.id, `The start of the box ${label} was interrupted before its guest ran; its QEMU was stopped and the box is stopped. Start it again.`);
   }
