@@ -178,6 +178,19 @@ describe('the disk chain stays inside the home', () => {
     await expectStartRefusedAfterSwap(box, `mv '${s1.diskPath}' '${log}'; ln -s '${host}' '${s1.diskPath}'`, /snapshots.*container\.qcow2 \(the file is a symbolic link/, 'a file Boxkeep checked was replaced before QEMU had opened it');
   });
 
+  it('the same, and the layer moved back once QEMU opened the host file: QEMU holds the checked file only as its (write-only) serial log; refused', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    const log = path.join(t.core.paths.logsDir(box.id), 'serial.log');
+    // The swap back waits (in the background) until the exec'ed QEMU ($$) holds the host file,
+    // and holds QEMU stopped (SIGSTOP) meanwhile, so QEMU's monitor cannot answer Boxkeep first.
+    const back = `(until ls -l /proc/$$/fd 2>/dev/null | grep -q secret.qcow2; do :; done; kill -STOP $$; mv -f '${log}' '${s1.diskPath}'; kill -CONT $$) &`;
+    // Should Boxkeep look before the swap back, the symlink refuses it instead: refused either way.
+    await expectStartRefusedAfterSwap(box, `mv '${s1.diskPath}' '${log}'; ln -s '${host}' '${s1.diskPath}'; ${back}`, /snapshots.*container\.qcow2/, '(QEMU opened a different file than the one Boxkeep checked at |a file Boxkeep checked was replaced before QEMU had opened it)');
+  });
+
   it('the snapshots/ folder swapped for a symlink to a copy after the check, just before QEMU opens it: refused too', async () => {
     requireTools('qemu-system-x86_64');
     const { box } = await boxWithTwoSnapshots();

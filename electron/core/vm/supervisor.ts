@@ -693,8 +693,10 @@ function replacedError(box: Box, files: string[]): BoxkeepError {
 }
 
 /**
- * The checked layers (and installer ISO, UEFI variables) QEMU does not hold open. QEMU opens every -blockdev before its monitor
- * answers, so once QMP is connected the set is complete.
+ * The checked layers (and installer ISO, UEFI variables) QEMU does not hold open for reading. QEMU opens every -blockdev before its monitor
+ * answers, so once QMP is connected the set is complete. Not closed: which descriptor serves which node. A path
+ * QEMU opens readable for another file it was given (two checked files swapped with each other, and back once
+ * QEMU opened them) still passes; only handing QEMU the pinned descriptors (-add-fd) would close that.
  */
 function layersNotHeld(pid: number, layers: readonly CheckedFile[]): string[] {
   const held = openInodes(pid);
