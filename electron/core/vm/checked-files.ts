@@ -1,7 +1,8 @@
 // The files a start checked (chain layers, installer, seed, UEFI variables), from the check
 // until QEMU runs the guest. QEMU opens each by path, so what it opened is judged afterwards,
-// against its /proc/<pid>/fd: every checked inode must be among them (layersNotHeld in
-// supervisor.ts). Two things make that judgement sound:
+// against its /proc/<pid>/fd: every checked inode must be among them, open for reading (a
+// write-only one is QEMU's log or pidfile: layersNotHeld in supervisor.ts, which also names the
+// window left). Two things make that judgement sound:
 // - The inodes stay pinned (held open here) the whole time. A checked file deleted and
 //   replaced in the window would otherwise free its inode number for reuse, and a file QEMU
 //   creates or opens anyway (its pidfile, its serial log) could carry it: "QEMU holds the
