@@ -41,9 +41,28 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-/** Until no appliance holds the live disk (the killed put's guestfish shuts its VM down by itself). */
+/**
+ * Until no appliance holds the live disk. The killed put's guestfish would shut its appliance
+ * down by itself, slowly under TCG; its QEMU (started by this test's driver) is SIGKILLed
+ * instead, by pid: each step synced before its crash point, so the disk holds it either way.
+ */
 async function untilReleased(file: string): Promise<void> {
   for (const end = Date.now() + 120_000; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) {
+    for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
+      let cmdline = '';
+      try {
+        cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (cmdline.startsWith('qemu-system') || cmdline.includes('/qemu-system')) if (cmdline.includes(file)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+    }
     if (spawnSync('qemu-img', ['info', file], { encoding: 'utf8' }).status === 0) return;
   }
   throw new Error(`${file} is still held by a QEMU 2 minutes after the put was killed`);
