@@ -9,6 +9,8 @@ import { boxClone } from './clone/intents.js';
 import { boxCreate, boxRemove, boxResize } from './boxes/intents.js';
 import { settleBoxCreate, settleBoxRemove, settleBoxResize } from './boxes/settle.js';
 import { imageImport, imageRemove } from './images/intents.js';
+import { filePut } from './inside/intents.js';
+import { settleFilePut } from './inside/put-settle.js';
 import { settleImageImport, settleImageRemove } from './images/settle.js';
 import { intentParts, type IntentKind, type IntentOf } from './operation-kind.js';
 import type { ReportBuilder } from './recovery/report.js';
@@ -38,14 +40,24 @@ export const OPERATIONS = [
   operation(liveRemove, settleLiveRemove),
   operation(boxImport, settleBoxImport),
   operation(boxClone, settleBoxCreate),
+  operation(filePut, settleFilePut),
 ] as const;
+
+/**
+ * Crash points of no journaled kind: a start killed before its `cont` changes nothing on disk;
+ * the next owner quits the waiting QEMU (supervisor.ts: endInterruptedStart).
+ */
+const UNJOURNALED_POINTS = ['box-start:after-spawn', 'box-start:after-load', 'box-start:before-cont'] as const;
 
 type Kinds = (typeof OPERATIONS)[number]['kind'];
 type PointsOf<K> = K extends IntentKind<infer Op, v.GenericSchema, infer P> ? `${Op}:${P}` : never;
-export type CrashPoint = PointsOf<Kinds>;
+export type CrashPoint = PointsOf<Kinds> | (typeof UNJOURNALED_POINTS)[number];
 
-/** Every crash point of every kind, as BOXKEEP_CRASH_AT names them. */
-export const CRASH_POINTS = OPERATIONS.flatMap(({ kind }) => kind.crashPoints.map((p) => `${kind.op}:${p}`)) as CrashPoint[];
+/** Every crash point of every kind (and the start's), as BOXKEEP_CRASH_AT names them. */
+export const CRASH_POINTS = [
+  ...OPERATIONS.flatMap(({ kind }) => kind.crashPoints.map((p) => `${kind.op}:${p}`)),
+  ...UNJOURNALED_POINTS,
+] as CrashPoint[];
 
 const byOp = new Map<string, (typeof OPERATIONS)[number]>(OPERATIONS.map((o) => [o.kind.op, o]));
 

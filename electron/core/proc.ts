@@ -49,7 +49,11 @@ export function isSameProcess(fp: ProcessFingerprint): boolean {
   return stat.startTime === fp.startTime;
 }
 
-/** "dev:ino" of every file a process has open (its /proc/<pid>/fd entries, followed). */
+/**
+ * "dev:ino" of every file a process has open for reading (its /proc/<pid>/fd entries, followed;
+ * a write-only descriptor, by its fdinfo flags, left out): a disk image is opened readable, a
+ * log or pidfile write-only, so a checked file held only as QEMU's log is not held as a disk.
+ */
 export function openInodes(pid: number): Set<string> {
   const held = new Set<string>();
   let fds: string[] = [];
@@ -60,6 +64,8 @@ export function openInodes(pid: number): Set<string> {
   }
   for (const fd of fds) {
     try {
+      const flags = /^flags:\s*([0-7]+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (!flags || (parseInt(flags[1]!, 8) & 3) === fs.constants.O_WRONLY) continue;
       const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
       held.add(`${st.dev}:${st.ino}`);
     } catch {

@@ -140,7 +140,7 @@ describe('the disk chain stays inside the home', () => {
   });
 
   /** A start where `swap` (shell) runs after Boxkeep checked the chain and before QEMU opens it. */
-  async function expectStartRefusedAfterSwap(box: Box, swap: string, file: RegExp) {
+  async function expectStartRefusedAfterSwap(box: Box, swap: string, file: RegExp, said = 'QEMU opened a different file than the one Boxkeep checked at ') {
     // Stands in for the race: a wrapper that runs the swap only on the real start, not on `--version`.
     const wrapper = path.join(outside, 'qemu-swap.sh');
     fs.writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *-blockdev*) ${swap};; esac\nexec qemu-system-x86_64 "$@"\n`, { mode: 0o755 });
@@ -152,7 +152,7 @@ describe('the disk chain stays inside the home', () => {
     const err = outcome!;
     expect(err, 'the start must be refused').toBeInstanceOf(BoxkeepError);
     expect(err.code).toBe('Storage');
-    expect(err.message).toMatch(new RegExp(`QEMU opened a different file than the one Boxkeep checked at .*${file.source}`));
+    expect(err.message).toMatch(new RegExp(`${said}.*${file.source}`));
     expect(supervisor.sessions.has(box.id)).toBe(false);
     const fp = JSON.parse(fs.readFileSync(path.join(t.core.paths.runDir(box.id), 'qemu.json'), 'utf8')) as { pid: number };
     expect(fs.existsSync(`/proc/${fp.pid}`) && !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${fp.pid}/stat`, 'utf8')), 'QEMU must be stopped').toBe(false);
@@ -165,6 +165,31 @@ describe('the disk chain stays inside the home', () => {
     const host = path.join(outside, 'secret.qcow2');
     fs.copyFileSync(s1.diskPath, host);
     await expectStartRefusedAfterSwap(box, `rm -f '${s1.diskPath}'; ln -s '${host}' '${s1.diskPath}'`, /snapshots.*container\.qcow2/);
+  });
+
+  it('a layer moved after the check to where QEMU opens its serial log, a symlink in its place: QEMU holds the checked file, but only as its log; refused', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    // Deterministic, unlike waiting for a freed inode number to be reused: QEMU opens the
+    // checked inode itself (as its serial log, logfile=), so "QEMU holds every checked inode" passes.
+    const log = path.join(t.core.paths.logsDir(box.id), 'serial.log');
+    // QEMU holds it write-only (logappend): not as a disk, so the first check refuses it.
+    await expectStartRefusedAfterSwap(box, `mv '${s1.diskPath}' '${log}'; ln -s '${host}' '${s1.diskPath}'`, /snapshots.*container\.qcow2/);
+  });
+
+  it('the same, and the layer moved back once QEMU opened the host file: QEMU holds the checked file only as its (write-only) serial log; refused', async () => {
+    requireTools('qemu-system-x86_64');
+    const { box, s1 } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'secret.qcow2');
+    fs.copyFileSync(s1.diskPath, host);
+    const log = path.join(t.core.paths.logsDir(box.id), 'serial.log');
+    // The swap back waits (in the background) until the exec'ed QEMU ($$) holds the host file,
+    // and holds QEMU stopped (SIGSTOP) meanwhile, so QEMU's monitor cannot answer Boxkeep first.
+    const back = `(until ls -l /proc/$$/fd 2>/dev/null | grep -q secret.qcow2; do :; done; kill -STOP $$; mv -f '${log}' '${s1.diskPath}'; kill -CONT $$) &`;
+    // Should Boxkeep look before the swap back, the symlink refuses it instead: refused either way.
+    await expectStartRefusedAfterSwap(box, `mv '${s1.diskPath}' '${log}'; ln -s '${host}' '${s1.diskPath}'; ${back}`, /snapshots.*container\.qcow2/, '(QEMU opened a different file than the one Boxkeep checked at |a file Boxkeep checked was replaced before QEMU had opened it)');
   });
 
   it('the snapshots/ folder swapped for a symlink to a copy after the check, just before QEMU opens it: refused too', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../electron/core/core.js';
 import { ProtectScheduler, type Clock } from '../../electron/core/protect/scheduler.js';
 import { updateSettings } from '../../electron/core/space.js';
+import { protectRow } from '../../electron/core/protect/policy-store.js';
 import { startOwner } from '../../electron/host/owner.js';
 import { silentLogger } from '../../electron/core/logger.js';
 import type { ProtectAlert } from '../../shared/events.js';
@@ -171,4 +172,64 @@ describe('AutoProtect scheduler', () => {
       h.core = await (await import('../../electron/core/core.js')).openCore({ home: h.dir, owner: 'test' });
     }
   }, 300_000);
+
+  it('a snapshot that fell due while a stop\'s before-stop snapshot waited ahead of it in the box\'s queue is skipped: that one covers it', async () => {
+    core = h.core;
+    if (core.boxes.resolve('p').status !== 'running') await core.vms.start('p');
+    const clock = manualClock();
+    const s = new ProtectScheduler(core, clock);
+    core.protect.set({ box: 'p', everyMinutes: 5, beforeStop: true });
+    const seen: ProtectAlert[] = [];
+    const off = core.events.on('protect:alert', (a) => seen.push(a));
+    await tickAndSettle(s);
+    const before = core.store.listSnapshots(boxId).length;
+    // An operation holds the box; a stop's before-stop snapshot queues behind it, then the schedule's.
+    let release!: () => void;
+    const held = core.locks.run(boxId, () => new Promise<void>((r) => (release = r)));
+    const covering = core.protect.beforeStop('p');
+    clock.advance(6 * MINUTE);
+    await s.tick();
+    release();
+    await held;
+    expect(await covering).toBe(true);
+    await s.idle();
+    const added = core.store.listSnapshots(boxId).slice(before);
+    expect(added.map((x) => x.description)).toEqual(['Taken automatically by AutoProtect (before a stop).']);
+    expect(core.boxes.resolve('p').status).toBe('running');
+    expect(seen).toEqual([]);
+    expect(core.protect.status('p').lastError).toBeNull();
+    off();
+    await s.stop();
+  }, 240_000);
+
+  // Last: it leaves the box stopped.
+  it('a snapshot that fell due while a stop waited in the box\'s queue is skipped once the box has stopped, quietly, and is due at the next start', async () => {
+    core = h.core;
+    if (core.boxes.resolve('p').status !== 'running') await core.vms.start('p');
+    const clock = manualClock();
+    const s = new ProtectScheduler(core, clock);
+    core.protect.set({ box: 'p', everyMinutes: 5 });
+    const seen: ProtectAlert[] = [];
+    const off = core.events.on('protect:alert', (a) => seen.push(a));
+    await tickAndSettle(s);
+    const before = core.store.listSnapshots(boxId).length;
+    // An operation holds the box; the user's stop queues behind it, then the schedule's snapshot.
+    let release!: () => void;
+    const held = core.locks.run(boxId, () => new Promise<void>((r) => (release = r)));
+    const stopped = core.vms.stop('p', { force: true });
+    clock.advance(6 * MINUTE);
+    await s.tick();
+    release();
+    await held;
+    expect((await stopped).status).toBe('stopped');
+    await s.idle();
+    expect(core.store.listSnapshots(boxId)).toHaveLength(before);
+    expect(seen).toEqual([]);
+    expect(core.protect.status('p').lastError).toBeNull();
+    // The running time counted stays: the next time the box runs, the snapshot is due at once.
+    await tickAndSettle(s);
+    expect(protectRow(core.store, boxId)!.runningMs).toBeGreaterThanOrEqual(5 * MINUTE);
+    off();
+    await s.stop();
+  }, 240_000);
 });

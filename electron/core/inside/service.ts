@@ -22,6 +22,11 @@ import { readCache, writeCache } from './cache.js';
 import { byPath, compareListings, differingContent } from './compare.js';
 import { copyOut } from './copy-out.js';
 import { putBack } from './put-back.js';
+import { settlePut } from './put-settle.js';
+import { filePut, type FilePutIntent } from './intents.js';
+import { newId } from '../ids.js';
+import { clearIntent } from '../journal.js';
+import { crypto } from '../builtins.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { chooseFilesystem, findFilesystems, hasFiles, mount, noFilesNote } from './filesystems.js';
 import { listFolder, listTree, statOne } from './tree.js';
@@ -128,7 +133,17 @@ export class InsideService {
         if (!target) throw notFound(`Now has no ${source.type} filesystem where the snapshot has ${source.device}; nothing was changed.`);
         await mount(app, source, '/s');
         await mount(app, target, '/n', true);
-        const result = await putBack(app, '/s', '/n', normalise(input.path));
+        const intent: FilePutIntent = { id: newId(), op: 'file-put', startedAt: Date.now(), boxId: fresh.id, snapshotId: snapshot.id, filesystem: target.key, path: normalise(input.path), token: crypto().randomBytes(6).toString('hex') };
+        const journal = this.core.paths.boxJournal(fresh.id);
+        const result = await filePut.journaled(journal, intent, async () => {
+          try {
+            return await putBack(app, '/s', '/n', intent.path, intent.token);
+          } catch (err) {
+            // Undone at once where the appliance still answers; else the record stays for recovery.
+            if (await settlePut(app, '/n', intent).then(() => true, () => false)) clearIntent(journal, intent.id);
+            throw err;
+          }
+        });
         await app.must('umount-all');
         this.core.logger.info('file put back', { op: 'file-put', boxId: fresh.id, snapshotId: snapshot.id, elapsed_ms: elapsedMs(started) });
         return result;

@@ -105,11 +105,23 @@ export class ProtectScheduler {
     if (this.inFlight.has(box.id) || !isDue(row.policy, row, now)) return;
     if (!this.spaceAllows(box)) return;
     const why = row.policy.everyMinutes !== null ? `every ${formatMinutes(row.policy.everyMinutes)} of running time` : `daily at ${row.policy.dailyAt}`;
-    const job = this.core.protect.take(box, why).then(
+    const job = this.core.protect.take(box, why, { when: (fresh) => this.stillDue(fresh) }).then(
       () => undefined,
       (err) => this.failed(box, err),
     ).finally(() => this.inFlight.delete(box.id));
     this.inFlight.set(box.id, job);
+  }
+
+  /**
+   * Inside the box's queue, just before the snapshot: what it was decided on may have changed
+   * while it waited there. A box stopped (or paused, or stopping) meanwhile is not snapshotted
+   * after the fact: the schedule counts running time, and the box is due again, at once, when
+   * it next runs. One snapshotted meanwhile (a stop's before-stop snapshot) is no longer due.
+   */
+  private stillDue(box: Box): void {
+    const row = enabledRows(this.core.store).find((r) => r.boxId === box.id);
+    if (box.status !== 'running') throw new NoLongerDue(`the box is ${box.status} now`);
+    if (!row || !isDue(row.policy, row, this.clock.now())) throw new NoLongerDue('it is no longer due (a snapshot was taken, or the policy changed)');
   }
 
   /**
@@ -144,6 +156,10 @@ export class ProtectScheduler {
    * slot counts as served) so it is not told, and tried, every tick.
    */
   private failed(box: Box, err: unknown): void {
+    if (err instanceof NoLongerDue) {
+      this.core.logger.info('automatic snapshot skipped', { op: 'protect-snapshot', boxId: box.id, reason: err.message });
+      return;
+    }
     const e = BoxkeepError.from(err);
     if (e.code === 'Storage') return this.pause(box, e.message);
     if (e.code === 'InvalidState' || e.code === 'NotFound') {
@@ -155,3 +171,6 @@ export class ProtectScheduler {
     if (row) writeState(this.core.store, box.id, afterSnapshot(row.policy, true, this.clock.now()));
   }
 }
+
+/** A queued automatic snapshot whose reason went away while it waited; skipped quietly. */
+class NoLongerDue extends Error {}

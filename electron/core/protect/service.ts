@@ -77,8 +77,8 @@ export class ProtectService {
    * the schedule only to resume it at the next run, two alerts an interval): it is logged, told
    * once per reason, and the next snapshot's pruning tries again.
    */
-  async take(box: Box, why: string, opts: { prune?: boolean } = {}): Promise<Snapshot> {
-    const snapshot = await this.core.snapshots.create({ box: box.id, description: `Taken automatically by AutoProtect (${why}).` }, { auto: true });
+  async take(box: Box, why: string, opts: { prune?: boolean; when?: (box: Box) => void } = {}): Promise<Snapshot> {
+    const snapshot = await this.core.snapshots.create({ box: box.id, description: `Taken automatically by AutoProtect (${why}).` }, { auto: true, when: opts.when });
     const now = this.core.store.getBox(box.id);
     const policy = this.policy(box.id);
     if (protectRow(this.core.store, box.id)) writeState(this.core.store, box.id, afterSnapshot(policy, now ? isActive(now.status) : false, this.now()));

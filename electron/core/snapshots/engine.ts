@@ -105,8 +105,11 @@ export class SnapshotEngine {
    * takes it (electron/core/protect); only such snapshots are ever pruned, and they keep the disk
    * only (an hourly RAM-sized file would fill the disk).
    */
-  create(input: ChannelInput<'snapshots:create'>, opts: { auto?: boolean } = {}): Promise<Snapshot> {
-    return this.locked(input.box, (box) => this.createLocked(box, input.name, input.description ?? '', input.memory ?? false, opts.auto ?? false));
+  create(input: ChannelInput<'snapshots:create'>, opts: { auto?: boolean; /** Asked inside the box's queue, first: a throw skips the snapshot (AutoProtect's "still due?"). */ when?: (box: Box) => void } = {}): Promise<Snapshot> {
+    return this.locked(input.box, (box) => {
+      opts.when?.(box);
+      return this.createLocked(box, input.name, input.description ?? '', input.memory ?? false, opts.auto ?? false);
+    });
   }
 
   /** Through the box's queue: a pin never lands on a snapshot a prune is removing at that moment. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { crypto, net } from '../builtins.js';
 import { invalidState, storageError, vmError } from '../../../shared/errors.js';
 import type { SnapshotMemory } from '../../../shared/types.js';
+import { crashPoint } from '../crash.js';
 import { deviceHash } from './devices.js';
 import { INCOMING_SOCKET } from './qemu.js';
 import type { QmpClient } from './qmp.js';
@@ -53,6 +54,9 @@ export async function loadMemory(qmp: QmpClient, runDir: string, memory: Incomin
   await qmp.execute('migrate-incoming', { uri: `unix:${socket}` });
   const sent = await feed(socket, memory.file);
   await migrationDone({ qmp });
+  // Loaded (QEMU is paused now) but not yet compared with what was saved: a kill here must not
+  // leave a guest anyone may resume (supervisor.ts: adoptOne, the start's mark).
+  crashPoint('box-start:after-load');
   if (sent.size !== memory.facts.size || sent.sha256 !== memory.facts.sha256) {
     throw storageError(`The memory state of the snapshot ${JSON.stringify(memory.snapshotName)} (${memory.file}) is not what was saved (${sent.size} bytes, sha256 ${sent.sha256.slice(0, 12)}…; recorded ${memory.facts.size} bytes, ${memory.facts.sha256.slice(0, 12)}…); the box was not started. Restore only its disk (--disk-only).`);
   }

@@ -12,6 +12,7 @@ import { applyPendingGrow } from '../boxes/update.js';
 import type { Effects, HomeData } from '../deps.js';
 import { walkChain } from '../disk/chain.js';
 import type { VerifiedLayer } from '../disk/confine.js';
+import { changedSinceCheck, ChangedSinceCheck, pinChecked, type CheckedFile } from './checked-files.js';
 import { bootId, openInodes } from '../proc.js';
 import { snapshotIdsBelow, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
@@ -28,9 +29,11 @@ import { descriptorStream } from '../file-stream.js';
 import { QmpClient } from './qmp.js';
 import type { StartOptions, VmControl } from './control.js';
 import { elapsedMs } from '../logger.js';
-import { ejectFromQemu, installerFor } from './installer.js';
+import { crashPoint } from '../crash.js';
+import { clearStarting, isStarting, markStarting } from './start-mark.js';
+import { ejectFromQemu, installerFor, type CheckedInstaller } from './installer.js';
 import { seedFor } from './seed.js';
-import { firmwareFor } from './firmware.js';
+import { firmwareFor, type CheckedFirmware } from './firmware.js';
 import { forgetFreeze, shutdownThroughAgent, thawIfLeftFrozen } from './freeze.js';
 
 export interface SupervisorOptions {
@@ -133,87 +136,125 @@ export class Supervisor implements VmControl {
       const accel = await this.chooseAccelerator(image?.kernelPath ?? null, image?.initrdPath ?? null);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(snapshotIdsBelow(this.core, box).map((id) => [this.core.store.getSnapshot(id)!.diskPath, id]));
-      // Each layer checked (no symlink anywhere below the home, the exact file and backing
-      // Boxkeep recorded) right before QEMU opens it. QEMU opens by path, so a file swapped in
-      // the moment between this check and QEMU's open() would still be opened: that window
-      // remains. QEMU starts with its CPUs stopped (-S) and runs the guest only after
-      // layersNotHeld() found every checked inode among its open files, so a swapped-in host
-      // file is opened (its header read) but never shown to the guest.
-      const layers = verifyBoxChain(this.core, box, 'live');
-      const installer = installerFor(this.core, box);
-      const seed = await seedFor(this.core, box);
-      const firmware = firmwareFor(this.core, box);
-      const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
-      const spec = { ...this.specFor(box, accel, runDir, { blockdevs, installer: installer?.path, seed: seed?.path, firmware }), incoming: !!opts.memory };
-      // Before anything runs: a state file loads only into the devices it was saved from.
-      if (opts.memory) {
-        const why = memoryMismatch(opts.memory.facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs(spec) });
-        if (why) throw refusal(box.name, opts.memory.snapshotName, why);
-      }
-      const started = performance.now();
-      // Written before QEMU exists, so a later owner always finds the map of what it runs.
-      writeNodes(runDir, nodes);
-      forgetFreeze(runDir);
-      // Recorded as running before QEMU exists: should this process die from here on, the next
-      // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
-      // nothing knows of while offline operations freeze the disks it writes.
-      const before = box.status;
-      // Checked in the same synchronous step that records the box as running: another box's
-      // start (its own lock, so it runs alongside) then either sees this one running or has
-      // already been recorded running itself. Checked before an await, both would pass.
-      assertForwardsFree(box, this.core.store.listBoxes());
-      this.setStatus(box.id, 'running');
-      let spawned: Awaited<ReturnType<typeof spawnQemu>>;
+      // Each file checked (no symlink anywhere below the home, the exact file and backing
+      // Boxkeep recorded) right before QEMU opens it, and held open until the guest runs
+      // (checked-files.ts). QEMU opens by path, so a file swapped in the moment between the
+      // check and QEMU's open() is still opened; QEMU starts with its CPUs stopped (-S) and
+      // runs the guest only once it holds every checked inode and every path still leads to
+      // it, so a swapped-in host file is opened (its header read) but never shown to the guest.
+      const { layers, installer, seed, firmware, pinned } = await this.checkAndPin(box);
       try {
-        spawned = await spawnQemu(spec);
-      } catch (err) {
-        const taken = portTaken(box, (err as Error).message);
-        if (taken) {
-          this.setStatus(box.id, before, box.failureReason);
-          throw taken;
-        }
-        this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
+        return await this.launch(box, opts, accel, runDir, { layers, installer, seed, firmware, snapshotsByPath, pinned: pinned.files });
+      } finally {
+        pinned.close();
+      }
+    });
+  }
+
+  /** The start's checks: every file QEMU is to open, checked and pinned (closed by the caller). */
+  private async checkAndPin(box: Box) {
+    const installer = installerFor(this.core, box);
+    const seed = await seedFor(this.core, box);
+    const firmware = firmwareFor(this.core, box);
+    const layers = verifyBoxChain(this.core, box, 'live');
+    const pinned = pin(box, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : []), ...(firmware ? [firmware] : [])]);
+    try {
+      // Checked again now that nothing can take their inode numbers: a layer replaced between
+      // the check and the pin by a file that happened to get the same number fails here.
+      const again = verifyBoxChain(this.core, box, 'live');
+      const moved = again.filter((l, i) => l.dev !== layers[i]!.dev || l.ino !== layers[i]!.ino).map((l) => `${l.path} (replaced right after it was checked)`);
+      if (moved.length > 0) throw replacedError(box, moved);
+    } catch (err) {
+      pinned.close();
+      throw err;
+    }
+    return { layers, installer, seed, firmware, pinned };
+  }
+
+  private async launch(box: Box, opts: StartOptions, accel: Accel, runDir: string, checked: {
+    layers: VerifiedLayer[]; installer: CheckedInstaller | null; seed: CheckedInstaller | null; firmware: CheckedFirmware | null;
+    snapshotsByPath: Map<string, string>; pinned: readonly CheckedFile[];
+  }): Promise<Box> {
+    const { layers, installer, seed, firmware, snapshotsByPath } = checked;
+    const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
+    const spec = { ...this.specFor(box, accel, runDir, { blockdevs, installer: installer?.path, seed: seed?.path, firmware }), incoming: !!opts.memory };
+    // Before anything runs: a state file loads only into the devices it was saved from.
+    if (opts.memory) {
+      const why = memoryMismatch(opts.memory.facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs(spec) });
+      if (why) throw refusal(box.name, opts.memory.snapshotName, why);
+    }
+    const started = performance.now();
+    // Written before QEMU exists, so a later owner always finds the map of what it runs.
+    writeNodes(runDir, nodes);
+    forgetFreeze(runDir);
+    markStarting(runDir);
+    // Recorded as running before QEMU exists: should this process die from here on, the next
+    // owner finds a box to adopt (through QEMU's fingerprint) or to mark stopped, never a QEMU
+    // nothing knows of while offline operations freeze the disks it writes.
+    const before = box.status;
+    // Checked in the same synchronous step that records the box as running: another box's
+    // start (its own lock, so it runs alongside) then either sees this one running or has
+    // already been recorded running itself. Checked before an await, both would pass.
+    assertForwardsFree(box, this.core.store.listBoxes());
+    this.setStatus(box.id, 'running');
+    let spawned: Awaited<ReturnType<typeof spawnQemu>>;
+    try {
+      spawned = await spawnQemu(spec);
+    } catch (err) {
+      const taken = portTaken(box, (err as Error).message);
+      if (taken) {
+        this.setStatus(box.id, before, box.failureReason);
+        throw taken;
+      }
+      this.setStatus(box.id, 'failed', `QEMU did not start: ${(err as Error).message}`);
+      throw err;
+    }
+    // Killed from here until `cont`: QEMU waits with its CPUs stopped, and the next owner stops it (adoptOne).
+    crashPoint('box-start:after-spawn');
+    let qmp: QmpClient | null = null;
+    try {
+      qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
+      const notHeld = layersNotHeld(spawned.pid, checked.pinned);
+      if (notHeld.length > 0) {
+        // A layer was swapped between the check and QEMU's open: it holds some other file.
+        throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
+      }
+      // QEMU holds every checked inode, but maybe through another path (a layer moved to
+      // where QEMU opens its serial log): each path must still lead to its inode.
+      const changed = changedSinceCheck(this.core.paths.root, checked.pinned);
+      if (changed.length > 0) throw replacedError(box, changed);
+      if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
+      crashPoint('box-start:before-cont');
+      await qmp.execute('cont');
+      clearStarting(runDir);
+    } catch (err) {
+      // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
+      qmp?.close();
+      if (!(await killQemu(spawned.fingerprint))) {
+        // Still holding the disks: the box stays busy, so nothing offline touches them.
+        this.setStatus(box.id, 'stopping', `QEMU (pid ${spawned.pid}) did not start properly and could not be stopped`);
+        throw vmError(`The box ${JSON.stringify(box.name)} did not start, and its QEMU (pid ${spawned.pid}) could not be stopped; run "boxkeep box stop ${box.name} --force".`, err);
+      }
+      if (err instanceof BoxkeepError && (err.code === 'Storage' || (opts.memory && err.code === 'InvalidState'))) {
+        this.setStatus(box.id, before, box.failureReason);
         throw err;
       }
-      let qmp: QmpClient | null = null;
-      try {
-        qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
-        const notHeld = layersNotHeld(spawned.pid, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : []), ...(firmware ? [firmware] : [])]);
-        if (notHeld.length > 0) {
-          // A layer was swapped between the check and QEMU's open: it holds some other file.
-          throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
-        }
-        if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
-        await qmp.execute('cont');
-      } catch (err) {
-        // A QEMU we cannot control (or must not run) must not keep running behind a box marked failed.
-        qmp?.close();
-        if (!(await killQemu(spawned.fingerprint))) {
-          // Still holding the disks: the box stays busy, so nothing offline touches them.
-          this.setStatus(box.id, 'stopping', `QEMU (pid ${spawned.pid}) did not start properly and could not be stopped`);
-          throw vmError(`The box ${JSON.stringify(box.name)} did not start, and its QEMU (pid ${spawned.pid}) could not be stopped; run "boxkeep box stop ${box.name} --force".`, err);
-        }
-        if (err instanceof BoxkeepError && (err.code === 'Storage' || (opts.memory && err.code === 'InvalidState'))) {
-          this.setStatus(box.id, before, box.failureReason);
-          throw err;
-        }
-        const why = await lastWords(this.qemuLog(box.id));
-        // The host's business, not the box's: the box stays as it was, ready once the port is free.
-        const taken = portTaken(box, why);
-        if (taken) {
-          this.setStatus(box.id, before, box.failureReason);
-          throw taken;
-        }
-        this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
-        throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
+      const why = await lastWords(this.qemuLog(box.id));
+      // The host's business, not the box's: the box stays as it was, ready once the port is free.
+      const taken = portTaken(box, why);
+      if (taken) {
+        this.setStatus(box.id, before, box.failureReason);
+        throw taken;
       }
-      this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) }, box.display === 'vnc');
-      // Only now does the guest run with what the row says; a start that failed keeps the mark.
-      this.core.store.clearPendingRestart(box.id);
-      this.setStatus(box.id, 'running');
-      this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: elapsedMs(started) });
-      return this.core.store.getBox(box.id)!;
-    });
+      this.setStatus(box.id, 'failed', `QEMU did not start: ${why}`);
+      throw vmError(`The box ${JSON.stringify(box.name)} did not start: ${why}`, err);
+    }
+    this.attach({ boxId: box.id, qmp, runDir, pid: spawned.pid, nodes, exitStatus: spawned.exited.then((x) => x, () => null) }, box.display === 'vnc');
+    // Only now does the guest run with what the row says; a start that failed keeps the mark.
+    this.core.store.clearPendingRestart(box.id);
+    this.setStatus(box.id, 'running');
+    this.core.logger.info('box started', { op: 'box-start', boxId: box.id, accel, pid: spawned.pid, elapsed_ms: elapsedMs(started) });
+    return this.core.store.getBox(box.id)!;
   }
 
   /** The QEMU spec of a start; pure but for the parts the caller checked (chain, media, firmware). */
@@ -490,8 +531,15 @@ export class Supervisor implements VmControl {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
-        const nodes = await this.nodeMapFor(box, runDir, qmp, opts.switching);
         const status = await qmp.execute<{ status: string }>('query-status');
+        // Paused with the start's mark: a memory state loaded, maybe never checked (start-mark.ts).
+        if (NEVER_RAN.has(status.status) || (status.status === 'paused' && isStarting(runDir))) {
+          await this.endInterruptedStart(box, qmp, fp, report);
+          return null;
+        }
+        // Past its `cont` (the owner died before taking the mark away): a later pause is the user's.
+        clearStarting(runDir);
+        const nodes = await this.nodeMapFor(box, runDir, qmp, opts.switching);
         // spawnQemu() removes every socket before QEMU starts, so vnc.sock exists only when this QEMU serves a screen.
         const session = this.attach({ boxId: box.id, qmp, runDir, pid: fp.pid, nodes, exitStatus: Promise.resolve(null) }, fs.existsSync(vncSocketPath(runDir)));
         const now: BoxStatus = status.status === 'paused' ? 'paused' : 'running';
@@ -520,6 +568,27 @@ export class Supervisor implements VmControl {
       report.repaired(box.id, `The box ${label} stopped unexpectedly while Boxkeep was closed: ${reason}`);
     }
     return null;
+  }
+
+  /**
+   * A start killed between QEMU's spawn and its `cont`: the guest never ran, and the checks
+   * that let it run (every checked file held by QEMU, a memory state's digest) may not have
+   * been made, so resuming it could run a guest on a file nobody checked. Stopped instead
+   * (QEMU quits; nothing was written to the disks), and the box shown stopped: the user
+   * starts it again, with every check.
+   */
+  private async endInterruptedStart(box: Box, qmp: QmpClient, fp: QemuFingerprint, report: ReportBuilder): Promise<void> {
+    await qmp.execute('quit', undefined, { timeoutMs: 5000 }).catch(() => undefined);
+    qmp.close();
+    const label = JSON.stringify(box.name);
+    if (!(await killQemu(fp))) {
+      this.setStatus(box.id, 'stopping', `QEMU (pid ${fp.pid}) of an interrupted start could not be stopped`);
+      report.kept(box.id, `The start of the box ${label} was interrupted before its guest ran, and its QEMU (pid ${fp.pid}) did not exit when told to; stop it with "boxkeep box stop ${box.name} --force".`);
+      return;
+    }
+    clearStarting(runDirFor(this.core.paths, box.id, { create: false }));
+    this.setStatus(box.id, 'stopped');
+    report.repaired(box.id, `The start of the box ${label} was interrupted before its guest ran; its QEMU was stopped and the box is stopped. Start it again.`);
   }
 
   /**
@@ -623,11 +692,30 @@ export class Supervisor implements VmControl {
 /** A live snapshot that may have switched QEMU before its renames (adoptOne). */
 export interface Switching { snapshotId: string; top: string; below: string }
 
+/** QEMU's run states before a start's `cont`: -S waiting (prelaunch), -incoming waiting for or loading a state (inmigrate). */
+const NEVER_RAN = new Set(['prelaunch', 'inmigrate']);
+
+/** Pins the files a start checked; one replaced already is the start's refusal. */
+function pin(box: Box, files: CheckedFile[]): ReturnType<typeof pinChecked> {
+  try {
+    return pinChecked(files);
+  } catch (err) {
+    if (err instanceof ChangedSinceCheck) throw replacedError(box, err.files);
+    throw err;
+  }
+}
+
+function replacedError(box: Box, files: string[]): BoxkeepError {
+  return storageError(`The box ${JSON.stringify(box.name)} was not started: a file Boxkeep checked was replaced before QEMU had opened it, so QEMU may hold another file in its place: ${files.join(', ')}. Run "boxkeep check ${box.name}".`);
+}
+
 /**
- * The checked layers (and installer ISO, UEFI variables) QEMU does not hold open. QEMU opens every -blockdev before its monitor
- * answers, so once QMP is connected the set is complete.
+ * The checked layers (and installer ISO, UEFI variables) QEMU does not hold open for reading. QEMU opens every -blockdev before its monitor
+ * answers, so once QMP is connected the set is complete. Not closed: which descriptor serves which node. A path
+ * QEMU opens readable for another file it was given (two checked files swapped with each other, and back once
+ * QEMU opened them) still passes; only handing QEMU the pinned descriptors (-add-fd) would close that.
  */
-function layersNotHeld(pid: number, layers: Pick<VerifiedLayer, 'path' | 'dev' | 'ino'>[]): string[] {
+function layersNotHeld(pid: number, layers: readonly CheckedFile[]): string[] {
   const held = openInodes(pid);
   return layers.filter((l) => !held.has(`${l.dev}:${l.ino}`)).map((l) => l.path);
 }
