@@ -22,7 +22,7 @@ import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './wait
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
 import { readPicture } from './picture.js';
-import { removeLive } from './live/remove.js';
+import { removeRunning } from './live/commit.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
 import { varsBytes } from './efivars.js';
 import { elapsedMs } from '../logger.js';
@@ -257,7 +257,7 @@ export class SnapshotEngine {
     const started = performance.now();
     await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
       runningDependsOnIt
-        ? removeLive(this.core, box, intent, (f) => task.progress(f))
+        ? removeRunning(this.core, box, intent, (f) => task.progress(f))
         : removeOffline(this.core, intent, (f) => task.progress(f), needed));
     const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
     this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: elapsedMs(started) });
