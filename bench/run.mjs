@@ -31,6 +31,8 @@ const suites = {
   archive: async () => (await import('./archive.mjs')).archiveBenchmarks(),
   // Snapshots with memory at -m 256 and -m 1024: pause windows, state size, restore to running.
   memory: async () => (await import('./memory.mjs')).memoryBenchmarks(),
+  // Live removal of the live disk's snapshot, commit or stream, beside the bare QMP job.
+  'live-remove': async () => (await import('./live-remove.mjs')).liveRemoveBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

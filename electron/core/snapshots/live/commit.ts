@@ -25,7 +25,6 @@
 import fs from 'node:fs';
 import type { Box } from '../../../../shared/types.js';
 import { mappedRanges, unionBytes } from '../../disk/allocated.js';
-import { rebase } from '../../disk/qemu-img.js';
 import { renameDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
@@ -36,7 +35,7 @@ import { nextTop, withoutSnapshot, writeNodes } from '../../vm/nodes.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { LiveDeps } from './create.js';
 import { liveCommit, type LiveCommitIntent } from './intents.js';
-import { layersOf, readByQemu, removeLive, watchJob } from './remove.js';
+import { layersOf, readByQemu, rebaseOthers, removeLive, watchJob } from './remove.js';
 import type { HomeData } from '../../deps.js';
 
 export type MergeDirection = 'stream' | 'commit';
@@ -81,10 +80,7 @@ async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveInte
   liveCommit.crash('after-intent');
   try {
     // Before the commit writes into the removed layer: nothing else may read it then.
-    for (const d of intent.others) {
-      await rebase(d.path, intent.parentPath);
-      moveDependentRow(core, intent, d);
-    }
+    await rebaseOthers(core, intent);
     moveDependentRow(core, intent, child);
     await renameBase(session, intent);
   } catch (err) {

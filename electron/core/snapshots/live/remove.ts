@@ -8,7 +8,7 @@ import { backingPathOf } from '../../disk/backing.js';
 import { rebase } from '../../disk/qemu-img.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
-import type { Dependent, SnapshotRemoveIntent } from '../intents.js';
+import type { Dependent, RemoveFacts, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { withoutSnapshot, writeNodes, type NodePair } from '../../vm/nodes.js';
 import type { QemuSession } from '../../vm/supervisor.js';
@@ -23,10 +23,7 @@ export async function removeLive(core: LiveDeps, box: Box, plan: SnapshotRemoveI
   writeIntent(journal, intent);
   liveRemove.crash('after-intent');
   try {
-    for (const d of intent.others) {
-      await rebase(d.path, intent.parentPath);
-      moveDependentRow(core, intent, d);
-    }
+    await rebaseOthers(core, intent);
     await streamLayer(session, intent, onProgress);
   } catch (err) {
     // A failed stream leaves its target backing onto the removed snapshot, content unchanged;
@@ -42,6 +39,14 @@ export async function removeLive(core: LiveDeps, box: Box, plan: SnapshotRemoveI
   deleteSnapshotFiles(core, intent);
   liveRemove.crash('after-delete');
   clearIntent(journal, intent.id);
+}
+
+/** The dependents QEMU does not read (other branches) onto the removed snapshot's parent, each row moved with it. */
+export async function rebaseOthers(core: LiveDeps, intent: Pick<LiveRemoveIntent, 'others' | 'parentPath'> & RemoveFacts): Promise<void> {
+  for (const d of intent.others) {
+    await rebase(d.path, intent.parentPath);
+    moveDependentRow(core, intent, d);
+  }
 }
 
 /** The dependent QEMU reads through (the live disk or a snapshot of its chain). */
