@@ -37,7 +37,7 @@ async function openConsole(socketPath) {
       const marker = `DONE_${++n}_`;
       socket.write(`${cmd}; echo ${marker}$?\n`);
       const end = Date.now() + ms;
-      while (!new RegExp(`${marker}\\d+\\n`).test(buf)) {
+      while (!new RegExp(`${marker}\\d+`).test(buf)) {
         if (Date.now() > end) throw new Error(`guest: ${cmd} did not finish`);
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -109,10 +109,15 @@ export async function liveRemoveBenchmarks() {
     await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('BOXKEEP-GUEST-READY'));
     const con = await openConsole(path.join(core.vms.session(box.id).runDir, 'serial.sock'));
     let k = 0;
-    /** A snapshot holding `snapMiB`, the live disk `liveMiB` on top of it (fresh files each time). */
+    /**
+     * A snapshot holding `snapMiB`, the live disk `liveMiB` on top of it. A snapshot first, so the
+     * removed one holds only what is written for it (the last removal merged layers below it).
+     */
     const chain = async (snapMiB, liveMiB) => {
       k++;
-      await con.run(`rm -f /mnt/s* /mnt/l*; sync; dd if=/dev/urandom of=/mnt/s${k} bs=1M count=${snapMiB} 2>/dev/null; sync`);
+      await con.run('rm -f /mnt/s* /mnt/l*; sync');
+      await core.snapshots.create({ box: box.id, name: `below-${k}` });
+      await con.run(`dd if=/dev/urandom of=/mnt/s${k} bs=1M count=${snapMiB} 2>/dev/null; sync`);
       const removed = await core.snapshots.create({ box: box.id, name: `r${k}` });
       await con.run(`dd if=/dev/urandom of=/mnt/l${k} bs=1M count=${liveMiB} 2>/dev/null; sync`);
       return removed;

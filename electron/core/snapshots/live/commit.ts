@@ -60,7 +60,8 @@ export async function removeRunning(core: LiveDeps, box: Box, plan: SnapshotRemo
  */
 function chooseDirection(core: LiveDeps, box: Box, removed: string, live: string): MergeDirection {
   const forced = process.env.BOXKEEP_LIVE_MERGE;
-  const bytes = (file: string) => unionBytes([mappedRanges(file)]);
+  // A map that cannot be read (a table torn mid-write) counts as everything: that side is not chosen.
+  const bytes = (file: string) => { try { return unionBytes([mappedRanges(file)]); } catch { return Infinity; } };
   const streamBytes = bytes(removed);
   const commitBytes = bytes(live);
   const direction: MergeDirection = forced === 'stream' || forced === 'commit' ? forced : commitBytes < streamBytes ? 'commit' : 'stream';
@@ -131,7 +132,12 @@ async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promi
  */
 export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void): Promise<void> {
   const { qmp } = session;
-  if (session.nodes.top.format !== intent.base.format) {
+  const journal = core.paths.boxJournal(intent.boxId);
+  if (session.nodes.top.format === intent.base.format) {
+    // Pivoted by an owner that died before its note: the note goes down before anything
+    // resumes the guest, or a QEMU dying after that would have recovery take the stale top.
+    if (!intent.pivoted) writeIntent(journal, { ...intent, pivoted: true });
+  } else {
     await renameBase(session, intent);
     const jobId = `rm-${intent.snapshotId}`;
     const ready = watchJob(session, jobId, (f) => onProgress(f * 0.99), 'BLOCK_JOB_READY');
@@ -153,7 +159,7 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
       await qmp.execute('block-job-complete', { device: jobId });
       await completed.done;
       liveCommit.crash('after-pivot');
-      writeIntent(core.paths.boxJournal(intent.boxId), { ...intent, pivoted: true });
+      writeIntent(journal, { ...intent, pivoted: true });
       liveCommit.crash('after-mark');
     } finally {
       if (!intent.wasPaused) await qmp.execute('cont');
