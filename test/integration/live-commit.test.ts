@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
+import { diskSpace, updateSettings } from '../../electron/core/space.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
 import type { SerialDriver } from '../helpers/guest.js';
@@ -107,6 +108,22 @@ describe('live removal chooses the direction that copies less', () => {
     expect(await sums(['/mnt/small2', '/mnt/big3'])).toBe(files);
     const after = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== 'small') expect(after[name], name).toBe(digest);
+  });
+
+  it('counts against the disk reserve what the chosen direction writes: a commit of the small live disk is not refused for the stream it avoids', async () => {
+    await sh(con, 'dd if=/dev/urandom of=/mnt/big4 bs=64k count=512 2>/dev/null; sync');
+    const big = await h.core.snapshots.create({ box: 'vm', name: 'big4' });
+    await sh(con, 'echo small > /mnt/small4; sync');
+    const files = await sums(['/mnt/big4', '/mnt/small4']);
+    // 12 MiB left above the reserve: the commit writes about 1 MiB, a stream would write 32 MiB.
+    updateSettings(h.core, { diskReserve: diskSpace(h.core).free - 12 * 1024 * 1024 });
+    try {
+      expect(await removeWatchingJobs(big.id)).toEqual(['commit']);
+    } finally {
+      updateSettings(h.core, { diskReserve: 'default' });
+    }
+    expect(h.core.store.getSnapshot(big.id)).toBeNull();
+    expect(await sums(['/mnt/big4', '/mnt/small4'])).toBe(files);
   });
 });
 

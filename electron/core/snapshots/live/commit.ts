@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import type { Box } from '../../../../shared/types.js';
 import { mappedRanges, unionBytes } from '../../disk/allocated.js';
 import { renameDurable } from '../../fsutil.js';
+import { removalNeeds } from '../../space.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { BoxkeepError } from '../../../../shared/errors.js';
@@ -40,16 +41,28 @@ import type { HomeData } from '../../deps.js';
 
 export type MergeDirection = 'stream' | 'commit';
 
+/** How a running box's removal goes: the direction, the dependent QEMU reads, the bytes it writes. */
+export interface RunningRemoval { direction: MergeDirection; child: Dependent; needed: number }
+
 /**
- * Removes a snapshot a running box reads through. Streaming copies what the removed layer holds,
- * committing what the live disk holds: the smaller wins (a tie streams, the simpler job). Only
- * into the live disk; an intermediate layer (the box runs on a later snapshot) is streamed.
+ * Plans removing a snapshot a running box reads through. Streaming copies what the removed layer
+ * holds, committing what the live disk holds: the smaller wins (a tie streams, the simpler job).
+ * Only into the live disk; an intermediate layer (the box runs on a later snapshot) is streamed.
+ * The space guard counts the chosen direction: a commit writes the live disk's data into the
+ * removed layer (and the rebase of each other dependent what the removed layer holds), so a
+ * removal that fits is not refused for what the stream it avoids would have written.
  */
-export async function removeRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void> {
+export function planRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent): RunningRemoval {
   const child = readByQemu(core, box, plan);
   const direction = child.snapshotId === null ? chooseDirection(core, box, plan.snapshotPath, child.path) : 'stream';
-  if (direction === 'stream') return removeLive(core, box, plan, onProgress);
-  return removeByCommit(core, box, plan, child, onProgress);
+  const needed = direction === 'stream' ? removalNeeds(plan)
+    : removalNeeds({ ...plan, mode: 'commit', dependents: [child] }) + removalNeeds({ ...plan, mode: 'rebase', dependents: plan.dependents.filter((d) => d !== child) });
+  return { direction, child, needed };
+}
+
+export async function removeRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, running: RunningRemoval, onProgress: (f: number) => void): Promise<void> {
+  if (running.direction === 'stream') return removeLive(core, box, plan, onProgress);
+  return removeByCommit(core, box, plan, running.child, onProgress);
 }
 
 /**
