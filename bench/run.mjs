@@ -33,6 +33,8 @@ const suites = {
   memory: async () => (await import('./memory.mjs')).memoryBenchmarks(),
   // The guest-visible stall of a live snapshot (the guest's probe), idle and writing, beside a bare QMP transaction.
   'live-stall': async () => (await import('./live-stall.mjs')).liveStallBenchmarks(),
+  // Live removal of the live disk's snapshot, commit or stream, beside the bare QMP job.
+  'live-remove': async () => (await import('./live-remove.mjs')).liveRemoveBenchmarks(),
 };
 try {
   const { vmBenchmarks } = await import('./vm.mjs');

@@ -15,7 +15,8 @@ import { settleImageImport, settleImageRemove } from './images/settle.js';
 import { intentParts, type IntentKind, type IntentOf } from './operation-kind.js';
 import type { ReportBuilder } from './recovery/report.js';
 import { snapshotCreate, snapshotRemove, snapshotRestore } from './snapshots/intents.js';
-import { liveCreate, liveRemove } from './snapshots/live/intents.js';
+import { liveCommit, liveCreate, liveRemove } from './snapshots/live/intents.js';
+import { settleLiveCommit } from './snapshots/live/commit-settle.js';
 import { settleLiveCreate, settleLiveRemove, type LiveSettleDeps } from './snapshots/live/settle.js';
 import { settleSnapshotCreate, settleSnapshotRemove, settleSnapshotRestore } from './snapshots/settle.js';
 
@@ -38,6 +39,7 @@ export const OPERATIONS = [
   operation(snapshotRemove, settleSnapshotRemove),
   operation(liveCreate, settleLiveCreate),
   operation(liveRemove, settleLiveRemove),
+  operation(liveCommit, settleLiveCommit),
   operation(boxImport, settleBoxImport),
   operation(boxClone, settleBoxCreate),
   operation(filePut, settleFilePut),

@@ -7,7 +7,7 @@ import { humanBytes } from '../../shared/bytes.js';
 import { BoxkeepError, invalidArgument } from '../../shared/errors.js';
 import type { DiskSpace, Settings } from '../../shared/types.js';
 import type { HomeData } from './deps.js';
-import { ownDataBytes } from './disk/qemu-img.js';
+import { dataBytes } from './disk/allocated.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -99,10 +99,10 @@ export function requireSpace(core: HomeData, what: string, needed: number): void
  * live block-stream) writes the removed snapshot's own clusters into each dependent, at most.
  * Deleting a leaf writes nothing.
  */
-export async function removalNeeds(plan: { mode: 'delete' | 'commit' | 'rebase'; snapshotPath: string; dependents: { path: string }[] }): Promise<number> {
+export function removalNeeds(plan: { mode: 'delete' | 'commit' | 'rebase'; snapshotPath: string; dependents: { path: string }[] }): number {
   if (plan.mode === 'delete' || plan.dependents.length === 0) return 0;
-  if (plan.mode === 'commit') return withMetadata(await ownDataBytes(plan.dependents[0]!.path));
-  return plan.dependents.length * withMetadata(await ownDataBytes(plan.snapshotPath));
+  if (plan.mode === 'commit') return withMetadata(dataBytes(plan.dependents[0]!.path));
+  return plan.dependents.length * withMetadata(dataBytes(plan.snapshotPath));
 }
 
 /** qemu-img and Node both say ENOSPC in their own words. */

@@ -13,6 +13,9 @@ import { readQcow2HeaderSync } from './qcow2.js';
 const OFFSET_MASK = 0x00ff_ffff_ffff_fe00n;
 /** Incompatible feature bit 4: extended L2 entries (subclusters), which Boxkeep never writes. */
 const INCOMPAT_EXTENDED_L2 = 1n << 4n;
+/** Bit 0 of a standard L2 entry: the cluster reads as zeros (no data to copy). Bit 62: compressed, where bit 0 is part of the offset. */
+const ZERO_FLAG = 1n;
+const COMPRESSED = 1n << 62n;
 
 /** A guest byte range [start, end). */
 export type Range = [number, number];
@@ -23,7 +26,7 @@ export type Range = [number, number];
  * An L2 table past the end of the file is a damaged image: reported as all its clusters mapped
  * (something is there), never read.
  */
-function forEachMapped(file: string, visit: (guestOffset: number, clusterSize: number, virtualSize: number) => boolean | void): void {
+function forEachMapped(file: string, visit: (guestOffset: number, clusterSize: number, virtualSize: number, entry: bigint | null) => boolean | void): void {
   const { header, stat } = readQcow2HeaderSync(file);
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
@@ -46,15 +49,16 @@ function forEachMapped(file: string, visit: (guestOffset: number, clusterSize: n
       const base = i * perL2 * clusterSize;
       if (base >= header.virtualSize) break;
       if (l2Offset + clusterSize > stat.size) {
-        for (let j = 0; j < perL2 && base + j * clusterSize < header.virtualSize; j++) if (visit(base + j * clusterSize, clusterSize, header.virtualSize)) return;
+        for (let j = 0; j < perL2 && base + j * clusterSize < header.virtualSize; j++) if (visit(base + j * clusterSize, clusterSize, header.virtualSize, null)) return;
         continue;
       }
       fs.readSync(fd, l2, 0, clusterSize, l2Offset);
       for (let j = 0; j < perL2; j++) {
-        if (l2.readBigUInt64BE(j * 8) === 0n) continue;
+        const entry = l2.readBigUInt64BE(j * 8);
+        if (entry === 0n) continue;
         const guest = base + j * clusterSize;
         if (guest >= header.virtualSize) break;
-        if (visit(guest, clusterSize, header.virtualSize)) return;
+        if (visit(guest, clusterSize, header.virtualSize, entry)) return;
       }
     }
   } finally {
@@ -82,6 +86,20 @@ export function mappedRanges(file: string): Range[] {
     else out.push([start, end]);
   });
   return out;
+}
+
+/**
+ * The bytes of data this layer holds itself (what `qemu-img map` reports as depth 0, data
+ * true): what a merge copies out of it, so what a removal's space guard counts. Zero clusters
+ * copy nothing; a damaged L2 table counts whole. In process: a qemu-img spawn cost a live
+ * removal 30-200 ms on a loaded machine, more than the block job itself.
+ */
+export function dataBytes(file: string): number {
+  let bytes = 0;
+  forEachMapped(file, (start, size, virtualSize, entry) => {
+    if (entry === null || (entry & COMPRESSED) !== 0n || (entry & ZERO_FLAG) === 0n) bytes += Math.min(start + size, virtualSize) - start;
+  });
+  return bytes;
 }
 
 /** Bytes covered by the union of several layers' ranges. */

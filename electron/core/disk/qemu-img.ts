@@ -135,24 +135,6 @@ export async function info(file: string, opts?: { shareLocked?: boolean }): Prom
   };
 }
 
-/**
- * Bytes of guest data `file` itself holds (not its backing chain): the clusters a merge copies
- * out of it. From `qemu-img map`, which lists every extent with the depth of the layer that
- * holds it; depth 0 with data is this file's own. -U: an estimate may read a disk QEMU holds.
- */
-export async function ownDataBytes(file: string): Promise<number> {
-  const target = absolute(file);
-  const what = `Reading the allocation map of ${target}`;
-  const r = await runOk(['map', '-f', 'qcow2', '-U', '--output=json', target], what);
-  const extents = parseJson(r.stdout, what);
-  if (!Array.isArray(extents)) throw storageError(`${what} failed: qemu-img printed no list of extents.`);
-  let bytes = 0;
-  for (const e of extents as Record<string, unknown>[]) {
-    if (e['depth'] === 0 && e['data'] === true) bytes += count(e['length']);
-  }
-  return bytes;
-}
-
 /** What converting `src` (read as exactly `format`) to qcow2 writes, by `qemu-img measure`. */
 export async function measureConvert(src: string, format: 'qcow2' | 'raw'): Promise<number> {
   const from = absolute(src);

@@ -22,7 +22,7 @@ import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './wait
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
 import { readPicture } from './picture.js';
-import { removeLive } from './live/remove.js';
+import { planRunning, removeRunning } from './live/commit.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
 import { varsBytes } from './efivars.js';
 import { elapsedMs } from '../logger.js';
@@ -252,15 +252,16 @@ export class SnapshotEngine {
     // would otherwise be merged (zeros, or a host file) into what survives.
     const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
     for (const top of tops) verifyBoxChain(this.core, box, top);
-    const needed = await removalNeeds(intent);
+    const running = runningDependsOnIt ? planRunning(this.core, box, intent) : null;
+    const needed = running ? running.needed : removalNeeds(intent);
     requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
     // Its folder goes whole: the memory state is freed with the disk.
     const filesBefore = [snapshot.diskPath, memoryPath(snapshot.diskPath), ...intent.dependents.map((d) => d.path)];
     const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
     const started = performance.now();
     await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
-      runningDependsOnIt
-        ? removeLive(this.core, box, intent, (f) => task.progress(f))
+      running
+        ? removeRunning(this.core, box, intent, running, (f) => task.progress(f))
         : removeOffline(this.core, intent, (f) => task.progress(f), needed));
     const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
     this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: elapsedMs(started) });

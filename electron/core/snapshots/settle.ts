@@ -118,7 +118,7 @@ export async function settleSnapshotRemove(core: HomeData, intent: SnapshotRemov
   }
   // A merge that failed on a full disk would fill it again at every start: retry only once
   // it fits. Until then the intent stays and the box takes only removals (waiting-merge.ts).
-  const needed = intent.mode === 'commit' && !fs.existsSync(intent.snapshotPath) ? 0 : await removalNeeds(rest);
+  const needed = intent.mode === 'commit' && !fs.existsSync(intent.snapshotPath) ? 0 : removalNeeds(rest);
   const short = shortfall(core, needed);
   if (short) {
     report.kept(intent.boxId, `Deleting snapshot ${name} is waiting for disk space and was not retried. ${spaceMessage('Finishing it', needed, short.space, short.missing)} ` +

@@ -33,3 +33,25 @@ export type LiveRemoveIntent = IntentOf<typeof liveRemove>;
 
 /** live-create's points that only a snapshot with memory reaches: only it pauses the guest (create.ts). */
 export const MEMORY_ONLY_POINTS: readonly string[] = ['after-pause'];
+
+/**
+ * Removing the snapshot the live disk backs onto by QEMU's active commit (commit.ts): the
+ * live disk's clusters go down into the removed snapshot's file, which then takes the live path.
+ */
+export const liveCommit = intentKind(
+  'live-commit',
+  (p) => v.object({
+    ...removeFacts(p), op: v.literal('live-commit'),
+    /** The live disk (the only dependent QEMU reads here). */
+    commitFrom: p.dependent,
+    /** Dependents QEMU does not read (other branches): rebased with qemu-img before the commit. */
+    others: v.array(p.dependent),
+    wasPaused: v.boolean(),
+    /** The nodes the live disk had, and the removed layer's nodes under a generation name (the next top). */
+    oldTop: p.node, base: p.node, generation: v.number(),
+    /** Set once QEMU writes to the removed snapshot's file (after block-job-complete): from then on it is the live disk. */
+    pivoted: v.optional(v.boolean()),
+  }),
+  ['after-intent', 'after-base', 'after-ready', 'after-pivot', 'after-mark', 'after-resume', 'after-rename', 'after-row', 'after-delete'],
+);
+export type LiveCommitIntent = IntentOf<typeof liveCommit>;

@@ -8,7 +8,7 @@ import { backingPathOf } from '../../disk/backing.js';
 import { rebase } from '../../disk/qemu-img.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
-import type { SnapshotRemoveIntent } from '../intents.js';
+import type { Dependent, RemoveFacts, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { withoutSnapshot, writeNodes, type NodePair } from '../../vm/nodes.js';
 import type { QemuSession } from '../../vm/supervisor.js';
@@ -17,18 +17,13 @@ import { liveRemove, type LiveRemoveIntent } from './intents.js';
 
 export async function removeLive(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, onProgress: (f: number) => void): Promise<void> {
   const session = core.sessions.session(box.id);
-  const readByQemu = new Set([box.liveDiskPath, ...Object.keys(session.nodes.snapshots).map((id) => core.store.getSnapshot(id)?.diskPath)]);
-  const streamInto = plan.dependents.find((d) => readByQemu.has(d.path));
-  if (!streamInto) throw invalidState('The running box does not read from this snapshot; it can be removed offline.');
+  const streamInto = readByQemu(core, box, plan);
   const intent: LiveRemoveIntent = { ...plan, id: newId(), op: 'live-remove', streamInto, others: plan.dependents.filter((d) => d !== streamInto) };
   const journal = core.paths.boxJournal(box.id);
   writeIntent(journal, intent);
   liveRemove.crash('after-intent');
   try {
-    for (const d of intent.others) {
-      await rebase(d.path, intent.parentPath);
-      moveDependentRow(core, intent, d);
-    }
+    await rebaseOthers(core, intent);
     await streamLayer(session, intent, onProgress);
   } catch (err) {
     // A failed stream leaves its target backing onto the removed snapshot, content unchanged;
@@ -44,6 +39,23 @@ export async function removeLive(core: LiveDeps, box: Box, plan: SnapshotRemoveI
   deleteSnapshotFiles(core, intent);
   liveRemove.crash('after-delete');
   clearIntent(journal, intent.id);
+}
+
+/** The dependents QEMU does not read (other branches) onto the removed snapshot's parent, each row moved with it. */
+export async function rebaseOthers(core: LiveDeps, intent: Pick<LiveRemoveIntent, 'others' | 'parentPath'> & RemoveFacts): Promise<void> {
+  for (const d of intent.others) {
+    await rebase(d.path, intent.parentPath);
+    moveDependentRow(core, intent, d);
+  }
+}
+
+/** The dependent QEMU reads through (the live disk or a snapshot of its chain). */
+export function readByQemu(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent): Dependent {
+  const session = core.sessions.session(box.id);
+  const read = new Set([box.liveDiskPath, ...Object.keys(session.nodes.snapshots).map((id) => core.store.getSnapshot(id)?.diskPath)]);
+  const dependent = plan.dependents.find((d) => read.has(d.path));
+  if (!dependent) throw invalidState('The running box does not read from this snapshot; it can be removed offline.');
+  return dependent;
 }
 
 /**
@@ -73,15 +85,18 @@ export async function streamLayer(session: QemuSession, intent: LiveRemoveIntent
   onProgress(1);
 }
 
-export function layersOf(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; removed: NodePair; base: NodePair | null } {
+export function layersOf(session: QemuSession, intent: MergeEnds): { target: NodePair; removed: NodePair; base: NodePair | null } {
   const { target, base } = mergeEnds(session, intent);
   const removed = session.nodes.snapshots[intent.snapshotId];
   if (!removed) throw missingLayers();
   return { target, removed, base };
 }
 
+/** What locates the layers of a merge: the removed snapshot, what it backs onto, the layer QEMU reads above it. */
+type MergeEnds = Pick<LiveRemoveIntent, 'snapshotId' | 'parentPath' | 'streamInto'>;
+
 /** The layer merged into and the layer it then backs onto (null: none, a blank root was removed). */
-function mergeEnds(session: QemuSession, intent: LiveRemoveIntent): { target: NodePair; base: NodePair | null } {
+function mergeEnds(session: QemuSession, intent: MergeEnds): { target: NodePair; base: NodePair | null } {
   const { nodes } = session;
   const target = intent.streamInto.snapshotId ? nodes.snapshots[intent.streamInto.snapshotId] : nodes.top;
   if (intent.parentPath === null) {
@@ -102,13 +117,18 @@ export function waitForJob(session: QemuSession, jobId: string, onProgress: (f: 
   return watchJob(session, jobId, onProgress).done;
 }
 
-/** Watches a block job from before it starts (its events may come at once); cancel() if it never does. */
-function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) => void): { done: Promise<void>; cancel(): void } {
+/**
+ * Watches a block job from before it starts (its events may come at once); cancel() if it never
+ * does. `until`: the event that ends the watch (an active commit is READY long before it completes).
+ */
+export function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) => void, until = 'BLOCK_JOB_COMPLETED'): { done: Promise<void>; cancel(): void } {
   const { qmp } = session;
   let stop!: () => void;
   const cancelled = new Promise<never>((_, reject) => (stop = () => reject(vmError(`block job ${jobId} was not started`))));
   cancelled.catch(() => undefined);
-  const completed = qmp.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === jobId, 24 * 3_600_000);
+  const ended = qmp.waitForEvent(until, (e) => e.data?.device === jobId, 24 * 3_600_000);
+  // A job that fails before it is ready completes with an error.
+  const completed = until === 'BLOCK_JOB_COMPLETED' ? ended : Promise.race([ended, qmp.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === jobId, 24 * 3_600_000)]);
   const failed = qmp.waitForEvent('BLOCK_JOB_ERROR', (e) => e.data?.device === jobId, 24 * 3_600_000);
   failed.catch(() => undefined);
   completed.catch(() => undefined);

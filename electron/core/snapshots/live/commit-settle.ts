@@ -1,0 +1,40 @@
+// Recovery of a live removal by active commit (commit.ts): always forward. Which file holds
+// the live disk's truth decides how: the old top until the pivot, the removed layer's file
+// after it. A running QEMU says which itself (its top is the new node once it pivoted);
+// a dead one leaves the intent's 'pivoted' note, written while the guest was stopped.
+import fs from 'node:fs';
+import { backingPathOf } from '../../disk/backing.js';
+import { commit, rebase } from '../../disk/qemu-img.js';
+import type { ReportBuilder } from '../../recovery/report.js';
+import { moveDependentRow } from '../steps.js';
+import { finishCommit, pivot } from './commit.js';
+import type { LiveCommitIntent } from './intents.js';
+import type { LiveSettleDeps } from './settle.js';
+
+export async function settleLiveCommit(core: LiveSettleDeps, intent: LiveCommitIntent, report: ReportBuilder): Promise<boolean> {
+  const box = core.store.getBox(intent.boxId);
+  const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
+  const session = box ? await core.sessions.adoptOne(box, report) : null;
+  for (const d of intent.others) {
+    if (fs.existsSync(d.path) && (await backingPathOf(d.path)) !== intent.parentPath) await rebase(d.path, intent.parentPath);
+    moveDependentRow(core, intent, d);
+  }
+  moveDependentRow(core, intent, intent.commitFrom);
+  if (fs.existsSync(intent.snapshotPath)) {
+    if (session) await pivot(core, session, intent, () => {});
+    // QEMU gone before the note: the old top is the truth (or, pivoted with the guest stopped,
+    // equal to the removed layer's view): the offline commit, then the same rename.
+    else if (!intent.pivoted) await commit(intent.commitFrom.path);
+  }
+  if (session && !intent.wasPaused) {
+    // Stopped by the owner that died around the pivot: never left so.
+    const s = await session.qmp.execute<{ status: string }>('query-status');
+    if (s.status === 'paused') {
+      await session.qmp.execute('cont');
+      core.store.setBoxStatus(intent.boxId, 'running');
+    }
+  }
+  await finishCommit(core, session, intent);
+  report.repaired(intent.boxId, `Deleting snapshot ${name} of a running box was interrupted; it was completed and everything that depended on it reads exactly as before.`);
+  return true;
+}

@@ -1,0 +1,202 @@
+// Removing the snapshot a running box's live disk backs onto, the cheaper way: block-stream
+// its data up into the live disk (remove.ts), or QEMU's "active commit" of the live disk's
+// data down into the snapshot's file, which then becomes the live disk. Recovery: commit-settle.ts.
+//
+// Why the commit is crash-safe. Until the pivot (block-job-complete) the guest writes to the
+// old top, and the removed layer only gains clusters the top also holds, so the top's view is
+// the truth (its other dependents were rebased before, so nothing else reads the removed
+// layer). After the pivot QEMU writes to the removed layer's file and the old top goes stale.
+// A QEMU dying between the pivot and our note of it would leave recovery unable to tell which
+// file is current, so the guest is stopped around the two: block-job-complete returns with
+// both views equal (the job copies the last dirty clusters before it pivots, and a stopped
+// guest writes nothing), so before the note ('pivoted' in the intent) either file is right and
+// recovery takes the old top; after it, only the removed layer's file is. Then `cont`.
+//
+// Why the node names change before the job: QEMU keeps a node's name, so after the pivot the
+// live disk would be the snapshot's node `qs<id>`, a name that says "snapshot" (vm/nodes.ts).
+// The removed layer's file is opened again as the next generation's pair and swapped in below
+// the top (blockdev-reopen), so the live disk is a generation node, as after a live snapshot.
+//
+// Why the rows move before the job: an owner killed after the pivot and before the rename
+// leaves QEMU reading [new top, parent…] while the disk still says [old top, removed, parent…];
+// adoption (vm/supervisor.ts nodeMapFor) accepts QEMU's chain when it matches the chain on disk
+// or the rows, so the rows must already say "the live disk backs onto the parent". Before the
+// pivot the chain on disk matches QEMU, after the rename both do.
+import fs from 'node:fs';
+import type { Box } from '../../../../shared/types.js';
+import { mappedRanges, unionBytes } from '../../disk/allocated.js';
+import { renameDurable } from '../../fsutil.js';
+import { removalNeeds } from '../../space.js';
+import { newId } from '../../ids.js';
+import { clearIntent, writeIntent } from '../../journal.js';
+import { BoxkeepError } from '../../../../shared/errors.js';
+import type { Dependent, SnapshotRemoveIntent } from '../intents.js';
+import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
+import { nextTop, withoutSnapshot, writeNodes } from '../../vm/nodes.js';
+import type { QemuSession } from '../../vm/supervisor.js';
+import type { LiveDeps } from './create.js';
+import { liveCommit, type LiveCommitIntent } from './intents.js';
+import { layersOf, readByQemu, rebaseOthers, removeLive, watchJob } from './remove.js';
+import type { HomeData } from '../../deps.js';
+
+export type MergeDirection = 'stream' | 'commit';
+
+/** How a running box's removal goes: the direction, the dependent QEMU reads, the bytes it writes. */
+export interface RunningRemoval { direction: MergeDirection; child: Dependent; needed: number }
+
+/**
+ * Plans removing a snapshot a running box reads through. Streaming copies what the removed layer
+ * holds, committing what the live disk holds: the smaller wins (a tie streams, the simpler job).
+ * Only into the live disk; an intermediate layer (the box runs on a later snapshot) is streamed.
+ * The space guard counts the chosen direction: a commit writes the live disk's data into the
+ * removed layer (and the rebase of each other dependent what the removed layer holds), so a
+ * removal that fits is not refused for what the stream it avoids would have written.
+ */
+export function planRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent): RunningRemoval {
+  const child = readByQemu(core, box, plan);
+  const direction = child.snapshotId === null ? chooseDirection(core, box, plan.snapshotPath, child.path) : 'stream';
+  const needed = direction === 'stream' ? removalNeeds(plan)
+    : removalNeeds({ ...plan, mode: 'commit', dependents: [child] }) + removalNeeds({ ...plan, mode: 'rebase', dependents: plan.dependents.filter((d) => d !== child) });
+  return { direction, child, needed };
+}
+
+export async function removeRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, running: RunningRemoval, onProgress: (f: number) => void): Promise<void> {
+  if (running.direction === 'stream') return removeLive(core, box, plan, onProgress);
+  return removeByCommit(core, box, plan, running.child, onProgress);
+}
+
+/**
+ * The bytes each direction copies, from each layer's own allocation map (disk/allocated.ts, the
+ * map "changed bytes" reads). The live disk's map is read while QEMU writes it: metadata QEMU
+ * has not flushed yet is missed, which can only make a commit look cheaper than it is.
+ * BOXKEEP_LIVE_MERGE=stream|commit forces one (tests and benchmarks of each direction).
+ */
+function chooseDirection(core: LiveDeps, box: Box, removed: string, live: string): MergeDirection {
+  const forced = process.env.BOXKEEP_LIVE_MERGE;
+  // A map that cannot be read (a table torn mid-write) counts as everything: that side is not chosen.
+  const bytes = (file: string) => { try { return unionBytes([mappedRanges(file)]); } catch { return Infinity; } };
+  const streamBytes = bytes(removed);
+  const commitBytes = bytes(live);
+  const direction: MergeDirection = forced === 'stream' || forced === 'commit' ? forced : commitBytes < streamBytes ? 'commit' : 'stream';
+  core.logger.info('live merge direction', { op: 'snapshot-remove', boxId: box.id, direction, streamBytes, commitBytes, forced: forced ?? null });
+  return direction;
+}
+
+async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, child: Dependent, onProgress: (f: number) => void): Promise<void> {
+  const session = core.sessions.session(box.id);
+  const { generation, newTop } = nextTop(session.nodes);
+  const intent: LiveCommitIntent = {
+    ...plan, id: newId(), op: 'live-commit', commitFrom: child, others: plan.dependents.filter((d) => d !== child),
+    wasPaused: box.status === 'paused', oldTop: session.nodes.top, base: newTop, generation,
+  };
+  const journal = core.paths.boxJournal(box.id);
+  writeIntent(journal, intent);
+  liveCommit.crash('after-intent');
+  try {
+    // Before the commit writes into the removed layer: nothing else may read it then.
+    await rebaseOthers(core, intent);
+    moveDependentRow(core, intent, child);
+    await renameBase(session, intent);
+  } catch (err) {
+    // Nothing was written into the removed layer: the removal did not happen (the dependents
+    // already rebased stay moved, in rows and chains alike).
+    core.store.setCurrentSnapshot(box.id, intent.snapshotId);
+    clearIntent(journal, intent.id);
+    throw err;
+  }
+  liveCommit.crash('after-base');
+  // From here on the removed layer holds some of the live disk's clusters: forward only.
+  try {
+    await pivot(core, session, intent, onProgress);
+    await finishCommit(core, session, intent);
+  } catch (err) {
+    const e = err instanceof BoxkeepError ? err : new BoxkeepError('Vm', String((err as Error).message ?? err));
+    throw new BoxkeepError(e.code, `${e.message} The snapshot was partly merged and cannot be put back; every other snapshot is intact and the box reads as before. Boxkeep finishes the removal when it next takes the home, or now with "boxkeep recover".`, { cause: err });
+  }
+  clearIntent(journal, intent.id);
+}
+
+/**
+ * The removed layer's file opened again under the next generation's names, under the top
+ * (blockdev-reopen), the old nodes dropped. Idempotent (recovery runs it again): nothing is
+ * done when QEMU's map already names the removed layer so.
+ */
+async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promise<void> {
+  const { removed, base: below } = layersOf(session, { ...intent, streamInto: intent.commitFrom });
+  if (removed.format === intent.base.format) return;
+  const { qmp } = session;
+  const { base } = intent;
+  // Read-write from the start, like every top's file node, and not auto-read-only: such a node
+  // reopens its file BY NAME whenever it switches between read-only and read-write (a later
+  // snapshot puts it under a new top), and after the rename below that name is gone.
+  await qmp.execute('blockdev-add', { driver: 'file', filename: intent.snapshotPath, 'node-name': base.file });
+  await qmp.execute('blockdev-add', { driver: 'qcow2', file: base.file, 'node-name': base.format, 'read-only': true, backing: below?.format ?? null });
+  await qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': intent.oldTop.format, file: intent.oldTop.file, backing: base.format }] });
+  await qmp.execute('blockdev-del', { 'node-name': removed.format });
+  await qmp.execute('blockdev-del', { 'node-name': removed.file });
+  session.nodes = { ...session.nodes, generation: Math.max(session.nodes.generation, intent.generation), snapshots: { ...session.nodes.snapshots, [intent.snapshotId]: base } };
+  writeNodes(session.runDir, session.nodes);
+}
+
+/**
+ * The active commit up to QEMU writing to the removed layer's file, the guest stopped around
+ * the pivot and its note (see the top of this file). Resumes a job an earlier owner started;
+ * nothing to do once QEMU's top is the new node.
+ */
+export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void): Promise<void> {
+  const { qmp } = session;
+  const journal = core.paths.boxJournal(intent.boxId);
+  if (session.nodes.top.format === intent.base.format) {
+    // Pivoted by an owner that died before its note: the note goes down before anything
+    // resumes the guest, or a QEMU dying after that would have recovery take the stale top.
+    if (!intent.pivoted) writeIntent(journal, { ...intent, pivoted: true });
+  } else {
+    await renameBase(session, intent);
+    const jobId = `rm-${intent.snapshotId}`;
+    const ready = watchJob(session, jobId, (f) => onProgress(f * 0.99), 'BLOCK_JOB_READY');
+    const job = (await qmp.execute<{ device: string; ready: boolean }[]>('query-block-jobs')).find((j) => j.device === jobId);
+    try {
+      // Active commit: the top is the live disk; QEMU forbids a backing-file for it (the top goes).
+      if (!job) await qmp.execute('block-commit', { 'job-id': jobId, device: intent.oldTop.format, 'base-node': intent.base.format });
+    } catch (err) {
+      ready.cancel();
+      throw err;
+    }
+    if (job?.ready) ready.cancel();
+    else await ready.done;
+    liveCommit.crash('after-ready');
+    session.quiescing = true;
+    try {
+      if (!intent.wasPaused) await qmp.execute('stop');
+      const completed = watchJob(session, jobId, () => {});
+      await qmp.execute('block-job-complete', { device: jobId });
+      await completed.done;
+      liveCommit.crash('after-pivot');
+      writeIntent(journal, { ...intent, pivoted: true });
+      liveCommit.crash('after-mark');
+    } finally {
+      if (!intent.wasPaused) await qmp.execute('cont');
+      session.quiescing = false;
+    }
+    liveCommit.crash('after-resume');
+    session.nodes = withoutSnapshot({ ...session.nodes, top: intent.base }, intent.snapshotId);
+    writeNodes(session.runDir, session.nodes);
+  }
+  onProgress(1);
+}
+
+/**
+ * After the pivot: the removed layer's file takes the live path (QEMU keeps its descriptor),
+ * the old top's nodes go (closing its file), then the rows and the folder. Idempotent.
+ */
+export async function finishCommit(core: HomeData, session: QemuSession | null, intent: LiveCommitIntent): Promise<void> {
+  if (fs.existsSync(intent.snapshotPath)) renameDurable(intent.snapshotPath, intent.commitFrom.path);
+  liveCommit.crash('after-rename');
+  if (session) {
+    for (const node of [intent.oldTop.format, intent.oldTop.file]) await session.qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
+  }
+  removeRowReparenting(core, intent);
+  liveCommit.crash('after-row');
+  deleteSnapshotFiles(core, intent);
+  liveCommit.crash('after-delete');
+}

@@ -1,0 +1,195 @@
+// Removing the snapshot a running box's live disk backs onto, the cheaper way: QEMU's active
+// commit when the live disk holds less than the snapshot, block-stream when it holds more; both
+// while the guest writes. Then the active commit killed at each of its steps and recovered,
+// with QEMU still running and with QEMU killed too. One booted guest for the whole file.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRASH_POINTS } from '../../electron/core/operations.js';
+import { diskSpace, updateSettings } from '../../electron/core/space.js';
+import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { backingOf, diskDigest } from '../helpers/disk.js';
+import type { SerialDriver } from '../helpers/guest.js';
+import { attach, boot, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
+
+const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
+let h: VmHome;
+let con: SerialDriver;
+
+beforeAll(async () => {
+  ({ h, con } = await openBootedVm());
+});
+afterAll(async () => {
+  con?.close();
+  await h?.cleanup();
+});
+
+const box = () => h.core.boxes.resolve('vm');
+const session = () => (h.core.vms as Supervisor).session(box().id);
+
+/** Digest of every snapshot, read while QEMU holds them (-U). */
+function digests(): Record<string, string> {
+  return Object.fromEntries(h.core.store.listSnapshots(box().id).map((s) => [s.name, diskDigest(s.diskPath, { shareLocked: true })]));
+}
+
+/** md5 of guest files, as the guest reads them. */
+async function sums(files: string[]): Promise<string> {
+  return (await sh(con, `md5sum ${files.join(' ')}`)).trim();
+}
+
+/** A guest that writes all the time (a little, and syncs), until stopWriter(). */
+async function startWriter() {
+  await sh(con, 'rm -f /mnt/stop; (i=0; while [ ! -e /mnt/stop ]; do i=$((i+1)); echo $i > /mnt/count; dd if=/dev/urandom of=/mnt/noise bs=4k count=4 conv=notrunc 2>/dev/null; sync; usleep 100000; done) & echo started');
+}
+async function stopWriter(): Promise<number> {
+  await sh(con, 'touch /mnt/stop; sleep 1; sync');
+  return Number((await sh(con, 'cat /mnt/count')).trim().split(/\s+/).pop());
+}
+
+/** Removes a snapshot, telling which block job QEMU ran for it. */
+async function removeWatchingJobs(snapshotId: string): Promise<string[]> {
+  const types: string[] = [];
+  const off = session().qmp.on('BLOCK_JOB_COMPLETED', (e) => types.push(String(e.data?.type)));
+  try {
+    await h.core.snapshots.remove('vm', snapshotId);
+  } finally {
+    off();
+  }
+  return types;
+}
+
+describe('live removal chooses the direction that copies less', () => {
+  it('commits a live disk holding 256 KiB down into a snapshot holding 4 MiB while the guest writes; the live disk keeps its path and files', async () => {
+    await startWriter();
+    await sh(con, 'dd if=/dev/urandom of=/mnt/big bs=64k count=64 2>/dev/null; sync');
+    const parent = await h.core.snapshots.create({ box: 'vm', name: 'before-big' });
+    await sh(con, 'dd if=/dev/urandom of=/mnt/big2 bs=64k count=64 2>/dev/null; sync');
+    const big = await h.core.snapshots.create({ box: 'vm', name: 'big' });
+    await sh(con, 'dd if=/dev/urandom of=/mnt/small bs=64k count=4 2>/dev/null; sync');
+    const before = digests();
+    const files = await sums(['/mnt/big', '/mnt/big2', '/mnt/small']);
+    const live = box().liveDiskPath;
+    const bigInode = fs.statSync(big.diskPath).ino;
+
+    expect(await removeWatchingJobs(big.id)).toEqual(['commit']);
+    // The snapshot's file, merged, is the live disk now, at the live path.
+    expect(fs.statSync(live).ino).toBe(bigInode);
+    expect(box().liveDiskPath).toBe(live);
+    expect(backingOf(live)).toBe(parent.diskPath);
+    expect(box().currentSnapshotId).toBe(parent.id);
+    expect(fs.existsSync(path.dirname(big.diskPath))).toBe(false);
+    const count = await stopWriter();
+    expect(count).toBeGreaterThan(0);
+    expect(await sums(['/mnt/big', '/mnt/big2', '/mnt/small'])).toBe(files);
+    const after = digests();
+    for (const [name, digest] of Object.entries(before)) if (name !== 'big') expect(after[name], name).toBe(digest);
+    expect(after.big).toBeUndefined();
+    // It keeps writing to the live disk, and the next snapshot works.
+    await startWriter();
+    await h.core.snapshots.create({ box: 'vm', name: 'after-commit' });
+    expect(await stopWriter()).toBeGreaterThan(0);
+  });
+
+  it('streams a snapshot holding 256 KiB up into a live disk holding 4 MiB while the guest writes', async () => {
+    await startWriter();
+    await sh(con, 'dd if=/dev/urandom of=/mnt/small2 bs=64k count=4 2>/dev/null; sync');
+    const small = await h.core.snapshots.create({ box: 'vm', name: 'small' });
+    await sh(con, 'dd if=/dev/urandom of=/mnt/big3 bs=64k count=64 2>/dev/null; sync');
+    const before = digests();
+    const files = await sums(['/mnt/small2', '/mnt/big3']);
+    const live = box().liveDiskPath;
+    const liveInode = fs.statSync(live).ino;
+
+    expect(await removeWatchingJobs(small.id)).toEqual(['stream']);
+    expect(fs.statSync(live).ino).toBe(liveInode);
+    expect(backingOf(live)).toBe(h.core.store.getSnapshot(small.parentId!)!.diskPath);
+    expect(await stopWriter()).toBeGreaterThan(0);
+    expect(await sums(['/mnt/small2', '/mnt/big3'])).toBe(files);
+    const after = digests();
+    for (const [name, digest] of Object.entries(before)) if (name !== 'small') expect(after[name], name).toBe(digest);
+  });
+
+  it('counts against the disk reserve what the chosen direction writes: a commit of the small live disk is not refused for the stream it avoids', async () => {
+    await sh(con, 'dd if=/dev/urandom of=/mnt/big4 bs=64k count=512 2>/dev/null; sync');
+    const big = await h.core.snapshots.create({ box: 'vm', name: 'big4' });
+    await sh(con, 'echo small > /mnt/small4; sync');
+    const files = await sums(['/mnt/big4', '/mnt/small4']);
+    // 12 MiB left above the reserve: the commit writes about 1 MiB, a stream would write 32 MiB.
+    updateSettings(h.core, { diskReserve: diskSpace(h.core).free - 12 * 1024 * 1024 });
+    try {
+      expect(await removeWatchingJobs(big.id)).toEqual(['commit']);
+    } finally {
+      updateSettings(h.core, { diskReserve: 'default' });
+    }
+    expect(h.core.store.getSnapshot(big.id)).toBeNull();
+    expect(await sums(['/mnt/big4', '/mnt/small4'])).toBe(files);
+  });
+});
+
+describe('the active commit killed at each step', () => {
+  let n = 0;
+
+  function drive(point: string, snapshotId: string) {
+    return spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: snapshotId })], {
+      encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point, BOXKEEP_LIVE_MERGE: 'commit' }, timeout: 120_000,
+    });
+  }
+
+  const cases = CRASH_POINTS.filter((p) => p.startsWith('live-commit:')).flatMap((p) => [[p, 'running'], [p, 'killed']] as const);
+  it.each(cases)('%s, QEMU %s: finished, the live disk reads on, every other snapshot exactly as before', { timeout: 180_000 }, async (point, qemu) => {
+    const k = ++n;
+    await sh(con, `echo before-${k} > /mnt/b${k}; sync`);
+    const removed = await h.core.snapshots.create({ box: 'vm', name: `r${k}` });
+    await sh(con, `echo after-${k} > /mnt/a${k}; sync`);
+    const before = digests();
+    const inode = fs.statSync(removed.diskPath).ino;
+    const parentPath = backingOf(removed.diskPath);
+    const { pid } = session();
+    con.close();
+    await h.core.close();
+
+    const r = drive(point, removed.id);
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    if (qemu === 'killed') process.kill(pid, 'SIGKILL');
+
+    const core = await h.reopen();
+    const b = box();
+    expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toEqual([]);
+    expect(core.store.getSnapshot(removed.id), point).toBeNull();
+    expect(fs.existsSync(path.dirname(removed.diskPath)), point).toBe(false);
+    expect(b.currentSnapshotId, point).toBe(removed.parentId);
+    // The removed snapshot's file took the live path (the commit direction), backing onto its parent.
+    expect(fs.statSync(b.liveDiskPath).ino, point).toBe(inode);
+    expect(backingOf(b.liveDiskPath), point).toBe(parentPath);
+    const now = digests();
+    for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], `${point}: ${name}`).toBe(digest);
+
+    if (qemu === 'running') {
+      expect(b.status, point).toBe('running');
+      expect((await session().qmp.execute<{ status: string }>('query-status')).status, point).toBe('running');
+      // The removed snapshot's path is closed (its inode lives on as the live disk).
+      const fds = fs.readdirSync(`/proc/${session().pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${session().pid}/fd/${fd}`); } catch { return ''; } });
+      expect(fds.filter((f) => f.startsWith(removed.diskPath)), point).toEqual([]);
+      con = await attach(core, 'vm', 0);
+    } else {
+      expect(b.status, point).not.toBe('running');
+      con = await boot(core, 'vm');
+    }
+    for (let i = 1; i <= k; i++) {
+      const out = await sh(con, `cat /mnt/b${i} /mnt/a${i}`);
+      expect(out, `${point}: files of step ${i}`).toContain(`before-${i}`);
+      expect(out, `${point}: files of step ${i}`).toContain(`after-${i}`);
+    }
+  });
+
+  it('after all of that, every layer of the stopped box passes qemu-img check', async () => {
+    const b = box();
+    con.close();
+    await h.core.vms.stop('vm', { force: true });
+    for (const f of [b.liveDiskPath, ...h.core.store.listSnapshots(b.id).map((s) => s.diskPath)]) {
+      const r = spawnSync('qemu-img', ['check', '-f', 'qcow2', f], { encoding: 'utf8' });
+      expect(r.status, f + r.stdout).toBe(0);
+    }
+  });
+});
