@@ -187,7 +187,8 @@ describe('the disk chain stays inside the home', () => {
     const log = path.join(t.core.paths.logsDir(box.id), 'serial.log');
     // The swap back waits (in the background) until the exec'ed QEMU ($$) holds the host file,
     // and holds QEMU stopped (SIGSTOP) meanwhile, so QEMU's monitor cannot answer Boxkeep first.
-    const back = `(until ls -l /proc/$$/fd 2>/dev/null | grep -q secret.qcow2; do :; done; kill -STOP $$; mv -f '${log}' '${s1.diskPath}'; kill -CONT $$) &`;
+    // It gives up once that QEMU is gone (refused before it opened the host file): never left spinning.
+    const back = `(while [ -d /proc/$$ ] && ! ls -l /proc/$$/fd 2>/dev/null | grep -q secret.qcow2; do :; done; [ -d /proc/$$ ] || exit 0; kill -STOP $$; mv -f '${log}' '${s1.diskPath}'; kill -CONT $$) &`;
     // Should Boxkeep look before the swap back, the symlink refuses it instead: refused either way.
     await expectStartRefusedAfterSwap(box, `mv '${s1.diskPath}' '${log}'; ln -s '${host}' '${s1.diskPath}'; ${back}`, /snapshots.*container\.qcow2/, '(QEMU opened a different file than the one Boxkeep checked at |a file Boxkeep checked was replaced before QEMU had opened it)');
   });
