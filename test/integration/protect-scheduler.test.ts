@@ -77,7 +77,11 @@ describe('AutoProtect scheduler', () => {
     await tickAndSettle(s);
     const before = autos().length;
     let release!: () => void;
-    const held = core.locks.run(boxId, () => new Promise<void>((r) => (release = r)));
+    let entered!: () => void;
+    const inside = new Promise<void>((e) => (entered = e));
+    // The queue closes the box's warm appliances before running its work: wait until it runs.
+    const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
+    await inside;
     clock.advance(6 * MINUTE);
     await s.tick();
     await s.tick();
@@ -185,7 +189,11 @@ describe('AutoProtect scheduler', () => {
     const before = core.store.listSnapshots(boxId).length;
     // An operation holds the box; a stop's before-stop snapshot queues behind it, then the schedule's.
     let release!: () => void;
-    const held = core.locks.run(boxId, () => new Promise<void>((r) => (release = r)));
+    let entered!: () => void;
+    const inside = new Promise<void>((e) => (entered = e));
+    // The queue closes the box's warm appliances before running its work: wait until it runs.
+    const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
+    await inside;
     const covering = core.protect.beforeStop('p');
     clock.advance(6 * MINUTE);
     await s.tick();
@@ -215,7 +223,11 @@ describe('AutoProtect scheduler', () => {
     const before = core.store.listSnapshots(boxId).length;
     // An operation holds the box; the user's stop queues behind it, then the schedule's snapshot.
     let release!: () => void;
-    const held = core.locks.run(boxId, () => new Promise<void>((r) => (release = r)));
+    let entered!: () => void;
+    const inside = new Promise<void>((e) => (entered = e));
+    // The queue closes the box's warm appliances before running its work: wait until it runs.
+    const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
+    await inside;
     const stopped = core.vms.stop('p', { force: true });
     clock.advance(6 * MINUTE);
     await s.tick();
