@@ -99,9 +99,10 @@ const AS_BEFORE = ['a.txt: A in Now', 'c.txt: C'];
 const AS_SNAPSHOT = ['a.txt: A in the snapshot', 'b.txt: B'];
 
 describe('put-file killed at each step', () => {
-  // In order: the undone ones leave Now as it was for the next, the last one finishes the put.
+  // In order: the undone one leaves Now as it was for the next, the last one finishes the put.
+  // after-copy is not run on its own (two appliance launches, ~2 min under TCG): its undo, removing
+  // the staged copy, is part of after-aside's, which also puts the folder that stood aside back.
   it.each([
-    ['file-put:after-copy', AS_BEFORE, /interrupted before it replaced the one in Now; Now is as it was/],
     ['file-put:after-aside', AS_BEFORE, /interrupted before it replaced the one in Now; Now is as it was/],
     ['file-put:after-swap', AS_SNAPSHOT, /interrupted after it had replaced the one in Now; it was finished/],
   ])('%s: recovery leaves Now with one whole /data and nothing staged, the snapshot unchanged', async (point, expected, said) => {
