@@ -24,9 +24,9 @@
 // pivot the chain on disk matches QEMU, after the rename both do.
 import fs from 'node:fs';
 import type { Box } from '../../../../shared/types.js';
-import { mappedRanges, unionBytes } from '../../disk/allocated.js';
+import { dataBytes } from '../../disk/allocated.js';
 import { renameDurable } from '../../fsutil.js';
-import { removalNeeds } from '../../space.js';
+import { removalNeeds, withMetadata } from '../../space.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { BoxkeepError } from '../../../../shared/errors.js';
@@ -54,10 +54,14 @@ export interface RunningRemoval { direction: MergeDirection; child: Dependent; n
  */
 export function planRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent): RunningRemoval {
   const child = readByQemu(core, box, plan);
-  const direction = child.snapshotId === null ? chooseDirection(core, box, plan.snapshotPath, child.path) : 'stream';
-  const needed = direction === 'stream' ? removalNeeds(plan)
-    : removalNeeds({ ...plan, mode: 'commit', dependents: [child] }) + removalNeeds({ ...plan, mode: 'rebase', dependents: plan.dependents.filter((d) => d !== child) });
-  return { direction, child, needed };
+  if (child.snapshotId !== null) return { direction: 'stream', child, needed: removalNeeds(plan) };
+  const removedBytes = layerBytes(plan.snapshotPath);
+  const liveBytes = layerBytes(child.path);
+  const direction = chooseDirection(core, box, removedBytes, liveBytes);
+  // Each rebased or streamed-into dependent gains the removed layer's data; a commit writes the live disk's into it.
+  const others = plan.dependents.length - 1;
+  const needed = direction === 'stream' ? plan.dependents.length * withMetadata(removedBytes) : withMetadata(liveBytes) + others * withMetadata(removedBytes);
+  return { direction, child, needed: Number.isFinite(needed) ? needed : removalNeeds(plan) };
 }
 
 export async function removeRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, running: RunningRemoval, onProgress: (f: number) => void): Promise<void> {
@@ -66,17 +70,26 @@ export async function removeRunning(core: LiveDeps, box: Box, plan: SnapshotRemo
 }
 
 /**
- * The bytes each direction copies, from each layer's own allocation map (disk/allocated.ts, the
- * map "changed bytes" reads). The live disk's map is read while QEMU writes it: metadata QEMU
- * has not flushed yet is missed, which can only make a commit look cheaper than it is.
- * BOXKEEP_LIVE_MERGE=stream|commit forces one (tests and benchmarks of each direction).
+ * The data a layer holds itself, from its own tables (disk/allocated.ts, the measure the space
+ * guard uses): what a merge out of it copies. The live disk's tables are read while QEMU writes
+ * them: metadata QEMU has not flushed yet is missed, which can only make a commit look cheaper
+ * than it is. A table that cannot be read (torn mid-write) counts as everything: not chosen.
  */
-function chooseDirection(core: LiveDeps, box: Box, removed: string, live: string): MergeDirection {
+function layerBytes(file: string): number {
+  try {
+    return dataBytes(file);
+  } catch {
+    return Infinity;
+  }
+}
+
+/**
+ * Streaming copies what the removed layer holds, committing what the live disk holds: the
+ * smaller wins (a tie streams, the simpler job). BOXKEEP_LIVE_MERGE=stream|commit forces one
+ * (tests and benchmarks of each direction).
+ */
+function chooseDirection(core: LiveDeps, box: Box, streamBytes: number, commitBytes: number): MergeDirection {
   const forced = process.env.BOXKEEP_LIVE_MERGE;
-  // A map that cannot be read (a table torn mid-write) counts as everything: that side is not chosen.
-  const bytes = (file: string) => { try { return unionBytes([mappedRanges(file)]); } catch { return Infinity; } };
-  const streamBytes = bytes(removed);
-  const commitBytes = bytes(live);
   const direction: MergeDirection = forced === 'stream' || forced === 'commit' ? forced : commitBytes < streamBytes ? 'commit' : 'stream';
   core.logger.info('live merge direction', { op: 'snapshot-remove', boxId: box.id, direction, streamBytes, commitBytes, forced: forced ?? null });
   return direction;
