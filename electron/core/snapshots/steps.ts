@@ -51,19 +51,19 @@ export async function writeNextOverlay(core: HomeData, box: Box, backing: string
  * the directory fsyncs to syncDisks() once both renames are done (one fsync per folder;
  * recovery handles either rename being lost).
  */
-export function freezeLiveDisk(core: HomeData, box: Box, frozenPath: string, opts: { sync?: boolean } = {}): void {
+export function freezeLiveDisk(core: HomeData, box: Pick<Box, 'id'>, frozenPath: string, opts: { sync?: boolean } = {}): void {
   if (opts.sync === false) fs.renameSync(core.paths.liveDisk(box.id), frozenPath);
   else renameDurable(core.paths.liveDisk(box.id), frozenPath);
 }
 
 /** The prepared overlay takes the live path in one atomic rename (replacing any old live disk). */
-export function installNextOverlay(core: HomeData, box: Box, opts: { sync?: boolean } = {}): void {
+export function installNextOverlay(core: HomeData, box: Pick<Box, 'id'>, opts: { sync?: boolean } = {}): void {
   if (opts.sync === false) fs.renameSync(core.paths.nextDisk(box.id), core.paths.liveDisk(box.id));
   else renameDurable(core.paths.nextDisk(box.id), core.paths.liveDisk(box.id));
 }
 
 /** Makes both renames of a snapshot durable. */
-export function syncDisks(core: HomeData, box: Box, frozenPath: string): void {
+export function syncDisks(core: HomeData, box: Pick<Box, 'id'>, frozenPath: string): void {
   fsyncDir(core.paths.disksDir(box.id));
   fsyncDir(path.dirname(frozenPath));
 }

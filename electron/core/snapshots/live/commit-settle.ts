@@ -3,22 +3,19 @@
 // after it. A running QEMU says which itself (its top is the new node once it pivoted);
 // a dead one leaves the intent's 'pivoted' note, written while the guest was stopped.
 import fs from 'node:fs';
-import { backingPathOf } from '../../disk/backing.js';
-import { commit, rebase } from '../../disk/qemu-img.js';
+import { commit } from '../../disk/qemu-img.js';
 import type { ReportBuilder } from '../../recovery/report.js';
 import { moveDependentRow } from '../steps.js';
 import { finishCommit, pivot } from './commit.js';
 import type { LiveCommitIntent } from './intents.js';
+import { rebaseOthers } from './remove.js';
 import type { LiveSettleDeps } from './settle.js';
 
 export async function settleLiveCommit(core: LiveSettleDeps, intent: LiveCommitIntent, report: ReportBuilder): Promise<boolean> {
   const box = core.store.getBox(intent.boxId);
   const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
   const session = box ? await core.sessions.adoptOne(box, report) : null;
-  for (const d of intent.others) {
-    if (fs.existsSync(d.path) && (await backingPathOf(d.path)) !== intent.parentPath) await rebase(d.path, intent.parentPath);
-    moveDependentRow(core, intent, d);
-  }
+  await rebaseOthers(core, intent);
   moveDependentRow(core, intent, intent.commitFrom);
   if (fs.existsSync(intent.snapshotPath)) {
     if (session) await pivot(core, session, intent, () => {});

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Box, Snapshot } from '../../../../shared/types.js';
 import type { HomeData } from '../../deps.js';
 import { roundMs, type Logger } from '../../logger.js';
-import { fsyncDir, mkdirDurable } from '../../fsutil.js';
+import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
 import { commitCreateRow, freezeLiveDisk, installNextOverlay, syncDisks, writeNextOverlay } from '../steps.js';
@@ -86,10 +86,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     marks.resumed = performance.now();
     await guest.thaw();
     // QEMU writes to the overlay by its fd: the renames change nothing it reads.
-    freezeLiveDisk(core, box, snapshot.diskPath, { sync: false });
-    liveCreate.crash('after-freeze');
-    installNextOverlay(core, box, { sync: false });
-    syncDisks(core, box, snapshot.diskPath);
+    completeRenames(core, box, snapshot.diskPath, () => liveCreate.crash('after-freeze'));
     marks.renamed = performance.now();
     liveCreate.crash('after-install');
     // Recovery rebuilds the map from QEMU's own node list if we die first.
@@ -106,7 +103,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     // QEMU writes to the new overlay (or is gone: forward is consistent then, see settle.ts):
     // the old live disk is the snapshot now, and undoing would lose what the guest wrote since.
     if (pause) await session.qmp.execute('cont').catch(() => undefined);
-    completeRenames(core, box.id, snapshot.diskPath);
+    completeRenames(core, box, snapshot.diskPath);
     try {
       writeNodes(session.runDir, session.nodes);
     } catch (writeErr) {
@@ -140,14 +137,12 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
  * live disk → snapshot path, then .next.qcow2 → live path (it backs onto the snapshot path).
  * Idempotent: each is done only when its source is still there.
  */
-export function completeRenames(core: HomeData, boxId: string, frozen: string): void {
-  const live = core.paths.liveDisk(boxId);
-  const next = core.paths.nextDisk(boxId);
-  if (!fs.existsSync(next)) return;
-  if (!fs.existsSync(frozen)) fs.renameSync(live, frozen);
-  fs.renameSync(next, live);
-  fsyncDir(core.paths.disksDir(boxId));
-  fsyncDir(path.dirname(frozen));
+export function completeRenames(core: HomeData, box: Pick<Box, 'id'>, frozen: string, afterFirst: () => void = () => {}): void {
+  if (!fs.existsSync(core.paths.nextDisk(box.id))) return;
+  if (!fs.existsSync(frozen)) freezeLiveDisk(core, box, frozen, { sync: false });
+  afterFirst();
+  installNextOverlay(core, box, { sync: false });
+  syncDisks(core, box, frozen);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Removing a snapshot a running box reads through: the dependent layer QEMU reads is merged
 // by a block-stream job while the guest keeps running; other dependents are rebased with
 // qemu-img. Recovery: settle.ts.
+import fs from 'node:fs';
 import path from 'node:path';
 import { invalidState, vmError } from '../../../../shared/errors.js';
 import type { Box } from '../../../../shared/types.js';
@@ -12,6 +13,7 @@ import type { Dependent, RemoveFacts, SnapshotRemoveIntent } from '../intents.js
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { withoutSnapshot, writeNodes, type NodePair } from '../../vm/nodes.js';
 import type { QemuSession } from '../../vm/supervisor.js';
+import type { HomeData } from '../../deps.js';
 import type { LiveDeps } from './create.js';
 import { liveRemove, type LiveRemoveIntent } from './intents.js';
 
@@ -41,10 +43,13 @@ export async function removeLive(core: LiveDeps, box: Box, plan: SnapshotRemoveI
   clearIntent(journal, intent.id);
 }
 
-/** The dependents QEMU does not read (other branches) onto the removed snapshot's parent, each row moved with it. */
-export async function rebaseOthers(core: LiveDeps, intent: Pick<LiveRemoveIntent, 'others' | 'parentPath'> & RemoveFacts): Promise<void> {
+/**
+ * The dependents QEMU does not read (other branches) onto the removed snapshot's parent, each row
+ * moved with it. Idempotent, so recovery runs it again: one already rebased (or gone) is skipped.
+ */
+export async function rebaseOthers(core: HomeData, intent: Pick<LiveRemoveIntent, 'others' | 'parentPath'> & RemoveFacts): Promise<void> {
   for (const d of intent.others) {
-    await rebase(d.path, intent.parentPath);
+    if (fs.existsSync(d.path) && (await backingPathOf(d.path)) !== intent.parentPath) await rebase(d.path, intent.parentPath);
     moveDependentRow(core, intent, d);
   }
 }

@@ -11,7 +11,7 @@ import { strayDependents } from '../settle.js';
 import { commitCreateRow, deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { addOverlayNodes, completeRenames, dropOverlayNodes, switched, switchToOverlay } from './create.js';
 import type { LiveCreateIntent, LiveRemoveIntent } from './intents.js';
-import { finishStream, streamLayer, waitForJob } from './remove.js';
+import { finishStream, rebaseOthers, streamLayer, waitForJob } from './remove.js';
 import { afterSwitch, bootDiskTop, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import { MEMORY_PARTIAL_FILE, memoryPath } from '../../paths.js';
 import { isSameProcess, MEMORY_SOCKET, readFingerprint, runDirFor } from '../../vm/qemu.js';
@@ -128,7 +128,7 @@ async function renameIfSwitched(core: HomeData, session: QemuSession | null, int
   } else if (fs.existsSync(live) || !fs.existsSync(frozen)) {
     return;
   }
-  completeRenames(core, intent.boxId, frozen);
+  completeRenames(core, { id: intent.boxId }, frozen);
 }
 
 /** Does the box's QEMU (the one its run folder's fingerprint names) still run? */
@@ -218,10 +218,7 @@ export async function settleLiveRemove(core: LiveSettleDeps, intent: LiveRemoveI
   } else if (session) {
     await finishStream(session, intent);
   }
-  for (const d of intent.others) {
-    if (fs.existsSync(d.path) && !(await merged(d.path))) await rebase(d.path, intent.parentPath);
-    moveDependentRow(core, intent, d);
-  }
+  await rebaseOthers(core, intent);
   moveDependentRow(core, intent, intent.streamInto);
   const strays = await strayDependents(core, intent);
   if (strays.length > 0) {
