@@ -43,6 +43,28 @@ afterAll(async () => {
   await h?.cleanup();
 });
 
+/** Holds the box's queue until release(); resolves once the hold runs (the queue first lets go of warm appliances). */
+async function holdBox(core: Core, boxId: string): Promise<{ release: () => void; held: Promise<void> }> {
+  let release!: () => void;
+  let entered!: () => void;
+  const inside = new Promise<void>((e) => (entered = e));
+  const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
+  await inside;
+  return { release, held };
+}
+
+/** The box running, a scheduler on a manual clock with `policy` set and ticked once, its alerts heard, the snapshots counted. */
+async function armedOnRunningBox(policy: Omit<Parameters<Core['protect']['set']>[0], 'box'>) {
+  if (core.boxes.resolve('p').status !== 'running') await core.vms.start('p');
+  const clock = manualClock();
+  const s = new ProtectScheduler(core, clock);
+  core.protect.set({ box: 'p', ...policy });
+  const seen: ProtectAlert[] = [];
+  const off = core.events.on('protect:alert', (a) => seen.push(a));
+  await tickAndSettle(s);
+  return { clock, s, seen, off, before: core.store.listSnapshots(boxId).length };
+}
+
 describe('AutoProtect scheduler', () => {
   it('an owner closed for three intervals takes one overdue snapshot when it next sees the box running, not three', async () => {
     const clock = manualClock();
@@ -76,12 +98,7 @@ describe('AutoProtect scheduler', () => {
     const off = core.events.on('protect:alert', (a) => alerts.push(a));
     await tickAndSettle(s);
     const before = autos().length;
-    let release!: () => void;
-    let entered!: () => void;
-    const inside = new Promise<void>((e) => (entered = e));
-    // The queue closes the box's warm appliances before running its work: wait until it runs.
-    const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
-    await inside;
+    const { release, held } = await holdBox(core, boxId);
     clock.advance(6 * MINUTE);
     await s.tick();
     await s.tick();
@@ -179,21 +196,9 @@ describe('AutoProtect scheduler', () => {
 
   it('a snapshot that fell due while a stop\'s before-stop snapshot waited ahead of it in the box\'s queue is skipped: that one covers it', async () => {
     core = h.core;
-    if (core.boxes.resolve('p').status !== 'running') await core.vms.start('p');
-    const clock = manualClock();
-    const s = new ProtectScheduler(core, clock);
-    core.protect.set({ box: 'p', everyMinutes: 5, beforeStop: true });
-    const seen: ProtectAlert[] = [];
-    const off = core.events.on('protect:alert', (a) => seen.push(a));
-    await tickAndSettle(s);
-    const before = core.store.listSnapshots(boxId).length;
+    const { clock, s, seen, off, before } = await armedOnRunningBox({ everyMinutes: 5, beforeStop: true });
     // An operation holds the box; a stop's before-stop snapshot queues behind it, then the schedule's.
-    let release!: () => void;
-    let entered!: () => void;
-    const inside = new Promise<void>((e) => (entered = e));
-    // The queue closes the box's warm appliances before running its work: wait until it runs.
-    const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
-    await inside;
+    const { release, held } = await holdBox(core, boxId);
     const covering = core.protect.beforeStop('p');
     clock.advance(6 * MINUTE);
     await s.tick();
@@ -213,21 +218,9 @@ describe('AutoProtect scheduler', () => {
   // Last: it leaves the box stopped.
   it('a snapshot that fell due while a stop waited in the box\'s queue is skipped once the box has stopped, quietly, and is due at the next start', async () => {
     core = h.core;
-    if (core.boxes.resolve('p').status !== 'running') await core.vms.start('p');
-    const clock = manualClock();
-    const s = new ProtectScheduler(core, clock);
-    core.protect.set({ box: 'p', everyMinutes: 5 });
-    const seen: ProtectAlert[] = [];
-    const off = core.events.on('protect:alert', (a) => seen.push(a));
-    await tickAndSettle(s);
-    const before = core.store.listSnapshots(boxId).length;
+    const { clock, s, seen, off, before } = await armedOnRunningBox({ everyMinutes: 5 });
     // An operation holds the box; the user's stop queues behind it, then the schedule's snapshot.
-    let release!: () => void;
-    let entered!: () => void;
-    const inside = new Promise<void>((e) => (entered = e));
-    // The queue closes the box's warm appliances before running its work: wait until it runs.
-    const held = core.locks.run(boxId, () => new Promise<void>((r) => { release = r; entered(); }));
-    await inside;
+    const { release, held } = await holdBox(core, boxId);
     const stopped = core.vms.stop('p', { force: true });
     clock.advance(6 * MINUTE);
     await s.tick();
