@@ -55,6 +55,11 @@ export interface Command {
   /** Rules that span several arguments; runs before the home is opened. Returns the problem, or null. */
   check?(args: ParsedArgs): string | null;
   run(ctx: Ctx): Promise<CommandOutput>;
+  /**
+   * The command calls only the read channels (core/reads.ts): with no owner running, the home is
+   * opened for reading (core/reader.ts) instead of with the whole engine.
+   */
+  readOnly?: boolean;
   /** The command reports what recovery did itself, so main() does not announce it first. */
   showsRecovery?: boolean;
   /**

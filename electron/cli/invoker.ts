@@ -11,6 +11,8 @@ import type { ControlClient } from '../host/control-client.js';
 import type { ControlServer } from '../host/control-server.js';
 import type { Core } from '../core/core.js';
 import type { Router } from '../../shared/transport.js';
+import type { HomeReader } from '../core/reader.js';
+import { BoxkeepError } from '../../shared/errors.js';
 
 export interface Invoker {
   /** Runs a channel; rejects with a BoxkeepError only. */
@@ -28,6 +30,8 @@ const ENDS_BY_ITSELF: ReadonlySet<StreamChannel> = new Set<StreamChannel>(['disp
 
 export interface ConnectOptions {
   logger?: Logger;
+  /** The command calls only read channels (Command.readOnly): a home nobody owns is opened for reading alone. */
+  readOnly?: boolean;
 }
 
 export async function connect(home: string, opts: ConnectOptions = {}): Promise<Invoker> {
@@ -40,7 +44,25 @@ export async function connect(home: string, opts: ConnectOptions = {}): Promise<
     const owner = await connectControl(socket);
     if (owner) return forwarded(owner);
   }
+  if (opts.readOnly) {
+    const { openReader } = await import('../core/reader.js');
+    const reader = openReader(home);
+    if (reader) return reading(reader);
+  }
   return inProcess(home, opts);
+}
+
+/** A home opened for reading: no events, no streams, nothing to serve (core/reader.ts). */
+function reading(reader: HomeReader): Invoker {
+  return {
+    invoke: async (channel, input) => reader.invoke(channel, input),
+    openStream: async (channel) => {
+      throw new BoxkeepError('Internal', `${channel} opens a stream, which a home opened for reading does not.`);
+    },
+    on: () => () => {},
+    close: async () => reader.close(),
+    openedWith: reader.openedWith,
+  };
 }
 
 function forwarded(client: ControlClient): Invoker {

@@ -35,7 +35,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
     if (problem) throw new UsageError(problem, entry.usage);
     if (entry.command.standalone) return await entry.command.standalone({ home, args, io, env, json });
 
-    const invoker = await connect(home, { logger: env.BOXKEEP_LOG ? jsonLogger(io.stderr) : undefined });
+    const invoker = await connect(home, { logger: env.BOXKEEP_LOG ? jsonLogger(io.stderr) : undefined, readOnly: entry.command.readOnly === true });
     const opened = invoker.openedWith;
     if (!json && opened && opened.items.length > 0 && !entry.command.showsRecovery) {
       // Recovery ran because this command opened the home; say so, or it would go unnoticed.

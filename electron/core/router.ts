@@ -24,6 +24,7 @@ import type { InsideService } from './inside/service.js';
 import type { VmControl } from './vm/control.js';
 import { diskFullError, isDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
+import { readHandlers } from './reads.js';
 
 type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 type StreamHandlers = { [C in StreamChannel]: (input: ChannelInput<C>) => Promise<ByteStream> };
@@ -48,14 +49,14 @@ export interface RouterDeps extends HomeData {
 
 export function createRouter(core: RouterDeps): Router {
   const h: Handlers = {
+    // boxes:list, images:list, snapshots:list: the functions a read-only opening serves too.
+    ...readHandlers(core),
     'system:info': () => core.info(),
     'system:check': (i) => checkHome(core, i.box),
 
-    'images:list': () => core.images.list(),
     'images:import': (i) => core.images.import(i),
     'images:remove': (i) => core.images.remove(i.image),
 
-    'boxes:list': () => core.boxes.list(),
     'boxes:get': (i) => core.boxes.detail(i.box),
     'boxes:create': (i) => core.boxes.create(i),
     'boxes:rename': (i) => core.boxes.rename(i.box, i.name),
@@ -76,7 +77,6 @@ export function createRouter(core: RouterDeps): Router {
     'boxes:ejectInstaller': (i) => core.vms.ejectInstaller(i.box),
     'boxes:screenshot': (i) => core.vms.screenshot(i.box),
 
-    'snapshots:list': (i) => core.snapshots.tree(i.box),
     'snapshots:get': (i) => core.snapshots.get(i.box, i.snapshot),
     'snapshots:create': (i) => core.snapshots.create(i),
     'snapshots:update': (i) => core.snapshots.update(i),

@@ -88,6 +88,7 @@ export const boxCommands: CommandGroup = {
     {
       usage: 'box list',
       summary: 'List the boxes and their state.',
+      readOnly: true,
       async run({ api, now, width }) {
         const boxes = await api.boxes.list();
         return output(boxes, () => (boxes.length ? boxTable(boxes, now, width) : 'No boxes yet. Create one with: boxkeep box create <name> --image <image>'));

@@ -29,6 +29,7 @@ export const imageCommands: CommandGroup = {
     {
       usage: 'image list',
       summary: 'List the imported images.',
+      readOnly: true,
       async run({ api, now, width }) {
         const images = await api.images.list();
         return output(images, () => (images.length ? imageTable(images, now, width) : 'No images yet. Import one with: boxkeep image import <file>'));

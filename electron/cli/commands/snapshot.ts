@@ -35,6 +35,7 @@ export const snapshotCommands: CommandGroup = {
     {
       usage: 'snapshot list <box>',
       summary: 'Draw the snapshot tree of a box, with "Now" under the snapshot the box continues from.',
+      readOnly: true,
       async run({ args, api, now, width }) {
         const tree = await api.snapshots.list({ box: arg(args, 'box') });
         return output(tree, async () => {

@@ -15,6 +15,7 @@ import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { parseForwards } from '../../../shared/forwards.js';
 import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from './intents.js';
 import { updateBox } from './update.js';
+import { resolveBox } from './resolve.js';
 import { cloudInitRecord, withSshForward } from '../cloudinit/settings.js';
 import { writeSeed } from '../cloudinit/seed.js';
 import { copyVars, findOvmf } from '../vm/firmware.js';
@@ -38,9 +39,7 @@ export class BoxService {
   }
 
   resolve(ref: string): Box {
-    const box = this.core.store.findBox(ref);
-    if (!box) throw notFound(`No box is called ${JSON.stringify(ref)}. See your boxes with "boxkeep box list".`);
-    return box;
+    return resolveBox(this.core.store, ref);
   }
 
   async detail(ref: string): Promise<BoxDetail> {

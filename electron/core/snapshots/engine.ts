@@ -12,9 +12,8 @@ import type { Effects, HomeData } from '../deps.js';
 import type { Tasks } from '../tasks.js';
 import type { VmControl } from '../vm/control.js';
 import { sizeOnDisk } from '../fsutil.js';
-import { memoryPath, picturePath } from '../paths.js';
+import { memoryPath } from '../paths.js';
 import { newId } from '../ids.js';
-import { treeOrder } from '../store/store.js';
 import { memoryStateBytes, OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
 import { chainRoot, verifyBoxChain, verifyLiveDisk, type ChainTop } from './box-chain.js';
 import { refuseIfLinked } from '../clone/linked.js';
@@ -22,6 +21,7 @@ import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './wait
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
 import { readPicture } from './picture.js';
+import { snapshotTree, withSizeNow } from './read.js';
 import { planRunning, removeRunning } from './live/commit.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
 import { varsBytes } from './efivars.js';
@@ -42,8 +42,7 @@ export class SnapshotEngine {
   constructor(private readonly core: SnapshotDeps) {}
 
   tree(boxRef: string): SnapshotTree {
-    const box = this.core.boxes.resolve(boxRef);
-    return { boxId: box.id, currentId: box.currentSnapshotId, snapshots: treeOrder(this.core.store.listSnapshots(box.id).map(withSizeNow)) };
+    return snapshotTree(this.core, boxRef);
   }
 
   picture(boxRef: string, snapshotRef: string): SnapshotPicture {
@@ -309,16 +308,4 @@ function assertMemoryPossible(box: Box): void {
   const name = JSON.stringify(box.name);
   if (box.status === 'paused') throw invalidState(`The box ${name} is paused; resume it to take a snapshot with memory ("boxkeep box resume ${box.name}"), or take one without (--no-memory).`);
   throw invalidState(`The box ${name} is ${box.status}: only a running box has memory to keep. Take the snapshot without --memory.`);
-}
-
-/**
- * A frozen disk's blocks settle after it is frozen (a live snapshot's file was being written
- * with delayed allocation a moment before): the size shown is read from the file each time.
- * Its picture is part of what the snapshot takes (and what deleting it frees).
- */
-function withSizeNow(snapshot: Snapshot): Snapshot {
-  const now = sizeOnDisk(snapshot.diskPath);
-  const picture = snapshot.hasPicture ? sizeOnDisk(picturePath(snapshot.diskPath)) : 0;
-  const memory = snapshot.memory ? sizeOnDisk(memoryPath(snapshot.diskPath)) : 0;
-  return now > 0 ? { ...snapshot, sizeOnDisk: now + picture + memory } : snapshot;
 }
