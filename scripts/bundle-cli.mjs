@@ -20,24 +20,71 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'dist/cli');
 
 export async function bundleCli() {
-  await build({
+  const options = {
     input: path.join(root, 'dist/electron/cli/main.js'),
     platform: 'node',
     external: (id) => isBuiltin(id) || id.endsWith('.node') || EXTERNAL.some((pkg) => id === pkg || id.startsWith(pkg + '/')),
     resolve: { alias: { bindings: path.join(root, 'scripts/cli-bindings.cjs') } },
     logLevel: 'warn',
-    output: {
-      dir: outDir,
-      format: 'cjs',
-      entryFileNames: '[name].cjs',
-      chunkFileNames: '[name]-[hash].cjs',
-      cleanDir: true,
-      // require() for packages loaded on demand: the loader runs chunks as scripts, which have
-      // no import().
-      dynamicImportInCjs: false,
-    },
-  });
+  };
+  const output = {
+    dir: outDir,
+    format: 'cjs',
+    entryFileNames: '[name].cjs',
+    chunkFileNames: '[name]-[hash].cjs',
+    cleanDir: true,
+    // require() for packages loaded on demand: the loader runs chunks as scripts, which have
+    // no import().
+    dynamicImportInCjs: false,
+    // Every chunk is read into a string at every command: ASCII makes it a one-byte string
+    // (any other character doubles its size and its hashing), and comments are only bytes to read.
+    charset: 'ascii',
+    comments: { legal: false, annotation: true, jsdoc: false },
+  };
+  const groups = await loadGroups(options, output);
+  await build({ ...options, output: { ...output, codeSplitting: { groups } } });
   await writeCodeCache();
+}
+
+/**
+ * The dynamic imports the short commands take: each comes with what it needs in one chunk. Not
+ * the control client: what it shares with the engine (events, streams, wire) would then come
+ * with node:net, which the engine would load for nothing.
+ */
+const QUICK = ['electron/core/reader.js'];
+
+/**
+ * Left to itself the bundler makes a chunk of every set of modules a different set of importers
+ * shares, and a command reads, compiles and runs each chunk it needs separately (a dozen for
+ * `box list`). A first build shows which modules each start-up path loads: the entry's static
+ * imports (every command) and the static closure of each QUICK import; each such set becomes
+ * one chunk, taken by the first set that holds a module.
+ */
+async function loadGroups(options, output) {
+  const { output: chunks } = await build({ ...options, write: false, output: { ...output, cleanDir: false } });
+  const byFile = new Map(chunks.filter((c) => c.type === 'chunk').map((c) => [c.fileName, c]));
+  const closure = (chunk, seen = new Set()) => {
+    if (seen.has(chunk.fileName)) return seen;
+    seen.add(chunk.fileName);
+    for (const file of chunk.imports) if (byFile.has(file)) closure(byFile.get(file), seen);
+    return seen;
+  };
+  const entry = byFile.get('main.cjs');
+  const taken = new Set(entry.moduleIds);
+  const groups = [];
+  const group = (name, files) => {
+    const ids = [...files].flatMap((f) => byFile.get(f).moduleIds).filter((id) => !taken.has(id));
+    ids.forEach((id) => taken.add(id));
+    const set = new Set(ids);
+    groups.push({ name, test: (id) => set.has(id), priority: 100 - groups.length });
+  };
+  group('base', [...closure(entry)].filter((f) => f !== 'main.cjs'));
+  for (const quick of QUICK) {
+    const chunk = [...byFile.values()].find((c) => c.facadeModuleId?.endsWith(quick));
+    if (!chunk) throw new Error(`bundle-cli: no chunk starts at ${quick}; update QUICK`);
+    group(path.basename(quick, '.js'), closure(chunk));
+  }
+  return groups;
 }
 
 /**

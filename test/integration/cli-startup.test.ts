@@ -96,6 +96,35 @@ describe('what a command loads', () => {
   });
 });
 
+// The bundle's chunks a command ran (bin/cli-loader.cjs compiles each with vm.Script), read back.
+function chunksRun(args: string[]): string[] {
+  const out = path.join(tmp.dir, 'chunks.json');
+  const preload = path.join(tmp.dir, 'chunks.cjs');
+  fs.writeFileSync(preload, `const vm = require('node:vm'); const Script = vm.Script; const seen = [];
+vm.Script = class extends Script { constructor(src, opts) { super(src, opts); seen.push(opts.filename); } };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen)));`);
+  const r = spawnSync(process.execPath, ['-r', preload, BIN, '--home', home, ...args], { encoding: 'utf8', stdio: 'pipe' });
+  expect([r.status, r.stderr]).toEqual([0, '']);
+  return (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).map((f) => fs.readFileSync(f, 'utf8'));
+}
+
+describe('what a listing command runs of the engine', () => {
+  // With nobody owning the home and nothing to recover, a read-only command opens the home for
+  // reading (electron/core/reader.ts): the engine (core.ts), its recovery and the router stay unloaded.
+  const ENGINE = ['const openCore = ', 'function runRecovery(', 'function createRouter('];
+
+  it.each(['box list', 'snapshot list b', 'image list', '--json box list'])('`boxkeep %s` with no owner runs none of the engine', (command) => {
+    const sources = chunksRun(command.split(' '));
+    expect(sources.length).toBeGreaterThan(1); // the loader ran: the list is the command's
+    expect(ENGINE.filter((marker) => sources.some((src) => src.includes(marker)))).toEqual([]);
+  });
+
+  it('a command that changes the home runs the engine (the markers above are the engine\'s)', () => {
+    const sources = chunksRun(['snapshot', 'create', 'b', 'marked']);
+    expect(ENGINE.filter((marker) => sources.some((src) => src.includes(marker)))).toEqual(ENGINE);
+  });
+});
+
 describe('output on a pipe', () => {
   const args = () => ['--home', home, '--json', 'snapshot', 'list', 'b'];
 
