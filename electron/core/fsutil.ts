@@ -129,8 +129,17 @@ export function mkdirDurable(dir: string): void {
 
 export function removeDurable(target: string): void {
   // lstat, not exists: a dangling symbolic link is removed too.
-  if (!fs.lstatSync(target, { throwIfNoEntry: false })) return;
-  fs.rmSync(target, { recursive: true, force: true });
+  const st = fs.lstatSync(target, { throwIfNoEntry: false });
+  if (!st) return;
+  // unlinkSync for anything but a folder: rmSync loads and runs its whole recursive remover.
+  if (st.isDirectory()) fs.rmSync(target, { recursive: true, force: true });
+  else {
+    try {
+      fs.unlinkSync(target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
   fsyncDir(path.dirname(target));
 }
 

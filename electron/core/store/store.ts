@@ -74,9 +74,9 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
-  // Preparing a statement costs more than running it. The reads below run once per layer of a
-  // chain at every check (snapshot create, restore, start), so they are prepared once per
-  // connection. Only statements run with get()/all()/run(): a cached one must not be left
+  // Preparing a statement costs more than running it (a quarter of a millisecond for a
+  // lookup by name), and an owner runs the same few statements all day: each is prepared once
+  // per connection. Only statements run with get()/all()/run(): a cached one must not be left
   // iterating, nor switched to pluck()/raw().
   private readonly statements = new Map<string, Database.Statement>();
   private cached(sql: string): Database.Statement {
@@ -92,12 +92,12 @@ export class Store {
   // ---- images
 
   insertImage(image: Image): void {
-    this.db.prepare(`INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, kernel_path, initrd_path, append, created_at)
+    this.cached(`INSERT INTO images (id, name, kind, path, virtual_size, size_on_disk, kernel_path, initrd_path, append, created_at)
       VALUES (@id, @name, @kind, @path, @virtualSize, @sizeOnDisk, @kernelPath, @initrdPath, @append, @createdAt)`).run(image);
   }
 
   listImages(): Image[] {
-    return (this.db.prepare('SELECT * FROM images ORDER BY created_at, rowid').all() as ImageDbRow[]).map(toImage);
+    return (this.cached('SELECT * FROM images ORDER BY created_at, rowid').all() as ImageDbRow[]).map(toImage);
   }
 
   getImage(id: string): Image | null {
@@ -106,24 +106,24 @@ export class Store {
   }
 
   findImage(idOrName: string): Image | null {
-    const row = (this.db.prepare('SELECT * FROM images WHERE id = ?').get(idOrName) ??
-      this.db.prepare('SELECT * FROM images WHERE name = ?').get(idOrName)) as ImageDbRow | undefined;
+    const row = (this.cached('SELECT * FROM images WHERE id = ?').get(idOrName) ??
+      this.cached('SELECT * FROM images WHERE name = ?').get(idOrName)) as ImageDbRow | undefined;
     return row ? toImage(row) : null;
   }
 
   deleteImage(id: string): void {
-    this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+    this.cached('DELETE FROM images WHERE id = ?').run(id);
   }
 
   /** What the box's seed was made from (the hash included); null when it has none. */
   cloudInitRecord(boxId: string): CloudInitRecord | null {
-    const row = this.db.prepare('SELECT cloud_init FROM boxes WHERE id = ?').get(boxId) as { cloud_init: string | null } | undefined;
+    const row = this.cached('SELECT cloud_init FROM boxes WHERE id = ?').get(boxId) as { cloud_init: string | null } | undefined;
     return row?.cloud_init ? (JSON.parse(row.cloud_init) as CloudInitRecord) : null;
   }
 
   /** Boxes made from the image, or with it attached as their installer. */
   boxesUsingImage(imageId: string): Box[] {
-    return (this.db.prepare('SELECT * FROM boxes WHERE image_id = ? OR installer_image_id = ? ORDER BY created_at').all(imageId, imageId) as BoxDbRow[]).map((r) => this.toBox(r));
+    return (this.cached('SELECT * FROM boxes WHERE image_id = ? OR installer_image_id = ? ORDER BY created_at').all(imageId, imageId) as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   // ---- boxes
@@ -132,46 +132,46 @@ export class Store {
     const { cloudInit, linkedSnapshotId, ...row } = box;
     // One transaction: a box with cloud-init never exists without its settings.
     this.transaction(() => {
-      this.db.prepare(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display, firmware, installed_from)
+      this.cached(`INSERT INTO boxes (id, name, image_id, status, failure_reason, cpus, memory_mib, disk_size, current_snapshot_id, created_at, installer_image_id, network, forwards, mac_address, stop_timeout_sec, display, firmware, installed_from)
         VALUES (@id, @name, @imageId, @status, @failureReason, @cpus, @memoryMib, @diskSize, @currentSnapshotId, @createdAt, @installerImageId, @network, @forwards, @macAddress, @stopTimeoutSec, @display, @firmware, @installedFrom)`)
         .run({ ...row, forwards: JSON.stringify(box.forwards) });
-      if (cloudInit) this.db.prepare('UPDATE boxes SET cloud_init = ? WHERE id = ?').run(JSON.stringify(cloudInit), box.id);
-      if (linkedSnapshotId) this.db.prepare('UPDATE boxes SET linked_snapshot_id = ? WHERE id = ?').run(linkedSnapshotId, box.id);
+      if (cloudInit) this.cached('UPDATE boxes SET cloud_init = ? WHERE id = ?').run(JSON.stringify(cloudInit), box.id);
+      if (linkedSnapshotId) this.cached('UPDATE boxes SET linked_snapshot_id = ? WHERE id = ?').run(linkedSnapshotId, box.id);
     });
   }
 
   /** Linked clones backing onto any of these snapshots. */
   linkedClones(snapshotIds: readonly string[]): Box[] {
     if (snapshotIds.length === 0) return [];
-    return (this.db.prepare(`SELECT * FROM boxes WHERE linked_snapshot_id IN (${snapshotIds.map(() => '?').join(', ')}) ORDER BY created_at`).all(...snapshotIds) as BoxDbRow[]).map((r) => this.toBox(r));
+    return (this.cached(`SELECT * FROM boxes WHERE linked_snapshot_id IN (${snapshotIds.map(() => '?').join(', ')}) ORDER BY created_at`).all(...snapshotIds) as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   listBoxes(): Box[] {
-    return (this.db.prepare('SELECT * FROM boxes ORDER BY created_at, rowid').all() as BoxDbRow[]).map((r) => this.toBox(r));
+    return (this.cached('SELECT * FROM boxes ORDER BY created_at, rowid').all() as BoxDbRow[]).map((r) => this.toBox(r));
   }
 
   getBox(id: string): Box | null {
-    const row = this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(id) as BoxDbRow | undefined;
+    const row = this.cached('SELECT * FROM boxes WHERE id = ?').get(id) as BoxDbRow | undefined;
     return row ? this.toBox(row) : null;
   }
 
   findBox(idOrName: string): Box | null {
-    const row = (this.db.prepare('SELECT * FROM boxes WHERE id = ?').get(idOrName) ??
-      this.db.prepare('SELECT * FROM boxes WHERE name = ?').get(idOrName)) as BoxDbRow | undefined;
+    const row = (this.cached('SELECT * FROM boxes WHERE id = ?').get(idOrName) ??
+      this.cached('SELECT * FROM boxes WHERE name = ?').get(idOrName)) as BoxDbRow | undefined;
     return row ? this.toBox(row) : null;
   }
 
   renameBox(id: string, name: string): void {
-    this.db.prepare('UPDATE boxes SET name = ? WHERE id = ?').run(name, id);
+    this.cached('UPDATE boxes SET name = ? WHERE id = ?').run(name, id);
   }
 
   /** A deadline belongs to one graceful stop: any other status clears it. */
   setBoxStatus(id: string, status: BoxStatus, failureReason: string | null = null): void {
-    this.db.prepare(`UPDATE boxes SET status = ?, failure_reason = ?, stop_deadline = CASE WHEN ? = 'stopping' THEN stop_deadline ELSE NULL END WHERE id = ?`).run(status, failureReason, status, id);
+    this.cached(`UPDATE boxes SET status = ?, failure_reason = ?, stop_deadline = CASE WHEN ? = 'stopping' THEN stop_deadline ELSE NULL END WHERE id = ?`).run(status, failureReason, status, id);
   }
 
   setStopDeadline(id: string, deadline: number | null): void {
-    this.db.prepare('UPDATE boxes SET stop_deadline = ? WHERE id = ?').run(deadline, id);
+    this.cached('UPDATE boxes SET stop_deadline = ? WHERE id = ?').run(deadline, id);
   }
 
   /** Stores the given settings in one statement; pendingRestart marks them as not yet in effect. */
@@ -185,32 +185,32 @@ export class Store {
     const set = columns.filter(([, value]) => value !== undefined);
     if (pendingRestart) set.push(['pending_restart', 1]);
     if (set.length === 0) return;
-    this.db.prepare(`UPDATE boxes SET ${set.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...set.map(([, value]) => value), id);
+    this.cached(`UPDATE boxes SET ${set.map(([c]) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...set.map(([, value]) => value), id);
   }
 
   /** The size the live disk file has; a pending grow it reaches is done. */
   setDiskSize(id: string, size: number): void {
-    this.db.prepare('UPDATE boxes SET disk_size = ?, pending_disk_size = CASE WHEN pending_disk_size <= ? THEN NULL ELSE pending_disk_size END WHERE id = ?').run(size, size, id);
+    this.cached('UPDATE boxes SET disk_size = ?, pending_disk_size = CASE WHEN pending_disk_size <= ? THEN NULL ELSE pending_disk_size END WHERE id = ?').run(size, size, id);
   }
 
   /** The box now runs with what its row says. */
   clearPendingRestart(id: string): void {
-    this.db.prepare('UPDATE boxes SET pending_restart = 0 WHERE id = ?').run(id);
+    this.cached('UPDATE boxes SET pending_restart = 0 WHERE id = ?').run(id);
   }
 
   /** null: the installer was ejected; the next start has no CD-ROM. */
   setInstaller(boxId: string, imageId: string | null): void {
-    this.db.prepare('UPDATE boxes SET installer_image_id = ? WHERE id = ?').run(imageId, boxId);
+    this.cached('UPDATE boxes SET installer_image_id = ? WHERE id = ?').run(imageId, boxId);
   }
 
   setCurrentSnapshot(boxId: string, snapshotId: string | null): void {
-    this.db.prepare('UPDATE boxes SET current_snapshot_id = ? WHERE id = ?').run(snapshotId, boxId);
+    this.cached('UPDATE boxes SET current_snapshot_id = ? WHERE id = ?').run(snapshotId, boxId);
   }
 
   deleteBox(id: string): void {
     this.transaction(() => {
-      this.db.prepare('DELETE FROM snapshots WHERE box_id = ?').run(id);
-      this.db.prepare('DELETE FROM boxes WHERE id = ?').run(id);
+      this.cached('DELETE FROM snapshots WHERE box_id = ?').run(id);
+      this.cached('DELETE FROM boxes WHERE id = ?').run(id);
     });
   }
 
@@ -218,22 +218,22 @@ export class Store {
 
   /** A new row is never pinned; `auto` marks what the AutoProtect schedule took (a row settled by recovery is manual: never pruned). */
   insertSnapshot(s: NewSnapshot): void {
-    this.db.prepare(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, taken, disk_path, auto)
+    this.cached(`INSERT INTO snapshots (id, box_id, parent_id, name, description, created_at, size_on_disk, virtual_size, live, taken, disk_path, auto)
       VALUES (@id, @boxId, @parentId, @name, @description, @createdAt, @sizeOnDisk, @virtualSize, @live, @taken, @diskPath, @auto)`)
       .run({ ...s, live: s.live ? 1 : 0, auto: s.auto ? 1 : 0 });
   }
 
   setSnapshotPinned(id: string, pinned: boolean): void {
-    this.db.prepare('UPDATE snapshots SET pinned = ? WHERE id = ?').run(pinned ? 1 : 0, id);
+    this.cached('UPDATE snapshots SET pinned = ? WHERE id = ?').run(pinned ? 1 : 0, id);
   }
 
   /** All snapshots of a box, oldest first: one query on the (box_id, created_at) index. */
   listSnapshots(boxId: string): Snapshot[] {
-    return (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? ORDER BY created_at, rowid').all(boxId) as SnapshotDbRow[]).map(toSnapshot);
+    return (this.cached('SELECT * FROM snapshots WHERE box_id = ? ORDER BY created_at, rowid').all(boxId) as SnapshotDbRow[]).map(toSnapshot);
   }
 
   countSnapshots(boxId: string): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM snapshots WHERE box_id = ?').get(boxId) as { n: number }).n;
+    return (this.cached('SELECT count(*) AS n FROM snapshots WHERE box_id = ?').get(boxId) as { n: number }).n;
   }
 
   getSnapshot(id: string): Snapshot | null {
@@ -242,33 +242,33 @@ export class Store {
   }
 
   findSnapshot(boxId: string, idOrName: string): Snapshot | null {
-    const row = (this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND id = ?').get(boxId, idOrName) ??
-      this.db.prepare('SELECT * FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, idOrName)) as SnapshotDbRow | undefined;
+    const row = (this.cached('SELECT * FROM snapshots WHERE box_id = ? AND id = ?').get(boxId, idOrName) ??
+      this.cached('SELECT * FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, idOrName)) as SnapshotDbRow | undefined;
     return row ? toSnapshot(row) : null;
   }
 
   snapshotNameTaken(boxId: string, name: string, exceptId?: string): boolean {
-    const row = this.db.prepare('SELECT id FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, name) as { id: string } | undefined;
+    const row = this.cached('SELECT id FROM snapshots WHERE box_id = ? AND name = ?').get(boxId, name) as { id: string } | undefined;
     return !!row && row.id !== exceptId;
   }
 
   children(snapshotId: string): Snapshot[] {
-    return (this.db.prepare('SELECT * FROM snapshots WHERE parent_id = ? ORDER BY created_at, rowid').all(snapshotId) as SnapshotDbRow[]).map(toSnapshot);
+    return (this.cached('SELECT * FROM snapshots WHERE parent_id = ? ORDER BY created_at, rowid').all(snapshotId) as SnapshotDbRow[]).map(toSnapshot);
   }
 
   setSnapshotParent(id: string, parentId: string | null): void {
-    this.db.prepare('UPDATE snapshots SET parent_id = ? WHERE id = ?').run(parentId, id);
+    this.cached('UPDATE snapshots SET parent_id = ? WHERE id = ?').run(parentId, id);
   }
 
   updateSnapshot(id: string, fields: { name?: string; description?: string; sizeOnDisk?: number }): void {
-    if (fields.name !== undefined) this.db.prepare('UPDATE snapshots SET name = ? WHERE id = ?').run(fields.name, id);
-    if (fields.description !== undefined) this.db.prepare('UPDATE snapshots SET description = ? WHERE id = ?').run(fields.description, id);
-    if (fields.sizeOnDisk !== undefined) this.db.prepare('UPDATE snapshots SET size_on_disk = ? WHERE id = ?').run(fields.sizeOnDisk, id);
+    if (fields.name !== undefined) this.cached('UPDATE snapshots SET name = ? WHERE id = ?').run(fields.name, id);
+    if (fields.description !== undefined) this.cached('UPDATE snapshots SET description = ? WHERE id = ?').run(fields.description, id);
+    if (fields.sizeOnDisk !== undefined) this.cached('UPDATE snapshots SET size_on_disk = ? WHERE id = ?').run(fields.sizeOnDisk, id);
   }
 
   /** Records a snapshot's memory state (migration 12); the caller inserts the row in the same transaction. */
   setSnapshotMemory(id: string, m: SnapshotMemory): void {
-    this.db.prepare('UPDATE snapshots SET memory_size = ?, memory_sha256 = ?, memory_qemu = ?, memory_machine = ?, memory_devices = ? WHERE id = ?')
+    this.cached('UPDATE snapshots SET memory_size = ?, memory_sha256 = ?, memory_qemu = ?, memory_machine = ?, memory_devices = ? WHERE id = ?')
       .run(m.size, m.sha256, m.qemuVersion, m.machine, m.deviceHash, id);
   }
 
@@ -280,13 +280,13 @@ export class Store {
 
   /** Frozen layers (snapshots, images) whose facts were never recorded (an older Boxkeep froze them). */
   layersWithoutFacts(): number {
-    const q = (table: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE file_size IS NULL OR header_digest IS NULL`).get() as { n: number }).n;
+    const q = (table: string) => (this.cached(`SELECT count(*) AS n FROM ${table} WHERE file_size IS NULL OR header_digest IS NULL`).get() as { n: number }).n;
     return q('snapshots') + q('images');
   }
 
   /** The snapshot's recorded virtual size stays what the box's disk was; the header's is the fact. */
   setSnapshotFacts(id: string, facts: LayerFacts): void {
-    this.db.prepare('UPDATE snapshots SET file_size = ?, virtual_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.virtualSize, facts.headerDigest, id);
+    this.cached('UPDATE snapshots SET file_size = ?, virtual_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.virtualSize, facts.headerDigest, id);
   }
 
   imageFacts(id: string): LayerFacts | null {
@@ -294,29 +294,29 @@ export class Store {
   }
 
   setImageFacts(id: string, facts: LayerFacts): void {
-    this.db.prepare('UPDATE images SET file_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.headerDigest, id);
+    this.cached('UPDATE images SET file_size = ?, header_digest = ? WHERE id = ?').run(facts.fileSize, facts.headerDigest, id);
   }
 
   /** Removes a snapshot row: children move under its parent, "Now" too if it hung under it. */
   deleteSnapshotReparenting(snapshot: Snapshot): void {
     this.transaction(() => {
-      this.db.prepare('UPDATE snapshots SET parent_id = ? WHERE parent_id = ?').run(snapshot.parentId, snapshot.id);
-      this.db.prepare('UPDATE boxes SET current_snapshot_id = ? WHERE id = ? AND current_snapshot_id = ?').run(snapshot.parentId, snapshot.boxId, snapshot.id);
-      this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(snapshot.id);
+      this.cached('UPDATE snapshots SET parent_id = ? WHERE parent_id = ?').run(snapshot.parentId, snapshot.id);
+      this.cached('UPDATE boxes SET current_snapshot_id = ? WHERE id = ? AND current_snapshot_id = ?').run(snapshot.parentId, snapshot.boxId, snapshot.id);
+      this.cached('DELETE FROM snapshots WHERE id = ?').run(snapshot.id);
     });
   }
 
   // ---- settings (text values; the setting's owner parses them)
 
   getSetting(key: string): string | null {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.cached('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
     return row ? row.value : null;
   }
 
   /** null removes the row: the setting goes back to its default. */
   setSetting(key: string, value: string | null): void {
-    if (value === null) this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
-    else this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    if (value === null) this.cached('DELETE FROM settings WHERE key = ?').run(key);
+    else this.cached('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   private toBox(r: BoxDbRow): Box {
