@@ -13,8 +13,12 @@ const path = require('node:path');
 const vm = require('node:vm');
 
 const CACHE_SUFFIX = '.v8';
-// Exactly Node's own CommonJS wrapper, so line numbers in stack traces stay true.
-const wrap = (source) => `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+/**
+ * Exactly Node's own CommonJS wrapper (so line numbers in stack traces stay true), which the
+ * bundler writes around each chunk: wrapping it here would copy the whole source once more at
+ * every command, and a young-generation collection with it.
+ */
+const WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
 
 /** The chunks of one bundle folder; `main()` returns the entry's exports. */
 function cliLoader(dir) {
@@ -34,7 +38,7 @@ function cliLoader(dir) {
     } catch {
       /* not built with a cache: compile */
     }
-    const script = new vm.Script(wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+    const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
     scripts.set(file, script);
     const dirname = path.dirname(file);
     const localRequire = (id) => (id.startsWith('./') ? load(path.join(dirname, id)) : external(id));
@@ -55,4 +59,4 @@ function cliLoader(dir) {
   };
 }
 
-module.exports = { cliLoader };
+module.exports = { cliLoader, WRAPPER };

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isBuiltin } from 'node:module';
 import { build } from 'rolldown';
-import { cliLoader } from '../bin/cli-loader.cjs';
+import { cliLoader, WRAPPER } from '../bin/cli-loader.cjs';
 
 const EXTERNAL = ['ws', 'electron-log'];
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,6 +43,10 @@ export async function bundleCli() {
   };
   const groups = await loadGroups(options, output);
   await build({ ...options, output: { ...output, codeSplitting: { groups } } });
+  for (const file of fs.readdirSync(outDir).filter((f) => f.endsWith('.cjs'))) {
+    const chunk = path.join(outDir, file);
+    fs.writeFileSync(chunk, WRAPPER[0] + fs.readFileSync(chunk, 'utf8') + WRAPPER[1]);
+  }
   await writeCodeCache();
 }
 
