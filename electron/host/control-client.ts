@@ -85,7 +85,7 @@ function wrap(socket: net.Socket, endpoint: string): ControlClient {
     on: (event, listener) => events.on(event, listener),
     close() {
       closedBy ??= new BoxkeepError('InvalidState', 'The connection to the Boxkeep app was closed by this process.');
-      socket.end();
+      // Not end() first: destroy() right after it drops what end() would have sent anyway.
       socket.destroy();
     },
   };
