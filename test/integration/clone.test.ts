@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkHome } from '../../electron/core/check.js';
+import { HOME_KEY } from '../../electron/core/mutex.js';
 import { cleanUpWorldsAfterEach, crashAt, makeWorld, points, recovered } from '../helpers/crash.js';
 import { MiB, openTestHome, type TestHome } from '../helpers/core.js';
 import { backingOf, diskDigest, writePattern } from '../helpers/disk.js';
@@ -79,6 +80,46 @@ describe('linked clones', () => {
     expect(failed.reason).toMatchObject({ code: 'AlreadyExists', message: expect.stringMatching(/"twin" already exists/) });
     const ids = new Set(t.core.store.listBoxes().map((b) => b.id));
     expect(fs.readdirSync(path.dirname(t.core.paths.boxDir('000000000000'))).filter((d) => !ids.has(d))).toEqual([]);
+  });
+
+  /**
+   * Clones Now of "dev" as "late" while the test holds the home's queue: the clone takes its
+   * snapshot, then waits; meanwhile another box takes the name (and `meanwhile` runs), so the
+   * clone fails once let go. Returns what it threw.
+   */
+  async function cloneFailingAfterItsSnapshot(meanwhile: () => Promise<unknown>): Promise<unknown> {
+    await t.core.boxes.create({ name: 'other', image: 'seed' });
+    let release!: () => void;
+    const held = t.core.locks.run(HOME_KEY, () => new Promise<void>((r) => (release = r)));
+    const cloning = t.core.clones.clone({ box: 'dev', name: 'late' }).then(() => null, (e: unknown) => e);
+    try {
+      for (let i = 0; i < 400 && !t.core.store.findSnapshot(t.core.boxes.resolve('dev').id, 'for late'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(snap('for late'), 'the clone takes its snapshot first').toBeTruthy();
+      await t.core.boxes.rename('other', 'late');
+      await meanwhile();
+    } finally {
+      release();
+    }
+    await held;
+    const err = await cloning;
+    expect(err).toMatchObject({ code: 'AlreadyExists' });
+    return err;
+  }
+
+  it('a clone of Now that fails after taking its snapshot removes that snapshot; the source reads as before', async () => {
+    const live = diskDigest(t.core.boxes.resolve('dev').liveDiskPath);
+    const before = t.core.snapshots.tree('dev').snapshots.map((s) => s.name);
+    await cloneFailingAfterItsSnapshot(async () => {});
+    expect(t.core.snapshots.tree('dev').snapshots.map((s) => s.name)).toEqual(before);
+    expect(diskDigest(t.core.boxes.resolve('dev').liveDiskPath)).toBe(live);
+    expect(backingOf(t.core.boxes.resolve('dev').liveDiskPath)).toBe(snap('b').diskPath);
+  });
+
+  it('a failed clone keeps its snapshot when another was taken on top of it meanwhile', async () => {
+    const before = t.core.snapshots.tree('dev').snapshots.map((s) => s.name);
+    await cloneFailingAfterItsSnapshot(() => t.core.snapshots.create({ box: 'dev', name: 'on-top' }));
+    expect(t.core.snapshots.tree('dev').snapshots.map((s) => s.name).sort()).toEqual([...before, 'for late', 'on-top'].sort());
+    expect(snap('on-top').parentId).toBe(snap('for late').id);
   });
 
   it('cloning Now of a stopped box links to a snapshot taken for it', async () => {
