@@ -189,14 +189,16 @@ describe('a QEMU that stops answering while a live snapshot switches', () => {
    * the command threw (null if it returned) and QEMU's pid, still stopped. A command that asks
    * for ever is let go after 45 s, so that it ends at all (and fails the test).
    */
-  async function hungSnapshot(name: string): Promise<{ err: unknown; pid: number }> {
+  async function hungSnapshot(name: string, opts: { refusedLate?: boolean } = {}): Promise<{ err: unknown; pid: number }> {
     const qmp = session().qmp;
     const pid = session().pid;
     const execute = qmp.execute.bind(qmp);
-    qmp.execute = ((command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) => {
-      if (command !== 'transaction') return execute(command, args, opts);
+    qmp.execute = ((command: string, args?: Record<string, unknown>, o?: { timeoutMs?: number }) => {
+      if (command !== 'transaction') return execute(command, args, o);
       process.kill(pid, 'SIGSTOP');
-      return execute(command, args, { timeoutMs: 1000 });
+      // refusedLate: a switch QEMU turns down once it runs again (an overlay node it lacks).
+      const sent = opts.refusedLate ? { actions: [{ type: 'blockdev-snapshot', data: { node: session().nodes.top.format, overlay: 'no-such-node' } }] } : args;
+      return execute(command, sent, { timeoutMs: 1000 });
     }) as typeof qmp.execute;
     process.env.BOXKEEP_SWITCH_WAIT_MS = '2000';
     const letGo = setTimeout(() => process.kill(pid, 'SIGCONT'), 45_000);
@@ -248,6 +250,28 @@ describe('a QEMU that stops answering while a live snapshot switches', () => {
     expect(guestFile(box.liveDiskPath, 'after-hung')).toContain('after-hung');
     expect(guestFile(hung!.diskPath, 'before-hung')).toContain('before-hung');
     qemuImgCheck(hung!.diskPath);
+  }, 120_000);
+
+  it('a switch QEMU turns down once it answers: recovery drops the unsettled snapshot and the box reads on as before', async () => {
+    const { err, pid } = await hungSnapshot('hung-refused', { refusedLate: true });
+    try {
+      expectUnsettled(err, 'hung-refused');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const current = h.core.boxes.resolve('vm').currentSnapshotId;
+    await h.core.recover();
+    const box = h.core.boxes.resolve('vm');
+    expect(h.core.store.findSnapshot(box.id, 'hung-refused')).toBeNull();
+    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(false);
+    expect(box.currentSnapshotId).toBe(current);
+    expect(backingOf(box.liveDiskPath)).toBe(h.core.store.getSnapshot(current!)!.diskPath);
+    expect(fs.readdirSync(h.core.paths.snapshotsDir(box.id)).sort()).toEqual(h.core.store.listSnapshots(box.id).map((s) => s.id).sort());
+    // QEMU writes on to the live disk; the overlay's nodes are gone, so the next snapshot works.
+    await sh(con, 'echo after-refused > /mnt/after-refused; sync');
+    const next = await h.core.snapshots.create({ box: 'vm', name: 'after-refused' });
+    expect(guestFile(next.diskPath, 'after-refused')).toContain('after-refused');
   }, 120_000);
 
   it('a QEMU killed while its snapshot is unsettled: recovery completes it forward from the files', async () => {
