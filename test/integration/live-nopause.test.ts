@@ -297,6 +297,30 @@ describe('a QEMU that stops answering while a live snapshot switches', () => {
     for (const f of [box.liveDiskPath, made!.diskPath]) qemuImgCheck(f);
     expect(guestFile(made!.diskPath, 'before-dead')).toContain('before-dead');
   }, 120_000);
+
+  it('stopped with --force as its error says, then recovered: the snapshot is completed and the box is stopped, not failed', async () => {
+    if (h.core.boxes.resolve('vm').status !== 'running') con = await boot(h.core, 'vm');
+    await sh(con, 'echo before-stop > /mnt/before-stop; sync');
+    con.close();
+    const { err, pid } = await hungSnapshot('hung-stop');
+    try {
+      expectUnsettled(err, 'hung-stop');
+      await h.core.vms.stop('vm', { force: true });
+    } finally {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* stopped already */ }
+    }
+    expect(h.core.boxes.resolve('vm').status).toBe('stopped');
+    const report = await h.core.recover();
+    const box = h.core.boxes.resolve('vm');
+    const said = report.items.map((i) => i.message).join('\n');
+    expect({ status: box.status, failureReason: box.failureReason }, said).toEqual({ status: 'stopped', failureReason: null });
+    expect(said).not.toMatch(/stopped unexpectedly/);
+    const made = h.core.store.findSnapshot(box.id, 'hung-stop');
+    expect(made, 'ready and QEMU gone: forward').not.toBeNull();
+    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(backingOf(box.liveDiskPath)).toBe(made!.diskPath);
+    expect(guestFile(made!.diskPath, 'before-stop')).toContain('before-stop');
+  }, 240_000);
 });
 
 /**
