@@ -122,6 +122,47 @@ describe('linked clones', () => {
     expect(snap('on-top').parentId).toBe(snap('for late').id);
   });
 
+  it('a failed clone keeps its snapshot when the user pinned it while the clone ran', async () => {
+    // The box's queue: the clone, then work of the test's, then the user's pin. The clone fails;
+    // whether its snapshot may go is decided when its removal gets the queue, after the pin.
+    await t.core.boxes.create({ name: 'other', image: 'seed' });
+    const id = t.core.boxes.resolve('dev').id;
+    const held = () => {
+      let release!: () => void;
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const done = t.core.locks.run(id, () => new Promise<void>((r) => { started(); release = r; }));
+      return { running, done, release: () => release() };
+    };
+    let releaseHome!: () => void;
+    const home = t.core.locks.run(HOME_KEY, () => new Promise<void>((r) => (releaseHome = r)));
+    const cloning = t.core.clones.clone({ box: 'dev', name: 'late' }).then(() => null, (e: unknown) => e);
+    let pinning: Promise<unknown> | undefined;
+    const first = held();
+    try {
+      for (let i = 0; i < 400 && !t.core.store.findSnapshot(id, 'for late'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(snap('for late'), 'the clone takes its snapshot first').toBeTruthy();
+      await t.core.boxes.rename('other', 'late');
+      await first.running;
+      releaseHome();
+      await home;
+      await new Promise((r) => setTimeout(r, 100));
+      const between = held();
+      pinning = t.core.snapshots.pin('dev', 'for late', true);
+      first.release();
+      await between.running;
+      await new Promise((r) => setTimeout(r, 100));
+      between.release();
+      await between.done;
+    } finally {
+      releaseHome();
+      first.release();
+    }
+    expect(await cloning).toMatchObject({ code: 'AlreadyExists' });
+    await pinning;
+    expect(t.core.store.findSnapshot(id, 'for late'), 'a pinned snapshot is never removed behind the user').toMatchObject({ pinned: true });
+  });
+
   it('cloning Now of a stopped box links to a snapshot taken for it', async () => {
     const live = diskDigest(t.core.boxes.resolve('dev').liveDiskPath);
     const clone = await t.core.clones.clone({ box: 'dev' });

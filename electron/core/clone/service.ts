@@ -66,12 +66,20 @@ export class CloneService {
    */
   private async dropTaken(sourceId: string, taken: Snapshot): Promise<void> {
     const { store, logger } = this.core;
-    const now = store.getSnapshot(taken.id);
-    if (!now || now.pinned) return;
-    if (store.listSnapshots(sourceId).some((s) => s.parentId === taken.id)) return;
-    if (store.listBoxes().some((b) => b.linkedSnapshotId === taken.id)) return;
+    if (!store.getSnapshot(taken.id)) return;
+    // Decided once the removal has the box's queue: a pin, a snapshot or a clone queued behind
+    // the failed clone runs before the removal, and must be seen.
+    const standsOn = (): string | null => {
+      if (store.getSnapshot(taken.id)?.pinned) return 'it was pinned';
+      if (store.listSnapshots(sourceId).some((s) => s.parentId === taken.id)) return 'a snapshot was taken on top of it';
+      if (store.listBoxes().some((b) => b.linkedSnapshotId === taken.id)) return 'a linked clone stands on it';
+      return null;
+    };
     try {
-      await this.core.snapshots.remove(sourceId, taken.id);
+      await this.core.snapshots.remove(sourceId, taken.id, { when: () => {
+        const why = standsOn();
+        if (why) throw invalidState(`kept: ${why}`);
+      } });
       logger.info('snapshot of a failed clone removed', { op: 'box-clone', boxId: sourceId, snapshotId: taken.id });
     } catch (err) {
       logger.warn('snapshot of a failed clone kept', { op: 'box-clone', boxId: sourceId, snapshotId: taken.id, error: String((err as Error).message ?? err) });
