@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkHome } from '../../electron/core/check.js';
+import { HOME_KEY } from '../../electron/core/mutex.js';
 import { cleanUpWorldsAfterEach, crashAt, makeWorld, points, recovered } from '../helpers/crash.js';
 import { MiB, openTestHome, type TestHome } from '../helpers/core.js';
 import { backingOf, diskDigest, writePattern } from '../helpers/disk.js';
@@ -79,6 +80,87 @@ describe('linked clones', () => {
     expect(failed.reason).toMatchObject({ code: 'AlreadyExists', message: expect.stringMatching(/"twin" already exists/) });
     const ids = new Set(t.core.store.listBoxes().map((b) => b.id));
     expect(fs.readdirSync(path.dirname(t.core.paths.boxDir('000000000000'))).filter((d) => !ids.has(d))).toEqual([]);
+  });
+
+  /**
+   * Clones Now of "dev" as "late" while the test holds the home's queue: the clone takes its
+   * snapshot, then waits; meanwhile another box takes the name (and `meanwhile` runs), so the
+   * clone fails once let go. Returns what it threw.
+   */
+  async function cloneFailingAfterItsSnapshot(meanwhile: () => Promise<unknown>): Promise<unknown> {
+    await t.core.boxes.create({ name: 'other', image: 'seed' });
+    let release!: () => void;
+    const held = t.core.locks.run(HOME_KEY, () => new Promise<void>((r) => (release = r)));
+    const cloning = t.core.clones.clone({ box: 'dev', name: 'late' }).then(() => null, (e: unknown) => e);
+    try {
+      for (let i = 0; i < 400 && !t.core.store.findSnapshot(t.core.boxes.resolve('dev').id, 'for late'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(snap('for late'), 'the clone takes its snapshot first').toBeTruthy();
+      await t.core.boxes.rename('other', 'late');
+      await meanwhile();
+    } finally {
+      release();
+    }
+    await held;
+    const err = await cloning;
+    expect(err).toMatchObject({ code: 'AlreadyExists' });
+    return err;
+  }
+
+  it('a clone of Now that fails after taking its snapshot removes that snapshot; the source reads as before', async () => {
+    const live = diskDigest(t.core.boxes.resolve('dev').liveDiskPath);
+    const before = t.core.snapshots.tree('dev').snapshots.map((s) => s.name);
+    await cloneFailingAfterItsSnapshot(async () => {});
+    expect(t.core.snapshots.tree('dev').snapshots.map((s) => s.name)).toEqual(before);
+    expect(diskDigest(t.core.boxes.resolve('dev').liveDiskPath)).toBe(live);
+    expect(backingOf(t.core.boxes.resolve('dev').liveDiskPath)).toBe(snap('b').diskPath);
+  });
+
+  it('a failed clone keeps its snapshot when another was taken on top of it meanwhile', async () => {
+    const before = t.core.snapshots.tree('dev').snapshots.map((s) => s.name);
+    await cloneFailingAfterItsSnapshot(() => t.core.snapshots.create({ box: 'dev', name: 'on-top' }));
+    expect(t.core.snapshots.tree('dev').snapshots.map((s) => s.name).sort()).toEqual([...before, 'for late', 'on-top'].sort());
+    expect(snap('on-top').parentId).toBe(snap('for late').id);
+  });
+
+  it('a failed clone keeps its snapshot when the user pinned it while the clone ran', async () => {
+    // The box's queue: the clone, then work of the test's, then the user's pin. The clone fails;
+    // whether its snapshot may go is decided when its removal gets the queue, after the pin.
+    await t.core.boxes.create({ name: 'other', image: 'seed' });
+    const id = t.core.boxes.resolve('dev').id;
+    const held = () => {
+      let release!: () => void;
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const done = t.core.locks.run(id, () => new Promise<void>((r) => { started(); release = r; }));
+      return { running, done, release: () => release() };
+    };
+    let releaseHome!: () => void;
+    const home = t.core.locks.run(HOME_KEY, () => new Promise<void>((r) => (releaseHome = r)));
+    const cloning = t.core.clones.clone({ box: 'dev', name: 'late' }).then(() => null, (e: unknown) => e);
+    let pinning: Promise<unknown> | undefined;
+    const first = held();
+    try {
+      for (let i = 0; i < 400 && !t.core.store.findSnapshot(id, 'for late'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(snap('for late'), 'the clone takes its snapshot first').toBeTruthy();
+      await t.core.boxes.rename('other', 'late');
+      await first.running;
+      releaseHome();
+      await home;
+      await new Promise((r) => setTimeout(r, 100));
+      const between = held();
+      pinning = t.core.snapshots.pin('dev', 'for late', true);
+      first.release();
+      await between.running;
+      await new Promise((r) => setTimeout(r, 100));
+      between.release();
+      await between.done;
+    } finally {
+      releaseHome();
+      first.release();
+    }
+    expect(await cloning).toMatchObject({ code: 'AlreadyExists' });
+    await pinning;
+    expect(t.core.store.findSnapshot(id, 'for late'), 'a pinned snapshot is never removed behind the user').toMatchObject({ pinned: true });
   });
 
   it('cloning Now of a stopped box links to a snapshot taken for it', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { diskSpace, updateSettings } from '../../electron/core/space.js';
+import { QmpClient } from '../../electron/core/vm/qmp.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
 import type { SerialDriver } from '../helpers/guest.js';
@@ -124,6 +125,63 @@ describe('live removal chooses the direction that copies less', () => {
     }
     expect(h.core.store.getSnapshot(big.id)).toBeNull();
     expect(await sums(['/mnt/big4', '/mnt/small4'])).toBe(files);
+  });
+});
+
+describe('a running QEMU the next owner cannot take control of', () => {
+  // The owner killed mid-removal, and another monitor client holding QEMU's only QMP seat when
+  // the next owner opens the home: no file may be touched under that QEMU (it may run the job
+  // still, hold the removed layer open, or hold the guest stopped at the pivot) until one can.
+  const cases = [
+    ['stream', 'live-remove:after-job'],
+    ['commit', 'live-commit:after-mark'],
+  ] as const;
+  let k = 0;
+
+  it.each(cases)('a %s killed at %s: files, rows and intent kept as they are; finished once QEMU can be taken control of', { timeout: 180_000 }, async (direction, point) => {
+    const n = ++k;
+    await sh(con, `echo held-before-${n} > /mnt/hb${n}; sync`);
+    const removed = await h.core.snapshots.create({ box: 'vm', name: `held-${n}` });
+    await sh(con, `echo held-after-${n} > /mnt/ha${n}; sync`);
+    const before = digests();
+    const layers = [box().liveDiskPath, removed.diskPath];
+    const qmpSocket = path.join(session().runDir, 'qmp.sock');
+    con.close();
+    await h.core.close();
+    const r = spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: removed.id })], {
+      encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point, BOXKEEP_LIVE_MERGE: direction }, timeout: 120_000,
+    });
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    // What the dead owner left, to compare with what the next one leaves.
+    const left = { backings: layers.map((f) => (fs.existsSync(f) ? backingOf(f) : null)), inodes: layers.map((f) => fs.statSync(f, { throwIfNoEntry: false })?.ino) };
+
+    const holder = await QmpClient.connect(qmpSocket, { timeoutMs: 5000 });
+    try {
+      const core = await h.reopen();
+      const b = box();
+      expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toHaveLength(1);
+      expect(core.store.getSnapshot(removed.id), point).not.toBeNull();
+      expect({ backings: layers.map((f) => (fs.existsSync(f) ? backingOf(f) : null)), inodes: layers.map((f) => fs.statSync(f, { throwIfNoEntry: false })?.ino) }, point).toEqual(left);
+      const report = core.lastRecovery!.items.map((i) => i.message).join('\n');
+      expect(report, point).toMatch(new RegExp(`Deleting snapshot "held-${n}" was interrupted while its box kept running, and Boxkeep could not take control`));
+      // Nothing acts on the half-done removal meanwhile.
+      await expect(core.snapshots.create({ box: 'vm', name: `meanwhile-${n}` })).rejects.toMatchObject({ code: 'InvalidState' });
+    } finally {
+      holder.close();
+    }
+
+    const core = await h.reopen();
+    const b = box();
+    expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toEqual([]);
+    expect(core.store.getSnapshot(removed.id), point).toBeNull();
+    expect(fs.existsSync(path.dirname(removed.diskPath)), point).toBe(false);
+    expect(b.status, point).toBe('running');
+    expect((await session().qmp.execute<{ status: string }>('query-status')).status, point).toBe('running');
+    const now = digests();
+    for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], `${point}: ${name}`).toBe(digest);
+    con = await attach(core, 'vm', 0);
+    expect(await sh(con, `cat /mnt/hb${n} /mnt/ha${n}`), point).toMatch(new RegExp(`held-before-${n}[\\s\\S]*held-after-${n}`));
+    await sh(con, `echo held-later-${n} > /mnt/hl${n}; sync`);
   });
 });
 

@@ -182,6 +182,147 @@ describe('a running QEMU the next owner cannot take control of', () => {
   }, 120_000);
 });
 
+describe('a QEMU that stops answering while a live snapshot switches', () => {
+  /**
+   * Takes a live snapshot with QEMU stopped (SIGSTOP) as its switch goes out, the transaction's
+   * own timeout cut to 1 s and the asking after it to 2 s (BOXKEEP_SWITCH_WAIT_MS). Returns what
+   * the command threw (null if it returned) and QEMU's pid, still stopped. A command that asks
+   * for ever is let go after 45 s, so that it ends at all (and fails the test).
+   */
+  async function hungSnapshot(name: string, opts: { refusedLate?: boolean } = {}): Promise<{ err: unknown; pid: number }> {
+    const qmp = session().qmp;
+    const pid = session().pid;
+    const execute = qmp.execute.bind(qmp);
+    qmp.execute = ((command: string, args?: Record<string, unknown>, o?: { timeoutMs?: number }) => {
+      if (command !== 'transaction') return execute(command, args, o);
+      process.kill(pid, 'SIGSTOP');
+      // refusedLate: a switch QEMU turns down once it runs again (an overlay node it lacks).
+      const sent = opts.refusedLate ? { actions: [{ type: 'blockdev-snapshot', data: { node: session().nodes.top.format, overlay: 'no-such-node' } }] } : args;
+      return execute(command, sent, { timeoutMs: 1000 });
+    }) as typeof qmp.execute;
+    process.env.BOXKEEP_SWITCH_WAIT_MS = '2000';
+    const letGo = setTimeout(() => process.kill(pid, 'SIGCONT'), 45_000);
+    try {
+      const err = await h.core.snapshots.create({ box: 'vm', name }).then(() => null, (e: unknown) => e);
+      return { err, pid };
+    } finally {
+      clearTimeout(letGo);
+      qmp.execute = execute;
+      delete process.env.BOXKEEP_SWITCH_WAIT_MS;
+    }
+  }
+
+  /** The command's failure as the user reads it, the box's record and overlay left as they are. */
+  function expectUnsettled(err: unknown, name: string): void {
+    expect(err, 'the command must fail, not wait for QEMU').toMatchObject({ code: 'Vm' });
+    expect((err as Error).message).toMatch(new RegExp(`live snapshot "${name}" .* is unsettled.*nothing was undone.*boxkeep recover`));
+    const box = h.core.boxes.resolve('vm');
+    const records = fs.readdirSync(h.core.paths.boxJournal(box.id));
+    expect(records).toHaveLength(1);
+    const intent = JSON.parse(fs.readFileSync(path.join(h.core.paths.boxJournal(box.id), records[0]!), 'utf8'));
+    expect(intent).toMatchObject({ op: 'live-create', ready: true, snapshot: { name } });
+    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(true);
+    expect(backingOf(h.core.paths.nextDisk(box.id))).toBe(intent.snapshot.diskPath);
+    expect(h.core.store.findSnapshot(box.id, name)).toBeNull();
+  }
+
+  it('gives up after its limit without undoing, lets the box go, and recovery completes the snapshot once QEMU answers', async () => {
+    await sh(con, 'echo before-hung > /mnt/before-hung; sync');
+    const { err, pid } = await hungSnapshot('hung');
+    try {
+      expectUnsettled(err, 'hung');
+      // The box's queue is free again, and what would act on the half-made snapshot refuses.
+      await expect(h.core.snapshots.create({ box: 'vm', name: 'meanwhile' })).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringMatching(/did not finish; run "boxkeep recover"/) });
+      expect(h.core.store.findSnapshot(boxId(), 'meanwhile')).toBeNull();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // The transaction runs late: QEMU writes to the overlay, so only forward keeps its writes.
+    await h.core.recover();
+    const box = h.core.boxes.resolve('vm');
+    const hung = h.core.store.findSnapshot(box.id, 'hung');
+    expect(hung, 'recovery must complete the snapshot QEMU switched to').not.toBeNull();
+    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(false);
+    expect(backingOf(box.liveDiskPath)).toBe(hung!.diskPath);
+    expect(box.status).toBe('running');
+    await sh(con, 'echo after-hung > /mnt/after-hung; sync');
+    expect(guestFile(box.liveDiskPath, 'after-hung')).toContain('after-hung');
+    expect(guestFile(hung!.diskPath, 'before-hung')).toContain('before-hung');
+    qemuImgCheck(hung!.diskPath);
+  }, 120_000);
+
+  it('a switch QEMU turns down once it answers: recovery drops the unsettled snapshot and the box reads on as before', async () => {
+    const { err, pid } = await hungSnapshot('hung-refused', { refusedLate: true });
+    try {
+      expectUnsettled(err, 'hung-refused');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const current = h.core.boxes.resolve('vm').currentSnapshotId;
+    await h.core.recover();
+    const box = h.core.boxes.resolve('vm');
+    expect(h.core.store.findSnapshot(box.id, 'hung-refused')).toBeNull();
+    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(false);
+    expect(box.currentSnapshotId).toBe(current);
+    expect(backingOf(box.liveDiskPath)).toBe(h.core.store.getSnapshot(current!)!.diskPath);
+    expect(fs.readdirSync(h.core.paths.snapshotsDir(box.id)).sort()).toEqual(h.core.store.listSnapshots(box.id).map((s) => s.id).sort());
+    // QEMU writes on to the live disk; the overlay's nodes are gone, so the next snapshot works.
+    await sh(con, 'echo after-refused > /mnt/after-refused; sync');
+    const next = await h.core.snapshots.create({ box: 'vm', name: 'after-refused' });
+    expect(guestFile(next.diskPath, 'after-refused')).toContain('after-refused');
+  }, 120_000);
+
+  it('a QEMU killed while its snapshot is unsettled: recovery completes it forward from the files', async () => {
+    await sh(con, 'echo before-dead > /mnt/before-dead; sync');
+    con.close();
+    const before = digests();
+    const { err, pid } = await hungSnapshot('hung-dead');
+    try {
+      expectUnsettled(err, 'hung-dead');
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+    for (let i = 0; i < 400 && (fs.existsSync(`/proc/${pid}`) || h.core.boxes.resolve('vm').status === 'running'); i++) await new Promise((r) => setTimeout(r, 25));
+    await h.core.recover();
+    const box = h.core.boxes.resolve('vm');
+    expect(box.status).not.toBe('running');
+    const made = h.core.store.findSnapshot(box.id, 'hung-dead');
+    expect(made, 'ready and QEMU gone: forward').not.toBeNull();
+    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(false);
+    expect(backingOf(box.liveDiskPath)).toBe(made!.diskPath);
+    for (const [s, digest] of Object.entries(before)) expect(digests()[s], `snapshot ${s}`).toBe(digest);
+    for (const f of [box.liveDiskPath, made!.diskPath]) qemuImgCheck(f);
+    expect(guestFile(made!.diskPath, 'before-dead')).toContain('before-dead');
+  }, 120_000);
+
+  it('stopped with --force as its error says, then recovered: the snapshot is completed and the box is stopped, not failed', async () => {
+    if (h.core.boxes.resolve('vm').status !== 'running') con = await boot(h.core, 'vm');
+    await sh(con, 'echo before-stop > /mnt/before-stop; sync');
+    con.close();
+    const { err, pid } = await hungSnapshot('hung-stop');
+    try {
+      expectUnsettled(err, 'hung-stop');
+      await h.core.vms.stop('vm', { force: true });
+    } finally {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* stopped already */ }
+    }
+    expect(h.core.boxes.resolve('vm').status).toBe('stopped');
+    const report = await h.core.recover();
+    const box = h.core.boxes.resolve('vm');
+    const said = report.items.map((i) => i.message).join('\n');
+    expect({ status: box.status, failureReason: box.failureReason }, said).toEqual({ status: 'stopped', failureReason: null });
+    expect(said).not.toMatch(/stopped unexpectedly/);
+    const made = h.core.store.findSnapshot(box.id, 'hung-stop');
+    expect(made, 'ready and QEMU gone: forward').not.toBeNull();
+    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(backingOf(box.liveDiskPath)).toBe(made!.diskPath);
+    expect(guestFile(made!.diskPath, 'before-stop')).toContain('before-stop');
+  }, 240_000);
+});
+
 /**
  * With the snapshot's owner dead (ready, not switched), someone else switches QEMU to an
  * overlay of their own: QEMU then reads one layer more than the rows, as after our switch, but

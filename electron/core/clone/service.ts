@@ -3,8 +3,8 @@
 // snapshot is then shared, see linked.ts). Full: the chain copied (a safe `qemu-img rebase`) into
 // one layer on the image (or standing alone for a box made from installer media), so nothing
 // of the source box is needed afterwards. Cloning "now" takes a snapshot first (a live one
-// when the box runs: the engine decides) when the clone needs a frozen layer; a full clone of
-// a stopped box copies its live disk directly. The clone gets its own id, MAC address and
+// when the box runs: the engine decides) when the clone needs a frozen layer, removed again if
+// the clone fails; a full clone of a stopped box copies its live disk directly. The clone gets its own id, MAC address and
 // cloud-init instance id (the seed is made for its id), and a name "<source> clone".
 import { alreadyExists, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
@@ -27,7 +27,7 @@ import type { Tasks } from '../tasks.js';
 import { copyVars, findOvmf } from '../vm/firmware.js';
 import { boxClone, type BoxCloneIntent } from './intents.js';
 
-export type CloneDeps = HomeData & Effects & { tasks: Tasks; boxes: Pick<BoxService, 'resolve'>; snapshots: Pick<SnapshotEngine, 'create'> };
+export type CloneDeps = HomeData & Effects & { tasks: Tasks; boxes: Pick<BoxService, 'resolve'>; snapshots: Pick<SnapshotEngine, 'create' | 'remove'> };
 
 export class CloneService {
   constructor(private readonly core: CloneDeps) {}
@@ -38,6 +38,7 @@ export class CloneService {
     const full = input.full ?? false;
     refuseTaken(this.core, input.name);
     let fromId: string | null = null;
+    let taken: Snapshot | null = null;
     if (input.from !== undefined) {
       const s = store.findSnapshot(source.id, input.from);
       if (!s) throw notFound(`The box ${JSON.stringify(source.name)} has no snapshot called ${JSON.stringify(input.from)}. See them with "boxkeep snapshot list ${source.name}".`);
@@ -45,11 +46,44 @@ export class CloneService {
     } else if (!full || isBusy(source.status)) {
       // A linked clone needs a frozen layer to stand on, and a running box's Now is frozen only
       // by a snapshot: taken through the engine (live when the box runs), kept in the source.
-      const taken = await this.core.snapshots.create({ box: source.id, name: freeName(`for ${input.name ?? `${source.name} clone`}`.slice(0, 200), (n) => store.snapshotNameTaken(source.id, n)) });
+      taken = await this.core.snapshots.create({ box: source.id, name: freeName(`for ${input.name ?? `${source.name} clone`}`.slice(0, 200), (n) => store.snapshotNameTaken(source.id, n)) });
       fromId = taken.id;
     }
-    return this.core.locks.run(HOME_KEY, () => this.core.locks.run(source.id, () =>
-      this.core.tasks.run('box-clone', source.id, `Cloning ${source.name}`, (task) => this.cloneLocked(source.id, fromId, full, input.name, (f) => task.progress(f)))));
+    try {
+      return await this.core.locks.run(HOME_KEY, () => this.core.locks.run(source.id, () =>
+        this.core.tasks.run('box-clone', source.id, `Cloning ${source.name}`, (task) => this.cloneLocked(source.id, fromId, full, input.name, (f) => task.progress(f)))));
+    } catch (err) {
+      if (taken) await this.dropTaken(source.id, taken);
+      throw err;
+    }
+  }
+
+  /**
+   * The snapshot a failed clone took for itself serves nothing: it is removed (merged into what
+   * reads it, as any removal), unless something came to stand on it meanwhile (a snapshot taken
+   * after it, a clone linked to it) or the user pinned it. A removal that fails keeps it, said
+   * in the log: the clone's own error is what the user must see.
+   */
+  private async dropTaken(sourceId: string, taken: Snapshot): Promise<void> {
+    const { store, logger } = this.core;
+    if (!store.getSnapshot(taken.id)) return;
+    // Decided once the removal has the box's queue: a pin, a snapshot or a clone queued behind
+    // the failed clone runs before the removal, and must be seen.
+    const standsOn = (): string | null => {
+      if (store.getSnapshot(taken.id)?.pinned) return 'it was pinned';
+      if (store.listSnapshots(sourceId).some((s) => s.parentId === taken.id)) return 'a snapshot was taken on top of it';
+      if (store.listBoxes().some((b) => b.linkedSnapshotId === taken.id)) return 'a linked clone stands on it';
+      return null;
+    };
+    try {
+      await this.core.snapshots.remove(sourceId, taken.id, { when: () => {
+        const why = standsOn();
+        if (why) throw invalidState(`kept: ${why}`);
+      } });
+      logger.info('snapshot of a failed clone removed', { op: 'box-clone', boxId: sourceId, snapshotId: taken.id });
+    } catch (err) {
+      logger.warn('snapshot of a failed clone kept', { op: 'box-clone', boxId: sourceId, snapshotId: taken.id, error: String((err as Error).message ?? err) });
+    }
   }
 
   private async cloneLocked(sourceId: string, fromId: string | null, full: boolean, wantName: string | undefined, onProgress: (f: number) => void): Promise<Box> {

@@ -219,8 +219,10 @@ export class SnapshotEngine {
     }
   }
 
-  remove(boxRef: string, snapshotRef: string): Promise<RemoveSnapshotResult> {
+  /** `when`: asked inside the box's queue, first: a throw keeps the snapshot (a failed clone's own, clone/service.ts). */
+  remove(boxRef: string, snapshotRef: string, opts: { when?: (box: Box, snapshot: Snapshot) => void } = {}): Promise<RemoveSnapshotResult> {
     return this.lockedForRemoval(boxRef, snapshotRef, (box, snapshot) => {
+      opts.when?.(box, snapshot);
       refuseIfLinked(this.core, `The snapshot ${JSON.stringify(snapshot.name)} of the box ${JSON.stringify(box.name)}`, [snapshot.id]);
       return this.removeLocked(box, snapshot);
     });

@@ -556,6 +556,9 @@ export class Supervisor implements VmControl {
         return null;
       }
     }
+    // A box not recorded busy already says how its QEMU ended (a recovery's settle asks about
+    // every box, e.g. one stopped by the user while a live snapshot was left unsettled).
+    if (!isBusy(box.status)) return null;
     if (fp && fp.bootId !== bootId()) {
       this.setStatus(box.id, 'stopped');
       report.repaired(box.id, `The computer restarted while the box ${label} was running; it is now stopped.`);

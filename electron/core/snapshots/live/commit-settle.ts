@@ -9,12 +9,14 @@ import { moveDependentRow } from '../steps.js';
 import { finishCommit, pivot } from './commit.js';
 import type { LiveCommitIntent } from './intents.js';
 import { rebaseOthers } from './remove.js';
-import type { LiveSettleDeps } from './settle.js';
+import { leftToUnadoptedQemu, type LiveSettleDeps } from './settle.js';
 
 export async function settleLiveCommit(core: LiveSettleDeps, intent: LiveCommitIntent, report: ReportBuilder): Promise<boolean> {
   const box = core.store.getBox(intent.boxId);
   const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
   const session = box ? await core.sessions.adoptOne(box, report) : null;
+  // Only such a QEMU says whether it pivoted, and it may hold the guest stopped around the pivot.
+  if (leftToUnadoptedQemu(core, intent.boxId, session, report, `Deleting snapshot ${name}`)) return false;
   await rebaseOthers(core, intent);
   moveDependentRow(core, intent, intent.commitFrom);
   if (fs.existsSync(intent.snapshotPath)) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Box, Snapshot } from '../../../../shared/types.js';
 import type { HomeData } from '../../deps.js';
+import { BoxkeepError, vmError } from '../../../../shared/errors.js';
 import { roundMs, type Logger } from '../../logger.js';
 import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
@@ -67,6 +68,7 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
   session.quiescing = pause;
   const started = performance.now();
   const marks: { switched?: number; resumed?: number; renamed?: number } = {};
+  let thawLater = false;
   try {
     if (pause) {
       await session.qmp.execute('stop');
@@ -94,7 +96,16 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     liveCreate.crash('after-resume');
   } catch (err) {
     session.quiescing = false;
-    if (!(await pastPointOfNoReturn(session, intent, core.logger))) {
+    const outcome = await pastPointOfNoReturn(session, intent, core.logger);
+    if (outcome === 'unknown') {
+      // Neither way is safe to finish now: the intent stays as it is and recovery settles it
+      // once QEMU answers or exits. The thaw and a `cont` queue behind the transaction in QEMU.
+      thawLater = true;
+      capture?.close();
+      if (pause) void session.qmp.execute('cont').catch(() => undefined);
+      throw unsettledError(box, intent, session.pid, err);
+    }
+    if (outcome === 'not-switched') {
       await guest.thaw();
       capture?.close();
       await undoCreate(core, session, box, intent, pause);
@@ -112,7 +123,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     core.logger.warn('live snapshot finished despite an error after the switch', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, error: String((err as Error).message ?? err) });
   } finally {
     session.quiescing = false;
-    await guest.thaw();
+    // A QEMU that does not answer would hold the command (and the box) for the thaw's retries.
+    if (thawLater) void guest.thaw();
+    else await guest.thaw();
   }
   const memory = capture && intent.memory ? await finishMemory(session, capture, intent.memory, core.logger) : null;
   liveCreate.crash('after-memory');
@@ -174,25 +187,52 @@ async function freezeFilesystems(core: LiveDeps, session: QemuSession, box: Box,
  * Does QEMU already write to the new overlay? A QEMU gone meanwhile counts as switched: the
  * overlay was whole before the switch was asked for, so completing forward is consistent
  * whether the switch ran or not (settle.ts says why). A QEMU alive but not answering (a
- * transaction that timed out while QEMU drains a slow disk) is asked again until it answers:
- * QMP answers in order, so its answer comes after the transaction's outcome, and undoing on a
- * guess would delete the overlay QEMU may be about to write the guest's data to.
+ * transaction that timed out while QEMU drains a slow disk) is asked again: QMP answers in
+ * order, so its answer comes after the transaction's outcome, and undoing on a guess would
+ * delete the overlay QEMU may be about to write the guest's data to. Asked for so long only
+ * (switchWaitMs): a QEMU hung for ever must not hold the box for ever, and 'unknown' leaves
+ * the intent for recovery, which asks again (or finds QEMU gone) before it touches a file.
  */
-async function pastPointOfNoReturn(session: QemuSession, intent: LiveCreateIntent, logger: Logger): Promise<boolean> {
-  if (session.nodes.top.format === intent.newTop.format) return true;
+async function pastPointOfNoReturn(session: QemuSession, intent: LiveCreateIntent, logger: Logger): Promise<'switched' | 'not-switched' | 'unknown'> {
+  if (session.nodes.top.format === intent.newTop.format) return 'switched';
+  const limit = switchWaitMs();
   for (const started = performance.now(); ; ) {
     try {
       const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, { timeoutMs: 3000 }));
       if (top === intent.newTop.format) {
         session.nodes = afterSwitch(session.nodes, switched(intent));
-        return true;
+        return 'switched';
       }
-      return false;
+      return 'not-switched';
     } catch (err) {
-      if (session.qmp.closed) return true;
-      logger.warn('QEMU does not say whether the live snapshot switched; asking again', { op: 'live-create', boxId: intent.boxId, snapshotId: intent.snapshot.id, waited_ms: roundMs(performance.now() - started), error: String((err as Error).message ?? err) });
+      if (session.qmp.closed) return 'switched';
+      const waited = performance.now() - started;
+      const facts = { op: 'live-create', boxId: intent.boxId, snapshotId: intent.snapshot.id, waited_ms: roundMs(waited), error: String((err as Error).message ?? err) };
+      if (waited >= limit) {
+        logger.error('QEMU does not say whether the live snapshot switched; left for recovery', facts);
+        return 'unknown';
+      }
+      logger.warn('QEMU does not say whether the live snapshot switched; asking again', facts);
     }
   }
+}
+
+/** How long a live snapshot asks a QEMU that does not answer whether it switched (BOXKEEP_SWITCH_WAIT_MS: tests). */
+function switchWaitMs(): number {
+  const fromEnv = Number(process.env.BOXKEEP_SWITCH_WAIT_MS);
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : SWITCH_WAIT_MS;
+}
+const SWITCH_WAIT_MS = 60_000;
+
+function unsettledError(box: Box, intent: LiveCreateIntent, pid: number, cause: unknown): BoxkeepError {
+  const name = JSON.stringify(intent.snapshot.name);
+  return vmError(
+    `The live snapshot ${name} of the box ${JSON.stringify(box.name)} is unsettled: its QEMU (pid ${pid}) did not say within ${Math.round(switchWaitMs() / 1000)} s ` +
+      `whether it switched to the snapshot's new disk, so nothing was undone (QEMU may still switch and write to it). It is settled when QEMU answers or exits: ` +
+      `run "boxkeep recover" then (or it is settled the next time the home is opened). Until then the box accepts no changes; ` +
+      `"boxkeep box stop ${box.name} --force" ends a QEMU that never answers.`,
+    cause,
+  );
 }
 
 /** A failed step before the switch (no file was renamed yet): drop the overlay, resume a guest we paused. */

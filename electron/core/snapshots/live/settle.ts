@@ -31,13 +31,9 @@ export async function settleLiveCreate(core: LiveSettleDeps, intent: LiveCreateI
     return true;
   }
   const session = await core.sessions.adoptOne(box, report, { switching: { snapshotId: snapshot.id, top: intent.newTop.format, below: intent.oldTop.format } });
-  // A QEMU that runs but could not be taken control of (adoptOne said why) may be switched or
-  // not, and writes to one of the files by its fd: renaming or removing any of them on a guess
-  // would turn the snapshot into a disk QEMU still writes, or delete the one it writes to.
-  if (!session && qemuStillRuns(core, boxId)) {
-    report.kept(boxId, `Live snapshot ${name} was interrupted while its box kept running, and Boxkeep could not take control of that QEMU; its files were left as they are until Boxkeep can (it tries again at its next start).`);
-    return false;
-  }
+  // Such a QEMU may be switched or not: renaming or removing a file on a guess would turn the
+  // snapshot into a disk QEMU still writes, or delete the one it writes to.
+  if (leftToUnadoptedQemu(core, boxId, session, report, `Live snapshot ${name}`)) return false;
   const live = box.liveDiskPath;
   const frozen = snapshot.diskPath;
   const resume = async () => {
@@ -131,6 +127,19 @@ async function renameIfSwitched(core: HomeData, session: QemuSession | null, int
   completeRenames(core, { id: intent.boxId }, frozen);
 }
 
+/**
+ * A QEMU that runs but could not be taken control of (adoptOne said why) still reads and writes
+ * the operation's files by its fds, in a state only it could tell: any file work now (a rename,
+ * a rebase, a delete) would act on a guess, and qemu-img would fight its locks. The files stay
+ * as they are and the caller keeps the intent (reconcile skips a box with a kept record), for
+ * the next recovery that can adopt that QEMU, or finds it gone. True when that is the case.
+ */
+export function leftToUnadoptedQemu(core: HomeData, boxId: string, session: QemuSession | null, report: ReportBuilder, what: string): boolean {
+  if (session || !qemuStillRuns(core, boxId)) return false;
+  report.kept(boxId, `${what} was interrupted while its box kept running, and Boxkeep could not take control of that QEMU; its files were left as they are until Boxkeep can (it tries again at its next start).`);
+  return true;
+}
+
 /** Does the box's QEMU (the one its run folder's fingerprint names) still run? */
 function qemuStillRuns(core: HomeData, boxId: string): boolean {
   const fp = readFingerprint(runDirFor(core.paths, boxId, { create: false }));
@@ -201,6 +210,8 @@ export async function settleLiveRemove(core: LiveSettleDeps, intent: LiveRemoveI
   const box = core.store.getBox(intent.boxId);
   const name = JSON.stringify(core.store.getSnapshot(intent.snapshotId)?.name ?? intent.snapshotId);
   const session = box ? await core.sessions.adoptOne(box, report) : null;
+  // Mid-stream, such a QEMU may still run the job, or hold the removed layer open after it.
+  if (leftToUnadoptedQemu(core, intent.boxId, session, report, `Deleting snapshot ${name}`)) return false;
   const merged = async (file: string) => (await backingPathOf(file)) === intent.parentPath;
   if (!(await merged(intent.streamInto.path))) {
     if (session) {
