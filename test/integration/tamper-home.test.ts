@@ -176,6 +176,23 @@ describe('recover --discard', () => {
   });
 });
 
+describe('copies of a box with an unfinished operation', () => {
+  it('a clone and an export are refused like every change, saying what is unfinished; after recover --discard both work', () => {
+    const id = unknownOperation();
+    for (const args of [['box', 'clone', 'dev', '--full', '--name', 'twin'], ['box', 'export', 'dev', '-o', path.join(path.dirname(home), 'dev.boxkeep')]]) {
+      const r = boxkeep(...args);
+      expect(r.code, `${args.join(' ')}: ${r.out}`).toBe(5);
+      expect(errorOf(r)).toMatchObject({ code: 'InvalidState', message: expect.stringMatching(new RegExp(`snapshot-clone ${id}.*did not finish.*boxkeep recover`)) });
+    }
+    expect(ok<Box[]>('box', 'list').map((b) => b.name)).toEqual(['dev']);
+    expect(fs.existsSync(path.join(path.dirname(home), 'dev.boxkeep'))).toBe(false);
+    ok('recover', '--discard', id);
+    expect(ok<Box>('box', 'clone', 'dev', '--full', '--name', 'twin').name).toBe('twin');
+    ok('box', 'export', 'dev', '-o', path.join(path.dirname(home), 'dev.boxkeep'));
+    expect(fs.statSync(path.join(path.dirname(home), 'dev.boxkeep')).size).toBeGreaterThan(0);
+  });
+});
+
 describe('box start with an unfinished operation', () => {
   it('is refused like every other change, saying what is unfinished and to run recover', () => {
     const id = stuckRemoval();

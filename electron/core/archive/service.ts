@@ -13,6 +13,7 @@ import type { Tasks } from '../tasks.js';
 import { defaultCompression } from './compress.js';
 import { planBox, planSnapshot, writeArchive, type ExportPlan } from './export.js';
 import { importArchive } from './import.js';
+import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 
 export type ArchiveDeps = HomeData & Effects & { tasks: Tasks; boxes: Pick<BoxService, 'resolve'> };
 
@@ -31,6 +32,8 @@ export class ArchiveService {
     return this.core.locks.run(box.id, () => this.core.tasks.run('box-export', box.id, `Exporting ${box.name}`, async (task) => {
       const fresh = this.core.store.getBox(box.id);
       if (!fresh) throw notFound(`The box ${JSON.stringify(box.name)} was removed meanwhile.`);
+      // As for a clone: with an operation unfinished the files may not be what the box reads.
+      assertNoUnfinishedWork(this.core, fresh);
       let plan: ExportPlan | null = null;
       try {
         if (input.snapshot === undefined) plan = await planBox(this.core, fresh, task);

@@ -26,6 +26,7 @@ import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import type { Tasks } from '../tasks.js';
 import { copyVars, findOvmf } from '../vm/firmware.js';
 import { boxClone, type BoxCloneIntent } from './intents.js';
+import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 
 export type CloneDeps = HomeData & Effects & { tasks: Tasks; boxes: Pick<BoxService, 'resolve'>; snapshots: Pick<SnapshotEngine, 'create' | 'remove'> };
 
@@ -93,6 +94,9 @@ export class CloneService {
     const from: Snapshot | null = fromId === null ? null : store.getSnapshot(fromId);
     if (fromId !== null && !from) throw notFound(`The snapshot to clone from was removed meanwhile.`);
     if (!from && isBusy(source.status)) throw invalidState(`The box ${JSON.stringify(source.name)} started meanwhile; clone it again.`);
+    // An unfinished operation (an unsettled live snapshot, a merge waiting for space) may leave
+    // the files a step behind what the box reads: copying them could miss the guest's writes.
+    assertNoUnfinishedWork(this.core, source);
     // Checked again under the home lock: another clone or import may have taken it since.
     refuseTaken(this.core, wantName);
     const name = wantName ?? freeName(`${source.name} clone`, (n) => store.findBox(n)?.name === n);
