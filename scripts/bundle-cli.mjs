@@ -7,6 +7,7 @@
 // its native addon staying in node_modules. Other packages stay in node_modules.
 // The chunks are CommonJS so that bin/cli-loader.cjs can run them with V8's code cache, which
 // this script then writes by running a few commands against a scratch home.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,13 @@ export async function bundleCli() {
 }
 
 /**
+ * The channel map with its schemas and valibot: a chunk of its own, loaded by whoever checks
+ * an input (the reader, the engine's router, the CLI when an input was refused), not by a
+ * command forwarded to the app.
+ */
+const CONTRACT = /(node_modules[\\/]valibot[\\/]|[\\/]shared[\\/](channels|validate)\.js$)/;
+
+/**
  * The dynamic imports the short commands take: each comes with what it needs in one chunk. Not
  * the control client: what it shares with the engine (events, streams, wire) would then come
  * with node:net, which the engine would load for nothing.
@@ -76,13 +84,15 @@ async function loadGroups(options, output) {
   const entry = byFile.get('main.cjs');
   const taken = new Set(entry.moduleIds);
   const groups = [];
-  const group = (name, files) => {
-    const ids = [...files].flatMap((f) => byFile.get(f).moduleIds).filter((id) => !taken.has(id));
+  const group = (name, files, only = () => true) => {
+    const ids = [...files].flatMap((f) => byFile.get(f).moduleIds).filter((id) => !taken.has(id) && only(id));
     ids.forEach((id) => taken.add(id));
     const set = new Set(ids);
     groups.push({ name, test: (id) => set.has(id), priority: 100 - groups.length });
   };
   group('base', [...closure(entry)].filter((f) => f !== 'main.cjs'));
+  const contract = [...byFile.values()].filter((c) => c.moduleIds.some((id) => CONTRACT.test(id))).map((c) => c.fileName);
+  group('contract', contract, (id) => CONTRACT.test(id));
   for (const quick of QUICK) {
     const chunk = [...byFile.values()].find((c) => c.facadeModuleId?.endsWith(quick));
     if (!chunk) throw new Error(`bundle-cli: no chunk starts at ${quick}; update QUICK`);
@@ -103,16 +113,50 @@ async function writeCodeCache() {
   const io = { stdout: () => {}, stderr: () => {}, stderrIsTTY: false, cwd: root, now: () => Date.now() };
   try {
     const at = ['--home', path.join(home, 'h')];
-    for (const argv of [['--version'], ['--help'], [...at, 'box', 'list'], [...at, 'box', 'list', '--json'], [...at, 'image', 'list'], [...at, 'snapshot', 'list', 'nobox']]) {
+    const seed = path.join(home, 'seed.img');
+    fs.writeFileSync(seed, Buffer.alloc(1024 * 1024));
+    const lists = [[...at, 'box', 'list'], [...at, 'box', 'list', '--json'], [...at, 'image', 'list'], [...at, 'snapshot', 'list', 'b'], [...at, 'snapshot', 'list', 'b', '--json']];
+    const run = async (argv, failing = false) => {
       const code = await main(argv, {}, io);
       // Not fatal: better-sqlite3 may be built for Electron right now (scripts/start.mjs
-      // --native electron). The cache then holds less, and the CLI compiles the rest.
-      if (code !== 0 && argv.at(-1) !== 'nobox') process.stderr.write(`bundle-cli: \`boxkeep ${argv.join(' ')}\` failed (exit ${code}) while writing the code cache; the cache will be smaller.\n`);
-    }
+      // --native electron), or qemu-img missing. The cache then holds less, and the CLI
+      // compiles the rest.
+      if ((code !== 0) !== failing) process.stderr.write(`bundle-cli: \`boxkeep ${argv.join(' ')}\` ${failing ? 'did not fail' : `failed (exit ${code})`} while writing the code cache; the cache will be smaller.\n`);
+    };
+    // The listings on an empty home and on one with a box and a snapshot tree, then forwarded
+    // to an owner: a function the runs here never called is not in the cache, and compiles at
+    // every command.
+    for (const argv of [['--version'], ['--help'], ...lists.slice(0, 3)]) await run(argv);
+    await run([...at, 'snapshot', 'list', 'b'], true);
+    for (const argv of [['image', 'import', seed, '--name', 'seed'], ['box', 'create', 'b', '--image', 'seed'], ['snapshot', 'create', 'b', 'one'], ['snapshot', 'create', 'b', 'two', '--description', 'a note']]) await run([...at, ...argv]);
+    for (const argv of lists) await run(argv);
+    await withOwner(path.join(home, 'h'), async () => {
+      for (const argv of [[...at, 'snapshot', 'create', 'b', 'three'], ...lists]) await run(argv);
+    });
     loader.loadAll();
     loader.writeCaches();
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** Runs `work` while `boxkeep serve` owns the home, so the commands in it are forwarded. */
+async function withOwner(home, work) {
+  const owner = spawn(process.execPath, [path.join(root, 'bin/boxkeep.cjs'), '--home', home, 'serve', '--port', '0'], { stdio: 'ignore' });
+  const exited = new Promise((done) => owner.once('exit', done));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!fs.existsSync(path.join(home, 'control.sock'))) {
+      if (Date.now() > deadline || owner.exitCode !== null) {
+        process.stderr.write('bundle-cli: `boxkeep serve` did not start while writing the code cache; the cache will be smaller.\n');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await work();
+  } finally {
+    owner.kill('SIGTERM');
+    await exited;
   }
 }
 

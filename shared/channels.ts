@@ -32,6 +32,7 @@ import type {
   SystemInfo,
 } from './types.js';
 import type { ByteStream } from './streams.js';
+import type { StreamChannelName } from './stream-channels.js';
 
 /** Carries a result type through the map without a runtime value. */
 const result = <T>() => undefined as unknown as T;
@@ -373,6 +374,10 @@ export const CHANNELS = Object.keys(channels) as Channel[];
 export type DesktopChannel = { [C in Channel]: ChannelMap[C] extends { desktopOnly: true } ? C : never }[Channel];
 /** Channels that open a byte stream rather than return a result. */
 export type StreamChannel = { [C in Channel]: ChannelMap[C] extends { stream: true } ? C : never }[Channel];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The stream channels listed by name in stream-channels.ts are exactly those marked here. */
+const streamNamesAgree: Same<StreamChannel, StreamChannelName> = true;
+void streamNamesAgree;
 /** Channels the engine's router answers with one result, over every transport. */
 export type EngineChannel = Exclude<Channel, DesktopChannel | StreamChannel>;
 export const DESKTOP_CHANNELS = CHANNELS.filter((c) => 'desktopOnly' in channels[c]) as DesktopChannel[];

@@ -1,14 +1,13 @@
 // The `boxkeep` command line: parse, open the engine, run one command, print, exit code.
 // main() is the whole program minus the process; runProcess() binds it to the real one.
-import { createApi } from '../../shared/client.js';
 import { BoxkeepError, EXIT_CODES } from '../../shared/errors.js';
-import { parseInput } from '../../shared/validate.js';
 import { defaultHome } from '../core/home.js';
 import { jsonLogger } from '../core/logger.js';
 import { UsageError, flagLabels, parseArgs, parseGlobal, wantsJson } from './args.js';
 import { resolve } from './help.js';
 import { flushProcessIo, processIo, type Io } from './io.js';
 import { connect, type Invoker } from './invoker.js';
+import { commandApi } from './api.js';
 import { ProgressLine } from './progress.js';
 import { version } from '../core/version.js';
 
@@ -45,15 +44,7 @@ export async function main(argv: string[], env: Env, io: Io): Promise<number> {
       const off = progress ? invoker.on('tasks:progress', (p) => progress.update(p)) : () => {};
       try {
         const labels = flagLabels(entry.sig);
-        const api = createApi(
-          (channel, input) => {
-            // Checked here too, so a refusal names the flag the user typed (--memory), which the
-            // engine, knowing only the channel's fields, cannot.
-            parseInput(channel, input, labels);
-            return invoker.invoke(channel, input);
-          },
-          (channel, input) => invoker.openStream(channel, input),
-        );
+        const api = commandApi(invoker, labels);
         const result = await entry.command.run({ args, api, now: io.now(), width: io.stdoutColumns, openedWith: invoker.openedWith, ask: json ? undefined : io.ask, terminal: io.terminal });
         // The human text may look names up, so it is made while the engine is still open.
         return { value: result.value, text: json || result.silent ? '' : await result.text(), exitCode: result.exitCode ?? 0, silent: result.silent === true };

@@ -64,6 +64,32 @@ describe('boxkeep next to a running owner', () => {
     expect(missing.code).toBe(3);
     expect(missing.error).toMatchObject({ code: 'NotFound' });
   });
+
+  it('names the flag the user typed when the owner refuses an input, as with no owner', async () => {
+    const refused = await cli(h.home, ['box', 'set', 'alpha', '--memory', '5']);
+    expect(refused.code).toBe(2);
+    expect(refused.error).toEqual({ code: 'InvalidArgument', message: '--memory must be at least 16 MiB.' });
+    expect(h.owner.core.store.getBox(h.boxId)!.memoryMib).not.toBe(5);
+  });
+
+  it('a forwarded command loads neither the channel map nor the engine: the owner checks its input', async () => {
+    const out = path.join(h.dir, 'chunks.json');
+    const preload = path.join(h.dir, 'chunks.cjs');
+    fs.writeFileSync(preload, `const vm = require('node:vm'); const Script = vm.Script; const seen = [];
+vm.Script = class extends Script { constructor(src, opts) { super(src, opts); seen.push(opts.filename); } };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen)));`);
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-r', preload, BIN, '--home', h.home, 'snapshot', 'create', 'alpha', 'quick'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.once('exit', (code) => resolve({ code, stdout }));
+    });
+    expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining('Took snapshot "quick"') });
+    const sources = (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).map((f) => fs.readFileSync(f, 'utf8'));
+    expect(sources.some((src) => src.includes('function connectControl('))).toBe(true);
+    // valibot's pipe(), the channel map, the engine's composition root.
+    for (const marker of ['function pipe(', "'boxes:create'", '"boxes:create"', 'const openCore = ']) expect(sources.filter((src) => src.includes(marker)), marker).toEqual([]);
+  });
 });
 
 describe('boxkeep serve', () => {
