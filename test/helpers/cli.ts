@@ -1,5 +1,6 @@
 // The real `boxkeep` bin (bin/boxkeep.cjs, running dist/) as a child process, with --json.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,9 +9,9 @@ export const BIN = path.join(path.resolve(path.dirname(fileURLToPath(import.meta
 export interface CliRun { code: number | null; data: unknown; error: { code?: string; message?: string } | null; stdout: string; stderr: string }
 
 /** Runs the real command. Never spawnSync: the owner under test lives in this process's event loop. */
-export function cli(home: string, args: string[]): Promise<CliRun> {
+export function cli(home: string, args: string[], opts: { node?: string[] } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -47,4 +48,17 @@ export function cliOk<T>(home: string, args: string[], env: NodeJS.ProcessEnv = 
   const r = cliSync(home, args, env);
   if (r.code !== 0) throw new Error(`boxkeep ${args.join(' ')} exited ${r.code}: ${r.err}`);
   return JSON.parse(r.out) as T;
+}
+
+/**
+ * A preload (node -r) that records which of the bundle's chunks a command ran (bin/cli-loader.cjs
+ * compiles each with vm.Script); sources() reads them back after the command exited.
+ */
+export function chunkRecorder(dir: string): { node: string[]; sources(): string[] } {
+  const out = path.join(dir, 'chunks.json');
+  const preload = path.join(dir, 'chunks.cjs');
+  fs.writeFileSync(preload, `const vm = require('node:vm'); const Script = vm.Script; const seen = [];
+vm.Script = class extends Script { constructor(src, opts) { super(src, opts); seen.push(opts.filename); } };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen)));`);
+  return { node: ['-r', preload], sources: () => (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).map((f) => fs.readFileSync(f, 'utf8')) };
 }

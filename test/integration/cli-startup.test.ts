@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cliOk } from '../helpers/cli.js';
+import { BIN, chunkRecorder, cliOk } from '../helpers/cli.js';
 import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -96,16 +96,12 @@ describe('what a command loads', () => {
   });
 });
 
-// The bundle's chunks a command ran (bin/cli-loader.cjs compiles each with vm.Script), read back.
+// The bundle's chunks a command ran, read back.
 function chunksRun(args: string[]): string[] {
-  const out = path.join(tmp.dir, 'chunks.json');
-  const preload = path.join(tmp.dir, 'chunks.cjs');
-  fs.writeFileSync(preload, `const vm = require('node:vm'); const Script = vm.Script; const seen = [];
-vm.Script = class extends Script { constructor(src, opts) { super(src, opts); seen.push(opts.filename); } };
-process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen)));`);
-  const r = spawnSync(process.execPath, ['-r', preload, BIN, '--home', home, ...args], { encoding: 'utf8', stdio: 'pipe' });
+  const recorder = chunkRecorder(tmp.dir);
+  const r = spawnSync(process.execPath, [...recorder.node, BIN, '--home', home, ...args], { encoding: 'utf8', stdio: 'pipe' });
   expect([r.status, r.stderr]).toEqual([0, '']);
-  return (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).map((f) => fs.readFileSync(f, 'utf8'));
+  return recorder.sources();
 }
 
 describe('what a listing command runs of the engine', () => {

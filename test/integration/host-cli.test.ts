@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { readLock } from '../../electron/core/lock.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
-import { cli } from '../helpers/cli.js';
+import { chunkRecorder, cli } from '../helpers/cli.js';
 import { makeQcow2, tempHome } from '../helpers/disk.js';
 import { ownedHome, type OwnedHome } from './host-fixtures.js';
 
@@ -73,19 +73,11 @@ describe('boxkeep next to a running owner', () => {
   });
 
   it('a forwarded command loads neither the channel map nor the engine: the owner checks its input', async () => {
-    const out = path.join(h.dir, 'chunks.json');
-    const preload = path.join(h.dir, 'chunks.cjs');
-    fs.writeFileSync(preload, `const vm = require('node:vm'); const Script = vm.Script; const seen = [];
-vm.Script = class extends Script { constructor(src, opts) { super(src, opts); seen.push(opts.filename); } };
-process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen)));`);
-    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn(process.execPath, ['-r', preload, BIN, '--home', h.home, 'snapshot', 'create', 'alpha', 'quick'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let stdout = '';
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.once('exit', (code) => resolve({ code, stdout }));
-    });
-    expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining('Took snapshot "quick"') });
-    const sources = (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).map((f) => fs.readFileSync(f, 'utf8'));
+    const recorder = chunkRecorder(h.dir);
+    const r = await cli(h.home, ['snapshot', 'create', 'alpha', 'quick'], { node: recorder.node });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.data).toMatchObject({ name: 'quick' });
+    const sources = recorder.sources();
     expect(sources.some((src) => src.includes('function connectControl('))).toBe(true);
     // valibot's pipe(), the channel map, the engine's composition root.
     for (const marker of ['function pipe(', "'boxes:create'", '"boxes:create"', 'const openCore = ']) expect(sources.filter((src) => src.includes(marker)), marker).toEqual([]);
