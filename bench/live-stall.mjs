@@ -6,9 +6,11 @@
 // machine's own noise). Idle guest, then a guest writing to its disk; in each phase Boxkeep and
 // the floor alternate (BENCH_STALL_SNAPSHOTS pairs), so a drift in the machine's load cannot
 // favour one. synced_*: the bare transaction right after a durable write like the intent's
-// `ready`, to tell whether that fsync just before the switch slows QEMU's drain. The host's
-// arrival gaps of the stamps are reported too: they also show a pause, during which the guest's
-// clock stands still.
+// `ready`, to tell whether that fsync just before the switch slows QEMU's drain; fresh_*: the
+// bare transaction with its overlay's nodes added inside the window, just before it, as Boxkeep
+// adds them a few ms before its switch (does opening them hold the guest up next to the switch?).
+// The host's arrival gaps of the stamps are reported too: they also show a pause, during which
+// the guest's clock stands still.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -146,19 +148,23 @@ export async function liveStallBenchmarks() {
     // drain). After each bare one, outside its window, QEMU's top is brought back, so a drift
     // in the machine's load falls on all three alike and Boxkeep's node map stays true.
     const session = core.vms.session(box.id);
-    const kinds = ['boxkeep', 'floor', 'synced'];
+    const kinds = ['boxkeep', 'floor', 'synced', 'fresh'];
     const results = Object.fromEntries(kinds.map((k) => [k, { idle: [], writing: [] }]));
     const syncDir = path.join(dir, 'sync');
     fs.mkdirSync(syncDir);
     let n = 0;
-    const bare = async (padMs, synced) => {
+    const bare = async (padMs, arm) => {
       const top = session.nodes.top.format;
       const file = path.join(dir, `bare-${++n}.qcow2`);
       execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(box.diskSize)]);
-      await session.qmp.execute('blockdev-add', { driver: 'file', 'node-name': `fbare${n}`, filename: file });
-      await session.qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': `qbare${n}`, file: `fbare${n}`, backing: null });
+      const addNodes = async () => {
+        await session.qmp.execute('blockdev-add', { driver: 'file', 'node-name': `fbare${n}`, filename: file });
+        await session.qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': `qbare${n}`, file: `fbare${n}`, backing: null });
+      };
+      if (arm !== 'fresh') await addNodes();
       const r = await around(stamps, async () => {
-        if (synced) writeIntent(syncDir, { id: 'bench', op: 'bench', startedAt: Date.now(), ready: true });
+        if (arm === 'fresh') await addNodes();
+        if (arm === 'synced') writeIntent(syncDir, { id: 'bench', op: 'bench', startedAt: Date.now(), ready: true });
         await session.qmp.execute('transaction', { actions: [{ type: 'blockdev-snapshot', data: { node: top, overlay: `qbare${n}` } }] });
       }, padMs);
       await bringBack(session.qmp, `qbare${n}`, top);
@@ -172,8 +178,7 @@ export async function liveStallBenchmarks() {
         const s = await around(stamps, () => core.snapshots.create({ box: 'b', name: `${name}-${i}` }));
         results.boxkeep[name].push(s);
         // As long a window as that snapshot took: the same chance of the machine's own gaps.
-        results.floor[name].push(await bare(s.took / 2, false));
-        results.synced[name].push(await bare(s.took / 2, true));
+        for (const arm of ['floor', 'synced', 'fresh']) results[arm][name].push(await bare(s.took / 2, arm));
       }
     };
     await phase('idle');
@@ -185,13 +190,14 @@ export async function liveStallBenchmarks() {
     stream.close();
     const boxkeep = results.boxkeep;
     const floor = results.floor;
-    const synced = results.synced;
+    const { synced, fresh } = results;
 
     const extra = (phase, loggedMs) => ({
       host_gap_ms: round(median(boxkeep[phase].map((s) => s.hostGap))), floor_host_gap_ms: round(median(floor[phase].map((s) => s.hostGap))),
       switch_gap_ms: round(median(boxkeep[phase].map((s) => s.switchGap))), floor_switch_gap_ms: round(median(floor[phase].map((s) => s.switchGap))),
       transaction_ms: round(median(boxkeep[phase].map((s) => s.switchMs))), floor_transaction_ms: round(median(floor[phase].map((s) => s.switchMs))),
       synced_gap_ms: round(median(synced[phase].map((s) => s.guestGap))), synced_switch_gap_ms: round(median(synced[phase].map((s) => s.switchGap))),
+      fresh_gap_ms: round(median(fresh[phase].map((s) => s.guestGap))), fresh_switch_gap_ms: round(median(fresh[phase].map((s) => s.switchGap))),
       logged_stall_ms: round(median(loggedMs)), snapshot_ms: round(median(boxkeep[phase].map((s) => s.took))),
       // Paired: in how many of the interleaved pairs Boxkeep's gap was the larger (noise: about half).
       pairs_over_floor: `${boxkeep[phase].filter((s, i) => s.guestGap > floor[phase][i].guestGap).length}/${boxkeep[phase].length}`,
