@@ -146,15 +146,24 @@ async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promi
   // the qcow2 node needs the file node; the removed layer's nodes stay in use (and are not
   // deleted) unless the reopen moved the top off them. Not one batch: nodes of the same names
   // left by an earlier attempt would let the reopen run after a failed add.
-  await executeInOrder(session.qmp, [
-    ['blockdev-add', { driver: 'file', filename: intent.snapshotPath, 'node-name': base.file }],
-    ['blockdev-add', { driver: 'qcow2', file: base.file, 'node-name': base.format, 'read-only': true, backing: below?.format ?? null }],
-  ]);
-  await executeInOrder(session.qmp, [
-    ['blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': intent.oldTop.format, file: intent.oldTop.file, backing: base.format }] }],
-    ['blockdev-del', { 'node-name': removed.format }],
-    ['blockdev-del', { 'node-name': removed.file }],
-  ]);
+  try {
+    await executeInOrder(session.qmp, [
+      ['blockdev-add', { driver: 'file', filename: intent.snapshotPath, 'node-name': base.file }],
+      ['blockdev-add', { driver: 'qcow2', file: base.file, 'node-name': base.format, 'read-only': true, backing: below?.format ?? null }],
+    ]);
+    await executeInOrder(session.qmp, [
+      ['blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': intent.oldTop.format, file: intent.oldTop.file, backing: base.format }] }],
+      ['blockdev-del', { 'node-name': removed.format }],
+      ['blockdev-del', { 'node-name': removed.file }],
+    ]);
+  } catch (err) {
+    // The next generation's names are nobody's yet: whatever of them is in QEMU now (these adds,
+    // or a node of the same name an earlier attempt left, on which the qcow2 add above runs even
+    // when the file add failed) goes, or every retry fails on it. Either delete fails harmlessly
+    // if the top already reads through the node (QEMU refuses a node in use).
+    await executeInOrder(session.qmp, [['blockdev-del', { 'node-name': base.format }], ['blockdev-del', { 'node-name': base.file }]]).catch(() => undefined);
+    throw err;
+  }
   session.nodes = { ...session.nodes, generation: Math.max(session.nodes.generation, intent.generation), snapshots: { ...session.nodes.snapshots, [intent.snapshotId]: base } };
   writeNodes(session.runDir, session.nodes);
 }
