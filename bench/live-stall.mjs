@@ -2,9 +2,15 @@
 // scripts/build-guest.mjs) stamps its clock on the serial console every millisecond; the largest
 // gap between two stamps while the snapshot is taken is what the guest lost. Beside the floor: a
 // bare QMP `transaction {blockdev-snapshot}` onto a prepared overlay on the same guest in the same
-// run, measured over a window as long as a Boxkeep snapshot takes (so both see as much of the
-// machine's own noise). Idle guest, then a guest writing to its disk. The host's arrival gaps of
-// the stamps are reported too: they also show a pause, during which the guest's clock stands still.
+// run, measured over a window as long as that Boxkeep snapshot took (so both see as much of the
+// machine's own noise). Idle guest, then a guest writing to its disk; in each phase Boxkeep and
+// the floor alternate (BENCH_STALL_SNAPSHOTS pairs), so a drift in the machine's load cannot
+// favour one. synced_*: the bare transaction right after a durable write like the intent's
+// `ready`, to tell whether that fsync just before the switch slows QEMU's drain; fresh_*: the
+// bare transaction with its overlay's nodes added inside the window, just before it, as Boxkeep
+// adds them a few ms before its switch (does opening them hold the guest up next to the switch?).
+// The host's arrival gaps of the stamps are reported too: they also show a pause, during which
+// the guest's clock stands still.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,8 +18,9 @@ import { closeVmBench, guest, median, requireBuilt, round, row, tempDir, waitRea
 
 requireBuilt();
 const { openCore } = await import('../dist/electron/core/core.js');
+const { clearIntent, writeIntent } = await import('../dist/electron/core/journal.js');
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const SNAPSHOTS = Number(process.env.BENCH_STALL_SNAPSHOTS ?? 8);
+const SNAPSHOTS = Number(process.env.BENCH_STALL_SNAPSHOTS ?? 15);
 /** Before and after each measured operation: stamps on both sides of it. */
 const MARGIN_MS = 30;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -88,6 +95,23 @@ async function around(stamps, op, padMs = 0) {
   return { ...gaps(stamps, from - padMs, performance.now()), took, switchGap: switchGap(stamps), switchMs: lastSwitch[1] - lastSwitch[0] };
 }
 
+/**
+ * Undoes a bare transaction: QEMU's top back to the node below the bare overlay, by an active
+ * commit of the overlay into it (a few ms of writes), so the next Boxkeep snapshot finds the
+ * chain its node map names.
+ */
+async function bringBack(qmp, overlay, below) {
+  const job = `back-${overlay}`;
+  const on = (event) => qmp.waitForEvent(event, (e) => e.data?.device === job, 60_000);
+  const ready = on('BLOCK_JOB_READY');
+  const completed = on('BLOCK_JOB_COMPLETED');
+  await qmp.execute('block-commit', { 'job-id': job, device: overlay, 'base-node': below });
+  await ready;
+  await qmp.execute('block-job-complete', { device: job });
+  const e = await completed;
+  if (e.data?.error) throw new Error(`bench: bringing QEMU's top back failed: ${e.data.error}`);
+}
+
 /** Runs a shell line in the guest over the console stream and waits for its marker. */
 async function run(stream, seen, cmd) {
   const id = Math.random().toString(36).slice(2);
@@ -118,48 +142,71 @@ export async function liveStallBenchmarks() {
     const seen = { text: '' };
     while (stamps.length < 500) await sleep(50);
 
-    const boxkeep = { idle: [], writing: [] };
-    const snapshot = async (phase, i) => (boxkeep[phase].push(await around(stamps, () => core.snapshots.create({ box: 'b', name: `${phase}-${i}` }))));
-    for (let i = 0; i < SNAPSHOTS; i++) await snapshot('idle', i);
-    const idleLogged = logged.splice(0);
-    await run(stream, seen, '(while :; do dd if=/dev/zero of=/mnt/noise bs=64k count=8 conv=fsync 2>/dev/null; done) >/dev/null 2>&1 & echo $! > /tmp/writer');
-    for (let i = 0; i < SNAPSHOTS; i++) await snapshot('writing', i);
-    const writingLogged = logged.splice(0);
-
-    // The floor, last: bare transactions move QEMU's top behind Boxkeep's back, so the box is
-    // only stopped after them. Each overlay is made and its nodes added before the timed part,
-    // as Boxkeep does.
+    // Interleaved: each Boxkeep snapshot, then a bare transaction over a window as long as that
+    // snapshot took, then the same bare transaction right after a durable write like the
+    // intent's `ready` (the hypothesis that the fsync just before the switch slows QEMU's
+    // drain). After each bare one, outside its window, QEMU's top is brought back, so a drift
+    // in the machine's load falls on all three alike and Boxkeep's node map stays true.
     const session = core.vms.session(box.id);
-    let top = session.nodes.top.format;
+    const kinds = ['boxkeep', 'floor', 'synced', 'fresh'];
+    const results = Object.fromEntries(kinds.map((k) => [k, { idle: [], writing: [] }]));
+    const syncDir = path.join(dir, 'sync');
+    fs.mkdirSync(syncDir);
     let n = 0;
-    const bare = async (padMs) => {
+    const bare = async (padMs, arm) => {
+      const top = session.nodes.top.format;
       const file = path.join(dir, `bare-${++n}.qcow2`);
       execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(box.diskSize)]);
-      await session.qmp.execute('blockdev-add', { driver: 'file', 'node-name': `fbare${n}`, filename: file });
-      await session.qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': `qbare${n}`, file: `fbare${n}`, backing: null });
-      const r = await around(stamps, () => session.qmp.execute('transaction', { actions: [{ type: 'blockdev-snapshot', data: { node: top, overlay: `qbare${n}` } }] }), padMs);
-      top = `qbare${n}`;
+      const addNodes = async () => {
+        await session.qmp.execute('blockdev-add', { driver: 'file', 'node-name': `fbare${n}`, filename: file });
+        await session.qmp.execute('blockdev-add', { driver: 'qcow2', 'node-name': `qbare${n}`, file: `fbare${n}`, backing: null });
+      };
+      if (arm !== 'fresh') await addNodes();
+      const r = await around(stamps, async () => {
+        if (arm === 'fresh') await addNodes();
+        if (arm === 'synced') writeIntent(syncDir, { id: 'bench', op: 'bench', startedAt: Date.now(), ready: true });
+        await session.qmp.execute('transaction', { actions: [{ type: 'blockdev-snapshot', data: { node: top, overlay: `qbare${n}` } }] });
+      }, padMs);
+      await bringBack(session.qmp, `qbare${n}`, top);
+      for (const node of [`qbare${n}`, `fbare${n}`]) await session.qmp.execute('blockdev-del', { 'node-name': node });
+      fs.rmSync(file);
+      clearIntent(syncDir, 'bench');
       return r;
     };
-    const floor = { idle: [], writing: [] };
-    // As long a window as a Boxkeep snapshot took: the same chance of the machine's own gaps.
-    const pad = (phase) => median(boxkeep[phase].map((s) => s.took)) / 2;
-    for (let i = 0; i < SNAPSHOTS; i++) floor.writing.push(await bare(pad('writing')));
+    const phase = async (name) => {
+      for (let i = 0; i < SNAPSHOTS; i++) {
+        const s = await around(stamps, () => core.snapshots.create({ box: 'b', name: `${name}-${i}` }));
+        results.boxkeep[name].push(s);
+        // As long a window as that snapshot took: the same chance of the machine's own gaps.
+        for (const arm of ['floor', 'synced', 'fresh']) results[arm][name].push(await bare(s.took / 2, arm));
+      }
+    };
+    await phase('idle');
+    const idleLogged = logged.splice(0);
+    await run(stream, seen, '(while :; do dd if=/dev/zero of=/mnt/noise bs=64k count=8 conv=fsync 2>/dev/null; done) >/dev/null 2>&1 & echo $! > /tmp/writer');
+    await phase('writing');
+    const writingLogged = logged.splice(0);
     await run(stream, seen, 'kill $(cat /tmp/writer)');
-    await sleep(500);
-    for (let i = 0; i < SNAPSHOTS; i++) floor.idle.push(await bare(pad('idle')));
     stream.close();
+    const boxkeep = results.boxkeep;
+    const floor = results.floor;
+    const { synced, fresh } = results;
 
     const extra = (phase, loggedMs) => ({
       host_gap_ms: round(median(boxkeep[phase].map((s) => s.hostGap))), floor_host_gap_ms: round(median(floor[phase].map((s) => s.hostGap))),
       switch_gap_ms: round(median(boxkeep[phase].map((s) => s.switchGap))), floor_switch_gap_ms: round(median(floor[phase].map((s) => s.switchGap))),
       transaction_ms: round(median(boxkeep[phase].map((s) => s.switchMs))), floor_transaction_ms: round(median(floor[phase].map((s) => s.switchMs))),
+      synced_gap_ms: round(median(synced[phase].map((s) => s.guestGap))), synced_switch_gap_ms: round(median(synced[phase].map((s) => s.switchGap))),
+      fresh_gap_ms: round(median(fresh[phase].map((s) => s.guestGap))), fresh_switch_gap_ms: round(median(fresh[phase].map((s) => s.switchGap))),
       logged_stall_ms: round(median(loggedMs)), snapshot_ms: round(median(boxkeep[phase].map((s) => s.took))),
+      // Paired: in how many of the interleaved pairs Boxkeep's gap was the larger (noise: about half).
+      pairs_over_floor: `${boxkeep[phase].filter((s, i) => s.guestGap > floor[phase][i].guestGap).length}/${boxkeep[phase].length}`,
+      samples: boxkeep[phase].length,
     });
     return [
-      row(`live snapshot, idle guest: largest gap between probe stamps (floor: bare QMP transaction {blockdev-snapshot}), median of ${SNAPSHOTS}`,
+      row(`live snapshot, idle guest: largest gap between probe stamps (floor: bare QMP transaction {blockdev-snapshot}), median of ${SNAPSHOTS} interleaved`,
         boxkeep.idle.map((s) => s.guestGap), floor.idle.map((s) => s.guestGap), '≤ 1.2× the floor', extra('idle', idleLogged)),
-      row(`live snapshot, guest writing to disk: largest gap between probe stamps (floor: bare QMP transaction), median of ${SNAPSHOTS}`,
+      row(`live snapshot, guest writing to disk: largest gap between probe stamps (floor: bare QMP transaction), median of ${SNAPSHOTS} interleaved`,
         boxkeep.writing.map((s) => s.guestGap), floor.writing.map((s) => s.guestGap), '≤ 1.2× the floor', extra('writing', writingLogged)),
     ];
   } finally {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
-import { QmpClient } from '../../electron/core/vm/qmp.js';
+import { executeInOrder, QmpClient } from '../../electron/core/vm/qmp.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bkq-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -157,5 +157,24 @@ describe('QmpClient', () => {
     await expect(qmp.execute('cont')).rejects.toThrow('cont failed: the QMP connection is closed');
     // A late subscriber still hears about it.
     await new Promise<void>((resolve) => qmp.onClose(() => resolve()));
+  });
+
+  it('executeInOrder sends a batch without waiting for each reply and throws its first failure once every reply is in', async () => {
+    // The fake answers nothing until the whole batch has arrived: a client waiting for each reply would hang.
+    const held: [Record<string, unknown>, (obj: unknown) => void][] = [];
+    const answered: string[] = [];
+    const { qmp } = await setup((msg, write) => {
+      held.push([msg, write]);
+      if (held.length < 3) return;
+      for (const [m, w] of held.splice(0)) {
+        answered.push(String(m.execute));
+        w(m.execute === 'second' ? { error: { class: 'GenericError', desc: 'Node q9 is in use' }, id: m.id } : { return: { echo: m.execute }, id: m.id });
+      }
+    });
+    const failed = await executeInOrder(qmp, [['first'], ['second', { 'node-name': 'q9' }], ['third']]).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(BoxkeepError);
+    expect((failed as Error).message).toBe('second failed: Node q9 is in use');
+    expect(answered).toEqual(['first', 'second', 'third']);
+    expect(await executeInOrder(qmp, [['a'], ['b'], ['c']])).toEqual([{ echo: 'a' }, { echo: 'b' }, { echo: 'c' }]);
   });
 });

@@ -9,13 +9,26 @@ import fs from 'node:fs';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { readQcow2HeaderSync } from './qcow2.js';
 
-/** Bits 9..55 of an L1 or L2 entry: the host offset. */
-const OFFSET_MASK = 0x00ff_ffff_ffff_fe00n;
+// A removal's planning reads a whole layer's tables, a few calls a removal, so this code is
+// rarely warm: looking at each of an L2 table's 8192 entries, in BigInt, cost it 5-10 ms on
+// this machine, more than the 1 MiB commit it was choosing. Entries are read as two 32-bit
+// halves, and runs of unmapped ones skipped by a native compare.
+/** Entries compared at once with ZEROS (64: 512 bytes, the smallest cluster an L2 table fills). */
+const ZERO_RUN = 64;
+const ZEROS = Buffer.alloc(ZERO_RUN * 8);
+/** Bits 9..55 of an L1 or L2 entry (the host offset): bits 32..55 in the high half, 9..31 in the low. */
+const OFFSET_HIGH = 0x00ff_ffff;
+const OFFSET_LOW = 0xffff_fe00;
 /** Incompatible feature bit 4: extended L2 entries (subclusters), which Boxkeep never writes. */
 const INCOMPAT_EXTENDED_L2 = 1n << 4n;
-/** Bit 0 of a standard L2 entry: the cluster reads as zeros (no data to copy). Bit 62: compressed, where bit 0 is part of the offset. */
-const ZERO_FLAG = 1n;
-const COMPRESSED = 1n << 62n;
+/** Bit 0 of a standard L2 entry: the cluster reads as zeros (no data to copy). Bit 62 (bit 30 of the high half): compressed, where bit 0 is part of the offset. */
+const ZERO_FLAG = 1;
+const COMPRESSED_HIGH = 1 << 30;
+
+/** The host offset an L1 entry at `at` points to (0: no L2 table). */
+function offsetAt(table: Buffer, at: number): number {
+  return (table.readUInt32BE(at) & OFFSET_HIGH) * 2 ** 32 + ((table.readUInt32BE(at + 4) & OFFSET_LOW) >>> 0);
+}
 
 /** A guest byte range [start, end). */
 export type Range = [number, number];
@@ -26,7 +39,7 @@ export type Range = [number, number];
  * An L2 table past the end of the file is a damaged image: reported as all its clusters mapped
  * (something is there), never read.
  */
-function forEachMapped(file: string, visit: (guestOffset: number, clusterSize: number, virtualSize: number, entry: bigint | null) => boolean | void): void {
+function forEachMapped(file: string, visit: (guestOffset: number, clusterSize: number, virtualSize: number, holdsData: boolean) => boolean | void): void {
   const { header, stat } = readQcow2HeaderSync(file);
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
@@ -44,21 +57,28 @@ function forEachMapped(file: string, visit: (guestOffset: number, clusterSize: n
     fs.readSync(fd, l1, 0, l1.length, l1Offset);
     const l2 = Buffer.alloc(clusterSize);
     for (let i = 0; i < l1Size; i++) {
-      const l2Offset = Number(l1.readBigUInt64BE(i * 8) & OFFSET_MASK);
+      const l2Offset = offsetAt(l1, i * 8);
       if (l2Offset === 0) continue;
       const base = i * perL2 * clusterSize;
       if (base >= header.virtualSize) break;
       if (l2Offset + clusterSize > stat.size) {
-        for (let j = 0; j < perL2 && base + j * clusterSize < header.virtualSize; j++) if (visit(base + j * clusterSize, clusterSize, header.virtualSize, null)) return;
+        for (let j = 0; j < perL2 && base + j * clusterSize < header.virtualSize; j++) if (visit(base + j * clusterSize, clusterSize, header.virtualSize, true)) return;
         continue;
       }
       fs.readSync(fd, l2, 0, clusterSize, l2Offset);
-      for (let j = 0; j < perL2; j++) {
-        const entry = l2.readBigUInt64BE(j * 8);
-        if (entry === 0n) continue;
+      const entries = Math.min(perL2, Math.ceil((header.virtualSize - base) / clusterSize));
+      for (let j = 0; j < entries; j++) {
+        // Unmapped runs are skipped a block at a time by a native compare.
+        if (j % ZERO_RUN === 0 && j + ZERO_RUN <= entries && l2.compare(ZEROS, 0, ZERO_RUN * 8, j * 8, (j + ZERO_RUN) * 8) === 0) {
+          j += ZERO_RUN - 1;
+          continue;
+        }
+        const high = l2.readUInt32BE(j * 8);
+        const low = l2.readUInt32BE(j * 8 + 4);
+        if (high === 0 && low === 0) continue;
         const guest = base + j * clusterSize;
-        if (guest >= header.virtualSize) break;
-        if (visit(guest, clusterSize, header.virtualSize, entry)) return;
+        // A compressed cluster holds data whatever its bit 0; a standard one unless it reads as zeros.
+        if (visit(guest, clusterSize, header.virtualSize, (high & COMPRESSED_HIGH) !== 0 || (low & ZERO_FLAG) === 0)) return;
       }
     }
   } finally {
@@ -96,8 +116,8 @@ export function mappedRanges(file: string): Range[] {
  */
 export function dataBytes(file: string): number {
   let bytes = 0;
-  forEachMapped(file, (start, size, virtualSize, entry) => {
-    if (entry === null || (entry & COMPRESSED) !== 0n || (entry & ZERO_FLAG) === 0n) bytes += Math.min(start + size, virtualSize) - start;
+  forEachMapped(file, (start, size, virtualSize, data) => {
+    if (data) bytes += Math.min(start + size, virtualSize) - start;
   });
   return bytes;
 }

@@ -17,7 +17,7 @@
 // must agree with every name QEMU reports.
 import path from 'node:path';
 import type { ChainLayer } from '../disk/chain.js';
-import { writeFileDurable } from '../fsutil.js';
+import { writeFileAtomic } from '../fsutil.js';
 import type { QmpClient } from './qmp.js';
 
 /** The device the chain is attached to. */
@@ -82,8 +82,14 @@ export interface NodeMap {
 
 export const nodesFile = (runDir: string) => path.join(runDir, 'nodes.json');
 
+/**
+ * A record for whoever looks, never read back: adoption rebuilds the map from QEMU's own graph
+ * (supervisor.ts nodeMapFor). Replaced in one rename, but not fsynced: it describes a running
+ * QEMU, and a power cut that could lose it ends that QEMU too. Each live operation writes it
+ * once or twice; the two fsyncs were a millisecond of each.
+ */
 export function writeNodes(runDir: string, map: NodeMap): void {
-  writeFileDurable(nodesFile(runDir), JSON.stringify(map));
+  writeFileAtomic(nodesFile(runDir), JSON.stringify(map));
 }
 
 // ---- transitions

@@ -33,6 +33,7 @@ import { BoxkeepError } from '../../../../shared/errors.js';
 import type { Dependent, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { nextTop, withoutSnapshot, writeNodes } from '../../vm/nodes.js';
+import { executeInOrder } from '../../vm/qmp.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { LiveDeps } from './create.js';
 import { liveCommit, type LiveCommitIntent } from './intents.js';
@@ -120,7 +121,7 @@ async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveInte
   liveCommit.crash('after-base');
   // From here on the removed layer holds some of the live disk's clusters: forward only.
   try {
-    await pivot(core, session, intent, onProgress);
+    await pivot(core, session, intent, onProgress, { jobMayRun: false });
     await finishCommit(core, session, intent);
   } catch (err) {
     const e = err instanceof BoxkeepError ? err : new BoxkeepError('Vm', String((err as Error).message ?? err));
@@ -137,16 +138,32 @@ async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveInte
 async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promise<void> {
   const { removed, base: below } = layersOf(session, { ...intent, streamInto: intent.commitFrom });
   if (removed.format === intent.base.format) return;
-  const { qmp } = session;
   const { base } = intent;
   // Read-write from the start, like every top's file node, and not auto-read-only: such a node
   // reopens its file BY NAME whenever it switches between read-only and read-write (a later
   // snapshot puts it under a new top), and after the rename below that name is gone.
-  await qmp.execute('blockdev-add', { driver: 'file', filename: intent.snapshotPath, 'node-name': base.file });
-  await qmp.execute('blockdev-add', { driver: 'qcow2', file: base.file, 'node-name': base.format, 'read-only': true, backing: below?.format ?? null });
-  await qmp.execute('blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': intent.oldTop.format, file: intent.oldTop.file, backing: base.format }] });
-  await qmp.execute('blockdev-del', { 'node-name': removed.format });
-  await qmp.execute('blockdev-del', { 'node-name': removed.file });
+  // Two batches (vm/qmp.ts executeInOrder), each command failing when the one before it did:
+  // the qcow2 node needs the file node; the removed layer's nodes stay in use (and are not
+  // deleted) unless the reopen moved the top off them. Not one batch: nodes of the same names
+  // left by an earlier attempt would let the reopen run after a failed add.
+  try {
+    await executeInOrder(session.qmp, [
+      ['blockdev-add', { driver: 'file', filename: intent.snapshotPath, 'node-name': base.file }],
+      ['blockdev-add', { driver: 'qcow2', file: base.file, 'node-name': base.format, 'read-only': true, backing: below?.format ?? null }],
+    ]);
+    await executeInOrder(session.qmp, [
+      ['blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': intent.oldTop.format, file: intent.oldTop.file, backing: base.format }] }],
+      ['blockdev-del', { 'node-name': removed.format }],
+      ['blockdev-del', { 'node-name': removed.file }],
+    ]);
+  } catch (err) {
+    // The next generation's names are nobody's yet: whatever of them is in QEMU now (these adds,
+    // or a node of the same name an earlier attempt left, on which the qcow2 add above runs even
+    // when the file add failed) goes, or every retry fails on it. Either delete fails harmlessly
+    // if the top already reads through the node (QEMU refuses a node in use).
+    await executeInOrder(session.qmp, [['blockdev-del', { 'node-name': base.format }], ['blockdev-del', { 'node-name': base.file }]]).catch(() => undefined);
+    throw err;
+  }
   session.nodes = { ...session.nodes, generation: Math.max(session.nodes.generation, intent.generation), snapshots: { ...session.nodes.snapshots, [intent.snapshotId]: base } };
   writeNodes(session.runDir, session.nodes);
 }
@@ -156,7 +173,7 @@ async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promi
  * the pivot and its note (see the top of this file). Resumes a job an earlier owner started;
  * nothing to do once QEMU's top is the new node.
  */
-export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void): Promise<void> {
+export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void, opts: { jobMayRun?: boolean } = {}): Promise<void> {
   const { qmp } = session;
   const journal = core.paths.boxJournal(intent.boxId);
   if (session.nodes.top.format === intent.base.format) {
@@ -167,7 +184,9 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     await renameBase(session, intent);
     const jobId = `rm-${intent.snapshotId}`;
     const ready = watchJob(session, jobId, (f) => onProgress(f * 0.99), 'BLOCK_JOB_READY');
-    const job = (await qmp.execute<{ device: string; ready: boolean }[]>('query-block-jobs')).find((j) => j.device === jobId);
+    // jobMayRun: false from the owner that just wrote the intent (no job of it can exist yet):
+    // a round trip saved. Recovery asks, an earlier owner's job may run on.
+    const job = opts.jobMayRun === false ? undefined : (await qmp.execute<{ device: string; ready: boolean }[]>('query-block-jobs')).find((j) => j.device === jobId);
     try {
       // Active commit: the top is the live disk; QEMU forbids a backing-file for it (the top goes).
       if (!job) await qmp.execute('block-commit', { 'job-id': jobId, device: intent.oldTop.format, 'base-node': intent.base.format });
@@ -205,9 +224,8 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
 export async function finishCommit(core: HomeData, session: QemuSession | null, intent: LiveCommitIntent): Promise<void> {
   if (fs.existsSync(intent.snapshotPath)) renameDurable(intent.snapshotPath, intent.commitFrom.path);
   liveCommit.crash('after-rename');
-  if (session) {
-    for (const node of [intent.oldTop.format, intent.oldTop.file]) await session.qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
-  }
+  // Both sent whatever the first answers, as one at a time did: either may be gone already (recovery).
+  if (session) await executeInOrder(session.qmp, [['blockdev-del', { 'node-name': intent.oldTop.format }], ['blockdev-del', { 'node-name': intent.oldTop.file }]]).catch(() => undefined);
   removeRowReparenting(core, intent);
   liveCommit.crash('after-row');
   deleteSnapshotFiles(core, intent);

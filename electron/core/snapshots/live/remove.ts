@@ -12,6 +12,7 @@ import { clearIntent, writeIntent } from '../../journal.js';
 import type { Dependent, RemoveFacts, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { withoutSnapshot, writeNodes, type NodePair } from '../../vm/nodes.js';
+import { executeInOrder } from '../../vm/qmp.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { HomeData } from '../../deps.js';
 import type { LiveDeps } from './create.js';
@@ -165,10 +166,7 @@ export async function finishStream(session: QemuSession, intent: LiveRemoveInten
   const removed = session.nodes.snapshots[intent.snapshotId];
   const { target, base } = removed ? layersOf(session, intent) : mergeEnds(session, intent);
   if (target !== session.nodes.top) await reopen(session, target, base?.format ?? null, true).catch(() => undefined);
-  if (removed) {
-    await session.qmp.execute('blockdev-del', { 'node-name': removed.format }).catch(() => undefined);
-    await session.qmp.execute('blockdev-del', { 'node-name': removed.file }).catch(() => undefined);
-  }
+  if (removed) await executeInOrder(session.qmp, [['blockdev-del', { 'node-name': removed.format }], ['blockdev-del', { 'node-name': removed.file }]]).catch(() => undefined);
   session.nodes = withoutSnapshot(session.nodes, intent.snapshotId);
   writeNodes(session.runDir, session.nodes);
 }
