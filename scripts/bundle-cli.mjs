@@ -7,7 +7,7 @@
 // its native addon staying in node_modules. Other packages stay in node_modules.
 // The chunks are CommonJS so that bin/cli-loader.cjs can run them with V8's code cache, which
 // this script then writes by running a few commands against a scratch home.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,15 +123,19 @@ async function writeCodeCache() {
       // compiles the rest.
       if ((code !== 0) !== failing) process.stderr.write(`bundle-cli: \`boxkeep ${argv.join(' ')}\` ${failing ? 'did not fail' : `failed (exit ${code})`} while writing the code cache; the cache will be smaller.\n`);
     };
-    // The listings on an empty home and on one with a box and a snapshot tree, then forwarded
-    // to an owner: a function the runs here never called is not in the cache, and compiles at
-    // every command.
+    // The listings on an empty home and on one with a box and a snapshot tree, then a snapshot
+    // and a listing forwarded to an owner: a function the runs here never called is not in the
+    // cache and compiles at every command, and one they did call is read from the cache by every
+    // command, used or not. So the home is furnished by other processes, not by runs here.
     for (const argv of [['--version'], ['--help'], ...lists.slice(0, 3)]) await run(argv);
     await run([...at, 'snapshot', 'list', 'b'], true);
-    for (const argv of [['image', 'import', seed, '--name', 'seed'], ['box', 'create', 'b', '--image', 'seed'], ['snapshot', 'create', 'b', 'one'], ['snapshot', 'create', 'b', 'two', '--description', 'a note']]) await run([...at, ...argv]);
+    for (const argv of [['image', 'import', seed, '--name', 'seed'], ['box', 'create', 'b', '--image', 'seed'], ['snapshot', 'create', 'b', 'one'], ['snapshot', 'create', 'b', 'two', '--description', 'a note']]) {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin/boxkeep.cjs'), ...at, ...argv], { encoding: 'utf8' });
+      if (r.status !== 0) process.stderr.write(`bundle-cli: \`boxkeep ${argv.join(' ')}\` failed (exit ${r.status}) while furnishing the code cache's home; the cache will be smaller.\n`);
+    }
     for (const argv of lists) await run(argv);
     await withOwner(path.join(home, 'h'), async () => {
-      for (const argv of [[...at, 'snapshot', 'create', 'b', 'three'], ...lists]) await run(argv);
+      for (const argv of [[...at, 'snapshot', 'create', 'b', 'three'], [...at, 'box', 'list']]) await run(argv);
     });
     loader.loadAll();
     loader.writeCaches();
