@@ -69,8 +69,8 @@ const QUICK = ['electron/core/reader.js'];
  * Left to itself the bundler makes a chunk of every set of modules a different set of importers
  * shares, and a command reads, compiles and runs each chunk it needs separately (a dozen for
  * `box list`). A first build shows which modules each start-up path loads: the entry's static
- * imports (every command) and the static closure of each QUICK import; each such set becomes
- * one chunk, taken by the first set that holds a module.
+ * imports (every command), the CONTRACT modules, and the static closure of each QUICK import;
+ * each such set becomes one chunk, taken by the first set that holds a module.
  */
 async function loadGroups(options, output) {
   const { output: chunks } = await build({ ...options, write: false, output: { ...output, cleanDir: false } });
@@ -91,8 +91,7 @@ async function loadGroups(options, output) {
     groups.push({ name, test: (id) => set.has(id), priority: 100 - groups.length });
   };
   group('base', [...closure(entry)].filter((f) => f !== 'main.cjs'));
-  const contract = [...byFile.values()].filter((c) => c.moduleIds.some((id) => CONTRACT.test(id))).map((c) => c.fileName);
-  group('contract', contract, (id) => CONTRACT.test(id));
+  group('contract', byFile.keys(), (id) => CONTRACT.test(id));
   for (const quick of QUICK) {
     const chunk = [...byFile.values()].find((c) => c.facadeModuleId?.endsWith(quick));
     if (!chunk) throw new Error(`bundle-cli: no chunk starts at ${quick}; update QUICK`);

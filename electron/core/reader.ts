@@ -8,10 +8,10 @@
 import { BoxkeepError } from '../../shared/errors.js';
 import type { RecoveryReport } from '../../shared/types.js';
 import { parseInput } from '../../shared/validate.js';
-import { diskFullError, isDiskFull } from './fsutil.js';
+import { asDiskFull } from './fsutil.js';
 import { isReadChannel, readHandlers, READ_CHANNELS } from './reads.js';
 import { recoveryNeeded } from './recovery/needed.js';
-import { asDiskFull, takeHome } from './take-home.js';
+import { takeHome } from './take-home.js';
 
 export interface HomeReader {
   /** Answers a read channel; anything else is refused (the command was declared read-only by mistake). */
@@ -50,7 +50,7 @@ export function openReader(home: string): HomeReader | null {
         if (!isReadChannel(channel)) throw new BoxkeepError('Internal', `${String(channel).slice(0, 80)} is not one of the read channels (${READ_CHANNELS.join(', ')}) a home opened for reading answers.`);
         return handlers[channel]!(parseInput(channel, raw));
       } catch (err) {
-        throw isDiskFull(err) ? diskFullError(paths.root, err) : BoxkeepError.from(err);
+        throw BoxkeepError.from(asDiskFull(paths.root, err));
       }
     },
     openedWith: { at: Date.now(), elapsedMs: 0, items: [] },

@@ -22,7 +22,7 @@ import type { SnapshotEngine } from './snapshots/engine.js';
 import type { ProtectService } from './protect/service.js';
 import type { InsideService } from './inside/service.js';
 import type { VmControl } from './vm/control.js';
-import { diskFullError, isDiskFull } from './fsutil.js';
+import { asDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
 import { readHandlers } from './reads.js';
 
@@ -113,7 +113,7 @@ export function createRouter(core: RouterDeps): Router {
   };
 
   // ENOSPC/SQLITE_FULL from any step: say the disk is full and what to do, not Internal.
-  const asBoxkeepError = (err: unknown) => (isDiskFull(err) ? diskFullError(core.paths.root, err) : BoxkeepError.from(err));
+  const asBoxkeepError = (err: unknown) => BoxkeepError.from(asDiskFull(core.paths.root, err));
 
   return {
     async invoke(channel, raw) {

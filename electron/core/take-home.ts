@@ -1,8 +1,6 @@
 // Taking a home: the folder checked and made private, the owner's lock, the database. The
 // whole engine (core.ts) and a read-only opening (reader.ts) take it the same way.
 import fs from 'node:fs';
-import path from 'node:path';
-import { diskFullError, isDiskFull } from './fsutil.js';
 import { privateHome } from './home.js';
 import { HomeLock, type OwnerKind } from './lock.js';
 import { HomePaths } from './paths.js';
@@ -25,9 +23,4 @@ export function takeHome(home: string, owner: OwnerKind): TakenHome {
     lock.release();
     throw err;
   }
-}
-
-/** Making the home, opening its database or a recovery step can hit a full disk: say so, and what to do. */
-export function asDiskFull(home: string, err: unknown): unknown {
-  return isDiskFull(err) ? diskFullError(path.resolve(home), err) : err;
 }
