@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { diskSpace, updateSettings } from '../../electron/core/space.js';
-import { nextTop } from '../../electron/core/vm/nodes.js';
+import { bootDiskTop, nextTop } from '../../electron/core/vm/nodes.js';
 import { QmpClient } from '../../electron/core/vm/qmp.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
@@ -73,8 +73,13 @@ describe('live removal chooses the direction that copies less', () => {
     const files = await sums(['/mnt/big', '/mnt/big2', '/mnt/small']);
     const live = box().liveDiskPath;
     const bigInode = fs.statSync(big.diskPath).ino;
+    const bigNodes = session().nodes.snapshots[big.id]!;
+    expect(bigNodes.format).toMatch(/^q\d+$/);
 
     expect(await removeWatchingJobs(big.id)).toEqual(['commit']);
+    // A layer a live snapshot made becomes the live disk under its own nodes, none renamed.
+    expect(session().nodes.top).toEqual(bigNodes);
+    expect(bootDiskTop(await session().qmp.execute('query-block'))).toBe(bigNodes.format);
     // The snapshot's file, merged, is the live disk now, at the live path.
     expect(fs.statSync(live).ino).toBe(bigInode);
     expect(box().liveDiskPath).toBe(live);
@@ -186,15 +191,104 @@ describe('a running QEMU the next owner cannot take control of', () => {
   });
 });
 
-describe('a live commit failing as it renames the removed layer', () => {
+/** The crash driver removing a snapshot, killed at `point`, forcing the commit. */
+function drive(point: string, snapshotId: string) {
+  return spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: snapshotId })], {
+    encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point, BOXKEEP_LIVE_MERGE: 'commit' }, timeout: 120_000,
+  });
+}
+
+/**
+ * The active commit of `removed` killed at `point` (QEMU left running or killed too), then the
+ * next owner: finished, the live disk reads on, every other snapshot exactly as before, and the
+ * guest reads `files` (path → text) as before.
+ */
+async function killedAndRecovered(point: string, qemu: 'running' | 'killed', removed: { id: string; name: string; diskPath: string; parentId: string | null }, files: Record<string, string>) {
+  const before = digests();
+  const inode = fs.statSync(removed.diskPath).ino;
+  const parentPath = backingOf(removed.diskPath);
+  const { pid } = session();
+  con.close();
+  await h.core.close();
+
+  const r = drive(point, removed.id);
+  expect(r.signal, r.stderr).toBe('SIGKILL');
+  if (qemu === 'killed') {
+    process.kill(pid, 'SIGKILL');
+    // Until it is gone: a QEMU still tearing down looks alive to the next owner, whose recovery
+    // then leaves the removal to a later owner (it never works under a QEMU it cannot adopt).
+    for (let i = 0; i < 400 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((res) => setTimeout(res, 25));
+  }
+
+  const core = await h.reopen();
+  const b = box();
+  expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toEqual([]);
+  expect(core.store.getSnapshot(removed.id), point).toBeNull();
+  expect(fs.existsSync(path.dirname(removed.diskPath)), point).toBe(false);
+  expect(b.currentSnapshotId, point).toBe(removed.parentId);
+  // The removed snapshot's file took the live path (the commit direction), backing onto its parent.
+  expect(fs.statSync(b.liveDiskPath).ino, point).toBe(inode);
+  expect(backingOf(b.liveDiskPath), point).toBe(parentPath);
+  const now = digests();
+  for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], `${point}: ${name}`).toBe(digest);
+
+  if (qemu === 'running') {
+    expect(b.status, point).toBe('running');
+    expect((await session().qmp.execute<{ status: string }>('query-status')).status, point).toBe('running');
+    // The removed snapshot's path is closed (its inode lives on as the live disk).
+    const fds = fs.readdirSync(`/proc/${session().pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${session().pid}/fd/${fd}`); } catch { return ''; } });
+    expect(fds.filter((f) => f.startsWith(removed.diskPath)), point).toEqual([]);
+    con = await attach(core, 'vm', 0);
+  } else {
+    expect(b.status, point).not.toBe('running');
+    con = await boot(core, 'vm');
+  }
+  const paths = Object.keys(files);
+  expect((await sh(con, `cat ${paths.join(' ')}`)).trim().split(/\s+/), `${point}: the guest's files`).toEqual(paths.map((f) => files[f]));
+}
+
+describe('a snapshot the box started with: its layer carries the snapshot\'s names, so the commit renames its nodes first', () => {
+  // Snapshots taken, then the box started again: QEMU opens each as `qs<id>` over an
+  // auto-read-only file node, unfit to be the live disk. Each case removes the snapshot the live
+  // disk backs onto, the last of the chain.
+  const chain: { id: string; name: string; diskPath: string; parentId: string | null }[] = [];
+  const files: Record<string, string> = {};
+  const points = ['live-commit:after-intent', 'live-commit:after-base', 'live-commit:after-ready', 'live-commit:after-mark'];
+  const cases = points.flatMap((p) => [[p, 'running'], [p, 'killed']] as const);
+
+  beforeAll(async () => {
+    for (let i = 0; i < cases.length + 2; i++) {
+      await sh(con, `echo started-${i} > /mnt/st${i}; sync`);
+      files[`/mnt/st${i}`] = `started-${i}`;
+      chain.push(await h.core.snapshots.create({ box: 'vm', name: `started-${i}` }));
+    }
+    con.close();
+    await h.core.vms.stop('vm', { force: true });
+    con = await boot(h.core, 'vm');
+    expect(session().nodes.snapshots[chain.at(-1)!.id]!.format).toBe(`qs${chain.at(-1)!.id}`);
+  }, 180_000);
+
+  it('renames, then commits: the live disk is the next generation\'s node, the guest reads on', async () => {
+    const removed = chain.pop()!;
+    const next = nextTop(session().nodes).newTop;
+    process.env.BOXKEEP_LIVE_MERGE = 'commit';
+    try {
+      expect(await removeWatchingJobs(removed.id)).toEqual(['commit']);
+    } finally {
+      delete process.env.BOXKEEP_LIVE_MERGE;
+    }
+    expect(session().nodes.top).toEqual(next);
+    expect(bootDiskTop(await session().qmp.execute('query-block'))).toBe(next.format);
+    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+    const paths = Object.keys(files);
+    expect((await sh(con, `cat ${paths.join(' ')}`)).trim().split(/\s+/)).toEqual(paths.map((f) => files[f]));
+  });
+
   // The next generation's file node already in QEMU, as an earlier attempt's add that timed out
   // leaves it (QEMU runs it anyway): the commit fails, but leaves none of those names behind
   // (the qcow2 add, sent in the same batch, runs on that node), so the retry commits.
-  it('fails once, leaves no node of the next generation behind, and the retry commits', async () => {
-    await sh(con, 'dd if=/dev/urandom of=/mnt/left bs=64k count=16 2>/dev/null; sync');
-    const s = await h.core.snapshots.create({ box: 'vm', name: 'left' });
-    await sh(con, 'echo after > /mnt/left2; sync');
-    const files = await sums(['/mnt/left', '/mnt/left2']);
+  it('failing as it renames: leaves no node of the next generation behind, and the retry commits', async () => {
+    const s = chain.pop()!;
     const before = digests();
     const next = nextTop(session().nodes).newTop;
     await session().qmp.execute('blockdev-add', { driver: 'file', 'node-name': next.file, filename: s.diskPath });
@@ -211,71 +305,29 @@ describe('a live commit failing as it renames the removed layer', () => {
       delete process.env.BOXKEEP_LIVE_MERGE;
     }
     expect(h.core.store.getSnapshot(s.id)).toBeNull();
-    expect(await sums(['/mnt/left', '/mnt/left2'])).toBe(files);
+    const paths = Object.keys(files);
+    expect((await sh(con, `cat ${paths.join(' ')}`)).trim().split(/\s+/)).toEqual(paths.map((f) => files[f]));
     const after = digests();
-    for (const [name, digest] of Object.entries(before)) if (name !== 'left') expect(after[name], name).toBe(digest);
+    for (const [name, digest] of Object.entries(before)) if (name !== s.name) expect(after[name], name).toBe(digest);
+  });
+
+  it.each(cases)('%s, QEMU %s: finished, the live disk reads on, every other snapshot exactly as before', { timeout: 180_000 }, async (point, qemu) => {
+    await killedAndRecovered(point, qemu, chain.pop()!, files);
   });
 });
 
 describe('the active commit killed at each step', () => {
+  // Each removed snapshot taken live just before: its layer's own nodes become the live disk.
   let n = 0;
-
-  function drive(point: string, snapshotId: string) {
-    return spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: snapshotId })], {
-      encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point, BOXKEEP_LIVE_MERGE: 'commit' }, timeout: 120_000,
-    });
-  }
-
+  const files: Record<string, string> = {};
   const cases = CRASH_POINTS.filter((p) => p.startsWith('live-commit:')).flatMap((p) => [[p, 'running'], [p, 'killed']] as const);
   it.each(cases)('%s, QEMU %s: finished, the live disk reads on, every other snapshot exactly as before', { timeout: 180_000 }, async (point, qemu) => {
     const k = ++n;
     await sh(con, `echo before-${k} > /mnt/b${k}; sync`);
     const removed = await h.core.snapshots.create({ box: 'vm', name: `r${k}` });
     await sh(con, `echo after-${k} > /mnt/a${k}; sync`);
-    const before = digests();
-    const inode = fs.statSync(removed.diskPath).ino;
-    const parentPath = backingOf(removed.diskPath);
-    const { pid } = session();
-    con.close();
-    await h.core.close();
-
-    const r = drive(point, removed.id);
-    expect(r.signal, r.stderr).toBe('SIGKILL');
-    if (qemu === 'killed') {
-      process.kill(pid, 'SIGKILL');
-      // Until it is gone: a QEMU still tearing down looks alive to the next owner, whose recovery
-      // then leaves the removal to a later owner (it never works under a QEMU it cannot adopt).
-      for (let i = 0; i < 400 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((res) => setTimeout(res, 25));
-    }
-
-    const core = await h.reopen();
-    const b = box();
-    expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toEqual([]);
-    expect(core.store.getSnapshot(removed.id), point).toBeNull();
-    expect(fs.existsSync(path.dirname(removed.diskPath)), point).toBe(false);
-    expect(b.currentSnapshotId, point).toBe(removed.parentId);
-    // The removed snapshot's file took the live path (the commit direction), backing onto its parent.
-    expect(fs.statSync(b.liveDiskPath).ino, point).toBe(inode);
-    expect(backingOf(b.liveDiskPath), point).toBe(parentPath);
-    const now = digests();
-    for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], `${point}: ${name}`).toBe(digest);
-
-    if (qemu === 'running') {
-      expect(b.status, point).toBe('running');
-      expect((await session().qmp.execute<{ status: string }>('query-status')).status, point).toBe('running');
-      // The removed snapshot's path is closed (its inode lives on as the live disk).
-      const fds = fs.readdirSync(`/proc/${session().pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${session().pid}/fd/${fd}`); } catch { return ''; } });
-      expect(fds.filter((f) => f.startsWith(removed.diskPath)), point).toEqual([]);
-      con = await attach(core, 'vm', 0);
-    } else {
-      expect(b.status, point).not.toBe('running');
-      con = await boot(core, 'vm');
-    }
-    for (let i = 1; i <= k; i++) {
-      const out = await sh(con, `cat /mnt/b${i} /mnt/a${i}`);
-      expect(out, `${point}: files of step ${i}`).toContain(`before-${i}`);
-      expect(out, `${point}: files of step ${i}`).toContain(`after-${i}`);
-    }
+    Object.assign(files, { [`/mnt/b${k}`]: `before-${k}`, [`/mnt/a${k}`]: `after-${k}` });
+    await killedAndRecovered(point, qemu, removed, files);
   });
 
   it('after all of that, every layer of the stopped box passes qemu-img check', async () => {

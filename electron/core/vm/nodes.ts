@@ -63,6 +63,15 @@ function kindOfSuffix(suffix: string): Kind | null {
   return null;
 }
 
+/**
+ * Can this layer's nodes become the live disk as they are (a live commit pivots onto them)? A
+ * generation pair can: every one has a plain read-write file node (the top's at start, a live
+ * snapshot's overlay, a live commit's renamed layer), which takes writes without reopening its
+ * file by name. A snapshot's or the image's pair, opened at start, is named for what it was, over
+ * an auto-read-only file node that reopens its file by name (chainBlockdevs).
+ */
+export const mayBecomeTop = (pair: NodePair) => kindOf(pair)?.kind === 'generation';
+
 /** Is this a node name Boxkeep makes (either half of a pair)? */
 const isOurs = (name: string) => (name.startsWith(FORMAT) || name.startsWith(FILE)) && kindOfSuffix(name.slice(1)) !== null;
 

@@ -12,10 +12,12 @@
 // guest writes nothing), so before the note ('pivoted' in the intent) either file is right and
 // recovery takes the old top; after it, only the removed layer's file is. Then `cont`.
 //
-// Why the node names change before the job: QEMU keeps a node's name, so after the pivot the
-// live disk would be the snapshot's node `qs<id>`, a name that says "snapshot" (vm/nodes.ts).
-// The removed layer's file is opened again as the next generation's pair and swapped in below
-// the top (blockdev-reopen), so the live disk is a generation node, as after a live snapshot.
+// Why the node names may change before the job: QEMU keeps a node's name, so after the pivot
+// the live disk would be the removed layer's node. A layer a live snapshot made in this QEMU
+// (a generation pair, `q<n>`) is fit to be the top as it is (vm/nodes.ts mayBecomeTop). One the
+// box started with is the snapshot's `qs<id>`, a name that says "snapshot", over a file node
+// that reopens its file by name: its file is opened again as the next generation's pair and
+// swapped in below the top (blockdev-reopen), so the live disk is a generation node.
 //
 // Why the rows move before the job: an owner killed after the pivot and before the rename
 // leaves QEMU reading [new top, parent…] while the disk still says [old top, removed, parent…];
@@ -32,7 +34,7 @@ import { clearIntent, writeIntent } from '../../journal.js';
 import { BoxkeepError } from '../../../../shared/errors.js';
 import type { Dependent, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
-import { nextTop, withoutSnapshot, writeNodes } from '../../vm/nodes.js';
+import { mayBecomeTop, nextTop, withoutSnapshot, writeNodes } from '../../vm/nodes.js';
 import { executeInOrder } from '../../vm/qmp.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { LiveDeps } from './create.js';
@@ -98,7 +100,9 @@ function chooseDirection(core: LiveDeps, box: Box, streamBytes: number, commitBy
 
 async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, child: Dependent, onProgress: (f: number) => void): Promise<void> {
   const session = core.sessions.session(box.id);
-  const { generation, newTop } = nextTop(session.nodes);
+  const removed = session.nodes.snapshots[plan.snapshotId];
+  // Its own nodes when they may be the top (renameBase then has nothing to do): 11 ms saved.
+  const { generation, newTop } = removed && mayBecomeTop(removed) ? { generation: session.nodes.generation, newTop: removed } : nextTop(session.nodes);
   const intent: LiveCommitIntent = {
     ...plan, id: newId(), op: 'live-commit', commitFrom: child, others: plan.dependents.filter((d) => d !== child),
     wasPaused: box.status === 'paused', oldTop: session.nodes.top, base: newTop, generation,
@@ -133,7 +137,8 @@ async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveInte
 /**
  * The removed layer's file opened again under the next generation's names, under the top
  * (blockdev-reopen), the old nodes dropped. Idempotent (recovery runs it again): nothing is
- * done when QEMU's map already names the removed layer so.
+ * done when QEMU's map already names the removed layer so (also when its own nodes were fit to
+ * be the top from the start).
  */
 async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promise<void> {
   const { removed, base: below } = layersOf(session, { ...intent, streamInto: intent.commitFrom });
@@ -199,9 +204,13 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     liveCommit.crash('after-ready');
     session.quiescing = true;
     try {
-      if (!intent.wasPaused) await qmp.execute('stop');
       const completed = watchJob(session, jobId, () => {});
-      await qmp.execute('block-job-complete', { device: jobId });
+      // One batch, a round trip saved: QEMU runs them in order, so the pivot finds the guest
+      // stopped (`stop` fails only while a guest memory dump runs, which Boxkeep never starts).
+      await executeInOrder(qmp, [...(intent.wasPaused ? [] : [['stop'] as [string]]), ['block-job-complete', { device: jobId }]]).catch((err) => {
+        completed.cancel();
+        throw err;
+      });
       await completed.done;
       liveCommit.crash('after-pivot');
       writeIntent(journal, { ...intent, pivoted: true });
@@ -218,14 +227,17 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
 }
 
 /**
- * After the pivot: the removed layer's file takes the live path (QEMU keeps its descriptor),
- * the old top's nodes go (closing its file), then the rows and the folder. Idempotent.
+ * After the pivot: the removed layer's file takes the live path (QEMU keeps its descriptor)
+ * while the old top's nodes go (closing its file), then the rows and the folder. Idempotent.
  */
 export async function finishCommit(core: HomeData, session: QemuSession | null, intent: LiveCommitIntent): Promise<void> {
+  // Sent before the rename and awaited after it, so QEMU closes the old top while the rename is
+  // made durable: either order is right. Both sent whatever the first answers, as one at a time
+  // did: either may be gone already (recovery).
+  const dropped = session ? executeInOrder(session.qmp, [['blockdev-del', { 'node-name': intent.oldTop.format }], ['blockdev-del', { 'node-name': intent.oldTop.file }]]).catch(() => undefined) : null;
   if (fs.existsSync(intent.snapshotPath)) renameDurable(intent.snapshotPath, intent.commitFrom.path);
   liveCommit.crash('after-rename');
-  // Both sent whatever the first answers, as one at a time did: either may be gone already (recovery).
-  if (session) await executeInOrder(session.qmp, [['blockdev-del', { 'node-name': intent.oldTop.format }], ['blockdev-del', { 'node-name': intent.oldTop.file }]]).catch(() => undefined);
+  await dropped;
   removeRowReparenting(core, intent);
   liveCommit.crash('after-row');
   deleteSnapshotFiles(core, intent);
