@@ -1,6 +1,7 @@
 // Composition root: builds the services for one home directory, each from the small
 // dependencies type declared beside it. It imports every service; nothing in electron/core
 // imports it back. Taking the home runs recovery before anything else can touch a disk.
+import fs from 'node:fs';
 import { Emitter } from '../../shared/events.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { ArchiveService } from './archive/service.js';
@@ -21,6 +22,7 @@ import { InsideService, type InsideOptions } from './inside/service.js';
 import { diskSpace } from './space.js';
 import type { Store } from './store/store.js';
 import { Tasks } from './tasks.js';
+import { Trash } from './trash.js';
 import type { VmControl } from './vm/control.js';
 import { Supervisor, type SupervisorOptions } from './vm/supervisor.js';
 import { version } from './version.js';
@@ -57,6 +59,7 @@ export class Core {
   readonly inside: InsideService;
   vms: VmControl;
   readonly logger: Logger;
+  readonly trash: Trash;
   lastRecovery: RecoveryReport | null = null;
   private readonly lock: HomeLock;
   private readonly supervisor: Supervisor;
@@ -65,7 +68,8 @@ export class Core {
     ({ paths: this.paths, lock: this.lock, store: this.store } = takeHome(opts.home, opts.owner));
     this.logger = opts.logger;
     this.tasks = new Tasks(this.events);
-    const home = { paths: this.paths, store: this.store };
+    this.trash = new Trash(this.paths.trashDir, this.logger);
+    const home = { paths: this.paths, store: this.store, trash: this.trash };
     const effects = { ...home, locks: this.locks, events: this.events, logger: this.logger };
     this.images = new ImageService({ ...effects, tasks: this.tasks });
     this.boxes = new BoxService({ ...effects, images: this.images });
@@ -88,6 +92,8 @@ export class Core {
         } else {
           await core.recover();
         }
+        // What a crash left there before it was freed.
+        if (fs.existsSync(core.paths.trashDir)) core.trash.empty();
       } catch (err) {
         await core.close();
         throw err;
@@ -121,6 +127,7 @@ export class Core {
     // First: a warm appliance still holds snapshot layers.
     await this.inside.close();
     await this.vms.close();
+    await this.trash.drained();
     this.store.close();
     this.lock.release();
   }

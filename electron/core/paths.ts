@@ -16,6 +16,8 @@ export class HomePaths {
   get homeJournal() { return path.join(this.root, 'journal'); }
   /** Files recovery could not place: moved here, never deleted. */
   get orphansDir() { return path.join(this.root, 'orphans'); }
+  /** What finished operations no longer need, freed in the background (trash.ts). */
+  get trashDir() { return path.join(this.root, 'trash'); }
   /** The app's local socket, for the CLI talking to a running app. */
   get controlSocket() { return path.join(this.root, 'control.sock'); }
 

@@ -46,7 +46,8 @@ export function diskSpace(core: HomeData): DiskSpace {
   const st = fs.statfsSync(core.paths.root);
   const total = st.blocks * st.bsize;
   const setting = core.store.getSetting(RESERVE_KEY);
-  return { free: st.bavail * st.bsize, total, reserve: setting === null ? defaultReserve(total) : Number(setting) };
+  // What the trash has still to free is as good as free: it is, a moment later.
+  return { free: st.bavail * st.bsize + (core.trash?.pendingBytes ?? 0), total, reserve: setting === null ? defaultReserve(total) : Number(setting) };
 }
 
 export function getSettings(core: HomeData): Settings {

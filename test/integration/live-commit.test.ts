@@ -49,6 +49,13 @@ async function stopWriter(): Promise<number> {
   return Number((await sh(con, 'cat /mnt/count')).trim().split(/\s+/).pop());
 }
 
+/** Files of the home QEMU holds open though they have no name any more. */
+function heldDeleted(): string[] {
+  const dir = `/proc/${session().pid}/fd`;
+  const targets = fs.readdirSync(dir).map((fd) => { try { return fs.readlinkSync(path.join(dir, fd)); } catch { return ''; } });
+  return targets.filter((t) => t.startsWith(h.core.paths.root) && t.endsWith('(deleted)'));
+}
+
 /** Removes a snapshot, telling which block job QEMU ran for it. */
 async function removeWatchingJobs(snapshotId: string): Promise<string[]> {
   const types: string[] = [];
@@ -86,6 +93,10 @@ describe('live removal chooses the direction that copies less', () => {
     expect(backingOf(live)).toBe(parent.diskPath);
     expect(box().currentSnapshotId).toBe(parent.id);
     expect(fs.existsSync(path.dirname(big.diskPath))).toBe(false);
+    // The old top was freed by the trash once QEMU closed it: nothing of the home is held deleted.
+    await h.core.trash.drained();
+    expect(fs.readdirSync(h.core.paths.trashDir)).toEqual([]);
+    expect(heldDeleted()).toEqual([]);
     const count = await stopWriter();
     expect(count).toBeGreaterThan(0);
     expect(await sums(['/mnt/big', '/mnt/big2', '/mnt/small'])).toBe(files);

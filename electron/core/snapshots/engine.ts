@@ -260,10 +260,15 @@ export class SnapshotEngine {
     const filesBefore = [snapshot.diskPath, memoryPath(snapshot.diskPath), ...intent.dependents.map((d) => d.path)];
     const bytesBefore = filesBefore.reduce((sum, f) => sum + sizeOnDisk(f), 0);
     const started = performance.now();
-    await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
-      running
-        ? removeRunning(this.core, box, intent, running, (f) => task.progress(f))
-        : removeOffline(this.core, intent, (f) => task.progress(f), needed));
+    try {
+      await this.core.tasks.run('snapshot-remove', box.id, `Deleting ${snapshot.name}`, (task) =>
+        running
+          ? removeRunning(this.core, box, intent, running, (f) => task.progress(f))
+          : removeOffline(this.core, intent, (f) => task.progress(f), needed));
+    } finally {
+      // What it put in the trash is freed after it, in the background (trash.ts).
+      this.core.trash?.empty();
+    }
     const bytesAfter = intent.dependents.reduce((sum, d) => sum + sizeOnDisk(d.path), 0);
     this.core.logger.info('snapshot removed', { op: 'snapshot-remove', boxId: box.id, snapshotId: snapshot.id, mode: intent.mode, elapsed_ms: elapsedMs(started) });
     return {

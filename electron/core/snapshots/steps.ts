@@ -115,7 +115,7 @@ export async function removeOffline(core: HomeData, intent: SnapshotRemoveIntent
     // A full disk, and nothing backs onto this snapshot: the file goes first (freeing space),
     // then the row. A crash between leaves a row without a file and without dependents, which
     // recovery's reconcile removes; so no record is needed, and none could be written.
-    deleteSnapshotFiles(core, intent);
+    deleteSnapshotFiles(core, intent, { now: true });
     removeRowReparenting(core, intent);
     return;
   }
@@ -245,6 +245,12 @@ export function removeRowReparenting(core: HomeData, intent: RemoveFacts): void 
   });
 }
 
-export function deleteSnapshotFiles(core: HomeData, intent: RemoveFacts): void {
-  removeDurable(core.paths.snapshotDir(intent.boxId, intent.snapshotId));
+/**
+ * The removed snapshot's folder out of its place: into the trash, freed after the operation
+ * (trash.ts), or at once with `now` (a full disk waits for the space) or without a trash.
+ */
+export function deleteSnapshotFiles(core: HomeData, intent: RemoveFacts, opts: { now?: boolean } = {}): void {
+  const dir = core.paths.snapshotDir(intent.boxId, intent.snapshotId);
+  if (core.trash && !opts.now) core.trash.take(dir);
+  else removeDurable(dir);
 }

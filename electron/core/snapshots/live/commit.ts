@@ -235,7 +235,11 @@ export async function finishCommit(core: HomeData, session: QemuSession | null, 
   // made durable: either order is right. Both sent whatever the first answers, as one at a time
   // did: either may be gone already (recovery).
   const dropped = session ? executeInOrder(session.qmp, [['blockdev-del', { 'node-name': intent.oldTop.format }], ['blockdev-del', { 'node-name': intent.oldTop.file }]]).catch(() => undefined) : null;
-  if (fs.existsSync(intent.snapshotPath)) renameDurable(intent.snapshotPath, intent.commitFrom.path);
+  if (fs.existsSync(intent.snapshotPath)) {
+    // The old top, replaced here, is freed by the trash after the removal, not by QEMU's close.
+    core.trash?.keep(intent.commitFrom.path);
+    renameDurable(intent.snapshotPath, intent.commitFrom.path);
+  }
   liveCommit.crash('after-rename');
   await dropped;
   removeRowReparenting(core, intent);
