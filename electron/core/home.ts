@@ -17,7 +17,7 @@ const HOME_MARKER = 'boxkeep.db';
 /** Every name Boxkeep puts at the top of a home (the database may be missing: moved aside). */
 function homeEntries(home: string): Set<string> {
   const p = new HomePaths(home);
-  const files = [p.db, `${p.db}-wal`, `${p.db}-shm`, p.lock, `${p.lock}.db`, p.imagesDir, p.boxesDir, p.homeJournal, p.orphansDir, p.trashDir, p.controlSocket];
+  const files = [p.db, `${p.db}-wal`, `${p.db}-shm`, p.lock, `${p.lock}.db`, p.imagesDir, p.boxesDir, p.homeJournal, p.orphansDir, p.controlSocket];
   return new Set(files.map((f) => path.basename(f)));
 }
 

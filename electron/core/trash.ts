@@ -5,23 +5,31 @@
 // for it: the operation has ended once the file is out of its place.
 //
 // Nothing in the trash is anyone's data: only take() and keep() put names there, each a name
-// nothing else refers to, so whatever is found there at open (a crash before it was freed) is
-// freed then. The space guard counts what is still to be freed as free (space.ts diskSpace).
+// nothing else refers to, so whatever of those names is found there at open (a crash before it
+// was freed) is freed then. Any other name is left alone, and so is a trash that is a link or
+// not the folder it was: the home is the user's, and can be edited by hand. `trash` is not
+// among the names that make a folder a Boxkeep home (home.ts): a folder holding only a
+// `trash/` of the user's is not adopted. The space guard counts what is still to be freed as free (space.ts diskSpace).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, mkdirDurable, removeDurable } from './fsutil.js';
-import { newId } from './ids.js';
+import { isId, newId } from './ids.js';
 import type { Logger } from './logger.js';
 
 export class Trash {
-  /** Bytes on disk of each name still to be freed. */
+  /** Bytes on disk of each name still to be freed (less what of it is freed already). */
   private readonly pending = new Map<string, number>();
   private running: Promise<void> | null = null;
   private again = false;
+  /** The trash folder as first seen or made (dev, ino): anything else at its path is not used. */
+  private identity: { dev: number; ino: number } | null = null;
 
   constructor(private readonly dir: string, private readonly logger: Logger) {}
 
-  /** What is still to be freed, in bytes. */
+  /**
+   * What is still to be freed, in bytes. Each file is taken off before it is unlinked, so a
+   * folder being freed is never counted twice (once here, once as free space).
+   */
   get pendingBytes(): number {
     let sum = 0;
     for (const bytes of this.pending.values()) sum += bytes;
@@ -30,21 +38,25 @@ export class Trash {
 
   /**
    * Moves `target` (a file or a folder of the home) into the trash, durably gone from its place.
-   * Freed by the next empty(). Deleted at once when the trash cannot be used.
+   * Freed by the next empty(). Deleted at once when the trash cannot be used, or the move fails
+   * (another filesystem, no room for the folder's entry).
    */
   take(target: string): void {
     const st = fs.lstatSync(target, { throwIfNoEntry: false });
     if (!st) return;
-    if (!this.usable()) {
+    const name = newId();
+    try {
+      if (!this.usable(true)) throw new Error('the trash is not usable');
+      const bytes = st.isDirectory() ? treeBytes(target) : st.blocks * 512;
+      fs.renameSync(target, path.join(this.dir, name));
+      this.pending.set(name, bytes);
+    } catch (err) {
+      this.logger.warn('trash: deleted at once', { op: 'trash', target, error: String(err) });
       removeDurable(target);
       return;
     }
-    const bytes = st.isDirectory() ? treeBytes(target) : st.blocks * 512;
-    const name = newId();
-    fs.renameSync(target, path.join(this.dir, name));
     // The rename is one journal entry: made durable on the side it leaves, it is on both.
     fsyncDir(path.dirname(target));
-    this.pending.set(name, bytes);
   }
 
   /**
@@ -54,9 +66,9 @@ export class Trash {
    * with the guest's I/O waiting). Not durable, and needs not be: lost, the close frees it.
    */
   keep(file: string): void {
-    if (!this.usable()) return;
     const name = newId();
     try {
+      if (!this.usable(true)) return;
       fs.linkSync(file, path.join(this.dir, name));
       this.pending.set(name, fs.statSync(file).blocks * 512);
     } catch (err) {
@@ -85,30 +97,57 @@ export class Trash {
   }
 
   private async free(): Promise<void> {
+    if (!this.usable(false)) return;
     let names: string[];
     try {
       names = (await fs.promises.readdir(this.dir)).sort();
     } catch {
       return;
     }
-    for (const name of names) {
+    // Only names take() and keep() make: anything else is someone's, and stays.
+    for (const name of names.filter(isId)) {
       try {
-        // rm never follows a link: a link planted in the trash goes, not what it names.
-        await fs.promises.rm(path.join(this.dir, name), { recursive: true, force: true });
-        this.pending.delete(name);
+        await this.freeName(name, path.join(this.dir, name));
       } catch (err) {
-        // Left for the next empty() (the next operation, or the next open).
+        // Left for the next empty() (the next operation, or the next open), and not counted
+        // meanwhile: the guard under-counts rather than over-counts.
+        this.pending.delete(name);
         this.logger.warn('trash: not freed', { op: 'trash', name, error: String(err) });
         return;
       }
+      this.pending.delete(name);
     }
   }
 
-  /** The trash is a real folder of the home (made if missing), never a link someone planted. */
-  private usable(): boolean {
+  /** One file at a time, each taken off the count first; never through a link (lstat, unlink). */
+  private async freeName(name: string, p: string): Promise<void> {
+    // The trash is checked again before each step: it may have been swapped for a link meanwhile.
+    if (!this.usable(false)) throw new Error('the trash is no longer the folder it was');
+    const st = await fs.promises.lstat(p);
+    if (st.isDirectory()) {
+      for (const child of await fs.promises.readdir(p)) await this.freeName(name, path.join(p, child));
+      await fs.promises.rmdir(p);
+      return;
+    }
+    this.pending.set(name, Math.max(0, (this.pending.get(name) ?? 0) - st.blocks * 512));
+    await fs.promises.unlink(p);
+  }
+
+  /**
+   * The trash is a real folder of the home, the same one throughout (made when missing, if
+   * `make`), never a link someone planted, nor one swapped in since.
+   */
+  private usable(make: boolean): boolean {
     try {
-      if (!fs.existsSync(this.dir)) mkdirDurable(this.dir);
-      return fs.lstatSync(this.dir).isDirectory();
+      let st = fs.lstatSync(this.dir, { throwIfNoEntry: false });
+      if (!st && make) {
+        mkdirDurable(this.dir);
+        st = fs.lstatSync(this.dir);
+        this.identity = null;
+      }
+      if (!st?.isDirectory()) return false;
+      if (!this.identity) this.identity = { dev: st.dev, ino: st.ino };
+      return st.dev === this.identity.dev && st.ino === this.identity.ino;
     } catch {
       return false;
     }

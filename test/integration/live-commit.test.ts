@@ -145,6 +145,46 @@ describe('live removal chooses the direction that copies less', () => {
   });
 });
 
+describe('a pivot whose reply never comes', () => {
+  // QEMU runs block-job-complete, but its reply is lost (as when it comes after the command's
+  // timeout): the guest must not run again before the pivot is noted, or a QEMU dying later
+  // would have recovery take the stale old top.
+  it('is noted before the guest runs again; recovery then finishes the removal, and the guest reads every file', async () => {
+    await sh(con, 'echo lost-before > /mnt/lb; sync');
+    const removed = await h.core.snapshots.create({ box: 'vm', name: 'lost' });
+    await sh(con, 'echo lost-after > /mnt/la; sync');
+    const before = digests();
+    const { qmp } = session();
+    const execute = qmp.execute;
+    qmp.execute = async function (this: QmpClient, command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) {
+      const reply = await execute.call(this, command, args, opts);
+      if (command === 'block-job-complete') throw new Error('QMP command block-job-complete timed out after 10000 ms');
+      return reply;
+    } as typeof qmp.execute;
+    process.env.BOXKEEP_LIVE_MERGE = 'commit';
+    try {
+      await expect(h.core.snapshots.remove('vm', removed.id)).rejects.toThrow(/timed out[\s\S]*partly merged/);
+    } finally {
+      qmp.execute = execute;
+      delete process.env.BOXKEEP_LIVE_MERGE;
+    }
+    const journal = h.core.paths.boxJournal(box().id);
+    const records = fs.readdirSync(journal).map((f) => JSON.parse(fs.readFileSync(path.join(journal, f), 'utf8')));
+    expect(records).toMatchObject([{ op: 'live-commit', pivoted: true }]);
+    expect((await session().qmp.execute<{ status: string }>('query-status')).status).toBe('running');
+    expect(session().nodes.top).toEqual(records[0].base);
+    await sh(con, 'echo lost-later > /mnt/ll; sync');
+
+    await h.core.recover();
+    expect(fs.readdirSync(journal)).toEqual([]);
+    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+    expect(box().currentSnapshotId).toBe(removed.parentId);
+    const now = digests();
+    for (const [name, digest] of Object.entries(before)) if (name !== 'lost') expect(now[name], name).toBe(digest);
+    expect((await sh(con, 'cat /mnt/lb /mnt/la /mnt/ll')).trim().split(/\s+/)).toEqual(['lost-before', 'lost-after', 'lost-later']);
+  });
+});
+
 describe('a running QEMU the next owner cannot take control of', () => {
   // The owner killed mid-removal, and another monitor client holding QEMU's only QMP seat when
   // the next owner opens the home: no file may be touched under that QEMU (it may run the job

@@ -100,17 +100,30 @@ describe('the trash', () => {
     fs.rmSync(path.join(home, 'trash'), { recursive: true, force: true });
     fs.symlinkSync(outside, path.join(home, 'trash'));
     await core!.snapshots.remove('b', big.id);
+    await core!.trash.drained();
     expect(fs.existsSync(path.dirname(big.diskPath))).toBe(false);
     expect(fs.readdirSync(outside)).toEqual(['precious']);
 
     fs.rmSync(path.join(home, 'trash'));
     fs.mkdirSync(path.join(home, 'trash'));
-    fs.symlinkSync(outside, path.join(home, 'trash', 'planted'));
+    fs.symlinkSync(outside, path.join(home, 'trash', '0123456789ab'));
+    fs.writeFileSync(path.join(home, 'trash', 'notes.txt'), 'not a name Boxkeep makes');
     await core!.close();
     core = await openCore({ home, owner: 'test' });
     await core.trash.drained();
-    expect(trashNames(home)).toEqual([]);
+    expect(trashNames(home)).toEqual(['notes.txt']);
     expect(fs.readFileSync(path.join(outside, 'precious'), 'utf8')).toBe('keep me');
+  });
+
+  it('a folder holding only a trash/ of the user\'s is not taken for a home, and nothing in it is freed', async () => {
+    lfs = makeLoopFs(32);
+    const folder = path.join(lfs.dir, 'mine');
+    fs.mkdirSync(path.join(folder, 'trash', '0123456789ab'), { recursive: true, mode: 0o755 });
+    fs.chmodSync(folder, 0o755);
+    fs.writeFileSync(path.join(folder, 'trash', '0123456789ab', 'photo.jpg'), 'a photo');
+    await expect(openCore({ home: folder, owner: 'test' })).rejects.toThrow(/is not a Boxkeep home/);
+    expect(fs.readFileSync(path.join(folder, 'trash', '0123456789ab', 'photo.jpg'), 'utf8')).toBe('a photo');
+    expect(fs.statSync(folder).mode & 0o777).toBe(0o755);
   });
 
   it('keeps a file whose last name goes while it is open: its space comes back when the trash frees it, not when the file is closed', async () => {

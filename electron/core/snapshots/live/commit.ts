@@ -34,7 +34,7 @@ import { clearIntent, writeIntent } from '../../journal.js';
 import { BoxkeepError } from '../../../../shared/errors.js';
 import type { Dependent, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
-import { mayBecomeTop, nextTop, withoutSnapshot, writeNodes } from '../../vm/nodes.js';
+import { bootDiskTop, mayBecomeTop, nextTop, withoutSnapshot, writeNodes, type BlockDevice } from '../../vm/nodes.js';
 import { executeInOrder } from '../../vm/qmp.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { LiveDeps } from './create.js';
@@ -181,10 +181,15 @@ async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promi
 export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void, opts: { jobMayRun?: boolean } = {}): Promise<void> {
   const { qmp } = session;
   const journal = core.paths.boxJournal(intent.boxId);
-  if (session.nodes.top.format === intent.base.format) {
+  // Recovery asks QEMU which node its disk reads: this owner's own map is stale after a pivot
+  // whose reply never came (below), and a commit started again from the detached old top would
+  // write its stale clusters into the live disk.
+  const top = opts.jobMayRun === false ? session.nodes.top.format : bootDiskTop(await qmp.execute<BlockDevice[]>('query-block'));
+  if (top === intent.base.format) {
     // Pivoted by an owner that died before its note: the note goes down before anything
     // resumes the guest, or a QEMU dying after that would have recovery take the stale top.
     if (!intent.pivoted) writeIntent(journal, { ...intent, pivoted: true });
+    if (session.nodes.top.format !== top) pivotedMap(session, intent);
   } else {
     await renameBase(session, intent);
     const jobId = `rm-${intent.snapshotId}`;
@@ -203,11 +208,15 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     else await ready.done;
     liveCommit.crash('after-ready');
     session.quiescing = true;
+    let resume = !intent.wasPaused;
+    let completeSent = false;
     try {
+      // One at a time: a `stop` whose reply is late (it drains and flushes) must not let the
+      // pivot run before the guest is stopped.
+      if (!intent.wasPaused) await qmp.execute('stop');
       const completed = watchJob(session, jobId, () => {});
-      // One batch, a round trip saved: QEMU runs them in order, so the pivot finds the guest
-      // stopped (`stop` fails only while a guest memory dump runs, which Boxkeep never starts).
-      await executeInOrder(qmp, [...(intent.wasPaused ? [] : [['stop'] as [string]]), ['block-job-complete', { device: jobId }]]).catch((err) => {
+      completeSent = true;
+      await qmp.execute('block-job-complete', { device: jobId }).catch((err) => {
         completed.cancel();
         throw err;
       });
@@ -215,15 +224,51 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
       liveCommit.crash('after-pivot');
       writeIntent(journal, { ...intent, pivoted: true });
       liveCommit.crash('after-mark');
+    } catch (err) {
+      // QEMU may have pivoted though no reply said so (a timeout): resumed then, the guest would
+      // write to the removed layer's file with no note of it. Only QEMU can say.
+      if (completeSent && resume) resume = await pivotNotedOrNone(session, journal, intent, jobId);
+      throw err;
     } finally {
-      if (!intent.wasPaused) await qmp.execute('cont');
-      session.quiescing = false;
+      try {
+        if (resume) await qmp.execute('cont');
+      } finally {
+        session.quiescing = false;
+      }
     }
     liveCommit.crash('after-resume');
-    session.nodes = withoutSnapshot({ ...session.nodes, top: intent.base }, intent.snapshotId);
-    writeNodes(session.runDir, session.nodes);
+    pivotedMap(session, intent);
   }
   onProgress(1);
+}
+
+/** The owner's map after the pivot: the removed layer's nodes are the top, the old top is gone from the chain. */
+function pivotedMap(session: QemuSession, intent: LiveCommitIntent): void {
+  session.nodes = withoutSnapshot({ ...session.nodes, top: intent.base }, intent.snapshotId);
+  writeNodes(session.runDir, session.nodes);
+}
+
+/**
+ * After a failed step from block-job-complete on: may the guest run again? Yes when QEMU says
+ * its job is over and its disk reads the old top (no pivot) or the removed layer's nodes (the
+ * pivot, noted here first). No when QEMU does not say, or its job still runs (it may pivot yet):
+ * the guest stays stopped and the intent as it is, for recovery (which resumes the guest).
+ */
+async function pivotNotedOrNone(session: QemuSession, journal: string, intent: LiveCommitIntent, jobId: string): Promise<boolean> {
+  const ask = { timeoutMs: 60_000 };
+  try {
+    const jobs = await session.qmp.execute<{ device: string }[]>('query-block-jobs', undefined, ask);
+    if (jobs.some((j) => j.device === jobId)) return false;
+    const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, ask));
+    if (top === intent.base.format) {
+      writeIntent(journal, { ...intent, pivoted: true });
+      pivotedMap(session, intent);
+      return true;
+    }
+    return top === intent.oldTop.format;
+  } catch {
+    return false;
+  }
 }
 
 /**
