@@ -87,12 +87,16 @@ async function list1000() {
   return withHome(async (core, dir) => {
     const image = await importImage(core, dir, 64 * MiB);
     const box = await core.boxes.create({ name: 'b', image: image.name });
-    // Rows only: the listing reads the DB, and 1,000 real snapshots would bench qemu-img instead.
+    // Rows, and a small file at each snapshot's own path (the listing looks in each folder for a
+    // picture, and once read every layer): 1,000 real snapshots would bench qemu-img instead.
     const insert = core.store.db.transaction(() => {
       let parent = null;
       for (let i = 0; i < 1000; i++) {
         const id = `s${String(i).padStart(11, '0')}`;
-        core.store.insertSnapshot({ id, boxId: box.id, parentId: parent, name: `snap ${i}`, description: '', createdAt: Date.now() + i, sizeOnDisk: 0, virtualSize: 64 * MiB, live: false, taken: 'stopped', diskPath: `/x/${id}` });
+        const diskPath = core.paths.snapshotDisk(box.id, id);
+        fs.mkdirSync(path.dirname(diskPath), { recursive: true });
+        fs.writeFileSync(diskPath, Buffer.alloc(8192, 1));
+        core.store.insertSnapshot({ id, boxId: box.id, parentId: parent, name: `snap ${i}`, description: '', createdAt: Date.now() + i, sizeOnDisk: 8192, virtualSize: 64 * MiB, live: false, taken: 'stopped', diskPath });
         parent = i % 10 === 9 ? `s${String(i - 5).padStart(11, '0')}` : id;
       }
     });

@@ -1,7 +1,28 @@
 // Byte sizes for people: formatted the same way in core errors, the CLI and the UI, and
 // parsed from what people type ("2G", "500M", "0").
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'] as const;
+
+/**
+ * The largest virtual disk Boxkeep takes, 16 TiB: from `--disk-size` (its most), from an imported
+ * image or archive (checked at import, before anything is written), or grown by `box set`. Why
+ * this and not qemu-img's own limit: qemu-img takes a qcow2 up to 2 PiB with 64 KiB clusters (its
+ * L1 table is at most 32 MiB) and up to 2 EiB with 2 MiB clusters, and a raw disk as large as the
+ * host's filesystem allows, so a header claiming an exabyte is "valid" there. What Boxkeep builds
+ * on it assumes far less: the space guard counts 1 MiB for each new overlay (space.ts
+ * OVERLAY_BYTES), which holds the L1 table of a disk up to 16 TiB (8 bytes per 512 MiB: 256 KiB)
+ * and no more; overlays are written in-process up to 64 TiB (qcow2-create.ts). A box made from an
+ * image keeps its size, so a larger image gave a box whose every snapshot and restore wrote an
+ * L1 table the guard had not counted (32 MiB at 2 PiB), and which `--disk-size` could not name.
+ */
+export const MAX_DISK_GIB = 16 * 1024;
+export const MAX_DISK_BYTES = MAX_DISK_GIB * 2 ** 30;
+
+/** What is wrong with a virtual disk of this size ("a virtual disk of 1 EiB (…) bytes), more than …"), or null. */
+export function diskSizeProblem(virtualSize: number): string | null {
+  if (virtualSize <= MAX_DISK_BYTES) return null;
+  return `a virtual disk of ${humanBytes(virtualSize)} (${virtualSize} bytes), more than the ${humanBytes(MAX_DISK_BYTES)} Boxkeep takes`;
+}
 
 /** 0 B, 512 B, 1.5 KiB, 196 KiB, 32 MiB, 1.2 GiB: one decimal below 10, none above. */
 export function humanBytes(bytes: number): string {

@@ -8,6 +8,7 @@
 import * as v from 'valibot';
 import { forwardsProblems, FORWARD_SYNTAX, MAX_FORWARDS } from './forwards.js';
 import { descriptionProblem, nameProblem } from './names.js';
+import { MAX_DISK_GIB } from './bytes.js';
 import { dailyProblem, MAX_EVERY_MINUTES, MAX_KEEP, MIN_EVERY_MINUTES } from './protect.js';
 import { hostnameProblem, MAX_PASSWORD_CHARS, MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, passwordProblem, sshKeyProblem, userNameProblem } from './cloud-init.js';
 import type {
@@ -130,7 +131,7 @@ const forwards = v.pipe(
 
 /** What a box runs with: given at create, changed by boxes:update; each left out keeps its value (or default). */
 const boxSettings = {
-  diskSizeGiB: v.optional(int(S.diskSizeGiB, 1, 16384, ' GiB')),
+  diskSizeGiB: v.optional(int(S.diskSizeGiB, 1, MAX_DISK_GIB, ' GiB')),
   memoryMib: v.optional(int(S.memoryMib, 16, 1048576, ' MiB')),
   cpus: v.optional(int(S.cpus, 1, 64)),
   network: v.optional(network),

@@ -29,6 +29,17 @@ export interface JournalRead {
 
 const MAX_RECORD = 1_000_000;
 
+/** A journal with any entry in it (a record, or something recovery must look at), or one that is not a real folder. */
+export function hasEntries(dir: string): boolean {
+  try {
+    // A journal that is not a real folder (a symlink) is for recovery to move aside.
+    if (!fs.lstatSync(dir).isDirectory()) return true;
+    return fs.readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Every record in a journal. A home can be edited by hand: an entry is opened only if it is
  * a regular file, and checked again once open, so nothing in a journal can hang or crash

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeQcow2, requireTools, tempHome } from './disk.js';
 
 export const BIN = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'), 'bin', 'boxkeep.cjs');
 
@@ -61,4 +62,16 @@ export function chunkRecorder(dir: string): { node: string[]; sources(): string[
 vm.Script = class extends Script { constructor(src, opts) { super(src, opts); seen.push(opts.filename); } };
 process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(seen)));`);
   return { node: ['-r', preload], sources: () => (JSON.parse(fs.readFileSync(out, 'utf8')) as string[]).map((f) => fs.readFileSync(f, 'utf8')) };
+}
+
+/** A temporary home made through the bin: the image "seed" (a blank 16 MiB qcow2) and the box "web" made from it. */
+export function cliHomeWithBox(prefix: string): { tmp: { dir: string; cleanup(): void }; home: string } {
+  requireTools('qemu-img');
+  const tmp = tempHome(prefix);
+  const home = path.join(tmp.dir, 'home');
+  const seed = path.join(tmp.dir, 'seed.qcow2');
+  makeQcow2(seed, 16 * 1024 * 1024);
+  cliOk(home, ['image', 'import', seed, '--name', 'seed']);
+  cliOk(home, ['box', 'create', 'web', '--image', 'seed']);
+  return { tmp, home };
 }

@@ -43,3 +43,18 @@ export function snapshotDigests(core: Core, boxId: string): Record<string, strin
   for (const s of core.store.listSnapshots(boxId)) out[s.name] = diskDigest(s.diskPath);
   return out;
 }
+
+/**
+ * Each snapshot the listing shows (snapshots:list, as a client gets it) against what its files
+ * take on disk now, read here with stat: its layer, and its picture and memory when it has them.
+ */
+export function listedAndRealSizes(core: Core, box: string): { listed: Record<string, number>; real: Record<string, number> } {
+  const blocks = (file: string) => (fs.lstatSync(file, { throwIfNoEntry: false })?.blocks ?? 0) * 512;
+  const tree = JSON.parse(JSON.stringify(core.snapshots.tree(box))) as ReturnType<Core['snapshots']['tree']>;
+  const listed = Object.fromEntries(tree.snapshots.map((s) => [s.name, s.sizeOnDisk]));
+  const real = Object.fromEntries(tree.snapshots.map((s) => {
+    const folder = path.dirname(s.diskPath);
+    return [s.name, blocks(s.diskPath) + blocks(path.join(folder, 'screen.png')) + (s.memory ? blocks(path.join(folder, 'memory.state')) : 0)];
+  }));
+  return { listed, real };
+}

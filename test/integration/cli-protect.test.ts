@@ -1,24 +1,16 @@
 // `box protect`, `snapshot pin|unpin` and what `box show` / `snapshot list` say about them, with
 // the real bin against a temporary home.
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProtectStatus, Snapshot } from '../../shared/types.js';
-import { BIN, cliOk, cliSync } from '../helpers/cli.js';
-import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
+import { BIN, cliHomeWithBox, cliOk, cliSync } from '../helpers/cli.js';
 
 let tmp: { dir: string; cleanup(): void };
 let home: string;
 const human = (...args: string[]) => spawnSync(process.execPath, [BIN, '--home', home, ...args], { encoding: 'utf8', timeout: 60_000 });
 
 beforeAll(() => {
-  requireTools('qemu-img');
-  tmp = tempHome('bkp');
-  home = path.join(tmp.dir, 'home');
-  const seed = path.join(tmp.dir, 'seed.qcow2');
-  makeQcow2(seed, 16 * 1024 * 1024);
-  cliOk(home, ['image', 'import', seed, '--name', 'seed']);
-  cliOk(home, ['box', 'create', 'web', '--image', 'seed']);
+  ({ tmp, home } = cliHomeWithBox('bkp'));
 });
 afterAll(() => tmp?.cleanup());
 

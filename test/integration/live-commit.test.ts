@@ -11,6 +11,7 @@ import { diskSpace, updateSettings } from '../../electron/core/space.js';
 import { bootDiskTop, nextTop } from '../../electron/core/vm/nodes.js';
 import { QmpClient } from '../../electron/core/vm/qmp.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { listedAndRealSizes } from '../helpers/core.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
 import type { SerialDriver } from '../helpers/guest.js';
 import { attach, boot, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
@@ -54,6 +55,12 @@ function heldDeleted(): string[] {
   const dir = `/proc/${session().pid}/fd`;
   const targets = fs.readdirSync(dir).map((fd) => { try { return fs.readlinkSync(path.join(dir, fd)); } catch { return ''; } });
   return targets.filter((t) => t.startsWith(h.core.paths.root) && t.endsWith('(deleted)'));
+}
+
+/** The snapshot list's sizes are what the files take (the guest writes only the live disk, which is not listed). */
+function expectTrueSizes(): void {
+  const { listed, real } = listedAndRealSizes(h.core, 'vm');
+  expect(listed).toEqual(real);
 }
 
 /** Removes a snapshot, telling which block job QEMU ran for it. */
@@ -103,6 +110,7 @@ describe('live removal chooses the direction that copies less', () => {
     const after = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== 'big') expect(after[name], name).toBe(digest);
     expect(after.big).toBeUndefined();
+    expectTrueSizes();
     // It keeps writing to the live disk, and the next snapshot works.
     await startWriter();
     await h.core.snapshots.create({ box: 'vm', name: 'after-commit' });
@@ -126,6 +134,22 @@ describe('live removal chooses the direction that copies less', () => {
     expect(await sums(['/mnt/small2', '/mnt/big3'])).toBe(files);
     const after = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== 'small') expect(after[name], name).toBe(digest);
+    expectTrueSizes();
+  });
+
+  it('streams a removed snapshot into the snapshot above it, whose size the list then shows', async () => {
+    await sh(con, 'dd if=/dev/urandom of=/mnt/mid bs=64k count=16 2>/dev/null; sync');
+    const mid = await h.core.snapshots.create({ box: 'vm', name: 'mid' });
+    await sh(con, 'dd if=/dev/urandom of=/mnt/upper bs=64k count=4 2>/dev/null; sync');
+    const upper = await h.core.snapshots.create({ box: 'vm', name: 'upper' });
+    const files = await sums(['/mnt/mid', '/mnt/upper']);
+    const upperBefore = listedAndRealSizes(h.core, 'vm').listed.upper!;
+    expect(await removeWatchingJobs(mid.id)).toEqual(['stream']);
+    expect(h.core.store.getSnapshot(upper.id)!.parentId).toBe(mid.parentId);
+    expect(await sums(['/mnt/mid', '/mnt/upper'])).toBe(files);
+    expectTrueSizes();
+    // The recorded size, not only the one read while QEMU holds the layer: the check after the stop reads it.
+    expect(h.core.store.getSnapshot(upper.id)!.sizeOnDisk).toBeGreaterThan(upperBefore + 512 * 1024);
   });
 
   it('counts against the disk reserve what the chosen direction writes: a commit of the small live disk is not refused for the stream it avoids', async () => {
@@ -385,6 +409,7 @@ describe('the active commit killed at each step', () => {
     const b = box();
     con.close();
     await h.core.vms.stop('vm', { force: true });
+    expectTrueSizes();
     for (const f of [b.liveDiskPath, ...h.core.store.listSnapshots(b.id).map((s) => s.diskPath)]) {
       const r = spawnSync('qemu-img', ['check', '-f', 'qcow2', f], { encoding: 'utf8' });
       expect(r.status, f + r.stdout).toBe(0);

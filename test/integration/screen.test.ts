@@ -18,6 +18,7 @@ import { vncSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { connectBridge, type SocketFactory } from '../../renderer/src/transport.js';
+import { listedAndRealSizes } from '../helpers/core.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { DISK_MARKER, KEYS_ROW, makeScreenDisk, SCREEN_ROW, SCREEN_TEXT, waitForSerial } from '../helpers/installer.js';
 import { RfbClient } from '../helpers/rfb.js';
@@ -171,6 +172,9 @@ describe('the screen of a running box', () => {
     const blocks = (f: string) => fs.statSync(f).blocks * 512;
     expect(fs.statSync(file).size).toBeGreaterThan(0);
     expect(core.snapshots.get('scr', 'running').sizeOnDisk).toBe(blocks(live.diskPath) + blocks(file));
+    const sizes = listedAndRealSizes(core, 'scr');
+    expect(sizes.listed.running).toBe(blocks(live.diskPath) + blocks(file));
+    expect(sizes.listed).toEqual(sizes.real);
 
     const cold = await core.snapshots.create({ box: 'blind', name: 'cold' });
     expect(cold.hasPicture).toBe(false);

@@ -4,6 +4,7 @@
 // the tree a tree), before anything is written. The ids in it only link its own parts: the
 // import gives every snapshot a new id.
 import * as v from 'valibot';
+import { diskSizeProblem } from '../../../shared/bytes.js';
 import { forwardsProblems, MAX_FORWARDS } from '../../../shared/forwards.js';
 import { hostnameProblem, MAX_SSH_KEYS, MAX_SSH_KEY_CHARS, sshKeyProblem, userNameProblem } from '../../../shared/cloud-init.js';
 import { descriptionProblem, nameProblem } from '../../../shared/names.js';
@@ -126,8 +127,13 @@ function checkWhole(m: Manifest): Map<string, MemberRole> {
   const roles = new Map<string, MemberRole>();
   const claim = (name: string, role: MemberRole) => {
     if (roles.has(name) || name === MANIFEST_NAME) throw bad(`its manifest names the file ${JSON.stringify(name)} twice`);
+    // Each layer's header must then say the same size (import.ts), so this bounds the disks too.
+    const tooLarge = role.virtualSize === undefined ? null : diskSizeProblem(role.virtualSize);
+    if (tooLarge) throw bad(`its manifest says ${role.what} (${JSON.stringify(name)}) is ${tooLarge}`);
     roles.set(name, role);
   };
+  const boxDisk = diskSizeProblem(m.box.diskSize);
+  if (boxDisk) throw bad(`its manifest gives the box ${boxDisk}`);
   claim(m.box.live.file, { kind: 'layer', virtualSize: m.box.live.virtualSize, maxSize: Number.MAX_SAFE_INTEGER, what: 'the live disk' });
   if (m.box.efivars) claim(m.box.efivars, { kind: 'file', maxSize: MAX_EFIVARS, what: 'the UEFI variables' });
   if ((m.box.firmware === 'uefi') !== (m.box.efivars !== null)) throw bad('its manifest has UEFI variables for a box without UEFI, or none for a UEFI box');

@@ -28,6 +28,11 @@ export interface LayerFacts {
   headerDigest: string;
 }
 
+/** The facts as a layer is frozen or rewritten, and the blocks it takes then (what the snapshot list shows). */
+export interface FrozenLayer extends LayerFacts {
+  sizeOnDisk: number;
+}
+
 export interface ExpectedLayer {
   /** Where Boxkeep keeps this layer (paths.ts), absolute and inside `root`. */
   path: string;
@@ -121,9 +126,9 @@ export function chainError({ layer, problem }: LayerProblem): BoxkeepError {
 }
 
 /** The facts of a file Boxkeep just froze or rewrote, read the same no-follow way the check reads them. */
-export function readLayerFacts(file: string): LayerFacts {
+export function readLayerFacts(file: string): FrozenLayer {
   const { header, stat, prefixDigest } = readQcow2LayerSync(file);
-  return { fileSize: stat.size, virtualSize: header.virtualSize, headerDigest: prefixDigest! };
+  return { fileSize: stat.size, virtualSize: header.virtualSize, headerDigest: prefixDigest!, sizeOnDisk: stat.blocks * 512 };
 }
 
 /** The layer as found, or what is wrong with it. */

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
+import { diskSizeProblem } from '../../../shared/bytes.js';
 import { nameProblem } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
@@ -180,9 +181,12 @@ async function untrustedFormat(file: string): Promise<'qcow2' | 'raw' | 'iso'> {
     }
     const problem = notADisk(file);
     if (problem) throw invalidArgument(`The file ${file} is neither a disk image nor installer media: ${problem}. Boxkeep imports qcow2 and raw disks, and ISO 9660 installers.`);
+    // A raw disk is as large as the file: sparse, that costs the file nothing.
+    refuseOversize(file, fs.statSync(file).size);
     return 'raw';
   }
   const header = await readQcow2Header(file);
+  refuseOversize(file, header.virtualSize);
   if (header.backingFile) {
     throw invalidArgument(`The image ${file} names a backing file (${JSON.stringify(header.backingFile.slice(0, 200))}); Boxkeep only imports self-contained images, since a backing file could expose a host file to the guest. Flatten it first: qemu-img convert -O qcow2 <in> <out>.`);
   }
@@ -190,6 +194,14 @@ async function untrustedFormat(file: string): Promise<'qcow2' | 'raw' | 'iso'> {
     throw invalidArgument(`The image ${file} keeps its data in an external file; Boxkeep only imports self-contained images. Flatten it first: qemu-img convert -O qcow2 <in> <out>.`);
   }
   return 'qcow2';
+}
+
+/** Before anything is written: an image claiming a disk past Boxkeep's largest (shared/bytes.ts says why) is refused. */
+function refuseOversize(file: string, virtualSize: number): void {
+  const problem = diskSizeProblem(virtualSize);
+  if (problem) {
+    throw invalidArgument(`The image ${file} claims ${problem}; it was not imported. A header this large is most likely damaged or made by mistake: check it with "qemu-img info ${file}", or make a smaller disk of its contents first.`);
+  }
 }
 
 /**

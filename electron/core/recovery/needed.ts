@@ -2,23 +2,13 @@
 // file writes an intent record first, and only a box recorded as running (or stopping) has a
 // QEMU to adopt or retire; with neither, the settle and adopt steps have nothing to do. A layer
 // frozen before its facts were kept (an older Boxkeep) gets them from reconcile: that needs it too.
-import fs from 'node:fs';
 import { isBusy, type Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
+import { hasEntries } from '../journal.js';
 
 export function recoveryNeeded({ paths, store }: HomeData): boolean {
   const boxes: Box[] = store.listBoxes();
   if (boxes.some((b) => isBusy(b.status))) return true;
   if (store.layersWithoutFacts() > 0) return true;
   return [paths.homeJournal, ...boxes.map((b) => paths.boxJournal(b.id))].some(hasEntries);
-}
-
-function hasEntries(dir: string): boolean {
-  try {
-    // A journal that is not a real folder (a symlink) is for recovery to move aside.
-    if (!fs.lstatSync(dir).isDirectory()) return true;
-    return fs.readdirSync(dir).length > 0;
-  } catch {
-    return false;
-  }
 }

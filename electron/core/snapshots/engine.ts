@@ -51,7 +51,7 @@ export class SnapshotEngine {
   }
 
   get(boxRef: string, snapshotRef: string): Snapshot {
-    return withSizeNow(this.resolve(this.core.boxes.resolve(boxRef), snapshotRef));
+    return withSizeNow(this.core.store, this.resolve(this.core.boxes.resolve(boxRef), snapshotRef));
   }
 
   private resolve(box: Box, ref: string): Snapshot {
@@ -116,7 +116,7 @@ export class SnapshotEngine {
     return this.lockedBox(boxRef, async (box) => {
       const snapshot = this.resolve(box, snapshotRef);
       this.core.store.setSnapshotPinned(snapshot.id, pinned);
-      return withSizeNow(this.core.store.getSnapshot(snapshot.id)!);
+      return withSizeNow(this.core.store, this.core.store.getSnapshot(snapshot.id)!);
     });
   }
 
@@ -140,7 +140,7 @@ export class SnapshotEngine {
     const started = performance.now();
     const result = live ? await createLive(this.core, box, snapshot, { memory: withMemory }) : await createStopped(this.core, box, snapshot);
     this.core.logger.info('snapshot created', { op: 'snapshot-create', boxId: box.id, snapshotId: id, live, taken: result.taken, elapsed_ms: elapsedMs(started) });
-    return withSizeNow(result);
+    return withSizeNow(this.core.store, result);
   }
 
   update(input: ChannelInput<'snapshots:update'>): Promise<Snapshot> {

@@ -70,9 +70,9 @@ export function syncDisks(core: HomeData, box: Pick<Box, 'id'>, frozenPath: stri
 
 export function commitCreateRow(core: HomeData, snapshot: Omit<NewSnapshot, 'taken'> & { taken?: SnapshotTaken }): Snapshot {
   const taken = snapshot.taken ?? (snapshot.live ? 'crash-consistent' : 'stopped');
-  const row = { ...snapshot, taken, sizeOnDisk: sizeOnDisk(snapshot.diskPath) };
   // The layer is frozen from here on: what it is now is what every later use must find.
   const facts = readLayerFacts(snapshot.diskPath);
+  const row = { ...snapshot, taken, sizeOnDisk: facts.sizeOnDisk };
   core.store.transaction(() => {
     core.store.insertSnapshot(row);
     core.store.setSnapshotFacts(snapshot.id, facts);
@@ -238,9 +238,6 @@ export function removeRowReparenting(core: HomeData, intent: RemoveFacts): void 
   const rewritten = intent.dependents.flatMap((d) => (d.snapshotId && fs.existsSync(d.path) ? [{ id: d.snapshotId, facts: readLayerFacts(d.path) }] : []));
   core.store.transaction(() => {
     if (snapshot) core.store.deleteSnapshotReparenting(snapshot);
-    for (const d of intent.dependents) {
-      if (d.snapshotId) core.store.updateSnapshot(d.snapshotId, { sizeOnDisk: sizeOnDisk(d.path) });
-    }
     for (const r of rewritten) core.store.setSnapshotFacts(r.id, r.facts);
   });
 }
