@@ -49,3 +49,20 @@ export function expectUnsettled(core: Core, box: string, err: unknown, name: str
   expect(backingOf(core.paths.nextDisk(b.id))).toBe(intent.snapshot.diskPath);
   expect(core.store.findSnapshot(b.id, name)).toBeNull();
 }
+
+/** Settled either way: no record, no overlay, Now on the current snapshot, a folder for each row and no other. */
+export function expectWhole(core: Core, box: string): void {
+  const b = core.boxes.resolve(box);
+  expect(fs.readdirSync(core.paths.boxJournal(b.id))).toEqual([]);
+  expect(fs.existsSync(core.paths.nextDisk(b.id))).toBe(false);
+  expect(backingOf(b.liveDiskPath)).toBe(core.store.getSnapshot(b.currentSnapshotId!)!.diskPath);
+  expect(fs.readdirSync(core.paths.snapshotsDir(b.id)).sort()).toEqual(core.store.listSnapshots(b.id).map((s) => s.id).sort());
+}
+
+/** Settled back: the snapshot `name` is gone and the box is on `current` as before. */
+export function expectDropped(core: Core, box: string, name: string, current: string | null): void {
+  expectWhole(core, box);
+  const b = core.boxes.resolve(box);
+  expect(core.store.findSnapshot(b.id, name)).toBeNull();
+  expect(b.currentSnapshotId).toBe(current);
+}
