@@ -129,6 +129,20 @@ export interface BoxDetail extends Box {
    * running or paused box always counts as changed.
    */
   nowChanged: boolean;
+  /** A live snapshot of the box left unsettled: the box accepts no changes until it is settled. */
+  unsettled: UnsettledSnapshot | null;
+}
+
+/**
+ * A live snapshot whose QEMU did not say whether it switched to the new disk (it stopped
+ * answering): nothing was undone, and the owner settles it as soon as that QEMU answers or exits.
+ */
+export interface UnsettledSnapshot {
+  snapshotName: string;
+  /** The QEMU that does not answer. */
+  qemuPid: number;
+  /** When the snapshot was asked for. */
+  since: number;
 }
 
 export interface Snapshot {

@@ -16,6 +16,7 @@ import { asDiskFull } from './fsutil.js';
 import { takeHome } from './take-home.js';
 import { recoveryNeeded } from './recovery/needed.js';
 import { runRecovery, type RecoveryOptions } from './recovery/recovery.js';
+import { SettleLater } from './recovery/settle-later.js';
 import { SnapshotEngine } from './snapshots/engine.js';
 import { ProtectService } from './protect/service.js';
 import { InsideService, type InsideOptions } from './inside/service.js';
@@ -57,6 +58,8 @@ export class Core {
   readonly archives: ArchiveService;
   readonly clones: CloneService;
   readonly inside: InsideService;
+  /** Live snapshots left unsettled, settled as soon as their QEMU answers or exits. */
+  readonly unsettled: SettleLater;
   vms: VmControl;
   readonly logger: Logger;
   readonly trash: Trash;
@@ -72,10 +75,12 @@ export class Core {
     const home = { paths: this.paths, store: this.store, trash: this.trash };
     const effects = { ...home, locks: this.locks, events: this.events, logger: this.logger };
     this.images = new ImageService({ ...effects, tasks: this.tasks });
-    this.boxes = new BoxService({ ...effects, images: this.images });
+    // The box's detail says when a live snapshot of it is unsettled; the watch needs the supervisor, made after.
+    this.boxes = new BoxService({ ...effects, images: this.images, unsettled: { of: (boxId) => this.unsettled.of(boxId) } });
     this.supervisor = new Supervisor({ ...effects, boxes: this.boxes }, opts.supervisor);
     this.vms = this.supervisor;
-    this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, sessions: this.supervisor });
+    this.unsettled = new SettleLater({ ...effects, sessions: this.supervisor });
+    this.snapshots = new SnapshotEngine({ ...effects, tasks: this.tasks, boxes: this.boxes, vms: this.vms, sessions: this.supervisor, unsettled: this.unsettled });
     this.protect = new ProtectService({ ...effects, boxes: this.boxes, snapshots: this.snapshots });
     this.archives = new ArchiveService({ ...effects, tasks: this.tasks, boxes: this.boxes });
     this.clones = new CloneService({ ...effects, tasks: this.tasks, boxes: this.boxes, snapshots: this.snapshots });
@@ -126,6 +131,8 @@ export class Core {
   async close(): Promise<void> {
     // First: a warm appliance still holds snapshot layers.
     await this.inside.close();
+    // Before QEMU's monitors close: a settle in progress finishes; the records left go to the next owner.
+    await this.unsettled.close();
     await this.vms.close();
     await this.trash.drained();
     this.store.close();

@@ -2,7 +2,7 @@
 // The guest's /init runs `eval` on each line it reads; we send `CMD; echo DONE_<n>_$?`
 // and read everything up to that marker as the command's output.
 import type { ByteStream } from '../../shared/streams.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -276,4 +276,20 @@ export async function waitForReadyLine(ok: <T>(...args: string[]) => T, box: str
     await new Promise((r) => setTimeout(r, 300));
   }
   return lines;
+}
+
+/**
+ * A file of the guest's ext4 (the whole disk) as a layer and its backing chain hold it, as the
+ * guest would see it at its next mount (the copy's journal replayed first, as a mount does),
+ * without booting it; '' when there is no such file. The raw copy goes to `scratch` and is removed.
+ */
+export function guestFileOf(layer: string, name: string, scratch: string): string {
+  const raw = path.join(scratch, 'guest-file.raw');
+  try {
+    execFileSync('qemu-img', ['convert', '-U', '-O', 'raw', layer, raw]);
+    spawnSync('e2fsck', ['-E', 'journal_only', '-y', raw], { encoding: 'utf8' });
+    return execFileSync('debugfs', ['-R', `cat /${name}`, raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } finally {
+    fs.rmSync(raw, { force: true });
+  }
 }

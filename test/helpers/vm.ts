@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openCore, type Core } from '../../electron/core/core.js';
+import type { Logger } from '../../electron/core/logger.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { GuestAgent } from '../../electron/core/vm/agent.js';
 import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
@@ -19,15 +20,15 @@ export interface VmHome {
 /**
  * Short home path on purpose: socket paths must stay under 108 bytes. `append` replaces the
  * image's kernel command line (e.g. AGENT_APPEND: the guest runs qemu-ga); `stopTimeoutMs` the
- * graceful stop's wait.
+ * graceful stop's wait; `logger` sees what the core logs.
  */
-export async function openVmHome(options: { append?: string; stopTimeoutMs?: number } = {}): Promise<VmHome> {
+export async function openVmHome(options: { append?: string; stopTimeoutMs?: number; logger?: Logger } = {}): Promise<VmHome> {
   requireTools('qemu-system-x86_64', 'qemu-img', 'qemu-io', 'mkfs.ext4', 'cpio', 'busybox');
   const guest = buildGuest();
   const tmp = tempHome('bkv');
   const data = makeDataDisk(path.join(tmp.dir, 'data.qcow2'), 64, { 'hello.txt': 'hello from the image\n' });
   const home = path.join(tmp.dir, 'h');
-  const opts = { home, owner: 'test' as const, supervisor: { stopTimeoutMs: options.stopTimeoutMs ?? 2000 } };
+  const opts = { home, owner: 'test' as const, supervisor: { stopTimeoutMs: options.stopTimeoutMs ?? 2000 }, ...(options.logger ? { logger: options.logger } : {}) };
   const core = await openCore(opts);
   await core.images.import({ path: data, name: 'tiny', kernelPath: guest.kernel, initrdPath: guest.initrd, append: options.append ?? 'console=ttyS0 panic=-1 quiet' });
   fs.rmSync(data);

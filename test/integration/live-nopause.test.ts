@@ -9,7 +9,8 @@ import { bootDiskTop, type BlockDevice } from '../../electron/core/vm/nodes.js';
 import { QmpClient } from '../../electron/core/vm/qmp.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
-import { AGENT_APPEND, type SerialDriver } from '../helpers/guest.js';
+import { AGENT_APPEND, guestFileOf, type SerialDriver } from '../helpers/guest.js';
+import { expectDropped, expectUnsettled as expectUnsettledBy, hungSnapshot as hungSwitch } from '../helpers/hung-switch.js';
 import { boot, consoleOf, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
@@ -47,15 +48,8 @@ function e2fsckClean(file: string): void {
   expect(r.status, `${file}: ${r.stdout}${r.stderr}`).toBe(0);
 }
 
-/**
- * A file of the guest's filesystem as a layer holds it, as the guest would see it at its next
- * mount (the copy's journal replayed first, as a mount does), without booting it.
- */
-function guestFile(file: string, name: string): string {
-  const raw = rawOf(file);
-  spawnSync('e2fsck', ['-E', 'journal_only', '-y', raw], { encoding: 'utf8' });
-  return execFileSync('debugfs', ['-R', `cat /${name}`, raw], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-}
+/** A file of the guest's filesystem as a layer holds it, as the guest would see it at its next mount. */
+const guestFile = (file: string, name: string) => guestFileOf(file, name, h.dir);
 
 /** Digest of every snapshot, read while QEMU may hold them (-U). */
 function digests(): Record<string, string> {
@@ -183,48 +177,8 @@ describe('a running QEMU the next owner cannot take control of', () => {
 });
 
 describe('a QEMU that stops answering while a live snapshot switches', () => {
-  /**
-   * Takes a live snapshot with QEMU stopped (SIGSTOP) as its switch goes out, the transaction's
-   * own timeout cut to 1 s and the asking after it to 2 s (BOXKEEP_SWITCH_WAIT_MS). Returns what
-   * the command threw (null if it returned) and QEMU's pid, still stopped. A command that asks
-   * for ever is let go after 45 s, so that it ends at all (and fails the test).
-   */
-  async function hungSnapshot(name: string, opts: { refusedLate?: boolean } = {}): Promise<{ err: unknown; pid: number }> {
-    const qmp = session().qmp;
-    const pid = session().pid;
-    const execute = qmp.execute.bind(qmp);
-    qmp.execute = ((command: string, args?: Record<string, unknown>, o?: { timeoutMs?: number }) => {
-      if (command !== 'transaction') return execute(command, args, o);
-      process.kill(pid, 'SIGSTOP');
-      // refusedLate: a switch QEMU turns down once it runs again (an overlay node it lacks).
-      const sent = opts.refusedLate ? { actions: [{ type: 'blockdev-snapshot', data: { node: session().nodes.top.format, overlay: 'no-such-node' } }] } : args;
-      return execute(command, sent, { timeoutMs: 1000 });
-    }) as typeof qmp.execute;
-    process.env.BOXKEEP_SWITCH_WAIT_MS = '2000';
-    const letGo = setTimeout(() => process.kill(pid, 'SIGCONT'), 45_000);
-    try {
-      const err = await h.core.snapshots.create({ box: 'vm', name }).then(() => null, (e: unknown) => e);
-      return { err, pid };
-    } finally {
-      clearTimeout(letGo);
-      qmp.execute = execute;
-      delete process.env.BOXKEEP_SWITCH_WAIT_MS;
-    }
-  }
-
-  /** The command's failure as the user reads it, the box's record and overlay left as they are. */
-  function expectUnsettled(err: unknown, name: string): void {
-    expect(err, 'the command must fail, not wait for QEMU').toMatchObject({ code: 'Vm' });
-    expect((err as Error).message).toMatch(new RegExp(`live snapshot "${name}" .* is unsettled.*nothing was undone.*boxkeep recover`));
-    const box = h.core.boxes.resolve('vm');
-    const records = fs.readdirSync(h.core.paths.boxJournal(box.id));
-    expect(records).toHaveLength(1);
-    const intent = JSON.parse(fs.readFileSync(path.join(h.core.paths.boxJournal(box.id), records[0]!), 'utf8'));
-    expect(intent).toMatchObject({ op: 'live-create', ready: true, snapshot: { name } });
-    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(true);
-    expect(backingOf(h.core.paths.nextDisk(box.id))).toBe(intent.snapshot.diskPath);
-    expect(h.core.store.findSnapshot(box.id, name)).toBeNull();
-  }
+  const hungSnapshot = (name: string, opts: { refusedLate?: boolean } = {}) => hungSwitch(h.core, 'vm', name, opts);
+  const expectUnsettled = (err: unknown, name: string) => expectUnsettledBy(h.core, 'vm', err, name);
 
   it('gives up after its limit without undoing, lets the box go, and recovery completes the snapshot once QEMU answers', async () => {
     await sh(con, 'echo before-hung > /mnt/before-hung; sync');
@@ -261,13 +215,7 @@ describe('a QEMU that stops answering while a live snapshot switches', () => {
     }
     const current = h.core.boxes.resolve('vm').currentSnapshotId;
     await h.core.recover();
-    const box = h.core.boxes.resolve('vm');
-    expect(h.core.store.findSnapshot(box.id, 'hung-refused')).toBeNull();
-    expect(fs.readdirSync(h.core.paths.boxJournal(box.id))).toEqual([]);
-    expect(fs.existsSync(h.core.paths.nextDisk(box.id))).toBe(false);
-    expect(box.currentSnapshotId).toBe(current);
-    expect(backingOf(box.liveDiskPath)).toBe(h.core.store.getSnapshot(current!)!.diskPath);
-    expect(fs.readdirSync(h.core.paths.snapshotsDir(box.id)).sort()).toEqual(h.core.store.listSnapshots(box.id).map((s) => s.id).sort());
+    expectDropped(h.core, 'vm', 'hung-refused', current);
     // QEMU writes on to the live disk; the overlay's nodes are gone, so the next snapshot works.
     await sh(con, 'echo after-refused > /mnt/after-refused; sync');
     const next = await h.core.snapshots.create({ box: 'vm', name: 'after-refused' });

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isBusy, type Box, type BoxDetail, type DiskLayer, type DisplayMode, type Image } from '../../../shared/types.js';
+import { isBusy, type Box, type BoxDetail, type DiskLayer, type DisplayMode, type Image, type UnsettledSnapshot } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
@@ -28,8 +28,8 @@ export const DEFAULT_CPUS = 1;
 /** How long a graceful stop waits for the guest to power off before cutting it off. */
 export const DEFAULT_STOP_TIMEOUT_SEC = 20;
 
-/** What the box service needs: the home, its queues and events, and image lookup. */
-export type BoxDeps = HomeData & Effects & { images: Pick<ImageService, 'resolve'> };
+/** What the box service needs: the home, its queues and events, image lookup, and which live snapshot is unsettled (its detail says so). */
+export type BoxDeps = HomeData & Effects & { images: Pick<ImageService, 'resolve'>; unsettled: { of(boxId: string): UnsettledSnapshot | null } };
 
 export class BoxService {
   constructor(private readonly core: BoxDeps) {}
@@ -62,7 +62,7 @@ export class BoxService {
     const nowChanged = isBusy(box.status) || holdsData(box.liveDiskPath);
     // The live disk's header is the truth about its size (the row follows it, see update.ts).
     const diskSize = chain[0]?.virtualSize ?? box.diskSize;
-    return { ...box, diskSize, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged };
+    return { ...box, diskSize, image, chain, snapshotCount: snapshots.length, spaceUsed, nowChanged, unsettled: this.core.unsettled.of(box.id) };
   }
 
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import { elapsedMs, type Logger } from '../logger.js';
 import type { VmControl } from '../vm/control.js';
-import { clearIntent, readIntents } from '../journal.js';
+import { clearIntent, readIntents, type JournalRead } from '../journal.js';
 import { discardIntent } from './discard.js';
 import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
 import { intoOrphans } from './orphans.js';
@@ -48,20 +48,28 @@ async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuil
   }
   // Oldest first: a restore's "snapshot first" record precedes the restore's own.
   intents.sort((a, b) => a.intent.startedAt - b.intent.startedAt);
-  for (const { file, intent } of intents) {
-    const problem = intentProblem(core.paths.root, intent);
-    if (problem) {
-      const to = intoOrphans(core, file, `journal-${path.basename(file)}`);
-      report.kept(null, `An intent record ${file} was malformed (${problem}) and was moved to ${to} without acting on it; the checks that follow repair what it covered.`);
-      continue;
-    }
-    let settled: boolean;
-    try {
-      settled = await settleIntent(core, intent, report);
-    } catch (err) {
-      report.kept(null, `Could not finish recovering an interrupted ${intent.op}: ${(err as Error).message}. It will be tried again at the next start.`);
-      settled = false;
-    }
-    if (settled) clearIntent(dir, intent.id);
+  for (const record of intents) await settleRecord(core, dir, record, report);
+}
+
+/**
+ * One record of a journal: settled by its kind's settle function and cleared, kept when that
+ * could not finish, moved aside when malformed. Also what settles an unsettled live snapshot
+ * once its QEMU answers (settle-later.ts). True when the record was settled and cleared.
+ */
+export async function settleRecord(core: SettleDeps, dir: string, { file, intent }: JournalRead['intents'][number], report: ReportBuilder): Promise<boolean> {
+  const problem = intentProblem(core.paths.root, intent);
+  if (problem) {
+    const to = intoOrphans(core, file, `journal-${path.basename(file)}`);
+    report.kept(null, `An intent record ${file} was malformed (${problem}) and was moved to ${to} without acting on it; the checks that follow repair what it covered.`);
+    return false;
   }
+  let settled: boolean;
+  try {
+    settled = await settleIntent(core, intent, report);
+  } catch (err) {
+    report.kept(null, `Could not finish recovering an interrupted ${intent.op}: ${(err as Error).message}. It will be tried again at the next start.`);
+    settled = false;
+  }
+  if (settled) clearIntent(dir, intent.id);
+  return settled;
 }

@@ -6,6 +6,7 @@
 // guest without an agent costs the whole sync timeout).
 import fs from 'node:fs';
 import path from 'node:path';
+import { msFromEnv } from '../env.js';
 import { removeDurable, writeFileDurable } from '../fsutil.js';
 import type { Logger } from '../logger.js';
 import { GuestAgent } from './agent.js';
@@ -27,6 +28,12 @@ const RESYNC_MS = 5000;
  */
 const THAW_RETRY_MS = 60_000;
 const THAW_RETRY_PAUSE_MS = 500;
+
+/**
+ * THAW_RETRY_MS, or BOXKEEP_THAW_RETRY_MS (tests). A guest left frozen past it keeps its mark:
+ * the settle of an unsettled live snapshot thaws it once QEMU answers, an adoption otherwise.
+ */
+const thawRetryMs = () => msFromEnv('BOXKEEP_THAW_RETRY_MS', THAW_RETRY_MS);
 
 export function freezeMarkPath(runDir: string): string {
   return path.join(runDir, FREEZE_MARK);
@@ -116,7 +123,7 @@ async function thawGuest(agent: GuestAgent, qmp: QmpClient, runDir: string, logg
   } finally {
     agent.close();
   }
-  const deadline = Date.now() + THAW_RETRY_MS;
+  const deadline = Date.now() + thawRetryMs();
   for (;;) {
     if ((await thawIfLeftFrozen(null, runDir)) !== 'unreachable') return;
     if (qmp.closed || Date.now() >= deadline) break;

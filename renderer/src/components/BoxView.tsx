@@ -13,6 +13,7 @@ import { lazy, Suspense } from 'react';
 import { Icon } from './icons.js';
 import { SnapshotPane } from './SnapshotPane.js';
 import { StatusBadge } from './StatusBadge.js';
+import { UnsettledBanner } from './UnsettledBanner.js';
 import type { View } from '../store/state.js';
 
 // The terminal (xterm.js) and the screen (noVNC) are most of the bundle: each is loaded when its tab first opens.
@@ -54,6 +55,7 @@ export function BoxView({ box }: { box: Box }) {
           </div>
         </div>
       )}
+      {detail?.unsettled && <UnsettledBanner box={box} unsettled={detail.unsettled} />}
       <div className="tabs" role="tablist" aria-label="Box views">
         {tabs.map((tab, i) => (
           <button

@@ -5,7 +5,7 @@ import type { ByteStream } from '../../../shared/streams.js';
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import type { Box, Image, ProtectStatus, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
+import type { Box, Image, ProtectStatus, RecoveryReport, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
 import type { FileCopyResult, GuestFolder, SnapshotDiff } from '../../../shared/types.js';
 import { formatBytes, joinWords } from '../format.js';
 import { asBoxkeepError } from './errors.js';
@@ -33,6 +33,8 @@ export interface Actions {
   openDialog(dialog: DialogState): void;
   closeDialog(): void;
   dismissRecovery(): void;
+  /** What `boxkeep recover` runs, for the whole home (an unsettled live snapshot's banner offers it); then the box is shown again. */
+  recover(boxId: string): Promise<ActionResult<RecoveryReport>>;
   dismissToast(id: number): void;
   startBox(boxId: string): Promise<ActionResult<Box>>;
   /** Force while a graceful stop waits: cuts the wait short (the waiting stop answers). */
@@ -145,6 +147,15 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     closeDialog: () => store.setState({ dialog: null }),
     dismissRecovery: () => store.setState({ recovery: null }),
     dismissToast: (id) => dismissToast(store, id),
+    async recover(boxId) {
+      // What it repaired or kept comes as the recovery report's own banner (recovery:report).
+      const out = await perform('recover', () => bridge.recovery.run({}), {
+        success: (r) => (r.items.length === 0 ? 'Recovery found nothing left to finish.' : 'Recovery finished; see its report above.'),
+        toastErrors: true,
+      });
+      await sync.loadBox(boxId).catch(() => {});
+      return out;
+    },
 
     startBox: boxVerb('start', (n) => `${n} is running.`),
     pauseBox: boxVerb('pause', (n) => `${n} is paused.`),

@@ -9,6 +9,7 @@ import type { Box, Snapshot } from '../../../../shared/types.js';
 import type { HomeData } from '../../deps.js';
 import { BoxkeepError, vmError } from '../../../../shared/errors.js';
 import { roundMs, type Logger } from '../../logger.js';
+import { msFromEnv } from '../../env.js';
 import { mkdirDurable } from '../../fsutil.js';
 import { newId } from '../../ids.js';
 import { clearIntent, writeIntent } from '../../journal.js';
@@ -21,8 +22,25 @@ import { keepVars, keepVarsAgain } from '../efivars.js';
 import { freezeGuest } from '../../vm/freeze.js';
 import { finishMemory, forgetSum, memoryFacts, openCapture, startMemory, type MemoryCapture } from './memory.js';
 
-/** What live snapshots need: the home, the log, and the session of the box's running QEMU. */
-export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'> };
+/**
+ * What live snapshots need: the home, the log, the session of the box's running QEMU, and who
+ * settles a snapshot left unsettled once its QEMU answers or exits (recovery/settle-later.ts).
+ */
+export type LiveDeps = HomeData & { logger: Logger; sessions: Pick<Supervisor, 'session'>; unsettled: UnsettledWatch };
+
+/** A live snapshot given up on: QEMU did not say whether it switched (see pastPointOfNoReturn). */
+export interface LeftUnsettled {
+  box: Box;
+  intent: LiveCreateIntent;
+  session: QemuSession;
+  /** The thaw of the guest's filesystems, going on in the background (it gives up after a while). */
+  thawing: Promise<void>;
+}
+
+export interface UnsettledWatch {
+  /** Settles it, in the box's queue, once its QEMU answers again or exits; returns at once. */
+  watch(left: LeftUnsettled): void;
+}
 
 export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, opts: { memory?: boolean } = {}): Promise<Snapshot> {
   const session = core.sessions.session(box.id);
@@ -98,11 +116,13 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     session.quiescing = false;
     const outcome = await pastPointOfNoReturn(session, intent, core.logger);
     if (outcome === 'unknown') {
-      // Neither way is safe to finish now: the intent stays as it is and recovery settles it
-      // once QEMU answers or exits. The thaw and a `cont` queue behind the transaction in QEMU.
+      // Neither way is safe to finish now: the intent stays as it is, and the same settle as
+      // recovery's runs once QEMU answers or exits (the owner watches for either). The thaw
+      // and a `cont` queue behind the transaction in QEMU.
       thawLater = true;
       capture?.close();
       if (pause) void session.qmp.execute('cont').catch(() => undefined);
+      core.unsettled.watch({ box, intent, session, thawing: guest.thaw() });
       throw unsettledError(box, intent, session.pid, err);
     }
     if (outcome === 'not-switched') {
@@ -123,9 +143,9 @@ export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, o
     core.logger.warn('live snapshot finished despite an error after the switch', { op: 'live-create', boxId: box.id, snapshotId: snapshot.id, error: String((err as Error).message ?? err) });
   } finally {
     session.quiescing = false;
-    // A QEMU that does not answer would hold the command (and the box) for the thaw's retries.
-    if (thawLater) void guest.thaw();
-    else await guest.thaw();
+    // A QEMU that does not answer would hold the command (and the box) for the thaw's retries:
+    // that thaw goes on in the background (handed to the watch above).
+    if (!thawLater) await guest.thaw();
   }
   const memory = capture && intent.memory ? await finishMemory(session, capture, intent.memory, core.logger) : null;
   liveCreate.crash('after-memory');
@@ -218,10 +238,7 @@ async function pastPointOfNoReturn(session: QemuSession, intent: LiveCreateInten
 }
 
 /** How long a live snapshot asks a QEMU that does not answer whether it switched (BOXKEEP_SWITCH_WAIT_MS: tests). */
-function switchWaitMs(): number {
-  const fromEnv = Number(process.env.BOXKEEP_SWITCH_WAIT_MS);
-  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : SWITCH_WAIT_MS;
-}
+const switchWaitMs = () => msFromEnv('BOXKEEP_SWITCH_WAIT_MS', SWITCH_WAIT_MS);
 const SWITCH_WAIT_MS = 60_000;
 
 function unsettledError(box: Box, intent: LiveCreateIntent, pid: number, cause: unknown): BoxkeepError {
@@ -229,7 +246,7 @@ function unsettledError(box: Box, intent: LiveCreateIntent, pid: number, cause: 
   return vmError(
     `The live snapshot ${name} of the box ${JSON.stringify(box.name)} is unsettled: its QEMU (pid ${pid}) did not say within ${Math.round(switchWaitMs() / 1000)} s ` +
       `whether it switched to the snapshot's new disk, so nothing was undone (QEMU may still switch and write to it). It is settled when QEMU answers or exits: ` +
-      `run "boxkeep recover" then (or it is settled the next time the home is opened). Until then the box accepts no changes; ` +
+      `by Boxkeep itself while the app or "boxkeep serve" holds the home, else by "boxkeep recover" then (or the next opening of the home). Until then the box accepts no changes; ` +
       `"boxkeep box stop ${box.name} --force" ends a QEMU that never answers.`,
     cause,
   );
