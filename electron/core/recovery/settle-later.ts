@@ -94,6 +94,8 @@ export class SettleLater implements UnsettledWatch {
     const record = readIntents(dir).intents.find((r) => r.intent.id === left.intent.id);
     const report = new ReportBuilder();
     const outcome = !record ? 'gone' : (await settleRecord(this.core, dir, record, report)) ? 'settled' : 'kept';
+    // Whatever the settle put in the trash (trash.ts) is freed after it, as after any operation.
+    this.core.trash?.empty();
     for (const item of report.items) this.core.logger[item.level === 'kept' ? 'warn' : 'info']('unsettled live snapshot', { ...this.ids(left), level: item.level, message: item.message });
     this.core.logger.info('unsettled live snapshot checked', { ...this.ids(left), outcome });
     // The box takes changes again, and its tree shows the snapshot (or no longer shows it).
