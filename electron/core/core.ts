@@ -119,6 +119,8 @@ export class Core {
     const underBoxLocks = (i: number): Promise<RecoveryReport> =>
       i === ids.length ? runRecovery({ paths: this.paths, store: this.store, logger: this.logger, sessions: this.supervisor, vms: this.vms }, opts) : this.locks.run(ids[i]!, () => underBoxLocks(i + 1));
     const report = await this.locks.run(HOME_KEY, () => underBoxLocks(0));
+    // A live snapshot it had to leave (its QEMU did not answer) is tried again by the owner.
+    this.unsettled.retryKept();
     this.lastRecovery = report;
     if (report.items.length > 0) this.events.emit('recovery:report', report);
     return report;

@@ -8,6 +8,8 @@ import { expect } from 'vitest';
 import type { Core } from '../../electron/core/core.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf } from './disk.js';
+import type { SerialDriver } from './guest.js';
+import { sh } from './vm.js';
 
 /**
  * Returns what the command threw (null if it returned) and QEMU's pid, still stopped.
@@ -65,4 +67,25 @@ export function expectDropped(core: Core, box: string, name: string, current: st
   const b = core.boxes.resolve(box);
   expect(core.store.findSnapshot(b.id, name)).toBeNull();
   expect(b.currentSnapshotId).toBe(current);
+}
+
+/**
+ * A live snapshot QEMU turns down once it answers again: unsettled, QEMU continued, then settled
+ * by `settle` (recovery, or the owner's own watch): dropped, and the box reads on and takes the
+ * next snapshot (`after-<name>`, holding the guest's file /mnt/after-<name>).
+ */
+export async function refusedOnceItAnswers(core: Core, box: string, name: string, io: { con: SerialDriver; guestFile: (layer: string, file: string) => string; settle: () => Promise<void> }): Promise<void> {
+  const current = core.boxes.resolve(box).currentSnapshotId;
+  const { err, pid } = await hungSnapshot(core, box, name, { refusedLate: true });
+  try {
+    expectUnsettled(core, box, err, name);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await io.settle();
+  expectDropped(core, box, name, current);
+  // QEMU writes on to the live disk; the overlay's nodes are gone, so the next snapshot works.
+  await sh(io.con, `echo after-${name} > /mnt/after-${name}; sync`);
+  const next = await core.snapshots.create({ box, name: `after-${name}` });
+  expect(io.guestFile(next.diskPath, `after-${name}`)).toContain(`after-${name}`);
 }

@@ -10,7 +10,7 @@ import { QmpClient } from '../../electron/core/vm/qmp.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
 import { AGENT_APPEND, guestFileOf, type SerialDriver } from '../helpers/guest.js';
-import { expectDropped, expectUnsettled as expectUnsettledBy, hungSnapshot as hungSwitch } from '../helpers/hung-switch.js';
+import { expectDropped, expectUnsettled as expectUnsettledBy, hungSnapshot as hungSwitch, refusedOnceItAnswers } from '../helpers/hung-switch.js';
 import { boot, consoleOf, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
@@ -207,19 +207,7 @@ describe('a QEMU that stops answering while a live snapshot switches', () => {
   }, 120_000);
 
   it('a switch QEMU turns down once it answers: recovery drops the unsettled snapshot and the box reads on as before', async () => {
-    const { err, pid } = await hungSnapshot('hung-refused', { refusedLate: true });
-    try {
-      expectUnsettled(err, 'hung-refused');
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
-    const current = h.core.boxes.resolve('vm').currentSnapshotId;
-    await h.core.recover();
-    expectDropped(h.core, 'vm', 'hung-refused', current);
-    // QEMU writes on to the live disk; the overlay's nodes are gone, so the next snapshot works.
-    await sh(con, 'echo after-refused > /mnt/after-refused; sync');
-    const next = await h.core.snapshots.create({ box: 'vm', name: 'after-refused' });
-    expect(guestFile(next.diskPath, 'after-refused')).toContain('after-refused');
+    await refusedOnceItAnswers(h.core, 'vm', 'hung-refused', { con, guestFile, settle: async () => void (await h.core.recover()) });
   }, 120_000);
 
   it('a QEMU killed while its snapshot is unsettled: recovery completes it forward from the files', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf } from '../helpers/disk.js';
 import { AGENT_APPEND, guestFileOf, type SerialDriver } from '../helpers/guest.js';
-import { expectDropped, expectUnsettled, expectWhole, hungSnapshot } from '../helpers/hung-switch.js';
+import { expectDropped, expectUnsettled, expectWhole, hungSnapshot, refusedOnceItAnswers } from '../helpers/hung-switch.js';
 import { agentFreezeStatus, boot, consoleOf, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 import { memoryLogger } from './host-fixtures.js';
 
@@ -84,33 +84,26 @@ describe('an unsettled live snapshot settles by itself', () => {
   }, 180_000);
 
   it('once QEMU answers and turns the switch down: dropped, the box reads on as before', async () => {
-    const current = box().currentSnapshotId;
-    const { err, pid } = await hungSnapshot(h.core, 'vm', 'refused', { refusedLate: true });
-    try {
-      expectUnsettled(h.core, 'vm', err, 'refused');
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
-    await settledByItself();
-    expectDropped(h.core, 'vm', 'refused', current);
-    await sh(con, 'echo after-refused > /mnt/after-refused; sync');
-    const next = await h.core.snapshots.create({ box: 'vm', name: 'after-refused' });
-    expect(guestFile(next.diskPath, 'after-refused')).toContain('after-refused');
+    await refusedOnceItAnswers(h.core, 'vm', 'refused', { con, guestFile, settle: settledByItself });
   }, 120_000);
 
   it('left when the home closes first, and settled by the next owner\'s recovery', async () => {
     const journal = h.core.paths.boxJournal(box().id);
     const current = box().currentSnapshotId;
     const { err, pid } = await hungSnapshot(h.core, 'vm', 'closed');
+    const checks = () => logger.lines.filter((l) => l.message === 'unsettled live snapshot checked').length;
+    let before = 0;
     try {
       expectUnsettled(h.core, 'vm', err, 'closed');
       con.close();
       await h.core.close();
+      before = checks();
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    // The watch ended with the core: the record waits for the next owner.
+    // The watch ended with the core: it asks nothing more, and the record waits for the next owner.
     await sleep(1500);
+    expect(checks(), 'no settle after the close').toBe(before);
     expect(fs.readdirSync(journal)).toHaveLength(1);
     const core = await h.reopen();
     const b = core.boxes.resolve('vm');
@@ -122,6 +115,39 @@ describe('an unsettled live snapshot settles by itself', () => {
     expect(b.status).toBe('running');
     con = await consoleOf(core, b.id, { fresh: false });
   }, 120_000);
+
+  it('reopened while QEMU is still silent: the new owner shows it unsettled, refuses a pause, and settles it once QEMU answers, saying how', async () => {
+    await sh(con, 'echo before-silent > /mnt/before-silent; sync');
+    const current = box().currentSnapshotId;
+    const { err, pid } = await hungSnapshot(h.core, 'vm', 'silent');
+    let core = h.core;
+    const reports: string[] = [];
+    try {
+      expectUnsettled(h.core, 'vm', err, 'silent');
+      // Its settle resumes a guest the snapshot stopped: a pause now would be undone.
+      await expect(h.core.vms.pause('vm')).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringMatching(/not settled yet/) });
+      con.close();
+      core = await h.reopen();
+      core.events.on('recovery:report', (r) => reports.push(...r.items.map((i) => i.message)));
+      expect(records(), 'kept: the next owner could not take control of a silent QEMU').toHaveLength(1);
+      expect((await core.boxes.detail('vm')).unsettled).toMatchObject({ snapshotName: 'silent', qemuPid: pid });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await settledByItself(90_000);
+    expectWhole(core, 'vm');
+    const b = box();
+    expect(b.status).toBe('running');
+    expect((await core.boxes.detail('vm')).unsettled).toBeNull();
+    // QEMU may drop the switch it had not read when the first owner's monitor closed: which way
+    // it went is QEMU's to say, and either way the box is whole.
+    const silent = core.store.findSnapshot(b.id, 'silent');
+    expect(b.currentSnapshotId).toBe(silent ? silent.id : current);
+    if (silent) expect(guestFile(silent.diskPath, 'before-silent')).toContain('before-silent');
+    // The app hears what became of it, as after a recovery.
+    await expect.poll(() => reports.join('\n'), { timeout: 10_000 }).toMatch(/"silent"/);
+    con = await consoleOf(core, b.id, { fresh: false });
+  }, 180_000);
 
   it('once QEMU is killed: completed forward from the files, and it restores to its files', async () => {
     await sh(con, 'echo before-dead > /mnt/before-dead; sync');

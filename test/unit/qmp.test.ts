@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
-import { executeInOrder, QmpClient } from '../../electron/core/vm/qmp.js';
+import { executeInOrder, isTimeout, QmpClient } from '../../electron/core/vm/qmp.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bkq-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -126,6 +126,13 @@ describe('QmpClient', () => {
   it('times out a command that gets no reply and says which one', async () => {
     const { qmp } = await setup(() => {});
     await expect(qmp.execute('query-status', undefined, { timeoutMs: 50 })).rejects.toThrow('QMP command query-status timed out after 50 ms');
+  });
+
+  it('marks a timeout as one (QEMU may still run the command), and an error reply as not one', async () => {
+    const silent = await setup(() => {});
+    expect(isTimeout(await silent.qmp.execute('query-status', undefined, { timeoutMs: 20 }).catch((e: unknown) => e))).toBe(true);
+    const refusing = await setup((msg, write) => write({ error: { class: 'GenericError', desc: 'no' }, id: msg.id }));
+    expect(isTimeout(await refusing.qmp.execute('query-status').catch((e: unknown) => e))).toBe(false);
   });
 
   it('delivers events to listeners and to waitForEvent with a predicate', async () => {

@@ -8,7 +8,9 @@
 // - a stop (force or not) runs in the box's queue too; QEMU's exit is waited for until the
 //   supervisor recorded it, so the settle finds the box stopped (or failed) as it ends;
 // - closing the home stops the watch and waits for a settle in progress; the record stays, and
-//   the next owner's recovery settles it as any interrupted live snapshot.
+//   the next owner's recovery settles it as any interrupted live snapshot, or, when that QEMU
+//   still does not answer, leaves it to its own owner's watch (retryKept: recovery tried again,
+//   ever less often, until it settles).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { UnsettledSnapshot } from '../../../shared/types.js';
@@ -16,6 +18,9 @@ import type { Effects } from '../deps.js';
 import { readIntents } from '../journal.js';
 import type { SettleDeps } from '../operations.js';
 import type { LeftUnsettled, UnsettledWatch } from '../snapshots/live/create.js';
+import type { LiveCreateIntent } from '../snapshots/live/intents.js';
+import { readFingerprint, runDirFor } from '../vm/qemu.js';
+import { isTimeout } from '../vm/qmp.js';
 import type { QemuSession } from '../vm/supervisor.js';
 import { settleRecord } from './recovery.js';
 import { ReportBuilder } from './report.js';
@@ -24,11 +29,14 @@ export type SettleLaterDeps = SettleDeps & Effects;
 
 /** How long one question to a silent QEMU waits before it is asked again (its answers come in order). */
 const ASK_MS = 30_000;
-/** After a settle that could not finish (QEMU silent again, a zombie QEMU not yet reaped): the next try. */
+/** After a settle that could not finish (QEMU silent again, a zombie QEMU not yet reaped): the first next try, then twice as long each time, up to RETRY_MAX_MS. */
 const RETRY_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 
 export class SettleLater implements UnsettledWatch {
   private readonly watched = new Map<string, LeftUnsettled>();
+  /** Boxes whose record the home's recovery kept (its QEMU did not answer then): tried again. */
+  private readonly retrying = new Set<string>();
   /** Settles running now, inside their box's queue: closing waits for them. */
   private readonly settling = new Set<Promise<unknown>>();
   private closed = false;
@@ -41,17 +49,48 @@ export class SettleLater implements UnsettledWatch {
     if (this.closed) return;
     this.watched.set(left.box.id, left);
     void this.follow(left)
-      .catch((err: unknown) => this.core.logger.error('unsettled live snapshot not settled; left for recovery', { ...this.ids(left), error: String((err as Error)?.message ?? err) }))
+      .catch((err: unknown) => this.core.logger.error('unsettled live snapshot not settled; left for recovery', { op: 'live-create', boxId: left.box.id, snapshotId: left.intent.snapshot.id, error: String((err as Error)?.message ?? err) }))
       .finally(() => {
         if (this.watched.get(left.box.id) === left) this.watched.delete(left.box.id);
       });
   }
 
-  /** The box's unsettled live snapshot, while its record is still there (a `recover` may have settled it first). */
+  /**
+   * The box's unsettled live snapshot, while its record is still there (a `recover` may have
+   * settled it first): one this owner watches, or one the home's recovery had to keep.
+   */
   of(boxId: string): UnsettledSnapshot | null {
     const left = this.watched.get(boxId);
-    if (!left || !fs.existsSync(recordFile(this.core, left))) return null;
-    return { snapshotName: left.intent.snapshot.name, qemuPid: left.session.pid, since: left.intent.startedAt };
+    if (left) return fs.existsSync(recordFile(this.core, boxId, left.intent.id)) ? { snapshotName: left.intent.snapshot.name, qemuPid: left.session.pid, since: left.intent.startedAt } : null;
+    if (!this.retrying.has(boxId)) return null;
+    const kept = keptRecord(this.core, boxId);
+    if (!kept) return null;
+    const fp = readFingerprint(runDirFor(this.core.paths, boxId, { create: false }));
+    return { snapshotName: kept.snapshot.name, qemuPid: fp?.pid ?? 0, since: kept.startedAt };
+  }
+
+  /**
+   * After the home's recovery: a live snapshot it had to leave unsettled (its QEMU did not answer,
+   * so it could not be taken control of) is settled by recovery's own settle, tried again after
+   * 1 s, then twice as long each time up to a minute, in the box's queue, until it settles.
+   */
+  retryKept(): void {
+    for (const box of this.core.store.listBoxes()) {
+      const kept = keptRecord(this.core, box.id);
+      if (!kept || this.closed || this.retrying.has(box.id) || this.watched.has(box.id)) continue;
+      this.retrying.add(box.id);
+      void this.retryLoop(box.id, kept)
+        .catch((err: unknown) => this.core.logger.error('unsettled live snapshot not settled; left for recovery', { op: 'live-create', boxId: box.id, snapshotId: kept.snapshot.id, error: String((err as Error)?.message ?? err) }))
+        .finally(() => this.retrying.delete(box.id));
+    }
+  }
+
+  private async retryLoop(boxId: string, intent: LiveCreateIntent): Promise<void> {
+    for (let wait = RETRY_MS; !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+      if ((await Promise.race([sleep(wait), this.stopped])) === 'closed') return;
+      const outcome = await this.core.locks.run(boxId, () => this.inQueue(() => this.settle(boxId, intent)));
+      if (outcome !== 'kept') return;
+    }
   }
 
   /** Stops watching (the home is closing) once a settle in progress has finished; records stay for the next owner. */
@@ -66,14 +105,14 @@ export class SettleLater implements UnsettledWatch {
     // Its agent connection must not compete with the settle's own thaw (QEMU's chardev serves
     // one client): the background thaw ends once QEMU answers, or gives up on its own.
     await Promise.race([left.thawing, this.stopped]);
-    while (!this.closed) {
+    for (let wait = RETRY_MS; !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       const heard = await Promise.race([answerOrExit(left.session), this.stopped]);
       if (heard === 'closed') return;
       // The supervisor records the exit first (stopped, or failed and why).
       if (heard === 'exited') await Promise.race([left.session.closed, this.stopped]);
-      const outcome = await this.core.locks.run(left.box.id, () => this.inQueue(() => this.settle(left)));
+      const outcome = await this.core.locks.run(left.box.id, () => this.inQueue(() => this.settle(left.box.id, left.intent)));
       if (outcome !== 'kept') return;
-      await Promise.race([new Promise((r) => setTimeout(r, RETRY_MS)), this.stopped]);
+      await Promise.race([sleep(wait), this.stopped]);
     }
   }
 
@@ -89,29 +128,38 @@ export class SettleLater implements UnsettledWatch {
     }
   }
 
-  private async settle(left: LeftUnsettled): Promise<'settled' | 'gone' | 'kept'> {
-    const dir = this.core.paths.boxJournal(left.box.id);
-    const record = readIntents(dir).intents.find((r) => r.intent.id === left.intent.id);
+  private async settle(boxId: string, intent: LiveCreateIntent): Promise<'settled' | 'gone' | 'kept'> {
+    const ids = { op: 'live-create', boxId, snapshotId: intent.snapshot.id };
+    const dir = this.core.paths.boxJournal(boxId);
+    const record = readIntents(dir).intents.find((r) => r.intent.id === intent.id);
     const report = new ReportBuilder();
     const outcome = !record ? 'gone' : (await settleRecord(this.core, dir, record, report)) ? 'settled' : 'kept';
     // Whatever the settle put in the trash (trash.ts) is freed after it, as after any operation.
     this.core.trash?.empty();
-    for (const item of report.items) this.core.logger[item.level === 'kept' ? 'warn' : 'info']('unsettled live snapshot', { ...this.ids(left), level: item.level, message: item.message });
-    this.core.logger.info('unsettled live snapshot checked', { ...this.ids(left), outcome });
-    // The box takes changes again, and its tree shows the snapshot (or no longer shows it).
+    for (const item of report.items) this.core.logger[item.level === 'kept' ? 'warn' : 'info']('unsettled live snapshot', { ...ids, level: item.level, message: item.message });
+    this.core.logger.info('unsettled live snapshot checked', { ...ids, outcome });
+    // The box takes changes again, and its tree shows the snapshot (or no longer shows it); the
+    // app shows what became of it (taken, or dropped: to be taken again) as after a recovery.
     if (outcome !== 'kept') {
-      this.core.events.emit('snapshots:changed', { boxId: left.box.id });
-      this.core.events.emit('boxes:changed', { boxId: left.box.id });
+      this.core.events.emit('snapshots:changed', { boxId });
+      this.core.events.emit('boxes:changed', { boxId });
+      if (report.items.length > 0) this.core.events.emit('recovery:report', { at: Date.now(), elapsedMs: 0, items: report.items });
     }
     return outcome;
   }
 
-  private ids(left: LeftUnsettled) {
-    return { op: 'live-create', boxId: left.box.id, snapshotId: left.intent.snapshot.id };
-  }
 }
 
-const recordFile = (core: SettleLaterDeps, left: LeftUnsettled) => path.join(core.paths.boxJournal(left.box.id), `${left.intent.id}.json`);
+const recordFile = (core: SettleLaterDeps, boxId: string, intentId: string) => path.join(core.paths.boxJournal(boxId), `${intentId}.json`);
+
+// Unref'd: a one-shot CLI command's close() ends the watch, and its process must not wait for the timer.
+const sleep = (ms: number) => new Promise<'slept'>((resolve) => setTimeout(() => resolve('slept'), ms).unref());
+
+/** A live snapshot's record in the box's journal: one left unsettled (no live snapshot runs outside the box's queue). */
+function keptRecord(core: SettleLaterDeps, boxId: string): LiveCreateIntent | null {
+  const found = readIntents(core.paths.boxJournal(boxId)).intents.find((r) => r.intent.op === 'live-create');
+  return found ? (found.intent as unknown as LiveCreateIntent) : null;
+}
 
 /**
  * Resolves once QEMU answers a question (QMP answers in order: after the transaction it was
@@ -120,14 +168,14 @@ const recordFile = (core: SettleLaterDeps, left: LeftUnsettled) => path.join(cor
 async function answerOrExit(session: QemuSession): Promise<'answered' | 'exited'> {
   for (;;) {
     if (session.qmp.closed) return 'exited';
-    const asked = performance.now();
     try {
       await session.qmp.execute('query-status', undefined, { timeoutMs: ASK_MS });
       return 'answered';
-    } catch {
-      // Closed (seen at the top), timed out (still silent: asked again), or an error reply,
-      // which is an answer too.
-      if (!session.qmp.closed && performance.now() - asked < ASK_MS) return 'answered';
+    } catch (err) {
+      // Closed (seen at the top), timed out (still silent: asked again; by the client's own
+      // word, not the time taken: a timer may fire a little early), or an error reply, which is
+      // an answer too.
+      if (!session.qmp.closed && !isTimeout(err)) return 'answered';
     }
   }
 }

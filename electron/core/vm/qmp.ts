@@ -136,7 +136,7 @@ export class QmpClient {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(vmError(`QMP command ${command} timed out after ${timeoutMs} ms`));
+        reject(Object.assign(vmError(`QMP command ${command} timed out after ${timeoutMs} ms`), { [TIMED_OUT]: true }));
       }, timeoutMs);
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
       const message = args === undefined ? { execute: command, id } : { execute: command, arguments: args, id };
@@ -291,6 +291,11 @@ function openSocket(socketPath: string): Promise<Socket> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const TIMED_OUT = Symbol('timed out');
+
+/** Did a command fail because its reply did not come in time (QEMU may still run it), not by QEMU's word? */
+export const isTimeout = (err: unknown): boolean => typeof err === 'object' && err !== null && TIMED_OUT in err;
 
 /**
  * Sends commands back to back, each without waiting for the reply to the one before: QEMU runs

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
+import { readIntents } from '../journal.js';
 import type { ByteStream } from '../../../shared/streams.js';
 import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
@@ -444,6 +445,10 @@ export class Supervisor implements VmControl {
   private switchRunState(ref: string, from: BoxStatus, command: 'stop' | 'cont', to: BoxStatus, done: string): Promise<Box> {
     return this.onBox(ref, async (box) => {
       if (box.status !== from) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a ${from} box can be ${done}.`);
+      // Its settle resumes a guest the snapshot left stopped: a pause of the user's would be undone.
+      if (readIntents(this.core.paths.boxJournal(box.id)).intents.some((r) => r.intent.op === 'live-create')) {
+        throw invalidState(`The box ${JSON.stringify(box.name)} has a live snapshot that is not settled yet; it cannot be ${done} until it is (Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover").`);
+      }
       await this.session(box.id).qmp.execute(command);
       this.setStatus(box.id, to);
       return this.core.store.getBox(box.id)!;
