@@ -50,8 +50,8 @@ export async function openVmHome(options: { append?: string; stopTimeoutMs?: num
 }
 
 /** A VM home with the box "vm" made from the tiny image and booted to its command loop: how most VM test files begin. */
-export async function openBootedVm(): Promise<{ h: VmHome; con: SerialDriver }> {
-  const h = await openVmHome();
+export async function openBootedVm(options: Parameters<typeof openVmHome>[0] = {}): Promise<{ h: VmHome; con: SerialDriver }> {
+  const h = await openVmHome(options);
   await h.core.boxes.create({ name: 'vm', image: 'tiny' });
   return { h, con: await boot(h.core, 'vm') };
 }

@@ -11,16 +11,14 @@ import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
 import { AGENT_APPEND, guestFileOf, type SerialDriver } from '../helpers/guest.js';
 import { expectDropped, expectUnsettled as expectUnsettledBy, hungSnapshot as hungSwitch, refusedOnceItAnswers } from '../helpers/hung-switch.js';
-import { boot, consoleOf, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { boot, consoleOf, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
 let con: SerialDriver;
 
 beforeAll(async () => {
-  h = await openVmHome({ append: AGENT_APPEND });
-  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
-  con = await boot(h.core, 'vm');
+  ({ h, con } = await openBootedVm({ append: AGENT_APPEND }));
 }, 180_000);
 afterAll(async () => {
   con?.close();

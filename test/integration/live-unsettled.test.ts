@@ -9,7 +9,7 @@ import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { backingOf } from '../helpers/disk.js';
 import { AGENT_APPEND, guestFileOf, type SerialDriver } from '../helpers/guest.js';
 import { expectDropped, expectUnsettled, expectWhole, hungSnapshot, refusedOnceItAnswers } from '../helpers/hung-switch.js';
-import { agentFreezeStatus, boot, consoleOf, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { agentFreezeStatus, consoleOf, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
 import { memoryLogger } from './host-fixtures.js';
 
 const logger = memoryLogger();
@@ -17,9 +17,7 @@ let h: VmHome;
 let con: SerialDriver;
 
 beforeAll(async () => {
-  h = await openVmHome({ append: AGENT_APPEND, logger });
-  await h.core.boxes.create({ name: 'vm', image: 'tiny' });
-  con = await boot(h.core, 'vm');
+  ({ h, con } = await openBootedVm({ append: AGENT_APPEND, logger }));
 }, 180_000);
 afterAll(async () => {
   con?.close();
