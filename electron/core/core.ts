@@ -1,7 +1,6 @@
 // Composition root: builds the services for one home directory, each from the small
 // dependencies type declared beside it. It imports every service; nothing in electron/core
 // imports it back. Taking the home runs recovery before anything else can touch a disk.
-import fs from 'node:fs';
 import { Emitter } from '../../shared/events.js';
 import type { RecoveryReport, SystemInfo } from '../../shared/types.js';
 import { ArchiveService } from './archive/service.js';
@@ -97,8 +96,8 @@ export class Core {
         } else {
           await core.recover();
         }
-        // What a crash left there before it was freed.
-        if (fs.existsSync(core.paths.trashDir)) core.trash.empty();
+        // What a crash left there before it was freed (nothing to do without a trash folder).
+        core.trash.empty();
       } catch (err) {
         await core.close();
         throw err;

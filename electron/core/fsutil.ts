@@ -168,12 +168,12 @@ export function isDiskFull(err: unknown): boolean {
 
 const DISK_FULL = 'The disk holding ';
 
-/** What a user can do about a full disk: nothing in the home is damaged, it needs room. */
 /** A full disk anywhere under the home said so, with what to do; any other error as it was. */
 export function asDiskFull(home: string, err: unknown): unknown {
   return isDiskFull(err) ? diskFullError(path.resolve(home), err) : err;
 }
 
+/** What a user can do about a full disk: nothing in the home is damaged, it needs room. */
 export function diskFullError(home: string, cause?: unknown): BoxkeepError {
   if (cause instanceof BoxkeepError && cause.message.startsWith(DISK_FULL)) return cause;
   const detail = cause instanceof BoxkeepError ? ` (What failed: ${cause.message})` : '';

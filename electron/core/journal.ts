@@ -29,6 +29,11 @@ export interface JournalRead {
 
 const MAX_RECORD = 1_000_000;
 
+/** The first record of an operation kind in a journal (e.g. a box's unsettled live snapshot), or null. */
+export function findIntent(dir: string, op: string): (IntentBase & Record<string, unknown>) | null {
+  return readIntents(dir).intents.find((r) => r.intent.op === op)?.intent ?? null;
+}
+
 /** A journal with any entry in it (a record, or something recovery must look at), or one that is not a real folder. */
 export function hasEntries(dir: string): boolean {
   try {

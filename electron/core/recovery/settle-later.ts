@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { UnsettledSnapshot } from '../../../shared/types.js';
 import type { Effects } from '../deps.js';
-import { readIntents } from '../journal.js';
+import { findIntent, readIntents } from '../journal.js';
 import type { SettleDeps } from '../operations.js';
 import type { LeftUnsettled, UnsettledWatch } from '../snapshots/live/create.js';
 import type { LiveCreateIntent } from '../snapshots/live/intents.js';
@@ -157,8 +157,7 @@ const sleep = (ms: number) => new Promise<'slept'>((resolve) => setTimeout(() =>
 
 /** A live snapshot's record in the box's journal: one left unsettled (no live snapshot runs outside the box's queue). */
 function keptRecord(core: SettleLaterDeps, boxId: string): LiveCreateIntent | null {
-  const found = readIntents(core.paths.boxJournal(boxId)).intents.find((r) => r.intent.op === 'live-create');
-  return found ? (found.intent as unknown as LiveCreateIntent) : null;
+  return findIntent(core.paths.boxJournal(boxId), 'live-create') as LiveCreateIntent | null;
 }
 
 /**

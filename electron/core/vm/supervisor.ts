@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
-import { readIntents } from '../journal.js';
+import { findIntent } from '../journal.js';
 import type { ByteStream } from '../../../shared/streams.js';
 import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
@@ -446,7 +446,7 @@ export class Supervisor implements VmControl {
     return this.onBox(ref, async (box) => {
       if (box.status !== from) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a ${from} box can be ${done}.`);
       // Its settle resumes a guest the snapshot left stopped: a pause of the user's would be undone.
-      if (readIntents(this.core.paths.boxJournal(box.id)).intents.some((r) => r.intent.op === 'live-create')) {
+      if (findIntent(this.core.paths.boxJournal(box.id), 'live-create')) {
         throw invalidState(`The box ${JSON.stringify(box.name)} has a live snapshot that is not settled yet; it cannot be ${done} until it is (Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover").`);
       }
       await this.session(box.id).qmp.execute(command);

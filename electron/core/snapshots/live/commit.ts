@@ -225,9 +225,10 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
       writeIntent(journal, { ...intent, pivoted: true });
       liveCommit.crash('after-mark');
     } catch (err) {
-      // QEMU may have pivoted though no reply said so (a timeout): resumed then, the guest would
-      // write to the removed layer's file with no note of it. Only QEMU can say.
-      if (completeSent && resume) resume = await pivotNotedOrNone(session, journal, intent, jobId);
+      // QEMU may have pivoted though no reply said so (a timeout): resumed then (by us, or later
+      // by the user when it was paused), the guest would write to the removed layer's file with
+      // no note of it. Only QEMU can say.
+      if (completeSent && !(await pivotNotedOrNone(session, journal, intent, jobId))) resume = false;
       throw err;
     } finally {
       try {
