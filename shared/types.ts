@@ -272,6 +272,8 @@ export interface TaskProgress {
 export interface ConsoleOutput {
   boxId: string;
   lines: string[];
+  /** The last line has no newline yet (a prompt, or a line still being written): what the guest prints next goes on it. */
+  open: boolean;
 }
 
 export interface SystemInfo {

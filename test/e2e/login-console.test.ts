@@ -42,6 +42,57 @@ describe('a box with a login shell on its serial console', () => {
     expectNoPageProblems(g.b);
   });
 
+  it('a terminal joining later starts on the prompt’s own line, and misses nothing the guest prints while it joins', async () => {
+    // Every boxes:console answer to the page can be held back: the guest then prints between
+    // the terminal's join and its read of the log, the moment a terminal that read the log
+    // first and joined after would miss.
+    let holding = false;
+    const held: (() => void)[] = [];
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      const server = ws.connectToServer();
+      const consoleReads = new Set<number>();
+      ws.onMessage((m) => {
+        const j = typeof m === 'string' ? (JSON.parse(m) as { type?: string; id?: number; channel?: string }) : null;
+        if (j?.type === 'invoke' && j.channel === 'boxes:console') consoleReads.add(j.id!);
+        server.send(m);
+      });
+      server.onMessage((m) => {
+        const j = typeof m === 'string' ? (JSON.parse(m) as { type?: string; id?: number }) : null;
+        if (holding && j?.type === 'result' && consoleReads.has(j.id!)) held.push(() => ws.send(m));
+        else ws.send(m);
+      });
+    });
+    const openConsoleTab = async () => {
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'shell' }).waitFor();
+      await page.getByRole('tab', { name: 'Console' }).click();
+    };
+
+    // The prompt is in the log only: the new page's terminal shows it as the log's open last line.
+    await openConsoleTab();
+    await expect.poll(async () => (await consoleLines()).at(-1), { timeout: 30_000 }).toBe(prompt);
+    await expect.poll(() => page.getByText('Serial terminal: what you type goes to the guest.', { exact: false }).isVisible(), { timeout: 30_000 }).toBe(true);
+    await page.getByTestId('terminal').click();
+    await page.keyboard.type('echo $((7*6))');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await consoleLines()).slice(-3), { timeout: 20_000 }).toEqual([`${prompt} echo $((7*6))`, '42', prompt]);
+
+    holding = true;
+    await openConsoleTab();
+    await expect.poll(() => held.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    // The read is answered (held here); now the guest prints, through another console.
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const line = [process.execPath, BIN, '--home', g.t.home, 'box', 'console', 'shell', '--attach'].map(q).join(' ');
+    const r = spawnSync('sh', ['-c', `printf ${q('echo GAP-$((40+2))\n')} | ${line}`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout).toContain('GAP-42');
+    holding = false;
+    for (const release of held.splice(0)) release();
+    await expect.poll(consoleLines, { timeout: 20_000 }).toContain('GAP-42');
+    await expect.poll(async () => (await consoleLines()).at(-1), { timeout: 20_000 }).toBe(prompt);
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    expectNoPageProblems(g.b);
+  }, 180_000);
+
   it('`box console --attach`, piped, through the owner: the prompt and the answer, and `exit` gives a fresh shell', () => {
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const line = [process.execPath, BIN, '--home', g.t.home, 'box', 'console', 'shell', '--attach'].map(q).join(' ');

@@ -91,18 +91,19 @@ describe('a running box in the browser', () => {
     const opened = performance.now();
     await page.getByRole('tab', { name: 'Console' }).click();
     await expect.poll(() => page.getByText('Serial terminal: what you type goes to the guest.', { exact: false }).isVisible(), { timeout: 30_000 }).toBe(true);
-    // The boot is waited for in the log (guestConsole, up to its own 120 s), not on the screen:
-    // the terminal joins live, so a line the guest wrote between the page's log read and its
-    // join may be missing there (ConsoleView.tsx). What the terminal must show comes after.
+    // The boot is waited for in the log (guestConsole, up to its own 120 s); the terminal, which
+    // joined while the guest booted, shows the ready line too, wherever it fell: in the log the
+    // terminal read, in the stream, or between the two (the join opens the stream first).
     // New output shows up with nobody touching the page: the guest computes it, so the echo of
     // the command line alone ("$((6*7))") would not match.
     con = await guestConsole(served.url, t.home, boxId, offset);
+    await expect.poll(consoleText, { timeout: 10_000 }).toContain('BOXKEEP-GUEST-READY');
     await sh(con, 'echo "follow-me-$((6*7))"');
     await expect.poll(consoleText, { timeout: 10_000 }).toContain('follow-me-42');
     await screenshot(page, 'running-console');
     await expectAccessible(page, 'running box, console');
 
-    // The log is read once, to start the terminal with; after that the stream brings everything.
+    // The log is read once, by the join, to start the terminal with; after that the stream brings everything.
     expect(invokes.count('boxes:console', opened)).toBe(1);
     expect(await consolePollsIn(2500)).toBe(0);
     expectNoPageProblems(b);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tailLines, cleanLine } from '../../electron/core/vm/console.js';
+import { tailLines, tailLog, cleanLine } from '../../electron/core/vm/console.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bkc-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -23,6 +23,16 @@ describe('tailLines', () => {
 
   it('counts an unterminated last line, like a prompt or a panic cut short', async () => {
     expect(await tailLines(logWith('a\nb\n~ # '), 2)).toEqual(['b', '~ # ']);
+  });
+
+  it('says whether the last line is still open (a prompt the guest goes on writing on), however few lines are asked for', async () => {
+    expect(await tailLog(logWith('a\nb\n~ # '), 2)).toEqual({ lines: ['b', '~ # '], open: true });
+    expect(await tailLog(logWith('a\nb\n'), 1)).toEqual({ lines: ['b'], open: false });
+    expect(await tailLog(logWith('login: '), 0)).toEqual({ lines: [], open: true });
+    // A line the guest ends with CR LF is closed too.
+    expect(await tailLog(logWith('ok\r\n'), 3)).toEqual({ lines: ['ok'], open: false });
+    expect(await tailLog(path.join(dir, 'never-started.log'), 5)).toEqual({ lines: [], open: false });
+    expect(await tailLog(logWith(''), 5)).toEqual({ lines: [], open: false });
   });
 
   it('has no lines for a missing or empty log', async () => {

@@ -12,19 +12,30 @@ export interface TailOptions {
   maxBytes?: number;
 }
 
+/** The last lines of a log, and whether the last of them is still open. */
+export interface LogTail {
+  lines: string[];
+  /** The last line has no newline yet (a prompt, or a line the guest is still writing). */
+  open: boolean;
+}
+
 /**
  * The last `n` lines of a log, oldest first, with ANSI sequences and control characters
  * (except tab) removed. A missing file has no lines. An unterminated last line counts: it
  * is often the very prompt or panic the user needs to see.
  */
 export async function tailLines(logFile: string, n: number, options: TailOptions = {}): Promise<string[]> {
-  if (n <= 0) return [];
+  return (await tailLog(logFile, n, options)).lines;
+}
+
+/** tailLines, and whether the last line is open (a terminal seeded with it goes on on that line). */
+export async function tailLog(logFile: string, n: number, options: TailOptions = {}): Promise<LogTail> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_TAIL_BYTES;
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(logFile, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], open: false };
     throw err;
   }
   try {
@@ -34,7 +45,7 @@ export async function tailLines(logFile: string, n: number, options: TailOptions
     let position = size;
     let newlines = 0;
     // n lines need n newlines in view besides the one that ends the file, if any.
-    while (position > floor && newlines <= n) {
+    while (position > floor && (newlines <= n || chunks.length === 0)) {
       const length = Math.min(CHUNK, position - floor);
       position -= length;
       const buf = Buffer.alloc(length);
@@ -43,13 +54,15 @@ export async function tailLines(logFile: string, n: number, options: TailOptions
       for (const byte of chunk) if (byte === 0x0a) newlines++;
       chunks.unshift(chunk);
     }
-    const text = Buffer.concat(chunks).toString('utf8');
-    const lines = text.split('\n');
+    const data = Buffer.concat(chunks);
+    const open = data.length > 0 && data[data.length - 1] !== 0x0a;
+    if (n <= 0) return { lines: [], open };
+    const lines = data.toString('utf8').split('\n');
     // Unless we read from the very start, the first piece is the tail of an earlier line;
     // with no newline at all in view it is all there is of one huge line, cut.
     if (position > 0 && lines.length > 1) lines.shift();
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    return lines.slice(-n).map(cleanLine);
+    return { lines: lines.slice(-n).map(cleanLine), open };
   } finally {
     await handle.close();
   }

@@ -19,7 +19,7 @@ import { snapshotIdsBelow, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
-import { tailLines } from './console.js';
+import { tailLines, tailLog } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
 import { buildQemuArgs, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
 import { loadMemory, memoryMismatch, refusal } from './memory-load.js';
@@ -457,7 +457,7 @@ export class Supervisor implements VmControl {
 
   async console(ref: string, lines: number): Promise<ConsoleOutput> {
     const box = this.core.boxes.resolve(ref);
-    return { boxId: box.id, lines: await tailLines(this.logFile(box.id), lines) };
+    return { boxId: box.id, ...(await tailLog(this.logFile(box.id), lines)) };
   }
 
   /** Joins the box's serial terminal; the box must have a QEMU this process controls. */

@@ -1,11 +1,17 @@
-// The box's serial terminal: an xterm.js terminal seeded with the last lines of the serial log
-// (boxes:console), then joined to the live console stream while the box runs or is paused.
-// When the stream ends the terminal says why ("The box stopped.") and keeps its text; once the
-// box runs again it joins again. A serial line carries no window size, so "Fit guest to window"
-// types `stty rows R cols C` into the guest's shell for it.
+// The box's serial terminal: an xterm.js terminal showing the last lines of the serial log
+// (boxes:console), joined to the live console stream while the box runs or is paused. When the
+// stream ends the terminal says why ("The box stopped.") and keeps its text; once the box runs
+// again it joins again. A serial line carries no window size, so "Fit guest to window" types
+// `stty rows R cols C` into the guest's shell for it.
 //
-// The stream is live only: bytes the guest wrote between the log read and the stream opening
-// may be missing or shown twice; the log (boxkeep box console) always has them.
+// Each join opens the stream first and reads the log after it, then shows the log's lines and
+// the stream's bytes from its start (they wait in the stream until it is read): nothing the
+// guest prints around the join is missed, the ready line or login prompt of a box booting as
+// the tab opens included, nor what it printed while the terminal was away (a stop and start, a
+// retry, a hidden page), since every join shows the log afresh. What the guest prints in the
+// instant between the two may show twice. (The two cannot be matched byte for byte: QEMU 7.2
+// writes a byte to the log twice each time the socket makes it wait, so the log is not an
+// exact copy of the stream under a flood of output.)
 import { useEffect, useRef, useState } from 'react';
 import type { ByteStream } from '../../../shared/streams.js';
 import type { Box } from '../../../shared/types.js';
@@ -30,6 +36,8 @@ export function ConsoleView({ box }: { box: Box }) {
   const [link, setLink] = useState<Link>({ state: 'idle' });
   const [attempt, setAttempt] = useState(0);
   const stream = useRef<ByteStream | null>(null);
+  /** The terminal shows the log's lines (a join, or a failed one, need not read them again). */
+  const showsLog = useRef(false);
   // Kept while stopping too, so the end of the stream (and why) reaches the screen.
   const active = isActive(box.status) || box.status === 'stopping';
   const visible = usePageVisible();
@@ -38,14 +46,11 @@ export function ConsoleView({ box }: { box: Box }) {
     const t = createBoxTerminal(element.current!, box.name);
     setTerminal(t);
     setSeeded(false);
+    showsLog.current = false;
     let cancelled = false;
-    actions
-      .readConsole(box.id, SEED_LINES)
-      .then(
-        (lines) => !cancelled && lines.length > 0 && t.term.write(lines.join('\r\n') + '\r\n'),
-        (err) => !cancelled && t.note(`Could not read the console log: ${errorText(err)}`),
-      )
-      .finally(() => !cancelled && setSeeded(true));
+    // A box that runs is seeded by its join (below), after the stream opened; one that does not, here.
+    if (active) setSeeded(true);
+    else void seed(t, () => cancelled).finally(() => !cancelled && setSeeded(true));
     return () => {
       cancelled = true;
       t.dispose();
@@ -62,9 +67,13 @@ export function ConsoleView({ box }: { box: Box }) {
     const again = () => (retry = setTimeout(() => !cancelled && setAttempt((n) => n + 1), RETRY_MS));
     setLink({ state: 'connecting' });
     actions.openConsole(box.id).then(
-      (s) => {
+      async (s) => {
         if (cancelled) return s.close();
         stream.current = s;
+        // Read after the stream opened, so its first bytes follow on from the log's last ones.
+        terminal.term.reset();
+        await seed(terminal, () => cancelled || s.ended !== null);
+        if (cancelled) return;
         detach = terminal.connect(s);
         setLink({ state: 'open' });
         s.onClose((end) => {
@@ -79,6 +88,8 @@ export function ConsoleView({ box }: { box: Box }) {
       },
       (err) => {
         if (cancelled) return;
+        // No stream, but the last output still shows (once: each retry would read it again).
+        if (!showsLog.current) void seed(terminal, () => cancelled);
         setLink({ state: 'error', message: errorText(err) });
         again();
       },
@@ -91,6 +102,18 @@ export function ConsoleView({ box }: { box: Box }) {
       stream.current = null;
     };
   }, [terminal, seeded, active, visible, box.id, attempt, actions]);
+
+  /** The terminal shows the log's last lines; an open last line (a prompt) is where the next bytes go on. */
+  async function seed(t: BoxTerminal, gone: () => boolean): Promise<void> {
+    try {
+      const out = await actions.readConsole(box.id, SEED_LINES);
+      if (gone()) return;
+      if (out.lines.length > 0) t.term.write(out.lines.join('\r\n') + (out.open ? '' : '\r\n'));
+      showsLog.current = true;
+    } catch (err) {
+      if (!gone()) t.note(`Could not read the console log: ${errorText(err)}`);
+    }
+  }
 
   const fitGuest = () => {
     if (!terminal || !stream.current) return;

@@ -6,7 +6,7 @@ import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Box, Image, ProtectStatus, RecoveryReport, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
-import type { FileCopyResult, GuestFolder, SnapshotDiff } from '../../../shared/types.js';
+import type { ConsoleOutput, FileCopyResult, GuestFolder, SnapshotDiff } from '../../../shared/types.js';
 import { formatBytes, joinWords } from '../format.js';
 import { asBoxkeepError } from './errors.js';
 import { without, type AppStore, type DialogState, type View } from './state.js';
@@ -71,8 +71,8 @@ export interface Actions {
   screenshot(boxId: string): Promise<Uint8Array>;
   /** The box's screen: raw RFB bytes from QEMU's VNC server, for noVNC; the caller closes it. */
   openDisplay(boxId: string): Promise<ByteStream>;
-  /** The last lines of the serial log, for a terminal to start with. */
-  readConsole(boxId: string, lines: number): Promise<string[]>;
+  /** The last lines of the serial log, for a terminal to start with (and whether the last is still open). */
+  readConsole(boxId: string, lines: number): Promise<ConsoleOutput>;
   /** The system file picker (desktop app only: absent in a browser, which cannot learn a path). */
   pickImageFile?(): Promise<string | null>;
   /** The same for a .boxkeep archive to import, and a save dialog for an export (desktop only). */
@@ -326,7 +326,7 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
     openConsole: (boxId) => bridge.consoles.open({ box: boxId }),
     openDisplay: (boxId) => bridge.displays.open({ box: boxId }),
     screenshot: async (boxId) => Uint8Array.from(atob((await bridge.boxes.screenshot({ box: boxId })).png), (c) => c.charCodeAt(0)),
-    readConsole: async (boxId, lines) => (await bridge.boxes.console({ box: boxId, lines })).lines,
+    readConsole: (boxId, lines) => bridge.boxes.console({ box: boxId, lines }),
     ...(bridge.desktop ? { pickImageFile: () => bridge.shell.pickImageFile() } : {}),
     ...(bridge.desktop ? { pickArchiveFile: () => bridge.shell.pickArchiveFile(), pickArchiveSavePath: (defaultName: string) => bridge.shell.pickArchiveSavePath({ defaultName }) } : {}),
 
