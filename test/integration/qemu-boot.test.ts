@@ -49,9 +49,10 @@ function boxSpec(): QemuSpec {
 }
 
 /** Spawn → QMP → serial ready line, timing each step. */
-async function boot(label: string) {
+/** `logOffset`: where in the serial log this boot's ready line is looked for (default: the log's end before it). */
+async function boot(label: string, opts: { logOffset?: number } = {}) {
   const spec = boxSpec();
-  const logOffset = fs.existsSync(spec.logFile) ? fs.statSync(spec.logFile).size : 0;
+  const logOffset = opts.logOffset ?? (fs.existsSync(spec.logFile) ? fs.statSync(spec.logFile).size : 0);
   const t0 = performance.now();
   const qemu = await spawnQemu(spec);
   started.push(qemu);
@@ -111,8 +112,18 @@ describe('a box on real QEMU (TCG, tiny guest)', () => {
     expect((await tailLines(spec.logFile, 20)).join('\n')).toContain('BOXKEEP-GUEST-READY');
   });
 
-  it('starts again with the data still there, refuses a second QEMU, and sees a kill -9 through QMP', async () => {
-    const { qemu, qmp, serial, spec } = await boot('boot2');
+  it('starts again with the data still there, refuses a second QEMU, and sees a kill -9 through QMP; a serial log grown past 8 MiB is cut back first', async () => {
+    // A chatty guest's log, appended to across boots: 9 MiB of lines, the last one known.
+    const logFile = boxSpec().logFile;
+    const line = (i: number) => `filler line ${String(i).padStart(7, '0')} ${'x'.repeat(40)}\n`;
+    const lines = Math.ceil((9 * 1024 * 1024) / line(0).length);
+    fs.appendFileSync(logFile, Array.from({ length: lines }, (_, i) => line(i)).join('') + 'OLD-TAIL-MARK\n');
+    // The kept part holds no earlier ready line: the one found is this boot's.
+    const { qemu, qmp, serial, spec } = await boot('boot2', { logOffset: 0 });
+    const log = fs.readFileSync(logFile, 'utf8');
+    expect(log.length).toBeLessThan(1.1 * 1024 * 1024);
+    expect(log).toMatch(/^--- Boxkeep removed \d+ bytes of earlier output from this log \(it had grown past 8388608 bytes\)\r\nfiller line \d{7} x{40}\n/);
+    expect(log.indexOf('OLD-TAIL-MARK')).toBeLessThan(log.indexOf('BOXKEEP-GUEST-READY'));
     expect(await serial.run('cat /mnt/probe.txt')).toEqual({ status: 0, output: 'written-by-guest' });
     await expect(spawnQemu(spec)).rejects.toThrow(/already running .*pid \d+.*stop it/);
     expect(isSameProcess(qemu.fingerprint)).toBe(true);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tailLines, tailLog, cleanLine } from '../../electron/core/vm/console.js';
+import { tailLines, tailLog, cleanLine, trimLog } from '../../electron/core/vm/console.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bkc-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -95,5 +95,41 @@ describe('tailLines', () => {
   it('does not split a multi-byte character into garbage at line starts', async () => {
     const file = logWith('héllo\nwörld ✓\n');
     expect(await tailLines(file, 2)).toEqual(['héllo', 'wörld ✓']);
+  });
+});
+
+describe('trimLog (before a start)', () => {
+  it('leaves a log at or under the limit, and a missing one, as they are', () => {
+    const file = logWith('a\n'.repeat(50));
+    const before = fs.statSync(file);
+    expect(trimLog(file, 100, 40)).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toBe('a\n'.repeat(50));
+    expect(fs.statSync(file).ino).toBe(before.ino);
+    expect(trimLog(path.join(dir, 'never-started.log'))).toBe(0);
+  });
+
+  it('keeps the end from the first whole line in it, under a line saying how much went', async () => {
+    const file = logWith(Array.from({ length: 30 }, (_, i) => `line ${String(i).padStart(2, '0')}\n`).join(''));
+    const exact = logWith(fs.readFileSync(file));
+    // 240 bytes of 8-byte lines; the last 36 start 4 bytes into "line 25": it goes whole.
+    const removed = trimLog(file, 100, 36);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text).toBe('--- Boxkeep removed 208 bytes of earlier output from this log (it had grown past 100 bytes)\r\nline 26\nline 27\nline 28\nline 29\n');
+    expect(removed).toBe(208);
+    // The last 40 start just at "line 25": it stays.
+    expect(trimLog(exact, 100, 40)).toBe(200);
+    expect(fs.readFileSync(exact, 'utf8')).toBe('--- Boxkeep removed 200 bytes of earlier output from this log (it had grown past 100 bytes)\r\nline 25\nline 26\nline 27\nline 28\nline 29\n');
+    expect(await tailLines(file, 2)).toEqual(['line 28', 'line 29']);
+  });
+
+  it('keeps one huge line cut when the part kept has no newline, and keeps an open last line open', async () => {
+    const file = logWith('x'.repeat(300) + '\nlogin: ');
+    trimLog(file, 100, 50);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text).toBe('--- Boxkeep removed 301 bytes of earlier output from this log (it had grown past 100 bytes)\r\n' + 'login: ');
+    expect((await tailLog(file, 5)).open).toBe(true);
+    const huge = logWith('y'.repeat(500));
+    trimLog(huge, 100, 50);
+    expect(fs.readFileSync(huge, 'utf8')).toBe('--- Boxkeep removed 450 bytes of earlier output from this log (it had grown past 100 bytes)\r\n' + 'y'.repeat(50));
   });
 });

@@ -1,7 +1,9 @@
 // The serial console log as people read it: the last lines, without terminal control codes.
-// Logs grow for as long as a box lives (QEMU appends across boots), so reads start from the
-// end and stop after a bounded number of bytes whatever the file size.
+// Logs grow for as long as a box runs (QEMU appends across boots), so reads start from the
+// end and stop after a bounded number of bytes whatever the file size; and each start first
+// cuts a log grown past LOG_LIMIT_BYTES down to its last LOG_KEEP_BYTES (trimLog).
 import fs from 'node:fs';
+import { writeFileAtomic } from '../fsutil.js';
 
 const CHUNK = 64 * 1024;
 /** A console line longer than this is cut; it keeps a 100 MB log with no newline cheap. */
@@ -65,6 +67,41 @@ export async function tailLog(logFile: string, n: number, options: TailOptions =
     return { lines: lines.slice(-n).map(cleanLine), open };
   } finally {
     await handle.close();
+  }
+}
+
+/** A log larger than this when the box starts is cut (trimLog). */
+export const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
+/** What of it is kept: the end, from a line start; as much as a terminal starts with (DEFAULT_MAX_TAIL_BYTES). */
+export const LOG_KEEP_BYTES = DEFAULT_MAX_TAIL_BYTES;
+
+/**
+ * Before a start (nothing writes the log then): a log past `limit` bytes keeps only its last
+ * `keep` bytes, from the first line that starts in them, under a line saying how much went.
+ * Replaced in one rename, so a reader sees the old log or the new. Returns the bytes removed.
+ */
+export function trimLog(file: string, limit = LOG_LIMIT_BYTES, keep = LOG_KEEP_BYTES): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size <= limit) return 0;
+    // One byte more than is kept: the byte before the part kept says whether it starts a line.
+    const tail = Buffer.alloc(Math.min(keep + 1, stat.size));
+    const n = fs.readSync(fd, tail, 0, tail.length, stat.size - tail.length);
+    const newline = tail.subarray(0, n).indexOf(0x0a);
+    // No newline at all in the part kept: one huge line, kept cut.
+    const kept = newline >= 0 ? tail.subarray(newline + 1, n) : tail.subarray(n - Math.min(keep, n), n);
+    const removed = stat.size - kept.length;
+    writeFileAtomic(file, Buffer.concat([Buffer.from(`--- Boxkeep removed ${removed} bytes of earlier output from this log (it had grown past ${limit} bytes)\r\n`), kept]));
+    return removed;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

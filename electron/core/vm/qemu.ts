@@ -9,7 +9,7 @@ import { BoxkeepError, vmError, invalidArgument } from '../../../shared/errors.j
 import type { PortForward } from '../../../shared/types.js';
 import type { HomePaths } from '../paths.js';
 import { writeFileDurable, mkdirDurable } from '../fsutil.js';
-import { tailLines } from './console.js';
+import { tailLines, trimLog } from './console.js';
 import { bootId as readBootId, isSameProcess, processStartTime } from '../proc.js';
 import { BOOT_DEVICE_ID, generationNodes } from './nodes.js';
 
@@ -339,6 +339,14 @@ export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   // Screendumps a crash left between QEMU writing them and Boxkeep removing them (see screen.ts).
   for (const name of fs.readdirSync(spec.runDir)) if (name.startsWith('.screendump-')) fs.rmSync(path.join(spec.runDir, name), { force: true });
   const stderrLog = spec.stderrLog ?? path.join(path.dirname(spec.logFile), 'qemu.log');
+  // Both logs are appended to at every start: cut back here, while nothing writes them.
+  for (const log of [spec.logFile, stderrLog]) {
+    try {
+      trimLog(log);
+    } catch {
+      // One that cannot be read or replaced (a link, by hand) is left as it is: QEMU appends to it.
+    }
+  }
   const out = fs.openSync(stderrLog, 'a');
   const binary = spec.binary ?? QEMU_BINARY;
   let child;
