@@ -9,6 +9,7 @@ import { startOwner, type Owner } from '../../electron/host/owner.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
 import { expectUnsettled, hungSnapshot } from '../helpers/hung-switch.js';
 import type { SerialDriver } from '../helpers/guest.js';
+import { cli } from '../helpers/cli.js';
 import { boot } from '../helpers/vm.js';
 import { memoryLogger } from '../integration/host-fixtures.js';
 import { buildRenderer, expectAccessible, expectNoPageProblems, importGuestImage, newHome, openBrowser, requireE2eTools, screenshot, withCore, type Browser, type TestHome } from './harness.js';
@@ -87,9 +88,17 @@ describe('an unsettled live snapshot in the box view', () => {
     expectNoPageProblems(b);
   }, 180_000);
 
-  it('goes away by itself once QEMU answers, no click needed, and the snapshot is in the tree', async () => {
+  it('goes away by itself once QEMU answers, no click needed, and the snapshot is in the tree; `box show` says so meanwhile', async () => {
     const pid = await unsettled('quiet');
-    process.kill(pid, 'SIGCONT');
+    try {
+      // The command, through the owner, says it too: in words, and in its JSON.
+      const shown = await cli(t.home, ['box', 'show', 'vm'], { text: true });
+      expect(shown.stderr).toBe('');
+      expect(shown.stdout).toMatch(new RegExp(`Unsettled:\\s+the live snapshot "quiet" \\(asked for .*\\): QEMU \\(pid ${pid}\\) does not answer\\. The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover"\\.`));
+      expect((await cli(t.home, ['box', 'show', 'vm'])).data).toMatchObject({ unsettled: { snapshotName: 'quiet', qemuPid: pid } });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
     await expect.poll(() => banner().count(), { timeout: 60_000 }).toBe(0);
     await expect.poll(() => option('quiet').count()).toBe(1);
     expect(owner.core.store.findSnapshot(owner.core.boxes.resolve('vm').id, 'quiet')).not.toBeNull();

@@ -9,10 +9,10 @@ export const BIN = path.join(path.resolve(path.dirname(fileURLToPath(import.meta
 
 export interface CliRun { code: number | null; data: unknown; error: { code?: string; message?: string } | null; stdout: string; stderr: string }
 
-/** Runs the real command. Never spawnSync: the owner under test lives in this process's event loop. */
-export function cli(home: string, args: string[], opts: { node?: string[] } = {}): Promise<CliRun> {
+/** Runs the real command (with --json unless `text`). Never spawnSync: the owner under test lives in this process's event loop. */
+export function cli(home: string, args: string[], opts: { node?: string[]; text?: boolean } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, '--home', home, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.node ?? []), BIN, '--home', home, ...(opts.text ? [] : ['--json']), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

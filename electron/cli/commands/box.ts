@@ -223,6 +223,7 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number, protect:
     ['Box', `${d.name} (${d.id})`],
     ['Status', d.status],
     ['Failure', d.failureReason],
+    ['Unsettled', d.unsettled ? `the live snapshot ${JSON.stringify(d.unsettled.snapshotName)} (asked for ${relativeTime(d.unsettled.since, now)}): QEMU (pid ${d.unsettled.qemuPid}) does not answer. The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover".` : null],
     ['Image', d.image ? `${d.image.name} (${d.image.id})` : `none: made from installer media${d.installedFrom ? ` (${d.installedFrom})` : ''}, the disk started blank`],
     ['Firmware', d.firmware === 'uefi' ? 'UEFI (OVMF), with the box\'s own variables, kept by each snapshot' : 'BIOS (SeaBIOS)'],
     ['Installer', d.installerImageId ? `attached as a CD-ROM, booted first (eject it with "boxkeep box eject ${d.name}")` : null],
