@@ -31,6 +31,8 @@ describe('tailLines', () => {
     expect(await tailLog(logWith('login: '), 0)).toEqual({ lines: [], open: true });
     // A line the guest ends with CR LF is closed too.
     expect(await tailLog(logWith('ok\r\n'), 3)).toEqual({ lines: ['ok'], open: false });
+    // Read between the CR and the LF: ended too (a terminal goes on at the next line's start).
+    expect(await tailLog(logWith('ok\r'), 3)).toEqual({ lines: ['ok'], open: false });
     expect(await tailLog(path.join(dir, 'never-started.log'), 5)).toEqual({ lines: [], open: false });
     expect(await tailLog(logWith(''), 5)).toEqual({ lines: [], open: false });
   });

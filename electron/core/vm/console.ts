@@ -57,7 +57,10 @@ export async function tailLog(logFile: string, n: number, options: TailOptions =
       chunks.unshift(chunk);
     }
     const data = Buffer.concat(chunks);
-    const open = data.length > 0 && data[data.length - 1] !== 0x0a;
+    // A read between a line's CR and its LF counts the line as ended: the cursor then starts
+    // the next line at its start, where the LF coming after the CR puts it.
+    const last = data[data.length - 1];
+    const open = data.length > 0 && last !== 0x0a && last !== 0x0d;
     if (n <= 0) return { lines: [], open };
     const lines = data.toString('utf8').split('\n');
     // Unless we read from the very start, the first piece is the tail of an earlier line;

@@ -8,8 +8,10 @@
 // the stream's bytes from its start (they wait in the stream until it is read): nothing the
 // guest prints around the join is missed, the ready line or login prompt of a box booting as
 // the tab opens included, nor what it printed while the terminal was away (a stop and start, a
-// retry, a hidden page), since every join shows the log afresh. What the guest prints in the
-// instant between the two may show twice. (The two cannot be matched byte for byte: QEMU 7.2
+// retry, a hidden page), since every join starts over from the log (the terminal's own
+// scrollback past the log's last lines, and colours, do not come back). What the guest prints
+// in the instant between the two may show twice. A terminal that followed its stream to a stop
+// keeps its text; one that was not following reads the log once to show the last output. (The two cannot be matched byte for byte: QEMU 7.2
 // writes a byte to the log twice each time the socket makes it wait, so the log is not an
 // exact copy of the stream under a flood of output.)
 import { useEffect, useRef, useState } from 'react';
@@ -32,27 +34,30 @@ export function ConsoleView({ box }: { box: Box }) {
   const actions = useActions();
   const element = useRef<HTMLDivElement>(null);
   const [terminal, setTerminal] = useState<BoxTerminal | null>(null);
-  const [seeded, setSeeded] = useState(false);
   const [link, setLink] = useState<Link>({ state: 'idle' });
   const [attempt, setAttempt] = useState(0);
   const stream = useRef<ByteStream | null>(null);
-  /** The terminal shows the log's lines (a join, or a failed one, need not read them again). */
+  /** The terminal in use (null once disposed): a log read that comes back later writes only to it. */
+  const current = useRef<BoxTerminal | null>(null);
+  /**
+   * The terminal shows all the log has: read after its stream opened and followed since, or
+   * followed to a stop. False once it stops following otherwise (a hidden page, an error): the
+   * next view of it reads the log again.
+   */
   const showsLog = useRef(false);
+  /** Only the latest log read writes (a join and a view of a stopped box may both be reading). */
+  const reads = useRef(0);
   // Kept while stopping too, so the end of the stream (and why) reaches the screen.
   const active = isActive(box.status) || box.status === 'stopping';
   const visible = usePageVisible();
 
   useEffect(() => {
     const t = createBoxTerminal(element.current!, box.name);
-    setTerminal(t);
-    setSeeded(false);
+    current.current = t;
     showsLog.current = false;
-    let cancelled = false;
-    // A box that runs is seeded by its join (below), after the stream opened; one that does not, here.
-    if (active) setSeeded(true);
-    else void seed(t, () => cancelled).finally(() => !cancelled && setSeeded(true));
+    setTerminal(t);
     return () => {
-      cancelled = true;
+      current.current = null;
       t.dispose();
       setTerminal(null);
     };
@@ -60,7 +65,12 @@ export function ConsoleView({ box }: { box: Box }) {
   }, [box.id, actions]);
 
   useEffect(() => {
-    if (!terminal || !seeded || !active || !visible) return;
+    if (!terminal) return;
+    if (!active || !visible) {
+      // Not following the guest: the terminal shows the log as it is (read once, until a join).
+      if (!showsLog.current) void seed(terminal);
+      return;
+    }
     let cancelled = false;
     let retry: ReturnType<typeof setTimeout> | null = null;
     let detach = () => {};
@@ -71,14 +81,17 @@ export function ConsoleView({ box }: { box: Box }) {
         if (cancelled) return s.close();
         stream.current = s;
         // Read after the stream opened, so its first bytes follow on from the log's last ones.
-        terminal.term.reset();
-        await seed(terminal, () => cancelled || s.ended !== null);
+        // Written even when the stream ends meanwhile (a box that stops as the tab joins): the
+        // log then is the box's last output.
+        await seed(terminal);
         if (cancelled) return;
         detach = terminal.connect(s);
         setLink({ state: 'open' });
         s.onClose((end) => {
           detach();
           if (stream.current === s) stream.current = null;
+          // Followed to a stop, the terminal has the box's last output; after any other end it may not.
+          if (end.reason !== 'box-stopped') showsLog.current = false;
           if (cancelled) return;
           terminal.note(end.message);
           setLink({ state: 'ended', message: end.message });
@@ -89,7 +102,7 @@ export function ConsoleView({ box }: { box: Box }) {
       (err) => {
         if (cancelled) return;
         // No stream, but the last output still shows (once: each retry would read it again).
-        if (!showsLog.current) void seed(terminal, () => cancelled);
+        if (!showsLog.current) void seed(terminal);
         setLink({ state: 'error', message: errorText(err) });
         again();
       },
@@ -98,20 +111,32 @@ export function ConsoleView({ box }: { box: Box }) {
       cancelled = true;
       if (retry) clearTimeout(retry);
       detach();
-      stream.current?.close();
+      const s = stream.current;
+      // Let go while still open (a hidden page): what comes meanwhile is only in the log.
+      if (s && s.ended === null) showsLog.current = false;
+      s?.close();
       stream.current = null;
     };
-  }, [terminal, seeded, active, visible, box.id, attempt, actions]);
+  }, [terminal, active, visible, box.id, attempt, actions]);
 
-  /** The terminal shows the log's last lines; an open last line (a prompt) is where the next bytes go on. */
-  async function seed(t: BoxTerminal, gone: () => boolean): Promise<void> {
+  /**
+   * The terminal starts over with the log's last lines; an open last line (a prompt) is where
+   * the next bytes go on. Its own earlier text goes (the log has it; colours and the scrollback
+   * past SEED_LINES do not come back), once what was written to it before has been drawn.
+   */
+  async function seed(t: BoxTerminal): Promise<void> {
+    const read = ++reads.current;
+    const stale = () => current.current !== t || reads.current !== read;
     try {
       const out = await actions.readConsole(box.id, SEED_LINES);
-      if (gone()) return;
+      if (stale()) return;
+      await new Promise<void>((drawn) => t.term.write('', drawn));
+      if (stale()) return;
+      t.term.reset();
       if (out.lines.length > 0) t.term.write(out.lines.join('\r\n') + (out.open ? '' : '\r\n'));
       showsLog.current = true;
     } catch (err) {
-      if (!gone()) t.note(`Could not read the console log: ${errorText(err)}`);
+      if (!stale()) t.note(`Could not read the console log: ${errorText(err)}`);
     }
   }
 
