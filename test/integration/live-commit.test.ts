@@ -173,10 +173,11 @@ describe('a pivot whose reply never comes', () => {
   // QEMU runs block-job-complete, but its reply is lost (as when it comes after the command's
   // timeout): the guest must not run again before the pivot is noted, or a QEMU dying later
   // would have recovery take the stale old top.
-  it('is noted before the guest runs again; recovery then finishes the removal, and the guest reads every file', async () => {
-    await sh(con, 'echo lost-before > /mnt/lb; sync');
-    const removed = await h.core.snapshots.create({ box: 'vm', name: 'lost' });
-    await sh(con, 'echo lost-after > /mnt/la; sync');
+  /** A snapshot `name` (after the file `before`, before `after`) removed by commit, block-job-complete's reply lost. */
+  async function removeLosingTheReply(name: string, files: { before: string; after: string }) {
+    await sh(con, `echo ${name}-before > /mnt/${files.before}; sync`);
+    const removed = await h.core.snapshots.create({ box: 'vm', name });
+    await sh(con, `echo ${name}-after > /mnt/${files.after}; sync`);
     const before = digests();
     const { qmp } = session();
     const execute = qmp.execute;
@@ -187,11 +188,16 @@ describe('a pivot whose reply never comes', () => {
     } as typeof qmp.execute;
     process.env.BOXKEEP_LIVE_MERGE = 'commit';
     try {
-      await expect(h.core.snapshots.remove('vm', removed.id)).rejects.toThrow(/timed out[\s\S]*partly merged/);
+      await expect(h.core.snapshots.remove('vm', removed.id)).rejects.toThrow(/timed out[\s\S]*partly merged[\s\S]*finishes the removal by itself/);
     } finally {
       qmp.execute = execute;
       delete process.env.BOXKEEP_LIVE_MERGE;
     }
+    return { removed, before };
+  }
+
+  it('is noted before the guest runs again; recovery then finishes the removal, and the guest reads every file', async () => {
+    const { removed, before } = await removeLosingTheReply('lost', { before: 'lb', after: 'la' });
     const journal = h.core.paths.boxJournal(box().id);
     const records = fs.readdirSync(journal).map((f) => JSON.parse(fs.readFileSync(path.join(journal, f), 'utf8')));
     expect(records).toMatchObject([{ op: 'live-commit', pivoted: true }]);
@@ -206,6 +212,28 @@ describe('a pivot whose reply never comes', () => {
     const now = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== 'lost') expect(now[name], name).toBe(digest);
     expect((await sh(con, 'cat /mnt/lb /mnt/la /mnt/ll')).trim().split(/\s+/)).toEqual(['lost-before', 'lost-after', 'lost-later']);
+  });
+
+  it('is finished by the owner itself within seconds, no recover needed: the box takes changes again, and the app hears how it ended', async () => {
+    const reports: string[] = [];
+    const off = h.core.events.on('recovery:report', (r) => reports.push(...r.items.map((i) => i.message)));
+    try {
+      const { removed, before } = await removeLosingTheReply('gone', { before: 'gb', after: 'ga' });
+      const journal = h.core.paths.boxJournal(box().id);
+      // Until it is finished the box refuses changes, as after any interrupted operation.
+      await expect(h.core.snapshots.create({ box: 'vm', name: 'too-soon' })).rejects.toMatchObject({ code: 'InvalidState' });
+      await expect.poll(() => fs.readdirSync(journal), { timeout: 20_000, interval: 200 }).toEqual([]);
+      expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+      expect(box().currentSnapshotId).toBe(removed.parentId);
+      expect(reports.join('\n')).toContain('Deleting snapshot "gone" of a running box was interrupted; it was completed');
+      const now = digests();
+      for (const [name, digest] of Object.entries(before)) if (name !== 'gone') expect(now[name], name).toBe(digest);
+      expect((await sh(con, 'cat /mnt/gb /mnt/ga')).trim().split(/\s+/)).toEqual(['gone-before', 'gone-after']);
+      // The box takes changes again.
+      expect((await h.core.snapshots.create({ box: 'vm', name: 'after-gone' })).name).toBe('after-gone');
+    } finally {
+      off();
+    }
   });
 });
 

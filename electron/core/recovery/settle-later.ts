@@ -11,6 +11,9 @@
 //   the next owner's recovery settles it as any interrupted live snapshot, or, when that QEMU
 //   still does not answer, leaves it to its own owner's watch (retryKept: recovery tried again,
 //   ever less often, until it settles).
+// A live removal by commit that failed after its merge began (live/commit.ts) leaves its record
+// too (forward only) and refuses changes the same way: retryLeft settles it as recovery would,
+// on the same schedule, so the box does not wait for a `recover`.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { UnsettledSnapshot } from '../../../shared/types.js';
@@ -79,16 +82,24 @@ export class SettleLater implements UnsettledWatch {
       const kept = keptRecord(this.core, box.id);
       if (!kept || this.closed || this.retrying.has(box.id) || this.watched.has(box.id)) continue;
       this.retrying.add(box.id);
-      void this.retryLoop(box.id, kept)
+      void this.retryLoop(box.id, asLeft(kept))
         .catch((err: unknown) => this.core.logger.error('unsettled live snapshot not settled; left for recovery', { op: 'live-create', boxId: box.id, snapshotId: kept.snapshot.id, error: String((err as Error)?.message ?? err) }))
         .finally(() => this.retrying.delete(box.id));
     }
   }
 
-  private async retryLoop(boxId: string, intent: LiveCreateIntent): Promise<void> {
+  retryLeft(boxId: string, intentId: string, snapshotId: string): void {
+    if (this.closed) return;
+    const left = { id: intentId, op: 'live-remove', snapshotId };
+    void this.retryLoop(boxId, left).catch((err: unknown) =>
+      this.core.logger.error('interrupted live removal not finished; left for recovery', { op: 'snapshot-remove', boxId, snapshotId, error: String((err as Error)?.message ?? err) }),
+    );
+  }
+
+  private async retryLoop(boxId: string, record: Left): Promise<void> {
     for (let wait = RETRY_MS; !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       if ((await Promise.race([sleep(wait), this.stopped])) === 'closed') return;
-      const outcome = await this.core.locks.run(boxId, () => this.inQueue(() => this.settle(boxId, intent)));
+      const outcome = await this.core.locks.run(boxId, () => this.inQueue(() => this.settle(boxId, record)));
       if (outcome !== 'kept') return;
     }
   }
@@ -110,7 +121,7 @@ export class SettleLater implements UnsettledWatch {
       if (heard === 'closed') return;
       // The supervisor records the exit first (stopped, or failed and why).
       if (heard === 'exited') await Promise.race([left.session.closed, this.stopped]);
-      const outcome = await this.core.locks.run(left.box.id, () => this.inQueue(() => this.settle(left.box.id, left.intent)));
+      const outcome = await this.core.locks.run(left.box.id, () => this.inQueue(() => this.settle(left.box.id, asLeft(left.intent))));
       if (outcome !== 'kept') return;
       await Promise.race([sleep(wait), this.stopped]);
     }
@@ -128,16 +139,17 @@ export class SettleLater implements UnsettledWatch {
     }
   }
 
-  private async settle(boxId: string, intent: LiveCreateIntent): Promise<'settled' | 'gone' | 'kept'> {
-    const ids = { op: 'live-create', boxId, snapshotId: intent.snapshot.id };
+  private async settle(boxId: string, left: Left): Promise<'settled' | 'gone' | 'kept'> {
+    const ids = { op: left.op, boxId, snapshotId: left.snapshotId };
     const dir = this.core.paths.boxJournal(boxId);
-    const record = readIntents(dir).intents.find((r) => r.intent.id === intent.id);
+    const record = readIntents(dir).intents.find((r) => r.intent.id === left.id);
     const report = new ReportBuilder();
     const outcome = !record ? 'gone' : (await settleRecord(this.core, dir, record, report)) ? 'settled' : 'kept';
     // Whatever the settle put in the trash (trash.ts) is freed after it, as after any operation.
     this.core.trash?.empty();
-    for (const item of report.items) this.core.logger[item.level === 'kept' ? 'warn' : 'info']('unsettled live snapshot', { ...ids, level: item.level, message: item.message });
-    this.core.logger.info('unsettled live snapshot checked', { ...ids, outcome });
+    const what = left.op === 'live-create' ? 'unsettled live snapshot' : 'interrupted live removal';
+    for (const item of report.items) this.core.logger[item.level === 'kept' ? 'warn' : 'info'](what, { ...ids, level: item.level, message: item.message });
+    this.core.logger.info(`${what} checked`, { ...ids, outcome });
     // The box takes changes again, and its tree shows the snapshot (or no longer shows it); the
     // app shows what became of it (taken, or dropped: to be taken again) as after a recovery.
     if (outcome !== 'kept') {
@@ -149,6 +161,10 @@ export class SettleLater implements UnsettledWatch {
   }
 
 }
+
+/** A record this watch settles: its id, and what the log says it was. */
+interface Left { id: string; op: string; snapshotId: string }
+const asLeft = (intent: LiveCreateIntent): Left => ({ id: intent.id, op: 'live-create', snapshotId: intent.snapshot.id });
 
 const recordFile = (core: SettleLaterDeps, boxId: string, intentId: string) => path.join(core.paths.boxJournal(boxId), `${intentId}.json`);
 

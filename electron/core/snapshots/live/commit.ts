@@ -128,8 +128,11 @@ async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveInte
     await pivot(core, session, intent, onProgress, { jobMayRun: false });
     await finishCommit(core, session, intent);
   } catch (err) {
+    // Forward only: finished as recovery would, as soon as this QEMU lets it (tried again, ever
+    // less often, while this owner holds the home; else by the next owner's recovery).
+    core.unsettled.retryLeft(box.id, intent.id, intent.snapshotId);
     const e = err instanceof BoxkeepError ? err : new BoxkeepError('Vm', String((err as Error).message ?? err));
-    throw new BoxkeepError(e.code, `${e.message} The snapshot was partly merged and cannot be put back; every other snapshot is intact and the box reads as before. Boxkeep finishes the removal when it next takes the home, or now with "boxkeep recover".`, { cause: err });
+    throw new BoxkeepError(e.code, `${e.message} The snapshot was partly merged and cannot be put back; every other snapshot is intact and the box reads as before. Boxkeep finishes the removal by itself (within seconds, or when it next takes the home), or now with "boxkeep recover".`, { cause: err });
   }
   clearIntent(journal, intent.id);
 }

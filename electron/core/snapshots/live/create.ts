@@ -40,6 +40,11 @@ export interface LeftUnsettled {
 export interface UnsettledWatch {
   /** Settles it, in the box's queue, once its QEMU answers again or exits; returns at once. */
   watch(left: LeftUnsettled): void;
+  /**
+   * A live removal that failed after its merge began left its record (forward only): settled as
+   * recovery settles it, in the box's queue, tried again until it is; returns at once.
+   */
+  retryLeft(boxId: string, intentId: string, snapshotId: string): void;
 }
 
 export async function createLive(core: LiveDeps, box: Box, snapshot: Snapshot, opts: { memory?: boolean } = {}): Promise<Snapshot> {
