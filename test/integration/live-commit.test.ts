@@ -222,6 +222,8 @@ describe('a pivot whose reply never comes', () => {
       const journal = h.core.paths.boxJournal(box().id);
       // Until it is finished the box refuses changes, as after any interrupted operation.
       await expect(h.core.snapshots.create({ box: 'vm', name: 'too-soon' })).rejects.toMatchObject({ code: 'InvalidState' });
+      // Nor a pause: the settle resumes a guest the removal left stopped, and would undo it.
+      await expect(h.core.vms.pause('vm')).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringContaining('has a snapshot removal that is not finished yet; it cannot be paused until it is') });
       await expect.poll(() => fs.readdirSync(journal), { timeout: 20_000, interval: 200 }).toEqual([]);
       expect(h.core.store.getSnapshot(removed.id)).toBeNull();
       expect(box().currentSnapshotId).toBe(removed.parentId);

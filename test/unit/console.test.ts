@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,6 +123,15 @@ describe('trimLog (before a start)', () => {
     expect(trimLog(exact, 100, 40)).toBe(200);
     expect(fs.readFileSync(exact, 'utf8')).toBe('--- Boxkeep removed 200 bytes of earlier output from this log (it had grown past 100 bytes)\r\nline 25\nline 26\nline 27\nline 28\nline 29\n');
     expect(await tailLines(file, 2)).toEqual(['line 28', 'line 29']);
+  });
+
+  it('never cuts a disk image put where the log belongs, nor waits on a FIFO there', () => {
+    const image = logWith(Buffer.concat([Buffer.from([0x51, 0x46, 0x49, 0xfb]), Buffer.alloc(300, 1)]));
+    expect(trimLog(image, 100, 50)).toBe(0);
+    expect(fs.statSync(image).size).toBe(304);
+    const fifo = path.join(dir, 'fifo.log');
+    execFileSync('mkfifo', [fifo]);
+    expect(trimLog(fifo, 100, 50)).toBe(0);
   });
 
   it('keeps one huge line cut when the part kept has no newline, and keeps an open last line open', async () => {

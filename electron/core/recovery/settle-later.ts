@@ -40,6 +40,8 @@ export class SettleLater implements UnsettledWatch {
   private readonly watched = new Map<string, LeftUnsettled>();
   /** Boxes whose record the home's recovery kept (its QEMU did not answer then): tried again. */
   private readonly retrying = new Set<string>();
+  /** Records of live removals being tried again (retryLeft), by intent id. */
+  private readonly retryingLeft = new Set<string>();
   /** Settles running now, inside their box's queue: closing waits for them. */
   private readonly settling = new Set<Promise<unknown>>();
   private closed = false;
@@ -79,6 +81,9 @@ export class SettleLater implements UnsettledWatch {
    */
   retryKept(): void {
     for (const box of this.core.store.listBoxes()) {
+      // A live removal's record recovery had to keep (its QEMU silent, or not to be taken control of).
+      const removal = findIntent(this.core.paths.boxJournal(box.id), 'live-commit') as { id: string; snapshotId: string } | null;
+      if (removal && !this.closed) this.retryLeft(box.id, removal.id, removal.snapshotId);
       const kept = keptRecord(this.core, box.id);
       if (!kept || this.closed || this.retrying.has(box.id) || this.watched.has(box.id)) continue;
       this.retrying.add(box.id);
@@ -89,11 +94,13 @@ export class SettleLater implements UnsettledWatch {
   }
 
   retryLeft(boxId: string, intentId: string, snapshotId: string): void {
-    if (this.closed) return;
-    const left = { id: intentId, op: 'live-remove', snapshotId };
-    void this.retryLoop(boxId, left).catch((err: unknown) =>
-      this.core.logger.error('interrupted live removal not finished; left for recovery', { op: 'snapshot-remove', boxId, snapshotId, error: String((err as Error)?.message ?? err) }),
-    );
+    // One loop per record: every recover asks again (retryKept).
+    if (this.closed || this.retryingLeft.has(intentId)) return;
+    this.retryingLeft.add(intentId);
+    const left = { id: intentId, op: 'live-commit', snapshotId };
+    void this.retryLoop(boxId, left)
+      .catch((err: unknown) => this.core.logger.error('interrupted live removal not finished; left for recovery', { op: 'snapshot-remove', boxId, snapshotId, error: String((err as Error)?.message ?? err) }))
+      .finally(() => this.retryingLeft.delete(intentId));
   }
 
   private async retryLoop(boxId: string, record: Left): Promise<void> {

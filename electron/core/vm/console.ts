@@ -73,6 +73,8 @@ export async function tailLog(logFile: string, n: number, options: TailOptions =
   }
 }
 
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
+
 /** A log larger than this when the box starts is cut (trimLog). */
 export const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
 /** What of it is kept: the end, from a line start; as much as a terminal starts with (DEFAULT_MAX_TAIL_BYTES). */
@@ -86,7 +88,8 @@ export const LOG_KEEP_BYTES = DEFAULT_MAX_TAIL_BYTES;
 export function trimLog(file: string, limit = LOG_LIMIT_BYTES, keep = LOG_KEEP_BYTES): number {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO put there opens at once (and is left alone) instead of waiting for a writer.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | (fs.constants.O_NONBLOCK ?? 0));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw err;
@@ -94,6 +97,11 @@ export function trimLog(file: string, limit = LOG_LIMIT_BYTES, keep = LOG_KEEP_B
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile() || stat.size <= limit) return 0;
+    // A disk image put where the log belongs (a layer moved there) is never cut: the start's own
+    // checks refuse it, and its data stays whole.
+    const magic = Buffer.alloc(4);
+    fs.readSync(fd, magic, 0, 4, 0);
+    if (magic.equals(QCOW2_MAGIC)) return 0;
     // One byte more than is kept: the byte before the part kept says whether it starts a line.
     const tail = Buffer.alloc(Math.min(keep + 1, stat.size));
     const n = fs.readSync(fd, tail, 0, tail.length, stat.size - tail.length);

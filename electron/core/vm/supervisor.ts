@@ -449,6 +449,11 @@ export class Supervisor implements VmControl {
       if (findIntent(this.core.paths.boxJournal(box.id), 'live-create')) {
         throw invalidState(`The box ${JSON.stringify(box.name)} has a live snapshot that is not settled yet; it cannot be ${done} until it is (Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover").`);
       }
+      // The same for a live removal left to finish (snapshots/live/commit.ts): its settle resumes
+      // the guest, and a resume before its pivot is noted would let the guest write unnoted.
+      if (findIntent(this.core.paths.boxJournal(box.id), 'live-commit')) {
+        throw invalidState(`The box ${JSON.stringify(box.name)} has a snapshot removal that is not finished yet; it cannot be ${done} until it is (Boxkeep finishes it within seconds, or now with "boxkeep recover").`);
+      }
       await this.session(box.id).qmp.execute(command);
       this.setStatus(box.id, to);
       return this.core.store.getBox(box.id)!;
