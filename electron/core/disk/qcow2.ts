@@ -22,7 +22,7 @@ export interface Qcow2Header {
   headerLength: number;
 }
 
-const QCOW2_MAGIC = 0x514649fb;
+export const QCOW2_MAGIC = 0x514649fb;
 /** Everything we need (header, extensions, backing name) lives in the first cluster; 64 KiB
  *  covers the default cluster size and qemu-img never writes the metadata further out. */
 export const PREFIX_BYTES = 64 * 1024;

@@ -21,7 +21,7 @@ import type { Effects } from '../deps.js';
 import { findIntent, readIntents } from '../journal.js';
 import type { SettleDeps } from '../operations.js';
 import type { LeftUnsettled, UnsettledWatch } from '../snapshots/live/create.js';
-import type { LiveCreateIntent } from '../snapshots/live/intents.js';
+import type { LiveCommitIntent, LiveCreateIntent } from '../snapshots/live/intents.js';
 import { readFingerprint, runDirFor } from '../vm/qemu.js';
 import { isTimeout } from '../vm/qmp.js';
 import type { QemuSession } from '../vm/supervisor.js';
@@ -82,7 +82,7 @@ export class SettleLater implements UnsettledWatch {
   retryKept(): void {
     for (const box of this.core.store.listBoxes()) {
       // A live removal's record recovery had to keep (its QEMU silent, or not to be taken control of).
-      const removal = findIntent(this.core.paths.boxJournal(box.id), 'live-commit') as { id: string; snapshotId: string } | null;
+      const removal = findIntent(this.core.paths.boxJournal(box.id), 'live-commit') as LiveCommitIntent | null;
       if (removal && !this.closed) this.retryLeft(box.id, removal.id, removal.snapshotId);
       const kept = keptRecord(this.core, box.id);
       if (!kept || this.closed || this.retrying.has(box.id) || this.watched.has(box.id)) continue;

@@ -3,7 +3,8 @@
 // end and stop after a bounded number of bytes whatever the file size; and each start first
 // cuts a log grown past LOG_LIMIT_BYTES down to its last LOG_KEEP_BYTES (trimLog).
 import fs from 'node:fs';
-import { writeFileAtomic } from '../fsutil.js';
+import { QCOW2_MAGIC } from '../disk/qcow2.js';
+import { openRegularFile, writeFileAtomic } from '../fsutil.js';
 
 const CHUNK = 64 * 1024;
 /** A console line longer than this is cut; it keeps a 100 MB log with no newline cheap. */
@@ -73,8 +74,6 @@ export async function tailLog(logFile: string, n: number, options: TailOptions =
   }
 }
 
-const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
-
 /** A log larger than this when the box starts is cut (trimLog). */
 export const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
 /** What of it is kept: the end, from a line start; as much as a terminal starts with (DEFAULT_MAX_TAIL_BYTES). */
@@ -86,29 +85,30 @@ export const LOG_KEEP_BYTES = DEFAULT_MAX_TAIL_BYTES;
  * Replaced in one rename, so a reader sees the old log or the new. Returns the bytes removed.
  */
 export function trimLog(file: string, limit = LOG_LIMIT_BYTES, keep = LOG_KEEP_BYTES): number {
-  let fd: number;
+  // Only the regular file at that very path (a FIFO there is not waited on, a link not followed).
+  let opened: ReturnType<typeof openRegularFile>;
   try {
-    // O_NONBLOCK: a FIFO put there opens at once (and is left alone) instead of waiting for a writer.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | (fs.constants.O_NONBLOCK ?? 0));
+    opened = openRegularFile(file, Infinity);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw err;
   }
+  if ('what' in opened) return 0;
+  const { fd, size } = opened;
   try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile() || stat.size <= limit) return 0;
+    if (size <= limit) return 0;
     // A disk image put where the log belongs (a layer moved there) is never cut: the start's own
     // checks refuse it, and its data stays whole.
     const magic = Buffer.alloc(4);
     fs.readSync(fd, magic, 0, 4, 0);
-    if (magic.equals(QCOW2_MAGIC)) return 0;
+    if (magic.readUInt32BE(0) === QCOW2_MAGIC) return 0;
     // One byte more than is kept: the byte before the part kept says whether it starts a line.
-    const tail = Buffer.alloc(Math.min(keep + 1, stat.size));
-    const n = fs.readSync(fd, tail, 0, tail.length, stat.size - tail.length);
+    const tail = Buffer.alloc(Math.min(keep + 1, size));
+    const n = fs.readSync(fd, tail, 0, tail.length, size - tail.length);
     const newline = tail.subarray(0, n).indexOf(0x0a);
     // No newline at all in the part kept: one huge line, kept cut.
     const kept = newline >= 0 ? tail.subarray(newline + 1, n) : tail.subarray(n - Math.min(keep, n), n);
-    const removed = stat.size - kept.length;
+    const removed = size - kept.length;
     writeFileAtomic(file, Buffer.concat([Buffer.from(`--- Boxkeep removed ${removed} bytes of earlier output from this log (it had grown past ${limit} bytes)\r\n`), kept]));
     return removed;
   } finally {

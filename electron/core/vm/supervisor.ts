@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
-import { findIntent } from '../journal.js';
+import { readIntents } from '../journal.js';
 import type { ByteStream } from '../../../shared/streams.js';
 import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
@@ -445,13 +445,14 @@ export class Supervisor implements VmControl {
   private switchRunState(ref: string, from: BoxStatus, command: 'stop' | 'cont', to: BoxStatus, done: string): Promise<Box> {
     return this.onBox(ref, async (box) => {
       if (box.status !== from) throw invalidState(`The box ${JSON.stringify(box.name)} is ${box.status}; only a ${from} box can be ${done}.`);
-      // Its settle resumes a guest the snapshot left stopped: a pause of the user's would be undone.
-      if (findIntent(this.core.paths.boxJournal(box.id), 'live-create')) {
+      // A live snapshot's or live removal's record left to settle: its settle resumes the guest
+      // the operation left stopped, so a pause of the user's would be undone, and a resume
+      // before a removal's pivot is noted would let the guest write unnoted.
+      const left = new Set(readIntents(this.core.paths.boxJournal(box.id)).intents.map((r) => r.intent.op));
+      if (left.has('live-create')) {
         throw invalidState(`The box ${JSON.stringify(box.name)} has a live snapshot that is not settled yet; it cannot be ${done} until it is (Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover").`);
       }
-      // The same for a live removal left to finish (snapshots/live/commit.ts): its settle resumes
-      // the guest, and a resume before its pivot is noted would let the guest write unnoted.
-      if (findIntent(this.core.paths.boxJournal(box.id), 'live-commit')) {
+      if (left.has('live-commit')) {
         throw invalidState(`The box ${JSON.stringify(box.name)} has a snapshot removal that is not finished yet; it cannot be ${done} until it is (Boxkeep finishes it within seconds, or now with "boxkeep recover").`);
       }
       await this.session(box.id).qmp.execute(command);

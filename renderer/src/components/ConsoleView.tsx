@@ -11,9 +11,9 @@
 // retry, a hidden page), since every join starts over from the log (the terminal's own
 // scrollback past the log's last lines, and colours, do not come back). What the guest prints
 // in the instant between the two may show twice. A terminal that followed its stream to a stop
-// keeps its text; one that was not following reads the log once to show the last output. (The two cannot be matched byte for byte: QEMU 7.2
-// writes a byte to the log twice each time the socket makes it wait, so the log is not an
-// exact copy of the stream under a flood of output.)
+// keeps its text; one that was not following reads the log once to show the last output. (The
+// two cannot be matched byte for byte: QEMU 7.2 writes a byte to the log twice each time the
+// socket makes it wait, so the log is not an exact copy of the stream under a flood of output.)
 import { useEffect, useRef, useState } from 'react';
 import type { ByteStream } from '../../../shared/streams.js';
 import type { Box } from '../../../shared/types.js';
