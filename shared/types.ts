@@ -129,15 +129,19 @@ export interface BoxDetail extends Box {
    * running or paused box always counts as changed.
    */
   nowChanged: boolean;
-  /** A live snapshot of the box left unsettled: the box accepts no changes until it is settled. */
+  /** A live snapshot of the box left unsettled, or a live removal of it left to finish: the box accepts no changes until it is settled. */
   unsettled: UnsettledSnapshot | null;
 }
 
 /**
  * A live snapshot whose QEMU did not say whether it switched to the new disk (it stopped
  * answering): nothing was undone, and the owner settles it as soon as that QEMU answers or exits.
+ * Or (kind 'removal') a live removal that failed after its merge began: it cannot be undone, and
+ * the owner finishes it by itself, trying again until it can.
  */
 export interface UnsettledSnapshot {
+  kind: 'snapshot' | 'removal';
+  /** The snapshot taken, or being removed. */
   snapshotName: string;
   /** The QEMU that does not answer. */
   qemuPid: number;

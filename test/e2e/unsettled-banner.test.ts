@@ -3,11 +3,13 @@
 // and Force stop. The owner runs in this process (startOwner + the web host), so the test can
 // stop the guest's QEMU (SIGSTOP) exactly as the snapshot's switch goes out; everything else is
 // the real engine, the real QEMU and the built renderer. One booted guest for the file.
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startOwner, type Owner } from '../../electron/host/owner.js';
 import { startWebHost, type WebHost } from '../../electron/host/web-host.js';
-import { expectUnsettled, hungSnapshot } from '../helpers/hung-switch.js';
+import { expectUnsettled, hungSnapshot, removeLosingThePivotReply } from '../helpers/hung-switch.js';
+import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import type { SerialDriver } from '../helpers/guest.js';
 import { cli } from '../helpers/cli.js';
 import { boot } from '../helpers/vm.js';
@@ -104,6 +106,34 @@ describe('an unsettled live snapshot in the box view', () => {
     expect(owner.core.store.findSnapshot(owner.core.boxes.resolve('vm').id, 'quiet')).not.toBeNull();
     expectNoPageProblems(b);
   }, 120_000);
+
+  it('names a live removal that failed after its merge began while it waits to be finished; it goes away once the owner finishes it', async () => {
+    const half = await owner.core.snapshots.create({ box: 'vm', name: 'half' });
+    await expect.poll(() => option('half').count()).toBe(1);
+    await removeLosingThePivotReply(owner.core, 'vm', half.id);
+    // QEMU silent from here: the owner's tries (the first after 1 s) cannot finish it yet.
+    const { pid } = (owner.core.vms as Supervisor).session(owner.core.boxes.resolve('vm').id);
+    process.kill(pid, 'SIGSTOP');
+    const removal = page.getByRole('alert').filter({ hasText: 'did not finish' });
+    try {
+      await expect.poll(() => removal.isVisible(), { timeout: 15_000 }).toBe(true);
+      const text = await removal.innerText();
+      expect(text).toContain('Deleting the snapshot “half” did not finish.');
+      expect(text).toContain('every other snapshot is intact and vm reads as before. Boxkeep finishes it by itself, trying again until it can. Until then vm accepts no changes.');
+      expect(await banner().count(), 'not the live snapshot banner').toBe(0);
+      await expectAccessible(page, 'unfinished live removal');
+      const shown = await cli(t.home, ['box', 'show', 'vm'], { text: true });
+      expect(shown.stdout).toMatch(/Unsettled:\s+deleting the snapshot "half" \(asked for .*\) stopped after its data began to merge; every other snapshot is intact\. The box takes no changes until it is finished; Boxkeep finishes it by itself/);
+      expect((await cli(t.home, ['box', 'show', 'vm'])).data).toMatchObject({ unsettled: { kind: 'removal', snapshotName: 'half', qemuPid: pid } });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await expect.poll(() => removal.count(), { timeout: 90_000 }).toBe(0);
+    await expect.poll(() => option('half').count()).toBe(0);
+    expect(owner.core.store.findSnapshot(owner.core.boxes.resolve('vm').id, 'half')).toBeNull();
+    expect(fs.readdirSync(owner.core.paths.boxJournal(owner.core.boxes.resolve('vm').id))).toEqual([]);
+    expectNoPageProblems(b);
+  }, 180_000);
 
   it('Force stop from the banner ends the silent QEMU: the snapshot is completed and the box is stopped', async () => {
     con?.close();

@@ -89,3 +89,27 @@ export async function refusedOnceItAnswers(core: Core, box: string, name: string
   const next = await core.snapshots.create({ box, name: `after-${name}` });
   expect(io.guestFile(next.diskPath, `after-${name}`)).toContain(`after-${name}`);
 }
+
+/**
+ * A live removal by active commit whose `block-job-complete` reply is lost (QEMU pivots; the
+ * command reads a timeout): it fails after its merge began, and its record is left for the owner
+ * to finish by itself (electron/core/snapshots/live/commit.ts). Returns what it threw.
+ */
+export async function removeLosingThePivotReply(core: Core, box: string, snapshotId: string): Promise<unknown> {
+  const { qmp } = (core.vms as Supervisor).session(core.boxes.resolve(box).id);
+  const execute = qmp.execute;
+  qmp.execute = async function (this: typeof qmp, command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) {
+    const reply = await execute.call(this, command, args, opts);
+    if (command === 'block-job-complete') throw new Error('QMP command block-job-complete timed out after 10000 ms');
+    return reply;
+  } as typeof qmp.execute;
+  process.env.BOXKEEP_LIVE_MERGE = 'commit';
+  try {
+    const err = await core.snapshots.remove(box, snapshotId).then(() => null, (e: unknown) => e);
+    expect((err as Error | null)?.message, 'the removal must fail after its merge began').toMatch(/timed out[\s\S]*partly merged[\s\S]*finishes the removal by itself/);
+    return err;
+  } finally {
+    qmp.execute = execute;
+    delete process.env.BOXKEEP_LIVE_MERGE;
+  }
+}

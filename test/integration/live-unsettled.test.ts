@@ -52,7 +52,7 @@ describe('an unsettled live snapshot settles by itself', () => {
     let events: ReturnType<typeof changes> | null = null;
     try {
       expectUnsettled(h.core, 'vm', err, 'late');
-      expect((await h.core.boxes.detail('vm')).unsettled).toMatchObject({ snapshotName: 'late', qemuPid: pid });
+      expect((await h.core.boxes.detail('vm')).unsettled).toMatchObject({ kind: 'snapshot', snapshotName: 'late', qemuPid: pid });
       // The thaw started as the command gave up asks for ~15 s, then leaves the guest frozen.
       await expect.poll(() => logger.lines.some((l) => l.message === 'guest not thawed: the next owner will try again'), { timeout: 40_000, interval: 200 }).toBe(true);
       await sleep(1000);

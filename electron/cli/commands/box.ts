@@ -1,7 +1,7 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
 import { BoxkeepError } from '../../../shared/errors.js';
 import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
-import type { Box, BoxDetail, CloudInit, DisplayMode, Firmware, NetworkMode } from '../../../shared/types.js';
+import type { Box, BoxDetail, CloudInit, DisplayMode, Firmware, NetworkMode, UnsettledSnapshot } from '../../../shared/types.js';
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
@@ -217,13 +217,21 @@ function boxTable(boxes: Box[], now: number, width: number | undefined): string 
   );
 }
 
+function unsettledText(u: UnsettledSnapshot, now: number): string {
+  return u.kind === 'removal'
+    ? `deleting the snapshot ${JSON.stringify(u.snapshotName)} (asked for ${relativeTime(u.since, now)}) stopped after its data began to merge; every other snapshot is intact. ` +
+      `The box takes no changes until it is finished; Boxkeep finishes it by itself, trying again until it can, or now with "boxkeep recover".`
+    : `the live snapshot ${JSON.stringify(u.snapshotName)} (asked for ${relativeTime(u.since, now)}): QEMU (pid ${u.qemuPid}) does not answer. ` +
+      `The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover".`;
+}
+
 function showBox(d: BoxDetail, names: Map<string, string>, now: number, protect: string): string {
   const named = (id: string) => `${JSON.stringify(names.get(id) ?? '?')} (${id})`;
   const head = keyValues([
     ['Box', `${d.name} (${d.id})`],
     ['Status', d.status],
     ['Failure', d.failureReason],
-    ['Unsettled', d.unsettled ? `the live snapshot ${JSON.stringify(d.unsettled.snapshotName)} (asked for ${relativeTime(d.unsettled.since, now)}): QEMU (pid ${d.unsettled.qemuPid}) does not answer. The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover".` : null],
+    ['Unsettled', d.unsettled ? unsettledText(d.unsettled, now) : null],
     ['Image', d.image ? `${d.image.name} (${d.image.id})` : `none: made from installer media${d.installedFrom ? ` (${d.installedFrom})` : ''}, the disk started blank`],
     ['Firmware', d.firmware === 'uefi' ? 'UEFI (OVMF), with the box\'s own variables, kept by each snapshot' : 'BIOS (SeaBIOS)'],
     ['Installer', d.installerImageId ? `attached as a CD-ROM, booted first (eject it with "boxkeep box eject ${d.name}")` : null],

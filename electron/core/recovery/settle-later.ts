@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { UnsettledSnapshot } from '../../../shared/types.js';
 import type { Effects } from '../deps.js';
+import { msFromEnv } from '../env.js';
 import { findIntent, readIntents } from '../journal.js';
 import type { SettleDeps } from '../operations.js';
 import type { LeftUnsettled, UnsettledWatch } from '../snapshots/live/create.js';
@@ -32,16 +33,20 @@ export type SettleLaterDeps = SettleDeps & Effects;
 
 /** How long one question to a silent QEMU waits before it is asked again (its answers come in order). */
 const ASK_MS = 30_000;
-/** After a settle that could not finish (QEMU silent again, a zombie QEMU not yet reaped): the first next try, then twice as long each time, up to RETRY_MAX_MS. */
-const RETRY_MS = 1000;
+/**
+ * After a settle that could not finish (QEMU silent again, a zombie QEMU not yet reaped), and
+ * before a failed live removal's first try: the first next try, then twice as long each time, up
+ * to RETRY_MAX_MS. BOXKEEP_SETTLE_RETRY_MS lengthens it (a test of what `recover` alone does).
+ */
+const retryMs = () => msFromEnv('BOXKEEP_SETTLE_RETRY_MS', 1000);
 const RETRY_MAX_MS = 60_000;
 
 export class SettleLater implements UnsettledWatch {
   private readonly watched = new Map<string, LeftUnsettled>();
   /** Boxes whose record the home's recovery kept (its QEMU did not answer then): tried again. */
   private readonly retrying = new Set<string>();
-  /** Records of live removals being tried again (retryLeft), by intent id. */
-  private readonly retryingLeft = new Set<string>();
+  /** Records of live removals being tried again (retryLeft): intent id → box id. */
+  private readonly retryingLeft = new Map<string, string>();
   /** Settles running now, inside their box's queue: closing waits for them. */
   private readonly settling = new Set<Promise<unknown>>();
   private closed = false;
@@ -66,12 +71,19 @@ export class SettleLater implements UnsettledWatch {
    */
   of(boxId: string): UnsettledSnapshot | null {
     const left = this.watched.get(boxId);
-    if (left) return fs.existsSync(recordFile(this.core, boxId, left.intent.id)) ? { snapshotName: left.intent.snapshot.name, qemuPid: left.session.pid, since: left.intent.startedAt } : null;
-    if (!this.retrying.has(boxId)) return null;
-    const kept = keptRecord(this.core, boxId);
-    if (!kept) return null;
-    const fp = readFingerprint(runDirFor(this.core.paths, boxId, { create: false }));
-    return { snapshotName: kept.snapshot.name, qemuPid: fp?.pid ?? 0, since: kept.startedAt };
+    if (left && fs.existsSync(recordFile(this.core, boxId, left.intent.id))) return { kind: 'snapshot', snapshotName: left.intent.snapshot.name, qemuPid: left.session.pid, since: left.intent.startedAt };
+    const kept = !left && this.retrying.has(boxId) ? keptRecord(this.core, boxId) : null;
+    if (kept) return { kind: 'snapshot', snapshotName: kept.snapshot.name, qemuPid: this.qemuPid(boxId), since: kept.startedAt };
+    // A live removal this owner is finishing (retryLeft): only then is its record a left-over one.
+    if (![...this.retryingLeft.values()].includes(boxId)) return null;
+    const removal = findIntent(this.core.paths.boxJournal(boxId), 'live-commit') as LiveCommitIntent | null;
+    if (!removal || !this.retryingLeft.has(removal.id)) return null;
+    const name = this.core.store.getSnapshot(removal.snapshotId)?.name ?? removal.snapshotId;
+    return { kind: 'removal', snapshotName: name, qemuPid: this.qemuPid(boxId), since: removal.startedAt };
+  }
+
+  private qemuPid(boxId: string): number {
+    return readFingerprint(runDirFor(this.core.paths, boxId, { create: false }))?.pid ?? 0;
   }
 
   /**
@@ -96,7 +108,7 @@ export class SettleLater implements UnsettledWatch {
   retryLeft(boxId: string, intentId: string, snapshotId: string): void {
     // One loop per record: every recover asks again (retryKept).
     if (this.closed || this.retryingLeft.has(intentId)) return;
-    this.retryingLeft.add(intentId);
+    this.retryingLeft.set(intentId, boxId);
     const left = { id: intentId, op: 'live-commit', snapshotId };
     void this.retryLoop(boxId, left)
       .catch((err: unknown) => this.core.logger.error('interrupted live removal not finished; left for recovery', { op: 'snapshot-remove', boxId, snapshotId, error: String((err as Error)?.message ?? err) }))
@@ -104,7 +116,7 @@ export class SettleLater implements UnsettledWatch {
   }
 
   private async retryLoop(boxId: string, record: Left): Promise<void> {
-    for (let wait = RETRY_MS; !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+    for (let wait = retryMs(); !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       if ((await Promise.race([sleep(wait), this.stopped])) === 'closed') return;
       const outcome = await this.core.locks.run(boxId, () => this.inQueue(() => this.settle(boxId, record)));
       if (outcome !== 'kept') return;
@@ -123,7 +135,7 @@ export class SettleLater implements UnsettledWatch {
     // Its agent connection must not compete with the settle's own thaw (QEMU's chardev serves
     // one client): the background thaw ends once QEMU answers, or gives up on its own.
     await Promise.race([left.thawing, this.stopped]);
-    for (let wait = RETRY_MS; !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+    for (let wait = retryMs(); !this.closed; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       const heard = await Promise.race([answerOrExit(left.session), this.stopped]);
       if (heard === 'closed') return;
       // The supervisor records the exit first (stopped, or failed and why).

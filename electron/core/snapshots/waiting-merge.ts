@@ -62,6 +62,31 @@ export function waitingMergeProblem(core: HomeData, box: Box, pending: Pending):
 }
 
 /**
+ * What to tell a user whose change was refused because a live snapshot or a live removal left
+ * its record for the owner to settle by itself (recovery/settle-later.ts); null when none did.
+ * Seen from inside the box's queue, such a record is always one left over: the operation that
+ * writes it holds the queue while it runs.
+ */
+export function liveRecordProblem(core: HomeData, box: Box, pending: Pending): string | null {
+  for (const { intent } of pending) {
+    if (intent.op === 'live-create') {
+      const snapshot = intent['snapshot'] as { name?: unknown } | undefined;
+      const name = typeof snapshot?.name === 'string' ? `${JSON.stringify(snapshot.name)} ` : '';
+      return `The live snapshot ${name}of the box ${JSON.stringify(box.name)} is not settled yet: its QEMU did not say whether it switched disks, and nothing was undone. ` +
+        `Boxkeep settles it when that QEMU answers or exits, or now with "boxkeep recover"; nothing the guest wrote is lost.`;
+    }
+    if (intent.op === 'live-commit') {
+      const id = intent['snapshotId'];
+      const row = typeof id === 'string' ? core.store.getSnapshot(id) : null;
+      return `Deleting the snapshot ${row ? `${JSON.stringify(row.name)} ` : ''}of the box ${JSON.stringify(box.name)} stopped after its data began to merge, and cannot be undone, only finished; ` +
+        `every other snapshot is intact and the box reads as before. Boxkeep finishes it by itself (within seconds while the app or "boxkeep serve" holds the home, ` +
+        `else when the home is next opened), or now with "boxkeep recover".`;
+    }
+  }
+  return null;
+}
+
+/**
  * An intent left behind by a failed (not crashed) operation means the box's files are
  * mid-change: nothing else may touch them until recovery has finished that operation.
  */
@@ -69,6 +94,8 @@ export function assertNoUnfinishedWork(core: HomeData, box: Box): void {
   const pending = readIntents(core.paths.boxJournal(box.id)).intents;
   const waiting = waitingMergeProblem(core, box, pending);
   if (waiting) throw invalidState(waiting);
+  const live = liveRecordProblem(core, box, pending);
+  if (live) throw invalidState(`${live} Until then the box accepts no changes.`);
   if (pending.length > 0) {
     const ops = pending.map((p) => `${p.intent.op} ${p.intent.id}`).join(', ');
     throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);

@@ -17,7 +17,7 @@ import { changedSinceCheck, ChangedSinceCheck, pinChecked, type CheckedFile } fr
 import { bootId, openInodes } from '../proc.js';
 import { snapshotIdsBelow, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
-import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
+import { assertNoUnfinishedWork, liveRecordProblem } from '../snapshots/waiting-merge.js';
 import { detectAccelerator, type AccelDecision } from './accel.js';
 import { tailLines, tailLog } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
@@ -448,13 +448,8 @@ export class Supervisor implements VmControl {
       // A live snapshot's or live removal's record left to settle: its settle resumes the guest
       // the operation left stopped, so a pause of the user's would be undone, and a resume
       // before a removal's pivot is noted would let the guest write unnoted.
-      const left = new Set(readIntents(this.core.paths.boxJournal(box.id)).intents.map((r) => r.intent.op));
-      if (left.has('live-create')) {
-        throw invalidState(`The box ${JSON.stringify(box.name)} has a live snapshot that is not settled yet; it cannot be ${done} until it is (Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover").`);
-      }
-      if (left.has('live-commit')) {
-        throw invalidState(`The box ${JSON.stringify(box.name)} has a snapshot removal that is not finished yet; it cannot be ${done} until it is (Boxkeep finishes it within seconds, or now with "boxkeep recover").`);
-      }
+      const left = liveRecordProblem(this.core, box, readIntents(this.core.paths.boxJournal(box.id)).intents);
+      if (left) throw invalidState(`${left} Until then the box cannot be ${done}.`);
       await this.session(box.id).qmp.execute(command);
       this.setStatus(box.id, to);
       return this.core.store.getBox(box.id)!;
