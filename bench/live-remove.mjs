@@ -7,8 +7,11 @@
 // block-commit (READY, complete) or block-stream, timed from the command to
 // BLOCK_JOB_COMPLETED. Beside each: Boxkeep's own job timed the same way (job_ms) and the rest of
 // its removal (overhead_ms: planning, intent, node renames, pivot note, renames, rows, files),
-// also as rows of their own. Also the 50/1 case streamed, as Boxkeep did before
-// (BOXKEEP_LIVE_MERGE=stream).
+// also as rows of their own. And beside a second floor, the least a crash-safe removal adds to
+// the bare job (the same job with a durable record written before it and removed after it, and
+// for an active commit `stop`, a durable note and `cont` around the pivot), so what Boxkeep adds
+// beyond what any crash-safe removal must do shows. Also the 50/1 case streamed, as Boxkeep did
+// before (BOXKEEP_LIVE_MERGE=stream).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -64,7 +67,7 @@ async function waitFor(check, ms = 180_000) {
  * The bare job on copies of the two layers, in the box's own QEMU (same guest load), over the
  * same parent node. Returns the milliseconds from the command to BLOCK_JOB_COMPLETED.
  */
-async function bareJob(core, box, kind, removed, live, dir) {
+async function bareJob(core, box, kind, removed, live, dir, { safe = false } = {}) {
   const session = core.vms.session(box.id);
   const { qmp, nodes } = session;
   const parent = removed.parentId ? nodes.snapshots[removed.parentId] : nodes.image;
@@ -80,22 +83,57 @@ async function bareJob(core, box, kind, removed, live, dir) {
   await qmp.execute('blockdev-add', { driver: 'file', filename: b, 'node-name': 'bf1' });
   await qmp.execute('blockdev-add', { driver: 'qcow2', file: 'bf1', 'node-name': 'bq1', backing: 'bq0' });
   const on = (event) => qmp.waitForEvent(event, (e) => e.data?.device === 'bare', 600_000);
+  const intent = path.join(dir, 'bare-intent.json');
   const t0 = performance.now();
+  // The least a crash-safe removal adds to the job: a durable record before it, the guest stopped
+  // around an active commit's pivot with a durable note of it, the record's durable removal after.
+  if (safe) durableWrite(intent, JSON.stringify({ op: 'bare', removed: a, live: b, at: Date.now() }));
   const completed = on('BLOCK_JOB_COMPLETED');
   if (kind === 'commit') {
     const ready = on('BLOCK_JOB_READY');
     await qmp.execute('block-commit', { 'job-id': 'bare', device: 'bq1', 'base-node': 'bq0' });
     await ready;
+    if (safe) await qmp.execute('stop');
     await qmp.execute('block-job-complete', { device: 'bare' });
   } else {
     await qmp.execute('block-stream', { 'job-id': 'bare', device: 'bq1', 'base-node': parent.format, 'backing-file': parentPath });
   }
   await completed;
+  if (safe && kind === 'commit') {
+    durableWrite(intent, JSON.stringify({ op: 'bare', removed: a, live: b, pivoted: true }));
+    await qmp.execute('cont');
+  }
+  if (safe) {
+    fs.rmSync(intent);
+    fsyncDir(dir);
+  }
   const ms = performance.now() - t0;
   for (const name of names) await qmp.execute('blockdev-del', { 'node-name': name }).catch(() => undefined);
   fs.rmSync(a);
   fs.rmSync(b);
   return ms;
+}
+
+function durableWrite(file, text) {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+function fsyncDir(dir) {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -170,9 +208,10 @@ export async function liveRemoveBenchmarks() {
     /** One case: the bare job on a copy of the chain, then Boxkeep's removal of that chain. */
     const cases = {};
     const measure = async (name, snapMiB, liveMiB, bare, env) => {
-      const c = (cases[name] ??= { boxkeep: [], job: [], bare: [], chose: new Set() });
+      const c = (cases[name] ??= { boxkeep: [], job: [], bare: [], safe: [], chose: new Set() });
       const r = await chain(snapMiB, liveMiB);
       c.bare.push(await bareJob(core, box, bare, r, box.liveDiskPath, dir));
+      c.safe.push(await bareJob(core, box, bare, r, box.liveDiskPath, dir, { safe: true }));
       directions.length = 0;
       c.boxkeep.push(await remove(r, env));
       c.job.push(lastJob());
@@ -193,6 +232,7 @@ export async function liveRemoveBenchmarks() {
     const caseRows = (c, label, floorName, rounds) => [
       row(`live remove, ${label} (chose ${[...c.chose].join(',')}), median of ${rounds} (floor: bare QMP ${floorName})`, c.boxkeep, c.bare, '≤ 1.2×', extra(c)),
       row(`  its fixed overhead: Boxkeep's time minus its own job (command to BLOCK_JOB_COMPLETED)`, overhead(c), null, 'report', extra(c)),
+      row(`  beside the least a crash-safe removal adds (floor: the bare job with a durable record before it and its removal after${floorName === 'active commit' ? ', stop, a durable note and cont around the pivot' : ''})`, c.boxkeep, c.safe, 'report'),
     ];
     rows.push(...caseRows(cases.commitA, '50 MiB snapshot / 1 MiB live disk', 'active commit', ROUNDS));
     rows.push(row(`live remove, 50 MiB snapshot / 1 MiB live disk, streamed as before, median of ${ROUNDS} (floor: bare QMP active commit)`, cases.streamA.boxkeep, cases.streamA.bare, 'report: what choosing saves', extra(cases.streamA)));
