@@ -160,7 +160,8 @@ describe('export and import round trip', () => {
 
   it('a snapshot with memory exports its state, and imports as its disk only: a migration stream from a file is never handed to QEMU', async () => {
     const a = src.core.snapshots.get('web', 'a');
-    const state = Buffer.alloc(256 * 1024, 0x6d);
+    // Of a real state's kind of size: not whole 512-byte blocks, so its tar padding must be skipped too.
+    const state = Buffer.alloc(256 * 1024 + 77, 0x6d);
     fs.writeFileSync(path.join(path.dirname(a.diskPath), 'memory.state'), state);
     const memory = { size: state.length, sha256: crypto.createHash('sha256').update(state).digest('hex'), qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2', deviceHash: 'b'.repeat(64) };
     src.core.store.setSnapshotMemory(a.id, memory);

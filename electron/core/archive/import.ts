@@ -175,9 +175,9 @@ async function copyMembers(a: InstallArgs, place: Placement): Promise<void> {
     if (member.size !== expected.size) throw archiveError(`${role.what} (${JSON.stringify(member.name)}) is ${member.size} bytes, but its manifest says ${expected.size}`);
     const target = place.targets.get(member.name)!;
     await copyMember(a, member.name, member.size, target, expected.sha256, role);
-    if (target === null) continue;
+    // Kept or not, the member's padding comes before the next header.
     await skipPadding(a.reader, member.size, member.name);
-    if (role.kind === 'layer') checkLayer(target, role, member.name);
+    if (target !== null && role.kind === 'layer') checkLayer(target, role, member.name);
   }
   if (await nextMember(a.reader)) throw archiveError('it holds more members than its manifest lists');
 }
