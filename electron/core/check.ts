@@ -9,6 +9,7 @@ import { check as qemuImgCheck } from './disk/qemu-img.js';
 import { boxProblems } from './snapshots/box-chain.js';
 import { elapsedMs } from './logger.js';
 import { checkVars, findOvmf } from './vm/firmware.js';
+import { inspectBootFiles } from './vm/boot-files.js';
 
 /** What the check needs: the home, box lookup, and the box queues (it reads between operations). */
 export type CheckDeps = HomeData & { locks: KeyedMutex; boxes: Pick<BoxService, 'resolve'> };
@@ -45,12 +46,26 @@ async function checkBox(core: HomeData, box: Box): Promise<CheckedLayer[]> {
     // A UEFI box's state is its disk and its variables: the live ones with Now, each copy with its snapshot.
     const vars = entry.kind === 'image' ? null : varsProblem(core, box, entry.snapshotId);
     if (vars) found.push(vars);
+    // The image's kernel and initrd, which a start hands QEMU by path: with the image's layer.
+    if (entry.kind === 'image') found.push(...bootProblems(core, box));
     out.push({
       kind: entry.kind, snapshotId: entry.snapshotId, name: nameOf(core, box, entry.kind, entry.snapshotId),
       path: entry.layer.path, ok: found.length === 0, problems: found,
     });
   }
+  // A linked clone's tree ends on its source's snapshot, but it boots its image's kernel too.
+  const image = box.imageId === null ? null : core.store.getImage(box.imageId);
+  if (image && !entries.some((e) => e.kind === 'image')) {
+    const found = bootProblems(core, box);
+    if (found.length > 0) out.push({ kind: 'image', snapshotId: null, name: image.name, path: image.path, ok: false, problems: found });
+  }
   return out;
+}
+
+function bootProblems(core: HomeData, box: Box): string[] {
+  const image = box.imageId === null ? null : core.store.getImage(box.imageId);
+  if (!image) return [];
+  return inspectBootFiles(core, image).problems.map((p) => `its ${p.what} (${p.path}): ${p.problem}`);
 }
 
 async function metadataProblems(file: string, shareLocked: boolean): Promise<string[]> {

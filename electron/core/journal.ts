@@ -54,7 +54,15 @@ export function readIntents(dir: string): JournalRead {
   const out: JournalRead = { intents: [], corrupt: [], foreign: [] };
   // The folder itself must be a real folder of the home: a symlink would let records be read
   // (and moved) wherever it points. It is reported like any other thing that is not a record.
-  const folder = fs.lstatSync(dir, { throwIfNoEntry: false });
+  let folder: fs.Stats | undefined;
+  try {
+    folder = fs.lstatSync(dir, { throwIfNoEntry: false });
+  } catch (err) {
+    // The box folder above it is no folder (a file put in its place): no journal, and
+    // recovery's checks report the box folder itself.
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return out;
+    throw err;
+  }
   if (!folder) return out;
   if (!folder.isDirectory()) {
     out.foreign.push({ file: dir, what: kindOf(folder) });

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BoxkeepError } from '../../shared/errors.js';
 import type { Box, Snapshot } from '../../shared/types.js';
 import { checkHome } from '../../electron/core/check.js';
+import { checkText } from '../../electron/cli/commands/system.js';
 import { inspectChain, type ExpectedLayer } from '../../electron/core/disk/confine.js';
 import { newId } from '../../electron/core/ids.js';
 import { writeIntent } from '../../electron/core/journal.js';
@@ -213,6 +214,66 @@ describe('the disk chain stays inside the home', () => {
     } finally {
       await t.core.vms.stop('dev', { force: true });
     }
+  });
+});
+
+describe("an image's kernel and initrd stay inside the home", () => {
+  /** Box "dev" on the image "direct", which boots its own kernel and initrd. */
+  async function directBootBox(): Promise<{ box: Box; kernel: string; initrd: string }> {
+    const disk = path.join(outside, 'direct.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', disk, String(16 * MiB));
+    fs.writeFileSync(path.join(outside, 'k'), 'kernel-bytes');
+    fs.writeFileSync(path.join(outside, 'i'), 'initrd-bytes');
+    const image = await t.core.images.import({ path: disk, name: 'direct', kernelPath: path.join(outside, 'k'), initrdPath: path.join(outside, 'i'), append: 'console=ttyS0' });
+    const box = await t.core.boxes.create({ name: 'dev', image: 'direct' });
+    return { box, kernel: image.kernelPath!, initrd: image.initrdPath! };
+  }
+
+  it('a kernel replaced by a symlink to a host file: start refuses before QEMU runs, and check names it (for a linked clone too)', async () => {
+    const { box, kernel } = await directBootBox();
+    await t.core.snapshots.create({ box: 'dev', name: 's1' });
+    const clone = await t.core.clones.clone({ box: 'dev', from: 's1', name: 'twin' });
+    const host = path.join(outside, 'host-kernel');
+    fs.writeFileSync(host, 'a kernel Boxkeep never imported');
+    fs.rmSync(kernel);
+    fs.symlinkSync(host, kernel);
+
+    for (const name of ['dev', 'twin']) {
+      const err = await rejection(t.core.vms.start(name));
+      expect(err.code, err.message).toBe('Storage');
+      expect(err.message).toMatch(new RegExp(`The kernel of the image "direct" is not the file Boxkeep imported \\(${kernel}\\): the file is a symbolic link \\(to ${host}\\), which Boxkeep never follows`));
+      expect(err.message).toMatch(new RegExp(`did not start the box "${name}".*boxkeep check`));
+    }
+    for (const id of [box.id, clone.id]) {
+      expect(t.core.store.getBox(id)!.status).not.toBe('running');
+      expect(fs.existsSync(path.join(t.core.paths.runDir(id), 'qemu.json')), 'QEMU must never be spawned').toBe(false);
+    }
+    expect(fs.readlinkSync(kernel)).toBe(host);
+
+    const report = await checkHome(t.core);
+    expect(report.ok).toBe(false);
+    for (const name of ['dev', 'twin']) {
+      const bad = report.boxes.find((b) => b.box === name)!.layers.filter((l) => !l.ok);
+      expect(bad.map((l) => [l.kind, l.name]), name).toEqual([['image', 'direct']]);
+      expect(bad[0]!.problems.join(' ')).toMatch(new RegExp(`its kernel \\(${kernel}\\): the file is a symbolic link \\(to ${host}\\), which Boxkeep never follows`));
+    }
+    expect(checkText(report)).toMatch(/2 damaged disk layers[\s\S]*dev +image +direct +its kernel .*symbolic link/);
+  });
+
+  it('an initrd replaced by a FIFO or a second hard link is refused and named; put back, the check passes', async () => {
+    const { initrd } = await directBootBox();
+    const saved = path.join(outside, 'initrd.saved');
+    fs.renameSync(initrd, saved);
+    expect(spawnSync('mkfifo', [initrd]).status).toBe(0);
+    expect((await rejection(t.core.vms.start('dev'))).message).toMatch(/The initrd of the image "direct" is not the file Boxkeep imported .*: it is not a regular file/);
+    expect((await checkHome(t.core)).boxes[0]!.layers.find((l) => l.kind === 'image')!.problems.join(' ')).toMatch(/its initrd .*not a regular file/);
+
+    fs.rmSync(initrd);
+    fs.copyFileSync(saved, initrd);
+    fs.linkSync(initrd, path.join(path.dirname(initrd), 'initrd.again'));
+    expect((await rejection(t.core.vms.start('dev'))).message).toMatch(/The initrd .*: it has 2 hard links/);
+    fs.rmSync(path.join(path.dirname(initrd), 'initrd.again'));
+    expect((await checkHome(t.core)).ok).toBe(true);
   });
 });
 

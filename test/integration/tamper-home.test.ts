@@ -127,6 +127,70 @@ describe('a journal that is not what Boxkeep wrote', () => {
   });
 });
 
+describe('a box folder holding things Boxkeep did not make', () => {
+  it('a file, a link and a FIFO in snapshots/ are never deleted nor followed: reported, and moved to orphans/ when named like a snapshot', () => {
+    const snaps = path.join(home, 'boxes', box.id, 'snapshots');
+    const outside = path.join(tmp.dir, 'outside.txt');
+    fs.writeFileSync(outside, 'not Boxkeep\'s');
+    fs.writeFileSync(path.join(snaps, 'notes.txt'), 'hi\n');
+    fs.symlinkSync(outside, path.join(snaps, 'link'));
+    expect(spawnSync('mkfifo', [path.join(snaps, 'pipe')]).status).toBe(0);
+    fs.writeFileSync(path.join(snaps, 'abcdef012345'), 'named like a snapshot');
+    fs.mkdirSync(path.join(snaps, '0123456789ab'));
+    fs.writeFileSync(path.join(snaps, '0123456789ab', '.hidden'), 'only a hidden file');
+
+    const text = spawnSync(process.execPath, [BIN, '--home', home, 'recover'], { encoding: 'utf8', timeout: 20_000 });
+    expect(text.signal, 'recover hung').toBeNull();
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).not.toMatch(/Nothing to recover/);
+    const flat = text.stdout.replace(/\s+/g, ' ');
+    expect(flat).toMatch(/notes\.txt is a file Boxkeep did not make; it was left where it is/);
+    expect(flat).toMatch(/link is a symbolic link Boxkeep did not make; it was left where it is/);
+    expect(flat).toMatch(/pipe is a FIFO Boxkeep did not make; it was left where it is/);
+    expect(flat).toMatch(/Found a file in the snapshots folder of the box "dev" that no record knows; it was moved to/);
+
+    expect(fs.readFileSync(path.join(snaps, 'notes.txt'), 'utf8')).toBe('hi\n');
+    expect(fs.lstatSync(path.join(snaps, 'link')).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(outside, 'utf8')).toBe('not Boxkeep\'s');
+    expect(fs.lstatSync(path.join(snaps, 'pipe')).isFIFO()).toBe(true);
+    const file = orphans().find((n) => n.endsWith(`snapshot-${box.id}-abcdef012345`))!;
+    expect(fs.readFileSync(path.join(home, 'orphans', file), 'utf8')).toBe('named like a snapshot');
+    // A folder with only a hidden file in it is not empty: moved aside, not deleted.
+    const folder = orphans().find((n) => n.endsWith(`snapshot-${box.id}-0123456789ab`))!;
+    expect(fs.readFileSync(path.join(home, 'orphans', folder, '.hidden'), 'utf8')).toBe('only a hidden file');
+
+    // Still said at the next recover, and the box still works.
+    const again = ok<RecoveryReport>('recover').items.map((i) => i.message).join('\n');
+    expect(again).toMatch(/notes\.txt is a file Boxkeep did not make/);
+    ok('snapshot', 'create', 'dev', 'b');
+    expect(fs.readFileSync(path.join(snaps, 'notes.txt'), 'utf8')).toBe('hi\n');
+  });
+
+  it('a file or a link in boxes/ and images/ is reported as what it is and never followed; a box whose folder became a file is left as it is', () => {
+    const outside = path.join(tmp.dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'mine.txt'), 'mine');
+    fs.writeFileSync(path.join(home, 'boxes', 'todo.txt'), 'a note');
+    fs.symlinkSync(outside, path.join(home, 'images', 'abcabcabcabc'));
+    const report = ok<RecoveryReport>('recover').items.map((i) => i.message).join('\n');
+    expect(report).toMatch(/todo\.txt is a file Boxkeep did not make; it was left where it is/);
+    expect(report).toMatch(/Found a symbolic link in the images folder that no record knows; it was moved to/);
+    expect(fs.readFileSync(path.join(home, 'boxes', 'todo.txt'), 'utf8')).toBe('a note');
+    expect(fs.readFileSync(path.join(outside, 'mine.txt'), 'utf8')).toBe('mine');
+    const link = orphans().find((n) => n.endsWith('image-abcabcabcabc'))!;
+    expect(fs.lstatSync(path.join(home, 'orphans', link)).isSymbolicLink()).toBe(true);
+
+    const boxDir = path.join(home, 'boxes', box.id);
+    fs.renameSync(boxDir, path.join(tmp.dir, 'moved-box'));
+    fs.writeFileSync(boxDir, 'not a folder');
+    const kept = boxkeep('recover');
+    expect(kept.code, kept.err).toBe(0);
+    expect((JSON.parse(kept.out) as RecoveryReport).items.map((i) => i.message).join('\n')).toMatch(/The folder of the box "dev" .* is a file, not a folder; .*left the box as it is/);
+    expect(fs.readFileSync(boxDir, 'utf8')).toBe('not a folder');
+    expect(ok<Box[]>('box', 'list').map((b) => b.name)).toEqual(['dev']);
+  });
+});
+
 describe('recover --discard', () => {
   it('a record of an unknown operation names itself and the way out; discarding it frees the box and moves its leftovers to orphans/', () => {
     const id = unknownOperation();

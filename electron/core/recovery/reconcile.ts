@@ -9,7 +9,7 @@ import { backingPathOf } from '../disk/backing.js';
 import { chainError } from '../disk/confine.js';
 import { createDisk, createOverlay } from '../disk/qemu-img.js';
 import { boxProblems, chainRoot, recordMissingFacts } from '../snapshots/box-chain.js';
-import { removeDurable } from '../fsutil.js';
+import { kindOf, removeDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
 import { readIntents } from '../journal.js';
 import { intoOrphans } from './orphans.js';
@@ -35,18 +35,23 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
 
   // Box folders no row knows: a box's files are referenced only by that box, so none of
   // them can be in another chain; still, they are user data: moved aside, not deleted.
+  // What is no folder (a file, a link, a FIFO) is named as what it is, and never followed.
   for (const name of listDir(paths.boxesDir)) {
-    if (!boxIds.has(name)) moveToOrphans(core, path.join(paths.boxesDir, name), `box-${name}`, report, 'a box folder no record knows');
+    if (boxIds.has(name)) continue;
+    const at = path.join(paths.boxesDir, name);
+    const kind = notAFolder(at);
+    moveToOrphans(core, at, `box-${name}`, report, kind ? `${kind} in the boxes folder that no record knows` : 'a box folder no record knows', kind);
   }
   let referenced: Set<string> | null = null;
   for (const name of listDir(paths.imagesDir)) {
     if (imageIds.has(name)) continue;
     referenced ??= await referencedImagePaths(core, boxes);
     const dir = path.join(paths.imagesDir, name);
+    const kind = notAFolder(dir);
     if ([...referenced].some((p) => p.startsWith(dir + path.sep))) {
       report.kept(null, `The image folder ${dir} has no record but a box's disk backs onto it; it was kept.`);
     } else {
-      moveToOrphans(core, dir, `image-${name}`, report, 'an image folder no record knows');
+      moveToOrphans(core, dir, `image-${name}`, report, kind ? `${kind} in the images folder that no record knows` : 'an image folder no record knows', kind);
     }
   }
   for (const image of images) {
@@ -69,9 +74,16 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
 async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Promise<void> {
   const { store, paths } = core;
   const label = JSON.stringify(box.name);
-  if (!fs.existsSync(paths.boxDir(box.id))) {
+  const folder = fs.lstatSync(paths.boxDir(box.id), { throwIfNoEntry: false });
+  if (!folder) {
     store.deleteBox(box.id);
     report.repaired(box.id, `The box ${label} had lost its whole folder; its record was removed.`);
+    return;
+  }
+  if (!folder.isDirectory()) {
+    // Not followed, not repaired into: whatever is there (a link to a folder elsewhere, a file)
+    // stays as it is, and so does the record; every operation refuses the box's chain.
+    report.kept(box.id, `The folder of the box ${label} (${paths.boxDir(box.id)}) is ${entryKind(folder)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is.`);
     return;
   }
   const next = paths.nextDisk(box.id);
@@ -151,9 +163,15 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   }
   for (const name of strays) {
     const dir = paths.snapshotDir(box.id, name);
-    if (refs.has(path.join(dir, 'container.qcow2'))) {
+    // lstat, never followed: a file, a link or a FIFO here is not an empty snapshot folder, and
+    // only a folder Boxkeep could have made (and left with nothing in it) is ever removed.
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (!st.isDirectory()) {
+      moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `${entryKind(st)} in the snapshots folder of the box ${label} that no record knows`, entryKind(st));
+    } else if (refs.has(path.join(dir, 'container.qcow2'))) {
       report.kept(box.id, `The snapshot folder ${dir} has no record but a disk of the box ${label} backs onto it; it was kept.`);
-    } else if (listDir(dir).length === 0) {
+    } else if (isId(name) && isEmptyDir(dir)) {
       removeDurable(dir);
     } else {
       moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `a snapshot folder of the box ${label} no record knows`);
@@ -189,21 +207,48 @@ async function referencedImagePaths(core: HomeData, boxes: Box[]): Promise<Set<s
   return refs;
 }
 
-function moveToOrphans(core: HomeData, from: string, label: string, report: ReportBuilder, what: string): void {
+/**
+ * `what` says what was found ("a box folder no record knows"); `kind`, when it is no folder, what
+ * it is ("a file", "a symbolic link"). Moved by one rename, which moves a link itself, never
+ * what it points at.
+ */
+function moveToOrphans(core: HomeData, from: string, label: string, report: ReportBuilder, what: string, kind?: string | null): void {
   const base = path.basename(from);
   if (!isId(base) && !base.startsWith('.')) {
     // Not a folder Boxkeep made: leave foreign files alone.
-    report.kept(null, `${from} is not a Boxkeep folder; it was left where it is.`);
+    report.kept(null, kind ? `${from} is ${kind} Boxkeep did not make; it was left where it is.` : `${from} is not a Boxkeep folder; it was left where it is.`);
     return;
   }
   const to = intoOrphans(core, from, label);
   report.kept(null, `Found ${what}; it was moved to ${to} rather than deleted. Remove it when you are sure it is not needed.`);
 }
 
+/** The entries of a folder, hidden ones aside; [] when it is no folder (a link to one is not followed). */
 function listDir(dir: string): string[] {
+  if (!fs.lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return [];
   try {
     return fs.readdirSync(dir).filter((n) => !n.startsWith('.'));
   } catch {
     return [];
   }
+}
+
+/** A folder with nothing in it at all, hidden files included. */
+function isEmptyDir(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** What an entry that is no folder is, in words: a regular file is "a file". */
+function entryKind(st: fs.Stats): string {
+  return st.isFile() ? 'a file' : kindOf(st);
+}
+
+/** null for a real folder (or nothing there); otherwise what is there instead, in words. */
+function notAFolder(at: string): string | null {
+  const st = fs.lstatSync(at, { throwIfNoEntry: false });
+  return !st || st.isDirectory() ? null : entryKind(st);
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
 import { readIntents } from '../journal.js';
 import type { ByteStream } from '../../../shared/streams.js';
-import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type Image, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
 import { applyPendingGrow } from '../boxes/update.js';
@@ -35,6 +35,7 @@ import { clearStarting, isStarting, markStarting } from './start-mark.js';
 import { ejectFromQemu, installerFor, type CheckedInstaller } from './installer.js';
 import { seedFor } from './seed.js';
 import { firmwareFor, type CheckedFirmware } from './firmware.js';
+import { bootFilesFor, inspectBootFiles } from './boot-files.js';
 import { forgetFreeze, shutdownThroughAgent, thawIfLeftFrozen } from './freeze.js';
 
 export interface SupervisorOptions {
@@ -133,8 +134,10 @@ export class Supervisor implements VmControl {
       assertNoUnfinishedWork(this.core, asked);
       // A disk size set while the box ran: grown (crash-safe, journaled) before QEMU opens the disk.
       const box = await applyPendingGrow(this.core, asked);
+      // The image's kernel and initrd, before even the accelerator's smoke boot opens them by path.
+      bootFilesFor(this.core, box);
       const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
-      const accel = await this.chooseAccelerator(image?.kernelPath ?? null, image?.initrdPath ?? null);
+      const accel = await this.chooseAccelerator(image);
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(snapshotIdsBelow(this.core, box).map((id) => [this.core.store.getSnapshot(id)!.diskPath, id]));
       // Each file checked (no symlink anywhere below the home, the exact file and backing
@@ -143,9 +146,9 @@ export class Supervisor implements VmControl {
       // check and QEMU's open() is still opened; QEMU starts with its CPUs stopped (-S) and
       // runs the guest only once it holds every checked inode and every path still leads to
       // it, so a swapped-in host file is opened (its header read) but never shown to the guest.
-      const { layers, installer, seed, firmware, pinned } = await this.checkAndPin(box);
+      const { layers, installer, seed, firmware, boot, pinned } = await this.checkAndPin(box);
       try {
-        return await this.launch(box, opts, accel, runDir, { layers, installer, seed, firmware, snapshotsByPath, pinned: pinned.files });
+        return await this.launch(box, opts, accel, runDir, { layers, installer, seed, firmware, snapshotsByPath, pinned: pinned.files, boot });
       } finally {
         pinned.close();
       }
@@ -157,8 +160,9 @@ export class Supervisor implements VmControl {
     const installer = installerFor(this.core, box);
     const seed = await seedFor(this.core, box);
     const firmware = firmwareFor(this.core, box);
+    const boot = bootFilesFor(this.core, box);
     const layers = verifyBoxChain(this.core, box, 'live');
-    const pinned = pin(box, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : []), ...(firmware ? [firmware] : [])]);
+    const pinned = pin(box, [...layers, ...(installer ? [installer] : []), ...(seed ? [seed] : []), ...(firmware ? [firmware] : []), ...boot]);
     try {
       // Checked again now that nothing can take their inode numbers: a layer replaced between
       // the check and the pin by a file that happened to get the same number fails here.
@@ -169,12 +173,14 @@ export class Supervisor implements VmControl {
       pinned.close();
       throw err;
     }
-    return { layers, installer, seed, firmware, pinned };
+    return { layers, installer, seed, firmware, boot, pinned };
   }
 
   private async launch(box: Box, opts: StartOptions, accel: Accel, runDir: string, checked: {
     layers: VerifiedLayer[]; installer: CheckedInstaller | null; seed: CheckedInstaller | null; firmware: CheckedFirmware | null;
     snapshotsByPath: Map<string, string>; pinned: readonly CheckedFile[];
+    /** The kernel and initrd (pinned too): QEMU reads them at machine init and closes them, so they are not among its open files. */
+    boot: readonly CheckedFile[];
   }): Promise<Box> {
     const { layers, installer, seed, firmware, snapshotsByPath } = checked;
     const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
@@ -215,13 +221,14 @@ export class Supervisor implements VmControl {
     let qmp: QmpClient | null = null;
     try {
       qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 15_000, isAlive: () => isSameProcess(spawned.fingerprint), logger: this.core.logger });
-      const notHeld = layersNotHeld(spawned.pid, checked.pinned);
+      const notHeld = layersNotHeld(spawned.pid, checked.pinned.filter((f) => !checked.boot.includes(f)));
       if (notHeld.length > 0) {
         // A layer was swapped between the check and QEMU's open: it holds some other file.
         throw storageError(`The box ${JSON.stringify(box.name)} was not started: QEMU opened a different file than the one Boxkeep checked at ${notHeld.join(', ')} (it was replaced meanwhile). Run "boxkeep check ${box.name}".`);
       }
       // QEMU holds every checked inode, but maybe through another path (a layer moved to
-      // where QEMU opens its serial log): each path must still lead to its inode.
+      // where QEMU opens its serial log): each path must still lead to its inode. The kernel
+      // and initrd, read and closed by now, too.
       const changed = changedSinceCheck(this.core.paths.root, checked.pinned);
       if (changed.length > 0) throw replacedError(box, changed);
       if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
@@ -280,7 +287,7 @@ export class Supervisor implements VmControl {
   async memoryMismatch(ref: string, facts: SnapshotMemory): Promise<string | null> {
     const box = this.core.boxes.resolve(ref);
     const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
-    const accel = await this.chooseAccelerator(image?.kernelPath ?? null, image?.initrdPath ?? null);
+    const accel = await this.chooseAccelerator(image);
     const runDir = runDirFor(this.core.paths, box.id, { create: false });
     const spec = this.specFor(box, accel, runDir, {
       installer: box.installerImageId === null ? undefined : this.core.paths.imageInstaller(box.installerImageId),
@@ -290,10 +297,13 @@ export class Supervisor implements VmControl {
     return memoryMismatch(facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs({ ...spec, incoming: true }) });
   }
 
-  private async chooseAccelerator(kernel: string | null, initrd: string | null): Promise<Accel> {
+  private async chooseAccelerator(image: Image | null): Promise<Accel> {
     this.version ??= await qemuVersion(this.options.qemuBinary);
     if (this.accel) return this.accel.accel;
-    if (kernel && initrd) {
+    const kernel = image?.kernelPath ?? null;
+    const initrd = image?.initrdPath ?? null;
+    // The smoke boot opens them by path: only files that pass the start's check (boot-files.ts).
+    if (kernel && initrd && inspectBootFiles(this.core, image!).problems.length === 0) {
       this.accel = await detectAccelerator({ kernel, initrd, cacheFile: path.join(this.core.paths.root, 'accel.json'), logger: this.core.logger, binary: this.options.qemuBinary });
       return this.accel.accel;
     }
