@@ -226,7 +226,7 @@ export const channels = {
     result: result<Box>(),
   },
   'boxes:rename': { input: v.strictObject({ box: ref('box'), name: name('box') }), result: result<Box>() },
-  'boxes:remove': { input: boxInput, result: result<{ removedId: string; freedBytes: number }>() },
+  'boxes:remove': { input: boxInput, result: result<{ removedId: string; removedName: string; freedBytes: number }>() },
   'boxes:start': { input: boxInput, result: result<Box>() },
   'boxes:stop': { input: v.strictObject({ box: ref('box'), force: v.optional(v.boolean(`${S.force} must be true or false.`)) }), result: result<StopResult>() },
   'boxes:pause': { input: boxInput, result: result<Box>() },

@@ -3,8 +3,17 @@
 
 const MAX_NAME_BYTES = 255;
 
-/** Returns null when the name is acceptable, otherwise a sentence naming the broken rule. */
-export function nameProblem(name: string, what = 'name'): string | null {
+/** The form of every id Boxkeep gives (boxes, images, snapshots, operations): 12 lowercase hex digits. */
+export const ID_PATTERN = /^[0-9a-f]{12}$/;
+export const isId = (value: string) => ID_PATTERN.test(value);
+
+/**
+ * Returns null when the name is acceptable, otherwise a sentence naming the broken rule.
+ * `asRead`: a name Boxkeep reads back (an archive's manifest) rather than one being given now,
+ * held to every rule but the two added later (the form of an id, white space at either end), so
+ * an archive made before them still imports.
+ */
+export function nameProblem(name: string, what = 'name', opts: { asRead?: boolean } = {}): string | null {
   const shown = showText(name);
   if (name.length === 0) return `The ${what} must not be empty.`;
   if (name.trim().length === 0) return `The ${what} ${shown} is only white space; use some letters or digits.`;
@@ -25,6 +34,11 @@ export function nameProblem(name: string, what = 'name'): string | null {
   // people read and type, so every format (Cf) and line/paragraph separator (Zl, Zp) goes.
   const hidden = name.match(INVISIBLE);
   if (hidden) return `The ${what} ${shown} ${describeInvisible(hidden[0])}; remove it.`;
+  if (!opts.asRead) {
+    // Every command takes an id or a name: a name of an id's form could be another's id.
+    if (isId(name)) return `The ${what} ${shown} has the form of an id (12 hex digits), and every command takes an id or a name, so the two could be confused; add a letter or a dash.`;
+    if (name.trim() !== name) return `The ${what} ${shown} starts or ends with white space, which would have to be typed too; remove it.`;
+  }
   return null;
 }
 

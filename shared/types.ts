@@ -103,7 +103,8 @@ export interface Box {
 
 export type Firmware = 'bios' | 'uefi';
 
-export type DiskLayerKind = 'live' | 'snapshot' | 'image';
+/** 'snapshot': one of the box's own snapshots, or (a linked clone's base) of its source box's; 'unknown': a file no record names (a header edited by hand). */
+export type DiskLayerKind = 'live' | 'snapshot' | 'image' | 'unknown';
 
 /** One file of a box's backing chain, top (live disk) first. */
 export interface DiskLayer {
@@ -111,6 +112,10 @@ export interface DiskLayer {
   path: string;
   snapshotId: string | null;
   imageId: string | null;
+  /** The snapshot's name (kind 'snapshot'), else null. */
+  snapshotName: string | null;
+  /** The box the snapshot belongs to when it is another box's (a linked clone's base), else null. */
+  ofBox: { id: string; name: string } | null;
   virtualSize: number;
   sizeOnDisk: number;
   backingFile: string | null;
@@ -141,13 +146,16 @@ export interface BoxDetail extends Box {
  */
 export interface UnsettledSnapshot {
   kind: 'snapshot' | 'removal';
-  /** The snapshot taken, or being removed. */
-  snapshotName: string;
-  /** The QEMU that does not answer. */
+  /** The snapshot taken, or being removed (null: its row is gone already, the record not yet). */
+  snapshotName: string | null;
+  /** The box's QEMU (for a snapshot, the one that does not answer); 0 when its run folder does not say. */
   qemuPid: number;
-  /** When the snapshot was asked for. */
+  /** When the snapshot, or its removal, was asked for. */
   since: number;
 }
+
+/** When an owner settles such a record by itself (recovery/settle-later.ts): only while one holds the home. */
+export const BY_ITSELF = 'while the app or "boxkeep serve" holds the home, else when the home is next opened';
 
 export interface Snapshot {
   id: string;

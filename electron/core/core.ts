@@ -115,11 +115,16 @@ export class Core {
    */
   async recover(opts: RecoveryOptions = {}): Promise<RecoveryReport> {
     const ids = this.store.listBoxes().map((b) => b.id).sort();
-    const underBoxLocks = (i: number): Promise<RecoveryReport> =>
-      i === ids.length ? runRecovery({ paths: this.paths, store: this.store, logger: this.logger, sessions: this.supervisor, vms: this.vms }, opts) : this.locks.run(ids[i]!, () => underBoxLocks(i + 1));
+    // A live snapshot or live removal it had to leave (its QEMU did not answer) is tried again
+    // by the owner: looked for while every queue is still held, so an operation queued behind
+    // this recovery, whose own record is in its journal moments later, is not taken for one.
+    const recovered = async () => {
+      const report = await runRecovery({ paths: this.paths, store: this.store, logger: this.logger, sessions: this.supervisor, vms: this.vms }, opts);
+      this.unsettled.retryKept();
+      return report;
+    };
+    const underBoxLocks = (i: number): Promise<RecoveryReport> => (i === ids.length ? recovered() : this.locks.run(ids[i]!, () => underBoxLocks(i + 1)));
     const report = await this.locks.run(HOME_KEY, () => underBoxLocks(0));
-    // A live snapshot it had to leave (its QEMU did not answer) is tried again by the owner.
-    this.unsettled.retryKept();
     this.lastRecovery = report;
     if (report.items.length > 0) this.events.emit('recovery:report', report);
     return report;

@@ -5,8 +5,7 @@ export function newId(): string {
   return crypto().randomBytes(6).toString('hex');
 }
 
-export const ID_PATTERN = /^[0-9a-f]{12}$/;
-export const isId = (value: string) => ID_PATTERN.test(value);
+export { ID_PATTERN, isId } from '../../shared/names.js';
 
 /**
  * A MAC for a box's network card: QEMU's 52:54:00 prefix (locally administered, unicast), three

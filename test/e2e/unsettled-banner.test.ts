@@ -96,7 +96,7 @@ describe('an unsettled live snapshot in the box view', () => {
       // The command, through the owner, says it too: in words, and in its JSON.
       const shown = await cli(t.home, ['box', 'show', 'vm'], { text: true });
       expect(shown.stderr).toBe('');
-      expect(shown.stdout).toMatch(new RegExp(`Unsettled:\\s+the live snapshot "quiet" \\(asked for .*\\): QEMU \\(pid ${pid}\\) does not answer\\. The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover"\\.`));
+      expect(shown.stdout).toMatch(new RegExp(`Unsettled:\\s+the live snapshot "quiet" \\(asked for .*\\): QEMU \\(pid ${pid}\\) does not answer\\. The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits \\(while the app or "boxkeep serve" holds the home, else when the home is next opened\\), or now with "boxkeep recover"\\.`));
       expect((await cli(t.home, ['box', 'show', 'vm'])).data).toMatchObject({ unsettled: { snapshotName: 'quiet', qemuPid: pid } });
     } finally {
       process.kill(pid, 'SIGCONT');

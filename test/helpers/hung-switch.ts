@@ -2,6 +2,7 @@
 // just before the QMP `transaction`, whose own timeout is cut to 1 s, and the asking after it
 // to 2 s (BOXKEEP_SWITCH_WAIT_MS). The command then gives up and leaves the snapshot unsettled
 // (electron/core/snapshots/live/create.ts). QEMU is left stopped: the caller continues or kills it.
+// Also a live removal whose pivot's reply is lost (removeLosingThePivotReply), left to finish.
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';

@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Box } from '../../shared/types.js';
-import { cliOk, cliSync } from '../helpers/cli.js';
+import type { Box, BoxDetail, Image, Snapshot } from '../../shared/types.js';
+import { cli, cliOk, cliSync } from '../helpers/cli.js';
 import { makeQcow2, requireTools, tempHome, writePattern } from '../helpers/disk.js';
 
 const MiB = 1024 * 1024;
@@ -55,3 +55,33 @@ it('box clone, box export -o and box import, with text and --json', () => {
   const boxes = cliOk<Box[]>(home, ['box', 'list']).map((b) => b.name).sort();
   expect(boxes).toEqual(['copy', 'dev', 'dev (2)', 'dev clone', 'other']);
 }, 180_000);
+
+it('box show of a linked clone names the source box\'s snapshots under it as that box\'s snapshots, and only the image as the image', async () => {
+  cliOk(home, ['box', 'create', 'b1', '--image', 'seed']);
+  const s1 = cliOk<Snapshot>(home, ['snapshot', 'create', 'b1', 's1']);
+  const s2 = cliOk<Snapshot>(home, ['snapshot', 'create', 'b1', 's2']);
+  const clone = cliOk<Box>(home, ['box', 'clone', 'b1', '--from', 's2', '--name', 'exp']);
+  const c1 = cliOk<Snapshot>(home, ['snapshot', 'create', 'exp', 'c1']);
+  const image = cliOk<Image[]>(home, ['image', 'list']).find((i) => i.name === 'seed')!;
+
+  const d = cliOk<BoxDetail>(home, ['box', 'show', 'exp']);
+  expect(d.chain.map((l) => [l.kind, l.snapshotName, l.ofBox?.name ?? null, l.path])).toEqual([
+    ['live', null, null, clone.liveDiskPath],
+    ['snapshot', 'c1', null, c1.diskPath],
+    ['snapshot', 's2', 'b1', s2.diskPath],
+    ['snapshot', 's1', 'b1', s1.diskPath],
+    ['image', null, null, image.path],
+  ]);
+  expect(d.chain.filter((l) => l.kind === 'image').map((l) => l.imageId)).toEqual([image.id]);
+
+  const shown = await cli(home, ['box', 'show', 'exp'], { text: true });
+  expect(shown.code, shown.stderr).toBe(0);
+  const rows = shown.stdout.slice(shown.stdout.indexOf('Disk chain, live disk first:')).trimEnd().split('\n').slice(2);
+  expect(rows).toHaveLength(5);
+  expect(rows[0]).toMatch(new RegExp(`^live +\\S+ \\S+ +${clone.liveDiskPath}$`));
+  expect(rows[1]).toMatch(new RegExp(`^snapshot +c1 +\\S+ \\S+ +${c1.diskPath}$`));
+  expect(rows[2]).toMatch(new RegExp(`^snapshot +s2 of b1 +\\S+ \\S+ +${s2.diskPath}$`));
+  expect(rows[3]).toMatch(new RegExp(`^snapshot +s1 of b1 +\\S+ \\S+ +${s1.diskPath}$`));
+  expect(rows[4]).toMatch(new RegExp(`^image +seed +\\S+ \\S+ +${image.path}$`));
+  expect(rows.filter((r) => r.startsWith('image'))).toHaveLength(1);
+}, 120_000);

@@ -378,3 +378,29 @@ describe('boxkeep around the commands', () => {
     expect(r.stderr).toMatch(/^boxkeep: not built yet: run `npm run build` in .*unbuilt\/ first\.\n$/);
   });
 });
+
+describe('names that commands could mistake for something else', () => {
+  it('a name of an id\'s form, or with white space at an end, is refused before anything is made; a removal names the box it removed', () => {
+    ok<Image>(['image', 'import', 'seed.qcow2', '--name', 'names-seed'], tmp.dir);
+    const first = ok<Box>(['box', 'create', 'named-a', '--image', 'names-seed']);
+    const journal = path.join(home, 'journal');
+    const boxesBefore = ok<Box[]>(['box', 'list']).map((b) => b.id).sort();
+    // Its id as another box's name: every command would then act on the first box.
+    const asId = fails('box', 'create', first.id, '--image', 'names-seed');
+    expect(asId.error).toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining(`The box name "${first.id}" has the form of an id (12 hex digits)`) });
+    expect(fails('box', 'create', ' lead', '--image', 'names-seed').error.message).toContain('The box name " lead" starts or ends with white space');
+    expect(fails('box', 'rename', 'named-a', 'abcdef012345').error.message).toContain('has the form of an id');
+    expect(fails('snapshot', 'create', 'named-a', '0123456789ab').error.message).toContain('The snapshot name "0123456789ab" has the form of an id');
+    expect(ok<Box[]>(['box', 'list']).map((b) => b.id).sort()).toEqual(boxesBefore);
+    expect(fs.existsSync(journal) ? fs.readdirSync(journal) : []).toEqual([]);
+    expect(ok<BoxDetail>(['box', 'show', 'named-a']).snapshotCount).toBe(0);
+    // A name one character off an id is a name.
+    const near = ok<Box>(['box', 'create', `${first.id}x`, '--image', 'names-seed']);
+    expect(near.name).toBe(`${first.id}x`);
+    const removed = human('box', 'remove', first.id);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain(`Removed box "named-a" (${first.id}) and its snapshots`);
+    expect(ok<Box[]>(['box', 'list']).map((b) => b.name)).toContain(`${first.id}x`);
+    expect(ok<Box[]>(['box', 'list']).map((b) => b.name)).not.toContain('named-a');
+  });
+});

@@ -146,5 +146,9 @@ describe('boxkeep snapshot restore asks before discarding changes, on a terminal
     json<RestoreResult>('snapshot', 'restore', 'b', 'mid', '--discard-current');
     const r = cli('snapshot', 'remove', 'b', 'mid');
     expect(r.stdout).toMatch(/; freed .*\. 1 snapshot and the live disk \(Now\) now hang from its parent\.\n$/);
+    // The live disk alone: its own sentence, begun with a capital.
+    json('snapshot', 'create', 'b', 'solo');
+    const alone = cli('snapshot', 'remove', 'b', 'solo');
+    expect(alone.stdout).toMatch(/; freed .*\. The live disk \(Now\) now hangs from its parent\.\n$/);
   });
 });

@@ -1,7 +1,7 @@
 // boxkeep box …: create, inspect, rename and remove boxes, and run them.
 import { BoxkeepError } from '../../../shared/errors.js';
 import { formatForward, sshCommand, sshForward } from '../../../shared/forwards.js';
-import type { Box, BoxDetail, CloudInit, DisplayMode, Firmware, NetworkMode, UnsettledSnapshot } from '../../../shared/types.js';
+import { BY_ITSELF, type Box, type BoxDetail, type CloudInit, type DiskLayer, type DisplayMode, type Firmware, type NetworkMode, type UnsettledSnapshot } from '../../../shared/types.js';
 import type { ParsedArgs } from '../args.js';
 import { attach, attachOutcome } from '../attach.js';
 import { arg, given, num, on, opt, output, type Command, type CommandGroup } from '../command.js';
@@ -121,7 +121,7 @@ export const boxCommands: CommandGroup = {
       async run({ args, api }) {
         const ref = arg(args, 'box');
         const result = await api.boxes.remove({ box: ref });
-        return output(result, () => `Removed box ${JSON.stringify(ref)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
+        return output(result, () => `Removed box ${JSON.stringify(result.removedName)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
       },
     },
     boxProtectCommand,
@@ -218,11 +218,12 @@ function boxTable(boxes: Box[], now: number, width: number | undefined): string 
 }
 
 function unsettledText(u: UnsettledSnapshot, now: number): string {
+  const asked = `asked for ${relativeTime(u.since, now)}`;
   return u.kind === 'removal'
-    ? `deleting the snapshot ${JSON.stringify(u.snapshotName)} (asked for ${relativeTime(u.since, now)}) stopped after its data began to merge; every other snapshot is intact. ` +
-      `The box takes no changes until it is finished; Boxkeep finishes it by itself, trying again until it can, or now with "boxkeep recover".`
-    : `the live snapshot ${JSON.stringify(u.snapshotName)} (asked for ${relativeTime(u.since, now)}): QEMU (pid ${u.qemuPid}) does not answer. ` +
-      `The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits, or now with "boxkeep recover".`;
+    ? `deleting ${u.snapshotName === null ? 'a snapshot' : `the snapshot ${JSON.stringify(u.snapshotName)}`} (${asked}) stopped after its data began to merge; every other snapshot is intact. ` +
+      `The box takes no changes until it is finished; Boxkeep finishes it by itself (${BY_ITSELF}), or now with "boxkeep recover".`
+    : `the live snapshot ${JSON.stringify(u.snapshotName)} (${asked}): QEMU (pid ${u.qemuPid}) does not answer. ` +
+      `The box takes no changes until it is settled; Boxkeep settles it when QEMU answers or exits (${BY_ITSELF}), or now with "boxkeep recover".`;
 }
 
 function showBox(d: BoxDetail, names: Map<string, string>, now: number, protect: string): string {
@@ -253,8 +254,16 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number, protect:
   // Paths are left whole: they are what people copy out of this view.
   const chain = table(
     ['LAYER', 'NAME', 'ON DISK', 'FILE'],
-    d.chain.map((l) => [l.kind, l.snapshotId ? (names.get(l.snapshotId) ?? l.snapshotId) : l.kind === 'image' ? (d.image?.name ?? '') : '', humanBytes(l.sizeOnDisk), l.path]),
+    d.chain.map((l) => [l.kind, layerName(d, l, names), humanBytes(l.sizeOnDisk), l.path]),
     { align: ['left', 'left', 'right', 'left'] },
   );
   return `${head}\n\nDisk chain, live disk first:\n${chain}`;
+}
+
+/** A snapshot by name ("s1 of b1" when it is the source box's, under a linked clone), the image by its name. */
+function layerName(d: BoxDetail, l: DiskLayer, names: Map<string, string>): string {
+  if (l.kind === 'image') return d.image?.name ?? '';
+  if (!l.snapshotId) return '';
+  const name = l.snapshotName ?? names.get(l.snapshotId) ?? l.snapshotId;
+  return l.ofBox ? `${name} of ${l.ofBox.name}` : name;
 }

@@ -134,7 +134,7 @@ export const snapshotCommands: CommandGroup = {
         ];
         return output(r, () =>
           `Removed snapshot ${q(ref)} (${r.removedId}); freed ${humanBytes(r.freedBytes)}.` +
-          (moved.length ? ` ${moved.join(' and ')} now ${r.reparentedIds.length + Number(r.nowReparented) === 1 ? 'hangs' : 'hang'} from its parent.` : ''),
+          (moved.length ? ` ${capitalised(moved.join(' and '))} now ${r.reparentedIds.length + Number(r.nowReparented) === 1 ? 'hangs' : 'hang'} from its parent.` : ''),
         );
       },
     },
@@ -173,3 +173,6 @@ function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined
     ['Picture', s.hasPicture ? `of the screen, saved with "boxkeep snapshot picture ${box?.name ?? s.boxId} ${s.name} -o FILE.png"` : null],
   ]);
 }
+
+/** A sentence's first letter. */
+const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, BoxkeepError, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import { parseForwards } from '../../../shared/forwards.js';
-import { freeName } from '../../../shared/names.js';
+import { freeName, nameProblem } from '../../../shared/names.js';
 import type { Box, Image, SnapshotTaken } from '../../../shared/types.js';
 import { crypto, stream } from '../builtins.js';
 import type { HomeData } from '../deps.js';
@@ -109,11 +109,15 @@ interface InstallArgs {
 async function install(core: HomeData, a: InstallArgs): Promise<Box> {
   const { store, paths } = core;
   const { manifest } = a;
-  if (a.wantName !== undefined && store.findBox(a.wantName)?.name === a.wantName) {
+  if (a.wantName !== undefined && store.boxNameTaken(a.wantName)) {
     throw alreadyExists(`A box called ${JSON.stringify(a.wantName)} already exists; choose another name with --name.`);
   }
-  const boxName = a.wantName ?? freeName(manifest.box.name, (n) => store.findBox(n)?.name === n);
-  const imageName = manifest.image ? freeName(manifest.image.name, (n) => store.findImage(n)?.name === n) : null;
+  // A name from an archive made before a rule was added (nameProblem's asRead) is not given to a
+  // new box or image as it is: the box needs --name, the image takes its box's name.
+  const given = nameProblem(manifest.box.name, 'box name');
+  if (a.wantName === undefined && given) throw invalidArgument(`The archive's box cannot keep its name: ${given} Import it under another name with --name.`);
+  const boxName = a.wantName ?? freeName(manifest.box.name, (n) => store.boxNameTaken(n));
+  const imageName = manifest.image ? freeName(nameProblem(manifest.image.name) ? `image of ${boxName}`.slice(0, 200) : manifest.image.name, (n) => store.imageNameTaken(n)) : null;
   const total = manifest.files.reduce((n, f) => n + f.size, 0);
   requireSpace(core, `Importing the box ${JSON.stringify(boxName)}`, withMetadata(total) + OVERLAY_BYTES);
 

@@ -31,7 +31,7 @@ const file = v.pipe(v.string(), v.regex(MEMBER_NAME, 'a member name must be a pl
 const id = v.pipe(v.string(), v.regex(ID_PATTERN, 'an id must be 12 hex digits'));
 const ruled = (max: number, problem: (s: string) => string | null) =>
   v.pipe(v.string(), v.maxLength(max), v.check((s) => problem(s) === null, (i) => problem(String(i.input)) ?? 'not valid'));
-const name = ruled(1024, (n) => nameProblem(n));
+const name = ruled(1024, (n) => nameProblem(n, 'name', { asRead: true }));
 const layer = v.strictObject({ file, virtualSize: size });
 
 const schema = v.strictObject({

@@ -20,6 +20,7 @@ import { cloudInitRecord, withSshForward } from '../cloudinit/settings.js';
 import { writeSeed } from '../cloudinit/seed.js';
 import { copyVars, findOvmf } from '../vm/firmware.js';
 import { refuseIfLinked } from '../clone/linked.js';
+import { snapshotIdsBelow } from '../snapshots/box-chain.js';
 
 
 const GiB = 1024 ** 3;
@@ -47,13 +48,18 @@ export class BoxService {
     const { store } = this.core;
     const image = box.imageId === null ? null : store.getImage(box.imageId)!;
     const snapshots = store.listSnapshots(box.id);
-    const byPath = new Map(snapshots.map((s) => [s.diskPath, s.id]));
+    // Its own snapshots, and a linked clone's base: the source box's snapshots it reads through.
+    const byPath = new Map([...snapshots, ...snapshotIdsBelow(this.core, box).map((id) => store.getSnapshot(id)).filter((s) => s !== null)].map((s) => [s.diskPath, s]));
+    const imagePath = box.imageId === null ? null : this.core.paths.imageDisk(box.imageId);
     const layers = await walkChain(box.liveDiskPath);
     const chain: DiskLayer[] = layers.map((layer, i) => {
-      const snapshotId = byPath.get(layer.path) ?? null;
-      const kind = i === 0 ? 'live' : snapshotId ? 'snapshot' : 'image';
+      const snapshot = i === 0 ? undefined : byPath.get(layer.path);
+      // Only the image's own file is the image; a file no record names is 'unknown'.
+      const kind = i === 0 ? 'live' : snapshot ? 'snapshot' : layer.path === imagePath || layer.path === image?.path ? 'image' : 'unknown';
+      const of = snapshot && snapshot.boxId !== box.id ? store.getBox(snapshot.boxId) : null;
       return {
-        kind, path: layer.path, snapshotId, imageId: kind === 'image' ? (image?.id ?? null) : null,
+        kind, path: layer.path, snapshotId: snapshot?.id ?? null, imageId: kind === 'image' ? (image?.id ?? null) : null,
+        snapshotName: snapshot?.name ?? null, ofBox: of ? { id: of.id, name: of.name } : null,
         virtualSize: layer.header.virtualSize, sizeOnDisk: layer.sizeOnDisk, backingFile: layer.header.backingFile,
       };
     });
@@ -68,7 +74,7 @@ export class BoxService {
   create(input: ChannelInput<'boxes:create'>): Promise<Box> {
     return this.core.locks.run(HOME_KEY, async () => {
       const { store, paths } = this.core;
-      if (store.findBox(input.name)?.name === input.name) {
+      if (store.boxNameTaken(input.name)) {
         throw alreadyExists(`A box called ${JSON.stringify(input.name)} already exists; choose another name.`);
       }
       const image = this.core.images.resolve(input.image);
@@ -120,8 +126,7 @@ export class BoxService {
   async rename(ref: string, name: string): Promise<Box> {
     const box = this.resolve(ref);
     return this.core.locks.run(box.id, async () => {
-      const other = this.core.store.findBox(name);
-      if (other && other.id !== box.id && other.name === name) {
+      if (this.core.store.boxNameTaken(name, box.id)) {
         throw alreadyExists(`A box called ${JSON.stringify(name)} already exists; choose another name.`);
       }
       this.core.store.renameBox(box.id, name);
@@ -136,7 +141,7 @@ export class BoxService {
     return this.core.locks.run(box.id, () => updateBox(this.core, box, input));
   }
 
-  async remove(ref: string): Promise<{ removedId: string; freedBytes: number }> {
+  async remove(ref: string): Promise<{ removedId: string; removedName: string; freedBytes: number }> {
     const box = this.resolve(ref);
     return this.core.locks.run(HOME_KEY, () => this.core.locks.run(box.id, async () => {
       const { store, paths } = this.core;
@@ -161,7 +166,7 @@ export class BoxService {
       });
       this.core.logger.info('box removed', { op: 'box-remove', boxId: box.id });
       this.core.events.emit('boxes:changed', { boxId: box.id });
-      return { removedId: box.id, freedBytes };
+      return { removedId: box.id, removedName: fresh.name, freedBytes };
     }));
   }
 }

@@ -99,7 +99,7 @@ export class CloneService {
     assertNoUnfinishedWork(this.core, source);
     // Checked again under the home lock: another clone or import may have taken it since.
     refuseTaken(this.core, wantName);
-    const name = wantName ?? freeName(`${source.name} clone`, (n) => store.findBox(n)?.name === n);
+    const name = wantName ?? freeName(`${source.name} clone`, (n) => store.boxNameTaken(n));
     // Every layer the clone will read (linked) or the copy reads (full) is Boxkeep's own.
     verifyBoxChain(this.core, source, from ? { snapshotId: from.id } : 'live');
     const top = from ? from.diskPath : source.liveDiskPath;
@@ -153,7 +153,7 @@ export class CloneService {
 
 /** A name asked for that a box already has: refused (never suffixed, unlike the default name). */
 function refuseTaken(core: HomeData, wantName: string | undefined): void {
-  if (wantName !== undefined && core.store.findBox(wantName)?.name === wantName) {
+  if (wantName !== undefined && core.store.boxNameTaken(wantName)) {
     throw alreadyExists(`A box called ${JSON.stringify(wantName)} already exists; choose another name with --name.`);
   }
 }

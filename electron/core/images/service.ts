@@ -51,7 +51,7 @@ export class ImageService {
     const name = input.name ?? defaultImageName(input.path);
     const problem = nameProblem(name, 'image name');
     if (problem) throw invalidArgument(problem + ' Pass a name with --name.');
-    if (store.findImage(name)?.name === name) throw alreadyExists(`An image called ${JSON.stringify(name)} already exists; choose another name with --name.`);
+    if (store.imageNameTaken(name)) throw alreadyExists(`An image called ${JSON.stringify(name)} already exists; choose another name with --name.`);
     const kernel = input.kernelPath ? checkedFile(input.kernelPath, 'kernel', MAX_BOOT_FILE) : null;
     const initrd = input.initrdPath ? checkedFile(input.initrdPath, 'initrd', MAX_BOOT_FILE) : null;
     if (initrd && !kernel) throw invalidArgument('An initrd was given without a kernel; pass --kernel too, or neither.');

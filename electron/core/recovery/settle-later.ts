@@ -78,7 +78,7 @@ export class SettleLater implements UnsettledWatch {
     if (![...this.retryingLeft.values()].includes(boxId)) return null;
     const removal = findIntent(this.core.paths.boxJournal(boxId), 'live-commit') as LiveCommitIntent | null;
     if (!removal || !this.retryingLeft.has(removal.id)) return null;
-    const name = this.core.store.getSnapshot(removal.snapshotId)?.name ?? removal.snapshotId;
+    const name = this.core.store.getSnapshot(removal.snapshotId)?.name ?? null;
     return { kind: 'removal', snapshotName: name, qemuPid: this.qemuPid(boxId), since: removal.startedAt };
   }
 

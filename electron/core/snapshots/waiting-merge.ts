@@ -19,7 +19,7 @@
 // the half-merged file reads through (their content is preserved by any removal) or does not
 // read at all.
 import { invalidState } from '../../../shared/errors.js';
-import type { Box, Snapshot } from '../../../shared/types.js';
+import { BY_ITSELF, type Box, type Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { readIntents, type JournalRead } from '../journal.js';
 import * as v from 'valibot';
@@ -72,15 +72,14 @@ export function liveRecordProblem(core: HomeData, box: Box, pending: Pending): s
     if (intent.op === 'live-create') {
       const snapshot = intent['snapshot'] as { name?: unknown } | undefined;
       const name = typeof snapshot?.name === 'string' ? `${JSON.stringify(snapshot.name)} ` : '';
-      return `The live snapshot ${name}of the box ${JSON.stringify(box.name)} is not settled yet: its QEMU did not say whether it switched disks, and nothing was undone. ` +
-        `Boxkeep settles it when that QEMU answers or exits, or now with "boxkeep recover"; nothing the guest wrote is lost.`;
+      return `The live snapshot ${name}of the box ${JSON.stringify(box.name)} is not settled yet (operation ${intent.id}): its QEMU did not say whether it switched disks, and nothing was undone. ` +
+        `Boxkeep settles it when that QEMU answers or exits (${BY_ITSELF}), or now with "boxkeep recover"; nothing the guest wrote is lost.`;
     }
     if (intent.op === 'live-commit') {
       const id = intent['snapshotId'];
       const row = typeof id === 'string' ? core.store.getSnapshot(id) : null;
-      return `Deleting the snapshot ${row ? `${JSON.stringify(row.name)} ` : ''}of the box ${JSON.stringify(box.name)} stopped after its data began to merge, and cannot be undone, only finished; ` +
-        `every other snapshot is intact and the box reads as before. Boxkeep finishes it by itself (within seconds while the app or "boxkeep serve" holds the home, ` +
-        `else when the home is next opened), or now with "boxkeep recover".`;
+      return `Deleting the snapshot ${row ? `${JSON.stringify(row.name)} ` : ''}of the box ${JSON.stringify(box.name)} stopped after its data began to merge (operation ${intent.id}), and cannot be undone, only finished; ` +
+        `every other snapshot is intact and the box reads as before. Boxkeep finishes it by itself (within seconds ${BY_ITSELF}), or now with "boxkeep recover".`;
     }
   }
   return null;
@@ -95,7 +94,7 @@ export function assertNoUnfinishedWork(core: HomeData, box: Box): void {
   const waiting = waitingMergeProblem(core, box, pending);
   if (waiting) throw invalidState(waiting);
   const live = liveRecordProblem(core, box, pending);
-  if (live) throw invalidState(`${live} Until then the box accepts no changes.`);
+  if (live) throw invalidState(`${live} Until then Boxkeep does nothing else with the box.`);
   if (pending.length > 0) {
     const ops = pending.map((p) => `${p.intent.op} ${p.intent.id}`).join(', ');
     throw invalidState(`An earlier operation on the box ${JSON.stringify(box.name)} (${ops}) did not finish; run "boxkeep recover" (or restart Boxkeep) to complete it first.`);

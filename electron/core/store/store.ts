@@ -144,6 +144,16 @@ export class Store {
     return row ? toImage(row) : null;
   }
 
+  /** A box of that exact name (not id): the check before a name is given. */
+  boxNameTaken(name: string, exceptId?: string): boolean {
+    const row = this.cached('SELECT id FROM boxes WHERE name = ?').get(name) as { id: string } | undefined;
+    return !!row && row.id !== exceptId;
+  }
+
+  imageNameTaken(name: string): boolean {
+    return this.cached('SELECT id FROM images WHERE name = ?').get(name) !== undefined;
+  }
+
   findImage(idOrName: string): Image | null {
     const row = (this.cached('SELECT * FROM images WHERE id = ?').get(idOrName) ??
       this.cached('SELECT * FROM images WHERE name = ?').get(idOrName)) as ImageDbRow | undefined;

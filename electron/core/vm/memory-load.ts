@@ -28,7 +28,7 @@ export function memoryMismatch(facts: SnapshotMemory, now: { qemuVersion: string
 }
 
 export function refusal(box: string, snapshot: string, why: string): Error {
-  return invalidState(`The snapshot ${JSON.stringify(snapshot)} of ${JSON.stringify(box)} cannot be restored with its memory: ${why}. Restore only its disk instead ("boxkeep snapshot restore ${box} ${JSON.stringify(snapshot)} --disk-only"): the box then boots from the disk as it was at that moment.`);
+  return invalidState(`The snapshot ${JSON.stringify(snapshot)} of ${JSON.stringify(box)} cannot be restored with its memory: ${why}. Restore only its disk instead (boxkeep snapshot restore ${shellWord(box)} ${shellWord(snapshot)} --disk-only): the box then boots from the disk as it was at that moment.`);
 }
 
 const MIGRATION_TIMEOUT_MS = 10 * 60_000;
@@ -119,4 +119,9 @@ async function connect(socket: string): Promise<import('node:net').Socket> {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** A name as one shell word: as it is when it is plain, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w.@%+=:,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

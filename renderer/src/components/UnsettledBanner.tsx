@@ -18,7 +18,7 @@ export function UnsettledBanner({ box, unsettled }: { box: Box; unsettled: Unset
       <div className="banner-body">
         {unsettled.kind === 'removal' ? (
           <>
-            <strong id="unsettled-title">Deleting the snapshot “{unsettled.snapshotName}” did not finish.</strong>
+            <strong id="unsettled-title">Deleting {unsettled.snapshotName === null ? 'a snapshot' : `the snapshot “${unsettled.snapshotName}”`} did not finish.</strong>
             <p>
               It stopped after its data began to merge, so it can only be finished, not undone; every other snapshot is intact and {box.name} reads as
               before. Boxkeep finishes it by itself, trying again until it can. Until then {box.name} accepts no changes.
