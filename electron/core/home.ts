@@ -31,7 +31,14 @@ function homeEntries(home: string): Set<string> {
  * refused untouched, and so is a folder of another user (someone could have made it first in /tmp).
  */
 export function privateHome(home: string): string {
-  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  try {
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // A file where the home (or a folder above it) should be.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new BoxkeepError('InvalidArgument', `The Boxkeep home ${home} is not a folder (${code === 'EEXIST' ? 'a file is there' : 'a file is in its path'}); pick another with --home or BOXKEEP_HOME.`);
+    throw err;
+  }
   const st = fs.statSync(home);
   const uid = process.getuid?.();
   if (!st.isDirectory()) throw new BoxkeepError('InvalidArgument', `The Boxkeep home ${home} is not a folder; pick another with --home or BOXKEEP_HOME.`);

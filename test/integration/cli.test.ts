@@ -404,3 +404,17 @@ describe('names that commands could mistake for something else', () => {
     expect(ok<Box[]>(['box', 'list']).map((b) => b.name)).not.toContain('named-a');
   });
 });
+
+describe('a home that cannot be one', () => {
+  it('--home naming a file, or a path through a file, is refused in words, and the file is left as it was', () => {
+    const file = path.join(tmp.dir, 'not-a-home.qcow2');
+    fs.writeFileSync(file, 'user data');
+    for (const [at, why] of [[file, 'a file is there'], [path.join(file, 'inner'), 'a file is in its path']] as const) {
+      const r = boxkeep(['--home', at, '--json', 'box', 'list'], { noHome: true });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'InvalidArgument', message: `The Boxkeep home ${at} is not a folder (${why}); pick another with --home or BOXKEEP_HOME.` });
+    }
+    expect(fs.readFileSync(file, 'utf8')).toBe('user data');
+  });
+});
