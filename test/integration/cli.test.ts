@@ -417,4 +417,26 @@ describe('a home that cannot be one', () => {
     }
     expect(fs.readFileSync(file, 'utf8')).toBe('user data');
   });
+
+  it('a home whose database is empty or gone while it holds boxes is not opened as a new one: nothing is moved to orphans/', () => {
+    const lost = path.join(tmp.dir, 'lost-db-home');
+    const at = (...args: string[]) => boxkeep(['--home', lost, '--json', ...args], { noHome: true });
+    expect(at('image', 'import', path.join(tmp.dir, 'seed.qcow2'), '--name', 'lost-seed').code).toBe(0);
+    const box = JSON.parse(at('box', 'create', 'kept', '--image', 'lost-seed').stdout) as Box;
+    const db = path.join(lost, 'boxkeep.db');
+    const folders = () => ['boxes', 'images'].flatMap((d) => fs.readdirSync(path.join(lost, d)).map((n) => `${d}/${n}`)).sort();
+    const before = folders();
+    for (const damage of ['empty', 'missing'] as const) {
+      for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
+      if (damage === 'empty') fs.writeFileSync(db, '');
+      for (const command of [['box', 'list'], ['recover']]) {
+        const r = at(...command);
+        expect(r.code, `${command.join(' ')} with the database ${damage}`).not.toBe(0);
+        expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'Storage', message: expect.stringContaining(`holds 1 box folder and 1 image folder, but its database (${db}) is ${damage}. Boxkeep did not open it`) });
+      }
+      expect(folders()).toEqual(before);
+      expect(fs.existsSync(path.join(lost, 'orphans')) ? fs.readdirSync(path.join(lost, 'orphans')) : []).toEqual([]);
+      expect(fs.existsSync(path.join(lost, 'boxes', box.id, 'disks'))).toBe(true);
+    }
+  });
 });
