@@ -7,7 +7,7 @@
 // to a ByteStream, and every transport carries it in its own idiom.
 import * as v from 'valibot';
 import { forwardsProblems, FORWARD_SYNTAX, MAX_FORWARDS } from './forwards.js';
-import { descriptionProblem, nameProblem } from './names.js';
+import { descriptionProblem, nameProblem, snapshotNameRule } from './names.js';
 import { MAX_DISK_GIB } from './bytes.js';
 import { dailyProblem, MAX_EVERY_MINUTES, MAX_KEEP, MIN_EVERY_MINUTES } from './protect.js';
 import { hostnameProblem, MAX_PASSWORD_CHARS, MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, passwordProblem, sshKeyProblem, userNameProblem } from './cloud-init.js';
@@ -87,12 +87,14 @@ const ref = (what: string) =>
     v.regex(NO_CONTROL, `The ${what} reference contains a control character; give its id or name.`),
   );
 
-const name = (what: string) =>
-  v.pipe(
+const name = (what: string) => {
+  const problem = (n: string) => (what === 'snapshot' ? snapshotNameRule(n) : nameProblem(n, `${what} name`));
+  return v.pipe(
     v.string(`The ${what} name must be text.`),
     v.maxLength(1024, `The ${what} name is far too long; at most 255 bytes are allowed.`),
-    v.check((n) => nameProblem(n, `${what} name`) === null, (issue) => nameProblem(String(issue.input), `${what} name`) ?? 'Bad name.'),
+    v.check((n) => problem(n) === null, (issue) => problem(String(issue.input)) ?? 'Bad name.'),
   );
+};
 
 const description = v.pipe(
   v.string(`${S.description} must be text.`),

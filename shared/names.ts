@@ -42,6 +42,14 @@ export function nameProblem(name: string, what = 'name', opts: { asRead?: boolea
   return null;
 }
 
+/** A snapshot's name: a name, and not "Now" in any case, which is what Boxkeep calls the live disk. */
+export function snapshotNameRule(name: string): string | null {
+  const problem = nameProblem(name, 'snapshot name');
+  if (problem) return problem;
+  if (name.toLowerCase() === 'now') return `The snapshot name ${showText(name)} is what Boxkeep calls the live disk ("Now", and "now" in snapshot diff); pick another name.`;
+  return null;
+}
+
 const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}]/u;
 /** Bidi embeddings, overrides and isolates: they reorder the text that follows them, even past
  *  the end of the string they came in (CVE-2021-42574, "Trojan Source"). */
@@ -142,4 +150,9 @@ export function freeName(name: string, taken: (n: string) => boolean): string {
     const candidate = `${name.slice(0, 240)} (${i})`;
     if (!taken(candidate)) return candidate;
   }
+}
+
+/** The first `max` of a list for a message, and how many more there are: "a, b, c, and 12 more". */
+export function someOf(items: readonly string[], max = 5): string {
+  return items.slice(0, max).join(', ') + (items.length > max ? `, and ${items.length - max} more` : '');
 }

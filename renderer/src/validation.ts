@@ -1,7 +1,7 @@
 // Inline validation runs the contract's own schema, so a form says exactly what the main
 // process would say, as the user types, and can never disagree with it.
 import type { Channel } from '../../shared/channels.js';
-import { nameProblem } from '../../shared/names.js';
+import { snapshotNameRule } from '../../shared/names.js';
 import type { Snapshot } from '../../shared/types.js';
 import { checkInput } from '../../shared/validate.js';
 
@@ -23,7 +23,7 @@ export function fieldProblems(channel: Channel, input: Record<string, unknown>, 
 
 /** The snapshot name rule plus the one the schema cannot know: names are unique in a box. */
 export function snapshotNameProblem(name: string, siblings: readonly Snapshot[], exceptId?: string): string | null {
-  const problem = nameProblem(name, 'snapshot name');
+  const problem = snapshotNameRule(name);
   if (problem) return problem;
   if (siblings.some((s) => s.name === name && s.id !== exceptId)) {
     return `This box already has a snapshot named ${JSON.stringify(name)}; pick another name.`;

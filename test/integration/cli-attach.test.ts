@@ -89,6 +89,9 @@ describe('boxkeep box console --attach', () => {
     const idle = cliSync(home, ['box', 'console', 'idle', '--attach']);
     expect(idle.code).toBe(5);
     expect(JSON.parse(idle.err).error.message).toBe('The box "idle" is not running; start it first.');
+    // Its log, never written: said so, not an empty line.
+    const quiet = spawnSync(process.execPath, [BIN, '--home', home, 'box', 'console', 'idle'], { encoding: 'utf8', timeout: 60_000 });
+    expect([quiet.status, quiet.stdout, quiet.stderr]).toEqual([0, '(The box has written nothing to its serial console yet.)\n', '']);
     const linger = cliSync(home, ['box', 'console', 'B', '--linger', '2']);
     expect(linger.code).toBe(2);
     expect(JSON.parse(linger.err).error.message).toContain('--linger goes with --attach.');

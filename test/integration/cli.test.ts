@@ -391,6 +391,7 @@ describe('names that commands could mistake for something else', () => {
     expect(fails('box', 'create', ' lead', '--image', 'names-seed').error.message).toContain('The box name " lead" starts or ends with white space');
     expect(fails('box', 'rename', 'named-a', 'abcdef012345').error.message).toContain('has the form of an id');
     expect(fails('snapshot', 'create', 'named-a', '0123456789ab').error.message).toContain('The snapshot name "0123456789ab" has the form of an id');
+    for (const now of ['Now', 'now', 'NOW']) expect(fails('snapshot', 'create', 'named-a', now).error.message).toContain(`The snapshot name "${now}" is what Boxkeep calls the live disk`);
     expect(ok<Box[]>(['box', 'list']).map((b) => b.id).sort()).toEqual(boxesBefore);
     expect(fs.existsSync(journal) ? fs.readdirSync(journal) : []).toEqual([]);
     expect(ok<BoxDetail>(['box', 'show', 'named-a']).snapshotCount).toBe(0);

@@ -183,7 +183,7 @@ export const boxCommands: CommandGroup = {
         if (!on(args, 'attach')) {
           const out = await api.boxes.console(given({ box: arg(args, 'box'), lines: num(args, 'lines') }));
           // Guest output is untrusted: escape sequences in it must not drive the user's terminal.
-          return output(out, () => out.lines.map(clean).join('\n'));
+          return output(out, () => (out.lines.length === 0 ? '(The box has written nothing to its serial console yet.)' : out.lines.map(clean).join('\n')));
         }
         if (!terminal) throw new BoxkeepError('InvalidState', 'box console --attach needs this process\'s own stdin and stdout.');
         const ref = arg(args, 'box');

@@ -16,7 +16,7 @@ export const insideCommands: Command[] = [
       'A running box\'s Now is compared only through a snapshot: take one first.',
     async run({ args, api }) {
       const to = optArg(args, 'to');
-      const d = await api.snapshots.diff(given({ box: arg(args, 'box'), from: arg(args, 'from'), to: to === 'now' ? undefined : to, files: on(args, 'files') || undefined }));
+      const d = await api.snapshots.diff(given({ box: arg(args, 'box'), from: arg(args, 'from'), to: to?.toLowerCase() === 'now' ? undefined : to, files: on(args, 'files') || undefined }));
       return output(d, () => showDiff(d));
     },
   },

@@ -8,12 +8,13 @@
 // snapshot's path reads (commit moves the merged file onto that path; rebase rewrites it in
 // place with the same guest-visible bytes), and its recorded facts follow the file.
 import { invalidState } from '../../../shared/errors.js';
+import { someOf } from '../../../shared/names.js';
 import type { HomeData } from '../deps.js';
 
 export function refuseIfLinked(core: HomeData, what: string, snapshotIds: readonly string[]): void {
   const clones = core.store.linkedClones(snapshotIds);
   if (clones.length === 0) return;
-  const names = clones.slice(0, 5).map((c) => JSON.stringify(c.name)).join(', ') + (clones.length > 5 ? `, and ${clones.length - 5} more` : '');
+  const names = someOf(clones.map((c) => JSON.stringify(c.name)));
   const one = clones.length === 1;
   const first = clones[0]!.name;
   throw invalidState(

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import { diskSizeProblem } from '../../../shared/bytes.js';
-import { nameProblem } from '../../../shared/names.js';
+import { nameProblem, someOf } from '../../../shared/names.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import type { Image } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
@@ -127,11 +127,11 @@ export class ImageService {
       const image = this.resolve(ref);
       const users = store.boxesUsingImage(image.id);
       if (users.length > 0) {
-        const names = users.slice(0, 5).map((b) => JSON.stringify(b.name)).join(', ');
+        const names = someOf(users.map((b) => JSON.stringify(b.name)));
         const one = users.length === 1;
         // Installer media is only attached, never under a box's disk: ejecting frees it.
         if (image.kind === 'installer') {
-          const eject = users.slice(0, 5).map((b) => `"boxkeep box eject ${b.name}"`).join(', ');
+          const eject = someOf(users.map((b) => `"boxkeep box eject ${b.name}"`));
           throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${one ? 'the box' : 'the boxes'} ${names} (attached as ${one ? 'its' : 'their'} installer CD-ROM); eject it first (${eject}), then remove the image.`);
         }
         throw invalidState(`The image ${JSON.stringify(image.name)} is used by ${one ? 'the box' : 'the boxes'} ${names}; remove ${one ? 'that box' : 'those boxes'} first.`);
