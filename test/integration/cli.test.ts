@@ -395,6 +395,11 @@ describe('names that commands could mistake for something else', () => {
     expect(ok<Box[]>(['box', 'list']).map((b) => b.id).sort()).toEqual(boxesBefore);
     expect(fs.existsSync(journal) ? fs.readdirSync(journal) : []).toEqual([]);
     expect(ok<BoxDetail>(['box', 'show', 'named-a']).snapshotCount).toBe(0);
+    // A name taken from the file is always one the rules take.
+    fs.copyFileSync(path.join(tmp.dir, 'seed.qcow2'), path.join(tmp.dir, 'abcdefabcdef.qcow2'));
+    fs.copyFileSync(path.join(tmp.dir, 'seed.qcow2'), path.join(tmp.dir, ' spaced .qcow2'));
+    expect(ok<Image>(['image', 'import', 'abcdefabcdef.qcow2'], tmp.dir).name).toBe('abcdefabcdef-image');
+    expect(ok<Image>(['image', 'import', ' spaced .qcow2'], tmp.dir).name).toBe('spaced');
     // A name one character off an id is a name.
     const near = ok<Box>(['box', 'create', `${first.id}x`, '--image', 'names-seed']);
     expect(near.name).toBe(`${first.id}x`);

@@ -188,6 +188,21 @@ describe('a box folder holding things Boxkeep did not make', () => {
     expect((JSON.parse(kept.out) as RecoveryReport).items.map((i) => i.message).join('\n')).toMatch(/The folder of the box "dev" .* is a file, not a folder; .*left the box as it is/);
     expect(fs.readFileSync(boxDir, 'utf8')).toBe('not a folder');
     expect(ok<Box[]>('box', 'list').map((b) => b.name)).toEqual(['dev']);
+
+    // The boxes folder itself a file: every box is out of reach, and left so, records and all.
+    const boxesDir = path.join(home, 'boxes');
+    fs.renameSync(boxesDir, path.join(tmp.dir, 'moved-boxes'));
+    fs.writeFileSync(boxesDir, 'not a folder either');
+    try {
+      const out = boxkeep('recover');
+      expect(out.code, out.err).toBe(0);
+      expect((JSON.parse(out.out) as RecoveryReport).items.map((i) => i.message).join('\n')).toMatch(/The boxes folder .* is not a folder, so the box "dev" cannot be reached; Boxkeep left it and its record as they are/);
+      expect(fs.readFileSync(boxesDir, 'utf8')).toBe('not a folder either');
+      expect(ok<Box[]>('box', 'list').map((b) => b.name)).toEqual(['dev']);
+    } finally {
+      fs.rmSync(boxesDir);
+      fs.renameSync(path.join(tmp.dir, 'moved-boxes'), boxesDir);
+    }
   });
 });
 

@@ -121,7 +121,7 @@ export const boxCommands: CommandGroup = {
       async run({ args, api }) {
         const ref = arg(args, 'box');
         const result = await api.boxes.remove({ box: ref });
-        return output(result, () => `Removed box ${JSON.stringify(result.removedName)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
+        return output(result, () => `Removed box ${JSON.stringify(result.removedName ?? ref)} (${result.removedId}) and its snapshots; freed ${humanBytes(result.freedBytes)}.`);
       },
     },
     boxProtectCommand,

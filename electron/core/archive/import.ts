@@ -117,7 +117,7 @@ async function install(core: HomeData, a: InstallArgs): Promise<Box> {
   const given = nameProblem(manifest.box.name, 'box name');
   if (a.wantName === undefined && given) throw invalidArgument(`The archive's box cannot keep its name: ${given} Import it under another name with --name.`);
   const boxName = a.wantName ?? freeName(manifest.box.name, (n) => store.boxNameTaken(n));
-  const imageName = manifest.image ? freeName(nameProblem(manifest.image.name) ? `image of ${boxName}`.slice(0, 200) : manifest.image.name, (n) => store.imageNameTaken(n)) : null;
+  const imageName = manifest.image ? freeName(nameProblem(manifest.image.name) ? fallbackImageName(boxName) : manifest.image.name, (n) => store.imageNameTaken(n)) : null;
   const total = manifest.files.reduce((n, f) => n + f.size, 0);
   requireSpace(core, `Importing the box ${JSON.stringify(boxName)}`, withMetadata(total) + OVERLAY_BYTES);
 
@@ -274,4 +274,12 @@ function commitRows(core: HomeData, m: Manifest, place: Placement, boxName: stri
 function importedTaken(s: ManifestSnapshot): SnapshotTaken {
   const taken = s.taken ?? (s.live ? 'crash-consistent' : 'stopped');
   return taken === 'with-memory' ? 'crash-consistent' : taken;
+}
+
+/** "image of <box>", within 200 bytes (room for freeName's " (n)"), ending in no white space; "image" if even that breaks a rule. */
+function fallbackImageName(boxName: string): string {
+  let name = `image of ${boxName}`;
+  while (Buffer.byteLength(name) > 200) name = name.slice(0, -1);
+  name = name.trimEnd();
+  return nameProblem(name) === null ? name : 'image';
 }

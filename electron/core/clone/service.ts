@@ -47,7 +47,7 @@ export class CloneService {
     } else if (!full || isBusy(source.status)) {
       // A linked clone needs a frozen layer to stand on, and a running box's Now is frozen only
       // by a snapshot: taken through the engine (live when the box runs), kept in the source.
-      taken = await this.core.snapshots.create({ box: source.id, name: freeName(`for ${input.name ?? `${source.name} clone`}`.slice(0, 200), (n) => store.snapshotNameTaken(source.id, n)) });
+      taken = await this.core.snapshots.create({ box: source.id, name: freeName(`for ${input.name ?? `${source.name} clone`}`.slice(0, 200).trimEnd(), (n) => store.snapshotNameTaken(source.id, n)) });
       fromId = taken.id;
     }
     try {

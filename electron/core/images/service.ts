@@ -15,7 +15,7 @@ import { isQcow2, readQcow2Header } from '../disk/qcow2.js';
 import { convert, measureConvert } from '../disk/qemu-img.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { mkdirDurable, removeDurable, renameDurable, sizeOnDisk } from '../fsutil.js';
-import { newId } from '../ids.js';
+import { isId, newId } from '../ids.js';
 import { clearIntent } from '../journal.js';
 import { HOME_KEY } from '../mutex.js';
 import type { Tasks } from '../tasks.js';
@@ -50,7 +50,7 @@ export class ImageService {
     const source = checkedFile(input.path, 'image file');
     const name = input.name ?? defaultImageName(input.path);
     const problem = nameProblem(name, 'image name');
-    if (problem) throw invalidArgument(problem + ' Pass a name with --name.');
+    if (problem) throw invalidArgument(`${problem} Give the image another name.`);
     if (store.imageNameTaken(name)) throw alreadyExists(`An image called ${JSON.stringify(name)} already exists; choose another name with --name.`);
     const kernel = input.kernelPath ? checkedFile(input.kernelPath, 'kernel', MAX_BOOT_FILE) : null;
     const initrd = input.initrdPath ? checkedFile(input.initrdPath, 'initrd', MAX_BOOT_FILE) : null;
@@ -219,7 +219,9 @@ async function privateCopy(source: string, dir: string): Promise<string> {
   return copy;
 }
 
+/** A name from the file's, always one the rules take: no leading dots or white space at the ends, not an id's form. */
 function defaultImageName(file: string): string {
-  const base = path.basename(file).replace(/\.(qcow2|img|raw|iso)$/i, '');
-  return base.replace(/^\.+/, '') || 'image';
+  const base = path.basename(file).replace(/\.(qcow2|img|raw|iso)$/i, '').replace(/^\.+/, '').trim();
+  const name = isId(base) ? `${base}-image` : base;
+  return nameProblem(name) === null ? name : 'image';
 }

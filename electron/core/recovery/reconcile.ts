@@ -74,7 +74,15 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
 async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Promise<void> {
   const { store, paths } = core;
   const label = JSON.stringify(box.name);
-  const folder = fs.lstatSync(paths.boxDir(box.id), { throwIfNoEntry: false });
+  let folder: fs.Stats | undefined;
+  try {
+    folder = fs.lstatSync(paths.boxDir(box.id), { throwIfNoEntry: false });
+  } catch (err) {
+    // The boxes folder itself is no folder (a file in its place): nothing of the box is reachable.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
+    report.kept(box.id, `The boxes folder ${paths.boxesDir} is not a folder, so the box ${label} cannot be reached; Boxkeep left it and its record as they are.`);
+    return;
+  }
   if (!folder) {
     store.deleteBox(box.id);
     report.repaired(box.id, `The box ${label} had lost its whole folder; its record was removed.`);
@@ -167,10 +175,11 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     // only a folder Boxkeep could have made (and left with nothing in it) is ever removed.
     const st = fs.lstatSync(dir, { throwIfNoEntry: false });
     if (!st) continue;
-    if (!st.isDirectory()) {
-      moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `${entryKind(st)} in the snapshots folder of the box ${label} that no record knows`, entryKind(st));
-    } else if (refs.has(path.join(dir, 'container.qcow2'))) {
+    // What a disk backs onto stays where it is, whatever it is (its check names a link).
+    if (refs.has(path.join(dir, 'container.qcow2'))) {
       report.kept(box.id, `The snapshot folder ${dir} has no record but a disk of the box ${label} backs onto it; it was kept.`);
+    } else if (!st.isDirectory()) {
+      moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `${entryKind(st)} in the snapshots folder of the box ${label} that no record knows`, entryKind(st));
     } else if (isId(name) && isEmptyDir(dir)) {
       removeDurable(dir);
     } else {

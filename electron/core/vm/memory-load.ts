@@ -123,5 +123,5 @@ async function connect(socket: string): Promise<import('node:net').Socket> {
 
 /** A name as one shell word: as it is when it is plain, else in single quotes. */
 function shellWord(text: string): string {
-  return /^[\w.@%+=:,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+  return /^[\w.@%+=:,][\w.@%+=:,-]*$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -286,6 +286,8 @@ export class Supervisor implements VmControl {
    */
   async memoryMismatch(ref: string, facts: SnapshotMemory): Promise<string | null> {
     const box = this.core.boxes.resolve(ref);
+    // A kernel or initrd the start would refuse is named as such, not taken for a machine mismatch.
+    bootFilesFor(this.core, box);
     const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
     const accel = await this.chooseAccelerator(image);
     const runDir = runDirFor(this.core.paths, box.id, { create: false });

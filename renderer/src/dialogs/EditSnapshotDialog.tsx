@@ -12,7 +12,8 @@ export function EditSnapshotDialog({ boxId, snapshotId }: { boxId: string; snaps
   const original = tree?.snapshots.find((s) => s.id === snapshotId);
   const [name, setName] = useState(original?.name ?? '');
   const [description, setDescription] = useState(original?.description ?? '');
-  const nameProblem = tree ? snapshotNameProblem(name, tree.snapshots, snapshotId) : null;
+  // Only a new name is held to the rules: one an older Boxkeep (or an archive) gave stays editable around.
+  const nameProblem = tree && name !== original?.name ? snapshotNameProblem(name, tree.snapshots, snapshotId) : null;
   const descProblem = fieldProblems('snapshots:update', { box: boxId, snapshot: snapshotId, description }).description ?? null;
   const changed = !!original && (name !== original.name || description !== original.description);
   const { busy, error, submit } = useSubmit(
