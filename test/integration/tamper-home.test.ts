@@ -166,6 +166,25 @@ describe('a box folder holding things Boxkeep did not make', () => {
     expect(fs.readFileSync(path.join(snaps, 'notes.txt'), 'utf8')).toBe('hi\n');
   });
 
+  it('a live disk replaced by a link to nothing is never followed nor made again through it: reported, left as it is', () => {
+    const live = path.join(home, 'boxes', box.id, 'disks', 'container.qcow2');
+    const saved = path.join(tmp.dir, 'saved-live.qcow2');
+    const target = path.join(tmp.dir, 'nowhere.qcow2');
+    fs.renameSync(live, saved);
+    fs.symlinkSync(target, live);
+    try {
+      const out = boxkeep('recover');
+      expect(out.code, out.err).toBe(0);
+      expect((JSON.parse(out.out) as RecoveryReport).items.map((i) => i.message).join('\n')).toMatch(/The live disk of the box "dev" \(.*\) is a symbolic link, not a disk Boxkeep made; Boxkeep never follows or replaces it/);
+      expect(fs.existsSync(target), 'nothing made where the link points').toBe(false);
+      expect(fs.lstatSync(live).isSymbolicLink()).toBe(true);
+    } finally {
+      fs.rmSync(live);
+      fs.renameSync(saved, live);
+    }
+    expect(ok<RecoveryReport>('recover').items.map((i) => i.message).join('\n')).not.toMatch(/live disk/);
+  });
+
   it('a file or a link in boxes/ and images/ is reported as what it is and never followed; a box whose folder became a file is left as it is', () => {
     const outside = path.join(tmp.dir, 'outside');
     fs.mkdirSync(outside);

@@ -122,7 +122,11 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   const expected = current ? current.diskPath : box.linkedSnapshotId !== null ? chainRoot(core, box) : blankRoot ? null : image?.path ?? null;
 
   const live = paths.liveDisk(box.id);
-  if (!fs.existsSync(live)) {
+  const found = fs.lstatSync(live, { throwIfNoEntry: false });
+  if (found && !found.isFile()) {
+    // A link (even one to nothing), a folder, a FIFO: never followed, never made over.
+    report.kept(box.id, `The live disk of the box ${label} (${live}) is ${entryKind(found)}, not a disk Boxkeep made; Boxkeep never follows or replaces it, and left it as it is (the box cannot start).`);
+  } else if (!found) {
     if (blankRoot) {
       await createDisk(live, box.diskSize);
       report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh blank one was made (the box has no snapshot to go back to). What was installed on it was lost.`);
