@@ -3,8 +3,8 @@
 // calls with an interrupted record to roll it forward or back. Adding a kind: those three in
 // its folder, and one line here.
 import * as v from 'valibot';
-import { boxImport } from './archive/intents.js';
-import { settleBoxImport } from './archive/settle.js';
+import { boxExport, boxImport } from './archive/intents.js';
+import { settleBoxExport, settleBoxImport } from './archive/settle.js';
 import { boxClone } from './clone/intents.js';
 import { boxCreate, boxRemove, boxResize } from './boxes/intents.js';
 import { settleBoxCreate, settleBoxRemove, settleBoxResize } from './boxes/settle.js';
@@ -41,6 +41,7 @@ export const OPERATIONS = [
   operation(liveRemove, settleLiveRemove),
   operation(liveCommit, settleLiveCommit),
   operation(boxImport, settleBoxImport),
+  operation(boxExport, settleBoxExport),
   operation(boxClone, settleBoxCreate),
   operation(filePut, settleFilePut),
 ] as const;

@@ -1,5 +1,7 @@
 // An import killed at each of its crash points: after recovery the home holds either the whole
 // imported box (its rows were committed) or nothing of it, and the source box is untouched.
+// An export killed at each of its points: the archive is there whole or not at all, and its
+// hidden partial file (beside the target, outside the home) is gone after the next opening.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,5 +52,37 @@ describe('box-import crash points', () => {
       }
       expect(digests(core, world.boxId)).toEqual(world.snapshots);
     });
+  }, 120_000);
+});
+
+describe('box-export crash points', () => {
+  it('covers every point of the kind', () => {
+    expect(points('box-export')).toEqual(['box-export:after-intent', 'box-export:after-write', 'box-export:after-land']);
+  });
+
+  it.each(points('box-export'))('%s: the archive is whole or absent, and no partial file is left beside it', async (point) => {
+    const world = await makeWorld();
+    const dir = fs.mkdtempSync('/tmp/bkexp-');
+    try {
+      const out = path.join(dir, 'dev.boxkeep');
+      const r = crashAt(world, point, 'boxes:export', { box: 'dev', path: out, compression: 'none' });
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith('.partial')), 'what the kill left beside the target').toHaveLength(point === 'box-export:after-write' ? 1 : 0);
+      await recovered(world, async (core) => {
+        expect(fs.readdirSync(dir).filter((n) => n !== 'dev.boxkeep')).toEqual([]);
+        const landed = point === 'box-export:after-land';
+        expect(fs.existsSync(out)).toBe(landed);
+        expect(digests(core, world.boxId)).toEqual(world.snapshots);
+        if (landed) {
+          // Whole: it imports, every snapshot reading as in the box it came from.
+          const copy = await core.archives.import({ path: out, name: 'from-crash' });
+          expect(digests(core, copy.id)).toEqual(world.snapshots);
+        }
+        // The box takes changes again.
+        expect((await core.snapshots.create({ box: 'dev', name: 'after-export' })).name).toBe('after-export');
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });

@@ -15,11 +15,14 @@ import { PREFIX_BYTES } from '../disk/qcow2.js';
 import { emptyQcow2 } from '../disk/qcow2-create.js';
 import { chainError } from '../disk/confine.js';
 import { convert } from '../disk/qemu-img.js';
-import { fsyncDir, openRegularFile } from '../fsutil.js';
+import { fsyncDir, noRoomForRecord, openRegularFile } from '../fsutil.js';
+import { newId } from '../ids.js';
+import { clearIntent, writeIntent } from '../journal.js';
 import { processStartTime } from '../proc.js';
 import { boxProblems, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { TaskHandle } from '../tasks.js';
 import { compressor, type Compression } from './compress.js';
+import { boxExport, type BoxExportIntent } from './intents.js';
 import { FORMAT, FORMAT_VERSION, MANIFEST_NAME, SNAPSHOT_EXTRAS, type Manifest, type SnapshotExtra } from './manifest.js';
 import { memberHeader, padding, trailer } from './tar.js';
 
@@ -237,9 +240,12 @@ async function* archiveBytes(manifest: Buffer, sources: Source[], files: Manifes
 
 /**
  * Writes the archive to a fresh temporary file beside `out` (never over anything), then
- * renames it into place once every byte is durable. A failed or cancelled export removes it.
+ * renames it into place once every byte is durable. A failed or cancelled export removes it;
+ * one killed mid-way leaves it under a record in `journal` (the box's), so the next opening's
+ * recovery removes it (archive/settle.ts).
  */
-export async function writeArchive(out: string, plan: ExportPlan, compression: Compression, task: TaskHandle): Promise<{ bytes: number }> {
+export async function writeArchive(given: string, plan: ExportPlan, compression: Compression, task: TaskHandle, record: { journal: string; boxId: string }): Promise<{ bytes: number }> {
+  const out = path.resolve(given);
   if (fs.lstatSync(out, { throwIfNoEntry: false })) throw alreadyExists(`${out} already exists; choose another file name, or remove it first.`);
   const dir = path.dirname(out);
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw notFound(`The folder ${dir} does not exist; choose where to write the archive.`);
@@ -252,6 +258,11 @@ export async function writeArchive(out: string, plan: ExportPlan, compression: C
   };
   removeAbandonedPartials(out);
   const tmp = path.join(dir, `.${path.basename(out)}.${partialOwner()}-${crypto().randomBytes(4).toString('hex')}.partial`);
+  // No record on a home whose disk is full (an export is how space is made elsewhere): the
+  // partial is then found by the next export to the same name (removeAbandonedPartials).
+  const intent: BoxExportIntent | null = noRoomForRecord(path.dirname(record.journal)) ? null : { id: newId(), op: 'box-export', startedAt: Date.now(), boxId: record.boxId, out, partial: tmp };
+  if (intent) writeIntent(record.journal, intent);
+  boxExport.crash('after-intent');
   try {
     const files = await hashSources(plan.sources, onBytes, task.signal);
     const manifest = Buffer.from(JSON.stringify({ ...plan.manifest, files }, null, 1));
@@ -266,13 +277,17 @@ export async function writeArchive(out: string, plan: ExportPlan, compression: C
     } finally {
       fs.closeSync(fd);
     }
+    boxExport.crash('after-write');
     landWithoutReplacing(tmp, out);
     fsyncDir(dir);
+    boxExport.crash('after-land');
     return { bytes: fs.statSync(out).size };
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     if (task.signal.aborted) throw invalidState('The export was cancelled; no archive was written.');
     throw err;
+  } finally {
+    if (intent) clearIntent(record.journal, intent.id);
   }
 }
 

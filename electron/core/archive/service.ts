@@ -42,7 +42,7 @@ export class ArchiveService {
           if (!snapshot) throw notFound(`The box ${JSON.stringify(box.name)} has no snapshot called ${JSON.stringify(input.snapshot)}. See them with "boxkeep snapshot list ${box.name}".`);
           plan = await planSnapshot(this.core, fresh, snapshot, task);
         }
-        const { bytes } = await writeArchive(input.path, plan, compression, task);
+        const { bytes } = await writeArchive(input.path, plan, compression, task, { journal: this.core.paths.boxJournal(box.id), boxId: box.id });
         this.core.logger.info('box exported', { op: 'box-export', boxId: box.id, bytes, compression });
         return { path: input.path, bytes, compression };
       } finally {

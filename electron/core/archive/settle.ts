@@ -3,7 +3,8 @@
 import type { HomeData } from '../deps.js';
 import { removeDurable } from '../fsutil.js';
 import type { ReportBuilder } from '../recovery/report.js';
-import type { BoxImportIntent } from './intents.js';
+import fs from 'node:fs';
+import type { BoxExportIntent, BoxImportIntent } from './intents.js';
 
 export function settleBoxImport(core: HomeData, intent: BoxImportIntent, report: ReportBuilder): boolean {
   const box = core.store.getBox(intent.boxId);
@@ -14,5 +15,21 @@ export function settleBoxImport(core: HomeData, intent: BoxImportIntent, report:
   removeDurable(core.paths.boxDir(intent.boxId));
   if (intent.imageId !== null && !core.store.getImage(intent.imageId)) removeDurable(core.paths.imageDir(intent.imageId));
   report.repaired(null, 'Importing a box from an archive was interrupted; its partial files were removed. Import it again.');
+  return true;
+}
+
+/**
+ * An export killed before it finished: its partial file (never the archive) is removed; one
+ * killed after the archive took its name leaves the archive, whole. Never follows a link.
+ */
+export function settleBoxExport(core: HomeData, intent: BoxExportIntent, report: ReportBuilder): boolean {
+  const box = core.store.getBox(intent.boxId);
+  const what = `Exporting ${box ? `the box "${box.name}"` : 'a box'} to ${intent.out}`;
+  const partial = fs.lstatSync(intent.partial, { throwIfNoEntry: false })?.isFile() ?? false;
+  if (partial) fs.rmSync(intent.partial, { force: true });
+  const landed = fs.lstatSync(intent.out, { throwIfNoEntry: false })?.isFile() ?? false;
+  if (landed) report.info(intent.boxId, `${what} was interrupted as it finished; the archive is whole${partial ? `, and the leftover partial file ${intent.partial} was removed` : ''}.`);
+  else if (partial) report.repaired(intent.boxId, `${what} was interrupted; its unfinished file ${intent.partial} was removed. Export it again.`);
+  else report.info(intent.boxId, `${what} was interrupted before it wrote anything; nothing was left behind. Export it again.`);
   return true;
 }
