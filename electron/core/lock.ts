@@ -112,8 +112,12 @@ function takeKernelLock(lockFile: string, noteFile: string): Database.Database {
 
 function inUse(holder: LockInfo | null): BoxkeepError {
   if (holder && isSameProcess(holder)) {
-    const who = holder.kind === 'app' ? 'the Boxkeep app' : holder.kind === 'host' ? '`boxkeep serve`' : 'another boxkeep process';
-    return new BoxkeepError('InvalidState', `This Boxkeep home is in use by ${who} (pid ${holder.pid}). Close it, or run this command while the app is running so it is forwarded to it.`);
+    // Another one-shot command (a stop waiting for its guest, an export): it ends by itself.
+    if (holder.kind === 'cli' || holder.kind === 'test') {
+      return new BoxkeepError('InvalidState', `This Boxkeep home is in use by another boxkeep command (pid ${holder.pid}), such as a stop waiting for its guest or a long export; try again when it has finished.`);
+    }
+    const who = holder.kind === 'app' ? 'the Boxkeep app' : '`boxkeep serve`';
+    return new BoxkeepError('InvalidState', `This Boxkeep home is in use by ${who} (pid ${holder.pid}), which did not take this command. Close it, or run the command again once it answers.`);
   }
   // The holder has not written its note yet (or could not: full disk): a command racing ours.
   return new BoxkeepError('InvalidState', 'Another command is changing this Boxkeep home right now; try again when it has finished.');

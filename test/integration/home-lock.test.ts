@@ -64,7 +64,7 @@ describe('home lock', () => {
     // Every round someone got it, and every refusal is the user-facing "busy" one.
     expect(held).toBeGreaterThanOrEqual(100);
     expect([...refusals.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    for (const reason of refusals.keys()) expect(reason).toMatch(/^InvalidState: (This Boxkeep home is in use by another boxkeep process \(pid \d+\)|Another command is changing this Boxkeep home)/);
+    for (const reason of refusals.keys()) expect(reason).toMatch(/^InvalidState: (This Boxkeep home is in use by another boxkeep command \(pid \d+\)|Another command is changing this Boxkeep home)/);
   });
 
   it('is freed when its holder is killed with SIGKILL, and names a live holder meanwhile', async () => {

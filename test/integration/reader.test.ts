@@ -89,7 +89,7 @@ describe('a home opened for reading', () => {
     await t.core.close();
     reader = openReader(t.dir);
     const refused = await rejection(openCore({ home: t.dir, owner: 'test' }));
-    expect(refused.message).toMatch(/in use by another boxkeep process|Another command is changing/);
+    expect(refused.message).toMatch(/in use by another boxkeep command|Another command is changing/);
     reader!.close();
     reader = null;
     t.core = await openCore({ home: t.dir, owner: 'test' });

@@ -99,7 +99,7 @@ describe('app startup', () => {
     const { p, steps, fatals } = platform(home);
     expect(await startApp(p)).toBeNull();
     expect(steps).toEqual(['single-instance', 'ready', 'exit(1)']);
-    expect(fatals[0]).toContain('Boxkeep cannot open its home: This Boxkeep home is in use by another boxkeep process');
+    expect(fatals[0]).toContain('Boxkeep cannot open its home: This Boxkeep home is in use by another boxkeep command');
     expect(fatals[0]).toContain(`pid ${holder.pid}`);
   });
 
