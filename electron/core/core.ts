@@ -131,7 +131,7 @@ export class Core {
   }
 
   async info(): Promise<SystemInfo> {
-    return { home: this.paths.root, version: version(), accelerator: this.vms.accelerator(), qemuVersion: await this.vms.qemuVersion(), space: diskSpace(this) };
+    return { home: this.paths.root, version: version(), accelerator: await this.vms.nextAccelerator(), qemuVersion: await this.vms.qemuVersion(), space: diskSpace(this) };
   }
 
   async close(): Promise<void> {

@@ -69,6 +69,22 @@ export async function detectAccelerator(options: DetectAcceleratorOptions): Prom
   return decide(decision);
 }
 
+/**
+ * What the next start will use, known without a smoke boot: TCG when KVM cannot be had here,
+ * the cached verdict when it is this boot's and this QEMU's, else 'unknown' (for `boxkeep info`
+ * in a process that has not started a box).
+ */
+export async function knownAccelerator(options: Pick<DetectAcceleratorOptions, 'cacheFile' | 'binary' | 'devKvm' | 'cpuinfo'>): Promise<Accel | 'unknown'> {
+  if (kvmPrecheck(options.devKvm ?? '/dev/kvm', options.cpuinfo ?? '/proc/cpuinfo')) return 'tcg';
+  const cached = readCache(options.cacheFile);
+  if (!cached) return 'unknown';
+  try {
+    return cached.key === `${readBootId()}|qemu-${await qemuVersion(options.binary)}` ? cached.accel : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** A reason to use TCG without trying KVM, or null when KVM is worth a smoke boot. */
 function kvmPrecheck(devKvm: string, cpuinfo: string): string | null {
   if (!fs.existsSync(devKvm)) return `${devKvm} does not exist (KVM is not available on this host)`;

@@ -28,6 +28,8 @@ export interface VmControl {
   /** The same as a stream of the PNG's bytes, for screens too large for one message; ends 'closed' once all went. */
   screenshotStream(box: string): Promise<ByteStream>;
   accelerator(): 'kvm' | 'tcg' | 'unknown';
+  /** The accelerator chosen, or the one the next start will choose when that is known already. */
+  nextAccelerator(): Promise<'kvm' | 'tcg' | 'unknown'>;
   /** QEMU's version, asked of the binary the first time (null while it is not installed). */
   qemuVersion(): Promise<string | null>;
   /** Called by recovery: reattach to running QEMUs or mark their boxes stopped/failed. */

@@ -18,7 +18,7 @@ import { bootId, openInodes } from '../proc.js';
 import { snapshotIdsBelow, verifyBoxChain } from '../snapshots/box-chain.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { assertNoUnfinishedWork, liveRecordProblem } from '../snapshots/waiting-merge.js';
-import { detectAccelerator, type AccelDecision } from './accel.js';
+import { detectAccelerator, knownAccelerator, type AccelDecision } from './accel.js';
 import { tailLines, tailLog } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
 import { buildQemuArgs, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
@@ -80,6 +80,11 @@ export class Supervisor implements VmControl {
 
   accelerator(): 'kvm' | 'tcg' | 'unknown' {
     return this.accel?.accel ?? 'unknown';
+  }
+
+  /** The accelerator this process chose, or what the next start will choose when that is known already (vm/accel.ts). */
+  async nextAccelerator(): Promise<'kvm' | 'tcg' | 'unknown'> {
+    return this.accel?.accel ?? knownAccelerator({ cacheFile: path.join(this.core.paths.root, 'accel.json'), binary: this.options.qemuBinary });
   }
 
   /**
