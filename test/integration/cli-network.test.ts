@@ -180,4 +180,18 @@ describe('box set', () => {
     expect(boxkeep('box', 'set', 'web').code).toBe(2);
     expect(row()).toMatchObject({ forwards: '[]' });
   });
+
+  it('refuses port forwards for a box that would have no network card, at create and at set, changing nothing', () => {
+    const made = boxkeep('box', 'create', 'cardless', '--image', 'tiny', '--network', 'none', '--forward', '18081:80');
+    expect(made.code).toBe(2);
+    expect(JSON.parse(made.err).error.message).toBe('The box "cardless" would have no network card (network none), so port forwards could not reach it; leave out the forwards, or use the nat network.');
+    expect(ok<Box[]>('box', 'list').map((b) => b.name)).not.toContain('cardless');
+    const before = row();
+    const set = boxkeep('box', 'set', 'web', '--network', 'none', '--forward', '18082:80');
+    expect(set.code).toBe(2);
+    expect(JSON.parse(set.err).error.message).toContain('would have no network card');
+    expect(row()).toEqual(before);
+    // Without forwards, a box without a card is made as before.
+    expect(ok<Box>('box', 'create', 'carded', '--image', 'tiny', '--network', 'none').forwards).toEqual([]);
+  });
 });
