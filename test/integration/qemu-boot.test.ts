@@ -9,7 +9,8 @@ import { QmpClient } from '../../electron/core/vm/qmp.js';
 import {
   spawnQemu, isSameProcess, readFingerprint, runDirFor, qemuVersion, lastWords, type QemuSpec, type SpawnedQemu,
 } from '../../electron/core/vm/qemu.js';
-import { detectAccelerator } from '../../electron/core/vm/accel.js';
+import { detectAccelerator, kvmSmokeBoot } from '../../electron/core/vm/accel.js';
+import { findOvmf } from '../../electron/core/vm/firmware.js';
 import { tailLines } from '../../electron/core/vm/console.js';
 import { requireTools, tempHome } from '../helpers/disk.js';
 import { buildGuest, makeDataDisk, SerialDriver, type Guest } from '../helpers/guest.js';
@@ -151,32 +152,63 @@ describe('a box on real QEMU (TCG, tiny guest)', () => {
 
 describe('detectAccelerator', () => {
   const cacheFile = () => path.join(home.dir, 'accel.json');
-
-  it('chooses TCG at once on this host when KVM is missing or has no vmx/svm, with the reason', async () => {
-    const decision = await detectAccelerator({ ...guest, cacheFile: cacheFile() });
-    figures.accel = `${decision.accel}: ${decision.reason}`;
-    if (!fs.existsSync('/dev/kvm')) expect(decision).toMatchObject({ accel: 'tcg', reason: expect.stringContaining('/dev/kvm') });
-    const fakeKvm = path.join(home.dir, 'kvm');
-    fs.writeFileSync(fakeKvm, '');
-    const cpuinfo = path.join(home.dir, 'cpuinfo');
-    fs.writeFileSync(cpuinfo, 'processor\t: 0\nflags\t\t: fpu sse2 hypervisor\n');
-    expect(await detectAccelerator({ ...guest, cacheFile: cacheFile(), devKvm: fakeKvm, cpuinfo }))
-      .toEqual({ accel: 'tcg', reason: expect.stringContaining('no vmx/svm'), cached: false });
-    expect(fs.existsSync(cacheFile())).toBe(false);
-  });
-
-  it('falls back to TCG when the KVM smoke boot fails, and caches that per boot and QEMU version', async () => {
+  const ovmfCode = findOvmf().code;
+  /** A QEMU that answers --version and cannot start a machine: the smoke boot fails on any host. */
+  const brokenQemu = () => {
+    const file = path.join(home.dir, 'qemu-broken');
+    fs.writeFileSync(file, '#!/bin/sh\nif [ "$1" = --version ]; then exec qemu-system-x86_64 --version; fi\necho "failed to initialize kvm: No such device" >&2\nexit 1\n', { mode: 0o755 });
+    return file;
+  };
+  const fakeHost = () => {
     const fakeKvm = path.join(home.dir, 'kvm');
     fs.writeFileSync(fakeKvm, '');
     const cpuinfo = path.join(home.dir, 'cpuinfo-vmx');
     fs.writeFileSync(cpuinfo, 'processor\t: 0\nflags\t\t: fpu vmx sse2\n');
-    const options = { ...guest, cacheFile: cacheFile(), devKvm: fakeKvm, cpuinfo, timeoutMs: 15_000 };
-    // The pre-check passes on the fake files; the real QEMU then cannot open the real /dev/kvm.
+    return { devKvm: fakeKvm, cpuinfo };
+  };
+
+  it('chooses TCG at once on this host when KVM is missing or has no vmx/svm, with the reason', async () => {
+    fs.rmSync(cacheFile(), { force: true });
+    const decision = await detectAccelerator({ ovmfCode, cacheFile: cacheFile() });
+    figures.accel = `${decision.accel}: ${decision.reason}`;
+    if (!fs.existsSync('/dev/kvm')) expect(decision).toMatchObject({ accel: 'tcg', reason: expect.stringContaining('/dev/kvm') });
+    const cpuinfo = path.join(home.dir, 'cpuinfo');
+    fs.writeFileSync(cpuinfo, 'processor\t: 0\nflags\t\t: fpu sse2 hypervisor\n');
+    fs.rmSync(cacheFile(), { force: true });
+    expect(await detectAccelerator({ ovmfCode, cacheFile: cacheFile(), devKvm: fakeHost().devKvm, cpuinfo }))
+      .toEqual({ accel: 'tcg', reason: expect.stringContaining('no vmx/svm'), cached: false });
+    expect(fs.existsSync(cacheFile())).toBe(false);
+  });
+
+  it('the smoke boot needs nothing of a box: OVMF gets to its boot manager, SeaBIOS to its last line, and still runs (under TCG here)', async () => {
+    const ovmf = await kvmSmokeBoot({ ovmfCode, accel: 'tcg', stayUpMs: 500 });
+    expect(ovmf).toEqual({ ok: true, detail: 'OVMF got to "BdsDxe" and was still running 500 ms later' });
+    const seabios = await kvmSmokeBoot({ ovmfCode: null, accel: 'tcg', stayUpMs: 500 });
+    expect(seabios).toEqual({ ok: true, detail: 'SeaBIOS got to "No bootable device" and was still running 500 ms later' });
+    expect(await kvmSmokeBoot({ ovmfCode, binary: brokenQemu() })).toEqual({ ok: false, detail: 'QEMU exited: failed to initialize kvm: No such device' });
+  });
+
+  it('falls back to TCG when the KVM smoke boot fails, and caches that per boot and QEMU version', async () => {
+    fs.rmSync(cacheFile(), { force: true });
+    const options = { ovmfCode, cacheFile: cacheFile(), ...fakeHost(), binary: brokenQemu(), timeoutMs: 15_000 };
     const first = await detectAccelerator(options);
-    if (fs.existsSync('/dev/kvm')) return; // on a KVM host the smoke boot may rightly pass
-    expect(first).toMatchObject({ accel: 'tcg', cached: false, reason: expect.stringMatching(/KVM smoke boot failed: .*kvm/i) });
+    expect(first).toEqual({ accel: 'tcg', cached: false, reason: 'KVM smoke boot failed: QEMU exited: failed to initialize kvm: No such device' });
     const cache = JSON.parse(fs.readFileSync(cacheFile(), 'utf8'));
     expect(cache.key).toContain(`qemu-${await qemuVersion()}`);
     expect(await detectAccelerator(options)).toEqual({ ...first, cached: true });
   });
+
+  it("this host's own KVM, past the pre-check: used only where a 64-bit firmware runs on it", async () => {
+    fs.rmSync(cacheFile(), { force: true });
+    const decision = await detectAccelerator({ ovmfCode, cacheFile: cacheFile(), ...fakeHost(), timeoutMs: 10_000 });
+    figures.kvmProbe = `${decision.accel}: ${decision.reason}`;
+    const flags = /^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (!fs.existsSync('/dev/kvm')) expect(decision).toMatchObject({ accel: 'tcg', reason: expect.stringMatching(/^KVM smoke boot failed: QEMU exited/) });
+    else if (flags) expect(decision).toMatchObject({ accel: 'kvm', reason: 'KVM smoke boot stayed up: OVMF got to "BdsDxe" and was still running 3000 ms later' });
+    // A KVM the CPU flags do not vouch for (nested, paravirtual): here 16-bit SeaBIOS runs on
+    // it, and a 64-bit guest never gets going; OVMF tells the two apart.
+    else expect(decision).toMatchObject({ accel: 'tcg', reason: 'KVM smoke boot failed: OVMF did not get to "BdsDxe" within 10000 ms' });
+    fs.rmSync(cacheFile(), { force: true });
+  }, 60_000);
 });
+

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BoxkeepError, invalidState, storageError, vmError } from '../../../shared/errors.js';
 import { readIntents } from '../journal.js';
 import type { ByteStream } from '../../../shared/streams.js';
-import { isActive, isBusy, type Box, type BoxStatus, type Image, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
+import { isActive, isBusy, type Box, type BoxStatus, type ConsoleOutput, type Screenshot, type SnapshotMemory, type StopResult } from '../../../shared/types.js';
 import { assertForwardsFree, portTaken } from './forwarding.js';
 import type { BoxService } from '../boxes/service.js';
 import { applyPendingGrow } from '../boxes/update.js';
@@ -34,8 +34,8 @@ import { crashPoint } from '../crash.js';
 import { clearStarting, isStarting, markStarting } from './start-mark.js';
 import { ejectFromQemu, installerFor, type CheckedInstaller } from './installer.js';
 import { seedFor } from './seed.js';
-import { firmwareFor, type CheckedFirmware } from './firmware.js';
-import { bootFilesFor, inspectBootFiles } from './boot-files.js';
+import { findOvmf, firmwareFor, type CheckedFirmware } from './firmware.js';
+import { bootFilesFor } from './boot-files.js';
 import { forgetFreeze, shutdownThroughAgent, thawIfLeftFrozen } from './freeze.js';
 
 export interface SupervisorOptions {
@@ -139,10 +139,9 @@ export class Supervisor implements VmControl {
       assertNoUnfinishedWork(this.core, asked);
       // A disk size set while the box ran: grown (crash-safe, journaled) before QEMU opens the disk.
       const box = await applyPendingGrow(this.core, asked);
-      // The image's kernel and initrd, before even the accelerator's smoke boot opens them by path.
+      // The image's kernel and initrd, before anything of the start opens them by path.
       bootFilesFor(this.core, box);
-      const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
-      const accel = await this.chooseAccelerator(image);
+      const accel = await this.chooseAccelerator();
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(snapshotIdsBelow(this.core, box).map((id) => [this.core.store.getSnapshot(id)!.diskPath, id]));
       // Each file checked (no symlink anywhere below the home, the exact file and backing
@@ -293,8 +292,7 @@ export class Supervisor implements VmControl {
     const box = this.core.boxes.resolve(ref);
     // A kernel or initrd the start would refuse is named as such, not taken for a machine mismatch.
     bootFilesFor(this.core, box);
-    const image = box.imageId === null ? null : this.core.store.getImage(box.imageId)!;
-    const accel = await this.chooseAccelerator(image);
+    const accel = await this.chooseAccelerator();
     const runDir = runDirFor(this.core.paths, box.id, { create: false });
     const spec = this.specFor(box, accel, runDir, {
       installer: box.installerImageId === null ? undefined : this.core.paths.imageInstaller(box.installerImageId),
@@ -304,18 +302,12 @@ export class Supervisor implements VmControl {
     return memoryMismatch(facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs({ ...spec, incoming: true }) });
   }
 
-  private async chooseAccelerator(image: Image | null): Promise<Accel> {
+  private async chooseAccelerator(): Promise<Accel> {
     this.version ??= await qemuVersion(this.options.qemuBinary);
     if (this.accel) return this.accel.accel;
-    const kernel = image?.kernelPath ?? null;
-    const initrd = image?.initrdPath ?? null;
-    // The smoke boot opens them by path: only files that pass the start's check (boot-files.ts).
-    if (kernel && initrd && inspectBootFiles(this.core, image!).problems.length === 0) {
-      this.accel = await detectAccelerator({ kernel, initrd, cacheFile: path.join(this.core.paths.root, 'accel.json'), logger: this.core.logger, binary: this.options.qemuBinary });
-      return this.accel.accel;
-    }
-    // Booting from a disk: no kernel to smoke-test KVM with, so TCG unless a verdict exists.
-    return 'tcg';
+    // One verdict for every box, whatever it boots: the smoke boot runs QEMU's own firmware.
+    this.accel = await detectAccelerator({ cacheFile: path.join(this.core.paths.root, 'accel.json'), ovmfCode: ovmfCode(), logger: this.core.logger, binary: this.options.qemuBinary });
+    return this.accel.accel;
   }
 
   /** Starts watching a QEMU: state events and its exit. */
@@ -768,3 +760,11 @@ async function waitFor(p: Promise<unknown>, ms: number): Promise<boolean> {
   return done;
 }
 
+/** OVMF's code file when it is installed: the accelerator's stronger smoke boot (vm/accel.ts). */
+function ovmfCode(): string | null {
+  try {
+    return findOvmf().code;
+  } catch {
+    return null;
+  }
+}
