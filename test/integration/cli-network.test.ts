@@ -181,17 +181,13 @@ describe('box set', () => {
     expect(row()).toMatchObject({ forwards: '[]' });
   });
 
-  it('refuses port forwards for a box that would have no network card, at create and at set, changing nothing', () => {
-    const made = boxkeep('box', 'create', 'cardless', '--image', 'tiny', '--network', 'none', '--forward', '18081:80');
-    expect(made.code).toBe(2);
-    expect(JSON.parse(made.err).error.message).toBe('The box "cardless" would have no network card (network none), so port forwards could not reach it; leave out the forwards, or use the nat network.');
-    expect(ok<Box[]>('box', 'list').map((b) => b.name)).not.toContain('cardless');
-    const before = row();
-    const set = boxkeep('box', 'set', 'web', '--network', 'none', '--forward', '18082:80');
-    expect(set.code).toBe(2);
-    expect(JSON.parse(set.err).error.message).toContain('would have no network card');
-    expect(row()).toEqual(before);
-    // Without forwards, a box without a card is made as before.
-    expect(ok<Box>('box', 'create', 'carded', '--image', 'tiny', '--network', 'none').forwards).toEqual([]);
+  it('forwards given to a box with no network card are kept for when it has one, and the command says so', () => {
+    const made = text('box', 'create', 'cardless', '--image', 'tiny', '--network', 'none', '--forward', '18081:80');
+    expect(made.code).toBe(0);
+    expect(made.out).toContain('network none (no network card; the forwards 127.0.0.1:18081:80/tcp wait, unused, until the network is nat)');
+    const back = text('box', 'set', 'cardless', '--network', 'nat');
+    expect(back.out).toContain('network nat, forwards 127.0.0.1:18081:80/tcp');
+    expect(text('box', 'set', 'cardless', '--network', 'none').out).toContain('no network card; the forwards 127.0.0.1:18081:80/tcp wait, unused');
+    expect(boxkeep('box', 'remove', 'cardless').code).toBe(0);
   });
 });

@@ -27,7 +27,9 @@ const FORWARD_HELP =
   'folder; no TCP port), --display none leaves it out. Default: vnc, or none for an image with a kernel.';
 
 const networkText = (b: Box) =>
-  b.network === 'none' ? 'none (no network card)' : `nat${b.forwards.length ? `, forwards ${b.forwards.map(formatForward).join(', ')}` : ''}`;
+  b.network === 'none'
+    ? `none (no network card${b.forwards.length ? `; the forwards ${b.forwards.map(formatForward).join(', ')} wait, unused, until the network is nat` : ''})`
+    : `nat${b.forwards.length ? `, forwards ${b.forwards.map(formatForward).join(', ')}` : ''}`;
 
 const settingsText = (b: Box) =>
   `${plural(b.cpus, 'CPU')}, ${b.memoryMib} MiB memory, ${humanBytes(b.diskSize)} disk${b.pendingDiskSize !== null ? ` (${humanBytes(b.pendingDiskSize)} at the next start)` : ''}, network ${networkText(b)}, stop timeout ${b.stopTimeoutSec} s, display ${b.display}`;

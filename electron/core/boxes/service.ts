@@ -14,7 +14,7 @@ import { HOME_KEY } from '../mutex.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import { parseForwards } from '../../../shared/forwards.js';
 import { boxCreate, boxRemove, type BoxCreateIntent, type BoxRemoveIntent } from './intents.js';
-import { refuseForwardsWithoutNetwork, updateBox } from './update.js';
+import { updateBox } from './update.js';
 import { resolveBox } from './resolve.js';
 import { cloudInitRecord, withSshForward } from '../cloudinit/settings.js';
 import { writeSeed } from '../cloudinit/seed.js';
@@ -89,7 +89,6 @@ export class BoxService {
       const cloudInit = await cloudInitRecord(input);
       const network = input.network ?? 'nat';
       const given = parseForwards(input.forwards ?? []);
-      refuseForwardsWithoutNetwork(input.name, network, given.length);
       const forwards = cloudInit && network === 'nat' ? await withSshForward(given, store.listBoxes()) : given;
       const boxId = newId();
       const intent: BoxCreateIntent = { id: newId(), op: 'box-create', startedAt: Date.now(), boxId };

@@ -27,7 +27,6 @@ export async function updateBox(core: HomeData & Effects, box: Box, input: Chann
     cpus: input.cpus, memoryMib: input.memoryMib, network: input.network, stopTimeoutSec: input.stopTimeoutSec, display: input.display,
     forwards: input.forwards && parseForwards(input.forwards),
   };
-  if (input.forwards) refuseForwardsWithoutNetwork(fresh.name, input.network ?? fresh.network, input.forwards.length);
   if (input.diskSizeGiB !== undefined) {
     const size = input.diskSizeGiB * GiB;
     const current = await liveDiskSize(core, fresh);
@@ -105,11 +104,4 @@ async function growDisk(core: HomeData & Effects, box: Box, size: number, curren
       clearIntent(journal, intent.id);
     },
   });
-}
-
-/** Port forwards asked for on a box that will have no network card: they could not work, so refused rather than kept unused. */
-export function refuseForwardsWithoutNetwork(boxName: string, network: 'nat' | 'none', forwards: number): void {
-  if (network === 'none' && forwards > 0) {
-    throw invalidArgument(`The box ${JSON.stringify(boxName)} would have no network card (network none), so port forwards could not reach it; leave out the forwards, or use the nat network.`);
-  }
 }
