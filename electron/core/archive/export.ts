@@ -287,7 +287,14 @@ export async function writeArchive(given: string, plan: ExportPlan, compression:
     if (task.signal.aborted) throw invalidState('The export was cancelled; no archive was written.');
     throw err;
   } finally {
-    if (intent) clearIntent(record.journal, intent.id);
+    // A record that cannot be cleared is settled by the next opening: never the export's failure.
+    if (intent) {
+      try {
+        clearIntent(record.journal, intent.id);
+      } catch {
+        /* left for recovery, which only removes the partial (gone by now) */
+      }
+    }
   }
 }
 
