@@ -183,6 +183,20 @@ describe('a box folder holding things Boxkeep did not make', () => {
       fs.renameSync(saved, live);
     }
     expect(ok<RecoveryReport>('recover').items.map((i) => i.message).join('\n')).not.toMatch(/live disk/);
+
+    // Its whole disks folder a file: reported, nothing made there, and the next recover fails on nothing.
+    const disks = path.dirname(live);
+    fs.renameSync(disks, path.join(tmp.dir, 'saved-disks'));
+    fs.writeFileSync(disks, 'not a folder');
+    try {
+      const out = boxkeep('recover');
+      expect(out.code, out.err).toBe(0);
+      expect((JSON.parse(out.out) as RecoveryReport).items.map((i) => i.message).join('\n')).toMatch(/The disks folder of the box "dev" \(.*\) is a file, not a folder; Boxkeep never follows or replaces it/);
+      expect(fs.readFileSync(disks, 'utf8')).toBe('not a folder');
+    } finally {
+      fs.rmSync(disks);
+      fs.renameSync(path.join(tmp.dir, 'saved-disks'), disks);
+    }
   });
 
   it('a file or a link in boxes/ and images/ is reported as what it is and never followed; a box whose folder became a file is left as it is', () => {

@@ -94,6 +94,12 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     report.kept(box.id, `The folder of the box ${label} (${paths.boxDir(box.id)}) is ${entryKind(folder)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is.`);
     return;
   }
+  const disks = fs.lstatSync(path.dirname(paths.liveDisk(box.id)), { throwIfNoEntry: false });
+  if (disks && !disks.isDirectory()) {
+    // Its disks folder is no folder (a file, a link in its place): nothing is followed or made there.
+    report.kept(box.id, `The disks folder of the box ${label} (${path.dirname(paths.liveDisk(box.id))}) is ${entryKind(disks)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is (it cannot start).`);
+    return;
+  }
   const next = paths.nextDisk(box.id);
   if (fs.existsSync(next)) {
     // A prepared overlay with no intent left: empty by construction, safe to drop.
@@ -170,7 +176,7 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   if (strays.length === 0) return;
   const refs = new Set<string>();
   for (const file of [live, ...snapshots.map((s) => s.diskPath)]) {
-    const b = fs.existsSync(file) ? await backingPathOf(file).catch(() => null) : null;
+    const b = isPlainFile(file) ? await backingPathOf(file).catch(() => null) : null;
     if (b) refs.add(b);
   }
   for (const name of strays) {
@@ -214,7 +220,7 @@ async function referencedImagePaths(core: HomeData, boxes: Box[]): Promise<Set<s
       if (b) refs.add(b);
     }
     const live = core.paths.liveDisk(box.id);
-    const b = fs.existsSync(live) ? await backingPathOf(live).catch(() => null) : null;
+    const b = isPlainFile(live) ? await backingPathOf(live).catch(() => null) : null;
     if (b) refs.add(b);
   }
   return refs;
@@ -264,4 +270,13 @@ function entryKind(st: fs.Stats): string {
 function notAFolder(at: string): string | null {
   const st = fs.lstatSync(at, { throwIfNoEntry: false });
   return !st || st.isDirectory() ? null : entryKind(st);
+}
+
+/** A regular file reached through no link at its own name (a layer's header is read only then). */
+function isPlainFile(file: string): boolean {
+  try {
+    return fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
 }

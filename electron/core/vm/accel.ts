@@ -82,12 +82,12 @@ export async function detectAccelerator(options: DetectAcceleratorOptions): Prom
  * the cached verdict when it is this boot's and this QEMU's, else 'unknown' (for `boxkeep info`
  * in a process that has not started a box).
  */
-export async function knownAccelerator(options: Pick<DetectAcceleratorOptions, 'cacheFile' | 'binary' | 'devKvm' | 'cpuinfo'>): Promise<Accel | 'unknown'> {
+export async function knownAccelerator(options: Pick<DetectAcceleratorOptions, 'cacheFile' | 'binary' | 'devKvm' | 'cpuinfo'> & { version?: string }): Promise<Accel | 'unknown'> {
   if (kvmPrecheck(options.devKvm ?? '/dev/kvm', options.cpuinfo ?? '/proc/cpuinfo')) return 'tcg';
   const cached = readCache(options.cacheFile);
   if (!cached) return 'unknown';
   try {
-    return cached.key === `${readBootId()}|qemu-${await qemuVersion(options.binary)}` ? cached.accel : 'unknown';
+    return cached.key === `${readBootId()}|qemu-${options.version ?? (await qemuVersion(options.binary))}` ? cached.accel : 'unknown';
   } catch {
     return 'unknown';
   }

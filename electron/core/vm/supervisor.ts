@@ -84,7 +84,7 @@ export class Supervisor implements VmControl {
 
   /** The accelerator this process chose, or what the next start will choose when that is known already (vm/accel.ts). */
   async nextAccelerator(): Promise<'kvm' | 'tcg' | 'unknown'> {
-    return this.accel?.accel ?? knownAccelerator({ cacheFile: path.join(this.core.paths.root, 'accel.json'), binary: this.options.qemuBinary });
+    return this.accel?.accel ?? knownAccelerator({ cacheFile: path.join(this.core.paths.root, 'accel.json'), binary: this.options.qemuBinary, version: this.version ?? undefined });
   }
 
   /**
