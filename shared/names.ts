@@ -156,3 +156,8 @@ export function freeName(name: string, taken: (n: string) => boolean): string {
 export function someOf(items: readonly string[], max = 5): string {
   return items.slice(0, max).join(', ') + (items.length > max ? `, and ${items.length - max} more` : '');
 }
+
+/** A name as one shell word, for a command a message suggests: as it is when plain, else in single quotes. */
+export function shellWord(text: string): string {
+  return /^[\w.@%+=:,][\w.@%+=:,-]*$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}

@@ -135,6 +135,17 @@ describe('snapshot tree in the browser', () => {
     await expect.poll(() => page.getByRole('complementary').innerText()).toContain('Comes after\none');
     await screenshot(page, 'restore-branch');
     await expectAccessible(page, 'tree with a branch');
+
+    // Nothing changed since: the save-first box is disabled, and the keyboard lands in the dialog
+    // (on Cancel, the first control; before, nothing had the focus and Enter did nothing).
+    await option('two').click();
+    await page.getByRole('complementary').getByRole('button', { name: 'Restore…' }).click();
+    const again = page.getByRole('dialog', { name: 'Restore work to “two”?' });
+    await again.waitFor();
+    expect(await again.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isDisabled()).toBe(true);
+    await expect.poll(() => page.evaluate('document.activeElement?.textContent?.trim()')).toBe('Cancel');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => again.isVisible()).toBe(false);
   });
 
   it('deletes a middle snapshot: the dialog says what happens, and its child re-parents with its data intact', async () => {

@@ -1,7 +1,7 @@
 // The name rules every channel and the UI share (shared/names.ts): what a person is told when a
 // name could be mistaken for something else.
 import { describe, expect, it } from 'vitest';
-import { nameProblem, snapshotNameRule, someOf } from '../../shared/names.js';
+import { nameProblem, shellWord, snapshotNameRule, someOf } from '../../shared/names.js';
 
 describe('names that commands could mistake for something else', () => {
   it('a name of an id\'s form is refused, one character off it is a name; an archive\'s names are read under the older rules', () => {
@@ -31,5 +31,13 @@ describe('names that commands could mistake for something else', () => {
     expect(someOf(['a', 'b'])).toBe('a, b');
     expect(someOf(['1', '2', '3', '4', '5'])).toBe('1, 2, 3, 4, 5');
     expect(someOf(Array.from({ length: 17 }, (_, i) => String(i + 1)))).toBe('1, 2, 3, 4, 5, and 12 more');
+  });
+
+  it('a name in a suggested command is one shell word: as it is when plain, else single-quoted', () => {
+    expect(shellWord('dev-1.2')).toBe('dev-1.2');
+    expect(shellWord('tiny-1 clone')).toBe("'tiny-1 clone'");
+    expect(shellWord("it's")).toBe(`'it'\\''s'`);
+    expect(shellWord('-x')).toBe("'-x'");
+    expect(shellWord('$(rm -rf ~)')).toBe("'$(rm -rf ~)'");
   });
 });

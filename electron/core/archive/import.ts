@@ -110,12 +110,12 @@ async function install(core: HomeData, a: InstallArgs): Promise<Box> {
   const { store, paths } = core;
   const { manifest } = a;
   if (a.wantName !== undefined && store.boxNameTaken(a.wantName)) {
-    throw alreadyExists(`A box called ${JSON.stringify(a.wantName)} already exists; choose another name with --name.`);
+    throw alreadyExists(`A box called ${JSON.stringify(a.wantName)} already exists; give the imported box another name.`);
   }
   // A name from an archive made before a rule was added (nameProblem's asRead) is not given to a
   // new box or image as it is: the box needs --name, the image takes its box's name.
   const given = nameProblem(manifest.box.name, 'box name');
-  if (a.wantName === undefined && given) throw invalidArgument(`The archive's box cannot keep its name: ${given} Import it under another name with --name.`);
+  if (a.wantName === undefined && given) throw invalidArgument(`The archive's box cannot keep its name: ${given} Import it under another name.`);
   const boxName = a.wantName ?? freeName(manifest.box.name, (n) => store.boxNameTaken(n));
   const imageName = manifest.image ? freeName(nameProblem(manifest.image.name) ? fallbackImageName(boxName) : manifest.image.name, (n) => store.imageNameTaken(n)) : null;
   const total = manifest.files.reduce((n, f) => n + f.size, 0);

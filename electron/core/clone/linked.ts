@@ -8,7 +8,7 @@
 // snapshot's path reads (commit moves the merged file onto that path; rebase rewrites it in
 // place with the same guest-visible bytes), and its recorded facts follow the file.
 import { invalidState } from '../../../shared/errors.js';
-import { someOf } from '../../../shared/names.js';
+import { shellWord, someOf } from '../../../shared/names.js';
 import type { HomeData } from '../deps.js';
 
 export function refuseIfLinked(core: HomeData, what: string, snapshotIds: readonly string[]): void {
@@ -19,6 +19,6 @@ export function refuseIfLinked(core: HomeData, what: string, snapshotIds: readon
   const first = clones[0]!.name;
   throw invalidState(
     `${what} is the base of the linked clone${one ? '' : 's'} ${names}: ${one ? 'its disk reads' : 'their disks read'} through it. ` +
-      `Remove ${one ? 'that clone' : 'those clones'} first, or make ${one ? 'it' : 'each'} independent: "boxkeep box clone ${first} --full" makes a full copy, then remove the linked clone.`,
+      `Remove ${one ? 'that clone' : 'those clones'} first, or make ${one ? 'it' : 'each'} independent: a full clone of ${one ? 'it' : 'each'} (boxkeep box clone ${shellWord(first)} --full) is a copy that needs nothing of this box; then remove the linked clone.`,
   );
 }

@@ -154,6 +154,6 @@ export class CloneService {
 /** A name asked for that a box already has: refused (never suffixed, unlike the default name). */
 function refuseTaken(core: HomeData, wantName: string | undefined): void {
   if (wantName !== undefined && core.store.boxNameTaken(wantName)) {
-    throw alreadyExists(`A box called ${JSON.stringify(wantName)} already exists; choose another name with --name.`);
+    throw alreadyExists(`A box called ${JSON.stringify(wantName)} already exists; give the clone another name.`);
   }
 }

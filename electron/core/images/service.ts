@@ -51,10 +51,10 @@ export class ImageService {
     const name = input.name ?? defaultImageName(input.path);
     const problem = nameProblem(name, 'image name');
     if (problem) throw invalidArgument(`${problem} Give the image another name.`);
-    if (store.imageNameTaken(name)) throw alreadyExists(`An image called ${JSON.stringify(name)} already exists; choose another name with --name.`);
+    if (store.imageNameTaken(name)) throw alreadyExists(`An image called ${JSON.stringify(name)} already exists; give the image another name.`);
     const kernel = input.kernelPath ? checkedFile(input.kernelPath, 'kernel', MAX_BOOT_FILE) : null;
     const initrd = input.initrdPath ? checkedFile(input.initrdPath, 'initrd', MAX_BOOT_FILE) : null;
-    if (initrd && !kernel) throw invalidArgument('An initrd was given without a kernel; pass --kernel too, or neither.');
+    if (initrd && !kernel) throw invalidArgument('An initrd was given without a kernel; give the kernel too, or neither.');
     const format = await untrustedFormat(source);
     if (format === 'iso' && (kernel || initrd || input.append !== undefined)) {
       throw invalidArgument(`The image ${input.path} is installer media (an ISO 9660 image), which boots by itself; it takes no --kernel, --initrd or --append.`);

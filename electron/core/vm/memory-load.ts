@@ -11,6 +11,7 @@ import { crashPoint } from '../crash.js';
 import { deviceHash } from './devices.js';
 import { INCOMING_SOCKET } from './qemu.js';
 import type { QmpClient } from './qmp.js';
+import { shellWord } from '../../../shared/names.js';
 
 /** What a restore with memory needs: the state file and what was recorded with it. */
 export interface IncomingMemory {
@@ -28,7 +29,7 @@ export function memoryMismatch(facts: SnapshotMemory, now: { qemuVersion: string
 }
 
 export function refusal(box: string, snapshot: string, why: string): Error {
-  return invalidState(`The snapshot ${JSON.stringify(snapshot)} of ${JSON.stringify(box)} cannot be restored with its memory: ${why}. Restore only its disk instead (boxkeep snapshot restore ${shellWord(box)} ${shellWord(snapshot)} --disk-only): the box then boots from the disk as it was at that moment.`);
+  return invalidState(`The snapshot ${JSON.stringify(snapshot)} of ${JSON.stringify(box)} cannot be restored with its memory: ${why}. Restore only its disk instead ("Restore only the disk" in the app, or boxkeep snapshot restore ${shellWord(box)} ${shellWord(snapshot)} --disk-only): the box then boots from the disk as it was at that moment.`);
 }
 
 const MIGRATION_TIMEOUT_MS = 10 * 60_000;
@@ -119,9 +120,4 @@ async function connect(socket: string): Promise<import('node:net').Socket> {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-}
-
-/** A name as one shell word: as it is when it is plain, else in single quotes. */
-function shellWord(text: string): string {
-  return /^[\w.@%+=:,][\w.@%+=:,-]*$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

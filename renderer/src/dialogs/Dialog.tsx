@@ -27,6 +27,12 @@ export function Dialog({ title, description, busy = false, onClose, onSubmit, ch
     // Put focus back where it was (the button that opened us) when the dialog goes away.
     const opener = document.activeElement as HTMLElement | null;
     if (!dialog.open) dialog.showModal();
+    // A control has the focus, as the keyboard expects: the browser leaves none focused when the
+    // first one is disabled (a restore with nothing to save first), and Enter then did nothing.
+    const focused = document.activeElement;
+    if (!focused || focused === dialog || !dialog.contains(focused)) {
+      dialog.querySelector<HTMLElement>('input:not([disabled]), select:not([disabled]), textarea:not([disabled]), button[type="submit"]:not([disabled])')?.focus();
+    }
     return () => {
       dialog.close();
       if (opener && opener.isConnected) opener.focus();

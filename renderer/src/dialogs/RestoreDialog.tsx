@@ -80,7 +80,8 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
       }
     >
       <label className="check">
-        <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} disabled={busy || nothingToSave} />
+        {/* Disabled until Now's changes are known: a focused box turning disabled would leave the keyboard nowhere. */}
+        <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} disabled={busy || !checked || nothingToSave} />
         Take a snapshot of the current state first
       </label>
       {target.memory && (
