@@ -111,8 +111,9 @@ export function readRegularFile(file: string, maxBytes: number): Buffer | { what
   }
 }
 
-/** What a thing that is not a regular file is, in words. */
+/** What a thing on disk is, in words ("a file" for a regular one). */
 export function kindOf(st: fs.Stats): string {
+  if (st.isFile()) return 'a file';
   if (st.isDirectory()) return 'a folder';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSymbolicLink()) return 'a symbolic link';

@@ -256,16 +256,16 @@ function showBox(d: BoxDetail, names: Map<string, string>, now: number, protect:
   // Paths are left whole: they are what people copy out of this view.
   const chain = table(
     ['LAYER', 'NAME', 'ON DISK', 'FILE'],
-    d.chain.map((l) => [l.kind, layerName(d, l, names), humanBytes(l.sizeOnDisk), l.path]),
+    d.chain.map((l) => [l.kind, layerName(d, l), humanBytes(l.sizeOnDisk), l.path]),
     { align: ['left', 'left', 'right', 'left'] },
   );
   return `${head}\n\nDisk chain, live disk first:\n${chain}`;
 }
 
 /** A snapshot by name ("s1 of b1" when it is the source box's, under a linked clone), the image by its name. */
-function layerName(d: BoxDetail, l: DiskLayer, names: Map<string, string>): string {
+function layerName(d: BoxDetail, l: DiskLayer): string {
   if (l.kind === 'image') return d.image?.name ?? '';
   if (!l.snapshotId) return '';
-  const name = l.snapshotName ?? names.get(l.snapshotId) ?? l.snapshotId;
+  const name = l.snapshotName ?? l.snapshotId;
   return l.ofBox ? `${name} of ${l.ofBox.name}` : name;
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { alreadyExists, BoxkeepError, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import { parseForwards } from '../../../shared/forwards.js';
-import { freeName, nameProblem } from '../../../shared/names.js';
+import { freeName, nameProblem, utf8Length } from '../../../shared/names.js';
 import type { Box, Image, SnapshotTaken } from '../../../shared/types.js';
 import { crypto, stream } from '../builtins.js';
 import type { HomeData } from '../deps.js';
@@ -278,8 +278,8 @@ function importedTaken(s: ManifestSnapshot): SnapshotTaken {
 
 /** "image of <box>", within 200 bytes (room for freeName's " (n)"), ending in no white space; "image" if even that breaks a rule. */
 function fallbackImageName(boxName: string): string {
-  let name = `image of ${boxName}`;
-  while (Buffer.byteLength(name) > 200) name = name.slice(0, -1);
-  name = name.trimEnd();
+  const chars = [...`image of ${boxName}`];
+  while (utf8Length(chars.join('')) > 200) chars.pop();
+  const name = chars.join('').trimEnd();
   return nameProblem(name) === null ? name : 'image';
 }

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { alreadyExists, invalidArgument, invalidState, notFound } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import { isBusy, type Box, type BoxDetail, type DiskLayer, type DisplayMode, type Image, type UnsettledSnapshot } from '../../../shared/types.js';
+import { isBusy, type Box, type BoxDetail, type DiskLayer, type DisplayMode, type Image, type Snapshot, type UnsettledSnapshot } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { holdsData } from '../disk/allocated.js';
 import { walkChain } from '../disk/chain.js';
@@ -49,7 +49,8 @@ export class BoxService {
     const image = box.imageId === null ? null : store.getImage(box.imageId)!;
     const snapshots = store.listSnapshots(box.id);
     // Its own snapshots, and a linked clone's base: the source box's snapshots it reads through.
-    const byPath = new Map([...snapshots, ...snapshotIdsBelow(this.core, box).map((id) => store.getSnapshot(id)).filter((s) => s !== null)].map((s) => [s.diskPath, s]));
+    const below = box.linkedSnapshotId === null ? [] : snapshotIdsBelow(this.core, box).map((id) => store.getSnapshot(id)).filter((s): s is Snapshot => s !== null && s.boxId !== box.id);
+    const byPath = new Map([...snapshots, ...below].map((s) => [s.diskPath, s]));
     const imagePath = box.imageId === null ? null : this.core.paths.imageDisk(box.imageId);
     const layers = await walkChain(box.liveDiskPath);
     const chain: DiskLayer[] = layers.map((layer, i) => {

@@ -91,13 +91,13 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   if (!folder.isDirectory()) {
     // Not followed, not repaired into: whatever is there (a link to a folder elsewhere, a file)
     // stays as it is, and so does the record; every operation refuses the box's chain.
-    report.kept(box.id, `The folder of the box ${label} (${paths.boxDir(box.id)}) is ${entryKind(folder)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is.`);
+    report.kept(box.id, `The folder of the box ${label} (${paths.boxDir(box.id)}) is ${kindOf(folder)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is.`);
     return;
   }
   const disks = fs.lstatSync(path.dirname(paths.liveDisk(box.id)), { throwIfNoEntry: false });
   if (disks && !disks.isDirectory()) {
     // Its disks folder is no folder (a file, a link in its place): nothing is followed or made there.
-    report.kept(box.id, `The disks folder of the box ${label} (${path.dirname(paths.liveDisk(box.id))}) is ${entryKind(disks)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is (it cannot start).`);
+    report.kept(box.id, `The disks folder of the box ${label} (${path.dirname(paths.liveDisk(box.id))}) is ${kindOf(disks)}, not a folder; Boxkeep never follows or replaces it, and left the box as it is (it cannot start).`);
     return;
   }
   const next = paths.nextDisk(box.id);
@@ -131,7 +131,7 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
   const found = fs.lstatSync(live, { throwIfNoEntry: false });
   if (found && !found.isFile()) {
     // A link (even one to nothing), a folder, a FIFO: never followed, never made over.
-    report.kept(box.id, `The live disk of the box ${label} (${live}) is ${entryKind(found)}, not a disk Boxkeep made; Boxkeep never follows or replaces it, and left it as it is (the box cannot start).`);
+    report.kept(box.id, `The live disk of the box ${label} (${live}) is ${kindOf(found)}, not a disk Boxkeep made; Boxkeep never follows or replaces it, and left it as it is (the box cannot start).`);
   } else if (!found) {
     if (blankRoot) {
       await createDisk(live, box.diskSize);
@@ -189,7 +189,7 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     if (refs.has(path.join(dir, 'container.qcow2'))) {
       report.kept(box.id, `The snapshot folder ${dir} has no record but a disk of the box ${label} backs onto it; it was kept.`);
     } else if (!st.isDirectory()) {
-      moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `${entryKind(st)} in the snapshots folder of the box ${label} that no record knows`, entryKind(st));
+      moveToOrphans(core, dir, `snapshot-${box.id}-${name}`, report, `${kindOf(st)} in the snapshots folder of the box ${label} that no record knows`, kindOf(st));
     } else if (isId(name) && isEmptyDir(dir)) {
       removeDurable(dir);
     } else {
@@ -261,15 +261,10 @@ function isEmptyDir(dir: string): boolean {
   }
 }
 
-/** What an entry that is no folder is, in words: a regular file is "a file". */
-function entryKind(st: fs.Stats): string {
-  return st.isFile() ? 'a file' : kindOf(st);
-}
-
 /** null for a real folder (or nothing there); otherwise what is there instead, in words. */
 function notAFolder(at: string): string | null {
   const st = fs.lstatSync(at, { throwIfNoEntry: false });
-  return !st || st.isDirectory() ? null : entryKind(st);
+  return !st || st.isDirectory() ? null : kindOf(st);
 }
 
 /** A regular file reached through no link at its own name (a layer's header is read only then). */

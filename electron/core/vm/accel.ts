@@ -20,9 +20,6 @@ import { writeFileDurable, mkdirDurable } from '../fsutil.js';
 import { qemuVersion, readBootId, qmpSocketPath, QEMU_BINARY, type Accel } from './qemu.js';
 import { QmpClient } from './qmp.js';
 
-/** What the tiny guest's /init prints once it is up (scripts/build-guest.mjs). */
-export const GUEST_READY_LINE = 'BOXKEEP-GUEST-READY';
-
 export interface DetectAcceleratorOptions {
   /** Where the verdict is kept, keyed by host boot id + QEMU version. */
   cacheFile: string;
@@ -63,7 +60,7 @@ export async function detectAccelerator(options: DetectAcceleratorOptions): Prom
   const precheck = kvmPrecheck(options.devKvm ?? '/dev/kvm', options.cpuinfo ?? '/proc/cpuinfo');
   if (precheck) return decide({ accel: 'tcg', reason: precheck, cached: false });
 
-  const key = `${readBootId()}|qemu-${await qemuVersion(options.binary)}`;
+  const key = verdictKey(await qemuVersion(options.binary));
   const cached = readCache(options.cacheFile);
   if (cached?.key === key) return decide({ accel: cached.accel, reason: cached.reason, cached: true });
 
@@ -87,11 +84,14 @@ export async function knownAccelerator(options: Pick<DetectAcceleratorOptions, '
   const cached = readCache(options.cacheFile);
   if (!cached) return 'unknown';
   try {
-    return cached.key === `${readBootId()}|qemu-${options.version ?? (await qemuVersion(options.binary))}` ? cached.accel : 'unknown';
+    return cached.key === verdictKey(options.version ?? (await qemuVersion(options.binary))) ? cached.accel : 'unknown';
   } catch {
     return 'unknown';
   }
 }
+
+/** What a kept verdict is good for: this host boot and this QEMU. */
+const verdictKey = (version: string) => `${readBootId()}|qemu-${version}`;
 
 /** A reason to use TCG without trying KVM, or null when KVM is worth a smoke boot. */
 function kvmPrecheck(devKvm: string, cpuinfo: string): string | null {

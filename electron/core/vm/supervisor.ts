@@ -71,6 +71,8 @@ export class Supervisor implements VmControl {
   readonly sessions = new Map<string, QemuSession>();
   private accel: AccelDecision | null = null;
   private version: string | null = null;
+  /** What the next start will use, as known before it (nextAccelerator). */
+  private known: Promise<'kvm' | 'tcg' | 'unknown'> | null = null;
   private readonly stopTimeoutMs: number | null;
 
   constructor(private readonly core: SupervisorDeps, private readonly options: SupervisorOptions = {}) {
@@ -84,7 +86,10 @@ export class Supervisor implements VmControl {
 
   /** The accelerator this process chose, or what the next start will choose when that is known already (vm/accel.ts). */
   async nextAccelerator(): Promise<'kvm' | 'tcg' | 'unknown'> {
-    return this.accel?.accel ?? knownAccelerator({ cacheFile: path.join(this.core.paths.root, 'accel.json'), binary: this.options.qemuBinary, version: this.version ?? undefined });
+    if (this.accel) return this.accel.accel;
+    // Asked once per owner (the app asks at every change): only this owner's own start changes it.
+    this.known ??= knownAccelerator({ cacheFile: path.join(this.core.paths.root, 'accel.json'), binary: this.options.qemuBinary, version: this.version ?? undefined });
+    return this.known;
   }
 
   /**
@@ -139,8 +144,6 @@ export class Supervisor implements VmControl {
       assertNoUnfinishedWork(this.core, asked);
       // A disk size set while the box ran: grown (crash-safe, journaled) before QEMU opens the disk.
       const box = await applyPendingGrow(this.core, asked);
-      // The image's kernel and initrd, before anything of the start opens them by path.
-      bootFilesFor(this.core, box);
       const accel = await this.chooseAccelerator();
       const runDir = runDirFor(this.core.paths, box.id, { create: true });
       const snapshotsByPath = new Map(snapshotIdsBelow(this.core, box).map((id) => [this.core.store.getSnapshot(id)!.diskPath, id]));
