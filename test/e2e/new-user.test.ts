@@ -94,7 +94,8 @@ describe('what a new user reads', () => {
     const saveFirst = () => dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' });
     await expect.poll(() => dialog.isVisible()).toBe(true);
     expect(await saveFirst().isChecked()).toBe(true);
-    expect(await saveFirst().isEnabled()).toBe(true);
+    // Enabled once the dialog knows Now holds changes (it asks again on opening).
+    await expect.poll(() => saveFirst().isEnabled()).toBe(true);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
 
     // scratch never changed: restoring it to a fresh snapshot loses nothing and saves nothing.
