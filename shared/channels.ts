@@ -17,6 +17,7 @@ import type {
   CheckReport,
   ConsoleOutput,
   Image,
+  MemoryResume,
   ProtectStatus,
   RecoveryReport,
   RemoveSnapshotResult,
@@ -280,6 +281,8 @@ export const channels = {
     result: result<RestoreResult>(),
   },
   'snapshots:remove': { input: snapshotRef, result: result<RemoveSnapshotResult>() },
+  /** Of a snapshot with memory: whether a restore could resume it now, and why not (changed devices, another QEMU, a missing state file). Changes nothing. */
+  'snapshots:resumable': { input: snapshotRef, result: result<MemoryResume>() },
   /** The small picture of the screen a live snapshot kept (Snapshot.hasPicture). */
   'snapshots:picture': { input: snapshotRef, result: result<SnapshotPicture>() },
   /** Pinned snapshots are never pruned by AutoProtect's retention. */

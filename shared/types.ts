@@ -195,6 +195,17 @@ export interface SnapshotMemory {
 }
 
 /**
+ * Whether a restore of this snapshot could resume its memory now (snapshots:resumable): the
+ * checks a restore with memory makes before it changes anything, asked without restoring.
+ */
+export interface MemoryResume {
+  /** The snapshot kept its memory, and the box, started now, could load it. */
+  resumable: boolean;
+  /** Why not, worded to follow "its memory can't be resumed: "; null when it can. */
+  reason: string | null;
+}
+
+/**
  * How a snapshot was taken. stopped: the disk of a stopped box. crash-consistent: the disk of a
  * running box at one instant, as after a power cut. filesystems-frozen: the same with the
  * guest's filesystems frozen by its agent (their data is on the disk). with-memory: the disk and

@@ -25,6 +25,7 @@ import type { VmControl } from './vm/control.js';
 import { asDiskFull } from './fsutil.js';
 import { getSettings, updateSettings } from './space.js';
 import { readHandlers } from './reads.js';
+import { memoryResume } from './snapshots/resumable.js';
 
 type Handlers = { [C in EngineChannel]: (input: ChannelInput<C>) => Promise<ChannelResult<C>> | ChannelResult<C> };
 type StreamHandlers = { [C in StreamChannel]: (input: ChannelInput<C>) => Promise<ByteStream> };
@@ -82,6 +83,7 @@ export function createRouter(core: RouterDeps): Router {
     'snapshots:update': (i) => core.snapshots.update(i),
     'snapshots:restore': (i) => core.snapshots.restore(i),
     'snapshots:remove': (i) => core.snapshots.remove(i.box, i.snapshot),
+    'snapshots:resumable': (i) => memoryResume(core, i.box, i.snapshot),
     'snapshots:picture': (i) => core.snapshots.picture(i.box, i.snapshot),
     'snapshots:pin': (i) => core.snapshots.pin(i.box, i.snapshot, true),
     'snapshots:unpin': (i) => core.snapshots.pin(i.box, i.snapshot, false),

@@ -340,4 +340,39 @@ describe('a running box in the browser', () => {
     expect(await stopActiveBoxes(served.url)).toEqual(['vm']);
     expectNoPageProblems(b);
   });
+  it('after the memory size changed, a snapshot with memory restores its disk only: the Edit and Restore dialogs say so first', async () => {
+    await expectStatus('Stopped', STOPPED_RGB);
+    await toolbar().getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit vm' });
+    await expect.poll(() => edit.isVisible()).toBe(true);
+    expect(await edit.getByTestId('memory-snapshots-note').count()).toBe(0);
+    await edit.getByLabel('Memory (MiB)').fill('320');
+    await expect.poll(() => edit.getByTestId('memory-snapshots-note').isVisible()).toBe(true);
+    expect(await edit.getByTestId('memory-snapshots-note').innerText()).toContain('The snapshot “with memory” kept the running machine’s memory, which resumes only with the memory, CPUs and network card it was taken with.');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => toast('Saved the settings of vm.').isVisible()).toBe(true);
+
+    await option('with memory').click();
+    const details = page.getByRole('complementary', { name: 'Selected item' });
+    await details.getByRole('button', { name: 'Restore…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Restore vm to “with memory”?' });
+    const note = dialog.getByTestId('restore-memory-note');
+    await expect.poll(() => note.isVisible(), { timeout: 30_000 }).toBe(true);
+    expect(await note.innerText()).toBe(
+      "This snapshot’s memory can’t be resumed: the box's devices changed since it was taken (its memory size, CPU count, network card, screen, firmware or media). Only its disk is restored; the box is stopped afterwards, and boots from that disk when it next starts.",
+    );
+    const text = await dialog.innerText();
+    expect(text).not.toContain('will be running afterwards');
+    expect(text).not.toContain('--');
+    // Nothing to choose: the disk alone is what a restore can give back.
+    expect(await dialog.getByRole('checkbox', { name: /Restore only the disk/ }).count()).toBe(0);
+    await screenshot(page, 'running-restore-memory-stale-dialog');
+    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+    await expect.poll(() => toast(/^vm is back at “with memory”\./).isVisible(), { timeout: 90_000 }).toBe(true);
+    expect(await toast(/^vm is back at “with memory”\./).innerText()).not.toContain('running from that moment');
+    expect(await dialog.isVisible()).toBe(false);
+    await expectStatus('Stopped', STOPPED_RGB);
+    expect(await stopActiveBoxes(served.url)).toEqual([]);
+    expectNoPageProblems(b);
+  });
 });

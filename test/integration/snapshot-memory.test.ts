@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRouter } from '../../electron/core/router.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
 import { rejection } from '../helpers/errors.js';
@@ -24,6 +25,8 @@ afterAll(async () => {
 });
 
 const sup = () => h.core.vms as Supervisor;
+/** What the Restore dialog asks on opening, through the router as every transport does. */
+const resumable = (snapshot: string) => createRouter(h.core).invoke('snapshots:resumable', { box: 'mem', snapshot });
 const serialOf = (box: string) => path.join(sup().session(h.core.boxes.resolve(box).id).runDir, 'serial.sock');
 const count = async () => Number((await sh(con, 'cat /tmp/count')).trim());
 const uptime = async () => Number((await sh(con, 'cut -d" " -f1 /proc/uptime')).trim());
@@ -43,6 +46,7 @@ describe('snapshots with memory', () => {
     const dir = path.dirname(snap.diskPath);
     expect(fs.readdirSync(dir).sort()).toEqual(['container.qcow2', 'memory.state']);
     expect(fs.statSync(path.join(dir, 'memory.state')).size).toBe(snap.memory!.size);
+    expect(await resumable('m1')).toEqual({ resumable: true, reason: null });
     // The box kept running through it, and the counter went on.
     expect(h.core.boxes.resolve('mem').status).toBe('running');
     await sleep(2500);
@@ -78,6 +82,8 @@ describe('snapshots with memory', () => {
     con.close();
     await h.core.vms.stop('mem', { force: true });
     await h.core.boxes.update({ box: 'mem', memoryMib: 160 });
+    // Asked first, it says the same as the refusal, and changes nothing.
+    expect(await resumable('m1')).toEqual({ resumable: false, reason: expect.stringContaining("the box's devices changed since it was taken") });
     const err = await rejection(h.core.snapshots.restore({ box: 'mem', snapshot: 'm1' }));
     expect(err.code).toBe('InvalidState');
     expect(err.message).toContain('cannot be restored with its memory');
@@ -102,4 +108,13 @@ describe('snapshots with memory', () => {
     expect(fs.existsSync(path.join(path.dirname(keep.diskPath), 'memory.state'))).toBe(true);
     expect(diskDigest(keep.diskPath, { shareLocked: true })).toBe(keepDigest);
   }, 240_000);
+
+  it('a state file cut short or gone is told by snapshots:resumable before any restore tries it', async () => {
+    const state = path.join(path.dirname(h.core.snapshots.get('mem', 'm2').diskPath), 'memory.state');
+    const full = fs.statSync(state).size;
+    fs.truncateSync(state, full - 1);
+    expect(await resumable('m2')).toEqual({ resumable: false, reason: `its memory state file has ${full - 1} bytes, not the ${full} saved: it was changed or cut short` });
+    fs.rmSync(state);
+    expect(await resumable('m2')).toEqual({ resumable: false, reason: 'its memory state file is missing' });
+  });
 });

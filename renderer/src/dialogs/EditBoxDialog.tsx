@@ -2,11 +2,12 @@
 // stop timeout, each checked as typed by the contract's schema. A running box keeps what it
 // runs with until its next start, and the dialog says so before anything is saved.
 import { useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import type { ChannelInput } from '../../../shared/channels.js';
 import { formatForward } from '../../../shared/forwards.js';
 import { isBusy, type Box, type NetworkMode } from '../../../shared/types.js';
 import { useActions, useApp } from '../context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, joinWords } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
@@ -32,6 +33,7 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
   const [forwards, setForwards] = useState<string[]>(box ? box.forwards.map(formatForward) : []);
   const [stopTimeout, setStopTimeout] = useState(String(box?.stopTimeoutSec ?? 20));
   const running = box ? isBusy(box.status) : false;
+  const withMemory = useApp(useShallow((s) => (s.trees[boxId]?.snapshots ?? []).filter((x) => x.memory).map((x) => x.name)));
 
   const changes = box ? changedFields(box, { cpus, memory, disk, network, forwards, stopTimeout, askedGiB }) : {};
   const problems = fieldProblems('boxes:update', { box: boxId, ...changes }, LABELS);
@@ -41,6 +43,8 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
   }
   const invalid = Object.keys(problems).length > 0;
   const unchanged = Object.keys(changes).length === 0;
+  // A snapshot's memory loads only into the machine it was taken on (memory, CPUs, network card).
+  const devicesChange = ['cpus', 'memoryMib', 'network'].some((k) => k in changes);
   const { busy, error, onSubmit, blocked } = useFormSubmit(invalid || unchanged, () => actions.updateBox({ box: boxId, ...changes } as ChannelInput<'boxes:update'>), actions.closeDialog);
   if (!box) return null;
 
@@ -73,6 +77,13 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
       />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
       {problems.forwards && <p className="field-problem">{problems.forwards}</p>}
+      {devicesChange && withMemory.length > 0 && (
+        <p className="hint" data-testid="memory-snapshots-note">
+          {withMemory.length === 1 ? 'The snapshot ' : 'The snapshots '}
+          {joinWords(withMemory.map((n) => `“${n}”`))} kept the running machine’s memory, which resumes only with the memory, CPUs and network card it was taken with.
+          After this change, restoring {withMemory.length === 1 ? 'it' : 'them'} brings back the disk only and the box boots instead of resuming (until the settings are changed back).
+        </p>
+      )}
       <Field
         label={LABELS.stopTimeoutSec}
         type="number"

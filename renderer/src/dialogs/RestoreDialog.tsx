@@ -2,9 +2,12 @@
 // as a snapshot first (on by default; nothing to keep when Now holds no changes), and for a
 // running box says it will be stopped. What it shows is fixed when it opens: the box stops
 // during the restore, and the dialog must not re-lay itself out under the person's eyes.
+// A snapshot with memory promises a running machine only once the engine said its memory can
+// be resumed (the box's devices and QEMU as they were); when it cannot, the dialog says why and
+// restores the disk alone, as the engine would otherwise refuse the restore.
 import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { isActive } from '../../../shared/types.js';
+import { isActive, type MemoryResume } from '../../../shared/types.js';
 import { ProgressSlot } from '../components/Progress.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
@@ -31,8 +34,23 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
   const [saveChosen, setSaveFirst] = useState(true);
   const saveFirst = saveChosen && !nothingToSave;
   const [startAfter, setStartAfter] = useState(true);
-  const [diskOnly, setDiskOnly] = useState(false);
-  const withMemory = !!tree?.snapshots.find((s) => s.id === snapshotId)?.memory && !diskOnly;
+  const [diskOnlyChosen, setDiskOnly] = useState(false);
+  const hasMemory = !!tree?.snapshots.find((s) => s.id === snapshotId)?.memory;
+  // Asked once, on opening: the box's settings are what a resume needs to match, and they do not
+  // change under an open dialog. Unknown (null) until the answer lands; an error is its message.
+  const [resume, setResume] = useState<MemoryResume | { failed: string } | null>(null);
+  useEffect(() => {
+    if (!hasMemory) return;
+    let live = true;
+    void actions.memoryResume(boxId, snapshotId).then((out) => live && setResume(out.ok ? out.value : { failed: out.error.message }));
+    return () => void (live = false);
+  }, [actions, boxId, snapshotId, hasMemory]);
+  const cannotResume = resume !== null && 'resumable' in resume && !resume.resumable ? resume.reason ?? 'the engine did not say why' : null;
+  const resumeKnown = resume !== null && 'resumable' in resume && resume.resumable;
+  const diskOnly = diskOnlyChosen || cannotResume !== null;
+  const withMemory = hasMemory && resumeKnown && !diskOnly;
+  // While the answer is out, neither the promise nor the choices that depend on it show.
+  const resumeOpen = hasMemory && resume === null;
   const { busy, error, submit } = useSubmit(
     () => actions.restoreSnapshot(boxId, snapshotId, { snapshotCurrentFirst: saveFirst, stopFirst: running, startAfter: running && startAfter, diskOnly }),
     actions.closeDialog,
@@ -63,6 +81,14 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
               <strong>The box will be running afterwards</strong>, resumed from the moment “{target.name}” was taken, with the programs that ran then.
             </p>
           )}
+          {cannotResume !== null && (
+            <p data-testid="restore-memory-note">
+              <strong>This snapshot’s memory can’t be resumed:</strong> {cannotResume}. Only its disk is restored;{' '}
+              {running && startAfter ? 'the box then boots from it instead of resuming.' : 'the box is stopped afterwards, and boots from that disk when it next starts.'}
+            </p>
+          )}
+          {resumeOpen && <p className="muted" role="status">Checking whether its memory can be resumed…</p>}
+          {resume !== null && 'failed' in resume && <p className="muted">Boxkeep could not tell whether its memory can be resumed: {resume.failed}</p>}
           <p className="muted">Other snapshots are not changed. New snapshots taken after this restore start a new branch.</p>
         </>
       }
@@ -84,13 +110,13 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
         <input type="checkbox" checked={saveFirst} onChange={(e) => setSaveFirst(e.target.checked)} disabled={busy || !checked || nothingToSave} />
         Take a snapshot of the current state first
       </label>
-      {target.memory && (
+      {target.memory && !resumeOpen && cannotResume === null && (
         <label className="check">
-          <input type="checkbox" name="restore-disk-only" checked={diskOnly} onChange={(e) => setDiskOnly(e.target.checked)} disabled={busy} />
+          <input type="checkbox" name="restore-disk-only" checked={diskOnlyChosen} onChange={(e) => setDiskOnly(e.target.checked)} disabled={busy} />
           Restore only the disk (the box boots from it instead of resuming)
         </label>
       )}
-      {running && !withMemory && (
+      {running && !withMemory && !resumeOpen && (
         <label className="check">
           <input type="checkbox" checked={startAfter} onChange={(e) => setStartAfter(e.target.checked)} disabled={busy} />
           Start the box again after restoring

@@ -5,7 +5,7 @@ import type { ByteStream } from '../../../shared/streams.js';
 import type { BoxkeepBridge } from '../../../shared/client.js';
 import type { BoxkeepError } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
-import type { Box, Image, ProtectStatus, RecoveryReport, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
+import type { Box, Image, MemoryResume, ProtectStatus, RecoveryReport, RemoveSnapshotResult, RestoreResult, Settings, Snapshot, StopResult } from '../../../shared/types.js';
 import type { ConsoleOutput, FileCopyResult, GuestFolder, SnapshotDiff } from '../../../shared/types.js';
 import { formatBytes, joinWords } from '../format.js';
 import { asBoxkeepError } from './errors.js';
@@ -46,6 +46,8 @@ export interface Actions {
   /** Dialog actions leave errors to the dialog (shown inline, next to what to fix). */
   takeSnapshot(boxId: string, name: string, description: string, memory?: boolean): Promise<ActionResult<Snapshot>>;
   restoreSnapshot(boxId: string, snapshotId: string, options: RestoreOptions): Promise<ActionResult<RestoreResult>>;
+  /** Whether a restore could resume this snapshot's memory now (the Restore dialog asks on opening); changes nothing. */
+  memoryResume(boxId: string, snapshotId: string): Promise<ActionResult<MemoryResume>>;
   deleteSnapshot(boxId: string, snapshotId: string): Promise<ActionResult<RemoveSnapshotResult>>;
   updateSnapshot(boxId: string, snapshotId: string, fields: { name?: string; description?: string }): Promise<ActionResult<Snapshot>>;
   /** Pinned snapshots are never pruned by AutoProtect. */
@@ -204,6 +206,9 @@ export function createActions(store: AppStore, bridge: BoxkeepBridge, sync: Sync
       }
       return out;
     },
+
+    memoryResume: (boxId, snapshotId) =>
+      perform(`resumable:${boxId}:${snapshotId}`, () => bridge.snapshots.resumable({ box: boxId, snapshot: snapshotId }), { success: () => null, toastErrors: false }),
 
     async deleteSnapshot(boxId, snapshotId) {
       const doomed = snapshotOf(boxId, snapshotId);

@@ -1,0 +1,31 @@
+// Whether a restore could resume a snapshot's memory now, asked without restoring: the app's
+// Restore dialog promises a running machine only when the restore will give one, and otherwise
+// says why and restores the disk alone. The checks are the ones a restore with memory makes
+// before it changes anything (engine.ts, incomingMemory): the state file is there at its
+// recorded size, and the box's next start (its settings now, this QEMU) could load it.
+import fs from 'node:fs';
+import type { MemoryResume, Snapshot } from '../../../shared/types.js';
+import type { SnapshotEngine } from './engine.js';
+import type { VmControl } from '../vm/control.js';
+import { memoryPath } from '../paths.js';
+
+export interface ResumeDeps {
+  snapshots: Pick<SnapshotEngine, 'get'>;
+  vms: Pick<VmControl, 'memoryMismatch'>;
+}
+
+export async function memoryResume(core: ResumeDeps, boxRef: string, snapshotRef: string): Promise<MemoryResume> {
+  const snapshot = core.snapshots.get(boxRef, snapshotRef);
+  if (!snapshot.memory) return { resumable: false, reason: 'it was taken without its memory' };
+  const why = stateFileProblem(snapshot) ?? (await core.vms.memoryMismatch(snapshot.boxId, snapshot.memory));
+  return { resumable: why === null, reason: why };
+}
+
+/** The state file missing or not the size recorded (its bytes are checked only as a restore sends them). */
+function stateFileProblem(snapshot: Snapshot): string | null {
+  const file = memoryPath(snapshot.diskPath);
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!stat?.isFile()) return 'its memory state file is missing';
+  if (stat.size !== snapshot.memory!.size) return `its memory state file has ${stat.size} bytes, not the ${snapshot.memory!.size} saved: it was changed or cut short`;
+  return null;
+}
