@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { readPattern, writePattern } from '../helpers/disk.js';
-import { expectNoPageProblems, imageFile, liveDisk, openApp, type App } from './harness.js';
+import { expectAccessible, expectNoPageProblems, imageFile, liveDisk, openApp, screenshot, type App } from './harness.js';
 
 const MiB = 1024 * 1024;
 let app: App;
@@ -53,5 +53,51 @@ it('clones a snapshot from its details, exports the box and imports it again', a
   await expect.poll(() => toast('Imported box work clone (2).').isVisible(), { timeout: 60_000 }).toBe(true);
   await page.getByRole('heading', { level: 1, name: 'work clone (2)' }).waitFor();
   fs.rmSync(out);
+  expectNoPageProblems(app.b);
+}, 240_000);
+
+it('a snapshot a linked clone reads through, and its box, say so in their dialogs and offer no delete; once the clone is gone both go', async () => {
+  const nav = page.getByRole('navigation', { name: 'Boxes' });
+  const boxButton = (name: string) => nav.locator('.box-select').filter({ has: page.locator('.box-name').getByText(name, { exact: true }) });
+  const tree = page.getByRole('listbox', { name: 'Snapshots of work' });
+  await boxButton('work').click();
+  await page.getByRole('heading', { level: 1, name: 'work' }).waitFor();
+  await tree.getByRole('option', { name: /^s1\b/ }).click();
+  await expect.poll(() => page.getByRole('complementary').innerText()).toContain('Depend on it\nthe linked clone work clone');
+  await page.getByRole('complementary').getByRole('button', { name: 'Delete…' }).click();
+  const del = page.getByRole('dialog', { name: 'Delete snapshot “s1”?' });
+  await expect.poll(() => del.isVisible()).toBe(true);
+  expect(await del.getByTestId('linked-clones-note').innerText()).toBe('The snapshot “s1” cannot be deleted while the linked clone “work clone” depends on it: its disk reads through it.');
+  expect(await del.innerText()).toContain('Remove that clone first, or make it independent: select the clone, choose “Clone…” and “Full” (a copy that needs nothing of this box), then remove the linked clone.');
+  expect(await del.innerText()).not.toContain('--');
+  expect(await del.getByRole('button', { name: 'Delete snapshot' }).isDisabled()).toBe(true);
+  await expectAccessible(page, 'delete a shared snapshot');
+  await screenshot(page, 'delete-shared-snapshot-dialog');
+  await del.getByRole('button', { name: 'Cancel' }).click();
+  await expect.poll(() => del.isVisible()).toBe(false);
+
+  await page.getByRole('toolbar').getByRole('button', { name: 'Remove box' }).click();
+  const rm = page.getByRole('dialog', { name: 'Remove work?' });
+  await expect.poll(() => rm.isVisible()).toBe(true);
+  expect(await rm.getByTestId('linked-clones-note').innerText()).toBe('The box work cannot be removed while the linked clone “work clone” depends on it: its disk reads through its snapshot “s1”.');
+  expect(await rm.getByRole('button', { name: /^Remove box/ }).isDisabled()).toBe(true);
+  await rm.getByRole('button', { name: 'Cancel' }).click();
+  await expect.poll(() => rm.isVisible()).toBe(false);
+
+  // The clone removed, the snapshot and the box are offered for removal again, and go.
+  await boxButton('work clone').click();
+  await page.getByRole('heading', { level: 1, name: 'work clone' }).waitFor();
+  await page.getByRole('toolbar').getByRole('button', { name: 'Remove box' }).click();
+  const rmClone = page.getByRole('dialog', { name: 'Remove work clone?' });
+  await expect.poll(() => rmClone.getByRole('button', { name: /^Remove box/ }).isEnabled()).toBe(true);
+  await rmClone.getByRole('button', { name: /^Remove box/ }).click();
+  await expect.poll(() => toast('Removed work clone and freed').isVisible(), { timeout: 30_000 }).toBe(true);
+  await boxButton('work').click();
+  await tree.getByRole('option', { name: /^s1\b/ }).click();
+  await page.getByRole('complementary').getByRole('button', { name: 'Delete…' }).click();
+  await expect.poll(() => del.isVisible()).toBe(true);
+  expect(await del.getByTestId('linked-clones-note').count()).toBe(0);
+  await del.getByRole('button', { name: 'Delete snapshot' }).click();
+  await expect.poll(() => toast('Deleted “s1”').isVisible(), { timeout: 30_000 }).toBe(true);
   expectNoPageProblems(app.b);
 }, 240_000);

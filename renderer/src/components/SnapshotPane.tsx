@@ -1,5 +1,6 @@
 // The snapshot tab: the tree on the left, the selected row's details and actions on the right.
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import { SNAPSHOT_TAKEN_WORDS, type Box, type BoxDetail, type Snapshot, type SnapshotTaken, type SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { exactTime, formatBytes, plural, relativeTime, treeBase } from '../format.js';
@@ -51,6 +52,8 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
   const now = useNow(30_000);
   const parent = tree.snapshots.find((x) => x.id === s.parentId);
   const children = childIds.map((id) => tree.snapshots.find((x) => x.id === id)!).filter(Boolean);
+  const clones = useApp(useShallow((st) => st.boxes.filter((b) => b.linkedSnapshotId === s.id).map((b) => `the linked clone ${b.name}`)));
+  const dependents = [...children.map((c) => c.name), ...clones];
   return (
     <>
       <h2 className="details-title">{s.name}</h2>
@@ -75,7 +78,7 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         <dt>Kept</dt>
         <dd>{s.pinned ? 'Pinned: AutoProtect never removes it' : s.auto ? 'Taken by AutoProtect; removed when its retention no longer keeps it' : 'Until you delete it'}</dd>
         <dt>Depend on it</dt>
-        <dd>{children.length ? children.map((c) => c.name).join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
+        <dd>{dependents.length ? dependents.join(', ') : isCurrent ? 'only the current state' : 'nothing'}</dd>
       </dl>
       {parent && <ChangedSinceParent box={box} snapshot={s} parent={parent} />}
       {s.hasPicture && <SnapshotPicture boxId={box.id} snapshot={s} />}

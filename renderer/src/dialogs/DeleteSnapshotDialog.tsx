@@ -1,5 +1,7 @@
 // Delete snapshot: what happens to the data (merged into what depends on it; every other
-// snapshot unchanged), how much space it frees, and a progress bar while the merge runs.
+// snapshot unchanged), how much space it frees, and a progress bar while the merge runs. A
+// snapshot a linked clone reads through cannot go while that clone exists (the engine refuses):
+// the dialog says so up front, names the clones and how to go on, and offers no delete.
 import { useShallow } from 'zustand/react/shallow';
 import { useActions, useApp } from '../context.js';
 import { formatBytes, joinWords, treeBase } from '../format.js';
@@ -15,7 +17,11 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
   const task = useApp(useShallow((s) => Object.values(s.tasks).find((t) => t.kind === 'snapshot-remove' && t.boxId === boxId) ?? null));
   const { busy, error, submit } = useSubmit(() => actions.deleteSnapshot(boxId, snapshotId), actions.closeDialog);
   const doomed = tree?.snapshots.find((s) => s.id === snapshotId);
+  const clones = useApp(useShallow((s) => s.boxes.filter((b) => b.linkedSnapshotId === snapshotId).map((b) => b.name)));
   if (!box || !tree || !doomed) return null;
+  if (clones.length > 0) {
+    return <SharedWithClones title={`Delete snapshot “${doomed.name}”?`} label="Delete snapshot" subject={`The snapshot “${doomed.name}”`} verb="deleted" clones={clones} />;
+  }
 
   const children = tree.snapshots.filter((s) => s.parentId === snapshotId);
   const nowDepends = tree.currentId === snapshotId;
@@ -63,3 +69,33 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
 }
 
 
+
+/**
+ * A delete that cannot happen while linked clones read through what it would delete (a snapshot,
+ * or a box's snapshots): says which clones depend on it and how to go on, with the button off.
+ */
+export function SharedWithClones(p: { title: string; label: string; subject: string; verb: 'deleted' | 'removed'; clones: string[]; through?: string }) {
+  const { title, label, subject, verb, clones, through = 'it' } = p;
+  const actions = useActions();
+  const one = clones.length === 1;
+  return (
+    <Dialog
+      title={title}
+      description={
+        <>
+          <p className="inline-error" data-testid="linked-clones-note">
+            {subject} cannot be {verb} while the linked clone{one ? '' : 's'} {joinWords(clones.map((n) => `“${n}”`))} {one ? 'depends' : 'depend'} on it:{' '}
+            {one ? 'its disk reads' : 'their disks read'} through {through}.
+          </p>
+          <p>
+            Remove {one ? 'that clone' : 'those clones'} first, or make {one ? 'it' : 'each one'} independent: select {one ? 'the clone' : 'each clone'}, choose
+            “Clone…” and “Full” (a copy that needs nothing of this box), then remove the linked clone.
+          </p>
+        </>
+      }
+      onClose={actions.closeDialog}
+      onSubmit={() => {}}
+      footer={<DialogButtons disabled label={label} tone="danger" onCancel={actions.closeDialog} />}
+    />
+  );
+}

@@ -1,9 +1,11 @@
 // Remove box: lists exactly what goes (its disk, every snapshot, the space), and what stays
-// (the image it was made from).
+// (the image it was made from). A box whose snapshots linked clones read through cannot go
+// while they exist (the engine refuses): the dialog says so instead, naming them.
 import { useEffect } from 'react';
 import { isBusy } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
-import { formatBytes, plural } from '../format.js';
+import { formatBytes, joinWords, plural } from '../format.js';
+import { SharedWithClones } from './DeleteSnapshotDialog.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
 
@@ -19,9 +21,26 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
   useEffect(() => {
     if (!detail || !tree) void sync.loadBox(boxId).catch(() => {});
   }, [boxId, detail, tree, sync]);
+  const boxes = useApp((s) => s.boxes);
   if (!box) return null;
   const active = isBusy(box.status);
   const snapshots = tree?.snapshots ?? [];
+  // Other boxes that are linked clones of one of this box's snapshots.
+  const own = new Map(snapshots.map((x) => [x.id, x.name]));
+  const clones = boxes.filter((b) => b.linkedSnapshotId !== null && own.has(b.linkedSnapshotId));
+  if (clones.length > 0) {
+    const shared = [...new Set(clones.map((c) => own.get(c.linkedSnapshotId!)!))];
+    return (
+      <SharedWithClones
+        title={`Remove ${box.name}?`}
+        label="Remove box"
+        subject={`The box ${box.name}`}
+        verb="removed"
+        clones={clones.map((c) => c.name)}
+        through={`${shared.length === 1 ? 'its snapshot' : 'its snapshots'} ${joinWords(shared.map((n) => `“${n}”`))}`}
+      />
+    );
+  }
   return (
     <Dialog
       title={`Remove ${box.name}?`}
@@ -53,11 +72,12 @@ export function RemoveBoxDialog({ boxId }: { boxId: string }) {
       }
       busy={busy}
       onClose={actions.closeDialog}
-      onSubmit={() => void (!active && submit())}
+      onSubmit={() => void (!active && tree && submit())}
       footer={
         <DialogButtons
           busy={busy}
-          disabled={active}
+          // Until the snapshots are known, so are not the linked clones that would stop the removal.
+          disabled={active || !tree}
           label={snapshots.length > 0 ? `Remove box and ${plural(snapshots.length, 'snapshot')}` : 'Remove box'}
           busyLabel="Removing…"
           tone="danger"
