@@ -249,7 +249,7 @@ function SnapshotText({ s, isCurrent, now }: { s: Snapshot; isCurrent: boolean; 
   return (
     <div className="row-text">
       <div className="row-title">
-        <span className="row-name">{s.name}</span>
+        <span className="row-name" title={s.name}>{s.name}</span>
         {s.live && <span className="badge badge-live">live</span>}
         {s.auto && <span className="badge badge-auto" title="Taken by AutoProtect">auto</span>}
         {s.pinned && <span className="badge badge-pinned" title="Pinned: never pruned">pinned</span>}
