@@ -1,6 +1,8 @@
 // The app in a small window (800×600), as a person with a laptop screen split in two sees it, in
 // Debian's Chromium against `boxkeep serve`: the snapshot tree keeps the names readable, and
 // messages never sit on top of the controls.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { writePattern } from '../helpers/disk.js';
@@ -34,6 +36,18 @@ afterAll(async () => {
 });
 
 const tree = () => page.getByRole('listbox', { name: 'Snapshots of work' });
+const details = () => page.getByRole('complementary', { name: 'Selected item' });
+const errors = () => page.getByTestId('toast-error');
+
+/** Whether the person sees this control itself at its centre, not something laid over it. */
+async function uncovered(control: import('playwright-core').Locator): Promise<boolean> {
+  await control.scrollIntoViewIfNeeded();
+  return control.evaluate((el: any) => {
+    const r = el.getBoundingClientRect();
+    const top = (globalThis as any).document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return top !== null && (top === el || el.contains(top));
+  });
+}
 
 /** Each row's name as laid out (its title, how wide it shows, how wide it would be) and how many of the time and size show, and whether one shows cut. */
 async function rowLayout() {
@@ -80,6 +94,40 @@ describe('a small window', () => {
     expect(one!.metaShown).toBe(2);
     expect(long!.metaShown).toBe(0);
     expect(await tree().getByRole('option', { name: /^one\b/ }).locator('.row-meta').innerText()).toMatch(/just now[\s\S]*3(\.\d+)? MiB/);
+    expectNoPageProblems(b);
+  });
+
+  it('an error stays until read but covers no button; the same error again shows once; a reload starts with none', async () => {
+    // The image's file gone: a start is refused with an error that stays.
+    const folder = path.join(app.t.home, 'images', fs.readdirSync(path.join(app.t.home, 'images'))[0]!);
+    const disk = path.join(folder, 'disk.qcow2');
+    fs.renameSync(disk, `${disk}.away`);
+    try {
+      await tree().getByRole('option', { name: /^one\b/ }).click();
+      await expect.poll(() => details().getByRole('button', { name: 'Browse files' }).isVisible()).toBe(true);
+      const start = page.getByRole('toolbar', { name: 'Actions for work' }).getByRole('button', { name: 'Start' });
+      await start.click();
+      await expect.poll(() => errors().count(), { timeout: 30_000 }).toBe(1);
+      expect(await errors().innerText()).toContain('is not the disk Boxkeep made');
+      await screenshot(page, 'narrow-error-toast');
+      // Every button of the details pane, and of the toolbar, is what a click there reaches.
+      const buttons = [...(await details().getByRole('button').all()), ...(await page.getByRole('toolbar', { name: 'Actions for work' }).getByRole('button').all())];
+      expect(buttons.length).toBeGreaterThan(8);
+      for (const button of buttons) expect(await uncovered(button), await button.innerText()).toBe(true);
+
+      // Asked again, the same refusal replaces the message shown instead of stacking a copy.
+      await errors().evaluate((el: any) => el.setAttribute('data-seen', ''));
+      await start.click();
+      await expect.poll(() => page.locator('[data-testid=toast-error]:not([data-seen])').count(), { timeout: 30_000 }).toBe(1);
+      expect(await errors().count()).toBe(1);
+
+      // Messages live in the page alone: a reload (the server sends nothing again) shows none.
+      await page.reload();
+      await tree().getByRole('option', { name: /^one\b/ }).waitFor();
+      await expect.poll(() => page.locator('.toast').count()).toBe(0);
+    } finally {
+      fs.renameSync(`${disk}.away`, disk);
+    }
     expectNoPageProblems(b);
   });
 });

@@ -1,4 +1,5 @@
-// Short confirmations that go away on their own, and errors that stay until read.
+// Short confirmations that go away on their own, and errors that stay until read. They have the
+// window's last row to themselves (styles/dialogs.css), so none ever covers a control.
 import { useEffect } from 'react';
 import { useActions, useApp } from '../context.js';
 import type { Toast } from '../store/state.js';
@@ -10,7 +11,7 @@ export function Toasts() {
   const toasts = useApp((s) => s.toasts);
   // Two live regions: errors interrupt (alert), confirmations wait their turn (status).
   return (
-    <div className="toasts">
+    <div className={toasts.length > 0 ? 'toasts some' : 'toasts'}>
       <div role="status" aria-live="polite" className="toast-stack">
         {toasts.filter((t) => t.kind !== 'error').map((t) => (
           <ToastItem key={t.id} toast={t} />
