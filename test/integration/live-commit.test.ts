@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { diskSpace, updateSettings } from '../../electron/core/space.js';
 import { bootDiskTop, nextTop } from '../../electron/core/vm/nodes.js';
@@ -151,6 +151,41 @@ describe('live removal chooses the direction that copies less', () => {
     expectTrueSizes();
     // The recorded size, not only the one read while QEMU holds the layer: the check after the stop reads it.
     expect(h.core.store.getSnapshot(upper.id)!.sizeOnDisk).toBeGreaterThan(upperBefore + 512 * 1024);
+  });
+
+  it('checks by path only the two layers it merges, however deep the chain: a removed snapshot swapped for a link is still refused', async () => {
+    const deep: string[] = [];
+    for (let i = 1; i <= 4; i++) deep.push((await h.core.snapshots.create({ box: 'vm', name: `deep${i}` })).diskPath);
+    await sh(con, 'echo victim > /mnt/victim; sync');
+    const victim = await h.core.snapshots.create({ box: 'vm', name: 'victim' });
+    await sh(con, 'echo above > /mnt/above; sync');
+    // Swapped for a link to itself: QEMU still reads its own descriptor, but the path is not Boxkeep's file.
+    const aside = `${victim.diskPath}.aside`;
+    fs.renameSync(victim.diskPath, aside);
+    fs.symlinkSync(aside, victim.diskPath);
+    try {
+      const err = await h.core.snapshots.remove('vm', victim.id).then(() => null, (e: Error & { code?: string }) => e);
+      expect(err?.code, String(err)).toBe('Storage');
+      expect(err!.message).toMatch(/snapshot "victim" of the box "vm".*symbolic link/i);
+    } finally {
+      fs.rmSync(victim.diskPath);
+      fs.renameSync(aside, victim.diskPath);
+    }
+    expect(h.core.store.getSnapshot(victim.id)).not.toBeNull();
+    const open = vi.spyOn(fs, 'openSync');
+    let opened: string[];
+    try {
+      await h.core.snapshots.remove('vm', victim.id);
+      opened = open.mock.calls.map(([p]) => String(p));
+    } finally {
+      open.mockRestore();
+    }
+    expect(opened).toContain(victim.diskPath);
+    expect(opened).toContain(box().liveDiskPath);
+    for (const file of deep) expect(opened, file).not.toContain(file);
+    expect(h.core.store.getSnapshot(victim.id)).toBeNull();
+    expect((await sh(con, 'cat /mnt/victim /mnt/above')).trim().split(/\s+/)).toEqual(['victim', 'above']);
+    for (const name of ['deep1', 'deep2', 'deep3', 'deep4']) await h.core.snapshots.remove('vm', name);
   });
 
   it('counts against the disk reserve what the chosen direction writes: a commit of the small live disk is not refused for the stream it avoids', async () => {

@@ -118,6 +118,31 @@ export function verifyBoxChain(core: HomeData, box: Box, top: ChainTop, opts: { 
 }
 
 /**
+ * Before a running box's merge of a snapshot into the layer QEMU reads above it: those two
+ * layers, each against the layer its record puts under it. QEMU reads the whole chain through
+ * the files it opened at start (each layer checked then, and again before it was frozen); what a
+ * live merge does by path touches only these two (QEMU's node for the removed layer reopened or
+ * added by name, the renames, the trash). One or two layers, where the whole chain cost ~0.1 ms
+ * a layer: an hourly AutoProtect chain is hundreds deep. Other dependents are rebased by
+ * qemu-img, which opens every layer by path: their whole chains are checked (verifyBoxChain).
+ */
+export function verifyLiveMergeLayers(core: HomeData, box: Box, dependent: ChainTop, removed: Snapshot): void {
+  const { store, paths } = core;
+  const above = dependent === 'live' ? liveLayer(core, box) : store.getSnapshot(dependent.snapshotId);
+  // A dependent whose record is lost, or is not this box's: the whole walk says so, as at every other use.
+  if (above === null || ('boxId' in above && above.boxId !== box.id)) {
+    verifyBoxChain(core, box, dependent);
+    return;
+  }
+  const below = removed.parentId === null ? chainRoot(core, box) : paths.snapshotDisk(box.id, removed.parentId);
+  const { problems } = inspectLayers(paths.root, [
+    { layer: 'boxId' in above ? snapshotLayer(core, box, above) : above, backing: paths.snapshotDisk(box.id, removed.id) },
+    { layer: snapshotLayer(core, box, removed), backing: below },
+  ]);
+  if (problems[0]) throw chainError(problems[0]);
+}
+
+/**
  * The live disk alone: Boxkeep's file, in its place, backing onto the current snapshot (or the
  * chain's root). What a snapshot create must know before it freezes the live disk; the frozen
  * layers under it were checked when they were frozen and are checked again, with their facts,

@@ -15,7 +15,7 @@ import { sizeOnDisk } from '../fsutil.js';
 import { memoryPath } from '../paths.js';
 import { newId } from '../ids.js';
 import { memoryStateBytes, OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
-import { chainRoot, verifyBoxChain, verifyLiveDisk, type ChainTop } from './box-chain.js';
+import { chainRoot, verifyBoxChain, verifyLiveDisk, verifyLiveMergeLayers, type ChainTop } from './box-chain.js';
 import { refuseIfLinked } from '../clone/linked.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
@@ -23,6 +23,7 @@ import { createLive, type LiveDeps } from './live/create.js';
 import { readPicture } from './picture.js';
 import { snapshotTree, withSizeNow } from './read.js';
 import { planRunning, removeRunning } from './live/commit.js';
+import { readByQemu } from './live/remove.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
 import { varsBytes } from './efivars.js';
 import { elapsedMs } from '../logger.js';
@@ -250,10 +251,15 @@ export class SnapshotEngine {
     const runningDependsOnIt = isActive(box.status) && this.inLiveChain(box, snapshot);
     if (box.status === 'stopping') throw invalidState(`The box ${JSON.stringify(box.name)} is stopping; try again when it has stopped.`);
     // Every chain the merge reads or writes, down to the image: a truncated or swapped layer
-    // would otherwise be merged (zeros, or a host file) into what survives.
+    // would otherwise be merged (zeros, or a host file) into what survives. The layer a running
+    // QEMU merges into reads its chain through what QEMU opened: only it and the removed layer.
+    const qemuReads = runningDependsOnIt ? readByQemu(this.core, box, intent) : null;
     const tops: ChainTop[] = intent.dependents.length === 0 ? [{ snapshotId: snapshot.id }] : intent.dependents.map((d) => (d.snapshotId ? { snapshotId: d.snapshotId } : 'live'));
-    for (const top of tops) verifyBoxChain(this.core, box, top);
-    const running = runningDependsOnIt ? planRunning(this.core, box, intent) : null;
+    tops.forEach((top, i) => {
+      if (intent.dependents[i] === qemuReads) verifyLiveMergeLayers(this.core, box, top, snapshot);
+      else verifyBoxChain(this.core, box, top);
+    });
+    const running = qemuReads ? planRunning(this.core, box, intent, qemuReads) : null;
     const needed = running ? running.needed : removalNeeds(intent);
     requireSpace(this.core, `Deleting the snapshot ${JSON.stringify(snapshot.name)}`, needed);
     // Its folder goes whole: the memory state is freed with the disk.

@@ -55,8 +55,7 @@ export interface RunningRemoval { direction: MergeDirection; child: Dependent; n
  * removed layer (and the rebase of each other dependent what the removed layer holds), so a
  * removal that fits is not refused for what the stream it avoids would have written.
  */
-export function planRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent): RunningRemoval {
-  const child = readByQemu(core, box, plan);
+export function planRunning(core: LiveDeps, box: Box, plan: SnapshotRemoveIntent, child: Dependent = readByQemu(core, box, plan)): RunningRemoval {
   if (child.snapshotId !== null) return { direction: 'stream', child, needed: removalNeeds(plan) };
   const removedBytes = layerBytes(plan.snapshotPath);
   const liveBytes = layerBytes(child.path);
