@@ -450,6 +450,26 @@ describe('a snapshot create looks at the live disk it freezes', () => {
     expect(fs.readdirSync(t.core.paths.snapshotsDir(box.id)).sort()).toEqual([t.core.snapshots.get('dev', 's1').id, s2.id].sort());
   });
 
+  it('never grows a host image through a live disk swapped for a link to it, now or at the next start', async () => {
+    const { box } = await boxWithTwoSnapshots();
+    const host = path.join(outside, 'host.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', host, '64M');
+    const live = box.liveDiskPath;
+    fs.renameSync(live, path.join(outside, 'live.qcow2'));
+    fs.symlinkSync(host, live);
+    const hostSize = () => JSON.parse(spawnSync('qemu-img', ['info', '--output=json', host], { encoding: 'utf8' }).stdout)['virtual-size'];
+    let err = await rejection(t.core.boxes.update({ box: 'dev', diskSizeGiB: 2 }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/live disk of the box "dev".*symbolic link/);
+    // A grow asked for while the box ran, done at the start, before QEMU opens the disk.
+    t.core.store.db.prepare('UPDATE boxes SET pending_disk_size = ? WHERE id = ?').run(2 * 1024 ** 3, box.id);
+    err = await rejection(t.core.vms.start('dev'));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/live disk of the box "dev".*symbolic link/);
+    expect(hostSize()).toBe(64 * MiB);
+    expect(t.core.store.getBox(box.id)!.status).toBe(box.status);
+  });
+
   it('reads only the live disk, not every frozen layer under it (a long chain costs a create nothing more)', async () => {
     await t.core.boxes.create({ name: 'dev', image: 'seed' });
     const snaps: Snapshot[] = [];

@@ -14,6 +14,7 @@ import { newId } from '../ids.js';
 import { clearIntent } from '../journal.js';
 import { OVERLAY_BYTES, requireSpace } from '../space.js';
 import type { BoxSettings } from '../store/store.js';
+import { verifyLiveDisk } from '../snapshots/box-chain.js';
 import { assertNoUnfinishedWork } from '../snapshots/waiting-merge.js';
 import { boxResize, type BoxResizeIntent } from './intents.js';
 
@@ -29,7 +30,7 @@ export async function updateBox(core: HomeData & Effects, box: Box, input: Chann
   };
   if (input.diskSizeGiB !== undefined) {
     const size = input.diskSizeGiB * GiB;
-    const current = await liveDiskSize(core, fresh);
+    const current = confinedLiveDiskSize(core, fresh);
     if (size < current) {
       throw invalidArgument(`The disk of the box ${JSON.stringify(fresh.name)} is ${humanBytes(current)}; shrinking it to ${input.diskSizeGiB} GiB would cut off whatever the guest stored past that point, so a disk only grows. Give at least ${Math.ceil(current / GiB)} GiB.`);
     }
@@ -53,13 +54,23 @@ export async function updateBox(core: HomeData & Effects, box: Box, input: Chann
  */
 export async function applyPendingGrow(core: HomeData & Effects, box: Box): Promise<Box> {
   if (box.pendingDiskSize === null) return box;
-  const current = await liveDiskSize(core, box);
+  const current = confinedLiveDiskSize(core, box);
   await growDisk(core, box, Math.max(box.pendingDiskSize, current), current);
   return core.store.getBox(box.id)!;
 }
 
 function changedSettings(box: Box, wanted: BoxSettings): (keyof BoxSettings)[] {
   return (Object.keys(wanted) as (keyof BoxSettings)[]).filter((k) => wanted[k] !== undefined && JSON.stringify(wanted[k]) !== JSON.stringify(box[k]));
+}
+
+/**
+ * Before a grow: the live disk checked as a snapshot create checks it (Boxkeep's file, in its
+ * place, no link, backing onto the current snapshot), and its size read from that file. qemu-img
+ * resize opens the path it is given: a live disk swapped for a link to a host image would grow
+ * that image.
+ */
+function confinedLiveDiskSize(core: HomeData, box: Box): number {
+  return verifyLiveDisk(core, box).header.virtualSize;
 }
 
 /** The file, not the row, says how large the disk is (a crash may have left the row behind). */
