@@ -121,8 +121,22 @@ export function plural(count: number, one: string, many = `${one}s`): string {
  * may still be loading: the base image's words then.
  */
 export function treeBase(detail: BoxDetail | null): { title: string; the: string; sub: string } {
+  const linked = linkedSource(detail);
+  if (linked) return { title: 'Linked clone', the: linked, sub: `of ${linked}` };
   if (detail && !detail.image) return { title: 'Blank disk', the: 'the blank disk', sub: detail.installedFrom ? `installed from ${detail.installedFrom}` : '' };
   return { title: 'Base image', the: 'the base image', sub: detail?.image?.name ?? '' };
+}
+
+/**
+ * For a linked clone, the snapshot its disk reads through, in words: "work’s snapshot “s1”",
+ * found in the clone's own chain (the layer names the box it belongs to); "a snapshot of
+ * another box" when the chain does not name it. Null for any other box.
+ */
+export function linkedSource(detail: BoxDetail | null): string | null {
+  if (!detail?.linkedSnapshotId) return null;
+  const layer = detail.chain.find((l) => l.snapshotId === detail.linkedSnapshotId);
+  if (!layer?.ofBox || layer.snapshotName === null) return 'a snapshot of another box';
+  return `${layer.ofBox.name}’s snapshot “${layer.snapshotName}”`;
 }
 
 /** Characters a file name may not hold on Windows or macOS (a box name may hold any of them). */

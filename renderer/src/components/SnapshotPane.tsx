@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { SNAPSHOT_TAKEN_WORDS, type Box, type BoxDetail, type Snapshot, type SnapshotTaken, type SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
-import { exactTime, formatBytes, plural, relativeTime, treeBase } from '../format.js';
+import { exactTime, formatBytes, linkedSource, plural, relativeTime, treeBase } from '../format.js';
 import { useNow } from '../hooks.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
 import { layoutTree, NOW_KEY, type TreeLayout } from '../tree/layout.js';
@@ -175,6 +175,15 @@ function NowDetails({ box, tree, parentId }: { box: Box; tree: Tree; parentId: s
 }
 
 function BaseDetails({ detail }: { detail: BoxDetail | null }) {
+  const linked = linkedSource(detail);
+  if (linked) {
+    return (
+      <>
+        <h2 className="details-title">Linked clone</h2>
+        <p className="details-desc" data-testid="linked-source">This box is a linked clone of {linked}: its disk reads through that snapshot, which stays as long as this box does. Every snapshot of this box builds on it.</p>
+      </>
+    );
+  }
   if (detail && !detail.image) {
     return (
       <>
