@@ -272,7 +272,8 @@ describe('a pivot whose reply never comes', () => {
     // Boxes on either side of vm in the order recover takes their queues (by id): the owner's
     // search for records left over runs while recover still holds them all (Core.recover).
     // vm not the first: the outermost queue, released last, leaves the least time for the race.
-    for (let n = 0; n < 20 && !h.core.store.listBoxes().some((b) => b.id < box().id); n++) await h.core.boxes.create({ name: `queue-${n}`, image: 'tiny' });
+    // Ids are random: a vm id near 0 needs many tries (20 were once not enough in CI).
+    for (let n = 0; n < 400 && !h.core.store.listBoxes().some((b) => b.id < box().id); n++) await h.core.boxes.create({ name: `queue-${n}`, image: 'tiny' });
     expect(h.core.store.listBoxes().some((b) => b.id < box().id)).toBe(true);
     const removed = await h.core.snapshots.create({ box: 'vm', name: 'queued' });
     const journal = h.core.paths.boxJournal(box().id);
