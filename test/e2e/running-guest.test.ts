@@ -322,7 +322,8 @@ describe('a running box in the browser', () => {
     await details.getByRole('button', { name: 'Restore…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Restore vm to “with memory”?' });
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    expect(await dialog.innerText()).toContain('The box will be running afterwards, resumed from the moment “with memory” was taken');
+    // Said once the dialog has heard that the memory can be resumed (it asks on opening).
+    await expect.poll(() => dialog.innerText(), { timeout: 30_000 }).toContain('The box will be running afterwards, resumed from the moment “with memory” was taken');
     expect(await dialog.getByRole('checkbox', { name: /Restore only the disk/ }).isChecked()).toBe(false);
     expect(await dialog.getByRole('checkbox', { name: 'Start the box again after restoring' }).count()).toBe(0);
     await screenshot(page, 'running-restore-memory-dialog');
