@@ -1,16 +1,17 @@
-// Edit a box's settings: CPUs, memory, disk size (grow only), network, port forwards and the
-// stop timeout, each checked as typed by the contract's schema. A running box keeps what it
+// Edit a box's settings: CPUs, memory, disk size (grow only), network, port forwards, the
+// display and the stop timeout, each checked as typed by the contract's schema. A running box keeps what it
 // runs with until its next start, and the dialog says so before anything is saved.
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { ChannelInput } from '../../../shared/channels.js';
 import { formatForward } from '../../../shared/forwards.js';
-import { isBusy, type Box, type NetworkMode } from '../../../shared/types.js';
+import { isBusy, type Box, type DisplayMode, type NetworkMode } from '../../../shared/types.js';
 import { useActions, useApp } from '../context.js';
 import { formatBytes, joinWords } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { Field } from './Field.js';
+import { DisplayField } from './DisplayField.js';
 import { NetworkFields } from './NetworkFields.js';
 import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
 import { useFormSubmit } from './useSubmit.js';
@@ -32,10 +33,11 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
   const [network, setNetwork] = useState<NetworkMode>(box?.network ?? 'nat');
   const [forwards, setForwards] = useState<string[]>(box ? box.forwards.map(formatForward) : []);
   const [stopTimeout, setStopTimeout] = useState(String(box?.stopTimeoutSec ?? 20));
+  const [display, setDisplay] = useState<DisplayMode>(box?.display ?? 'vnc');
   const running = box ? isBusy(box.status) : false;
   const withMemory = useApp(useShallow((s) => (s.trees[boxId]?.snapshots ?? []).filter((x) => x.memory).map((x) => x.name)));
 
-  const changes = box ? changedFields(box, { cpus, memory, disk, network, forwards, stopTimeout, askedGiB }) : {};
+  const changes = box ? changedFields(box, { cpus, memory, disk, network, forwards, stopTimeout, askedGiB, display }) : {};
   const problems = fieldProblems('boxes:update', { box: boxId, ...changes }, LABELS);
   const diskGiB = numberField(disk);
   if (!problems.diskSizeGiB && typeof diskGiB === 'number' && diskGiB < currentGiB) {
@@ -77,6 +79,8 @@ export function EditBoxDialog({ boxId }: { boxId: string }) {
       />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
       {problems.forwards && <p className="field-problem">{problems.forwards}</p>}
+      <DisplayField value={display} onChange={setDisplay} disabled={busy} hint={running && display !== box.display ? 'The screen changes at the next start.' : undefined} />
+      {problems.display && <p className="field-problem">{problems.display}</p>}
       {devicesChange && withMemory.length > 0 && (
         <p className="hint" data-testid="memory-snapshots-note">
           {withMemory.length === 1 ? 'The snapshot ' : 'The snapshots '}
@@ -108,6 +112,7 @@ interface Form {
   forwards: string[];
   stopTimeout: string;
   askedGiB: number;
+  display: DisplayMode;
 }
 
 /** Only what differs from the box goes to boxes:update; a field left as shown changes nothing. */
@@ -121,5 +126,6 @@ function changedFields(box: Box, f: Form): Record<string, unknown> {
   if (f.network !== box.network) out.network = f.network;
   if (JSON.stringify(f.forwards) !== JSON.stringify(box.forwards.map(formatForward))) out.forwards = f.forwards;
   if (value(f.stopTimeout) !== box.stopTimeoutSec) out.stopTimeoutSec = value(f.stopTimeout);
+  if (f.display !== box.display) out.display = f.display;
   return out;
 }

@@ -5,8 +5,9 @@ import { useActions, useApp } from '../context.js';
 import { formatBytes } from '../format.js';
 import { fieldProblems, numberField } from '../validation.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
-import type { Firmware, NetworkMode } from '../../../shared/types.js';
+import type { DisplayMode, Firmware, NetworkMode } from '../../../shared/types.js';
 import { Field } from './Field.js';
+import { DisplayField } from './DisplayField.js';
 import { NetworkFields } from './NetworkFields.js';
 import { CLOUD_INIT_LABELS, CloudInitFields, cloudInitInput, EMPTY_CLOUD_INIT, type CloudInitDraft } from './CloudInitFields.js';
 import { RESOURCE_LABELS, ResourceFields } from './ResourceFields.js';
@@ -28,13 +29,16 @@ export function NewBoxDialog() {
   const [forwards, setForwards] = useState<string[]>([]);
   const [cloudInit, setCloudInit] = useState<CloudInitDraft>(EMPTY_CLOUD_INIT);
   const [firmware, setFirmware] = useState<Firmware>('bios');
+  // Null until chosen: the image's own default (no screen for a kernel booted directly), as the engine picks it.
+  const [chosenDisplay, setDisplay] = useState<DisplayMode | null>(null);
   const firmwareId = useId();
   const image = images.find((i) => i.id === imageId);
   const installer = image?.kind === 'installer';
+  const display: DisplayMode = chosenDisplay ?? (image?.kernelPath ? 'none' : 'vnc');
   // An installer's size is the ISO's, not a disk's: its box gets a blank disk of any size.
   const minGiB = image && !installer ? Math.ceil(image.virtualSize / GiB) : 1;
 
-  const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk) };
+  const input = { name, image: imageId, cpus: numberField(cpus), memoryMib: numberField(memory), diskSizeGiB: numberField(disk), ...(chosenDisplay ? { display: chosenDisplay } : {}) };
   const cloudInitFields = cloudInitInput(cloudInit);
   const problems = fieldProblems('boxes:create', { ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)), ...cloudInitFields }, { ...RESOURCE_LABELS, ...CLOUD_INIT_LABELS });
   if (!problems.name && boxes.some((b) => b.name === name)) problems.name = `There is already a box named ${JSON.stringify(name)}; pick another name.`;
@@ -58,6 +62,7 @@ export function NewBoxDialog() {
         ...(forwards.length > 0 ? { forwards } : {}),
         ...cloudInitFields,
         ...(firmware === 'uefi' ? { firmware } : {}),
+        ...(chosenDisplay ? { display: chosenDisplay } : {}),
       }),
     actions.closeDialog,
   );
@@ -120,6 +125,8 @@ export function NewBoxDialog() {
         problems={problems}
       />
       <NetworkFields network={network} onNetwork={setNetwork} forwards={forwards} onForwards={setForwards} disabled={busy} />
+      <DisplayField value={display} onChange={setDisplay} disabled={busy} />
+      {problems.display && <p className="field-problem">{problems.display}</p>}
       <div className="field">
         <label htmlFor={firmwareId}>Firmware</label>
         <select id={firmwareId} value={firmware} onChange={(e) => setFirmware(e.target.value as Firmware)} disabled={busy}>
