@@ -316,7 +316,8 @@ describe('a running box in the browser', () => {
     await option('with memory').click();
     const details = page.getByRole('complementary', { name: 'Selected item' });
     await expect.poll(() => details.innerText()).toContain('While the box ran, with its memory');
-    expect(await details.innerText()).toContain('kept: restoring it resumes the running machine');
+    // Said once the pane has asked whether the memory can be resumed.
+    await expect.poll(() => details.getByTestId('memory-fact').innerText(), { timeout: 30_000 }).toMatch(/^[\d.]+ [KMG]i?B kept: restoring it resumes the machine from the moment it was taken$/);
     await sh(con, 'KEPT=later');
 
     await details.getByRole('button', { name: 'Restore…' }).click();
@@ -355,6 +356,10 @@ describe('a running box in the browser', () => {
 
     await option('with memory').click();
     const details = page.getByRole('complementary', { name: 'Selected item' });
+    // The details pane no longer promises a resume: it asked again after the settings changed.
+    await expect.poll(() => details.getByTestId('memory-fact').innerText(), { timeout: 30_000 }).toMatch(
+      /^[\d.]+ [KMG]i?B kept, but it can’t be resumed now: the box's devices changed since it was taken \(its memory size, CPU count, network card, screen, firmware or media\)\. Restoring it restores the disk only\.$/,
+    );
     await details.getByRole('button', { name: 'Restore…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Restore vm to “with memory”?' });
     const note = dialog.getByTestId('restore-memory-note');

@@ -45,6 +45,33 @@ function Details({ box, detail, tree, layout }: { box: Box; detail: BoxDetail | 
   );
 }
 
+/**
+ * What a snapshot's kept memory gives a restore now: asked of the engine (the box's settings and
+ * this QEMU must match the ones it was taken with), again whenever the box's settings change.
+ */
+function MemoryFact({ box, snapshot, size }: { box: Box; snapshot: Snapshot; size: number }) {
+  const actions = useActions();
+  const [answer, setAnswer] = useState<{ key: string; resumable: boolean; reason: string | null } | null>(null);
+  // What a resume must match: the box's settings (not its status, its current snapshot or a stop's deadline).
+  const { status: _s, failureReason: _f, stopDeadline: _d, currentSnapshotId: _c, ...settings } = box;
+  const key = `${snapshot.id}:${size}:${JSON.stringify(settings)}`;
+  useEffect(() => {
+    let live = true;
+    void actions.memoryResume(box.id, snapshot.id).then((out) => {
+      if (live && out.ok) setAnswer({ key, resumable: out.value.resumable, reason: out.value.reason });
+    });
+    return () => void (live = false);
+  }, [actions, box.id, snapshot.id, key]);
+  const kept = `${formatBytes(size)} kept`;
+  if (!answer || answer.key !== key) return <>{kept}</>;
+  if (answer.resumable) return <>{kept}: restoring it resumes the machine from the moment it was taken</>;
+  return (
+    <>
+      {kept}, but it can’t be resumed now: {answer.reason ?? 'the engine did not say why'}. Restoring it restores the disk only.
+    </>
+  );
+}
+
 function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box: Box; tree: Tree; snapshot: Snapshot; childIds: string[]; isCurrent: boolean }) {
   const base = treeBase(useApp((st) => st.details[box.id] ?? null));
   const actions = useActions();
@@ -70,7 +97,9 @@ function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box:
         {s.memory && (
           <>
             <dt>Memory</dt>
-            <dd>{formatBytes(s.memory.size)} kept: restoring it resumes the running machine</dd>
+            <dd data-testid="memory-fact">
+              <MemoryFact box={box} snapshot={s} size={s.memory.size} />
+            </dd>
           </>
         )}
         <dt>Comes after</dt>
