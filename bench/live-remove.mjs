@@ -9,7 +9,7 @@
 // its removal (overhead_ms: planning, intent, node renames, pivot note, renames, rows, files),
 // also as rows of their own. And beside a second floor, the least a crash-safe removal adds to
 // the bare job (the same job with a durable record written before it and removed after it, and
-// for an active commit `stop`, a durable note and `cont` around the pivot), so what Boxkeep adds
+// for an active commit a durable note while the job waits in PENDING, before job-finalize), so what Boxkeep adds
 // beyond what any crash-safe removal must do shows. Also the 50/1 case streamed, as Boxkeep did
 // before (BOXKEEP_LIVE_MERGE=stream).
 import { execFileSync } from 'node:child_process';
@@ -85,24 +85,26 @@ async function bareJob(core, box, kind, removed, live, dir, { safe = false } = {
   const on = (event) => qmp.waitForEvent(event, (e) => e.data?.device === 'bare', 600_000);
   const intent = path.join(dir, 'bare-intent.json');
   const t0 = performance.now();
-  // The least a crash-safe removal adds to the job: a durable record before it, the guest stopped
-  // around an active commit's pivot with a durable note of it, the record's durable removal after.
+  // The least a crash-safe removal adds to the job: a durable record before it, for an active
+  // commit a durable note while the job waits in PENDING (auto-finalize off) before job-finalize
+  // pivots, the record's durable removal after.
   if (safe) durableWrite(intent, JSON.stringify({ op: 'bare', removed: a, live: b, at: Date.now() }));
   const completed = on('BLOCK_JOB_COMPLETED');
   if (kind === 'commit') {
     const ready = on('BLOCK_JOB_READY');
-    await qmp.execute('block-commit', { 'job-id': 'bare', device: 'bq1', 'base-node': 'bq0' });
+    const pending = safe ? qmp.waitForEvent('JOB_STATUS_CHANGE', (e) => e.data?.id === 'bare' && e.data?.status === 'pending', 600_000) : null;
+    await qmp.execute('block-commit', { 'job-id': 'bare', device: 'bq1', 'base-node': 'bq0', ...(safe ? { 'auto-finalize': false } : {}) });
     await ready;
-    if (safe) await qmp.execute('stop');
     await qmp.execute('block-job-complete', { device: 'bare' });
+    if (safe) {
+      await pending;
+      durableWrite(intent, JSON.stringify({ op: 'bare', removed: a, live: b, pivoted: true }));
+      await qmp.execute('job-finalize', { id: 'bare' });
+    }
   } else {
     await qmp.execute('block-stream', { 'job-id': 'bare', device: 'bq1', 'base-node': parent.format, 'backing-file': parentPath });
   }
   await completed;
-  if (safe && kind === 'commit') {
-    durableWrite(intent, JSON.stringify({ op: 'bare', removed: a, live: b, pivoted: true }));
-    await qmp.execute('cont');
-  }
   if (safe) {
     fs.rmSync(intent);
     fsyncDir(dir);
@@ -232,7 +234,7 @@ export async function liveRemoveBenchmarks() {
     const caseRows = (c, label, floorName, rounds) => [
       row(`live remove, ${label} (chose ${[...c.chose].join(',')}), median of ${rounds} (floor: bare QMP ${floorName})`, c.boxkeep, c.bare, '≤ 1.2×', extra(c)),
       row(`  its fixed overhead: Boxkeep's time minus its own job (command to BLOCK_JOB_COMPLETED)`, overhead(c), null, 'report', extra(c)),
-      row(`  beside the least a crash-safe removal adds (floor: the bare job with a durable record before it and its removal after${floorName === 'active commit' ? ', stop, a durable note and cont around the pivot' : ''})`, c.boxkeep, c.safe, 'report'),
+      row(`  beside the least a crash-safe removal adds (floor: the bare job with a durable record before it and its removal after${floorName === 'active commit' ? ', a durable note in PENDING before job-finalize' : ''})`, c.boxkeep, c.safe, 'report'),
     ];
     rows.push(...caseRows(cases.commitA, '50 MiB snapshot / 1 MiB live disk', 'active commit', ROUNDS));
     rows.push(row(`live remove, 50 MiB snapshot / 1 MiB live disk, streamed as before, median of ${ROUNDS} (floor: bare QMP active commit)`, cases.streamA.boxkeep, cases.streamA.bare, 'report: what choosing saves', extra(cases.streamA)));

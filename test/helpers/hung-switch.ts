@@ -92,7 +92,7 @@ export async function refusedOnceItAnswers(core: Core, box: string, name: string
 }
 
 /**
- * A live removal by active commit whose `block-job-complete` reply is lost (QEMU pivots; the
+ * A live removal by active commit whose `job-finalize` reply is lost (QEMU pivots; the
  * command reads a timeout): it fails after its merge began, and its record is left for the owner
  * to finish by itself (electron/core/snapshots/live/commit.ts). Returns what it threw.
  */
@@ -101,7 +101,7 @@ export async function removeLosingThePivotReply(core: Core, box: string, snapsho
   const execute = qmp.execute;
   qmp.execute = async function (this: typeof qmp, command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) {
     const reply = await execute.call(this, command, args, opts);
-    if (command === 'block-job-complete') throw new Error('QMP command block-job-complete timed out after 10000 ms');
+    if (command === 'job-finalize') throw new Error('QMP command job-finalize timed out after 10000 ms');
     return reply;
   } as typeof qmp.execute;
   process.env.BOXKEEP_LIVE_MERGE = 'commit';

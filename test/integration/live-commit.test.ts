@@ -91,7 +91,14 @@ describe('live removal chooses the direction that copies less', () => {
     const bigNodes = session().nodes.snapshots[big.id]!;
     expect(bigNodes.format).toMatch(/^q\d+$/);
 
-    expect(await removeWatchingJobs(big.id)).toEqual(['commit']);
+    const stops: unknown[] = [];
+    const offStop = session().qmp.on('STOP', (e) => stops.push(e));
+    expect(await removeWatchingJobs(big.id).finally(offStop)).toEqual(['commit']);
+    // The guest was never stopped: the job held its disk requests in PENDING for the note instead.
+    expect(stops).toEqual([]);
+    // Nor does the removal leave listeners on QEMU's events behind (each with a day-long timer).
+    const listeners = (session().qmp as unknown as { listeners: Map<string, Set<unknown>> }).listeners;
+    expect(['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_ERROR', 'JOB_STATUS_CHANGE'].map((e) => listeners.get(e)?.size ?? 0)).toEqual([0, 0, 0, 0]);
     // A layer a live snapshot made becomes the live disk under its own nodes, none renamed.
     expect(session().nodes.top).toEqual(bigNodes);
     expect(bootDiskTop(await session().qmp.execute('query-block'))).toBe(bigNodes.format);
@@ -311,6 +318,59 @@ describe('a pivot whose reply never comes', () => {
     expect(fs.readdirSync(journal)).toEqual([]);
     expect(h.core.store.getSnapshot(removed.id)).toBeNull();
     expect((await h.core.boxes.detail('vm')).unsettled).toBeNull();
+  });
+});
+
+describe('a finalize that fails after the note', () => {
+  // job-finalize failing (here: the pending job cancelled in its place, as a failure in QEMU's
+  // graph change would leave it) lets the guest write to the old top again: the note must go at
+  // once, or a QEMU dying later would have recovery take the removed layer's file, without them.
+  it('takes the note back: a QEMU killed then leaves recovery the old top, and the guest reads what it wrote after', { timeout: 180_000 }, async () => {
+    await sh(con, 'echo fin-before > /mnt/fb; sync');
+    const removed = await h.core.snapshots.create({ box: 'vm', name: 'unfinalized' });
+    await sh(con, 'echo fin-after > /mnt/fa; sync');
+    const before = digests();
+    const { qmp, pid } = session();
+    const execute = qmp.execute;
+    const sent: string[] = [];
+    qmp.execute = async function (this: QmpClient, command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) {
+      sent.push(command);
+      if (command !== 'job-finalize') return execute.call(this, command, args, opts);
+      await execute.call(this, 'job-cancel', { id: args!.id }, opts);
+      throw new Error('QMP command job-finalize failed: the graph could not be changed');
+    } as typeof qmp.execute;
+    process.env.BOXKEEP_LIVE_MERGE = 'commit';
+    // The owner's own retry waits past this test: what a QEMU dying now leaves is what counts.
+    process.env.BOXKEEP_SETTLE_RETRY_MS = '600000';
+    let err: unknown;
+    try {
+      err = await h.core.snapshots.remove('vm', removed.id).then(() => null, (e: unknown) => e);
+    } finally {
+      qmp.execute = execute;
+      delete process.env.BOXKEEP_LIVE_MERGE;
+      delete process.env.BOXKEEP_SETTLE_RETRY_MS;
+    }
+    expect(sent).not.toContain('stop');
+    expect((err as Error | null)?.message).toMatch(/graph could not be changed[\s\S]*partly merged[\s\S]*finishes the removal by itself/);
+    const journal = h.core.paths.boxJournal(box().id);
+    const records = fs.readdirSync(journal).map((f) => JSON.parse(fs.readFileSync(path.join(journal, f), 'utf8')));
+    expect(records).toMatchObject([{ op: 'live-commit', pivoted: false }]);
+    expect(bootDiskTop(await qmp.execute('query-block'))).toBe(records[0].oldTop.format);
+    // The guest writes on, to the old top; then QEMU dies with the owner.
+    await sh(con, 'echo fin-later > /mnt/fl; sync');
+    con.close();
+    await h.core.close();
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 400 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((res) => setTimeout(res, 25));
+
+    const core = await h.reopen();
+    expect(fs.readdirSync(core.paths.boxJournal(box().id))).toEqual([]);
+    expect(core.store.getSnapshot(removed.id)).toBeNull();
+    expect(box().currentSnapshotId).toBe(removed.parentId);
+    const now = digests();
+    for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], name).toBe(digest);
+    con = await boot(core, 'vm');
+    expect((await sh(con, 'cat /mnt/fb /mnt/fa /mnt/fl')).trim().split(/\s+/)).toEqual(['fin-before', 'fin-after', 'fin-later']);
   });
 });
 

@@ -2,15 +2,20 @@
 // its data up into the live disk (remove.ts), or QEMU's "active commit" of the live disk's
 // data down into the snapshot's file, which then becomes the live disk. Recovery: commit-settle.ts.
 //
-// Why the commit is crash-safe. Until the pivot (block-job-complete) the guest writes to the
-// old top, and the removed layer only gains clusters the top also holds, so the top's view is
-// the truth (its other dependents were rebased before, so nothing else reads the removed
+// Why the commit is crash-safe, with the guest never stopped. Until the pivot the guest writes to
+// the old top, and the removed layer only gains clusters the top also holds, so the top's view
+// is the truth (its other dependents were rebased before, so nothing else reads the removed
 // layer). After the pivot QEMU writes to the removed layer's file and the old top goes stale.
-// A QEMU dying between the pivot and our note of it would leave recovery unable to tell which
-// file is current, so the guest is stopped around the two: block-job-complete returns with
-// both views equal (the job copies the last dirty clusters before it pivots, and a stopped
-// guest writes nothing), so before the note ('pivoted' in the intent) either file is right and
-// recovery takes the old top; after it, only the removed layer's file is. Then `cont`.
+// The job runs with auto-finalize off: after block-job-complete it copies the last dirty
+// clusters, flushes the removed layer's file and waits in PENDING, holding the guest's disk
+// requests (QEMU keeps the disk drained until the job is finalized; the guest's CPUs run on).
+// There both files read the same, so the note ('pivoted' in the intent: "in step, the pivot due
+// or done") goes down then, and only after it job-finalize pivots. A QEMU dying before the note
+// leaves the old top right (it cannot have pivoted), after it the removed layer's file (in step,
+// or pivoted). A finalize that fails lets the guest write to the old top again: the note is then
+// taken back at once, and a running QEMU found later with no job held and the old top is taken
+// at its word over a note (a QEMU dying in the few milliseconds between such a failure and the
+// note's removal is the one window left; a finalize fails only when QEMU cannot change its graph).
 //
 // Why the node names may change before the job: QEMU keeps a node's name, so after the pivot
 // the live disk would be the removed layer's node. A layer a live snapshot made in this QEMU
@@ -176,75 +181,92 @@ async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promi
 }
 
 /**
- * The active commit up to QEMU writing to the removed layer's file, the guest stopped around
- * the pivot and its note (see the top of this file). Resumes a job an earlier owner started;
- * nothing to do once QEMU's top is the new node.
+ * The active commit up to QEMU writing to the removed layer's file, the guest never stopped (see
+ * the top of this file): the job is started with auto-finalize off, so after block-job-complete
+ * it waits in PENDING with the two views equal and the guest's disk requests held, until the
+ * note is down and job-finalize pivots. Resumes a job an earlier owner started, in whatever state
+ * it was left; nothing to do once QEMU's top is the new node.
  */
 export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void, opts: { jobMayRun?: boolean } = {}): Promise<void> {
   const { qmp } = session;
   const journal = core.paths.boxJournal(intent.boxId);
-  // Recovery asks QEMU which node its disk reads: this owner's own map is stale after a pivot
-  // whose reply never came (below), and a commit started again from the detached old top would
-  // write its stale clusters into the live disk.
-  const top = opts.jobMayRun === false ? session.nodes.top.format : bootDiskTop(await qmp.execute<BlockDevice[]>('query-block'));
+  const jobId = `rm-${intent.snapshotId}`;
+  // Watched from before QEMU is asked (its events may come with the answer).
+  const ready = watchJob(session, jobId, (f) => onProgress(f * 0.99), 'BLOCK_JOB_READY');
+  const pending = watchJob(session, jobId, () => {}, 'pending');
+  const unwatch = (): void => {
+    ready.cancel();
+    pending.cancel();
+  };
+  // jobMayRun: false from the owner that just wrote the intent (no job of it can exist yet):
+  // round trips saved. Recovery asks, an earlier owner's job may run on, and asks QEMU which node
+  // its disk reads: this owner's own map is stale after a finalize whose reply never came, and a
+  // commit started again from the detached old top would write its stale clusters into the live disk.
+  let job: BlockJob | undefined;
+  let top: string | undefined = session.nodes.top.format;
+  try {
+    if (opts.jobMayRun !== false) {
+      job = (await qmp.execute<BlockJob[]>('query-block-jobs')).find((j) => j.device === jobId);
+      top = bootDiskTop(await qmp.execute<BlockDevice[]>('query-block'));
+    }
+  } catch (err) {
+    unwatch();
+    throw err;
+  }
   if (top === intent.base.format) {
-    // Pivoted by an owner that died before its note: the note goes down before anything
-    // resumes the guest, or a QEMU dying after that would have recovery take the stale top.
+    unwatch();
+    // Pivoted by an owner that died before its note (a version that noted after the pivot).
     if (!intent.pivoted) writeIntent(journal, { ...intent, pivoted: true });
     if (session.nodes.top.format !== top) pivotedMap(session, intent);
-  } else {
-    await renameBase(session, intent);
-    const jobId = `rm-${intent.snapshotId}`;
-    const ready = watchJob(session, jobId, (f) => onProgress(f * 0.99), 'BLOCK_JOB_READY');
-    // jobMayRun: false from the owner that just wrote the intent (no job of it can exist yet):
-    // a round trip saved. Recovery asks, an earlier owner's job may run on.
-    const job = opts.jobMayRun === false ? undefined : (await qmp.execute<{ device: string; ready: boolean }[]>('query-block-jobs')).find((j) => j.device === jobId);
-    try {
-      // Active commit: the top is the live disk; QEMU forbids a backing-file for it (the top goes).
-      if (!job) await qmp.execute('block-commit', { 'job-id': jobId, device: intent.oldTop.format, 'base-node': intent.base.format });
-    } catch (err) {
-      ready.cancel();
-      throw err;
-    }
-    if (job?.ready) ready.cancel();
-    else await ready.done;
-    liveCommit.crash('after-ready');
-    session.quiescing = true;
-    let resume = !intent.wasPaused;
-    let completeSent = false;
-    try {
-      // One at a time: a `stop` whose reply is late (it drains and flushes) must not let the
-      // pivot run before the guest is stopped.
-      if (!intent.wasPaused) await qmp.execute('stop');
-      const completed = watchJob(session, jobId, () => {});
-      completeSent = true;
-      await qmp.execute('block-job-complete', { device: jobId }).catch((err) => {
-        completed.cancel();
-        throw err;
-      });
-      await completed.done;
-      liveCommit.crash('after-pivot');
-      writeIntent(journal, { ...intent, pivoted: true });
-      liveCommit.crash('after-mark');
-    } catch (err) {
-      // QEMU may have pivoted though no reply said so (a timeout): resumed then (by us, or later
-      // by the user when it was paused), the guest would write to the removed layer's file with
-      // no note of it. Only QEMU can say.
-      if (completeSent && !(await pivotNotedOrNone(session, journal, intent, jobId))) resume = false;
-      throw err;
-    } finally {
-      try {
-        if (resume) await qmp.execute('cont');
-      } finally {
-        session.quiescing = false;
-      }
-    }
-    liveCommit.crash('after-resume');
-    pivotedMap(session, intent);
+    onProgress(1);
+    return;
   }
+  let noted = intent.pivoted === true;
+  if (noted && job?.status !== 'pending') {
+    // Noted in PENDING, but QEMU reads the old top with no job held there: its finalize failed
+    // and the guest wrote to the old top since. The old top is the truth again.
+    writeIntent(journal, { ...intent, pivoted: false });
+    noted = false;
+  }
+  try {
+    await renameBase(session, intent);
+    if (!job) {
+      // Active commit: the top is the live disk; QEMU forbids a backing-file for it (the top goes).
+      await qmp.execute('block-commit', { 'job-id': jobId, device: intent.oldTop.format, 'base-node': intent.base.format, 'auto-finalize': false });
+    }
+    const status = job?.status ?? 'created';
+    if (status === 'created' || status === 'running') await ready.done;
+    else ready.cancel();
+    liveCommit.crash('after-ready');
+    if (status !== 'waiting' && status !== 'pending') await qmp.execute('block-job-complete', { device: jobId });
+    if (status !== 'pending') await pending.done;
+    else pending.cancel();
+  } catch (err) {
+    unwatch();
+    throw err;
+  }
+  // The last dirty clusters are copied and flushed, the guest's requests held: both files read the same.
+  liveCommit.crash('after-pending');
+  if (!noted) writeIntent(journal, { ...intent, pivoted: true });
+  liveCommit.crash('after-mark');
+  const completed = watchJob(session, jobId, () => {});
+  try {
+    await qmp.execute('job-finalize', { id: jobId }).catch((err) => {
+      completed.cancel();
+      throw err;
+    });
+    await completed.done;
+  } catch (err) {
+    await afterFailedFinalize(session, journal, intent, jobId);
+    throw err;
+  }
+  liveCommit.crash('after-pivot');
+  pivotedMap(session, intent);
   onProgress(1);
 }
 
+/** What query-block-jobs says of a job (the fields read here). */
+interface BlockJob { device: string; status: string; ready: boolean }
 /** The owner's map after the pivot: the removed layer's nodes are the top, the old top is gone from the chain. */
 function pivotedMap(session: QemuSession, intent: LiveCommitIntent): void {
   session.nodes = withoutSnapshot({ ...session.nodes, top: intent.base }, intent.snapshotId);
@@ -252,25 +274,21 @@ function pivotedMap(session: QemuSession, intent: LiveCommitIntent): void {
 }
 
 /**
- * After a failed step from block-job-complete on: may the guest run again? Yes when QEMU says
- * its job is over and its disk reads the old top (no pivot) or the removed layer's nodes (the
- * pivot, noted here first). No when QEMU does not say, or its job still runs (it may pivot yet):
- * the guest stays stopped and the intent as it is, for recovery (which resumes the guest).
+ * After job-finalize failed or its reply never came: QEMU says what happened, if it can. Its top
+ * the removed layer's nodes: pivoted (the owner's map follows). Its job gone and its top the old
+ * one: the finalize failed and the guest writes to the old top again, so the note goes at once.
+ * Its job still pending, or QEMU silent: left as it is, for the retry or recovery.
  */
-async function pivotNotedOrNone(session: QemuSession, journal: string, intent: LiveCommitIntent, jobId: string): Promise<boolean> {
+async function afterFailedFinalize(session: QemuSession, journal: string, intent: LiveCommitIntent, jobId: string): Promise<void> {
   const ask = { timeoutMs: 60_000 };
   try {
-    const jobs = await session.qmp.execute<{ device: string }[]>('query-block-jobs', undefined, ask);
-    if (jobs.some((j) => j.device === jobId)) return false;
+    const jobs = await session.qmp.execute<BlockJob[]>('query-block-jobs', undefined, ask);
+    if (jobs.some((j) => j.device === jobId)) return;
     const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, ask));
-    if (top === intent.base.format) {
-      writeIntent(journal, { ...intent, pivoted: true });
-      pivotedMap(session, intent);
-      return true;
-    }
-    return top === intent.oldTop.format;
+    if (top === intent.base.format) pivotedMap(session, intent);
+    else if (top === intent.oldTop.format) writeIntent(journal, { ...intent, pivoted: false });
   } catch {
-    return false;
+    // QEMU silent: recovery asks it again.
   }
 }
 

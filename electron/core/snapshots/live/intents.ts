@@ -49,9 +49,9 @@ export const liveCommit = intentKind(
     wasPaused: v.boolean(),
     /** The nodes the live disk had, and the removed layer's nodes under a generation name (the next top). */
     oldTop: p.node, base: p.node, generation: v.number(),
-    /** Set once QEMU writes to the removed snapshot's file (after block-job-complete): from then on it is the live disk. */
+    /** Set while the job waits in PENDING (both files read the same), before job-finalize pivots: from then on the removed snapshot's file is the live disk. */
     pivoted: v.optional(v.boolean()),
   }),
-  ['after-intent', 'after-base', 'after-ready', 'after-pivot', 'after-mark', 'after-resume', 'after-rename', 'after-row', 'after-delete'],
+  ['after-intent', 'after-base', 'after-ready', 'after-pending', 'after-mark', 'after-pivot', 'after-rename', 'after-row', 'after-delete'],
 );
 export type LiveCommitIntent = IntentOf<typeof liveCommit>;

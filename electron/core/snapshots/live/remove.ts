@@ -12,7 +12,7 @@ import { clearIntent, writeIntent } from '../../journal.js';
 import type { Dependent, RemoveFacts, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { withoutSnapshot, writeNodes, type NodePair } from '../../vm/nodes.js';
-import { executeInOrder } from '../../vm/qmp.js';
+import { executeInOrder, type QmpEvent } from '../../vm/qmp.js';
 import type { QemuSession } from '../../vm/supervisor.js';
 import type { HomeData } from '../../deps.js';
 import type { LiveDeps } from './create.js';
@@ -125,36 +125,42 @@ export function waitForJob(session: QemuSession, jobId: string, onProgress: (f: 
 
 /**
  * Watches a block job from before it starts (its events may come at once); cancel() if it never
- * does. `until`: the event that ends the watch (an active commit is READY long before it completes).
+ * does. `until`: the event that ends the watch (an active commit is READY long before it
+ * completes), or 'pending': the job's status change to PENDING (a job started with auto-finalize
+ * off, once it is done and waits for job-finalize).
  */
-export function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) => void, until = 'BLOCK_JOB_COMPLETED'): { done: Promise<void>; cancel(): void } {
+export function watchJob(session: QemuSession, jobId: string, onProgress: (f: number) => void, until: 'BLOCK_JOB_COMPLETED' | 'BLOCK_JOB_READY' | 'pending' = 'BLOCK_JOB_COMPLETED'): { done: Promise<void>; cancel(): void } {
   const { qmp } = session;
+  const ours = (e: QmpEvent): boolean => e.data?.device === jobId;
+  const offs: (() => void)[] = [];
   let stop!: () => void;
-  const cancelled = new Promise<never>((_, reject) => (stop = () => reject(vmError(`block job ${jobId} was not started`))));
-  cancelled.catch(() => undefined);
-  const ended = qmp.waitForEvent(until, (e) => e.data?.device === jobId, 24 * 3_600_000);
-  // A job that fails before it is ready completes with an error.
-  const completed = until === 'BLOCK_JOB_COMPLETED' ? ended : Promise.race([ended, qmp.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data?.device === jobId, 24 * 3_600_000)]);
-  const failed = qmp.waitForEvent('BLOCK_JOB_ERROR', (e) => e.data?.device === jobId, 24 * 3_600_000);
-  failed.catch(() => undefined);
-  completed.catch(() => undefined);
-  const poll = setInterval(() => {
+  // Every listener goes when the watch ends, however it ends (a cancelled one too).
+  const done = new Promise<void>((resolve, reject) => {
+    stop = () => reject(vmError(`block job ${jobId} was not started`));
+    if (until === 'pending') offs.push(qmp.on('JOB_STATUS_CHANGE', (e) => e.data?.id === jobId && e.data?.status === 'pending' && resolve()));
+    else if (until === 'BLOCK_JOB_READY') offs.push(qmp.on('BLOCK_JOB_READY', (e) => ours(e) && resolve()));
+    // A job that fails before it is ready (or pending) completes with an error.
+    offs.push(qmp.on('BLOCK_JOB_COMPLETED', (e) => {
+      if (!ours(e)) return;
+      if (typeof e.data?.error === 'string') reject(vmError(`Merging the snapshot failed: ${e.data.error}`));
+      else resolve();
+    }));
+    offs.push(qmp.on('BLOCK_JOB_ERROR', (e) => ours(e) && reject(vmError(`Merging the snapshot failed: ${JSON.stringify(e.data)}`))));
+    offs.push(qmp.onClose(() => reject(vmError(`QEMU closed its QMP connection while block job ${jobId} ran`))));
+  });
+  // Progress is polled by the watch of the job's run, not of its wait in PENDING.
+  const poll = until === 'pending' ? undefined : setInterval(() => {
     qmp.execute<{ device: string; offset: number; len: number }[]>('query-block-jobs').then((jobs) => {
       const job = jobs.find((j) => j.device === jobId);
       if (job && job.len > 0) onProgress(job.offset / job.len);
     }, () => undefined);
   }, 200);
-  const done = Promise.race([
-    completed.then((e) => {
-      if (typeof e.data?.error === 'string') throw vmError(`Merging the snapshot failed: ${e.data.error}`);
-    }),
-    failed.then((e) => {
-      throw vmError(`Merging the snapshot failed: ${JSON.stringify(e.data)}`);
-    }),
-    cancelled,
-  ]).finally(() => clearInterval(poll));
-  done.catch(() => undefined);
-  return { done, cancel: stop };
+  const watched = done.finally(() => {
+    clearInterval(poll);
+    for (const off of offs) off();
+  });
+  watched.catch(() => undefined);
+  return { done: watched, cancel: () => stop() };
 }
 
 /**
