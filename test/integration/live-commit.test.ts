@@ -93,7 +93,17 @@ describe('live removal chooses the direction that copies less', () => {
 
     const stops: unknown[] = [];
     const offStop = session().qmp.on('STOP', (e) => stops.push(e));
-    expect(await removeWatchingJobs(big.id).finally(offStop)).toEqual(['commit']);
+    const logged: { msg: string; fields: Record<string, unknown> }[] = [];
+    const info = h.core.logger.info;
+    h.core.logger.info = (msg, fields) => {
+      logged.push({ msg, fields: fields ?? {} });
+      info.call(h.core.logger, msg, fields);
+    };
+    expect(await removeWatchingJobs(big.id).finally(() => { offStop(); h.core.logger.info = info; })).toEqual(['commit']);
+    // The log says how long the guest's disk requests were held, and the note's share of it.
+    const pivotLog = logged.find((l) => l.msg === 'live merge pivot')?.fields;
+    expect(pivotLog).toMatchObject({ op: 'snapshot-remove', boxId: box().id, snapshotId: big.id, held_io_ms: expect.any(Number), note_ms: expect.any(Number) });
+    expect(pivotLog!.note_ms as number).toBeLessThan(pivotLog!.held_io_ms as number);
     // The guest was never stopped: the job held its disk requests in PENDING for the note instead.
     expect(stops).toEqual([]);
     // Nor does the removal leave listeners on QEMU's events behind (each with a day-long timer).
@@ -371,6 +381,70 @@ describe('a finalize that fails after the note', () => {
     for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], name).toBe(digest);
     con = await boot(core, 'vm');
     expect((await sh(con, 'cat /mnt/fb /mnt/fa /mnt/fl')).trim().split(/\s+/)).toEqual(['fin-before', 'fin-after', 'fin-later']);
+  });
+});
+
+describe('a job an earlier owner left', () => {
+  /**
+   * A commit removal whose owner gave up at READY (block-job-complete never sent), its job
+   * started as `commitArgs` says; `then` acts on QEMU's job before recover takes it on. Returns the
+   * commands recover sent.
+   */
+  async function leftAtReady(name: string, commitArgs: (args: Record<string, unknown>) => Record<string, unknown>, then: () => Promise<void>) {
+    await sh(con, `echo ${name}-before > /mnt/${name}b; sync`);
+    const removed = await h.core.snapshots.create({ box: 'vm', name });
+    await sh(con, `echo ${name}-after > /mnt/${name}a; sync`);
+    const before = digests();
+    const { qmp } = session();
+    const execute = qmp.execute;
+    qmp.execute = async function (this: QmpClient, command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) {
+      if (command === 'block-commit') return execute.call(this, command, commitArgs(args!), opts);
+      if (command === 'block-job-complete') throw new Error('QMP command block-job-complete timed out after 10000 ms');
+      return execute.call(this, command, args, opts);
+    } as typeof qmp.execute;
+    process.env.BOXKEEP_LIVE_MERGE = 'commit';
+    process.env.BOXKEEP_SETTLE_RETRY_MS = '600000';
+    try {
+      const err = await h.core.snapshots.remove('vm', removed.id).then(() => null, (e: unknown) => e);
+      expect((err as Error | null)?.message).toMatch(/timed out[\s\S]*partly merged/);
+    } finally {
+      qmp.execute = execute;
+      delete process.env.BOXKEEP_LIVE_MERGE;
+      delete process.env.BOXKEEP_SETTLE_RETRY_MS;
+    }
+    await then();
+    const sent: string[] = [];
+    qmp.execute = async function (this: QmpClient, command: string, args?: Record<string, unknown>, opts?: { timeoutMs?: number }) {
+      sent.push(command);
+      return execute.call(this, command, args, opts);
+    } as typeof qmp.execute;
+    const stops: unknown[] = [];
+    const offStop = qmp.on('STOP', (e) => stops.push(e));
+    try {
+      await h.core.recover();
+    } finally {
+      qmp.execute = execute;
+      offStop();
+    }
+    expect(fs.readdirSync(h.core.paths.boxJournal(box().id)), 'finished by one recover').toEqual([]);
+    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+    expect(stops).toEqual([]);
+    const now = digests();
+    for (const [n, digest] of Object.entries(before)) if (n !== name) expect(now[n], n).toBe(digest);
+    expect((await sh(con, `cat /mnt/${name}b /mnt/${name}a`)).trim().split(/\s+/)).toEqual([`${name}-before`, `${name}-after`]);
+    return sent;
+  }
+
+  it('started by an earlier version with auto-finalize on (it would pivot before any note): cancelled and started again', async () => {
+    const sent = await leftAtReady('oldstyle', (args) => ({ ...args, 'auto-finalize': true }), async () => {});
+    expect(sent.filter((c) => ['job-cancel', 'block-commit', 'block-job-complete', 'job-finalize'].includes(c))).toEqual(['job-cancel', 'block-commit', 'block-job-complete', 'job-finalize']);
+  });
+
+  it('paused: resumed, then completed', async () => {
+    const sent = await leftAtReady('pausedjob', (args) => args, async () => {
+      await session().qmp.execute('job-pause', { id: `rm-${h.core.store.listSnapshots(box().id).find((s) => s.name === 'pausedjob')!.id}` });
+    });
+    expect(sent.filter((c) => ['job-resume', 'block-commit', 'block-job-complete', 'job-finalize'].includes(c))).toEqual(['job-resume', 'block-job-complete', 'job-finalize']);
   });
 });
 

@@ -35,8 +35,9 @@ import { dataBytes } from '../../disk/allocated.js';
 import { renameDurable } from '../../fsutil.js';
 import { removalNeeds, withMetadata } from '../../space.js';
 import { newId } from '../../ids.js';
+import { roundMs, type Logger } from '../../logger.js';
 import { clearIntent, writeIntent } from '../../journal.js';
-import { BoxkeepError } from '../../../../shared/errors.js';
+import { BoxkeepError, vmError } from '../../../../shared/errors.js';
 import type { Dependent, SnapshotRemoveIntent } from '../intents.js';
 import { deleteSnapshotFiles, moveDependentRow, removeRowReparenting } from '../steps.js';
 import { bootDiskTop, mayBecomeTop, nextTop, withoutSnapshot, writeNodes, type BlockDevice } from '../../vm/nodes.js';
@@ -129,7 +130,7 @@ async function removeByCommit(core: LiveDeps, box: Box, plan: SnapshotRemoveInte
   liveCommit.crash('after-base');
   // From here on the removed layer holds some of the live disk's clusters: forward only.
   try {
-    await pivot(core, session, intent, onProgress, { jobMayRun: false });
+    await pivot(core, session, intent, onProgress, { jobMayRun: false, logger: core.logger });
     await finishCommit(core, session, intent);
   } catch (err) {
     // Forward only: finished as recovery would, as soon as this QEMU lets it (tried again, ever
@@ -187,7 +188,7 @@ async function renameBase(session: QemuSession, intent: LiveCommitIntent): Promi
  * note is down and job-finalize pivots. Resumes a job an earlier owner started, in whatever state
  * it was left; nothing to do once QEMU's top is the new node.
  */
-export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void, opts: { jobMayRun?: boolean } = {}): Promise<void> {
+export async function pivot(core: HomeData, session: QemuSession, intent: LiveCommitIntent, onProgress: (f: number) => void, opts: { jobMayRun?: boolean; logger?: Logger } = {}): Promise<void> {
   const { qmp } = session;
   const journal = core.paths.boxJournal(intent.boxId);
   const jobId = `rm-${intent.snapshotId}`;
@@ -206,7 +207,7 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
   let top: string | undefined = session.nodes.top.format;
   try {
     if (opts.jobMayRun !== false) {
-      job = (await qmp.execute<BlockJob[]>('query-block-jobs')).find((j) => j.device === jobId);
+      job = await settledJob(session, jobId);
       top = bootDiskTop(await qmp.execute<BlockDevice[]>('query-block'));
     }
   } catch (err) {
@@ -222,6 +223,8 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     return;
   }
   let noted = intent.pivoted === true;
+  // From block-job-complete on, QEMU holds the guest's disk requests (its last copy, then PENDING) until the pivot.
+  let held = performance.now();
   if (noted && job?.status !== 'pending') {
     // Noted in PENDING, but QEMU reads the old top with no job held there: its finalize failed
     // and the guest wrote to the old top since. The old top is the truth again.
@@ -238,6 +241,7 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     if (status === 'created' || status === 'running') await ready.done;
     else ready.cancel();
     liveCommit.crash('after-ready');
+    held = performance.now();
     if (status !== 'waiting' && status !== 'pending') await qmp.execute('block-job-complete', { device: jobId });
     if (status !== 'pending') await pending.done;
     else pending.cancel();
@@ -247,7 +251,23 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
   }
   // The last dirty clusters are copied and flushed, the guest's requests held: both files read the same.
   liveCommit.crash('after-pending');
-  if (!noted) writeIntent(journal, { ...intent, pivoted: true });
+  const noting = performance.now();
+  if (!noted) {
+    try {
+      writeIntent(journal, { ...intent, pivoted: true });
+    } catch (err) {
+      // No note (or none known to be down): the job must not hold the guest's disk until a retry
+      // can write one. Cancelled in PENDING it ends with no pivot, and the old top stays the truth.
+      await qmp.execute('job-cancel', { id: jobId }).catch(() => undefined);
+      try {
+        writeIntent(journal, { ...intent, pivoted: false });
+      } catch {
+        // The journal refuses every write: the record as it was, never noted (the rename is atomic).
+      }
+      throw err;
+    }
+  }
+  const notedAt = performance.now();
   liveCommit.crash('after-mark');
   const completed = watchJob(session, jobId, () => {});
   try {
@@ -261,12 +281,44 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     throw err;
   }
   liveCommit.crash('after-pivot');
+  // What the guest can notice: its disk requests held, never its CPUs.
+  opts.logger?.info('live merge pivot', {
+    op: 'snapshot-remove', boxId: intent.boxId, snapshotId: intent.snapshotId,
+    held_io_ms: roundMs(performance.now() - held), note_ms: roundMs(notedAt - noting),
+  });
   pivotedMap(session, intent);
   onProgress(1);
 }
 
 /** What query-block-jobs says of a job (the fields read here). */
-interface BlockJob { device: string; status: string; ready: boolean }
+interface BlockJob { device: string; status: string; ready: boolean; 'auto-finalize'?: boolean }
+
+/**
+ * The removal's job as an earlier owner left it, fit to be taken on: none, or one with
+ * auto-finalize off in a state the steps go on from. A paused one (paused, or standby: paused
+ * once ready) is resumed. One an earlier
+ * version started with auto-finalize on would pivot by itself, before any note, once completed:
+ * it is cancelled before it is ready or completes (a cancelled active commit ends with no pivot)
+ * and started again; one already finishing by itself is left to finish (the retry then finds the
+ * pivot done, or the job gone).
+ */
+async function settledJob(session: QemuSession, jobId: string): Promise<BlockJob | undefined> {
+  const { qmp } = session;
+  const find = async () => (await qmp.execute<BlockJob[]>('query-block-jobs')).find((j) => j.device === jobId);
+  let job = await find();
+  if (job?.status === 'paused' || job?.status === 'standby') {
+    // Paused by someone (standby: paused once ready), it would never reach PENDING. QEMU refuses
+    // to resume a job it paused itself (drained for a moment): that one goes on by itself.
+    await qmp.execute('job-resume', { id: jobId }).catch(() => undefined);
+    job = await find();
+  }
+  if (!job || job['auto-finalize'] === false) return job;
+  if (!['created', 'running', 'ready', 'standby', 'paused'].includes(job.status)) throw vmError(`The merge job ${jobId} an earlier Boxkeep started is finishing (${job.status}); tried again shortly.`);
+  await qmp.execute('job-cancel', { id: jobId });
+  for (let i = 0; i < 400 && (job = await find()); i++) await new Promise((r) => setTimeout(r, 25));
+  if (job) throw vmError(`The merge job ${jobId} an earlier Boxkeep started did not end when cancelled (${job.status}); tried again shortly.`);
+  return undefined;
+}
 /** The owner's map after the pivot: the removed layer's nodes are the top, the old top is gone from the chain. */
 function pivotedMap(session: QemuSession, intent: LiveCommitIntent): void {
   session.nodes = withoutSnapshot({ ...session.nodes, top: intent.base }, intent.snapshotId);
@@ -275,21 +327,23 @@ function pivotedMap(session: QemuSession, intent: LiveCommitIntent): void {
 
 /**
  * After job-finalize failed or its reply never came: QEMU says what happened, if it can. Its top
- * the removed layer's nodes: pivoted (the owner's map follows). Its job gone and its top the old
- * one: the finalize failed and the guest writes to the old top again, so the note goes at once.
- * Its job still pending, or QEMU silent: left as it is, for the retry or recovery.
+ * the removed layer's nodes: pivoted (the owner's map follows). Its top the old one with no job
+ * held in PENDING (gone, or aborting): the finalize failed and the guest writes to the old top
+ * again, so the note goes at once (a journal that refuses it fails the step loudly). Its job still
+ * pending, or QEMU silent: left as it is, for the retry or recovery.
  */
 async function afterFailedFinalize(session: QemuSession, journal: string, intent: LiveCommitIntent, jobId: string): Promise<void> {
   const ask = { timeoutMs: 60_000 };
+  let job: BlockJob | undefined;
+  let top: string | undefined;
   try {
-    const jobs = await session.qmp.execute<BlockJob[]>('query-block-jobs', undefined, ask);
-    if (jobs.some((j) => j.device === jobId)) return;
-    const top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, ask));
-    if (top === intent.base.format) pivotedMap(session, intent);
-    else if (top === intent.oldTop.format) writeIntent(journal, { ...intent, pivoted: false });
+    job = (await session.qmp.execute<BlockJob[]>('query-block-jobs', undefined, ask)).find((j) => j.device === jobId);
+    top = bootDiskTop(await session.qmp.execute<BlockDevice[]>('query-block', undefined, ask));
   } catch {
-    // QEMU silent: recovery asks it again.
+    return; // QEMU silent: recovery asks it again.
   }
+  if (top === intent.base.format) pivotedMap(session, intent);
+  else if (top === intent.oldTop.format && job?.status !== 'pending') writeIntent(journal, { ...intent, pivoted: false });
 }
 
 /**
