@@ -55,6 +55,12 @@ describe('AutoProtect in the box view', () => {
     await expect.poll(() => details.innerText()).toMatch(/Kept\s+Pinned: AutoProtect never removes it/);
     const shown = await cli(t.home, ['snapshot', 'show', 'work', 'keep']);
     expect((shown.data as Snapshot).pinned).toBe(true);
+    // Deleting it says first that it is pinned; cancelled, it stays.
+    await details.getByRole('button', { name: 'Delete…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete snapshot “keep”?' });
+    await expect.poll(() => dialog.getByTestId('pinned-note').innerText()).toBe('It is pinned: AutoProtect never removes it, but deleting it here does.');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => dialog.count()).toBe(0);
     await details.getByRole('button', { name: 'Unpin' }).click();
     await expect.poll(() => row.locator('.badge-pinned').count()).toBe(0);
     expect(((await cli(t.home, ['snapshot', 'show', 'work', 'keep'])).data as Snapshot).pinned).toBe(false);

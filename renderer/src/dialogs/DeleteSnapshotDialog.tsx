@@ -41,6 +41,11 @@ export function DeleteSnapshotDialog({ boxId, snapshotId }: { boxId: string; sna
           ) : (
             <p>Nothing depends on it, so its file is simply removed.</p>
           )}
+          {doomed.pinned && (
+            <p data-testid="pinned-note">
+              <strong>It is pinned</strong>: AutoProtect never removes it, but deleting it here does.
+            </p>
+          )}
           <p>All other snapshots are unchanged. You cannot go back to “{doomed.name}” afterwards.</p>
           <p>
             {dependents.length > 0 ? (
