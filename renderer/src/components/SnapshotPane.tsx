@@ -4,7 +4,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { SNAPSHOT_TAKEN_WORDS, type Box, type BoxDetail, type Snapshot, type SnapshotTaken, type SnapshotTree as Tree } from '../../../shared/types.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { exactTime, formatBytes, linkedSource, plural, relativeTime, treeBase } from '../format.js';
-import { useNow } from '../hooks.js';
+import { refusedResume, useMemoryResume, useNow } from '../hooks.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
 import { layoutTree, NOW_KEY, type TreeLayout } from '../tree/layout.js';
 import { SnapshotTree } from '../tree/SnapshotTree.js';
@@ -46,30 +46,17 @@ function Details({ box, detail, tree, layout }: { box: Box; detail: BoxDetail | 
 }
 
 /**
- * What a snapshot's kept memory gives a restore now: asked of the engine (the box's settings and
- * this QEMU must match the ones it was taken with), again whenever the box's settings change.
+ * What a snapshot's kept memory gives a restore now: asked of the engine, again whenever the
+ * box's settings change (its status, current snapshot or a stop's deadline are not settings).
  */
 function MemoryFact({ box, snapshot, size }: { box: Box; snapshot: Snapshot; size: number }) {
-  const actions = useActions();
-  const [answer, setAnswer] = useState<{ key: string; resumable: boolean; reason: string | null } | null>(null);
-  // What a resume must match: the box's settings (not its status, its current snapshot or a stop's deadline).
   const { status: _s, failureReason: _f, stopDeadline: _d, currentSnapshotId: _c, ...settings } = box;
-  const key = `${snapshot.id}:${size}:${JSON.stringify(settings)}`;
-  useEffect(() => {
-    let live = true;
-    void actions.memoryResume(box.id, snapshot.id).then((out) => {
-      if (live && out.ok) setAnswer({ key, resumable: out.value.resumable, reason: out.value.reason });
-    });
-    return () => void (live = false);
-  }, [actions, box.id, snapshot.id, key]);
+  const answer = useMemoryResume(box.id, snapshot.id, `${size}:${JSON.stringify(settings)}`);
   const kept = `${formatBytes(size)} kept`;
-  if (!answer || answer.key !== key) return <>{kept}</>;
-  if (answer.resumable) return <>{kept}: restoring it resumes the machine from the moment it was taken</>;
-  return (
-    <>
-      {kept}, but it can’t be resumed now: {answer.reason ?? 'the engine did not say why'}. Restoring it restores the disk only.
-    </>
-  );
+  const refused = refusedResume(answer);
+  if (refused !== null) return <>{kept}, but it can’t be resumed now: {refused}. Restoring it restores the disk only.</>;
+  if (answer !== null && 'resumable' in answer) return <>{kept}: restoring it resumes the machine from the moment it was taken</>;
+  return <>{kept}</>;
 }
 
 function SnapshotDetails({ box, tree, snapshot: s, childIds, isCurrent }: { box: Box; tree: Tree; snapshot: Snapshot; childIds: string[]; isCurrent: boolean }) {

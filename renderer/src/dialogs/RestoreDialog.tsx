@@ -7,11 +7,12 @@
 // restores the disk alone, as the engine would otherwise refuse the restore.
 import { useEffect, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { isActive, type MemoryResume } from '../../../shared/types.js';
+import { isActive } from '../../../shared/types.js';
 import { ProgressSlot } from '../components/Progress.js';
 import { useActions, useApp, useSession } from '../context.js';
 import { Dialog, DialogButtons, DialogError } from './Dialog.js';
 import { useSubmit } from './useSubmit.js';
+import { refusedResume, useMemoryResume } from '../hooks.js';
 
 export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId: string }) {
   const actions = useActions();
@@ -38,14 +39,8 @@ export function RestoreDialog({ boxId, snapshotId }: { boxId: string; snapshotId
   const hasMemory = !!tree?.snapshots.find((s) => s.id === snapshotId)?.memory;
   // Asked once, on opening: the box's settings are what a resume needs to match, and they do not
   // change under an open dialog. Unknown (null) until the answer lands; an error is its message.
-  const [resume, setResume] = useState<MemoryResume | { failed: string } | null>(null);
-  useEffect(() => {
-    if (!hasMemory) return;
-    let live = true;
-    void actions.memoryResume(boxId, snapshotId).then((out) => live && setResume(out.ok ? out.value : { failed: out.error.message }));
-    return () => void (live = false);
-  }, [actions, boxId, snapshotId, hasMemory]);
-  const cannotResume = resume !== null && 'resumable' in resume && !resume.resumable ? resume.reason ?? 'the engine did not say why' : null;
+  const resume = useMemoryResume(boxId, snapshotId, hasMemory ? 'on opening' : null);
+  const cannotResume = refusedResume(resume);
   const resumeKnown = resume !== null && 'resumable' in resume && resume.resumable;
   const diskOnly = diskOnlyChosen || cannotResume !== null;
   const withMemory = hasMemory && resumeKnown && !diskOnly;

@@ -222,15 +222,10 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     onProgress(1);
     return;
   }
-  let noted = intent.pivoted === true;
+  // QEMU's top is not the removed layer's nodes here: a note with no job held in PENDING is stale.
+  const noted = intent.pivoted === true && !takeBackStaleNote(journal, intent, job);
   // From block-job-complete on, QEMU holds the guest's disk requests (its last copy, then PENDING) until the pivot.
-  let held = performance.now();
-  if (noted && job?.status !== 'pending') {
-    // Noted in PENDING, but QEMU reads the old top with no job held there: its finalize failed
-    // and the guest wrote to the old top since. The old top is the truth again.
-    writeIntent(journal, { ...intent, pivoted: false });
-    noted = false;
-  }
+  let held = 0;
   try {
     await renameBase(session, intent);
     if (!job) {
@@ -277,7 +272,8 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
     });
     await completed.done;
   } catch (err) {
-    await afterFailedFinalize(session, journal, intent, jobId);
+    // The note is down by now, whoever wrote it.
+    await afterFailedFinalize(session, journal, { ...intent, pivoted: true }, jobId);
     throw err;
   }
   liveCommit.crash('after-pivot');
@@ -291,16 +287,15 @@ export async function pivot(core: HomeData, session: QemuSession, intent: LiveCo
 }
 
 /** What query-block-jobs says of a job (the fields read here). */
-interface BlockJob { device: string; status: string; ready: boolean; 'auto-finalize'?: boolean }
+interface BlockJob { device: string; status: string; 'auto-finalize'?: boolean }
 
 /**
  * The removal's job as an earlier owner left it, fit to be taken on: none, or one with
  * auto-finalize off in a state the steps go on from. A paused one (paused, or standby: paused
- * once ready) is resumed. One an earlier
- * version started with auto-finalize on would pivot by itself, before any note, once completed:
- * it is cancelled before it is ready or completes (a cancelled active commit ends with no pivot)
- * and started again; one already finishing by itself is left to finish (the retry then finds the
- * pivot done, or the job gone).
+ * once ready) is resumed. One an earlier version started with auto-finalize on would pivot by
+ * itself, before any note, once completed: it is cancelled before it is ready or completes (a
+ * cancelled active commit ends with no pivot) and started again; one already finishing by itself
+ * is left to finish (the retry then finds the pivot done, or the job gone).
  */
 async function settledJob(session: QemuSession, jobId: string): Promise<BlockJob | undefined> {
   const { qmp } = session;
@@ -343,7 +338,18 @@ async function afterFailedFinalize(session: QemuSession, journal: string, intent
     return; // QEMU silent: recovery asks it again.
   }
   if (top === intent.base.format) pivotedMap(session, intent);
-  else if (top === intent.oldTop.format && job?.status !== 'pending') writeIntent(journal, { ...intent, pivoted: false });
+  else if (top === intent.oldTop.format) takeBackStaleNote(journal, intent, job);
+}
+
+/**
+ * A note QEMU contradicts, asked when its disk does not read the removed layer's nodes: with no
+ * job held in PENDING (gone, or aborting) a finalize failed and the guest writes to the old top
+ * again, which is the truth again. The note goes (true), or there was none to take back (false).
+ */
+function takeBackStaleNote(journal: string, intent: LiveCommitIntent, job: BlockJob | undefined): boolean {
+  if (!intent.pivoted || job?.status === 'pending') return false;
+  writeIntent(journal, { ...intent, pivoted: false });
+  return true;
 }
 
 /**
