@@ -357,9 +357,10 @@ function takeBackStaleNote(journal: string, intent: LiveCommitIntent, job: Block
  * while the old top's nodes go (closing its file), then the rows and the folder. Idempotent.
  */
 export async function finishCommit(core: HomeData, session: QemuSession | null, intent: LiveCommitIntent): Promise<void> {
-  // Sent before the rename and awaited after it, so QEMU closes the old top while the rename is
-  // made durable: either order is right. Both sent whatever the first answers, as one at a time
-  // did: either may be gone already (recovery).
+  // Sent first and awaited last, so QEMU closes the old top while the rename, the rows and the
+  // folder are made durable: any order is right (nothing reads the old top after the pivot, and
+  // the trash frees its file after the removal, open or not). Both sent whatever the first
+  // answers, as one at a time did: either may be gone already (recovery).
   const dropped = session ? executeInOrder(session.qmp, [['blockdev-del', { 'node-name': intent.oldTop.format }], ['blockdev-del', { 'node-name': intent.oldTop.file }]]).catch(() => undefined) : null;
   if (fs.existsSync(intent.snapshotPath)) {
     // The old top, replaced here, is freed by the trash after the removal, not by QEMU's close.
@@ -367,9 +368,9 @@ export async function finishCommit(core: HomeData, session: QemuSession | null, 
     renameDurable(intent.snapshotPath, intent.commitFrom.path);
   }
   liveCommit.crash('after-rename');
-  await dropped;
   removeRowReparenting(core, intent);
   liveCommit.crash('after-row');
   deleteSnapshotFiles(core, intent);
   liveCommit.crash('after-delete');
+  await dropped;
 }
