@@ -1,9 +1,11 @@
 // The space guard counts a UEFI box's variables: a snapshot keeps a copy of them and a restore
 // prepares one, so with room for the overlay but not for the variables both are refused up
-// front (on a real small filesystem) and nothing changes.
+// front (on a real small filesystem) and nothing changes; AutoProtect's guard counts them too.
 import fs from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../electron/core/core.js';
+import { ProtectScheduler } from '../../electron/core/protect/scheduler.js';
+import type { ProtectAlert } from '../../shared/events.js';
 import { varsDigests, worldOnSmallDisk, type World } from '../helpers/crash.js';
 import { diskDigest, hashFile } from '../helpers/disk.js';
 import type { LoopFs } from '../helpers/loopfs.js';
@@ -42,3 +44,38 @@ it('snapshot create and restore of a UEFI box need room for the variables too (O
   await core.snapshots.create({ box: 'dev', name: 'fits' });
   expect(hashFile(core.paths.snapshotEfiVars(world.boxId, core.store.findSnapshot(world.boxId, 'fits')!.id))).toBe(world.liveVars);
 });
+
+it('AutoProtect of a running UEFI box pauses on the same figure before it asks: one alert, not a "resumed" and a refusal every interval', async () => {
+  const box = await core.boxes.create({ name: 'auto', image: 'seed', firmware: 'uefi', memoryMib: 128 });
+  await core.vms.start('auto');
+  try {
+    const clock = { now: Date.now(), advance(ms: number) { this.now += ms; } };
+    const s = new ProtectScheduler(core, { now: () => clock.now, setTimeout: () => null, clearTimeout: () => {} });
+    core.protect.set({ box: 'auto', everyMinutes: 5 });
+    const seen: ProtectAlert[] = [];
+    const off = core.events.on('protect:alert', (a) => seen.push(a));
+    const autos = () => core.store.listSnapshots(box.id).filter((x) => x.auto).length;
+    try {
+      // Room for the overlay, not for the variables' copy besides (OVMF's QEMU writes nothing to this disk).
+      core.store.setSetting('disk-reserve', String(Math.max(0, loop.free() - (MiB + 256 * 1024))));
+      for (let i = 0; i < 3; i++) {
+        await s.tick();
+        await s.idle();
+        clock.advance(6 * 60_000);
+      }
+      expect(seen.map((a) => a.kind)).toEqual(['paused']);
+      expect(seen[0]!.message).toMatch(/AutoProtect of "auto" is paused: The automatic snapshot of "auto" needs about 1\.5 MiB/);
+      expect(autos()).toBe(0);
+      core.store.setSetting('disk-reserve', String(Math.max(0, loop.free() - 8 * MiB)));
+      await s.tick();
+      await s.idle();
+      expect(seen.map((a) => a.kind)).toEqual(['paused', 'resumed']);
+      expect(autos()).toBe(1);
+    } finally {
+      off();
+      await s.stop();
+    }
+  } finally {
+    await core.vms.stop('auto', { force: true }).catch(() => undefined);
+  }
+}, 180_000);

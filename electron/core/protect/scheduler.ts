@@ -7,7 +7,8 @@
 // gets one snapshot (isDue), never a catch-up of each one missed.
 import type { Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
-import { OVERLAY_BYTES, shortfall, spaceMessage } from '../space.js';
+import { shortfall, spaceMessage } from '../space.js';
+import { snapshotNeeds } from '../snapshots/efivars.js';
 import { enabledRows, writeState, type ProtectRow } from './policy-store.js';
 import { afterSnapshot, isDue, runningSoFar } from './schedule.js';
 import type { ProtectService } from './service.js';
@@ -129,10 +130,11 @@ export class ProtectScheduler {
    * alert instead of a failure every interval; resumes (one alert) once the reserve is free again.
    */
   private spaceAllows(box: Box): boolean {
-    const short = shortfall(this.core, OVERLAY_BYTES);
+    const needed = snapshotNeeds(box);
+    const short = shortfall(this.core, needed);
     const paused = this.core.protect.runtimeOf(box.id).pausedReason;
     if (short) {
-      if (paused === null) this.pause(box, spaceMessage(`The automatic snapshot of ${JSON.stringify(box.name)}`, OVERLAY_BYTES, short.space, short.missing));
+      if (paused === null) this.pause(box, spaceMessage(`The automatic snapshot of ${JSON.stringify(box.name)}`, needed, short.space, short.missing));
       return false;
     }
     if (paused !== null) {

@@ -7,6 +7,7 @@ import { storageError } from '../../../shared/errors.js';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { renameDurable, writeFileDurable } from '../fsutil.js';
+import { memoryStateBytes, OVERLAY_BYTES } from '../space.js';
 import { checkVars, copyVars, findOvmf, readVars } from '../vm/firmware.js';
 
 /**
@@ -40,6 +41,16 @@ export function keepVarsAgain(core: HomeData, box: Box, snapshotId: string, kept
 /** What a snapshot's copy (or a restore's prepared copy) of the box's variables takes on disk: the space guard counts it. */
 export function varsBytes(box: Box): number {
   return box.firmware === 'uefi' ? findOvmf().varsSize : 0;
+}
+
+/**
+ * What taking a snapshot writes, as the space guard counts it: the new overlay, the variables'
+ * copy, the memory state when kept. The engine refuses with it, and AutoProtect pauses on it
+ * before asking (the same figure, so a schedule is not told "resumed" every interval and then
+ * refused).
+ */
+export function snapshotNeeds(box: Box, withMemory = false): number {
+  return OVERLAY_BYTES + varsBytes(box) + (withMemory ? memoryStateBytes(box.memoryMib) : 0);
 }
 
 /** Before a restore changes anything: the snapshot's copy must be there and be Boxkeep's. */

@@ -14,7 +14,7 @@ import type { VmControl } from '../vm/control.js';
 import { sizeOnDisk } from '../fsutil.js';
 import { memoryPath } from '../paths.js';
 import { newId } from '../ids.js';
-import { memoryStateBytes, OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
+import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
 import { chainRoot, verifyBoxChain, verifyLiveDisk, verifyLiveMergeLayers, type ChainTop } from './box-chain.js';
 import { refuseIfLinked } from '../clone/linked.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
@@ -25,7 +25,7 @@ import { snapshotTree, withSizeNow } from './read.js';
 import { planRunning, removeRunning } from './live/commit.js';
 import { readByQemu } from './live/remove.js';
 import { createStopped, removeOffline, restoreStopped } from './steps.js';
-import { varsBytes } from './efivars.js';
+import { snapshotNeeds, varsBytes } from './efivars.js';
 import { elapsedMs } from '../logger.js';
 
 /**
@@ -132,7 +132,7 @@ export class SnapshotEngine {
     if (withMemory) assertMemoryPossible(box);
     // Freezing a tampered live disk would record it as a good snapshot.
     verifyLiveDisk(this.core, box);
-    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}${withMemory ? ' with memory' : ''}`, OVERLAY_BYTES + varsBytes(box) + (withMemory ? memoryStateBytes(box.memoryMib) : 0));
+    requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}${withMemory ? ' with memory' : ''}`, snapshotNeeds(box, withMemory));
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
       sizeOnDisk: 0, virtualSize: box.diskSize, live, taken: live ? 'crash-consistent' : 'stopped', diskPath: this.core.paths.snapshotDisk(box.id, id), hasPicture: false,
