@@ -151,4 +151,40 @@ describe('boxkeep snapshot restore asks before discarding changes, on a terminal
     const alone = cli('snapshot', 'remove', 'b', 'solo');
     expect(alone.stdout).toMatch(/; freed .*\. The live disk \(Now\) now hangs from its parent\.\n$/);
   });
+
+  it('snapshot remove of a pinned snapshot asks on a terminal: only "y" removes it; --yes and a script do not ask', () => {
+    const names = () => tree().snapshots.map((s) => s.name);
+    json('snapshot', 'create', 'b', 'kept');
+    json('snapshot', 'pin', 'b', 'kept');
+    const question = 'The snapshot "kept" is pinned: AutoProtect never removes it.\nRemove it anyway? [y/N] ';
+    const ask = (answer: string) => runOnPty([process.execPath, BIN, '--home', home, 'snapshot', 'remove', 'b', 'kept'], { prompt: '[y/N] ', answer });
+    for (const answer of ['\n', 'n\n', '<EOF>']) {
+      const no = ask(answer);
+      expect(no.out).toContain(question);
+      expect(no.code).toBe(5);
+      expect(no.out).toContain('Remove cancelled; nothing was changed. Pass --yes');
+      expect(names()).toContain('kept');
+    }
+    const yes = ask('y\n');
+    expect(yes.code).toBe(0);
+    expect(yes.out).toContain('Removed snapshot "kept"');
+    expect(names()).not.toContain('kept');
+
+    // Not pinned: nothing asked on a terminal. Pinned, with --yes or from a script: removed, nothing asked.
+    json('snapshot', 'create', 'b', 'plain');
+    const plain = runOnPty([process.execPath, BIN, '--home', home, 'snapshot', 'remove', 'b', 'plain'], {});
+    expect(plain.code).toBe(0);
+    expect(plain.out).not.toContain('[y/N]');
+    for (const [name, run] of [
+      ['flagged', () => runOnPty([process.execPath, BIN, '--home', home, 'snapshot', 'remove', 'b', 'flagged', '--yes'], {})],
+      ['scripted', () => { const r = cli('snapshot', 'remove', 'b', 'scripted'); return { code: r.status, out: r.stdout + r.stderr }; }],
+    ] as const) {
+      json('snapshot', 'create', 'b', name);
+      json('snapshot', 'pin', 'b', name);
+      const r = run();
+      expect(r.code).toBe(0);
+      expect(r.out).not.toContain('[y/N]');
+      expect(names()).not.toContain(name);
+    }
+  });
 });

@@ -123,10 +123,14 @@ export const snapshotCommands: CommandGroup = {
     },
     ...snapshotPinCommands,
     {
-      usage: 'snapshot remove <box> <snapshot>',
+      usage: 'snapshot remove <box> <snapshot> [--yes]',
       summary: 'Remove a snapshot. Its data is merged into what depends on it; no other snapshot changes.',
-      async run({ args, api }) {
+      details:
+        'A pinned snapshot (one AutoProtect never prunes) is removed like any other. On a terminal you\n' +
+        'are asked first; --yes removes it without asking, as a script (no terminal) does.',
+      async run({ args, api, ask }) {
         const ref = arg(args, 'snapshot');
+        if (!on(args, 'yes') && ask) await confirmPinnedRemoval(api, arg(args, 'box'), ref, ask);
         const r = await api.snapshots.remove({ box: arg(args, 'box'), snapshot: ref });
         const moved = [
           ...(r.reparentedIds.length ? [r.reparentedIds.length === 1 ? '1 snapshot' : `${r.reparentedIds.length} snapshots`] : []),
@@ -156,6 +160,19 @@ async function askToSave(api: Api, box: string, ask: (question: string) => Promi
   if (word === '' || word === 'y' || word === 'yes') return true;
   if (word === 'n' || word === 'no') return false;
   throw new BoxkeepError('InvalidState', 'Restore cancelled; nothing was changed. Pass --snapshot-current-first or --discard-current to decide without being asked.');
+}
+
+/**
+ * On a terminal, before a pinned snapshot goes: the pin says "keep this", so ask. Only "y" or
+ * "yes" removes it; Enter, Ctrl+D or anything else cancels with nothing changed.
+ */
+async function confirmPinnedRemoval(api: Api, box: string, snapshot: string, ask: (question: string) => Promise<string | null>): Promise<void> {
+  const s = await api.snapshots.get({ box, snapshot });
+  if (!s.pinned) return;
+  const answer = await ask(`The snapshot ${q(s.name)} is pinned: AutoProtect never removes it.\nRemove it anyway? [y/N] `);
+  const word = answer?.trim().toLowerCase();
+  if (word === 'y' || word === 'yes') return;
+  throw new BoxkeepError('InvalidState', 'Remove cancelled; nothing was changed. Pass --yes to remove a pinned snapshot without being asked.');
 }
 
 function showSnapshot(s: Snapshot, parent: Snapshot | null, box: Box | undefined, now: number): string {
