@@ -26,8 +26,10 @@ export function App() {
       const t = e.target as HTMLElement | null;
       const inTextField = !!t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
       // The terminal and the guest's screen take every key (noVNC also stops them at its canvas).
+      // (The serial terminal claims the take-snapshot chord: keyboard.ts.)
       const inTerminal = !!t?.closest?.('.xterm, .guest-screen');
-      const action = shortcutFor({ key: e.key, code: e.code, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField, inTerminal }, session.keys);
+      const inConsole = !!t?.closest?.('.xterm');
+      const action = shortcutFor({ key: e.key, code: e.code, ctrlKey: e.ctrlKey, metaKey: e.metaKey, shiftKey: e.shiftKey, altKey: e.altKey, inTextField, inTerminal, inConsole }, session.keys);
       if (action && runShortcut(session, action)) e.preventDefault();
     };
     window.addEventListener('keydown', onKey);

@@ -24,8 +24,14 @@ export interface KeyPress {
   altKey: boolean;
   /** Focus is in a text field: plain keys (Delete, F2) belong to the field, not to us. */
   inTextField: boolean;
-  /** Focus is in the box's terminal or on its screen: every key belongs to the guest (or the terminal's copy/paste), none to us. */
+  /**
+   * Focus is in the box's terminal or on its screen: every key belongs to the guest (or the
+   * terminal's copy/paste), none to us; but the serial terminal (inConsole) also claims the
+   * take-snapshot chord, as a terminal emulator claims its Ctrl+Shift chords: a serial line has
+   * no Ctrl+Shift (the guest would get Ctrl+S, XOFF, which stops its output).
+   */
   inTerminal?: boolean;
+  inConsole?: boolean;
 }
 
 interface Chord {
@@ -63,7 +69,16 @@ function chordOf(s: Shortcut, host: KeyHost): Chord {
 }
 
 export function shortcutFor(press: KeyPress, host: KeyHost): ShortcutAction | null {
-  if (press.inTerminal) return null;
+  if (press.inTerminal) return press.inConsole && consoleClaims(press, host) ? 'takeSnapshot' : null;
+  return matching(press, host);
+}
+
+/** The serial terminal keeps this key from the guest: the app's take-snapshot chord. */
+export function consoleClaims(press: Omit<KeyPress, 'inTextField'>, host: KeyHost): boolean {
+  return matching({ ...press, inTextField: false }, host) === 'takeSnapshot';
+}
+
+function matching(press: KeyPress, host: KeyHost): ShortcutAction | null {
   // A Mac keyboard's "delete" key reports Backspace.
   const key = host.mac && press.key === 'Backspace' ? 'Delete' : press.key;
   for (const s of SHORTCUTS) {

@@ -123,6 +123,20 @@ describe('a running box in the browser', () => {
     expect(await page.getByRole('tab', { name: 'Console' }).getAttribute('aria-selected')).toBe('true');
     await page.keyboard.press('Control+U');
 
+    // The take-snapshot chord is the one the terminal keeps from the guest (which would get
+    // Ctrl+S, XOFF, and stop printing): it opens the dialog, and the guest answers on after it.
+    await terminal.click();
+    await page.keyboard.press('Control+Shift+S');
+    const take = page.getByRole('dialog', { name: 'Take a snapshot of vm' });
+    await expect.poll(() => take.isVisible(), { timeout: 5000 }).toBe(true);
+    await take.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => take.isVisible()).toBe(false);
+    await terminal.click();
+    await page.keyboard.type('echo AFTER-$((40+2))');
+    await page.keyboard.press('Enter');
+    await expect.poll(consoleLines, { timeout: 15_000 }).toContain('AFTER-42');
+    expect(await page.locator('.console-note').innerText()).toContain('Ctrl+Shift+S takes a snapshot');
+
     // Paste: the browser's own plain-text paste into the terminal, from the system clipboard.
     await b.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(served.url).origin });
     await page.evaluate((text) => (globalThis as any).navigator.clipboard.writeText(text), 'echo PASTED-$((20+3))\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allShortcuts, ariaShortcut, isScreenRelease, screenReleaseLabel, shortcutFor, shortcutLabel, type KeyHost, type KeyPress } from '../../renderer/src/keyboard.js';
+import { allShortcuts, ariaShortcut, consoleClaims, isScreenRelease, screenReleaseLabel, shortcutFor, shortcutLabel, type KeyHost, type KeyPress } from '../../renderer/src/keyboard.js';
 
 const press = (key: string, mods: Partial<KeyPress> = {}): KeyPress => ({
   key, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, inTextField: false, ...mods,
@@ -47,6 +47,21 @@ describe('keyboard shortcuts', () => {
       expect(shortcutFor({ ...press(key, mods), inTerminal: true }, LINUX_APP), key).toBeNull();
       expect(shortcutFor({ ...press(key, { ...mods, altKey: 'ctrlKey' in mods }), inTerminal: true }, LINUX_TAB), key).toBeNull();
     }
+  });
+
+  it('the serial terminal claims only the take-snapshot chord (the guest would get Ctrl+S, XOFF); the guest\'s screen claims none', () => {
+    const inConsole = { inTerminal: true, inConsole: true };
+    for (const host of [LINUX_APP, LINUX_TAB]) expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true, code: 'KeyS', ...inConsole }), host)).toBe('takeSnapshot');
+    for (const host of [MAC_APP, MAC_TAB]) expect(shortcutFor(press('S', { metaKey: true, shiftKey: true, ...inConsole }), host)).toBe('takeSnapshot');
+    expect(consoleClaims(press('S', { ctrlKey: true, shiftKey: true }), LINUX_APP)).toBe(true);
+    // Plain Ctrl+S is the guest's (XOFF on purpose), and every other chord stays the terminal's or the guest's.
+    expect(consoleClaims(press('s', { ctrlKey: true }), LINUX_APP)).toBe(false);
+    for (const key of ['C', 'V', 'R', 'N']) {
+      expect(shortcutFor(press(key, { ctrlKey: true, shiftKey: true, ...inConsole }), LINUX_APP), key).toBeNull();
+      expect(shortcutFor(press(key, { altKey: true, shiftKey: true, ...inConsole }), LINUX_TAB), key).toBeNull();
+    }
+    expect(shortcutFor(press('Delete', inConsole), LINUX_APP)).toBeNull();
+    expect(shortcutFor(press('S', { ctrlKey: true, shiftKey: true, inTerminal: true }), LINUX_APP)).toBeNull();
   });
 
   it('plain letters and extra modifiers do nothing', () => {

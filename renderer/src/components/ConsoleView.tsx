@@ -18,7 +18,8 @@ import { useEffect, useRef, useState } from 'react';
 import type { ByteStream } from '../../../shared/streams.js';
 import type { Box } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
-import { useActions } from '../context.js';
+import { useActions, useSession } from '../context.js';
+import { consoleClaims, shortcutLabel, type KeyHost } from '../keyboard.js';
 import { usePageVisible } from '../hooks.js';
 import { errorText } from '../store/errors.js';
 import { createBoxTerminal, type BoxTerminal } from '../terminal/terminal.js';
@@ -32,6 +33,7 @@ type Link = { state: 'idle' } | { state: 'connecting' } | { state: 'open' } | { 
 
 export function ConsoleView({ box }: { box: Box }) {
   const actions = useActions();
+  const { keys } = useSession();
   const element = useRef<HTMLDivElement>(null);
   const [terminal, setTerminal] = useState<BoxTerminal | null>(null);
   const [link, setLink] = useState<Link>({ state: 'idle' });
@@ -52,7 +54,7 @@ export function ConsoleView({ box }: { box: Box }) {
   const visible = usePageVisible();
 
   useEffect(() => {
-    const t = createBoxTerminal(element.current!, box.name);
+    const t = createBoxTerminal(element.current!, box.name, (e) => consoleClaims(e, keys));
     current.current = t;
     showsLog.current = false;
     setTerminal(t);
@@ -62,7 +64,7 @@ export function ConsoleView({ box }: { box: Box }) {
       setTerminal(null);
     };
     // One terminal per box: a rename (box.name) does not start it over.
-  }, [box.id, actions]);
+  }, [box.id, actions, keys]);
 
   useEffect(() => {
     if (!terminal) return;
@@ -151,7 +153,7 @@ export function ConsoleView({ box }: { box: Box }) {
     <div className="console">
       <div className="console-bar">
         <p className="console-note" role="status">
-          {noteFor(box, link)}
+          {noteFor(box, link, keys)}
         </p>
         <button type="button" className="button" onClick={fitGuest} disabled={link.state !== 'open'} title="Types “stty rows R cols C” into the guest, so full-screen programs use this window’s size">
           Fit guest to window
@@ -162,12 +164,12 @@ export function ConsoleView({ box }: { box: Box }) {
   );
 }
 
-function noteFor(box: Box, link: Link): string {
+function noteFor(box: Box, link: Link, keys: KeyHost): string {
   if (box.status === 'stopping') return 'The box is stopping…';
   if (!isActive(box.status)) return `The box is ${box.status === 'failed' ? 'failed' : 'not running'}; this is its last output. Start it to use the terminal.`;
   if (link.state === 'error') return `Could not join the terminal: ${link.message} Trying again…`;
   if (link.state === 'ended') return `${link.message} Joining again…`;
   if (link.state !== 'open') return 'Joining the serial terminal…';
   if (box.status === 'paused') return 'The box is paused; the terminal follows again when it resumes.';
-  return 'Serial terminal: what you type goes to the guest. Ctrl+Shift+C copies, Ctrl+Shift+V pastes.';
+  return `Serial terminal: what you type goes to the guest. Ctrl+Shift+C copies, Ctrl+Shift+V pastes, ${shortcutLabel('takeSnapshot', keys)} takes a snapshot.`;
 }

@@ -1,8 +1,9 @@
 // The xterm.js terminal of the Console tab, set up once per box: 10,000 lines of scrollback,
 // fitted to its element, Ctrl+Shift+C / Ctrl+Shift+V for copy and paste (plain Ctrl+C and
-// Ctrl+V belong to the guest, as in any terminal), and output written with back-pressure so a
-// guest printing fast cannot flood the page: past HIGH bytes waiting to be drawn the stream is
-// paused, and resumed once xterm has drawn them down to LOW.
+// Ctrl+V belong to the guest, as in any terminal), the app's take-snapshot chord left to the
+// page, and output written with back-pressure so a guest printing fast cannot flood the page:
+// past HIGH bytes waiting to be drawn the stream is paused, and resumed once xterm has drawn
+// them down to LOW.
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
@@ -22,7 +23,8 @@ export interface BoxTerminal {
   dispose(): void;
 }
 
-export function createBoxTerminal(element: HTMLElement, label: string): BoxTerminal {
+/** `claims`: a key the page keeps from the guest (the app's take-snapshot chord); it is left to bubble to the page's handler. */
+export function createBoxTerminal(element: HTMLElement, label: string, claims: (e: KeyboardEvent) => boolean = () => false): BoxTerminal {
   const term = new Terminal({
     scrollback: SCROLLBACK_LINES,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
@@ -44,6 +46,7 @@ export function createBoxTerminal(element: HTMLElement, label: string): BoxTermi
   resize.observe(element);
 
   term.attachCustomKeyEventHandler((e) => {
+    if (claims(e)) return false;
     if (e.type !== 'keydown' || !(e.ctrlKey && e.shiftKey) || e.altKey || e.metaKey) return true;
     if (e.code === 'KeyC') {
       e.preventDefault();
