@@ -152,6 +152,25 @@ describe('a running box in the browser', () => {
     expect(cols).toBeGreaterThan(40);
     await screenshot(page, 'running-terminal');
     await expectAccessible(page, 'running box, terminal');
+
+    // The terminal is kept while the Snapshots tab shows: back on Console, its text and colours
+    // are there as the guest drew them, with no read of the log to start over from.
+    await terminal.click();
+    await page.keyboard.type("printf '\\033[31mRED-%s\\033[0m\\n' 77");
+    await page.keyboard.press('Enter');
+    await expect.poll(consoleLines, { timeout: 15_000 }).toContain('RED-77');
+    const away = performance.now();
+    await page.getByRole('tab', { name: /Snapshots/ }).click();
+    await expect.poll(() => tree().isVisible()).toBe(true);
+    expect(await terminal.isVisible()).toBe(false);
+    await page.getByRole('tab', { name: 'Console' }).click();
+    await expect.poll(() => terminal.isVisible()).toBe(true);
+    const red = terminal.locator('.xterm-rows span', { hasText: /^RED-77$/ });
+    await expect.poll(() => red.count()).toBe(1);
+    const [r, g] = (await red.evaluate((el) => (globalThis as any).getComputedStyle(el).color as string)).match(/\d+/g)!.map(Number);
+    expect(r).toBeGreaterThan(150);
+    expect(g).toBeLessThan(100);
+    expect(invokes.count('boxes:console', away)).toBe(0);
     await page.getByRole('tab', { name: /Snapshots/ }).click();
     expectNoPageProblems(b);
 
@@ -203,7 +222,7 @@ describe('a running box in the browser', () => {
     await expectAccessible(page, 'running box, snapshot tree');
   });
 
-  it('pauses and resumes; a paused box’s console is read once, not polled', async () => {
+  it('pauses and resumes; a paused box’s console is kept, not read again or polled', async () => {
     await toolbar().getByRole('button', { name: 'Pause' }).click();
     await expect.poll(() => toast('vm is paused.').isVisible()).toBe(true);
     await expectStatus('Paused', PAUSED_RGB);
@@ -214,7 +233,8 @@ describe('a running box in the browser', () => {
     await page.getByRole('tab', { name: 'Console' }).click();
     await expect.poll(() => page.getByText('The box is paused; the terminal follows again when it resumes.').isVisible()).toBe(true);
     expect(await consoleText()).toContain('follow-me-42');
-    await expect.poll(() => invokes.count('boxes:console', opened)).toBe(1);
+    // The terminal opened before is still there (its stream stays open while paused): nothing read again.
+    expect(invokes.count('boxes:console', opened)).toBe(0);
     expect(await consolePollsIn(2500)).toBe(0);
 
     await toolbar().getByRole('button', { name: 'Resume' }).click();

@@ -1,5 +1,5 @@
 // One box: what it is (status, resources, space), what you can do with it, and below either
-// its snapshot tree, its console or its screen.
+// its snapshot tree, its console (kept while hidden, once opened) or its screen.
 import { useShallow } from 'zustand/react/shallow';
 import type { Box, BoxDetail } from '../../../shared/types.js';
 import { isActive } from '../../../shared/types.js';
@@ -9,7 +9,7 @@ import { NetworkSummary } from './NetworkSummary.js';
 import { StopControls } from './StopControls.js';
 import { ProtectSection } from './ProtectSection.js';
 import { ariaShortcut, shortcutLabel } from '../keyboard.js';
-import { lazy, Suspense } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { Icon } from './icons.js';
 import { SnapshotPane } from './SnapshotPane.js';
 import { StatusBadge } from './StatusBadge.js';
@@ -28,6 +28,13 @@ export function BoxView({ box }: { box: Box }) {
   // The Display tab is there only for a box with a screen; a box without one shows its snapshots.
   const tabs: View[] = box.display === 'vnc' ? ['snapshots', 'console', 'display'] : ['snapshots', 'console'];
   const shown = tabs.includes(view) ? view : 'snapshots';
+  // The console, once opened, stays (hidden) while another tab shows: its stream, scrollback,
+  // colours and screen (a full-screen program) are there when the tab comes back, rather than
+  // the log's last lines read again. (Per box: BoxView is keyed by it.)
+  const [consoleKept, setConsoleKept] = useState(false);
+  useEffect(() => {
+    if (shown === 'console') setConsoleKept(true);
+  }, [shown]);
   return (
     <main className="box-view" aria-labelledby="box-title">
       <header className="box-header">
@@ -77,19 +84,24 @@ export function BoxView({ box }: { box: Box }) {
           </button>
         ))}
       </div>
-      <section id={`panel-${shown}`} role="tabpanel" aria-labelledby={`tab-${shown}`} className="panel">
-        {shown === 'snapshots' ? (
-          <SnapshotPane box={box} detail={detail} />
-        ) : shown === 'console' ? (
+      {shown !== 'console' && (
+        <section id={`panel-${shown}`} role="tabpanel" aria-labelledby={`tab-${shown}`} className="panel">
+          {shown === 'snapshots' ? (
+            <SnapshotPane box={box} detail={detail} />
+          ) : (
+            <Suspense fallback={<p className="console-note">Loading the screen…</p>}>
+              <DisplayView box={box} />
+            </Suspense>
+          )}
+        </section>
+      )}
+      {(shown === 'console' || consoleKept) && (
+        <section id="panel-console" role="tabpanel" aria-labelledby="tab-console" className="panel" hidden={shown !== 'console'}>
           <Suspense fallback={<p className="console-note">Loading the terminal…</p>}>
             <ConsoleView box={box} />
           </Suspense>
-        ) : (
-          <Suspense fallback={<p className="console-note">Loading the screen…</p>}>
-            <DisplayView box={box} />
-          </Suspense>
-        )}
-      </section>
+        </section>
+      )}
     </main>
   );
 }

@@ -9,7 +9,8 @@
 // guest prints around the join is missed, the ready line or login prompt of a box booting as
 // the tab opens included, nor what it printed while the terminal was away (a stop and start, a
 // retry, a hidden page), since every join starts over from the log (the terminal's own
-// scrollback past the log's last lines, and colours, do not come back). What the guest prints
+// scrollback past the log's last lines, and colours, do not come back). Another tab of the box
+// is no join: BoxView keeps this terminal, hidden, once opened. What the guest prints
 // in the instant between the two may show twice. A terminal that followed its stream to a stop
 // keeps its text; one that was not following reads the log once to show the last output. (The
 // two cannot be matched byte for byte: QEMU 7.2 writes a byte to the log twice each time the
