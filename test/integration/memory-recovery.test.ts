@@ -24,10 +24,10 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Flips one byte in the middle of a file: same size, other bytes. */
-function flipByte(file: string): void {
+/** Flips one byte of a file (by default in the middle): same size, other bytes. */
+function flipByte(file: string, where: 'middle' | 'start' = 'middle'): void {
   const fd = fs.openSync(file, 'r+');
-  const at = Math.floor(fs.fstatSync(fd).size / 2);
+  const at = where === 'start' ? 0 : Math.floor(fs.fstatSync(fd).size / 2);
   const b = Buffer.alloc(1);
   fs.readSync(fd, b, 0, 1, at);
   b[0] = b[0]! ^ 0xff;
@@ -95,6 +95,23 @@ describe('a memory state that is not what QEMU sent', () => {
     expect(err.message).toContain('--disk-only');
     // No QEMU left behind, half-running or paused on the changed state.
     expect(h.core.boxes.resolve('vm').status).toBe('stopped');
+    expect((h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+  }, 300_000);
+
+  it('a restore with memory whose stream QEMU rejects at its first byte says the state changed, not that QEMU failed', async () => {
+    if (h.core.boxes.resolve('vm').status !== 'running') con = await boot(h.core, 'vm');
+    const snap = await h.core.snapshots.create({ box: 'vm', name: 'header', memory: true });
+    // Byte 0 is the stream's magic: QEMU stops reading at once, long before the file's end.
+    flipByte(path.join(path.dirname(snap.diskPath), 'memory.state'), 'start');
+    con.close();
+    const box = h.core.boxes.resolve('vm');
+    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'header', stopFirst: true }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toContain('is not what was saved');
+    expect(err.message).toContain(`${snap.memory!.size} bytes`);
+    expect(err.message).toContain('--disk-only');
+    expect(h.core.boxes.resolve('vm').status).toBe('stopped');
+    expect(h.core.boxes.resolve('vm').failureReason ?? null).toBeNull();
     expect((h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
   }, 300_000);
 

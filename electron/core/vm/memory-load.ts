@@ -53,17 +53,31 @@ export async function loadMemory(qmp: QmpClient, runDir: string, memory: Incomin
   const socket = path.join(runDir, INCOMING_SOCKET);
   fs.rmSync(socket, { force: true });
   await qmp.execute('migrate-incoming', { uri: `unix:${socket}` });
-  const sent = await feed(socket, memory.file);
-  await migrationDone({ qmp });
+  // The whole file is hashed even when QEMU stops reading early: a changed byte QEMU rejects
+  // (a section header) must say what a changed byte QEMU loads says, not "QEMU failed".
+  const read = await feed(socket, memory.file);
+  const changed = read.size !== memory.facts.size || read.sha256 !== memory.facts.sha256;
+  try {
+    await migrationDone({ qmp });
+  } catch (err) {
+    if (changed) throw changedError(memory, read, err);
+    throw err;
+  }
   // Loaded (QEMU is paused now) but not yet compared with what was saved: a kill here must not
   // leave a guest anyone may resume (supervisor.ts: adoptOne, the start's mark).
   crashPoint('box-start:after-load');
-  if (sent.size !== memory.facts.size || sent.sha256 !== memory.facts.sha256) {
-    throw storageError(`The memory state of the snapshot ${JSON.stringify(memory.snapshotName)} (${memory.file}) is not what was saved (${sent.size} bytes, sha256 ${sent.sha256.slice(0, 12)}…; recorded ${memory.facts.size} bytes, ${memory.facts.sha256.slice(0, 12)}…); the box was not started. Restore only its disk (--disk-only).`);
-  }
+  if (changed) throw changedError(memory, read);
 }
 
-/** Streams the file into QEMU's socket, hashing what goes; the regular file only, no link followed. */
+function changedError(memory: IncomingMemory, read: { size: number; sha256: string }, cause?: unknown): Error {
+  return storageError(`The memory state of the snapshot ${JSON.stringify(memory.snapshotName)} (${memory.file}) is not what was saved (${read.size} bytes, sha256 ${read.sha256.slice(0, 12)}…; recorded ${memory.facts.size} bytes, ${memory.facts.sha256.slice(0, 12)}…); the box was not started. Restore only its disk (--disk-only).`, cause);
+}
+
+/**
+ * Streams the file into QEMU's socket, hashing every byte of the file; the regular file only,
+ * no link followed. When QEMU closes the socket early (it rejected the stream) the rest is
+ * still read and hashed, not sent: the caller learns from QEMU whether the load failed.
+ */
 async function feed(socket: string, file: string): Promise<{ size: number; sha256: string }> {
   let fd: number;
   try {
@@ -74,6 +88,10 @@ async function feed(socket: string, file: string): Promise<{ size: number; sha25
   try {
     if (!fs.fstatSync(fd).isFile()) throw storageError(`The memory state ${file} is not a regular file; restore only the disk (--disk-only).`);
     const conn = await connect(socket);
+    let open = true;
+    const closed = () => { open = false; };
+    conn.on('error', closed);
+    conn.on('close', closed);
     const hash = crypto().createHash('sha256');
     const buf = Buffer.alloc(4 << 20);
     let size = 0;
@@ -81,10 +99,11 @@ async function feed(socket: string, file: string): Promise<{ size: number; sha25
       for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; size += n) {
         const piece = Buffer.from(buf.subarray(0, n));
         hash.update(piece);
-        if (!conn.write(piece)) await drained(conn);
+        if (open && !conn.write(piece)) await drained(conn);
       }
     } finally {
-      await new Promise<void>((resolve) => conn.end(resolve));
+      if (open) await new Promise<void>((resolve) => { conn.once('close', () => resolve()); conn.end(resolve); });
+      conn.destroy();
     }
     return { size, sha256: hash.digest('hex') };
   } finally {
@@ -92,18 +111,16 @@ async function feed(socket: string, file: string): Promise<{ size: number; sha25
   }
 }
 
+/** Resolves when the socket takes more, or when it is gone (nothing more is sent then). */
 function drained(conn: import('node:net').Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => {
-      conn.off('drain', onDrain);
-      reject(err);
-    };
-    const onDrain = () => {
-      conn.off('error', onError);
+  return new Promise((resolve) => {
+    const done = () => {
+      conn.off('drain', done);
+      conn.off('close', done);
       resolve();
     };
-    conn.once('drain', onDrain);
-    conn.once('error', onError);
+    conn.once('drain', done);
+    conn.once('close', done);
   });
 }
 
