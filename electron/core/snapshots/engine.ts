@@ -1,7 +1,6 @@
 // The snapshot engine: the public verbs on a box's snapshot tree. Each verb validates,
 // takes the box's queue, and runs the steps in steps.ts (stopped box) or their live
 // variants in live/ (running box).
-import fs from 'node:fs';
 import { alreadyExists, BoxkeepError, invalidState, notFound } from '../../../shared/errors.js';
 import { refusal, type IncomingMemory } from '../vm/memory-load.js';
 import { freeSnapshotName, timestampName } from '../../../shared/names.js';
@@ -21,6 +20,7 @@ import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './wait
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
 import { createLive, type LiveDeps } from './live/create.js';
 import { readPicture } from './picture.js';
+import { stateFileProblem } from './resumable.js';
 import { snapshotTree, withSizeNow } from './read.js';
 import { planRunning, removeRunning } from './live/commit.js';
 import { readByQemu } from './live/remove.js';
@@ -198,11 +198,8 @@ export class SnapshotEngine {
   private async incomingMemory(box: Box, snapshot: Snapshot): Promise<IncomingMemory> {
     const facts = snapshot.memory!;
     const file = memoryPath(snapshot.diskPath);
-    const stat = fs.lstatSync(file, { throwIfNoEntry: false });
     // The size costs nothing to check here; the bytes are checked as they go into QEMU (memory-load.ts).
-    const why = !stat?.isFile() ? `its memory state file (${file}) is missing`
-      : stat.size !== facts.size ? `its memory state file (${file}) has ${stat.size} bytes, not the ${facts.size} saved: it was changed or cut short`
-      : await this.core.vms.memoryMismatch(box.id, facts);
+    const why = stateFileProblem(snapshot, file) ?? (await this.core.vms.memoryMismatch(box.id, facts));
     if (why) throw refusal(box.name, snapshot.name, why);
     return { file, facts, snapshotName: snapshot.name };
   }

@@ -1,8 +1,8 @@
 // Whether a restore could resume a snapshot's memory now, asked without restoring: the app's
 // Restore dialog promises a running machine only when the restore will give one, and otherwise
 // says why and restores the disk alone. The checks are the ones a restore with memory makes
-// before it changes anything (engine.ts, incomingMemory): the state file is there at its
-// recorded size, and the box's next start (its settings now, this QEMU) could load it.
+// before it changes anything (engine.ts, incomingMemory, calls the same two): the state file is
+// there at its recorded size, and the box's next start (its settings now, this QEMU) could load it.
 import fs from 'node:fs';
 import type { MemoryResume, Snapshot } from '../../../shared/types.js';
 import type { SnapshotEngine } from './engine.js';
@@ -21,11 +21,16 @@ export async function memoryResume(core: ResumeDeps, boxRef: string, snapshotRef
   return { resumable: why === null, reason: why };
 }
 
-/** The state file missing or not the size recorded (its bytes are checked only as a restore sends them). */
-function stateFileProblem(snapshot: Snapshot): string | null {
+/**
+ * The state file missing or not the size recorded (its bytes are checked only as a restore
+ * sends them, vm/memory-load.ts); `shown`, the path to name in the message. One check for the
+ * dialog's question and the restore itself, so the two cannot disagree.
+ */
+export function stateFileProblem(snapshot: Snapshot, shown?: string): string | null {
   const file = memoryPath(snapshot.diskPath);
+  const label = shown ? `its memory state file (${shown})` : 'its memory state file';
   const stat = fs.lstatSync(file, { throwIfNoEntry: false });
-  if (!stat?.isFile()) return 'its memory state file is missing';
-  if (stat.size !== snapshot.memory!.size) return `its memory state file has ${stat.size} bytes, not the ${snapshot.memory!.size} saved: it was changed or cut short`;
+  if (!stat?.isFile()) return `${label} is missing`;
+  if (stat.size !== snapshot.memory!.size) return `${label} has ${stat.size} bytes, not the ${snapshot.memory!.size} saved: it was changed or cut short`;
   return null;
 }
