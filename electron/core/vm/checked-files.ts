@@ -16,7 +16,7 @@ import { placedFile } from '../disk/confine.js';
 export interface CheckedFile { path: string; dev: number; ino: number }
 
 /** Holds every checked file open (read-only, no link followed). Throws when one is no longer the inode checked. */
-export function pinChecked(files: readonly CheckedFile[]): { close: () => void; files: readonly CheckedFile[] } {
+export function pinChecked(files: readonly CheckedFile[]): { close: () => void; files: readonly CheckedFile[]; fdOf: (file: CheckedFile) => number } {
   const fds: number[] = [];
   const close = () => {
     for (const fd of fds.splice(0)) fs.closeSync(fd);
@@ -34,7 +34,12 @@ export function pinChecked(files: readonly CheckedFile[]): { close: () => void; 
     if (err instanceof ChangedSinceCheck) throw err;
     throw new ChangedSinceCheck([`${files[fds.length]?.path ?? '?'} (${(err as NodeJS.ErrnoException).code ?? String(err)} right after it was checked)`]);
   }
-  return { close, files };
+  const fdOf = (file: CheckedFile): number => {
+    const fd = fds[files.indexOf(file)];
+    if (fd === undefined) throw new Error(`${file.path} is not pinned`);
+    return fd;
+  };
+  return { close, files, fdOf };
 }
 
 /** The checked files whose path no longer leads, through no symlink, to the inode checked (and pinned). */

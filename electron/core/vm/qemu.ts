@@ -53,6 +53,17 @@ export interface QemuSpec {
   firmware?: { code: string; vars: string };
   /** `-incoming defer`: the guest's state comes by migrate-incoming (a restore with memory). */
   incoming?: boolean;
+  /**
+   * Open files QEMU inherits as its fds 3, 4, …, in order (`inheritedPath` names one): the
+   * start hands it the kernel and initrd it checked and holds, so what QEMU reads is that
+   * inode whatever lies at the path meanwhile (supervisor.ts, launch).
+   */
+  inherit?: number[];
+}
+
+/** The path by which QEMU opens the `index`th of `QemuSpec.inherit` (Linux: /proc's fd links reopen the very inode). */
+export function inheritedPath(index: number): string {
+  return `/proc/self/fd/${3 + index}`;
 }
 
 export const NET_DEVICE_ID = 'net0';
@@ -352,7 +363,7 @@ export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   let child;
   try {
     fs.writeSync(out, `--- ${new Date().toISOString()} starting ${binary}\n`);
-    child = childProcess().spawn(binary, buildQemuArgs(spec), { detached: true, stdio: ['ignore', out, out] });
+    child = childProcess().spawn(binary, buildQemuArgs(spec), { detached: true, stdio: ['ignore', out, out, ...(spec.inherit ?? [])] });
   } finally {
     fs.closeSync(out);
   }

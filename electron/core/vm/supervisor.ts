@@ -21,7 +21,7 @@ import { assertNoUnfinishedWork, liveRecordProblem } from '../snapshots/waiting-
 import { detectAccelerator, knownAccelerator, type AccelDecision } from './accel.js';
 import { tailLines, tailLog } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
-import { buildQemuArgs, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
+import { buildQemuArgs, inheritedPath, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
 import { loadMemory, memoryMismatch, refusal } from './memory-load.js';
 import { SerialHub } from './serial.js';
 import { DisplayHub } from './display.js';
@@ -155,7 +155,7 @@ export class Supervisor implements VmControl {
       // it, so a swapped-in host file is opened (its header read) but never shown to the guest.
       const { layers, installer, seed, firmware, boot, pinned } = await this.checkAndPin(box);
       try {
-        return await this.launch(box, opts, accel, runDir, { layers, installer, seed, firmware, snapshotsByPath, pinned: pinned.files, boot });
+        return await this.launch(box, opts, accel, runDir, { layers, installer, seed, firmware, snapshotsByPath, pinned: pinned.files, boot, bootFds: boot.map(pinned.fdOf) });
       } finally {
         pinned.close();
       }
@@ -186,12 +186,23 @@ export class Supervisor implements VmControl {
   private async launch(box: Box, opts: StartOptions, accel: Accel, runDir: string, checked: {
     layers: VerifiedLayer[]; installer: CheckedInstaller | null; seed: CheckedInstaller | null; firmware: CheckedFirmware | null;
     snapshotsByPath: Map<string, string>; pinned: readonly CheckedFile[];
-    /** The kernel and initrd (pinned too): QEMU reads them at machine init and closes them, so they are not among its open files. */
+    /** The kernel and initrd (pinned too): QEMU reads them (through bootFds) at machine init; it need not hold them as it holds the layers. */
     boot: readonly CheckedFile[];
+    /** The pinned kernel and initrd, in boot's order. */
+    bootFds: readonly number[];
   }): Promise<Box> {
     const { layers, installer, seed, firmware, snapshotsByPath } = checked;
     const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
     const spec = { ...this.specFor(box, accel, runDir, { blockdevs, installer: installer?.path, seed: seed?.path, firmware }), incoming: !!opts.memory };
+    // The kernel and initrd go to QEMU as the files held since the check, not by path: QEMU
+    // reads and closes them at once, so no later look could tell which file it read.
+    const bootPath = (file: string | undefined): string | undefined => {
+      if (file === undefined) return undefined;
+      const i = checked.boot.findIndex((f) => f.path === file);
+      if (i < 0) throw storageError(`The box ${JSON.stringify(box.name)} was not started: its boot file ${file} was not among the files checked.`);
+      return inheritedPath(i);
+    };
+    Object.assign(spec, { kernel: bootPath(spec.kernel), initrd: bootPath(spec.initrd), inherit: [...checked.bootFds] });
     // Before anything runs: a state file loads only into the devices it was saved from.
     if (opts.memory) {
       const why = memoryMismatch(opts.memory.facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs(spec) });
@@ -235,7 +246,8 @@ export class Supervisor implements VmControl {
       }
       // QEMU holds every checked inode, but maybe through another path (a layer moved to
       // where QEMU opens its serial log): each path must still lead to its inode. The kernel
-      // and initrd, read and closed by now, too.
+      // and initrd too (QEMU read the held files, not the paths, but a home whose files are
+      // being swapped is not one to run a guest from).
       const changed = changedSinceCheck(this.core.paths.root, checked.pinned);
       if (changed.length > 0) throw replacedError(box, changed);
       if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
