@@ -232,7 +232,8 @@ describe('a running box in the browser', () => {
     const opened = performance.now();
     await page.getByRole('tab', { name: 'Console' }).click();
     await expect.poll(() => page.getByText('The box is paused; the terminal follows again when it resumes.').isVisible()).toBe(true);
-    expect(await consoleText()).toContain('follow-me-42');
+    // Polled: xterm.js draws a terminal that comes back into view at its next frame.
+    await expect.poll(consoleText).toContain('follow-me-42');
     // The terminal opened before is still there (its stream stays open while paused): nothing read again.
     expect(invokes.count('boxes:console', opened)).toBe(0);
     expect(await consolePollsIn(2500)).toBe(0);
