@@ -5,12 +5,12 @@
 // there at its recorded size, and the box's next start (its settings now, this QEMU) could load it.
 import fs from 'node:fs';
 import type { MemoryResume, Snapshot } from '../../../shared/types.js';
-import type { SnapshotEngine } from './engine.js';
 import type { VmControl } from '../vm/control.js';
 import { memoryPath } from '../paths.js';
 
 export interface ResumeDeps {
-  snapshots: Pick<SnapshotEngine, 'get'>;
+  /** The engine's `get` (named by shape: engine.ts imports this file). */
+  snapshots: { get(boxRef: string, snapshotRef: string): Snapshot };
   vms: Pick<VmControl, 'memoryMismatch'>;
 }
 
