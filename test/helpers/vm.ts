@@ -2,6 +2,7 @@
 // and helpers to start a box and drive its console.
 import fs from 'node:fs';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import type { Logger } from '../../electron/core/logger.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
@@ -54,6 +55,24 @@ export async function openBootedVm(options: Parameters<typeof openVmHome>[0] = {
   const h = await openVmHome(options);
   await h.core.boxes.create({ name: 'vm', image: 'tiny' });
   return { h, con: await boot(h.core, 'vm') };
+}
+
+/**
+ * The booted box "vm" shared by one test file's tests: booted before the first (then `setup`
+ * runs), stopped and its home removed after the last. A test that restarts the box or
+ * reattaches its console sets `vm.con` to the new one, which is the one closed at the end.
+ */
+export function sharedBootedVm(setup?: (vm: { h: VmHome; con: SerialDriver }) => Promise<void>): { h: VmHome; con: SerialDriver } {
+  const vm = {} as { h: VmHome; con: SerialDriver };
+  beforeAll(async () => {
+    Object.assign(vm, await openBootedVm());
+    await setup?.(vm);
+  });
+  afterAll(async () => {
+    vm.con?.close();
+    await vm.h?.cleanup();
+  });
+  return vm;
 }
 
 /** The console of a running box, once the guest's command loop is ready. */

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { diskSpace, updateSettings } from '../../electron/core/space.js';
 import { bootDiskTop, nextTop } from '../../electron/core/vm/nodes.js';
@@ -14,53 +14,43 @@ import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { listedAndRealSizes } from '../helpers/core.js';
 import { backingOf, diskDigest } from '../helpers/disk.js';
 import { removeLosingThePivotReply } from '../helpers/hung-switch.js';
-import type { SerialDriver } from '../helpers/guest.js';
-import { attach, boot, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
+import { attach, boot, sh, sharedBootedVm } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
-let h: VmHome;
-let con: SerialDriver;
+const vm = sharedBootedVm();
 
-beforeAll(async () => {
-  ({ h, con } = await openBootedVm());
-});
-afterAll(async () => {
-  con?.close();
-  await h?.cleanup();
-});
-
-const box = () => h.core.boxes.resolve('vm');
-const session = () => (h.core.vms as Supervisor).session(box().id);
+const box = () => vm.h.core.boxes.resolve('vm');
+const session = () => (vm.h.core.vms as Supervisor).session(box().id);
 
 /** Digest of every snapshot, read while QEMU holds them (-U). */
 function digests(): Record<string, string> {
-  return Object.fromEntries(h.core.store.listSnapshots(box().id).map((s) => [s.name, diskDigest(s.diskPath, { shareLocked: true })]));
+  return Object.fromEntries(vm.h.core.store.listSnapshots(box().id).map((s) => [s.name, diskDigest(s.diskPath, { shareLocked: true })]));
 }
 
 /** md5 of guest files, as the guest reads them. */
 async function sums(files: string[]): Promise<string> {
-  return (await sh(con, `md5sum ${files.join(' ')}`)).trim();
+  return (await sh(vm.con, `md5sum ${files.join(' ')}`)).trim();
 }
 
 /** A guest that writes all the time (a little, and syncs), until stopWriter(). */
 async function startWriter() {
-  await sh(con, 'rm -f /mnt/stop; (i=0; while [ ! -e /mnt/stop ]; do i=$((i+1)); echo $i > /mnt/count; dd if=/dev/urandom of=/mnt/noise bs=4k count=4 conv=notrunc 2>/dev/null; sync; usleep 100000; done) & echo started');
+  await sh(vm.con, 'rm -f /mnt/stop; (i=0; while [ ! -e /mnt/stop ]; do i=$((i+1)); echo $i > /mnt/count; dd if=/dev/urandom of=/mnt/noise bs=4k count=4 conv=notrunc 2>/dev/null; sync; usleep 100000; done) & echo started');
 }
 async function stopWriter(): Promise<number> {
-  await sh(con, 'touch /mnt/stop; sleep 1; sync');
-  return Number((await sh(con, 'cat /mnt/count')).trim().split(/\s+/).pop());
+  await sh(vm.con, 'touch /mnt/stop; sleep 1; sync');
+  return Number((await sh(vm.con, 'cat /mnt/count')).trim().split(/\s+/).pop());
 }
 
 /** Files of the home QEMU holds open though they have no name any more. */
 function heldDeleted(): string[] {
   const dir = `/proc/${session().pid}/fd`;
   const targets = fs.readdirSync(dir).map((fd) => { try { return fs.readlinkSync(path.join(dir, fd)); } catch { return ''; } });
-  return targets.filter((t) => t.startsWith(h.core.paths.root) && t.endsWith('(deleted)'));
+  return targets.filter((t) => t.startsWith(vm.h.core.paths.root) && t.endsWith('(deleted)'));
 }
 
 /** The snapshot list's sizes are what the files take (the guest writes only the live disk, which is not listed). */
 function expectTrueSizes(): void {
-  const { listed, real } = listedAndRealSizes(h.core, 'vm');
+  const { listed, real } = listedAndRealSizes(vm.h.core, 'vm');
   expect(listed).toEqual(real);
 }
 
@@ -69,7 +59,7 @@ async function removeWatchingJobs(snapshotId: string): Promise<string[]> {
   const types: string[] = [];
   const off = session().qmp.on('BLOCK_JOB_COMPLETED', (e) => types.push(String(e.data?.type)));
   try {
-    await h.core.snapshots.remove('vm', snapshotId);
+    await vm.h.core.snapshots.remove('vm', snapshotId);
   } finally {
     off();
   }
@@ -79,11 +69,11 @@ async function removeWatchingJobs(snapshotId: string): Promise<string[]> {
 describe('live removal chooses the direction that copies less', () => {
   it('commits a live disk holding 256 KiB down into a snapshot holding 4 MiB while the guest writes; the live disk keeps its path and files', async () => {
     await startWriter();
-    await sh(con, 'dd if=/dev/urandom of=/mnt/big bs=64k count=64 2>/dev/null; sync');
-    const parent = await h.core.snapshots.create({ box: 'vm', name: 'before-big' });
-    await sh(con, 'dd if=/dev/urandom of=/mnt/big2 bs=64k count=64 2>/dev/null; sync');
-    const big = await h.core.snapshots.create({ box: 'vm', name: 'big' });
-    await sh(con, 'dd if=/dev/urandom of=/mnt/small bs=64k count=4 2>/dev/null; sync');
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/big bs=64k count=64 2>/dev/null; sync');
+    const parent = await vm.h.core.snapshots.create({ box: 'vm', name: 'before-big' });
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/big2 bs=64k count=64 2>/dev/null; sync');
+    const big = await vm.h.core.snapshots.create({ box: 'vm', name: 'big' });
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/small bs=64k count=4 2>/dev/null; sync');
     const before = digests();
     const files = await sums(['/mnt/big', '/mnt/big2', '/mnt/small']);
     const live = box().liveDiskPath;
@@ -94,12 +84,12 @@ describe('live removal chooses the direction that copies less', () => {
     const stops: unknown[] = [];
     const offStop = session().qmp.on('STOP', (e) => stops.push(e));
     const logged: { msg: string; fields: Record<string, unknown> }[] = [];
-    const info = h.core.logger.info;
-    h.core.logger.info = (msg, fields) => {
+    const info = vm.h.core.logger.info;
+    vm.h.core.logger.info = (msg, fields) => {
       logged.push({ msg, fields: fields ?? {} });
-      info.call(h.core.logger, msg, fields);
+      info.call(vm.h.core.logger, msg, fields);
     };
-    expect(await removeWatchingJobs(big.id).finally(() => { offStop(); h.core.logger.info = info; })).toEqual(['commit']);
+    expect(await removeWatchingJobs(big.id).finally(() => { offStop(); vm.h.core.logger.info = info; })).toEqual(['commit']);
     // The log says how long the guest's disk requests were held, and the note's share of it.
     const pivotLog = logged.find((l) => l.msg === 'live merge pivot')?.fields;
     expect(pivotLog).toMatchObject({ op: 'snapshot-remove', boxId: box().id, snapshotId: big.id, held_io_ms: expect.any(Number), note_ms: expect.any(Number) });
@@ -119,8 +109,8 @@ describe('live removal chooses the direction that copies less', () => {
     expect(box().currentSnapshotId).toBe(parent.id);
     expect(fs.existsSync(path.dirname(big.diskPath))).toBe(false);
     // The old top was freed by the trash once QEMU closed it: nothing of the home is held deleted.
-    await h.core.trash.drained();
-    expect(fs.readdirSync(h.core.paths.trashDir)).toEqual([]);
+    await vm.h.core.trash.drained();
+    expect(fs.readdirSync(vm.h.core.paths.trashDir)).toEqual([]);
     expect(heldDeleted()).toEqual([]);
     const count = await stopWriter();
     expect(count).toBeGreaterThan(0);
@@ -131,15 +121,15 @@ describe('live removal chooses the direction that copies less', () => {
     expectTrueSizes();
     // It keeps writing to the live disk, and the next snapshot works.
     await startWriter();
-    await h.core.snapshots.create({ box: 'vm', name: 'after-commit' });
+    await vm.h.core.snapshots.create({ box: 'vm', name: 'after-commit' });
     expect(await stopWriter()).toBeGreaterThan(0);
   });
 
   it('streams a snapshot holding 256 KiB up into a live disk holding 4 MiB while the guest writes', async () => {
     await startWriter();
-    await sh(con, 'dd if=/dev/urandom of=/mnt/small2 bs=64k count=4 2>/dev/null; sync');
-    const small = await h.core.snapshots.create({ box: 'vm', name: 'small' });
-    await sh(con, 'dd if=/dev/urandom of=/mnt/big3 bs=64k count=64 2>/dev/null; sync');
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/small2 bs=64k count=4 2>/dev/null; sync');
+    const small = await vm.h.core.snapshots.create({ box: 'vm', name: 'small' });
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/big3 bs=64k count=64 2>/dev/null; sync');
     const before = digests();
     const files = await sums(['/mnt/small2', '/mnt/big3']);
     const live = box().liveDiskPath;
@@ -147,7 +137,7 @@ describe('live removal chooses the direction that copies less', () => {
 
     expect(await removeWatchingJobs(small.id)).toEqual(['stream']);
     expect(fs.statSync(live).ino).toBe(liveInode);
-    expect(backingOf(live)).toBe(h.core.store.getSnapshot(small.parentId!)!.diskPath);
+    expect(backingOf(live)).toBe(vm.h.core.store.getSnapshot(small.parentId!)!.diskPath);
     expect(await stopWriter()).toBeGreaterThan(0);
     expect(await sums(['/mnt/small2', '/mnt/big3'])).toBe(files);
     const after = digests();
@@ -156,43 +146,43 @@ describe('live removal chooses the direction that copies less', () => {
   });
 
   it('streams a removed snapshot into the snapshot above it, whose size the list then shows', async () => {
-    await sh(con, 'dd if=/dev/urandom of=/mnt/mid bs=64k count=16 2>/dev/null; sync');
-    const mid = await h.core.snapshots.create({ box: 'vm', name: 'mid' });
-    await sh(con, 'dd if=/dev/urandom of=/mnt/upper bs=64k count=4 2>/dev/null; sync');
-    const upper = await h.core.snapshots.create({ box: 'vm', name: 'upper' });
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/mid bs=64k count=16 2>/dev/null; sync');
+    const mid = await vm.h.core.snapshots.create({ box: 'vm', name: 'mid' });
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/upper bs=64k count=4 2>/dev/null; sync');
+    const upper = await vm.h.core.snapshots.create({ box: 'vm', name: 'upper' });
     const files = await sums(['/mnt/mid', '/mnt/upper']);
-    const upperBefore = listedAndRealSizes(h.core, 'vm').listed.upper!;
+    const upperBefore = listedAndRealSizes(vm.h.core, 'vm').listed.upper!;
     expect(await removeWatchingJobs(mid.id)).toEqual(['stream']);
-    expect(h.core.store.getSnapshot(upper.id)!.parentId).toBe(mid.parentId);
+    expect(vm.h.core.store.getSnapshot(upper.id)!.parentId).toBe(mid.parentId);
     expect(await sums(['/mnt/mid', '/mnt/upper'])).toBe(files);
     expectTrueSizes();
     // The recorded size, not only the one read while QEMU holds the layer: the check after the stop reads it.
-    expect(h.core.store.getSnapshot(upper.id)!.sizeOnDisk).toBeGreaterThan(upperBefore + 512 * 1024);
+    expect(vm.h.core.store.getSnapshot(upper.id)!.sizeOnDisk).toBeGreaterThan(upperBefore + 512 * 1024);
   });
 
   it('checks by path only the two layers it merges, however deep the chain: a removed snapshot swapped for a link is still refused', async () => {
     const deep: string[] = [];
-    for (let i = 1; i <= 4; i++) deep.push((await h.core.snapshots.create({ box: 'vm', name: `deep${i}` })).diskPath);
-    await sh(con, 'echo victim > /mnt/victim; sync');
-    const victim = await h.core.snapshots.create({ box: 'vm', name: 'victim' });
-    await sh(con, 'echo above > /mnt/above; sync');
+    for (let i = 1; i <= 4; i++) deep.push((await vm.h.core.snapshots.create({ box: 'vm', name: `deep${i}` })).diskPath);
+    await sh(vm.con, 'echo victim > /mnt/victim; sync');
+    const victim = await vm.h.core.snapshots.create({ box: 'vm', name: 'victim' });
+    await sh(vm.con, 'echo above > /mnt/above; sync');
     // Swapped for a link to itself: QEMU still reads its own descriptor, but the path is not Boxkeep's file.
     const aside = `${victim.diskPath}.aside`;
     fs.renameSync(victim.diskPath, aside);
     fs.symlinkSync(aside, victim.diskPath);
     try {
-      const err = await h.core.snapshots.remove('vm', victim.id).then(() => null, (e: Error & { code?: string }) => e);
+      const err = await vm.h.core.snapshots.remove('vm', victim.id).then(() => null, (e: Error & { code?: string }) => e);
       expect(err?.code, String(err)).toBe('Storage');
       expect(err!.message).toMatch(/snapshot "victim" of the box "vm".*symbolic link/i);
     } finally {
       fs.rmSync(victim.diskPath);
       fs.renameSync(aside, victim.diskPath);
     }
-    expect(h.core.store.getSnapshot(victim.id)).not.toBeNull();
+    expect(vm.h.core.store.getSnapshot(victim.id)).not.toBeNull();
     const open = vi.spyOn(fs, 'openSync');
     let opened: string[];
     try {
-      await h.core.snapshots.remove('vm', victim.id);
+      await vm.h.core.snapshots.remove('vm', victim.id);
       opened = open.mock.calls.map(([p]) => String(p));
     } finally {
       open.mockRestore();
@@ -200,24 +190,24 @@ describe('live removal chooses the direction that copies less', () => {
     expect(opened).toContain(victim.diskPath);
     expect(opened).toContain(box().liveDiskPath);
     for (const file of deep) expect(opened, file).not.toContain(file);
-    expect(h.core.store.getSnapshot(victim.id)).toBeNull();
-    expect((await sh(con, 'cat /mnt/victim /mnt/above')).trim().split(/\s+/)).toEqual(['victim', 'above']);
-    for (const name of ['deep1', 'deep2', 'deep3', 'deep4']) await h.core.snapshots.remove('vm', name);
+    expect(vm.h.core.store.getSnapshot(victim.id)).toBeNull();
+    expect((await sh(vm.con, 'cat /mnt/victim /mnt/above')).trim().split(/\s+/)).toEqual(['victim', 'above']);
+    for (const name of ['deep1', 'deep2', 'deep3', 'deep4']) await vm.h.core.snapshots.remove('vm', name);
   });
 
   it('counts against the disk reserve what the chosen direction writes: a commit of the small live disk is not refused for the stream it avoids', async () => {
-    await sh(con, 'dd if=/dev/urandom of=/mnt/big4 bs=64k count=512 2>/dev/null; sync');
-    const big = await h.core.snapshots.create({ box: 'vm', name: 'big4' });
-    await sh(con, 'echo small > /mnt/small4; sync');
+    await sh(vm.con, 'dd if=/dev/urandom of=/mnt/big4 bs=64k count=512 2>/dev/null; sync');
+    const big = await vm.h.core.snapshots.create({ box: 'vm', name: 'big4' });
+    await sh(vm.con, 'echo small > /mnt/small4; sync');
     const files = await sums(['/mnt/big4', '/mnt/small4']);
     // 12 MiB left above the reserve: the commit writes about 1 MiB, a stream would write 32 MiB.
-    updateSettings(h.core, { diskReserve: diskSpace(h.core).free - 12 * 1024 * 1024 });
+    updateSettings(vm.h.core, { diskReserve: diskSpace(vm.h.core).free - 12 * 1024 * 1024 });
     try {
       expect(await removeWatchingJobs(big.id)).toEqual(['commit']);
     } finally {
-      updateSettings(h.core, { diskReserve: 'default' });
+      updateSettings(vm.h.core, { diskReserve: 'default' });
     }
-    expect(h.core.store.getSnapshot(big.id)).toBeNull();
+    expect(vm.h.core.store.getSnapshot(big.id)).toBeNull();
     expect(await sums(['/mnt/big4', '/mnt/small4'])).toBe(files);
   });
 });
@@ -228,11 +218,11 @@ describe('a pivot whose reply never comes', () => {
   // would have recovery take the stale old top.
   /** A snapshot `name` (after the file `before`, before `after`) removed by commit, block-job-complete's reply lost. */
   async function removeLosingTheReply(name: string, files: { before: string; after: string }) {
-    await sh(con, `echo ${name}-before > /mnt/${files.before}; sync`);
-    const removed = await h.core.snapshots.create({ box: 'vm', name });
-    await sh(con, `echo ${name}-after > /mnt/${files.after}; sync`);
+    await sh(vm.con, `echo ${name}-before > /mnt/${files.before}; sync`);
+    const removed = await vm.h.core.snapshots.create({ box: 'vm', name });
+    await sh(vm.con, `echo ${name}-after > /mnt/${files.after}; sync`);
     const before = digests();
-    await removeLosingThePivotReply(h.core, 'vm', removed.id);
+    await removeLosingThePivotReply(vm.h.core, 'vm', removed.id);
     return { removed, before };
   }
 
@@ -240,46 +230,46 @@ describe('a pivot whose reply never comes', () => {
     // The owner's own retry (next test) waits past this test: `recover` alone must finish it.
     process.env.BOXKEEP_SETTLE_RETRY_MS = '600000';
     const { removed, before } = await removeLosingTheReply('lost', { before: 'lb', after: 'la' }).finally(() => delete process.env.BOXKEEP_SETTLE_RETRY_MS);
-    const journal = h.core.paths.boxJournal(box().id);
+    const journal = vm.h.core.paths.boxJournal(box().id);
     const records = fs.readdirSync(journal).map((f) => JSON.parse(fs.readFileSync(path.join(journal, f), 'utf8')));
     expect(records).toMatchObject([{ op: 'live-commit', pivoted: true }]);
     expect((await session().qmp.execute<{ status: string }>('query-status')).status).toBe('running');
     expect(session().nodes.top).toEqual(records[0].base);
-    await sh(con, 'echo lost-later > /mnt/ll; sync');
+    await sh(vm.con, 'echo lost-later > /mnt/ll; sync');
     expect(fs.readdirSync(journal), 'the record waits for recover').toHaveLength(1);
 
-    await h.core.recover();
+    await vm.h.core.recover();
     expect(fs.readdirSync(journal)).toEqual([]);
-    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+    expect(vm.h.core.store.getSnapshot(removed.id)).toBeNull();
     expect(box().currentSnapshotId).toBe(removed.parentId);
     const now = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== 'lost') expect(now[name], name).toBe(digest);
-    expect((await sh(con, 'cat /mnt/lb /mnt/la /mnt/ll')).trim().split(/\s+/)).toEqual(['lost-before', 'lost-after', 'lost-later']);
+    expect((await sh(vm.con, 'cat /mnt/lb /mnt/la /mnt/ll')).trim().split(/\s+/)).toEqual(['lost-before', 'lost-after', 'lost-later']);
   });
 
   it('is finished by the owner itself within seconds, no recover needed: the box takes changes again, and the app hears how it ended', async () => {
     const reports: string[] = [];
-    const off = h.core.events.on('recovery:report', (r) => reports.push(...r.items.map((i) => i.message)));
+    const off = vm.h.core.events.on('recovery:report', (r) => reports.push(...r.items.map((i) => i.message)));
     try {
       const { removed, before } = await removeLosingTheReply('gone', { before: 'gb', after: 'ga' });
-      const journal = h.core.paths.boxJournal(box().id);
+      const journal = vm.h.core.paths.boxJournal(box().id);
       // Until it is finished the box refuses changes, saying why and that it finishes by itself,
       // and its detail (the app's banner, `box show`) names the removal.
-      expect((await h.core.boxes.detail('vm')).unsettled).toMatchObject({ kind: 'removal', snapshotName: 'gone', qemuPid: session().pid });
+      expect((await vm.h.core.boxes.detail('vm')).unsettled).toMatchObject({ kind: 'removal', snapshotName: 'gone', qemuPid: session().pid });
       const why = 'Deleting the snapshot "gone" of the box "vm" stopped after its data began to merge \\(operation [0-9a-f]{12}\\), and cannot be undone, only finished';
-      await expect(h.core.snapshots.create({ box: 'vm', name: 'too-soon' })).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringMatching(new RegExp(`^${why}.*finishes it by itself \\(within seconds while the app or "boxkeep serve" holds the home, else when the home is next opened\\).*Until then Boxkeep does nothing else with the box\\.$`)) });
+      await expect(vm.h.core.snapshots.create({ box: 'vm', name: 'too-soon' })).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringMatching(new RegExp(`^${why}.*finishes it by itself \\(within seconds while the app or "boxkeep serve" holds the home, else when the home is next opened\\).*Until then Boxkeep does nothing else with the box\\.$`)) });
       // Nor a pause: the settle resumes a guest the removal left stopped, and would undo it.
-      await expect(h.core.vms.pause('vm')).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringMatching(new RegExp(`^${why}.*Until then the box cannot be paused\\.$`)) });
+      await expect(vm.h.core.vms.pause('vm')).rejects.toMatchObject({ code: 'InvalidState', message: expect.stringMatching(new RegExp(`^${why}.*Until then the box cannot be paused\\.$`)) });
       await expect.poll(() => fs.readdirSync(journal), { timeout: 20_000, interval: 200 }).toEqual([]);
-      expect(h.core.store.getSnapshot(removed.id)).toBeNull();
-      expect((await h.core.boxes.detail('vm')).unsettled).toBeNull();
+      expect(vm.h.core.store.getSnapshot(removed.id)).toBeNull();
+      expect((await vm.h.core.boxes.detail('vm')).unsettled).toBeNull();
       expect(box().currentSnapshotId).toBe(removed.parentId);
       expect(reports.join('\n')).toContain('Deleting snapshot "gone" of a running box was interrupted; it was completed');
       const now = digests();
       for (const [name, digest] of Object.entries(before)) if (name !== 'gone') expect(now[name], name).toBe(digest);
-      expect((await sh(con, 'cat /mnt/gb /mnt/ga')).trim().split(/\s+/)).toEqual(['gone-before', 'gone-after']);
+      expect((await sh(vm.con, 'cat /mnt/gb /mnt/ga')).trim().split(/\s+/)).toEqual(['gone-before', 'gone-after']);
       // The box takes changes again.
-      expect((await h.core.snapshots.create({ box: 'vm', name: 'after-gone' })).name).toBe('after-gone');
+      expect((await vm.h.core.snapshots.create({ box: 'vm', name: 'after-gone' })).name).toBe('after-gone');
     } finally {
       off();
     }
@@ -290,10 +280,10 @@ describe('a pivot whose reply never comes', () => {
     // search for records left over runs while recover still holds them all (Core.recover).
     // vm not the first: the outermost queue, released last, leaves the least time for the race.
     // Ids are random: a vm id near 0 needs many tries (20 were once not enough in CI).
-    for (let n = 0; n < 400 && !h.core.store.listBoxes().some((b) => b.id < box().id); n++) await h.core.boxes.create({ name: `queue-${n}`, image: 'tiny' });
-    expect(h.core.store.listBoxes().some((b) => b.id < box().id)).toBe(true);
-    const removed = await h.core.snapshots.create({ box: 'vm', name: 'queued' });
-    const journal = h.core.paths.boxJournal(box().id);
+    for (let n = 0; n < 400 && !vm.h.core.store.listBoxes().some((b) => b.id < box().id); n++) await vm.h.core.boxes.create({ name: `queue-${n}`, image: 'tiny' });
+    expect(vm.h.core.store.listBoxes().some((b) => b.id < box().id)).toBe(true);
+    const removed = await vm.h.core.snapshots.create({ box: 'vm', name: 'queued' });
+    const journal = vm.h.core.paths.boxJournal(box().id);
     const { qmp } = session();
     const execute = qmp.execute;
     let release = () => {};
@@ -308,17 +298,17 @@ describe('a pivot whose reply never comes', () => {
       return execute.call(this, command, args, opts);
     } as typeof qmp.execute;
     try {
-      const recovering = h.core.recover();
+      const recovering = vm.h.core.recover();
       // Once it holds every queue (taking them is a few microtasks), the removal waits behind it.
       await new Promise((resolve) => setImmediate(resolve));
       // By commit: the kind of record the owner tries again by itself.
       process.env.BOXKEEP_LIVE_MERGE = 'commit';
-      const removing = h.core.snapshots.remove('vm', removed.id).finally(() => delete process.env.BOXKEEP_LIVE_MERGE);
+      const removing = vm.h.core.snapshots.remove('vm', removed.id).finally(() => delete process.env.BOXKEEP_LIVE_MERGE);
       await recovering;
       await atJob;
       const records = fs.readdirSync(journal).map((f) => JSON.parse(fs.readFileSync(path.join(journal, f), 'utf8')) as { op: string });
       expect(records.map((r) => r.op), 'its own record, in flight').toEqual(['live-commit']);
-      expect((await h.core.boxes.detail('vm')).unsettled).toBeNull();
+      expect((await vm.h.core.boxes.detail('vm')).unsettled).toBeNull();
       release();
       await removing;
     } finally {
@@ -326,8 +316,8 @@ describe('a pivot whose reply never comes', () => {
       qmp.execute = execute;
     }
     expect(fs.readdirSync(journal)).toEqual([]);
-    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
-    expect((await h.core.boxes.detail('vm')).unsettled).toBeNull();
+    expect(vm.h.core.store.getSnapshot(removed.id)).toBeNull();
+    expect((await vm.h.core.boxes.detail('vm')).unsettled).toBeNull();
   });
 });
 
@@ -336,9 +326,9 @@ describe('a finalize that fails after the note', () => {
   // graph change would leave it) lets the guest write to the old top again: the note must go at
   // once, or a QEMU dying later would have recovery take the removed layer's file, without them.
   it('takes the note back: a QEMU killed then leaves recovery the old top, and the guest reads what it wrote after', { timeout: 180_000 }, async () => {
-    await sh(con, 'echo fin-before > /mnt/fb; sync');
-    const removed = await h.core.snapshots.create({ box: 'vm', name: 'unfinalized' });
-    await sh(con, 'echo fin-after > /mnt/fa; sync');
+    await sh(vm.con, 'echo fin-before > /mnt/fb; sync');
+    const removed = await vm.h.core.snapshots.create({ box: 'vm', name: 'unfinalized' });
+    await sh(vm.con, 'echo fin-after > /mnt/fa; sync');
     const before = digests();
     const { qmp, pid } = session();
     const execute = qmp.execute;
@@ -354,7 +344,7 @@ describe('a finalize that fails after the note', () => {
     process.env.BOXKEEP_SETTLE_RETRY_MS = '600000';
     let err: unknown;
     try {
-      err = await h.core.snapshots.remove('vm', removed.id).then(() => null, (e: unknown) => e);
+      err = await vm.h.core.snapshots.remove('vm', removed.id).then(() => null, (e: unknown) => e);
     } finally {
       qmp.execute = execute;
       delete process.env.BOXKEEP_LIVE_MERGE;
@@ -362,25 +352,25 @@ describe('a finalize that fails after the note', () => {
     }
     expect(sent).not.toContain('stop');
     expect((err as Error | null)?.message).toMatch(/graph could not be changed[\s\S]*partly merged[\s\S]*finishes the removal by itself/);
-    const journal = h.core.paths.boxJournal(box().id);
+    const journal = vm.h.core.paths.boxJournal(box().id);
     const records = fs.readdirSync(journal).map((f) => JSON.parse(fs.readFileSync(path.join(journal, f), 'utf8')));
     expect(records).toMatchObject([{ op: 'live-commit', pivoted: false }]);
     expect(bootDiskTop(await qmp.execute('query-block'))).toBe(records[0].oldTop.format);
     // The guest writes on, to the old top; then QEMU dies with the owner.
-    await sh(con, 'echo fin-later > /mnt/fl; sync');
-    con.close();
-    await h.core.close();
+    await sh(vm.con, 'echo fin-later > /mnt/fl; sync');
+    vm.con.close();
+    await vm.h.core.close();
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 400 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((res) => setTimeout(res, 25));
 
-    const core = await h.reopen();
+    const core = await vm.h.reopen();
     expect(fs.readdirSync(core.paths.boxJournal(box().id))).toEqual([]);
     expect(core.store.getSnapshot(removed.id)).toBeNull();
     expect(box().currentSnapshotId).toBe(removed.parentId);
     const now = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], name).toBe(digest);
-    con = await boot(core, 'vm');
-    expect((await sh(con, 'cat /mnt/fb /mnt/fa /mnt/fl')).trim().split(/\s+/)).toEqual(['fin-before', 'fin-after', 'fin-later']);
+    vm.con = await boot(core, 'vm');
+    expect((await sh(vm.con, 'cat /mnt/fb /mnt/fa /mnt/fl')).trim().split(/\s+/)).toEqual(['fin-before', 'fin-after', 'fin-later']);
   });
 });
 
@@ -391,9 +381,9 @@ describe('a job an earlier owner left', () => {
    * commands recover sent.
    */
   async function leftAtReady(name: string, commitArgs: (args: Record<string, unknown>) => Record<string, unknown>, then: () => Promise<void>) {
-    await sh(con, `echo ${name}-before > /mnt/${name}b; sync`);
-    const removed = await h.core.snapshots.create({ box: 'vm', name });
-    await sh(con, `echo ${name}-after > /mnt/${name}a; sync`);
+    await sh(vm.con, `echo ${name}-before > /mnt/${name}b; sync`);
+    const removed = await vm.h.core.snapshots.create({ box: 'vm', name });
+    await sh(vm.con, `echo ${name}-after > /mnt/${name}a; sync`);
     const before = digests();
     const { qmp } = session();
     const execute = qmp.execute;
@@ -405,7 +395,7 @@ describe('a job an earlier owner left', () => {
     process.env.BOXKEEP_LIVE_MERGE = 'commit';
     process.env.BOXKEEP_SETTLE_RETRY_MS = '600000';
     try {
-      const err = await h.core.snapshots.remove('vm', removed.id).then(() => null, (e: unknown) => e);
+      const err = await vm.h.core.snapshots.remove('vm', removed.id).then(() => null, (e: unknown) => e);
       expect((err as Error | null)?.message).toMatch(/timed out[\s\S]*partly merged/);
     } finally {
       qmp.execute = execute;
@@ -421,17 +411,17 @@ describe('a job an earlier owner left', () => {
     const stops: unknown[] = [];
     const offStop = qmp.on('STOP', (e) => stops.push(e));
     try {
-      await h.core.recover();
+      await vm.h.core.recover();
     } finally {
       qmp.execute = execute;
       offStop();
     }
-    expect(fs.readdirSync(h.core.paths.boxJournal(box().id)), 'finished by one recover').toEqual([]);
-    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+    expect(fs.readdirSync(vm.h.core.paths.boxJournal(box().id)), 'finished by one recover').toEqual([]);
+    expect(vm.h.core.store.getSnapshot(removed.id)).toBeNull();
     expect(stops).toEqual([]);
     const now = digests();
     for (const [n, digest] of Object.entries(before)) if (n !== name) expect(now[n], n).toBe(digest);
-    expect((await sh(con, `cat /mnt/${name}b /mnt/${name}a`)).trim().split(/\s+/)).toEqual([`${name}-before`, `${name}-after`]);
+    expect((await sh(vm.con, `cat /mnt/${name}b /mnt/${name}a`)).trim().split(/\s+/)).toEqual([`${name}-before`, `${name}-after`]);
     return sent;
   }
 
@@ -442,7 +432,7 @@ describe('a job an earlier owner left', () => {
 
   it('paused: resumed, then completed', async () => {
     const sent = await leftAtReady('pausedjob', (args) => args, async () => {
-      await session().qmp.execute('job-pause', { id: `rm-${h.core.store.listSnapshots(box().id).find((s) => s.name === 'pausedjob')!.id}` });
+      await session().qmp.execute('job-pause', { id: `rm-${vm.h.core.store.listSnapshots(box().id).find((s) => s.name === 'pausedjob')!.id}` });
     });
     expect(sent.filter((c) => ['job-resume', 'block-commit', 'block-job-complete', 'job-finalize'].includes(c))).toEqual(['job-resume', 'block-job-complete', 'job-finalize']);
   });
@@ -460,15 +450,15 @@ describe('a running QEMU the next owner cannot take control of', () => {
 
   it.each(cases)('a %s killed at %s: files, rows and intent kept as they are; finished once QEMU can be taken control of', { timeout: 180_000 }, async (direction, point) => {
     const n = ++k;
-    await sh(con, `echo held-before-${n} > /mnt/hb${n}; sync`);
-    const removed = await h.core.snapshots.create({ box: 'vm', name: `held-${n}` });
-    await sh(con, `echo held-after-${n} > /mnt/ha${n}; sync`);
+    await sh(vm.con, `echo held-before-${n} > /mnt/hb${n}; sync`);
+    const removed = await vm.h.core.snapshots.create({ box: 'vm', name: `held-${n}` });
+    await sh(vm.con, `echo held-after-${n} > /mnt/ha${n}; sync`);
     const before = digests();
     const layers = [box().liveDiskPath, removed.diskPath];
     const qmpSocket = path.join(session().runDir, 'qmp.sock');
-    con.close();
-    await h.core.close();
-    const r = spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: removed.id })], {
+    vm.con.close();
+    await vm.h.core.close();
+    const r = spawnSync(process.execPath, [DRIVER, vm.h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: removed.id })], {
       encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point, BOXKEEP_LIVE_MERGE: direction }, timeout: 120_000,
     });
     expect(r.signal, r.stderr).toBe('SIGKILL');
@@ -477,7 +467,7 @@ describe('a running QEMU the next owner cannot take control of', () => {
 
     const holder = await QmpClient.connect(qmpSocket, { timeoutMs: 5000 });
     try {
-      const core = await h.reopen();
+      const core = await vm.h.reopen();
       const b = box();
       expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toHaveLength(1);
       expect(core.store.getSnapshot(removed.id), point).not.toBeNull();
@@ -490,7 +480,7 @@ describe('a running QEMU the next owner cannot take control of', () => {
       holder.close();
     }
 
-    const core = await h.reopen();
+    const core = await vm.h.reopen();
     const b = box();
     expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toEqual([]);
     expect(core.store.getSnapshot(removed.id), point).toBeNull();
@@ -499,15 +489,15 @@ describe('a running QEMU the next owner cannot take control of', () => {
     expect((await session().qmp.execute<{ status: string }>('query-status')).status, point).toBe('running');
     const now = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== removed.name) expect(now[name], `${point}: ${name}`).toBe(digest);
-    con = await attach(core, 'vm', 0);
-    expect(await sh(con, `cat /mnt/hb${n} /mnt/ha${n}`), point).toMatch(new RegExp(`held-before-${n}[\\s\\S]*held-after-${n}`));
-    await sh(con, `echo held-later-${n} > /mnt/hl${n}; sync`);
+    vm.con = await attach(core, 'vm', 0);
+    expect(await sh(vm.con, `cat /mnt/hb${n} /mnt/ha${n}`), point).toMatch(new RegExp(`held-before-${n}[\\s\\S]*held-after-${n}`));
+    await sh(vm.con, `echo held-later-${n} > /mnt/hl${n}; sync`);
   });
 });
 
 /** The crash driver removing a snapshot, killed at `point`, forcing the commit. */
 function drive(point: string, snapshotId: string) {
-  return spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: snapshotId })], {
+  return spawnSync(process.execPath, [DRIVER, vm.h.dir, 'snapshots:remove', JSON.stringify({ box: 'vm', snapshot: snapshotId })], {
     encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: point, BOXKEEP_LIVE_MERGE: 'commit' }, timeout: 120_000,
   });
 }
@@ -522,8 +512,8 @@ async function killedAndRecovered(point: string, qemu: 'running' | 'killed', rem
   const inode = fs.statSync(removed.diskPath).ino;
   const parentPath = backingOf(removed.diskPath);
   const { pid } = session();
-  con.close();
-  await h.core.close();
+  vm.con.close();
+  await vm.h.core.close();
 
   const r = drive(point, removed.id);
   expect(r.signal, r.stderr).toBe('SIGKILL');
@@ -534,7 +524,7 @@ async function killedAndRecovered(point: string, qemu: 'running' | 'killed', rem
     for (let i = 0; i < 400 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((res) => setTimeout(res, 25));
   }
 
-  const core = await h.reopen();
+  const core = await vm.h.reopen();
   const b = box();
   expect(fs.readdirSync(core.paths.boxJournal(b.id)), point).toEqual([]);
   expect(core.store.getSnapshot(removed.id), point).toBeNull();
@@ -552,13 +542,13 @@ async function killedAndRecovered(point: string, qemu: 'running' | 'killed', rem
     // The removed snapshot's path is closed (its inode lives on as the live disk).
     const fds = fs.readdirSync(`/proc/${session().pid}/fd`).map((fd) => { try { return fs.readlinkSync(`/proc/${session().pid}/fd/${fd}`); } catch { return ''; } });
     expect(fds.filter((f) => f.startsWith(removed.diskPath)), point).toEqual([]);
-    con = await attach(core, 'vm', 0);
+    vm.con = await attach(core, 'vm', 0);
   } else {
     expect(b.status, point).not.toBe('running');
-    con = await boot(core, 'vm');
+    vm.con = await boot(core, 'vm');
   }
   const paths = Object.keys(files);
-  expect((await sh(con, `cat ${paths.join(' ')}`)).trim().split(/\s+/), `${point}: the guest's files`).toEqual(paths.map((f) => files[f]));
+  expect((await sh(vm.con, `cat ${paths.join(' ')}`)).trim().split(/\s+/), `${point}: the guest's files`).toEqual(paths.map((f) => files[f]));
 }
 
 describe('a snapshot the box started with: its layer carries the snapshot\'s names, so the commit renames its nodes first', () => {
@@ -576,13 +566,13 @@ describe('a snapshot the box started with: its layer carries the snapshot\'s nam
 
   beforeAll(async () => {
     for (let i = 0; i < cases.length + 2; i++) {
-      await sh(con, `echo started-${i} > /mnt/st${i}; sync`);
+      await sh(vm.con, `echo started-${i} > /mnt/st${i}; sync`);
       files[`/mnt/st${i}`] = `started-${i}`;
-      chain.push(await h.core.snapshots.create({ box: 'vm', name: `started-${i}` }));
+      chain.push(await vm.h.core.snapshots.create({ box: 'vm', name: `started-${i}` }));
     }
-    con.close();
-    await h.core.vms.stop('vm', { force: true });
-    con = await boot(h.core, 'vm');
+    vm.con.close();
+    await vm.h.core.vms.stop('vm', { force: true });
+    vm.con = await boot(vm.h.core, 'vm');
     expect(session().nodes.snapshots[chain.at(-1)!.id]!.format).toBe(`qs${chain.at(-1)!.id}`);
   }, 180_000);
 
@@ -597,9 +587,9 @@ describe('a snapshot the box started with: its layer carries the snapshot\'s nam
     }
     expect(session().nodes.top).toEqual(next);
     expect(bootDiskTop(await session().qmp.execute('query-block'))).toBe(next.format);
-    expect(h.core.store.getSnapshot(removed.id)).toBeNull();
+    expect(vm.h.core.store.getSnapshot(removed.id)).toBeNull();
     const paths = Object.keys(files);
-    expect((await sh(con, `cat ${paths.join(' ')}`)).trim().split(/\s+/)).toEqual(paths.map((f) => files[f]));
+    expect((await sh(vm.con, `cat ${paths.join(' ')}`)).trim().split(/\s+/)).toEqual(paths.map((f) => files[f]));
   });
 
   // The next generation's file node already in QEMU, as an earlier attempt's add that timed out
@@ -613,18 +603,18 @@ describe('a snapshot the box started with: its layer carries the snapshot\'s nam
     const names = async () => (await session().qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', { flat: true })).map((n) => n['node-name']);
     process.env.BOXKEEP_LIVE_MERGE = 'commit';
     try {
-      await expect(h.core.snapshots.remove('vm', s.id)).rejects.toThrow(/Duplicate nodes/);
+      await expect(vm.h.core.snapshots.remove('vm', s.id)).rejects.toThrow(/Duplicate nodes/);
       expect(await names()).not.toContain(next.format);
       expect(await names()).not.toContain(next.file);
-      expect(h.core.store.getSnapshot(s.id)).not.toBeNull();
+      expect(vm.h.core.store.getSnapshot(s.id)).not.toBeNull();
       expect(box().currentSnapshotId).toBe(s.id);
       expect(await removeWatchingJobs(s.id)).toEqual(['commit']);
     } finally {
       delete process.env.BOXKEEP_LIVE_MERGE;
     }
-    expect(h.core.store.getSnapshot(s.id)).toBeNull();
+    expect(vm.h.core.store.getSnapshot(s.id)).toBeNull();
     const paths = Object.keys(files);
-    expect((await sh(con, `cat ${paths.join(' ')}`)).trim().split(/\s+/)).toEqual(paths.map((f) => files[f]));
+    expect((await sh(vm.con, `cat ${paths.join(' ')}`)).trim().split(/\s+/)).toEqual(paths.map((f) => files[f]));
     const after = digests();
     for (const [name, digest] of Object.entries(before)) if (name !== s.name) expect(after[name], name).toBe(digest);
   });
@@ -641,19 +631,19 @@ describe('the active commit killed at each step', () => {
   const cases = CRASH_POINTS.filter((p) => p.startsWith('live-commit:')).flatMap((p) => [[p, 'running'], [p, 'killed']] as const);
   it.each(cases)('%s, QEMU %s: finished, the live disk reads on, every other snapshot exactly as before', { timeout: 180_000 }, async (point, qemu) => {
     const k = ++n;
-    await sh(con, `echo before-${k} > /mnt/b${k}; sync`);
-    const removed = await h.core.snapshots.create({ box: 'vm', name: `r${k}` });
-    await sh(con, `echo after-${k} > /mnt/a${k}; sync`);
+    await sh(vm.con, `echo before-${k} > /mnt/b${k}; sync`);
+    const removed = await vm.h.core.snapshots.create({ box: 'vm', name: `r${k}` });
+    await sh(vm.con, `echo after-${k} > /mnt/a${k}; sync`);
     Object.assign(files, { [`/mnt/b${k}`]: `before-${k}`, [`/mnt/a${k}`]: `after-${k}` });
     await killedAndRecovered(point, qemu, removed, files);
   });
 
   it('after all of that, every layer of the stopped box passes qemu-img check', async () => {
     const b = box();
-    con.close();
-    await h.core.vms.stop('vm', { force: true });
+    vm.con.close();
+    await vm.h.core.vms.stop('vm', { force: true });
     expectTrueSizes();
-    for (const f of [b.liveDiskPath, ...h.core.store.listSnapshots(b.id).map((s) => s.diskPath)]) {
+    for (const f of [b.liveDiskPath, ...vm.h.core.store.listSnapshots(b.id).map((s) => s.diskPath)]) {
       const r = spawnSync('qemu-img', ['check', '-f', 'qcow2', f], { encoding: 'utf8' });
       expect(r.status, f + r.stdout).toBe(0);
     }

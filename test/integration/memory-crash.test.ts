@@ -6,33 +6,24 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
-import type { SerialDriver } from '../helpers/guest.js';
-import { attach, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
+import { attach, sh, sharedBootedVm } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
-let h: VmHome;
-let con: SerialDriver;
-
-beforeAll(async () => {
-  ({ h, con } = await openBootedVm());
+const vm = sharedBootedVm(async ({ con }) => {
   await sh(con, '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done) >/dev/null 2>&1 & true');
-});
-afterAll(async () => {
-  con?.close();
-  await h?.cleanup();
 });
 
 function drive(channel: string, input: unknown, env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [DRIVER, h.dir, channel, JSON.stringify(input)], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 180_000 });
+  return spawnSync(process.execPath, [DRIVER, vm.h.dir, channel, JSON.stringify(input)], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 180_000 });
 }
 
 function digests() {
-  const box = h.core.boxes.resolve('vm');
-  return Object.fromEntries(h.core.store.listSnapshots(box.id).map((s) => [s.name, diskDigest(s.diskPath, { shareLocked: true })]));
+  const box = vm.h.core.boxes.resolve('vm');
+  return Object.fromEntries(vm.h.core.store.listSnapshots(box.id).map((s) => [s.name, diskDigest(s.diskPath, { shareLocked: true })]));
 }
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -42,13 +33,13 @@ describe('a snapshot with memory killed at each step', () => {
 
   it.each(CRASH_POINTS.filter((p) => p.startsWith('live-create:')))('%s', async (point) => {
     const before = digests();
-    con.close();
-    await h.core.close();
+    vm.con.close();
+    await vm.h.core.close();
     const name = `m-${point.split(':')[1]}`;
     const r = drive('snapshots:create', { box: 'vm', name, memory: true }, { BOXKEEP_CRASH_AT: point });
     expect(r.signal, r.stderr).toBe('SIGKILL');
 
-    const core = await h.reopen();
+    const core = await vm.h.reopen();
     const box = core.boxes.resolve('vm');
     expect(box.status, point).toBe('running');
     expect(fs.readdirSync(core.paths.boxJournal(box.id)), point).toEqual([]);
@@ -70,21 +61,21 @@ describe('a snapshot with memory killed at each step', () => {
     }
     const taken = core.store.findSnapshot(box.id, name);
     if (taken) expect(['with-memory', 'crash-consistent'], point).toContain(taken.taken);
-    con = await attach(core, 'vm', 0);
+    vm.con = await attach(core, 'vm', 0);
     const n = ++marker;
-    await sh(con, `echo m${n} > /mnt/k${n}; sync`);
+    await sh(vm.con, `echo m${n} > /mnt/k${n}; sync`);
     const now = digests();
     for (const [snap, digest] of Object.entries(before)) expect(now[snap], `${point}: snapshot ${snap}`).toBe(digest);
   }, 300_000);
 
   it('after all of that, a snapshot with memory recovered whole restores running', async () => {
-    const box = h.core.boxes.resolve('vm');
-    const whole = h.core.store.listSnapshots(box.id).filter((s) => s.memory);
+    const box = vm.h.core.boxes.resolve('vm');
+    const whole = vm.h.core.store.listSnapshots(box.id).filter((s) => s.memory);
     expect(whole.length).toBeGreaterThan(0);
-    con.close();
-    const r = await h.core.snapshots.restore({ box: 'vm', snapshot: whole.at(-1)!.id, stopFirst: true });
+    vm.con.close();
+    const r = await vm.h.core.snapshots.restore({ box: 'vm', snapshot: whole.at(-1)!.id, stopFirst: true });
     expect(r.box.status).toBe('running');
-    con = await attach(h.core, 'vm', 0);
-    expect(Number((await sh(con, 'cat /tmp/count')).trim())).toBeGreaterThan(0);
+    vm.con = await attach(vm.h.core, 'vm', 0);
+    expect(Number((await sh(vm.con, 'cat /tmp/count')).trim())).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -4,23 +4,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { rejection } from '../helpers/errors.js';
-import type { SerialDriver } from '../helpers/guest.js';
-import { attach, boot, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
+import { attach, boot, sh, sharedBootedVm } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
-let h: VmHome;
-let con: SerialDriver;
-
-beforeAll(async () => {
-  ({ h, con } = await openBootedVm());
-});
-afterAll(async () => {
-  con?.close();
-  await h?.cleanup();
-});
+const vm = sharedBootedVm();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,14 +27,14 @@ function flipByte(file: string, where: 'middle' | 'start' = 'middle'): void {
 
 describe('a memory state that is not what QEMU sent', () => {
   it('recovery does not install a partial stream whose bytes differ from the sink\'s sum', async () => {
-    con.close();
-    await h.core.close();
-    const r = spawnSync(process.execPath, [DRIVER, h.dir, 'snapshots:create', JSON.stringify({ box: 'vm', name: 'cut', memory: true })], {
+    vm.con.close();
+    await vm.h.core.close();
+    const r = spawnSync(process.execPath, [DRIVER, vm.h.dir, 'snapshots:create', JSON.stringify({ box: 'vm', name: 'cut', memory: true })], {
       encoding: 'utf8', env: { ...process.env, BOXKEEP_CRASH_AT: 'live-create:after-migrate' }, timeout: 180_000,
     });
     expect(r.signal, r.stderr).toBe('SIGKILL');
     // The detached sink finishes the stream without the owner; then the partial file changes.
-    const snapshotsDir = path.join(h.dir, 'boxes');
+    const snapshotsDir = path.join(vm.h.dir, 'boxes');
     const findSum = (): string | null => {
       for (const box of fs.readdirSync(snapshotsDir)) {
         const dir = path.join(snapshotsDir, box, 'snapshots');
@@ -61,79 +51,79 @@ describe('a memory state that is not what QEMU sent', () => {
     expect(sum, 'the sink wrote its sum').not.toBeNull();
     flipByte(sum!.replace(/\.sum$/, ''));
 
-    const core = await h.reopen();
+    const core = await vm.h.reopen();
     const snap = core.store.findSnapshot(core.boxes.resolve('vm').id, 'cut')!;
     expect(snap).toBeTruthy();
     expect(snap.memory).toBeUndefined();
     expect(snap.taken).toBe('crash-consistent');
     expect(fs.readdirSync(path.dirname(snap.diskPath)).filter((f) => f.startsWith('memory'))).toEqual([]);
-    con = await attach(core, 'vm', 0);
+    vm.con = await attach(core, 'vm', 0);
   }, 300_000);
 
   it('a restore with memory whose state file was cut short is refused before the box is stopped', async () => {
-    const snap = await h.core.snapshots.create({ box: 'vm', name: 'short', memory: true });
+    const snap = await vm.h.core.snapshots.create({ box: 'vm', name: 'short', memory: true });
     const file = path.join(path.dirname(snap.diskPath), 'memory.state');
     fs.truncateSync(file, snap.memory!.size - 4096);
-    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'short', stopFirst: true }));
+    const err = await rejection(vm.h.core.snapshots.restore({ box: 'vm', snapshot: 'short', stopFirst: true }));
     expect(err.code).toBe('InvalidState');
     expect(err.message).toContain('cut short');
     expect(err.message).toContain('--disk-only');
-    expect(h.core.boxes.resolve('vm').status).toBe('running');
-    expect((await sh(con, 'echo alive')).trim()).toBe('alive');
+    expect(vm.h.core.boxes.resolve('vm').status).toBe('running');
+    expect((await sh(vm.con, 'echo alive')).trim()).toBe('alive');
   }, 300_000);
 
   it('a restore with memory whose state file was changed does not run it and says so', async () => {
-    await sh(con, 'KEPT=original');
-    const snap = await h.core.snapshots.create({ box: 'vm', name: 'good', memory: true });
+    await sh(vm.con, 'KEPT=original');
+    const snap = await vm.h.core.snapshots.create({ box: 'vm', name: 'good', memory: true });
     expect(snap.memory).toBeTruthy();
     flipByte(path.join(path.dirname(snap.diskPath), 'memory.state'));
-    con.close();
-    const box = h.core.boxes.resolve('vm');
-    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'good', stopFirst: true }));
+    vm.con.close();
+    const box = vm.h.core.boxes.resolve('vm');
+    const err = await rejection(vm.h.core.snapshots.restore({ box: 'vm', snapshot: 'good', stopFirst: true }));
     expect(err.code).toBe('Storage');
     expect(err.message).toContain('is not what was saved');
     expect(err.message).toContain('--disk-only');
     // No QEMU left behind, half-running or paused on the changed state.
-    expect(h.core.boxes.resolve('vm').status).toBe('stopped');
-    expect((h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+    expect(vm.h.core.boxes.resolve('vm').status).toBe('stopped');
+    expect((vm.h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
   }, 300_000);
 
   it('a restore with memory whose stream QEMU rejects at its first byte says the state changed, not that QEMU failed', async () => {
-    if (h.core.boxes.resolve('vm').status !== 'running') con = await boot(h.core, 'vm');
-    const snap = await h.core.snapshots.create({ box: 'vm', name: 'header', memory: true });
+    if (vm.h.core.boxes.resolve('vm').status !== 'running') vm.con = await boot(vm.h.core, 'vm');
+    const snap = await vm.h.core.snapshots.create({ box: 'vm', name: 'header', memory: true });
     // Byte 0 is the stream's magic: QEMU stops reading at once, long before the file's end.
     flipByte(path.join(path.dirname(snap.diskPath), 'memory.state'), 'start');
-    con.close();
-    const box = h.core.boxes.resolve('vm');
-    const err = await rejection(h.core.snapshots.restore({ box: 'vm', snapshot: 'header', stopFirst: true }));
+    vm.con.close();
+    const box = vm.h.core.boxes.resolve('vm');
+    const err = await rejection(vm.h.core.snapshots.restore({ box: 'vm', snapshot: 'header', stopFirst: true }));
     expect(err.code).toBe('Storage');
     expect(err.message).toContain('is not what was saved');
     expect(err.message).toContain(`${snap.memory!.size} bytes`);
     expect(err.message).toContain('--disk-only');
-    expect(h.core.boxes.resolve('vm').status).toBe('stopped');
-    expect(h.core.boxes.resolve('vm').failureReason ?? null).toBeNull();
-    expect((h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+    expect(vm.h.core.boxes.resolve('vm').status).toBe('stopped');
+    expect(vm.h.core.boxes.resolve('vm').failureReason ?? null).toBeNull();
+    expect((vm.h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
   }, 300_000);
 
   it('a memory migration QEMU refuses leaves a disk-only snapshot at once, the guest running', async () => {
-    if (h.core.boxes.resolve('vm').status !== 'running') con = await boot(h.core, 'vm');
-    const box = h.core.boxes.resolve('vm');
+    if (vm.h.core.boxes.resolve('vm').status !== 'running') vm.con = await boot(vm.h.core, 'vm');
+    const box = vm.h.core.boxes.resolve('vm');
     // A vdi node blocks migration in QEMU 7.2: its `migrate` fails at once.
     const vdi = path.join(path.dirname(box.liveDiskPath), 'blocker.vdi');
     expect(spawnSync('qemu-img', ['create', '-q', '-f', 'vdi', vdi, '1M']).status).toBe(0);
-    const { qmp, runDir } = (h.core.vms as Supervisor).session(box.id);
+    const { qmp, runDir } = (vm.h.core.vms as Supervisor).session(box.id);
     await qmp.execute('blockdev-add', { driver: 'file', 'node-name': 'blk-file', filename: vdi });
     await qmp.execute('blockdev-add', { driver: 'vdi', 'node-name': 'blk', file: 'blk-file' });
     let timer: NodeJS.Timeout | undefined;
     const snap = await Promise.race([
-      h.core.snapshots.create({ box: 'vm', name: 'blocked', memory: true }),
+      vm.h.core.snapshots.create({ box: 'vm', name: 'blocked', memory: true }),
       new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('the snapshot did not finish within 90 s')), 90_000); }),
     ]).finally(() => clearTimeout(timer));
     expect(snap.memory).toBeUndefined();
     expect(snap.taken).toBe('crash-consistent');
     expect(fs.readdirSync(path.dirname(snap.diskPath)).filter((f) => f.startsWith('memory'))).toEqual([]);
     expect(fs.readdirSync(runDir).filter((f) => f.startsWith('memory'))).toEqual([]);
-    expect((await sh(con, 'echo alive')).trim()).toBe('alive');
+    expect((await sh(vm.con, 'echo alive')).trim()).toBe('alive');
     await qmp.execute('blockdev-del', { 'node-name': 'blk' });
     await qmp.execute('blockdev-del', { 'node-name': 'blk-file' });
   }, 300_000);

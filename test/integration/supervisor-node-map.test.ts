@@ -3,54 +3,46 @@
 // next owner takes control anyway, from QEMU's own block graph, and live snapshots and live
 // removes work afterwards with the guest's data intact.
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { nodesFile } from '../../electron/core/vm/nodes.js';
-import type { SerialDriver } from '../helpers/guest.js';
-import { boot, consoleOf, openBootedVm, sh, type VmHome } from '../helpers/vm.js';
+import { boot, consoleOf, sh, sharedBootedVm } from '../helpers/vm.js';
 
-let h: VmHome;
-let con: SerialDriver;
-beforeAll(async () => {
-  ({ h, con } = await openBootedVm());
+const vm = sharedBootedVm(async ({ h, con }) => {
   // Two live snapshots: the chain has q0, q1, q2 layers that no name on disk tells apart.
   await sh(con, 'echo one > /mnt/one; sync');
   await h.core.snapshots.create({ box: 'vm', name: 's1' });
   await sh(con, 'echo two > /mnt/two; sync');
   await h.core.snapshots.create({ box: 'vm', name: 's2' });
 });
-afterAll(async () => {
-  con?.close();
-  await h?.cleanup();
-});
 
 let round = 0;
 
 /** Lets go of the running box, damages nodes.json, reopens: the new owner must control QEMU. */
 async function adoptAfter(damage: (file: string, before: string) => void) {
-  const runDir = (h.core.vms as Supervisor).session(h.core.boxes.resolve('vm').id).runDir;
+  const runDir = (vm.h.core.vms as Supervisor).session(vm.h.core.boxes.resolve('vm').id).runDir;
   const file = nodesFile(runDir);
   const before = fs.readFileSync(file, 'utf8');
   // The map as it was one live snapshot ago: stale once the snapshot below is taken.
   const n = ++round;
-  await h.core.snapshots.create({ box: 'vm', name: `pre-${n}` });
-  con.close();
-  await h.core.close();
+  await vm.h.core.snapshots.create({ box: 'vm', name: `pre-${n}` });
+  vm.con.close();
+  await vm.h.core.close();
   damage(file, before);
-  const core = await h.reopen();
+  const core = await vm.h.reopen();
   const box = core.boxes.resolve('vm');
   expect(box.status).toBe('running');
   expect(core.lastRecovery?.items.filter((i) => /could not take control/.test(i.message)) ?? []).toEqual([]);
-  con = await consoleOf(core, box.id, { fresh: false });
+  vm.con = await consoleOf(core, box.id, { fresh: false });
 
   // Control means: a live snapshot, and a live remove of a snapshot the guest reads through.
-  await sh(con, `echo r${n} > /mnt/r${n}; sync`);
+  await sh(vm.con, `echo r${n} > /mnt/r${n}; sync`);
   const s = await core.snapshots.create({ box: 'vm', name: `after-${n}` });
   expect(s.live).toBe(true);
-  await sh(con, `echo q${n} > /mnt/q${n}; sync`);
+  await sh(vm.con, `echo q${n} > /mnt/q${n}; sync`);
   await core.snapshots.remove('vm', `pre-${n}`);
   await core.snapshots.remove('vm', `after-${n}`);
-  for (const f of ['one', 'two', `r${n}`, `q${n}`]) expect(await sh(con, `cat /mnt/${f}`)).toContain(f);
+  for (const f of ['one', 'two', `r${n}`, `q${n}`]) expect(await sh(vm.con, `cat /mnt/${f}`)).toContain(f);
   expect(core.snapshots.tree('vm').snapshots.map((x) => x.name).sort()).toEqual(['s1', 's2']);
 }
 
@@ -68,9 +60,9 @@ describe('adopting a running box whose node map file cannot be trusted', () => {
   });
 
   it('the box still stops cleanly and boots with every file', async () => {
-    con.close();
-    await h.core.vms.stop('vm', { force: true });
-    con = await boot(h.core, 'vm');
-    for (const f of ['one', 'two', 'r1', 'q1', 'r2', 'q2', 'r3', 'q3']) expect(await sh(con, `cat /mnt/${f}`)).toContain(f);
+    vm.con.close();
+    await vm.h.core.vms.stop('vm', { force: true });
+    vm.con = await boot(vm.h.core, 'vm');
+    for (const f of ['one', 'two', 'r1', 'q1', 'r2', 'q2', 'r3', 'q3']) expect(await sh(vm.con, `cat /mnt/${f}`)).toContain(f);
   });
 });
