@@ -79,3 +79,38 @@ it('AutoProtect of a running UEFI box pauses on the same figure before it asks: 
     await core.vms.stop('auto', { force: true }).catch(() => undefined);
   }
 }, 180_000);
+
+it('a UEFI box whose OVMF files went away fails its own automatic snapshot, with the reason, and the boxes after it in the pass still get theirs', async () => {
+  const uefi = await core.boxes.create({ name: 'gone-fw', image: 'seed', firmware: 'uefi', memoryMib: 128 });
+  const plain = await core.boxes.create({ name: 'plain', image: 'seed', memoryMib: 128 });
+  await core.vms.start('gone-fw');
+  await core.vms.start('plain');
+  const saved = process.env.BOXKEEP_OVMF_DIR;
+  let now = Date.now();
+  const s = new ProtectScheduler(core, { now: () => now, setTimeout: () => null, clearTimeout: () => {} });
+  const seen: ProtectAlert[] = [];
+  const off = core.events.on('protect:alert', (a) => seen.push(a));
+  try {
+    core.store.setSetting('disk-reserve', '0');
+    core.protect.set({ box: 'gone-fw', everyMinutes: 5 });
+    core.protect.set({ box: 'plain', everyMinutes: 5 });
+    // The firmware package removed while the box runs.
+    process.env.BOXKEEP_OVMF_DIR = fs.mkdtempSync(`${loop.dir}/no-ovmf-`);
+    await s.tick(); // both seen running: the five minutes of running time count from here
+    now += 6 * 60_000;
+    await s.tick();
+    await s.idle();
+    expect(core.store.listSnapshots(plain.id).filter((x) => x.auto)).toHaveLength(1);
+    expect(core.store.listSnapshots(uefi.id).filter((x) => x.auto)).toHaveLength(0);
+    const failed = seen.filter((a) => a.kind === 'failed');
+    expect(failed.map((a) => a.box)).toEqual(['gone-fw']);
+    expect(failed[0]!.message).toMatch(/The automatic snapshot of "gone-fw" failed: .*OVMF.*apt-get install ovmf/);
+  } finally {
+    if (saved === undefined) delete process.env.BOXKEEP_OVMF_DIR;
+    else process.env.BOXKEEP_OVMF_DIR = saved;
+    off();
+    await s.stop();
+    await core.vms.stop('gone-fw', { force: true }).catch(() => undefined);
+    await core.vms.stop('plain', { force: true }).catch(() => undefined);
+  }
+}, 180_000);

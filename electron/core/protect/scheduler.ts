@@ -75,7 +75,13 @@ export class ProtectScheduler {
       const boxes = new Map(this.core.store.listBoxes().map((b) => [b.id, b]));
       for (const row of rows) {
         const box = boxes.get(row.boxId);
-        if (box) this.visit(box, row, now);
+        if (!box) continue;
+        // One box's trouble is its own: the boxes after it in the pass are still visited.
+        try {
+          this.visit(box, row, now);
+        } catch (err) {
+          this.core.protect.fail(box, err);
+        }
       }
     } catch (err) {
       this.core.logger.warn('protect tick failed', { op: 'protect-tick', error: (err as Error).message });
@@ -130,7 +136,14 @@ export class ProtectScheduler {
    * alert instead of a failure every interval; resumes (one alert) once the reserve is free again.
    */
   private spaceAllows(box: Box): boolean {
-    const needed = snapshotNeeds(box);
+    let needed: number;
+    try {
+      needed = snapshotNeeds(box);
+    } catch {
+      // The figure cannot be had (a UEFI box whose OVMF files are gone): the snapshot itself
+      // asks again and fails with the reason, which the schedule reports and counts as a try.
+      return true;
+    }
     const short = shortfall(this.core, needed);
     const paused = this.core.protect.runtimeOf(box.id).pausedReason;
     if (short) {
