@@ -21,15 +21,16 @@ export interface VmHome {
 /**
  * Short home path on purpose: socket paths must stay under 108 bytes. `append` replaces the
  * image's kernel command line (e.g. AGENT_APPEND: the guest runs qemu-ga); `stopTimeoutMs` the
- * graceful stop's wait; `logger` sees what the core logs.
+ * graceful stop's wait; `memoryStallMs` how long a memory load waits on a QEMU that takes
+ * nothing; `logger` sees what the core logs.
  */
-export async function openVmHome(options: { append?: string; stopTimeoutMs?: number; logger?: Logger } = {}): Promise<VmHome> {
+export async function openVmHome(options: { append?: string; stopTimeoutMs?: number; memoryStallMs?: number; logger?: Logger } = {}): Promise<VmHome> {
   requireTools('qemu-system-x86_64', 'qemu-img', 'qemu-io', 'mkfs.ext4', 'cpio', 'busybox');
   const guest = buildGuest();
   const tmp = tempHome('bkv');
   const data = makeDataDisk(path.join(tmp.dir, 'data.qcow2'), 64, { 'hello.txt': 'hello from the image\n' });
   const home = path.join(tmp.dir, 'h');
-  const opts = { home, owner: 'test' as const, supervisor: { stopTimeoutMs: options.stopTimeoutMs ?? 2000 }, ...(options.logger ? { logger: options.logger } : {}) };
+  const opts = { home, owner: 'test' as const, supervisor: { stopTimeoutMs: options.stopTimeoutMs ?? 2000, ...(options.memoryStallMs ? { memoryStallMs: options.memoryStallMs } : {}) }, ...(options.logger ? { logger: options.logger } : {}) };
   const core = await openCore(opts);
   await core.images.import({ path: data, name: 'tiny', kernelPath: guest.kernel, initrdPath: guest.initrd, append: options.append ?? 'console=ttyS0 panic=-1 quiet' });
   fs.rmSync(data);
@@ -62,10 +63,10 @@ export async function openBootedVm(options: Parameters<typeof openVmHome>[0] = {
  * runs), stopped and its home removed after the last. A test that restarts the box or
  * reattaches its console sets `vm.con` to the new one, which is the one closed at the end.
  */
-export function sharedBootedVm(setup?: (vm: { h: VmHome; con: SerialDriver }) => Promise<void>): { h: VmHome; con: SerialDriver } {
+export function sharedBootedVm(setup?: (vm: { h: VmHome; con: SerialDriver }) => Promise<void>, options: Parameters<typeof openVmHome>[0] = {}): { h: VmHome; con: SerialDriver } {
   const vm = {} as { h: VmHome; con: SerialDriver };
   beforeAll(async () => {
-    Object.assign(vm, await openBootedVm());
+    Object.assign(vm, await openBootedVm(options));
     await setup?.(vm);
   });
   afterAll(async () => {

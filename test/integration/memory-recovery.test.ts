@@ -4,13 +4,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { QmpClient } from '../../electron/core/vm/qmp.js';
+import { PID_FILE, runDirFor } from '../../electron/core/vm/qemu.js';
 import { rejection } from '../helpers/errors.js';
 import { attach, boot, sh, sharedBootedVm } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
-const vm = sharedBootedVm();
+// A memory load gives up on a QEMU that takes nothing for 10 s (60 s in the app), so the stall test below is short.
+const vm = sharedBootedVm(undefined, { memoryStallMs: 10_000 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -103,6 +106,46 @@ describe('a memory state that is not what QEMU sent', () => {
     expect(vm.h.core.boxes.resolve('vm').status).toBe('stopped');
     expect(vm.h.core.boxes.resolve('vm').failureReason ?? null).toBeNull();
     expect((vm.h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+  }, 300_000);
+
+  it('a restore with memory into a QEMU that stops taking the state is given up after the stall time: QEMU is gone, the box stopped, and it starts again', async () => {
+    if (vm.h.core.boxes.resolve('vm').status !== 'running') vm.con = await boot(vm.h.core, 'vm');
+    await sh(vm.con, 'echo before-stall > /mnt/stall; sync');
+    await vm.h.core.snapshots.create({ box: 'vm', name: 'stalled', memory: true });
+    vm.con.close();
+    const box = vm.h.core.boxes.resolve('vm');
+    await vm.h.core.vms.stop('vm', { force: true });
+    // QEMU is stopped by a signal as soon as it listens for the state: the kernel still takes
+    // the connection and a socket buffer's worth, then nothing more.
+    const execute = QmpClient.prototype.execute;
+    let stopped: number | null = null;
+    const spy = vi.spyOn(QmpClient.prototype, 'execute').mockImplementation(async function (this: QmpClient, ...args: Parameters<QmpClient['execute']>) {
+      const result = await execute.apply(this, args);
+      if (args[0] === 'migrate-incoming') {
+        stopped = Number(fs.readFileSync(path.join(runDirFor(vm.h.core.paths, box.id), PID_FILE), 'utf8'));
+        process.kill(stopped, 'SIGSTOP');
+      }
+      return result;
+    });
+    let err: Awaited<ReturnType<typeof rejection>>;
+    try {
+      err = await rejection(vm.h.core.snapshots.restore({ box: 'vm', snapshot: 'stalled' }));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(stopped).not.toBeNull();
+    expect(err.code).toBe('Vm');
+    expect(err.message).toContain('QEMU took none of it for 10 s');
+    expect(err.message).toContain('the box did not start');
+    expect(vm.h.core.boxes.resolve('vm').status).toBe('stopped');
+    expect(vm.h.core.boxes.resolve('vm').failureReason ?? null).toBeNull();
+    expect((vm.h.core.vms as Supervisor).sessions.has(box.id)).toBe(false);
+    expect(fs.existsSync(`/proc/${stopped}`) && !fs.readFileSync(`/proc/${stopped}/stat`, 'utf8').includes(') Z ')).toBe(false);
+    // Nothing was lost: the disk is the snapshot's, and a normal restore with memory resumes.
+    const r = await vm.h.core.snapshots.restore({ box: 'vm', snapshot: 'stalled' });
+    expect(r.box.status).toBe('running');
+    vm.con = await attach(vm.h.core, 'vm', 0);
+    expect((await sh(vm.con, 'cat /mnt/stall')).trim()).toBe('before-stall');
   }, 300_000);
 
   it('a memory migration QEMU refuses leaves a disk-only snapshot at once, the guest running', async () => {

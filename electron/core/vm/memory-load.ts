@@ -33,6 +33,8 @@ export function refusal(box: string, snapshot: string, why: string): Error {
 }
 
 const MIGRATION_TIMEOUT_MS = 10 * 60_000;
+/** How long QEMU may take no more of the state (its socket full, not closed) before the load is given up. */
+export const MEMORY_STALL_MS = 60_000;
 
 /** Polls QEMU's migration status until completed; throws when it failed or was cancelled. */
 export async function migrationDone(session: { qmp: QmpClient }, timeoutMs = MIGRATION_TIMEOUT_MS): Promise<void> {
@@ -47,7 +49,7 @@ export async function migrationDone(session: { qmp: QmpClient }, timeoutMs = MIG
 }
 
 /** Loads the state into a QEMU waiting with -incoming defer; returns once QEMU completed it and the checksum matched. */
-export async function loadMemory(qmp: QmpClient, runDir: string, memory: IncomingMemory, boxName: string): Promise<void> {
+export async function loadMemory(qmp: QmpClient, runDir: string, memory: IncomingMemory, boxName: string, stallMs = MEMORY_STALL_MS): Promise<void> {
   const machine = await qmp.execute<string>('qom-get', { path: '/machine', property: 'type' });
   if (machine !== memory.facts.machine) throw refusal(boxName, memory.snapshotName, `it was taken on the machine type ${memory.facts.machine}, and QEMU now runs ${machine}`);
   const socket = path.join(runDir, INCOMING_SOCKET);
@@ -55,7 +57,7 @@ export async function loadMemory(qmp: QmpClient, runDir: string, memory: Incomin
   await qmp.execute('migrate-incoming', { uri: `unix:${socket}` });
   // The whole file is hashed even when QEMU stops reading early: a changed byte QEMU rejects
   // (a section header) must say what a changed byte QEMU loads says, not "QEMU failed".
-  const read = await feed(socket, memory.file);
+  const read = await feed(socket, memory.file, stallMs);
   const changed = read.size !== memory.facts.size || read.sha256 !== memory.facts.sha256;
   try {
     await migrationDone({ qmp });
@@ -77,8 +79,11 @@ function changedError(memory: IncomingMemory, read: { size: number; sha256: stri
  * Streams the file into QEMU's socket, hashing every byte of the file; the regular file only,
  * no link followed. When QEMU closes the socket early (it rejected the stream) the rest is
  * still read and hashed, not sent: the caller learns from QEMU whether the load failed.
+ * A QEMU that stops taking bytes without closing (stuck, or stopped by a signal) is given up
+ * after `stallMs` with no progress, and the event loop gets a turn between pieces (the app's
+ * other boxes and windows are served while a large state is read).
  */
-async function feed(socket: string, file: string): Promise<{ size: number; sha256: string }> {
+async function feed(socket: string, file: string, stallMs: number): Promise<{ size: number; sha256: string }> {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -99,10 +104,11 @@ async function feed(socket: string, file: string): Promise<{ size: number; sha25
       for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; size += n) {
         const piece = Buffer.from(buf.subarray(0, n));
         hash.update(piece);
-        if (open && !conn.write(piece)) await drained(conn);
+        if (open && !conn.write(piece)) await drained(conn, stallMs);
+        else await new Promise((r) => setImmediate(r));
       }
+      if (open) await ended(conn, stallMs);
     } finally {
-      if (open) await new Promise<void>((resolve) => { conn.once('close', () => resolve()); conn.end(resolve); });
       conn.destroy();
     }
     return { size, sha256: hash.digest('hex') };
@@ -111,16 +117,52 @@ async function feed(socket: string, file: string): Promise<{ size: number; sha25
   }
 }
 
-/** Resolves when the socket takes more, or when it is gone (nothing more is sent then). */
-function drained(conn: import('node:net').Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      conn.off('drain', done);
-      conn.off('close', done);
-      resolve();
-    };
+/** Resolves when the socket takes more, or when it is gone (nothing more is sent then); throws after `stallMs` of neither. */
+function drained(conn: import('node:net').Socket, stallMs: number): Promise<void> {
+  return within(conn, stallMs, (done) => {
     conn.once('drain', done);
     conn.once('close', done);
+    return () => {
+      conn.off('drain', done);
+      conn.off('close', done);
+    };
+  });
+}
+
+/** Resolves once everything written left for QEMU (or the socket closed); throws after `stallMs`. */
+function ended(conn: import('node:net').Socket, stallMs: number): Promise<void> {
+  return within(conn, stallMs, (done) => {
+    conn.once('finish', done);
+    conn.once('close', done);
+    conn.end();
+    return () => {
+      conn.off('finish', done);
+      conn.off('close', done);
+    };
+  });
+}
+
+const stalls = new WeakSet<Error>();
+
+/** The load given up because QEMU took no more of the state: the box itself is as it was (its start leaves it stopped, not failed). */
+export function isStall(err: unknown): boolean {
+  return err instanceof Error && stalls.has(err);
+}
+
+function within(conn: import('node:net').Socket, stallMs: number, arm: (done: () => void) => () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      disarm();
+      conn.destroy();
+      const err = vmError(`The memory state was not loaded: QEMU took none of it for ${Math.round(stallMs / 1000)} s (it was stuck or stopped), and was stopped.`);
+      stalls.add(err);
+      reject(err);
+    }, stallMs);
+    const disarm = arm(() => {
+      clearTimeout(timer);
+      disarm();
+      resolve();
+    });
   });
 }
 

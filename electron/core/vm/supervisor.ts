@@ -22,7 +22,7 @@ import { detectAccelerator, knownAccelerator, type AccelDecision } from './accel
 import { tailLines, tailLog } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
 import { buildQemuArgs, inheritedPath, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
-import { loadMemory, memoryMismatch, refusal } from './memory-load.js';
+import { isStall, loadMemory, memoryMismatch, refusal } from './memory-load.js';
 import { SerialHub } from './serial.js';
 import { DisplayHub } from './display.js';
 import { MAX_SCREENSHOT_BYTES, MAX_SCREENSHOT_STREAM_BYTES, openScreendump, screendump } from './screen.js';
@@ -42,6 +42,8 @@ export interface SupervisorOptions {
   /** Overrides every box's stop timeout (tests; also BOXKEEP_STOP_TIMEOUT_MS); else the box's own setting. */
   stopTimeoutMs?: number;
   qemuBinary?: string;
+  /** How long a restore with memory waits for a QEMU that takes none of the state (tests); memory-load.ts MEMORY_STALL_MS. */
+  memoryStallMs?: number;
 }
 
 /** One running QEMU we hold a QMP connection to. */
@@ -149,7 +151,7 @@ export class Supervisor implements VmControl {
       const snapshotsByPath = new Map(snapshotIdsBelow(this.core, box).map((id) => [this.core.store.getSnapshot(id)!.diskPath, id]));
       // Each file checked (no symlink anywhere below the home, the exact file and backing
       // Boxkeep recorded) right before QEMU opens it, and held open until the guest runs
-      // (checked-files.ts). QEMU opens by path, so a file swapped in the moment between the
+      // (checked-files.ts). QEMU opens the layers by path, so a file swapped in the moment between the
       // check and QEMU's open() is still opened; QEMU starts with its CPUs stopped (-S) and
       // runs the guest only once it holds every checked inode and every path still leads to
       // it, so a swapped-in host file is opened (its header read) but never shown to the guest.
@@ -250,7 +252,7 @@ export class Supervisor implements VmControl {
       // being swapped is not one to run a guest from).
       const changed = changedSinceCheck(this.core.paths.root, checked.pinned);
       if (changed.length > 0) throw replacedError(box, changed);
-      if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name);
+      if (opts.memory) await loadMemory(qmp, runDir, opts.memory, box.name, this.options.memoryStallMs);
       crashPoint('box-start:before-cont');
       await qmp.execute('cont');
       clearStarting(runDir);
@@ -262,7 +264,7 @@ export class Supervisor implements VmControl {
         this.setStatus(box.id, 'stopping', `QEMU (pid ${spawned.pid}) did not start properly and could not be stopped`);
         throw vmError(`The box ${JSON.stringify(box.name)} did not start, and its QEMU (pid ${spawned.pid}) could not be stopped; run "boxkeep box stop ${box.name} --force".`, err);
       }
-      if (err instanceof BoxkeepError && (err.code === 'Storage' || (opts.memory && err.code === 'InvalidState'))) {
+      if (err instanceof BoxkeepError && (err.code === 'Storage' || (opts.memory && (err.code === 'InvalidState' || isStall(err))))) {
         this.setStatus(box.id, before, box.failureReason);
         throw err;
       }
