@@ -135,7 +135,7 @@ describe('a running box in the browser', () => {
     await page.keyboard.type('echo AFTER-$((40+2))');
     await page.keyboard.press('Enter');
     await expect.poll(consoleLines, { timeout: 15_000 }).toContain('AFTER-42');
-    expect(await page.locator('.console-note').innerText()).toContain('Ctrl+Shift+S takes a snapshot');
+    await expect.poll(() => page.locator('.console-note').innerText()).toContain('Ctrl+Shift+S takes a snapshot');
 
     // Paste: the browser's own plain-text paste into the terminal, from the system clipboard.
     await b.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(served.url).origin });
@@ -162,7 +162,7 @@ describe('a running box in the browser', () => {
     const away = performance.now();
     await page.getByRole('tab', { name: /Snapshots/ }).click();
     await expect.poll(() => tree().isVisible()).toBe(true);
-    expect(await terminal.isVisible()).toBe(false);
+    await expect.poll(() => terminal.isVisible()).toBe(false);
     await page.getByRole('tab', { name: 'Console' }).click();
     await expect.poll(() => terminal.isVisible()).toBe(true);
     const red = terminal.locator('.xterm-rows span', { hasText: /^RED-77$/ });

@@ -1,8 +1,9 @@
 // The files a start checked (chain layers, installer, seed, UEFI variables), from the check
-// until QEMU runs the guest. QEMU opens each by path, so what it opened is judged afterwards,
+// until QEMU runs the guest. QEMU opens each layer by path, so what it opened is judged afterwards,
 // against its /proc/<pid>/fd: every checked inode must be among them, open for reading (a
 // write-only one is QEMU's log or pidfile: layersNotHeld in supervisor.ts, which also names the
-// window left). Two things make that judgement sound:
+// window left; the kernel and initrd are not opened by path: QEMU inherits their pinned fds,
+// fdOf). Two things make that judgement sound:
 // - The inodes stay pinned (held open here) the whole time. A checked file deleted and
 //   replaced in the window would otherwise free its inode number for reuse, and a file QEMU
 //   creates or opens anyway (its pidfile, its serial log) could carry it: "QEMU holds the
@@ -23,7 +24,8 @@ export function pinChecked(files: readonly CheckedFile[]): { close: () => void; 
   };
   try {
     for (const f of files) {
-      // Node opens with O_CLOEXEC: QEMU never inherits these, so they cannot count as its own.
+      // Node opens with O_CLOEXEC: QEMU inherits only those the start passes on (the boot
+      // files, as fds 3 and 4), so the layers' pins cannot count as QEMU's own opens.
       const fd = fs.openSync(f.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
       fds.push(fd);
       const st = fs.fstatSync(fd);
