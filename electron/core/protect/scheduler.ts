@@ -76,11 +76,12 @@ export class ProtectScheduler {
       for (const row of rows) {
         const box = boxes.get(row.boxId);
         if (!box) continue;
-        // One box's trouble is its own: the boxes after it in the pass are still visited.
+        // One box's trouble is its own (a UEFI box whose OVMF files are gone cannot even be
+        // sized): it fails that box's snapshot, counted as a try, and the pass goes on.
         try {
           this.visit(box, row, now);
         } catch (err) {
-          this.core.protect.fail(box, err);
+          this.failed(box, err);
         }
       }
     } catch (err) {
@@ -136,14 +137,7 @@ export class ProtectScheduler {
    * alert instead of a failure every interval; resumes (one alert) once the reserve is free again.
    */
   private spaceAllows(box: Box): boolean {
-    let needed: number;
-    try {
-      needed = snapshotNeeds(box);
-    } catch {
-      // The figure cannot be had (a UEFI box whose OVMF files are gone): the snapshot itself
-      // asks again and fails with the reason, which the schedule reports and counts as a try.
-      return true;
-    }
+    const needed = snapshotNeeds(box);
     const short = shortfall(this.core, needed);
     const paused = this.core.protect.runtimeOf(box.id).pausedReason;
     if (short) {

@@ -199,7 +199,7 @@ export class SnapshotEngine {
     const facts = snapshot.memory!;
     const file = memoryPath(snapshot.diskPath);
     // The size costs nothing to check here; the bytes are checked as they go into QEMU (memory-load.ts).
-    const why = stateFileProblem(snapshot, file) ?? (await this.core.vms.memoryMismatch(box.id, facts));
+    const why = stateFileProblem(snapshot, true) ?? (await this.core.vms.memoryMismatch(box.id, facts));
     if (why) throw refusal(box.name, snapshot.name, why);
     return { file, facts, snapshotName: snapshot.name };
   }

@@ -23,12 +23,13 @@ export async function memoryResume(core: ResumeDeps, boxRef: string, snapshotRef
 
 /**
  * The state file missing or not the size recorded (its bytes are checked only as a restore
- * sends them, vm/memory-load.ts); `shown`, the path to name in the message. One check for the
- * dialog's question and the restore itself, so the two cannot disagree.
+ * sends them, vm/memory-load.ts); `namingPath`: the message names the file (the restore's
+ * error does, the dialog's short reason does not). One check for the dialog's question and the
+ * restore itself, so the two cannot disagree.
  */
-export function stateFileProblem(snapshot: Snapshot, shown?: string): string | null {
+export function stateFileProblem(snapshot: Snapshot, namingPath = false): string | null {
   const file = memoryPath(snapshot.diskPath);
-  const label = shown ? `its memory state file (${shown})` : 'its memory state file';
+  const label = namingPath ? `its memory state file (${file})` : 'its memory state file';
   const stat = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!stat?.isFile()) return `${label} is missing`;
   if (stat.size !== snapshot.memory!.size) return `${label} has ${stat.size} bytes, not the ${snapshot.memory!.size} saved: it was changed or cut short`;

@@ -1,12 +1,12 @@
 // An image's own kernel and initrd (direct kernel boot: images/<id>/kernel, initrd), which a
-// start hands QEMU. Checked as a chain layer is
-// (disk/confine.ts): the path the record names is where Boxkeep put the file, inside the home,
-// reached through no symlink, a regular file with one link. A kernel swapped for a link to a
-// host file would otherwise be booted. The start pins them (checked-files.ts) and hands QEMU
-// the pinned files themselves (inherited fds, opened as /proc/self/fd/N: qemu.ts,
-// inheritedPath), not their paths: QEMU reads them at machine init through an fd it opens and
-// closes, so no look at its open files afterwards could tell which file a path had given it, and a file swapped in and back meanwhile is never
-// read. Once QEMU is up, before the guest runs, each path must still lead to the inode checked.
+// start hands QEMU. Checked as a chain layer is (disk/confine.ts): the path the record names
+// is where Boxkeep put the file, inside the home, reached through no symlink, a regular file
+// with one link. A kernel swapped for a link to a host file would otherwise be booted. The
+// start pins them (checked-files.ts) and hands QEMU the pinned files themselves (inherited
+// fds, opened as /proc/self/fd/N: qemu.ts, inheritedPath), not their paths: QEMU reads them
+// once, at machine init, so no look at its open files afterwards could tell which file a path
+// had given it, and a file swapped in and back meanwhile is never read. Once QEMU is up, before
+// the guest runs, each path must still lead to the inode checked.
 import { storageError, type BoxkeepError } from '../../../shared/errors.js';
 import type { Box, Image } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';

@@ -195,16 +195,16 @@ export class Supervisor implements VmControl {
   }): Promise<Box> {
     const { layers, installer, seed, firmware, snapshotsByPath } = checked;
     const { args: blockdevs, nodes } = chainBlockdevs(layers, (p) => snapshotsByPath.get(p) ?? null);
-    const spec = { ...this.specFor(box, accel, runDir, { blockdevs, installer: installer?.path, seed: seed?.path, firmware }), incoming: !!opts.memory };
+    const base = this.specFor(box, accel, runDir, { blockdevs, installer: installer?.path, seed: seed?.path, firmware });
     // The kernel and initrd go to QEMU as the files held since the check, not by path: QEMU
-    // reads and closes them at once, so no later look could tell which file it read.
+    // reads them once, at machine init, so no later look could tell which file a path gave it.
     const bootPath = (file: string | undefined): string | undefined => {
       if (file === undefined) return undefined;
       const i = checked.boot.findIndex((f) => f.path === file);
       if (i < 0) throw storageError(`The box ${JSON.stringify(box.name)} was not started: its boot file ${file} was not among the files checked.`);
       return inheritedPath(i);
     };
-    Object.assign(spec, { kernel: bootPath(spec.kernel), initrd: bootPath(spec.initrd), inherit: [...checked.bootFds] });
+    const spec: QemuSpec = { ...base, incoming: !!opts.memory, kernel: bootPath(base.kernel), initrd: bootPath(base.initrd), inherit: [...checked.bootFds] };
     // Before anything runs: a state file loads only into the devices it was saved from.
     if (opts.memory) {
       const why = memoryMismatch(opts.memory.facts, { qemuVersion: await this.qemuVersion(), args: buildQemuArgs(spec) });
