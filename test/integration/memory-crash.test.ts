@@ -14,7 +14,7 @@ import { attach, sh, sharedBootedVm } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 const vm = sharedBootedVm(async ({ con }) => {
-  await sh(con, '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done) >/dev/null 2>&1 & true');
+  await sh(con, '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 1; done) >/dev/null 2>&1 & true');
 });
 
 function drive(channel: string, input: unknown, env: Record<string, string> = {}) {

@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('snapshots with memory', () => {
   it('a restore with memory gives back the running machine: the variable, the counter, no boot in between', async () => {
     await sh(con, 'KEPT=before');
-    await sh(con, '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 1; done) >/dev/null 2>&1 & true');
+    await sh(con, '(i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 1; done) >/dev/null 2>&1 & true');
     await sleep(3000);
     const before = await count();
     const upBefore = await uptime();
