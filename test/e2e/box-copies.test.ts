@@ -67,10 +67,10 @@ it('a snapshot a linked clone reads through, and its box, say so in their dialog
   await page.getByRole('complementary').getByRole('button', { name: 'Delete…' }).click();
   const del = page.getByRole('dialog', { name: 'Delete snapshot “s1”?' });
   await expect.poll(() => del.isVisible()).toBe(true);
-  expect(await del.getByTestId('linked-clones-note').innerText()).toBe('The snapshot “s1” cannot be deleted while the linked clone “work clone” depends on it: its disk reads through it.');
-  expect(await del.innerText()).toContain('Remove that clone first, or make it independent: select the clone, choose “Clone…” and “Full” (a copy that needs nothing of this box), then remove the linked clone.');
-  expect(await del.innerText()).not.toContain('--');
-  expect(await del.getByRole('button', { name: 'Delete snapshot' }).isDisabled()).toBe(true);
+  await expect.poll(() => del.getByTestId('linked-clones-note').innerText()).toBe('The snapshot “s1” cannot be deleted while the linked clone “work clone” depends on it: its disk reads through it.');
+  await expect.poll(() => del.innerText()).toContain('Remove that clone first, or make it independent: select the clone, choose “Clone…” and “Full” (a copy that needs nothing of this box), then remove the linked clone.');
+  await expect.poll(() => del.innerText()).not.toContain('--');
+  await expect.poll(() => del.getByRole('button', { name: 'Delete snapshot' }).isDisabled()).toBe(true);
   await expectAccessible(page, 'delete a shared snapshot');
   await screenshot(page, 'delete-shared-snapshot-dialog');
   await del.getByRole('button', { name: 'Cancel' }).click();
@@ -79,8 +79,8 @@ it('a snapshot a linked clone reads through, and its box, say so in their dialog
   await page.getByRole('toolbar').getByRole('button', { name: 'Remove box' }).click();
   const rm = page.getByRole('dialog', { name: 'Remove work?' });
   await expect.poll(() => rm.isVisible()).toBe(true);
-  expect(await rm.getByTestId('linked-clones-note').innerText()).toBe('The box work cannot be removed while the linked clone “work clone” depends on it: its disk reads through its snapshot “s1”.');
-  expect(await rm.getByRole('button', { name: /^Remove box/ }).isDisabled()).toBe(true);
+  await expect.poll(() => rm.getByTestId('linked-clones-note').innerText()).toBe('The box work cannot be removed while the linked clone “work clone” depends on it: its disk reads through its snapshot “s1”.');
+  await expect.poll(() => rm.getByRole('button', { name: /^Remove box/ }).isDisabled()).toBe(true);
   await rm.getByRole('button', { name: 'Cancel' }).click();
   await expect.poll(() => rm.isVisible()).toBe(false);
 
@@ -96,7 +96,7 @@ it('a snapshot a linked clone reads through, and its box, say so in their dialog
   await tree.getByRole('option', { name: /^s1\b/ }).click();
   await page.getByRole('complementary').getByRole('button', { name: 'Delete…' }).click();
   await expect.poll(() => del.isVisible()).toBe(true);
-  expect(await del.getByTestId('linked-clones-note').count()).toBe(0);
+  await expect.poll(() => del.getByTestId('linked-clones-note').count()).toBe(0);
   await del.getByRole('button', { name: 'Delete snapshot' }).click();
   await expect.poll(() => toast('Deleted “s1”').isVisible(), { timeout: 30_000 }).toBe(true);
   expectNoPageProblems(app.b);

@@ -43,7 +43,7 @@ describe('the Edit dialog', () => {
   it('saves every setting; after a reload the dialog shows them again and the box view shows the network', async () => {
     await openEdit();
     // The disk field says why its minimum is what it is.
-    expect(await dialog().innerText()).toMatch(/Now 64 MiB; at least 1 GiB: a disk only grows, since shrinking it would cut off data\./);
+    await expect.poll(() => dialog().innerText()).toMatch(/Now 64 MiB; at least 1 GiB: a disk only grows, since shrinking it would cut off data\./);
     await dialog().getByLabel('CPUs').fill('2');
     await dialog().getByLabel('Memory (MiB)').fill('300');
     await dialog().getByLabel('Disk size (GiB)').fill('2');
@@ -58,7 +58,7 @@ describe('the Edit dialog', () => {
     await addForward('2222:22');
     await addForward('8080:81');
     await expect.poll(() => dialog().innerText()).toContain('uses the host port 8080/tcp that "127.0.0.1:8080:80/tcp" already forwards');
-    expect(await forwardList().innerText()).toMatch(/127\.0\.0\.1:8080:80\/tcp[\s\S]*127\.0\.0\.1:2222:22\/tcp/);
+    await expect.poll(() => forwardList().innerText()).toMatch(/127\.0\.0\.1:8080:80\/tcp[\s\S]*127\.0\.0\.1:2222:22\/tcp/);
     await dialog().getByRole('button', { name: 'Remove the forward 127.0.0.1:8080:80/tcp' }).click();
     await dialog().getByLabel('Network', { exact: true }).selectOption('none');
     await screenshot(page, 'edit-box-dialog');
@@ -70,16 +70,16 @@ describe('the Edit dialog', () => {
 
     await page.reload();
     await page.getByRole('heading', { level: 1, name: 'vm' }).waitFor();
-    expect(await page.locator('.resources').innerText()).toMatch(/CPUs\s*2[\s\S]*Memory\s*300 MiB[\s\S]*Disk size\s*2 GiB/);
+    await expect.poll(() => page.locator('.resources').innerText()).toMatch(/CPUs\s*2[\s\S]*Memory\s*300 MiB[\s\S]*Disk size\s*2 GiB/);
     await openEdit();
-    expect(await dialog().getByLabel('CPUs').inputValue()).toBe('2');
-    expect(await dialog().getByLabel('Memory (MiB)').inputValue()).toBe('300');
-    expect(await dialog().getByLabel('Disk size (GiB)').inputValue()).toBe('2');
-    expect(await dialog().getByLabel('Disk size (GiB)').getAttribute('min')).toBe('2');
-    expect(await dialog().getByLabel('Stop timeout (seconds)').inputValue()).toBe(String(STOP_TIMEOUT_SEC));
-    expect(await dialog().getByLabel('Network', { exact: true }).inputValue()).toBe('none');
-    expect(await forwardList().innerText()).toContain('127.0.0.1:2222:22/tcp');
-    expect(await forwardList().innerText()).not.toContain('8080');
+    await expect.poll(() => dialog().getByLabel('CPUs').inputValue()).toBe('2');
+    await expect.poll(() => dialog().getByLabel('Memory (MiB)').inputValue()).toBe('300');
+    await expect.poll(() => dialog().getByLabel('Disk size (GiB)').inputValue()).toBe('2');
+    await expect.poll(() => dialog().getByLabel('Disk size (GiB)').getAttribute('min')).toBe('2');
+    await expect.poll(() => dialog().getByLabel('Stop timeout (seconds)').inputValue()).toBe(String(STOP_TIMEOUT_SEC));
+    await expect.poll(() => dialog().getByLabel('Network', { exact: true }).inputValue()).toBe('none');
+    await expect.poll(() => forwardList().innerText()).toContain('127.0.0.1:2222:22/tcp');
+    await expect.poll(() => forwardList().innerText()).not.toContain('8080');
 
     // A smaller disk is refused in the form, in words that say why.
     await dialog().getByLabel('Disk size (GiB)').fill('1');
@@ -89,7 +89,7 @@ describe('the Edit dialog', () => {
     await dialog().getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => dialog().isVisible()).toBe(false);
     await expect.poll(() => page.getByTestId('ssh-command').innerText()).toBe('ssh -p 2222 root@127.0.0.1');
-    expect(await page.getByTestId('network').innerText()).toContain('127.0.0.1:2222:22/tcp');
+    await expect.poll(() => page.getByTestId('network').innerText()).toContain('127.0.0.1:2222:22/tcp');
     expectNoPageProblems(b);
   });
 });
@@ -99,14 +99,14 @@ describe('stopping a guest that ignores ACPI', () => {
     await toolbar().getByRole('button', { name: 'Start' }).click();
     await expect.poll(() => toast('vm is running.').isVisible(), { timeout: 60_000 }).toBe(true);
     await openEdit();
-    expect(await dialog().innerText()).toContain('The box is running: what you change here applies at the next start.');
-    expect(await dialog().innerText()).toMatch(/a disk only grows, since shrinking it would cut off data\. It grows at the next start\./);
+    await expect.poll(() => dialog().innerText()).toContain('The box is running: what you change here applies at the next start.');
+    await expect.poll(() => dialog().innerText()).toMatch(/a disk only grows, since shrinking it would cut off data\. It grows at the next start\./);
     await dialog().getByLabel('CPUs').fill('1');
     await dialog().getByLabel('Disk size (GiB)').fill('3');
     await dialog().getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => toast('Saved the settings of vm. They apply at the next start.').isVisible()).toBe(true);
     await expect.poll(() => page.locator('.pending-restart').isVisible()).toBe(true);
-    expect(await page.locator('.resources').innerText()).toMatch(/Disk size\s*2 GiB \(grows to 3 GiB at the next start\)/);
+    await expect.poll(() => page.locator('.resources').innerText()).toMatch(/Disk size\s*2 GiB \(grows to 3 GiB at the next start\)/);
   });
 
   it('Stop counts down the seconds left; Force stop cuts it short and the toast says it was forced', async () => {
@@ -125,7 +125,7 @@ describe('stopping a guest that ignores ACPI', () => {
     // Cut short: well before the graceful wait would have ended.
     expect(performance.now() - started).toBeLessThan(STOP_TIMEOUT_SEC * 1000);
     await expect.poll(() => toolbar().getByRole('button', { name: 'Start' }).isEnabled()).toBe(true);
-    expect(await page.getByTestId('toast-success').filter({ hasText: 'did not shut down in time' }).count()).toBe(0);
+    await expect.poll(() => page.getByTestId('toast-success').filter({ hasText: 'did not shut down in time' }).count()).toBe(0);
     await expect.poll(() => page.locator('.pending-restart').count()).toBe(1);
   });
 

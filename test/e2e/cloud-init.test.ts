@@ -40,7 +40,7 @@ describe('cloud-init in the New box dialog', () => {
     const create = dialog.getByRole('button', { name: 'Create box' });
     await dialog.getByLabel('User', { exact: true }).fill('Ada');
     await expect.poll(() => dialog.getByText('User "Ada" is not a Linux user name', { exact: false }).isVisible()).toBe(true);
-    expect(await create.isDisabled()).toBe(true);
+    await expect.poll(() => create.isDisabled()).toBe(true);
     await dialog.getByLabel('User', { exact: true }).fill('ada');
     await dialog.getByLabel('SSH keys').fill('ssh-ed25519 not-a-key');
     await expect.poll(() => dialog.getByText(/^SSH key "ssh-ed25519 not-a-key" is not an SSH public key/).isVisible()).toBe(true);
@@ -50,15 +50,15 @@ describe('cloud-init in the New box dialog', () => {
     await expect.poll(() => dialog.getByText(/^Host name "web_1" is not a host name/).isVisible()).toBe(true);
     await dialog.getByLabel('Host name').fill('web-1');
     await dialog.getByLabel('Password').fill(PASSWORD);
-    expect(await dialog.getByLabel('Password').getAttribute('type')).toBe('password');
+    await expect.poll(() => dialog.getByLabel('Password').getAttribute('type')).toBe('password');
     await expect.poll(() => create.isDisabled()).toBe(false);
     await screenshot(page, 'cloud-init-new-box');
     await create.click();
     await page.getByRole('heading', { level: 1, name: 'web' }).waitFor();
     await expect.poll(() => page.getByTestId('ssh-command').innerText()).toMatch(/^ssh -p \d+ ada@127\.0\.0\.1$/);
-    expect(await page.getByTestId('cloud-init').innerText()).toBe('Cloud-init: user ada (sudo), 1 SSH key, a password, host name web-1');
+    await expect.poll(() => page.getByTestId('cloud-init').innerText()).toBe('Cloud-init: user ada (sudo), 1 SSH key, a password, host name web-1');
     const port = /-p (\d+)/.exec(await page.getByTestId('ssh-command').innerText())![1];
-    expect(await page.getByTestId('network').innerText()).toContain(`127.0.0.1:${port}:22/tcp`);
+    await expect.poll(() => page.getByTestId('network').innerText()).toContain(`127.0.0.1:${port}:22/tcp`);
     await screenshot(page, 'cloud-init-box');
     const boxes = fs.readdirSync(path.join(app.t.home, 'boxes'));
     expect(boxes).toHaveLength(1);

@@ -25,9 +25,9 @@ it('a box made with no display has no Display tab; choosing a screen in Edit bri
   await create.getByLabel('Name').fill('plain');
   const field = create.getByLabel('Display', { exact: true });
   await expect.poll(() => field.inputValue()).toBe('vnc');
-  expect(await field.locator('option').allInnerTexts()).toEqual(['Screen: the guest’s screen, shown in the Display tab', 'None: no screen (the console is the serial port)']);
+  await expect.poll(() => field.locator('option').allInnerTexts()).toEqual(['Screen: the guest’s screen, shown in the Display tab', 'None: no screen (the console is the serial port)']);
   await field.selectOption('none');
-  expect(await create.innerText()).not.toContain('--');
+  await expect.poll(() => create.innerText()).not.toContain('--');
   await create.getByRole('button', { name: 'Create box' }).click();
   await page.getByRole('heading', { level: 1, name: 'plain' }).waitFor();
   await expect.poll(tabNames).toEqual(['Snapshots (0)', 'Console']);

@@ -82,8 +82,8 @@ describe('the Display tab', () => {
   it('shows only for a box with a screen, and says to start a stopped box', async () => {
     await page.getByRole('tab', { name: 'Display' }).click();
     await page.getByText('Start the box to see its screen.').waitFor();
-    expect(await canvas().count()).toBe(0);
-    expect(await tools().getByRole('button', { name: 'Ctrl+Alt+Del' }).isDisabled()).toBe(true);
+    await expect.poll(() => canvas().count()).toBe(0);
+    await expect.poll(() => tools().getByRole('button', { name: 'Ctrl+Alt+Del' }).isDisabled()).toBe(true);
     await expectAccessible(page, 'display (stopped)');
   });
 
@@ -121,13 +121,13 @@ describe('the Display tab', () => {
     await page.keyboard.press('Control+Shift+S');
     await waitForSerial(log(), before, 'hi', 20_000);
     await expect.poll(() => litPixels(KEYS_ROW, 0, 2), { timeout: 20_000 }).toBeGreaterThan(20);
-    expect(await page.getByRole('dialog').count()).toBe(0);
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
   });
 
   it('gives the keyboard back on Ctrl+Alt+G: the note says so, and the shortcuts work again', async () => {
     await page.keyboard.press('Control+Alt+KeyG');
     await expect.poll(() => note().innerText()).toBe('Click the screen to type into the guest.');
-    expect(await canvas().evaluate((el) => (globalThis as any).document.activeElement === el)).toBe(false);
+    await expect.poll(() => canvas().evaluate((el) => (globalThis as any).document.activeElement === el)).toBe(false);
     const before = logText().length;
     await page.keyboard.press('Control+Shift+S');
     await page.getByRole('dialog', { name: /Take a snapshot/ }).waitFor();
@@ -140,7 +140,7 @@ describe('the Display tab', () => {
   it('lists the chord that gives the keyboard back among the keyboard shortcuts', async () => {
     await page.getByRole('button', { name: 'Keyboard shortcuts' }).click();
     const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
-    expect(await help.innerText()).toContain('Give the keyboard back from the guest’s screen\tCtrl+Alt+G');
+    await expect.poll(() => help.innerText()).toContain('Give the keyboard back from the guest’s screen\tCtrl+Alt+G');
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
   });
@@ -188,14 +188,14 @@ describe('the Display tab', () => {
     await expect.poll(cssWidth).not.toBe(720);
     expect(await cssWidth()).toBeLessThanOrEqual(area);
     await tools().getByRole('button', { name: 'Scale to fit' }).click();
-    expect(await tools().getByRole('button', { name: 'Scale to fit' }).getAttribute('aria-pressed')).toBe('false');
+    await expect.poll(() => tools().getByRole('button', { name: 'Scale to fit' }).getAttribute('aria-pressed')).toBe('false');
     await expect.poll(cssWidth).toBe(720);
     await tools().getByRole('button', { name: 'Scale to fit' }).click();
     await expect.poll(cssWidth).not.toBe(720);
   });
 
   it('names the screen after the box, also after the box is renamed while its screen shows', async () => {
-    expect(await canvas().getAttribute('aria-label')).toBe('Screen of screen');
+    await expect.poll(() => canvas().getAttribute('aria-label')).toBe('Screen of screen');
     const { api, close } = await connectApi(app.served.url);
     try {
       await api.boxes.rename({ box: boxId, name: 'screen two' });
@@ -228,7 +228,7 @@ describe('the Display tab', () => {
   it('sends Ctrl+Alt+Del to the guest, whose BIOS resets the machine (a box runs with -no-reboot, so it stops), and the tab says to start it again', async () => {
     await tools().getByRole('button', { name: 'Ctrl+Alt+Del' }).click();
     await page.getByText('Start the box to see its screen.').waitFor({ timeout: 60_000 });
-    expect(await canvas().count()).toBe(0);
+    await expect.poll(() => canvas().count()).toBe(0);
     await expect.poll(() => page.locator('.box-header .status').first().innerText(), { timeout: 30_000 }).toBe('Stopped');
     await expectAccessible(page, 'display (after stop)');
     expectNoPageProblems(app.b);

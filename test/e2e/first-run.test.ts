@@ -60,7 +60,7 @@ describe('first run in the browser', () => {
     const name = nb.getByLabel('Name');
     await name.fill('.secret');
     await expect.poll(() => nb.getByText('may not start with a dot').isVisible()).toBe(true);
-    expect(await nb.getByRole('button', { name: 'Create box' }).isDisabled()).toBe(true);
+    await expect.poll(() => nb.getByRole('button', { name: 'Create box' }).isDisabled()).toBe(true);
     await nb.getByLabel('Disk size (GiB)').fill('0');
     await expect.poll(() => nb.getByText('Disk size (GiB) must be at least 1 GiB.').isVisible()).toBe(true);
     await name.fill('scratch');
@@ -98,7 +98,7 @@ describe('first run in the browser', () => {
     const dialog = page.getByRole('dialog', { name: 'Take a snapshot of dev' });
     const name = dialog.getByLabel('Name');
     // Prefilled with a readable timestamp.
-    expect(await name.inputValue()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    await expect.poll(() => name.inputValue()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
 
     const cases: Array<[string, string]> = [
       ['', 'The snapshot name must not be empty.'],
@@ -111,14 +111,14 @@ describe('first run in the browser', () => {
     for (const [value, message] of cases) {
       await name.fill(value);
       await expect.poll(() => dialog.locator('.field-problem').innerText()).toContain(message);
-      expect(await name.getAttribute('aria-invalid')).toBe('true');
-      expect(await submit.isDisabled()).toBe(true);
+      await expect.poll(() => name.getAttribute('aria-invalid')).toBe('true');
+      await expect.poll(() => submit.isDisabled()).toBe(true);
     }
     await screenshot(page, 'bad-name-inline');
     await expectAccessible(page, 'take snapshot dialog with a bad name');
     await name.fill('fine name');
     await expect.poll(() => dialog.locator('.field-problem').count()).toBe(0);
-    expect(await submit.isDisabled()).toBe(false);
+    await expect.poll(() => submit.isDisabled()).toBe(false);
     await page.keyboard.press('Escape');
     await expect.poll(() => dialog.isVisible()).toBe(false);
     // Nothing was taken: the tree still has only "taken".
@@ -142,7 +142,7 @@ describe('first run in the browser', () => {
     const alert = page.getByRole('alert').filter({ hasText: 'This box stopped unexpectedly.' });
     await expect.poll(() => alert.innerText()).toContain(reason);
     await expect.poll(() => alert.innerText()).toContain('Its disk and snapshots are intact.');
-    expect(await page.getByRole('toolbar').getByRole('button', { name: 'Start again' }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByRole('toolbar').getByRole('button', { name: 'Start again' }).isVisible()).toBe(true);
     await screenshot(page, 'failed-box');
     await expectAccessible(page, 'failed box');
     expectNoPageProblems(b);
@@ -159,7 +159,7 @@ describe('first run in the browser', () => {
     });
     const banner = page.getByRole('region', { name: /recovered from an interrupted session/ });
     await expect.poll(() => banner.innerText()).toContain('and repaired 1 thing');
-    expect(await banner.getByRole('listitem').allInnerTexts()).toEqual(['Repaired: A leftover temporary disk of the box "dev" was removed.']);
+    await expect.poll(() => banner.getByRole('listitem').allInnerTexts()).toEqual(['Repaired: A leftover temporary disk of the box "dev" was removed.']);
     await screenshot(page, 'recovery-banner');
     await expectAccessible(page, 'recovery banner');
     await banner.getByRole('button', { name: 'Dismiss the recovery report' }).click();
@@ -197,8 +197,8 @@ describe('first run in the browser', () => {
 
     const banner = page.getByRole('alert').filter({ hasText: 'nearly full' });
     await expect.poll(() => banner.isVisible()).toBe(true);
-    expect(await banner.innerText()).toMatch(/The disk holding your boxes is nearly full: [\d.]+ [GT]iB free, below the [\d.]+ [GT]iB Boxkeep keeps in reserve\./);
-    expect(await page.getByTestId('free-space').innerText()).toMatch(/^[\d.]+ [GT]iB free of [\d.]+ [GT]iB$/);
+    await expect.poll(() => banner.innerText()).toMatch(/The disk holding your boxes is nearly full: [\d.]+ [GT]iB free, below the [\d.]+ [GT]iB Boxkeep keeps in reserve\./);
+    await expect.poll(() => page.getByTestId('free-space').innerText()).toMatch(/^[\d.]+ [GT]iB free of [\d.]+ [GT]iB$/);
     await expectAccessible(page, 'space banner');
     await screenshot(page, 'disk-space-banner');
 
@@ -207,7 +207,7 @@ describe('first run in the browser', () => {
     const field = dialog.getByLabel('Disk reserve');
     await field.fill('lots');
     await expect.poll(() => dialog.getByText('Type a size like 2G, 500M or 0').isVisible()).toBe(true);
-    expect(await dialog.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+    await expect.poll(() => dialog.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
     await field.fill('0');
     await expectAccessible(page, 'settings dialog');
     await dialog.getByRole('button', { name: 'Save' }).click();

@@ -40,7 +40,7 @@ describe('installer media in the app', () => {
     await sidebar().getByRole('button', { name: 'Images…' }).click();
     const kind = (name: string) => page.getByRole('dialog', { name: 'Images' }).locator(`[data-testid=image-row][data-name="${name}"] [data-testid=image-kind]`);
     await expect.poll(() => kind('netinst').innerText()).toBe('Installer (ISO)');
-    expect(await kind('base').innerText()).toBe('Disk image');
+    await expect.poll(() => kind('base').innerText()).toBe('Disk image');
     await screenshot(page, 'installer-images');
     await page.keyboard.press('Escape');
   });
@@ -51,7 +51,7 @@ describe('installer media in the app', () => {
     await dialog.getByLabel('Image').selectOption({ label: (await dialog.getByRole('option', { name: /^netinst \(installer/ }).innerText()).trim() });
     await dialog.getByLabel('Name').fill('fresh');
     await expect.poll(() => dialog.getByText('An installer needs a blank disk to install onto: give its size.').isVisible()).toBe(true);
-    expect(await dialog.getByRole('button', { name: 'Create box' }).isDisabled()).toBe(true);
+    await expect.poll(() => dialog.getByRole('button', { name: 'Create box' }).isDisabled()).toBe(true);
     await dialog.getByLabel('Disk size (GiB)').fill('2');
     await dialog.getByRole('button', { name: 'Create box' }).click();
     await page.getByRole('heading', { level: 1, name: 'fresh' }).waitFor();
@@ -68,10 +68,10 @@ describe('installer media in the app', () => {
   it('the tree of the installer box stands on its blank disk, naming the ISO it was installed from, never a base image', async () => {
     const tree = page.getByRole('listbox', { name: 'Snapshots of fresh' });
     await expect.poll(() => tree.locator('[role=option] .row-name').allInnerTexts()).toEqual(['Blank disk', 'Now']);
-    expect(await tree.locator('.kind-base .row-sub').innerText()).toBe('installed from netinst');
-    expect(await tree.locator('.kind-now .row-desc').innerText()).toBe('Changes since the blank disk');
-    expect(await page.getByRole('complementary', { name: 'Selected item' }).innerText()).toContain('the blank disk plus every change made since');
-    expect(await page.locator('body').innerText()).not.toContain('Base image');
+    await expect.poll(() => tree.locator('.kind-base .row-sub').innerText()).toBe('installed from netinst');
+    await expect.poll(() => tree.locator('.kind-now .row-desc').innerText()).toBe('Changes since the blank disk');
+    await expect.poll(() => page.getByRole('complementary', { name: 'Selected item' }).innerText()).toContain('the blank disk plus every change made since');
+    await expect.poll(() => page.locator('body').innerText()).not.toContain('Base image');
     expectNoPageProblems(b);
   });
 

@@ -33,6 +33,6 @@ it('a linked clone says it is a linked clone of the other box’s snapshot, not 
   const details = page.getByRole('complementary');
   await expect.poll(() => details.getByRole('heading', { name: 'Linked clone' }).isVisible()).toBe(true);
   await expect.poll(() => details.getByTestId('linked-source').innerText()).toContain('This box is a linked clone of work’s snapshot “s1”');
-  expect(await details.innerText()).not.toContain('Base image');
+  await expect.poll(() => details.innerText()).not.toContain('Base image');
   expectNoPageProblems(app.b);
 }, 120_000);

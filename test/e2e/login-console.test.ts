@@ -136,7 +136,7 @@ describe('a box with a login shell on its serial console', () => {
       await expect.poll(() => page.getByText('this is its last output', { exact: false }).isVisible(), { timeout: 30_000 }).toBe(true);
       // What the earlier tests had the guest print is on the screen.
       await expect.poll(consoleLines, { timeout: 20_000 }).toContain('BK42');
-      expect(await consoleLines()).toContain('GAP-42');
+      await expect.poll(() => consoleLines()).toContain('GAP-42');
     } finally {
       reads.release();
     }

@@ -93,7 +93,7 @@ describe('a small window', () => {
     // The short row still has room for its time and size; the long one gave both up for its name.
     expect(one!.metaShown).toBe(2);
     expect(long!.metaShown).toBe(0);
-    expect(await tree().getByRole('option', { name: /^one\b/ }).locator('.row-meta').innerText()).toMatch(/just now[\s\S]*3(\.\d+)? MiB/);
+    await expect.poll(() => tree().getByRole('option', { name: /^one\b/ }).locator('.row-meta').innerText()).toMatch(/just now[\s\S]*3(\.\d+)? MiB/);
     expectNoPageProblems(b);
   });
 
@@ -108,7 +108,7 @@ describe('a small window', () => {
       const start = page.getByRole('toolbar', { name: 'Actions for work' }).getByRole('button', { name: 'Start' });
       await start.click();
       await expect.poll(() => errors().count(), { timeout: 30_000 }).toBe(1);
-      expect(await errors().innerText()).toContain('is not the disk Boxkeep made');
+      await expect.poll(() => errors().innerText()).toContain('is not the disk Boxkeep made');
       await screenshot(page, 'narrow-error-toast');
       // Every button of the details pane, and of the toolbar, is what a click there reaches.
       const buttons = [...(await details().getByRole('button').all()), ...(await page.getByRole('toolbar', { name: 'Actions for work' }).getByRole('button').all())];
@@ -119,7 +119,7 @@ describe('a small window', () => {
       await errors().evaluate((el: any) => el.setAttribute('data-seen', ''));
       await start.click();
       await expect.poll(() => page.locator('[data-testid=toast-error]:not([data-seen])').count(), { timeout: 30_000 }).toBe(1);
-      expect(await errors().count()).toBe(1);
+      await expect.poll(() => errors().count()).toBe(1);
 
       // Messages live in the page alone: a reload (the server sends nothing again) shows none.
       await page.reload();

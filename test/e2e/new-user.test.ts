@@ -59,13 +59,13 @@ describe('what a new user reads', () => {
       kvmPossible = false;
     }
     await expect.poll(() => foot.innerText()).toContain(`QEMU ${qemuVersion} · ${kvmPossible ? 'Accelerator: decided when the first box starts' : 'Software emulation (no KVM)'}`);
-    expect(await foot.innerText()).not.toContain('unknown');
+    await expect.poll(() => foot.innerText()).not.toContain('unknown');
     await screenshot(page, 'new-user-footer');
   });
 
   it('in a browser the shortcuts Chromium keeps for itself are Alt+Shift, and the tooltips say so', async () => {
-    expect(await sidebar().getByRole('button', { name: 'New box' }).getAttribute('title')).toBe('New box (Alt+Shift+N)');
-    expect(await page.getByRole('toolbar').getByRole('button', { name: 'Take snapshot' }).getAttribute('title')).toBe('Take snapshot (Ctrl+Shift+S)');
+    await expect.poll(() => sidebar().getByRole('button', { name: 'New box' }).getAttribute('title')).toBe('New box (Alt+Shift+N)');
+    await expect.poll(() => page.getByRole('toolbar').getByRole('button', { name: 'Take snapshot' }).getAttribute('title')).toBe('Take snapshot (Ctrl+Shift+S)');
     await page.keyboard.press('Alt+Shift+N');
     const newBox = page.getByRole('dialog', { name: 'New box' });
     await expect.poll(() => newBox.isVisible()).toBe(true);
@@ -93,7 +93,7 @@ describe('what a new user reads', () => {
     let dialog = page.getByRole('dialog', { name: 'Restore work to “s2”?' });
     const saveFirst = () => dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' });
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    expect(await saveFirst().isChecked()).toBe(true);
+    await expect.poll(() => saveFirst().isChecked()).toBe(true);
     // Enabled once the dialog knows Now holds changes (it asks again on opening).
     await expect.poll(() => saveFirst().isEnabled()).toBe(true);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
@@ -110,15 +110,15 @@ describe('what a new user reads', () => {
     await page.getByRole('complementary').getByRole('button', { name: 'Restore…' }).click();
     dialog = page.getByRole('dialog', { name: 'Restore scratch to “fresh”?' });
     await expect.poll(() => dialog.innerText()).toContain('Nothing changed since the snapshot “fresh”, so there is nothing to save and nothing is lost.');
-    expect(await saveFirst().isChecked()).toBe(false);
-    expect(await saveFirst().isDisabled()).toBe(true);
+    await expect.poll(() => saveFirst().isChecked()).toBe(false);
+    await expect.poll(() => saveFirst().isDisabled()).toBe(true);
     await screenshot(page, 'new-user-restore-nothing-to-save');
     await expectAccessible(page, 'restore dialog with nothing to save');
     // Nothing can be lost, so the button is not the red "destroys data" one.
-    expect(await dialog.getByRole('button', { name: 'Restore', exact: true }).getAttribute('class')).toContain('primary');
+    await expect.poll(() => dialog.getByRole('button', { name: 'Restore', exact: true }).getAttribute('class')).toContain('primary');
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
     await expect.poll(() => toast('scratch is back at “fresh”.').isVisible()).toBe(true);
-    expect(await toast('scratch is back at “fresh”.').innerText()).not.toContain('saved as');
+    await expect.poll(() => toast('scratch is back at “fresh”.').innerText()).not.toContain('saved as');
     await expect.poll(() => scratchTree.getByRole('option').count()).toBe(3); // base image, fresh, Now
   });
 
@@ -154,8 +154,8 @@ describe('what a new user reads', () => {
     await expect.poll(() => dialog.innerText()).toMatch(/It frees about \d[\d.]* (bytes|KiB|MiB)\./);
     const estimate = /It frees about (\S+ \S+)\./.exec(await dialog.innerText())![1]!;
     const button = dialog.getByRole('button', { name: 'Remove box', exact: true });
-    expect(await button.isVisible()).toBe(true);
-    expect(await dialog.innerText()).not.toContain('0 snapshots');
+    await expect.poll(() => button.isVisible()).toBe(true);
+    await expect.poll(() => dialog.innerText()).not.toContain('0 snapshots');
     await screenshot(page, 'new-user-remove-box');
     await button.click();
     await expect.poll(() => toast(`Removed scratch and freed ${estimate}.`).isVisible()).toBe(true);
@@ -168,7 +168,7 @@ describe('what a new user reads', () => {
     await expect.poll(() => dialog.locator('[data-testid=image-row]').count()).toBe(3);
     expect((await row('base').innerText()).split('\t').map((c) => c.trim())).toEqual(['base', 'Disk image', '100 MiB', expect.stringMatching(/ KiB$/), 'work', 'Remove']);
     expect((await row('tiny').innerText()).split('\t').map((c) => c.trim())).toEqual(['tiny', 'Boots its own kernel', '64 MiB', expect.stringMatching(/(KiB|MiB)$/), 'No box', 'Remove']);
-    expect(await row('spare').innerText()).toContain('No box');
+    await expect.poll(() => row('spare').innerText()).toContain('No box');
     await screenshot(page, 'new-user-images');
     await expectAccessible(page, 'image manager');
 
@@ -185,7 +185,7 @@ describe('what a new user reads', () => {
     // Used: the engine refuses and the row says which box holds it.
     await row('base').getByRole('button', { name: 'Remove base' }).click();
     await expect.poll(() => dialog.getByRole('alert').innerText()).toBe('The image "base" is used by the box "work"; remove that box first.');
-    expect(await row('base').count()).toBe(1);
+    await expect.poll(() => row('base').count()).toBe(1);
     await screenshot(page, 'new-user-images-in-use');
     expectNoPageProblems(b);
   });

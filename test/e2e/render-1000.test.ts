@@ -50,18 +50,18 @@ describe('a box with 1,000 snapshots', () => {
   it('opens on a virtualized tree ending in Now, with every snapshot counted and nothing for recovery to repair', async () => {
     await expect.poll(() => page.getByRole('tab', { name: /Snapshots/ }).innerText(), { timeout: 30_000 }).toBe('Snapshots (1,000)');
     // The seeded home is consistent: recovery at serve's start found nothing.
-    expect(await page.locator('.banner.recovery').count()).toBe(0);
+    await expect.poll(() => page.locator('.banner.recovery').count()).toBe(0);
     await expect.poll(() => options().count()).toBeGreaterThan(5);
     const rendered = await options().count();
     expect(rendered).toBeLessThan(60);
-    expect(await options().first().getAttribute('aria-setsize')).toBe(String(ROWS));
+    await expect.poll(() => options().first().getAttribute('aria-setsize')).toBe(String(ROWS));
     // The view opens where the person is: the end of the tree, Now selected under the last snapshot.
-    expect(await selectedName()).toBe('Now');
+    await expect.poll(() => selectedName()).toBe('Now');
     const names = await rowNames();
     expect(names.slice(-2)).toEqual([seededName(COUNT), 'Now']);
     expect(names).not.toContain('Base image');
-    expect(await details().getByRole('heading', { level: 2 }).innerText()).toBe('Now');
-    expect(await details().innerText()).toContain(`the snapshot “${seededName(COUNT)}” plus every change made since`);
+    await expect.poll(() => details().getByRole('heading', { level: 2 }).innerText()).toBe('Now');
+    await expect.poll(() => details().innerText()).toContain(`the snapshot “${seededName(COUNT)}” plus every change made since`);
     await printRenderTimes('first load');
     expectNoPageProblems(b);
   });
@@ -78,8 +78,8 @@ describe('a box with 1,000 snapshots', () => {
     await tree().hover();
     for (let i = 0; i < 40; i++) await page.mouse.wheel(0, 2000);
     await expect.poll(async () => (await rowNames()).slice(-2)).toEqual([seededName(COUNT), 'Now']);
-    expect(await rowNames()).not.toContain('Base image');
-    expect(await options().count()).toBeLessThan(60);
+    await expect.poll(() => rowNames()).not.toContain('Base image');
+    await expect.poll(() => options().count()).toBeLessThan(60);
     await screenshot(page, 'tree-1000-end');
   });
 
@@ -97,28 +97,28 @@ describe('a box with 1,000 snapshots', () => {
 
     // Every fifth was recorded as taken live; the row and the details both say so.
     const live = tree().getByRole('option', { name: new RegExp(`^${seededName(995)}\\b`) });
-    expect(await live.locator('.badge-live').innerText()).toBe('live');
+    await expect.poll(() => live.locator('.badge-live').innerText()).toBe('live');
     await live.click();
     await expect.poll(() => d.getByRole('heading', { level: 2 }).innerText()).toBe(seededName(995));
-    expect(await d.innerText()).toContain('While the box ran, disk only (crash-consistent)');
+    await expect.poll(() => d.innerText()).toContain('While the box ran, disk only (crash-consistent)');
   });
 
   it('the keyboard walks the tree from the top, into a branch, and back to Now', async () => {
     await tree().focus();
     await page.keyboard.press('Home');
     await expect.poll(selectedName).toBe('Base image');
-    expect(await details().getByRole('heading', { level: 2 }).innerText()).toBe('Base image');
+    await expect.poll(() => details().getByRole('heading', { level: 2 }).innerText()).toBe('Base image');
     // Snapshot 100 was taken after going back to snapshot 70: its own branch.
     for (let i = 0; i < 100; i++) await page.keyboard.press('ArrowDown');
     await expect.poll(selectedName).toBe(seededName(100));
-    expect(await details().innerText()).toMatch(new RegExp(`Comes after\\s+${seededName(70)}`));
-    expect(await options().count()).toBeLessThan(60);
+    await expect.poll(() => details().innerText()).toMatch(new RegExp(`Comes after\\s+${seededName(70)}`));
+    await expect.poll(() => options().count()).toBeLessThan(60);
     await screenshot(page, 'tree-1000-branch');
     await expectAccessible(page, '1,000-snapshot tree');
 
     await page.keyboard.press('End');
     await expect.poll(selectedName).toBe('Now');
-    expect(await rowNames()).toContain(seededName(COUNT));
+    await expect.poll(() => rowNames()).toContain(seededName(COUNT));
     await printRenderTimes('after browsing');
     expectNoPageProblems(b);
   });

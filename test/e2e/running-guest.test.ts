@@ -62,8 +62,8 @@ async function expectStatus(words: string, rgb: string, timeout = 30_000) {
     const badge = where.locator('.status').first();
     await expect.poll(() => badge.innerText(), { timeout }).toBe(words);
     // Page-side functions (serialized, no closures); the Node typecheck has no DOM lib.
-    expect(await badge.locator('.status-dot').evaluate((el) => (globalThis as any).getComputedStyle(el).backgroundColor)).toBe(rgb);
-    expect(await badge.evaluate((el) => (globalThis as any).getComputedStyle(el).color)).toBe(rgb);
+    await expect.poll(() => badge.locator('.status-dot').evaluate((el) => (globalThis as any).getComputedStyle(el).backgroundColor)).toBe(rgb);
+    await expect.poll(() => badge.evaluate((el) => (globalThis as any).getComputedStyle(el).color)).toBe(rgb);
   }
 }
 
@@ -84,7 +84,7 @@ describe('a running box in the browser', () => {
     await expectStatus('Running', RUNNING_RGB);
     // The quick button turned into its opposite.
     await expect.poll(() => sidebar().getByRole('button', { name: 'Stop vm' }).isEnabled()).toBe(true);
-    expect(await option('Now').innerText()).toContain('running');
+    await expect.poll(() => option('Now').innerText()).toContain('running');
     // The accelerator is known once a box has started (no /dev/kvm on CI: software emulation).
     await expect.poll(() => sidebar().locator(".sidebar-foot").innerText()).toMatch(/QEMU \d+\.\d+(\.\d+)? · (KVM acceleration|Software emulation \(no KVM\))/);
 
@@ -120,7 +120,7 @@ describe('a running box in the browser', () => {
     // (Alt+Shift+C reaches the guest as ESC C, as in any terminal; Ctrl+U, the tty's line kill, drops it.)
     await page.keyboard.press('Alt+Shift+C');
     await page.keyboard.press('Control+Shift+C');
-    expect(await page.getByRole('tab', { name: 'Console' }).getAttribute('aria-selected')).toBe('true');
+    await expect.poll(() => page.getByRole('tab', { name: 'Console' }).getAttribute('aria-selected')).toBe('true');
     await page.keyboard.press('Control+U');
 
     // The take-snapshot chord is the one the terminal keeps from the guest (which would get
@@ -201,10 +201,10 @@ describe('a running box in the browser', () => {
     await dialog.getByLabel('Name').fill('live one');
     // A running box's memory is included by default (issue 13); this one keeps only its disk.
     const memory = dialog.getByRole('checkbox', { name: 'Include memory' });
-    expect(await memory.isChecked()).toBe(true);
-    expect(await dialog.innerText()).toContain('Restoring this snapshot later resumes the running machine');
+    await expect.poll(() => memory.isChecked()).toBe(true);
+    await expect.poll(() => dialog.innerText()).toContain('Restoring this snapshot later resumes the running machine');
     await memory.uncheck();
-    expect(await dialog.innerText()).toContain('Only the disk is saved, not the memory');
+    await expect.poll(() => dialog.innerText()).toContain('Only the disk is saved, not the memory');
     await dialog.getByRole('button', { name: 'Take snapshot' }).click();
     await expect.poll(() => toast('Took snapshot “live one” while the box was running.').isVisible()).toBe(true);
     await expect.poll(() => option('live one').isVisible()).toBe(true);
@@ -214,7 +214,7 @@ describe('a running box in the browser', () => {
     await option('live one').click();
     const details = page.getByRole('complementary', { name: 'Selected item' });
     await expect.poll(() => details.getByRole('heading', { name: 'live one' }).isVisible()).toBe(true);
-    expect(await details.innerText()).toContain('While the box ran, disk only (crash-consistent)');
+    await expect.poll(() => details.innerText()).toContain('While the box ran, disk only (crash-consistent)');
     // The guest kept running through it and writes on; this change is after the snapshot.
     await sh(con!, 'echo after > /mnt/marker; sync');
     expect(await sh(con!, 'cat /mnt/marker')).toBe('after');
@@ -226,7 +226,7 @@ describe('a running box in the browser', () => {
     await toolbar().getByRole('button', { name: 'Pause' }).click();
     await expect.poll(() => toast('vm is paused.').isVisible()).toBe(true);
     await expectStatus('Paused', PAUSED_RGB);
-    expect(await option('Now').innerText()).toContain('paused');
+    await expect.poll(() => option('Now').innerText()).toContain('paused');
     await screenshot(page, 'running-paused');
 
     const opened = performance.now();
@@ -253,12 +253,12 @@ describe('a running box in the browser', () => {
     await page.getByRole('complementary', { name: 'Selected item' }).getByRole('button', { name: 'Restore…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Restore vm to “live one”?' });
     await expect.poll(() => dialog.isVisible()).toBe(true);
-    expect(await dialog.innerText()).toContain('The box is running and has to be stopped first; unsaved work inside the guest is lost.');
+    await expect.poll(() => dialog.innerText()).toContain('The box is running and has to be stopped first; unsaved work inside the guest is lost.');
     const startAgain = dialog.getByRole('checkbox', { name: 'Start the box again after restoring' });
-    expect(await startAgain.isChecked()).toBe(true);
-    expect(await dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
+    await expect.poll(() => startAgain.isChecked()).toBe(true);
+    await expect.poll(() => dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
     const primary = dialog.getByRole('button', { name: 'Stop and restore' });
-    expect(await primary.isVisible()).toBe(true);
+    await expect.poll(() => primary.isVisible()).toBe(true);
     await screenshot(page, 'running-restore-dialog');
     await expectAccessible(page, 'restore dialog on a running box');
 
@@ -271,10 +271,10 @@ describe('a running box in the browser', () => {
     // While it runs (the graceful stop alone takes seconds): the same dialog, the same size, both
     // choices still there (disabled), and the progress in the room kept for it.
     await expect.poll(() => dialog.getByRole('button', { name: 'Restoring…' }).isVisible()).toBe(true);
-    expect(await dialog.getByTestId('progress').innerText()).toContain('Stopping vm, then restoring “live one”');
-    expect(await startAgain.isVisible()).toBe(true);
-    expect(await startAgain.isDisabled()).toBe(true);
-    expect(await dialog.innerText()).toContain('The box is running and has to be stopped first');
+    await expect.poll(() => dialog.getByTestId('progress').innerText()).toContain('Stopping vm, then restoring “live one”');
+    await expect.poll(() => startAgain.isVisible()).toBe(true);
+    await expect.poll(() => startAgain.isDisabled()).toBe(true);
+    await expect.poll(() => dialog.innerText()).toContain('The box is running and has to be stopped first');
     const during = await dialog.boundingBox();
     expect(during).toEqual(before);
     await screenshot(page, 'running-restore-in-progress');
@@ -287,8 +287,8 @@ describe('a running box in the browser', () => {
 
     // The tree: Now hangs under "live one" again, and the state before was kept on its own branch.
     await expect.poll(() => option('Now').innerText()).toContain('Changes since “live one”');
-    expect(await option('Now').innerText()).toContain('running');
-    expect(await option('live one').locator('.badge-current').innerText()).toBe('current');
+    await expect.poll(() => option('Now').innerText()).toContain('running');
+    await expect.poll(() => option('live one').locator('.badge-current').innerText()).toBe('current');
     await expect.poll(() => option(saved).isVisible()).toBe(true);
 
     // The guest came back from the snapshot's disk: it reads what was there when it was taken.
@@ -314,7 +314,7 @@ describe('a running box in the browser', () => {
     await expect.poll(consoleLines).toContain('The box stopped.');
     await expect.poll(() => page.getByText('The box is not running; this is its last output.', { exact: false }).isVisible()).toBe(true);
     // The restored boot's answer is still on screen above the note.
-    expect(await consoleLines()).toContain('before');
+    await expect.poll(() => consoleLines()).toContain('before');
     expect(await consolePollsIn(2000)).toBe(0);
     await screenshot(page, 'running-stopped');
 
@@ -332,7 +332,7 @@ describe('a running box in the browser', () => {
     await expect.poll(() => toast('vm was forced off: the guest did not shut down in time.').isVisible(), { timeout: 30_000 }).toBe(true);
     await expectStatus('Stopped', STOPPED_RGB);
     await page.getByRole('tab', { name: /Snapshots/ }).click();
-    expect(await option('Now').innerText()).toContain('current state');
+    await expect.poll(() => option('Now').innerText()).toContain('current state');
     expect(await stopActiveBoxes(served.url)).toEqual([]);
     expectNoPageProblems(b);
   });
@@ -345,7 +345,7 @@ describe('a running box in the browser', () => {
     await toolbar().getByRole('button', { name: 'Take snapshot' }).click();
     const take = page.getByRole('dialog', { name: 'Take a snapshot of vm' });
     await take.getByLabel('Name').fill('with memory');
-    expect(await take.getByRole('checkbox', { name: 'Include memory' }).isChecked()).toBe(true);
+    await expect.poll(() => take.getByRole('checkbox', { name: 'Include memory' }).isChecked()).toBe(true);
     await take.getByRole('button', { name: 'Take snapshot' }).click();
     await expect.poll(() => toast('Took snapshot “with memory” with the running box’s memory.').isVisible(), { timeout: 60_000 }).toBe(true);
     await option('with memory').click();
@@ -360,8 +360,8 @@ describe('a running box in the browser', () => {
     await expect.poll(() => dialog.isVisible()).toBe(true);
     // Said once the dialog has heard that the memory can be resumed (it asks on opening).
     await expect.poll(() => dialog.innerText(), { timeout: 30_000 }).toContain('The box will be running afterwards, resumed from the moment “with memory” was taken');
-    expect(await dialog.getByRole('checkbox', { name: /Restore only the disk/ }).isChecked()).toBe(false);
-    expect(await dialog.getByRole('checkbox', { name: 'Start the box again after restoring' }).count()).toBe(0);
+    await expect.poll(() => dialog.getByRole('checkbox', { name: /Restore only the disk/ }).isChecked()).toBe(false);
+    await expect.poll(() => dialog.getByRole('checkbox', { name: 'Start the box again after restoring' }).count()).toBe(0);
     await screenshot(page, 'running-restore-memory-dialog');
     con.close();
     con = null;
@@ -382,10 +382,10 @@ describe('a running box in the browser', () => {
     await toolbar().getByRole('button', { name: 'Edit' }).click();
     const edit = page.getByRole('dialog', { name: 'Edit vm' });
     await expect.poll(() => edit.isVisible()).toBe(true);
-    expect(await edit.getByTestId('memory-snapshots-note').count()).toBe(0);
+    await expect.poll(() => edit.getByTestId('memory-snapshots-note').count()).toBe(0);
     await edit.getByLabel('Memory (MiB)').fill('320');
     await expect.poll(() => edit.getByTestId('memory-snapshots-note').isVisible()).toBe(true);
-    expect(await edit.getByTestId('memory-snapshots-note').innerText()).toContain('The snapshot “with memory” kept the running machine’s memory, which resumes only with the memory, CPUs and network card it was taken with.');
+    await expect.poll(() => edit.getByTestId('memory-snapshots-note').innerText()).toContain('The snapshot “with memory” kept the running machine’s memory, which resumes only with the memory, CPUs and network card it was taken with.');
     await edit.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => toast('Saved the settings of vm.').isVisible()).toBe(true);
 
@@ -399,20 +399,20 @@ describe('a running box in the browser', () => {
     const dialog = page.getByRole('dialog', { name: 'Restore vm to “with memory”?' });
     const note = dialog.getByTestId('restore-memory-note');
     await expect.poll(() => note.isVisible(), { timeout: 30_000 }).toBe(true);
-    expect(await note.innerText()).toBe(
+    await expect.poll(() => note.innerText()).toBe(
       "This snapshot’s memory can’t be resumed: the box's devices changed since it was taken (its memory size, CPU count, network card, screen, firmware or media). Only its disk is restored; the box is stopped afterwards, and boots from that disk when it next starts.",
     );
     const text = await dialog.innerText();
     expect(text).not.toContain('will be running afterwards');
     expect(text).not.toContain('--');
     // Nothing to choose: the disk alone is what a restore can give back.
-    expect(await dialog.getByRole('checkbox', { name: /Restore only the disk/ }).count()).toBe(0);
+    await expect.poll(() => dialog.getByRole('checkbox', { name: /Restore only the disk/ }).count()).toBe(0);
     await screenshot(page, 'running-restore-memory-stale-dialog');
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
     // The toast of the earlier restore to the same snapshot ("… It is running from that moment.")
     // may still be up under CI load: this restore's own says no such thing.
     await expect.poll(() => toast(/^vm is back at “with memory”\.(?![^]*running from that moment)/).isVisible(), { timeout: 90_000 }).toBe(true);
-    expect(await dialog.isVisible()).toBe(false);
+    await expect.poll(() => dialog.isVisible()).toBe(false);
     await expectStatus('Stopped', STOPPED_RGB);
     expect(await stopActiveBoxes(served.url)).toEqual([]);
     expectNoPageProblems(b);

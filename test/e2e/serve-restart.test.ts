@@ -74,7 +74,7 @@ describe('boxkeep serve restarted under an open page', () => {
     expect(moved.output()).toContain(`Port ${port}, used last time, is taken now, so the address changed: a page still open at the old one cannot reconnect; open this one.`);
     const lost = page.getByTestId('connection-lost');
     await expect.poll(() => lost.innerText(), { timeout: 30_000 }).toContain(`Boxkeep is not answering at this address (port ${port}).`);
-    expect(await lost.innerText()).toContain('open the address it printed (it ends in ?token=…)');
+    await expect.poll(() => lost.innerText()).toContain('open the address it printed (it ends in ?token=…)');
     await screenshot(page, 'serve-restart-port-taken');
     await new Promise((r) => blocker!.close(r));
     blocker = null;

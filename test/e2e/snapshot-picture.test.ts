@@ -103,7 +103,7 @@ describe('a snapshot picture in the browser', () => {
     await page.getByRole('tooltip').waitFor({ state: 'detached' });
     await option('Now').hover();
     await page.waitForTimeout(300);
-    expect(await page.getByRole('tooltip').count()).toBe(0);
+    await expect.poll(() => page.getByRole('tooltip').count()).toBe(0);
     // Leaving the tree takes it away.
     await option('lively').hover();
     await preview('lively').waitFor();
@@ -116,7 +116,7 @@ describe('a snapshot picture in the browser', () => {
     await option('cold').click();
     await page.mouse.move(0, 0);
     // A click focuses the tree but is no keyboard focus: nothing shows until the keys move.
-    expect(await page.getByRole('tooltip').count()).toBe(0);
+    await expect.poll(() => page.getByRole('tooltip').count()).toBe(0);
     // Walk by keys to the snapshot with a picture.
     const order = await tree().getByRole('option').allInnerTexts();
     const from = order.findIndex((t) => /^cold\b/.test(t));

@@ -71,7 +71,7 @@ describe('snapshot tree in the browser', () => {
     writePattern(live(), 0, MiB, 0x33);
     await takeSnapshot('details', 'three');
 
-    expect(await rowNames()).toEqual(['Base image', 'one', 'two', 'three', 'Now']);
+    await expect.poll(() => rowNames()).toEqual(['Base image', 'one', 'two', 'three', 'Now']);
     await expect.poll(() => option('one').innerText()).toContain('pattern 11');
     await expect.poll(() => option('three').innerText()).toContain('current');
     await expect.poll(() => page.getByRole('tab', { name: /Snapshots/ }).innerText()).toBe('Snapshots (3)');
@@ -91,12 +91,12 @@ describe('snapshot tree in the browser', () => {
     await page.keyboard.press('Alt+Shift+R');
     const dialog = page.getByRole('dialog', { name: 'Restore work to “one”?' });
     const saveFirst = dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' });
-    expect(await saveFirst.isChecked()).toBe(true);
+    await expect.poll(() => saveFirst.isChecked()).toBe(true);
     await expect.poll(() => dialog.innerText()).toContain('first saved as a new snapshot, so nothing is lost');
     await saveFirst.uncheck();
     await expect.poll(() => dialog.innerText()).toContain('Changes made since the snapshot “three” will be lost for good.');
     // A stopped box is restored in place: no "Stop and restore", no "start again".
-    expect(await dialog.getByRole('checkbox', { name: 'Start the box again after restoring' }).count()).toBe(0);
+    await expect.poll(() => dialog.getByRole('checkbox', { name: 'Start the box again after restoring' }).count()).toBe(0);
     await expectAccessible(page, 'restore dialog');
     await screenshot(page, 'restore-dialog-lose-changes');
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
@@ -104,7 +104,7 @@ describe('snapshot tree in the browser', () => {
     await expect.poll(() => toast('work is back at “one”.').isVisible()).toBe(true);
 
     await expect.poll(() => option('Now').innerText()).toContain('Changes since “one”');
-    expect(await rowNames()).toEqual(['Base image', 'one', 'two', 'three', 'Now']);
+    await expect.poll(() => rowNames()).toEqual(['Base image', 'one', 'two', 'three', 'Now']);
     expect(readPattern(live(), 0, MiB, 0x11)).toBe(true);
     expect(readPattern(live(), MiB, MiB, 0x00)).toBe(true);
   });
@@ -114,7 +114,7 @@ describe('snapshot tree in the browser', () => {
     await option('three').click();
     await page.getByRole('complementary').getByRole('button', { name: 'Restore…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Restore work to “three”?' });
-    expect(await dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
+    await expect.poll(() => dialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
     await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
     await expect.poll(() => dialog.isVisible()).toBe(false);
     const done = page.getByTestId('toast-success').filter({ hasText: 'work is back at “three”. The state before was saved as' });
@@ -130,7 +130,7 @@ describe('snapshot tree in the browser', () => {
     expect(readPattern(live(), 0, MiB, 0x33)).toBe(true);
     expect(readPattern(live(), MiB, MiB, 0x2b)).toBe(true);
     // The branch is drawn: "one" forks into a second lane.
-    expect(await option('one').locator('svg path').count()).toBe(1);
+    await expect.poll(() => option('one').locator('svg path').count()).toBe(1);
     await option(savedName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).click();
     await expect.poll(() => page.getByRole('complementary').innerText()).toContain('Comes after\none');
     await screenshot(page, 'restore-branch');
@@ -142,7 +142,7 @@ describe('snapshot tree in the browser', () => {
     await page.getByRole('complementary').getByRole('button', { name: 'Restore…' }).click();
     const again = page.getByRole('dialog', { name: 'Restore work to “two”?' });
     await again.waitFor();
-    expect(await again.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isDisabled()).toBe(true);
+    await expect.poll(() => again.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isDisabled()).toBe(true);
     await expect.poll(() => page.evaluate('document.activeElement?.textContent?.trim()')).toBe('Cancel');
     await page.keyboard.press('Escape');
     await expect.poll(() => again.isVisible()).toBe(false);
@@ -218,7 +218,7 @@ describe('snapshot tree in the browser', () => {
     await expect.poll(() => tree().locator('[aria-selected=true] .row-name').innerText()).toBe('clean install');
     await page.keyboard.press('End');
     await expect.poll(() => tree().locator('[aria-selected=true] .row-name').innerText()).toBe('Now');
-    expect(await tree().getAttribute('aria-activedescendant')).toBe(await tree().locator('[aria-selected=true]').getAttribute('id'));
+    await expect.poll(() => tree().getAttribute('aria-activedescendant')).toBe(await tree().locator('[aria-selected=true]').getAttribute('id'));
     expectNoPageProblems(b);
   });
 

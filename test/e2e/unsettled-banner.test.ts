@@ -60,9 +60,9 @@ async function unsettled(name: string): Promise<number> {
   try {
     expectUnsettled(owner.core, 'vm', err, name);
     await expect.poll(() => banner().isVisible(), { timeout: 15_000 }).toBe(true);
-    expect(await banner().innerText()).toContain(`A live snapshot is unsettled: QEMU (pid ${pid}) does not answer.`);
-    expect(await banner().innerText()).toContain('Boxkeep settles it when QEMU answers or exits.');
-    expect(await banner().innerText()).toContain(`“${name}”`);
+    await expect.poll(() => banner().innerText()).toContain(`A live snapshot is unsettled: QEMU (pid ${pid}) does not answer.`);
+    await expect.poll(() => banner().innerText()).toContain('Boxkeep settles it when QEMU answers or exits.');
+    await expect.poll(() => banner().innerText()).toContain(`“${name}”`);
   } catch (e) {
     process.kill(pid, 'SIGCONT');
     throw e;
