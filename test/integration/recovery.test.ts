@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
 import { writeIntent } from '../../electron/core/journal.js';
 import { createOverlay } from '../../electron/core/disk/qemu-img.js';
-import { backingOf, diskDigest, writePattern } from '../helpers/disk.js';
+import { backingOf, diskDigest, readPattern, writePattern } from '../helpers/disk.js';
 import { MiB, openTestHome, snapshotDigests, type TestHome } from '../helpers/core.js';
 
 let t: TestHome;
@@ -79,6 +79,50 @@ describe('recovery', () => {
     expect(backingOf(box.liveDiskPath)).toBe(b.diskPath);
     expect(diskDigest(box.liveDiskPath)).toBe(diskDigest(b.diskPath));
     expect(report.items.some((i) => i.level === 'repaired' && /Changes since then were lost/.test(i.message))).toBe(true);
+  });
+
+  it('a box whose live disk is gone and whose current snapshot is truncated is reported by name; the home opens, the other box works, nothing is deleted', async () => {
+    const { box: dev, b } = await boxWithSnapshots();
+    const web = await t.core.boxes.create({ name: 'web', image: 'seed' });
+    writePattern(web.liveDiskPath, MiB, MiB, 0x5e);
+    await t.core.snapshots.create({ box: 'web', name: 'w1' });
+    let truncated!: Buffer;
+    const report = await reopen(() => {
+      fs.rmSync(dev.liveDiskPath);
+      fs.truncateSync(b.diskPath, 64);
+      truncated = fs.readFileSync(b.diskPath);
+    });
+    const said = report.items.filter((i) => i.boxId === dev.id && i.level === 'kept').map((i) => i.message).join('\n');
+    expect(said).toMatch(/The live disk of the box "dev" is missing, and no fresh one was made on snapshot "b" of the box "dev", which is not the disk Boxkeep made \(it is 64 bytes long .*truncated/);
+    expect(said).toMatch(/Nothing was deleted/);
+    expect(fs.readFileSync(b.diskPath).equals(truncated)).toBe(true);
+    expect(fs.existsSync(dev.liveDiskPath)).toBe(false);
+    expect(t.core.store.listSnapshots(dev.id).map((s) => s.name)).toEqual(['a', 'b']);
+    expect(t.core.store.getBox(dev.id)!.currentSnapshotId).toBe(b.id);
+    // The other box: a snapshot, a change, a restore, its bytes back.
+    expect(report.items.filter((i) => i.boxId === web.id)).toEqual([]);
+    await t.core.snapshots.create({ box: 'web', name: 'w2' });
+    writePattern(web.liveDiskPath, MiB, MiB, 0x77);
+    await t.core.snapshots.restore({ box: 'web', snapshot: 'w2' });
+    expect(readPattern(web.liveDiskPath, MiB, MiB, 0x5e)).toBe(true);
+    expect(t.core.store.listSnapshots(web.id).map((s) => s.name)).toEqual(['w1', 'w2']);
+  });
+
+  it('a live disk that vanished is not remade on a current snapshot swapped for a link to a host file', async () => {
+    const { box, b } = await boxWithSnapshots();
+    const host = path.join(fs.mkdtempSync('/tmp/bk-host-'), 'host.qcow2');
+    const report = await reopen(() => {
+      fs.rmSync(box.liveDiskPath);
+      fs.renameSync(b.diskPath, host);
+      fs.symlinkSync(host, b.diskPath);
+    });
+    try {
+      expect(fs.existsSync(box.liveDiskPath)).toBe(false);
+      expect(report.items.some((i) => i.level === 'kept' && /live disk of the box "dev" is missing, and no fresh one was made on snapshot "b" .*symbolic link/.test(i.message)), JSON.stringify(report.items)).toBe(true);
+      expect(fs.readlinkSync(b.diskPath)).toBe(host);
+    } finally {
+      fs.rmSync(path.dirname(host), { recursive: true, force: true });
+    }
   });
 
   it('moves "Now" to match the disk when the row and the live disk disagree', async () => {

@@ -6,9 +6,9 @@ import type { Box } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { EXPORT_SCRATCH } from '../archive/export.js';
 import { backingPathOf } from '../disk/backing.js';
-import { chainError } from '../disk/confine.js';
+import { chainError, inspectLayers } from '../disk/confine.js';
 import { createDisk, createOverlay } from '../disk/qemu-img.js';
-import { boxProblems, chainRoot, recordMissingFacts } from '../snapshots/box-chain.js';
+import { boxProblems, chainRoot, expectedChain, recordMissingFacts } from '../snapshots/box-chain.js';
 import { kindOf, removeDurable } from '../fsutil.js';
 import { isId } from '../ids.js';
 import { readIntents } from '../journal.js';
@@ -28,9 +28,14 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
     // or be writing to .next, which the repairs below would "fix" by making a fresh live disk
     // or dropping the overlay.
     if (readIntents(paths.boxJournal(box.id)).intents.length > 0) continue;
-    await reconcileBox(core, box, report);
-    const now = store.getBox(box.id);
-    if (now) reportTamperedLayers(core, now, report);
+    // One box's files, whatever state they are in, are that box's problem: the home still opens.
+    try {
+      await reconcileBox(core, box, report);
+      const now = store.getBox(box.id);
+      if (now) reportTamperedLayers(core, now, report);
+    } catch (err) {
+      report.kept(box.id, `Boxkeep could not check the files of the box ${JSON.stringify(box.name)} (${(err as Error).message}); it left them as they are and will try again at the next start.`);
+    }
   }
 
   // Box folders no row knows: a box's files are referenced only by that box, so none of
@@ -137,8 +142,16 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
       await createDisk(live, box.diskSize);
       report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh blank one was made (the box has no snapshot to go back to). What was installed on it was lost.`);
     } else if (expected && fs.existsSync(expected)) {
-      await createOverlay(live, expected, box.diskSize);
-      report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh one was made on ${current ? `snapshot "${current.name}"` : 'its image'}. Changes since then were lost.`);
+      // The layer the fresh disk is to stand on is checked first: one swapped for a link to a host
+      // file would have that file's real path written into the new header, a truncated one fails.
+      const [, under, belowIt] = expectedChain(core, box, 'live');
+      const problem = inspectLayers(paths.root, [{ layer: under!, backing: belowIt?.path ?? null }]).problems[0];
+      if (problem) {
+        report.kept(box.id, `The live disk of the box ${label} is missing, and no fresh one was made on ${problem.layer.what}, which is not the disk Boxkeep made (${problem.problem}). Nothing was deleted; the box cannot start until that file is put back (from a backup), after which the next start of Boxkeep, or "boxkeep recover", makes its live disk.`);
+      } else {
+        await createOverlay(live, under!.path, box.diskSize);
+        report.repaired(box.id, `The live disk of the box ${label} was missing; a fresh one was made on ${current ? `snapshot "${current.name}"` : 'its image'}. Changes since then were lost.`);
+      }
     } else {
       report.kept(box.id, `The live disk of the box ${label} is missing and so is what it was based on; the box cannot start.`);
     }
