@@ -62,8 +62,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       res.setHeader('Allow', 'GET, HEAD');
       return plain(res, 405, `The web host serves files only (GET); ${req.method} is not allowed. Use the WebSocket at ${WS_PATH}.`);
     }
-    // The raw path, not URL-normalized: "/%2e%2e/x" must reach lookupStatic to be refused.
-    const pathname = (req.url ?? '/').split(/[?#]/)[0] || '/';
+    const pathname = rawPath(req);
     if (pathname === WS_PATH) return plain(res, 426, 'This address is the WebSocket; connect to it with a WebSocket client.');
     if (!rendererBuilt(opts.staticDir)) {
       return plain(res, 503, `The Boxkeep UI is not built yet (no index.html in ${opts.staticDir}). Run \`npm run build:renderer\`, then reload.`);
@@ -86,16 +85,25 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       .pipe(res);
   }
 
+  // Guarded like a request: whatever a client sends, it gets an answer and the host keeps running.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const pathname = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    try {
+      upgrade(req, socket, head);
+    } catch (err) {
+      logger.error('web host upgrade failed', { url: req.url?.split('?')[0], error: String(err) });
+      refuseUpgrade(socket, 500, 'Boxkeep could not open this WebSocket; see the log.');
+    }
+  });
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const access = checkAccess(req, port, token);
-    if (pathname !== WS_PATH) return refuseUpgrade(socket, 404, `The WebSocket lives at ${WS_PATH}.`);
+    if (rawPath(req) !== WS_PATH) return refuseUpgrade(socket, 404, `The WebSocket lives at ${WS_PATH}.`);
     if (!access.ok) {
       logger.warn('web host refused a WebSocket', { status: access.status, origin: req.headers.origin ?? null });
       return refuseUpgrade(socket, access.status, access.message);
     }
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws));
-  });
+  }
 
   function attach(ws: WebSocket) {
     const session = openSession(opts.router, {
@@ -151,6 +159,14 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
 function plain(res: ServerResponse, status: number, message: string) {
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
   res.end(message + '\n');
+}
+
+/**
+ * The path as sent, not URL-normalized ("/%2e%2e/x" must reach lookupStatic to be refused), and
+ * never parsed as a URL: a path like "//" is no URL and would throw.
+ */
+function rawPath(req: IncomingMessage): string {
+  return (req.url ?? '/').split(/[?#]/)[0] || '/';
 }
 
 function refuseUpgrade(socket: Duplex, status: number, message: string) {

@@ -2,6 +2,7 @@
 // and what it gets when it does not.
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -139,6 +140,29 @@ describe('web host', () => {
     const foreign = await openWs(wsUrl, 'https://evil.example');
     expect(foreign).toMatchObject({ status: 403 });
     expect(await openWs(wsUrl.replace('/ws', '/other'), origin)).toMatchObject({ status: 404 });
+  });
+
+  it('answers a WebSocket upgrade whose path is no URL ("//", "/\\") with a refusal, and keeps serving', async () => {
+    for (const bad of ['//', '/\\', '//[']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(host.port, '127.0.0.1', () => {
+          socket.write(`GET ${bad} HTTP/1.1\r\nHost: 127.0.0.1:${host.port}\r\nOrigin: ${origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        });
+        let text = '';
+        socket.on('data', (c) => (text += c.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer, bad).toMatch(/^HTTP\/1\.1 404 /);
+      expect(answer, bad).toContain(`The WebSocket lives at /ws.`);
+    }
+    const opened = await openWs(wsUrl, origin);
+    expect(opened).toHaveProperty('ws');
+    const ws = (opened as { ws: WebSocket }).ws;
+    const reply = await caller(ws).call('boxes:list', {});
+    ws.close();
+    expect(reply).toMatchObject({ type: 'result', ok: true });
   });
 
   it('runs channels for a page with the token and pushes the snapshot events', async () => {
