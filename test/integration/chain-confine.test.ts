@@ -450,6 +450,27 @@ describe('a snapshot create looks at the live disk it freezes', () => {
     expect(fs.readdirSync(t.core.paths.snapshotsDir(box.id)).sort()).toEqual([t.core.snapshots.get('dev', 's1').id, s2.id].sort());
   });
 
+  it('a snapshots folder that is a symlink to a folder elsewhere: the snapshot is refused, the live disk stays in disks/ as it was, no row, nothing written there', async () => {
+    const box = await t.core.boxes.create({ name: 'dev', image: 'seed' });
+    writePattern(box.liveDiskPath, MiB, MiB, 0x22);
+    const dir = t.core.paths.snapshotsDir(box.id);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const elsewhere = path.join(outside, 'snapshots');
+    fs.mkdirSync(elsewhere);
+    fs.symlinkSync(elsewhere, dir);
+    const before = sha(box.liveDiskPath);
+    const err = await rejection(t.core.snapshots.create({ box: 'dev', name: 'first' }));
+    expect(err.code).toBe('Storage');
+    expect(err.message).toMatch(/The snapshot "first" of the box "dev" was not taken: .*the folder .*snapshots is a symbolic link \(to .*bk-host-.*\/snapshots\).*Nothing was moved or written/);
+    expect(sha(box.liveDiskPath)).toBe(before);
+    expect(fs.readdirSync(t.core.paths.disksDir(box.id))).toEqual(['container.qcow2']);
+    expect(t.core.store.listSnapshots(box.id)).toEqual([]);
+    expect(t.core.store.getBox(box.id)!.currentSnapshotId).toBeNull();
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+    expect(fs.readdirSync(t.core.paths.boxJournal(box.id))).toEqual([]);
+    expect(fs.readlinkSync(dir)).toBe(elsewhere);
+  });
+
   it('never grows a host image through a live disk swapped for a link to it, now or at the next start', async () => {
     const { box } = await boxWithTwoSnapshots();
     const host = path.join(outside, 'host.qcow2');

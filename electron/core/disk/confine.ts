@@ -209,13 +209,28 @@ export function placedFile(root: string, file: string): { dev: number; ino: numb
 }
 
 /**
+ * The same rule for a file about to be made (a new snapshot's folder and disk), before anything
+ * is: each component below the home that is there already is a real folder, and the file is not
+ * there yet, so a mkdir or a rename by that path cannot land outside the home through a link.
+ * null when so, else what is wrong.
+ */
+export function newFileProblem(root: string, file: string): string | null {
+  const placed = confinedFile(root, file, new Set(), { absentOk: true });
+  if (placed === null || typeof placed === 'string') return placed;
+  return 'a file is there already';
+}
+
+/**
  * lstat of every component below the home root: each folder a real folder, the file a real
  * file with one link. The root itself is where the user put their home and may be reached
  * through a symlink; nothing below it may be. `folders` holds the folders this check already
  * found to be real folders (one check of many layers): those are not looked at again, every
  * other component is, and the file itself always is.
  */
-function confinedFile(root: string, file: string, folders: Set<string>): Stats | string {
+function confinedFile(root: string, file: string, folders: Set<string>): Stats | string;
+/** `absentOk`: a component not there (nor, then, anything below it) is fine: null. */
+function confinedFile(root: string, file: string, folders: Set<string>, opts: { absentOk: true }): Stats | string | null;
+function confinedFile(root: string, file: string, folders: Set<string>, opts?: { absentOk: true }): Stats | string | null {
   const rel = path.relative(root, file);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return `it lies outside the home ${root}`;
   const parts = rel.split(path.sep);
@@ -229,6 +244,7 @@ function confinedFile(root: string, file: string, folders: Set<string>): Stats |
       st = fs.lstatSync(at);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && opts?.absentOk) return null;
       return code === 'ENOENT' ? (i === parts.length - 1 ? MISSING : `the folder ${at} is missing`) : `${at} cannot be read (${code})`;
     }
     if (st.isSymbolicLink()) return `${last ? 'the file' : `the folder ${at}`} is a symbolic link (to ${readLink(at)}), which Boxkeep never follows`;

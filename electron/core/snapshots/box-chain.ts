@@ -2,9 +2,10 @@
 // against. Paths come from paths.ts, never from a header, so a hand-edited header cannot
 // steer a restore, a merge or a start anywhere else.
 import fs from 'node:fs';
+import { storageError } from '../../../shared/errors.js';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
-import { chainError, inspectLayers, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
+import { chainError, inspectLayers, newFileProblem, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
 import type { SnapshotRemoveIntent } from './intents.js';
 
 /** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
@@ -156,6 +157,22 @@ export function verifyLiveDisk(core: HomeData, box: Box): VerifiedLayer {
   const { verified, problems } = inspectLayers(core.paths.root, [{ layer: liveLayer(core, box), backing: below }]);
   if (problems[0]) throw chainError(problems[0]);
   return verified[0]!;
+}
+
+/**
+ * Where a new snapshot's folder is made and the live disk renamed into, both by path: the
+ * snapshots folder swapped for a link to a folder elsewhere would move the disk out of the home
+ * and commit a row no start or restore accepts. Checked before anything is made, live or not.
+ */
+export function verifyNewSnapshotPlace(core: HomeData, box: Box, snapshotId: string, name: string): void {
+  const dir = core.paths.snapshotDir(box.id, snapshotId);
+  const problem = newFileProblem(core.paths.root, core.paths.snapshotDisk(box.id, snapshotId));
+  if (problem) {
+    throw storageError(
+      `The snapshot ${JSON.stringify(name)} of the box ${JSON.stringify(box.name)} was not taken: its folder ${dir} would not be inside the home (${problem}). ` +
+        'Nothing was moved or written. Put a real folder in place of the link (with what the link points at moved into it), then take the snapshot again.',
+    );
+  }
 }
 
 /**

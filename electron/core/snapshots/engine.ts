@@ -14,7 +14,7 @@ import { sizeOnDisk } from '../fsutil.js';
 import { memoryPath } from '../paths.js';
 import { newId } from '../ids.js';
 import { OVERLAY_BYTES, removalNeeds, requireSpace } from '../space.js';
-import { chainRoot, verifyBoxChain, verifyLiveDisk, verifyLiveMergeLayers, type ChainTop } from './box-chain.js';
+import { chainRoot, verifyBoxChain, verifyLiveDisk, verifyLiveMergeLayers, verifyNewSnapshotPlace, type ChainTop } from './box-chain.js';
 import { refuseIfLinked } from '../clone/linked.js';
 import { assertNoUnfinishedWork, removalMayRunBesideWaitingMerges } from './waiting-merge.js';
 import type { Dependent, RemoveMode, SnapshotRemoveIntent } from './intents.js';
@@ -132,6 +132,7 @@ export class SnapshotEngine {
     if (withMemory) assertMemoryPossible(box);
     // Freezing a tampered live disk would record it as a good snapshot.
     verifyLiveDisk(this.core, box);
+    verifyNewSnapshotPlace(this.core, box, id, chosen);
     requireSpace(this.core, `Taking the snapshot ${JSON.stringify(chosen)}${withMemory ? ' with memory' : ''}`, snapshotNeeds(box, withMemory));
     const snapshot: Snapshot = {
       id, boxId: box.id, parentId: box.currentSnapshotId, name: chosen, description, createdAt: Date.now(),
