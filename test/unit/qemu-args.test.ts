@@ -189,10 +189,20 @@ describe('runDirFor', () => {
     const dir = runDirFor(paths, boxId);
     made.push(dir);
     const uid = process.getuid!();
-    expect(dir).toBe(path.join(os.tmpdir(), `bk-${uid}`, boxId));
+    expect(path.dirname(dir)).toBe(path.join(os.tmpdir(), `bk-${uid}`));
+    expect(path.basename(dir)).toMatch(new RegExp(`^[0-9a-f]{12}-${boxId}$`));
     expect(Buffer.byteLength(path.join(dir, 'serial.sock'))).toBeLessThanOrEqual(MAX_SOCKET_PATH);
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.dirname(dir)).mode & 0o777).toBe(0o700);
+  });
+
+  it('gives a copy of the home (another path, the same box ids) a folder of its own', () => {
+    const boxId = `d${process.pid}x${Date.now().toString(16)}`;
+    const original = runDirFor(home(120), boxId);
+    const copy = runDirFor(home(121), boxId);
+    made.push(original, copy);
+    expect(copy).not.toBe(original);
+    expect(path.dirname(copy)).toBe(path.dirname(original));
   });
 
   it('gives a later process the same folder without creating anything', () => {

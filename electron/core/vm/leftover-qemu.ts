@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HomePaths } from '../paths.js';
 import { fingerprintOf, isSameProcess, type ProcessFingerprint } from '../proc.js';
-import { PID_FILE, readFingerprint, runDirFor } from './qemu.js';
+import { isQemuOf, PID_FILE, readFingerprint, runDirFor } from './qemu.js';
 
 /**
  * The QEMU recorded for a box of this home: the pid in qemu.json (its owner wrote it), else the
@@ -20,8 +20,7 @@ function recordedQemu(paths: HomePaths, boxId: string): ProcessFingerprint | nul
   const runDir = runDirFor(paths, boxId, { create: false });
   const pidFile = path.join(runDir, PID_FILE);
   for (const fp of [readFingerprint(runDir), pidFileFingerprint(pidFile)]) {
-    // Fingerprint, command line, fingerprint again: the command line read is that process's.
-    if (fp && isSameProcess(fp) && isQemuOf(fp.pid, pidFile, paths.liveDisk(boxId)) && isSameProcess(fp)) return fp;
+    if (fp && isQemuOf(fp, runDir, paths.liveDisk(boxId))) return fp;
   }
   return null;
 }
@@ -34,19 +33,6 @@ function pidFileFingerprint(pidFile: string): ProcessFingerprint | null {
     return null;
   }
   return Number.isInteger(pid) && pid > 0 ? fingerprintOf(pid) : null;
-}
-
-/** buildQemuArgs's command line for this run folder and live disk. */
-function isQemuOf(pid: number, pidFile: string, liveDisk: string): boolean {
-  let argv: string[];
-  try {
-    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
-    return false;
-  }
-  const at = argv.indexOf('-pidfile');
-  const disk = `"filename":${JSON.stringify(liveDisk)}`;
-  return at >= 0 && argv[at + 1] === pidFile && argv.some((arg, i) => argv[i - 1] === '-blockdev' && arg.includes(disk));
 }
 
 /** SIGKILLs the recorded QEMU of each box and waits (up to 5 s) until it is gone; returns the pids killed. */

@@ -2,6 +2,7 @@
 // started it; a fingerprint file lets a later process tell whether the QEMU it recorded is
 // still the same process, across pid reuse and host reboots.
 import { childProcess } from '../builtins.js';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import type { PortForward } from '../../../shared/types.js';
 import type { HomePaths } from '../paths.js';
 import { writeFileDurable, mkdirDurable } from '../fsutil.js';
 import { tailLines, trimLog } from './console.js';
-import { bootId as readBootId, isSameProcess, processStartTime } from '../proc.js';
+import { bootId as readBootId, isSameProcess, processStartTime, type ProcessFingerprint } from '../proc.js';
 import { BOOT_DEVICE_ID, generationNodes } from './nodes.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -250,9 +251,10 @@ function opt(value: string): string {
 
 /**
  * The run folder of a box: `paths.runDir(boxId)` when its longest socket path fits in
- * sun_path, else `<tmpdir>/bk-<uid>/<boxId>` (then `/tmp/bk-<uid>/<boxId>`). The choice depends
- * only on the home path, the box id, the uid and TMPDIR, so any later process derives the
- * same folder and finds the same qemu.json.
+ * sun_path, else `<tmpdir>/bk-<uid>/<home>-<boxId>` (then under `/tmp`), `<home>` a digest of the
+ * home's path: a copy of a home has the same box ids, and must not find (and take over) the
+ * sockets of the original's QEMU. The choice depends only on the home path, the box id, the uid
+ * and TMPDIR, so any later process derives the same folder and finds the same qemu.json.
  */
 export function runDirFor(paths: HomePaths, boxId: string, options: { create?: boolean } = {}): string {
   const longest = RUN_SOCKETS.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
@@ -266,7 +268,7 @@ export function runDirFor(paths: HomePaths, boxId: string, options: { create?: b
   const uid = process.getuid?.() ?? 0;
   for (const tmp of [os.tmpdir(), '/tmp']) {
     const base = path.join(tmp, `bk-${uid}`);
-    const dir = path.join(base, boxId);
+    const dir = path.join(base, `${crypto.createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}-${boxId}`);
     if (!fits(dir)) continue;
     if (create) {
       ensurePrivateDir(base, uid);
@@ -307,6 +309,53 @@ export { bootId as readBootId, isSameProcess, processStartTime } from '../proc.j
 
 export function fingerprintPath(runDir: string) { return path.join(runDir, FINGERPRINT_FILE); }
 
+/**
+ * Is the process `fp` names, still running, the QEMU started with this run folder and live
+ * disk: its -pidfile this folder's qemu.pid, a -blockdev opening this disk? A record alone
+ * proves nothing: a home copied while its box ran records the original's QEMU (which must be
+ * neither taken over nor killed from the copy), and a pid is reused once its process is gone.
+ */
+export function isQemuOf(fp: ProcessFingerprint, runDir: string, liveDisk: string): boolean {
+  // Fingerprint, look, fingerprint again: what was read is that process's.
+  return isSameProcess(fp) && (holdsFile(fp.pid, liveDisk) || startedWith(fp.pid, path.join(runDir, PID_FILE), liveDisk)) && isSameProcess(fp);
+}
+
+/**
+ * Has the process this very file open (the same inode, wherever it was opened from)? True of
+ * the box's QEMU also after its home was moved (renamed) while it ran, when its command line
+ * names the old paths; false in a copy of the home, whose files are other inodes.
+ */
+function holdsFile(pid: number, file: string): boolean {
+  let target: fs.Stats;
+  let fds: string[];
+  try {
+    target = fs.statSync(file);
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      const open = fs.statSync(`/proc/${pid}/fd/${fd}`);
+      return open.ino === target.ino && open.dev === target.dev;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
+
+function startedWith(pid: number, pidFile: string, liveDisk: string): boolean {
+  let argv: string[];
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  const at = argv.indexOf('-pidfile');
+  const disk = `"filename":${JSON.stringify(liveDisk)}`;
+  return at >= 0 && argv[at + 1] === pidFile && argv.some((arg, i) => argv[i - 1] === '-blockdev' && arg.includes(disk));
+}
+
 /** The recorded fingerprint, or null when there is none or it is unreadable. */
 export function readFingerprint(runDir: string): QemuFingerprint | null {
   try {
@@ -338,7 +387,7 @@ export interface SpawnedQemu {
  */
 export async function spawnQemu(spec: QemuSpec): Promise<SpawnedQemu> {
   const previous = readFingerprint(spec.runDir);
-  if (previous && isSameProcess(previous)) {
+  if (previous && isQemuOf(previous, spec.runDir, spec.liveDisk)) {
     throw new BoxkeepError('InvalidState', `QEMU is already running for ${spec.name} (pid ${previous.pid}); stop it before starting again`);
   }
   mkdirDurable(spec.runDir);

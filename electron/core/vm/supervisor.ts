@@ -21,7 +21,7 @@ import { assertNoUnfinishedWork, liveRecordProblem } from '../snapshots/waiting-
 import { detectAccelerator, knownAccelerator, type AccelDecision } from './accel.js';
 import { tailLines, tailLog } from './console.js';
 import { chainBlockdevs, detachedNodes, nodeMapFromGraph, qemuChain, readBlockGraph, writeNodes, type ExpectedLayer, type NodeMap } from './nodes.js';
-import { buildQemuArgs, inheritedPath, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
+import { buildQemuArgs, inheritedPath, isQemuOf, isSameProcess, lastWords, qemuVersion, qmpSocketPath, readFingerprint, runDirFor, serialSocketPath, spawnQemu, vncSocketPath, type Accel, type QemuFingerprint, type QemuSpec } from './qemu.js';
 import { isStall, loadMemory, memoryMismatch, refusal } from './memory-load.js';
 import { SerialHub } from './serial.js';
 import { DisplayHub } from './display.js';
@@ -403,8 +403,10 @@ export class Supervisor implements VmControl {
         // Recorded as running with no QEMU we control (it did not answer at adoption): stop
         // the process itself, and only then call the box stopped, or offline work would
         // rename disks it still writes.
-        const fp = readFingerprint(runDirFor(this.core.paths, box.id, { create: false }));
-        if (fp && !(await killQemu(fp))) {
+        const runDir = runDirFor(this.core.paths, box.id, { create: false });
+        const fp = readFingerprint(runDir);
+        // Only this box's QEMU: never another home's whose record a copy of this home carries.
+        if (fp && isQemuOf(fp, runDir, box.liveDiskPath) && !(await killQemu(fp))) {
           throw vmError(`QEMU (pid ${fp.pid}) of the box ${JSON.stringify(box.name)} did not exit when told to; stop it by hand (kill -9 ${fp.pid}).`);
         }
         this.setStatus(box.id, 'stopped');
@@ -559,7 +561,7 @@ export class Supervisor implements VmControl {
     const runDir = runDirFor(this.core.paths, box.id, { create: false });
     const fp = readFingerprint(runDir);
     const label = JSON.stringify(box.name);
-    if (fp && isSameProcess(fp)) {
+    if (fp && isQemuOf(fp, runDir, box.liveDiskPath)) {
       let qmp: QmpClient | null = null;
       try {
         qmp = await QmpClient.connect(qmpSocketPath(runDir), { timeoutMs: 5000, isAlive: () => isSameProcess(fp), logger: this.core.logger });
@@ -591,7 +593,12 @@ export class Supervisor implements VmControl {
     // A box not recorded busy already says how its QEMU ended (a recovery's settle asks about
     // every box, e.g. one stopped by the user while a live snapshot was left unsettled).
     if (!isBusy(box.status)) return null;
-    if (fp && fp.bootId !== bootId()) {
+    if (fp && isSameProcess(fp)) {
+      // Running, and not this box's: the original's QEMU, recorded in a copy of the home made while
+      // it ran (or a process that took over the pid). It writes none of this home's files.
+      this.setStatus(box.id, 'stopped');
+      report.repaired(box.id, `The box ${label} was recorded as running in QEMU pid ${fp.pid}, which does not run this home's box (this home is a copy made while it ran, or the pid now belongs to another process); the box is stopped here and that process was left alone.`);
+    } else if (fp && fp.bootId !== bootId()) {
       this.setStatus(box.id, 'stopped');
       report.repaired(box.id, `The computer restarted while the box ${label} was running; it is now stopped.`);
     } else if (box.status === 'stopping') {
