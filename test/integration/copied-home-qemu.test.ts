@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HomePaths } from '../../electron/core/paths.js';
 import { isSameProcess } from '../../electron/core/proc.js';
-import { readFingerprint, runDirFor } from '../../electron/core/vm/qemu.js';
+import { readFingerprint, runDirFor, spawnQemu } from '../../electron/core/vm/qemu.js';
 import type { Box } from '../../shared/types.js';
 import { cliOk, cliSync } from '../helpers/cli.js';
 import { makeQcow2, requireTools, tempHome } from '../helpers/disk.js';
@@ -67,4 +67,29 @@ describe('a copy of a home made while its box ran', () => {
       expect(isSameProcess(qemu)).toBe(false);
     }, 120_000);
   }
+
+  it('finds a box started before run folders under the temp dir carried the home\'s digest, still running there', async () => {
+    const tmp = tempHome('bkcp');
+    made.push(tmp);
+    const home = path.join(tmp.dir, 'h'.repeat(80));
+    makeQcow2(path.join(tmp.dir, 'seed.qcow2'), '16M');
+    cliOk(home, ['image', 'import', path.join(tmp.dir, 'seed.qcow2'), '--name', 'seed']);
+    const box = cliOk<Box>(home, ['box', 'create', 'b', '--image', 'seed']);
+    const paths = new HomePaths(home);
+    const now = runDirFor(paths, box.id, { create: false });
+    const before = path.join(path.dirname(now), box.id);
+    fs.mkdirSync(before, { mode: 0o700 });
+    try {
+      const spawned = await spawnQemu({ name: 'b', cpus: 1, memoryMib: 64, accel: 'tcg', liveDisk: paths.liveDisk(box.id), runDir: before, logFile: path.join(paths.logsDir(box.id), 'serial.log'), startPaused: true });
+      try {
+        expect(runDirFor(paths, box.id, { create: false })).toBe(before);
+        // Another home's box of the same id is not found there.
+        expect(runDirFor(new HomePaths(path.join(tmp.dir, 'g'.repeat(80))), box.id, { create: false })).not.toBe(before);
+      } finally {
+        process.kill(spawned.pid, 'SIGKILL');
+      }
+    } finally {
+      fs.rmSync(before, { recursive: true, force: true });
+    }
+  });
 });

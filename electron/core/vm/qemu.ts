@@ -270,6 +270,11 @@ export function runDirFor(paths: HomePaths, boxId: string, options: { create?: b
     const base = path.join(tmp, `bk-${uid}`);
     const dir = path.join(base, `${crypto.createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}-${boxId}`);
     if (!fits(dir)) continue;
+    // Until 2026-12 the folder was `bk-<uid>/<boxId>`: a box started then and still running is
+    // found there, as long as that QEMU is this box's (it holds this home's live disk).
+    const before = path.join(base, boxId);
+    const running = readFingerprint(before);
+    if (running && isQemuOf(running, before, paths.liveDisk(boxId))) return before;
     if (create) {
       ensurePrivateDir(base, uid);
       ensurePrivateDir(dir, uid);
