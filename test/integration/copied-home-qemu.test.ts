@@ -92,4 +92,24 @@ describe('a copy of a home made while its box ran', () => {
       fs.rmSync(before, { recursive: true, force: true });
     }
   });
+
+  it('finds a running box\'s QEMU after its home was renamed, or reached through a symbolic link', async () => {
+    const { home, box, qemu } = homeWithRunningBox('h'.repeat(80));
+    const started = runDirFor(new HomePaths(home), box.id, { create: false });
+    const moved = home.replace(/h+$/, 'm'.repeat(80));
+    fs.renameSync(home, moved);
+    const link = path.join(path.dirname(home), 'l'.repeat(80));
+    fs.symlinkSync(moved, link);
+    try {
+      expect(runDirFor(new HomePaths(moved), box.id, { create: false })).toBe(started);
+      expect(runDirFor(new HomePaths(link), box.id, { create: false })).toBe(started);
+      expect(status(link)).toBe('running');
+      cliOk(moved, ['box', 'stop', 'b', '--force']);
+      expect(isSameProcess(qemu)).toBe(false);
+    } finally {
+      fs.rmSync(link);
+      fs.renameSync(moved, home);
+    }
+  }, 120_000);
 });
+

@@ -252,8 +252,9 @@ function opt(value: string): string {
 /**
  * The run folder of a box: `paths.runDir(boxId)` when its longest socket path fits in
  * sun_path, else `<tmpdir>/bk-<uid>/<home>-<boxId>` (then under `/tmp`), `<home>` a digest of the
- * home's path: a copy of a home has the same box ids, and must not find (and take over) the
- * sockets of the original's QEMU. The choice depends only on the home path, the box id, the uid
+ * home's real path: a copy of a home has the same box ids, and must not find (and take over) the
+ * sockets of the original's QEMU. A box whose QEMU still runs from another such folder (the home
+ * was moved while it ran) is found there. The choice depends only on the home path, the box id, the uid
  * and TMPDIR, so any later process derives the same folder and finds the same qemu.json.
  */
 export function runDirFor(paths: HomePaths, boxId: string, options: { create?: boolean } = {}): string {
@@ -268,13 +269,10 @@ export function runDirFor(paths: HomePaths, boxId: string, options: { create?: b
   const uid = process.getuid?.() ?? 0;
   for (const tmp of [os.tmpdir(), '/tmp']) {
     const base = path.join(tmp, `bk-${uid}`);
-    const dir = path.join(base, `${crypto.createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}-${boxId}`);
+    const dir = path.join(base, `${homeDigest(paths.root)}-${boxId}`);
     if (!fits(dir)) continue;
-    // Until 2026-12 the folder was `bk-<uid>/<boxId>`: a box started then and still running is
-    // found there, as long as that QEMU is this box's (it holds this home's live disk).
-    const before = path.join(base, boxId);
-    const running = readFingerprint(before);
-    if (running && isQemuOf(running, before, paths.liveDisk(boxId))) return before;
+    const elsewhere = runningElsewhere(base, boxId, dir, paths.liveDisk(boxId));
+    if (elsewhere) return elsewhere;
     if (create) {
       ensurePrivateDir(base, uid);
       ensurePrivateDir(dir, uid);
@@ -282,6 +280,40 @@ export function runDirFor(paths: HomePaths, boxId: string, options: { create?: b
     return dir;
   }
   throw invalidArgument(`No run folder for box ${boxId} keeps its socket paths under 108 bytes; set TMPDIR to a short path such as /tmp`);
+}
+
+/** Of the real path: the same home reached through a symbolic link gets the same folder. */
+function homeDigest(root: string): string {
+  let real = root;
+  try {
+    real = fs.realpathSync(root);
+  } catch {
+    // Not there yet: its path as given.
+  }
+  return crypto.createHash('sha256').update(real).digest('hex').slice(0, 12);
+}
+
+/**
+ * The box's QEMU still running in another folder of `base` for this box id: one started before
+ * the home was moved (renamed) or before the folder carried the home's digest (until 2026-12 it
+ * was `bk-<uid>/<boxId>`). Only this box's QEMU counts (isQemuOf: it holds this home's live
+ * disk); a copy of the home, whose live disk is another file, never finds the original's.
+ */
+function runningElsewhere(base: string, boxId: string, dir: string, liveDisk: string): string | null {
+  if (readFingerprint(dir)) return null;
+  let names: string[];
+  try {
+    names = fs.readdirSync(base);
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    if (name !== boxId && !name.endsWith(`-${boxId}`)) continue;
+    const other = path.join(base, name);
+    const fp = readFingerprint(other);
+    if (other !== dir && fp && isQemuOf(fp, other, liveDisk)) return other;
+  }
+  return null;
 }
 
 /** A shared /tmp is writable by everyone: refuse a folder someone else made or can write. */
