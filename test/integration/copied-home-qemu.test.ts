@@ -103,6 +103,9 @@ describe('a copy of a home made while its box ran', () => {
     try {
       expect(runDirFor(new HomePaths(moved), box.id, { create: false })).toBe(started);
       expect(runDirFor(new HomePaths(link), box.id, { create: false })).toBe(started);
+      // Opened through the link (recovery adopts what runs), the box is still the running one.
+      const opened = cliSync(link, ['recover']);
+      expect(opened.code, opened.err).toBe(0);
       expect(status(link)).toBe('running');
       cliOk(moved, ['box', 'stop', 'b', '--force']);
       expect(isSameProcess(qemu)).toBe(false);
