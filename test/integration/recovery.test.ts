@@ -226,4 +226,51 @@ describe('recovery', () => {
     expect(report.items.filter((i) => /malformed/.test(i.message))).toHaveLength(2);
     expect(report.items.some((i) => /outside the home/.test(i.message))).toBe(true);
   });
+
+  it('never acts on a snapshot record whose paths are inside the home but not the files it names (another snapshot\'s disk, a missing file): moves it aside, every snapshot intact', async () => {
+    const { box, a, b } = await boxWithSnapshots();
+    const before = snapshotDigests(t.core, box.id);
+    const live = diskDigest(box.liveDiskPath);
+    const journal = t.core.paths.boxJournal(box.id);
+    const imagePath = t.core.images.resolve('seed').path;
+    const report = await reopen(() => {
+      // A removal of a (b's parent) with no dependents, naming a file that is not a's: a
+      // stray check finds nothing backing onto that path, and a's row and folder would go.
+      writeIntent(journal, {
+        id: 'bbbbbbbbbbbb', op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: a.id,
+        snapshotPath: path.join(t.core.paths.snapshotDir(box.id, a.id), 'gone.qcow2'), parentPath: imagePath, parentId: null, mode: 'delete', dependents: [],
+      });
+    });
+    expect(fs.readdirSync(journal)).toEqual([]);
+    expect(t.core.store.listSnapshots(box.id).map((s) => [s.name, s.parentId])).toEqual([['a', null], ['b', a.id]]);
+    expect(snapshotDigests(t.core, box.id)).toEqual(before);
+    expect(backingOf(b.diskPath)).toBe(a.diskPath);
+    expect(readPattern(b.diskPath, MiB, MiB, 0xa1)).toBe(true);
+    expect(diskDigest(box.liveDiskPath)).toBe(live);
+    const said = report.items.filter((i) => i.boxId === box.id && i.level === 'kept').map((i) => i.message).join('\n');
+    expect(said).toMatch(/does not match the home \(it names .*gone\.qcow2 as the snapshot's disk, not .*container\.qcow2\)/);
+    expect(fs.readdirSync(t.core.paths.orphansDir).some((o) => o.includes('journal-'))).toBe(true);
+  });
+
+  it('an interrupted snapshot record naming another snapshot\'s disk does not move that disk: the snapshot keeps its file and bytes', async () => {
+    const { box, b } = await boxWithSnapshots();
+    const before = snapshotDigests(t.core, box.id);
+    const journal = t.core.paths.boxJournal(box.id);
+    const report = await reopen(() => {
+      // With the live disk gone and the named disk there, a record naming its own file means
+      // "moved into the snapshot folder, move it back": here it would move b's disk away.
+      fs.rmSync(box.liveDiskPath);
+      writeIntent(journal, {
+        id: 'dddddddddddd', op: 'snapshot-create', startedAt: Date.now(), boxId: box.id,
+        snapshot: { id: 'eeeeeeeeeeee', boxId: box.id, parentId: b.id, name: 'odd', description: '', createdAt: Date.now(), sizeOnDisk: 0, virtualSize: 16 * MiB, live: false, diskPath: b.diskPath },
+      });
+    });
+    expect(fs.readdirSync(journal)).toEqual([]);
+    expect(snapshotDigests(t.core, box.id)).toEqual(before);
+    expect(t.core.store.listSnapshots(box.id).map((s) => s.name)).toEqual(['a', 'b']);
+    // The live disk is made again on b, as for any live disk that vanished.
+    expect(backingOf(box.liveDiskPath)).toBe(b.diskPath);
+    expect(readPattern(box.liveDiskPath, 2 * MiB, MiB, 0xb2)).toBe(true);
+    expect(report.items.some((i) => i.level === 'kept' && /does not match the home \(it names .* as the snapshot's disk/.test(i.message)), JSON.stringify(report.items)).toBe(true);
+  });
 });

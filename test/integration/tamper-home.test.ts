@@ -67,7 +67,11 @@ function stuckRemoval(): string {
   fs.writeFileSync(path.join(boxJournal(), `${id}.json`), JSON.stringify({
     id, op: 'snapshot-remove', startedAt: Date.now(), boxId: box.id, snapshotId: a.id, snapshotPath: a.diskPath,
     parentPath: path.join(home, 'images', 'x', 'disk.qcow2'), parentId: null, mode: 'rebase',
-    dependents: [{ path: path.join(home, 'boxes', box.id, 'snapshots', 'aaaaaaaaaaaa', 'container.qcow2'), snapshotId: 'aaaaaaaaaaaa' }],
+    // As a real removal of the current snapshot writes it: every dependent, the live disk among them.
+    dependents: [
+      { path: path.join(home, 'boxes', box.id, 'disks', 'container.qcow2'), snapshotId: null },
+      { path: path.join(home, 'boxes', box.id, 'snapshots', 'aaaaaaaaaaaa', 'container.qcow2'), snapshotId: 'aaaaaaaaaaaa' },
+    ],
   }));
   return id;
 }

@@ -8,6 +8,7 @@ import type { VmControl } from '../vm/control.js';
 import { clearIntent, readIntents, type JournalRead } from '../journal.js';
 import { discardIntent } from './discard.js';
 import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
+import { snapshotRecordProblem } from '../snapshots/box-chain.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
 import { ReportBuilder } from './report.js';
@@ -58,9 +59,12 @@ async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuil
  */
 export async function settleRecord(core: SettleDeps, dir: string, { file, intent }: JournalRead['intents'][number], report: ReportBuilder): Promise<boolean> {
   const problem = intentProblem(core.paths.root, intent);
-  if (problem) {
+  const disagrees = problem ? null : snapshotRecordProblem(core, intent);
+  if (problem || disagrees) {
     const to = intoOrphans(core, file, `journal-${path.basename(file)}`);
-    report.kept(null, `An intent record ${file} was malformed (${problem}) and was moved to ${to} without acting on it; the checks that follow repair what it covered.`);
+    const what = problem ? `was malformed (${problem}) and was` : `does not match the home (${disagrees}) and was`;
+    const boxId = !problem && typeof intent.boxId === 'string' ? intent.boxId : null;
+    report.kept(boxId, `An intent record ${file} ${what} moved to ${to} without acting on it; the checks that follow repair what it covered.`);
     return false;
   }
   let settled: boolean;

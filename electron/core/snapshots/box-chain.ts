@@ -6,7 +6,7 @@ import { storageError } from '../../../shared/errors.js';
 import type { Box, Snapshot } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { chainError, inspectLayers, newFileProblem, readLayerFacts, verifyChain, type Backing, type ExpectedLayer, type InspectOptions, type LayerProblem, type VerifiedLayer } from '../disk/confine.js';
-import type { SnapshotRemoveIntent } from './intents.js';
+import type { Dependent, SnapshotRemoveIntent } from './intents.js';
 
 /** 'live': the box's live disk and everything under it; else the chain under that snapshot. */
 export type ChainTop = 'live' | { snapshotId: string };
@@ -239,4 +239,67 @@ export function recordMissingFacts(core: HomeData, box: Box, found: { entries: T
 /** Records what a snapshot's file is now: when it is frozen, and when a merge rewrote it. */
 export function recordSnapshotFacts(core: HomeData, snapshotId: string, file: string): void {
   core.store.setSnapshotFacts(snapshotId, readLayerFacts(file));
+}
+
+/**
+ * Does a snapshot operation's record agree with the home before recovery acts on it? Every
+ * path it names must be the file the home keeps for what it names (a snapshot's disk, the live
+ * disk), a snapshot it takes must be its box's, and a removal must list every row still backing
+ * onto the removed snapshot. Only Boxkeep writes these records; one that disagrees (edited by
+ * hand, or from another home) would have recovery move or delete a snapshot it is not about.
+ * Returns what disagrees, or null (also for other kinds of record).
+ */
+export function snapshotRecordProblem(core: HomeData, intent: Record<string, unknown>): string | null {
+  const r = intent as Record<string, never>;
+  switch (intent.op) {
+    case 'snapshot-create':
+    case 'live-create': {
+      const s = r.snapshot as Snapshot;
+      if (s.boxId !== r.boxId) return `its snapshot is recorded for the box ${s.boxId}, not ${r.boxId as string}`;
+      return diskRecordProblem(core, s.boxId, s.id, s.diskPath);
+    }
+    case 'snapshot-restore':
+      return diskRecordProblem(core, r.boxId, r.snapshotId, r.snapshotPath);
+    case 'snapshot-remove':
+    case 'live-remove':
+    case 'live-commit': {
+      const named = [r.streamInto, r.commitFrom, ...((r.others as Dependent[] | undefined) ?? [])].filter((d): d is Dependent => d !== undefined);
+      const listed = new Set((r.dependents as Dependent[]).map((d) => `${d.snapshotId}\0${d.path}`));
+      const stray = named.find((d) => !listed.has(`${d.snapshotId}\0${d.path}`));
+      if (stray) return `it merges into ${stray.path}, which is not among its dependents`;
+      return removalRecordProblem(core, intent as unknown as SnapshotRemoveIntent);
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Does a removal's record agree with the home before recovery acts on it: the removed disk and
+ * each dependent's are their own files, and every row still backing onto the snapshot (a child, or the live
+ * disk when it is current) is among the dependents the removal merges. A record that names
+ * another file, or leaves out a child, would delete a snapshot others still read. Returns what
+ * disagrees, or null.
+ */
+export function removalRecordProblem(core: HomeData, intent: Pick<SnapshotRemoveIntent, 'boxId' | 'snapshotId' | 'snapshotPath' | 'dependents'>): string | null {
+  const wrong = diskRecordProblem(core, intent.boxId, intent.snapshotId, intent.snapshotPath);
+  if (wrong) return wrong;
+  for (const d of intent.dependents) {
+    const own = d.snapshotId === null ? core.paths.liveDisk(intent.boxId) : core.paths.snapshotDisk(intent.boxId, d.snapshotId);
+    if (d.path !== own) return `it names ${d.path} as the disk of ${d.snapshotId === null ? 'the live disk' : `the snapshot ${d.snapshotId}`}, not ${own}`;
+  }
+  const listed = new Set(intent.dependents.map((d) => d.snapshotId));
+  const left = core.store.listSnapshots(intent.boxId).filter((s) => s.parentId === intent.snapshotId && !listed.has(s.id)).map((s) => JSON.stringify(s.name));
+  if (core.store.getBox(intent.boxId)?.currentSnapshotId === intent.snapshotId && !listed.has(null)) left.push('the live disk');
+  return left.length > 0 ? `${left.join(', ')} still back${left.length === 1 ? 's' : ''} onto it and ${left.length === 1 ? 'is' : 'are'} not among what it merges` : null;
+}
+
+/**
+ * Does a snapshot's record name that snapshot's own file (every snapshot's disk lives at
+ * boxes/<box>/snapshots/<id>/container.qcow2)? A record naming another snapshot's file would
+ * have recovery move or delete a snapshot it is not about. Returns what disagrees, or null.
+ */
+export function diskRecordProblem(core: HomeData, boxId: string, snapshotId: string, recorded: string): string | null {
+  const own = core.paths.snapshotDisk(boxId, snapshotId);
+  return recorded === own ? null : `it names ${recorded} as the snapshot's disk, not ${own}`;
 }
