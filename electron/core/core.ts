@@ -114,7 +114,8 @@ export class Core {
    * while the app runs never settles the intent of an operation still in flight.
    */
   async recover(opts: RecoveryOptions = {}): Promise<RecoveryReport> {
-    const ids = this.store.listBoxes().map((b) => b.id).sort();
+    // Ids only: a box whose row does not read yet is one recovery repairs (recovery/columns.ts).
+    const ids = this.store.boxIds().sort();
     // A live snapshot or live removal it had to leave (its QEMU did not answer) is tried again
     // by the owner: looked for while every queue is still held, so an operation queued behind
     // this recovery, whose own record is in its journal moments later, is not taken for one.

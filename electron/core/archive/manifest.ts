@@ -6,9 +6,9 @@
 import * as v from 'valibot';
 import { diskSizeProblem } from '../../../shared/bytes.js';
 import { forwardsProblems, MAX_FORWARDS } from '../../../shared/forwards.js';
-import { hostnameProblem, MAX_SSH_KEYS, MAX_SSH_KEY_CHARS, sshKeyProblem, userNameProblem } from '../../../shared/cloud-init.js';
 import { descriptionProblem, nameProblem } from '../../../shared/names.js';
 import { ID_PATTERN } from '../ids.js';
+import { cloudInitRecordSchema } from '../store/columns.js';
 import { SNAPSHOT_TAKEN } from '../../../shared/types.js';
 import { archiveError as bad, MEMBER_NAME } from './tar.js';
 
@@ -49,12 +49,7 @@ const schema = v.strictObject({
     firmware: v.picklist(['bios', 'uefi']),
     stopTimeoutSec: int(1, 3600),
     installedFrom: v.nullable(name),
-    cloudInit: v.nullable(v.strictObject({
-      user: ruled(256, userNameProblem),
-      sshKeys: v.pipe(v.array(ruled(MAX_SSH_KEY_CHARS, sshKeyProblem)), v.maxLength(MAX_SSH_KEYS)),
-      hostname: ruled(253, hostnameProblem),
-      passwordHash: v.nullable(v.pipe(v.string(), v.maxLength(256), v.regex(/^\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}$/, 'not a SHA-512 crypt hash'))),
-    })),
+    cloudInit: v.nullable(cloudInitRecordSchema),
     live: layer,
     efivars: v.nullable(file),
     currentSnapshotId: v.nullable(id),

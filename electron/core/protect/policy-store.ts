@@ -3,6 +3,7 @@
 import type { ProtectPolicy } from '../../../shared/types.js';
 import { POLICY_OFF } from '../../../shared/protect.js';
 import type { Store } from '../store/store.js';
+import { policyValue } from '../store/columns.js';
 
 /** What the schedule remembers between ticks and across owners (see scheduler.ts). */
 export interface ScheduleState {
@@ -22,7 +23,7 @@ export interface ProtectRow extends ScheduleState {
 interface DbRow { box_id: string; policy: string; running_ms: number; seen_at: number | null; daily_at: number | null }
 
 const toRow = (r: DbRow): ProtectRow => ({
-  boxId: r.box_id, policy: { ...POLICY_OFF, ...(JSON.parse(r.policy) as Partial<ProtectPolicy>) },
+  boxId: r.box_id, policy: { ...POLICY_OFF, ...policyValue(r.policy, r.box_id) },
   runningMs: r.running_ms, seenAt: r.seen_at, dailyAt: r.daily_at,
 });
 
@@ -31,9 +32,21 @@ export function protectRow(store: Store, boxId: string): ProtectRow | null {
   return r ? toRow(r) : null;
 }
 
-/** Every box whose policy is on: one query, what the scheduler reads each tick. */
+/**
+ * Every box whose policy is on: one query, what the scheduler reads each tick. A policy that
+ * does not read (changed by hand while Boxkeep runs) is left out, so one box's row cannot stop
+ * every other box's schedule: json_extract would fail the whole query on it, toRow that box.
+ * Recovery sets it aside at the next start; until then `protect show` says what is wrong.
+ */
 export function enabledRows(store: Store): ProtectRow[] {
-  return (store.db.prepare(`SELECT * FROM protect WHERE json_extract(policy, '$.enabled') = 1`).all() as DbRow[]).map(toRow);
+  const rows = store.db.prepare(`SELECT * FROM protect WHERE CASE WHEN json_valid(policy) THEN json_extract(policy, '$.enabled') END = 1`).all() as DbRow[];
+  return rows.flatMap((r) => {
+    try {
+      return [toRow(r)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** A new policy starts its schedule afresh: running time from zero, no daily slot before now. */

@@ -1,11 +1,13 @@
 // Startup recovery: runs whenever a process takes the home, before anything else touches a
-// disk. Settles every intent record, then reconciles rows with files, then lets the VM
-// supervisor adopt or retire boxes recorded as running.
+// disk. Sets aside a JSON column of the database that does not read, settles every intent
+// record, then reconciles rows with files, then lets the VM supervisor adopt or retire boxes
+// recorded as running.
 import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import { elapsedMs, type Logger } from '../logger.js';
 import type { VmControl } from '../vm/control.js';
 import { clearIntent, readIntents, type JournalRead } from '../journal.js';
+import { repairJsonColumns } from './columns.js';
 import { discardIntent } from './discard.js';
 import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
 import { snapshotRecordProblem } from '../snapshots/box-chain.js';
@@ -25,6 +27,8 @@ export type RecoveryDeps = SettleDeps & { logger: Logger; vms: Pick<VmControl, '
 export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}): Promise<RecoveryReport> {
   const started = performance.now();
   const report = new ReportBuilder();
+  // Before any box's row is read: a column that does not read would stop every box (columns.ts).
+  repairJsonColumns(core, report);
   if (opts.discard) discardIntent(core, opts.discard, { force: opts.force ?? false }, report);
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
   for (const dir of journals) await settleJournal(core, dir, report);

@@ -9,6 +9,7 @@ import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snap
 import { SNAPSHOT_TAKEN } from '../../../shared/types.js';
 import type { FrozenLayer, LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
+import { columnValue, forwardsValue } from './columns.js';
 import { picturePath } from '../paths.js';
 
 interface ImageDbRow { id: string; name: string; kind: string; path: string; virtual_size: number; size_on_disk: number; kernel_path: string | null; initrd_path: string | null; append: string | null; created_at: number }
@@ -167,7 +168,12 @@ export class Store {
   /** What the box's seed was made from (the hash included); null when it has none. */
   cloudInitRecord(boxId: string): CloudInitRecord | null {
     const row = this.cached('SELECT cloud_init FROM boxes WHERE id = ?').get(boxId) as { cloud_init: string | null } | undefined;
-    return row?.cloud_init ? (JSON.parse(row.cloud_init) as CloudInitRecord) : null;
+    return row?.cloud_init ? columnValue('cloud_init', row.cloud_init, boxId) : null;
+  }
+
+  /** Every box's id, read from nothing else of its row. */
+  boxIds(): string[] {
+    return (this.cached('SELECT id FROM boxes').all() as { id: string }[]).map((r) => r.id);
   }
 
   /** Boxes made from the image, or with it attached as their installer. */
@@ -376,9 +382,9 @@ export class Store {
       id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,
       cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at, installerImageId: r.installer_image_id,
-      network: r.network as NetworkMode, forwards: JSON.parse(r.forwards) as PortForward[], macAddress: r.mac_address,
+      network: r.network as NetworkMode, forwards: forwardsValue(r.forwards, r.id), macAddress: r.mac_address,
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
-      pendingDiskSize: r.pending_disk_size, cloudInit: publicCloudInit(r.cloud_init),
+      pendingDiskSize: r.pending_disk_size, cloudInit: publicCloudInit(r.cloud_init, r.id),
       display: r.display === 'none' ? 'none' : 'vnc',
       firmware: r.firmware === 'uefi' ? 'uefi' : 'bios',
       installedFrom: r.installed_from,
@@ -388,9 +394,9 @@ export class Store {
 }
 
 /** The settings without the hash: the UI and CLI need to know only that there is a password. */
-function publicCloudInit(json: string | null): Box['cloudInit'] {
+function publicCloudInit(json: string | null, boxId: string): Box['cloudInit'] {
   if (!json) return null;
-  const { user, sshKeys, hostname, passwordHash } = JSON.parse(json) as CloudInitRecord;
+  const { user, sshKeys, hostname, passwordHash } = columnValue('cloud_init', json, boxId);
   return { user, sshKeys, hostname, password: passwordHash !== null };
 }
 
