@@ -72,4 +72,50 @@ describe('JSON columns of the database', () => {
     t.core = await openCore({ home: t.dir, owner: 'test' });
     expect(t.core.lastRecovery!.items).toEqual([]);
   });
+
+  it('a command that recovers only when needed sets such a value aside (as the CLI opens the home), its bytes as the database held them', async () => {
+    const bad = await t.core.boxes.create({ name: 'bad', image: 'seed' });
+    const empty = await t.core.boxes.create({ name: 'empty', image: 'seed' });
+    await t.core.close();
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(t.dir, 'boxkeep.db'));
+    // Not UTF-8: a damaged disk's bytes. An empty cloud-init reads as none, as the store reads it.
+    db.prepare("UPDATE boxes SET forwards = CAST(X'5bff7b5d' AS TEXT) WHERE id = ?").run(bad.id);
+    db.prepare("UPDATE boxes SET cloud_init = '' WHERE id = ?").run(empty.id);
+    db.close();
+
+    t.core = await openCore({ home: t.dir, owner: 'cli', recovery: 'when-needed' });
+    const items = t.core.lastRecovery!.items;
+    expect(items.map((i) => [i.boxId, i.level])).toEqual([[bad.id, 'repaired']]);
+    const kept = /kept in (\S+\.json)/.exec(items[0]!.message)![1]!;
+    expect(fs.readFileSync(kept)).toEqual(Buffer.from([0x5b, 0xff, 0x7b, 0x5d]));
+    expect(t.core.boxes.list().map((b) => [b.name, b.forwards, b.cloudInit])).toEqual([['bad', [], null], ['empty', [], null]]);
+  });
+
+  it('a policy that does not read keeps no stop from happening and can be turned off', async () => {
+    const box = await t.core.boxes.create({ name: 'bad', image: 'seed' });
+    t.core.protect.set({ box: 'bad', everyMinutes: 60, beforeStop: true });
+    t.core.store.db.prepare('UPDATE protect SET policy = ? WHERE box_id = ?').run('{"enabled": true, "beforeStop": "yes"}', box.id);
+    const alerts: string[] = [];
+    const off = t.core.events.on('protect:alert', (a) => alerts.push(a.message));
+    try {
+      expect(() => t.core.protect.status('bad')).toThrow(/AutoProtect policy the database keeps for the box .* cannot be read \(beforeStop: /);
+      await expect(t.core.protect.beforeStop('bad')).resolves.toBe(false);
+      expect(alerts).toEqual([expect.stringMatching(/^The automatic snapshot of "bad" failed: The AutoProtect policy the database keeps/)]);
+      expect(t.core.protect.set({ box: 'bad', off: true }).policy).toMatchObject({ enabled: false, everyMinutes: null, beforeStop: false });
+      expect(t.core.protect.status('bad').policy.enabled).toBe(false);
+    } finally {
+      off();
+    }
+  });
+
+  it('a box with cloud-init keeps to the limit of port forwards with its ssh forward', async () => {
+    const given = (n: number) => Array.from({ length: n }, (_, i) => `${20000 + i}:${1000 + i}`);
+    await expect(t.core.boxes.create({ name: 'full', image: 'seed', forwards: given(64), cloudInitUser: 'ada', cloudInitPassword: 'pw' }))
+      .rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining('give at most 63') });
+    expect(t.core.boxes.list()).toEqual([]);
+    const box = await t.core.boxes.create({ name: 'most', image: 'seed', forwards: given(63), cloudInitUser: 'ada', cloudInitPassword: 'pw' });
+    expect(box.forwards).toHaveLength(64);
+    expect(t.core.boxes.list()[0]!.forwards.filter((f) => f.guestPort === 22)).toHaveLength(1);
+  });
 });

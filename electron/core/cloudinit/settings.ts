@@ -6,7 +6,7 @@ import { net } from '../builtins.js';
 import { invalidArgument } from '../../../shared/errors.js';
 import type { ChannelInput } from '../../../shared/channels.js';
 import { hostnameFromName } from '../../../shared/cloud-init.js';
-import { DEFAULT_HOST_ADDRESS, sameHostSocket, sshForward } from '../../../shared/forwards.js';
+import { DEFAULT_HOST_ADDRESS, MAX_FORWARDS, sameHostSocket, sshForward } from '../../../shared/forwards.js';
 import type { Box, PortForward } from '../../../shared/types.js';
 import type { CloudInitRecord } from '../store/store.js';
 import { hashPassword } from './password.js';
@@ -40,6 +40,8 @@ export async function cloudInitRecord(input: CreateInput): Promise<CloudInitReco
  */
 export async function withSshForward(forwards: PortForward[], others: Box[]): Promise<PortForward[]> {
   if (sshForward(forwards)) return forwards;
+  // The forward is one of the box's: it may have no more than any box (its row is read back checked).
+  if (forwards.length >= MAX_FORWARDS) throw invalidArgument(`A box may have at most ${MAX_FORWARDS} port forwards, and a box with cloud-init gets one more, to the guest's ssh port: give at most ${MAX_FORWARDS - 1}, or include one to guest port 22 (such as 2222:22).`);
   const taken = [...forwards, ...others.flatMap((b) => b.forwards)];
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await freeLoopbackPort();

@@ -37,6 +37,15 @@ export class ProtectService {
     return protectRow(this.core.store, boxId)?.policy ?? POLICY_OFF;
   }
 
+  /** The policy, or `fallback` when the kept one does not read (changed by hand): what turning it off starts from. */
+  private policyOr(boxId: string, fallback: ProtectPolicy): ProtectPolicy {
+    try {
+      return this.policy(boxId);
+    } catch {
+      return fallback;
+    }
+  }
+
   status(boxRef: string): ProtectStatus {
     const box = this.core.boxes.resolve(boxRef);
     const row = protectRow(this.core.store, box.id);
@@ -57,7 +66,7 @@ export class ProtectService {
     // A key present with undefined (a transport may keep one) is a field not given.
     const fields = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Partial<ProtectPolicy>;
     if (off && (preset || Object.keys(fields).length > 0)) throw invalidArgument('Turning AutoProtect off takes no other setting; give --off alone.');
-    const base = off ? { ...this.policy(box.id), enabled: false } : { ...(preset ? PROTECT_PRESET : POLICY_OFF), enabled: true };
+    const base = off ? { ...this.policyOr(box.id, POLICY_OFF), enabled: false } : { ...(preset ? PROTECT_PRESET : POLICY_OFF), enabled: true };
     const policy: ProtectPolicy = { ...base, ...fields };
     if (policy.enabled && policy.everyMinutes === null && policy.dailyAt === null && !policy.beforeStop) {
       throw invalidArgument(`AutoProtect needs a schedule: give --every (such as 30m), --daily HH:MM, --before-stop, or --preset for ${JSON.stringify(box.name)}.`);
@@ -121,7 +130,14 @@ export class ProtectService {
    */
   async beforeStop(boxRef: string): Promise<boolean> {
     const box = this.core.boxes.resolve(boxRef);
-    const policy = this.policy(box.id);
+    let policy: ProtectPolicy;
+    try {
+      policy = this.policy(box.id);
+    } catch (err) {
+      // A policy that does not read (changed by hand): told, and the stop goes on.
+      this.fail(box, err);
+      return false;
+    }
     if (!policy.enabled || !policy.beforeStop || box.status !== 'running') return false;
     try {
       await this.take(box, 'before a stop', { prune: false });
