@@ -1,6 +1,7 @@
 // Domain types shared by every process. Sizes are bytes, times are epoch milliseconds.
 
 export type BoxStatus = 'configured' | 'running' | 'paused' | 'stopping' | 'stopped' | 'failed';
+export const BOX_STATUSES: readonly BoxStatus[] = ['configured', 'running', 'paused', 'stopping', 'stopped', 'failed'];
 
 /** Running or paused: QEMU holds the box's disks. */
 export const ACTIVE_STATUSES: readonly BoxStatus[] = ['running', 'paused'];

@@ -118,4 +118,15 @@ describe('JSON columns of the database', () => {
     expect(box.forwards).toHaveLength(64);
     expect(t.core.boxes.list()[0]!.forwards.filter((f) => f.guestPort === 22)).toHaveLength(1);
   });
+
+  it('a state or network mode this version does not know reads as failed, with why, and as no network', async () => {
+    const box = await t.core.boxes.create({ name: 'odd', image: 'seed', forwards: ['18080:80'] });
+    t.core.store.db.prepare("UPDATE boxes SET status = 'hibernated', network = 'bridge' WHERE id = ?").run(box.id);
+    expect(t.core.boxes.list()).toMatchObject([{
+      name: 'odd', status: 'failed', network: 'none',
+      failureReason: 'The database keeps the state "hibernated" for it, which this version of Boxkeep does not know; start it again.',
+    }]);
+    // Read, not rewritten.
+    expect(t.core.store.db.prepare('SELECT status, network FROM boxes WHERE id = ?').get(box.id)).toEqual({ status: 'hibernated', network: 'bridge' });
+  });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BoxkeepError } from '../../../shared/errors.js';
 import { diskFullError, freeBytes, isDiskFull } from '../fsutil.js';
-import type { Box, BoxStatus, DisplayMode, Image, NetworkMode, PortForward, Snapshot, SnapshotMemory, SnapshotTaken } from '../../../shared/types.js';
+import { BOX_STATUSES, NETWORK_MODES, type Box, type BoxStatus, type DisplayMode, type Image, type NetworkMode, type PortForward, type Snapshot, type SnapshotMemory, type SnapshotTaken } from '../../../shared/types.js';
 import { SNAPSHOT_TAKEN } from '../../../shared/types.js';
 import type { FrozenLayer, LayerFacts } from '../disk/confine.js';
 import { MIGRATIONS } from './schema.js';
@@ -378,11 +378,15 @@ export class Store {
   }
 
   private toBox(r: BoxDbRow): Box {
+    // A state or network mode this version does not know (changed by hand, or a newer version's)
+    // reads as failed, with why, and as no network: nothing is done on a guess.
+    const known = (BOX_STATUSES as readonly string[]).includes(r.status);
     return {
-      id: r.id, name: r.name, imageId: r.image_id, status: r.status as BoxStatus, failureReason: r.failure_reason,
+      id: r.id, name: r.name, imageId: r.image_id, status: known ? (r.status as BoxStatus) : 'failed',
+      failureReason: known ? r.failure_reason : `The database keeps the state ${JSON.stringify(String(r.status).slice(0, 64))} for it, which this version of Boxkeep does not know; start it again.`,
       cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at, installerImageId: r.installer_image_id,
-      network: r.network as NetworkMode, forwards: forwardsValue(r.forwards, r.id), macAddress: r.mac_address,
+      network: (NETWORK_MODES as readonly string[]).includes(r.network) ? (r.network as NetworkMode) : 'none', forwards: forwardsValue(r.forwards, r.id), macAddress: r.mac_address,
       stopTimeoutSec: r.stop_timeout_sec, pendingRestart: r.pending_restart === 1, stopDeadline: r.stop_deadline,
       pendingDiskSize: r.pending_disk_size, cloudInit: publicCloudInit(r.cloud_init, r.id),
       display: r.display === 'none' ? 'none' : 'vnc',
