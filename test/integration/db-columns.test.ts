@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
+import { ProtectScheduler } from '../../electron/core/protect/scheduler.js';
+import type { ProtectAlert } from '../../shared/events.js';
 import { openTestHome, type TestHome } from '../helpers/core.js';
 
 let t: TestHome;
@@ -128,5 +130,32 @@ describe('JSON columns of the database', () => {
     }]);
     // Read, not rewritten.
     expect(t.core.store.db.prepare('SELECT status, network FROM boxes WHERE id = ?').get(box.id)).toEqual({ status: 'hibernated', network: 'bridge' });
+  });
+
+  it("the schedule goes on for the other boxes when one box's policy or row stops reading while it runs, and tells that once", async () => {
+    const [a, b, c] = [await t.core.boxes.create({ name: 'a', image: 'seed' }), await t.core.boxes.create({ name: 'b', image: 'seed' }), await t.core.boxes.create({ name: 'c', image: 'seed' })];
+    for (const box of ['a', 'b', 'c']) t.core.protect.set({ box, everyMinutes: 10 });
+    const { db } = t.core.store;
+    // Box c was last seen running: a pass that reaches it (stopped now) stops its count.
+    db.prepare('UPDATE protect SET seen_at = 1 WHERE box_id = ?').run(c.id);
+    db.prepare('UPDATE protect SET policy = ? WHERE box_id = ?').run('{"enabled": true, "everyMinutes": 0}', a.id);
+    db.prepare('UPDATE boxes SET forwards = ? WHERE id = ?').run('[1]', b.id);
+    const seen: ProtectAlert[] = [];
+    const off = t.core.events.on('protect:alert', (x) => seen.push(x));
+    const s = new ProtectScheduler(t.core, { now: () => Date.now(), setTimeout: () => null, clearTimeout: () => {} });
+    try {
+      await s.tick();
+      await s.tick();
+    } finally {
+      off();
+      await s.stop();
+    }
+    expect((db.prepare('SELECT seen_at FROM protect WHERE box_id = ?').get(c.id) as { seen_at: number | null }).seen_at).toBeNull();
+    expect(seen.map((x) => [x.box, x.kind, x.message.replace(/: .*/s, '')])).toEqual([
+      ['a', 'failed', 'AutoProtect of "a" takes no snapshots until this is repaired'],
+      ['b', 'failed', 'AutoProtect of "b" takes no snapshots until this is repaired'],
+    ]);
+    expect(seen[0]!.message).toContain(`AutoProtect policy the database keeps for the box ${a.id} cannot be read (everyMinutes: `);
+    expect(seen[1]!.message).toContain(`port forwards the database keeps for the box ${b.id} cannot be read`);
   });
 });

@@ -36,7 +36,8 @@ export function protectRow(store: Store, boxId: string): ProtectRow | null {
  * Every box whose policy is on: one query, what the scheduler reads each tick. A policy that
  * does not read (changed by hand while Boxkeep runs) is left out, so one box's row cannot stop
  * every other box's schedule: json_extract would fail the whole query on it, toRow that box.
- * Recovery sets it aside at the next start; until then `protect show` says what is wrong.
+ * Recovery sets it aside at the next start; until then the scheduler tells it once (an alert,
+ * unreadablePolicies) and `protect show` says what is wrong.
  */
 export function enabledRows(store: Store): ProtectRow[] {
   const rows = store.db.prepare(`SELECT * FROM protect WHERE CASE WHEN json_valid(policy) THEN json_extract(policy, '$.enabled') END = 1`).all() as DbRow[];
@@ -45,6 +46,18 @@ export function enabledRows(store: Store): ProtectRow[] {
       return [toRow(r)];
     } catch {
       return [];
+    }
+  });
+}
+
+/** Every kept policy that does not read, with the error reading it gives (the scheduler tells each once). */
+export function unreadablePolicies(store: Store): { boxId: string; error: unknown }[] {
+  return (store.db.prepare('SELECT * FROM protect').all() as DbRow[]).flatMap((r) => {
+    try {
+      toRow(r);
+      return [];
+    } catch (error) {
+      return [{ boxId: r.box_id, error }];
     }
   });
 }

@@ -9,7 +9,7 @@ import type { Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { shortfall, spaceMessage } from '../space.js';
 import { snapshotNeeds } from '../snapshots/efivars.js';
-import { enabledRows, writeState, type ProtectRow } from './policy-store.js';
+import { enabledRows, unreadablePolicies, writeState, type ProtectRow } from './policy-store.js';
 import { afterSnapshot, isDue, runningSoFar } from './schedule.js';
 import type { ProtectService } from './service.js';
 import { formatMinutes } from '../../../shared/protect.js';
@@ -37,6 +37,8 @@ export class ProtectScheduler {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** When this owner last saw each box running: a stop is credited with the running time up to then. */
   private readonly lastSeen = new Map<string, number>();
+  /** Boxes told their policy or row does not read, with what was told. */
+  private readonly unreadableTold = new Map<string, string>();
   private timer: unknown = null;
   private stopped = false;
 
@@ -70,11 +72,17 @@ export class ProtectScheduler {
   async tick(): Promise<void> {
     try {
       const now = this.clock.now();
+      const unreadable = new Map(unreadablePolicies(this.core.store).map((u) => [u.boxId, u.error]));
       const rows = enabledRows(this.core.store);
-      if (rows.length === 0) return;
-      const boxes = new Map(this.core.store.listBoxes().map((b) => [b.id, b]));
       for (const row of rows) {
-        const box = boxes.get(row.boxId);
+        // A box whose row does not read (changed by hand while this owner runs) is its own trouble too.
+        let box: Box | null;
+        try {
+          box = this.core.store.getBox(row.boxId);
+        } catch (err) {
+          unreadable.set(row.boxId, err);
+          continue;
+        }
         if (!box) continue;
         // One box's trouble is its own (a UEFI box whose OVMF files are gone cannot even be
         // sized): it fails that box's snapshot, counted as a try, and the pass goes on.
@@ -84,6 +92,7 @@ export class ProtectScheduler {
           this.failed(box, err);
         }
       }
+      this.tellUnreadable(unreadable);
     } catch (err) {
       this.core.logger.warn('protect tick failed', { op: 'protect-tick', error: (err as Error).message });
     } finally {
@@ -149,6 +158,23 @@ export class ProtectScheduler {
       this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'resumed', message: `AutoProtect of ${JSON.stringify(box.name)} resumed: there is space again.` });
     }
     return true;
+  }
+
+  /**
+   * A box whose policy or row does not read is left out of the schedule until recovery sets the
+   * value aside (at the next start, or "boxkeep recover"): told once, and again only when what
+   * is wrong changes.
+   */
+  private tellUnreadable(now: Map<string, unknown>): void {
+    for (const [boxId, err] of now) {
+      const message = BoxkeepError.from(err).message;
+      if (this.unreadableTold.get(boxId) === message) continue;
+      this.unreadableTold.set(boxId, message);
+      const name = (this.core.store.db.prepare('SELECT name FROM boxes WHERE id = ?').get(boxId) as { name: string } | undefined)?.name ?? boxId;
+      this.core.logger.warn('protect row unreadable', { op: 'protect-tick', boxId, error: message });
+      this.core.events.emit('protect:alert', { boxId, box: name, kind: 'failed', message: `AutoProtect of ${JSON.stringify(name)} takes no snapshots until this is repaired: ${message}` });
+    }
+    for (const boxId of this.unreadableTold.keys()) if (!now.has(boxId)) this.unreadableTold.delete(boxId);
   }
 
   private pause(box: Box, reason: string): void {
