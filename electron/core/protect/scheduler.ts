@@ -2,7 +2,7 @@
 // tick it counts the running time of each protected box and takes the snapshot that is due.
 // It takes a clock, so tests and bench/ run a day in a second. Its state is the `protect` rows
 // (policy-store.ts): written only when a box is first seen running, seen stopped, or snapshotted,
-// so an idle tick reads one query and writes nothing. A crash or a closed owner loses nothing:
+// so an idle tick reads two queries (the policies on, and any that does not read) and writes nothing. A crash or a closed owner loses nothing:
 // the next owner counts from the stored seenAt, and a box overdue by any number of intervals
 // gets one snapshot (isDue), never a catch-up of each one missed.
 import type { Box } from '../../../shared/types.js';

@@ -135,7 +135,9 @@ export class ProtectService {
       policy = this.policy(box.id);
     } catch (err) {
       // A policy that does not read (changed by hand): told, and the stop goes on.
-      this.fail(box, err);
+      const message = BoxkeepError.from(err).message;
+      this.core.logger.warn('protect policy unreadable', { op: 'protect-snapshot', boxId: box.id, error: message });
+      if (box.status === 'running') this.core.events.emit('protect:alert', { boxId: box.id, box: box.name, kind: 'failed', message: `AutoProtect took no snapshot of ${JSON.stringify(box.name)} before this stop: ${message}` });
       return false;
     }
     if (!policy.enabled || !policy.beforeStop || box.status !== 'running') return false;

@@ -4,14 +4,15 @@
 // frozen before its facts were kept (an older Boxkeep) gets them from reconcile: that needs it too.
 // A JSON column that does not read (recovery/columns.ts) needs it too, and is looked for without
 // reading rows whole: a box list would fail on it before recovery could set it aside.
-import { isBusy, type BoxStatus } from '../../../shared/types.js';
+import { BOX_STATUSES, isBusy, type BoxStatus } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { hasEntries } from '../journal.js';
 import { unreadableColumns } from './columns.js';
 
 export function recoveryNeeded({ paths, store }: HomeData): boolean {
   const boxes = store.db.prepare('SELECT id, status FROM boxes').all() as { id: string; status: BoxStatus }[];
-  if (boxes.some((b) => isBusy(b.status))) return true;
+  // A state this version does not know reads as stopping (store.ts): adoption decides.
+  if (boxes.some((b) => isBusy(b.status) || !BOX_STATUSES.includes(b.status))) return true;
   if (store.layersWithoutFacts() > 0) return true;
   if (unreadableColumns(store.db).length > 0) return true;
   return [paths.homeJournal, ...boxes.map((b) => paths.boxJournal(b.id))].some(hasEntries);

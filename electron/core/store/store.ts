@@ -168,7 +168,7 @@ export class Store {
   /** What the box's seed was made from (the hash included); null when it has none. */
   cloudInitRecord(boxId: string): CloudInitRecord | null {
     const row = this.cached('SELECT cloud_init FROM boxes WHERE id = ?').get(boxId) as { cloud_init: string | null } | undefined;
-    return row?.cloud_init ? columnValue('cloud_init', row.cloud_init, boxId) : null;
+    return row && String(row.cloud_init ?? '') ? columnValue('cloud_init', String(row.cloud_init), boxId) : null;
   }
 
   /** Every box's id, read from nothing else of its row. */
@@ -378,12 +378,14 @@ export class Store {
   }
 
   private toBox(r: BoxDbRow): Box {
-    // A state or network mode this version does not know (changed by hand, or a newer version's)
-    // reads as failed, with why, and as no network: nothing is done on a guess.
+    // A state this version does not know (changed by hand, or a newer version's) reads as
+    // stopping: its QEMU may still run, so nothing offline touches its disks, and recovery
+    // (which a row like this always gets) adopts that QEMU or records the box stopped. A network
+    // mode it does not know reads as no network: nothing is done on a guess.
     const known = (BOX_STATUSES as readonly string[]).includes(r.status);
     return {
-      id: r.id, name: r.name, imageId: r.image_id, status: known ? (r.status as BoxStatus) : 'failed',
-      failureReason: known ? r.failure_reason : `The database keeps the state ${JSON.stringify(String(r.status).slice(0, 64))} for it, which this version of Boxkeep does not know; start it again.`,
+      id: r.id, name: r.name, imageId: r.image_id, status: known ? (r.status as BoxStatus) : 'stopping',
+      failureReason: known ? r.failure_reason : unknownStateReason(r.status),
       cpus: r.cpus, memoryMib: r.memory_mib, diskSize: r.disk_size, currentSnapshotId: r.current_snapshot_id,
       liveDiskPath: this.liveDiskPath(r.id), createdAt: r.created_at, installerImageId: r.installer_image_id,
       network: (NETWORK_MODES as readonly string[]).includes(r.network) ? (r.network as NetworkMode) : 'none', forwards: forwardsValue(r.forwards, r.id), macAddress: r.mac_address,
@@ -397,10 +399,17 @@ export class Store {
   }
 }
 
+/** Why a box reads as stopping: the state its row keeps is none this version knows. */
+export function unknownStateReason(status: unknown): string {
+  return `The database keeps the state ${JSON.stringify(String(status).slice(0, 64))} for it, which this version of Boxkeep does not know; "boxkeep recover" (or the next start of Boxkeep) looks for its QEMU and records what it finds.`;
+}
+
 /** The settings without the hash: the UI and CLI need to know only that there is a password. */
 function publicCloudInit(json: string | null, boxId: string): Box['cloudInit'] {
-  if (!json) return null;
-  const { user, sshKeys, hostname, passwordHash } = columnValue('cloud_init', json, boxId);
+  // Empty (text or blob) is none, as recovery/columns.ts reads it.
+  const text = String(json ?? '');
+  if (!text) return null;
+  const { user, sshKeys, hostname, passwordHash } = columnValue('cloud_init', text, boxId);
   return { user, sshKeys, hostname, password: passwordHash !== null };
 }
 
