@@ -12,6 +12,8 @@ import { imageImport, imageRemove } from './images/intents.js';
 import { filePut } from './inside/intents.js';
 import { settleFilePut } from './inside/put-settle.js';
 import { settleImageImport, settleImageRemove } from './images/settle.js';
+import { homeMove } from './relocate/intents.js';
+import { settleHomeMove } from './relocate/settle.js';
 import { intentParts, type IntentKind, type IntentOf } from './operation-kind.js';
 import type { ReportBuilder } from './recovery/report.js';
 import { snapshotCreate, snapshotRemove, snapshotRestore } from './snapshots/intents.js';
@@ -44,6 +46,7 @@ export const OPERATIONS = [
   operation(boxExport, settleBoxExport),
   operation(boxClone, settleBoxCreate),
   operation(filePut, settleFilePut),
+  operation(homeMove, settleHomeMove),
 ] as const;
 
 /**

@@ -8,6 +8,7 @@ import { BOX_STATUSES, isBusy, type BoxStatus } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
 import { hasEntries } from '../journal.js';
 import { unreadableColumns } from './columns.js';
+import { rowsNameAnotherHome } from '../relocate/relocate.js';
 
 export function recoveryNeeded({ paths, store }: HomeData): boolean {
   const boxes = store.db.prepare('SELECT id, status FROM boxes').all() as { id: string; status: BoxStatus }[];
@@ -15,5 +16,6 @@ export function recoveryNeeded({ paths, store }: HomeData): boolean {
   if (boxes.some((b) => isBusy(b.status) || !BOX_STATUSES.includes(b.status))) return true;
   if (store.layersWithoutFacts() > 0) return true;
   if (unreadableColumns(store.db).length > 0) return true;
+  if (rowsNameAnotherHome({ paths, store })) return true;
   return [paths.homeJournal, ...boxes.map((b) => paths.boxJournal(b.id))].some(hasEntries);
 }

@@ -170,9 +170,11 @@ async function reconcileBox(core: HomeData, box: Box, report: ReportBuilder): Pr
     }
   }
 
-  // Rows whose frozen disk is gone: a leaf nothing reads from can go; others are reported.
+  // Rows whose frozen disk is gone: a leaf nothing reads from can go; others are reported. A row
+  // naming another place (a home moved or copied here, not yet re-pointed: relocate/) whose own
+  // file is here has lost nothing: the checks name the record.
   for (const s of snapshots) {
-    if (fs.existsSync(s.diskPath)) continue;
+    if (fs.existsSync(s.diskPath) || fs.existsSync(paths.snapshotDisk(box.id, s.id))) continue;
     const hasChildren = snapshots.some((c) => c.parentId === s.id);
     const isCurrent = store.getBox(box.id)?.currentSnapshotId === s.id;
     if (!hasChildren && !isCurrent) {

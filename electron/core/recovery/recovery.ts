@@ -1,6 +1,6 @@
 // Startup recovery: runs whenever a process takes the home, before anything else touches a
 // disk. Sets aside a JSON column of the database that does not read, settles every intent
-// record, then reconciles rows with files, then lets the VM supervisor adopt or retire boxes
+// record, re-points a home that was moved or copied (relocate/), then reconciles rows with files, then lets the VM supervisor adopt or retire boxes
 // recorded as running.
 import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
@@ -13,6 +13,7 @@ import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
 import { snapshotRecordProblem } from '../snapshots/box-chain.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
+import { relocateHome } from '../relocate/relocate.js';
 import { ReportBuilder } from './report.js';
 
 export interface RecoveryOptions {
@@ -32,6 +33,8 @@ export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}
   if (opts.discard) discardIntent(core, opts.discard, { force: opts.force ?? false }, report);
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
   for (const dir of journals) await settleJournal(core, dir, report);
+  // A home moved or copied here is re-pointed onto its own files before anything checks them.
+  await relocateHome(core, report);
   await reconcile(core, report);
   await core.vms.adopt(report);
   const elapsed = elapsedMs(started);

@@ -1,0 +1,138 @@
+// A home moved or copied to another folder: recovery re-points every row and every layer onto
+// the home's own files (relocate/relocate.ts), so each snapshot reads back exactly as before,
+// with the old folder gone or untouched; a layer that is not what Boxkeep recorded is left for
+// the check to name; killed at every step, the next start finishes the move.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openCore, type Core } from '../../electron/core/core.js';
+import { checkHome } from '../../electron/core/check.js';
+import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered, type World } from '../helpers/crash.js';
+import { diskDigest, hashFile } from '../helpers/disk.js';
+
+cleanUpWorldsAfterEach();
+
+/** The world's home moved (renamed, so the old folder is gone) or copied beside it. */
+async function movedWorld(how: 'move' | 'copy'): Promise<{ world: World; from: string }> {
+  const world = await makeWorld({ branch: true });
+  const to = path.join(path.dirname(world.home), 'moved');
+  if (how === 'move') fs.renameSync(world.home, to);
+  else fs.cpSync(world.home, to, { recursive: true });
+  return { world: { ...world, home: to }, from: world.home };
+}
+
+/** Every snapshot and the live disk read back as made, the check is clean, every row names a file of this home. */
+async function readsAsBefore(core: Core, world: World): Promise<void> {
+  expect(digests(core, world.boxId)).toEqual(world.snapshots);
+  expect(diskDigest(core.paths.liveDisk(world.boxId))).toBe(world.live);
+  const check = await checkHome(core);
+  expect(check.ok, JSON.stringify(check.boxes)).toBe(true);
+  const inside = core.paths.root + path.sep;
+  for (const s of core.store.listSnapshots(world.boxId)) expect(s.diskPath.startsWith(inside)).toBe(true);
+  for (const i of core.store.listImages()) expect(i.path.startsWith(inside)).toBe(true);
+}
+
+describe('a home moved or copied to another folder', () => {
+  it('is re-pointed onto its own files when opened, and every snapshot reads back as before', async () => {
+    const { world, from } = await movedWorld('move');
+    expect(fs.existsSync(from)).toBe(false);
+    const core = await openCore({ home: world.home, owner: 'cli', recovery: 'when-needed' });
+    try {
+      expect(core.lastRecovery!.items.map((i) => [i.level, i.message])).toEqual([
+        ['repaired', `This home was in ${from} before (moved or copied here): 5 records and 5 disk layers now name its own files; nothing of the other folder is used.`],
+      ]);
+      await readsAsBefore(core, world);
+      // It works as a home again: a restore, a new snapshot.
+      await core.snapshots.restore({ box: 'dev', snapshot: 'a' });
+      await core.snapshots.create({ box: 'dev', name: 'e' });
+    } finally {
+      await core.close();
+    }
+    const again = await openCore({ home: world.home, owner: 'test' });
+    try {
+      expect(again.lastRecovery!.items).toEqual([]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('a copy is re-pointed onto its own files and the original is left exactly as it was', async () => {
+    const { world, from } = await movedWorld('copy');
+    const originals = fs.readdirSync(path.join(from, 'boxes', world.boxId, 'snapshots')).map((id) => path.join(from, 'boxes', world.boxId, 'snapshots', id, 'container.qcow2'));
+    const before = originals.map(hashFile);
+    const core = await openCore({ home: world.home, owner: 'test' });
+    try {
+      await readsAsBefore(core, world);
+      // Nothing in the copy reads the original any more.
+      for (const s of core.store.listSnapshots(world.boxId)) expect(fs.readFileSync(s.diskPath).includes(Buffer.from(from + '/'))).toBe(false);
+    } finally {
+      await core.close();
+    }
+    expect(originals.map(hashFile)).toEqual(before);
+    const original = await openCore({ home: from, owner: 'test' });
+    try {
+      expect(original.lastRecovery!.items).toEqual([]);
+      expect((await checkHome(original)).ok).toBe(true);
+    } finally {
+      await original.close();
+    }
+  });
+
+  it('leaves a layer that is not what Boxkeep recorded as it is, for the check to name', async () => {
+    const { world } = await movedWorld('move');
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(world.home, 'boxkeep.db'), { readonly: true });
+    const { id } = db.prepare("SELECT id FROM snapshots WHERE name = 'a'").get() as { id: string };
+    db.close();
+    // Snapshot a grew by a byte after it was frozen: its recorded size no longer matches.
+    const a = path.join(world.home, 'boxes', world.boxId, 'snapshots', id, 'container.qcow2');
+    const header = fs.readFileSync(a).subarray(0, 4096);
+    fs.appendFileSync(a, Buffer.alloc(1));
+    const core = await openCore({ home: world.home, owner: 'test' });
+    try {
+      expect(core.lastRecovery!.items.find((i) => i.level === 'repaired')!.message).toContain('5 records and 4 disk layers now name its own files');
+      expect(fs.readFileSync(a).subarray(0, 4096)).toEqual(header);
+      const check = await checkHome(core);
+      expect(check.ok).toBe(false);
+      expect(check.boxes.flatMap((x) => x.layers).filter((l) => !l.ok).map((l) => [l.name, l.problems.join('; ')])).toEqual([
+        ['a', expect.stringContaining('it backs onto')],
+      ]);
+    } finally {
+      await core.close();
+    }
+  });
+
+  it('waits while a box is recorded as running (its QEMU may read the old names), and is re-pointed at the next start once none is', async () => {
+    const { world, from } = await movedWorld('move');
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(world.home, 'boxkeep.db'));
+    db.prepare("UPDATE boxes SET status = 'running'").run();
+    db.close();
+    const first = await openCore({ home: world.home, owner: 'test' });
+    try {
+      const items = first.lastRecovery!.items;
+      expect(items[0]).toMatchObject({ level: 'kept', message: expect.stringContaining(`This home was in ${from} before (moved or copied here); it is re-pointed onto its own files once no box runs ("dev" is recorded as running)`) });
+      // Nothing was taken for lost meanwhile: every snapshot's row is there, naming the old place.
+      expect(items.filter((i) => i.level === 'repaired').map((i) => i.message)).toEqual([expect.stringContaining('stopped unexpectedly while Boxkeep was closed')]);
+      expect(first.store.listSnapshots(world.boxId).map((s) => s.diskPath.startsWith(from + path.sep))).toEqual([true, true, true, true]);
+    } finally {
+      await first.close();
+    }
+    const second = await openCore({ home: world.home, owner: 'cli', recovery: 'when-needed' });
+    try {
+      expect(second.lastRecovery!.items.map((i) => i.message)).toEqual([expect.stringContaining('5 records and 5 disk layers now name its own files')]);
+      await readsAsBefore(second, world);
+    } finally {
+      await second.close();
+    }
+  });
+
+  for (const point of points('home-move')) {
+    it(`killed at ${point}, the next start finishes the move`, async () => {
+      const { world } = await movedWorld('move');
+      const r = crashAt(world, point, 'boxes:list', {});
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      await recovered(world, (core) => readsAsBefore(core, world));
+    });
+  }
+});
