@@ -8,13 +8,22 @@ import { describe, expect, it } from 'vitest';
 import { openCore, type Core } from '../../electron/core/core.js';
 import { checkHome } from '../../electron/core/check.js';
 import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered, type World } from '../helpers/crash.js';
-import { diskDigest, hashFile } from '../helpers/disk.js';
+import { spawn } from 'node:child_process';
+import { diskDigest, hashFile, makeQcow2 } from '../helpers/disk.js';
 
 cleanUpWorldsAfterEach();
 
 /** The world's home moved (renamed, so the old folder is gone) or copied beside it. */
-async function movedWorld(how: 'move' | 'copy'): Promise<{ world: World; from: string }> {
+async function movedWorld(how: 'move' | 'copy', opts: { spare?: boolean } = {}): Promise<{ world: World; from: string }> {
   const world = await makeWorld({ branch: true });
+  if (opts.spare) {
+    // An image no box uses.
+    const core = await openCore({ home: world.home, owner: 'test' });
+    const file = path.join(path.dirname(world.home), 'spare.qcow2');
+    makeQcow2(file, 1024 * 1024);
+    await core.images.import({ path: file, name: 'spare' });
+    await core.close();
+  }
   const to = path.join(path.dirname(world.home), 'moved');
   if (how === 'move') fs.renameSync(world.home, to);
   else fs.cpSync(world.home, to, { recursive: true });
@@ -103,7 +112,7 @@ describe('a home moved or copied to another folder', () => {
   });
 
   it('waits while a box is recorded as running (its QEMU may read the old names), and is re-pointed at the next start once none is', async () => {
-    const { world, from } = await movedWorld('move');
+    const { world, from } = await movedWorld('move', { spare: true });
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(path.join(world.home, 'boxkeep.db'));
     db.prepare("UPDATE boxes SET status = 'running'").run();
@@ -115,15 +124,75 @@ describe('a home moved or copied to another folder', () => {
       // Nothing was taken for lost meanwhile: every snapshot's row is there, naming the old place.
       expect(items.filter((i) => i.level === 'repaired').map((i) => i.message)).toEqual([expect.stringContaining('stopped unexpectedly while Boxkeep was closed')]);
       expect(first.store.listSnapshots(world.boxId).map((s) => s.diskPath.startsWith(from + path.sep))).toEqual([true, true, true, true]);
+      expect(first.store.listImages().map((i) => i.name).sort()).toEqual(['seed', 'spare']);
     } finally {
       await first.close();
     }
     const second = await openCore({ home: world.home, owner: 'cli', recovery: 'when-needed' });
     try {
-      expect(second.lastRecovery!.items.map((i) => i.message)).toEqual([expect.stringContaining('5 records and 5 disk layers now name its own files')]);
+      expect(second.lastRecovery!.items.map((i) => i.message)).toEqual([expect.stringContaining('6 records and 5 disk layers now name its own files')]);
+      expect(second.store.listImages().map((i) => i.name).sort()).toEqual(['seed', 'spare']);
       await readsAsBefore(second, world);
     } finally {
       await second.close();
+    }
+  });
+
+  it('a layer that cannot be re-pointed (another program holds it) is reported and the rest of the home opens; the next start finishes it', async () => {
+    const { world } = await movedWorld('move');
+    const live = path.join(world.home, 'boxes', world.boxId, 'disks', 'container.qcow2');
+    // qemu-io keeps the live disk's file open for writing, with QEMU's lock, until its input ends
+    // (as raw: its backing file is not where it names it yet).
+    const holder = spawn('qemu-io', ['-f', 'raw', live], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => holder.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(holder.exitCode, 'qemu-io holds the live disk').toBeNull();
+    let core: Core;
+    try {
+      core = await openCore({ home: world.home, owner: 'test' });
+    } finally {
+      holder.stdin.end('quit\n');
+      await exited;
+    }
+    try {
+      const items = core.lastRecovery!.items;
+      expect(items[0]).toMatchObject({ level: 'repaired', message: expect.stringContaining('5 records and 4 disk layers now name its own files.') });
+      expect(items[1]).toMatchObject({ level: 'kept', message: expect.stringContaining(`The disk layer ${live} still names its file in`) });
+      expect(fs.readdirSync(core.paths.homeJournal)).toEqual([]);
+      expect(digests(core, world.boxId)).toEqual(world.snapshots);
+    } finally {
+      await core.close();
+    }
+    // As "boxkeep recover" or the app opens it (a single command's quick look reads only the rows).
+    const again = await openCore({ home: world.home, owner: 'test' });
+    try {
+      expect(again.lastRecovery!.items.map((i) => i.message)).toEqual([expect.stringContaining('0 records and 1 disk layer now name its own files')]);
+      await readsAsBefore(again, world);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('a home-move record written by hand re-points nothing outside what the home itself says', async () => {
+    const world = await makeWorld({ branch: true });
+    const live = path.join(world.home, 'boxes', world.boxId, 'disks', 'container.qcow2');
+    const outside = path.join(path.dirname(world.home), 'outside.qcow2');
+    makeQcow2(outside, 1024 * 1024);
+    fs.mkdirSync(path.join(world.home, 'orphans'), { recursive: true });
+    fs.symlinkSync(outside, path.join(world.home, 'orphans', 'x.qcow2'));
+    const header = fs.readFileSync(live).subarray(0, 4096);
+    const journal = path.join(world.home, 'journal');
+    fs.mkdirSync(journal, { recursive: true });
+    const forged = (id: string, from: string) => ({ id, op: 'home-move', startedAt: 1, from, layers: [{ path: live, backing: path.join(world.home, 'orphans', 'x.qcow2'), snapshotId: null }] });
+    fs.writeFileSync(path.join(journal, '0000000000a1.json'), JSON.stringify(forged('0000000000a1', world.home)));
+    fs.writeFileSync(path.join(journal, '0000000000a2.json'), JSON.stringify(forged('0000000000a2', '/elsewhere')));
+    const core = await openCore({ home: world.home, owner: 'test' });
+    try {
+      expect(fs.readFileSync(live).subarray(0, 4096)).toEqual(header);
+      expect(fs.readdirSync(journal)).toEqual([]);
+      await readsAsBefore(core, world);
+    } finally {
+      await core.close();
     }
   });
 

@@ -60,7 +60,8 @@ export async function reconcile(core: HomeData, report: ReportBuilder): Promise<
     }
   }
   for (const image of images) {
-    if (fs.existsSync(image.path)) continue;
+    // A row naming another place whose own file is here (a home moved here, not yet re-pointed: relocate/) lost nothing.
+    if (fs.existsSync(image.path) || fs.existsSync(image.kind === 'installer' ? paths.imageInstaller(image.id) : paths.imageDisk(image.id))) continue;
     const file = image.kind === 'installer' ? 'ISO file' : 'disk file';
     const users = store.boxesUsingImage(image.id);
     if (users.length === 0) {

@@ -3,11 +3,11 @@
 // folder the home was in. Recovery notices (every row that names a file names it under one
 // other folder, its own relative path the same) and re-points the home onto its own files: the
 // rows in one transaction, then each layer's backing name (`qemu-img rebase -u`, the header
-// only) and the facts recorded for it. Only a layer that is exactly what Boxkeep recorded is
-// re-pointed (its facts read back first), only onto a file that lies in this home, and only
-// from the one folder every row agrees on; the confinement check that follows still checks
-// every chain as before. Crash-safe under a `home-move` intent (settle.ts): each step may run
-// again. Recovery: settle.ts.
+// only) and the facts recorded for it. Only a layer of this home's own that is exactly what
+// Boxkeep recorded is re-pointed (its facts read back first), only onto another layer of this
+// home's own, and only from the one folder every row agrees on; the confinement check that
+// follows still checks every chain as before. Crash-safe under a `home-move` intent
+// (settle.ts): each step may run again, and checks again what it acts on.
 import path from 'node:path';
 import { isBusy } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
@@ -47,20 +47,28 @@ function formerRoot(root: string, recorded: string, own: string): string | null 
   return from && from !== root ? from : null;
 }
 
-/** Does any row name a file outside this home? Cheap: what `recovery: 'when-needed'` asks. */
+/**
+ * Does any row name a file other than its own in this home? What `recovery: 'when-needed'`
+ * asks at every command: one query each, stopping at the first (paths.ts builds the same paths).
+ */
 export function rowsNameAnotherHome(core: Pick<HomeData, 'paths' | 'store'>): boolean {
-  const inside = core.paths.root + path.sep;
-  return rowPaths(core).some((r) => !r.recorded.startsWith(inside));
+  const { db } = core.store;
+  const images = core.paths.imagesDir + path.sep;
+  const boxes = core.paths.boxesDir + path.sep;
+  const image = db.prepare(`SELECT 1 FROM images WHERE path IS NOT (@images || id || (CASE kind WHEN 'installer' THEN '/installer.iso' ELSE '/disk.qcow2' END))
+    OR (kernel_path IS NOT NULL AND kernel_path IS NOT (@images || id || '/kernel')) OR (initrd_path IS NOT NULL AND initrd_path IS NOT (@images || id || '/initrd')) LIMIT 1`).get({ images });
+  if (image) return true;
+  return db.prepare(`SELECT 1 FROM snapshots WHERE disk_path IS NOT (@boxes || box_id || '/snapshots/' || id || '/container.qcow2') LIMIT 1`).get({ boxes }) !== undefined;
 }
 
 /** A layer's backing name that is an image's or a snapshot's own path under another folder: that folder. */
 const LAYER_TAIL = /^(\/.+)\/(images\/[0-9a-f]{12}\/disk\.qcow2|boxes\/[0-9a-f]{12}\/snapshots\/[0-9a-f]{12}\/container\.qcow2)$/;
 
 /**
- * The folder the home was in, when every row naming a file outside this home, and every layer
- * backing onto an image's or snapshot's path outside it, names its own file under that one
- * folder; null when none does, or they disagree (left to the checks). The layers count too: a
- * move whose rows were done and some layer not (it could not be re-pointed then) is finished later.
+ * The folder the home was in, when every row naming a file other than its own, and every layer
+ * backing onto an image's or snapshot's path outside the home, names its own file under that
+ * one folder; null when none does, or they disagree (left to the checks). The layers count
+ * too: a move whose rows were done and some layer not (it could not be re-pointed then) goes on later.
  */
 function movedFrom(core: HomeData, rows: RowPath[], backings: (string | null)[]): string | null {
   const { root } = core.paths;
@@ -75,12 +83,15 @@ function movedFrom(core: HomeData, rows: RowPath[], backings: (string | null)[])
   return [...froms][0]!;
 }
 
-/** Every layer of the home that may back onto another: each snapshot's, each box's live disk. */
-function layerFiles(core: HomeData): { path: string; snapshotId: string | null }[] {
+interface OwnLayer { path: string; snapshotId: string | null }
+
+/** Every layer of the home that may back onto another (each snapshot's, each box's live disk), and every file one may back onto. */
+function ownLayers(core: HomeData): { layers: OwnLayer[]; backings: Set<string> } {
   const { db } = core.store;
   const snapshots = (db.prepare('SELECT id, box_id FROM snapshots').all() as { id: string; box_id: string }[]).map((s) => ({ path: core.paths.snapshotDisk(s.box_id, s.id), snapshotId: s.id }));
   const live = (db.prepare('SELECT id FROM boxes').all() as { id: string }[]).map((b) => ({ path: core.paths.liveDisk(b.id), snapshotId: null }));
-  return [...snapshots, ...live];
+  const images = (db.prepare("SELECT id FROM images WHERE kind != 'installer'").all() as { id: string }[]).map((i) => core.paths.imageDisk(i.id));
+  return { layers: [...snapshots, ...live], backings: new Set([...images, ...snapshots.map((s) => s.path)]) };
 }
 
 /** The layer's backing name and facts, read the no-follow way the check reads; null when it cannot be read (the check says why). */
@@ -96,22 +107,37 @@ function layerNow(root: string, file: string): { backing: string | null; facts: 
 
 const sameFacts = (a: LayerFacts, b: LayerFacts) => a.fileSize === b.fileSize && a.virtualSize === b.virtualSize && a.headerDigest === b.headerDigest;
 
-/** The plan: the folder the home was in and each layer to re-point, or null when the home was not moved. */
+/**
+ * Where a layer backing onto `from` is to back onto now: the same relative path in this home,
+ * when that is one of this home's own layers and a regular file reached through no link. Null otherwise.
+ */
+function newBacking(core: HomeData, backings: Set<string>, from: string, backing: string | null): string | null {
+  if (backing === null || !backing.startsWith(from + path.sep) || path.normalize(backing) !== backing) return null;
+  const onto = path.join(core.paths.root, backing.slice(from.length + 1));
+  return backings.has(onto) && typeof placedFile(core.paths.root, onto) !== 'string' ? onto : null;
+}
+
+/** Is this layer, as found, one to re-point (a snapshot's: only if exactly what was recorded)? */
+function fitToRepoint(core: HomeData, l: OwnLayer, facts: LayerFacts): boolean {
+  const recorded = l.snapshotId ? core.store.snapshotFacts(l.snapshotId) : null;
+  return !recorded || sameFacts(recorded, facts);
+}
+
+/** The plan: the folder the home was in and each layer to re-point, or null when there is nothing to do. */
 function planMove(core: HomeData): Pick<HomeMoveIntent, 'from' | 'layers'> | null {
   const { root } = core.paths;
-  const found = layerFiles(core).map((l) => ({ ...l, now: layerNow(root, l.path) }));
-  const from = movedFrom(core, rowPaths(core), found.map((l) => l.now?.backing ?? null));
+  const own = ownLayers(core);
+  const found = own.layers.map((l) => ({ ...l, now: layerNow(root, l.path) }));
+  const rows = rowPaths(core);
+  const from = movedFrom(core, rows, found.map((l) => l.now?.backing ?? null));
   if (from === null) return null;
   const layers: HomeMoveIntent['layers'] = [];
   for (const { now, ...l } of found) {
-    if (!now?.backing?.startsWith(from + path.sep)) continue;
-    const backing = path.join(root, now.backing.slice(from.length + 1));
-    if (path.normalize(now.backing) !== now.backing || typeof placedFile(root, backing) === 'string') continue;
-    const facts = l.snapshotId ? core.store.snapshotFacts(l.snapshotId) : null;
+    const backing = now ? newBacking(core, own.backings, from, now.backing) : null;
     // A layer that is not what Boxkeep recorded stays as it is: the check names it.
-    if (facts && !sameFacts(facts, now.facts)) continue;
-    layers.push({ path: l.path, backing, snapshotId: l.snapshotId, facts });
+    if (backing && fitToRepoint(core, l, now!.facts)) layers.push({ ...l, backing });
   }
+  if (layers.length === 0 && !rows.some((r) => formerRoot(root, r.recorded, r.own) === from)) return null;
   return { from, layers };
 }
 
@@ -128,44 +154,71 @@ export async function relocateHome(core: HomeData, report: ReportBuilder): Promi
   const intent: HomeMoveIntent = { id: newId(), op: 'home-move', startedAt: Date.now(), ...plan };
   writeIntent(core.paths.homeJournal, intent);
   homeMove.crash('after-intent');
-  const rows = await applyMove(core, intent);
+  const done = await applyMove(core, intent);
   clearIntent(core.paths.homeJournal, intent.id);
-  report.repaired(null, movedMessage(intent, rows));
+  tellMove(report, intent, done);
 }
 
-export function movedMessage(intent: HomeMoveIntent, rows: number): string {
-  return `This home was in ${intent.from} before (moved or copied here): ${rows} record${rows === 1 ? '' : 's'} and ${intent.layers.length} disk layer${intent.layers.length === 1 ? '' : 's'} now name its own files; nothing of the other folder is used.`;
+export interface MoveDone { rows: number; layers: number; failed: { path: string; why: string }[] }
+
+export function tellMove(report: ReportBuilder, intent: HomeMoveIntent, done: MoveDone, suffix = ''): void {
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+  if (done.rows + done.layers > 0) {
+    report.repaired(null, `This home was in ${intent.from} before (moved or copied here): ${n(done.rows, 'record')} and ${n(done.layers, 'disk layer')} now name its own files${done.failed.length ? '' : '; nothing of the other folder is used'}.${suffix}`);
+  } else if (suffix) {
+    report.repaired(null, `The re-pointing of this home, which was in ${intent.from} before, was finished.${suffix}`);
+  }
+  for (const f of done.failed) report.kept(null, `The disk layer ${f.path} still names its file in ${intent.from} (it could not be re-pointed: ${f.why}); "boxkeep check" names it, and "boxkeep recover" (or the next start of Boxkeep) tries again.`);
 }
 
 /**
- * The move's steps, each one again as often as it is run (settle.ts): the rows naming a file
- * under `from` take their own path; each layer still backing onto `from` (and still what was
- * recorded) is re-pointed, and its new facts recorded. Returns how many rows changed.
+ * The move's steps, each one again as often as it is run (settle.ts), each checking again what
+ * it acts on (a record may have been written by hand): the rows naming their own file under
+ * `from` take their own path; each listed layer that is one of this home's own, still backing
+ * onto `from` and still what was recorded, is re-pointed onto one of this home's own layers,
+ * and its new facts recorded. A layer that cannot be re-pointed (a file made read-only) is
+ * left as it is and reported: the others go on.
  */
-export async function applyMove(core: HomeData, intent: HomeMoveIntent): Promise<number> {
+export async function applyMove(core: HomeData, intent: HomeMoveIntent): Promise<MoveDone> {
   const { store } = core;
-  const rows = rowPaths(core).filter((r) => formerRoot(core.paths.root, r.recorded, r.own) === intent.from);
+  const { root } = core.paths;
+  const done: MoveDone = { rows: 0, layers: 0, failed: [] };
+  if (intent.from === root || !path.isAbsolute(intent.from) || path.normalize(intent.from) !== intent.from) return done;
+  const rows = rowPaths(core).filter((r) => formerRoot(root, r.recorded, r.own) === intent.from);
   store.transaction(() => {
     for (const r of rows) store.db.prepare(`UPDATE ${r.table} SET ${r.column} = ? WHERE id = ?`).run(r.own, r.id);
   });
+  done.rows = rows.length;
   homeMove.crash('after-rows');
-  for (const l of intent.layers) {
-    const now = layerNow(core.paths.root, l.path);
+  const own = ownLayers(core);
+  const byPath = new Map(own.layers.map((l) => [l.path, l]));
+  for (const listed of intent.layers) {
+    const l = byPath.get(listed.path);
+    if (!l || l.snapshotId !== listed.snapshotId) continue;
+    const now = layerNow(root, l.path);
     if (!now) continue;
-    if (now.backing?.startsWith(intent.from + path.sep)) {
-      if (l.facts && !sameFacts(l.facts, now.facts)) continue;
-      await rebase(l.path, l.backing, { unsafe: true });
+    const onto = newBacking(core, own.backings, intent.from, now.backing);
+    if (onto !== null) {
+      if (onto !== listed.backing || !fitToRepoint(core, l, now.facts)) continue;
+      try {
+        await rebase(l.path, onto, { unsafe: true });
+      } catch (err) {
+        done.failed.push({ path: l.path, why: (err as Error).message });
+        continue;
+      }
       homeMove.crash('after-rebase');
-    } else if (now.backing !== l.backing) {
+    } else if (now.backing !== listed.backing || !own.backings.has(listed.backing)) {
       continue;
     }
     // Re-pointed here or by a run killed before it recorded the facts: only the backing name
-    // changed (the same size, the same disk size).
-    if (l.snapshotId && l.facts) {
+    // changed (the same size, the same disk size; the header digest is new).
+    const recorded = l.snapshotId ? store.snapshotFacts(l.snapshotId) : null;
+    if (l.snapshotId && recorded) {
       const after = readLayerFacts(l.path);
-      if (after.fileSize === l.facts.fileSize && after.virtualSize === l.facts.virtualSize) store.setSnapshotFacts(l.snapshotId, after);
+      if (after.fileSize === recorded.fileSize && after.virtualSize === recorded.virtualSize) store.setSnapshotFacts(l.snapshotId, after);
     }
+    if (onto !== null) done.layers++;
   }
   homeMove.crash('after-layers');
-  return rows.length;
+  return done;
 }
