@@ -33,34 +33,27 @@ export function protectRow(store: Store, boxId: string): ProtectRow | null {
 }
 
 /**
- * Every box whose policy is on: one query, what the scheduler reads each tick. A policy that
- * does not read (changed by hand while Boxkeep runs) is left out, so one box's row cannot stop
- * every other box's schedule: json_extract would fail the whole query on it, toRow that box.
- * Recovery sets it aside at the next start; until then the scheduler tells it once (an alert,
- * unreadablePolicies) and `protect show` says what is wrong.
+ * What the scheduler reads each tick, in one query: every box whose policy is on, and every
+ * policy that does not read (changed by hand while Boxkeep runs), with the error reading it
+ * gives. One box's row cannot stop every other box's schedule: it is left out of `rows`, and
+ * the scheduler tells it once; recovery sets it aside at the next start, and until then
+ * `protect show` says what is wrong.
  */
-export function enabledRows(store: Store): ProtectRow[] {
-  const rows = store.db.prepare(`SELECT * FROM protect WHERE CASE WHEN json_valid(policy) THEN json_extract(policy, '$.enabled') END = 1`).all() as DbRow[];
-  return rows.flatMap((r) => {
+export function scheduleRows(store: Store): { rows: ProtectRow[]; unreadable: { boxId: string; error: unknown }[] } {
+  const out: ReturnType<typeof scheduleRows> = { rows: [], unreadable: [] };
+  for (const r of store.db.prepare('SELECT * FROM protect').all() as DbRow[]) {
     try {
-      return [toRow(r)];
-    } catch {
-      return [];
+      const row = toRow(r);
+      if (row.policy.enabled) out.rows.push(row);
+    } catch (error) {
+      out.unreadable.push({ boxId: r.box_id, error });
     }
-  });
+  }
+  return out;
 }
 
-/** Every kept policy that does not read, with the error reading it gives (the scheduler tells each once). */
-export function unreadablePolicies(store: Store): { boxId: string; error: unknown }[] {
-  return (store.db.prepare('SELECT * FROM protect').all() as DbRow[]).flatMap((r) => {
-    try {
-      toRow(r);
-      return [];
-    } catch (error) {
-      return [{ boxId: r.box_id, error }];
-    }
-  });
-}
+/** Every box whose policy is on (scheduleRows). */
+export const enabledRows = (store: Store): ProtectRow[] => scheduleRows(store).rows;
 
 /** A new policy starts its schedule afresh: running time from zero, no daily slot before now. */
 export function writePolicy(store: Store, boxId: string, policy: ProtectPolicy, state: ScheduleState): void {

@@ -2,14 +2,14 @@
 // tick it counts the running time of each protected box and takes the snapshot that is due.
 // It takes a clock, so tests and bench/ run a day in a second. Its state is the `protect` rows
 // (policy-store.ts): written only when a box is first seen running, seen stopped, or snapshotted,
-// so an idle tick reads two queries (the policies on, and any that does not read) and writes nothing. A crash or a closed owner loses nothing:
+// so an idle tick reads one query and writes nothing. A crash or a closed owner loses nothing:
 // the next owner counts from the stored seenAt, and a box overdue by any number of intervals
 // gets one snapshot (isDue), never a catch-up of each one missed.
 import type { Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { shortfall, spaceMessage } from '../space.js';
 import { snapshotNeeds } from '../snapshots/efivars.js';
-import { enabledRows, unreadablePolicies, writeState, type ProtectRow } from './policy-store.js';
+import { enabledRows, scheduleRows, writeState, type ProtectRow } from './policy-store.js';
 import { afterSnapshot, isDue, runningSoFar } from './schedule.js';
 import type { ProtectService } from './service.js';
 import { formatMinutes } from '../../../shared/protect.js';
@@ -72,8 +72,8 @@ export class ProtectScheduler {
   async tick(): Promise<void> {
     try {
       const now = this.clock.now();
-      const unreadable = new Map(unreadablePolicies(this.core.store).map((u) => [u.boxId, u.error]));
-      const rows = enabledRows(this.core.store);
+      const { rows, unreadable: policies } = scheduleRows(this.core.store);
+      const unreadable = new Map(policies.map((u) => [u.boxId, u.error]));
       for (const row of rows) {
         // A box whose row does not read (changed by hand while this owner runs) is its own trouble too.
         let box: Box | null;

@@ -105,6 +105,19 @@ function layerNow(root: string, file: string): { backing: string | null; facts: 
   }
 }
 
+/**
+ * Only the backing name, the header read without the digest: what every start reads of each
+ * layer to see whether the home was moved (the digest is for the few layers then re-pointed).
+ */
+function backingNow(root: string, file: string): string | null {
+  if (typeof placedFile(root, file) === 'string') return null;
+  try {
+    return readQcow2LayerSync(file, { digest: false }).header.backingFile;
+  } catch {
+    return null;
+  }
+}
+
 const sameFacts = (a: LayerFacts, b: LayerFacts) => a.fileSize === b.fileSize && a.virtualSize === b.virtualSize && a.headerDigest === b.headerDigest;
 
 /**
@@ -127,15 +140,17 @@ function fitToRepoint(core: HomeData, l: OwnLayer, facts: LayerFacts): boolean {
 function planMove(core: HomeData): Pick<HomeMoveIntent, 'from' | 'layers'> | null {
   const { root } = core.paths;
   const own = ownLayers(core);
-  const found = own.layers.map((l) => ({ ...l, now: layerNow(root, l.path) }));
+  const found = own.layers.map((l) => ({ ...l, backing: backingNow(root, l.path) }));
   const rows = rowPaths(core);
-  const from = movedFrom(core, rows, found.map((l) => l.now?.backing ?? null));
+  const from = movedFrom(core, rows, found.map((l) => l.backing));
   if (from === null) return null;
   const layers: HomeMoveIntent['layers'] = [];
-  for (const { now, ...l } of found) {
-    const backing = now ? newBacking(core, own.backings, from, now.backing) : null;
+  for (const { backing: was, ...l } of found) {
+    const backing = newBacking(core, own.backings, from, was);
+    if (!backing) continue;
     // A layer that is not what Boxkeep recorded stays as it is: the check names it.
-    if (backing && fitToRepoint(core, l, now!.facts)) layers.push({ ...l, backing });
+    const now = layerNow(root, l.path);
+    if (now?.backing === was && fitToRepoint(core, l, now.facts)) layers.push({ ...l, backing });
   }
   if (layers.length === 0 && !rows.some((r) => formerRoot(root, r.recorded, r.own) === from)) return null;
   return { from, layers };
