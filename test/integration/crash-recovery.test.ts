@@ -11,6 +11,14 @@ import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered 
 const MiB = 1024 * 1024;
 cleanUpWorldsAfterEach();
 
+// Which way recovery settles each operation at each point (docs/ARCHITECTURE.md, "Operations"):
+// the points at which the operation is finished; at every other point it is undone.
+const forwardAt = (op: string, points: string[]) => (point: string) => points.map((p) => `${op}:${p}`).includes(point);
+const snapshotMade = forwardAt('snapshot-create', ['after-install', 'after-row']);
+const restoreDone = forwardAt('snapshot-restore', ['after-install', 'after-vars-install', 'after-row']);
+const boxMade = forwardAt('box-create', ['after-row']);
+const imageMade = forwardAt('image-import', ['after-row']);
+
 describe('snapshot create killed at each step', () => {
   it.each(points('snapshot-create'))('%s: snapshots intact, live disk unchanged', async (point) => {
     const w = await makeWorld();
@@ -19,6 +27,7 @@ describe('snapshot create killed at each step', () => {
     await recovered(w, (core) => {
       const now = digests(core, w.boxId);
       const made = 'new' in now;
+      expect(made, 'the snapshot is kept once the overlay sits on the frozen disk, else undone').toBe(snapshotMade(point));
       for (const [name, digest] of Object.entries(w.snapshots)) expect(now[name]).toBe(digest);
       if (made) expect(now.new).toBe(w.live);
       expect(Object.keys(now).length).toBe(Object.keys(w.snapshots).length + (made ? 1 : 0));
@@ -42,6 +51,7 @@ describe('snapshot restore killed at each step', () => {
       const box = core.store.getBox(w.boxId)!;
       const live = diskDigest(box.liveDiskPath);
       const current = core.store.getSnapshot(box.currentSnapshotId!)!;
+      expect(live !== w.live, 'undone before the install, finished after').toBe(restoreDone(point));
       if (live === w.live) expect(current.name).toBe('c');
       else {
         expect(live).toBe(w.snapshots.a);
@@ -58,6 +68,7 @@ describe('box and image operations killed at each step', () => {
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
       const box = core.store.findBox('second');
+      expect(box !== null, 'undone unless the row exists').toBe(boxMade(point));
       if (box) expect(diskDigest(box.liveDiskPath)).toBe(diskDigest(core.images.resolve('seed').path));
       const dirs = fs.readdirSync(core.paths.boxesDir);
       expect(dirs.length).toBe(box ? 2 : 1);
@@ -65,14 +76,15 @@ describe('box and image operations killed at each step', () => {
     });
   });
 
-  it.each(points('box-remove'))('%s: the box is whole or gone, never half', async (point) => {
+  it.each(points('box-remove'))('%s: the box is removed whole (always forward)', async (point) => {
     const w = await makeWorld();
     const r = crashAt(w, point, 'boxes:remove', { box: 'dev' });
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
-      const box = core.store.getBox(w.boxId);
-      if (box) expect(digests(core, w.boxId)).toEqual(w.snapshots);
-      else expect(fs.existsSync(core.paths.boxDir(w.boxId))).toBe(false);
+      // Always finished: the box, its snapshots and its folder are gone.
+      expect(core.store.getBox(w.boxId)).toBeNull();
+      expect(core.store.listSnapshots(w.boxId)).toEqual([]);
+      expect(fs.existsSync(core.paths.boxDir(w.boxId))).toBe(false);
     });
   });
 
@@ -85,12 +97,13 @@ describe('box and image operations killed at each step', () => {
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
       const image = core.store.findImage('other');
+      expect(image !== null, 'undone unless the row exists').toBe(imageMade(point));
       if (image) expect(diskDigest(image.path)).toBe(diskDigest(src));
       expect(fs.readdirSync(core.paths.imagesDir).length).toBe(image ? 2 : 1);
     });
   });
 
-  it.each(points('image-remove'))('%s: an unused image is removed whole or kept whole', async (point) => {
+  it.each(points('image-remove'))('%s: an unused image is removed whole (always forward)', async (point) => {
     const w = await makeWorld();
     const src = path.join(path.dirname(w.home), 'spare.qcow2');
     makeQcow2(src, 4 * MiB);
@@ -100,9 +113,10 @@ describe('box and image operations killed at each step', () => {
     const r = crashAt(w, point, 'images:remove', { image: 'spare' });
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
-      const image = core.store.getImage(spare.id);
-      if (image) expect(diskDigest(image.path)).toBe(diskDigest(src));
-      else expect(fs.existsSync(core.paths.imageDir(spare.id))).toBe(false);
+      // Always finished (no box uses the spare image): its row and folder are gone.
+      expect(core.store.getImage(spare.id)).toBeNull();
+      expect(fs.existsSync(core.paths.imageDir(spare.id))).toBe(false);
+      expect(core.store.findImage('seed')).not.toBeNull();
     });
   });
 });
