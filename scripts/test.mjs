@@ -46,7 +46,7 @@ run('npm', ['run', '--silent', 'typecheck']);
 fs.mkdirSync('test-artifacts', { recursive: true });
 const report = path.join('test-artifacts', 'vitest.json');
 fs.rmSync(report, { force: true });
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const args = ['vitest', 'run', '--allowOnly=false', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
 const status = spawnSync('npx', args, { stdio: 'inherit' }).status ?? 1;
 try {
   const r = JSON.parse(fs.readFileSync(report, 'utf8'));
@@ -54,6 +54,12 @@ try {
   console.log(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
   if (r.numTotalTests === 0) {
     console.error('npm test: no test ran');
+    process.exit(1);
+  }
+  // A skipped or todo test is a defect in the whole run, never a pass (a run narrowed by
+  // arguments, e.g. -t, skips the rest on purpose).
+  if (process.argv.length <= 2 && (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0) > 0) {
+    console.error(`npm test: ${r.numPendingTests} skipped and ${r.numTodoTests} todo tests (none may be)`);
     process.exit(1);
   }
 } catch {

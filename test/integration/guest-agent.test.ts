@@ -141,7 +141,8 @@ describe('a guest whose agent refuses to freeze', () => {
     con.close();
     // The next owner has nothing to warn about.
     const core = await h.reopen();
-    expect(core.lastRecovery?.items.map((i) => i.message).filter((m) => m.includes('frozen')) ?? []).toEqual([]);
+    expect(core.lastRecovery).not.toBeNull();
+    expect(core.lastRecovery!.items.map((i) => i.message).filter((m) => m.includes('frozen'))).toEqual([]);
     await core.vms.stop('nofreeze', { force: true });
   }, 240_000);
 });

@@ -137,11 +137,13 @@ describe('boxes', () => {
 
   it('a running box cannot be removed', async () => {
     const box = await t.core.boxes.create({ name: 'dev', image: 'seed' });
+    const before = diskDigest(box.liveDiskPath);
     t.core.store.setBoxStatus(box.id, 'running');
     const err = await errorOf(t.core.boxes.remove('dev'));
     expect(err.code).toBe('InvalidState');
     expect(err.message).toMatch(/stop it first/);
-    expect(diskDigest(box.liveDiskPath)).toBeTruthy();
+    expect(diskDigest(box.liveDiskPath)).toBe(before);
+    expect(t.core.store.getBox(box.id)).not.toBeNull();
   });
 
   it('operations on one box queue; different boxes run in parallel, and every result is intact', async () => {

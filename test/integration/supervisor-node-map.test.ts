@@ -32,7 +32,8 @@ async function adoptAfter(damage: (file: string, before: string) => void) {
   const core = await vm.h.reopen();
   const box = core.boxes.resolve('vm');
   expect(box.status).toBe('running');
-  expect(core.lastRecovery?.items.filter((i) => /could not take control/.test(i.message)) ?? []).toEqual([]);
+  expect(core.lastRecovery).not.toBeNull();
+  expect(core.lastRecovery!.items.filter((i) => /could not take control/.test(i.message))).toEqual([]);
   vm.con = await consoleOf(core, box.id, { fresh: false });
 
   // Control means: a live snapshot, and a live remove of a snapshot the guest reads through.

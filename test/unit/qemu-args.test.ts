@@ -228,7 +228,8 @@ describe('runDirFor', () => {
   });
 
   it('refuses a temp folder made by someone else', () => {
-    if (process.getuid!() !== 0) return; // only root can make a folder owned by another user
+    // Only root can make a folder owned by another user: run the suite as root (as CI does).
+    if (process.getuid!() !== 0) throw new Error('this test must run as root (it makes a folder owned by another user)');
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bkt-'));
     made.push(tmp);
     const previous = process.env.TMPDIR;
