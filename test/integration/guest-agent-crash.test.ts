@@ -13,7 +13,7 @@ import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
 import { AGENT_APPEND, SerialDriver } from '../helpers/guest.js';
-import { agentFreezeStatus, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { LIVE_CREATE_FORWARD, agentFreezeStatus, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
@@ -69,8 +69,6 @@ describe('the owner dies while the guest is frozen', () => {
   }, 180_000);
 });
 
-// Forward from the switch on: the renames follow it (create.ts).
-const FORWARD = new Set(['after-switch', 'after-vars', 'after-migrate', 'after-freeze', 'after-install', 'after-resume', 'after-memory', 'after-row']);
 
 describe('live-create killed at each step, with the agent', () => {
   let marker = 0;
@@ -96,7 +94,7 @@ describe('live-create killed at each step, with the agent', () => {
     for (const [s, digest] of Object.entries(before)) expect(now[s], `${point}: snapshot ${s}`).toBe(digest);
     // Completed (recovery rolls forward once QEMU switched to the overlay): taken while frozen, and recorded so.
     const made = core.store.listSnapshots(box.id).find((s) => s.name === name);
-    expect(made !== undefined, point).toBe(FORWARD.has(point.split(':')[1]));
+    expect(made !== undefined, point).toBe(LIVE_CREATE_FORWARD.has(point.split(':')[1]));
     if (made) expect(made.taken, point).toBe('filesystems-frozen');
   }, 180_000);
 });

@@ -11,7 +11,7 @@ import { nodesFile } from '../../electron/core/vm/nodes.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
 import type { SerialDriver } from '../helpers/guest.js';
-import { attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { LIVE_CREATE_FORWARD, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
@@ -95,10 +95,14 @@ describe('live operations killed at each step', () => {
   it.each(CRASH_POINTS.filter((p) => p.startsWith('live-create:') && !MEMORY_ONLY_POINTS.includes(p.slice('live-create:'.length))))('%s', async (point) => {
     const before = digests();
     await h.core.close();
-    const r = drive('snapshots:create', { box: 'vm', name: `c-${point.split(':')[1]}` }, { BOXKEEP_CRASH_AT: point });
+    const step = point.split(':')[1];
+    const r = drive('snapshots:create', { box: 'vm', name: `c-${step}` }, { BOXKEEP_CRASH_AT: point });
     expect(r.signal, r.stderr).toBe('SIGKILL');
     await checkAfter(before, point);
     h.core = await h.reopen();
+    // Finished once QEMU switched to the overlay, else undone.
+    const made = h.core.store.listSnapshots(h.core.boxes.resolve('vm').id).some((s) => s.name === `c-${step}`);
+    expect(made, point).toBe(LIVE_CREATE_FORWARD.has(step));
   });
 
   it.each(CRASH_POINTS.filter((p) => p.startsWith('live-remove:')))('%s', async (point) => {
