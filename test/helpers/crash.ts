@@ -134,3 +134,11 @@ export async function worldOnSmallDisk(opts: { firmware?: 'uefi' } = {}): Promis
     throw err;
   }
 }
+
+// Which way recovery settles each operation at each point (docs/ARCHITECTURE.md, "Operations"):
+// the points at which the operation is finished; at every other point it is undone.
+const forwardAt = (op: string, points: string[]) => (point: string) => points.map((p) => `${op}:${p}`).includes(point);
+export const snapshotMade = forwardAt('snapshot-create', ['after-install', 'after-row']);
+export const restoreDone = forwardAt('snapshot-restore', ['after-install', 'after-vars-install', 'after-row']);
+export const boxMade = forwardAt('box-create', ['after-row']);
+export const imageMade = forwardAt('image-import', ['after-row']);

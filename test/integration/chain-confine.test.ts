@@ -499,6 +499,8 @@ describe('a snapshot create looks at the live disk it freezes', () => {
     try {
       await t.core.snapshots.create({ box: 'dev', name: 's6' });
       const opened = open.mock.calls.map(([p]) => String(p));
+      // The spy sees the reads the check makes (else it would prove nothing): the live disk's.
+      expect(opened).toContain(t.core.store.findBox('dev')!.liveDiskPath);
       for (const s of snaps) expect(opened, s.name).not.toContain(s.diskPath);
     } finally {
       open.mockRestore();

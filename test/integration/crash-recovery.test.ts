@@ -6,18 +6,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
 import { diskDigest, makeQcow2, writePattern } from '../helpers/disk.js';
-import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered } from '../helpers/crash.js';
+import { boxMade, cleanUpWorldsAfterEach, crashAt, digests, imageMade, makeWorld, points, recovered, restoreDone, snapshotMade } from '../helpers/crash.js';
 
 const MiB = 1024 * 1024;
 cleanUpWorldsAfterEach();
-
-// Which way recovery settles each operation at each point (docs/ARCHITECTURE.md, "Operations"):
-// the points at which the operation is finished; at every other point it is undone.
-const forwardAt = (op: string, points: string[]) => (point: string) => points.map((p) => `${op}:${p}`).includes(point);
-const snapshotMade = forwardAt('snapshot-create', ['after-install', 'after-row']);
-const restoreDone = forwardAt('snapshot-restore', ['after-install', 'after-vars-install', 'after-row']);
-const boxMade = forwardAt('box-create', ['after-row']);
-const imageMade = forwardAt('image-import', ['after-row']);
 
 describe('snapshot create killed at each step', () => {
   it.each(points('snapshot-create'))('%s: snapshots intact, live disk unchanged', async (point) => {

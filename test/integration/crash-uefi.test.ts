@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
 import { diskDigest, hashFile } from '../helpers/disk.js';
-import { cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered, varsDigests } from '../helpers/crash.js';
+import { boxMade, cleanUpWorldsAfterEach, crashAt, digests, makeWorld, points, recovered, restoreDone, snapshotMade, varsDigests } from '../helpers/crash.js';
 
 cleanUpWorldsAfterEach();
 
@@ -20,6 +20,7 @@ describe('a UEFI box: snapshot create killed at each step', () => {
     await recovered(w, (core) => {
       const vars = varsDigests(core, w.boxId);
       const made = 'new' in vars;
+      expect(made, 'the snapshot is kept once the overlay sits on the frozen disk, else undone').toBe(snapshotMade(point));
       for (const [name, digest] of Object.entries(w.vars!)) expect(vars[name]).toBe(digest);
       if (made) expect(vars.new).toBe(w.liveVars);
       expect(hashFile(core.paths.efiVars(w.boxId))).toBe(w.liveVars);
@@ -42,6 +43,7 @@ describe('a UEFI box: snapshot restore killed at each step', () => {
       const live = diskDigest(box.liveDiskPath);
       const liveVars = hashFile(core.paths.efiVars(w.boxId));
       const current = core.store.getSnapshot(box.currentSnapshotId!)!;
+      expect(live !== w.live, 'undone before the install, finished after').toBe(restoreDone(point));
       if (live === w.live) {
         expect(current.name).toBe('c');
         expect(liveVars).toBe(w.liveVars);
@@ -62,6 +64,7 @@ describe('a UEFI box: box create killed at each step', () => {
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
       const box = core.store.findBox('second');
+      expect(box !== null, 'undone unless the row exists').toBe(boxMade(point));
       expect(fs.readdirSync(core.paths.boxesDir).length).toBe(box ? 2 : 1);
       if (box) {
         expect(box.firmware).toBe('uefi');
