@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanUpWorldsAfterEach, crashAt, makeWorld, points, recovered } from '../helpers/crash.js';
+import { boxMade, cleanUpWorldsAfterEach, crashAt, makeWorld, points, recovered } from '../helpers/crash.js';
 import { requireTools } from '../helpers/disk.js';
 import { publicKey } from '../helpers/ssh-keys.js';
 
@@ -27,6 +27,7 @@ describe('box create with cloud-init killed at each step', () => {
     expect(r.signal, r.stderr).toBe('SIGKILL');
     await recovered(w, (core) => {
       const box = core.store.findBox('cloud');
+      expect(box !== null, 'undone unless the row exists').toBe(boxMade(point));
       if (box) {
         expect(box.cloudInit).toEqual({ user: 'ada', sshKeys: [key], hostname: 'cloud', password: true });
         expect(box.forwards.map((f) => f.guestPort)).toEqual([22]);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCore } from '../../electron/core/core.js';
 import { backingOf, hashFile, readPattern, writePattern } from '../helpers/disk.js';
-import { cleanUpWorldsAfterEach, crashAt, makeWorld, points, recovered, type World } from '../helpers/crash.js';
+import { boxMade, cleanUpWorldsAfterEach, crashAt, imageMade, makeWorld, points, recovered, snapshotMade, type World } from '../helpers/crash.js';
 import { makeInstallerIso } from '../helpers/installer.js';
 
 const MiB = 1024 * 1024;
@@ -32,6 +32,7 @@ describe('installer media killed at each step', () => {
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
       const image = core.store.findImage('installer');
+      expect(image !== null, 'undone unless the row exists').toBe(imageMade(point));
       if (image) {
         expect(image.kind).toBe('installer');
         expect(hashFile(image.path)).toBe(hashFile(iso));
@@ -47,6 +48,7 @@ describe('installer media killed at each step', () => {
     expect(r.signal).toBe('SIGKILL');
     await recovered(w, (core) => {
       const box = core.store.findBox('fresh');
+      expect(box !== null, 'undone unless the row exists').toBe(boxMade(point));
       if (box) {
         expect(box.installerImageId).not.toBeNull();
         expect(backingOf(box.liveDiskPath)).toBeNull();
@@ -66,6 +68,7 @@ describe('installer media killed at each step', () => {
     await recovered(w, async (c) => {
       const box = c.store.findBox('fresh')!;
       const first = c.store.findSnapshot(box.id, 'first');
+      expect(first !== null, 'kept once the overlay sits on the frozen disk, else undone').toBe(snapshotMade(point));
       expect(backingOf(box.liveDiskPath)).toBe(first ? first.diskPath : null);
       if (first) expect(backingOf(first.diskPath)).toBeNull();
       expect((await c.snapshots.create({ box: 'fresh', name: 'again' })).name).toBe('again');
