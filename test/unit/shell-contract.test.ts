@@ -1,7 +1,8 @@
 // One contract, kept in step: the preload's window.boxkeep, the typed client the CLI and the
 // renderer use, the IPC handlers and the router all derive from shared/channels.ts. The type
-// assertions fail the typecheck (and vitest's typecheck pass) when any of them drifts; the
-// runtime half checks that every channel reaches a handler of the real router.
+// assertions are checked at compile time only: they fail `npm run typecheck` (tsconfig.json takes
+// test/, and npm test runs it first), not vitest, when any of them drifts; the runtime half
+// checks that every channel reaches a handler of the real router.
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { CHANNELS, type Channel, type ChannelInput, type ChannelResult } from '../../shared/channels.js';
 import type { Api, BoxkeepBridge, Invoke } from '../../shared/client.js';
