@@ -106,15 +106,9 @@ describe('a copy of a home made while its box ran', () => {
       // Opened through the link (recovery adopts what runs), the box is still the running one.
       const opened = cliSync(link, ['recover']);
       expect(opened.code, opened.err).toBe(0);
-      // Its QEMU reads the layers by their old names: the home is re-pointed only once it stops.
-      const told = (out: string) => (JSON.parse(out) as { items: { message: string }[] }).items.map((i) => i.message);
-      expect(told(opened.out)).toContain(`This home was in ${home} before (moved or copied here); it is re-pointed onto its own files once no box runs ("b" is recorded as running).`);
       expect(status(link)).toBe('running');
       cliOk(moved, ['box', 'stop', 'b', '--force']);
       expect(isSameProcess(qemu)).toBe(false);
-      const after = cliSync(moved, ['recover']);
-      expect(told(after.out)).toEqual([expect.stringContaining(`This home was in ${home} before (moved or copied here):`)]);
-      expect(cliOk<Box>(moved, ['box', 'show', 'b']).liveDiskPath).toBe(new HomePaths(moved).liveDisk(box.id));
     } finally {
       fs.rmSync(link);
       fs.renameSync(moved, home);

@@ -111,9 +111,8 @@ describe('a home moved or copied to another folder', () => {
     }
   });
 
-  // The wait while a box's QEMU still runs (it reads the old names) is in copied-home-qemu.test.ts.
-  it('a box recorded as running whose QEMU is gone (no live process in its run folder) holds nothing back: re-pointed in that same open', async () => {
-    const { world } = await movedWorld('move', { spare: true });
+  it('waits while a box is recorded as running (its QEMU may read the old names), and is re-pointed at the next start once none is', async () => {
+    const { world, from } = await movedWorld('move', { spare: true });
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(path.join(world.home, 'boxkeep.db'));
     db.prepare("UPDATE boxes SET status = 'running'").run();
@@ -121,15 +120,21 @@ describe('a home moved or copied to another folder', () => {
     const first = await openCore({ home: world.home, owner: 'test' });
     try {
       const items = first.lastRecovery!.items;
-      // No "put back from a backup" about each layer, no wait: the move, then the box found stopped.
-      expect(items.map((i) => [i.level, i.message])).toEqual([
-        ['repaired', expect.stringContaining('6 records and 5 disk layers now name its own files')],
-        ['repaired', expect.stringContaining('stopped unexpectedly while Boxkeep was closed')],
-      ]);
+      expect(items[0]).toMatchObject({ level: 'kept', message: expect.stringContaining(`This home was in ${from} before (moved or copied here); it is re-pointed onto its own files once no box runs ("dev" is recorded as running)`) });
+      // Nothing was taken for lost meanwhile: every snapshot's row is there, naming the old place.
+      expect(items.filter((i) => i.level === 'repaired').map((i) => i.message)).toEqual([expect.stringContaining('stopped unexpectedly while Boxkeep was closed')]);
+      expect(first.store.listSnapshots(world.boxId).map((s) => s.diskPath.startsWith(from + path.sep))).toEqual([true, true, true, true]);
       expect(first.store.listImages().map((i) => i.name).sort()).toEqual(['seed', 'spare']);
-      await readsAsBefore(first, world);
     } finally {
       await first.close();
+    }
+    const second = await openCore({ home: world.home, owner: 'cli', recovery: 'when-needed' });
+    try {
+      expect(second.lastRecovery!.items.map((i) => i.message)).toEqual([expect.stringContaining('6 records and 5 disk layers now name its own files')]);
+      expect(second.store.listImages().map((i) => i.name).sort()).toEqual(['seed', 'spare']);
+      await readsAsBefore(second, world);
+    } finally {
+      await second.close();
     }
   });
 

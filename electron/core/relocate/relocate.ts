@@ -15,8 +15,6 @@ import { placedFile, readLayerFacts, type LayerFacts } from '../disk/confine.js'
 import { readQcow2LayerSync } from '../disk/qcow2.js';
 import { rebase } from '../disk/qemu-img.js';
 import { newId } from '../ids.js';
-import { isSameProcess } from '../proc.js';
-import { readFingerprint, runDirFor } from '../vm/qemu.js';
 import { clearIntent, writeIntent } from '../journal.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { homeMove, type HomeMoveIntent } from './intents.js';
@@ -158,19 +156,12 @@ function planMove(core: HomeData): Pick<HomeMoveIntent, 'from' | 'layers'> | nul
   return { from, layers };
 }
 
-/** Does a QEMU of this box perhaps still run: its run folder (found as the supervisor finds it) names a live process? */
-function mayRun(core: HomeData, boxId: string): boolean {
-  const fp = readFingerprint(runDirFor(core.paths, boxId, { create: false }));
-  return fp !== null && isSameProcess(fp);
-}
-
 export async function relocateHome(core: HomeData, report: ReportBuilder): Promise<void> {
   const plan = planMove(core);
   if (!plan) return;
   // A box recorded as running may still run in a QEMU that holds its layers open (the home was
   // renamed under it) and reads them by their old names: nothing is re-pointed until none does.
-  // One whose run folder names no live process (a copy's box, a crash) holds nothing back.
-  const busy = core.store.listBoxes().filter((b) => isBusy(b.status) && mayRun(core, b.id));
+  const busy = core.store.listBoxes().filter((b) => isBusy(b.status));
   if (busy.length > 0) {
     report.kept(null, `This home was in ${plan.from} before (moved or copied here); it is re-pointed onto its own files once no box runs (${busy.map((b) => JSON.stringify(b.name)).join(', ')} ${busy.length === 1 ? 'is' : 'are'} recorded as running).`);
     return;
