@@ -142,3 +142,7 @@ export const snapshotMade = forwardAt('snapshot-create', ['after-install', 'afte
 export const restoreDone = forwardAt('snapshot-restore', ['after-install', 'after-vars-install', 'after-row']);
 export const boxMade = forwardAt('box-create', ['after-row']);
 export const imageMade = forwardAt('image-import', ['after-row']);
+// A live snapshot goes forward once QEMU switched to the overlay (the renames follow it); its
+// memory comes with it once the stream completed.
+export const liveSnapshotMade = forwardAt('live-create', ['after-switch', 'after-vars', 'after-migrate', 'after-freeze', 'after-install', 'after-resume', 'after-memory', 'after-row']);
+export const liveMemoryKept = forwardAt('live-create', ['after-migrate', 'after-freeze', 'after-install', 'after-resume', 'after-memory', 'after-row']);

@@ -134,6 +134,3 @@ export async function agentFreezeStatus(runDir: string): Promise<string> {
     agent.close();
   }
 }
-
-/** The live-create crash points from which recovery finishes the snapshot: the renames follow QEMU's switch (create.ts). */
-export const LIVE_CREATE_FORWARD = new Set(['after-switch', 'after-vars', 'after-migrate', 'after-freeze', 'after-install', 'after-resume', 'after-memory', 'after-row']);

@@ -12,8 +12,9 @@ import { freezeMarkPath } from '../../electron/core/vm/freeze.js';
 import { qgaSocketPath } from '../../electron/core/vm/qemu.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
 import { diskDigest } from '../helpers/disk.js';
+import { liveSnapshotMade } from '../helpers/crash.js';
 import { AGENT_APPEND, SerialDriver } from '../helpers/guest.js';
-import { LIVE_CREATE_FORWARD, agentFreezeStatus, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { agentFreezeStatus, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
@@ -69,7 +70,6 @@ describe('the owner dies while the guest is frozen', () => {
   }, 180_000);
 });
 
-
 describe('live-create killed at each step, with the agent', () => {
   let marker = 0;
   it.each(CRASH_POINTS.filter((p) => p.startsWith('live-create:') && !MEMORY_ONLY_POINTS.includes(p.slice('live-create:'.length))))('%s', async (point) => {
@@ -94,7 +94,7 @@ describe('live-create killed at each step, with the agent', () => {
     for (const [s, digest] of Object.entries(before)) expect(now[s], `${point}: snapshot ${s}`).toBe(digest);
     // Completed (recovery rolls forward once QEMU switched to the overlay): taken while frozen, and recorded so.
     const made = core.store.listSnapshots(box.id).find((s) => s.name === name);
-    expect(made !== undefined, point).toBe(LIVE_CREATE_FORWARD.has(point.split(':')[1]));
+    expect(made !== undefined, point).toBe(liveSnapshotMade(point));
     if (made) expect(made.taken, point).toBe('filesystems-frozen');
   }, 180_000);
 });

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../electron/core/operations.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { liveMemoryKept, liveSnapshotMade } from '../helpers/crash.js';
 import { diskDigest } from '../helpers/disk.js';
-import { LIVE_CREATE_FORWARD, attach, sh, sharedBootedVm } from '../helpers/vm.js';
+import { attach, sh, sharedBootedVm } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 const vm = sharedBootedVm(async ({ con }) => {
@@ -60,10 +61,9 @@ describe('a snapshot with memory killed at each step', () => {
       }
     }
     const taken = core.store.findSnapshot(box.id, name);
-    const step = point.split(':')[1];
-    expect(taken !== null, `${point}: finished once QEMU switched to the overlay, else undone`).toBe(LIVE_CREATE_FORWARD.has(step));
-    // Killed before the stream completed (after-migrate): the snapshot is its disk only.
-    if (taken) expect(taken.taken, point).toBe(['after-switch', 'after-vars'].includes(step) ? 'crash-consistent' : 'with-memory');
+    expect(taken !== null, `${point}: finished once QEMU switched to the overlay, else undone`).toBe(liveSnapshotMade(point));
+    // Killed before the stream completed: the snapshot is its disk only.
+    if (taken) expect(taken.taken, point).toBe(liveMemoryKept(point) ? 'with-memory' : 'crash-consistent');
     vm.con = await attach(core, 'vm', 0);
     const n = ++marker;
     await sh(vm.con, `echo m${n} > /mnt/k${n}; sync`);

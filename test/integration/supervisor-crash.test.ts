@@ -9,9 +9,10 @@ import { CRASH_POINTS } from '../../electron/core/operations.js';
 import { MEMORY_ONLY_POINTS } from '../../electron/core/snapshots/live/intents.js';
 import { nodesFile } from '../../electron/core/vm/nodes.js';
 import type { Supervisor } from '../../electron/core/vm/supervisor.js';
+import { liveSnapshotMade } from '../helpers/crash.js';
 import { diskDigest } from '../helpers/disk.js';
 import type { SerialDriver } from '../helpers/guest.js';
-import { LIVE_CREATE_FORWARD, attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
+import { attach, boot, openVmHome, sh, type VmHome } from '../helpers/vm.js';
 
 const DRIVER = path.resolve('test/helpers/crash-driver.mjs');
 let h: VmHome;
@@ -102,7 +103,7 @@ describe('live operations killed at each step', () => {
     h.core = await h.reopen();
     // Finished once QEMU switched to the overlay, else undone.
     const made = h.core.store.listSnapshots(h.core.boxes.resolve('vm').id).some((s) => s.name === `c-${step}`);
-    expect(made, point).toBe(LIVE_CREATE_FORWARD.has(step));
+    expect(made, point).toBe(liveSnapshotMade(point));
   });
 
   it.each(CRASH_POINTS.filter((p) => p.startsWith('live-remove:')))('%s', async (point) => {

@@ -52,8 +52,15 @@ export function scheduleRows(store: Store): { rows: ProtectRow[]; unreadable: { 
   return out;
 }
 
-/** Every box whose policy is on (scheduleRows). */
-export const enabledRows = (store: Store): ProtectRow[] => scheduleRows(store).rows;
+/** One box's policy if it is on and reads (as scheduleRows counts it), else null. */
+export function enabledRow(store: Store, boxId: string): ProtectRow | null {
+  try {
+    const row = protectRow(store, boxId);
+    return row?.policy.enabled ? row : null;
+  } catch {
+    return null;
+  }
+}
 
 /** A new policy starts its schedule afresh: running time from zero, no daily slot before now. */
 export function writePolicy(store: Store, boxId: string, policy: ProtectPolicy, state: ScheduleState): void {

@@ -9,7 +9,7 @@ import type { Box } from '../../../shared/types.js';
 import type { Effects, HomeData } from '../deps.js';
 import { shortfall, spaceMessage } from '../space.js';
 import { snapshotNeeds } from '../snapshots/efivars.js';
-import { enabledRows, scheduleRows, writeState, type ProtectRow } from './policy-store.js';
+import { enabledRow, scheduleRows, writeState, type ProtectRow } from './policy-store.js';
 import { afterSnapshot, isDue, runningSoFar } from './schedule.js';
 import type { ProtectService } from './service.js';
 import { formatMinutes } from '../../../shared/protect.js';
@@ -136,7 +136,7 @@ export class ProtectScheduler {
    * it next runs. One snapshotted meanwhile (a stop's before-stop snapshot) is no longer due.
    */
   private stillDue(box: Box): void {
-    const row = enabledRows(this.core.store).find((r) => r.boxId === box.id);
+    const row = enabledRow(this.core.store, box.id);
     if (box.status !== 'running') throw new NoLongerDue(`the box is ${box.status} now`);
     if (!row || !isDue(row.policy, row, this.clock.now())) throw new NoLongerDue('it is no longer due (a snapshot was taken, or the policy changed)');
   }
@@ -202,7 +202,7 @@ export class ProtectScheduler {
       return;
     }
     this.core.protect.fail(box, e);
-    const row = enabledRows(this.core.store).find((r) => r.boxId === box.id);
+    const row = enabledRow(this.core.store, box.id);
     if (row) writeState(this.core.store, box.id, afterSnapshot(row.policy, true, this.clock.now()));
   }
 }
