@@ -1,7 +1,8 @@
 // Startup recovery: runs whenever a process takes the home, before anything else touches a
-// disk. Sets aside a JSON column of the database that does not read, settles every intent
-// record, re-points a home that was moved or copied (relocate/), then reconciles rows with files, then lets the VM supervisor adopt or retire boxes
-// recorded as running.
+// disk. Sets aside a JSON column of the database that does not read, finishes an interrupted
+// re-pointing of a moved home, re-points a home that was moved or copied (relocate/; with it
+// the records of operations interrupted before the move), settles every intent record, then
+// reconciles rows with files, then lets the VM supervisor adopt or retire boxes recorded as running.
 import path from 'node:path';
 import type { RecoveryReport } from '../../../shared/types.js';
 import { elapsedMs, type Logger } from '../logger.js';
@@ -13,7 +14,7 @@ import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
 import { snapshotRecordProblem } from '../snapshots/box-chain.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
-import { relocateHome } from '../relocate/relocate.js';
+import { relocateHome, waitsForMove, type MoveState } from '../relocate/relocate.js';
 import { ReportBuilder } from './report.js';
 
 export interface RecoveryOptions {
@@ -31,10 +32,14 @@ export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}
   // Before any box's row is read: a column that does not read would stop every box (columns.ts).
   repairJsonColumns(core, report);
   if (opts.discard) discardIntent(core, opts.discard, { force: opts.force ?? false }, report);
+  // A home moved or copied here is re-pointed onto its own files before anything checks them,
+  // and before the other records are settled: one written before the move names the old
+  // folder, and is rewritten with the move (an interrupted move is finished first).
+  await settleJournal(core, core.paths.homeJournal, report, { only: 'home-move' });
+  const accepts = (record: Record<string, unknown>) => intentProblem(core.paths.root, record) === null;
+  const move = await relocateHome(core, report, accepts);
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
-  for (const dir of journals) await settleJournal(core, dir, report);
-  // A home moved or copied here is re-pointed onto its own files before anything checks them.
-  await relocateHome(core, report);
+  for (const dir of journals) await settleJournal(core, dir, report, { move, accepts });
   await reconcile(core, report);
   await core.vms.adopt(report);
   const elapsed = elapsedMs(started);
@@ -42,8 +47,32 @@ export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}
   return { at: Date.now(), elapsedMs: elapsed, items: report.items };
 }
 
-async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder): Promise<void> {
-  const { intents, corrupt, foreign } = readIntents(dir);
+interface JournalPass {
+  /** Only the records of this kind (the others wait for a later pass). */
+  only?: string;
+  /** A move waiting for its boxes: the records naming its old folder wait with it. */
+  move?: MoveState | null;
+  accepts?: (record: Record<string, unknown>) => boolean;
+}
+
+async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder, pass: JournalPass = {}): Promise<void> {
+  const read = readIntents(dir);
+  const { corrupt, foreign } = read;
+  let { intents } = read;
+  if (pass.only) {
+    intents = intents.filter((r) => r.intent.op === pass.only);
+  } else {
+    // Settled in the first pass (one it could not finish is tried at the next start).
+    intents = intents.filter((r) => r.intent.op !== 'home-move');
+  }
+  if (!pass.only && pass.move && pass.accepts) {
+    const waiting = intents.filter((r) => waitsForMove(core, pass.move!, r.intent, pass.accepts!));
+    for (const r of waiting) {
+      const boxId = typeof r.intent.boxId === 'string' ? r.intent.boxId : null;
+      report.kept(boxId, `An interrupted ${r.intent.op} (${r.file}) names this home's files in ${pass.move.from}, where it was; it is finished once the home is re-pointed here, when no box runs.`);
+    }
+    intents = intents.filter((r) => !waiting.includes(r));
+  }
   for (const odd of foreign) {
     const to = intoOrphans(core, odd.file, `journal-${path.basename(odd.file)}`);
     report.kept(null, `${odd.file} is ${odd.what}, not an intent record; it was moved to ${to}. Remove it when you are sure it is not needed.`);

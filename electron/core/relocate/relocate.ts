@@ -3,11 +3,14 @@
 // folder the home was in. Recovery notices (every row that names a file names it under one
 // other folder, its own relative path the same) and re-points the home onto its own files: the
 // rows in one transaction, then each layer's backing name (`qemu-img rebase -u`, the header
-// only) and the facts recorded for it. Only a layer of this home's own that is exactly what
+// only) and the facts recorded for it. An operation interrupted before the move left an intent
+// record naming the old folder: it is rewritten to name this home's files first, and the layers
+// it names are re-pointed with the rest, so its settle finds the home as it would have in place. Only a layer of this home's own that is exactly what
 // Boxkeep recorded is re-pointed (its facts read back first), only onto another layer of this
 // home's own, and only from the one folder every row agrees on; the confinement check that
 // follows still checks every chain as before. Crash-safe under a `home-move` intent
 // (settle.ts): each step may run again, and checks again what it acts on.
+import fs from 'node:fs';
 import path from 'node:path';
 import { isBusy } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
@@ -15,7 +18,7 @@ import { placedFile, readLayerFacts, type LayerFacts } from '../disk/confine.js'
 import { readQcow2LayerSync } from '../disk/qcow2.js';
 import { rebase } from '../disk/qemu-img.js';
 import { newId } from '../ids.js';
-import { clearIntent, writeIntent } from '../journal.js';
+import { clearIntent, readIntents, writeIntent, type IntentBase } from '../journal.js';
 import type { ReportBuilder } from '../recovery/report.js';
 import { homeMove, type HomeMoveIntent } from './intents.js';
 
@@ -83,15 +86,72 @@ function movedFrom(core: HomeData, rows: RowPath[], backings: (string | null)[])
   return [...froms][0]!;
 }
 
-interface OwnLayer { path: string; snapshotId: string | null }
+/**
+ * A layer that may back onto another: each snapshot's, each box's live disk, and (`named`) one
+ * an interrupted operation is part-way through (named by its record, or a box's next overlay),
+ * re-pointed whatever its facts are now: the operation's settle decides what it becomes.
+ */
+interface OwnLayer { path: string; snapshotId: string | null; named?: boolean }
 
-/** Every layer of the home that may back onto another (each snapshot's, each box's live disk), and every file one may back onto. */
-function ownLayers(core: HomeData): { layers: OwnLayer[]; backings: Set<string> } {
+/** Every journal of the home: its own, and each box's. */
+function journalDirs(core: Pick<HomeData, 'paths' | 'store'>): string[] {
+  return [core.paths.homeJournal, ...(core.store.db.prepare('SELECT id FROM boxes').all() as { id: string }[]).map((b) => core.paths.boxJournal(b.id))];
+}
+
+/** The record with every path under `from` named under this home's folder instead. */
+function mapFrom(value: unknown, from: string, root: string): unknown {
+  if (typeof value === 'string') return value.startsWith(from + path.sep) ? root + value.slice(from.length) : value;
+  if (Array.isArray(value)) return value.map((x) => mapFrom(x, from, root));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, mapFrom(x, from, root)]));
+  return value;
+}
+
+/** The disk layers of this home a record names (every path in it, at any depth, that is a qcow2 file of this home's). */
+function recordLayers(root: string, value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') {
+    if (value.startsWith(root + path.sep) && value.endsWith('.qcow2') && path.normalize(value) === value) out.push(value);
+  } else if (value && typeof value === 'object') {
+    for (const x of Object.values(value)) recordLayers(root, x, out);
+  }
+  return out;
+}
+
+/** An interrupted operation's record that names the old folder, as it is to read here. */
+export interface MovedRecord { journal: string; record: IntentBase & Record<string, unknown> }
+
+/**
+ * Is this record one to act on in this home (its kind's schema; passed in by recovery, whose
+ * table of kinds settles this one too)?
+ */
+export type RecordAccepted = (record: Record<string, unknown>) => boolean;
+
+/** The records of operations interrupted before the move: not of this home as they read, of this home once read from `from`. */
+function movedRecords(core: HomeData, from: string, accepts: RecordAccepted): MovedRecord[] {
+  const out: MovedRecord[] = [];
+  for (const journal of journalDirs(core)) {
+    for (const { intent } of readIntents(journal).intents) {
+      if (intent.op === 'home-move' || accepts(intent)) continue;
+      const record = mapFrom(intent, from, core.paths.root) as MovedRecord['record'];
+      if (accepts(record)) out.push({ journal, record });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every layer of the home that may back onto another, and every file one may back onto. `named`:
+ * the layers interrupted operations name (their records as they are to read here).
+ */
+function ownLayers(core: HomeData, records: unknown[]): { layers: OwnLayer[]; backings: Set<string> } {
   const { db } = core.store;
-  const snapshots = (db.prepare('SELECT id, box_id FROM snapshots').all() as { id: string; box_id: string }[]).map((s) => ({ path: core.paths.snapshotDisk(s.box_id, s.id), snapshotId: s.id }));
-  const live = (db.prepare('SELECT id FROM boxes').all() as { id: string }[]).map((b) => ({ path: core.paths.liveDisk(b.id), snapshotId: null }));
+  const snapshots: OwnLayer[] = (db.prepare('SELECT id, box_id FROM snapshots').all() as { id: string; box_id: string }[]).map((s) => ({ path: core.paths.snapshotDisk(s.box_id, s.id), snapshotId: s.id }));
+  const boxes = db.prepare('SELECT id FROM boxes').all() as { id: string }[];
+  const live: OwnLayer[] = boxes.map((b) => ({ path: core.paths.liveDisk(b.id), snapshotId: null }));
   const images = (db.prepare("SELECT id FROM images WHERE kind != 'installer'").all() as { id: string }[]).map((i) => core.paths.imageDisk(i.id));
-  return { layers: [...snapshots, ...live], backings: new Set([...images, ...snapshots.map((s) => s.path)]) };
+  const layers = new Map([...snapshots, ...live].map((l) => [l.path, l]));
+  const named = [...boxes.map((b) => core.paths.nextDisk(b.id)), ...records.flatMap((r) => recordLayers(core.paths.root, r))];
+  for (const file of named) layers.set(file, { ...(layers.get(file) ?? { path: file, snapshotId: null }), named: true });
+  return { layers: [...layers.values()], backings: new Set([...images, ...snapshots.map((s) => s.path), ...named]) };
 }
 
 /** The layer's backing name and facts, read the no-follow way the check reads; null when it cannot be read (the check says why). */
@@ -130,41 +190,52 @@ function newBacking(core: HomeData, backings: Set<string>, from: string, backing
   return backings.has(onto) && typeof placedFile(core.paths.root, onto) !== 'string' ? onto : null;
 }
 
-/** Is this layer, as found, one to re-point (a snapshot's: only if exactly what was recorded)? */
+/** Is this layer, as found, one to re-point (a snapshot's: only if exactly what was recorded, unless an operation is part-way through it)? */
 function fitToRepoint(core: HomeData, l: OwnLayer, facts: LayerFacts): boolean {
+  if (l.named) return true;
   const recorded = l.snapshotId ? core.store.snapshotFacts(l.snapshotId) : null;
   return !recorded || sameFacts(recorded, facts);
 }
 
-/** The plan: the folder the home was in and each layer to re-point, or null when there is nothing to do. */
-function planMove(core: HomeData): Pick<HomeMoveIntent, 'from' | 'layers'> | null {
+/** The plan: the folder the home was in, each layer to re-point and each record to rewrite, or null when there is nothing to do. */
+function planMove(core: HomeData, accepts: RecordAccepted): Pick<HomeMoveIntent, 'from' | 'layers' | 'records'> | null {
   const { root } = core.paths;
-  const own = ownLayers(core);
-  const found = own.layers.map((l) => ({ ...l, backing: backingNow(root, l.path) }));
   const rows = rowPaths(core);
-  const from = movedFrom(core, rows, found.map((l) => l.backing));
+  const byRows = ownLayers(core, []).layers.filter((l) => !l.named);
+  const from = movedFrom(core, rows, byRows.map((l) => backingNow(root, l.path)));
   if (from === null) return null;
+  const records = movedRecords(core, from, accepts);
+  const own = ownLayers(core, [...records.map((r) => r.record), ...journalDirs(core).flatMap((j) => readIntents(j).intents.map((r) => r.intent))]);
+  const found = own.layers.map((l) => ({ ...l, backing: backingNow(root, l.path) }));
   const layers: HomeMoveIntent['layers'] = [];
   for (const { backing: was, ...l } of found) {
     const backing = newBacking(core, own.backings, from, was);
     if (!backing) continue;
     // A layer that is not what Boxkeep recorded stays as it is: the check names it.
     const now = layerNow(root, l.path);
-    if (now?.backing === was && fitToRepoint(core, l, now.facts)) layers.push({ ...l, backing });
+    if (now?.backing === was && fitToRepoint(core, l, now.facts)) layers.push({ path: l.path, snapshotId: l.snapshotId, backing });
   }
-  if (layers.length === 0 && !rows.some((r) => formerRoot(root, r.recorded, r.own) === from)) return null;
-  return { from, layers };
+  if (layers.length === 0 && records.length === 0 && !rows.some((r) => formerRoot(root, r.recorded, r.own) === from)) return null;
+  return { from, layers, records };
 }
 
-export async function relocateHome(core: HomeData, report: ReportBuilder): Promise<void> {
-  const plan = planMove(core);
-  if (!plan) return;
+/** What recovery does with the other records: a move waiting for its boxes leaves those naming its old folder for later. */
+export interface MoveState { from: string; deferred: boolean }
+
+/**
+ * Re-points a home moved or copied here onto its own files, first of what recovery does after
+ * the home-move records: the records of interrupted operations are rewritten with it, and
+ * settled after it. Null when the home was not moved.
+ */
+export async function relocateHome(core: HomeData, report: ReportBuilder, accepts: RecordAccepted): Promise<MoveState | null> {
+  const plan = planMove(core, accepts);
+  if (!plan) return null;
   // A box recorded as running may still run in a QEMU that holds its layers open (the home was
   // renamed under it) and reads them by their old names: nothing is re-pointed until none does.
   const busy = core.store.listBoxes().filter((b) => isBusy(b.status));
   if (busy.length > 0) {
     report.kept(null, `This home was in ${plan.from} before (moved or copied here); it is re-pointed onto its own files once no box runs (${busy.map((b) => JSON.stringify(b.name)).join(', ')} ${busy.length === 1 ? 'is' : 'are'} recorded as running).`);
-    return;
+    return { from: plan.from, deferred: true };
   }
   const intent: HomeMoveIntent = { id: newId(), op: 'home-move', startedAt: Date.now(), ...plan };
   writeIntent(core.paths.homeJournal, intent);
@@ -172,14 +243,24 @@ export async function relocateHome(core: HomeData, report: ReportBuilder): Promi
   const done = await applyMove(core, intent);
   clearIntent(core.paths.homeJournal, intent.id);
   tellMove(report, intent, done);
+  return { from: plan.from, deferred: false };
 }
 
-export interface MoveDone { rows: number; layers: number; failed: { path: string; why: string }[] }
+/**
+ * A record left as it was by a move that waits (its paths name the old folder): recovery keeps
+ * it, to be settled once the home is re-pointed, rather than setting it aside as malformed.
+ */
+export function waitsForMove(core: HomeData, move: MoveState | null, record: Record<string, unknown>, accepts: RecordAccepted): boolean {
+  return move !== null && move.deferred && record.op !== 'home-move' && !accepts(record) && accepts(mapFrom(record, move.from, core.paths.root) as Record<string, unknown>);
+}
+
+export interface MoveDone { rows: number; layers: number; records: number; failed: { path: string; why: string }[] }
 
 export function tellMove(report: ReportBuilder, intent: HomeMoveIntent, done: MoveDone, suffix = ''): void {
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
-  if (done.rows + done.layers > 0) {
-    report.repaired(null, `This home was in ${intent.from} before (moved or copied here): ${n(done.rows, 'record')} and ${n(done.layers, 'disk layer')} now name its own files${done.failed.length ? '' : '; nothing of the other folder is used'}.${suffix}`);
+  const interrupted = done.records ? `, as does the record of ${n(done.records, 'interrupted operation')} (finished next)` : '';
+  if (done.rows + done.layers + done.records > 0) {
+    report.repaired(null, `This home was in ${intent.from} before (moved or copied here): ${n(done.rows, 'record')} and ${n(done.layers, 'disk layer')} now name its own files${interrupted}${done.failed.length ? '' : '; nothing of the other folder is used'}.${suffix}`);
   } else if (suffix) {
     report.repaired(null, `The re-pointing of this home, which was in ${intent.from} before, was finished.${suffix}`);
   }
@@ -197,15 +278,25 @@ export function tellMove(report: ReportBuilder, intent: HomeMoveIntent, done: Mo
 export async function applyMove(core: HomeData, intent: HomeMoveIntent): Promise<MoveDone> {
   const { store } = core;
   const { root } = core.paths;
-  const done: MoveDone = { rows: 0, layers: 0, failed: [] };
+  const done: MoveDone = { rows: 0, layers: 0, records: 0, failed: [] };
   if (intent.from === root || !path.isAbsolute(intent.from) || path.normalize(intent.from) !== intent.from) return done;
+  // Each record over its own file only, in one of this home's journals, while that is there
+  // (not yet settled): a record written by hand adds no record, and recovery checks each again.
+  const journals = new Set(journalDirs(core));
+  // The record as read from disk, not as parsed: one written by an earlier build has no `records`.
+  for (const { journal, record } of intent.records ?? []) {
+    if (!journals.has(journal) || !fs.lstatSync(path.join(journal, `${record.id}.json`), { throwIfNoEntry: false })?.isFile()) continue;
+    writeIntent(journal, record);
+    done.records++;
+  }
+  homeMove.crash('after-records');
   const rows = rowPaths(core).filter((r) => formerRoot(root, r.recorded, r.own) === intent.from);
   store.transaction(() => {
     for (const r of rows) store.db.prepare(`UPDATE ${r.table} SET ${r.column} = ? WHERE id = ?`).run(r.own, r.id);
   });
   done.rows = rows.length;
   homeMove.crash('after-rows');
-  const own = ownLayers(core);
+  const own = ownLayers(core, [...journals].flatMap((j) => readIntents(j).intents.map((r) => r.intent)));
   const byPath = new Map(own.layers.map((l) => [l.path, l]));
   for (const listed of intent.layers) {
     const l = byPath.get(listed.path);
