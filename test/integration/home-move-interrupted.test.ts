@@ -52,6 +52,7 @@ async function settlesAsInPlace(world: World, point: string, channel: string, in
   if (r.signal !== 'SIGKILL') {
     // This way of the operation has no such step (a rebase has no swap): it finished.
     expect(r.status, r.stderr).toBe(0);
+    expect(point).toBe('snapshot-remove:after-swap');
     return;
   }
   const copy = path.join(path.dirname(world.home), 'copy');
@@ -148,6 +149,39 @@ describe('an operation interrupted, its home moved, and a box recorded as runnin
       expect((await checkHome(second)).ok).toBe(true);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('an operation interrupted, its home moved, the re-pointing interrupted too, and the home moved again', () => {
+  it.each(points('home-move'))('re-pointing killed at %s: the snapshot is still finished where the home ends up', async (point) => {
+    const world = await makeWorld();
+    writePattern(path.join(world.home, 'boxes', world.boxId, 'disks', 'container.qcow2'), 6 * MiB, MiB, 0x66);
+    const description = `${world.home}/notes.txt says why`;
+    const made = crashAt(world, 'snapshot-create:after-install', 'snapshots:create', { box: 'dev', name: 'new', description });
+    expect(made.signal, made.stderr).toBe('SIGKILL');
+    const second = path.join(path.dirname(world.home), 'second');
+    fs.renameSync(world.home, second);
+    const r = crashAt({ ...world, home: second }, point as never, 'boxes:list', {});
+    expect(r.signal, r.stderr).toBe('SIGKILL');
+    const third = path.join(path.dirname(world.home), 'third');
+    fs.renameSync(second, third);
+    const core = await openCore({ home: third, owner: 'test' });
+    try {
+      const items = core.lastRecovery!.items.map((i) => i.message).join('\n');
+      expect(items).not.toMatch(/malformed|were lost|orphans/);
+      const snapshot = core.store.findSnapshot(world.boxId, 'new');
+      expect(snapshot, items).not.toBeNull();
+      // What the user wrote is kept as written, though it names the first folder.
+      expect(snapshot!.description).toBe(description);
+      expect(diskDigest(snapshot!.diskPath)).toBe(diskDigest(core.paths.liveDisk(world.boxId)));
+      expect(digests(core, world.boxId)).toMatchObject(world.snapshots);
+      expect((await checkHome(core)).ok).toBe(true);
+      for (const j of [core.paths.homeJournal, core.paths.boxJournal(world.boxId)]) expect(fs.existsSync(j) ? fs.readdirSync(j) : []).toEqual([]);
+      expect(namesOf(third, world.home)).toEqual([]);
+      expect(namesOf(third, second)).toEqual([]);
+    } finally {
+      await core.close();
     }
   });
 });

@@ -111,6 +111,41 @@ describe('a home moved or copied to another folder', () => {
     }
   });
 
+  it('a record of no known kind naming a changed layer does not make it re-pointed', async () => {
+    const { world } = await movedWorld('move');
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(world.home, 'boxkeep.db'), { readonly: true });
+    const { id } = db.prepare("SELECT id FROM snapshots WHERE name = 'a'").get() as { id: string };
+    db.close();
+    const a = path.join(world.home, 'boxes', world.boxId, 'snapshots', id, 'container.qcow2');
+    fs.appendFileSync(a, Buffer.alloc(1));
+    const header = fs.readFileSync(a).subarray(0, 4096);
+    const journal = path.join(world.home, 'journal');
+    fs.mkdirSync(journal, { recursive: true });
+    fs.writeFileSync(path.join(journal, '0000000000c1.json'), JSON.stringify({ id: '0000000000c1', op: 'no-such-op', startedAt: 1, note: a }));
+    const core = await openCore({ home: world.home, owner: 'test' });
+    try {
+      expect(fs.readFileSync(a).subarray(0, 4096)).toEqual(header);
+      expect((await checkHome(core)).boxes.flatMap((x) => x.layers).filter((l) => !l.ok).map((l) => l.name)).toEqual(['a']);
+    } finally {
+      await core.close();
+    }
+  });
+
+  it('a home-move record in a box journal (none is written there) is settled, not left to block the box', async () => {
+    const world = await makeWorld();
+    const journal = path.join(world.home, 'boxes', world.boxId, 'journal');
+    fs.mkdirSync(journal, { recursive: true });
+    fs.writeFileSync(path.join(journal, '0000000000b1.json'), JSON.stringify({ id: '0000000000b1', op: 'home-move', startedAt: 1, from: '/nowhere', layers: [] }));
+    const core = await openCore({ home: world.home, owner: 'test' });
+    try {
+      expect(fs.readdirSync(journal)).toEqual([]);
+      await core.snapshots.create({ box: 'dev', name: 'after' });
+    } finally {
+      await core.close();
+    }
+  });
+
   it('waits while a box is recorded as running (its QEMU may read the old names), and is re-pointed at the next start once none is', async () => {
     const { world, from } = await movedWorld('move', { spare: true });
     const { default: Database } = await import('better-sqlite3');
@@ -195,6 +230,33 @@ describe('a home moved or copied to another folder', () => {
       await core.close();
     }
   });
+
+  for (const point of ['home-move:after-rows', 'home-move:after-rebase'] as const) {
+    it(`moved again after a move killed at ${point}: each path is mapped from the folder it names`, async () => {
+      const { world, from } = await movedWorld('move');
+      const r = crashAt(world, point, 'boxes:list', {});
+      expect(r.signal, r.stderr).toBe('SIGKILL');
+      // The rows name the second folder and the layers the first (as after a move whose layers could
+      // not all be re-pointed). The intent record went with the home, naming the second folder's files.
+      const again = path.join(path.dirname(world.home), 'again');
+      fs.renameSync(world.home, again);
+      const core = await openCore({ home: again, owner: 'cli', recovery: 'when-needed' });
+      try {
+        expect(core.lastRecovery!.items.map((i) => [i.level, i.message])).toEqual([
+          ['repaired', expect.stringContaining(`This home was in ${[from, world.home].sort().join(' and ')} before (moved or copied here)`)],
+        ]);
+        // The earlier re-pointing's record went with this one (the layers it had re-pointed, their facts not yet recorded, with it).
+        expect(fs.readdirSync(path.join(again, 'journal'))).toEqual([]);
+        await readsAsBefore(core, { ...world, home: again });
+        for (const f of (fs.readdirSync(again, { recursive: true }) as string[]).filter((x) => x.endsWith('.qcow2'))) {
+          const header = fs.readFileSync(path.join(again, f)).subarray(0, 65536);
+          expect(header.includes(Buffer.from(from + '/')) || header.includes(Buffer.from(world.home + '/')), f).toBe(false);
+        }
+      } finally {
+        await core.close();
+      }
+    });
+  }
 
   for (const point of points('home-move')) {
     it(`killed at ${point}, the next start finishes the move`, async () => {

@@ -14,7 +14,7 @@ import { intentProblem, settleIntent, type SettleDeps } from '../operations.js';
 import { snapshotRecordProblem } from '../snapshots/box-chain.js';
 import { intoOrphans } from './orphans.js';
 import { reconcile } from './reconcile.js';
-import { relocateHome, waitsForMove, type MoveState } from '../relocate/relocate.js';
+import { keptForMove, relocateHome, supersededMove, waitsForMove, type MoveState } from '../relocate/relocate.js';
 import { ReportBuilder } from './report.js';
 
 export interface RecoveryOptions {
@@ -35,8 +35,8 @@ export async function runRecovery(core: RecoveryDeps, opts: RecoveryOptions = {}
   // A home moved or copied here is re-pointed onto its own files before anything checks them,
   // and before the other records are settled: one written before the move names the old
   // folder, and is rewritten with the move (an interrupted move is finished first).
-  await settleJournal(core, core.paths.homeJournal, report, { only: 'home-move' });
   const accepts = (record: Record<string, unknown>) => intentProblem(core.paths.root, record) === null;
+  await settleJournal(core, core.paths.homeJournal, report, { only: 'home-move', accepts });
   const move = await relocateHome(core, report, accepts);
   const journals = [core.paths.homeJournal, ...core.store.listBoxes().map((b) => core.paths.boxJournal(b.id))];
   for (const dir of journals) await settleJournal(core, dir, report, { move, accepts });
@@ -52,21 +52,31 @@ interface JournalPass {
   only?: string;
   /** A move waiting for its boxes: the records naming its old folder wait with it. */
   move?: MoveState | null;
-  accepts?: (record: Record<string, unknown>) => boolean;
+  accepts: (record: Record<string, unknown>) => boolean;
 }
 
-async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder, pass: JournalPass = {}): Promise<void> {
+async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuilder, pass: JournalPass): Promise<void> {
   const read = readIntents(dir);
   const { corrupt, foreign } = read;
   let { intents } = read;
   if (pass.only) {
-    intents = intents.filter((r) => r.intent.op === pass.only);
+    // One written where the home was before it was moved again waits for the re-pointing made here.
+    intents = intents.filter((r) => r.intent.op === pass.only && pass.accepts(r.intent));
   } else {
-    // Settled in the first pass (one it could not finish is tried at the next start).
-    intents = intents.filter((r) => r.intent.op !== 'home-move');
+    // Settled in the first pass (one it could not finish is tried at the next start); one in a
+    // box's journal is no record Boxkeep writes there, and is settled (or set aside) like any other.
+    intents = intents.filter((r) => r.intent.op !== 'home-move' || dir !== core.paths.homeJournal || !pass.accepts(r.intent));
   }
   if (!pass.only && pass.move && pass.accepts) {
-    const waiting = intents.filter((r) => waitsForMove(core, pass.move!, r.intent, pass.accepts!));
+    const superseded = intents.filter((r) => supersededMove(core, pass.move!, r.intent, pass.accepts));
+    for (const r of superseded) {
+      clearIntent(dir, r.intent.id);
+      report.info(null, `An interrupted re-pointing of this home, recorded before it was moved again (${r.file}), was done by the re-pointing made here.`);
+    }
+    intents = intents.filter((r) => !superseded.includes(r));
+  }
+  if (!pass.only && pass.move) {
+    const waiting = intents.filter((r) => waitsForMove(core, pass.move!, r.intent, pass.accepts));
     for (const r of waiting) {
       const boxId = typeof r.intent.boxId === 'string' ? r.intent.boxId : null;
       report.kept(boxId, `An interrupted ${r.intent.op} (${r.file}) names this home's files in ${pass.move.from}, where it was; it is finished once the home is re-pointed here, when no box runs.`);
@@ -95,6 +105,11 @@ async function settleJournal(core: RecoveryDeps, dir: string, report: ReportBuil
  */
 export async function settleRecord(core: SettleDeps, dir: string, { file, intent }: JournalRead['intents'][number], report: ReportBuilder): Promise<boolean> {
   const problem = intentProblem(core.paths.root, intent);
+  if (problem && keptForMove(core, intent, (r) => intentProblem(core.paths.root, r) === null)) {
+    const boxId = typeof intent.boxId === 'string' ? intent.boxId : null;
+    report.kept(boxId, `An interrupted ${intent.op} (${file}) names this home's files where the home was before; it is finished once the home is re-pointed here, when no box runs.`);
+    return false;
+  }
   const disagrees = problem ? null : snapshotRecordProblem(core, intent);
   if (problem || disagrees) {
     const to = intoOrphans(core, file, `journal-${path.basename(file)}`);

@@ -7,10 +7,10 @@
 // record naming the old folder: it is rewritten to name this home's files first, and the layers
 // it names are re-pointed with the rest, so its settle finds the home as it would have in place. Only a layer of this home's own that is exactly what
 // Boxkeep recorded is re-pointed (its facts read back first), only onto another layer of this
-// home's own, and only from the one folder every row agrees on; the confinement check that
+// home's own, and only from the folders the rows and layers name their own files under (one,
+// or more when the home was moved again before an earlier move was finished); the confinement check that
 // follows still checks every chain as before. Crash-safe under a `home-move` intent
 // (settle.ts): each step may run again, and checks again what it acts on.
-import fs from 'node:fs';
 import path from 'node:path';
 import { isBusy } from '../../../shared/types.js';
 import type { HomeData } from '../deps.js';
@@ -68,12 +68,14 @@ export function rowsNameAnotherHome(core: Pick<HomeData, 'paths' | 'store'>): bo
 const LAYER_TAIL = /^(\/.+)\/(images\/[0-9a-f]{12}\/disk\.qcow2|boxes\/[0-9a-f]{12}\/snapshots\/[0-9a-f]{12}\/container\.qcow2)$/;
 
 /**
- * The folder the home was in, when every row naming a file other than its own, and every layer
- * backing onto an image's or snapshot's path outside the home, names its own file under that
- * one folder; null when none does, or they disagree (left to the checks). The layers count
- * too: a move whose rows were done and some layer not (it could not be re-pointed then) goes on later.
+ * The folders the home was in, when every row naming a file other than its own, and every layer
+ * backing onto an image's or snapshot's path outside the home, names its own file under one of
+ * them; null when none does, or one names something else (left to the checks). The layers count
+ * too: a move whose rows were done and some layer not (it could not be re-pointed then) goes on
+ * later, and when the home was moved again meanwhile, the rows name the second folder and those
+ * layers the first: each path is mapped from its own.
  */
-function movedFrom(core: HomeData, rows: RowPath[], backings: (string | null)[]): string | null {
+function movedFrom(core: HomeData, rows: RowPath[], backings: (string | null)[]): string[] | null {
   const { root } = core.paths;
   const froms = new Set<string | null>();
   for (const r of rows) if (r.recorded !== r.own) froms.add(formerRoot(root, r.recorded, r.own));
@@ -82,8 +84,20 @@ function movedFrom(core: HomeData, rows: RowPath[], backings: (string | null)[])
     const m = LAYER_TAIL.exec(b);
     froms.add(m && path.normalize(b) === b && m[1] !== root ? m[1]! : null);
   }
-  if (froms.size !== 1) return null;
-  return [...froms][0]!;
+  if (froms.size === 0 || froms.has(null)) return null;
+  return [...froms as Set<string>].sort();
+}
+
+/** The folders a home-move intent maps from (`others`: absent in records of earlier builds), the valid ones. */
+export function foldersOf(root: string, intent: Pick<HomeMoveIntent, 'from' | 'others'>): string[] {
+  return [intent.from, ...(intent.others ?? [])].filter((f) => typeof f === 'string' && f !== root && path.isAbsolute(f) && path.normalize(f) === f);
+}
+
+/** The folder of these a path lies under (the longest, should one be inside another), or null. */
+function folderOf(folders: string[], p: string): string | null {
+  let best: string | null = null;
+  for (const f of folders) if (p.startsWith(f + path.sep) && (best === null || f.length > best.length)) best = f;
+  return best;
 }
 
 /**
@@ -98,11 +112,27 @@ function journalDirs(core: Pick<HomeData, 'paths' | 'store'>): string[] {
   return [core.paths.homeJournal, ...(core.store.db.prepare('SELECT id FROM boxes').all() as { id: string }[]).map((b) => core.paths.boxJournal(b.id))];
 }
 
-/** The record with every path under `from` named under this home's folder instead. */
-function mapFrom(value: unknown, from: string, root: string): unknown {
-  if (typeof value === 'string') return value.startsWith(from + path.sep) ? root + value.slice(from.length) : value;
-  if (Array.isArray(value)) return value.map((x) => mapFrom(x, from, root));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, mapFrom(x, from, root)]));
+/**
+ * A path to one of a home's own files (under `images/<id>/` or `boxes/<id>/`), written in the
+ * folder named first: the folder, and the file's path inside the home.
+ */
+const HOME_FILE = /^(\/.*)\/((?:images|boxes)\/[0-9a-f]{12}(?:\/[^/]+)*)$/;
+
+/**
+ * The record with every path to a home's own file, written in another folder (any folder: a home
+ * moved again before a record was settled names the one before), naming that file in this home
+ * instead. Nothing else in it changes (a description naming a path stays as it is).
+ */
+function mapFrom(value: unknown, root: string): unknown {
+  if (typeof value === 'string') {
+    const m = HOME_FILE.exec(value);
+    return m && m[1] !== root && path.normalize(value) === value ? path.join(root, m[2]!) : value;
+  }
+  if (Array.isArray(value)) return value.map((x) => mapFrom(x, root));
+  if (value && typeof value === 'object') {
+    // What a user wrote (a snapshot's name and description) is kept as written.
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, k === 'name' || k === 'description' ? x : mapFrom(x, root)]));
+  }
   return value;
 }
 
@@ -125,13 +155,15 @@ export interface MovedRecord { journal: string; record: IntentBase & Record<stri
  */
 export type RecordAccepted = (record: Record<string, unknown>) => boolean;
 
-/** The records of operations interrupted before the move: not of this home as they read, of this home once read from `from`. */
-function movedRecords(core: HomeData, from: string, accepts: RecordAccepted): MovedRecord[] {
+/** The records of operations interrupted before the move: not of this home as they read, of this home once read from the folders it was in. */
+function movedRecords(core: HomeData, from: string[], accepts: RecordAccepted): MovedRecord[] {
   const out: MovedRecord[] = [];
   for (const journal of journalDirs(core)) {
     for (const { intent } of readIntents(journal).intents) {
-      if (intent.op === 'home-move' || accepts(intent)) continue;
-      const record = mapFrom(intent, from, core.paths.root) as MovedRecord['record'];
+      // A re-pointing of the home's, interrupted before it was moved again, goes with this one: the
+      // layers it had re-pointed, their facts not yet recorded, are named here, and it is cleared once done.
+      if ((intent.op === 'home-move' && journal !== core.paths.homeJournal) || accepts(intent)) continue;
+      const record = mapFrom(intent, core.paths.root) as MovedRecord['record'];
       if (accepts(record)) out.push({ journal, record });
     }
   }
@@ -151,7 +183,9 @@ function ownLayers(core: HomeData, records: unknown[]): { layers: OwnLayer[]; ba
   const layers = new Map([...snapshots, ...live].map((l) => [l.path, l]));
   const named = [...boxes.map((b) => core.paths.nextDisk(b.id)), ...records.flatMap((r) => recordLayers(core.paths.root, r))];
   for (const file of named) layers.set(file, { ...(layers.get(file) ?? { path: file, snapshotId: null }), named: true });
-  return { layers: [...layers.values()], backings: new Set([...images, ...snapshots.map((s) => s.path), ...named]) };
+  // A layer may back onto a snapshot's disk an operation is making (not recorded yet), nothing else it names.
+  const making = named.filter((f) => /\/boxes\/[0-9a-f]{12}\/snapshots\/[0-9a-f]{12}\/container\.qcow2$/.test(f));
+  return { layers: [...layers.values()], backings: new Set([...images, ...snapshots.map((s) => s.path), ...making]) };
 }
 
 /** The layer's backing name and facts, read the no-follow way the check reads; null when it cannot be read (the check says why). */
@@ -181,11 +215,14 @@ function backingNow(root: string, file: string): string | null {
 const sameFacts = (a: LayerFacts, b: LayerFacts) => a.fileSize === b.fileSize && a.virtualSize === b.virtualSize && a.headerDigest === b.headerDigest;
 
 /**
- * Where a layer backing onto `from` is to back onto now: the same relative path in this home,
- * when that is one of this home's own layers and a regular file reached through no link. Null otherwise.
+ * Where a layer backing onto one of the folders the home was in is to back onto now: the same
+ * relative path in this home, when that is one of this home's own layers and a regular file
+ * reached through no link. Null otherwise.
  */
-function newBacking(core: HomeData, backings: Set<string>, from: string, backing: string | null): string | null {
-  if (backing === null || !backing.startsWith(from + path.sep) || path.normalize(backing) !== backing) return null;
+function newBacking(core: HomeData, backings: Set<string>, folders: string[], backing: string | null): string | null {
+  if (backing === null || path.normalize(backing) !== backing) return null;
+  const from = folderOf(folders, backing);
+  if (from === null) return null;
   const onto = path.join(core.paths.root, backing.slice(from.length + 1));
   return backings.has(onto) && typeof placedFile(core.paths.root, onto) !== 'string' ? onto : null;
 }
@@ -198,14 +235,15 @@ function fitToRepoint(core: HomeData, l: OwnLayer, facts: LayerFacts): boolean {
 }
 
 /** The plan: the folder the home was in, each layer to re-point and each record to rewrite, or null when there is nothing to do. */
-function planMove(core: HomeData, accepts: RecordAccepted): Pick<HomeMoveIntent, 'from' | 'layers' | 'records'> | null {
+function planMove(core: HomeData, accepts: RecordAccepted): Pick<HomeMoveIntent, 'from' | 'others' | 'layers' | 'records'> | null {
   const { root } = core.paths;
   const rows = rowPaths(core);
   const byRows = ownLayers(core, []).layers.filter((l) => !l.named);
   const from = movedFrom(core, rows, byRows.map((l) => backingNow(root, l.path)));
   if (from === null) return null;
+  const [first, ...others] = from;
   const records = movedRecords(core, from, accepts);
-  const own = ownLayers(core, [...records.map((r) => r.record), ...journalDirs(core).flatMap((j) => readIntents(j).intents.map((r) => r.intent))]);
+  const own = ownLayers(core, records.map((r) => r.record));
   const found = own.layers.map((l) => ({ ...l, backing: backingNow(root, l.path) }));
   const layers: HomeMoveIntent['layers'] = [];
   for (const { backing: was, ...l } of found) {
@@ -215,12 +253,15 @@ function planMove(core: HomeData, accepts: RecordAccepted): Pick<HomeMoveIntent,
     const now = layerNow(root, l.path);
     if (now?.backing === was && fitToRepoint(core, l, now.facts)) layers.push({ path: l.path, snapshotId: l.snapshotId, backing });
   }
-  if (layers.length === 0 && records.length === 0 && !rows.some((r) => formerRoot(root, r.recorded, r.own) === from)) return null;
-  return { from, layers, records };
+  if (layers.length === 0 && records.length === 0 && !rows.some((r) => from.includes(formerRoot(root, r.recorded, r.own)!))) return null;
+  return { from: first!, others, layers, records };
 }
 
-/** What recovery does with the other records: a move waiting for its boxes leaves those naming its old folder for later. */
-export interface MoveState { from: string; deferred: boolean }
+/** What recovery does with the other records: a move waiting for its boxes leaves those naming its old folders for later. */
+export interface MoveState { from: string[]; deferred: boolean }
+
+/** "A" or "A and B": the folders, for a message. */
+const named = (folders: string[]) => folders.length === 1 ? folders[0]! : `${folders.slice(0, -1).join(', ')} and ${folders.at(-1)!}`;
 
 /**
  * Re-points a home moved or copied here onto its own files, first of what recovery does after
@@ -234,8 +275,8 @@ export async function relocateHome(core: HomeData, report: ReportBuilder, accept
   // renamed under it) and reads them by their old names: nothing is re-pointed until none does.
   const busy = core.store.listBoxes().filter((b) => isBusy(b.status));
   if (busy.length > 0) {
-    report.kept(null, `This home was in ${plan.from} before (moved or copied here); it is re-pointed onto its own files once no box runs (${busy.map((b) => JSON.stringify(b.name)).join(', ')} ${busy.length === 1 ? 'is' : 'are'} recorded as running).`);
-    return { from: plan.from, deferred: true };
+    report.kept(null, `This home was in ${named(foldersOf(core.paths.root, plan))} before (moved or copied here); it is re-pointed onto its own files once no box runs (${busy.map((b) => JSON.stringify(b.name)).join(', ')} ${busy.length === 1 ? 'is' : 'are'} recorded as running).`);
+    return { from: foldersOf(core.paths.root, plan), deferred: true };
   }
   const intent: HomeMoveIntent = { id: newId(), op: 'home-move', startedAt: Date.now(), ...plan };
   writeIntent(core.paths.homeJournal, intent);
@@ -243,7 +284,7 @@ export async function relocateHome(core: HomeData, report: ReportBuilder, accept
   const done = await applyMove(core, intent);
   clearIntent(core.paths.homeJournal, intent.id);
   tellMove(report, intent, done);
-  return { from: plan.from, deferred: false };
+  return { from: foldersOf(core.paths.root, plan), deferred: false };
 }
 
 /**
@@ -251,7 +292,30 @@ export async function relocateHome(core: HomeData, report: ReportBuilder, accept
  * it, to be settled once the home is re-pointed, rather than setting it aside as malformed.
  */
 export function waitsForMove(core: HomeData, move: MoveState | null, record: Record<string, unknown>, accepts: RecordAccepted): boolean {
-  return move !== null && move.deferred && record.op !== 'home-move' && !accepts(record) && accepts(mapFrom(record, move.from, core.paths.root) as Record<string, unknown>);
+  return move !== null && move.deferred && namesFormerFolder(core, move, record, accepts);
+}
+
+/**
+ * A record that names this home's files where the home was before, in a home whose rows still
+ * do (its re-pointing waits, or could not be made): kept, to be settled once it is re-pointed,
+ * by whatever would settle it (recovery, or the retry of a live operation's record).
+ */
+export function keptForMove(core: HomeData, record: Record<string, unknown>, accepts: RecordAccepted): boolean {
+  return rowsNameAnotherHome(core) && !accepts(record) && accepts(mapFrom(record, core.paths.root) as Record<string, unknown>);
+}
+
+/** Is this record one of this home's, written while it was in one of the folders it was in? */
+function namesFormerFolder(core: HomeData, move: MoveState, record: Record<string, unknown>, accepts: RecordAccepted): boolean {
+  return !accepts(record) && accepts(mapFrom(record, core.paths.root) as Record<string, unknown>);
+}
+
+/**
+ * An interrupted re-pointing recorded in the folder the home was in before it was moved again:
+ * the re-pointing made here did all it was to do (every step is worked out again from the home
+ * itself, and the records it was to rewrite were rewritten with this one's), so it is cleared.
+ */
+export function supersededMove(core: HomeData, move: MoveState | null, record: Record<string, unknown>, accepts: RecordAccepted): boolean {
+  return move !== null && !move.deferred && record.op === 'home-move' && namesFormerFolder(core, move, record, accepts);
 }
 
 export interface MoveDone { rows: number; layers: number; records: number; failed: { path: string; why: string }[] }
@@ -260,11 +324,11 @@ export function tellMove(report: ReportBuilder, intent: HomeMoveIntent, done: Mo
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
   const interrupted = done.records ? `, as does the record of ${n(done.records, 'interrupted operation')} (finished next)` : '';
   if (done.rows + done.layers + done.records > 0) {
-    report.repaired(null, `This home was in ${intent.from} before (moved or copied here): ${n(done.rows, 'record')} and ${n(done.layers, 'disk layer')} now name its own files${interrupted}${done.failed.length ? '' : '; nothing of the other folder is used'}.${suffix}`);
+    report.repaired(null, `This home was in ${named([intent.from, ...(intent.others ?? [])])} before (moved or copied here): ${n(done.rows, 'record')} and ${n(done.layers, 'disk layer')} now name its own files${interrupted}${done.failed.length ? '' : '; nothing of the other folder is used'}.${suffix}`);
   } else if (suffix) {
-    report.repaired(null, `The re-pointing of this home, which was in ${intent.from} before, was finished.${suffix}`);
+    report.repaired(null, `The re-pointing of this home, which was in ${named([intent.from, ...(intent.others ?? [])])} before, was finished.${suffix}`);
   }
-  for (const f of done.failed) report.kept(null, `The disk layer ${f.path} still names its file in ${intent.from} (it could not be re-pointed: ${f.why}); "boxkeep check" names it, and "boxkeep recover" (or the next start of Boxkeep) tries again.`);
+  for (const f of done.failed) report.kept(null, `The disk layer ${f.path} still names its file in ${named([intent.from, ...(intent.others ?? [])])} (it could not be re-pointed: ${f.why}); "boxkeep check" names it, and "boxkeep recover" (or the next start of Boxkeep) tries again.`);
 }
 
 /**
@@ -279,31 +343,39 @@ export async function applyMove(core: HomeData, intent: HomeMoveIntent): Promise
   const { store } = core;
   const { root } = core.paths;
   const done: MoveDone = { rows: 0, layers: 0, records: 0, failed: [] };
-  if (intent.from === root || !path.isAbsolute(intent.from) || path.normalize(intent.from) !== intent.from) return done;
-  // Each record over its own file only, in one of this home's journals, while that is there
-  // (not yet settled): a record written by hand adds no record, and recovery checks each again.
+  const folders = foldersOf(root, intent);
+  if (folders.length === 0) return done;
+  // Each record over its own file only, in one of this home's journals, and only while that file
+  // is still that record, as written where the home was or as rewritten here (not settled, nor
+  // rewritten since by its own operation): a record written by hand adds no record, and
+  // recovery checks each again.
   const journals = new Set(journalDirs(core));
+  const carried: MovedRecord['record'][] = [];
   // The record as read from disk, not as parsed: one written by an earlier build has no `records`.
   for (const { journal, record } of intent.records ?? []) {
-    if (!journals.has(journal) || !fs.lstatSync(path.join(journal, `${record.id}.json`), { throwIfNoEntry: false })?.isFile()) continue;
-    writeIntent(journal, record);
+    if (!journals.has(journal)) continue;
+    const onDisk = readIntents(journal).intents.find((r) => path.basename(r.file) === `${record.id}.json`)?.intent;
+    if (!onDisk || JSON.stringify(mapFrom(onDisk, root)) !== JSON.stringify(record)) continue;
+    carried.push(record);
+    if (record.op === 'home-move') continue; // cleared once this move is done
+    if (JSON.stringify(onDisk) !== JSON.stringify(record)) writeIntent(journal, record);
     done.records++;
   }
   homeMove.crash('after-records');
-  const rows = rowPaths(core).filter((r) => formerRoot(root, r.recorded, r.own) === intent.from);
+  const rows = rowPaths(core).filter((r) => folders.includes(formerRoot(root, r.recorded, r.own)!));
   store.transaction(() => {
     for (const r of rows) store.db.prepare(`UPDATE ${r.table} SET ${r.column} = ? WHERE id = ?`).run(r.own, r.id);
   });
   done.rows = rows.length;
   homeMove.crash('after-rows');
-  const own = ownLayers(core, [...journals].flatMap((j) => readIntents(j).intents.map((r) => r.intent)));
+  const own = ownLayers(core, carried);
   const byPath = new Map(own.layers.map((l) => [l.path, l]));
   for (const listed of intent.layers) {
     const l = byPath.get(listed.path);
     if (!l || l.snapshotId !== listed.snapshotId) continue;
     const now = layerNow(root, l.path);
     if (!now) continue;
-    const onto = newBacking(core, own.backings, intent.from, now.backing);
+    const onto = newBacking(core, own.backings, folders, now.backing);
     if (onto !== null) {
       if (onto !== listed.backing || !fitToRepoint(core, l, now.facts)) continue;
       try {
@@ -326,5 +398,6 @@ export async function applyMove(core: HomeData, intent: HomeMoveIntent): Promise
     if (onto !== null) done.layers++;
   }
   homeMove.crash('after-layers');
+  for (const r of carried) if (r.op === 'home-move' && r.id !== intent.id && done.failed.length === 0) clearIntent(core.paths.homeJournal, r.id);
   return done;
 }
