@@ -41,6 +41,21 @@ async function readsAsBefore(core: Core, world: World): Promise<void> {
   for (const i of core.store.listImages()) expect(i.path.startsWith(inside)).toBe(true);
 }
 
+/**
+ * Snapshot a of the moved world grown by a byte after it was frozen (its recorded size no longer
+ * matches): its file and its header as left (the first 4 KiB; the byte goes at the end).
+ */
+async function grownSnapshotA(world: World): Promise<{ a: string; header: Buffer }> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path.join(world.home, 'boxkeep.db'), { readonly: true });
+  const { id } = db.prepare("SELECT id FROM snapshots WHERE name = 'a'").get() as { id: string };
+  db.close();
+  const a = path.join(world.home, 'boxes', world.boxId, 'snapshots', id, 'container.qcow2');
+  const header = fs.readFileSync(a).subarray(0, 4096);
+  fs.appendFileSync(a, Buffer.alloc(1));
+  return { a, header };
+}
+
 describe('a home moved or copied to another folder', () => {
   it('is re-pointed onto its own files when opened, and every snapshot reads back as before', async () => {
     const { world, from } = await movedWorld('move');
@@ -89,14 +104,7 @@ describe('a home moved or copied to another folder', () => {
 
   it('leaves a layer that is not what Boxkeep recorded as it is, for the check to name', async () => {
     const { world } = await movedWorld('move');
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(path.join(world.home, 'boxkeep.db'), { readonly: true });
-    const { id } = db.prepare("SELECT id FROM snapshots WHERE name = 'a'").get() as { id: string };
-    db.close();
-    // Snapshot a grew by a byte after it was frozen: its recorded size no longer matches.
-    const a = path.join(world.home, 'boxes', world.boxId, 'snapshots', id, 'container.qcow2');
-    const header = fs.readFileSync(a).subarray(0, 4096);
-    fs.appendFileSync(a, Buffer.alloc(1));
+    const { a, header } = await grownSnapshotA(world);
     const core = await openCore({ home: world.home, owner: 'test' });
     try {
       expect(core.lastRecovery!.items.find((i) => i.level === 'repaired')!.message).toContain('5 records and 4 disk layers now name its own files');
@@ -113,13 +121,7 @@ describe('a home moved or copied to another folder', () => {
 
   it('a record of no known kind naming a changed layer does not make it re-pointed', async () => {
     const { world } = await movedWorld('move');
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(path.join(world.home, 'boxkeep.db'), { readonly: true });
-    const { id } = db.prepare("SELECT id FROM snapshots WHERE name = 'a'").get() as { id: string };
-    db.close();
-    const a = path.join(world.home, 'boxes', world.boxId, 'snapshots', id, 'container.qcow2');
-    fs.appendFileSync(a, Buffer.alloc(1));
-    const header = fs.readFileSync(a).subarray(0, 4096);
+    const { a, header } = await grownSnapshotA(world);
     const journal = path.join(world.home, 'journal');
     fs.mkdirSync(journal, { recursive: true });
     fs.writeFileSync(path.join(journal, '0000000000c1.json'), JSON.stringify({ id: '0000000000c1', op: 'no-such-op', startedAt: 1, note: a }));
